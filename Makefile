@@ -1,0 +1,98 @@
+# mod_umlconf: the kernel (kernel/), its public API (libuml/), the httpd module.
+#
+#   ./configure && make     libuml.a, libuml.so, tools, and mod_umlconf.so (via apxs)
+#   make test               kernel unit tests (prove), then the Apache::Test suite
+#   make check-unit         kernel unit tests only
+#   make check-asan         unit tests built with ASan + UBSan
+#   make check-valgrind     unit tests under valgrind memcheck
+#   make bench              benchmarks (see bench/README.md)
+#   make install            module into httpd's libexec, conf/ into mods-available
+
+-include config.mk
+
+O	?= build
+CC	?= cc
+OPT	?= -O2
+SAN	?=
+WARN	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wno-missing-field-initializers
+KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
+	  -Ikernel/include -Ilibuml $(EXTRA_CFLAGS)
+LDLIBS	= -pthread
+
+KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/sync/*.c kernel/mm/*.c kernel/fs/*.c \
+		kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+LIBUML_SRC := $(sort $(wildcard libuml/*.c))
+LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC))
+UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
+UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
+TOOLS	   := $(O)/umlnfsd
+MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
+
+ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS)
+ifeq ($(WITH_APACHE),1)
+ALL += $(O)/mod_umlconf.so
+endif
+
+.PHONY: all test check-unit check-apache check-asan check-valgrind bench install clean
+all: $(ALL)
+
+config.mk:
+	@echo "run ./configure first (autoconf makes it from configure.ac)"; exit 1
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libuml.a: $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(O)/libuml.so: $(LIB_OBJ)
+	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+
+$(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $< $(O)/t/unit/tap.o $(O)/libuml.a $(LDLIBS)
+
+$(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# apxs compiles the module against httpd's headers and links libuml in, so the
+# module carries the kernel and no other library has to be installed.
+$(O)/mod_umlconf.so: $(MOD_SRC) $(wildcard mod_umlconf/*.h) libuml/uml.h $(O)/libuml.a
+	@mkdir -p $(O)/mod
+	cp $(MOD_SRC) $(wildcard mod_umlconf/*.h) $(O)/mod/
+	cd $(O)/mod && $(APXS) -c -Wc,-std=gnu11 -Wc,-Wall -Wc,-Wextra -Wc,-Werror \
+		-Wc,-Wno-missing-field-initializers -Wc,-Wno-unused-parameter \
+		-I$(CURDIR)/libuml -o mod_umlconf.la $(notdir $(MOD_SRC)) $(CURDIR)/$(O)/libuml.a \
+		>build.log 2>&1 || { cat build.log; exit 1; }
+	cp $(O)/mod/.libs/mod_umlconf.so $@
+
+check-unit: $(UNIT_BIN) $(TOOLS)
+	prove -f --exec '' $(UNIT_BIN) $(wildcard t/nfs/*.t)
+
+check-apache: all
+	t/run-apache-tests
+
+test: check-unit check-apache
+
+check-asan:
+	$(MAKE) O=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" WITH_APACHE=0 check-unit
+
+check-valgrind: $(UNIT_BIN)
+	for t in $(UNIT_BIN); do \
+		UML_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full $$t >/dev/null || exit 1; \
+	done; echo "valgrind: clean"
+
+bench: all
+	bench/run
+
+install: $(O)/mod_umlconf.so
+	install -D -m 0644 $(O)/mod_umlconf.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf.so
+	install -D -m 0644 conf/umlconf.load $(DESTDIR)/etc/apache2/mods-available/umlconf.load
+	install -D -m 0644 conf/umlconf.conf $(DESTDIR)/etc/apache2/mods-available/umlconf.conf
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d)

@@ -1,0 +1,43 @@
+/*
+ * kernel/host: the only code that makes system calls. Everything above this layer
+ * asks the host for memory, sleeping, time and task liveness through these calls.
+ */
+#ifndef UML_HOST_H
+#define UML_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/*
+ * Map @size bytes of memory shared with every process forked afterwards. The
+ * mapping is placed at @hint when that range is free (so a machine image can
+ * be re-found at the same address), elsewhere otherwise.
+ * Returns the address, or NULL with errno set.
+ */
+void *host_map_shared(size_t size, void *hint);
+void host_unmap(void *addr, size_t size);
+
+/*
+ * Sleep while *@word == @expect, at most @timeout_ns (< 0: no limit). The word
+ * lives in shared memory, so a wake from any process reaches the sleeper.
+ * Returns 0 when woken or the value differed, -ETIMEDOUT, or -EINTR.
+ */
+int host_futex_wait(_Atomic uint32_t *word, uint32_t expect, int64_t timeout_ns);
+/* Wake up to @n sleepers on @word (INT32_MAX: all). */
+void host_futex_wake(_Atomic uint32_t *word, int n);
+
+/* Host thread id: unique among live tasks of this host, so usable as a lock owner. */
+uint32_t host_tid(void);
+uint32_t host_pid(void);
+/* True unless the task @tid is known to have exited. */
+bool host_task_alive(uint32_t tid);
+
+uint64_t host_mono_ns(void);
+/* Wall-clock time as seconds and nanoseconds. */
+void host_wall(int64_t *sec, uint32_t *nsec);
+/* Fill @buf with @len bytes of host randomness (never fails; falls back to time). */
+void host_random(void *buf, size_t len);
+void host_cpu_relax(void);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * kernel/mm: memory of the machine. Everything lives in one shared arena
+ * mapped before the CPUs (processes) fork, so a pointer into it means the same
+ * thing in every process.
+ *
+ * Pages come from a binary buddy allocator that coalesces on free. Objects of a
+ * fixed size come from slab caches carved out of pages; kmalloc() serves
+ * variable sizes from power-of-two caches and falls back to whole pages.
+ * All of it is safe between processes and never calls the host allocator.
+ */
+#ifndef UML_MM_H
+#define UML_MM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sync.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE  (1UL << PAGE_SHIFT)
+/* Orders 0 .. MM_MAX_ORDER-1; the largest block is 2^(MM_MAX_ORDER-1) pages. */
+#define MM_MAX_ORDER 11
+
+#define PG_FREE 0x1 /* head of a free buddy block */
+#define PG_HEAD 0x2 /* head of an allocated block */
+#define PG_SLAB 0x4 /* block belongs to a slab cache */
+
+struct kmem_cache;
+
+/* One per page of the managed area. Guarded by mm_zone.lock. */
+struct page {
+	uint32_t next, prev;	   /* free-list links (page indices), when PG_FREE */
+	uint8_t order;		   /* block order, valid on heads */
+	uint8_t flags;		   /* PG_* */
+	uint16_t inuse;		   /* slab: objects handed out */
+	uint32_t freelist;	   /* slab: offset+1 of the first free object, 0 = none */
+	struct kmem_cache *cache;  /* slab: owner */
+	uint32_t slab_next, slab_prev; /* slab: partial-list links (page index + 1) */
+};
+
+struct mm_free_area {
+	uint32_t head;	/* page index + 1 of the first free block, 0 = empty */
+	uint32_t count; /* free blocks of this order */
+};
+
+struct mm_zone {
+	spinlock_t lock;		    /* guards everything below and all struct page */
+	struct page *pages;		    /* descriptors, one per managed page */
+	char *start;			    /* first managed page */
+	uint32_t npages;		    /* managed pages */
+	uint32_t nfree;			    /* free pages */
+	struct mm_free_area free[MM_MAX_ORDER];
+	struct kmem_cache *caches;	    /* every cache, for slabinfo */
+	struct kmem_cache *kmalloc[12];	    /* 8 .. 16 KiB */
+	struct kmem_cache *cache_cache;	    /* where struct kmem_cache come from */
+};
+
+struct kmem_cache {
+	char name[32];
+	uint32_t size;	      /* object size after alignment */
+	uint32_t objsize;     /* size asked for */
+	uint32_t align;
+	uint32_t order;	      /* pages per slab = 1 << order */
+	uint32_t per_slab;    /* objects in one slab */
+	uint32_t partial;     /* page index + 1 of the first slab with free objects */
+	uint32_t nslabs;      /* slabs owned */
+	uint64_t active;      /* objects handed out */
+	struct kmem_cache *next;
+};
+
+/* Set up the zone over [start, start+size) (page aligned). Called once, at boot. */
+int mm_init(struct mm_zone *z, void *start, size_t size);
+/* Point this process at an already booted zone (after fork or DSO reload). */
+void mm_use(struct mm_zone *z);
+struct mm_zone *mm_zone(void);
+
+/* 2^order contiguous pages, or NULL when no block is free. */
+void *page_alloc(unsigned order);
+void page_free(void *addr, unsigned order);
+/* The descriptor of the page holding @addr, or NULL when outside the zone. */
+struct page *mm_page_of(const void *addr);
+
+struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align);
+void *kmem_cache_alloc(struct kmem_cache *c);
+void *kmem_cache_zalloc(struct kmem_cache *c);
+void kmem_cache_free(struct kmem_cache *c, void *obj);
+
+/* Variable-size allocations; NULL when out of memory or @size is 0. */
+void *kmalloc(size_t size);
+void *kzalloc(size_t size);
+void kfree(const void *p);
+/* Usable size of a kmalloc'd block. */
+size_t ksize(const void *p);
+char *kstrndup(const char *s, size_t n);
+
+struct mm_stats {
+	uint64_t total_pages, free_pages;
+	uint32_t free_blocks[MM_MAX_ORDER];
+};
+void mm_stats(struct mm_stats *st);
+/*
+ * Render /proc/buddyinfo- and /proc/slabinfo-style text into @buf (at most
+ * @size bytes). Returns the length the full text needs.
+ */
+size_t mm_buddyinfo(char *buf, size_t size);
+size_t mm_slabinfo(char *buf, size_t size);
+size_t mm_meminfo(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * kernel/net: the NFSv3 service (MOUNT v3 + NFS v3 over ONC RPC, TCP and UDP
+ * on one port) serving the vfs, and its export table.
+ *
+ * Exports live in the arena so that every CPU serves the same table; the
+ * process that configures the machine sets them (nfs_export_*), the CPUs
+ * serve them (svc_serve). A client outside an export's allowlist is refused at
+ * MOUNT and at every NFS call made with a handle of that export.
+ */
+#ifndef UML_NFS_H
+#define UML_NFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NFS_MAX_EXPORTS 16
+#define NFS_MAX_CLIENTS 16 /* allowlist entries per export */
+#define NFS_EXPORT_PATH_MAX 256
+
+/* At boot, in the arena. */
+int nfs_init(void);
+
+/* Drop every export (a new configuration replaces the old). */
+void nfs_exports_clear(void);
+/*
+ * Export @path (an existing directory of the vfs). @clients are addresses
+ * or CIDR prefixes ("127.0.0.1", "10.1.0.0/16", "::1", "*" for anyone).
+ * Returns 0, or -EINVAL/-ENOENT/-ENOSPC with a message in @err.
+ */
+int nfs_export_add(const char *path, bool rw, const char *const *clients, size_t nclients,
+		   char *err, size_t errlen);
+
+struct svc_listener {
+	int tcp_fd; /* listening, non-blocking, close-on-exec */
+	int udp_fd;
+};
+
+/*
+ * Bind TCP and UDP on @host:@port (numeric address; "0.0.0.0" or "::" for
+ * all). Called once, by the process that forks the CPUs; the sockets are
+ * shared by all of them. Returns 0 or a negative errno.
+ */
+int svc_listen(const char *host, int port, struct svc_listener *l);
+
+/*
+ * Serve @l on the calling host thread until @stop_fd becomes readable.
+ * Many CPUs may serve one listener at once; each connection is served by the
+ * CPU that accepted it. Memory per connection is bounded; a malformed record
+ * is answered with an RPC error or the connection is dropped.
+ * Returns 0 when stopped, or a negative errno when it could not run.
+ */
+int svc_serve(const struct svc_listener *l, int stop_fd);
+
+struct nfs_stats {
+	uint64_t calls, errors, garbage, connections;
+	uint64_t proc[22]; /* NFSv3 calls by procedure number */
+};
+void nfs_stats(struct nfs_stats *st);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * kernel/fs: the machine's filesystem. One ramfs tree shared by every CPU,
+ * guarded by one sleeping lock (vfs.lock); every call below takes and drops it
+ * itself, so callers never hold it.
+ *
+ * Inodes are named by (ino, gen). The pair is what file handles carry; an inode
+ * number is reused only with a new generation, so a stale handle is detected
+ * (-ESTALE), never confused with another file. Inode numbers are handed out in
+ * creation order, so a tree built the same way at every boot gives the same
+ * handles to the same files.
+ *
+ * Hooked files: a process may attach hooks to an inode (vfs_set_hooks). The
+ * hooks live in that process's memory, not in the arena, because code
+ * addresses differ between processes that loaded the library separately (and
+ * change when httpd reloads the module); every process that serves the tree
+ * must attach them. They are called with vfs.lock held and must not call back
+ * into the vfs.
+ *
+ * All calls return 0 or a negative errno.
+ */
+#ifndef UML_VFS_H
+#define UML_VFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VFS_NAME_MAX  255
+#define VFS_PATH_MAX  1024
+#define VFS_FILE_MAX  (2UL << 20) /* largest regular file: 512 pages of 4 KiB */
+#define VFS_NGROUPS   16
+
+enum vfs_type { VFS_REG = 1, VFS_DIR = 2, VFS_LNK = 5 }; /* values of NFSv3 ftype3 */
+
+struct vfs_ino {
+	uint64_t ino;
+	uint32_t gen;
+};
+
+struct vfs_time {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+struct vfs_attr {
+	enum vfs_type type;
+	uint32_t mode; /* permission bits only (07777) */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t size;
+	uint64_t used;	 /* bytes of storage held */
+	uint64_t fileid; /* == ino */
+	uint64_t change; /* bumps on every change of data or attributes */
+	struct vfs_time atime, mtime, ctime;
+};
+
+/* Which attributes a SETATTR/CREATE sets. */
+#define VFS_SET_MODE  0x01
+#define VFS_SET_UID   0x02
+#define VFS_SET_GID   0x04
+#define VFS_SET_SIZE  0x08
+#define VFS_SET_ATIME 0x10 /* to atime */
+#define VFS_SET_MTIME 0x20 /* to mtime */
+#define VFS_SET_ATIME_NOW 0x40
+#define VFS_SET_MTIME_NOW 0x80
+
+struct vfs_sattr {
+	uint32_t mask; /* VFS_SET_* */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct vfs_time atime, mtime;
+};
+
+/* Who is asking. uid 0 is not special unless the export allows it (root_squash is the caller's). */
+struct vfs_cred {
+	uint32_t uid, gid;
+	uint32_t ngroups;
+	uint32_t groups[VFS_NGROUPS];
+};
+
+/* The caller of one operation: credentials, and the peer for messages. */
+struct vfs_ctx {
+	struct vfs_cred cred;
+	const char *client; /* e.g. "127.0.0.1:871", for error reports; may be NULL */
+	char *why;	    /* hooks may explain a refusal here (NUL-terminated) */
+	size_t whylen;
+};
+
+/* ACCESS bits, as NFSv3 ACCESS3_*. */
+#define VFS_ACCESS_READ	   0x01
+#define VFS_ACCESS_LOOKUP  0x02
+#define VFS_ACCESS_MODIFY  0x04
+#define VFS_ACCESS_EXTEND  0x08
+#define VFS_ACCESS_DELETE  0x10
+#define VFS_ACCESS_EXECUTE 0x20
+
+/* Flags of inodes, for vfs_set_flags. */
+#define VFS_F_PINNED   0x1 /* can't be removed or renamed away (knobs, /status) */
+#define VFS_F_READONLY 0x2 /* no writes or setattr by anyone through vfs_* calls */
+#define VFS_F_NOCREATE 0x4 /* directory: no new entries by clients */
+
+/*
+ * Hooks of one inode, per process. Every slot may be NULL.
+ */
+struct vfs_hooks {
+	/*
+	 * A write, truncate or rename-over would make the file's content
+	 * @data/@len. Return 0 to accept, or a negative errno (-EINVAL,
+	 * -ERANGE, ...) to refuse; the content then stays as it was. Writing
+	 * an explanation to ctx->why is welcome. @len == 0 (truncate to empty,
+	 * the first half of `echo > file`) should normally be accepted: the
+	 * file is empty, and the value in force is unchanged until a valid
+	 * content arrives.
+	 */
+	int (*validate)(void *arg, const char *data, size_t len, struct vfs_ctx *ctx);
+	/* The content is now @data/@len (accepted by validate). */
+	void (*commit)(void *arg, const char *data, size_t len);
+	/*
+	 * Produce the content of a generated file into @buf (at most @size
+	 * bytes); return the length. Called before GETATTR and READ so size and
+	 * data agree. The vfs stores the result; mtime moves only when it changed.
+	 */
+	size_t (*render)(void *arg, char *buf, size_t size);
+	void *arg;
+};
+
+struct vfs_statfs {
+	uint64_t tbytes, fbytes, abytes; /* total, free, free to users */
+	uint64_t tfiles, ffiles, afiles;
+};
+
+/* At boot, in the arena: creates the root directory (ino 1). */
+int vfs_init(void);
+/* In a process that attached to a booted machine. */
+void vfs_use(void);
+
+struct vfs_ino vfs_root(void);
+
+int vfs_getattr(struct vfs_ino f, struct vfs_attr *a);
+int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx,
+		struct vfs_attr *out);
+int vfs_lookup(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino *out);
+/* Parent of a directory (the root is its own parent). */
+int vfs_parent(struct vfs_ino dir, struct vfs_ino *out);
+/* Which of @want (VFS_ACCESS_*) @cred may do; stored in *granted. */
+int vfs_access(struct vfs_ino f, const struct vfs_cred *cred, uint32_t want, uint32_t *granted);
+int vfs_readlink(struct vfs_ino f, char *buf, size_t size, size_t *len);
+/* Up to @count bytes at @off into @buf; *@n bytes read, *@eof at end of file. */
+int vfs_read(struct vfs_ino f, uint64_t off, void *buf, size_t count, size_t *n, bool *eof);
+/* Write @count bytes at @off; hooked files see the whole resulting content first. */
+int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, struct vfs_ctx *ctx);
+
+/*
+ * Create a regular file. @excl: fail with -EEXIST if the name exists;
+ * otherwise an existing regular file is opened (and truncated when @s sets
+ * size 0). @verf (may be NULL) is an exclusive-create verifier: a retried
+ * exclusive create with the same verifier succeeds.
+ */
+int vfs_create(struct vfs_ino dir, const char *name, size_t len, const struct vfs_sattr *s,
+	       bool excl, const uint8_t verf[8], struct vfs_ctx *ctx, struct vfs_ino *out);
+int vfs_mkdir(struct vfs_ino dir, const char *name, size_t len, const struct vfs_sattr *s,
+	      struct vfs_ctx *ctx, struct vfs_ino *out);
+int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *target,
+		size_t tlen, const struct vfs_sattr *s, struct vfs_ctx *ctx, struct vfs_ino *out);
+int vfs_link(struct vfs_ino f, struct vfs_ino dir, const char *name, size_t len,
+	     struct vfs_ctx *ctx);
+int vfs_remove(struct vfs_ino dir, const char *name, size_t len, struct vfs_ctx *ctx);
+int vfs_rmdir(struct vfs_ino dir, const char *name, size_t len, struct vfs_ctx *ctx);
+/*
+ * Rename; an existing target is replaced as POSIX rename(2) does. When the
+ * target is a hooked file, the source's content is validated and written
+ * into the target (which keeps its inode) and the source name goes away.
+ */
+int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_ino tdir,
+	       const char *tname, size_t tlen, struct vfs_ctx *ctx);
+
+/*
+ * Call @fn for each entry of @dir after @cookie (0: from the start; "." and
+ * ".." are included first). Each entry's cookie resumes after it and stays
+ * valid while the entry exists. @fn returns non-zero to stop. *@verf is a
+ * verifier that changes when earlier cookies may have become invalid.
+ */
+typedef int (*vfs_filldir_t)(void *arg, const char *name, size_t len, struct vfs_ino ino,
+			     uint64_t cookie);
+int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn,
+		void *arg);
+
+int vfs_statfs(struct vfs_statfs *st);
+
+/* --- for code that builds the tree (libuml), not for clients --- */
+
+/* Resolve an absolute path; -ENOENT if any part is missing. */
+int vfs_walk(const char *path, struct vfs_ino *out);
+/* mkdir -p; mode for new directories. */
+int vfs_mkpath(const char *path, uint32_t mode, struct vfs_ino *out);
+/* Create or replace the content of a file without hooks or permission checks. */
+int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struct vfs_ino *out);
+int vfs_set_flags(struct vfs_ino f, uint32_t flags);
+/* Attach @h (copied) to @f for this process only; NULL detaches. */
+int vfs_set_hooks(struct vfs_ino f, const struct vfs_hooks *h);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * libuml: a small kernel as a userspace library.
+ *
+ * An application boots a machine once (uml_boot): that maps the machine's
+ * memory, sets up the page allocator, slab caches and the root filesystem, and
+ * returns. Every process forked afterwards that wants to run kernel services
+ * attaches as a CPU of the same machine (uml_attach). They then share one
+ * filesystem, one allocator and one set of locks.
+ *
+ * The filesystem can be exported over NFSv3 (uml_nfs_*): read-only it lets a
+ * monitor watch the application; writable, files become knobs that the
+ * application validates (uml_file_hooks) and watches (uml_gen_*).
+ *
+ * Unless said otherwise calls return 0 or a negative errno.
+ */
+#ifndef UML_H
+#define UML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UML_MEMORY_DEFAULT (8UL << 20)
+#define UML_MEMORY_MIN	   (1UL << 20)
+
+struct uml_boot_params {
+	size_t memory; /* bytes of machine memory; 0: UML_MEMORY_DEFAULT */
+	void *address; /* preferred address of the arena; NULL: the library's choice */
+};
+
+/*
+ * Boot a machine in this process: map its memory, initialize mm and the root
+ * filesystem. Returns 0, -EINVAL (memory below UML_MEMORY_MIN), -ENOMEM,
+ * -EALREADY (this process already has a machine).
+ */
+int uml_boot(const struct uml_boot_params *p);
+
+/*
+ * Use the machine whose arena is at @base, booted by this process before it
+ * reloaded the library (httpd reloads its modules on restart; the arena
+ * stays). Returns 0 or -EINVAL when @base holds no machine.
+ */
+int uml_adopt(void *base);
+/* Arena address of this process's machine, to pass to uml_adopt() later. */
+void *uml_machine_base(void);
+
+/*
+ * Attach the calling process (forked after uml_boot) as a CPU. Returns the CPU
+ * number (>= 0), or -EBUSY when all CPUs are taken.
+ */
+int uml_attach(void);
+/* Give up this process's CPU. */
+void uml_detach(void);
+/*
+ * Free the CPUs of processes that died without detaching. Returns how many.
+ * Cheap; meant to be called periodically by the process that booted.
+ */
+int uml_reap(void);
+/* The pid attached as CPU @cpu, 0 if none. */
+uint32_t uml_cpu_pid(int cpu);
+#define UML_MAX_CPUS 256
+
+/*
+ * Named shared objects: a process that re-finds the machine (after fork or
+ * uml_adopt) finds its shared state by name. uml_root_get returns NULL when
+ * @name is not set.
+ */
+int uml_root_set(const char *name, void *ptr);
+void *uml_root_get(const char *name);
+
+/* --- memory --- */
+
+/* Shared memory from the machine: NULL when exhausted. Safe in any CPU. */
+void *uml_alloc(size_t size);
+void *uml_zalloc(size_t size);
+void uml_free(void *p);
+
+/* --- locks (cross-process, robust to a holder killed by SIGKILL) --- */
+
+typedef struct uml_lock uml_lock_t;
+/* A new lock in machine memory, NULL when out of memory. */
+uml_lock_t *uml_lock_new(void);
+/* 0, or 1 when recovered from a dead holder: check what it guards. */
+int uml_lock(uml_lock_t *l);
+void uml_unlock(uml_lock_t *l);
+
+/*
+ * Generation counters: a word in machine memory that writers bump and
+ * watchers sleep on. No polling: a bump wakes every sleeper in every CPU.
+ */
+typedef struct { _Atomic uint32_t v; } uml_gen_t;
+uint32_t uml_gen_read(uml_gen_t *g);
+/* Increment and wake every watcher; returns the new value. */
+uint32_t uml_gen_bump(uml_gen_t *g);
+/*
+ * Sleep until @g differs from @seen or @timeout_ms passes (< 0: forever).
+ * Returns 0 when it differs, -ETIMEDOUT, or -EINTR.
+ */
+int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms);
+
+/* --- filesystem --- */
+
+int uml_mkdir_p(const char *path, unsigned mode);
+/* Create or replace a file's content (no hooks run). */
+int uml_put_file(const char *path, unsigned mode, const void *data, size_t len);
+/* Read up to @size bytes; returns the length read or a negative errno. */
+long uml_get_file(const char *path, void *buf, size_t size);
+
+struct uml_client {
+	const char *addr; /* "127.0.0.1:871" or NULL for local callers */
+	uint32_t uid, gid;
+};
+
+struct uml_file_hooks {
+	/*
+	 * The file's content would become @data/@len (a write, truncate or a
+	 * rename onto it). Return 0 to accept, or -EINVAL/-ERANGE/... to refuse
+	 * (the client gets the matching NFS error and the content stays). Write
+	 * a reason into @why (@whylen bytes). Called with the filesystem locked:
+	 * don't call uml_* filesystem functions from here.
+	 */
+	int (*validate)(void *arg, const char *data, size_t len, const struct uml_client *who,
+			char *why, size_t whylen);
+	/* The content is now @data/@len. Same locking as validate. */
+	void (*commit)(void *arg, const char *data, size_t len);
+	/* Generated files: write the current content into @buf; return its length. */
+	size_t (*render)(void *arg, char *buf, size_t size);
+	void *arg;
+};
+
+#define UML_FILE_PINNED	  0x1 /* clients can't remove or rename it away */
+#define UML_FILE_READONLY 0x2 /* clients can't write or truncate it */
+#define UML_DIR_NOCREATE  0x4 /* clients can't add entries to this directory */
+
+/*
+ * Attach hooks to @path for this process (each process that serves the
+ * filesystem must attach its own; they are inherited by fork). NULL detaches.
+ */
+int uml_file_hooks(const char *path, const struct uml_file_hooks *h);
+int uml_file_flags(const char *path, unsigned flags);
+
+/* --- NFS --- */
+
+struct uml_nfs_listener {
+	int tcp_fd, udp_fd;
+};
+/* Bind the NFS/MOUNT port (TCP and UDP). @host is numeric. */
+int uml_nfs_listen(const char *host, int port, struct uml_nfs_listener *l);
+/* Replace the export table with nothing; then add exports one by one. */
+void uml_nfs_exports_clear(void);
+/*
+ * Export directory @path read-only or read-write to @clients (addresses,
+ * CIDR prefixes, or "*"). On failure a message is written to @err.
+ */
+int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t n, char *err,
+		   size_t errlen);
+/*
+ * Serve NFS on the calling thread until @stop_fd is readable. Call it from a
+ * thread of an attached CPU; several CPUs can serve the same listener.
+ */
+int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd);
+
+struct uml_nfs_stats {
+	uint64_t calls, errors, garbage, connections;
+};
+void uml_nfs_stats(struct uml_nfs_stats *st);
+
+/* /proc-style text about memory (buddyinfo, slabinfo, meminfo). */
+size_t uml_mm_buddyinfo(char *buf, size_t size);
+size_t uml_mm_slabinfo(char *buf, size_t size);
+size_t uml_mm_meminfo(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
