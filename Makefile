@@ -26,11 +26,11 @@ LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
-TOOLS	   := $(O)/umlnfsd
+TOOLS	   := $(patsubst tools/%.c,$(O)/%,$(wildcard tools/*.c))
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
 ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS)
-ifeq ($(WITH_APACHE),1)
+ifeq ($(WITH_APACHE)$(if $(MOD_SRC),y),1y)
 ALL += $(O)/mod_umlconf.so
 endif
 
@@ -54,7 +54,7 @@ $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(O)/t/unit/tap.o $(O)/libuml.a $(LDLIBS)
 
-$(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
+$(O)/%: $(O)/tools/%.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # apxs compiles the module against httpd's headers and links libuml in, so the

@@ -20,6 +20,10 @@
 /* Orders 0 .. MM_MAX_ORDER-1; the largest block is 2^(MM_MAX_ORDER-1) pages. */
 #define MM_MAX_ORDER 11
 
+#define MM_KMALLOC_MIN_SHIFT 3
+#define MM_KMALLOC_MAX_SHIFT 11 /* larger requests take whole pages */
+#define MM_KMALLOC_CLASSES (MM_KMALLOC_MAX_SHIFT - MM_KMALLOC_MIN_SHIFT + 1)
+
 #define PG_FREE 0x1 /* head of a free buddy block */
 #define PG_HEAD 0x2 /* head of an allocated block */
 #define PG_SLAB 0x4 /* block belongs to a slab cache */
@@ -33,8 +37,22 @@ struct page {
 	uint8_t flags;		   /* PG_* */
 	uint16_t inuse;		   /* slab: objects handed out */
 	uint32_t freelist;	   /* slab: offset+1 of the first free object, 0 = none */
+	uint32_t head;		   /* index of the head page of the allocated block */
 	struct kmem_cache *cache;  /* slab: owner */
 	uint32_t slab_next, slab_prev; /* slab: partial-list links (page index + 1) */
+};
+
+struct kmem_cache {
+	char name[32];
+	uint32_t size;	      /* object size after alignment */
+	uint32_t objsize;     /* size asked for */
+	uint32_t align;
+	uint32_t order;	      /* pages per slab = 1 << order */
+	uint32_t per_slab;    /* objects in one slab */
+	uint32_t partial;     /* page index + 1 of the first slab with free objects */
+	uint32_t nslabs;      /* slabs owned */
+	uint64_t active;      /* objects handed out */
+	struct kmem_cache *next;
 };
 
 struct mm_free_area {
@@ -50,21 +68,8 @@ struct mm_zone {
 	uint32_t nfree;			    /* free pages */
 	struct mm_free_area free[MM_MAX_ORDER];
 	struct kmem_cache *caches;	    /* every cache, for slabinfo */
-	struct kmem_cache *kmalloc[12];	    /* 8 .. 16 KiB */
-	struct kmem_cache *cache_cache;	    /* where struct kmem_cache come from */
-};
-
-struct kmem_cache {
-	char name[32];
-	uint32_t size;	      /* object size after alignment */
-	uint32_t objsize;     /* size asked for */
-	uint32_t align;
-	uint32_t order;	      /* pages per slab = 1 << order */
-	uint32_t per_slab;    /* objects in one slab */
-	uint32_t partial;     /* page index + 1 of the first slab with free objects */
-	uint32_t nslabs;      /* slabs owned */
-	uint64_t active;      /* objects handed out */
-	struct kmem_cache *next;
+	struct kmem_cache *kmalloc[MM_KMALLOC_CLASSES]; /* 8 .. 2048 bytes */
+	struct kmem_cache cache_cache;	    /* where struct kmem_cache come from */
 };
 
 /* Set up the zone over [start, start+size) (page aligned). Called once, at boot. */

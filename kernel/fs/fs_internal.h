@@ -1,0 +1,111 @@
+/* Internals of kernel/fs shared by its files; other layers use uml/vfs.h. */
+#ifndef UML_FS_INTERNAL_H
+#define UML_FS_INTERNAL_H
+
+#include "uml/compiler.h"
+#include "uml/mm.h"
+#include "uml/sync.h"
+#include "uml/vfs.h"
+
+/* Set on inodes that some process has attached hooks to. */
+#define VFS_F_HOOKED 0x100
+/* Generation of inodes built by the application (vfs_put/vfs_mkpath): the same
+ * at every boot, so handles to them outlive a full restart. Inodes created by
+ * clients get the machine's per-boot generation instead, so a handle from an
+ * earlier boot is stale rather than pointing at a different file. */
+#define VFS_GEN_BUILT 1
+
+#define VFS_HASH_BUCKETS 1024
+
+struct vfs_dirent {
+	struct vfs_dirent *next, *prev;
+	struct vfs_inode *inode;
+	uint64_t cookie; /* increasing in list order; resumes readdir after this entry */
+	uint16_t len;
+	char name[];
+};
+
+struct vfs_inode {
+	uint64_t ino;
+	uint32_t gen;
+	uint32_t flags; /* VFS_F_* */
+	enum vfs_type type;
+	uint32_t mode, nlink, uid, gid;
+	uint64_t size;
+	uint64_t change;
+	struct vfs_time atime, mtime, ctime;
+	struct vfs_inode *hnext; /* hash chain */
+	union {
+		struct {
+			char **pages;	  /* page pointers, NULL = hole */
+			uint32_t npv;	  /* slots in pages[] */
+			uint32_t nalloc;  /* pages allocated */
+			uint8_t verf[8];  /* exclusive-create verifier */
+			bool has_verf;
+		} reg;
+		struct {
+			struct vfs_dirent *first, *last;
+			struct vfs_inode *parent;
+			uint64_t next_cookie;
+			uint32_t nentries;
+		} dir;
+		struct {
+			char *target;
+			uint32_t len;
+		} lnk;
+	};
+};
+
+/* In the arena. Every field is guarded by lock. */
+struct vfs_sb {
+	kmutex_t lock;
+	uint64_t next_ino;
+	uint32_t client_gen; /* generation for client-created inodes, per boot */
+	uint64_t ninodes;
+	uint64_t max_inodes;
+	struct kmem_cache *inode_cache;
+	struct vfs_inode *root;
+	struct vfs_inode *hash[VFS_HASH_BUCKETS];
+};
+
+extern struct vfs_sb *vfs_sb;
+
+void vfs_lock(void);
+void vfs_unlock(void);
+
+/* inode.c; all called with the lock held */
+struct vfs_inode *inode_get(struct vfs_ino id);		/* NULL: stale */
+struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
+			    uint32_t gen);
+void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */
+void inode_touch(struct vfs_inode *ip, bool data); /* ctime (and mtime if @data) to now */
+void inode_attr(const struct vfs_inode *ip, struct vfs_attr *a);
+bool inode_may(const struct vfs_inode *ip, const struct vfs_cred *cred, uint32_t rwx);
+struct vfs_time vfs_now(void);
+static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
+{
+	return (struct vfs_ino){ip->ino, ip->gen};
+}
+
+/* ramfs.c: file data */
+int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n);
+int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
+int data_truncate(struct vfs_inode *ip, uint64_t size);
+/* Replace the whole content. */
+int data_set(struct vfs_inode *ip, const void *buf, size_t len);
+void data_free(struct vfs_inode *ip);
+/* Copy the content of a small file into a kmalloc'd buffer (caller kfree's). */
+int data_dup(struct vfs_inode *ip, char **out, size_t *len);
+
+/* hooks.c */
+const struct vfs_hooks *hooks_of(const struct vfs_inode *ip);
+/* Run a hooked file's render hook and store the result. */
+void hooks_refresh(struct vfs_inode *ip);
+/*
+ * The content of hooked @ip would become @data/@len: validate, and on success
+ * store it and commit. Files without hooks just store it.
+ */
+int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx);
+#define VFS_HOOKED_MAX 4096 /* largest content of a validated file */
+
+#endif

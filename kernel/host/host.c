@@ -1,0 +1,142 @@
+/*
+ * The kernel's only door to the host: memory, futexes, time, task ids.
+ * Keeping every system call here lets the layers above be read (and ported)
+ * without knowing Linux.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uml/compiler.h"
+#include "uml/host.h"
+
+void *host_map_shared(size_t size, void *hint)
+{
+	void *p;
+
+	p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS |
+		 (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+	if (p == MAP_FAILED && hint)
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void host_unmap(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
+int host_futex_wait(_Atomic uint32_t *word, uint32_t expect, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	long r;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	/* Not FUTEX_PRIVATE: the word is shared with other processes. */
+	r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expect, tsp, NULL, 0);
+	if (r == 0 || errno == EAGAIN)
+		return 0;
+	return errno == ETIMEDOUT ? -ETIMEDOUT : -EINTR;
+}
+
+void host_futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/*
+ * Thread ids are cached per thread; a fork gives the child's only thread the
+ * parent's cache, so forks bump a generation that invalidates it.
+ */
+static _Atomic uint32_t host_fork_gen = 1;
+static __thread uint32_t host_tid_cache, host_tid_gen;
+static pthread_once_t host_atfork_once = PTHREAD_ONCE_INIT;
+
+static void host_after_fork(void)
+{
+	atomic_fetch_add(&host_fork_gen, 1);
+}
+
+static void host_atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, host_after_fork);
+}
+
+uint32_t host_tid(void)
+{
+	uint32_t gen = atomic_load_explicit(&host_fork_gen, memory_order_relaxed);
+
+	if (unlikely(host_tid_gen != gen)) {
+		pthread_once(&host_atfork_once, host_atfork_register);
+		host_tid_cache = (uint32_t)syscall(SYS_gettid);
+		host_tid_gen = atomic_load(&host_fork_gen);
+	}
+	return host_tid_cache;
+}
+
+uint32_t host_pid(void)
+{
+	return (uint32_t)getpid();
+}
+
+bool host_task_alive(uint32_t tid)
+{
+	/* kill() accepts a thread id and addresses its thread group. */
+	return kill((pid_t)tid, 0) == 0 || errno != ESRCH;
+}
+
+uint64_t host_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void host_wall(int64_t *sec, uint32_t *nsec)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*sec = ts.tv_sec;
+	*nsec = (uint32_t)ts.tv_nsec;
+}
+
+void host_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	uint64_t x;
+
+	if (getrandom(buf, len, GRND_NONBLOCK) == (ssize_t)len)
+		return;
+	x = host_mono_ns() ^ ((uint64_t)getpid() << 32);
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (unsigned char)x;
+	}
+}
+
+void host_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}

@@ -1,0 +1,200 @@
+/*
+ * The page allocator: a binary buddy system over the managed pages of the
+ * arena. A block of order o is 2^o pages whose first page index is a
+ * multiple of 2^o; its buddy is the block at index ^ 2^o. Freeing merges a
+ * block with its free buddy, repeatedly, so free memory coalesces back into
+ * large blocks.
+ *
+ * One spinlock (zone.lock) guards the free lists and every struct page, and
+ * slab state too (kernel/mm/slab.c). It is held for tens of instructions.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "uml/mm.h"
+#include "mm_internal.h"
+
+struct mm_zone *mm_cur;
+
+struct mm_zone *mm_zone(void)
+{
+	return mm_cur;
+}
+
+void mm_use(struct mm_zone *z)
+{
+	mm_cur = z;
+}
+
+static void free_list_add(struct mm_zone *z, uint32_t idx, unsigned order)
+{
+	struct mm_free_area *fa = &z->free[order];
+	struct page *pg = &z->pages[idx];
+
+	pg->flags = PG_FREE;
+	pg->order = (uint8_t)order;
+	pg->prev = 0;
+	pg->next = fa->head;
+	if (fa->head)
+		z->pages[fa->head - 1].prev = idx + 1;
+	fa->head = idx + 1;
+	fa->count++;
+}
+
+static void free_list_del(struct mm_zone *z, uint32_t idx, unsigned order)
+{
+	struct mm_free_area *fa = &z->free[order];
+	struct page *pg = &z->pages[idx];
+
+	if (pg->prev)
+		z->pages[pg->prev - 1].next = pg->next;
+	else
+		fa->head = pg->next;
+	if (pg->next)
+		z->pages[pg->next - 1].prev = pg->prev;
+	pg->flags = 0;
+	pg->next = pg->prev = 0;
+	fa->count--;
+}
+
+int mm_init(struct mm_zone *z, void *start, size_t size)
+{
+	char *base = start;
+	uint32_t npages, idx;
+
+	memset(z, 0, sizeof(*z));
+	spin_lock_init(&z->lock);
+	/* Descriptors first, then the pages they describe. */
+	npages = (uint32_t)(size / (PAGE_SIZE + sizeof(struct page)));
+	while (npages && ALIGN_UP((uintptr_t)base + npages * sizeof(struct page), PAGE_SIZE) +
+				 (uintptr_t)npages * PAGE_SIZE > (uintptr_t)base + size)
+		npages--;
+	if (npages < 16)
+		return -ENOMEM;
+	z->pages = (struct page *)base;
+	memset(z->pages, 0, npages * sizeof(struct page));
+	z->start = (char *)ALIGN_UP((uintptr_t)base + npages * sizeof(struct page), PAGE_SIZE);
+	z->npages = npages;
+
+	for (idx = 0; idx < npages;) {
+		unsigned order = MM_MAX_ORDER - 1;
+
+		while (order && ((idx & ((1u << order) - 1)) || idx + (1u << order) > npages))
+			order--;
+		free_list_add(z, idx, order);
+		idx += 1u << order;
+	}
+	z->nfree = npages;
+	slab_init(z);
+	mm_cur = z;
+	return 0;
+}
+
+void *page_alloc_locked(struct mm_zone *z, unsigned order)
+{
+	unsigned o = order;
+	uint32_t idx;
+
+	while (o < MM_MAX_ORDER && !z->free[o].head)
+		o++;
+	if (o >= MM_MAX_ORDER)
+		return NULL;
+	idx = z->free[o].head - 1;
+	free_list_del(z, idx, o);
+	while (o > order) {
+		o--;
+		free_list_add(z, idx + (1u << o), o);
+	}
+	for (uint32_t i = 0; i < (1u << order); i++) {
+		z->pages[idx + i].head = idx;
+		z->pages[idx + i].flags = 0;
+	}
+	z->pages[idx].flags = PG_HEAD;
+	z->pages[idx].order = (uint8_t)order;
+	z->nfree -= 1u << order;
+	return z->start + ((size_t)idx << PAGE_SHIFT);
+}
+
+void page_free_locked(struct mm_zone *z, void *addr, unsigned order)
+{
+	uint32_t idx = (uint32_t)(((char *)addr - z->start) >> PAGE_SHIFT);
+
+	assert(((uintptr_t)addr & (PAGE_SIZE - 1)) == 0 && idx < z->npages);
+	assert(z->pages[idx].flags & PG_HEAD && z->pages[idx].order == order);
+	z->pages[idx].flags = 0;
+	z->nfree += 1u << order;
+	while (order < MM_MAX_ORDER - 1) {
+		uint32_t buddy = idx ^ (1u << order);
+
+		if (buddy >= z->npages || !(z->pages[buddy].flags & PG_FREE) ||
+		    z->pages[buddy].order != order)
+			break;
+		free_list_del(z, buddy, order);
+		idx &= ~(1u << order);
+		order++;
+	}
+	free_list_add(z, idx, order);
+}
+
+void *page_alloc(unsigned order)
+{
+	struct mm_zone *z = mm_cur;
+	void *p;
+
+	if (order >= MM_MAX_ORDER)
+		return NULL;
+	spin_lock(&z->lock);
+	p = page_alloc_locked(z, order);
+	spin_unlock(&z->lock);
+	return p;
+}
+
+void page_free(void *addr, unsigned order)
+{
+	struct mm_zone *z = mm_cur;
+
+	if (!addr)
+		return;
+	spin_lock(&z->lock);
+	page_free_locked(z, addr, order);
+	spin_unlock(&z->lock);
+}
+
+struct page *mm_page_of(const void *addr)
+{
+	struct mm_zone *z = mm_cur;
+	const char *p = addr;
+
+	if (!z || p < z->start || p >= z->start + ((size_t)z->npages << PAGE_SHIFT))
+		return NULL;
+	return &z->pages[(p - z->start) >> PAGE_SHIFT];
+}
+
+void mm_stats(struct mm_stats *st)
+{
+	struct mm_zone *z = mm_cur;
+
+	spin_lock(&z->lock);
+	st->total_pages = z->npages;
+	st->free_pages = z->nfree;
+	for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+		st->free_blocks[o] = z->free[o].count;
+	spin_unlock(&z->lock);
+}
+
+/* Same layout as Linux's /proc/buddyinfo, so existing parsers read it. */
+size_t mm_buddyinfo(char *buf, size_t size)
+{
+	struct mm_stats st;
+	size_t n;
+
+	mm_stats(&st);
+	n = (size_t)snprintf(buf, size, "Node 0, zone %8s ", "Normal");
+	for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size), "%6u ",
+				      st.free_blocks[o]);
+	n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size), "\n");
+	return n;
+}

@@ -1,0 +1,102 @@
+/*
+ * Memory, locks and generation counters for applications.
+ */
+#include <errno.h>
+
+#include "uml.h"
+#include "uml/host.h"
+#include "uml/machine.h"
+#include "uml/mm.h"
+#include "uml/sync.h"
+
+void *uml_alloc(size_t size)
+{
+	return machine ? kmalloc(size) : NULL;
+}
+
+void *uml_zalloc(size_t size)
+{
+	return machine ? kzalloc(size) : NULL;
+}
+
+void uml_free(void *p)
+{
+	kfree(p);
+}
+
+size_t uml_mm_buddyinfo(char *buf, size_t size)
+{
+	return mm_buddyinfo(buf, size);
+}
+
+size_t uml_mm_slabinfo(char *buf, size_t size)
+{
+	return mm_slabinfo(buf, size);
+}
+
+size_t uml_mm_meminfo(char *buf, size_t size)
+{
+	return mm_meminfo(buf, size);
+}
+
+struct uml_lock {
+	kmutex_t m;
+};
+
+uml_lock_t *uml_lock_new(void)
+{
+	uml_lock_t *l = uml_alloc(sizeof(*l));
+
+	if (l && kmutex_init(&l->m)) {
+		uml_free(l);
+		l = NULL;
+	}
+	return l;
+}
+
+int uml_lock(uml_lock_t *l)
+{
+	return kmutex_lock(&l->m) == -EOWNERDEAD ? 1 : 0;
+}
+
+void uml_unlock(uml_lock_t *l)
+{
+	kmutex_unlock(&l->m);
+}
+
+uint32_t uml_gen_read(uml_gen_t *g)
+{
+	return atomic_load_explicit(&g->v, memory_order_acquire);
+}
+
+uint32_t uml_gen_bump(uml_gen_t *g)
+{
+	uint32_t v = atomic_fetch_add_explicit(&g->v, 1, memory_order_acq_rel) + 1;
+
+	host_futex_wake(&g->v, INT32_MAX);
+	return v;
+}
+
+int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	int64_t left = -1;
+	int err;
+
+	if (timeout_ms >= 0)
+		deadline = host_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		if (uml_gen_read(g) != seen)
+			return 0;
+		if (timeout_ms >= 0) {
+			uint64_t now = host_mono_ns();
+
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			left = (int64_t)(deadline - now);
+		}
+		err = host_futex_wait(&g->v, seen, left);
+		if (err == -EINTR)
+			return err;
+	}
+}
