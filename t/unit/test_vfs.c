@@ -25,6 +25,7 @@
 #include "uml/vfs.h"
 
 static struct vfs_ctx root_ctx;
+static const char *self_path;
 static char why[128];
 
 static struct vfs_ino must_walk(const char *path)
@@ -135,7 +136,7 @@ static void test_readdir(void)
 	struct vfs_ino root = vfs_root(), d, f;
 	struct names nm = {{0}};
 	uint64_t verf;
-	char name[8];
+	char name[16];
 
 	vfs_mkdir(root, "dir", 3, NULL, &root_ctx, &d);
 	for (int i = 0; i < 5; i++) {
@@ -307,11 +308,11 @@ static void test_stable_handles(void)
 	if (pipe(p))
 		bail_out("pipe");
 	if (fork() == 0) {
-		/* A new process image would boot anew; a forked child can't reboot, so exec. */
+		/* A forked child can't boot a second machine: exec a new image. */
 		char fd[16];
 
 		snprintf(fd, sizeof(fd), "%d", p[1]);
-		execl("/proc/self/exe", "test_vfs", "--child", fd, (char *)NULL);
+		execl(self_path, self_path, "--child", fd, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -334,6 +335,7 @@ int main(int argc, char **argv)
 {
 	struct uml_boot_params bp = {.memory = 8 << 20};
 
+	self_path = argv[0];
 	root_ctx.why = why;
 	root_ctx.whylen = sizeof(why);
 	root_ctx.client = "test";
