@@ -4,6 +4,7 @@
 #   make test               kernel unit tests (prove), then the Apache::Test suite
 #   make check-unit         kernel unit tests only
 #   make check-asan         unit tests built with ASan + UBSan
+#   make check-debug        unit tests with the allocator's debug checks (-DMM_DEBUG)
 #   make check-valgrind     unit tests under valgrind memcheck
 #   make bench              benchmarks (see bench/README.md)
 #   make install            module into httpd's libexec, conf/ into mods-available
@@ -34,7 +35,7 @@ ifeq ($(WITH_APACHE)$(if $(MOD_SRC),y),1y)
 ALL += $(O)/mod_umlconf.so
 endif
 
-.PHONY: all test check-unit check-apache check-asan check-valgrind bench install clean
+.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind bench install clean
 all: $(ALL)
 
 config.mk:
@@ -78,6 +79,9 @@ test: check-unit check-apache
 
 check-asan:
 	$(MAKE) O=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" WITH_APACHE=0 check-unit
+
+check-debug:
+	$(MAKE) O=build/debug EXTRA_CFLAGS=-DMM_DEBUG WITH_APACHE=0 check-unit
 
 check-valgrind: $(UNIT_BIN)
 	for t in $(UNIT_BIN); do \

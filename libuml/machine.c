@@ -132,6 +132,8 @@ int uml_reap(void)
 		}
 	}
 	spin_unlock(&machine->cpu_lock);
+	/* Their threads' allocator caches too (a cheap scan when nobody died). */
+	mm_reap();
 	return n;
 }
 

@@ -24,6 +24,26 @@ void uml_free(void *p)
 	kfree(p);
 }
 
+uml_cache_t *uml_cache_create(const char *name, size_t size, size_t align)
+{
+	return machine ? (uml_cache_t *)kmem_cache_create(name, size, align) : NULL;
+}
+
+void *uml_cache_alloc(uml_cache_t *c)
+{
+	return kmem_cache_alloc((struct kmem_cache *)c);
+}
+
+void uml_cache_free(uml_cache_t *c, void *obj)
+{
+	kmem_cache_free((struct kmem_cache *)c, obj);
+}
+
+int uml_cache_destroy(uml_cache_t *c)
+{
+	return kmem_cache_destroy((struct kmem_cache *)c);
+}
+
 size_t uml_mm_buddyinfo(char *buf, size_t size)
 {
 	return mm_buddyinfo(buf, size);

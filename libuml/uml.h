@@ -56,7 +56,8 @@ int uml_attach(void);
 /* Give up this process's CPU. */
 void uml_detach(void);
 /*
- * Free the CPUs of processes that died without detaching. Returns how many.
+ * Free the CPUs of processes that died without detaching, and give back the
+ * memory their threads held in allocator caches. Returns how many CPUs.
  * Cheap; meant to be called periodically by the process that booted.
  */
 int uml_reap(void);
@@ -78,6 +79,21 @@ void *uml_root_get(const char *name);
 void *uml_alloc(size_t size);
 void *uml_zalloc(size_t size);
 void uml_free(void *p);
+
+/*
+ * Object caches: many objects of one size, faster than uml_alloc and with
+ * no per-object overhead. Each thread keeps a few free objects of every cache
+ * at hand, so most calls take no lock; a thread's cached objects go back to
+ * the machine when it exits, or at uml_reap() when its process died.
+ */
+typedef struct uml_cache uml_cache_t;
+/* NULL when out of memory, or @size is 0 or above 16 KiB, or @align is not a power of two <= 4096. */
+uml_cache_t *uml_cache_create(const char *name, size_t size, size_t align);
+/* An object, or NULL when the machine's memory is exhausted. */
+void *uml_cache_alloc(uml_cache_t *c);
+void uml_cache_free(uml_cache_t *c, void *obj);
+/* 0, or -EBUSY while objects of @c are still allocated (in any thread). */
+int uml_cache_destroy(uml_cache_t *c);
 
 /* --- locks (cross-process, robust to a holder killed by SIGKILL) --- */
 

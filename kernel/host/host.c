@@ -62,7 +62,7 @@ void host_futex_wake(_Atomic uint32_t *word, int n)
  * Thread ids are cached per thread; a fork gives the child's only thread the
  * parent's cache, so forks bump a generation that invalidates it.
  */
-static _Atomic uint32_t host_fork_gen = 1;
+_Atomic uint32_t host_fork_gen = 1;
 static __thread uint32_t host_tid_cache, host_tid_gen;
 static pthread_once_t host_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -76,12 +76,17 @@ static void host_atfork_register(void)
 	pthread_atfork(NULL, NULL, host_after_fork);
 }
 
+void host_fork_watch(void)
+{
+	pthread_once(&host_atfork_once, host_atfork_register);
+}
+
 uint32_t host_tid(void)
 {
 	uint32_t gen = atomic_load_explicit(&host_fork_gen, memory_order_relaxed);
 
 	if (unlikely(host_tid_gen != gen)) {
-		pthread_once(&host_atfork_once, host_atfork_register);
+		host_fork_watch();
 		host_tid_cache = (uint32_t)syscall(SYS_gettid);
 		host_tid_gen = atomic_load(&host_fork_gen);
 	}

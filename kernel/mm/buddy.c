@@ -87,6 +87,9 @@ int mm_init(struct mm_zone *z, void *start, size_t size)
 		idx += 1u << order;
 	}
 	z->nfree = npages;
+	/* Free memory is poisoned for ASan; every allocation path unpoisons what it hands out. */
+	mm_asan_setup(z);
+	mm_poison(z->start, (size_t)npages << PAGE_SHIFT);
 	slab_init(z);
 	mm_cur = z;
 	return 0;
@@ -138,25 +141,81 @@ void page_free_locked(struct mm_zone *z, void *addr, unsigned order)
 	free_list_add(z, idx, order);
 }
 
+/* Order-0 pages go through the thread's page magazine, like slab objects. */
+static void *page_alloc_slow(struct mm_zone *z, unsigned order)
+{
+	struct mm_tslot *t = order == 0 ? tslot_self() : NULL;
+	struct mm_mag *m = NULL;
+	void *p;
+
+	spin_lock(&z->lock);
+	p = page_alloc_locked(z, order);
+	if (!p) {
+		/* Pages held by dead threads and kept empty slabs can serve. */
+		reap_locked(z);
+		shrink_locked(z);
+		p = page_alloc_locked(z, order);
+	}
+	if (p && t) {
+		m = t->mag[MM_PAGE_MAG];
+		if (!m && (m = cache_alloc_locked(z, z->mag_cache))) {
+			mm_unpoison(m, sizeof(*m));
+			m->n = 0;
+			t->mag[MM_PAGE_MAG] = m;
+		}
+		while (m && m->n < MM_MAG_BATCH / 2) {
+			void *q = page_alloc_locked(z, 0);
+
+			if (!q)
+				break;
+			m->obj[m->n++] = q;
+		}
+	}
+	spin_unlock(&z->lock);
+	return p;
+}
+
 void *page_alloc(unsigned order)
 {
 	struct mm_zone *z = mm_cur;
+	struct mm_tslot *t;
+	struct mm_mag *m;
 	void *p;
 
 	if (order >= MM_MAX_ORDER)
 		return NULL;
-	spin_lock(&z->lock);
-	p = page_alloc_locked(z, order);
-	spin_unlock(&z->lock);
+	if (order == 0 && (t = tslot_self()) && (m = t->mag[MM_PAGE_MAG]) && m->n) {
+		uint32_t n = m->n - 1;
+
+		p = m->obj[n];
+		atomic_signal_fence(memory_order_seq_cst);
+		m->n = n;
+	} else {
+		p = page_alloc_slow(z, order);
+	}
+	if (p)
+		mm_unpoison(p, PAGE_SIZE << order);
 	return p;
 }
 
 void page_free(void *addr, unsigned order)
 {
 	struct mm_zone *z = mm_cur;
+	struct mm_tslot *t;
+	struct mm_mag *m;
 
 	if (!addr)
 		return;
+	mm_poison(addr, PAGE_SIZE << order);
+	if (order == 0 && (t = tslot_self()) && (m = t->mag[MM_PAGE_MAG]) &&
+	    m->n < MM_MAG_SIZE / 2) {
+		uint32_t n = m->n;
+
+		m->obj[n] = addr;
+		atomic_signal_fence(memory_order_seq_cst);
+		m->n = n + 1;
+		return;
+	}
 	spin_lock(&z->lock);
 	page_free_locked(z, addr, order);
 	spin_unlock(&z->lock);
@@ -179,6 +238,10 @@ void mm_stats(struct mm_stats *st)
 	spin_lock(&z->lock);
 	st->total_pages = z->npages;
 	st->free_pages = z->nfree;
+	st->cached_pages = 0;
+	for (unsigned i = 0; i < MM_MAX_TSLOTS; i++)
+		if (z->tslot[i] && z->tslot[i]->mag[MM_PAGE_MAG])
+			st->cached_pages += z->tslot[i]->mag[MM_PAGE_MAG]->n;
 	for (unsigned o = 0; o < MM_MAX_ORDER; o++)
 		st->free_blocks[o] = z->free[o].count;
 	spin_unlock(&z->lock);

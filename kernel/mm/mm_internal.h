@@ -1,4 +1,4 @@
-/* Shared between the page allocator and the slab caches; not for other layers. */
+/* Shared between the page allocator, the slab caches and the thread caches. */
 #ifndef UML_MM_INTERNAL_H
 #define UML_MM_INTERNAL_H
 
@@ -10,5 +10,36 @@ extern struct mm_zone *mm_cur;
 void *page_alloc_locked(struct mm_zone *z, unsigned order);
 void page_free_locked(struct mm_zone *z, void *addr, unsigned order);
 void slab_init(struct mm_zone *z);
+void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c);
+void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj);
+/* Release kept empty slabs; returns pages freed. */
+size_t shrink_locked(struct mm_zone *z);
+/* Give back the cached objects of dead threads; returns threads reaped. */
+int reap_locked(struct mm_zone *z);
+
+/* The calling thread's cache slot, claimed on first use; NULL if none is free. */
+struct mm_tslot *tslot_self(void);
+#define MM_PAGE_MAG MM_MAX_CACHES /* magazine index of order-0 pages */
+
+/*
+ * AddressSanitizer keeps its shadow per process, and our memory is shared by
+ * several. Free objects are poisoned only while a single process uses the
+ * machine; the first fork unpoisons the whole arena and turns annotations
+ * off, since a poisoning in one process can't follow a reuse in another.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+extern int mm_asan_on;
+#define mm_poison(p, n)                                                                            \
+	do {                                                                                       \
+		if (mm_asan_on)                                                                    \
+			ASAN_POISON_MEMORY_REGION((p), (n));                                       \
+	} while (0)
+#define mm_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define mm_poison(p, n)	  ((void)(p), (void)(n))
+#define mm_unpoison(p, n) ((void)(p), (void)(n))
+#endif
+void mm_asan_setup(struct mm_zone *z);
 
 #endif

@@ -1,20 +1,93 @@
 /*
  * Slab caches: objects of one size carved out of buddy blocks. A slab is a
  * block of 2^order pages; its head page's descriptor holds the slab's free
- * list (threaded through the free objects themselves, as offsets) and its use
- * count. Slabs with free objects sit on the cache's partial list; a slab that
- * becomes empty goes back to the page allocator at once, so memory returns to
- * the buddy system and can coalesce.
+ * list (threaded through the free objects, as offsets) and its use count.
+ * Slabs with free objects sit on the cache's partial list. A cache keeps up to
+ * MM_MIN_PARTIAL empty slabs for the next burst and gives the rest of its
+ * empty slabs back to the page allocator, so freed memory coalesces.
  *
- * kmalloc() uses power-of-two caches up to 2 KiB and whole pages above.
- * Everything is guarded by zone.lock.
+ * In front of the slabs sit the per-thread magazines (kernel/mm/tcache.c):
+ * kmem_cache_alloc and kmem_cache_free touch only the calling thread's
+ * magazine unless it is empty or full; the slab lists, guarded by zone.lock,
+ * see batches of MM_MAG_BATCH objects.
+ *
+ * kmalloc() uses power-of-two caches from 8 bytes to 2 KiB and whole pages above.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uml/mm.h"
 #include "mm_internal.h"
+
+#ifdef MM_DEBUG
+/*
+ * Debug build: every object carries an 8-byte trailer saying whether it is
+ * live or free, and free objects are filled with POISON. A double free, a
+ * write past the end of an object, or a write to a freed object is reported
+ * and the process aborts, as close to the bug as the allocator can see it.
+ */
+#define MM_RZ	   8
+#define RZ_LIVE	   0xa110ca7eda110ca7ULL
+#define RZ_FREE	   0xf4eef4eef4eef4eeULL
+#define MM_POISON  0x6b
+#define MM_LINK_SZ 8 /* the free-list link may overwrite the poison here */
+
+static uint64_t *rz_of(const struct kmem_cache *c, void *obj)
+{
+	return (uint64_t *)((char *)obj + c->size - MM_RZ);
+}
+
+static void __attribute__((noreturn)) mm_bug(const char *what, const struct kmem_cache *c,
+					     const void *obj)
+{
+	fprintf(stderr, "umlmm: %s: object %p of cache %s (size %u)\n", what, obj, c->name,
+		c->objsize);
+	abort();
+}
+
+static void debug_free_init(const struct kmem_cache *c, void *obj)
+{
+	mm_unpoison(obj, c->size);
+	memset(obj, MM_POISON, c->size - MM_RZ);
+	*rz_of(c, obj) = RZ_FREE;
+}
+
+static void debug_on_alloc(const struct kmem_cache *c, void *obj)
+{
+	const unsigned char *p = obj;
+
+	if (*rz_of(c, obj) != RZ_FREE)
+		mm_bug("free object's red zone overwritten", c, obj);
+	for (uint32_t i = MM_LINK_SZ; i < c->size - MM_RZ; i++)
+		if (p[i] != MM_POISON)
+			mm_bug("object written after it was freed", c, obj);
+	*rz_of(c, obj) = RZ_LIVE;
+}
+
+static void debug_on_free(const struct kmem_cache *c, void *obj)
+{
+	uint64_t rz = *rz_of(c, obj);
+
+	if (rz == RZ_FREE)
+		mm_bug("double free", c, obj);
+	if (rz != RZ_LIVE)
+		mm_bug("red zone overwritten (write past the end of the object)", c, obj);
+	memset(obj, MM_POISON, c->size - MM_RZ);
+	*rz_of(c, obj) = RZ_FREE;
+}
+#else
+#define MM_RZ 0
+static inline void debug_free_init(const struct kmem_cache *c, void *obj)
+{
+	(void)c;
+	(void)obj;
+}
+#define debug_on_alloc(c, obj) debug_free_init(c, obj)
+#define debug_on_free(c, obj)  debug_free_init(c, obj)
+#endif
 
 /* Smallest slab order that holds at least 8 objects, up to 8 pages. */
 static unsigned slab_order(uint32_t size)
@@ -29,27 +102,36 @@ static unsigned slab_order(uint32_t size)
 static void cache_setup(struct mm_zone *z, struct kmem_cache *c, const char *name, size_t size,
 			size_t align)
 {
+	uint32_t i;
+
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	if (align < sizeof(uint32_t))
 		align = sizeof(uint32_t);
 	c->objsize = (uint32_t)size;
 	c->align = (uint32_t)align;
-	c->size = (uint32_t)ALIGN_UP(MAX(size, sizeof(uint32_t)), align);
+	c->size = (uint32_t)ALIGN_UP(MAX(size, sizeof(uint32_t)) + MM_RZ, align);
 	c->order = slab_order(c->size);
 	c->per_slab = (uint32_t)((PAGE_SIZE << c->order) / c->size);
+	c->index = MM_MAX_CACHES;
+	for (i = 0; i < MM_MAX_CACHES; i++)
+		if (!z->by_index[i]) {
+			z->by_index[i] = c;
+			c->index = i;
+			break;
+		}
 	c->next = z->caches;
 	z->caches = c;
 }
 
-static struct page *slab_head(struct mm_zone *z, uint32_t idx)
+static char *slab_mem(struct mm_zone *z, uint32_t idx)
 {
-	return &z->pages[idx];
+	return z->start + ((size_t)idx << PAGE_SHIFT);
 }
 
 static void partial_add(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 {
-	struct page *pg = slab_head(z, idx);
+	struct page *pg = &z->pages[idx];
 
 	pg->slab_prev = 0;
 	pg->slab_next = c->partial;
@@ -60,7 +142,7 @@ static void partial_add(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 
 static void partial_del(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 {
-	struct page *pg = slab_head(z, idx);
+	struct page *pg = &z->pages[idx];
 
 	if (pg->slab_prev)
 		z->pages[pg->slab_prev - 1].slab_next = pg->slab_next;
@@ -75,28 +157,47 @@ static void partial_del(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 {
 	char *mem = page_alloc_locked(z, c->order);
-	uint32_t idx, off;
+	uint32_t idx, off, end;
 	struct page *pg;
 
 	if (!mem)
-		return -1;
+		return -ENOMEM;
 	idx = (uint32_t)((mem - z->start) >> PAGE_SHIFT);
 	for (uint32_t i = 0; i < (1u << c->order); i++) {
 		z->pages[idx + i].flags |= PG_SLAB;
 		z->pages[idx + i].cache = c;
 	}
-	pg = slab_head(z, idx);
+	pg = &z->pages[idx];
 	pg->inuse = 0;
+	mm_unpoison(mem, PAGE_SIZE << c->order);
 	/* Free objects hold the offset+1 of the next free object; 0 ends the list. */
-	for (off = 0; off < c->per_slab * c->size; off += c->size)
-		*(uint32_t *)(mem + off) = off + c->size < c->per_slab * c->size ? off + c->size + 1 : 0;
+	end = c->per_slab * c->size;
+	for (off = 0; off < end; off += c->size) {
+		debug_free_init(c, mem + off);
+		*(uint32_t *)(mem + off) = off + c->size < end ? off + c->size + 1 : 0;
+	}
+	mm_poison(mem, PAGE_SIZE << c->order);
 	pg->freelist = 1;
 	partial_add(z, c, idx);
 	c->nslabs++;
+	c->empty++;
 	return 0;
 }
 
-static void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+static void slab_release(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
+{
+	partial_del(z, c, idx);
+	for (uint32_t i = 0; i < (1u << c->order); i++) {
+		z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
+		z->pages[idx + i].cache = NULL;
+	}
+	c->nslabs--;
+	c->empty--;
+	page_free_locked(z, slab_mem(z, idx), c->order);
+}
+
+/* One object off the slabs (it stays poisoned for ASan until handed out). */
+void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 {
 	struct page *pg;
 	uint32_t idx;
@@ -105,41 +206,66 @@ static void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 	if (!c->partial && slab_grow(z, c))
 		return NULL;
 	idx = c->partial - 1;
-	pg = slab_head(z, idx);
-	obj = z->start + ((size_t)idx << PAGE_SHIFT) + pg->freelist - 1;
+	pg = &z->pages[idx];
+	obj = slab_mem(z, idx) + pg->freelist - 1;
+	mm_unpoison(obj, sizeof(uint32_t));
 	pg->freelist = *(uint32_t *)obj;
-	pg->inuse++;
+	mm_poison(obj, sizeof(uint32_t));
+	if (pg->inuse++ == 0)
+		c->empty--;
 	if (!pg->freelist)
 		partial_del(z, c, idx);
 	c->active++;
 	return obj;
 }
 
-static void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
+void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
 {
-	struct page *tail = mm_page_of(obj);
-	uint32_t idx = tail->head;
-	struct page *pg = slab_head(z, idx);
-	char *mem = z->start + ((size_t)idx << PAGE_SHIFT);
-	uint32_t off = (uint32_t)((char *)obj - mem);
+	uint32_t idx = mm_page_of(obj)->head;
+	struct page *pg = &z->pages[idx];
+	uint32_t off = (uint32_t)((char *)obj - slab_mem(z, idx));
 
 	assert((pg->flags & PG_SLAB) && pg->cache == c && off % c->size == 0);
 	if (!pg->freelist)
 		partial_add(z, c, idx);
+	mm_unpoison(obj, sizeof(uint32_t));
 	*(uint32_t *)obj = pg->freelist;
+	mm_poison(obj, sizeof(uint32_t));
 	pg->freelist = off + 1;
-	pg->inuse--;
 	c->active--;
-	if (pg->inuse == 0) {
-		/* Give the empty slab back so its pages can coalesce. */
-		partial_del(z, c, idx);
-		for (uint32_t i = 0; i < (1u << c->order); i++) {
-			z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
-			z->pages[idx + i].cache = NULL;
+	if (--pg->inuse == 0 && ++c->empty > MM_MIN_PARTIAL)
+		slab_release(z, c, idx);
+}
+
+size_t shrink_locked(struct mm_zone *z)
+{
+	size_t pages = 0;
+
+	for (struct kmem_cache *c = z->caches; c; c = c->next) {
+		uint32_t idx = c->partial;
+
+		while (idx && c->empty) {
+			uint32_t next = z->pages[idx - 1].slab_next;
+
+			if (z->pages[idx - 1].inuse == 0) {
+				pages += 1u << c->order;
+				slab_release(z, c, idx - 1);
+			}
+			idx = next;
 		}
-		c->nslabs--;
-		page_free_locked(z, mem, c->order);
 	}
+	return pages;
+}
+
+size_t mm_shrink(void)
+{
+	struct mm_zone *z = mm_cur;
+	size_t n;
+
+	spin_lock(&z->lock);
+	n = shrink_locked(z);
+	spin_unlock(&z->lock);
+	return n;
 }
 
 void slab_init(struct mm_zone *z)
@@ -152,10 +278,24 @@ void slab_init(struct mm_zone *z)
 		struct kmem_cache *c = cache_alloc_locked(z, &z->cache_cache);
 
 		assert(c);
+		mm_unpoison(c, sizeof(*c));
 		snprintf(name, sizeof(name), "kmalloc-%u", 1u << (i + MM_KMALLOC_MIN_SHIFT));
 		cache_setup(z, c, name, 1u << (i + MM_KMALLOC_MIN_SHIFT), 8);
 		z->kmalloc[i] = c;
 	}
+	z->mag_cache = cache_alloc_locked(z, &z->cache_cache);
+	mm_unpoison(z->mag_cache, sizeof(struct kmem_cache));
+	cache_setup(z, z->mag_cache, "mm_mag", sizeof(struct mm_mag), 8);
+	z->tslot_cache = cache_alloc_locked(z, &z->cache_cache);
+	mm_unpoison(z->tslot_cache, sizeof(struct kmem_cache));
+	cache_setup(z, z->tslot_cache, "mm_tslot", sizeof(struct mm_tslot), 64);
+	/* The allocator's own caches are used under the zone lock: no magazines. */
+	for (struct kmem_cache *c = z->caches; c; c = c->next)
+		if (c == &z->cache_cache || c == z->mag_cache || c == z->tslot_cache) {
+			if (c->index < MM_MAX_CACHES)
+				z->by_index[c->index] = NULL;
+			c->index = MM_MAX_CACHES;
+		}
 }
 
 struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align)
@@ -168,21 +308,134 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align
 		return NULL;
 	spin_lock(&z->lock);
 	c = cache_alloc_locked(z, &z->cache_cache);
-	if (c)
+	if (c) {
+		mm_unpoison(c, sizeof(*c));
 		cache_setup(z, c, name, size, align);
+	}
 	spin_unlock(&z->lock);
 	return c;
 }
 
-void *kmem_cache_alloc(struct kmem_cache *c)
+int kmem_cache_destroy(struct kmem_cache *c)
 {
 	struct mm_zone *z = mm_cur;
-	void *p;
+	struct kmem_cache **pp;
+	int err = 0;
+
+	mm_drain();
+	spin_lock(&z->lock);
+	if (c->active) {
+		err = -EBUSY;
+		goto out;
+	}
+	while (c->partial)
+		slab_release(z, c, c->partial - 1);
+	for (pp = &z->caches; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	if (c->index < MM_MAX_CACHES)
+		z->by_index[c->index] = NULL;
+	cache_free_locked(z, &z->cache_cache, c);
+out:
+	spin_unlock(&z->lock);
+	return err;
+}
+
+/* Slow paths: the thread's magazine is empty, full or missing. */
+static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
+{
+	struct mm_mag *m = t->mag[index];
+
+	if (!m) {
+		m = cache_alloc_locked(z, z->mag_cache);
+		if (m) {
+			mm_unpoison(m, sizeof(*m));
+			m->n = 0;
+			t->mag[index] = m;
+		}
+	}
+	return m;
+}
+
+static void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
+{
+	struct mm_zone *z = mm_cur;
+	struct mm_mag *m = NULL;
+	void *obj;
 
 	spin_lock(&z->lock);
-	p = cache_alloc_locked(z, c);
+	if (t && c->index < MM_MAX_CACHES)
+		m = mag_get_locked(z, t, c->index);
+	obj = cache_alloc_locked(z, c);
+	/* Take a batch now so the next allocations need no lock. */
+	while (obj && m && m->n < MM_MAG_BATCH) {
+		void *o = cache_alloc_locked(z, c);
+
+		if (!o)
+			break;
+		m->obj[m->n++] = o;
+	}
 	spin_unlock(&z->lock);
-	return p;
+	return obj;
+}
+
+static void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t, void *obj)
+{
+	struct mm_zone *z = mm_cur;
+	struct mm_mag *m = NULL;
+
+	spin_lock(&z->lock);
+	if (t && c->index < MM_MAX_CACHES)
+		m = mag_get_locked(z, t, c->index);
+	if (m) {
+		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
+			cache_free_locked(z, c, m->obj[--m->n]);
+		m->obj[m->n++] = obj;
+	} else {
+		cache_free_locked(z, c, obj);
+	}
+	spin_unlock(&z->lock);
+}
+
+/*
+ * The magazine's count is stored after the slot it covers is read (pop) or
+ * written (push), so a thread killed between the two steps leaves a magazine
+ * that the reaper can trust: at worst one object is not found again.
+ */
+static inline void *mag_pop(struct mm_mag *m)
+{
+	uint32_t n = m->n - 1;
+	void *obj = m->obj[n];
+
+	atomic_signal_fence(memory_order_seq_cst);
+	m->n = n;
+	return obj;
+}
+
+static inline void mag_push(struct mm_mag *m, void *obj)
+{
+	uint32_t n = m->n;
+
+	m->obj[n] = obj;
+	atomic_signal_fence(memory_order_seq_cst);
+	m->n = n + 1;
+}
+
+void *kmem_cache_alloc(struct kmem_cache *c)
+{
+	struct mm_tslot *t = tslot_self();
+	struct mm_mag *m;
+	void *obj;
+
+	if (likely(t && c->index < MM_MAX_CACHES && (m = t->mag[c->index]) && m->n))
+		obj = mag_pop(m);
+	else
+		obj = cache_alloc_slow(c, t);
+	if (likely(obj)) {
+		mm_unpoison(obj, c->objsize);
+		debug_on_alloc(c, obj);
+	}
+	return obj;
 }
 
 void *kmem_cache_zalloc(struct kmem_cache *c)
@@ -196,22 +449,27 @@ void *kmem_cache_zalloc(struct kmem_cache *c)
 
 void kmem_cache_free(struct kmem_cache *c, void *obj)
 {
-	struct mm_zone *z = mm_cur;
+	struct mm_tslot *t;
+	struct mm_mag *m;
 
 	if (!obj)
 		return;
-	spin_lock(&z->lock);
-	cache_free_locked(z, c, obj);
-	spin_unlock(&z->lock);
+	debug_on_free(c, obj);
+	mm_poison(obj, c->size);
+	t = tslot_self();
+	if (likely(t && c->index < MM_MAX_CACHES && (m = t->mag[c->index]) &&
+		   m->n < MM_MAG_SIZE))
+		mag_push(m, obj);
+	else
+		cache_free_slow(c, t, obj);
 }
 
-static unsigned kmalloc_class(size_t size)
+/* 8 -> class 0, 9..16 -> 1, ... 1025..2048 -> 8, without a loop or a table. */
+static inline unsigned kmalloc_class(size_t size)
 {
-	unsigned shift = MM_KMALLOC_MIN_SHIFT;
-
-	while (((size_t)1 << shift) < size)
-		shift++;
-	return shift - MM_KMALLOC_MIN_SHIFT;
+	if (size <= (1u << MM_KMALLOC_MIN_SHIFT))
+		return 0;
+	return (unsigned)(64 - __builtin_clzl(size - 1)) - MM_KMALLOC_MIN_SHIFT;
 }
 
 static unsigned pages_order(size_t size)
@@ -227,10 +485,10 @@ void *kmalloc(size_t size)
 {
 	unsigned order;
 
+	if (likely(size - 1 < (1u << MM_KMALLOC_MAX_SHIFT)))
+		return kmem_cache_alloc(mm_cur->kmalloc[kmalloc_class(size)]);
 	if (!size)
 		return NULL;
-	if (size <= (1u << MM_KMALLOC_MAX_SHIFT))
-		return kmem_cache_alloc(mm_cur->kmalloc[kmalloc_class(size)]);
 	order = pages_order(size);
 	return order < MM_MAX_ORDER ? page_alloc(order) : NULL;
 }
@@ -258,14 +516,12 @@ size_t ksize(const void *p)
 
 void kfree(const void *p)
 {
-	struct page *pg, *head;
+	struct page *head;
 
 	if (!p)
 		return;
-	pg = mm_page_of(p);
-	assert(pg);
-	head = &mm_cur->pages[pg->head];
-	if (head->flags & PG_SLAB)
+	head = &mm_cur->pages[mm_page_of(p)->head];
+	if (likely(head->flags & PG_SLAB))
 		kmem_cache_free(head->cache, (void *)p);
 	else
 		page_free((void *)p, head->order);
@@ -283,7 +539,26 @@ char *kstrndup(const char *s, size_t n)
 	return d;
 }
 
-/* /proc/slabinfo version 2.1 layout; tunables are always 0 here. */
+/* Objects of @c sitting in thread magazines (racy by nature: a snapshot). */
+static uint64_t cached_objects(struct mm_zone *z, const struct kmem_cache *c)
+{
+	uint64_t n = 0;
+
+	if (c->index >= MM_MAX_CACHES)
+		return 0;
+	for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
+		struct mm_tslot *t = z->tslot[i];
+
+		if (t && t->mag[c->index])
+			n += READ_ONCE(*(_Atomic uint32_t *)&t->mag[c->index]->n);
+	}
+	return n;
+}
+
+/*
+ * /proc/slabinfo version 2.1 layout. Active objects are those handed to users
+ * (objects cached in thread magazines count as free); the tunables are 0.
+ */
 size_t mm_slabinfo(char *buf, size_t size)
 {
 	struct mm_zone *z = mm_cur;
@@ -299,9 +574,11 @@ size_t mm_slabinfo(char *buf, size_t size)
 		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size),
 				      "%-17s %6llu %6llu %6u %4u %4u : tunables %4u %4u %4u : "
 				      "slabdata %6u %6u %6u\n",
-				      c->name, (unsigned long long)c->active,
+				      c->name,
+				      (unsigned long long)(c->active - cached_objects(z, c)),
 				      (unsigned long long)c->nslabs * c->per_slab, c->size,
-				      c->per_slab, 1u << c->order, 0, 0, 0, c->nslabs, c->nslabs, 0);
+				      c->per_slab, 1u << c->order, MM_MAG_SIZE, MM_MAG_BATCH, 0,
+				      c->nslabs - c->empty, c->nslabs, 0);
 	spin_unlock(&z->lock);
 	return n;
 }
@@ -310,7 +587,9 @@ size_t mm_meminfo(char *buf, size_t size)
 {
 	struct mm_zone *z = mm_cur;
 	uint64_t slab_pages = 0, total, nfree;
+	struct mm_stats st;
 
+	mm_stats(&st);
 	spin_lock(&z->lock);
 	for (struct kmem_cache *c = z->caches; c; c = c->next)
 		slab_pages += (uint64_t)c->nslabs << c->order;
@@ -319,9 +598,12 @@ size_t mm_meminfo(char *buf, size_t size)
 	spin_unlock(&z->lock);
 	return (size_t)snprintf(buf, size,
 				"MemTotal:       %8llu kB\nMemFree:        %8llu kB\n"
-				"MemUsed:        %8llu kB\nSlab:           %8llu kB\n",
+				"MemUsed:        %8llu kB\nSlab:           %8llu kB\n"
+				"Cached:         %8llu kB\nReapedObjects:  %8llu\n",
 				(unsigned long long)(total * PAGE_SIZE / 1024),
 				(unsigned long long)(nfree * PAGE_SIZE / 1024),
 				(unsigned long long)((total - nfree) * PAGE_SIZE / 1024),
-				(unsigned long long)(slab_pages * PAGE_SIZE / 1024));
+				(unsigned long long)(slab_pages * PAGE_SIZE / 1024),
+				(unsigned long long)(st.cached_pages * PAGE_SIZE / 1024),
+				(unsigned long long)z->reaped_objects);
 }

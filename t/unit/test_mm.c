@@ -7,7 +7,13 @@
  *  11-12 kmalloc of every size keeps contents intact; large sizes take pages
  *  13-14 four processes allocating at once keep objects disjoint and lose no page
  *  15-16 buddyinfo and slabinfo read like /proc's
+ *  17-19 a process killed with SIGKILL loses its cached objects only until mm_reap
+ *  20    a thread's cache goes back when the thread exits
+ *  21-22 a cache with live objects can't be destroyed; an empty one can
  */
+#include <pthread.h>
+#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,14 @@
 #include "uml/mm.h"
 
 static struct mm_stats boot_st;
+
+/* Everything cached by this thread or kept in empty slabs goes back to the pages. */
+static void settle(struct mm_stats *st)
+{
+	mm_drain();
+	mm_shrink();
+	mm_stats(st);
+}
 
 static uint32_t page_index(const void *p)
 {
@@ -39,7 +53,7 @@ static void test_orders(void)
 		memset(p, 0xab, PAGE_SIZE << o);
 		page_free(p, o);
 	}
-	mm_stats(&st);
+	settle(&st);
 	freed = st.free_pages == boot_st.free_pages;
 	ok(aligned, "every order 0..%d gives a block aligned to its size", MM_MAX_ORDER - 1);
 	ok(freed, "all pages free again");
@@ -61,7 +75,7 @@ static void test_exhaust_coalesce(void)
 		page_free(v[i], 0);
 	for (uint32_t i = 1; i < got; i += 2)
 		page_free(v[i], 0);
-	mm_stats(&st);
+	settle(&st);
 	for (unsigned o = 0; o < MM_MAX_ORDER; o++)
 		same &= st.free_blocks[o] == boot_st.free_blocks[o];
 	ok(same, "freeing everything coalesces back to the boot layout of free blocks");
@@ -104,7 +118,7 @@ static void test_random_model(void)
 			live[k] = live[--nlive];
 		}
 		mm_stats(&st);
-		count_ok &= st.free_pages == boot_st.free_pages - used;
+		count_ok &= st.free_pages + st.cached_pages == boot_st.free_pages - used;
 	}
 	while (nlive--)
 		page_free(live[nlive].p, live[nlive].order);
@@ -120,7 +134,7 @@ static void test_slab(void)
 	int distinct = 1, aligned = 1;
 	struct mm_stats st;
 
-	ok(c && c->size == 48, "cache of 48-byte objects, 16-byte aligned");
+	ok(c && c->objsize == 48 && c->size % 16 == 0, "cache of 48-byte objects, 16-byte aligned");
 	for (int i = 0; i < 1000; i++) {
 		v[i] = kmem_cache_alloc(c);
 		aligned &= v[i] && ((uintptr_t)v[i] % 16) == 0;
@@ -132,7 +146,7 @@ static void test_slab(void)
 	ok(distinct && aligned, "1000 objects are aligned and keep their contents");
 	for (int i = 0; i < 1000; i++)
 		kmem_cache_free(c, v[i]);
-	mm_stats(&st);
+	settle(&st);
 	ok(c->nslabs == 0 && c->active == 0 && st.free_pages == boot_st.free_pages,
 	   "freeing all objects returns every slab to the page allocator");
 }
@@ -194,7 +208,7 @@ static void test_kmalloc(void)
 	struct mm_stats st;
 
 	ok(churn(7, 50000) == 0, "kmalloc of 1..9000 bytes keeps every object's contents");
-	mm_stats(&st);
+	settle(&st);
 	ok(st.free_pages == boot_st.free_pages, "and gives every page back");
 }
 
@@ -216,7 +230,8 @@ static void test_processes(void)
 		fails += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	}
 	ok(fails == 0, "4 processes allocating at once never see each other's objects");
-	mm_stats(&st);
+	mm_reap();
+	settle(&st);
 	ok(st.free_pages == boot_st.free_pages, "no page lost after they exit");
 }
 
@@ -231,14 +246,82 @@ static void test_text(void)
 	   "slabinfo has the 2.1 header and the kmalloc caches");
 }
 
+static void test_sigkill_reap(void)
+{
+	struct kmem_cache *c = kmem_cache_create("victim", 64, 0);
+	struct mm_stats before, st;
+	int p[2];
+	pid_t pid;
+	char x;
+
+	settle(&before);
+	if (pipe(p))
+		bail_out("pipe");
+	pid = fork();
+	if (pid == 0) {
+		void *v[100];
+
+		/* Fill this thread's magazines, then die holding them. */
+		for (int i = 0; i < 100; i++)
+			v[i] = kmem_cache_alloc(c);
+		for (int i = 0; i < 100; i++)
+			kmem_cache_free(c, v[i]);
+		page_free(page_alloc(0), 0);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if (read(p[0], &x, 1) != 1)
+		bail_out("child did not start");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ok(c->active > 0, "a killed process's cached objects are not free yet (%llu held)",
+	   (unsigned long long)c->active);
+	ok(mm_reap() == 1 && c->active == 0, "mm_reap finds the dead thread and takes them back");
+	settle(&st);
+	ok(st.free_pages == before.free_pages && kmem_cache_destroy(c) == 0,
+	   "no page is lost once reaped");
+	close(p[0]);
+	close(p[1]);
+}
+
+static void *thread_churn(void *arg)
+{
+	return (void *)(intptr_t)churn((unsigned)(intptr_t)arg, 20000);
+}
+
+static void test_thread_exit(void)
+{
+	struct mm_stats st;
+	pthread_t th;
+	void *ret;
+
+	pthread_create(&th, NULL, thread_churn, (void *)(intptr_t)11);
+	pthread_join(th, &ret);
+	settle(&st);
+	ok(ret == NULL && st.free_pages == boot_st.free_pages,
+	   "a thread's cached objects return when it exits, without reaping");
+}
+
+static void test_destroy(void)
+{
+	struct kmem_cache *c = kmem_cache_create("short-lived", 100, 0);
+	void *obj = kmem_cache_alloc(c);
+
+	is_int(kmem_cache_destroy(c), -EBUSY, "a cache with a live object is not destroyed");
+	kmem_cache_free(c, obj);
+	is_int(kmem_cache_destroy(c), 0, "once it is freed the cache goes");
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 8 << 20};
 
-	plan(16);
+	plan(22);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
-	mm_stats(&boot_st);
+	settle(&boot_st);
 	test_orders();
 	test_exhaust_coalesce();
 	test_random_model();
@@ -246,5 +329,8 @@ int main(void)
 	test_kmalloc();
 	test_processes();
 	test_text();
+	test_sigkill_reap();
+	test_thread_exit();
+	test_destroy();
 	return done_testing();
 }

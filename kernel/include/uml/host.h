@@ -40,4 +40,17 @@ void host_wall(int64_t *sec, uint32_t *nsec);
 void host_random(void *buf, size_t len);
 void host_cpu_relax(void);
 
+/*
+ * Bumped in the child at every fork. Per-thread caches of host facts (tid,
+ * the thread's allocator slot) compare it to tell that they were inherited
+ * from the parent and must be refreshed.
+ */
+extern _Atomic uint32_t host_fork_gen;
+static inline uint32_t host_fork_generation(void)
+{
+	return __atomic_load_n((uint32_t *)&host_fork_gen, __ATOMIC_RELAXED);
+}
+/* Call once per process before relying on host_fork_generation(). */
+void host_fork_watch(void);
+
 #endif

@@ -24,6 +24,34 @@
 #define MM_KMALLOC_MAX_SHIFT 11 /* larger requests take whole pages */
 #define MM_KMALLOC_CLASSES (MM_KMALLOC_MAX_SHIFT - MM_KMALLOC_MIN_SHIFT + 1)
 
+/*
+ * Per-thread caches ("magazines"). Each thread that allocates gets a slot in
+ * the arena holding, per cache, a small stack of free objects; allocation and
+ * free take and put there without any lock or atomic instruction, and only
+ * an empty or full magazine goes to the shared slabs, in batches, under the
+ * zone lock. Slots live in the arena, not in the thread, so that when a
+ * thread or its whole process dies the objects it held are found and given
+ * back (mm_reap).
+ */
+#define MM_MAX_CACHES 64	 /* caches with magazines; index MM_MAX_CACHES is order-0 pages */
+#define MM_MAG_SIZE   32	 /* objects per magazine */
+#define MM_MAG_BATCH  16	 /* objects moved per refill or flush */
+#define MM_MAX_TSLOTS 256	 /* threads with caches at once; others take the locked path */
+#define MM_MIN_PARTIAL 2	 /* empty slabs a cache keeps before giving pages back */
+
+struct mm_mag {
+	uint32_t n; /* objects held; changed only by the owning thread */
+	uint32_t pad;
+	void *obj[MM_MAG_SIZE];
+};
+
+/* One thread's caches. tid is guarded by zone.lock; mag[i]->n by the owner. */
+struct mm_tslot {
+	_Atomic uint32_t tid; /* owner thread, 0 = free */
+	uint32_t pid;
+	struct mm_mag *mag[MM_MAX_CACHES + 1];
+};
+
 #define PG_FREE 0x1 /* head of a free buddy block */
 #define PG_HEAD 0x2 /* head of an allocated block */
 #define PG_SLAB 0x4 /* block belongs to a slab cache */
@@ -44,6 +72,8 @@ struct page {
 
 struct kmem_cache {
 	char name[32];
+	uint32_t index;	      /* slot in each thread's magazines; MM_MAX_CACHES: none */
+	uint32_t empty;	      /* empty slabs kept (at most MM_MIN_PARTIAL) */
 	uint32_t size;	      /* object size after alignment */
 	uint32_t objsize;     /* size asked for */
 	uint32_t align;
@@ -70,6 +100,11 @@ struct mm_zone {
 	struct kmem_cache *caches;	    /* every cache, for slabinfo */
 	struct kmem_cache *kmalloc[MM_KMALLOC_CLASSES]; /* 8 .. 2048 bytes */
 	struct kmem_cache cache_cache;	    /* where struct kmem_cache come from */
+	struct kmem_cache *mag_cache;	    /* struct mm_mag */
+	struct kmem_cache *tslot_cache;	    /* struct mm_tslot */
+	struct kmem_cache *by_index[MM_MAX_CACHES];
+	struct mm_tslot *tslot[MM_MAX_TSLOTS];
+	uint64_t reaped_objects;	    /* objects recovered from dead threads */
 };
 
 /* Set up the zone over [start, start+size) (page aligned). Called once, at boot. */
@@ -84,7 +119,24 @@ void page_free(void *addr, unsigned order);
 /* The descriptor of the page holding @addr, or NULL when outside the zone. */
 struct page *mm_page_of(const void *addr);
 
+/*
+ * A cache of @size-byte objects aligned to @align (0: natural). Returns NULL
+ * when out of memory or the arguments are out of range (@size above 16 KiB,
+ * @align not a power of two or above a page).
+ */
 struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align);
+/* Free a cache whose objects have all been freed; -EBUSY otherwise. */
+int kmem_cache_destroy(struct kmem_cache *c);
+/* Give the empty slabs of every cache back to the page allocator. Returns pages freed. */
+size_t mm_shrink(void);
+/*
+ * Give back the cached objects and pages of threads that have exited
+ * (including every thread of a process killed by SIGKILL). Returns the
+ * number of threads reaped. Cheap when there are none.
+ */
+int mm_reap(void);
+/* Return the calling thread's cached objects and pages to the shared pool. */
+void mm_drain(void);
 void *kmem_cache_alloc(struct kmem_cache *c);
 void *kmem_cache_zalloc(struct kmem_cache *c);
 void kmem_cache_free(struct kmem_cache *c, void *obj);
@@ -99,6 +151,7 @@ char *kstrndup(const char *s, size_t n);
 
 struct mm_stats {
 	uint64_t total_pages, free_pages;
+	uint64_t cached_pages; /* order-0 pages held in thread caches */
 	uint32_t free_blocks[MM_MAX_ORDER];
 };
 void mm_stats(struct mm_stats *st);

@@ -1,0 +1,187 @@
+/*
+ * Thread slots: where each thread's magazines live. A thread claims a slot
+ * the first time it allocates, and gives it back (with every object in it)
+ * when it exits. A thread that dies without exiting cleanly -- every thread
+ * of a process killed with SIGKILL -- leaves its slot owned by a tid that no
+ * longer exists; mm_reap() finds such slots and returns their objects.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "uml/host.h"
+#include "uml/mm.h"
+#include "mm_internal.h"
+
+/* The calling thread's slot; valid while gen and zone still match. */
+static __thread struct {
+	struct mm_tslot *slot;
+	uint32_t gen;
+	struct mm_zone *zone;
+} mm_tls;
+
+static pthread_key_t mm_tls_key;
+static pthread_once_t mm_tls_once = PTHREAD_ONCE_INIT;
+
+/* Empty every magazine of @t into the shared pool. Zone lock held. */
+static uint64_t tslot_flush_locked(struct mm_zone *z, struct mm_tslot *t, bool free_mags)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i <= MM_MAX_CACHES; i++) {
+		struct mm_mag *m = t->mag[i];
+
+		if (!m)
+			continue;
+		/* A count beyond the array means the owner died mid-update: trust nothing. */
+		if (m->n > MM_MAG_SIZE)
+			m->n = 0;
+		while (m->n) {
+			void *obj = m->obj[--m->n];
+
+			if (i == MM_PAGE_MAG)
+				page_free_locked(z, obj, 0);
+			else if (z->by_index[i])
+				cache_free_locked(z, z->by_index[i], obj);
+			n++;
+		}
+		if (free_mags) {
+			cache_free_locked(z, z->mag_cache, m);
+			t->mag[i] = NULL;
+		}
+	}
+	return n;
+}
+
+static void tslot_release(void *arg)
+{
+	struct mm_tslot *t = arg;
+	struct mm_zone *z = mm_cur;
+
+	/* A forked child inherits the key's value: only the owner may release. */
+	if (!z || !t || atomic_load(&t->tid) != host_tid())
+		return;
+	spin_lock(&z->lock);
+	tslot_flush_locked(z, t, true);
+	atomic_store(&t->tid, 0);
+	spin_unlock(&z->lock);
+	mm_tls.slot = NULL;
+}
+
+static void tls_key_init(void)
+{
+	pthread_key_create(&mm_tls_key, tslot_release);
+	host_fork_watch();
+}
+
+int reap_locked(struct mm_zone *z)
+{
+	int reaped = 0;
+
+	for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
+		struct mm_tslot *t = z->tslot[i];
+		uint32_t tid = t ? atomic_load(&t->tid) : 0;
+
+		if (!tid || host_task_alive(tid))
+			continue;
+		z->reaped_objects += tslot_flush_locked(z, t, true);
+		atomic_store(&t->tid, 0);
+		reaped++;
+	}
+	return reaped;
+}
+
+int mm_reap(void)
+{
+	struct mm_zone *z = mm_cur;
+	int n;
+
+	if (!z)
+		return 0;
+	spin_lock(&z->lock);
+	n = reap_locked(z);
+	spin_unlock(&z->lock);
+	return n;
+}
+
+static struct mm_tslot *tslot_claim(void)
+{
+	struct mm_zone *z = mm_cur;
+	struct mm_tslot *t = NULL;
+	uint32_t me = host_tid();
+
+	pthread_once(&mm_tls_once, tls_key_init);
+	spin_lock(&z->lock);
+	for (int pass = 0; pass < 2 && !t; pass++) {
+		for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
+			if (!z->tslot[i]) {
+				z->tslot[i] = cache_alloc_locked(z, z->tslot_cache);
+				if (!z->tslot[i])
+					break;
+				mm_unpoison(z->tslot[i], sizeof(struct mm_tslot));
+				memset(z->tslot[i], 0, sizeof(struct mm_tslot));
+			}
+			if (atomic_load(&z->tslot[i]->tid) == 0) {
+				t = z->tslot[i];
+				break;
+			}
+		}
+		if (!t && pass == 0 && reap_locked(z) == 0)
+			break;
+	}
+	if (t) {
+		atomic_store(&t->tid, me);
+		t->pid = host_pid();
+	}
+	spin_unlock(&z->lock);
+	mm_tls.slot = t;
+	mm_tls.gen = host_fork_generation();
+	mm_tls.zone = z;
+	pthread_setspecific(mm_tls_key, t);
+	return t;
+}
+
+struct mm_tslot *tslot_self(void)
+{
+	if (likely(mm_tls.gen == host_fork_generation() && mm_tls.zone == mm_cur))
+		return mm_tls.slot;
+	return mm_cur ? tslot_claim() : NULL;
+}
+
+void mm_drain(void)
+{
+	struct mm_zone *z = mm_cur;
+	struct mm_tslot *t = tslot_self();
+
+	if (!t)
+		return;
+	spin_lock(&z->lock);
+	tslot_flush_locked(z, t, false);
+	spin_unlock(&z->lock);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+int mm_asan_on;
+
+static void mm_asan_fork(void)
+{
+	struct mm_zone *z = mm_cur;
+
+	if (!z || !mm_asan_on)
+		return;
+	mm_asan_on = 0;
+	ASAN_UNPOISON_MEMORY_REGION(z->start, (size_t)z->npages << PAGE_SHIFT);
+}
+
+void mm_asan_setup(struct mm_zone *z)
+{
+	(void)z;
+	mm_asan_on = 1;
+	/* Both sides of a fork stop poisoning: the arena is shared from then on. */
+	pthread_atfork(mm_asan_fork, NULL, NULL);
+}
+#else
+void mm_asan_setup(struct mm_zone *z)
+{
+	(void)z;
+}
+#endif
