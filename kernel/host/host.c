@@ -63,7 +63,8 @@ void host_futex_wake(_Atomic uint32_t *word, int n)
  * parent's cache, so forks bump a generation that invalidates it.
  */
 _Atomic uint32_t host_fork_gen = 1;
-static __thread uint32_t host_tid_cache, host_tid_gen;
+static __thread uint32_t host_tid_cache __attribute__((tls_model("initial-exec")));
+static __thread uint32_t host_tid_gen __attribute__((tls_model("initial-exec")));
 static pthread_once_t host_atfork_once = PTHREAD_ONCE_INIT;
 
 static void host_after_fork(void)

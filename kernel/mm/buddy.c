@@ -26,6 +26,7 @@ struct mm_zone *mm_zone(void)
 void mm_use(struct mm_zone *z)
 {
 	mm_cur = z;
+	mm_epoch++;
 }
 
 static void free_list_add(struct mm_zone *z, uint32_t idx, unsigned order)
@@ -91,7 +92,7 @@ int mm_init(struct mm_zone *z, void *start, size_t size)
 	mm_asan_setup(z);
 	mm_poison(z->start, (size_t)npages << PAGE_SHIFT);
 	slab_init(z);
-	mm_cur = z;
+	mm_use(z);
 	return 0;
 }
 
@@ -142,9 +143,9 @@ void page_free_locked(struct mm_zone *z, void *addr, unsigned order)
 }
 
 /* Order-0 pages go through the thread's page magazine, like slab objects. */
-static void *page_alloc_slow(struct mm_zone *z, unsigned order)
+static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsigned order)
 {
-	struct mm_tslot *t = order == 0 ? tslot_self() : NULL;
+	struct mm_tslot *t = order == 0 ? tslot_self() : &mm_no_slot;
 	struct mm_mag *m = NULL;
 	void *p;
 
@@ -156,7 +157,7 @@ static void *page_alloc_slow(struct mm_zone *z, unsigned order)
 		shrink_locked(z);
 		p = page_alloc_locked(z, order);
 	}
-	if (p && t) {
+	if (p && t != &mm_no_slot) {
 		m = t->mag[MM_PAGE_MAG];
 		if (!m && (m = cache_alloc_locked(z, z->mag_cache))) {
 			mm_unpoison(m, sizeof(*m));
@@ -178,13 +179,12 @@ static void *page_alloc_slow(struct mm_zone *z, unsigned order)
 void *page_alloc(unsigned order)
 {
 	struct mm_zone *z = mm_cur;
-	struct mm_tslot *t;
 	struct mm_mag *m;
 	void *p;
 
 	if (order >= MM_MAX_ORDER)
 		return NULL;
-	if (order == 0 && (t = tslot_self()) && (m = t->mag[MM_PAGE_MAG]) && m->n) {
+	if (order == 0 && (m = tslot_self()->mag[MM_PAGE_MAG]) && m->n) {
 		uint32_t n = m->n - 1;
 
 		p = m->obj[n];
@@ -198,17 +198,22 @@ void *page_alloc(unsigned order)
 	return p;
 }
 
+static __attribute__((noinline)) void page_free_slow(struct mm_zone *z, void *addr, unsigned order)
+{
+	spin_lock(&z->lock);
+	page_free_locked(z, addr, order);
+	spin_unlock(&z->lock);
+}
+
 void page_free(void *addr, unsigned order)
 {
 	struct mm_zone *z = mm_cur;
-	struct mm_tslot *t;
 	struct mm_mag *m;
 
 	if (!addr)
 		return;
 	mm_poison(addr, PAGE_SIZE << order);
-	if (order == 0 && (t = tslot_self()) && (m = t->mag[MM_PAGE_MAG]) &&
-	    m->n < MM_MAG_SIZE / 2) {
+	if (order == 0 && (m = tslot_self()->mag[MM_PAGE_MAG]) && m->n < MM_MAG_SIZE / 2) {
 		uint32_t n = m->n;
 
 		m->obj[n] = addr;
@@ -216,9 +221,7 @@ void page_free(void *addr, unsigned order)
 		m->n = n + 1;
 		return;
 	}
-	spin_lock(&z->lock);
-	page_free_locked(z, addr, order);
-	spin_unlock(&z->lock);
+	page_free_slow(z, addr, order);
 }
 
 struct page *mm_page_of(const void *addr)

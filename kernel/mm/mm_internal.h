@@ -17,8 +17,30 @@ size_t shrink_locked(struct mm_zone *z);
 /* Give back the cached objects of dead threads; returns threads reaped. */
 int reap_locked(struct mm_zone *z);
 
-/* The calling thread's cache slot, claimed on first use; NULL if none is free. */
-struct mm_tslot *tslot_self(void);
+/*
+ * The calling thread's slot, claimed on first use. A thread that could not
+ * get one uses mm_no_slot, whose magazines are all NULL, so the fast paths
+ * need no test for it. The slot is inherited across fork and stays with the
+ * zone it was claimed in, so it is trusted only while mm_epoch -- bumped by
+ * fork and by every change of zone -- is what it was at the claim.
+ * Initial-exec TLS: one load and no call, also when the library is part of a
+ * module that httpd dlopen()s.
+ */
+struct mm_tls {
+	struct mm_tslot *slot;
+	uint32_t epoch;
+};
+extern __thread struct mm_tls mm_tls __attribute__((tls_model("initial-exec")));
+extern uint32_t mm_epoch;
+extern struct mm_tslot mm_no_slot;
+struct mm_tslot *tslot_claim(void);
+
+static inline struct mm_tslot *tslot_self(void)
+{
+	if (likely(mm_tls.epoch == mm_epoch))
+		return mm_tls.slot;
+	return tslot_claim();
+}
 #define MM_PAGE_MAG MM_MAX_CACHES /* magazine index of order-0 pages */
 
 /*

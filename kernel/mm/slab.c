@@ -113,7 +113,7 @@ static void cache_setup(struct mm_zone *z, struct kmem_cache *c, const char *nam
 	c->size = (uint32_t)ALIGN_UP(MAX(size, sizeof(uint32_t)) + MM_RZ, align);
 	c->order = slab_order(c->size);
 	c->per_slab = (uint32_t)((PAGE_SIZE << c->order) / c->size);
-	c->index = MM_MAX_CACHES;
+	c->index = MM_NO_MAG;
 	for (i = 0; i < MM_MAX_CACHES; i++)
 		if (!z->by_index[i]) {
 			z->by_index[i] = c;
@@ -294,7 +294,7 @@ void slab_init(struct mm_zone *z)
 		if (c == &z->cache_cache || c == z->mag_cache || c == z->tslot_cache) {
 			if (c->index < MM_MAX_CACHES)
 				z->by_index[c->index] = NULL;
-			c->index = MM_MAX_CACHES;
+			c->index = MM_NO_MAG;
 		}
 }
 
@@ -357,14 +357,14 @@ static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsi
 	return m;
 }
 
-static void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
+static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
 {
 	struct mm_zone *z = mm_cur;
 	struct mm_mag *m = NULL;
 	void *obj;
 
 	spin_lock(&z->lock);
-	if (t && c->index < MM_MAX_CACHES)
+	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
 	obj = cache_alloc_locked(z, c);
 	/* Take a batch now so the next allocations need no lock. */
@@ -379,13 +379,13 @@ static void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
 	return obj;
 }
 
-static void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t, void *obj)
+static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t, void *obj)
 {
 	struct mm_zone *z = mm_cur;
 	struct mm_mag *m = NULL;
 
 	spin_lock(&z->lock);
-	if (t && c->index < MM_MAX_CACHES)
+	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
 	if (m) {
 		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
@@ -421,13 +421,13 @@ static inline void mag_push(struct mm_mag *m, void *obj)
 	m->n = n + 1;
 }
 
-void *kmem_cache_alloc(struct kmem_cache *c)
+static __attribute__((always_inline)) inline void *cache_alloc_fast(struct kmem_cache *c)
 {
 	struct mm_tslot *t = tslot_self();
 	struct mm_mag *m;
 	void *obj;
 
-	if (likely(t && c->index < MM_MAX_CACHES && (m = t->mag[c->index]) && m->n))
+	if (likely((m = t->mag[c->index]) && m->n))
 		obj = mag_pop(m);
 	else
 		obj = cache_alloc_slow(c, t);
@@ -436,6 +436,25 @@ void *kmem_cache_alloc(struct kmem_cache *c)
 		debug_on_alloc(c, obj);
 	}
 	return obj;
+}
+
+static __attribute__((always_inline)) inline void cache_free_fast(struct kmem_cache *c, void *obj)
+{
+	struct mm_tslot *t;
+	struct mm_mag *m;
+
+	debug_on_free(c, obj);
+	mm_poison(obj, c->size);
+	t = tslot_self();
+	if (likely((m = t->mag[c->index]) && m->n < MM_MAG_SIZE))
+		mag_push(m, obj);
+	else
+		cache_free_slow(c, t, obj);
+}
+
+void *kmem_cache_alloc(struct kmem_cache *c)
+{
+	return cache_alloc_fast(c);
 }
 
 void *kmem_cache_zalloc(struct kmem_cache *c)
@@ -449,19 +468,8 @@ void *kmem_cache_zalloc(struct kmem_cache *c)
 
 void kmem_cache_free(struct kmem_cache *c, void *obj)
 {
-	struct mm_tslot *t;
-	struct mm_mag *m;
-
-	if (!obj)
-		return;
-	debug_on_free(c, obj);
-	mm_poison(obj, c->size);
-	t = tslot_self();
-	if (likely(t && c->index < MM_MAX_CACHES && (m = t->mag[c->index]) &&
-		   m->n < MM_MAG_SIZE))
-		mag_push(m, obj);
-	else
-		cache_free_slow(c, t, obj);
+	if (obj)
+		cache_free_fast(c, obj);
 }
 
 /* 8 -> class 0, 9..16 -> 1, ... 1025..2048 -> 8, without a loop or a table. */
@@ -486,7 +494,7 @@ void *kmalloc(size_t size)
 	unsigned order;
 
 	if (likely(size - 1 < (1u << MM_KMALLOC_MAX_SHIFT)))
-		return kmem_cache_alloc(mm_cur->kmalloc[kmalloc_class(size)]);
+		return cache_alloc_fast(mm_cur->kmalloc[kmalloc_class(size)]);
 	if (!size)
 		return NULL;
 	order = pages_order(size);
@@ -516,15 +524,23 @@ size_t ksize(const void *p)
 
 void kfree(const void *p)
 {
-	struct page *head;
+	struct mm_zone *z = mm_cur;
+	struct page *pg;
 
-	if (!p)
+	if (unlikely(!p))
 		return;
-	head = &mm_cur->pages[mm_page_of(p)->head];
-	if (likely(head->flags & PG_SLAB))
-		kmem_cache_free(head->cache, (void *)p);
+	/* Every page of a slab names its cache, so no hop to the head page. */
+#ifdef MM_DEBUG
+	if (!mm_page_of(p)) {
+		fprintf(stderr, "umlmm: kfree of %p, outside the machine's memory\n", p);
+		abort();
+	}
+#endif
+	pg = &z->pages[((const char *)p - z->start) >> PAGE_SHIFT];
+	if (likely(pg->flags & PG_SLAB))
+		cache_free_fast(pg->cache, (void *)p);
 	else
-		page_free((void *)p, head->order);
+		page_free((void *)p, z->pages[pg->head].order);
 }
 
 char *kstrndup(const char *s, size_t n)

@@ -12,12 +12,9 @@
 #include "uml/mm.h"
 #include "mm_internal.h"
 
-/* The calling thread's slot; valid while gen and zone still match. */
-static __thread struct {
-	struct mm_tslot *slot;
-	uint32_t gen;
-	struct mm_zone *zone;
-} mm_tls;
+__thread struct mm_tls mm_tls __attribute__((tls_model("initial-exec")));
+uint32_t mm_epoch = 1; /* 0 never matches: a new thread's mm_tls is zero */
+struct mm_tslot mm_no_slot;
 
 static pthread_key_t mm_tls_key;
 static pthread_once_t mm_tls_once = PTHREAD_ONCE_INIT;
@@ -58,7 +55,7 @@ static void tslot_release(void *arg)
 	struct mm_zone *z = mm_cur;
 
 	/* A forked child inherits the key's value: only the owner may release. */
-	if (!z || !t || atomic_load(&t->tid) != host_tid())
+	if (!z || !t || t == &mm_no_slot || atomic_load(&t->tid) != host_tid())
 		return;
 	spin_lock(&z->lock);
 	tslot_flush_locked(z, t, true);
@@ -67,10 +64,15 @@ static void tslot_release(void *arg)
 	mm_tls.slot = NULL;
 }
 
+static void mm_after_fork(void)
+{
+	mm_epoch++;
+}
+
 static void tls_key_init(void)
 {
 	pthread_key_create(&mm_tls_key, tslot_release);
-	host_fork_watch();
+	pthread_atfork(NULL, NULL, mm_after_fork);
 }
 
 int reap_locked(struct mm_zone *z)
@@ -103,12 +105,15 @@ int mm_reap(void)
 	return n;
 }
 
-static struct mm_tslot *tslot_claim(void)
+__attribute__((noinline)) struct mm_tslot *tslot_claim(void)
 {
 	struct mm_zone *z = mm_cur;
 	struct mm_tslot *t = NULL;
-	uint32_t me = host_tid();
+	uint32_t me;
 
+	if (!z)
+		return &mm_no_slot;
+	me = host_tid();
 	pthread_once(&mm_tls_once, tls_key_init);
 	spin_lock(&z->lock);
 	for (int pass = 0; pass < 2 && !t; pass++) {
@@ -120,7 +125,9 @@ static struct mm_tslot *tslot_claim(void)
 				mm_unpoison(z->tslot[i], sizeof(struct mm_tslot));
 				memset(z->tslot[i], 0, sizeof(struct mm_tslot));
 			}
-			if (atomic_load(&z->tslot[i]->tid) == 0) {
+			/* Free, or already ours (the zone was re-adopted under us). */
+			if (atomic_load(&z->tslot[i]->tid) == 0 ||
+			    atomic_load(&z->tslot[i]->tid) == me) {
 				t = z->tslot[i];
 				break;
 			}
@@ -133,18 +140,12 @@ static struct mm_tslot *tslot_claim(void)
 		t->pid = host_pid();
 	}
 	spin_unlock(&z->lock);
+	if (!t)
+		t = &mm_no_slot;
 	mm_tls.slot = t;
-	mm_tls.gen = host_fork_generation();
-	mm_tls.zone = z;
+	mm_tls.epoch = mm_epoch;
 	pthread_setspecific(mm_tls_key, t);
 	return t;
-}
-
-struct mm_tslot *tslot_self(void)
-{
-	if (likely(mm_tls.gen == host_fork_generation() && mm_tls.zone == mm_cur))
-		return mm_tls.slot;
-	return mm_cur ? tslot_claim() : NULL;
 }
 
 void mm_drain(void)
@@ -152,7 +153,7 @@ void mm_drain(void)
 	struct mm_zone *z = mm_cur;
 	struct mm_tslot *t = tslot_self();
 
-	if (!t)
+	if (t == &mm_no_slot)
 		return;
 	spin_lock(&z->lock);
 	tslot_flush_locked(z, t, false);

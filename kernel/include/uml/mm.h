@@ -34,6 +34,7 @@
  * back (mm_reap).
  */
 #define MM_MAX_CACHES 64	 /* caches with magazines; index MM_MAX_CACHES is order-0 pages */
+#define MM_NO_MAG (MM_MAX_CACHES + 1) /* index of caches without magazines: always NULL */
 #define MM_MAG_SIZE   32	 /* objects per magazine */
 #define MM_MAG_BATCH  16	 /* objects moved per refill or flush */
 #define MM_MAX_TSLOTS 256	 /* threads with caches at once; others take the locked path */
@@ -49,7 +50,7 @@ struct mm_mag {
 struct mm_tslot {
 	_Atomic uint32_t tid; /* owner thread, 0 = free */
 	uint32_t pid;
-	struct mm_mag *mag[MM_MAX_CACHES + 1];
+	struct mm_mag *mag[MM_MAX_CACHES + 2];
 };
 
 #define PG_FREE 0x1 /* head of a free buddy block */
@@ -72,7 +73,7 @@ struct page {
 
 struct kmem_cache {
 	char name[32];
-	uint32_t index;	      /* slot in each thread's magazines; MM_MAX_CACHES: none */
+	uint32_t index;	      /* slot in each thread's magazines; MM_NO_MAG: none */
 	uint32_t empty;	      /* empty slabs kept (at most MM_MIN_PARTIAL) */
 	uint32_t size;	      /* object size after alignment */
 	uint32_t objsize;     /* size asked for */
