@@ -169,10 +169,13 @@ static int cmd_scale(int nproc, long n)
 
 /*
  * Fragmentation: allocate random orders 0..5 until 80% of the pages are
- * used, then free a random half of the blocks. Report the share of free pages
- * that sit in blocks of order >= 4. The baseline is a buddy-shaped allocator
- * that splits but never merges, fed the same sequence.
+ * used, churn for CHURN steps (free a random block, allocate a random order)
+ * at that occupancy, then free a random half of the blocks. Report the share
+ * of free pages that sit in blocks of order >= 4, and how many allocations
+ * failed during the churn although enough pages were free. The baseline is a
+ * buddy-shaped allocator that splits but never merges, fed the same sequence.
  */
+#define CHURN 50000
 #define FRAG_PAGES 8192
 
 struct nc_alloc {
@@ -206,6 +209,7 @@ static int cmd_frag(void)
 	} blk[FRAG_PAGES];
 	struct nc_alloc nc = {{0}, {0}};
 	uint64_t used = 0, total, big = 0, nc_big = 0, freepages = 0, nc_free = 0;
+	long fails = 0, nc_fails = 0;
 	struct mm_stats st;
 	int nb = 0;
 
@@ -237,6 +241,29 @@ static int cmd_frag(void)
 		used += 1u << o;
 		nb++;
 	}
+	for (int step = 0; step < CHURN && nb > 0; step++) {
+		int k = rand() % nb;
+		unsigned o = (unsigned)(rand() % 6);
+		void *p;
+		long q;
+
+		page_free(blk[k].p, blk[k].order);
+		nc.free[blk[k].order][nc.n[blk[k].order]++] = (uint32_t)blk[k].nc;
+		blk[k] = blk[--nb];
+		p = page_alloc(o);
+		q = nc_get(&nc, o);
+		fails += !p;
+		nc_fails += q < 0;
+		/* Keep the block only when both got one, so both see the same load. */
+		if (p && q >= 0) {
+			blk[nb++] = (typeof(blk[0])){p, q, o};
+		} else {
+			if (p)
+				page_free(p, o);
+			if (q >= 0)
+				nc.free[o][nc.n[o]++] = (uint32_t)q;
+		}
+	}
 	for (int i = 0; i < nb; i++) {
 		if (rand() % 2)
 			continue;
@@ -253,9 +280,9 @@ static int cmd_frag(void)
 			nc_big += (uint64_t)nc.n[o] << o;
 		}
 	}
-	printf("buddy %.1f %llu\nnocoalesce %.1f %llu\n", 100.0 * (double)big / (double)freepages,
-	       (unsigned long long)freepages, 100.0 * (double)nc_big / (double)nc_free,
-	       (unsigned long long)nc_free);
+	printf("buddy %.1f %llu %ld\nnocoalesce %.1f %llu %ld\n",
+	       100.0 * (double)big / (double)freepages, (unsigned long long)freepages, fails,
+	       100.0 * (double)nc_big / (double)nc_free, (unsigned long long)nc_free, nc_fails);
 	return 0;
 }
 
