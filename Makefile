@@ -21,10 +21,12 @@ KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
 	  -Ikernel/include -Ilibuml $(EXTRA_CFLAGS)
 LDLIBS	= -pthread
 
-KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/sync/*.c kernel/mm/*.c kernel/fs/*.c \
-		kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/sync/*.c kernel/mm/*.c kernel/sched/*.c \
+		kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+KERNEL_ASM := $(sort $(wildcard kernel/sched/*_$(shell uname -m).S))
 LIBUML_SRC := $(sort $(wildcard libuml/*.c))
-LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC))
+LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
+	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
 TOOLS	   := $(patsubst tools/%.c,$(O)/%,$(wildcard tools/*.c))
@@ -44,6 +46,10 @@ config.mk:
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c -o $@ $<
 
 $(O)/libuml.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^

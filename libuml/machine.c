@@ -7,6 +7,7 @@
 #include "uml.h"
 #include "uml/host.h"
 #include "uml/machine.h"
+#include "uml/sched.h"
 #include "uml/vfs.h"
 
 struct machine *machine;
@@ -132,7 +133,8 @@ int uml_reap(void)
 		}
 	}
 	spin_unlock(&machine->cpu_lock);
-	/* Their threads' allocator caches too (a cheap scan when nobody died). */
+	/* Their kernel threads and their threads' allocator caches too. */
+	sched_reap();
 	mm_reap();
 	return n;
 }

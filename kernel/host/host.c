@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -96,7 +97,16 @@ uint32_t host_tid(void)
 
 uint32_t host_pid(void)
 {
-	return (uint32_t)getpid();
+	static uint32_t pid, pid_gen;
+	uint32_t gen = atomic_load_explicit(&host_fork_gen, memory_order_relaxed);
+
+	/* getpid() is a system call each time; the pid changes only at fork. */
+	if (unlikely(pid_gen != gen)) {
+		host_fork_watch();
+		pid = (uint32_t)getpid();
+		pid_gen = atomic_load(&host_fork_gen);
+	}
+	return pid;
 }
 
 bool host_task_alive(uint32_t tid)
@@ -136,6 +146,11 @@ void host_random(void *buf, size_t len)
 		x ^= x << 17;
 		p[i] = (unsigned char)x;
 	}
+}
+
+void host_yield(void)
+{
+	sched_yield();
 }
 
 void host_cpu_relax(void)

@@ -39,6 +39,8 @@ void host_wall(int64_t *sec, uint32_t *nsec);
 /* Fill @buf with @len bytes of host randomness (never fails; falls back to time). */
 void host_random(void *buf, size_t len);
 void host_cpu_relax(void);
+/* Let other host threads run. */
+void host_yield(void);
 
 /*
  * Bumped in the child at every fork. Per-thread caches of host facts (tid,
@@ -52,5 +54,30 @@ static inline uint32_t host_fork_generation(void)
 }
 /* Call once per process before relying on host_fork_generation(). */
 void host_fork_watch(void);
+
+/* Make [addr, addr+len) inaccessible (@none) or read-write again, in this process. */
+int host_protect(void *addr, size_t len, bool none);
+void host_sleep_ns(uint64_t ns);
+
+/* An epoll set. Event pointers are handed back as given. */
+int host_poll_create(void);
+/* Arm @fd for one report of @events (EPOLLIN/EPOLLOUT bits) to @ptr. */
+int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr);
+int host_poll_forget(int epfd, int fd);
+struct host_poll_event {
+	uint32_t events;
+	void *ptr;
+};
+/* Wait up to @timeout_ms (< 0: forever) for at most @n events. Returns the count. */
+int host_poll_wait(int epfd, struct host_poll_event *ev, int n, int timeout_ms);
+
+/*
+ * Doorbells: a datagram socket named @name in the abstract namespace, so any
+ * process can ring it and the owner's epoll set sees it.
+ */
+int host_doorbell_open(const char *name);
+void host_doorbell_ring(const char *name);
+void host_doorbell_drain(int fd);
+void host_close(int fd);
 
 #endif

@@ -33,6 +33,7 @@ struct machine_root {
 
 struct vfs_sb;
 struct nfs_state;
+struct sched_cpu;
 
 struct machine {
 	uint64_t magic;
@@ -52,6 +53,9 @@ struct machine {
 
 	spinlock_t cpu_lock; /* guards cpu[] */
 	struct cpu_slot cpu[MACHINE_MAX_CPUS];
+
+	spinlock_t sched_lock; /* guards sched[] */
+	struct sched_cpu *sched[MACHINE_MAX_CPUS];
 };
 
 /* The machine this process is attached to (NULL before boot/attach). */

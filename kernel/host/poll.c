@@ -1,0 +1,120 @@
+/*
+ * Host waiting: epoll sets, doorbells and page protection for the
+ * scheduler. Doorbells are abstract-namespace datagram sockets: another
+ * process wakes a CPU's epoll_wait by sending one byte, with no shared fd.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uml/host.h"
+
+int host_protect(void *addr, size_t len, bool none)
+{
+	return mprotect(addr, len, none ? PROT_NONE : PROT_READ | PROT_WRITE) ? -errno : 0;
+}
+
+void host_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int host_poll_create(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = ptr};
+
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	return -errno;
+}
+
+int host_poll_forget(int epfd, int fd)
+{
+	return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) ? -errno : 0;
+}
+
+int host_poll_wait(int epfd, struct host_poll_event *ev, int n, int timeout_ms)
+{
+	struct epoll_event e[64];
+	int got;
+
+	if (n > 64)
+		n = 64;
+	got = epoll_wait(epfd, e, n, timeout_ms);
+	if (got < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < got; i++) {
+		ev[i].events = e[i].events;
+		ev[i].ptr = e[i].data.ptr;
+	}
+	return got;
+}
+
+static socklen_t doorbell_addr(const char *name, struct sockaddr_un *sa)
+{
+	size_t len = strnlen(name, sizeof(sa->sun_path) - 2);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path + 1, name, len); /* sun_path[0] = 0: abstract */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+}
+
+int host_doorbell_open(const char *name)
+{
+	struct sockaddr_un sa;
+	socklen_t len = doorbell_addr(name, &sa);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void host_doorbell_ring(const char *name)
+{
+	static __thread int sfd = -1;
+	struct sockaddr_un sa;
+	socklen_t len = doorbell_addr(name, &sa);
+
+	if (sfd < 0)
+		sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A full queue means a ring is already pending: nothing is lost. */
+	(void)sendto(sfd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&sa, len);
+}
+
+void host_doorbell_drain(int fd)
+{
+	char buf[64];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+void host_close(int fd)
+{
+	close(fd);
+}

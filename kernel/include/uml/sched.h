@@ -1,0 +1,167 @@
+/*
+ * kernel/sched: kernel threads.
+ *
+ * A CPU is one host thread of a process attached to the machine that runs
+ * sched_cpu_run(). Kernel threads are created on a CPU and stay there: their
+ * stacks are machine pages, but the host resources they use (file
+ * descriptors, the epoll set) belong to that process. Switching between them
+ * is a few instructions of assembly, no system call; a thread blocked on a
+ * socket costs nothing until epoll reports it ready.
+ *
+ * Scheduling is cooperative within a CPU: a thread runs until it blocks,
+ * sleeps or yields. Each CPU has one FIFO run queue per priority; the highest
+ * non-empty queue runs first. Waking a thread of another CPU (another process)
+ * puts it on that CPU's remote list and rings its doorbell, a datagram socket
+ * in its epoll set.
+ *
+ * The sleeping primitives (struct kwait and what is built on it: ksem, kmtx,
+ * krwsem, kcompletion) work for kernel threads and for plain host threads
+ * alike, in any process of the machine; a plain host thread sleeps on a futex.
+ *
+ * Calls return 0 or a negative errno.
+ */
+#ifndef UML_SCHED_H
+#define UML_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "sync.h"
+
+#define SCHED_NPRIO	   4 /* 0 is the most urgent */
+#define SCHED_PRIO_DEFAULT 2
+#define SCHED_STACK_ORDER  4 /* 64 KiB stacks, the lowest page a guard */
+
+struct sched_cpu;
+struct kthread;
+
+/* A waiter; lives where every process can see it (in a kthread, or allocated). */
+struct kwaiter {
+	struct kwaiter *next;
+	struct kthread *thread;	  /* NULL: a host thread sleeping on woken */
+	_Atomic uint32_t woken;
+	uint32_t excl; /* wake-one waiter */
+	uint32_t pid;  /* the waiter's process */
+};
+
+/* A wait queue. lock guards the list. */
+struct kwait {
+	spinlock_t lock;
+	struct kwaiter *head, *tail;
+};
+
+/* Counting semaphore; count and the queue are guarded by wq.lock. */
+struct ksem {
+	struct kwait wq;
+	int64_t count;
+};
+
+/*
+ * Sleeping mutex with a recorded owner: a waiter that finds the owner's
+ * process gone takes the mutex over and is told (-EOWNERDEAD).
+ * owner is the holder's pid, with KMTX_WAITERS set while anyone sleeps on
+ * wq; taking and releasing a free, uncontended mutex is one atomic each.
+ */
+#define KMTX_WAITERS 0x80000000u
+struct kmtx {
+	struct kwait wq;
+	_Atomic uint32_t owner; /* pid | KMTX_WAITERS, 0: free */
+	uint64_t recovered;	/* guarded by wq.lock */
+};
+
+/* Readers-writer semaphore, writers first once one waits. Guarded by wq.lock. */
+struct krwsem {
+	struct kwait wq;
+	int32_t readers; /* -1: a writer holds it */
+	uint32_t writers_waiting;
+};
+
+struct kcompletion {
+	struct kwait wq;
+	uint32_t done;
+};
+
+struct sched_stats {
+	uint64_t switches;
+	uint32_t threads;
+	uint32_t runnable;
+	uint64_t remote_wakes;
+	uint32_t pid;
+};
+
+/* --- CPUs --- */
+
+/* Make the calling host thread a CPU (once per host thread). */
+int sched_cpu_init(void);
+/*
+ * Run kernel threads on this CPU until sched_cpu_stop() is called (from any
+ * thread of this process) and, with @drain, until no thread is left.
+ */
+int sched_cpu_run(bool drain);
+/* Ask the CPU of this process to return from sched_cpu_run; callable from a signal-free host thread. */
+void sched_cpu_stop(struct sched_cpu *cpu);
+struct sched_cpu *sched_this_cpu(void);
+/*
+ * Free the threads, stacks and state of CPUs whose process died. Returns how
+ * many. Cheap; the process that booted calls it now and then (uml_reap).
+ */
+int sched_reap(void);
+/* Stats of CPU @i of the machine (0..MACHINE_MAX_CPUS-1); -ENOENT if not in use. */
+int sched_cpu_stats(int i, struct sched_stats *st);
+
+/* --- threads --- */
+
+/*
+ * Create a thread on the calling CPU (or on @cpu's process when that is
+ * this process) that runs @fn(@arg). *@out (may be NULL) names it for
+ * kthread_join. Returns -ENOMEM without memory for the stack.
+ */
+int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
+		   void *arg);
+/* Wait for @t to finish (from a thread of the same CPU); its return value in *@ret. */
+int kthread_join(struct kthread *t, int *ret);
+void kthread_yield(void);
+/* Sleep @ns nanoseconds (a host thread sleeps on the host). */
+void kthread_sleep_ns(uint64_t ns);
+struct kthread *kthread_self(void);
+/*
+ * Wait until @fd is ready for @events (EPOLLIN/EPOLLOUT) or @timeout_ms
+ * passes (< 0: no limit). Returns the ready events or -ETIMEDOUT.
+ */
+int kthread_wait_fd(int fd, uint32_t events, int timeout_ms);
+
+/* --- sleeping primitives --- */
+
+void kwait_init(struct kwait *wq);
+/*
+ * Sleep on @wq until woken or @timeout_ns passes (< 0: none). Call with
+ * wq->lock held; it is released while asleep and not held on return.
+ * Returns 0 or -ETIMEDOUT.
+ */
+int kwait_sleep_locked(struct kwait *wq, bool excl, int64_t timeout_ns);
+/* Wake up to @n waiters (INT32_MAX: all). Takes wq->lock. */
+int kwait_wake(struct kwait *wq, int n);
+
+void ksem_init(struct ksem *s, int64_t count);
+void ksem_down(struct ksem *s);
+int ksem_down_timeout(struct ksem *s, int64_t timeout_ns);
+int ksem_trydown(struct ksem *s);
+void ksem_up(struct ksem *s);
+
+void kmtx_init(struct kmtx *m);
+/* 0, or -EOWNERDEAD when taken over from a holder whose process died. */
+int kmtx_lock(struct kmtx *m);
+void kmtx_unlock(struct kmtx *m);
+
+void krwsem_init(struct krwsem *s);
+void krwsem_down_read(struct krwsem *s);
+void krwsem_up_read(struct krwsem *s);
+void krwsem_down_write(struct krwsem *s);
+void krwsem_up_write(struct krwsem *s);
+
+void kcompletion_init(struct kcompletion *c);
+void kcompletion_wait(struct kcompletion *c);
+void kcompletion_complete(struct kcompletion *c);
+
+#endif

@@ -1,0 +1,611 @@
+/*
+ * The scheduler: per-CPU run queues of kernel threads, direct switches
+ * between threads, timers, I/O readiness through epoll, and wake-ups from
+ * other processes through the CPU's doorbell.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "uml/host.h"
+#include "uml/machine.h"
+#include "uml/mm.h"
+#include "sched_internal.h"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(a, b) 0
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define STACK_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define FIBER_START(save, bottom, size) __sanitizer_start_switch_fiber((save), (bottom), (size))
+#define FIBER_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber((save), (bottom), (size))
+#else
+#define STACK_UNPOISON(p, n) ((void)(p), (void)(n))
+#define FIBER_START(save, bottom, size)	 ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
+#define STACK_SIZE (PAGE_SIZE << SCHED_STACK_ORDER)
+/* Poll for I/O after this many switches even while threads stay runnable. */
+#define POLL_EVERY 64
+
+void sched_switch(void **save_sp, void *load_sp);
+
+/* This host thread's CPU; a forked child inherits it, so it counts only in the generation it was set. */
+static __thread struct sched_cpu *this_cpu;
+static __thread uint32_t this_cpu_gen;
+
+static inline struct sched_cpu *cur_cpu(void)
+{
+	return this_cpu_gen == host_fork_generation() ? this_cpu : NULL;
+}
+/* The host thread's own stack, learnt at the first switch (ASan only). */
+static __thread const void *host_stack_bottom;
+static __thread size_t host_stack_size;
+static struct kmem_cache *kthread_cache;
+static spinlock_t cache_once = SPINLOCK_INIT;
+
+struct sched_cpu *sched_this_cpu(void)
+{
+	return cur_cpu();
+}
+
+struct kthread *kthread_self(void)
+{
+	struct sched_cpu *cpu = sched_this_cpu();
+
+	return cpu ? cpu->current : NULL;
+}
+
+static void reap_dead_cpu(struct sched_cpu *cpu);
+
+static struct sched_cpu **cpu_table(void)
+{
+	return machine->sched;
+}
+
+int sched_cpu_init(void)
+{
+	struct sched_cpu *cpu, **tab;
+	int id = -1, err;
+
+	if (cur_cpu())
+		return -EALREADY;
+	if (this_cpu) {
+		/* Inherited through fork: the parent's CPU, not ours. Drop our copies of its fds. */
+		host_close(this_cpu->epfd);
+		host_close(this_cpu->bellfd);
+		this_cpu = NULL;
+		host_stack_bottom = NULL;
+	}
+	if (!machine)
+		return -ENODEV;
+	spin_lock(&cache_once);
+	if (!kthread_cache)
+		kthread_cache = kmem_cache_create("kthread", sizeof(struct kthread), 64);
+	spin_unlock(&cache_once);
+	cpu = kzalloc(sizeof(*cpu));
+	if (!cpu || !kthread_cache) {
+		kfree(cpu);
+		return -ENOMEM;
+	}
+	spin_lock(&machine->sched_lock);
+	tab = cpu_table();
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++)
+		if (!tab[i] || !host_task_alive(tab[i]->tid)) {
+			id = i;
+			break;
+		}
+	if (id >= 0) {
+		if (tab[id])
+			reap_dead_cpu(tab[id]);
+		tab[id] = cpu;
+	}
+	spin_unlock(&machine->sched_lock);
+	if (id < 0) {
+		kfree(cpu);
+		return -EBUSY;
+	}
+	cpu->id = (uint32_t)id;
+	cpu->pid = host_pid();
+	cpu->tid = host_tid();
+	spin_lock_init(&cpu->remote_lock);
+	snprintf(cpu->bell, sizeof(cpu->bell), "uml-%p-cpu%d", (void *)machine, id);
+	cpu->epfd = host_poll_create();
+	cpu->bellfd = host_doorbell_open(cpu->bell);
+	if (cpu->epfd < 0 || cpu->bellfd < 0) {
+		err = cpu->epfd < 0 ? cpu->epfd : cpu->bellfd;
+		goto out_free;
+	}
+	/* The doorbell stays armed: it is re-armed after every ring. */
+	err = host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
+	if (err)
+		goto out_free;
+	host_fork_watch();
+	this_cpu = cpu;
+	this_cpu_gen = host_fork_generation();
+	return 0;
+out_free:
+	if (cpu->epfd >= 0)
+		host_close(cpu->epfd);
+	if (cpu->bellfd >= 0)
+		host_close(cpu->bellfd);
+	spin_lock(&machine->sched_lock);
+	cpu_table()[id] = NULL;
+	spin_unlock(&machine->sched_lock);
+	kfree(cpu);
+	return err;
+}
+
+int sched_cpu_stats(int i, struct sched_stats *st)
+{
+	struct sched_cpu *cpu;
+
+	if (i < 0 || i >= MACHINE_MAX_CPUS || !machine)
+		return -ENOENT;
+	cpu = cpu_table()[i];
+	if (!cpu || !host_task_alive(cpu->tid))
+		return -ENOENT;
+	st->switches = atomic_load(&cpu->switches);
+	st->threads = atomic_load(&cpu->nthreads);
+	st->runnable = atomic_load(&cpu->nrunnable);
+	st->remote_wakes = atomic_load(&cpu->remote_wakes);
+	st->pid = cpu->pid;
+	return 0;
+}
+
+/* --- run queues (local) --- */
+
+static void rq_push(struct sched_cpu *cpu, struct kthread *t)
+{
+	unsigned p = t->prio;
+
+	t->rq_next = NULL;
+	if (cpu->rq_tail[p])
+		cpu->rq_tail[p]->rq_next = t;
+	else
+		cpu->rq_head[p] = t;
+	cpu->rq_tail[p] = t;
+	atomic_fetch_add_explicit(&cpu->nrunnable, 1, memory_order_relaxed);
+}
+
+static struct kthread *rq_pop(struct sched_cpu *cpu)
+{
+	for (unsigned p = 0; p < SCHED_NPRIO; p++) {
+		struct kthread *t = cpu->rq_head[p];
+
+		if (!t)
+			continue;
+		cpu->rq_head[p] = t->rq_next;
+		if (!cpu->rq_head[p])
+			cpu->rq_tail[p] = NULL;
+		atomic_fetch_sub_explicit(&cpu->nrunnable, 1, memory_order_relaxed);
+		return t;
+	}
+	return NULL;
+}
+
+/* Threads woken from elsewhere join the run queue, in the order they came. */
+static void drain_remote(struct sched_cpu *cpu)
+{
+	struct kthread *list, *rev = NULL;
+
+	if (!READ_ONCE(*(_Atomic(struct kthread *) *)&cpu->remote_head))
+		return;
+	spin_lock(&cpu->remote_lock);
+	list = cpu->remote_head;
+	cpu->remote_head = NULL;
+	spin_unlock(&cpu->remote_lock);
+	while (list) {
+		struct kthread *next = list->rq_next;
+
+		list->rq_next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct kthread *next = rev->rq_next;
+
+		rq_push(cpu, rev);
+		rev = next;
+	}
+}
+
+void sched_wake(struct kthread *t)
+{
+	struct sched_cpu *cpu = t->cpu;
+	uint32_t st = KT_BLOCKED;
+
+	if (!atomic_compare_exchange_strong(&t->state, &st, KT_RUNNABLE))
+		return; /* running, already runnable, or dead */
+	if (cpu == cur_cpu()) {
+		rq_push(cpu, t);
+		return;
+	}
+	spin_lock(&cpu->remote_lock);
+	t->rq_next = cpu->remote_head;
+	cpu->remote_head = t;
+	spin_unlock(&cpu->remote_lock);
+	atomic_fetch_add_explicit(&cpu->remote_wakes, 1, memory_order_relaxed);
+	if (atomic_exchange(&cpu->bell_pending, 1) == 0)
+		host_doorbell_ring(cpu->bell);
+}
+
+/* --- timers (local): a list sorted by wake time --- */
+
+void sched_timer_arm(struct kthread *t, int64_t timeout_ns)
+{
+	struct kthread **pp = &t->cpu->timers;
+
+	t->wake_at = host_mono_ns() + (uint64_t)timeout_ns;
+	t->timed_out = false;
+	while (*pp && (*pp)->wake_at <= t->wake_at)
+		pp = &(*pp)->tm_next;
+	t->tm_next = *pp;
+	*pp = t;
+	t->on_timer = true;
+}
+
+void sched_timer_cancel(struct kthread *t)
+{
+	struct kthread **pp = &t->cpu->timers;
+
+	if (!t->on_timer)
+		return;
+	while (*pp != t)
+		pp = &(*pp)->tm_next;
+	*pp = t->tm_next;
+	t->on_timer = false;
+}
+
+static void fire_timers(struct sched_cpu *cpu)
+{
+	uint64_t now;
+
+	if (!cpu->timers)
+		return;
+	now = host_mono_ns();
+	while (cpu->timers && cpu->timers->wake_at <= now) {
+		struct kthread *t = cpu->timers;
+
+		cpu->timers = t->tm_next;
+		t->on_timer = false;
+		t->timed_out = true;
+		sched_wake(t);
+	}
+}
+
+/* --- I/O --- */
+
+static void poll_io(struct sched_cpu *cpu, int timeout_ms)
+{
+	struct host_poll_event ev[64];
+	int n = host_poll_wait(cpu->epfd, ev, 64, timeout_ms);
+
+	cpu->since_poll = 0;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].ptr == cpu) {
+			atomic_store(&cpu->bell_pending, 0);
+			host_doorbell_drain(cpu->bellfd);
+			host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
+			continue;
+		}
+		struct kthread *t = ev[i].ptr;
+
+		t->io_events = ev[i].events;
+		sched_wake(t);
+	}
+	drain_remote(cpu);
+}
+
+int kthread_wait_fd(int fd, uint32_t events, int timeout_ms)
+{
+	struct kthread *t = kthread_self();
+	int err;
+
+	if (!t)
+		return -EPERM;
+	t->io_events = 0;
+	err = host_poll_arm(t->cpu->epfd, fd, events, t);
+	if (err)
+		return err;
+	atomic_store(&t->state, KT_BLOCKED);
+	if (timeout_ms >= 0)
+		sched_timer_arm(t, (int64_t)timeout_ms * 1000000);
+	else
+		t->timed_out = false;
+	while (!t->io_events && !t->timed_out) {
+		sched_switch_away(t->cpu);
+		if (!t->io_events && !t->timed_out)
+			atomic_store(&t->state, KT_BLOCKED);
+	}
+	sched_timer_cancel(t);
+	if (!t->io_events) {
+		host_poll_forget(t->cpu->epfd, fd);
+		return -ETIMEDOUT;
+	}
+	return (int)t->io_events;
+}
+
+/* --- switching --- */
+
+static void free_thread(struct kthread *t)
+{
+	struct sched_cpu *cpu = t->cpu;
+
+	if (t->all_prev)
+		t->all_prev->all_next = t->all_next;
+	else
+		cpu->all = t->all_next;
+	if (t->all_next)
+		t->all_next->all_prev = t->all_prev;
+	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+	/* Keep a few stacks, guard and all: creating a thread then needs no system call. */
+	if (cpu->nstack_cache < SCHED_STACK_CACHE) {
+		cpu->stack_cache[cpu->nstack_cache++] = t->stack;
+	} else {
+		host_protect(t->stack, PAGE_SIZE, false);
+		page_free(t->stack, SCHED_STACK_ORDER);
+	}
+	kmem_cache_free(kthread_cache, t);
+}
+
+/*
+ * Free what a CPU whose process died still holds: its threads and cached
+ * stacks. Its guard pages were set in that process only, so the pages are
+ * plain memory everywhere else. Called with sched_lock held.
+ */
+static void reap_dead_cpu(struct sched_cpu *cpu)
+{
+	while (cpu->all) {
+		struct kthread *t = cpu->all;
+
+		cpu->all = t->all_next;
+		page_free(t->stack, SCHED_STACK_ORDER);
+		kmem_cache_free(kthread_cache, t);
+	}
+	while (cpu->nstack_cache)
+		page_free(cpu->stack_cache[--cpu->nstack_cache], SCHED_STACK_ORDER);
+	kfree(cpu);
+}
+
+int sched_reap(void)
+{
+	int n = 0;
+
+	if (!machine)
+		return 0;
+	spin_lock(&machine->sched_lock);
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+		struct sched_cpu *cpu = machine->sched[i];
+
+		if (cpu && !host_task_alive(cpu->tid)) {
+			machine->sched[i] = NULL;
+			reap_dead_cpu(cpu);
+			n++;
+		}
+	}
+	spin_unlock(&machine->sched_lock);
+	return n;
+}
+
+/* A dead thread's stack can go only once we are off it. */
+static void reap_zombie(struct sched_cpu *cpu)
+{
+	struct kthread *z = cpu->zombie;
+
+	if (!z)
+		return;
+	cpu->zombie = NULL;
+	if (z->detached)
+		free_thread(z);
+}
+
+static void switch_to(struct sched_cpu *cpu, void **save, struct kthread *next, bool dying)
+{
+	void *fake = NULL;
+
+	atomic_fetch_add_explicit(&cpu->switches, 1, memory_order_relaxed);
+	cpu->current = next;
+	if (next) {
+		atomic_store_explicit(&next->state, KT_RUNNING, memory_order_relaxed);
+		FIBER_START(dying ? NULL : &fake, next->stack + PAGE_SIZE, STACK_SIZE - PAGE_SIZE);
+		sched_switch(save, next->sp);
+	} else {
+		FIBER_START(dying ? NULL : &fake, host_stack_bottom, host_stack_size);
+		sched_switch(save, cpu->idle_sp);
+	}
+	FIBER_FINISH(fake, NULL, NULL);
+	reap_zombie(cpu);
+}
+
+void sched_switch_away(struct sched_cpu *cpu)
+{
+	struct kthread *prev = cpu->current, *next;
+	uint32_t st = atomic_load(&prev->state);
+
+	if (st == KT_RUNNING) { /* a yield */
+		atomic_store(&prev->state, KT_RUNNABLE);
+		rq_push(cpu, prev);
+	}
+	drain_remote(cpu);
+	if (++cpu->since_poll >= POLL_EVERY)
+		poll_io(cpu, 0);
+	fire_timers(cpu);
+	next = rq_pop(cpu);
+	if (next == prev) {
+		atomic_store(&prev->state, KT_RUNNING);
+		return;
+	}
+	switch_to(cpu, &prev->sp, next, st == KT_DEAD);
+}
+
+void kthread_yield(void)
+{
+	struct kthread *t = kthread_self();
+
+	if (t)
+		sched_switch_away(t->cpu);
+	else
+		host_yield();
+}
+
+void kthread_sleep_ns(uint64_t ns)
+{
+	struct kthread *t = kthread_self();
+
+	if (!t) {
+		host_sleep_ns(ns);
+		return;
+	}
+	atomic_store(&t->state, KT_BLOCKED);
+	sched_timer_arm(t, (int64_t)ns);
+	while (!t->timed_out) {
+		sched_switch_away(t->cpu);
+		if (!t->timed_out)
+			atomic_store(&t->state, KT_BLOCKED);
+	}
+}
+
+static void __attribute__((noreturn)) kthread_main(void)
+{
+	struct sched_cpu *cpu = cur_cpu();
+	struct kthread *t = cpu->current;
+	const void *bottom = NULL;
+	size_t size = 0;
+
+	/* The first switch into any thread tells ASan where the host stack is. */
+	FIBER_FINISH(NULL, &bottom, &size);
+	if (!host_stack_bottom) {
+		host_stack_bottom = bottom;
+		host_stack_size = size;
+	}
+	reap_zombie(cpu);
+	t->ret = t->fn(t->arg);
+	atomic_store(&t->state, KT_DEAD);
+	atomic_fetch_sub(&cpu->nthreads, 1);
+	cpu->zombie = t;
+	if (!t->detached)
+		kcompletion_complete(&t->done);
+	sched_switch_away(cpu);
+	__builtin_unreachable();
+}
+
+int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
+		   void *arg)
+{
+	struct sched_cpu *cpu = cur_cpu();
+	struct kthread *t;
+	uint64_t *sp;
+
+	if (!cpu)
+		return -EPERM;
+	if (prio < 0 || prio >= SCHED_NPRIO)
+		return -EINVAL;
+	t = kmem_cache_zalloc(kthread_cache);
+	if (!t)
+		return -ENOMEM;
+	if (cpu->nstack_cache) {
+		t->stack = cpu->stack_cache[--cpu->nstack_cache];
+	} else {
+		t->stack = page_alloc(SCHED_STACK_ORDER);
+		if (!t->stack) {
+			kmem_cache_free(kthread_cache, t);
+			return -ENOMEM;
+		}
+		host_protect(t->stack, PAGE_SIZE, true);
+	}
+	/* A reused stack still bears its last owner's ASan frame markings. */
+	STACK_UNPOISON(t->stack + PAGE_SIZE, STACK_SIZE - PAGE_SIZE);
+	t->valgrind_id = VALGRIND_STACK_REGISTER(t->stack + PAGE_SIZE, t->stack + STACK_SIZE);
+	t->cpu = cpu;
+	t->prio = (uint8_t)prio;
+	t->fn = fn;
+	t->arg = arg;
+	t->detached = out == NULL;
+	t->waiter.thread = t;
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "kthread");
+	kcompletion_init(&t->done);
+	/*
+	 * The first switch to the thread pops six zeroed registers and
+	 * "returns" into kthread_main with the stack aligned as after a call.
+	 */
+	sp = (uint64_t *)(t->stack + STACK_SIZE);
+	*--sp = 0;
+	*--sp = (uint64_t)(uintptr_t)kthread_main;
+	for (int i = 0; i < 6; i++)
+		*--sp = 0;
+	t->sp = sp;
+	t->all_next = cpu->all;
+	if (cpu->all)
+		cpu->all->all_prev = t;
+	cpu->all = t;
+	atomic_fetch_add(&cpu->nthreads, 1);
+	atomic_store(&t->state, KT_RUNNABLE);
+	rq_push(cpu, t);
+	if (out)
+		*out = t;
+	return 0;
+}
+
+int kthread_join(struct kthread *t, int *ret)
+{
+	/* Its stack's guard page is set in its own process: free it there. */
+	if (t->detached || t->cpu->pid != host_pid())
+		return -EINVAL;
+	kcompletion_wait(&t->done);
+	/* It completed just before its last switch: let that switch happen. */
+	while (atomic_load(&t->state) != KT_DEAD || t->cpu->zombie == t)
+		kthread_yield();
+	if (ret)
+		*ret = t->ret;
+	free_thread(t);
+	return 0;
+}
+
+int sched_cpu_run(bool drain)
+{
+	struct sched_cpu *cpu = cur_cpu();
+
+	if (!cpu)
+		return -EPERM;
+	for (;;) {
+		struct kthread *next;
+
+		drain_remote(cpu);
+		fire_timers(cpu);
+		next = rq_pop(cpu);
+		if (next) {
+			switch_to(cpu, &cpu->idle_sp, next, false);
+			continue;
+		}
+		if (atomic_load(&cpu->stop) && (!drain || atomic_load(&cpu->nthreads) == 0))
+			break;
+		{
+			int timeout = -1;
+
+			if (cpu->timers) {
+				uint64_t now = host_mono_ns(), at = cpu->timers->wake_at;
+
+				timeout = at <= now ? 0 : (int)((at - now + 999999) / 1000000);
+			}
+			poll_io(cpu, timeout);
+		}
+	}
+	atomic_store(&cpu->stop, 0);
+	return 0;
+}
+
+void sched_cpu_stop(struct sched_cpu *cpu)
+{
+	atomic_store(&cpu->stop, 1);
+	if (atomic_exchange(&cpu->bell_pending, 1) == 0)
+		host_doorbell_ring(cpu->bell);
+}

@@ -1,0 +1,69 @@
+/* Internals of kernel/sched shared by its files. */
+#ifndef UML_SCHED_INTERNAL_H
+#define UML_SCHED_INTERNAL_H
+
+#include "uml/sched.h"
+
+enum kthread_state { KT_RUNNING = 1, KT_RUNNABLE, KT_BLOCKED, KT_DEAD };
+
+struct kthread {
+	void *sp;		 /* saved stack pointer while switched out */
+	struct sched_cpu *cpu;	 /* home CPU; never changes */
+	struct kthread *rq_next; /* run queue or remote list */
+	struct kthread *tm_next; /* timer list */
+	struct kthread *all_next, *all_prev; /* every thread of the CPU */
+	_Atomic uint32_t state;	 /* enum kthread_state */
+	uint8_t prio;
+	bool on_timer;
+	bool timed_out;
+	bool detached;		 /* nobody will join: free at exit */
+	uint64_t wake_at;	 /* monotonic ns, when on_timer */
+	uint32_t io_events;
+	int (*fn)(void *);	 /* only ever called in the creating process */
+	void *arg;
+	int ret;
+	char *stack;		 /* SCHED_STACK_ORDER pages, the first one a guard */
+	unsigned valgrind_id;
+	struct kcompletion done;
+	struct kwaiter waiter;
+	char name[16];
+};
+
+/*
+ * A CPU, in the arena. Fields under "local" are touched only by the host
+ * thread that runs the CPU; remote_head by anyone under remote_lock.
+ */
+struct sched_cpu {
+	uint32_t id, pid, tid;
+	char bell[48];
+	spinlock_t remote_lock;
+	struct kthread *remote_head;
+	_Atomic uint32_t bell_pending;
+	_Atomic uint32_t stop;
+	_Atomic uint64_t switches;
+	_Atomic uint64_t remote_wakes;
+	_Atomic uint32_t nthreads;
+	_Atomic uint32_t nrunnable;
+	/* local */
+	struct kthread *rq_head[SCHED_NPRIO], *rq_tail[SCHED_NPRIO];
+	struct kthread *timers;
+	struct kthread *current;
+	struct kthread *zombie;
+	struct kthread *all;	/* every thread, so a dead CPU's can be freed */
+#define SCHED_STACK_CACHE 16
+	char *stack_cache[SCHED_STACK_CACHE]; /* freed stacks, guard page still set */
+	uint32_t nstack_cache;
+	void *idle_sp;
+	int epfd, bellfd;
+	uint32_t since_poll;
+};
+
+/* Make @t runnable; from any thread of any process. */
+void sched_wake(struct kthread *t);
+/* The current thread gives up the CPU (its state says why). */
+void sched_switch_away(struct sched_cpu *cpu);
+/* Put the current thread on the timer list for @timeout_ns from now. */
+void sched_timer_arm(struct kthread *t, int64_t timeout_ns);
+void sched_timer_cancel(struct kthread *t);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * kernel/sched: kernel threads, the scheduler and the sleeping primitives.
+ *  1     threads of one priority run round-robin
+ *  2     a more urgent thread runs first
+ *  3     sleepers wake in deadline order, never early
+ *  4     join returns the thread's result; many detached threads come and go
+ *  5     a thread blocked on a pipe wakes when it becomes readable; a wait times out
+ *  6     a plain host thread wakes a kernel thread (doorbell)
+ *  7     100 threads x 200 increments under a kmtx with yields inside stay exact
+ *  8     rw-semaphore: readers share, a writer is alone
+ *  9     semaphores as a bounded queue between two processes: 20000 items in order
+ * 10     a completion in one process wakes a thread in another
+ * 11-12  a kmtx holder killed with SIGKILL: the next locker is told, within a bounded time
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "uml.h"
+#include "uml/host.h"
+#include "uml/sched.h"
+#include "uml/compiler.h"
+
+static char trace[256];
+static int ntrace;
+
+static void mark(char c)
+{
+	if (ntrace < (int)sizeof(trace) - 1)
+		trace[ntrace++] = c;
+}
+
+static int rr_thread(void *arg)
+{
+	for (int i = 0; i < 3; i++) {
+		mark(*(char *)arg);
+		kthread_yield();
+	}
+	return 0;
+}
+
+static void run_all(void)
+{
+	sched_cpu_stop(sched_this_cpu());
+	sched_cpu_run(true);
+}
+
+static void test_round_robin(void)
+{
+	static char ids[] = "abc";
+
+	ntrace = 0;
+	for (int i = 0; i < 3; i++)
+		kthread_create(NULL, "rr", SCHED_PRIO_DEFAULT, rr_thread, &ids[i]);
+	run_all();
+	trace[ntrace] = '\0';
+	ok(strcmp(trace, "abcabcabc") == 0, "round-robin among equals (%s)", trace);
+}
+
+static int mark_once(void *arg)
+{
+	mark(*(char *)arg);
+	return 0;
+}
+
+static void test_priority(void)
+{
+	static char lo = 'l', hi = 'h';
+
+	ntrace = 0;
+	kthread_create(NULL, "lo", 3, mark_once, &lo);
+	kthread_create(NULL, "hi", 0, mark_once, &hi);
+	run_all();
+	trace[ntrace] = '\0';
+	ok(strcmp(trace, "hl") == 0, "the urgent thread runs first (%s)", trace);
+}
+
+struct sleeper {
+	char id;
+	uint64_t ns, woke;
+};
+
+static int sleep_thread(void *arg)
+{
+	struct sleeper *s = arg;
+	uint64_t t0 = host_mono_ns();
+
+	kthread_sleep_ns(s->ns);
+	s->woke = host_mono_ns() - t0;
+	mark(s->id);
+	return 0;
+}
+
+static void test_timers(void)
+{
+	struct sleeper s[3] = {{'b', 20000000, 0}, {'a', 5000000, 0}, {'c', 40000000, 0}};
+
+	ntrace = 0;
+	for (int i = 0; i < 3; i++)
+		kthread_create(NULL, "sleep", SCHED_PRIO_DEFAULT, sleep_thread, &s[i]);
+	run_all();
+	trace[ntrace] = '\0';
+	ok(strcmp(trace, "abc") == 0 && s[0].woke >= s[0].ns && s[1].woke >= s[1].ns &&
+		   s[2].woke >= s[2].ns,
+	   "sleepers wake in deadline order, none early (%s)", trace);
+}
+
+static int square(void *arg)
+{
+	long v = (long)arg;
+
+	kthread_yield();
+	return (int)(v * v);
+}
+
+static int joiner(void *arg)
+{
+	int *res = arg, r = 0;
+	struct kthread *t;
+
+	kthread_create(&t, "sq", SCHED_PRIO_DEFAULT, square, (void *)7L);
+	kthread_join(t, &r);
+	*res = r;
+	for (int i = 0; i < 1000; i++)
+		kthread_create(NULL, "short", SCHED_PRIO_DEFAULT, square, (void *)(long)i);
+	return 0;
+}
+
+static void test_join(void)
+{
+	int res = 0;
+	struct sched_stats st;
+
+	kthread_create(NULL, "joiner", SCHED_PRIO_DEFAULT, joiner, &res);
+	run_all();
+	sched_cpu_stats((int)0, &st);
+	ok(res == 49 && st.threads == 0, "join gives 49; 1000 detached threads all gone");
+}
+
+static int pipe_fds[2];
+static int fd_result, fd_timeout;
+
+static int reader(void *arg)
+{
+	char c;
+
+	(void)arg;
+	fd_timeout = kthread_wait_fd(pipe_fds[0], EPOLLIN, 10);
+	fd_result = kthread_wait_fd(pipe_fds[0], EPOLLIN, 5000);
+	if (read(pipe_fds[0], &c, 1) != 1)
+		fd_result = -EIO;
+	return 0;
+}
+
+static int writer(void *arg)
+{
+	(void)arg;
+	kthread_sleep_ns(30000000);
+	if (write(pipe_fds[1], "x", 1) != 1)
+		return -1;
+	return 0;
+}
+
+static void test_wait_fd(void)
+{
+	if (pipe(pipe_fds))
+		bail_out("pipe");
+	kthread_create(NULL, "reader", SCHED_PRIO_DEFAULT, reader, NULL);
+	kthread_create(NULL, "writer", SCHED_PRIO_DEFAULT, writer, NULL);
+	run_all();
+	ok(fd_timeout == -ETIMEDOUT && (fd_result & EPOLLIN),
+	   "blocked on a pipe: times out empty, wakes when written");
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+}
+
+static struct ksem host_sem;
+static int host_woken;
+
+static int wait_host(void *arg)
+{
+	(void)arg;
+	ksem_down(&host_sem);
+	host_woken = 1;
+	return 0;
+}
+
+static void *host_poster(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	ksem_up(&host_sem);
+	return NULL;
+}
+
+static void test_host_wakes_kthread(void)
+{
+	pthread_t th;
+
+	ksem_init(&host_sem, 0);
+	kthread_create(NULL, "waiter", SCHED_PRIO_DEFAULT, wait_host, NULL);
+	pthread_create(&th, NULL, host_poster, NULL);
+	run_all();
+	pthread_join(th, NULL);
+	ok(host_woken, "a host thread's ksem_up wakes a kernel thread");
+}
+
+struct shared {
+	struct kmtx mtx;
+	long counter;
+	struct krwsem rw;
+	int readers_in, writer_in, rw_bad;
+	struct ksem empty, full;
+	long ring[8];
+	struct kcompletion ping;
+};
+
+static struct shared *sh;
+
+static int incrementer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 200; i++) {
+		kmtx_lock(&sh->mtx);
+		long v = sh->counter;
+
+		kthread_yield(); /* others run while we hold it; they must wait */
+		sh->counter = v + 1;
+		kmtx_unlock(&sh->mtx);
+	}
+	return 0;
+}
+
+static void test_mutex_stress(void)
+{
+	for (int i = 0; i < 100; i++)
+		kthread_create(NULL, "inc", SCHED_PRIO_DEFAULT, incrementer, NULL);
+	run_all();
+	is_int(sh->counter, 20000, "100 threads x 200 increments under a kmtx");
+}
+
+static int rw_reader(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 50; i++) {
+		krwsem_down_read(&sh->rw);
+		sh->readers_in++;
+		sh->rw_bad |= sh->writer_in;
+		kthread_yield();
+		sh->readers_in--;
+		krwsem_up_read(&sh->rw);
+	}
+	return 0;
+}
+
+static int rw_writer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 50; i++) {
+		krwsem_down_write(&sh->rw);
+		sh->writer_in = 1;
+		sh->rw_bad |= sh->readers_in;
+		kthread_yield();
+		sh->writer_in = 0;
+		krwsem_up_write(&sh->rw);
+	}
+	return 0;
+}
+
+static void test_rwsem(void)
+{
+	for (int i = 0; i < 6; i++)
+		kthread_create(NULL, i % 3 ? "r" : "w", SCHED_PRIO_DEFAULT, i % 3 ? rw_reader : rw_writer,
+			       NULL);
+	run_all();
+	ok(!sh->rw_bad, "readers share the rw-semaphore, writers are alone");
+}
+
+#define ITEMS 20000
+
+static int producer(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < ITEMS; i++) {
+		ksem_down(&sh->empty);
+		sh->ring[i % 8] = i;
+		ksem_up(&sh->full);
+	}
+	return 0;
+}
+
+static int consumer(void *arg)
+{
+	long *bad = arg;
+
+	for (long i = 0; i < ITEMS; i++) {
+		ksem_down(&sh->full);
+		*bad += sh->ring[i % 8] != i;
+		ksem_up(&sh->empty);
+	}
+	return 0;
+}
+
+static pid_t in_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct kthread *t;
+		int ret = 1;
+
+		if (sched_cpu_init() == 0 && kthread_create(&t, "child", SCHED_PRIO_DEFAULT, fn, arg) == 0) {
+			sched_cpu_stop(sched_this_cpu());
+			sched_cpu_run(true);
+			ret = 0;
+		}
+		_exit(ret);
+	}
+	return pid;
+}
+
+static void test_bounded_queue(void)
+{
+	long bad = 0;
+	pid_t pid;
+	int status;
+
+	ksem_init(&sh->empty, 8);
+	ksem_init(&sh->full, 0);
+	pid = in_child(producer, NULL);
+	kthread_create(NULL, "consumer", SCHED_PRIO_DEFAULT, consumer, &bad);
+	run_all();
+	waitpid(pid, &status, 0);
+	ok(bad == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a producer process and a consumer process pass %d items in order", ITEMS);
+}
+
+static int ping_waiter(void *arg)
+{
+	(void)arg;
+	kcompletion_wait(&sh->ping);
+	return 0;
+}
+
+static int ping_completer(void *arg)
+{
+	(void)arg;
+	kthread_sleep_ns(20000000);
+	kcompletion_complete(&sh->ping);
+	return 0;
+}
+
+static void test_cross_process_wake(void)
+{
+	pid_t pid;
+	int status;
+
+	kcompletion_init(&sh->ping);
+	pid = in_child(ping_waiter, NULL);
+	kthread_create(NULL, "completer", SCHED_PRIO_DEFAULT, ping_completer, NULL);
+	run_all();
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a completion in one process wakes a thread in another");
+}
+
+static int hold_forever(void *arg)
+{
+	int *fd = arg;
+
+	kmtx_lock(&sh->mtx);
+	if (write(*fd, "x", 1) != 1)
+		return 1;
+	for (;;)
+		kthread_sleep_ns(1000000000);
+	return 0;
+}
+
+static int lock_result = 1;
+static uint64_t lock_wait_ns;
+
+static int take_over(void *arg)
+{
+	uint64_t t0 = host_mono_ns();
+
+	(void)arg;
+	lock_result = kmtx_lock(&sh->mtx);
+	lock_wait_ns = host_mono_ns() - t0;
+	kmtx_unlock(&sh->mtx);
+	return 0;
+}
+
+static void test_dead_holder(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	kmtx_init(&sh->mtx);
+	if (pipe(p))
+		bail_out("pipe");
+	pid = in_child(hold_forever, &p[1]);
+	if (read(p[0], &c, 1) != 1)
+		bail_out("holder did not start");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	kthread_create(NULL, "take", SCHED_PRIO_DEFAULT, take_over, NULL);
+	run_all();
+	is_int(lock_result, -EOWNERDEAD, "the next locker is told the holder died");
+	ok(lock_wait_ns < 2000000000ull && sh->mtx.recovered == 1, "recovered in %.3f s",
+	   (double)lock_wait_ns / 1e9);
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	struct uml_boot_params bp = {.memory = 16 << 20};
+
+	plan(12);
+	if (uml_boot(&bp) || sched_cpu_init())
+		bail_out("boot failed");
+	sh = uml_zalloc(sizeof(*sh));
+	kmtx_init(&sh->mtx);
+	krwsem_init(&sh->rw);
+	test_round_robin();
+	test_priority();
+	test_timers();
+	test_join();
+	test_wait_fd();
+	test_host_wakes_kthread();
+	test_mutex_stress();
+	test_rwsem();
+	test_bounded_queue();
+	test_cross_process_wake();
+	test_dead_holder();
+	return done_testing();
+}
