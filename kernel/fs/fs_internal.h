@@ -42,6 +42,13 @@ struct vfs_inode {
 			uint32_t nalloc;  /* pages allocated */
 			uint8_t verf[8];  /* exclusive-create verifier */
 			bool has_verf;
+			/*
+			 * Hooked files: truncated to empty, awaiting the write
+			 * that follows (`echo > f` is a truncate, then a write).
+			 * The content in force is kept, and comes back if the
+			 * write is refused or never comes.
+			 */
+			uint64_t trunc_since; /* monotonic ns; 0: none pending */
 		} reg;
 		struct {
 			struct vfs_dirent *first, *last;
@@ -79,7 +86,7 @@ struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_
 			    uint32_t gen);
 void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */
 void inode_touch(struct vfs_inode *ip, bool data); /* ctime (and mtime if @data) to now */
-void inode_attr(const struct vfs_inode *ip, struct vfs_attr *a);
+void inode_attr(struct vfs_inode *ip, struct vfs_attr *a);
 bool inode_may(const struct vfs_inode *ip, const struct vfs_cred *cred, uint32_t rwx);
 struct vfs_time vfs_now(void);
 static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
@@ -107,5 +114,8 @@ void hooks_refresh(struct vfs_inode *ip);
  */
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx);
 #define VFS_HOOKED_MAX 4096 /* largest content of a validated file */
+#define VFS_TRUNC_PENDING_NS 2000000000ull /* how long a truncate waits for its write */
+/* Whether a truncate-to-empty of hooked @ip awaits its write (clears it when stale). */
+bool trunc_pending(struct vfs_inode *ip);
 
 #endif

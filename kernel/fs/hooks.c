@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "uml/host.h"
 #include "fs_internal.h"
 
 #define HOOKS_MAX 128
@@ -93,6 +94,18 @@ void hooks_refresh(struct vfs_inode *ip)
 		inode_touch(ip, true);
 }
 
+bool trunc_pending(struct vfs_inode *ip)
+{
+	if (ip->type != VFS_REG || !ip->reg.trunc_since)
+		return false;
+	if (host_mono_ns() - ip->reg.trunc_since > VFS_TRUNC_PENDING_NS) {
+		ip->reg.trunc_since = 0;
+		inode_touch(ip, false);
+		return false;
+	}
+	return true;
+}
+
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
@@ -104,6 +117,8 @@ int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs
 				snprintf(ctx->why, ctx->whylen, "no validator in this process");
 			return -EACCES;
 		}
+		/* Whatever happens, a pending truncate is settled by this change. */
+		ip->reg.trunc_since = 0;
 		err = h->validate(h->arg, data, len, ctx);
 		if (err)
 			return err < 0 ? err : -EINVAL;

@@ -153,7 +153,7 @@ void inode_touch(struct vfs_inode *ip, bool data)
 	ip->change++;
 }
 
-void inode_attr(const struct vfs_inode *ip, struct vfs_attr *a)
+void inode_attr(struct vfs_inode *ip, struct vfs_attr *a)
 {
 	a->type = ip->type;
 	a->mode = ip->mode;
@@ -167,7 +167,7 @@ void inode_attr(const struct vfs_inode *ip, struct vfs_attr *a)
 	a->ctime = ip->ctime;
 	switch (ip->type) {
 	case VFS_REG:
-		a->size = ip->size;
+		a->size = ip->reg.trunc_since ? 0 : ip->size;
 		a->used = (uint64_t)ip->reg.nalloc * PAGE_SIZE;
 		break;
 	case VFS_DIR:
@@ -220,6 +220,7 @@ int vfs_getattr(struct vfs_ino f, struct vfs_attr *a)
 		goto out;
 	}
 	hooks_refresh(ip);
+	trunc_pending(ip);
 	inode_attr(ip, a);
 out:
 	vfs_unlock();
@@ -312,7 +313,10 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			err = -EFBIG;
 			goto out;
 		}
-		if (ip->flags & VFS_F_HOOKED) {
+		if ((ip->flags & VFS_F_HOOKED) && s->size == 0) {
+			/* Half of `echo > f`: the write that follows decides. */
+			ip->reg.trunc_since = host_mono_ns();
+		} else if (ip->flags & VFS_F_HOOKED) {
 			char *data;
 			size_t len;
 
@@ -323,6 +327,8 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			err = data_dup(ip, &data, &len);
 			if (err)
 				goto out;
+			if (trunc_pending(ip))
+				len = 0;
 			if (s->size > len)
 				memset(data + len, 0, s->size - len);
 			err = hooks_replace(ip, data, s->size, ctx);

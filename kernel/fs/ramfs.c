@@ -185,6 +185,11 @@ int vfs_read(struct vfs_ino f, uint64_t off, void *buf, size_t count, size_t *n,
 		goto out;
 	}
 	hooks_refresh(ip);
+	if (trunc_pending(ip)) {
+		*n = 0;
+		*eof = true;
+		goto out;
+	}
 	data_read(ip, off, buf, count, n);
 	*eof = off + *n >= ip->size;
 	ip->atime = vfs_now();
@@ -227,6 +232,8 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 		err = data_dup(ip, &data, &len);
 		if (err)
 			goto out;
+		if (trunc_pending(ip))
+			len = 0; /* the write that completes `echo > f` */
 		if (off > len)
 			memset(data + len, 0, off - len);
 		memcpy(data + off, buf, count);

@@ -6,12 +6,13 @@
  * 10-14  rename: replace a file, refuse a dir into its own subtree, ENOTEMPTY, EISDIR, ENOTDIR
  * 15-17  remove/rmdir errors; a removed file's handle is stale
  * 18-19  permissions: another uid can't write a 0644 file or create in a 0755 dir
- * 20-26  hooked file: invalid write refused and content kept; truncate to empty allowed;
+ * 20-28  hooked file: invalid write refused and content kept; truncate to empty is pending
+ *        until the write that follows (refused: old value back; none: back after 2 s);
  *        a valid write commits; rename onto it validates; pinned can't be removed
- * 27-28  read-only and no-create flags
- * 29     a generated file's size and content agree
- * 30     a full machine fails a write whole (ENOSPC) and keeps the old content
- * 31-32  the same tree built at another boot has the same handles; client files do not
+ * 29-30  read-only and no-create flags
+ * 31     a generated file's size and content agree
+ * 32     a full machine fails a write whole (ENOSPC) and keeps the old content
+ * 33-34  the same tree built at another boot has the same handles; client files do not
  */
 #include <errno.h>
 #include <stdio.h>
@@ -229,9 +230,22 @@ static void test_hooks(void)
 	   "the old value stays in the file and the hook said why");
 	is_int(write_str(knob, 0, "500\n"), -ERANGE, "out of range is refused with ERANGE");
 	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL) == 0 &&
-		   write_str(knob, 0, "42\n") == 0 && read_all(knob, buf, sizeof(buf)) == 3 &&
-		   strcmp(buf, "42\n") == 0 && commits == 2,
-	   "truncate then write (echo >) commits the new value");
+		   read_all(knob, buf, sizeof(buf)) == 0 && write_str(knob, 0, "42\n") == 0 &&
+		   read_all(knob, buf, sizeof(buf)) == 3 && strcmp(buf, "42\n") == 0 && commits == 1,
+	   "truncate (reads empty) then write (echo >) commits the new value once");
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL) == 0 &&
+		   write_str(knob, 0, "zzz\n") == -EINVAL && read_all(knob, buf, sizeof(buf)) == 3 &&
+		   strcmp(buf, "42\n") == 0,
+	   "a refused write after a truncate leaves the old value in the file at once");
+	{
+		struct vfs_attr a;
+
+		vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL);
+		usleep(2100000);
+		ok(vfs_getattr(knob, &a) == 0 && a.size == 3 && read_all(knob, buf, sizeof(buf)) == 3 &&
+			   commits == 1,
+		   "a truncate that no write follows gives the old value back after 2 s");
+	}
 	vfs_create(cfg, "sedXYZ", 6, NULL, true, NULL, &root_ctx, &tmp);
 	write_str(tmp, 0, "nope\n");
 	ok(vfs_rename(cfg, "sedXYZ", 6, cfg, "Knob", 4, &root_ctx) == -EINVAL &&
@@ -350,7 +364,7 @@ int main(int argc, char **argv)
 		vfs_create(vfs_root(), "hello", 5, NULL, false, NULL, &root_ctx, &f[1]);
 		return write(fd, f, sizeof(f)) == sizeof(f) ? 0 : 1;
 	}
-	plan(32);
+	plan(34);
 	build_tree();
 	test_files();
 	test_readdir();

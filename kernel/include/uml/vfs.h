@@ -108,10 +108,11 @@ struct vfs_hooks {
 	 * A write, truncate or rename-over would make the file's content
 	 * @data/@len. Return 0 to accept, or a negative errno (-EINVAL,
 	 * -ERANGE, ...) to refuse; the content then stays as it was. Writing
-	 * an explanation to ctx->why is welcome. @len == 0 (truncate to empty,
-	 * the first half of `echo > file`) should normally be accepted: the
-	 * file is empty, and the value in force is unchanged until a valid
-	 * content arrives.
+	 * an explanation to ctx->why is welcome. A truncate to empty (the first
+	 * half of `echo > file`) doesn't come here: the file reads as empty
+	 * while the vfs waits for the write that follows, which is validated
+	 * against empty content; if it is refused, or none comes within two
+	 * seconds, the content in force is back.
 	 */
 	int (*validate)(void *arg, const char *data, size_t len, struct vfs_ctx *ctx);
 	/* The content is now @data/@len (accepted by validate). */
