@@ -7,6 +7,7 @@
 #include "uml.h"
 #include "uml/host.h"
 #include "uml/machine.h"
+#include "uml/nfs.h"
 #include "uml/sched.h"
 #include "uml/vfs.h"
 
@@ -50,6 +51,9 @@ int uml_boot(const struct uml_boot_params *p)
 		goto out_unmap;
 	machine = m;
 	err = vfs_init();
+	if (err)
+		goto out_unmap;
+	err = nfs_init();
 	if (err)
 		goto out_unmap;
 	return 0;

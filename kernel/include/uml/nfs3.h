@@ -1,0 +1,162 @@
+/*
+ * kernel/net/nfs internals: the export table in the arena, the file-handle
+ * codec, and the MOUNT and NFS v3 programs (RFC 1813) served by svc_serve.
+ */
+#ifndef UML_NFS3_H
+#define UML_NFS3_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "uml/nfs.h"
+#include "uml/rpc.h"
+#include "uml/sync.h"
+#include "uml/vfs.h"
+
+#define NFS_PROGRAM   100003
+#define MOUNT_PROGRAM 100005
+#define NFS3_NPROCS   22
+
+#define NFS3_FHSIZE_MAX 64 /* nfs_fh3 limit on the wire */
+#define NFS3_MAXDATA	(64 * 1024)
+#define MNT_PATH_MAX	1024
+
+enum nfsstat3 {
+	NFS3_OK = 0,
+	NFS3ERR_PERM = 1,
+	NFS3ERR_NOENT = 2,
+	NFS3ERR_IO = 5,
+	NFS3ERR_NXIO = 6,
+	NFS3ERR_ACCES = 13,
+	NFS3ERR_EXIST = 17,
+	NFS3ERR_XDEV = 18,
+	NFS3ERR_NODEV = 19,
+	NFS3ERR_NOTDIR = 20,
+	NFS3ERR_ISDIR = 21,
+	NFS3ERR_INVAL = 22,
+	NFS3ERR_FBIG = 27,
+	NFS3ERR_NOSPC = 28,
+	NFS3ERR_ROFS = 30,
+	NFS3ERR_MLINK = 31,
+	NFS3ERR_NAMETOOLONG = 63,
+	NFS3ERR_NOTEMPTY = 66,
+	NFS3ERR_DQUOT = 69,
+	NFS3ERR_STALE = 70,
+	NFS3ERR_REMOTE = 71,
+	NFS3ERR_BADHANDLE = 10001,
+	NFS3ERR_NOT_SYNC = 10002,
+	NFS3ERR_BAD_COOKIE = 10003,
+	NFS3ERR_NOTSUPP = 10004,
+	NFS3ERR_TOOSMALL = 10005,
+	NFS3ERR_SERVERFAULT = 10006,
+	NFS3ERR_BADTYPE = 10007,
+	NFS3ERR_JUKEBOX = 10008,
+};
+
+enum mountstat3 {
+	MNT3_OK = 0,
+	MNT3ERR_PERM = 1,
+	MNT3ERR_NOENT = 2,
+	MNT3ERR_IO = 5,
+	MNT3ERR_ACCES = 13,
+	MNT3ERR_NOTDIR = 20,
+	MNT3ERR_INVAL = 22,
+	MNT3ERR_NAMETOOLONG = 63,
+	MNT3ERR_NOTSUPP = 10004,
+	MNT3ERR_SERVERFAULT = 10006,
+};
+
+/* Map a vfs errno (negative) to nfsstat3; 0 maps to NFS3_OK. */
+uint32_t nfs3_errno(int err);
+
+/* --- file handles (fh.c) --- */
+
+/*
+ * A handle names the export (by the inode of its root, which a rebuilt tree
+ * gives back unchanged, unlike a slot number that moves when the
+ * configuration does) and the file (ino, gen). Nothing in it depends on the
+ * process or the boot, so a client's handles survive a restart.
+ */
+#define NFS_FH_SIZE    32
+#define NFS_FH_VERSION 1
+
+struct nfs_fh {
+	struct vfs_ino root; /* the export's root directory */
+	struct vfs_ino ino;  /* the file */
+};
+
+void nfs_fh_encode(const struct nfs_fh *fh, uint8_t out[NFS_FH_SIZE]);
+/* Returns 0, or -EBADF when @p/@len is not one of our handles. */
+int nfs_fh_decode(const uint8_t *p, size_t len, struct nfs_fh *fh);
+
+/* --- exports (export.c) --- */
+
+/* One allowlist entry; family AF_UNSPEC matches everyone ("*"). */
+struct nfs_client_match {
+	uint8_t family;
+	uint8_t prefix; /* bits of addr that must match */
+	uint8_t addr[16];
+	char text[48]; /* as configured, for the EXPORT listing */
+};
+
+struct nfs_export {
+	char path[NFS_EXPORT_PATH_MAX];
+	bool rw;
+	struct vfs_ino root;
+	uint32_t nclients;
+	struct nfs_client_match clients[NFS_MAX_CLIENTS];
+};
+
+/* The service's state in the arena (machine->nfs). */
+struct nfs_state {
+	spinlock_t lock; /* guards nexports and exports[] */
+	uint32_t nexports;
+	struct nfs_export exports[NFS_MAX_EXPORTS];
+
+	/* Counters: atomics, no lock. */
+	struct rpc_stats rpc;
+	_Atomic uint64_t errors; /* NFS replies with a status other than NFS3_OK */
+	_Atomic uint64_t proc[NFS3_NPROCS];
+};
+
+/* What a call needs to know about the export of a handle. */
+struct nfs_export_view {
+	struct vfs_ino root;
+	bool rw;
+};
+
+/*
+ * Canonical form of an absolute path: no repeated or trailing '/'. Returns 0,
+ * -EINVAL (relative, or a "." or ".." component) or -ENAMETOOLONG.
+ */
+int nfs_path_normalize(const char *in, char *out, size_t size);
+/* True when @peer is matched by one of @ex's allowlist entries. */
+bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer);
+/*
+ * The export whose root is @root, if @peer may use it. Returns 0, or -EACCES
+ * (not allowed, or no such export: during a reconfiguration a handle's export
+ * may be missing for a moment, and a refusal is better than a permanent
+ * ESTALE in the client).
+ */
+int nfs_export_check(struct vfs_ino root, const struct sockaddr *peer, struct nfs_export_view *v);
+/*
+ * For MOUNT: the export @peer may use whose path is the longest prefix of the
+ * normalized absolute @path. Returns 0, -EACCES (exported, not to @peer) or
+ * -ENOENT (not exported).
+ */
+int nfs_export_for_path(const char *path, const struct sockaddr *peer, struct nfs_export_view *v);
+/* Copy the table (at most @max entries) for the EXPORT listing; returns the count. */
+uint32_t nfs_export_snapshot(struct nfs_export *out, uint32_t max);
+
+/* --- programs (mount3.c, nfs3proc.c) --- */
+
+extern const struct rpc_program mount3_program;
+extern const struct rpc_program mount1_program;
+extern const struct rpc_program nfs3_program;
+/* MOUNT v1 and v3 plus NFS v3: what svc_serve answers. */
+extern const struct rpc_service nfs_service;
+
+/* The arena's service state, or NULL before nfs_init. */
+struct nfs_state *nfs_state(void);
+
+#endif

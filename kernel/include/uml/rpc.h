@@ -1,0 +1,133 @@
+/*
+ * kernel/net/sunrpc: ONC RPC v2 server side (RFC 5531).
+ *
+ * A program is data: a table of procedures, each with an argument decoder, a
+ * handler and a result encoder. rpc_dispatch() takes one call record, finds
+ * the procedure, runs it and writes the reply record; the transports
+ * (svc_sock.c) only move records.
+ */
+#ifndef UML_RPC_H
+#define UML_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "uml/compiler.h"
+#include "uml/vfs.h"
+#include "uml/xdr.h"
+
+#define RPC_VERSION 2
+
+enum rpc_auth_flavor { AUTH_NONE = 0, AUTH_SYS = 1 };
+
+enum rpc_accept_stat {
+	RPC_SUCCESS = 0,
+	RPC_PROG_UNAVAIL = 1,
+	RPC_PROG_MISMATCH = 2,
+	RPC_PROC_UNAVAIL = 3,
+	RPC_GARBAGE_ARGS = 4,
+	RPC_SYSTEM_ERR = 5,
+};
+
+enum rpc_reject_stat { RPC_MISMATCH = 0, RPC_AUTH_ERROR = 1 };
+
+enum rpc_auth_stat {
+	RPC_AUTH_OK = 0,
+	RPC_AUTH_BADCRED = 1,
+	RPC_AUTH_REJECTEDCRED = 2,
+	RPC_AUTH_BADVERF = 3,
+	RPC_AUTH_REJECTEDVERF = 4,
+	RPC_AUTH_TOOWEAK = 5,
+};
+
+#define RPC_AUTH_BODY_MAX     400 /* opaque_auth body limit (RFC 5531) */
+#define RPC_AUTH_SYS_NAME_MAX 255 /* authsys_parms.machinename */
+#define RPC_AUTH_SYS_GIDS_MAX 16
+#define RPC_NOBODY	      65534 /* uid/gid of AUTH_NONE callers */
+
+/* Largest call record accepted on TCP, and largest reply produced. */
+#define RPC_MAX_RECORD (64 * 1024 + 4096)
+#define RPC_MAX_REPLY  (64 * 1024 + 4096)
+/* Room for one procedure's decoded arguments / results. */
+#define RPC_ARGS_MAX 1024
+#define RPC_RES_MAX  1024
+/* Per-request scratch for bulk results (READ data, directory entries). */
+#define RPC_SCRATCH_MAX (64 * 1024 + 1024)
+
+/* Counters in the arena, bumped by every CPU. */
+struct rpc_stats {
+	_Atomic uint64_t calls;	      /* calls dispatched to a procedure */
+	_Atomic uint64_t garbage;     /* records that could not be decoded */
+	_Atomic uint64_t connections; /* TCP connections accepted */
+};
+
+/* One call being served. Lives on the serving thread's stack. */
+struct svc_req {
+	uint32_t xid, prog, vers, proc;
+	uint32_t flavor; /* AUTH_NONE or AUTH_SYS */
+	struct vfs_cred cred;
+	/* The peer: what export allowlists are checked against. */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	char client[64];  /* "addr:port", for reports */
+	bool datagram;	  /* UDP: the reply must fit one datagram */
+	uint8_t *scratch; /* RPC_SCRATCH_MAX bytes owned by the serving thread */
+	size_t reply_max; /* bytes the reply record may take */
+	struct rpc_stats *stats;
+};
+
+/*
+ * One procedure. Handlers return 0 when the results are ready to encode (a
+ * protocol-level error such as NFS3ERR_NOENT is a result), or a negative
+ * errno for a failure of the server itself (answered with SYSTEM_ERR).
+ */
+struct rpc_proc {
+	const char *name;
+	/* Decode arguments into @args (zeroed, argsize bytes); false: GARBAGE_ARGS. */
+	bool (*decode)(struct xdr *x, void *args);
+	/* Serve the call; @res is zeroed, ressize bytes. NULL: nothing to do. */
+	int (*handle)(struct svc_req *rq, const void *args, void *res);
+	/* Encode @res after the accepted-reply header. NULL: void result. */
+	void (*encode)(struct xdr *x, const void *res);
+	uint16_t argsize, ressize;
+};
+
+struct rpc_program {
+	uint32_t prog, vers;
+	uint32_t nprocs;
+	const struct rpc_proc *procs; /* indexed by procedure number; name NULL: unavailable */
+	/* Called after each served call of this program (for statistics); may be NULL. */
+	void (*account)(const struct svc_req *rq, const void *res);
+};
+
+/* The programs a service answers; a program may appear once per version. */
+struct rpc_service {
+	const struct rpc_program *const *progs;
+	size_t nprogs;
+};
+
+/*
+ * Serve the call record @call/@len and write the reply record into
+ * @reply (at most rq->reply_max bytes). @rq has peer, client, datagram,
+ * scratch, reply_max and stats set by the transport.
+ * Returns the reply length, or 0 when the record is to be dropped unanswered
+ * (not a call, or too short to carry the xid and header).
+ */
+size_t rpc_dispatch(const struct rpc_service *svc, struct svc_req *rq, uint8_t *call, size_t len,
+		    uint8_t *reply);
+
+/* Fill rq->cred from a credential; returns an rpc_auth_stat. */
+int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body);
+
+/* Format @sa as "addr:port" ("[v6]:port") into @buf. */
+void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
+
+/*
+ * Run the transports of @svc on the listening sockets until @stop_fd is
+ * readable (svc_sock.c). Returns 0 when stopped or a negative errno.
+ */
+int svc_run(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+	    struct rpc_stats *stats);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * The export table: in the arena, so every CPU serves the same one, guarded
+ * by a spinlock because the configuring process may replace it while CPUs
+ * serve. Readers copy what they need under the lock and never keep pointers
+ * into the table.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "uml/machine.h"
+#include "uml/mm.h"
+#include "uml/nfs3.h"
+
+struct nfs_state *nfs_state(void)
+{
+	return machine ? __atomic_load_n(&machine->nfs, __ATOMIC_ACQUIRE) : NULL;
+}
+
+int nfs_init(void)
+{
+	struct nfs_state *st;
+
+	if (!machine)
+		return -EINVAL;
+	if (machine->nfs)
+		return 0;
+	st = kzalloc(sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	spin_lock_init(&st->lock);
+	/* Idempotent even when two processes race to set the service up. */
+	if (!__atomic_compare_exchange_n(&machine->nfs, &(struct nfs_state *){NULL}, st, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		kfree(st);
+	return 0;
+}
+
+void nfs_exports_clear(void)
+{
+	struct nfs_state *st = nfs_state();
+
+	if (!st)
+		return;
+	spin_lock(&st->lock);
+	st->nexports = 0;
+	spin_unlock(&st->lock);
+}
+
+/* Parse "*", "a.b.c.d[/n]" or "v6[/n]". */
+static int nfs_client_parse(const char *s, struct nfs_client_match *m)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix;
+	char *end;
+
+	memset(m, 0, sizeof(*m));
+	if (strlen(s) >= sizeof(m->text))
+		return -EINVAL;
+	strcpy(m->text, s);
+	if (strcmp(s, "*") == 0) {
+		m->family = AF_UNSPEC;
+		return 0;
+	}
+	if (alen == 0 || alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, m->addr) == 1) {
+		m->family = AF_INET;
+		m->prefix = 32;
+	} else if (inet_pton(AF_INET6, addr, m->addr) == 1) {
+		m->family = AF_INET6;
+		m->prefix = 128;
+	} else {
+		return -EINVAL;
+	}
+	if (slash) {
+		prefix = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || prefix > m->prefix)
+			return -EINVAL;
+		m->prefix = prefix;
+	}
+	return 0;
+}
+
+static bool nfs_prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (!rest)
+		return true;
+	return ((a[whole] ^ b[whole]) & (0xff00 >> rest)) == 0;
+}
+
+bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *addr;
+	int family = peer->sa_family;
+	uint32_t i;
+
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)peer)->sin_addr;
+	} else if (family == AF_INET6) {
+		addr = ((const struct sockaddr_in6 *)peer)->sin6_addr.s6_addr;
+		/* A v4 client of a dual-stack socket is matched as the v4 address it is. */
+		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+			family = AF_INET;
+			addr += 12;
+		}
+	} else {
+		return false;
+	}
+	for (i = 0; i < ex->nclients; i++) {
+		const struct nfs_client_match *m = &ex->clients[i];
+
+		if (m->family == AF_UNSPEC)
+			return true;
+		if (m->family == family && nfs_prefix_match(m->addr, addr, m->prefix))
+			return true;
+	}
+	return false;
+}
+
+int nfs_path_normalize(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (in[0] != '/')
+		return -EINVAL;
+	while (*in) {
+		const char *c;
+		size_t n;
+
+		while (*in == '/')
+			in++;
+		if (!*in)
+			break;
+		c = in;
+		while (*in && *in != '/')
+			in++;
+		n = in - c;
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		if (o + 1 + n + 1 > size)
+			return -ENAMETOOLONG;
+		out[o++] = '/';
+		memcpy(out + o, c, n);
+		o += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+int nfs_export_add(const char *path, bool rw, const char *const *clients, size_t nclients,
+		   char *err, size_t errlen)
+{
+	struct nfs_state *st = nfs_state();
+	struct nfs_export ex, *slot;
+	struct vfs_attr a;
+	uint32_t i;
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "NFS is not initialized (no machine)");
+		return -EINVAL;
+	}
+	memset(&ex, 0, sizeof(ex));
+	rc = nfs_path_normalize(path, ex.path, sizeof(ex.path));
+	if (rc) {
+		snprintf(err, errlen, "export path '%s' is not a plain absolute path", path);
+		return -EINVAL;
+	}
+	if (nclients == 0 || nclients > NFS_MAX_CLIENTS) {
+		snprintf(err, errlen, "export %s: give 1 to %d clients", ex.path, NFS_MAX_CLIENTS);
+		return -EINVAL;
+	}
+	for (i = 0; i < nclients; i++) {
+		if (nfs_client_parse(clients[i], &ex.clients[i])) {
+			snprintf(err, errlen,
+				 "export %s: '%s' is not an address, a CIDR prefix or '*'", ex.path,
+				 clients[i]);
+			return -EINVAL;
+		}
+	}
+	ex.nclients = nclients;
+	ex.rw = rw;
+	rc = vfs_walk(ex.path, &ex.root);
+	if (!rc)
+		rc = vfs_getattr(ex.root, &a);
+	if (rc) {
+		snprintf(err, errlen, "export %s: no such directory", ex.path);
+		return -ENOENT;
+	}
+	if (a.type != VFS_DIR) {
+		snprintf(err, errlen, "export %s: not a directory", ex.path);
+		return -EINVAL;
+	}
+
+	spin_lock(&st->lock);
+	for (i = 0; i < st->nexports; i++)
+		if (strcmp(st->exports[i].path, ex.path) == 0)
+			break;
+	if (i == NFS_MAX_EXPORTS) {
+		spin_unlock(&st->lock);
+		snprintf(err, errlen, "export %s: at most %d exports", ex.path, NFS_MAX_EXPORTS);
+		return -ENOSPC;
+	}
+	/* Exporting a path again replaces its entry. */
+	slot = &st->exports[i];
+	*slot = ex;
+	if (i == st->nexports)
+		st->nexports++;
+	spin_unlock(&st->lock);
+	return 0;
+}
+
+int nfs_export_check(struct vfs_ino root, const struct sockaddr *peer, struct nfs_export_view *v)
+{
+	struct nfs_state *st = nfs_state();
+	int rc = -EACCES;
+	uint32_t i;
+
+	spin_lock(&st->lock);
+	for (i = 0; i < st->nexports; i++) {
+		const struct nfs_export *ex = &st->exports[i];
+
+		if (ex->root.ino != root.ino || ex->root.gen != root.gen)
+			continue;
+		if (!nfs_client_allowed(ex, peer))
+			continue; /* the same directory may be exported again to others */
+		v->root = ex->root;
+		v->rw = ex->rw;
+		rc = 0;
+		break;
+	}
+	spin_unlock(&st->lock);
+	return rc;
+}
+
+/* Is @pre (normalized) @path itself or one of its ancestors? */
+static bool nfs_path_under(const char *pre, const char *path)
+{
+	size_t n = strlen(pre);
+
+	if (n == 1)
+		return true; /* "/" */
+	return strncmp(pre, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int nfs_export_for_path(const char *path, const struct sockaddr *peer, struct nfs_export_view *v)
+{
+	struct nfs_state *st = nfs_state();
+	size_t best = 0;
+	int rc = -ENOENT;
+	uint32_t i;
+
+	spin_lock(&st->lock);
+	for (i = 0; i < st->nexports; i++) {
+		const struct nfs_export *ex = &st->exports[i];
+		size_t n = strlen(ex->path);
+
+		if (!nfs_path_under(ex->path, path))
+			continue;
+		if (!nfs_client_allowed(ex, peer)) {
+			if (rc == -ENOENT)
+				rc = -EACCES;
+			continue;
+		}
+		if (n >= best) {
+			best = n;
+			v->root = ex->root;
+			v->rw = ex->rw;
+			rc = 0;
+		}
+	}
+	spin_unlock(&st->lock);
+	return rc;
+}
+
+uint32_t nfs_export_snapshot(struct nfs_export *out, uint32_t max)
+{
+	struct nfs_state *st = nfs_state();
+	uint32_t n;
+
+	spin_lock(&st->lock);
+	n = MIN(st->nexports, max);
+	memcpy(out, st->exports, n * sizeof(*out));
+	spin_unlock(&st->lock);
+	return n;
+}
+
+void nfs_stats(struct nfs_stats *s)
+{
+	struct nfs_state *st = nfs_state();
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	if (!st)
+		return;
+	s->calls = atomic_load(&st->rpc.calls);
+	s->garbage = atomic_load(&st->rpc.garbage);
+	s->connections = atomic_load(&st->rpc.connections);
+	s->errors = atomic_load(&st->errors);
+	for (i = 0; i < NFS3_NPROCS; i++)
+		s->proc[i] = atomic_load(&st->proc[i]);
+}

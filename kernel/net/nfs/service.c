@@ -1,0 +1,26 @@
+/*
+ * The NFS service: MOUNT and NFS v3 on one port, served by the sunrpc
+ * transports with the counters kept in the arena.
+ */
+#include <errno.h>
+#include "uml/nfs3.h"
+
+static const struct rpc_program *const nfs_programs[] = {
+    &mount3_program,
+    &mount1_program,
+    &nfs3_program,
+};
+
+const struct rpc_service nfs_service = {
+    .progs = nfs_programs,
+    .nprogs = ARRAY_SIZE(nfs_programs),
+};
+
+int svc_serve(const struct svc_listener *l, int stop_fd)
+{
+	struct nfs_state *st = nfs_state();
+
+	if (!st)
+		return -ENODEV;
+	return svc_run(&nfs_service, l->tcp_fd, l->udp_fd, stop_fd, &st->rpc);
+}

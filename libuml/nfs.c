@@ -1,0 +1,64 @@
+/*
+ * libuml's NFS calls: thin wrappers over kernel/net. The service state is
+ * created on first use, so an application that never exports pays nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "uml.h"
+#include "uml/nfs.h"
+
+int uml_nfs_listen(const char *host, int port, struct uml_nfs_listener *l)
+{
+	struct svc_listener sl;
+	int err;
+
+	if (!host || !l)
+		return -EINVAL;
+	err = nfs_init();
+	if (err)
+		return err;
+	err = svc_listen(host, port, &sl);
+	if (err)
+		return err;
+	l->tcp_fd = sl.tcp_fd;
+	l->udp_fd = sl.udp_fd;
+	return 0;
+}
+
+void uml_nfs_exports_clear(void)
+{
+	if (nfs_init() == 0)
+		nfs_exports_clear();
+}
+
+int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t n, char *err,
+		   size_t errlen)
+{
+	int rc = nfs_init();
+
+	if (rc) {
+		if (errlen)
+			snprintf(err, errlen, "no machine: call uml_boot first");
+		return rc;
+	}
+	return nfs_export_add(path, rw, clients, n, err, errlen);
+}
+
+int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
+{
+	struct svc_listener sl = {.tcp_fd = l->tcp_fd, .udp_fd = l->udp_fd};
+
+	return svc_serve(&sl, stop_fd);
+}
+
+void uml_nfs_stats(struct uml_nfs_stats *st)
+{
+	struct nfs_stats s;
+
+	nfs_stats(&s);
+	st->calls = s.calls;
+	st->errors = s.errors;
+	st->garbage = s.garbage;
+	st->connections = s.connections;
+}

@@ -1,0 +1,370 @@
+/*
+ * umlnfsd: a standalone NFSv3 server for a libuml machine.
+ *
+ *   umlnfsd [-l host:port] [-w nprocs] [-m memory] [-e path:ro|rw:client,client...]...
+ *           [-p /path=content]... [-P pidfile] [-f]
+ *
+ * Boots a machine, creates the files given with -p, exports the tree (by
+ * default / read-only to 127.0.0.1 and ::1) and serves it with nprocs worker
+ * processes, each attached as a CPU of the machine. The parent restarts
+ * workers that die and stops them all on SIGTERM or SIGINT. Port 0 picks a
+ * free port; the line "umlnfsd: ready on HOST:PORT" on stderr says which.
+ *
+ * It uses nothing but libuml/uml.h: libuml is usable by any C program.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uml.h"
+
+#define MAX_WORKERS 64
+#define MAX_EXPORTS 16
+#define MAX_FILES   256
+#define MAX_CLIENTS 16
+
+struct worker {
+	pid_t pid;
+	time_t started;
+};
+
+static struct uml_nfs_listener listener;
+static struct worker workers[MAX_WORKERS];
+static int nworkers = 2;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: umlnfsd [-l host:port] [-w nprocs] [-m memory[K|M|G]]\n"
+			"               [-e path:ro|rw:client,client...]... [-p /path=content]...\n"
+			"               [-P pidfile] [-f]\n");
+	exit(2);
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "umlnfsd: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end || v == 0)
+		usage();
+	return v;
+}
+
+/* "1.2.3.4:2049", "[::1]:2049" -> host and port. */
+static void parse_listen(char *arg, char **host, int *port)
+{
+	char *colon = strrchr(arg, ':'), *end;
+
+	if (!colon)
+		usage();
+	*colon = '\0';
+	*port = (int)strtol(colon + 1, &end, 10);
+	if (*end || *port < 0 || *port > 65535)
+		usage();
+	*host = arg;
+	if (arg[0] == '[' && colon > arg && colon[-1] == ']') {
+		colon[-1] = '\0';
+		*host = arg + 1;
+	}
+}
+
+/* "path:rw:127.0.0.1,::1": clients are the rest after the second ':'. */
+static void add_export(char *arg)
+{
+	const char *clients[MAX_CLIENTS];
+	char *mode, *list, *tok, *save, err[256];
+	size_t n = 0;
+	bool rw;
+	int rc;
+
+	mode = strchr(arg, ':');
+	if (!mode)
+		usage();
+	*mode++ = '\0';
+	list = strchr(mode, ':');
+	if (!list)
+		usage();
+	*list++ = '\0';
+	if (strcmp(mode, "rw") == 0)
+		rw = true;
+	else if (strcmp(mode, "ro") == 0)
+		rw = false;
+	else
+		usage();
+	for (tok = strtok_r(list, ",", &save); tok && n < MAX_CLIENTS;
+	     tok = strtok_r(NULL, ",", &save))
+		clients[n++] = tok;
+	rc = uml_nfs_export(arg, rw, clients, n, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "umlnfsd: -e %s: %s\n", arg, err);
+		exit(1);
+	}
+}
+
+/* "/dir/file=content": parents are made as needed. */
+static void add_file(char *arg)
+{
+	char *eq = strchr(arg, '='), *slash;
+	int rc;
+
+	if (!eq || arg[0] != '/')
+		usage();
+	*eq = '\0';
+	slash = strrchr(arg, '/');
+	if (slash != arg) {
+		*slash = '\0';
+		rc = uml_mkdir_p(arg, 0755);
+		*slash = '/';
+		if (rc)
+			die(arg, rc);
+	}
+	rc = uml_put_file(arg, 0644, eq + 1, strlen(eq + 1));
+	if (rc)
+		die(arg, rc);
+}
+
+static void worker_main(pid_t parent)
+{
+	sigset_t stop;
+	int cpu, fd, rc;
+
+	/* A worker must not outlive the parent that would restart or stop it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
+	cpu = uml_attach();
+	if (cpu < 0) {
+		fprintf(stderr, "umlnfsd: attach: %s\n", strerror(-cpu));
+		_exit(1);
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	/* The signals stay blocked (inherited): the stop request arrives as a readable fd. */
+	fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (fd < 0)
+		_exit(1);
+	rc = uml_nfs_serve(&listener, fd);
+	uml_detach();
+	if (rc)
+		fprintf(stderr, "umlnfsd: serve: %s\n", strerror(-rc));
+	_exit(rc ? 1 : 0);
+}
+
+static void worker_start(struct worker *w)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid < 0) {
+		perror("umlnfsd: fork");
+		return;
+	}
+	if (pid == 0)
+		worker_main(parent);
+	w->pid = pid;
+	w->started = time(NULL);
+}
+
+static void stop_workers(void)
+{
+	int i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0)
+			kill(workers[i].pid, SIGTERM);
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0)
+			waitpid(workers[i].pid, NULL, 0);
+}
+
+static void reap_and_restart(void)
+{
+	pid_t pid;
+	int i, status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < nworkers; i++) {
+			if (workers[i].pid != pid)
+				continue;
+			fprintf(stderr, "umlnfsd: worker %d exited (status 0x%x), restarting\n",
+				(int)pid, status);
+			/* A worker that dies at once would otherwise be forked in a tight loop. */
+			if (time(NULL) - workers[i].started < 1)
+				sleep(1);
+			workers[i].pid = 0;
+		}
+	}
+	uml_reap();
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == 0)
+			worker_start(&workers[i]);
+}
+
+static void describe_listener(char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (getsockname(listener.tcp_fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(buf, size, "?");
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, size, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, size, "%s:%u", a, ntohs(s4->sin_port));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char *exports[MAX_EXPORTS], *files[MAX_FILES], *host, where[80];
+	char listen_arg[128] = "127.0.0.1:2049";
+	const char *pidfile = NULL;
+	struct uml_boot_params bp = {0};
+	int nexports = 0, nfiles = 0, port, opt, i, rc, sfd;
+	bool foreground = false, running = true;
+	struct uml_nfs_stats st;
+	sigset_t sigs;
+
+	while ((opt = getopt(argc, argv, "l:w:m:e:p:P:f")) != -1) {
+		switch (opt) {
+		case 'l':
+			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
+			break;
+		case 'w':
+			nworkers = atoi(optarg);
+			if (nworkers < 1 || nworkers > MAX_WORKERS)
+				usage();
+			break;
+		case 'm':
+			bp.memory = parse_size(optarg);
+			break;
+		case 'e':
+			if (nexports == MAX_EXPORTS)
+				usage();
+			exports[nexports++] = optarg;
+			break;
+		case 'p':
+			if (nfiles == MAX_FILES)
+				usage();
+			files[nfiles++] = optarg;
+			break;
+		case 'P':
+			pidfile = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	parse_listen(listen_arg, &host, &port);
+
+	rc = uml_boot(&bp);
+	if (rc)
+		die("boot", rc);
+	for (i = 0; i < nfiles; i++)
+		add_file(files[i]);
+	uml_nfs_exports_clear();
+	if (nexports == 0) {
+		static char dflt[] = "/:ro:127.0.0.1,::1";
+
+		add_export(dflt);
+	}
+	for (i = 0; i < nexports; i++)
+		add_export(exports[i]);
+	rc = uml_nfs_listen(host, port, &listener);
+	if (rc)
+		die(listen_arg, rc);
+
+	if (!foreground && daemon(0, 1) < 0)
+		die("daemon", errno);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0)
+		die("signalfd", errno);
+
+	for (i = 0; i < nworkers; i++)
+		worker_start(&workers[i]);
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (!f)
+			die(pidfile, errno);
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	describe_listener(where, sizeof(where));
+	fprintf(stderr, "umlnfsd: ready on %s\n", where);
+
+	while (running) {
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
+			if (errno == EINTR)
+				continue;
+			die("signalfd read", errno);
+		}
+		if (si.ssi_signo == SIGCHLD)
+			reap_and_restart();
+		else
+			running = false;
+	}
+	stop_workers();
+	uml_reap();
+	if (pidfile)
+		unlink(pidfile);
+	uml_nfs_stats(&st);
+	fprintf(stderr,
+		"umlnfsd: stopped: %llu calls, %llu errors, %llu garbage, %llu connections\n",
+		(unsigned long long)st.calls, (unsigned long long)st.errors,
+		(unsigned long long)st.garbage, (unsigned long long)st.connections);
+	return 0;
+}
