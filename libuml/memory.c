@@ -7,6 +7,7 @@
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
+#include "uml/sched.h"
 #include "uml/sync.h"
 
 void *uml_alloc(size_t size)
@@ -60,28 +61,54 @@ size_t uml_mm_meminfo(char *buf, size_t size)
 }
 
 struct uml_lock {
-	kmutex_t m;
+	struct kmtx m;
 };
 
 uml_lock_t *uml_lock_new(void)
 {
 	uml_lock_t *l = uml_alloc(sizeof(*l));
 
-	if (l && kmutex_init(&l->m)) {
-		uml_free(l);
-		l = NULL;
-	}
+	if (l)
+		kmtx_init(&l->m);
 	return l;
 }
 
 int uml_lock(uml_lock_t *l)
 {
-	return kmutex_lock(&l->m) == -EOWNERDEAD ? 1 : 0;
+	return kmtx_lock(&l->m) == -EOWNERDEAD ? 1 : 0;
 }
 
 void uml_unlock(uml_lock_t *l)
 {
-	kmutex_unlock(&l->m);
+	kmtx_unlock(&l->m);
+}
+
+struct uml_sem {
+	struct ksem s;
+};
+
+uml_sem_t *uml_sem_new(long count)
+{
+	uml_sem_t *s = uml_alloc(sizeof(*s));
+
+	if (s)
+		ksem_init(&s->s, count);
+	return s;
+}
+
+void uml_sem_down(uml_sem_t *s)
+{
+	ksem_down(&s->s);
+}
+
+int uml_sem_down_timeout(uml_sem_t *s, int timeout_ms)
+{
+	return ksem_down_timeout(&s->s, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+}
+
+void uml_sem_up(uml_sem_t *s)
+{
+	ksem_up(&s->s);
 }
 
 uint32_t uml_gen_read(uml_gen_t *g)

@@ -95,14 +95,60 @@ void uml_cache_free(uml_cache_t *c, void *obj);
 /* 0, or -EBUSY while objects of @c are still allocated (in any thread). */
 int uml_cache_destroy(uml_cache_t *c);
 
-/* --- locks (cross-process, robust to a holder killed by SIGKILL) --- */
+/* --- locks and semaphores (cross-process, robust to a holder killed by SIGKILL) --- */
 
+/*
+ * Sleeping locks and semaphores for any thread of any process of the
+ * machine, kernel threads included (a kernel thread that waits lets the other
+ * threads of its CPU run).
+ */
 typedef struct uml_lock uml_lock_t;
 /* A new lock in machine memory, NULL when out of memory. */
 uml_lock_t *uml_lock_new(void);
-/* 0, or 1 when recovered from a dead holder: check what it guards. */
+/*
+ * 0, or 1 when the lock was taken over from a process that died holding it
+ * (found within about 100 ms): check what it guards.
+ */
 int uml_lock(uml_lock_t *l);
 void uml_unlock(uml_lock_t *l);
+
+typedef struct uml_sem uml_sem_t;
+/* A counting semaphore holding @count units, NULL when out of memory. */
+uml_sem_t *uml_sem_new(long count);
+void uml_sem_down(uml_sem_t *s);
+/* 0, or -ETIMEDOUT after @timeout_ms. */
+int uml_sem_down_timeout(uml_sem_t *s, int timeout_ms);
+void uml_sem_up(uml_sem_t *s);
+
+/* --- kernel threads --- */
+
+/*
+ * Kernel threads run on a CPU: a host thread that called uml_cpu_init and
+ * then runs them in uml_cpu_run. They switch without entering the host
+ * kernel and stay on the CPU that created them.
+ */
+int uml_cpu_init(void);
+/* Run this CPU's kernel threads until uml_cpu_stop; with @drain, until none is left too. */
+int uml_cpu_run(bool drain);
+/* Make this process's CPU return from uml_cpu_run (from any of its threads). */
+void uml_cpu_stop(void);
+
+typedef struct uml_thread uml_thread_t;
+/*
+ * Start @fn(@arg) as a kernel thread of the calling CPU. With @t NULL the
+ * thread is detached; otherwise uml_thread_join must collect it. Returns 0,
+ * -EPERM (not on a CPU), -ENOMEM.
+ */
+int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), void *arg);
+/* Wait for @t; its return value in *@ret (may be NULL). */
+int uml_thread_join(uml_thread_t *t, int *ret);
+void uml_thread_yield(void);
+void uml_thread_sleep_ms(unsigned ms);
+/*
+ * Wait until @fd is readable (or writable with @write) or @timeout_ms
+ * passes (< 0: no limit). Returns the ready epoll events or -ETIMEDOUT.
+ */
+int uml_thread_wait_fd(int fd, bool write, int timeout_ms);
 
 /*
  * Generation counters: a word in machine memory that writers bump and
@@ -184,6 +230,9 @@ struct uml_nfs_stats {
 	uint64_t calls, errors, garbage, connections;
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
+
+/* One line per CPU: cpu, pid, threads, runnable, context switches, remote wake-ups. */
+size_t uml_sched_status(char *buf, size_t size);
 
 /* /proc-style text about memory (buddyinfo, slabinfo, meminfo). */
 size_t uml_mm_buddyinfo(char *buf, size_t size);

@@ -1,0 +1,71 @@
+/*
+ * Kernel threads for applications: thin wrappers over kernel/sched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "uml.h"
+#include "uml/machine.h"
+#include "uml/sched.h"
+
+int uml_cpu_init(void)
+{
+	return machine ? sched_cpu_init() : -ENODEV;
+}
+
+int uml_cpu_run(bool drain)
+{
+	return sched_cpu_run(drain);
+}
+
+void uml_cpu_stop(void)
+{
+	struct sched_cpu *cpu = sched_this_cpu();
+
+	if (cpu)
+		sched_cpu_stop(cpu);
+}
+
+int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), void *arg)
+{
+	return kthread_create((struct kthread **)t, name, SCHED_PRIO_DEFAULT, fn, arg);
+}
+
+int uml_thread_join(uml_thread_t *t, int *ret)
+{
+	return kthread_join((struct kthread *)t, ret);
+}
+
+void uml_thread_yield(void)
+{
+	kthread_yield();
+}
+
+void uml_thread_sleep_ms(unsigned ms)
+{
+	kthread_sleep_ns((uint64_t)ms * 1000000u);
+}
+
+int uml_thread_wait_fd(int fd, bool write, int timeout_ms)
+{
+	return kthread_wait_fd(fd, write ? EPOLLOUT : EPOLLIN, timeout_ms);
+}
+
+size_t uml_sched_status(char *buf, size_t size)
+{
+	size_t n = (size_t)snprintf(buf, size,
+				    "# cpu pid threads runnable switches remote_wakes\n");
+
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+		struct sched_stats st;
+
+		if (sched_cpu_stats(i, &st))
+			continue;
+		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size),
+				      "%d %u %u %u %llu %llu\n", i, st.pid, st.threads, st.runnable,
+				      (unsigned long long)st.switches,
+				      (unsigned long long)st.remote_wakes);
+	}
+	return n;
+}
