@@ -113,6 +113,12 @@ void hooks_refresh(struct vfs_inode *ip);
  * store it and commit. Files without hooks just store it.
  */
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx);
+/*
+ * A client tried to change read-only @ip (to @data/@len; NULL for a truncate):
+ * tell its validator, so the attempt can be reported, and return -EACCES.
+ */
+int hooks_refuse_readonly(struct vfs_inode *ip, const char *data, size_t len,
+			  struct vfs_ctx *ctx);
 #define VFS_HOOKED_MAX 4096 /* largest content of a validated file */
 #define VFS_TRUNC_PENDING_NS 2000000000ull /* how long a truncate waits for its write */
 /* Whether a truncate-to-empty of hooked @ip awaits its write (clears it when stale). */

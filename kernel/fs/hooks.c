@@ -106,6 +106,17 @@ bool trunc_pending(struct vfs_inode *ip)
 	return true;
 }
 
+int hooks_refuse_readonly(struct vfs_inode *ip, const char *data, size_t len,
+			  struct vfs_ctx *ctx)
+{
+	const struct vfs_hooks *h = hooks_of(ip);
+
+	/* Its validator hears of the attempt (to report it); its answer can't open the file. */
+	if (h && h->validate)
+		h->validate(h->arg, data, len, ctx);
+	return -EACCES;
+}
+
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx)
 {
 	const struct vfs_hooks *h = hooks_of(ip);

@@ -302,7 +302,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			goto out;
 		}
 		if (ip->flags & VFS_F_READONLY) {
-			err = -EACCES;
+			err = hooks_refuse_readonly(ip, "", 0, ctx);
 			goto out;
 		}
 		if (!inode_may(ip, cred, 2)) {

@@ -217,7 +217,11 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 		err = -EINVAL;
 		goto out;
 	}
-	if ((ip->flags & VFS_F_READONLY) || !inode_may(ip, &ctx->cred, 2)) {
+	if (ip->flags & VFS_F_READONLY) {
+		err = hooks_refuse_readonly(ip, buf, count, ctx);
+		goto out;
+	}
+	if (!inode_may(ip, &ctx->cred, 2)) {
 		err = -EACCES;
 		goto out;
 	}

@@ -101,6 +101,17 @@ static void knob_commit(void *arg, const char *data, size_t len)
 	commits++;
 }
 
+static int ro_attempts;
+static int ro_validate(void *arg, const char *data, size_t len, struct vfs_ctx *ctx)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+	(void)ctx;
+	ro_attempts++;
+	return 0; /* says yes: the file must stay read-only all the same */
+}
+
 static int renders;
 static size_t gen_render(void *arg, char *buf, size_t size)
 {
@@ -270,7 +281,7 @@ static void test_hooks(void)
 
 static void test_flags_render(void)
 {
-	struct vfs_hooks h = {.render = gen_render};
+	struct vfs_hooks h = {.render = gen_render, .validate = ro_validate};
 	struct vfs_ino st, f, x;
 	struct vfs_attr a;
 	char buf[64];
@@ -280,7 +291,8 @@ static void test_flags_render(void)
 	vfs_set_flags(f, VFS_F_READONLY);
 	st = must_walk("/status");
 	vfs_set_flags(st, VFS_F_NOCREATE);
-	is_int(write_str(f, 0, "x"), -EACCES, "a read-only file refuses writes, even from root");
+	ok(write_str(f, 0, "x") == -EACCES && ro_attempts == 1,
+	   "a read-only file refuses writes, even from root; its validator hears of it");
 	is_int(vfs_create(st, "new", 3, NULL, false, NULL, &root_ctx, &x), -EACCES,
 	       "a no-create directory refuses new files");
 	vfs_getattr(f, &a);

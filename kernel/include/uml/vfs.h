@@ -115,6 +115,8 @@ struct vfs_hooks {
 	 * seconds, the content in force is back.
 	 */
 	int (*validate)(void *arg, const char *data, size_t len, struct vfs_ctx *ctx);
+	/* (On a VFS_F_READONLY file validate only hears of attempts, to report them:
+	 * they are refused with -EACCES whatever it answers.) */
 	/* The content is now @data/@len (accepted by validate). */
 	void (*commit)(void *arg, const char *data, size_t len);
 	/*
