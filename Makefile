@@ -29,10 +29,13 @@ LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
-TOOLS	   := $(patsubst tools/%.c,$(O)/%,$(wildcard tools/*.c))
+TOOLS	   := $(O)/umlnfsd
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
 ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS)
+ifeq ($(HAVE_LIBNFS),1)
+ALL += $(O)/nfs-put
+endif
 ifeq ($(WITH_APACHE)$(if $(MOD_SRC),y),1y)
 ALL += $(O)/mod_umlconf.so
 endif
@@ -54,29 +57,36 @@ $(O)/%.o: %.S
 $(O)/libuml.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^
 
-$(O)/libuml.so: $(LIB_OBJ)
-	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+$(O)/libuml.so: $(LIB_OBJ) libuml/libuml.map
+	$(CC) -shared $(SAN) -Wl,--version-script=libuml/libuml.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(O)/t/unit/tap.o $(O)/libuml.a $(LDLIBS)
 
-$(O)/%: $(O)/tools/%.o $(O)/libuml.a
+$(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# A libnfs client for monitors and tests; it knows nothing of the kernel.
+$(O)/nfs-put: tools/nfs-put.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
 
 # apxs compiles the module against httpd's headers and links libuml in, so the
 # module carries the kernel and no other library has to be installed.
-$(O)/mod_umlconf.so: $(MOD_SRC) $(wildcard mod_umlconf/*.h) libuml/uml.h $(O)/libuml.a
+# mod_umlconf/exports.map keeps libuml's names local to the module: httpd
+# resolves symbols globally, and glibc's SunRPC also defines svc_run, xdr_*.
+$(O)/mod_umlconf.so: $(MOD_SRC) $(wildcard mod_umlconf/*.h) mod_umlconf/exports.map libuml/uml.h $(O)/libuml.a
 	@mkdir -p $(O)/mod
 	cp $(MOD_SRC) $(wildcard mod_umlconf/*.h) $(O)/mod/
 	cd $(O)/mod && $(APXS) -c -Wc,-std=gnu11 -Wc,-Wall -Wc,-Wextra -Wc,-Werror \
-		-Wc,-Wno-missing-field-initializers -Wc,-Wno-unused-parameter \
+		-Wc,-Wno-missing-field-initializers -Wc,-Wno-unused-parameter -Wl,-Wl,--version-script=$(CURDIR)/mod_umlconf/exports.map \
 		-I$(CURDIR)/libuml -o mod_umlconf.la $(notdir $(MOD_SRC)) $(CURDIR)/$(O)/libuml.a \
 		>build.log 2>&1 || { cat build.log; exit 1; }
-	cp $(O)/mod/.libs/mod_umlconf.so $@
+	cp $(O)/mod/.libs/mod_umlconf.so $@.tmp && mv -f $@.tmp $@  # new inode: a running httpd keeps its mapping
 
 check-unit: $(UNIT_BIN) $(TOOLS)
-	prove -f --exec '' $(UNIT_BIN) $(wildcard t/nfs/*.t)
+	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(wildcard t/nfs/*.t)
 
 check-apache: all
 	t/run-apache-tests
@@ -98,6 +108,7 @@ bench: all
 	bench/run
 
 install: $(O)/mod_umlconf.so
+	test ! -f $(O)/nfs-put || install -D -m 0755 $(O)/nfs-put $(DESTDIR)/usr/local/bin/nfs-put
 	install -D -m 0644 $(O)/mod_umlconf.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf.so
 	install -D -m 0644 conf/umlconf.load $(DESTDIR)/etc/apache2/mods-available/umlconf.load
 	install -D -m 0644 conf/umlconf.conf $(DESTDIR)/etc/apache2/mods-available/umlconf.conf

@@ -127,7 +127,7 @@ void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t
  * Run the transports of @svc on the listening sockets until @stop_fd is
  * readable (svc_sock.c). Returns 0 when stopped or a negative errno.
  */
-int svc_run(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
 	    struct rpc_stats *stats);
 
 #endif

@@ -22,5 +22,5 @@ int svc_serve(const struct svc_listener *l, int stop_fd)
 
 	if (!st)
 		return -ENODEV;
-	return svc_run(&nfs_service, l->tcp_fd, l->udp_fd, stop_fd, &st->rpc);
+	return rpc_svc_loop(&nfs_service, l->tcp_fd, l->udp_fd, stop_fd, &st->rpc);
 }

@@ -8,7 +8,7 @@
  * CPU may have taken the work first. A connection belongs to the CPU that
  * accepted it.
  *
- * Memory is fixed when svc_run starts: SVC_MAX_CONNS connection slots with
+ * Memory is fixed when rpc_svc_loop starts: SVC_MAX_CONNS connection slots with
  * one record-sized input and output buffer each, plus the UDP buffers and the
  * procedure scratch. Nothing is allocated per request. A peer that sends a
  * record larger than RPC_MAX_RECORD is disconnected; one that stops reading
@@ -341,7 +341,7 @@ static int svc_pool_init(struct svc_pool *p)
 	return 0;
 }
 
-int svc_run(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
 	    struct rpc_stats *stats)
 {
 	struct epoll_event evs[32];
