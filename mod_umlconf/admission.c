@@ -1,0 +1,134 @@
+/*
+ * Request admission: MaxRequestWorkers and Accepting on the request path.
+ *
+ * Runs first thing after httpd has read a request (post_read_request, really
+ * first), before any handler. A request takes a slot when fewer than
+ * MaxRequestWorkers requests are in flight across all children and Accepting
+ * is 1; otherwise it waits in a bounded queue, asleep on admit_gen (a futex:
+ * woken when a slot frees or a knob changes, never polling), and gets 503 with
+ * Retry-After when the queue is full or its wait (UmlConfQueue) runs out.
+ *
+ * Counting: every slot is counted twice, in this child's record and in the
+ * global total, so the parent can subtract the share of a child that died
+ * (SIGKILL) without running its cleanups. The child record is raised before
+ * the global one and lowered after it: a child dying between the two makes
+ * the parent subtract one too many, which admits one request more for a
+ * moment, never one fewer forever.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#include "umlconf.h"
+
+static bool admit_try(struct umlconf_shared *sh, struct umlconf_child *me)
+{
+	int64_t limit;
+	int32_t cur;
+
+	if (atomic_load(&sh->value[UMLCONF_KNOB_ACCEPTING]) != 1)
+		return false;
+	limit = atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]);
+	atomic_fetch_add(&me->in_flight, 1);
+	cur = atomic_load(&sh->in_flight);
+	while (cur < limit) {
+		if (atomic_compare_exchange_weak(&sh->in_flight, &cur, cur + 1))
+			return true;
+	}
+	atomic_fetch_sub(&me->in_flight, 1);
+	return false;
+}
+
+static apr_status_t admit_release(void *arg)
+{
+	struct umlconf_child *me = arg;
+	struct umlconf_shared *sh = umlconf_sh;
+
+	atomic_fetch_sub(&sh->in_flight, 1);
+	atomic_fetch_sub(&me->in_flight, 1);
+	/*
+	 * Only a queue needs the wake-up (and its syscall). A waiter counts
+	 * itself in queued before it looks at in_flight, so with sequentially
+	 * consistent atomics either it sees our decrement or we see it queued.
+	 */
+	if (atomic_load(&sh->queued) > 0)
+		uml_gen_bump(&sh->admit_gen);
+	return APR_SUCCESS;
+}
+
+static void queue_leave(struct umlconf_shared *sh, struct umlconf_child *me)
+{
+	atomic_fetch_sub(&sh->queued, 1);
+	atomic_fetch_sub(&me->queued, 1);
+}
+
+static int admit_refuse(request_rec *r, struct umlconf_shared *sh, const char *why)
+{
+	struct umlconf_conf *conf = umlconf_conf_of(umlconf_server);
+
+	atomic_fetch_add(&sh->rejected, 1);
+	apr_table_setn(r->err_headers_out, "Retry-After",
+		       apr_psprintf(r->pool, "%d", conf->retry_after));
+	ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+		      UMLCONF_LOGNO(10008) "503 for %s: %s (MaxRequestWorkers %ld, Accepting %ld)",
+		      r->uri, why, (long)atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
+		      (long)atomic_load(&sh->value[UMLCONF_KNOB_ACCEPTING]));
+	return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int umlconf_admit(request_rec *r)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	struct umlconf_conf *conf;
+	struct umlconf_child *me;
+	int64_t deadline, left;
+	uint32_t seen;
+
+	/* Internal redirects and subrequests ride on their parent's slot. */
+	if (r->main || r->prev)
+		return DECLINED;
+	/* Not a CPU of the machine (attach failed): fail open, it was logged. */
+	if (!sh || umlconf_cpu < 0)
+		return DECLINED;
+	me = &sh->child[umlconf_cpu];
+	if (admit_try(sh, me))
+		goto admitted;
+
+	/* The directives are global: the main server's values apply to every vhost. */
+	conf = umlconf_conf_of(umlconf_server);
+	if (atomic_fetch_add(&sh->queued, 1) >= conf->queue_size) {
+		atomic_fetch_sub(&sh->queued, 1);
+		return admit_refuse(r, sh, "admission queue full");
+	}
+	atomic_fetch_add(&me->queued, 1);
+	deadline = mono_ms() + (int64_t)conf->queue_timeout * 1000;
+	for (;;) {
+		/* Read the generation before looking, so a bump in between is not lost. */
+		seen = uml_gen_read(&sh->admit_gen);
+		if (admit_try(sh, me)) {
+			queue_leave(sh, me);
+			goto admitted;
+		}
+		left = deadline - mono_ms();
+		if (left <= 0) {
+			queue_leave(sh, me);
+			return admit_refuse(r, sh, "waited too long for admission");
+		}
+		uml_gen_wait(&sh->admit_gen, seen, (int)left);
+	}
+
+admitted:
+	apr_pool_cleanup_register(r->pool, me, admit_release, apr_pool_cleanup_null);
+	return DECLINED;
+}

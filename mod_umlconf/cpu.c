@@ -1,0 +1,226 @@
+/*
+ * Each httpd child is a CPU of the machine: child_init attaches it and starts
+ * its kernel threads (the NFS service and the watcher) as host threads with
+ * every signal blocked, so httpd's signal handling is unchanged. The child's
+ * pool cleanup stops and joins them and detaches.
+ *
+ * When httpd collects a dead child (child_status hook, at once) the parent
+ * frees the CPUs of children that died without detaching (uml_reap) and
+ * subtracts their share of the admission counters, so a child killed with
+ * SIGKILL mid-request leaks no slot. The monitor hook (every ten seconds in
+ * the unix MPMs) does the same for any child missed that way.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "umlconf.h"
+
+/* This child's threads; only touched by the child's main thread. */
+static struct {
+	pthread_t watcher, nfs;
+	bool watcher_running, nfs_running;
+	int stop_fd; /* eventfd: readable tells uml_nfs_serve to return */
+	struct uml_nfs_listener listener;
+} cpu_threads = {.stop_fd = -1};
+
+/* Move a child's counts out of the global totals. Call with children_lock held. */
+static void child_reclaim(struct umlconf_shared *sh, struct umlconf_child *c, int cpu, uint32_t pid)
+{
+	int32_t f = atomic_exchange(&c->in_flight, 0);
+	int32_t q = atomic_exchange(&c->queued, 0);
+
+	if (f)
+		atomic_fetch_sub(&sh->in_flight, f);
+	if (q)
+		atomic_fetch_sub(&sh->queued, q);
+	if (f || q) {
+		uml_gen_bump(&sh->admit_gen);
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, umlconf_server,
+			     UMLCONF_LOGNO(10009) "child %u (cpu %d) ended with %d request(s) in "
+						  "flight and %d queued; their admission slots are "
+						  "free again",
+			     pid, cpu, f, q);
+	}
+}
+
+static void *nfs_main(void *arg)
+{
+	int rc = uml_nfs_serve(&cpu_threads.listener, cpu_threads.stop_fd);
+
+	(void)arg;
+	if (rc < 0)
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+			     UMLCONF_LOGNO(10013) "NFS service of child %ld ended: %s",
+			     (long)getpid(), strerror(-rc));
+	return NULL;
+}
+
+static apr_status_t cpu_stop(void *arg)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	int cpu = umlconf_cpu;
+	uint64_t one = 1;
+
+	(void)arg;
+	atomic_store(&umlconf_watcher_stop, 1);
+	if (cpu_threads.nfs_running && write(cpu_threads.stop_fd, &one, sizeof(one)) < 0)
+		ap_log_error(APLOG_MARK, APLOG_ERR, errno, umlconf_server,
+			     UMLCONF_LOGNO(10007) "cannot tell the NFS thread to stop");
+	if (cpu_threads.nfs_running)
+		pthread_join(cpu_threads.nfs, NULL);
+	if (cpu_threads.watcher_running)
+		pthread_join(cpu_threads.watcher, NULL);
+	cpu_threads.nfs_running = cpu_threads.watcher_running = false;
+	if (cpu_threads.stop_fd >= 0)
+		close(cpu_threads.stop_fd);
+	cpu_threads.stop_fd = -1;
+
+	if (cpu >= 0) {
+		struct umlconf_child *me = &sh->child[cpu];
+
+		uml_lock(sh->children_lock);
+		if (atomic_load(&me->pid) == (uint32_t)getpid()) {
+			child_reclaim(sh, me, cpu, (uint32_t)getpid());
+			atomic_store(&me->pid, 0);
+		}
+		uml_unlock(sh->children_lock);
+		umlconf_cpu = -1;
+		uml_detach();
+	}
+	return APR_SUCCESS;
+}
+
+/* Start @fn on a host thread that takes no signals: httpd's threads handle them. */
+static int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
+}
+
+void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_listener *nfs)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	struct umlconf_child *me;
+	uint32_t prev, pid = (uint32_t)getpid();
+	int cpu, rc;
+
+	if (!sh)
+		return;
+	cpu = uml_attach();
+	if (cpu < 0) {
+		ap_log_error(APLOG_MARK, APLOG_ERR, -cpu, s,
+			     UMLCONF_LOGNO(10006) "child %u cannot attach to the machine (%s): its "
+						  "requests skip admission and it serves no NFS",
+			     pid, strerror(-cpu));
+		return;
+	}
+	me = &sh->child[cpu];
+	uml_lock(sh->children_lock);
+	/* The CPU was free, so a previous owner is dead: take its share out first. */
+	prev = atomic_load(&me->pid);
+	if (prev && prev != pid)
+		child_reclaim(sh, me, cpu, prev);
+	atomic_store(&me->applied_gen, 0);
+	atomic_store(&me->applied_ns, 0);
+	atomic_store(&me->pid, pid);
+	uml_unlock(sh->children_lock);
+	umlconf_cpu = cpu;
+	atomic_store(&umlconf_watcher_stop, 0);
+	apr_pool_cleanup_register(pchild, NULL, cpu_stop, apr_pool_cleanup_null);
+
+	rc = thread_start(&cpu_threads.watcher, umlconf_watcher_main, me);
+	if (rc < 0)
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
+			     UMLCONF_LOGNO(10007) "child %u: cannot start the watcher thread; knob "
+						  "changes are not applied here",
+			     pid);
+	else
+		cpu_threads.watcher_running = true;
+
+	if (!nfs || nfs->tcp_fd < 0)
+		return;
+	cpu_threads.listener = *nfs;
+	cpu_threads.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cpu_threads.stop_fd < 0) {
+		rc = -errno;
+	} else {
+		rc = thread_start(&cpu_threads.nfs, nfs_main, NULL);
+		if (rc == 0)
+			cpu_threads.nfs_running = true;
+	}
+	if (rc < 0)
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
+			     UMLCONF_LOGNO(10007) "child %u: cannot start the NFS thread; other "
+						  "children still serve NFS",
+			     pid);
+}
+
+/* Alive and not a zombie waiting for httpd to collect it. */
+static bool pid_alive(uint32_t pid)
+{
+	char path[64], stat[256], *p;
+	FILE *f;
+	size_t n;
+
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+/* Reclaim @dead (a pid httpd has collected), or every dead child when 0. */
+static void cpu_reap(uint32_t dead)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+
+	if (!sh)
+		return;
+	uml_reap();
+	uml_lock(sh->children_lock);
+	for (int cpu = 0; cpu < UML_MAX_CPUS; cpu++) {
+		struct umlconf_child *c = &sh->child[cpu];
+		uint32_t pid = atomic_load(&c->pid);
+
+		if (!pid || (dead ? pid != dead : pid_alive(pid)))
+			continue;
+		child_reclaim(sh, c, cpu, pid);
+		atomic_store(&c->pid, 0);
+	}
+	uml_unlock(sh->children_lock);
+}
+
+int umlconf_cpu_reap(apr_pool_t *p, server_rec *s)
+{
+	(void)p;
+	(void)s;
+	cpu_reap(0);
+	return DECLINED;
+}
+
+void umlconf_cpu_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
+			      mpm_child_status state)
+{
+	(void)s;
+	(void)gen;
+	(void)slot;
+	if (state == MPM_CHILD_EXITED)
+		cpu_reap((uint32_t)pid);
+}

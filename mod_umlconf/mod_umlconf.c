@@ -1,0 +1,462 @@
+/*
+ * mod_umlconf: httpd's live settings as files, served over NFSv3 by a small
+ * kernel that every httpd process shares (libuml).
+ *
+ *   LoadModule umlconf_module modules/mod_umlconf.so
+ *   UmlConfNFS        127.0.0.1:2049          # NFS + MOUNT listener (TCP and UDP)
+ *   UmlConfExport     / rw 127.0.0.1 10.0.0.0/8   # path ro|rw client...; may repeat
+ *   UmlConfMemory     8M                      # the machine's memory
+ *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
+ *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
+ *
+ * Without UmlConfExport, "/" is exported read-only to 127.0.0.1 and ::1.
+ *
+ * A monitor then reads and writes the tree with any NFSv3 client:
+ *   /config/MaxRequestWorkers   admission limit on requests in flight, all children
+ *   /config/ListenBacklog       listen() backlog of every listening socket
+ *   /config/Accepting           0 holds new requests, 1 lets them run
+ *   /status/...                 read-only figures (see status.c for the formats)
+ * e.g. nfs-cat 'nfs://127.0.0.1/config/MaxRequestWorkers?nfsport=2049&mountport=2049'.
+ *
+ * Lifecycle: the parent boots the machine in post_config (the real pass, not
+ * the pre-detach one) and keeps its arena address and the NFS sockets in the
+ * process pool, so a graceful restart (which reloads this DSO and forgets its
+ * static data) adopts the same machine, values and file handles. Each child
+ * attaches in child_init and runs its NFS service and watcher threads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mpm_common.h"
+#include "apr_strings.h"
+
+#include "umlconf.h"
+
+/* Process-pool userdata keys: they outlive a DSO reload. */
+#define KEY_BASE "umlconf:arena-base"
+#define KEY_NFS	 "umlconf:nfs-listener"
+
+struct umlconf_shared *umlconf_sh;
+int umlconf_cpu = -1;
+server_rec *umlconf_server;
+/* The NFS sockets, opened once per httpd instance; inherited by children. */
+static const struct uml_nfs_listener *umlconf_nfs;
+
+/* In the process pool, so the NFS sockets outlive restarts along with it. */
+struct nfs_kept {
+	struct uml_nfs_listener l;
+	const char *host;
+	int port;
+};
+
+static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
+{
+	struct umlconf_conf *c = apr_pcalloc(p, sizeof(*c));
+
+	(void)s;
+	c->nfs_host = UMLCONF_DEFAULT_NFS_HOST;
+	c->nfs_port = UMLCONF_DEFAULT_NFS_PORT;
+	c->exports = apr_array_make(p, 2, sizeof(struct umlconf_export));
+	c->memory = UMLCONF_DEFAULT_MEMORY;
+	c->queue_size = UMLCONF_DEFAULT_QUEUE;
+	c->queue_timeout = UMLCONF_DEFAULT_QUEUE_WAIT;
+	c->retry_after = UMLCONF_DEFAULT_RETRY_AFTER;
+	return c;
+}
+
+/* --- directives --- */
+
+static bool numeric_host(const char *h)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+/* A non-negative decimal integer in [min, max]. */
+static const char *parse_int(cmd_parms *cmd, const char *arg, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (!*arg || *end || errno || v < min || v > max)
+		return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number in %ld..%ld",
+				    cmd->cmd->name, arg, min, max);
+	*out = (int)v;
+	return NULL;
+}
+
+static const char *set_nfs(cmd_parms *cmd, void *dummy, const char *arg)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+	char *host = NULL, *scope = NULL;
+	apr_port_t port = 0;
+
+	if (err)
+		return err;
+	if (apr_parse_addr_port(&host, &scope, &port, arg, cmd->pool) != APR_SUCCESS || !host ||
+	    scope || !numeric_host(host))
+		return apr_psprintf(cmd->pool,
+				    "UmlConfNFS: '%s' is not a numeric address with an optional "
+				    "port (e.g. 127.0.0.1:2049 or [::1]:2049)",
+				    arg);
+	c->nfs_host = host;
+	c->nfs_port = port ? port : UMLCONF_DEFAULT_NFS_PORT;
+	return NULL;
+}
+
+/* An address, an address/prefix, or "*". */
+static bool valid_client(const char *cl)
+{
+	const char *slash = strchr(cl, '/');
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char a[16];
+	size_t n = slash ? (size_t)(slash - cl) : strlen(cl);
+	int max, family;
+	char *end;
+	long prefix;
+
+	if (strcmp(cl, "*") == 0)
+		return true;
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, cl, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, a) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
+		family = AF_INET6;
+	else
+		return false;
+	if (!slash)
+		return true;
+	max = family == AF_INET ? 32 : 128;
+	errno = 0;
+	prefix = strtol(slash + 1, &end, 10);
+	return slash[1] && !*end && !errno && prefix >= 0 && prefix <= max;
+}
+
+static const char *set_export(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+	struct umlconf_export *e;
+
+	if (err)
+		return err;
+	if (argc < 3)
+		return "UmlConfExport: usage is 'UmlConfExport /path ro|rw client...' (clients are "
+		       "addresses or CIDR prefixes, or *)";
+	if (argv[0][0] != '/')
+		return apr_psprintf(cmd->pool, "UmlConfExport: path '%s' must be absolute",
+				    argv[0]);
+	if (strcasecmp(argv[1], "ro") && strcasecmp(argv[1], "rw"))
+		return apr_psprintf(cmd->pool, "UmlConfExport: '%s' must be ro or rw", argv[1]);
+	e = apr_array_push(c->exports);
+	e->path = argv[0];
+	e->rw = strcasecmp(argv[1], "rw") == 0;
+	e->clients = apr_array_make(cmd->pool, argc - 2, sizeof(const char *));
+	for (int i = 2; i < argc; i++) {
+		if (!valid_client(argv[i]))
+			return apr_psprintf(cmd->pool,
+					    "UmlConfExport: client '%s' is not an address, an "
+					    "address/prefix (e.g. 10.0.0.0/8) or *",
+					    argv[i]);
+		*(const char **)apr_array_push(e->clients) = argv[i];
+	}
+	return NULL;
+}
+
+static const char *set_memory(cmd_parms *cmd, void *dummy, const char *arg)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+	unsigned long long v;
+	char *end;
+
+	if (err)
+		return err;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end == arg || errno)
+		goto bad;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v < UML_MEMORY_MIN || v > (4ULL << 30))
+		goto bad;
+	c->memory = (size_t)v;
+	return NULL;
+bad:
+	return apr_psprintf(cmd->pool,
+			    "UmlConfMemory: '%s' is not a size from 1M to 4G (bytes, or with a "
+			    "K, M or G suffix)",
+			    arg);
+}
+
+static const char *set_queue(cmd_parms *cmd, void *dummy, const char *size, const char *wait)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+	if (!err)
+		err = parse_int(cmd, size, 0, 1000000, &c->queue_size);
+	if (!err)
+		err = parse_int(cmd, wait, 0, 3600, &c->queue_timeout);
+	return err;
+}
+
+static const char *set_retry_after(cmd_parms *cmd, void *dummy, const char *arg)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+	return err ? err : parse_int(cmd, arg, 0, 86400, &c->retry_after);
+}
+
+static const command_rec umlconf_cmds[] = {
+    AP_INIT_TAKE1("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
+		  "addr[:port] of the NFS/MOUNT listener (default 127.0.0.1:2049)"),
+    AP_INIT_TAKE_ARGV("UmlConfExport", set_export, NULL, RSRC_CONF,
+		      "/path ro|rw client... (addresses, CIDR prefixes or *); may repeat"),
+    AP_INIT_TAKE1("UmlConfMemory", set_memory, NULL, RSRC_CONF,
+		  "memory of the shared machine, e.g. 8M"),
+    AP_INIT_TAKE2("UmlConfQueue", set_queue, NULL, RSRC_CONF,
+		  "admission queue size and wait in seconds (default 256 30)"),
+    AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
+		  "Retry-After seconds of a 503 from admission (default 5)"),
+    {NULL}};
+
+/* --- start-up --- */
+
+/* Boot the machine, or adopt the one this process booted before a restart. */
+static int machine_up(server_rec *s, struct umlconf_conf *conf, bool *adopted)
+{
+	apr_pool_t *proc = s->process->pool;
+	void *base = NULL;
+	int rc;
+
+	apr_pool_userdata_get(&base, KEY_BASE, proc);
+	if (base) {
+		rc = uml_adopt(base);
+		if (rc < 0)
+			ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+				     UMLCONF_LOGNO(10002) "cannot adopt the machine at %pp after a "
+							  "restart (%s); stop and start httpd",
+				     base, strerror(-rc));
+		*adopted = true;
+		return rc;
+	}
+	struct uml_boot_params bp = {.memory = conf->memory};
+
+	rc = uml_boot(&bp);
+	if (rc < 0) {
+		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+			     UMLCONF_LOGNO(10001) "cannot boot the machine with %zu bytes (%s); "
+						  "check UmlConfMemory",
+			     conf->memory, strerror(-rc));
+		return rc;
+	}
+	/* The arena outlives the DSO: remember where it is for the next generation. */
+	apr_pool_userdata_set(uml_machine_base(), KEY_BASE, apr_pool_cleanup_null, proc);
+	*adopted = false;
+	return 0;
+}
+
+/* Our state in the arena: found by name, or made on the first boot. */
+static struct umlconf_shared *shared_up(server_rec *s, bool *fresh)
+{
+	struct umlconf_shared *sh = uml_root_get(UMLCONF_ROOT);
+
+	*fresh = false;
+	if (sh && sh->magic == UMLCONF_MAGIC && sh->version == UMLCONF_VERSION)
+		return sh;
+	sh = uml_zalloc(sizeof(*sh));
+	if (!sh)
+		goto fail;
+	sh->children_lock = uml_lock_new();
+	sh->errors_lock = uml_lock_new();
+	if (!sh->children_lock || !sh->errors_lock || uml_root_set(UMLCONF_ROOT, sh) < 0)
+		goto fail;
+	sh->magic = UMLCONF_MAGIC;
+	sh->version = UMLCONF_VERSION;
+	*fresh = true;
+	return sh;
+fail:
+	ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+		     UMLCONF_LOGNO(10010) "no room for the module's shared state; raise "
+					  "UmlConfMemory");
+	return NULL;
+}
+
+/* Open the NFS sockets once per httpd instance; reuse them after restarts. */
+static int nfs_up(server_rec *s, struct umlconf_conf *conf)
+{
+	apr_pool_t *proc = s->process->pool;
+	struct nfs_kept *k = NULL;
+	int rc;
+
+	apr_pool_userdata_get((void **)&k, KEY_NFS, proc);
+	if (k) {
+		if (strcmp(k->host, conf->nfs_host) || k->port != conf->nfs_port)
+			ap_log_error(
+			    APLOG_MARK, APLOG_WARNING, 0, s,
+			    UMLCONF_LOGNO(10014) "UmlConfNFS changed to %s:%d but NFS "
+						 "stays on %s:%d until httpd is stopped and "
+						 "started",
+			    conf->nfs_host, conf->nfs_port, k->host, k->port);
+		umlconf_nfs = &k->l;
+		return 0;
+	}
+	k = apr_pcalloc(proc, sizeof(*k));
+	rc = uml_nfs_listen(conf->nfs_host, conf->nfs_port, &k->l);
+	if (rc < 0) {
+		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+			     UMLCONF_LOGNO(10004) "cannot listen for NFS on %s:%d (%s); pick "
+						  "another UmlConfNFS",
+			     conf->nfs_host, conf->nfs_port, strerror(-rc));
+		return rc;
+	}
+	k->host = apr_pstrdup(proc, conf->nfs_host);
+	k->port = conf->nfs_port;
+	apr_pool_userdata_set(k, KEY_NFS, apr_pool_cleanup_null, proc);
+	umlconf_nfs = &k->l;
+	return 0;
+}
+
+static int exports_up(server_rec *s, struct umlconf_conf *conf)
+{
+	static const char *const local[] = {"127.0.0.1", "::1"};
+	char err[256] = "";
+	int rc;
+
+	uml_nfs_exports_clear();
+	if (conf->exports->nelts == 0) {
+		rc = uml_nfs_export("/", false, local, 2, err, sizeof(err));
+		if (rc < 0)
+			goto fail;
+		return 0;
+	}
+	for (int i = 0; i < conf->exports->nelts; i++) {
+		struct umlconf_export *e = &((struct umlconf_export *)conf->exports->elts)[i];
+
+		/* An export names a room for the monitor's files: make it if missing. */
+		rc = uml_mkdir_p(e->path, 0777);
+		if (rc < 0) {
+			snprintf(err, sizeof(err), "cannot create %s: %s", e->path, strerror(-rc));
+			goto fail;
+		}
+		rc = uml_nfs_export(e->path, e->rw, (const char *const *)e->clients->elts,
+				    (size_t)e->clients->nelts, err, sizeof(err));
+		if (rc < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+		     UMLCONF_LOGNO(10005) "UmlConfExport refused: %s",
+		     err[0] ? err : strerror(-rc));
+	return rc;
+}
+
+static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+			       server_rec *s)
+{
+	struct umlconf_conf *conf = umlconf_conf_of(s);
+	struct umlconf_shared *sh;
+	bool adopted = false, fresh = false;
+	int rc;
+
+	umlconf_server = s;
+	/* The pass before httpd detaches runs no server: nothing to boot yet. */
+	if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+		return OK;
+
+	if (machine_up(s, conf, &adopted) < 0)
+		return HTTP_INTERNAL_SERVER_ERROR;
+	sh = shared_up(s, &fresh);
+	if (!sh)
+		return HTTP_INTERNAL_SERVER_ERROR;
+	umlconf_knobs_bounds(sh, fresh);
+	rc = umlconf_knobs_tree(sh, fresh);
+	if (rc == 0)
+		rc = umlconf_status_tree(sh);
+	/* Hooks are per process and die with the old DSO: attach them on every pass. */
+	if (rc == 0)
+		rc = umlconf_knobs_hooks(sh);
+	if (rc == 0)
+		rc = umlconf_status_hooks(sh);
+	if (rc < 0) {
+		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+			     UMLCONF_LOGNO(10011) "cannot build /config and /status (%s)%s",
+			     strerror(-rc),
+			     rc == -ENOMEM || rc == -ENOSPC ? "; raise UmlConfMemory" : "");
+		return HTTP_INTERNAL_SERVER_ERROR;
+	}
+	umlconf_sh = sh;
+	if (nfs_up(s, conf) < 0 || exports_up(s, conf) < 0)
+		return HTTP_INTERNAL_SERVER_ERROR;
+	ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+		     UMLCONF_LOGNO(10015) "machine %s at %pp; NFS on %s:%d; MaxRequestWorkers %ld "
+					  "(1..%ld), generation %u",
+		     adopted ? "adopted" : "booted", uml_machine_base(), conf->nfs_host,
+		     conf->nfs_port,
+		     (long)atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
+		     (long)atomic_load(&sh->max[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
+		     uml_gen_read(&sh->config_gen));
+	return OK;
+}
+
+static void umlconf_child_init(apr_pool_t *pchild, server_rec *s)
+{
+	umlconf_cpu_start(pchild, s, umlconf_nfs);
+}
+
+static void umlconf_register_hooks(apr_pool_t *p)
+{
+	ap_hook_post_config(umlconf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+	ap_hook_child_init(umlconf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+	/* Before any other module spends work on a request we may hold or refuse. */
+	ap_hook_post_read_request(umlconf_admit, NULL, NULL, APR_HOOK_REALLY_FIRST);
+	/* A dead child's admission share comes back when httpd collects it. */
+	ap_hook_child_status(umlconf_cpu_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+	ap_hook_monitor(umlconf_cpu_reap, NULL, NULL, APR_HOOK_MIDDLE);
+	umlconf_status_register();
+}
+
+AP_DECLARE_MODULE(umlconf) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,		   /* per-directory config creator */
+    NULL,		   /* per-directory config merger */
+    umlconf_create_server, /* per-server config creator */
+    NULL,		   /* per-server config merger: only the main server's is used */
+    umlconf_cmds,	   /* directives */
+    umlconf_register_hooks /* hooks */
+};

@@ -1,0 +1,277 @@
+/*
+ * /status: read-only files generated on demand (render hooks run in the child
+ * that serves the NFS call, just before GETATTR and READ), and the same
+ * figures in mod_status's server-status page through its status_hook.
+ *
+ * Formats (one fact per line, stable for scripts):
+ *   requests_in_flight  "N\n"
+ *   queued              "N\n"
+ *   rejected            "N\n"              503s sent by admission since boot
+ *   generation          "N\n"              the config generation
+ *   workers             "busy N\nidle N\n" from httpd's scoreboard
+ *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
+ *   children            "# cpu pid generation applied_ns\n" then one line per child
+ *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
+ *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\n"
+ *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "ap_mpm.h"
+#include "apr_optional_hooks.h"
+#include "http_protocol.h"
+#include "mod_status.h"
+#include "scoreboard.h"
+
+#include "umlconf.h"
+
+static size_t render_count(char *buf, size_t size, int64_t v)
+{
+	size_t len = 0;
+
+	umlconf_buf_printf(buf, size, &len, "%" PRId64 "\n", v);
+	return len;
+}
+
+static size_t render_in_flight(char *buf, size_t size)
+{
+	return render_count(buf, size, atomic_load(&umlconf_sh->in_flight));
+}
+
+static size_t render_queued(char *buf, size_t size)
+{
+	return render_count(buf, size, atomic_load(&umlconf_sh->queued));
+}
+
+static size_t render_rejected(char *buf, size_t size)
+{
+	return render_count(buf, size, (int64_t)atomic_load(&umlconf_sh->rejected));
+}
+
+static size_t render_generation(char *buf, size_t size)
+{
+	return render_count(buf, size, uml_gen_read(&umlconf_sh->config_gen));
+}
+
+/* Busy and idle workers, counted as mod_status counts them. */
+static void scoreboard_counts(int *busy, int *idle)
+{
+	int daemons = 0, threads = 0;
+
+	*busy = *idle = 0;
+	if (!ap_exists_scoreboard_image())
+		return;
+	ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
+	ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
+	if (threads < 1)
+		threads = 1;
+	for (int i = 0; i < daemons; i++) {
+		process_score *ps = ap_get_scoreboard_process(i);
+
+		if (!ps->pid || ps->quiescing)
+			continue;
+		for (int j = 0; j < threads; j++) {
+			worker_score *ws = ap_get_scoreboard_worker_from_indexes(i, j);
+			int st = ws->status;
+
+			if (st == SERVER_READY)
+				(*idle)++;
+			else if (st != SERVER_DEAD && st != SERVER_STARTING &&
+				 st != SERVER_IDLE_KILL)
+				(*busy)++;
+		}
+	}
+}
+
+static size_t render_workers(char *buf, size_t size)
+{
+	size_t len = 0;
+	int busy, idle;
+
+	scoreboard_counts(&busy, &idle);
+	umlconf_buf_printf(buf, size, &len, "busy %d\nidle %d\n", busy, idle);
+	return len;
+}
+
+static size_t render_listeners(char *buf, size_t size)
+{
+	return umlconf_listeners_render(buf, size);
+}
+
+static size_t render_children(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	umlconf_buf_printf(buf, size, &len, "# cpu pid generation applied_ns\n");
+	for (int cpu = 0; cpu < UML_MAX_CPUS; cpu++) {
+		struct umlconf_child *c = &umlconf_sh->child[cpu];
+		uint32_t pid = atomic_load(&c->pid);
+
+		/* The parent reclaims the dead within a second; don't show them meanwhile. */
+		if (!pid || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			continue;
+		umlconf_buf_printf(buf, size, &len, "%d %u %u %" PRIu64 "\n", cpu, pid,
+				   atomic_load(&c->applied_gen), atomic_load(&c->applied_ns));
+	}
+	return len;
+}
+
+static size_t render_errors(char *buf, size_t size)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	size_t len = 0;
+	uint32_t total, n;
+
+	uml_lock(sh->errors_lock);
+	total = sh->errors_total;
+	n = total < UMLCONF_ERRORS ? total : UMLCONF_ERRORS;
+	for (uint32_t i = total - n; i != total; i++)
+		umlconf_buf_printf(buf, size, &len, "%s\n", sh->errors[i % UMLCONF_ERRORS]);
+	uml_unlock(sh->errors_lock);
+	if (len == 0)
+		buf[0] = '\0';
+	return len;
+}
+
+static size_t render_nfs(char *buf, size_t size)
+{
+	struct uml_nfs_stats st = {0};
+	size_t len = 0;
+
+	uml_nfs_stats(&st);
+	umlconf_buf_printf(buf, size, &len,
+			   "calls %" PRIu64 "\nerrors %" PRIu64 "\ngarbage %" PRIu64
+			   "\nconnections %" PRIu64 "\n",
+			   st.calls, st.errors, st.garbage, st.connections);
+	return len;
+}
+
+struct status_file {
+	const char *path;
+	/* Write the content into @buf (at most @size bytes); return its length. */
+	size_t (*render)(char *buf, size_t size);
+};
+
+static const struct status_file status_files[] = {
+    {"/status/requests_in_flight", render_in_flight},
+    {"/status/queued", render_queued},
+    {"/status/rejected", render_rejected},
+    {"/status/generation", render_generation},
+    {"/status/workers", render_workers},
+    {"/status/listeners", render_listeners},
+    {"/status/children", render_children},
+    {"/status/errors", render_errors},
+    {"/status/nfs", render_nfs},
+    {"/status/mm/buddyinfo", uml_mm_buddyinfo},
+    {"/status/mm/slabinfo", uml_mm_slabinfo},
+    {"/status/mm/meminfo", uml_mm_meminfo},
+};
+
+static const char *const status_dirs[] = {"/status", "/status/mm"};
+
+static size_t status_render(void *arg, char *buf, size_t size)
+{
+	const struct status_file *f = arg;
+
+	if (!umlconf_sh || size == 0)
+		return 0;
+	return f->render(buf, size);
+}
+
+/* Read-only files normally never get here; if a write does, say who tried. */
+static int status_validate(void *arg, const char *data, size_t len, const struct uml_client *who,
+			   char *why, size_t whylen)
+{
+	const struct status_file *f = arg;
+
+	if (why && whylen)
+		snprintf(why, whylen, "%s is read-only", f->path);
+	umlconf_error_record(umlconf_sh, who ? who->addr : NULL, f->path, data, len,
+			     "read-only status file");
+	return -EACCES;
+}
+
+int umlconf_status_tree(struct umlconf_shared *sh)
+{
+	char probe[1];
+	int rc;
+
+	(void)sh;
+	rc = uml_mkdir_p("/status/mm", 0755);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(status_files) / sizeof(status_files[0]); i++) {
+		/* Keep existing inodes: file handles must survive restarts. */
+		if (uml_get_file(status_files[i].path, probe, sizeof(probe)) >= 0)
+			continue;
+		rc = uml_put_file(status_files[i].path, 0444, "", 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int umlconf_status_hooks(struct umlconf_shared *sh)
+{
+	int rc;
+
+	(void)sh;
+	for (size_t i = 0; i < sizeof(status_files) / sizeof(status_files[0]); i++) {
+		struct uml_file_hooks h = {
+		    .validate = status_validate,
+		    .render = status_render,
+		    .arg = (void *)&status_files[i],
+		};
+
+		rc = uml_file_hooks(status_files[i].path, &h);
+		if (rc == 0)
+			rc = uml_file_flags(status_files[i].path,
+					    UML_FILE_PINNED | UML_FILE_READONLY);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < sizeof(status_dirs) / sizeof(status_dirs[0]); i++) {
+		rc = uml_file_flags(status_dirs[i], UML_FILE_PINNED | UML_DIR_NOCREATE);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* server-status: the knobs and the admission figures, in both page styles. */
+static int umlconf_status_hook(request_rec *r, int flags)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+
+	if (!sh)
+		return OK;
+	if (flags & AP_STATUS_SHORT) {
+		for (int id = 0; id < UMLCONF_KNOB_COUNT; id++)
+			ap_rprintf(r, "UmlConf%s: %" PRId64 "\n", umlconf_knob_name(id),
+				   atomic_load(&sh->value[id]));
+		ap_rprintf(r,
+			   "UmlConfInFlight: %d\nUmlConfQueued: %d\nUmlConfRejected: %" PRIu64
+			   "\nUmlConfGeneration: %u\n",
+			   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
+			   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+		return OK;
+	}
+	ap_rputs("<hr />\n<h2>mod_umlconf</h2>\n<dl>\n", r);
+	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++)
+		ap_rprintf(r, "<dt>%s: %" PRId64 "</dt>\n", umlconf_knob_name(id),
+			   atomic_load(&sh->value[id]));
+	ap_rprintf(r,
+		   "<dt>Requests in flight: %d, queued: %d, refused (503): %" PRIu64 "</dt>\n"
+		   "<dt>Config generation: %u</dt>\n</dl>\n",
+		   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
+		   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+	return OK;
+}
+
+void umlconf_status_register(void)
+{
+	APR_OPTIONAL_HOOK(ap, status_hook, umlconf_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
+}
