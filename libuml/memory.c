@@ -2,6 +2,7 @@
  * Memory, locks and generation counters for applications.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "uml.h"
 #include "uml/host.h"
@@ -9,6 +10,44 @@
 #include "uml/mm.h"
 #include "uml/sched.h"
 #include "uml/sync.h"
+
+int uml_parse_memory(const char *s, size_t *bytes)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	}
+	if (shift) {
+		end++;
+		if (v > (UML_MEMORY_MAX >> shift))
+			return -EINVAL;
+		v <<= shift;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v < UML_MEMORY_MIN || v > UML_MEMORY_MAX)
+		return -EINVAL;
+	*bytes = (size_t)v;
+	return 0;
+}
 
 void *uml_alloc(size_t size)
 {

@@ -27,6 +27,15 @@ extern "C" {
 #define UML_MEMORY_DEFAULT (8UL << 20)
 #define UML_MEMORY_MIN	   (1UL << 20)
 
+#define UML_MEMORY_MAX	   (4ULL << 30)
+
+/*
+ * Parse a memory size for uml_boot_params.memory: bytes, or a number with a
+ * K, M or G suffix (an optional B after it). Returns 0, or -EINVAL when @s is
+ * not such a size or is outside UML_MEMORY_MIN .. UML_MEMORY_MAX.
+ */
+int uml_parse_memory(const char *s, size_t *bytes);
+
 struct uml_boot_params {
 	size_t memory; /* bytes of machine memory; 0: UML_MEMORY_DEFAULT */
 	void *address; /* preferred address of the arena; NULL: the library's choice */

@@ -182,39 +182,11 @@ static const char *set_memory(cmd_parms *cmd, void *dummy, const char *arg)
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
 	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-	unsigned long long v;
-	char *end;
 
 	if (err)
 		return err;
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (end == arg || errno)
-		goto bad;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v <<= 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		v <<= 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		v <<= 30;
-		end++;
-		break;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end || v < UML_MEMORY_MIN || v > (4ULL << 30))
-		goto bad;
-	c->memory = (size_t)v;
-	return NULL;
-bad:
+	if (uml_parse_memory(arg, &c->memory) == 0)
+		return NULL;
 	return apr_psprintf(cmd->pool,
 			    "UmlConfMemory: '%s' is not a size from 1M to 4G (bytes, or with a "
 			    "K, M or G suffix)",

@@ -56,33 +56,6 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v <<= 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		v <<= 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		v <<= 30;
-		end++;
-		break;
-	}
-	if (*end || v == 0)
-		usage();
-	return v;
-}
-
 /* "1.2.3.4:2049", "[::1]:2049" -> host and port. */
 static void parse_listen(char *arg, char **host, int *port)
 {
@@ -276,7 +249,8 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'm':
-			bp.memory = parse_size(optarg);
+			if (uml_parse_memory(optarg, &bp.memory))
+				usage();
 			break;
 		case 'e':
 			if (nexports == MAX_EXPORTS)
