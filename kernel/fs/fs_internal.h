@@ -82,6 +82,10 @@ void vfs_unlock(void);
 
 /* inode.c; all called with the lock held */
 struct vfs_inode *inode_get(struct vfs_ino id);		/* NULL: stale */
+/* The inode as a regular file: 0, -ESTALE, -EISDIR or -EINVAL (a symlink). */
+int inode_get_reg(struct vfs_ino id, struct vfs_inode **out);
+/* The inode as a directory: 0, -ESTALE or -ENOTDIR. */
+int inode_get_dir(struct vfs_ino id, struct vfs_inode **out);
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen);
 void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */

@@ -88,6 +88,30 @@ struct vfs_inode *inode_get(struct vfs_ino id)
 	return ip && ip->gen == id.gen ? ip : NULL;
 }
 
+int inode_get_reg(struct vfs_ino id, struct vfs_inode **out)
+{
+	struct vfs_inode *ip = inode_get(id);
+
+	if (!ip)
+		return -ESTALE;
+	if (ip->type != VFS_REG)
+		return ip->type == VFS_DIR ? -EISDIR : -EINVAL;
+	*out = ip;
+	return 0;
+}
+
+int inode_get_dir(struct vfs_ino id, struct vfs_inode **out)
+{
+	struct vfs_inode *ip = inode_get(id);
+
+	if (!ip)
+		return -ESTALE;
+	if (ip->type != VFS_DIR)
+		return -ENOTDIR;
+	*out = ip;
+	return 0;
+}
+
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen)
 {

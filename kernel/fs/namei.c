@@ -82,12 +82,11 @@ static void dir_del(struct vfs_inode *dp, struct vfs_dirent *de)
 static int dir_for_change(struct vfs_ino dir, const struct vfs_cred *cred, bool create,
 			  struct vfs_inode **out)
 {
-	struct vfs_inode *dp = inode_get(dir);
+	struct vfs_inode *dp;
+	int err = inode_get_dir(dir, &dp);
 
-	if (!dp)
-		return -ESTALE;
-	if (dp->type != VFS_DIR)
-		return -ENOTDIR;
+	if (err)
+		return err;
 	if (create && (dp->flags & VFS_F_NOCREATE))
 		return -EACCES;
 	if (!inode_may(dp, cred, 3))
@@ -103,15 +102,9 @@ int vfs_lookup(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino 
 	int err = 0;
 
 	vfs_lock();
-	dp = inode_get(dir);
-	if (!dp) {
-		err = -ESTALE;
+	err = inode_get_dir(dir, &dp);
+	if (err)
 		goto out;
-	}
-	if (dp->type != VFS_DIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
 	if (len == 1 && name[0] == '.') {
 		*out = inode_id(dp);
 	} else if (len == 2 && name[0] == '.' && name[1] == '.') {
@@ -207,15 +200,9 @@ int vfs_create(struct vfs_ino dir, const char *name, size_t len, const struct vf
 	err = name_check(name, len);
 	if (err)
 		goto out;
-	dp = inode_get(dir);
-	if (!dp) {
-		err = -ESTALE;
+	err = inode_get_dir(dir, &dp);
+	if (err)
 		goto out;
-	}
-	if (dp->type != VFS_DIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
 	de = dir_find(dp, name, len);
 	if (de) {
 		ip = de->inode;
@@ -537,15 +524,9 @@ int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir
 	int err = 0;
 
 	vfs_lock();
-	dp = inode_get(dir);
-	if (!dp) {
-		err = -ESTALE;
+	err = inode_get_dir(dir, &dp);
+	if (err)
 		goto out;
-	}
-	if (dp->type != VFS_DIR) {
-		err = -ENOTDIR;
-		goto out;
-	}
 	/* Cookies never become invalid, so the verifier is constant per directory. */
 	*verf = (dp->ino << 32) ^ dp->gen;
 	if (cookie == 0 && fn(arg, ".", 1, inode_id(dp), 1))

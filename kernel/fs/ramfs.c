@@ -168,22 +168,12 @@ int data_dup(struct vfs_inode *ip, char **out, size_t *len)
 int vfs_read(struct vfs_ino f, uint64_t off, void *buf, size_t count, size_t *n, bool *eof)
 {
 	struct vfs_inode *ip;
-	int err = 0;
+	int err;
 
 	vfs_lock();
-	ip = inode_get(f);
-	if (!ip) {
-		err = -ESTALE;
+	err = inode_get_reg(f, &ip);
+	if (err)
 		goto out;
-	}
-	if (ip->type == VFS_DIR) {
-		err = -EISDIR;
-		goto out;
-	}
-	if (ip->type != VFS_REG) {
-		err = -EINVAL;
-		goto out;
-	}
 	hooks_refresh(ip);
 	if (trunc_pending(ip)) {
 		*n = 0;
@@ -201,22 +191,12 @@ out:
 int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, struct vfs_ctx *ctx)
 {
 	struct vfs_inode *ip;
-	int err = 0;
+	int err;
 
 	vfs_lock();
-	ip = inode_get(f);
-	if (!ip) {
-		err = -ESTALE;
+	err = inode_get_reg(f, &ip);
+	if (err)
 		goto out;
-	}
-	if (ip->type == VFS_DIR) {
-		err = -EISDIR;
-		goto out;
-	}
-	if (ip->type != VFS_REG) {
-		err = -EINVAL;
-		goto out;
-	}
 	if (ip->flags & VFS_F_READONLY) {
 		err = hooks_refuse_readonly(ip, buf, count, ctx);
 		goto out;
