@@ -1,7 +1,8 @@
 # mod_umlconf: the kernel (kernel/), its public API (libuml/), the httpd module.
 #
 #   ./configure && make     libuml.a, libuml.so, tools, and mod_umlconf.so (via apxs)
-#   make test               kernel unit tests (prove), then the Apache::Test suite
+#   make test               kernel unit tests (prove; again with the allocator's debug
+#                           checks), then the Apache::Test suite
 #   make check-unit         kernel unit tests only
 #   make check-asan         unit tests built with ASan + UBSan
 #   make check-debug        unit tests with the allocator's debug checks (-DMM_DEBUG)
@@ -40,6 +41,7 @@ ifeq ($(WITH_APACHE)$(if $(MOD_SRC),y),1y)
 ALL += $(O)/mod_umlconf.so
 endif
 
+.SECONDARY:
 .PHONY: all test check-unit check-apache check-asan check-debug check-valgrind bench install clean
 all: $(ALL)
 
@@ -91,7 +93,7 @@ check-unit: $(UNIT_BIN) $(TOOLS)
 check-apache: all
 	t/run-apache-tests
 
-test: check-unit check-apache
+test: check-unit check-debug check-apache
 
 check-asan:
 	$(MAKE) O=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" WITH_APACHE=0 check-unit
