@@ -90,6 +90,8 @@ struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_
 			    uint32_t gen);
 void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */
 void inode_touch(struct vfs_inode *ip, bool data); /* ctime (and mtime if @data) to now */
+/* Mode, owner and times as @s says (size is the caller's business). */
+void inode_set_attrs(struct vfs_inode *ip, const struct vfs_sattr *s);
 void inode_attr(struct vfs_inode *ip, struct vfs_attr *a);
 bool inode_may(const struct vfs_inode *ip, const struct vfs_cred *cred, uint32_t rwx);
 struct vfs_time vfs_now(void);

@@ -169,6 +169,24 @@ void inode_put_link(struct vfs_inode *ip)
 		inode_touch(ip, false);
 }
 
+void inode_set_attrs(struct vfs_inode *ip, const struct vfs_sattr *s)
+{
+	if (s->mask & VFS_SET_MODE)
+		ip->mode = s->mode & 07777;
+	if (s->mask & VFS_SET_UID)
+		ip->uid = s->uid;
+	if (s->mask & VFS_SET_GID)
+		ip->gid = s->gid;
+	if (s->mask & VFS_SET_ATIME)
+		ip->atime = s->atime;
+	else if (s->mask & VFS_SET_ATIME_NOW)
+		ip->atime = vfs_now();
+	if (s->mask & VFS_SET_MTIME)
+		ip->mtime = s->mtime;
+	else if (s->mask & VFS_SET_MTIME_NOW)
+		ip->mtime = vfs_now();
+}
+
 void inode_touch(struct vfs_inode *ip, bool data)
 {
 	ip->ctime = vfs_now();
@@ -364,20 +382,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			goto out;
 		inode_touch(ip, true);
 	}
-	if (s->mask & VFS_SET_MODE)
-		ip->mode = s->mode & 07777;
-	if (s->mask & VFS_SET_UID)
-		ip->uid = s->uid;
-	if (s->mask & VFS_SET_GID)
-		ip->gid = s->gid;
-	if (s->mask & VFS_SET_ATIME)
-		ip->atime = s->atime;
-	else if (s->mask & VFS_SET_ATIME_NOW)
-		ip->atime = vfs_now();
-	if (s->mask & VFS_SET_MTIME)
-		ip->mtime = s->mtime;
-	else if (s->mask & VFS_SET_MTIME_NOW)
-		ip->mtime = vfs_now();
+	inode_set_attrs(ip, s);
 	if (s->mask & ~VFS_SET_SIZE)
 		inode_touch(ip, false);
 	if (out)

@@ -147,22 +147,6 @@ int vfs_readlink(struct vfs_ino f, char *buf, size_t size, size_t *len)
 	return err;
 }
 
-static void sattr_apply(struct vfs_inode *ip, const struct vfs_sattr *s)
-{
-	if (!s)
-		return;
-	if (s->mask & VFS_SET_MODE)
-		ip->mode = s->mode & 07777;
-	if (s->mask & VFS_SET_UID)
-		ip->uid = s->uid;
-	if (s->mask & VFS_SET_GID)
-		ip->gid = s->gid;
-	if (s->mask & VFS_SET_ATIME)
-		ip->atime = s->atime;
-	if (s->mask & VFS_SET_MTIME)
-		ip->mtime = s->mtime;
-}
-
 /* Make a new inode named @name in @dp (lock held, name checked). */
 static int make_node(struct vfs_inode *dp, const char *name, size_t len, enum vfs_type type,
 		     const struct vfs_sattr *s, const struct vfs_cred *cred, uint32_t gen,
@@ -175,9 +159,9 @@ static int make_node(struct vfs_inode *dp, const char *name, size_t len, enum vf
 	ip = inode_new(type, mode, cred, gen);
 	if (!ip)
 		return -ENOSPC;
-	if (s && (s->mask & VFS_SET_MODE) && type != VFS_LNK)
-		ip->mode = s->mode & 07777;
-	sattr_apply(ip, s && type == VFS_LNK ? NULL : s);
+	/* A symlink's attributes are its target's business: 0777, as on Linux. */
+	if (s && type != VFS_LNK)
+		inode_set_attrs(ip, s);
 	err = dir_add(dp, name, len, ip);
 	if (err) {
 		if (type == VFS_DIR)
