@@ -155,12 +155,58 @@ uint32_t uml_gen_read(uml_gen_t *g)
 	return atomic_load_explicit(&g->v, memory_order_acquire);
 }
 
+static struct kwait *gen_wq(uml_gen_t *g)
+{
+	_Static_assert(sizeof(g->wq) >= sizeof(struct kwait), "uml_gen_t too small for a kwait");
+	return (struct kwait *)g->wq;
+}
+
 uint32_t uml_gen_bump(uml_gen_t *g)
 {
-	uint32_t v = atomic_fetch_add_explicit(&g->v, 1, memory_order_acq_rel) + 1;
+	uint32_t v = atomic_fetch_add(&g->v, 1) + 1;
 
 	host_futex_wake(&g->v, INT32_MAX);
+	/*
+	 * A kernel thread counts itself in kwaiters before it looks at v, and
+	 * we looked at kwaiters after changing v: either it sees the new value
+	 * or we see it and wake the queue (whose lock it holds until queued).
+	 */
+	if (atomic_load(&g->kwaiters))
+		kwait_wake(gen_wq(g), INT32_MAX);
 	return v;
+}
+
+/* A kernel thread waits on the counter's queue, not on the futex that would stop its CPU. */
+static int gen_wait_kthread(uml_gen_t *g, uint32_t seen, int timeout_ms)
+{
+	struct kwait *wq = gen_wq(g);
+	uint64_t deadline = timeout_ms >= 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+
+	for (;;) {
+		int64_t left = -1;
+		int err;
+
+		if (timeout_ms >= 0) {
+			uint64_t now = host_mono_ns();
+
+			if (now >= deadline)
+				return atomic_load(&g->v) != seen ? 0 : -ETIMEDOUT;
+			left = (int64_t)(deadline - now);
+		}
+		spin_lock(&wq->lock);
+		atomic_fetch_add(&g->kwaiters, 1);
+		if (atomic_load(&g->v) != seen) {
+			atomic_fetch_sub(&g->kwaiters, 1);
+			spin_unlock(&wq->lock);
+			return 0;
+		}
+		err = kwait_sleep_locked(wq, false, left);
+		atomic_fetch_sub(&g->kwaiters, 1);
+		if (atomic_load(&g->v) != seen)
+			return 0;
+		if (err == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
 }
 
 int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms)
@@ -169,6 +215,8 @@ int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms)
 	int64_t left = -1;
 	int err;
 
+	if (kthread_self())
+		return gen_wait_kthread(g, seen, timeout_ms);
 	if (timeout_ms >= 0)
 		deadline = host_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {

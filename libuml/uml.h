@@ -161,9 +161,16 @@ int uml_thread_wait_fd(int fd, bool write, int timeout_ms);
 
 /*
  * Generation counters: a word in machine memory that writers bump and
- * watchers sleep on. No polling: a bump wakes every sleeper in every CPU.
+ * watchers sleep on. No polling: a bump wakes every sleeper in every CPU. A
+ * plain host thread sleeps on a futex; a kernel thread sleeps on the
+ * counter's own wait queue, so the other threads of its CPU keep running.
+ * Zeroed memory is a valid counter.
  */
-typedef struct { _Atomic uint32_t v; } uml_gen_t;
+typedef struct {
+	_Atomic uint32_t v;
+	_Atomic uint32_t kwaiters; /* kernel threads asleep on it (private) */
+	uint64_t wq[3];		   /* their wait queue (private) */
+} uml_gen_t;
 uint32_t uml_gen_read(uml_gen_t *g);
 /* Increment and wake every watcher; returns the new value. */
 uint32_t uml_gen_bump(uml_gen_t *g);

@@ -4,7 +4,11 @@
  *  2  a thread waits for a pipe and wakes when it is written
  *  3  uml_lock keeps a counter exact across yields
  *  4  /status-style scheduler text lists this CPU
+ *  5  a kernel thread asleep on a generation leaves its CPU to the others,
+ *     and wakes when another process bumps the generation
+ *  6  a kernel thread's wait on an unchanged generation times out
  */
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +68,56 @@ static int poker(void *arg)
 	return write(fds[1], "x", 1) == 1 ? 0 : -1;
 }
 
+static uml_gen_t *gen;
+static long spins;
+static int gen_result = 1, gen_timeout = 1;
+static volatile int gen_waiting;
+
+static int gen_waiter(void *arg)
+{
+	uint32_t seen = uml_gen_read(gen);
+
+	(void)arg;
+	gen_waiting = 1;
+	gen_result = uml_gen_wait(gen, seen, 5000);
+	gen_waiting = 0;
+	gen_timeout = uml_gen_wait(gen, uml_gen_read(gen), 30);
+	return 0;
+}
+
+static int spinner(void *arg)
+{
+	(void)arg;
+	while (gen_waiting || spins == 0) {
+		spins++;
+		uml_thread_sleep_ms(1);
+	}
+	return 0;
+}
+
+static void test_gen(void)
+{
+	pid_t pid;
+	int status;
+
+	gen = uml_zalloc(sizeof(*gen));
+	pid = fork();
+	if (pid == 0) {
+		usleep(100000);
+		uml_gen_bump(gen);
+		_exit(0);
+	}
+	uml_thread_create(NULL, "gen-waiter", gen_waiter, NULL);
+	uml_thread_create(NULL, "spinner", spinner, NULL);
+	uml_cpu_stop();
+	uml_cpu_run(true);
+	waitpid(pid, &status, 0);
+	ok(gen_result == 0 && spins > 20,
+	   "a kthread asleep on a generation lets its CPU run (%ld turns) and wakes on "
+	   "another process's bump", spins);
+	is_int(gen_timeout, -ETIMEDOUT, "a kthread's wait on an unchanged generation times out");
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 8 << 20};
@@ -71,7 +125,7 @@ int main(void)
 	int sum = 0, got = 0;
 	char buf[1024];
 
-	plan(4);
+	plan(6);
 	if (uml_boot(&bp) || uml_cpu_init() || pipe(fds))
 		bail_out("boot failed");
 	work = uml_sem_new(0);
@@ -96,5 +150,6 @@ int main(void)
 	uml_sched_status(buf, sizeof(buf));
 	ok(strncmp(buf, "# cpu pid threads", 17) == 0 && strchr(buf, '\n')[1] != '\0',
 	   "scheduler status lists this CPU");
+	test_gen();
 	return done_testing();
 }
