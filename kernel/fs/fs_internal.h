@@ -120,6 +120,13 @@ void hooks_refresh(struct vfs_inode *ip);
  */
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx);
 /*
+ * Edit hooked @ip as a client asked: write @count bytes of @buf at @off
+ * (zeros fill any gap), or with @truncate make @off its new size. The content
+ * so made is validated and stored by hooks_replace; -EFBIG past VFS_HOOKED_MAX.
+ */
+int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
+	       struct vfs_ctx *ctx);
+/*
  * A client tried to change read-only @ip (to @data/@len; NULL for a truncate):
  * tell its validator, so the attempt can be reported, and return -EACCES.
  */

@@ -106,6 +106,29 @@ bool trunc_pending(struct vfs_inode *ip)
 	return true;
 }
 
+int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
+	       struct vfs_ctx *ctx)
+{
+	char *data;
+	size_t len;
+	int err;
+
+	if (off + count > VFS_HOOKED_MAX || off + count < off)
+		return -EFBIG;
+	err = data_dup(ip, &data, &len);
+	if (err)
+		return err;
+	if (trunc_pending(ip))
+		len = 0; /* the write that completes `echo > f` starts from empty */
+	if (off > len)
+		memset(data + len, 0, off - len);
+	if (count)
+		memcpy(data + off, buf, count);
+	err = hooks_replace(ip, data, truncate ? off : MAX(len, off + count), ctx);
+	kfree(data);
+	return err;
+}
+
 int hooks_refuse_readonly(struct vfs_inode *ip, const char *data, size_t len,
 			  struct vfs_ctx *ctx)
 {

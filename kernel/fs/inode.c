@@ -359,22 +359,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			/* Half of `echo > f`: the write that follows decides. */
 			ip->reg.trunc_since = host_mono_ns();
 		} else if (ip->flags & VFS_F_HOOKED) {
-			char *data;
-			size_t len;
-
-			if (s->size > VFS_HOOKED_MAX) {
-				err = -EFBIG;
-				goto out;
-			}
-			err = data_dup(ip, &data, &len);
-			if (err)
-				goto out;
-			if (trunc_pending(ip))
-				len = 0;
-			if (s->size > len)
-				memset(data + len, 0, s->size - len);
-			err = hooks_replace(ip, data, s->size, ctx);
-			kfree(data);
+			err = hooks_edit(ip, s->size, NULL, 0, true, ctx);
 		} else {
 			err = data_truncate(ip, s->size);
 		}

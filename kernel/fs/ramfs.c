@@ -205,27 +205,10 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 		err = -EACCES;
 		goto out;
 	}
-	if (ip->flags & VFS_F_HOOKED) {
-		char *data;
-		size_t len;
-
-		if (off + count > VFS_HOOKED_MAX || off + count < off) {
-			err = -EFBIG;
-			goto out;
-		}
-		err = data_dup(ip, &data, &len);
-		if (err)
-			goto out;
-		if (trunc_pending(ip))
-			len = 0; /* the write that completes `echo > f` */
-		if (off > len)
-			memset(data + len, 0, off - len);
-		memcpy(data + off, buf, count);
-		err = hooks_replace(ip, data, MAX(len, off + count), ctx);
-		kfree(data);
-	} else {
+	if (ip->flags & VFS_F_HOOKED)
+		err = hooks_edit(ip, off, buf, count, false, ctx);
+	else
 		err = data_write(ip, off, buf, count);
-	}
 	if (!err)
 		inode_touch(ip, true);
 out:
