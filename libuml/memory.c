@@ -200,12 +200,12 @@ static int gen_wait_kthread(uml_gen_t *g, uint32_t seen, int timeout_ms)
 			spin_unlock(&wq->lock);
 			return 0;
 		}
-		err = kwait_sleep_locked(wq, false, left);
+		err = kwait_sleep_locked(wq, KWAIT_INTR, left);
 		atomic_fetch_sub(&g->kwaiters, 1);
 		if (atomic_load(&g->v) != seen)
 			return 0;
-		if (err == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		if (err)
+			return err;
 	}
 }
 

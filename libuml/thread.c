@@ -25,11 +25,35 @@ void uml_cpu_stop(void)
 
 	if (cpu)
 		sched_cpu_stop(cpu);
+	else
+		sched_process_cpus_stop();
 }
 
 int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), void *arg)
 {
 	return kthread_create((struct kthread **)t, name, SCHED_PRIO_DEFAULT, fn, arg);
+}
+
+int uml_thread_create_stack(uml_thread_t **t, const char *name, unsigned stack_kib,
+			    int (*fn)(void *), void *arg)
+{
+	unsigned order = 2;
+
+	if (stack_kib < 16 || stack_kib > 256)
+		return -EINVAL;
+	while ((PAGE_SIZE << order) < (size_t)stack_kib * 1024)
+		order++;
+	return kthread_create_stack((struct kthread **)t, name, SCHED_PRIO_DEFAULT, order, fn, arg);
+}
+
+uml_thread_t *uml_thread_self(void)
+{
+	return (uml_thread_t *)kthread_self();
+}
+
+void uml_thread_interrupt(uml_thread_t *t)
+{
+	kthread_interrupt((struct kthread *)t);
 }
 
 int uml_thread_join(uml_thread_t *t, int *ret)
@@ -42,9 +66,9 @@ void uml_thread_yield(void)
 	kthread_yield();
 }
 
-void uml_thread_sleep_ms(unsigned ms)
+int uml_thread_sleep_ms(unsigned ms)
 {
-	kthread_sleep_ns((uint64_t)ms * 1000000u);
+	return kthread_sleep_ns((uint64_t)ms * 1000000u);
 }
 
 int uml_thread_wait_fd(int fd, bool write, int timeout_ms)

@@ -139,7 +139,10 @@ void uml_sem_up(uml_sem_t *s);
 int uml_cpu_init(void);
 /* Run this CPU's kernel threads until uml_cpu_stop; with @drain, until none is left too. */
 int uml_cpu_run(bool drain);
-/* Make this process's CPU return from uml_cpu_run (from any of its threads). */
+/*
+ * Make a CPU return from uml_cpu_run: the calling thread's own when it is one
+ * (from one of its kernel threads), else every CPU of this process.
+ */
 void uml_cpu_stop(void);
 
 typedef struct uml_thread uml_thread_t;
@@ -149,15 +152,32 @@ typedef struct uml_thread uml_thread_t;
  * -EPERM (not on a CPU), -ENOMEM.
  */
 int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), void *arg);
+/*
+ * Like uml_thread_create with a stack of @stack_kib KiB (16 to 256, rounded
+ * up to a power of two; the lowest 4 KiB is a guard page). The default is 64.
+ */
+int uml_thread_create_stack(uml_thread_t **t, const char *name, unsigned stack_kib,
+			    int (*fn)(void *), void *arg);
 /* Wait for @t; its return value in *@ret (may be NULL). */
 int uml_thread_join(uml_thread_t *t, int *ret);
+/* The calling kernel thread, NULL on a plain host thread. */
+uml_thread_t *uml_thread_self(void);
 void uml_thread_yield(void);
-void uml_thread_sleep_ms(unsigned ms);
+/* 0, or -EINTR when the thread was interrupted. */
+int uml_thread_sleep_ms(unsigned ms);
 /*
  * Wait until @fd is readable (or writable with @write) or @timeout_ms
- * passes (< 0: no limit). Returns the ready epoll events or -ETIMEDOUT.
+ * passes (< 0: no limit). Returns the ready epoll events, -ETIMEDOUT or
+ * -EINTR.
  */
 int uml_thread_wait_fd(int fd, bool write, int timeout_ms);
+/*
+ * Ask @t to finish: the wait it is in and every later uml_thread_sleep_ms,
+ * uml_thread_wait_fd and uml_gen_wait of @t return -EINTR. Locks and
+ * semaphores are not interrupted. Callable from any thread of any process
+ * while @t has not exited.
+ */
+void uml_thread_interrupt(uml_thread_t *t);
 
 /*
  * Generation counters: a word in machine memory that writers bump and

@@ -45,6 +45,13 @@ int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr)
 	return -errno;
 }
 
+int host_poll_add(int epfd, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = ptr};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
 int host_poll_forget(int epfd, int fd)
 {
 	return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) ? -errno : 0;

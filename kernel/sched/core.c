@@ -32,7 +32,7 @@
 #define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
 
-#define STACK_SIZE (PAGE_SIZE << SCHED_STACK_ORDER)
+#define STACK_SIZE(t) (PAGE_SIZE << (t)->stack_order)
 /* Poll for I/O after this many switches even while threads stay runnable. */
 #define POLL_EVERY 64
 
@@ -157,6 +157,8 @@ int sched_cpu_stats(int i, struct sched_stats *st)
 	st->threads = atomic_load(&cpu->nthreads);
 	st->runnable = atomic_load(&cpu->nrunnable);
 	st->remote_wakes = atomic_load(&cpu->remote_wakes);
+	st->io_wakes = atomic_load(&cpu->io_wakes);
+	st->timers = atomic_load(&cpu->ntimers);
 	st->pid = cpu->pid;
 	return 0;
 }
@@ -251,6 +253,7 @@ void sched_timer_arm(struct kthread *t, int64_t timeout_ns)
 	t->tm_next = *pp;
 	*pp = t;
 	t->on_timer = true;
+	atomic_fetch_add_explicit(&t->cpu->ntimers, 1, memory_order_relaxed);
 }
 
 void sched_timer_cancel(struct kthread *t)
@@ -263,6 +266,7 @@ void sched_timer_cancel(struct kthread *t)
 		pp = &(*pp)->tm_next;
 	*pp = t->tm_next;
 	t->on_timer = false;
+	atomic_fetch_sub_explicit(&t->cpu->ntimers, 1, memory_order_relaxed);
 }
 
 static void fire_timers(struct sched_cpu *cpu)
@@ -277,12 +281,19 @@ static void fire_timers(struct sched_cpu *cpu)
 
 		cpu->timers = t->tm_next;
 		t->on_timer = false;
+		atomic_fetch_sub_explicit(&cpu->ntimers, 1, memory_order_relaxed);
 		t->timed_out = true;
 		sched_wake(t);
 	}
 }
 
 /* --- I/O --- */
+
+/*
+ * epoll hands back a pointer per registration: the CPU itself (its doorbell),
+ * a kthread (armed once by kthread_wait_fd) or a kwatch, tagged in its low bit.
+ */
+#define KWATCH_TAG 1u
 
 static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 {
@@ -291,18 +302,41 @@ static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 
 	cpu->since_poll = 0;
 	for (int i = 0; i < n; i++) {
+		uintptr_t tag = (uintptr_t)ev[i].ptr;
+
 		if (ev[i].ptr == cpu) {
 			atomic_store(&cpu->bell_pending, 0);
 			host_doorbell_drain(cpu->bellfd);
 			host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
-			continue;
-		}
-		struct kthread *t = ev[i].ptr;
+		} else if (tag & KWATCH_TAG) {
+			struct kwatch *w = (struct kwatch *)(tag & ~(uintptr_t)KWATCH_TAG);
 
-		t->io_events = ev[i].events;
-		sched_wake(t);
+			w->events |= ev[i].events;
+			if (w->waiter)
+				sched_wake(w->waiter);
+		} else {
+			struct kthread *t = ev[i].ptr;
+
+			t->io_events = ev[i].events;
+			sched_wake(t);
+		}
+		atomic_fetch_add_explicit(&cpu->io_wakes, 1, memory_order_relaxed);
 	}
 	drain_remote(cpu);
+}
+
+static inline bool interrupted(struct kthread *t)
+{
+	return atomic_load_explicit(&t->interrupted, memory_order_relaxed);
+}
+
+/* Arm @t's timer, or say there is none. */
+static void timer_start(struct kthread *t, int64_t timeout_ns)
+{
+	if (timeout_ns >= 0)
+		sched_timer_arm(t, timeout_ns);
+	else
+		t->timed_out = false;
 }
 
 int kthread_wait_fd(int fd, uint32_t events, int timeout_ms)
@@ -312,26 +346,76 @@ int kthread_wait_fd(int fd, uint32_t events, int timeout_ms)
 
 	if (!t)
 		return -EPERM;
+	if (interrupted(t))
+		return -EINTR;
 	t->io_events = 0;
 	err = host_poll_arm(t->cpu->epfd, fd, events, t);
 	if (err)
 		return err;
-	atomic_store(&t->state, KT_BLOCKED);
-	if (timeout_ms >= 0)
-		sched_timer_arm(t, (int64_t)timeout_ms * 1000000);
-	else
-		t->timed_out = false;
-	while (!t->io_events && !t->timed_out) {
-		sched_switch_away(t->cpu);
-		if (!t->io_events && !t->timed_out)
-			atomic_store(&t->state, KT_BLOCKED);
-	}
+	timer_start(t, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+	sched_block_until(t, t->io_events || t->timed_out || interrupted(t));
 	sched_timer_cancel(t);
-	if (!t->io_events) {
-		host_poll_forget(t->cpu->epfd, fd);
-		return -ETIMEDOUT;
+	if (t->io_events)
+		return (int)t->io_events;
+	/* The one-shot registration still points at us: take it back. */
+	host_poll_forget(t->cpu->epfd, fd);
+	return interrupted(t) ? -EINTR : -ETIMEDOUT;
+}
+
+void kthread_interrupt(struct kthread *t)
+{
+	atomic_store(&t->interrupted, 1);
+	sched_wake(t);
+}
+
+bool kthread_interrupted(void)
+{
+	struct kthread *t = kthread_self();
+
+	return t && interrupted(t);
+}
+
+int kwatch_add(struct kwatch *w, int fd, uint32_t events)
+{
+	struct sched_cpu *cpu = cur_cpu();
+
+	if (!cpu)
+		return -EPERM;
+	w->fd = fd;
+	w->events = 0;
+	w->waiter = NULL;
+	w->cpu = cpu;
+	return host_poll_add(cpu->epfd, fd, events | EPOLLEXCLUSIVE | EPOLLET,
+			     (void *)((uintptr_t)w | KWATCH_TAG));
+}
+
+int kwatch_wait(struct kwatch *w, int timeout_ms)
+{
+	struct kthread *t = kthread_self();
+	uint32_t ev;
+
+	if (!t || w->cpu != t->cpu || w->waiter)
+		return -EPERM;
+	if (!w->events) {
+		if (interrupted(t))
+			return -EINTR;
+		w->waiter = t;
+		timer_start(t, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+		sched_block_until(t, w->events || t->timed_out || interrupted(t));
+		sched_timer_cancel(t);
+		w->waiter = NULL;
+		if (!w->events)
+			return interrupted(t) ? -EINTR : -ETIMEDOUT;
 	}
-	return (int)t->io_events;
+	ev = w->events;
+	w->events = 0;
+	return (int)ev;
+}
+
+void kwatch_del(struct kwatch *w)
+{
+	host_poll_forget(w->cpu->epfd, w->fd);
+	w->events = 0;
 }
 
 /* --- switching --- */
@@ -349,10 +433,11 @@ static void free_thread(struct kthread *t)
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	/* Keep a few stacks, guard and all: creating a thread then needs no system call. */
 	if (cpu->nstack_cache < SCHED_STACK_CACHE) {
-		cpu->stack_cache[cpu->nstack_cache++] = t->stack;
+		cpu->stack_cache[cpu->nstack_cache].stack = t->stack;
+		cpu->stack_cache[cpu->nstack_cache++].order = t->stack_order;
 	} else {
 		host_protect(t->stack, PAGE_SIZE, false);
-		page_free(t->stack, SCHED_STACK_ORDER);
+		page_free(t->stack, t->stack_order);
 	}
 	kmem_cache_free(kthread_cache, t);
 }
@@ -368,11 +453,14 @@ static void reap_dead_cpu(struct sched_cpu *cpu)
 		struct kthread *t = cpu->all;
 
 		cpu->all = t->all_next;
-		page_free(t->stack, SCHED_STACK_ORDER);
+		page_free(t->stack, t->stack_order);
 		kmem_cache_free(kthread_cache, t);
 	}
-	while (cpu->nstack_cache)
-		page_free(cpu->stack_cache[--cpu->nstack_cache], SCHED_STACK_ORDER);
+	while (cpu->nstack_cache) {
+		cpu->nstack_cache--;
+		page_free(cpu->stack_cache[cpu->nstack_cache].stack,
+			  cpu->stack_cache[cpu->nstack_cache].order);
+	}
 	kfree(cpu);
 }
 
@@ -416,7 +504,7 @@ static void switch_to(struct sched_cpu *cpu, void **save, struct kthread *next, 
 	cpu->current = next;
 	if (next) {
 		atomic_store_explicit(&next->state, KT_RUNNING, memory_order_relaxed);
-		FIBER_START(dying ? NULL : &fake, next->stack + PAGE_SIZE, STACK_SIZE - PAGE_SIZE);
+		FIBER_START(dying ? NULL : &fake, next->stack + PAGE_SIZE, STACK_SIZE(next) - PAGE_SIZE);
 		sched_switch(save, next->sp);
 	} else {
 		FIBER_START(dying ? NULL : &fake, host_stack_bottom, host_stack_size);
@@ -457,21 +545,20 @@ void kthread_yield(void)
 		host_yield();
 }
 
-void kthread_sleep_ns(uint64_t ns)
+int kthread_sleep_ns(uint64_t ns)
 {
 	struct kthread *t = kthread_self();
 
 	if (!t) {
 		host_sleep_ns(ns);
-		return;
+		return 0;
 	}
-	atomic_store(&t->state, KT_BLOCKED);
+	if (interrupted(t))
+		return -EINTR;
 	sched_timer_arm(t, (int64_t)ns);
-	while (!t->timed_out) {
-		sched_switch_away(t->cpu);
-		if (!t->timed_out)
-			atomic_store(&t->state, KT_BLOCKED);
-	}
+	sched_block_until(t, t->timed_out || interrupted(t));
+	sched_timer_cancel(t);
+	return t->timed_out ? 0 : -EINTR;
 }
 
 static void __attribute__((noreturn)) kthread_main(void)
@@ -498,8 +585,26 @@ static void __attribute__((noreturn)) kthread_main(void)
 	__builtin_unreachable();
 }
 
-int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
-		   void *arg)
+/* A stack of 2^@order pages from the CPU's cache or the page allocator, guard page set. */
+static char *stack_get(struct sched_cpu *cpu, unsigned order)
+{
+	char *stack;
+
+	for (uint32_t i = cpu->nstack_cache; i-- > 0;) {
+		if (cpu->stack_cache[i].order != order)
+			continue;
+		stack = cpu->stack_cache[i].stack;
+		cpu->stack_cache[i] = cpu->stack_cache[--cpu->nstack_cache];
+		return stack;
+	}
+	stack = page_alloc(order);
+	if (stack)
+		host_protect(stack, PAGE_SIZE, true);
+	return stack;
+}
+
+int kthread_create_stack(struct kthread **out, const char *name, int prio, unsigned stack_order,
+			 int (*fn)(void *), void *arg)
 {
 	struct sched_cpu *cpu = cur_cpu();
 	struct kthread *t;
@@ -507,24 +612,21 @@ int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(v
 
 	if (!cpu)
 		return -EPERM;
-	if (prio < 0 || prio >= SCHED_NPRIO)
+	if (prio < 0 || prio >= SCHED_NPRIO || stack_order < 2 ||
+	    stack_order > SCHED_STACK_ORDER_MAX)
 		return -EINVAL;
 	t = kmem_cache_zalloc(kthread_cache);
 	if (!t)
 		return -ENOMEM;
-	if (cpu->nstack_cache) {
-		t->stack = cpu->stack_cache[--cpu->nstack_cache];
-	} else {
-		t->stack = page_alloc(SCHED_STACK_ORDER);
-		if (!t->stack) {
-			kmem_cache_free(kthread_cache, t);
-			return -ENOMEM;
-		}
-		host_protect(t->stack, PAGE_SIZE, true);
+	t->stack = stack_get(cpu, stack_order);
+	if (!t->stack) {
+		kmem_cache_free(kthread_cache, t);
+		return -ENOMEM;
 	}
+	t->stack_order = (uint8_t)stack_order;
 	/* A reused stack still bears its last owner's ASan frame markings. */
-	STACK_UNPOISON(t->stack + PAGE_SIZE, STACK_SIZE - PAGE_SIZE);
-	t->valgrind_id = VALGRIND_STACK_REGISTER(t->stack + PAGE_SIZE, t->stack + STACK_SIZE);
+	STACK_UNPOISON(t->stack + PAGE_SIZE, STACK_SIZE(t) - PAGE_SIZE);
+	t->valgrind_id = VALGRIND_STACK_REGISTER(t->stack + PAGE_SIZE, t->stack + STACK_SIZE(t));
 	t->cpu = cpu;
 	t->prio = (uint8_t)prio;
 	t->fn = fn;
@@ -537,7 +639,7 @@ int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(v
 	 * The first switch to the thread pops six zeroed registers and
 	 * "returns" into kthread_main with the stack aligned as after a call.
 	 */
-	sp = (uint64_t *)(t->stack + STACK_SIZE);
+	sp = (uint64_t *)(t->stack + STACK_SIZE(t));
 	*--sp = 0;
 	*--sp = (uint64_t)(uintptr_t)kthread_main;
 	for (int i = 0; i < 6; i++)
@@ -553,6 +655,12 @@ int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(v
 	if (out)
 		*out = t;
 	return 0;
+}
+
+int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
+		   void *arg)
+{
+	return kthread_create_stack(out, name, prio, SCHED_STACK_ORDER, fn, arg);
 }
 
 int kthread_join(struct kthread *t, int *ret)
@@ -608,4 +716,21 @@ void sched_cpu_stop(struct sched_cpu *cpu)
 	atomic_store(&cpu->stop, 1);
 	if (atomic_exchange(&cpu->bell_pending, 1) == 0)
 		host_doorbell_ring(cpu->bell);
+}
+
+void sched_process_cpus_stop(void)
+{
+	uint32_t pid = host_pid();
+
+	if (!machine)
+		return;
+	/* Under sched_lock: a CPU of a dead process could be reaped meanwhile. */
+	spin_lock(&machine->sched_lock);
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+		struct sched_cpu *cpu = cpu_table()[i];
+
+		if (cpu && cpu->pid == pid)
+			sched_cpu_stop(cpu);
+	}
+	spin_unlock(&machine->sched_lock);
 }

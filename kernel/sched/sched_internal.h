@@ -17,12 +17,14 @@ struct kthread {
 	bool on_timer;
 	bool timed_out;
 	bool detached;		 /* nobody will join: free at exit */
+	uint8_t stack_order;
+	_Atomic uint32_t interrupted; /* kthread_interrupt was called */
 	uint64_t wake_at;	 /* monotonic ns, when on_timer */
 	uint32_t io_events;
 	int (*fn)(void *);	 /* only ever called in the creating process */
 	void *arg;
 	int ret;
-	char *stack;		 /* SCHED_STACK_ORDER pages, the first one a guard */
+	char *stack;		 /* 2^stack_order pages, the first one a guard */
 	unsigned valgrind_id;
 	struct kcompletion done;
 	struct kwaiter waiter;
@@ -42,6 +44,8 @@ struct sched_cpu {
 	_Atomic uint32_t stop;
 	_Atomic uint64_t switches;
 	_Atomic uint64_t remote_wakes;
+	_Atomic uint64_t io_wakes;
+	_Atomic uint32_t ntimers;
 	_Atomic uint32_t nthreads;
 	_Atomic uint32_t nrunnable;
 	/* local */
@@ -51,7 +55,10 @@ struct sched_cpu {
 	struct kthread *zombie;
 	struct kthread *all;	/* every thread, so a dead CPU's can be freed */
 #define SCHED_STACK_CACHE 16
-	char *stack_cache[SCHED_STACK_CACHE]; /* freed stacks, guard page still set */
+	struct {
+		char *stack;
+		unsigned order;
+	} stack_cache[SCHED_STACK_CACHE]; /* freed stacks, guard page still set */
 	uint32_t nstack_cache;
 	void *idle_sp;
 	int epfd, bellfd;
@@ -65,5 +72,28 @@ void sched_switch_away(struct sched_cpu *cpu);
 /* Put the current thread on the timer list for @timeout_ns from now. */
 void sched_timer_arm(struct kthread *t, int64_t timeout_ns);
 void sched_timer_cancel(struct kthread *t);
+
+/*
+ * Block the current thread @t until @cond holds; whoever makes @cond true
+ * calls sched_wake(@t), from this CPU or another. The state is set before
+ * @cond is read, so a waker on another CPU either finds the thread blocked
+ * and queues it, or the thread finds @cond true. A thread that finds @cond
+ * true after a waker queued it still switches away once, to use up that
+ * queue entry: a running thread never sits on a queue.
+ */
+#define sched_block_until(t, cond)                                                       \
+	do {                                                                             \
+		for (;;) {                                                               \
+			atomic_store(&(t)->state, KT_BLOCKED);                           \
+			if (cond) {                                                      \
+				uint32_t st_ = KT_BLOCKED;                               \
+				if (!atomic_compare_exchange_strong(&(t)->state, &st_,   \
+								    KT_RUNNING))         \
+					sched_switch_away((t)->cpu);                     \
+				break;                                                   \
+			}                                                                \
+			sched_switch_away((t)->cpu);                                     \
+		}                                                                        \
+	} while (0)
 
 #endif

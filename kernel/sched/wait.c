@@ -86,7 +86,7 @@ int kwait_wake(struct kwait *wq, int n)
 	return woken;
 }
 
-int kwait_sleep_locked(struct kwait *wq, bool excl, int64_t timeout_ns)
+int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns)
 {
 	struct kthread *t = kthread_self();
 	struct kwaiter host_w = {0}, *w;
@@ -100,24 +100,20 @@ int kwait_sleep_locked(struct kwait *wq, bool excl, int64_t timeout_ns)
 			w = &host_w; /* only ever woken from this process then */
 	}
 	atomic_store(&w->woken, 0);
-	w->excl = excl;
+	w->excl = !!(flags & KWAIT_EXCL);
 	w->pid = host_pid();
 	wq_add(wq, w);
+	spin_unlock(&wq->lock);
+
 	if (t) {
-		atomic_store(&t->state, KT_BLOCKED);
+		bool intr = flags & KWAIT_INTR;
+
 		if (timeout_ns >= 0)
 			sched_timer_arm(t, timeout_ns);
 		else
 			t->timed_out = false;
-	}
-	spin_unlock(&wq->lock);
-
-	if (t) {
-		while (!atomic_load(&w->woken) && !t->timed_out) {
-			sched_switch_away(t->cpu);
-			if (!atomic_load(&w->woken) && !t->timed_out)
-				atomic_store(&t->state, KT_BLOCKED);
-		}
+		sched_block_until(t, atomic_load(&w->woken) || t->timed_out ||
+					     (intr && atomic_load(&t->interrupted)));
 		sched_timer_cancel(t);
 	} else {
 		uint64_t deadline = timeout_ns >= 0 ? host_mono_ns() + (uint64_t)timeout_ns : 0;
@@ -144,7 +140,9 @@ int kwait_sleep_locked(struct kwait *wq, bool excl, int64_t timeout_ns)
 	}
 	if (!t && w != &host_w)
 		kfree(w);
-	return queued ? -ETIMEDOUT : 0;
+	if (!queued)
+		return 0;
+	return t && !t->timed_out && atomic_load(&t->interrupted) ? -EINTR : -ETIMEDOUT;
 }
 
 /* --- semaphores --- */
@@ -177,7 +175,7 @@ int ksem_down_timeout(struct ksem *s, int64_t timeout_ns)
 		return 0;
 	}
 	/* ksem_up hands its unit straight to the waiter it wakes. */
-	return kwait_sleep_locked(&s->wq, true, timeout_ns);
+	return kwait_sleep_locked(&s->wq, KWAIT_EXCL, timeout_ns);
 }
 
 void ksem_down(struct ksem *s)
@@ -245,7 +243,7 @@ int kmtx_lock(struct kmtx *m)
 			    atomic_compare_exchange_strong(&m->owner, &owner, owner | KMTX_WAITERS))
 				break;
 		}
-		switch (kwait_sleep_locked(&m->wq, true, KMTX_CHECK_NS)) {
+		switch (kwait_sleep_locked(&m->wq, KWAIT_EXCL, KMTX_CHECK_NS)) {
 		case 0:
 			if ((atomic_load(&m->owner) & ~KMTX_WAITERS) == me)
 				return 0; /* handed over by kmtx_unlock */
@@ -295,7 +293,7 @@ void krwsem_down_read(struct krwsem *s)
 			spin_unlock(&s->wq.lock);
 			return;
 		}
-		kwait_sleep_locked(&s->wq, false, -1);
+		kwait_sleep_locked(&s->wq, 0, -1);
 	}
 }
 
@@ -312,7 +310,7 @@ void krwsem_down_write(struct krwsem *s)
 	spin_lock(&s->wq.lock);
 	s->writers_waiting++;
 	while (s->readers != 0) {
-		kwait_sleep_locked(&s->wq, false, -1);
+		kwait_sleep_locked(&s->wq, 0, -1);
 		spin_lock(&s->wq.lock);
 	}
 	s->writers_waiting--;
@@ -340,7 +338,7 @@ void kcompletion_wait(struct kcompletion *c)
 {
 	spin_lock(&c->wq.lock);
 	while (!c->done) {
-		kwait_sleep_locked(&c->wq, false, -1);
+		kwait_sleep_locked(&c->wq, 0, -1);
 		spin_lock(&c->wq.lock);
 	}
 	spin_unlock(&c->wq.lock);

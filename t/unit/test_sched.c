@@ -11,13 +11,19 @@
  *  9     semaphores as a bounded queue between two processes: 20000 items in order
  * 10     a completion in one process wakes a thread in another
  * 11-12  a kmtx holder killed with SIGKILL: the next locker is told, within a bounded time
+ * 13     a host thread interrupts threads waiting on an fd, a sleep and a wait queue
+ * 14     a thread of another process is interrupted
+ * 15     two processes accept from one listener through exclusive watches: none lost
+ * 16     stacks of every order; bad orders are refused
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +225,9 @@ struct shared {
 	struct ksem empty, full;
 	long ring[8];
 	struct kcompletion ping;
+	struct kthread *_Atomic remote;	  /* a thread of the child, for test 14 */
+	struct kthread *_Atomic acceptor; /* the child's acceptor, test 15 */
+	_Atomic int accepted[2];
 };
 
 static struct shared *sh;
@@ -419,11 +428,219 @@ static void test_dead_holder(void)
 	close(p[1]);
 }
 
+static struct kwait intr_wq;
+static int intr_fd_rc = 1, intr_sleep_rc = 1, intr_wq_rc = 1, intr_again = 1;
+static uint64_t intr_t0;
+static struct kthread *intr_threads[3];
+
+static int intr_fd(void *arg)
+{
+	(void)arg;
+	intr_fd_rc = kthread_wait_fd(pipe_fds[0], EPOLLIN, -1);
+	/* The flag stays: the next wait ends at once. */
+	intr_again = kthread_wait_fd(pipe_fds[0], EPOLLIN, -1);
+	return 0;
+}
+
+static int intr_sleep(void *arg)
+{
+	(void)arg;
+	intr_sleep_rc = kthread_sleep_ns(10000000000ull);
+	return 0;
+}
+
+static int intr_queue(void *arg)
+{
+	(void)arg;
+	spin_lock(&intr_wq.lock);
+	intr_wq_rc = kwait_sleep_locked(&intr_wq, KWAIT_INTR, -1);
+	return 0;
+}
+
+static void *interrupter(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	for (int i = 0; i < 3; i++)
+		kthread_interrupt(intr_threads[i]);
+	return NULL;
+}
+
+static void test_interrupt(void)
+{
+	pthread_t th;
+	uint64_t took;
+
+	if (pipe(pipe_fds))
+		bail_out("pipe");
+	kwait_init(&intr_wq);
+	kthread_create(&intr_threads[0], "ifd", SCHED_PRIO_DEFAULT, intr_fd, NULL);
+	kthread_create(&intr_threads[1], "isleep", SCHED_PRIO_DEFAULT, intr_sleep, NULL);
+	kthread_create(&intr_threads[2], "iwq", SCHED_PRIO_DEFAULT, intr_queue, NULL);
+	intr_t0 = host_mono_ns();
+	pthread_create(&th, NULL, interrupter, NULL);
+	run_all();
+	for (int i = 0; i < 3; i++)
+		kthread_join(intr_threads[i], NULL);
+	took = host_mono_ns() - intr_t0;
+	pthread_join(th, NULL);
+	ok(intr_fd_rc == -EINTR && intr_again == -EINTR && intr_sleep_rc == -EINTR &&
+		   intr_wq_rc == -EINTR && took < 2000000000ull && intr_wq.head == NULL,
+	   "interrupted from a host thread: fd %d (then %d), sleep %d, queue %d, in %.3f s",
+	   intr_fd_rc, intr_again, intr_sleep_rc, intr_wq_rc, (double)took / 1e9);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+}
+
+static int remote_waiter(void *arg)
+{
+	int *fd = arg;
+
+	atomic_store(&sh->remote, kthread_self());
+	return kthread_wait_fd(*fd, EPOLLIN, 10000) == -EINTR ? 0 : 1;
+}
+
+static void test_remote_interrupt(void)
+{
+	int p[2], status = -1;
+	uint64_t t0;
+	pid_t pid;
+
+	if (pipe(p))
+		bail_out("pipe");
+	atomic_store(&sh->remote, NULL);
+	pid = in_child(remote_waiter, &p[0]);
+	while (!atomic_load(&sh->remote))
+		usleep(1000);
+	usleep(10000); /* let it block */
+	t0 = host_mono_ns();
+	kthread_interrupt(atomic_load(&sh->remote));
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && host_mono_ns() - t0 < 2000000000ull,
+	   "a thread blocked in another process is interrupted");
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Accept from the shared listener until interrupted; count into accepted[@which]. */
+static int listener_fd;
+
+static int acceptor(void *arg)
+{
+	int which = (int)(intptr_t)arg;
+	struct kwatch w;
+
+	if (which == 1)
+		atomic_store(&sh->acceptor, kthread_self());
+	if (kwatch_add(&w, listener_fd, EPOLLIN))
+		return 1;
+	while (kwatch_wait(&w, -1) >= 0) {
+		int fd;
+
+		while ((fd = accept4(listener_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+			atomic_fetch_add(&sh->accepted[which], 1);
+			close(fd);
+		}
+	}
+	kwatch_del(&w);
+	return 0;
+}
+
+#define NCONNECT 300
+
+static void *connector(void *arg)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	(void)arg;
+	getsockname(listener_fd, (struct sockaddr *)&sa, &len);
+	for (int i = 0; i < NCONNECT; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(fd, (struct sockaddr *)&sa, len) == 0 && i % 7 == 0)
+			usleep(200); /* now and then a lull, so both sides go back to sleep */
+		close(fd);
+	}
+	for (int i = 0; i < 5000; i++) {
+		if (atomic_load(&sh->accepted[0]) + atomic_load(&sh->accepted[1]) >= NCONNECT)
+			break;
+		usleep(1000);
+	}
+	for (int i = 0; i < (int)(sizeof(intr_threads) / sizeof(intr_threads[0])); i++)
+		if (intr_threads[i])
+			kthread_interrupt(intr_threads[i]);
+	kthread_interrupt(atomic_load(&sh->acceptor));
+	return NULL;
+}
+
+static void test_shared_listener(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int status = -1, total;
+	pthread_t th;
+	pid_t pid;
+
+	listener_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (listener_fd < 0 || bind(listener_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(listener_fd, 512))
+		bail_out("listen");
+	atomic_store(&sh->acceptor, NULL);
+	pid = in_child(acceptor, (void *)(intptr_t)1);
+	while (!atomic_load(&sh->acceptor))
+		usleep(1000);
+	memset(intr_threads, 0, sizeof(intr_threads));
+	kthread_create(&intr_threads[0], "acceptor", SCHED_PRIO_DEFAULT, acceptor, (void *)0);
+	pthread_create(&th, NULL, connector, NULL);
+	run_all();
+	kthread_join(intr_threads[0], NULL);
+	pthread_join(th, NULL);
+	waitpid(pid, &status, 0);
+	total = atomic_load(&sh->accepted[0]) + atomic_load(&sh->accepted[1]);
+	ok(total == NCONNECT && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "%d connections accepted of %d (this process %d, the other %d)", total, NCONNECT,
+	   atomic_load(&sh->accepted[0]), atomic_load(&sh->accepted[1]));
+	close(listener_fd);
+}
+
+static int deep(void *arg)
+{
+	volatile char buf[8192];
+
+	buf[0] = 1;
+	buf[sizeof(buf) - 1] = (char)(intptr_t)arg;
+	return buf[0] + buf[sizeof(buf) - 1];
+}
+
+static void test_stack_orders(void)
+{
+	struct kthread *t[SCHED_STACK_ORDER_MAX + 1];
+	int bad = 0, sum = 0;
+
+	for (int round = 0; round < 3; round++) { /* the second and third reuse cached stacks */
+		for (unsigned o = 2; o <= SCHED_STACK_ORDER_MAX; o++)
+			if (kthread_create_stack(&t[o], "deep", SCHED_PRIO_DEFAULT, o, deep,
+						 (void *)(intptr_t)o))
+				bad++;
+		run_all();
+		for (unsigned o = 2; o <= SCHED_STACK_ORDER_MAX; o++) {
+			int r = 0;
+
+			kthread_join(t[o], &r);
+			sum += r;
+		}
+	}
+	ok(!bad && sum == 3 * (5 + 2 + 3 + 4 + 5 + 6) &&
+		   kthread_create_stack(NULL, "x", 0, 1, deep, NULL) == -EINVAL &&
+		   kthread_create_stack(NULL, "x", 0, SCHED_STACK_ORDER_MAX + 1, deep, NULL) == -EINVAL,
+	   "threads on stacks of 16 KiB to 256 KiB; other sizes refused");
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 16 << 20};
 
-	plan(12);
+	plan(16);
 	if (uml_boot(&bp) || sched_cpu_init())
 		bail_out("boot failed");
 	sh = uml_zalloc(sizeof(*sh));
@@ -440,5 +657,9 @@ int main(void)
 	test_bounded_queue();
 	test_cross_process_wake();
 	test_dead_holder();
+	test_interrupt();
+	test_remote_interrupt();
+	test_shared_listener();
+	test_stack_orders();
 	return done_testing();
 }

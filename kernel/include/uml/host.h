@@ -63,6 +63,8 @@ void host_sleep_ns(uint64_t ns);
 int host_poll_create(void);
 /* Arm @fd for one report of @events (EPOLLIN/EPOLLOUT bits) to @ptr. */
 int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr);
+/* Register @fd for @events as given (EPOLLEXCLUSIVE, EPOLLET...) until forgotten. */
+int host_poll_add(int epfd, int fd, uint32_t events, void *ptr);
 int host_poll_forget(int epfd, int fd);
 struct host_poll_event {
 	uint32_t events;

@@ -32,6 +32,7 @@
 #define SCHED_NPRIO	   4 /* 0 is the most urgent */
 #define SCHED_PRIO_DEFAULT 2
 #define SCHED_STACK_ORDER  4 /* 64 KiB stacks, the lowest page a guard */
+#define SCHED_STACK_ORDER_MAX 6
 
 struct sched_cpu;
 struct kthread;
@@ -87,6 +88,8 @@ struct sched_stats {
 	uint32_t threads;
 	uint32_t runnable;
 	uint64_t remote_wakes;
+	uint64_t io_wakes;  /* threads woken by epoll */
+	uint32_t timers;    /* threads sleeping with a deadline */
 	uint32_t pid;
 };
 
@@ -102,6 +105,8 @@ int sched_cpu_run(bool drain);
 /* Ask the CPU of this process to return from sched_cpu_run; callable from a signal-free host thread. */
 void sched_cpu_stop(struct sched_cpu *cpu);
 struct sched_cpu *sched_this_cpu(void);
+/* sched_cpu_stop every CPU of the calling process (from a thread that is not one). */
+void sched_process_cpus_stop(void);
 /*
  * Free the threads, stacks and state of CPUs whose process died. Returns how
  * many. Cheap; the process that booted calls it now and then (uml_reap).
@@ -113,33 +118,84 @@ int sched_cpu_stats(int i, struct sched_stats *st);
 /* --- threads --- */
 
 /*
+ * A persistent watch on a socket that several CPUs share, such as a listener
+ * that every process of the machine accepts from. It is registered once, as
+ * exclusive and edge-triggered, so new work wakes one CPU rather than all of
+ * them, which one-shot arming (kthread_wait_fd) cannot do. Readiness that
+ * comes while nobody waits is kept in @events: the owner takes it with
+ * kwatch_wait and then works the socket until it would block (EAGAIN), so no
+ * edge is lost. A kwatch belongs to one CPU and is used by one thread at a
+ * time; it lives in that process's memory.
+ */
+struct kwatch {
+	int fd;
+	uint32_t events;	 /* readiness seen and not yet taken */
+	struct kthread *waiter;	 /* the thread in kwatch_wait, if any */
+	struct sched_cpu *cpu;
+};
+
+/*
  * Create a thread on the calling CPU (or on @cpu's process when that is
  * this process) that runs @fn(@arg). *@out (may be NULL) names it for
  * kthread_join. Returns -ENOMEM without memory for the stack.
  */
 int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
 		   void *arg);
+/*
+ * The same with a stack of 2^@stack_order pages (2..SCHED_STACK_ORDER_MAX),
+ * the lowest one a guard: threads that run many at a time and need little
+ * stack (a connection) take a smaller one.
+ */
+int kthread_create_stack(struct kthread **out, const char *name, int prio, unsigned stack_order,
+			 int (*fn)(void *), void *arg);
 /* Wait for @t to finish (from a thread of the same CPU); its return value in *@ret. */
 int kthread_join(struct kthread *t, int *ret);
 void kthread_yield(void);
-/* Sleep @ns nanoseconds (a host thread sleeps on the host). */
-void kthread_sleep_ns(uint64_t ns);
+/* Sleep @ns nanoseconds (a host thread sleeps on the host). 0, or -EINTR. */
+int kthread_sleep_ns(uint64_t ns);
 struct kthread *kthread_self(void);
 /*
  * Wait until @fd is ready for @events (EPOLLIN/EPOLLOUT) or @timeout_ms
- * passes (< 0: no limit). Returns the ready events or -ETIMEDOUT.
+ * passes (< 0: no limit). Returns the ready events, -ETIMEDOUT or -EINTR.
  */
 int kthread_wait_fd(int fd, uint32_t events, int timeout_ms);
+
+/*
+ * Interrupt @t: the wait it is in, and every interruptible wait it starts
+ * from now on, returns -EINTR (kthread_wait_fd, kthread_sleep_ns, kwatch_wait,
+ * kwait_sleep_locked with KWAIT_INTR). It is how a thread is asked to finish;
+ * the flag is never cleared. Callable from any thread of any process, as long
+ * as @t has not exited (the caller must know that, e.g. because @t unlinks
+ * itself from the caller's list before it exits).
+ */
+void kthread_interrupt(struct kthread *t);
+/* Whether the current kernel thread has been interrupted. */
+bool kthread_interrupted(void);
+
+/*
+ * Start watching @fd (shared with other CPUs) for @events, on the calling
+ * CPU. Returns 0 or a negative errno.
+ */
+int kwatch_add(struct kwatch *w, int fd, uint32_t events);
+/*
+ * Take the readiness seen on @w, waiting for some when there is none, at
+ * most @timeout_ms (< 0: no limit). Returns the events, -ETIMEDOUT or -EINTR.
+ */
+int kwatch_wait(struct kwatch *w, int timeout_ms);
+/* Stop watching; @w may be freed afterwards. */
+void kwatch_del(struct kwatch *w);
 
 /* --- sleeping primitives --- */
 
 void kwait_init(struct kwait *wq);
+#define KWAIT_EXCL 0x1 /* a wake-one waiter */
+#define KWAIT_INTR 0x2 /* a kernel thread's sleep ends when it is interrupted */
 /*
  * Sleep on @wq until woken or @timeout_ns passes (< 0: none). Call with
  * wq->lock held; it is released while asleep and not held on return.
- * Returns 0 or -ETIMEDOUT.
+ * Returns 0 when woken, -ETIMEDOUT, or -EINTR (with KWAIT_INTR).
  */
-int kwait_sleep_locked(struct kwait *wq, bool excl, int64_t timeout_ns);
+int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns);
 /* Wake up to @n waiters (INT32_MAX: all). Takes wq->lock. */
 int kwait_wake(struct kwait *wq, int n);
 
