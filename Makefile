@@ -118,4 +118,5 @@ install: $(O)/mod_umlconf.so
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d)
+# Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) tools/umlnfsd.c)
