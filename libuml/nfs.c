@@ -52,6 +52,18 @@ int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
 	return svc_serve(&sl, stop_fd);
 }
 
+int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv)
+{
+	struct svc_listener sl = {.tcp_fd = l->tcp_fd, .udp_fd = l->udp_fd};
+
+	return nfs_svc_start(&sl, (struct svc_serv **)srv);
+}
+
+void uml_nfs_stop(uml_nfs_server_t *srv)
+{
+	nfs_svc_stop((struct svc_serv *)srv);
+}
+
 void uml_nfs_stats(struct uml_nfs_stats *st)
 {
 	struct nfs_stats s;
@@ -61,4 +73,5 @@ void uml_nfs_stats(struct uml_nfs_stats *st)
 	st->errors = s.errors;
 	st->garbage = s.garbage;
 	st->connections = s.connections;
+	st->refused = s.refused;
 }

@@ -19,6 +19,11 @@ int uml_cpu_run(bool drain)
 	return sched_cpu_run(drain);
 }
 
+int uml_cpu_exit(void)
+{
+	return sched_cpu_exit();
+}
+
 void uml_cpu_stop(void)
 {
 	struct sched_cpu *cpu = sched_this_cpu();
@@ -76,20 +81,38 @@ int uml_thread_wait_fd(int fd, bool write, int timeout_ms)
 	return kthread_wait_fd(fd, write ? EPOLLOUT : EPOLLIN, timeout_ms);
 }
 
+int uml_sched_stats(int cpu, struct uml_sched_stats *st)
+{
+	struct sched_stats k;
+	int err = sched_cpu_stats(cpu, &k);
+
+	if (err)
+		return err;
+	st->pid = k.pid;
+	st->threads = k.threads;
+	st->runnable = k.runnable;
+	st->timers = k.timers;
+	st->switches = k.switches;
+	st->remote_wakes = k.remote_wakes;
+	st->io_wakes = k.io_wakes;
+	return 0;
+}
+
 size_t uml_sched_status(char *buf, size_t size)
 {
 	size_t n = (size_t)snprintf(buf, size,
-				    "# cpu pid threads runnable switches remote_wakes\n");
+				    "# cpu pid threads runnable timers switches remote_wakes io_wakes\n");
 
 	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
-		struct sched_stats st;
+		struct uml_sched_stats st;
 
-		if (sched_cpu_stats(i, &st))
+		if (uml_sched_stats(i, &st))
 			continue;
 		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size),
-				      "%d %u %u %u %llu %llu\n", i, st.pid, st.threads, st.runnable,
-				      (unsigned long long)st.switches,
-				      (unsigned long long)st.remote_wakes);
+				      "%d %u %u %u %u %llu %llu %llu\n", i, st.pid, st.threads,
+				      st.runnable, st.timers, (unsigned long long)st.switches,
+				      (unsigned long long)st.remote_wakes,
+				      (unsigned long long)st.io_wakes);
 	}
 	return n;
 }

@@ -139,6 +139,8 @@ void uml_sem_up(uml_sem_t *s);
 int uml_cpu_init(void);
 /* Run this CPU's kernel threads until uml_cpu_stop; with @drain, until none is left too. */
 int uml_cpu_run(bool drain);
+/* Stop being a CPU, once no kernel thread of it is left: 0, -EBUSY or -EPERM. */
+int uml_cpu_exit(void);
 /*
  * Make a CPU return from uml_cpu_run: the calling thread's own when it is one
  * (from one of its kernel threads), else every CPU of this process.
@@ -257,17 +259,44 @@ void uml_nfs_exports_clear(void);
 int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t n, char *err,
 		   size_t errlen);
 /*
- * Serve NFS on the calling thread until @stop_fd is readable. Call it from a
- * thread of an attached CPU; several CPUs can serve the same listener.
+ * Serve NFS on the calling host thread until @stop_fd is readable: the
+ * thread becomes a CPU whose kernel threads accept connections and serve
+ * each on a thread of its own, and stops being one on return. Call it from
+ * an attached process; the CPUs of several processes can serve the same
+ * listener.
  */
 int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd);
+/*
+ * The same as kernel threads of the calling CPU, next to the application's
+ * own, until uml_nfs_stop (called on that CPU, e.g. from one of its kernel
+ * threads). The threads finish on their own after the stop.
+ */
+typedef struct uml_nfs_server uml_nfs_server_t;
+int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv);
+void uml_nfs_stop(uml_nfs_server_t *srv);
 
 struct uml_nfs_stats {
 	uint64_t calls, errors, garbage, connections;
+	uint64_t refused; /* connections closed at once: no memory to serve them */
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
 
-/* One line per CPU: cpu, pid, threads, runnable, context switches, remote wake-ups. */
+/* What a CPU (a host thread running kernel threads) is doing. */
+struct uml_sched_stats {
+	uint32_t pid;	       /* its process */
+	uint32_t threads;      /* kernel threads alive */
+	uint32_t runnable;     /* of them, waiting in the run queue */
+	uint32_t timers;       /* of them, asleep with a deadline */
+	uint64_t switches;     /* context switches since it started */
+	uint64_t remote_wakes; /* threads woken from another CPU or process */
+	uint64_t io_wakes;     /* wake-ups reported by epoll */
+};
+/* CPU @cpu (0..UML_MAX_CPUS-1): 0, or -ENOENT when no live thread runs it. */
+int uml_sched_stats(int cpu, struct uml_sched_stats *st);
+/*
+ * A header line, then one line per CPU: cpu pid threads runnable timers
+ * switches remote_wakes io_wakes.
+ */
 size_t uml_sched_status(char *buf, size_t size);
 
 /* /proc-style text about memory (buddyinfo, slabinfo, meminfo). */

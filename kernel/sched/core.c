@@ -49,8 +49,8 @@ static inline struct sched_cpu *cur_cpu(void)
 /* The host thread's own stack, learnt at the first switch (ASan only). */
 static __thread const void *host_stack_bottom;
 static __thread size_t host_stack_size;
-static struct kmem_cache *kthread_cache;
-static spinlock_t cache_once = SPINLOCK_INIT;
+/* The machine's cache of struct kthread; every process finds it there. */
+#define kthread_cache (machine->kthread_cache)
 
 struct sched_cpu *sched_this_cpu(void)
 {
@@ -87,10 +87,10 @@ int sched_cpu_init(void)
 	}
 	if (!machine)
 		return -ENODEV;
-	spin_lock(&cache_once);
+	spin_lock(&machine->sched_lock);
 	if (!kthread_cache)
 		kthread_cache = kmem_cache_create("kthread", sizeof(struct kthread), 64);
-	spin_unlock(&cache_once);
+	spin_unlock(&machine->sched_lock);
 	cpu = kzalloc(sizeof(*cpu));
 	if (!cpu || !kthread_cache) {
 		kfree(cpu);
@@ -117,7 +117,18 @@ int sched_cpu_init(void)
 	cpu->pid = host_pid();
 	cpu->tid = host_tid();
 	spin_lock_init(&cpu->remote_lock);
-	snprintf(cpu->bell, sizeof(cpu->bell), "uml-%p-cpu%d", (void *)machine, id);
+	{
+		uint64_t boot;
+
+		/*
+		 * Abstract names are host-wide, and two machines may be mapped
+		 * at the same address (a restarted server re-finds its hint):
+		 * the boot's random verifier tells them apart.
+		 */
+		memcpy(&boot, machine->boot_verf, sizeof(boot));
+		snprintf(cpu->bell, sizeof(cpu->bell), "uml-%p-%016llx-cpu%d", (void *)machine,
+			 (unsigned long long)boot, id);
+	}
 	cpu->epfd = host_poll_create();
 	cpu->bellfd = host_doorbell_open(cpu->bell);
 	if (cpu->epfd < 0 || cpu->bellfd < 0) {
@@ -142,6 +153,35 @@ out_free:
 	spin_unlock(&machine->sched_lock);
 	kfree(cpu);
 	return err;
+}
+
+static void free_thread(struct kthread *t);
+
+int sched_cpu_exit(void)
+{
+	struct sched_cpu *cpu = cur_cpu();
+
+	if (!cpu)
+		return -EPERM;
+	if (cpu->current || atomic_load(&cpu->nthreads))
+		return -EBUSY;
+	spin_lock(&machine->sched_lock);
+	cpu_table()[cpu->id] = NULL;
+	spin_unlock(&machine->sched_lock);
+	while (cpu->all) /* finished, never joined */
+		free_thread(cpu->all);
+	while (cpu->nstack_cache) {
+		char *stack = cpu->stack_cache[--cpu->nstack_cache].stack;
+
+		host_protect(stack, PAGE_SIZE, false);
+		page_free(stack, cpu->stack_cache[cpu->nstack_cache].order);
+	}
+	host_close(cpu->epfd);
+	host_close(cpu->bellfd);
+	this_cpu = NULL;
+	host_stack_bottom = NULL;
+	kfree(cpu);
+	return 0;
 }
 
 int sched_cpu_stats(int i, struct sched_stats *st)
@@ -385,7 +425,7 @@ int kwatch_add(struct kwatch *w, int fd, uint32_t events)
 	w->events = 0;
 	w->waiter = NULL;
 	w->cpu = cpu;
-	return host_poll_add(cpu->epfd, fd, events | EPOLLEXCLUSIVE | EPOLLET,
+	return host_poll_add(cpu->epfd, fd, events | EPOLLET,
 			     (void *)((uintptr_t)w | KWATCH_TAG));
 }
 
@@ -655,6 +695,15 @@ int kthread_create_stack(struct kthread **out, const char *name, int prio, unsig
 	if (out)
 		*out = t;
 	return 0;
+}
+
+void kthread_detach(struct kthread *t)
+{
+	/* A dead thread whose last switch is done is freed now, else at its exit. */
+	if (atomic_load(&t->state) == KT_DEAD && t->cpu->zombie != t)
+		free_thread(t);
+	else
+		t->detached = true;
 }
 
 int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),

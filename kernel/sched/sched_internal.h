@@ -54,7 +54,7 @@ struct sched_cpu {
 	struct kthread *current;
 	struct kthread *zombie;
 	struct kthread *all;	/* every thread, so a dead CPU's can be freed */
-#define SCHED_STACK_CACHE 16
+#define SCHED_STACK_CACHE 4 /* per CPU: 256 KiB of default stacks at most */
 	struct {
 		char *stack;
 		unsigned order;

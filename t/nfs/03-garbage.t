@@ -7,7 +7,9 @@
 #  6     two calls in one write: both answered, in order
 #  7     random UDP datagrams, then MNT and GETATTR over UDP are answered
 #  8     200 idle connections (more than the workers' slots), then nfs-ls works
-#  9     the server counted garbage and is still the same process
+#  9     1000 connections one after another are each served: a closed
+#        connection gives back its thread and stack
+# 10     the server counted garbage and is still the same process
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +18,7 @@ use IO::Socket::INET;
 use Test::More;
 use NfsTest;
 
-plan_nfs(9);
+plan_nfs(10);
 
 my $s = start_server('-l', '127.0.0.1:0', '-w', '2', '-p', '/config/a=1');
 
@@ -107,8 +109,14 @@ ok($rc == 0 && $out =~ /\ba\b/, '8 with 200 idle connections open, nfs-ls still 
     or diag($out);
 close $_ for @idle;
 
+my $served = 0;
+for (1 .. 1000) {
+	$served++ if null_ok();
+}
+is($served, 1000, '9 1000 connections in a row are all served');
+
 my $alive = kill 0, $s->{pid};
 my $log = stop_server($s);
 my ($garbage) = $log =~ /(\d+) garbage/;
 ok($alive && log_clean($log) && ($garbage // 0) > 0,
-   "9 no worker died; $garbage garbage records counted") or diag($log);
+   "10 no worker died; $garbage garbage records counted") or diag($log);

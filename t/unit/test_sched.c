@@ -532,7 +532,7 @@ static int acceptor(void *arg)
 
 	if (which == 1)
 		atomic_store(&sh->acceptor, kthread_self());
-	if (kwatch_add(&w, listener_fd, EPOLLIN))
+	if (kwatch_add(&w, listener_fd, EPOLLIN | EPOLLEXCLUSIVE))
 		return 1;
 	while (kwatch_wait(&w, -1) >= 0) {
 		int fd;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 /*
  * Map @size bytes of memory shared with every process forked afterwards. The
@@ -81,5 +83,23 @@ int host_doorbell_open(const char *name);
 void host_doorbell_ring(const char *name);
 void host_doorbell_drain(int fd);
 void host_close(int fd);
+
+/*
+ * Sockets (net.c). Every socket is non-blocking and close-on-exec; calls
+ * return a count or fd, or a negative errno (-EAGAIN when it would block).
+ */
+/* A socket bound to @sa: listening with @backlog when @stream, else datagram. */
+int host_listen(const struct sockaddr *sa, socklen_t len, bool stream, int backlog);
+int host_sockname(int fd, struct sockaddr_storage *ss, socklen_t *len);
+/* Accept one connection (TCP_NODELAY set) and its peer's address. */
+int host_accept(int fd, struct sockaddr_storage *peer, socklen_t *len);
+ssize_t host_recv(int fd, void *buf, size_t len); /* 0: the peer closed */
+ssize_t host_send(int fd, const void *buf, size_t len);
+ssize_t host_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *peer,
+		      socklen_t *plen);
+ssize_t host_sendto(int fd, const void *buf, size_t len, const struct sockaddr_storage *peer,
+		    socklen_t plen);
+/* @size bytes of this process's memory, backed only as touched; NULL on failure. */
+void *host_map_private(size_t size);
 
 #endif

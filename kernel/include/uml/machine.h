@@ -56,6 +56,7 @@ struct machine {
 
 	spinlock_t sched_lock; /* guards sched[] */
 	struct sched_cpu *sched[MACHINE_MAX_CPUS];
+	struct kmem_cache *kthread_cache; /* created by the first CPU, under sched_lock */
 };
 
 /* The machine this process is attached to (NULL before boot/attach). */

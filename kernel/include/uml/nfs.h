@@ -51,9 +51,16 @@ int svc_listen(const char *host, int port, struct svc_listener *l);
  * Returns 0 when stopped, or a negative errno when it could not run.
  */
 int svc_serve(const struct svc_listener *l, int stop_fd);
+/*
+ * Serve @l with kernel threads of the calling CPU, next to its other
+ * threads, until nfs_svc_stop (called on that CPU).
+ */
+struct svc_serv;
+int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out);
+void nfs_svc_stop(struct svc_serv *s);
 
 struct nfs_stats {
-	uint64_t calls, errors, garbage, connections;
+	uint64_t calls, errors, garbage, connections, refused;
 	uint64_t proc[22]; /* NFSv3 calls by procedure number */
 };
 void nfs_stats(struct nfs_stats *st);

@@ -60,6 +60,7 @@ struct rpc_stats {
 	_Atomic uint64_t calls;	      /* calls dispatched to a procedure */
 	_Atomic uint64_t garbage;     /* records that could not be decoded */
 	_Atomic uint64_t connections; /* TCP connections accepted */
+	_Atomic uint64_t refused;     /* connections closed at once: no memory for them */
 };
 
 /* One call being served. Lives on the serving thread's stack. */
@@ -124,10 +125,20 @@ int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body);
 void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 
 /*
- * Run the transports of @svc on the listening sockets until @stop_fd is
- * readable (svc_sock.c). Returns 0 when stopped or a negative errno.
+ * The transports (svc_sock.c). rpc_svc_start starts kernel threads on the
+ * calling CPU that serve @svc on the listening sockets (either may be -1),
+ * which other CPUs may serve too. rpc_svc_stop, on the same CPU, interrupts
+ * them all; they finish on their own and the service is freed with the last.
+ */
+struct svc_serv;
+int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
+		  struct rpc_stats *stats, struct svc_serv **out);
+void rpc_svc_stop(struct svc_serv *s);
+/*
+ * Make the calling host thread a CPU that serves @svc until @stop_fd is
+ * readable, then stop being one. Returns 0 when stopped or a negative errno.
  */
 int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
-	    struct rpc_stats *stats);
+		 struct rpc_stats *stats);
 
 #endif

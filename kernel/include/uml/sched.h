@@ -105,6 +105,11 @@ int sched_cpu_run(bool drain);
 /* Ask the CPU of this process to return from sched_cpu_run; callable from a signal-free host thread. */
 void sched_cpu_stop(struct sched_cpu *cpu);
 struct sched_cpu *sched_this_cpu(void);
+/*
+ * The calling host thread stops being a CPU and gives back what it holds.
+ * Only when no thread of it is left (after sched_cpu_run with drain): -EBUSY.
+ */
+int sched_cpu_exit(void);
 /* sched_cpu_stop every CPU of the calling process (from a thread that is not one). */
 void sched_process_cpus_stop(void);
 /*
@@ -118,14 +123,16 @@ int sched_cpu_stats(int i, struct sched_stats *st);
 /* --- threads --- */
 
 /*
- * A persistent watch on a socket that several CPUs share, such as a listener
- * that every process of the machine accepts from. It is registered once, as
- * exclusive and edge-triggered, so new work wakes one CPU rather than all of
- * them, which one-shot arming (kthread_wait_fd) cannot do. Readiness that
- * comes while nobody waits is kept in @events: the owner takes it with
- * kwatch_wait and then works the socket until it would block (EAGAIN), so no
- * edge is lost. A kwatch belongs to one CPU and is used by one thread at a
- * time; it lives in that process's memory.
+ * A persistent, edge-triggered watch on a socket: registered once, so a
+ * thread that waits on it again and again makes no system call to re-arm
+ * it (kthread_wait_fd arms a one-shot watch at every wait). Readiness that
+ * comes while nobody waits is kept in @events; the owner takes it with
+ * kwatch_wait, and must work the socket until it would block (EAGAIN)
+ * before it waits again, or it may wait for an edge that already passed.
+ * With EPOLLEXCLUSIVE it suits a listener that many CPUs share: new work
+ * wakes one CPU rather than all, which one-shot arming cannot do. A kwatch
+ * belongs to one CPU and is used by one thread at a time; it lives in that
+ * process's memory.
  */
 struct kwatch {
 	int fd;
@@ -150,6 +157,12 @@ int kthread_create_stack(struct kthread **out, const char *name, int prio, unsig
 			 int (*fn)(void *), void *arg);
 /* Wait for @t to finish (from a thread of the same CPU); its return value in *@ret. */
 int kthread_join(struct kthread *t, int *ret);
+/*
+ * Nobody will join @t: it is freed when it finishes (or now, if it has).
+ * From a thread of its CPU. Until it finishes the pointer stays usable, e.g.
+ * for kthread_interrupt.
+ */
+void kthread_detach(struct kthread *t);
 void kthread_yield(void);
 /* Sleep @ns nanoseconds (a host thread sleeps on the host). 0, or -EINTR. */
 int kthread_sleep_ns(uint64_t ns);
@@ -173,8 +186,9 @@ void kthread_interrupt(struct kthread *t);
 bool kthread_interrupted(void);
 
 /*
- * Start watching @fd (shared with other CPUs) for @events, on the calling
- * CPU. Returns 0 or a negative errno.
+ * Start watching @fd for @events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, and
+ * EPOLLEXCLUSIVE for a shared listener) on the calling CPU. Returns 0 or a
+ * negative errno.
  */
 int kwatch_add(struct kwatch *w, int fd, uint32_t events);
 /*

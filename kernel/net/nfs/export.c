@@ -310,6 +310,7 @@ void nfs_stats(struct nfs_stats *s)
 	s->calls = atomic_load(&st->rpc.calls);
 	s->garbage = atomic_load(&st->rpc.garbage);
 	s->connections = atomic_load(&st->rpc.connections);
+	s->refused = atomic_load(&st->rpc.refused);
 	s->errors = atomic_load(&st->errors);
 	for (i = 0; i < NFS3_NPROCS; i++)
 		s->proc[i] = atomic_load(&st->proc[i]);

@@ -24,3 +24,17 @@ int svc_serve(const struct svc_listener *l, int stop_fd)
 		return -ENODEV;
 	return rpc_svc_loop(&nfs_service, l->tcp_fd, l->udp_fd, stop_fd, &st->rpc);
 }
+
+int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out)
+{
+	struct nfs_state *st = nfs_state();
+
+	if (!st)
+		return -ENODEV;
+	return rpc_svc_start(&nfs_service, l->tcp_fd, l->udp_fd, &st->rpc, out);
+}
+
+void nfs_svc_stop(struct svc_serv *s)
+{
+	rpc_svc_stop(s);
+}

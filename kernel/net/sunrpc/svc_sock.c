@@ -1,412 +1,578 @@
 /*
- * RPC transports on host sockets: TCP with record marking (RFC 5531 section
- * 11) and UDP, both on one port, served by one epoll loop per calling thread.
+ * RPC transports on host sockets, served by kernel threads: TCP with record
+ * marking (RFC 5531 section 11) and UDP, both on one port.
  *
- * The listening sockets are shared by every CPU (process) that serves: they
- * are registered with EPOLLEXCLUSIVE so a new connection or datagram wakes one
- * server rather than all, and accept/recvfrom are non-blocking because another
- * CPU may have taken the work first. A connection belongs to the CPU that
- * accepted it.
+ * rpc_svc_start puts a service on the calling CPU: an acceptor thread and a
+ * UDP thread, each with an exclusive watch (kwatch) on a listening socket
+ * that every CPU of the machine shares, so that new work wakes one CPU and
+ * not all of them. Each accepted connection gets a thread of its own that
+ * reads a record, dispatches it and sends the reply in straight-line code;
+ * when the socket would block it waits on the connection's own watch,
+ * registered once (no system call to re-arm it per request), and a waiting
+ * connection costs its stack and nothing else.
  *
- * Memory is fixed when rpc_svc_loop starts: SVC_MAX_CONNS connection slots with
- * one record-sized input and output buffer each, plus the UDP buffers and the
- * procedure scratch. Nothing is allocated per request. A peer that sends a
- * record larger than RPC_MAX_RECORD is disconnected; one that stops reading
- * its replies stops being read (its input stays in the kernel's socket
- * buffer); idle connections are closed after SVC_IDLE_SEC, and when all slots
- * are taken the least recently active connection makes room for a new one.
+ * Memory is bounded per CPU: at most SVC_MAX_CONNS connections, each with a
+ * SVC_STACK_ORDER stack from the machine and a record-sized input, output
+ * and scratch buffer in this process (reserved once, backed as touched).
+ * Stacks are taken only while a quarter of the machine stays free, so a
+ * flood of connections cannot starve the filesystem. A record larger than
+ * RPC_MAX_RECORD drops its connection; a connection idle for SVC_IDLE_SEC is
+ * closed, and when no slot (or no stack) is left the least recently active
+ * connection of the CPU is interrupted to make room for the new one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <unistd.h>
+
 #include "uml/host.h"
+#include "uml/machine.h"
+#include "uml/mm.h"
 #include "uml/nfs.h"
 #include "uml/rpc.h"
+#include "uml/sched.h"
 
 #define SVC_MAX_CONNS 64
 #define SVC_IDLE_SEC  120
 #define SVC_BACKLOG   64
 #define SVC_UDP_MAX   65507 /* largest UDP payload over IPv4 */
-#define SVC_UDP_BURST 32    /* datagrams taken per wakeup, for fairness with TCP */
+#define SVC_BURST     16    /* datagrams or accepts between yields, for fairness */
 #define SVC_IN_CAP    (RPC_MAX_RECORD + 4)
 #define SVC_OUT_CAP   (RPC_MAX_REPLY + 4)
 #define SVC_LAST_FRAG 0x80000000u
+/*
+ * Dispatch itself needs about 8 KiB of stack (rpc_dispatch and MOUNT's path
+ * buffers), but the application's file hooks run on it too, and a hook that
+ * logs through its host does more: httpd's ap_log_error alone takes over
+ * 16 KiB. So connections get the default 64 KiB; the sanitizers' red zones
+ * need twice that.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SVC_STACK_ORDER (SCHED_STACK_ORDER + 1)
+#else
+#define SVC_STACK_ORDER SCHED_STACK_ORDER
+#endif
+#define SVC_THREAD_STACK_ORDER 4 /* acceptor and UDP thread */
 
-/* epoll tags; connection slot i is tagged SVC_TAG_CONN + i. */
-enum { SVC_TAG_STOP, SVC_TAG_TCP, SVC_TAG_UDP, SVC_TAG_CONN = 16 };
+struct svc_serv;
 
 struct svc_conn {
-	int fd;		/* -1: slot free */
-	uint8_t *in;	/* raw stream bytes; in[0..rec_len) is the record so far */
-	size_t in_len;	/* bytes held in @in */
-	size_t rec_len; /* bytes of complete fragments of the current record */
-	uint8_t *out;	/* one reply record being sent */
-	size_t out_len, out_sent;
+	struct svc_serv *serv;
+	struct kthread *thread;
+	int fd; /* -1: slot free */
+	bool evicted;
+	uint8_t *in;	   /* raw stream bytes; in[0..rec_len) is the record so far */
+	size_t in_len;	   /* bytes held in @in */
+	size_t rec_len;	   /* bytes of complete fragments of the current record */
+	uint8_t *out;	   /* the reply record being sent */
+	uint8_t *scratch;  /* RPC_SCRATCH_MAX */
 	uint64_t active_ns; /* last time the peer sent something */
+	struct svc_conn *lru_prev, *lru_next; /* most recently active last */
+	struct kwatch watch;	/* the socket's readiness, for its thread */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	char client[64];
 };
 
-struct svc_pool {
+/*
+ * A service on one CPU, in this process's memory. Only threads of that CPU
+ * touch it, and they switch only where they wait, so it needs no lock. It
+ * is freed by whoever drops the last reference: the owner's (dropped by
+ * rpc_svc_stop) and one per thread.
+ */
+struct svc_serv {
 	const struct rpc_service *svc;
 	struct rpc_stats *stats;
-	int ep, tcp_fd, udp_fd;
-	uint8_t *mem; /* everything below, one mapping */
+	int tcp_fd, udp_fd;
+	int refs;
+	bool stopping;
+	struct kthread *acceptor, *udp;
+	struct svc_conn *lru_head, *lru_tail;
+	unsigned nconns;
+	uint8_t *mem; /* the buffers below, one mapping */
 	size_t memsize;
-	uint8_t *scratch; /* RPC_SCRATCH_MAX */
-	uint8_t *udp_in;  /* 64 KiB */
-	uint8_t *udp_out; /* SVC_UDP_MAX */
+	uint8_t *udp_in, *udp_out, *udp_scratch;
 	struct svc_conn conn[SVC_MAX_CONNS];
 };
 
-static void svc_req_init(struct svc_pool *p, struct svc_req *rq,
-			 const struct sockaddr_storage *peer, socklen_t peerlen, bool datagram)
+static void serv_put(struct svc_serv *s)
+{
+	if (--s->refs)
+		return;
+	host_unmap(s->mem, s->memsize);
+	kfree(s);
+}
+
+static void svc_req_init(struct svc_req *rq, const struct sockaddr_storage *peer,
+			 socklen_t peerlen, bool datagram, uint8_t *scratch,
+			 struct rpc_stats *stats)
 {
 	memset(rq, 0, sizeof(*rq));
 	memcpy(&rq->peer, peer, sizeof(*peer));
 	rq->peerlen = peerlen;
 	rq->datagram = datagram;
-	rq->scratch = p->scratch;
-	rq->stats = p->stats;
+	rq->scratch = scratch;
+	rq->stats = stats;
 }
 
-static void svc_conn_close(struct svc_pool *p, struct svc_conn *c)
+/* --- connections --- */
+
+static void lru_unlink(struct svc_serv *s, struct svc_conn *c)
 {
-	epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->in_len = c->rec_len = 0;
-	c->out_len = c->out_sent = 0;
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		s->lru_head = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		s->lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
 }
 
-/* Watch @c for input, or only for room to send while a reply is pending. */
-static int svc_conn_watch(struct svc_pool *p, struct svc_conn *c, int op)
+static void lru_append(struct svc_serv *s, struct svc_conn *c)
 {
-	struct epoll_event ev = {
-	    .events = c->out_len ? EPOLLOUT : EPOLLIN | EPOLLRDHUP,
-	    .data.u64 = SVC_TAG_CONN + (c - p->conn),
-	};
-
-	return epoll_ctl(p->ep, op, c->fd, &ev);
+	c->lru_prev = s->lru_tail;
+	c->lru_next = NULL;
+	if (s->lru_tail)
+		s->lru_tail->lru_next = c;
+	else
+		s->lru_head = c;
+	s->lru_tail = c;
 }
 
-/* Send what is left of the pending reply. Returns 0, or -1 when the connection died. */
-static int svc_conn_flush(struct svc_pool *p, struct svc_conn *c)
+/* The peer sent something: the connection is the most recently active. */
+static void conn_touch(struct svc_conn *c)
 {
-	while (c->out_sent < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	c->active_ns = host_mono_ns();
+	if (c->serv->lru_tail != c) {
+		lru_unlink(c->serv, c);
+		lru_append(c->serv, c);
+	}
+}
 
-		if (n < 0 && errno == EINTR)
+/* Milliseconds the connection may still stay idle; 0 when its time is up. */
+static int idle_left_ms(const struct svc_conn *c)
+{
+	uint64_t idle = host_mono_ns() - c->active_ns, limit = SVC_IDLE_SEC * 1000000000ull;
+
+	return idle >= limit ? 0 : (int)((limit - idle + 999999) / 1000000);
+}
+
+/* Send @len bytes, waiting for room as needed. 0, or a negative errno to drop. */
+static int conn_send(struct svc_conn *c, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = host_send(c->fd, buf, len);
+
+		if (n == -EAGAIN) {
+			/* A peer that does not read its replies counts as idle. */
+			int left = idle_left_ms(c), ev;
+
+			if (!left)
+				return -ETIMEDOUT;
+			ev = kwatch_wait(&c->watch, left);
+			if (ev < 0)
+				return ev;
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			svc_conn_watch(p, c, EPOLL_CTL_MOD);
-			return 0;
 		}
 		if (n <= 0)
-			return -1;
-		c->out_sent += n;
+			return n ? (int)n : -EPIPE;
+		buf += n;
+		len -= (size_t)n;
 	}
-	c->out_len = c->out_sent = 0;
 	return 0;
-}
-
-/* Answer one complete record; the reply goes out (or starts to) at once. */
-static int svc_conn_call(struct svc_pool *p, struct svc_conn *c, uint8_t *rec, size_t len)
-{
-	struct svc_req rq;
-	size_t n;
-
-	svc_req_init(p, &rq, &c->peer, c->peerlen, false);
-	memcpy(rq.client, c->client, sizeof(rq.client));
-	rq.reply_max = SVC_OUT_CAP - 4;
-	n = rpc_dispatch(p->svc, &rq, rec, len, c->out + 4);
-	if (!n)
-		return 0;
-	c->out[0] = (SVC_LAST_FRAG | n) >> 24;
-	c->out[1] = n >> 16;
-	c->out[2] = n >> 8;
-	c->out[3] = n;
-	c->out_len = n + 4;
-	c->out_sent = 0;
-	return svc_conn_flush(p, c);
 }
 
 /*
- * Serve the complete records held in c->in, one at a time, as long as no
- * reply is waiting to be sent. Fragments are joined in place: each header
- * is squeezed out once its fragment is complete. Returns -1 to drop the
- * connection (a record too large, or a dead peer).
+ * Make c->in start with one complete record, reading as much as needed.
+ * Fragments are joined in place: each header is squeezed out once its
+ * fragment is complete. On success the record is (*rec, *len) and *used
+ * bytes of c->in go once it is served. A negative errno drops the connection.
  */
-static int svc_conn_records(struct svc_pool *p, struct svc_conn *c)
+static int conn_read_record(struct svc_conn *c, uint8_t **rec, size_t *len, size_t *used)
 {
-	while (c->out_len == 0 && c->in_len - c->rec_len >= 4) {
-		uint8_t *h = c->in + c->rec_len;
-		uint32_t mark = (uint32_t)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3];
-		size_t flen = mark & ~SVC_LAST_FRAG, used;
-		bool last = mark & SVC_LAST_FRAG;
-		int err;
+	for (;;) {
+		while (c->in_len - c->rec_len >= 4) {
+			uint8_t *h = c->in + c->rec_len;
+			uint32_t mark = (uint32_t)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3];
+			size_t flen = mark & ~SVC_LAST_FRAG;
+			bool last = mark & SVC_LAST_FRAG;
 
-		if (flen > RPC_MAX_RECORD - c->rec_len) {
-			atomic_fetch_add(&p->stats->garbage, 1);
-			return -1;
-		}
-		if (c->in_len - c->rec_len - 4 < flen)
-			break; /* fragment incomplete */
-		if (c->rec_len == 0 && last) {
-			/* The usual case: a one-fragment record, served where it lies. */
-			err = svc_conn_call(p, c, c->in + 4, flen);
-			used = 4 + flen;
-		} else {
+			if (flen > RPC_MAX_RECORD - c->rec_len) {
+				atomic_fetch_add(&c->serv->stats->garbage, 1);
+				return -EMSGSIZE;
+			}
+			if (c->in_len - c->rec_len - 4 < flen)
+				break; /* fragment incomplete */
+			if (c->rec_len == 0 && last) {
+				/* The usual case: a one-fragment record, served where it lies. */
+				*rec = c->in + 4;
+				*len = flen;
+				*used = 4 + flen;
+				return 0;
+			}
 			memmove(h, h + 4, c->in_len - c->rec_len - 4);
 			c->in_len -= 4;
 			c->rec_len += flen;
-			if (!last)
-				continue;
-			err = svc_conn_call(p, c, c->in, c->rec_len);
-			used = c->rec_len;
-			c->rec_len = 0;
+			if (last) {
+				*rec = c->in;
+				*len = *used = c->rec_len;
+				c->rec_len = 0;
+				return 0;
+			}
+		}
+		for (;;) {
+			ssize_t n = host_recv(c->fd, c->in + c->in_len, SVC_IN_CAP - c->in_len);
+			int left, ev;
+
+			if (n > 0) {
+				c->in_len += (size_t)n;
+				conn_touch(c);
+				break;
+			}
+			if (n != -EAGAIN)
+				return n ? (int)n : -ECONNRESET;
+			left = idle_left_ms(c);
+			if (!left)
+				return -ETIMEDOUT;
+			ev = kwatch_wait(&c->watch, left);
+			if (ev < 0)
+				return ev;
+		}
+	}
+}
+
+/* One record in, one reply out, until the peer leaves, errs, idles or is interrupted. */
+static int conn_main(void *arg)
+{
+	struct svc_conn *c = arg;
+	struct svc_serv *s = c->serv;
+	/* Edge-triggered: every wait below follows a recv or send that would block. */
+	bool watched = kwatch_add(&c->watch, c->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP) == 0;
+
+	while (watched) {
+		struct svc_req rq;
+		uint8_t *rec = NULL;
+		size_t len = 0, used = 0, n;
+
+		if (conn_read_record(c, &rec, &len, &used))
+			break;
+		svc_req_init(&rq, &c->peer, c->peerlen, false, c->scratch, s->stats);
+		memcpy(rq.client, c->client, sizeof(rq.client));
+		rq.reply_max = SVC_OUT_CAP - 4;
+		n = rpc_dispatch(s->svc, &rq, rec, len, c->out + 4);
+		if (n) {
+			c->out[0] = (uint8_t)((SVC_LAST_FRAG | n) >> 24);
+			c->out[1] = (uint8_t)(n >> 16);
+			c->out[2] = (uint8_t)(n >> 8);
+			c->out[3] = (uint8_t)n;
+			if (conn_send(c, c->out, n + 4))
+				break;
 		}
 		memmove(c->in, c->in + used, c->in_len - used);
 		c->in_len -= used;
-		if (err)
-			return -1;
 	}
+	if (watched)
+		kwatch_del(&c->watch);
+	lru_unlink(s, c);
+	host_close(c->fd);
+	c->fd = -1;
+	c->thread = NULL;
+	s->nconns--;
+	serv_put(s);
 	return 0;
 }
 
-static void svc_conn_event(struct svc_pool *p, struct svc_conn *c, uint32_t events)
+/* Interrupt the least recently active connection not already on its way out. */
+static bool evict_one(struct svc_serv *s)
 {
-	ssize_t n;
-
-	if (c->fd < 0)
-		return;
-	if (events & EPOLLOUT) {
-		if (svc_conn_flush(p, c) < 0)
-			goto drop;
-		if (c->out_len)
-			return;
-		/* Sent: serve what was waiting, then listen again. */
-		if (svc_conn_records(p, c) < 0)
-			goto drop;
-		if (c->out_len == 0)
-			svc_conn_watch(p, c, EPOLL_CTL_MOD);
-		return;
-	}
-	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		return;
-	if (c->in_len == SVC_IN_CAP)
-		goto drop; /* cannot happen: records are bounded below capacity */
-	do
-		n = recv(c->fd, c->in + c->in_len, SVC_IN_CAP - c->in_len, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0)
-		goto drop;
-	c->in_len += n;
-	c->active_ns = host_mono_ns();
-	if (svc_conn_records(p, c) < 0)
-		goto drop;
-	return;
-drop:
-	svc_conn_close(p, c);
-}
-
-/* The slot for a new connection: a free one, else the least recently active. */
-static struct svc_conn *svc_conn_slot(struct svc_pool *p)
-{
-	struct svc_conn *lru = &p->conn[0];
-	size_t i;
-
-	for (i = 0; i < SVC_MAX_CONNS; i++) {
-		if (p->conn[i].fd < 0)
-			return &p->conn[i];
-		if (p->conn[i].active_ns < lru->active_ns)
-			lru = &p->conn[i];
-	}
-	svc_conn_close(p, lru);
-	return lru;
-}
-
-static void svc_accept(struct svc_pool *p)
-{
-	int i;
-
-	/* A few per wakeup: other CPUs may take the rest. */
-	for (i = 0; i < 8; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		struct svc_conn *c;
-		int fd, one = 1;
-
-		fd = accept4(p->tcp_fd, (struct sockaddr *)&peer, &plen,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN: taken by another CPU; other errors: the peer left */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = svc_conn_slot(p);
-		c->fd = fd;
-		c->in_len = c->rec_len = c->out_len = c->out_sent = 0;
-		c->active_ns = host_mono_ns();
-		c->peer = peer;
-		c->peerlen = plen;
-		rpc_format_peer((struct sockaddr *)&peer, plen, c->client, sizeof(c->client));
-		if (svc_conn_watch(p, c, EPOLL_CTL_ADD) < 0) {
-			close(fd);
-			c->fd = -1;
+	for (struct svc_conn *c = s->lru_head; c; c = c->lru_next) {
+		if (c->evicted)
 			continue;
-		}
-		atomic_fetch_add(&p->stats->connections, 1);
+		c->evicted = true;
+		kthread_interrupt(c->thread);
+		return true;
+	}
+	return false;
+}
+
+static struct svc_conn *free_slot(struct svc_serv *s)
+{
+	for (unsigned i = 0; i < SVC_MAX_CONNS; i++)
+		if (s->conn[i].fd < 0)
+			return &s->conn[i];
+	return NULL;
+}
+
+/* A connection stack may be taken while a quarter of the machine's pages stay free. */
+static bool stack_affordable(void)
+{
+	const struct mm_zone *mm = &machine->mm;
+
+	/* Read without the zone's lock: a hint, and the allocator has the last word. */
+	return __atomic_load_n(&mm->nfree, __ATOMIC_RELAXED) >
+	       mm->npages / 4 + (1u << SVC_STACK_ORDER);
+}
+
+/*
+ * A slot and a stack for a new connection: evict the least recently active
+ * ones until both are there. Returns NULL when nothing can be evicted.
+ */
+static struct svc_conn *conn_make_room(struct svc_serv *s)
+{
+	for (int tries = 0;; tries++) {
+		struct svc_conn *c = free_slot(s);
+
+		if (c && stack_affordable())
+			return c;
+		if (!s->nconns || s->stopping)
+			return c; /* nothing of ours to give back: try the allocator */
+		if (!evict_one(s) && tries > 1000)
+			return NULL;
+		/* The victim runs, sees -EINTR and closes; allow it a moment. */
+		if (tries < 8)
+			kthread_yield();
+		else
+			kthread_sleep_ns(1000000);
 	}
 }
 
-static void svc_udp(struct svc_pool *p)
+static void conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer,
+		       socklen_t plen)
 {
-	int i;
+	struct svc_conn *c = conn_make_room(s);
 
-	for (i = 0; i < SVC_UDP_BURST; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		struct svc_req rq;
-		ssize_t n;
-		size_t r;
+	if (!c)
+		goto refuse;
+	c->serv = s;
+	c->fd = fd;
+	c->evicted = false;
+	c->in_len = c->rec_len = 0;
+	c->active_ns = host_mono_ns();
+	c->peer = *peer;
+	c->peerlen = plen;
+	rpc_format_peer((const struct sockaddr *)peer, plen, c->client, sizeof(c->client));
+	if (kthread_create_stack(&c->thread, "rpc-conn", SCHED_PRIO_DEFAULT, SVC_STACK_ORDER,
+				 conn_main, c)) {
+		c->fd = -1;
+		goto refuse;
+	}
+	/* Nobody joins it: it frees itself. It runs later and owns the slot from here on. */
+	kthread_detach(c->thread);
+	lru_append(s, c);
+	s->nconns++;
+	s->refs++;
+	atomic_fetch_add(&s->stats->connections, 1);
+	return;
+refuse:
+	atomic_fetch_add(&s->stats->refused, 1);
+	host_close(fd);
+}
 
-		n = recvfrom(p->udp_fd, p->udp_in, 65536, MSG_DONTWAIT, (struct sockaddr *)&peer,
-			     &plen);
-		if (n < 0) {
-			if (errno == EINTR)
+/* --- the listeners --- */
+
+static int acceptor_main(void *arg)
+{
+	struct svc_serv *s = arg;
+	struct kwatch w;
+	int err = kwatch_add(&w, s->tcp_fd, EPOLLIN | EPOLLEXCLUSIVE);
+
+	while (!err && kwatch_wait(&w, -1) >= 0) {
+		/*
+		 * Edge-triggered: take every pending connection. Another CPU
+		 * may win some of them (-EAGAIN sooner), which is the point.
+		 */
+		for (unsigned n = 1;; n++) {
+			struct sockaddr_storage peer;
+			socklen_t plen;
+			int fd = host_accept(s->tcp_fd, &peer, &plen);
+
+			if (fd >= 0) {
+				conn_start(s, fd, &peer, plen);
+			} else if (fd == -EAGAIN) {
+				break;
+			} else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+				/* Out of descriptors: the queue stays; look again shortly. */
+				if (kthread_sleep_ns(100000000))
+					break;
 				continue;
-			return;
+			} /* else the peer left before we took it */
+			if (n % SVC_BURST == 0)
+				kthread_yield();
+			if (s->stopping)
+				break;
 		}
-		svc_req_init(p, &rq, &peer, plen, true);
-		rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
-		rq.reply_max = SVC_UDP_MAX;
-		r = rpc_dispatch(p->svc, &rq, p->udp_in, n, p->udp_out);
-		if (r)
-			sendto(p->udp_fd, p->udp_out, r, MSG_DONTWAIT | MSG_NOSIGNAL,
-			       (struct sockaddr *)&peer, plen);
 	}
+	if (!err)
+		kwatch_del(&w);
+	s->acceptor = NULL;
+	serv_put(s);
+	return err;
 }
 
-static void svc_reap_idle(struct svc_pool *p)
+static int udp_main(void *arg)
 {
-	uint64_t now = host_mono_ns();
-	size_t i;
+	struct svc_serv *s = arg;
+	struct kwatch w;
+	int err = kwatch_add(&w, s->udp_fd, EPOLLIN | EPOLLEXCLUSIVE);
 
-	for (i = 0; i < SVC_MAX_CONNS; i++) {
-		struct svc_conn *c = &p->conn[i];
+	while (!err && kwatch_wait(&w, -1) >= 0) {
+		for (unsigned n = 1;; n++) {
+			struct sockaddr_storage peer;
+			socklen_t plen;
+			struct svc_req rq;
+			ssize_t len = host_recvfrom(s->udp_fd, s->udp_in, 65536, &peer, &plen);
+			size_t r;
 
-		if (c->fd >= 0 && now - c->active_ns > (uint64_t)SVC_IDLE_SEC * 1000000000)
-			svc_conn_close(p, c);
+			if (len == -EAGAIN)
+				break;
+			if (len < 0)
+				continue; /* an ICMP error for an earlier reply */
+			svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
+			rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
+			rq.reply_max = SVC_UDP_MAX;
+			r = rpc_dispatch(s->svc, &rq, s->udp_in, (size_t)len, s->udp_out);
+			if (r)
+				host_sendto(s->udp_fd, s->udp_out, r, &peer, plen);
+			if (n % SVC_BURST == 0)
+				kthread_yield();
+			if (s->stopping)
+				break;
+		}
 	}
+	if (!err)
+		kwatch_del(&w);
+	s->udp = NULL;
+	serv_put(s);
+	return err;
 }
 
-static int svc_add(int ep, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = {.events = events, .data.u64 = tag};
+/* --- a service on this CPU --- */
 
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
-static int svc_pool_init(struct svc_pool *p)
+int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
+		  struct rpc_stats *stats, struct svc_serv **out)
 {
-	size_t per = SVC_IN_CAP + SVC_OUT_CAP, i;
+	/* Scratch holds decoded structures: each buffer starts on a cache line. */
+	size_t scratch = ALIGN_UP(RPC_SCRATCH_MAX, 64), udp_in = ALIGN_UP(65536, 64);
+	size_t udp_out = ALIGN_UP(SVC_UDP_MAX, 64), in = ALIGN_UP(SVC_IN_CAP, 64);
+	size_t per = scratch + in + ALIGN_UP(SVC_OUT_CAP, 64);
+	struct svc_serv *s;
 	uint8_t *m;
+	int err = 0;
 
-	p->memsize = RPC_SCRATCH_MAX + 65536 + SVC_UDP_MAX + SVC_MAX_CONNS * per;
-	/* Pages are only backed once touched: idle slots cost address space. */
-	m = mmap(NULL, p->memsize, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	if (!sched_this_cpu())
+		return -EPERM;
+	s = kzalloc(sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	p->mem = m;
-	p->scratch = m;
-	p->udp_in = m + RPC_SCRATCH_MAX;
-	p->udp_out = p->udp_in + 65536;
-	m = p->udp_out + SVC_UDP_MAX;
-	for (i = 0; i < SVC_MAX_CONNS; i++) {
-		p->conn[i].fd = -1;
-		p->conn[i].in = m + i * per;
-		p->conn[i].out = m + i * per + SVC_IN_CAP;
+	s->svc = svc;
+	s->stats = stats;
+	s->tcp_fd = tcp_fd;
+	s->udp_fd = udp_fd;
+	s->refs = 1;
+	s->memsize = scratch + udp_in + udp_out + SVC_MAX_CONNS * per;
+	s->mem = m = host_map_private(s->memsize);
+	if (!m) {
+		kfree(s);
+		return -ENOMEM;
 	}
+	s->udp_scratch = m;
+	s->udp_in = m + scratch;
+	s->udp_out = s->udp_in + udp_in;
+	m = s->udp_out + udp_out;
+	for (unsigned i = 0; i < SVC_MAX_CONNS; i++, m += per) {
+		s->conn[i].fd = -1;
+		s->conn[i].scratch = m;
+		s->conn[i].in = m + scratch;
+		s->conn[i].out = m + scratch + in;
+	}
+	if (tcp_fd >= 0) {
+		err = kthread_create_stack(&s->acceptor, "rpc-accept", SCHED_PRIO_DEFAULT,
+					   SVC_THREAD_STACK_ORDER, acceptor_main, s);
+		if (!err) {
+			kthread_detach(s->acceptor);
+			s->refs++;
+		}
+	}
+	if (!err && udp_fd >= 0) {
+		err = kthread_create_stack(&s->udp, "rpc-udp", SCHED_PRIO_DEFAULT,
+					   SVC_THREAD_STACK_ORDER, udp_main, s);
+		if (!err) {
+			kthread_detach(s->udp);
+			s->refs++;
+		}
+	}
+	*out = s;
+	if (err) {
+		rpc_svc_stop(s);
+		*out = NULL;
+	}
+	return err;
+}
+
+void rpc_svc_stop(struct svc_serv *s)
+{
+	s->stopping = true;
+	if (s->acceptor)
+		kthread_interrupt(s->acceptor);
+	if (s->udp)
+		kthread_interrupt(s->udp);
+	for (struct svc_conn *c = s->lru_head; c; c = c->lru_next)
+		kthread_interrupt(c->thread);
+	serv_put(s);
+}
+
+/* --- the whole service on a host thread --- */
+
+struct svc_loop {
+	struct svc_serv *serv;
+	int stop_fd;
+};
+
+static int stopper_main(void *arg)
+{
+	struct svc_loop *l = arg;
+	int ev;
+
+	do
+		ev = kthread_wait_fd(l->stop_fd, EPOLLIN, -1);
+	while (ev == -ETIMEDOUT);
+	rpc_svc_stop(l->serv);
+	sched_cpu_stop(sched_this_cpu());
 	return 0;
 }
 
 int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
-	    struct rpc_stats *stats)
+		 struct rpc_stats *stats)
 {
-	struct epoll_event evs[32];
-	struct svc_pool *p;
-	uint64_t last_reap;
-	int err = 0, i, n;
+	struct svc_loop l = {.stop_fd = stop_fd};
+	int err;
 
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->svc = svc;
-	p->stats = stats;
-	p->tcp_fd = tcp_fd;
-	p->udp_fd = udp_fd;
-	err = svc_pool_init(p);
+	if (kthread_self())
+		return -EPERM; /* a kernel thread uses rpc_svc_start */
+	if (sched_this_cpu())
+		return -EBUSY;
+	err = sched_cpu_init();
 	if (err)
-		goto out_free;
-	p->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (p->ep < 0) {
-		err = -errno;
-		goto out_unmap;
+		return err;
+	err = rpc_svc_start(svc, tcp_fd, udp_fd, stats, &l.serv);
+	if (!err) {
+		err = kthread_create(NULL, "rpc-stop", SCHED_PRIO_DEFAULT, stopper_main, &l);
+		if (err)
+			rpc_svc_stop(l.serv);
 	}
-	if (svc_add(p->ep, stop_fd, EPOLLIN, SVC_TAG_STOP) < 0 ||
-	    (tcp_fd >= 0 && svc_add(p->ep, tcp_fd, EPOLLIN | EPOLLEXCLUSIVE, SVC_TAG_TCP) < 0) ||
-	    (udp_fd >= 0 && svc_add(p->ep, udp_fd, EPOLLIN | EPOLLEXCLUSIVE, SVC_TAG_UDP) < 0)) {
-		err = -errno;
-		goto out_close;
-	}
-
-	last_reap = host_mono_ns();
-	for (;;) {
-		n = epoll_wait(p->ep, evs, ARRAY_SIZE(evs), 1000);
-		if (n < 0 && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-
-			if (tag == SVC_TAG_STOP)
-				goto out_stop;
-			else if (tag == SVC_TAG_TCP)
-				svc_accept(p);
-			else if (tag == SVC_TAG_UDP)
-				svc_udp(p);
-			else if (tag - SVC_TAG_CONN < SVC_MAX_CONNS)
-				svc_conn_event(p, &p->conn[tag - SVC_TAG_CONN], evs[i].events);
-		}
-		if (host_mono_ns() - last_reap > 1000000000ULL) {
-			svc_reap_idle(p);
-			last_reap = host_mono_ns();
-		}
-	}
-out_stop:
-	for (i = 0; i < SVC_MAX_CONNS; i++)
-		if (p->conn[i].fd >= 0)
-			svc_conn_close(p, &p->conn[i]);
-out_close:
-	close(p->ep);
-out_unmap:
-	munmap(p->mem, p->memsize);
-out_free:
-	free(p);
+	/* Runs until the stopper has stopped the service and every thread has finished. */
+	if (err)
+		sched_cpu_stop(sched_this_cpu());
+	sched_cpu_run(true);
+	sched_cpu_exit();
 	return err;
 }
+
+/* --- listening --- */
 
 /* Parse "1.2.3.4", "::1" or "[::1]" into @ss with @port. */
 static int svc_parse_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
@@ -437,24 +603,6 @@ static int svc_parse_addr(const char *host, int port, struct sockaddr_storage *s
 	return -EINVAL;
 }
 
-static int svc_socket(const struct sockaddr_storage *ss, socklen_t len, int type)
-{
-	int fd, one = 1;
-
-	fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, SVC_BACKLOG) < 0)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 int svc_listen(const char *host, int port, struct svc_listener *l)
 {
 	struct sockaddr_storage ss;
@@ -469,21 +617,21 @@ int svc_listen(const char *host, int port, struct svc_listener *l)
 	/* Port 0 picks a free TCP port; UDP then needs the same one, which may be taken. */
 	for (tries = 0; tries < 16; tries++) {
 		struct sockaddr_storage bound;
-		socklen_t blen = sizeof(bound);
+		socklen_t blen;
 
-		l->tcp_fd = svc_socket(&ss, len, SOCK_STREAM);
+		l->tcp_fd = host_listen((struct sockaddr *)&ss, len, true, SVC_BACKLOG);
 		if (l->tcp_fd < 0)
 			return l->tcp_fd;
-		if (getsockname(l->tcp_fd, (struct sockaddr *)&bound, &blen) < 0) {
-			err = -errno;
-			close(l->tcp_fd);
+		err = host_sockname(l->tcp_fd, &bound, &blen);
+		if (err) {
+			host_close(l->tcp_fd);
 			return err;
 		}
-		l->udp_fd = svc_socket(&bound, blen, SOCK_DGRAM);
+		l->udp_fd = host_listen((struct sockaddr *)&bound, blen, false, 0);
 		if (l->udp_fd >= 0)
 			return 0;
 		err = l->udp_fd;
-		close(l->tcp_fd);
+		host_close(l->tcp_fd);
 		if (port != 0 || err != -EADDRINUSE)
 			break;
 	}
