@@ -4,6 +4,7 @@
 
 #include "uml/compiler.h"
 #include "uml/mm.h"
+#include "uml/sched.h"
 #include "uml/sync.h"
 #include "uml/vfs.h"
 
@@ -63,9 +64,12 @@ struct vfs_inode {
 	};
 };
 
-/* In the arena. Every field is guarded by lock. */
+/*
+ * In the arena. Every field is guarded by lock: a kmtx, so a kernel thread
+ * waiting for the filesystem lets the other threads of its CPU run.
+ */
 struct vfs_sb {
-	kmutex_t lock;
+	struct kmtx lock;
 	uint64_t next_ino;
 	uint32_t client_gen; /* generation for client-created inodes, per boot */
 	uint64_t ninodes;
