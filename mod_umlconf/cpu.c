@@ -1,8 +1,10 @@
 /*
  * Each httpd child is a CPU of the machine: child_init attaches it and starts
- * its kernel threads (the NFS service and the watcher) as host threads with
- * every signal blocked, so httpd's signal handling is unchanged. The child's
- * pool cleanup stops and joins them and detaches.
+ * one host thread, with every signal blocked so httpd's signal handling is
+ * unchanged, that runs the child's kernel threads: the watcher, the NFS
+ * service (an acceptor and a thread per connection) and a stopper. The
+ * child's pool cleanup makes the stopper end them all, joins the host
+ * thread and detaches.
  *
  * When httpd collects a dead child (child_status hook, at once) the parent
  * frees the CPUs of children that died without detaching (uml_reap) and
@@ -20,12 +22,21 @@
 
 #include "umlconf.h"
 
-/* This child's threads; only touched by the child's main thread. */
+/* The watcher's stack: knob apply code logs through httpd, which wants room. */
+#define WATCHER_STACK_KIB 128
+
+/*
+ * This child's CPU. The main thread sets it up before the host thread starts
+ * and reads it after joining; in between only the CPU's threads touch it.
+ */
 static struct {
-	pthread_t watcher, nfs;
-	bool watcher_running, nfs_running;
-	int stop_fd; /* eventfd: readable tells uml_nfs_serve to return */
-	struct uml_nfs_listener listener;
+	pthread_t host;
+	bool running;
+	int stop_fd; /* eventfd: readable tells the stopper to end the threads */
+	const struct uml_nfs_listener *nfs;
+	struct umlconf_child *me;
+	uml_thread_t *watcher;
+	uml_nfs_server_t *server;
 } cpu_threads = {.stop_fd = -1};
 
 /* Move a child's counts out of the global totals. Call with children_lock held. */
@@ -48,15 +59,64 @@ static void child_reclaim(struct umlconf_shared *sh, struct umlconf_child *c, in
 	}
 }
 
-static void *nfs_main(void *arg)
+/* Waits for the child's exit, then asks every other thread of the CPU to finish. */
+static int stopper_main(void *arg)
 {
-	int rc = uml_nfs_serve(&cpu_threads.listener, cpu_threads.stop_fd);
+	int ev;
 
 	(void)arg;
-	if (rc < 0)
+	do
+		ev = uml_thread_wait_fd(cpu_threads.stop_fd, false, -1);
+	while (ev == -ETIMEDOUT);
+	if (cpu_threads.server)
+		uml_nfs_stop(cpu_threads.server);
+	if (cpu_threads.watcher)
+		uml_thread_interrupt(cpu_threads.watcher);
+	uml_cpu_stop();
+	return 0;
+}
+
+static void *cpu_main(void *arg)
+{
+	pid_t pid = getpid();
+	int rc;
+
+	(void)arg;
+	rc = uml_cpu_init();
+	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-			     UMLCONF_LOGNO(10013) "NFS service of child %ld ended: %s",
-			     (long)getpid(), strerror(-rc));
+			     UMLCONF_LOGNO(10007) "child %ld cannot run kernel threads: knob "
+						  "changes are not applied here and it serves no NFS",
+			     (long)pid);
+		return NULL;
+	}
+	rc = uml_thread_create_stack(NULL, "umlconf-stop", 16, stopper_main, NULL);
+	if (rc == 0) {
+		rc = uml_thread_create_stack(&cpu_threads.watcher, "umlconf-watch",
+					     WATCHER_STACK_KIB, umlconf_watcher_main,
+					     cpu_threads.me);
+		if (rc < 0)
+			ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+				     UMLCONF_LOGNO(10007) "child %ld: cannot start the watcher; "
+							  "knob changes are not applied here",
+				     (long)pid);
+		if (cpu_threads.nfs) {
+			rc = uml_nfs_start(cpu_threads.nfs, &cpu_threads.server);
+			if (rc < 0)
+				ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+					     UMLCONF_LOGNO(10013) "child %ld cannot serve NFS "
+								  "(%s); other children still do",
+					     (long)pid, strerror(-rc));
+		}
+	} else {
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+			     UMLCONF_LOGNO(10007) "child %ld: cannot start its kernel threads",
+			     (long)pid);
+		uml_cpu_stop();
+	}
+	/* Until the stopper has ended the others and every thread is gone. */
+	uml_cpu_run(true);
+	uml_cpu_exit();
 	return NULL;
 }
 
@@ -67,15 +127,16 @@ static apr_status_t cpu_stop(void *arg)
 	uint64_t one = 1;
 
 	(void)arg;
-	atomic_store(&umlconf_watcher_stop, 1);
-	if (cpu_threads.nfs_running && write(cpu_threads.stop_fd, &one, sizeof(one)) < 0)
-		ap_log_error(APLOG_MARK, APLOG_ERR, errno, umlconf_server,
-			     UMLCONF_LOGNO(10007) "cannot tell the NFS thread to stop");
-	if (cpu_threads.nfs_running)
-		pthread_join(cpu_threads.nfs, NULL);
-	if (cpu_threads.watcher_running)
-		pthread_join(cpu_threads.watcher, NULL);
-	cpu_threads.nfs_running = cpu_threads.watcher_running = false;
+	if (cpu_threads.running) {
+		if (write(cpu_threads.stop_fd, &one, sizeof(one)) < 0)
+			ap_log_error(APLOG_MARK, APLOG_ERR, errno, umlconf_server,
+				     UMLCONF_LOGNO(10007) "cannot tell the kernel threads to stop");
+		else
+			pthread_join(cpu_threads.host, NULL);
+	}
+	cpu_threads.running = false;
+	cpu_threads.watcher = NULL;
+	cpu_threads.server = NULL;
 	if (cpu_threads.stop_fd >= 0)
 		close(cpu_threads.stop_fd);
 	cpu_threads.stop_fd = -1;
@@ -136,33 +197,21 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 	atomic_store(&me->pid, pid);
 	uml_unlock(sh->children_lock);
 	umlconf_cpu = cpu;
-	atomic_store(&umlconf_watcher_stop, 0);
 	apr_pool_cleanup_register(pchild, NULL, cpu_stop, apr_pool_cleanup_null);
 
-	rc = thread_start(&cpu_threads.watcher, umlconf_watcher_main, me);
-	if (rc < 0)
-		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
-			     UMLCONF_LOGNO(10007) "child %u: cannot start the watcher thread; knob "
-						  "changes are not applied here",
-			     pid);
-	else
-		cpu_threads.watcher_running = true;
-
-	if (!nfs || nfs->tcp_fd < 0)
-		return;
-	cpu_threads.listener = *nfs;
+	cpu_threads.me = me;
+	cpu_threads.nfs = nfs && nfs->tcp_fd >= 0 ? nfs : NULL;
 	cpu_threads.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (cpu_threads.stop_fd < 0) {
+	if (cpu_threads.stop_fd < 0)
 		rc = -errno;
-	} else {
-		rc = thread_start(&cpu_threads.nfs, nfs_main, NULL);
-		if (rc == 0)
-			cpu_threads.nfs_running = true;
-	}
-	if (rc < 0)
+	else
+		rc = thread_start(&cpu_threads.host, cpu_main, NULL);
+	if (rc == 0)
+		cpu_threads.running = true;
+	else
 		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
-			     UMLCONF_LOGNO(10007) "child %u: cannot start the NFS thread; other "
-						  "children still serve NFS",
+			     UMLCONF_LOGNO(10007) "child %u: cannot start the thread that runs its "
+						  "watcher and NFS service",
 			     pid);
 }
 

@@ -12,8 +12,11 @@
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
  *   children            "# cpu pid generation applied_ns\n" then one line per child
  *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
- *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\n"
+ *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n"
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
+ *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
+ *                       then one line per CPU (a child's host thread running kernel threads)
+ *   sched/summary       "cpus N\nthreads N\nrunnable N\nswitches N\n", summed over CPUs
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -144,8 +147,30 @@ static size_t render_nfs(char *buf, size_t size)
 	uml_nfs_stats(&st);
 	umlconf_buf_printf(buf, size, &len,
 			   "calls %" PRIu64 "\nerrors %" PRIu64 "\ngarbage %" PRIu64
-			   "\nconnections %" PRIu64 "\n",
-			   st.calls, st.errors, st.garbage, st.connections);
+			   "\nconnections %" PRIu64 "\nrefused %" PRIu64 "\n",
+			   st.calls, st.errors, st.garbage, st.connections, st.refused);
+	return len;
+}
+
+static size_t render_sched_summary(char *buf, size_t size)
+{
+	uint64_t switches = 0;
+	unsigned cpus = 0, threads = 0, runnable = 0;
+	size_t len = 0;
+
+	for (int i = 0; i < UML_MAX_CPUS; i++) {
+		struct uml_sched_stats st;
+
+		if (uml_sched_stats(i, &st))
+			continue;
+		cpus++;
+		threads += st.threads;
+		runnable += st.runnable;
+		switches += st.switches;
+	}
+	umlconf_buf_printf(buf, size, &len,
+			   "cpus %u\nthreads %u\nrunnable %u\nswitches %" PRIu64 "\n", cpus,
+			   threads, runnable, switches);
 	return len;
 }
 
@@ -168,9 +193,11 @@ static const struct status_file status_files[] = {
     {"/status/mm/buddyinfo", uml_mm_buddyinfo},
     {"/status/mm/slabinfo", uml_mm_slabinfo},
     {"/status/mm/meminfo", uml_mm_meminfo},
+    {"/status/sched/cpus", uml_sched_status},
+    {"/status/sched/summary", render_sched_summary},
 };
 
-static const char *const status_dirs[] = {"/status", "/status/mm"};
+static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched"};
 
 static size_t status_render(void *arg, char *buf, size_t size)
 {

@@ -165,8 +165,8 @@ void umlconf_cpu_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int
 			      mpm_child_status state);
 
 /* --- watcher.c: the per-child thread that applies knob changes --- */
-void *umlconf_watcher_main(void *arg);
-extern _Atomic int umlconf_watcher_stop;
+/* The watcher's kernel thread (@arg: this child's struct umlconf_child). */
+int umlconf_watcher_main(void *arg);
 
 /* --- small helpers shared by the files above --- */
 

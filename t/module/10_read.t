@@ -8,7 +8,7 @@ use Apache::TestRequest qw(GET_BODY);
 use UmlConf::Test;
 
 my @status = qw(requests_in_flight queued rejected generation workers listeners
-    children errors nfs mm/buddyinfo mm/slabinfo mm/meminfo);
+    children errors nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary);
 plan tests => 8 + @status + 6;
 
 my $ls = nfs_ls('/config');
