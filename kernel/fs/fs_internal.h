@@ -4,7 +4,6 @@
 
 #include "uml/compiler.h"
 #include "uml/mm.h"
-#include "uml/sched.h"
 #include "uml/sync.h"
 #include "uml/vfs.h"
 
@@ -64,12 +63,9 @@ struct vfs_inode {
 	};
 };
 
-/*
- * In the arena. Every field is guarded by lock: a kmtx, so a kernel thread
- * waiting for the filesystem lets the other threads of its CPU run.
- */
+/* In the arena. Every field is guarded by lock. */
 struct vfs_sb {
-	struct kmtx lock;
+	kmutex_t lock;
 	uint64_t next_ino;
 	uint32_t client_gen; /* generation for client-created inodes, per boot */
 	uint64_t ninodes;

@@ -16,12 +16,12 @@ struct vfs_sb *vfs_sb;
 void vfs_lock(void)
 {
 	/* A dead holder may have left one update half done; the fs keeps going. */
-	(void)kmtx_lock(&vfs_sb->lock);
+	(void)kmutex_lock(&vfs_sb->lock);
 }
 
 void vfs_unlock(void)
 {
-	kmtx_unlock(&vfs_sb->lock);
+	kmutex_unlock(&vfs_sb->lock);
 }
 
 struct vfs_time vfs_now(void)
@@ -41,7 +41,9 @@ int vfs_init(void)
 	sb = kzalloc(sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
-	kmtx_init(&sb->lock);
+	err = kmutex_init(&sb->lock);
+	if (err)
+		goto out_free;
 	sb->inode_cache = kmem_cache_create("vfs_inode", sizeof(struct vfs_inode), 8);
 	if (!sb->inode_cache) {
 		err = -ENOMEM;
