@@ -345,8 +345,15 @@ static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 		uintptr_t tag = (uintptr_t)ev[i].ptr;
 
 		if (ev[i].ptr == cpu) {
-			atomic_store(&cpu->bell_pending, 0);
+			/*
+			 * Empty the bell before saying it may ring again: the
+			 * other order could swallow a ring made in between and
+			 * leave bell_pending set for good, so that no waker
+			 * rang again. A waker that still sees it set has queued
+			 * its thread, which drain_remote below picks up.
+			 */
 			host_doorbell_drain(cpu->bellfd);
+			atomic_store(&cpu->bell_pending, 0);
 			host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
 		} else if (tag & KWATCH_TAG) {
 			struct kwatch *w = (struct kwatch *)(tag & ~(uintptr_t)KWATCH_TAG);
