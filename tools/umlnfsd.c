@@ -337,8 +337,10 @@ int main(int argc, char **argv)
 		unlink(pidfile);
 	uml_nfs_stats(&st);
 	fprintf(stderr,
-		"umlnfsd: stopped: %llu calls, %llu errors, %llu garbage, %llu connections\n",
+		"umlnfsd: stopped: %llu calls, %llu errors, %llu garbage, %llu connections, "
+		"%llu refused\n",
 		(unsigned long long)st.calls, (unsigned long long)st.errors,
-		(unsigned long long)st.garbage, (unsigned long long)st.connections);
+		(unsigned long long)st.garbage, (unsigned long long)st.connections,
+		(unsigned long long)st.refused);
 	return 0;
 }

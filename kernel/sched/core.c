@@ -650,6 +650,16 @@ static char *stack_get(struct sched_cpu *cpu, unsigned order)
 	return stack;
 }
 
+bool kthread_stack_cached(unsigned order)
+{
+	struct sched_cpu *cpu = cur_cpu();
+
+	for (uint32_t i = 0; cpu && i < cpu->nstack_cache; i++)
+		if (cpu->stack_cache[i].order == order)
+			return true;
+	return false;
+}
+
 int kthread_create_stack(struct kthread **out, const char *name, int prio, unsigned stack_order,
 			 int (*fn)(void *), void *arg)
 {

@@ -155,6 +155,8 @@ int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(v
  */
 int kthread_create_stack(struct kthread **out, const char *name, int prio, unsigned stack_order,
 			 int (*fn)(void *), void *arg);
+/* Whether this CPU keeps a freed stack of 2^@order pages: creating a thread on it takes no memory. */
+bool kthread_stack_cached(unsigned order);
 /* Wait for @t to finish (from a thread of the same CPU); its return value in *@ret. */
 int kthread_join(struct kthread *t, int *ret);
 /*

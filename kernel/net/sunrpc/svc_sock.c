@@ -307,11 +307,16 @@ static struct svc_conn *free_slot(struct svc_serv *s)
 	return NULL;
 }
 
-/* A connection stack may be taken while a quarter of the machine's pages stay free. */
+/*
+ * A connection stack may be taken while a quarter of the machine's pages
+ * stay free; one this CPU keeps from a finished thread costs nothing.
+ */
 static bool stack_affordable(void)
 {
 	const struct mm_zone *mm = &machine->mm;
 
+	if (kthread_stack_cached(SVC_STACK_ORDER))
+		return true;
 	/* Read without the zone's lock: a hint, and the allocator has the last word. */
 	return __atomic_load_n(&mm->nfree, __ATOMIC_RELAXED) >
 	       mm->npages / 4 + (1u << SVC_STACK_ORDER);
