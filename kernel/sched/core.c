@@ -415,13 +415,6 @@ void kthread_interrupt(struct kthread *t)
 	sched_wake(t);
 }
 
-bool kthread_interrupted(void)
-{
-	struct kthread *t = kthread_self();
-
-	return t && interrupted(t);
-}
-
 int kwatch_add(struct kwatch *w, int fd, uint32_t events)
 {
 	struct sched_cpu *cpu = cur_cpu();

@@ -7,6 +7,8 @@
  *  5  a kernel thread asleep on a generation leaves its CPU to the others,
  *     and wakes when another process bumps the generation
  *  6  a kernel thread's wait on an unchanged generation times out
+ *  7  a thread on a 16 KiB stack interrupts itself: its later waits (sleep,
+ *     fd, generation) end with -EINTR; another thread interrupts a sleeper
  */
 #include <sys/wait.h>
 #include <errno.h>
@@ -118,6 +120,49 @@ static void test_gen(void)
 	is_int(gen_timeout, -ETIMEDOUT, "a kthread's wait on an unchanged generation times out");
 }
 
+static int intr_results[4] = {1, 1, 1, 1};
+
+static int self_interrupter(void *arg)
+{
+	(void)arg;
+	uml_thread_interrupt(uml_thread_self());
+	intr_results[0] = uml_thread_sleep_ms(1000);
+	intr_results[1] = uml_thread_wait_fd(fds[0], false, 1000);
+	intr_results[2] = uml_gen_wait(gen, uml_gen_read(gen), 1000);
+	return 0;
+}
+
+static int long_sleeper(void *arg)
+{
+	(void)arg;
+	intr_results[3] = uml_thread_sleep_ms(10000);
+	return 0;
+}
+
+static int stopper(void *arg)
+{
+	uml_thread_interrupt(arg);
+	return 0;
+}
+
+static void test_interrupt(void)
+{
+	uml_thread_t *sleeper;
+
+	if (uml_thread_create_stack(NULL, "self", 16, self_interrupter, NULL) ||
+	    uml_thread_create(&sleeper, "sleeper", long_sleeper, NULL) ||
+	    uml_thread_create(NULL, "stopper", stopper, sleeper))
+		bail_out("create");
+	uml_cpu_stop();
+	uml_cpu_run(true);
+	uml_thread_join(sleeper, NULL);
+	ok(intr_results[0] == -EINTR && intr_results[1] == -EINTR && intr_results[2] == -EINTR &&
+		   intr_results[3] == -EINTR && uml_thread_create_stack(NULL, "x", 8, stopper, NULL) ==
+							-EINVAL,
+	   "interrupted waits end with -EINTR (%d %d %d %d)", intr_results[0], intr_results[1],
+	   intr_results[2], intr_results[3]);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 8 << 20};
@@ -125,7 +170,7 @@ int main(void)
 	int sum = 0, got = 0;
 	char buf[1024];
 
-	plan(6);
+	plan(7);
 	if (uml_boot(&bp) || uml_cpu_init() || pipe(fds))
 		bail_out("boot failed");
 	work = uml_sem_new(0);
@@ -151,5 +196,6 @@ int main(void)
 	ok(strncmp(buf, "# cpu pid threads", 17) == 0 && strchr(buf, '\n')[1] != '\0',
 	   "scheduler status lists this CPU");
 	test_gen();
+	test_interrupt();
 	return done_testing();
 }

@@ -184,8 +184,6 @@ int kthread_wait_fd(int fd, uint32_t events, int timeout_ms);
  * itself from the caller's list before it exits).
  */
 void kthread_interrupt(struct kthread *t);
-/* Whether the current kernel thread has been interrupted. */
-bool kthread_interrupted(void);
 
 /*
  * Start watching @fd for @events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, and
