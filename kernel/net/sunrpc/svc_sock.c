@@ -379,40 +379,81 @@ refuse:
 
 /* --- the listeners --- */
 
+/*
+ * A listener thread's loop: wait on an exclusive, edge-triggered watch of
+ * @fd and at each edge let @take have items until the socket is drained
+ * (-EAGAIN). Another CPU may win some of them, which is the point. It
+ * yields every SVC_BURST items so that connections get their turn, and
+ * ends when interrupted or when @take says so with -EINTR.
+ */
+static int listener_loop(struct svc_serv *s, int fd, int (*take)(struct svc_serv *s))
+{
+	struct kwatch w;
+	int err = kwatch_add(&w, fd, EPOLLIN | EPOLLEXCLUSIVE);
+
+	if (err)
+		return err;
+	while (kwatch_wait(&w, -1) >= 0) {
+		for (unsigned n = 1; !s->stopping; n++) {
+			int rc = take(s);
+
+			if (rc == -EAGAIN)
+				break;
+			if (rc == -EINTR)
+				goto out;
+			if (n % SVC_BURST == 0)
+				kthread_yield();
+		}
+	}
+out:
+	kwatch_del(&w);
+	return 0;
+}
+
+/* One connection off the TCP listener. */
+static int accept_one(struct svc_serv *s)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	int fd = host_accept(s->tcp_fd, &peer, &plen);
+
+	if (fd >= 0) {
+		conn_start(s, fd, &peer, plen);
+		return 0;
+	}
+	if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+		/* Out of descriptors: the queue stays; look again shortly. */
+		return kthread_sleep_ns(100000000);
+	return fd == -EAGAIN ? -EAGAIN : 0; /* else the peer left before we took it */
+}
+
+/* One datagram off the UDP socket, answered at once. */
+static int udp_one(struct svc_serv *s)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	struct svc_req rq;
+	ssize_t len = host_recvfrom(s->udp_fd, s->udp_in, 65536, &peer, &plen);
+	size_t r;
+
+	if (len == -EAGAIN)
+		return -EAGAIN;
+	if (len < 0)
+		return 0; /* an ICMP error for an earlier reply */
+	svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
+	rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
+	rq.reply_max = SVC_UDP_MAX;
+	r = rpc_dispatch(s->svc, &rq, s->udp_in, (size_t)len, s->udp_out);
+	if (r)
+		host_sendto(s->udp_fd, s->udp_out, r, &peer, plen);
+	return 0;
+}
+
 static int acceptor_main(void *arg)
 {
 	struct svc_serv *s = arg;
-	struct kwatch w;
-	int err = kwatch_add(&w, s->tcp_fd, EPOLLIN | EPOLLEXCLUSIVE);
+	int err = listener_loop(s, s->tcp_fd, accept_one);
 
-	while (!err && kwatch_wait(&w, -1) >= 0) {
-		/*
-		 * Edge-triggered: take every pending connection. Another CPU
-		 * may win some of them (-EAGAIN sooner), which is the point.
-		 */
-		for (unsigned n = 1;; n++) {
-			struct sockaddr_storage peer;
-			socklen_t plen;
-			int fd = host_accept(s->tcp_fd, &peer, &plen);
-
-			if (fd >= 0) {
-				conn_start(s, fd, &peer, plen);
-			} else if (fd == -EAGAIN) {
-				break;
-			} else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-				/* Out of descriptors: the queue stays; look again shortly. */
-				if (kthread_sleep_ns(100000000))
-					break;
-				continue;
-			} /* else the peer left before we took it */
-			if (n % SVC_BURST == 0)
-				kthread_yield();
-			if (s->stopping)
-				break;
-		}
-	}
-	if (!err)
-		kwatch_del(&w);
 	s->acceptor = NULL;
 	serv_put(s);
 	return err;
@@ -421,35 +462,8 @@ static int acceptor_main(void *arg)
 static int udp_main(void *arg)
 {
 	struct svc_serv *s = arg;
-	struct kwatch w;
-	int err = kwatch_add(&w, s->udp_fd, EPOLLIN | EPOLLEXCLUSIVE);
+	int err = listener_loop(s, s->udp_fd, udp_one);
 
-	while (!err && kwatch_wait(&w, -1) >= 0) {
-		for (unsigned n = 1;; n++) {
-			struct sockaddr_storage peer;
-			socklen_t plen;
-			struct svc_req rq;
-			ssize_t len = host_recvfrom(s->udp_fd, s->udp_in, 65536, &peer, &plen);
-			size_t r;
-
-			if (len == -EAGAIN)
-				break;
-			if (len < 0)
-				continue; /* an ICMP error for an earlier reply */
-			svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
-			rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
-			rq.reply_max = SVC_UDP_MAX;
-			r = rpc_dispatch(s->svc, &rq, s->udp_in, (size_t)len, s->udp_out);
-			if (r)
-				host_sendto(s->udp_fd, s->udp_out, r, &peer, plen);
-			if (n % SVC_BURST == 0)
-				kthread_yield();
-			if (s->stopping)
-				break;
-		}
-	}
-	if (!err)
-		kwatch_del(&w);
 	s->udp = NULL;
 	serv_put(s);
 	return err;
