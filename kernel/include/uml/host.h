@@ -40,6 +40,8 @@ uint64_t host_mono_ns(void);
 void host_wall(int64_t *sec, uint32_t *nsec);
 /* Fill @buf with @len bytes of host randomness (never fails; falls back to time). */
 void host_random(void *buf, size_t len);
+/* The same for secrets: 0, or a negative errno; never a guessable fallback. */
+int host_random_strict(void *buf, size_t len);
 void host_cpu_relax(void);
 /* Let other host threads run. */
 void host_yield(void);
@@ -99,6 +101,15 @@ ssize_t host_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *pe
 		      socklen_t *plen);
 ssize_t host_sendto(int fd, const void *buf, size_t len, const struct sockaddr_storage *peer,
 		    socklen_t plen);
+/*
+ * Host files (file.c), never followed through a symlink. host_file_read
+ * reads a whole regular file of at most @size bytes (-EFBIG if larger) and
+ * gives its permission bits. host_file_create makes a new file (-EEXIST if
+ * there is one) with @mode, writes and syncs it; a failed one is removed.
+ */
+int host_file_read(const char *path, void *buf, size_t size, size_t *len, uint32_t *mode);
+int host_file_create(const char *path, const void *buf, size_t len, uint32_t mode);
+
 /* @size bytes of this process's memory, backed only as touched; NULL on failure. */
 void *host_map_private(size_t size);
 
