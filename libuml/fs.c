@@ -66,6 +66,15 @@ static size_t hook_render(void *arg, char *buf, size_t size)
 	return s->h.render(s->h.arg, buf, size);
 }
 
+static void hook_refused(void *arg, const char *data, size_t len, int err, const char *why,
+			 struct vfs_ctx *ctx)
+{
+	struct uml_hook_slot *s = arg;
+	struct uml_client who = {ctx->client, ctx->cred.uid, ctx->cred.gid};
+
+	s->h.refused(s->h.arg, data, len, err, why, &who);
+}
+
 int uml_file_hooks(const char *path, const struct uml_file_hooks *h)
 {
 	struct uml_hook_slot *slot = NULL;
@@ -101,6 +110,7 @@ int uml_file_hooks(const char *path, const struct uml_file_hooks *h)
 	vh.validate = h->validate ? hook_validate : NULL;
 	vh.commit = h->commit ? hook_commit : NULL;
 	vh.render = h->render ? hook_render : NULL;
+	vh.refused = h->refused ? hook_refused : NULL;
 	vh.arg = slot;
 	return vfs_set_hooks(f, &vh);
 }
@@ -123,4 +133,9 @@ int uml_file_flags(const char *path, unsigned flags)
 	if (flags & UML_DIR_NOCREATE)
 		vf |= VFS_F_NOCREATE;
 	return vfs_set_flags(f, vf);
+}
+
+int uml_fs_scratch_limit(size_t bytes)
+{
+	return machine ? vfs_set_scratch_limit(bytes) : -ENODEV;
 }

@@ -2,6 +2,7 @@
  * Memory, locks and generation counters for applications.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "uml.h"
@@ -10,8 +11,19 @@
 #include "uml/mm.h"
 #include "uml/sched.h"
 #include "uml/sync.h"
+#include "uml/vfs.h"
 
 int uml_parse_memory(const char *s, size_t *bytes)
+{
+	size_t v;
+
+	if (uml_parse_size(s, &v) || v < UML_MEMORY_MIN)
+		return -EINVAL;
+	*bytes = v;
+	return 0;
+}
+
+int uml_parse_size(const char *s, size_t *bytes)
 {
 	unsigned long long v;
 	unsigned shift = 0;
@@ -43,7 +55,7 @@ int uml_parse_memory(const char *s, size_t *bytes)
 	}
 	if (*end == 'b' || *end == 'B')
 		end++;
-	if (*end || v < UML_MEMORY_MIN || v > UML_MEMORY_MAX)
+	if (*end || v > UML_MEMORY_MAX)
 		return -EINVAL;
 	*bytes = (size_t)v;
 	return 0;
@@ -96,7 +108,16 @@ size_t uml_mm_slabinfo(char *buf, size_t size)
 
 size_t uml_mm_meminfo(char *buf, size_t size)
 {
-	return mm_meminfo(buf, size);
+	size_t n = mm_meminfo(buf, size);
+	uint64_t used, limit;
+
+	/* Clients' files and their cap (uml_fs_scratch_limit), in the same units. */
+	vfs_scratch_stat(&used, &limit);
+	if (n < size)
+		n += (size_t)snprintf(
+		    buf + n, size - n, "ScratchLimit:   %8llu kB\nScratchUsed:    %8llu kB\n",
+		    (unsigned long long)(limit / 1024), (unsigned long long)(used / 1024));
+	return n;
 }
 
 struct uml_lock {

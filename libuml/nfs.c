@@ -6,9 +6,9 @@
 #include <stdio.h>
 
 #include "uml.h"
-#include "uml/nfs.h"
+#include "uml/nfs3.h"
 
-int uml_nfs_listen(const char *host, int port, struct uml_nfs_listener *l)
+int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l)
 {
 	struct svc_listener sl;
 	int err;
@@ -18,7 +18,10 @@ int uml_nfs_listen(const char *host, int port, struct uml_nfs_listener *l)
 	err = nfs_init();
 	if (err)
 		return err;
-	err = svc_listen(host, port, &sl);
+	err = svc_listen(host, port,
+			 (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0) |
+			     (protos & ~(UML_NFS_TCP | UML_NFS_UDP) ? ~0u : 0),
+			 &sl);
 	if (err)
 		return err;
 	l->tcp_fd = sl.tcp_fd;
@@ -32,8 +35,8 @@ void uml_nfs_exports_clear(void)
 		nfs_exports_clear();
 }
 
-int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t n, char *err,
-		   size_t errlen)
+int uml_nfs_export(const char *path, unsigned flags, const char *const *clients, size_t n,
+		   char *err, size_t errlen)
 {
 	int rc = nfs_init();
 
@@ -42,7 +45,27 @@ int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t
 			snprintf(err, errlen, "no machine: call uml_boot first");
 		return rc;
 	}
-	return nfs_export_add(path, rw, clients, n, err, errlen);
+	if (flags & ~(UML_NFS_RW | UML_NFS_SECURE)) {
+		if (errlen)
+			snprintf(err, errlen, "export %s: unknown flags %#x", path, flags);
+		return -EINVAL;
+	}
+	return nfs_export_add(path,
+			      (flags & UML_NFS_RW ? NFS_EXPORT_RW : 0) |
+				  (flags & UML_NFS_SECURE ? NFS_EXPORT_SECURE : 0),
+			      clients, n, err, errlen);
+}
+
+int uml_nfs_key_file(const char *path, char *err, size_t errlen)
+{
+	int rc = nfs_init();
+
+	if (rc) {
+		if (errlen)
+			snprintf(err, errlen, "no machine: call uml_boot first");
+		return rc;
+	}
+	return nfs_fh_key_file(path, err, errlen);
 }
 
 int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
@@ -74,4 +97,5 @@ void uml_nfs_stats(struct uml_nfs_stats *st)
 	st->garbage = s.garbage;
 	st->connections = s.connections;
 	st->refused = s.refused;
+	st->unlisted = s.unlisted;
 }

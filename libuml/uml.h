@@ -35,6 +35,8 @@ extern "C" {
  * not such a size or is outside UML_MEMORY_MIN .. UML_MEMORY_MAX.
  */
 int uml_parse_memory(const char *s, size_t *bytes);
+/* The same for any size up to UML_MEMORY_MAX, 0 included (uml_fs_scratch_limit). */
+int uml_parse_size(const char *s, size_t *bytes);
 
 struct uml_boot_params {
 	size_t memory; /* bytes of machine memory; 0: UML_MEMORY_DEFAULT */
@@ -229,6 +231,19 @@ struct uml_file_hooks {
 	void (*commit)(void *arg, const char *data, size_t len);
 	/* Generated files: write the current content into @buf; return its length. */
 	size_t (*render)(void *arg, char *buf, size_t size);
+	/*
+	 * The filesystem refused a change of the file on its own, whatever
+	 * validate would say: content longer than 4096 bytes (a write at a far
+	 * offset; -EINVAL), no memory left to store a value validate accepted
+	 * (-ENOSPC), a change of its mode or owner (-EPERM). @err is what the
+	 * client gets, @reason says why; @data/@len is what the client sent
+	 * (the bytes written, at most 4096; the value that found no room; empty
+	 * for a truncate or a change of attributes). For reports: the refusal
+	 * stands. NULL: a UML_FILE_READONLY file's validate hears of the
+	 * attempt instead. Same locking as validate.
+	 */
+	void (*refused)(void *arg, const char *data, size_t len, int err, const char *reason,
+			const struct uml_client *who);
 	void *arg;
 };
 
@@ -243,21 +258,59 @@ struct uml_file_hooks {
 int uml_file_hooks(const char *path, const struct uml_file_hooks *h);
 int uml_file_flags(const char *path, unsigned flags);
 
+/*
+ * Cap the memory that clients' files may hold: the data, symlinks, directory
+ * entries and inodes of what NFS clients create, and the entries they make by
+ * link or rename. Past it their writes and creates fail with NFS3ERR_NOSPC,
+ * as they do whatever the cap, past their first sixteenth of the machine,
+ * while less than 5/16 of it is free (the quarter new NFS connections need,
+ * and room for some), while the files
+ * the application builds (uml_put_file, uml_mkdir_p) and hooked files have
+ * the rest: knobs and status keep working when clients have filled theirs.
+ * FSSTAT shows clients the room left. Their files may also take at most
+ * half of the machine's inodes. @bytes 0: the default, half of the
+ * machine's memory. A cap below what clients hold already refuses growth
+ * until they remove enough. Returns 0, -EINVAL when @bytes is more than the
+ * machine's memory, -ENODEV without a machine.
+ */
+int uml_fs_scratch_limit(size_t bytes);
+
 /* --- NFS --- */
 
 struct uml_nfs_listener {
-	int tcp_fd, udp_fd;
+	int tcp_fd, udp_fd; /* -1 for a transport not listened on */
 };
-/* Bind the NFS/MOUNT port (TCP and UDP). @host is numeric. */
-int uml_nfs_listen(const char *host, int port, struct uml_nfs_listener *l);
+#define UML_NFS_TCP 0x1
+#define UML_NFS_UDP 0x2
+/*
+ * Bind the NFS/MOUNT port for @protos (UML_NFS_TCP, UML_NFS_UDP or both).
+ * @host is numeric. UDP is for old clients only: a datagram's source
+ * address is whatever its sender wrote, so over UDP the export lists trust a
+ * claim that nobody checked (TCP's handshake checks it). Returns 0, -EINVAL
+ * or the bind's errno.
+ */
+int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l);
 /* Replace the export table with nothing; then add exports one by one. */
 void uml_nfs_exports_clear(void);
+#define UML_NFS_RW     0x1 /* read-write; else read-only */
+#define UML_NFS_SECURE 0x2 /* only from privileged source ports (< 1024), as nfsd's "secure" */
 /*
- * Export directory @path read-only or read-write to @clients (addresses,
- * CIDR prefixes, or "*"). On failure a message is written to @err.
+ * Export directory @path with UML_NFS_* @flags to @clients (addresses, CIDR
+ * prefixes, or "*"). A host listed by no export is refused before it costs
+ * anything. On failure a message is written to @err.
  */
-int uml_nfs_export(const char *path, bool rw, const char *const *clients, size_t n, char *err,
-		   size_t errlen);
+int uml_nfs_export(const char *path, unsigned flags, const char *const *clients, size_t n,
+		   char *err, size_t errlen);
+/*
+ * File handles carry a MAC keyed by a secret of the installation, so that
+ * they cannot be forged or guessed. Without a key file the secret is made
+ * at boot, and handles do not outlive a full restart. With one, the secret
+ * is read from @path, or made and written there (mode 0600) when the file
+ * does not exist, so handles stay valid across restarts while handles of
+ * another installation are not. Call it in the booting process, before
+ * serving. Returns 0, or a negative errno with a message in @err.
+ */
+int uml_nfs_key_file(const char *path, char *err, size_t errlen);
 /*
  * Serve NFS on the calling host thread until @stop_fd is readable: the
  * thread becomes a CPU whose kernel threads accept connections and serve
@@ -277,7 +330,12 @@ void uml_nfs_stop(uml_nfs_server_t *srv);
 
 struct uml_nfs_stats {
 	uint64_t calls, errors, garbage, connections;
-	uint64_t refused; /* connections closed at once: no memory to serve them */
+	/*
+	 * Connections closed at once: their client already holds its share of
+	 * a child's connections, or no room is left that a bigger holder could give.
+	 */
+	uint64_t refused;
+	uint64_t unlisted; /* connections and datagrams of hosts no export lists, closed unread */
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
 

@@ -29,8 +29,8 @@ struct umlconf_knob {
 	int64_t (*initial)(void);
 	/* Allowed range; called at every post_config (may depend on the MPM). */
 	void (*bounds)(int64_t *min, int64_t *max);
-	/* Text to number. 0, or -EINVAL/-ERANGE with a reason in @why. */
-	int (*parse)(const char *data, size_t len, int64_t *v, char *why, size_t whylen);
+	/* Text to number (knob_parse.h). */
+	umlconf_parse_fn *parse;
 	/* Put @v in force in this child (watcher thread); NULL when the request
 	 * path reads the shared value itself. */
 	int (*apply)(int64_t v);
@@ -103,56 +103,13 @@ static void accepting_bounds(int64_t *min, int64_t *max)
 	*max = 1;
 }
 
-/*
- * A knob file holds one decimal number and at most one trailing newline
- * (what `echo N >` writes). Anything else is refused rather than guessed at.
- */
-static int parse_decimal(const char *data, size_t len, int64_t *v, char *why, size_t whylen)
-{
-	size_t i = 0;
-	bool neg = false;
-	int64_t n = 0;
-
-	if (len > UMLCONF_VALUE_MAX) {
-		snprintf(why, whylen, "too long (%zu bytes, at most %d)", len, UMLCONF_VALUE_MAX);
-		return -EINVAL;
-	}
-	if (len > 0 && data[len - 1] == '\n')
-		len--;
-	if (len == 0) {
-		snprintf(why, whylen, "no value");
-		return -EINVAL;
-	}
-	if (data[0] == '-') {
-		neg = true;
-		i = 1;
-	}
-	if (i == len) {
-		snprintf(why, whylen, "not a decimal number");
-		return -EINVAL;
-	}
-	for (; i < len; i++) {
-		if (data[i] < '0' || data[i] > '9') {
-			snprintf(why, whylen, "not a decimal number");
-			return -EINVAL;
-		}
-		if (__builtin_mul_overflow(n, 10, &n) ||
-		    __builtin_add_overflow(n, data[i] - '0', &n)) {
-			snprintf(why, whylen, "out of range (does not fit in 64 bits)");
-			return -ERANGE;
-		}
-	}
-	*v = neg ? -n : n;
-	return 0;
-}
-
 static const struct umlconf_knob knobs[UMLCONF_KNOB_COUNT] = {
     [UMLCONF_KNOB_MAX_REQUEST_WORKERS] =
 	{
 	    .name = "MaxRequestWorkers",
 	    .initial = mrw_initial,
 	    .bounds = mrw_bounds,
-	    .parse = parse_decimal,
+	    .parse = umlconf_parse_decimal,
 	    .apply = NULL, /* admission reads the shared value on every request */
 	},
     [UMLCONF_KNOB_LISTEN_BACKLOG] =
@@ -160,7 +117,7 @@ static const struct umlconf_knob knobs[UMLCONF_KNOB_COUNT] = {
 	    .name = "ListenBacklog",
 	    .initial = backlog_initial,
 	    .bounds = backlog_bounds,
-	    .parse = parse_decimal,
+	    .parse = umlconf_parse_decimal,
 	    .apply = backlog_apply,
 	},
     [UMLCONF_KNOB_ACCEPTING] =
@@ -168,7 +125,7 @@ static const struct umlconf_knob knobs[UMLCONF_KNOB_COUNT] = {
 	    .name = "Accepting",
 	    .initial = accepting_initial,
 	    .bounds = accepting_bounds,
-	    .parse = parse_decimal,
+	    .parse = umlconf_parse_decimal,
 	    .apply = NULL, /* admission reads it */
 	},
 };
@@ -233,7 +190,7 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	int id = (int)(k - knobs);
 	struct umlconf_shared *sh = umlconf_sh;
 	char path[128], reason[160];
-	int64_t v, min, max;
+	int64_t v;
 	int rc;
 
 	/*
@@ -242,16 +199,8 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	 * in force back if that write is refused. Empty content is "no value".
 	 */
 	reason[0] = '\0';
-	rc = k->parse(data, len, &v, reason, sizeof(reason));
-	if (rc == 0) {
-		min = atomic_load(&sh->min[id]);
-		max = atomic_load(&sh->max[id]);
-		if (v < min || v > max) {
-			snprintf(reason, sizeof(reason),
-				 "%" PRId64 " is out of range %" PRId64 "..%" PRId64, v, min, max);
-			rc = -ERANGE;
-		}
-	}
+	rc = umlconf_knob_check(k->parse, data, len, atomic_load(&sh->min[id]),
+				atomic_load(&sh->max[id]), &v, reason, sizeof(reason));
 	if (rc == 0)
 		return 0;
 	if (why && whylen)
@@ -277,6 +226,21 @@ static void knob_commit(void *arg, const char *data, size_t len)
 	uml_gen_bump(&sh->admit_gen);
 }
 
+/*
+ * The filesystem refused a write before asking us (too long for any knob,
+ * a chmod) or after (no memory to store it): reported like a refused value.
+ */
+static void knob_refused(void *arg, const char *data, size_t len, int err, const char *reason,
+			 const struct uml_client *who)
+{
+	const struct umlconf_knob *k = arg;
+	char path[128];
+
+	(void)err;
+	knob_path((int)(k - knobs), path, sizeof(path));
+	umlconf_error_record(umlconf_sh, who ? who->addr : NULL, path, data, len, reason);
+}
+
 int umlconf_knobs_hooks(struct umlconf_shared *sh)
 {
 	char path[128];
@@ -287,6 +251,7 @@ int umlconf_knobs_hooks(struct umlconf_shared *sh)
 		struct uml_file_hooks h = {
 		    .validate = knob_validate,
 		    .commit = knob_commit,
+		    .refused = knob_refused,
 		    .arg = (void *)&knobs[id],
 		};
 
@@ -308,28 +273,6 @@ void umlconf_knobs_apply(struct umlconf_shared *sh)
 	}
 }
 
-/* Show a refused value readably on one line: escapes, and cut when long. */
-static void quote_value(char *out, size_t size, const char *data, size_t len)
-{
-	size_t o = 0, shown = len > 40 ? 40 : len;
-
-	for (size_t i = 0; i < shown && o + 5 < size; i++) {
-		unsigned char c = (unsigned char)data[i];
-
-		if (c == '\n')
-			o += (size_t)snprintf(out + o, size - o, "\\n");
-		else if (c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, size - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (shown < len && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o < size ? o : size - 1] = '\0';
-}
-
 void umlconf_error_record(struct umlconf_shared *sh, const char *client, const char *file,
 			  const char *data, size_t len, const char *reason)
 {
@@ -341,7 +284,7 @@ void umlconf_error_record(struct umlconf_shared *sh, const char *client, const c
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	quote_value(value, sizeof(value), data, len);
+	umlconf_quote_value(value, sizeof(value), data, len);
 	if (!client)
 		client = "local";
 

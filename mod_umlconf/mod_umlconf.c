@@ -3,9 +3,11 @@
  * kernel that every httpd process shares (libuml).
  *
  *   LoadModule umlconf_module modules/mod_umlconf.so
- *   UmlConfNFS        127.0.0.1:2049          # NFS + MOUNT listener (TCP and UDP)
- *   UmlConfExport     / rw 127.0.0.1 10.0.0.0/8   # path ro|rw client...; may repeat
+ *   UmlConfNFS        127.0.0.1:2049 tcp      # NFS + MOUNT listener: tcp, udp or tcp+udp
+ *   UmlConfExport     / rw 127.0.0.1 10.0.0.0/8   # path ro|rw[,secure] client...; may repeat
+ *   UmlConfKeyFile    umlconf.key             # secret of the file handles (ServerRoot-relative)
  *   UmlConfMemory     8M                      # the machine's memory
+ *   UmlConfScratch    4M                      # of it, what clients' own files may hold
  *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *
@@ -55,6 +57,7 @@ struct nfs_kept {
 	struct uml_nfs_listener l;
 	const char *host;
 	int port;
+	unsigned protos;
 };
 
 static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
@@ -64,6 +67,8 @@ static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
 	(void)s;
 	c->nfs_host = UMLCONF_DEFAULT_NFS_HOST;
 	c->nfs_port = UMLCONF_DEFAULT_NFS_PORT;
+	c->nfs_protos = UML_NFS_TCP;
+	c->key_file = UMLCONF_DEFAULT_KEY_FILE;
 	c->exports = apr_array_make(p, 2, sizeof(struct umlconf_export));
 	c->memory = UMLCONF_DEFAULT_MEMORY;
 	c->queue_size = UMLCONF_DEFAULT_QUEUE;
@@ -96,7 +101,7 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, long min, long max
 	return NULL;
 }
 
-static const char *set_nfs(cmd_parms *cmd, void *dummy, const char *arg)
+static const char *set_nfs(cmd_parms *cmd, void *dummy, const char *arg, const char *proto)
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
 	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -111,8 +116,57 @@ static const char *set_nfs(cmd_parms *cmd, void *dummy, const char *arg)
 				    "UmlConfNFS: '%s' is not a numeric address with an optional "
 				    "port (e.g. 127.0.0.1:2049 or [::1]:2049)",
 				    arg);
+	if (!proto || strcasecmp(proto, "tcp") == 0)
+		c->nfs_protos = UML_NFS_TCP;
+	else if (strcasecmp(proto, "udp") == 0)
+		c->nfs_protos = UML_NFS_UDP;
+	else if (strcasecmp(proto, "tcp+udp") == 0)
+		c->nfs_protos = UML_NFS_TCP | UML_NFS_UDP;
+	else
+		return apr_psprintf(cmd->pool, "UmlConfNFS: '%s' is not tcp, udp or tcp+udp",
+				    proto);
 	c->nfs_host = host;
 	c->nfs_port = port ? port : UMLCONF_DEFAULT_NFS_PORT;
+	return NULL;
+}
+
+static const char *set_key_file(cmd_parms *cmd, void *dummy, const char *arg)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+	if (err)
+		return err;
+	if (strcasecmp(arg, "none") == 0) {
+		c->key_file = NULL;
+		return NULL;
+	}
+	c->key_file = arg; /* resolved against ServerRoot when used: it may come later */
+	return NULL;
+}
+
+/* "ro" or "rw", then options after commas: "rw,secure". */
+static const char *parse_export_mode(cmd_parms *cmd, const char *arg, unsigned *flags)
+{
+	char *words = apr_pstrdup(cmd->temp_pool, arg), *save = NULL;
+	const char *w = apr_strtok(words, ",", &save);
+
+	*flags = 0;
+	if (!w || (strcasecmp(w, "ro") && strcasecmp(w, "rw")))
+		return apr_psprintf(cmd->pool, "UmlConfExport: '%s' must be ro or rw, with options "
+					       "after commas (rw,secure)",
+				    arg);
+	if (strcasecmp(w, "rw") == 0)
+		*flags |= UML_NFS_RW;
+	while ((w = apr_strtok(NULL, ",", &save))) {
+		if (strcasecmp(w, "secure") == 0)
+			*flags |= UML_NFS_SECURE;
+		else
+			return apr_psprintf(cmd->pool,
+					    "UmlConfExport: unknown option '%s' in '%s' "
+					    "(known: secure)",
+					    w, arg);
+	}
 	return NULL;
 }
 
@@ -152,20 +206,22 @@ static const char *set_export(cmd_parms *cmd, void *dummy, int argc, char *const
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
 	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 	struct umlconf_export *e;
+	unsigned flags;
 
 	if (err)
 		return err;
 	if (argc < 3)
-		return "UmlConfExport: usage is 'UmlConfExport /path ro|rw client...' (clients are "
-		       "addresses or CIDR prefixes, or *)";
+		return "UmlConfExport: usage is 'UmlConfExport /path ro|rw[,secure] client...' "
+		       "(clients are addresses or CIDR prefixes, or *)";
 	if (argv[0][0] != '/')
 		return apr_psprintf(cmd->pool, "UmlConfExport: path '%s' must be absolute",
 				    argv[0]);
-	if (strcasecmp(argv[1], "ro") && strcasecmp(argv[1], "rw"))
-		return apr_psprintf(cmd->pool, "UmlConfExport: '%s' must be ro or rw", argv[1]);
+	err = parse_export_mode(cmd, argv[1], &flags);
+	if (err)
+		return err;
 	e = apr_array_push(c->exports);
 	e->path = argv[0];
-	e->rw = strcasecmp(argv[1], "rw") == 0;
+	e->flags = flags;
 	e->clients = apr_array_make(cmd->pool, argc - 2, sizeof(const char *));
 	for (int i = 2; i < argc; i++) {
 		if (!valid_client(argv[i]))
@@ -193,6 +249,22 @@ static const char *set_memory(cmd_parms *cmd, void *dummy, const char *arg)
 			    arg);
 }
 
+/* Checked against UmlConfMemory in post_config: the two may come in either order. */
+static const char *set_scratch(cmd_parms *cmd, void *dummy, const char *arg)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+	if (err)
+		return err;
+	if (uml_parse_size(arg, &c->scratch) == 0 && c->scratch > 0)
+		return NULL;
+	return apr_psprintf(cmd->pool,
+			    "UmlConfScratch: '%s' is not a size above 0 (bytes, or with a K, M "
+			    "or G suffix)",
+			    arg);
+}
+
 static const char *set_queue(cmd_parms *cmd, void *dummy, const char *size, const char *wait)
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
@@ -214,12 +286,20 @@ static const char *set_retry_after(cmd_parms *cmd, void *dummy, const char *arg)
 }
 
 static const command_rec umlconf_cmds[] = {
-    AP_INIT_TAKE1("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
-		  "addr[:port] of the NFS/MOUNT listener (default 127.0.0.1:2049)"),
+    AP_INIT_TAKE12("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
+		   "addr[:port] [tcp|udp|tcp+udp] of the NFS/MOUNT listener (default "
+		   "127.0.0.1:2049 tcp)"),
     AP_INIT_TAKE_ARGV("UmlConfExport", set_export, NULL, RSRC_CONF,
-		      "/path ro|rw client... (addresses, CIDR prefixes or *); may repeat"),
+		      "/path ro|rw[,secure] client... (addresses, CIDR prefixes or *); may "
+		      "repeat"),
+    AP_INIT_TAKE1("UmlConfKeyFile", set_key_file, NULL, RSRC_CONF,
+		  "file with the secret that keys NFS file handles (default umlconf.key in "
+		  "ServerRoot; made when missing), or none for a secret per boot"),
     AP_INIT_TAKE1("UmlConfMemory", set_memory, NULL, RSRC_CONF,
 		  "memory of the shared machine, e.g. 8M"),
+    AP_INIT_TAKE1("UmlConfScratch", set_scratch, NULL, RSRC_CONF,
+		  "what NFS clients' own files may hold of the machine's memory (default "
+		  "half of UmlConfMemory)"),
     AP_INIT_TAKE2("UmlConfQueue", set_queue, NULL, RSRC_CONF,
 		  "admission queue size and wait in seconds (default 256 30)"),
     AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
@@ -262,6 +342,30 @@ static int machine_up(server_rec *s, struct umlconf_conf *conf, bool *adopted)
 	return 0;
 }
 
+/*
+ * The secret of the file handles, on a fresh boot only (an adopted machine
+ * keeps its own). A key file that cannot be read or made costs handle
+ * stability across full restarts, not security: the machine's own per-boot
+ * key stays in force, and the log says so.
+ */
+static void key_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *ptemp)
+{
+	const char *path;
+	char err[256];
+	int rc;
+
+	if (!conf->key_file)
+		return;
+	path = ap_server_root_relative(ptemp, conf->key_file);
+	rc = path ? uml_nfs_key_file(path, err, sizeof(err)) : -EINVAL;
+	if (rc < 0)
+		ap_log_error(APLOG_MARK, APLOG_WARNING, -rc, s,
+			     UMLCONF_LOGNO(10018) "UmlConfKeyFile %s: %s; NFS file handles are "
+						  "keyed per boot and go stale at the next full "
+						  "restart",
+			     path ? path : conf->key_file, path ? err : "not a valid path");
+}
+
 /* Our state in the arena: found by name, or made on the first boot. */
 static struct umlconf_shared *shared_up(server_rec *s, bool *fresh)
 {
@@ -297,7 +401,8 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 
 	apr_pool_userdata_get((void **)&k, KEY_NFS, proc);
 	if (k) {
-		if (strcmp(k->host, conf->nfs_host) || k->port != conf->nfs_port)
+		if (strcmp(k->host, conf->nfs_host) || k->port != conf->nfs_port ||
+		    k->protos != conf->nfs_protos)
 			ap_log_error(
 			    APLOG_MARK, APLOG_WARNING, 0, s,
 			    UMLCONF_LOGNO(10014) "UmlConfNFS changed to %s:%d but NFS "
@@ -308,7 +413,7 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 		return 0;
 	}
 	k = apr_pcalloc(proc, sizeof(*k));
-	rc = uml_nfs_listen(conf->nfs_host, conf->nfs_port, &k->l);
+	rc = uml_nfs_listen(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
 			     UMLCONF_LOGNO(10004) "cannot listen for NFS on %s:%d (%s); pick "
@@ -318,6 +423,7 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 	}
 	k->host = apr_pstrdup(proc, conf->nfs_host);
 	k->port = conf->nfs_port;
+	k->protos = conf->nfs_protos;
 	apr_pool_userdata_set(k, KEY_NFS, apr_pool_cleanup_null, proc);
 	umlconf_nfs = &k->l;
 	return 0;
@@ -331,7 +437,7 @@ static int exports_up(server_rec *s, struct umlconf_conf *conf)
 
 	uml_nfs_exports_clear();
 	if (conf->exports->nelts == 0) {
-		rc = uml_nfs_export("/", false, local, 2, err, sizeof(err));
+		rc = uml_nfs_export("/", 0, local, 2, err, sizeof(err));
 		if (rc < 0)
 			goto fail;
 		return 0;
@@ -345,7 +451,7 @@ static int exports_up(server_rec *s, struct umlconf_conf *conf)
 			snprintf(err, sizeof(err), "cannot create %s: %s", e->path, strerror(-rc));
 			goto fail;
 		}
-		rc = uml_nfs_export(e->path, e->rw, (const char *const *)e->clients->elts,
+		rc = uml_nfs_export(e->path, e->flags, (const char *const *)e->clients->elts,
 				    (size_t)e->clients->nelts, err, sizeof(err));
 		if (rc < 0)
 			goto fail;
@@ -367,12 +473,32 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	int rc;
 
 	umlconf_server = s;
+	/* Before the first pass returns, so that the mistake shows on the console. */
+	if (conf->scratch > conf->memory) {
+		ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+			     UMLCONF_LOGNO(10017) "UmlConfScratch %zu is more than UmlConfMemory "
+						  "%zu: the knobs and status need their share",
+			     conf->scratch, conf->memory);
+		return HTTP_INTERNAL_SERVER_ERROR;
+	}
 	/* The pass before httpd detaches runs no server: nothing to boot yet. */
 	if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
 		return OK;
 
 	if (machine_up(s, conf, &adopted) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
+	/* On every pass: a graceful restart may change it (the memory it can't). */
+	rc = uml_fs_scratch_limit(conf->scratch);
+	if (rc < 0) {
+		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+			     UMLCONF_LOGNO(10017) "UmlConfScratch %zu is more than the memory of "
+						  "the running machine; stop and start httpd for a "
+						  "new UmlConfMemory",
+			     conf->scratch);
+		return HTTP_INTERNAL_SERVER_ERROR;
+	}
+	if (!adopted)
+		key_up(s, conf, ptemp);
 	sh = shared_up(s, &fresh);
 	if (!sh)
 		return HTTP_INTERNAL_SERVER_ERROR;

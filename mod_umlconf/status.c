@@ -12,7 +12,8 @@
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
  *   children            "# cpu pid generation applied_ns\n" then one line per child
  *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
- *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n"
+ *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n
+ *                       unlisted N\n"
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
  *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
  *                       then one line per CPU (a child's host thread running kernel threads)
@@ -147,8 +148,9 @@ static size_t render_nfs(char *buf, size_t size)
 	uml_nfs_stats(&st);
 	umlconf_buf_printf(buf, size, &len,
 			   "calls %" PRIu64 "\nerrors %" PRIu64 "\ngarbage %" PRIu64
-			   "\nconnections %" PRIu64 "\nrefused %" PRIu64 "\n",
-			   st.calls, st.errors, st.garbage, st.connections, st.refused);
+			   "\nconnections %" PRIu64 "\nrefused %" PRIu64 "\nunlisted %" PRIu64 "\n",
+			   st.calls, st.errors, st.garbage, st.connections, st.refused,
+			   st.unlisted);
 	return len;
 }
 

@@ -20,6 +20,8 @@
 
 #include "uml.h"
 
+#include "knob_parse.h" /* UMLCONF_VALUE_MAX, the knobs' parsers */
+
 /*
  * Stable log numbers, in the spirit of httpd's APLOGNO: grep the error log
  * for "umlconf(100NN)". Never renumber; add new ones at the end.
@@ -33,6 +35,7 @@
  * 10011 tree/hook setup failed         10012 listen() backlog failed
  * 10013 NFS service ended with error   10014 NFS address changed (needs stop/start)
  * 10015 machine booted / adopted       10016 write to a read-only status file
+ * 10017 UmlConfScratch refused           10018 key file unusable (handles per boot)
  */
 
 #define UMLCONF_ROOT	  "umlconf"   /* uml_root_set name of struct umlconf_shared */
@@ -40,7 +43,6 @@
 #define UMLCONF_VERSION	  1
 #define UMLCONF_ERRORS	  32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE	  256 /* one formatted error line, NUL included */
-#define UMLCONF_VALUE_MAX 32  /* longest knob content accepted, in bytes */
 
 enum umlconf_knob_id {
 	UMLCONF_KNOB_MAX_REQUEST_WORKERS,
@@ -88,7 +90,7 @@ struct umlconf_shared {
 /* One UmlConfExport line. */
 struct umlconf_export {
 	const char *path;
-	bool rw;
+	unsigned flags; /* UML_NFS_RW, UML_NFS_SECURE */
 	apr_array_header_t *clients; /* const char * */
 };
 
@@ -96,8 +98,11 @@ struct umlconf_export {
 struct umlconf_conf {
 	const char *nfs_host; /* UmlConfNFS */
 	int nfs_port;
+	unsigned nfs_protos;	     /* UML_NFS_TCP and/or UML_NFS_UDP */
+	const char *key_file;	     /* UmlConfKeyFile as given; NULL: a key per boot ("none") */
 	apr_array_header_t *exports; /* struct umlconf_export; empty: "/" ro to localhost */
 	size_t memory;		     /* UmlConfMemory; 0: default */
+	size_t scratch;		     /* UmlConfScratch; 0: half of the memory */
 	int queue_size;		     /* UmlConfQueue */
 	int queue_timeout;	     /* seconds */
 	int retry_after;	     /* UmlConfRetryAfter, seconds */
@@ -105,6 +110,7 @@ struct umlconf_conf {
 
 #define UMLCONF_DEFAULT_NFS_HOST    "127.0.0.1"
 #define UMLCONF_DEFAULT_NFS_PORT    2049
+#define UMLCONF_DEFAULT_KEY_FILE    "umlconf.key" /* relative to ServerRoot */
 #define UMLCONF_DEFAULT_MEMORY	    (8UL << 20)
 #define UMLCONF_DEFAULT_QUEUE	    256
 #define UMLCONF_DEFAULT_QUEUE_WAIT  30

@@ -1,14 +1,20 @@
 /*
  * umlnfsd: a standalone NFSv3 server for a libuml machine.
  *
- *   umlnfsd [-l host:port] [-w nprocs] [-m memory] [-e path:ro|rw:client,client...]...
- *           [-p /path=content]... [-P pidfile] [-f]
+ *   umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs] [-m memory] [-s scratch]
+ *           [-k keyfile]
+ *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
+ *           [-P pidfile] [-f]
  *
  * Boots a machine, creates the files given with -p, exports the tree (by
- * default / read-only to 127.0.0.1 and ::1) and serves it with nprocs worker
- * processes, each attached as a CPU of the machine. The parent restarts
- * workers that die and stops them all on SIGTERM or SIGINT. Port 0 picks a
- * free port; the line "umlnfsd: ready on HOST:PORT" on stderr says which.
+ * default / read-only to 127.0.0.1 and ::1) and serves it over TCP (-T to
+ * add or choose UDP) with nprocs worker processes, each attached as a CPU of
+ * the machine. File handles are keyed by the secret in -k's file (made there
+ * when missing), else by one made at boot. The parent restarts
+ * workers that die and stops them all on SIGTERM or SIGINT. -s caps what
+ * clients' files may hold (uml_fs_scratch_limit; default half of the
+ * memory). Port 0 picks a free port; the line "umlnfsd: ready on
+ * HOST:PORT" on stderr says which.
  *
  * It uses nothing but libuml/uml.h: libuml is usable by any C program.
  */
@@ -44,9 +50,10 @@ static int nworkers = 2;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: umlnfsd [-l host:port] [-w nprocs] [-m memory[K|M|G]]\n"
-			"               [-e path:ro|rw:client,client...]... [-p /path=content]...\n"
-			"               [-P pidfile] [-f]\n");
+	fprintf(stderr, "usage: umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs]\n"
+			"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
+			"               [-e path:ro|rw[,secure]:client,client...]...\n"
+			"               [-p /path=content]... [-P pidfile] [-f]\n");
 	exit(2);
 }
 
@@ -74,13 +81,13 @@ static void parse_listen(char *arg, char **host, int *port)
 	}
 }
 
-/* "path:rw:127.0.0.1,::1": clients are the rest after the second ':'. */
+/* "path:rw,secure:127.0.0.1,::1": clients are the rest after the second ':'. */
 static void add_export(char *arg)
 {
 	const char *clients[MAX_CLIENTS];
 	char *mode, *list, *tok, *save, err[256];
+	unsigned flags = 0;
 	size_t n = 0;
-	bool rw;
 	int rc;
 
 	mode = strchr(arg, ':');
@@ -91,16 +98,18 @@ static void add_export(char *arg)
 	if (!list)
 		usage();
 	*list++ = '\0';
-	if (strcmp(mode, "rw") == 0)
-		rw = true;
-	else if (strcmp(mode, "ro") == 0)
-		rw = false;
-	else
-		usage();
+	for (tok = strtok_r(mode, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "rw") == 0)
+			flags |= UML_NFS_RW;
+		else if (strcmp(tok, "secure") == 0)
+			flags |= UML_NFS_SECURE;
+		else if (strcmp(tok, "ro") != 0)
+			usage();
+	}
 	for (tok = strtok_r(list, ",", &save); tok && n < MAX_CLIENTS;
 	     tok = strtok_r(NULL, ",", &save))
 		clients[n++] = tok;
-	rc = uml_nfs_export(arg, rw, clients, n, err, sizeof(err));
+	rc = uml_nfs_export(arg, flags, clients, n, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "umlnfsd: -e %s: %s\n", arg, err);
 		exit(1);
@@ -212,7 +221,8 @@ static void describe_listener(char *buf, size_t size)
 	socklen_t len = sizeof(ss);
 	char a[INET6_ADDRSTRLEN] = "?";
 
-	if (getsockname(listener.tcp_fd, (struct sockaddr *)&ss, &len) < 0) {
+	if (getsockname(listener.tcp_fd >= 0 ? listener.tcp_fd : listener.udp_fd,
+			(struct sockaddr *)&ss, &len) < 0) {
 		snprintf(buf, size, "?");
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -230,18 +240,37 @@ static void describe_listener(char *buf, size_t size)
 int main(int argc, char **argv)
 {
 	char *exports[MAX_EXPORTS], *files[MAX_FILES], *host, where[80];
-	char listen_arg[128] = "127.0.0.1:2049";
-	const char *pidfile = NULL;
+	char listen_arg[128] = "127.0.0.1:2049", err[256];
+	const char *pidfile = NULL, *keyfile = NULL;
+	unsigned protos = UML_NFS_TCP;
 	struct uml_boot_params bp = {0};
+	size_t scratch = 0;
 	int nexports = 0, nfiles = 0, port, opt, i, rc, sfd;
 	bool foreground = false, running = true;
 	struct uml_nfs_stats st;
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:w:m:e:p:P:f")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:f")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
+			break;
+		case 'T':
+			if (strcmp(optarg, "tcp") == 0)
+				protos = UML_NFS_TCP;
+			else if (strcmp(optarg, "udp") == 0)
+				protos = UML_NFS_UDP;
+			else if (strcmp(optarg, "tcp+udp") == 0)
+				protos = UML_NFS_TCP | UML_NFS_UDP;
+			else
+				usage();
+			break;
+		case 's':
+			if (uml_parse_size(optarg, &scratch))
+				usage();
+			break;
+		case 'k':
+			keyfile = optarg;
 			break;
 		case 'w':
 			nworkers = atoi(optarg);
@@ -279,6 +308,13 @@ int main(int argc, char **argv)
 	rc = uml_boot(&bp);
 	if (rc)
 		die("boot", rc);
+	rc = uml_fs_scratch_limit(scratch);
+	if (rc)
+		die("-s (more than the machine's memory?)", rc);
+	if (keyfile && (rc = uml_nfs_key_file(keyfile, err, sizeof(err)))) {
+		fprintf(stderr, "umlnfsd: -k %s: %s\n", keyfile, err);
+		exit(1);
+	}
 	for (i = 0; i < nfiles; i++)
 		add_file(files[i]);
 	uml_nfs_exports_clear();
@@ -289,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nexports; i++)
 		add_export(exports[i]);
-	rc = uml_nfs_listen(host, port, &listener);
+	rc = uml_nfs_listen(host, port, protos, &listener);
 	if (rc)
 		die(listen_arg, rc);
 
@@ -338,9 +374,9 @@ int main(int argc, char **argv)
 	uml_nfs_stats(&st);
 	fprintf(stderr,
 		"umlnfsd: stopped: %llu calls, %llu errors, %llu garbage, %llu connections, "
-		"%llu refused\n",
+		"%llu refused, %llu unlisted\n",
 		(unsigned long long)st.calls, (unsigned long long)st.errors,
 		(unsigned long long)st.garbage, (unsigned long long)st.connections,
-		(unsigned long long)st.refused);
+		(unsigned long long)st.refused, (unsigned long long)st.unlisted);
 	return 0;
 }

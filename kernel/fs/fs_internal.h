@@ -9,6 +9,9 @@
 
 /* Set on inodes that some process has attached hooks to. */
 #define VFS_F_HOOKED 0x100
+/* Set on inodes clients created: what they hold is charged to the scratch cap. */
+#define VFS_F_SCRATCH  0x200
+#define VFS_F_INTERNAL (VFS_F_HOOKED | VFS_F_SCRATCH) /* not vfs_set_flags' to change */
 /* Generation of inodes built by the application (vfs_put/vfs_mkpath): the same
  * at every boot, so handles to them outlive a full restart. Inodes created by
  * clients get the machine's per-boot generation instead, so a handle from an
@@ -20,8 +23,11 @@
 struct vfs_dirent {
 	struct vfs_dirent *next, *prev;
 	struct vfs_inode *inode;
+	struct vfs_inode *dir;		/* the directory holding this entry */
+	struct vfs_dirent *alias_next;	/* the next entry naming the same inode */
 	uint64_t cookie; /* increasing in list order; resumes readdir after this entry */
 	uint16_t len;
+	bool scratch; /* a client made it: charged to the scratch cap */
 	char name[];
 };
 
@@ -35,6 +41,12 @@ struct vfs_inode {
 	uint64_t change;
 	struct vfs_time atime, mtime, ctime;
 	struct vfs_inode *hnext; /* hash chain */
+	/*
+	 * Every entry naming this inode (its links; NULL for the root), so
+	 * the export a file lies in can be found from the file alone, hard
+	 * links included (vfs_within).
+	 */
+	struct vfs_dirent *aliases;
 	union {
 		struct {
 			char **pages;	  /* page pointers, NULL = hole */
@@ -70,6 +82,15 @@ struct vfs_sb {
 	uint32_t client_gen; /* generation for client-created inodes, per boot */
 	uint64_t ninodes;
 	uint64_t max_inodes;
+	/*
+	 * What clients' files hold (VFS_F_SCRATCH inodes, their pages, page
+	 * arrays and symlink targets, and the entries clients made), in bytes
+	 * and in inodes, and the caps on both (scratch_charge). Written with
+	 * __atomic stores under lock, so vfs_scratch_stat may read them
+	 * without it.
+	 */
+	uint64_t scratch_used, scratch_limit;
+	uint64_t scratch_inodes, scratch_max_inodes;
 	struct kmem_cache *inode_cache;
 	struct vfs_inode *root;
 	struct vfs_inode *hash[VFS_HASH_BUCKETS];
@@ -80,12 +101,17 @@ extern struct vfs_sb *vfs_sb;
 void vfs_lock(void);
 void vfs_unlock(void);
 
+/* inode.c: the scratch cap; called with the lock held. 0, or -ENOSPC past the cap. */
+int scratch_charge(uint64_t bytes);
+void scratch_uncharge(uint64_t bytes);
+
 /* inode.c; all called with the lock held */
 struct vfs_inode *inode_get(struct vfs_ino id);		/* NULL: stale */
 /* The inode as a regular file: 0, -ESTALE, -EISDIR or -EINVAL (a symlink). */
 int inode_get_reg(struct vfs_ino id, struct vfs_inode **out);
 /* The inode as a directory: 0, -ESTALE or -ENOTDIR. */
 int inode_get_dir(struct vfs_ino id, struct vfs_inode **out);
+/* NULL when out of room; a client's inode (@gen not VFS_GEN_BUILT) is charged as scratch. */
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen);
 void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */
@@ -104,11 +130,14 @@ static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
 int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n);
 int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
 int data_truncate(struct vfs_inode *ip, uint64_t size);
-/* Replace the whole content. */
+/*
+ * Replace the whole content. A hooked file keeps its first page even when
+ * emptied, so storing a value of at most a page never allocates.
+ */
 int data_set(struct vfs_inode *ip, const void *buf, size_t len);
+/* Whether the content is exactly @buf/@len. */
+bool data_equal(struct vfs_inode *ip, const void *buf, size_t len);
 void data_free(struct vfs_inode *ip);
-/* Copy the content of a small file into a kmalloc'd buffer (caller kfree's). */
-int data_dup(struct vfs_inode *ip, char **out, size_t *len);
 
 /* hooks.c */
 const struct vfs_hooks *hooks_of(const struct vfs_inode *ip);
@@ -122,16 +151,22 @@ int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs
 /*
  * Edit hooked @ip as a client asked: write @count bytes of @buf at @off
  * (zeros fill any gap), or with @truncate make @off its new size. The content
- * so made is validated and stored by hooks_replace; -EFBIG past VFS_HOOKED_MAX.
+ * so made is built without allocating, then validated and stored by
+ * hooks_replace; content past VFS_HOOKED_MAX is refused (and reported) with
+ * -EINVAL.
  */
 int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
 	       struct vfs_ctx *ctx);
+/* A rename of regular file @src onto hooked @ip: @ip's content would become @src's. */
+int hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx);
 /*
- * A client tried to change read-only @ip (to @data/@len; NULL for a truncate):
- * tell its validator, so the attempt can be reported, and return -EACCES.
+ * The vfs refuses a change of hooked @ip with @err whatever its validator
+ * says (@data/@len: what the client sent, or empty). Tell the hooks, so the
+ * refusal is reported, put the reason (printf @fmt) in ctx->why, and return
+ * @err.
  */
-int hooks_refuse_readonly(struct vfs_inode *ip, const char *data, size_t len,
-			  struct vfs_ctx *ctx);
+int hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len, struct vfs_ctx *ctx,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 #define VFS_HOOKED_MAX 4096 /* largest content of a validated file */
 #define VFS_TRUNC_PENDING_NS 2000000000ull /* how long a truncate waits for its write */
 /* Whether a truncate-to-empty of hooked @ip awaits its write (clears it when stale). */

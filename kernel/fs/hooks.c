@@ -7,6 +7,8 @@
  * unvalidated value in.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +26,14 @@ static unsigned hook_n;
 
 /* Scratch for render(); guarded by vfs.lock like the table. */
 static char render_buf[64 * 1024];
+/*
+ * The candidate content of a validated file, built and validated here before
+ * the machine is asked for anything (guarded by vfs.lock): an invalid value is
+ * refused as invalid even when the machine is full, and a valid one is stored
+ * over the file's own page (data_set), so the emergency brake works on a full
+ * machine.
+ */
+static char edit_buf[VFS_HOOKED_MAX];
 
 const struct vfs_hooks *hooks_of(const struct vfs_inode *ip)
 {
@@ -74,8 +84,7 @@ out:
 void hooks_refresh(struct vfs_inode *ip)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
-	size_t len, cur;
-	char *old;
+	size_t len;
 
 	if (!h || !h->render)
 		return;
@@ -83,13 +92,8 @@ void hooks_refresh(struct vfs_inode *ip)
 	if (len > sizeof(render_buf))
 		len = sizeof(render_buf);
 	/* Only a change of content moves mtime, so clients' caches stay useful. */
-	if (len == ip->size && data_dup(ip, &old, &cur) == 0) {
-		bool same = memcmp(old, render_buf, len) == 0;
-
-		kfree(old);
-		if (same)
-			return;
-	}
+	if (data_equal(ip, render_buf, len))
+		return;
 	if (data_set(ip, render_buf, len) == 0)
 		inode_touch(ip, true);
 }
@@ -106,38 +110,77 @@ bool trunc_pending(struct vfs_inode *ip)
 	return true;
 }
 
+#define TOO_LONG "too long (%" PRIu64 " bytes; a validated file holds at most %d)"
+
 int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
 	       struct vfs_ctx *ctx)
 {
-	char *data;
-	size_t len;
-	int err;
+	uint64_t len = trunc_pending(ip) ? 0 : ip->size, end;
+	size_t n;
 
-	if (off + count > VFS_HOOKED_MAX || off + count < off)
-		return -EFBIG;
-	err = data_dup(ip, &data, &len);
-	if (err)
-		return err;
-	if (trunc_pending(ip))
-		len = 0; /* the write that completes `echo > f` starts from empty */
-	if (off > len)
-		memset(data + len, 0, off - len);
+	/* The write that completes `echo > f` starts from empty (len 0 above). */
+	if (truncate)
+		end = off;
+	else if (count)
+		end = off + count < off ? UINT64_MAX : MAX(len, off + count);
+	else
+		end = len;
+	/*
+	 * Content no validator could accept is an invalid value like any
+	 * other, not a file too big for the filesystem: -EINVAL, reported.
+	 */
+	if (end > VFS_HOOKED_MAX) {
+		/* Settled like a refused value: the content in force is back at once. */
+		ip->reg.trunc_since = 0;
+		return hooks_refuse(ip, -EINVAL, count ? buf : "",
+				    MIN(count, (size_t)VFS_HOOKED_MAX), ctx, TOO_LONG, end,
+				    VFS_HOOKED_MAX);
+	}
+	data_read(ip, 0, edit_buf, (size_t)MIN(len, end), &n);
+	memset(edit_buf + n, 0, (size_t)end - n); /* a gap, or a truncate that extends */
 	if (count)
-		memcpy(data + off, buf, count);
-	err = hooks_replace(ip, data, truncate ? off : MAX(len, off + count), ctx);
-	kfree(data);
-	return err;
+		memcpy(edit_buf + off, buf, count);
+	return hooks_replace(ip, edit_buf, (size_t)end, ctx);
 }
 
-int hooks_refuse_readonly(struct vfs_inode *ip, const char *data, size_t len,
-			  struct vfs_ctx *ctx)
+int hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx)
+{
+	size_t n;
+
+	data_read(src, 0, edit_buf, VFS_HOOKED_MAX, &n);
+	if (src->size > VFS_HOOKED_MAX) {
+		ip->reg.trunc_since = 0;
+		return hooks_refuse(ip, -EINVAL, edit_buf, n, ctx, TOO_LONG, src->size,
+				    VFS_HOOKED_MAX);
+	}
+	return hooks_replace(ip, edit_buf, n, ctx);
+}
+
+/*
+ * Refusals the vfs makes on its own go to their own hook rather than to
+ * validate with a doctored value: validate answers "is this a good value",
+ * which these refusals never ask, and a value it accepted (the content that
+ * found no memory) would not be reported by asking it again. Files without
+ * that hook keep the older contract: a read-only file's validate hears of
+ * every attempt.
+ */
+int hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len, struct vfs_ctx *ctx,
+		 const char *fmt, ...)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
+	char why[160];
+	va_list ap;
 
-	/* Its validator hears of the attempt (to report it); its answer can't open the file. */
-	if (h && h->validate)
-		h->validate(h->arg, data, len, ctx);
-	return -EACCES;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (ctx->why && ctx->whylen)
+		snprintf(ctx->why, ctx->whylen, "%s", why);
+	if (h && h->refused)
+		h->refused(h->arg, data, len, err, why, ctx);
+	else if (h && h->validate && (ip->flags & VFS_F_READONLY))
+		h->validate(h->arg, data, len, ctx); /* its answer can't open the file */
+	return err;
 }
 
 int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx)
@@ -158,6 +201,9 @@ int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs
 			return err < 0 ? err : -EINVAL;
 	}
 	err = data_set(ip, data, len);
+	if (err && (ip->flags & VFS_F_HOOKED))
+		return hooks_refuse(ip, err, data, len, ctx,
+				    "valid, but no memory left to store it");
 	if (err)
 		return err;
 	if (h && h->commit)

@@ -4,6 +4,7 @@
  * reused within a machine; the generation tells a built file (stable across
  * boots) from one a client created in this boot.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -22,6 +23,86 @@ void vfs_lock(void)
 void vfs_unlock(void)
 {
 	kmutex_unlock(&vfs_sb->lock);
+}
+
+/*
+ * The scratch cap: what clients' files may hold, half of the machine by
+ * default. The other half keeps the machine controllable when clients have
+ * filled theirs: a new NFS connection gets its 64 KiB kernel-thread stack
+ * only while a quarter of the memory is free (svc_sock.c), so connections
+ * may take the next quarter, and the last quarter holds the application's
+ * own -- knob files (a page each), status renders (rewritten on every
+ * read), directories, its CPUs' thread stacks -- and slab metadata and the
+ * pages CPUs keep in their caches. Inodes are split the same way: half of
+ * the table for clients.
+ */
+static uint64_t scratch_default(void)
+{
+	return (uint64_t)machine->mm.npages * PAGE_SIZE / 2;
+}
+
+/*
+ * That last share is not fixed, though: each CPU's threads hold stacks of
+ * 64 KiB (an httpd child three of them), so a dozen prefork children take
+ * 40% of an 8 MiB machine before any client writes, and half for clients on
+ * top left less free than connections need: the monitor could not even
+ * mount. So, whatever the cap, clients' growth also stops a sixteenth above
+ * that quarter of free memory (eight connection stacks on 8 MiB): room for a
+ * monitor's connections and the status it reads. The other way round,
+ * connections may hold free memory down to the quarter, below that mark;
+ * so that they can't shut clients' files out either, clients' first
+ * sixteenth of the machine is theirs regardless (the quarter is where it
+ * comes from). The zone's free count is read without its lock: a hint, as
+ * for connections. Returns the bytes clients may still take.
+ */
+static uint64_t scratch_room(void)
+{
+	const struct mm_zone *mm = &machine->mm;
+	uint64_t nfree = __atomic_load_n(&mm->nfree, __ATOMIC_RELAXED);
+	uint64_t mark = mm->npages / 4 + mm->npages / 16, used = vfs_sb->scratch_used;
+	uint64_t own = (uint64_t)(mm->npages / 16) * PAGE_SIZE;
+	uint64_t cap = vfs_sb->scratch_limit > used ? vfs_sb->scratch_limit - used : 0;
+	uint64_t above = nfree > mark ? (nfree - mark) * PAGE_SIZE : 0;
+
+	return MIN(cap, MAX(above, own > used ? own - used : 0));
+}
+
+/* Writers hold the lock; vfs_scratch_stat reads without it. */
+static void scratch_store(uint64_t *field, uint64_t v)
+{
+	__atomic_store_n(field, v, __ATOMIC_RELAXED);
+}
+
+int scratch_charge(uint64_t bytes)
+{
+	struct vfs_sb *sb = vfs_sb;
+
+	if (bytes > scratch_room())
+		return -ENOSPC;
+	scratch_store(&sb->scratch_used, sb->scratch_used + bytes);
+	return 0;
+}
+
+void scratch_uncharge(uint64_t bytes)
+{
+	assert(vfs_sb->scratch_used >= bytes);
+	scratch_store(&vfs_sb->scratch_used, vfs_sb->scratch_used - bytes);
+}
+
+int vfs_set_scratch_limit(uint64_t bytes)
+{
+	if (bytes > (uint64_t)machine->mm.npages * PAGE_SIZE)
+		return -EINVAL;
+	vfs_lock();
+	scratch_store(&vfs_sb->scratch_limit, bytes ? bytes : scratch_default());
+	vfs_unlock();
+	return 0;
+}
+
+void vfs_scratch_stat(uint64_t *used, uint64_t *limit)
+{
+	*used = __atomic_load_n(&vfs_sb->scratch_used, __ATOMIC_RELAXED);
+	*limit = __atomic_load_n(&vfs_sb->scratch_limit, __ATOMIC_RELAXED);
 }
 
 struct vfs_time vfs_now(void)
@@ -54,6 +135,8 @@ int vfs_init(void)
 	if (sb->client_gen <= VFS_GEN_BUILT)
 		sb->client_gen += 2;
 	sb->max_inodes = machine->mm.npages * 4;
+	sb->scratch_limit = scratch_default();
+	sb->scratch_max_inodes = sb->max_inodes / 2;
 	vfs_sb = sb;
 	sb->root = inode_new(VFS_DIR, 0755, &root, VFS_GEN_BUILT);
 	if (!sb->root) {
@@ -121,9 +204,20 @@ struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_
 
 	if (sb->ninodes >= sb->max_inodes)
 		return NULL;
-	ip = kmem_cache_zalloc(sb->inode_cache);
-	if (!ip)
+	/* Built inodes are the application's; any other generation is a client's. */
+	if (gen != VFS_GEN_BUILT &&
+	    (sb->scratch_inodes >= sb->scratch_max_inodes || scratch_charge(sizeof(*ip))))
 		return NULL;
+	ip = kmem_cache_zalloc(sb->inode_cache);
+	if (!ip) {
+		if (gen != VFS_GEN_BUILT)
+			scratch_uncharge(sizeof(*ip));
+		return NULL;
+	}
+	if (gen != VFS_GEN_BUILT) {
+		ip->flags = VFS_F_SCRATCH;
+		scratch_store(&sb->scratch_inodes, sb->scratch_inodes + 1);
+	}
 	ip->ino = sb->next_ino++;
 	ip->gen = gen;
 	ip->type = type;
@@ -149,10 +243,17 @@ static void inode_free(struct vfs_inode *ip)
 	while (*pp != ip)
 		pp = &(*pp)->hnext;
 	*pp = ip->hnext;
-	if (ip->type == VFS_REG)
+	if (ip->type == VFS_REG) {
 		data_free(ip);
-	else if (ip->type == VFS_LNK)
+	} else if (ip->type == VFS_LNK) {
+		if (ip->flags & VFS_F_SCRATCH)
+			scratch_uncharge(ksize(ip->lnk.target));
 		kfree(ip->lnk.target);
+	}
+	if (ip->flags & VFS_F_SCRATCH) {
+		scratch_uncharge(sizeof(*ip));
+		scratch_store(&vfs_sb->scratch_inodes, vfs_sb->scratch_inodes - 1);
+	}
 	vfs_sb->ninodes--;
 	kmem_cache_free(vfs_sb->inode_cache, ip);
 }
@@ -302,6 +403,22 @@ int vfs_access(struct vfs_ino f, const struct vfs_cred *cred, uint32_t want, uin
 	return 0;
 }
 
+/*
+ * Whether @s would change the mode or owner of a file the application keeps
+ * (pinned, read-only or hooked: knobs, /status, /config): refused, since
+ * `chmod 0` on a knob locks every non-root client out of it, and the export
+ * is the access control. Setting the value a file already has changes
+ * nothing and is let through, for tools that restore attributes (cp -p).
+ */
+static bool attrs_fixed(const struct vfs_inode *ip, const struct vfs_sattr *s)
+{
+	if (!(ip->flags & (VFS_F_PINNED | VFS_F_READONLY | VFS_F_HOOKED)))
+		return false;
+	return ((s->mask & VFS_SET_MODE) && (s->mode & 07777) != ip->mode) ||
+	       ((s->mask & VFS_SET_UID) && s->uid != ip->uid) ||
+	       ((s->mask & VFS_SET_GID) && s->gid != ip->gid);
+}
+
 int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx,
 		struct vfs_attr *out)
 {
@@ -314,6 +431,11 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 	ip = inode_get(f);
 	if (!ip) {
 		err = -ESTALE;
+		goto out;
+	}
+	/* First, so that every such attempt is reported, a non-owner's too. */
+	if (attrs_fixed(ip, s)) {
+		err = hooks_refuse(ip, -EPERM, "", 0, ctx, "its mode and owner can't change");
 		goto out;
 	}
 	owner = cred->uid == 0 || cred->uid == ip->uid;
@@ -344,22 +466,21 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			goto out;
 		}
 		if (ip->flags & VFS_F_READONLY) {
-			err = hooks_refuse_readonly(ip, "", 0, ctx);
+			err = hooks_refuse(ip, -EACCES, "", 0, ctx, "read-only");
 			goto out;
 		}
 		if (!inode_may(ip, cred, 2)) {
 			err = -EACCES;
 			goto out;
 		}
-		if (s->size > VFS_FILE_MAX) {
-			err = -EFBIG;
-			goto out;
-		}
 		if ((ip->flags & VFS_F_HOOKED) && s->size == 0) {
 			/* Half of `echo > f`: the write that follows decides. */
 			ip->reg.trunc_since = host_mono_ns();
 		} else if (ip->flags & VFS_F_HOOKED) {
+			/* Past VFS_HOOKED_MAX too: an invalid value, reported as one. */
 			err = hooks_edit(ip, s->size, NULL, 0, true, ctx);
+		} else if (s->size > VFS_FILE_MAX) {
+			err = -EFBIG;
 		} else {
 			err = data_truncate(ip, s->size);
 		}
@@ -379,14 +500,21 @@ out:
 
 int vfs_statfs(struct vfs_statfs *st)
 {
+	struct vfs_sb *sb = vfs_sb;
 	struct mm_stats ms;
+	uint64_t room;
 
 	mm_stats(&ms);
 	vfs_lock();
 	st->tbytes = ms.total_pages * PAGE_SIZE;
-	st->fbytes = st->abytes = ms.free_pages * PAGE_SIZE;
-	st->tfiles = vfs_sb->max_inodes;
-	st->ffiles = st->afiles = vfs_sb->max_inodes - vfs_sb->ninodes;
+	st->fbytes = ms.free_pages * PAGE_SIZE;
+	st->abytes = MIN(st->fbytes, scratch_room());
+	st->tfiles = sb->max_inodes;
+	st->ffiles = sb->max_inodes - sb->ninodes;
+	room = sb->scratch_max_inodes > sb->scratch_inodes
+		   ? sb->scratch_max_inodes - sb->scratch_inodes
+		   : 0;
+	st->afiles = MIN(st->ffiles, room);
 	vfs_unlock();
 	return 0;
 }
@@ -398,7 +526,7 @@ int vfs_set_flags(struct vfs_ino f, uint32_t flags)
 	vfs_lock();
 	ip = inode_get(f);
 	if (ip)
-		ip->flags = (ip->flags & VFS_F_HOOKED) | (flags & ~VFS_F_HOOKED);
+		ip->flags = (ip->flags & VFS_F_INTERNAL) | (flags & ~VFS_F_INTERNAL);
 	vfs_unlock();
 	return ip ? 0 : -ESTALE;
 }

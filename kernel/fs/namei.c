@@ -33,16 +33,26 @@ static struct vfs_dirent *dir_find(struct vfs_inode *dp, const char *name, size_
 	return NULL;
 }
 
-static int dir_add(struct vfs_inode *dp, const char *name, size_t len, struct vfs_inode *ip)
+/* @scratch: a client makes the entry, so it is charged to the scratch cap. */
+static int dir_add(struct vfs_inode *dp, const char *name, size_t len, struct vfs_inode *ip,
+		   bool scratch)
 {
 	struct vfs_dirent *de = kmalloc(sizeof(*de) + len + 1);
 
 	if (!de)
 		return -ENOSPC;
+	if (scratch && scratch_charge(ksize(de))) {
+		kfree(de);
+		return -ENOSPC;
+	}
+	de->scratch = scratch;
 	memcpy(de->name, name, len);
 	de->name[len] = '\0';
 	de->len = (uint16_t)len;
 	de->inode = ip;
+	de->dir = dp;
+	de->alias_next = ip->aliases;
+	ip->aliases = de;
 	de->cookie = dp->dir.next_cookie++;
 	de->next = NULL;
 	de->prev = dp->dir.last;
@@ -60,9 +70,19 @@ static int dir_add(struct vfs_inode *dp, const char *name, size_t len, struct vf
 	return 0;
 }
 
+static void alias_del(struct vfs_dirent *de)
+{
+	struct vfs_dirent **pp = &de->inode->aliases;
+
+	while (*pp != de)
+		pp = &(*pp)->alias_next;
+	*pp = de->alias_next;
+}
+
 /* Unlink @de from @dp; the inode's link count is the caller's. */
 static void dir_del(struct vfs_inode *dp, struct vfs_dirent *de)
 {
+	alias_del(de);
 	if (de->prev)
 		de->prev->next = de->next;
 	else
@@ -75,6 +95,8 @@ static void dir_del(struct vfs_inode *dp, struct vfs_dirent *de)
 	if (de->inode->type == VFS_DIR)
 		dp->nlink--;
 	inode_touch(dp, true);
+	if (de->scratch)
+		scratch_uncharge(ksize(de));
 	kfree(de);
 }
 
@@ -162,7 +184,7 @@ static int make_node(struct vfs_inode *dp, const char *name, size_t len, enum vf
 	/* A symlink's attributes are its target's business: 0777, as on Linux. */
 	if (s && type != VFS_LNK)
 		inode_set_attrs(ip, s);
-	err = dir_add(dp, name, len, ip);
+	err = dir_add(dp, name, len, ip, gen != VFS_GEN_BUILT);
 	if (err) {
 		if (type == VFS_DIR)
 			ip->nlink = 1;
@@ -268,17 +290,26 @@ int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *ta
 
 	if (tlen == 0 || tlen > VFS_PATH_MAX)
 		return tlen ? -ENAMETOOLONG : -EINVAL;
+	/* A path can't hold a NUL: READLINK would hand clients a cut or forged target. */
+	if (memchr(target, '\0', tlen))
+		return -EINVAL;
 	t = kstrndup(target, tlen);
 	if (!t)
 		return -ENOSPC;
 	vfs_lock();
+	err = scratch_charge(ksize(t));
+	if (err)
+		goto out;
 	err = make_simple(dir, name, len, VFS_LNK, s, ctx, &ip);
-	if (!err) {
-		ip->lnk.target = t;
-		ip->lnk.len = (uint32_t)tlen;
-		*out = inode_id(ip);
-		t = NULL;
+	if (err) {
+		scratch_uncharge(ksize(t));
+		goto out;
 	}
+	ip->lnk.target = t;
+	ip->lnk.len = (uint32_t)tlen;
+	*out = inode_id(ip);
+	t = NULL;
+out:
 	vfs_unlock();
 	kfree(t);
 	return err;
@@ -314,7 +345,7 @@ int vfs_link(struct vfs_ino f, struct vfs_ino dir, const char *name, size_t len,
 		err = -EEXIST;
 		goto out;
 	}
-	err = dir_add(dp, name, len, ip);
+	err = dir_add(dp, name, len, ip, true);
 	if (!err) {
 		ip->nlink++;
 		inode_touch(ip, false);
@@ -392,22 +423,41 @@ static bool is_ancestor(const struct vfs_inode *a, const struct vfs_inode *d)
 	}
 }
 
+int vfs_within(struct vfs_ino root, struct vfs_ino f)
+{
+	struct vfs_inode *rp, *ip;
+	int err = -ESTALE;
+
+	vfs_lock();
+	rp = inode_get(root);
+	ip = inode_get(f);
+	if (!rp || !ip || rp->type != VFS_DIR)
+		goto out;
+	if (rp == vfs_sb->root || ip == rp) {
+		err = 0;
+	} else if (ip->type == VFS_DIR) {
+		err = is_ancestor(rp, ip) ? 0 : -ESTALE;
+	} else {
+		/* A file is inside when one of its names is: hard links may span trees. */
+		for (struct vfs_dirent *de = ip->aliases; de && err; de = de->alias_next)
+			if (is_ancestor(rp, de->dir))
+				err = 0;
+	}
+out:
+	vfs_unlock();
+	return err;
+}
+
 /* Rename onto a validated file: its content becomes the source's. */
 static int rename_into_hooked(struct vfs_inode *fdp, struct vfs_dirent *fde,
 			      struct vfs_inode *tip, struct vfs_ctx *ctx)
 {
 	struct vfs_inode *sip = fde->inode;
-	char *data;
-	size_t len;
 	int err;
 
 	if (sip->type != VFS_REG)
 		return -EINVAL;
-	err = data_dup(sip, &data, &len);
-	if (err)
-		return err == -EFBIG ? -EINVAL : err;
-	err = hooks_replace(tip, data, len, ctx);
-	kfree(data);
+	err = hooks_replace_from(tip, sip, ctx);
 	if (err)
 		return err;
 	inode_touch(tip, true);
@@ -480,7 +530,10 @@ int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_i
 		/* Point the existing entry at the source: the target name never vanishes. */
 		if (tip->type == VFS_DIR)
 			tdp->nlink--;
+		alias_del(tde);
 		tde->inode = ip;
+		tde->alias_next = ip->aliases;
+		ip->aliases = tde;
 		if (ip->type == VFS_DIR) {
 			tdp->nlink++;
 			ip->dir.parent = tdp;
@@ -489,7 +542,7 @@ int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_i
 		dir_del(fdp, fde);
 		inode_put_link(tip);
 	} else {
-		err = dir_add(tdp, tname, tlen, ip);
+		err = dir_add(tdp, tname, tlen, ip, true);
 		if (err)
 			goto out;
 		dir_del(fdp, fde);

@@ -11,6 +11,18 @@
 
 #define VFS_MAX_PAGES (VFS_FILE_MAX / PAGE_SIZE)
 
+/* Memory of a client's file counts against the scratch cap; the application's doesn't. */
+static int data_charge(struct vfs_inode *ip, uint64_t bytes)
+{
+	return ip->flags & VFS_F_SCRATCH ? scratch_charge(bytes) : 0;
+}
+
+static void data_uncharge(struct vfs_inode *ip, uint64_t bytes)
+{
+	if (ip->flags & VFS_F_SCRATCH)
+		scratch_uncharge(bytes);
+}
+
 static int pages_reserve(struct vfs_inode *ip, uint32_t npages)
 {
 	uint32_t n = ip->reg.npv ? ip->reg.npv : 8;
@@ -20,15 +32,45 @@ static int pages_reserve(struct vfs_inode *ip, uint32_t npages)
 		return 0;
 	while (n < npages)
 		n *= 2;
-	pv = kzalloc(n * sizeof(*pv));
-	if (!pv)
+	if (data_charge(ip, (uint64_t)(n - ip->reg.npv) * sizeof(*pv)))
 		return -ENOSPC;
+	pv = kzalloc(n * sizeof(*pv));
+	if (!pv) {
+		data_uncharge(ip, (uint64_t)(n - ip->reg.npv) * sizeof(*pv));
+		return -ENOSPC;
+	}
 	if (ip->reg.pages)
 		memcpy(pv, ip->reg.pages, ip->reg.npv * sizeof(*pv));
 	kfree(ip->reg.pages);
 	ip->reg.pages = pv;
 	ip->reg.npv = n;
 	return 0;
+}
+
+/* A zeroed page for slot @pi, charged; -ENOSPC past the cap or the machine. */
+static int page_add(struct vfs_inode *ip, uint32_t pi)
+{
+	char *pg;
+
+	if (data_charge(ip, PAGE_SIZE))
+		return -ENOSPC;
+	pg = page_alloc(0);
+	if (!pg) {
+		data_uncharge(ip, PAGE_SIZE);
+		return -ENOSPC;
+	}
+	memset(pg, 0, PAGE_SIZE);
+	ip->reg.pages[pi] = pg;
+	ip->reg.nalloc++;
+	return 0;
+}
+
+static void page_drop(struct vfs_inode *ip, uint32_t pi)
+{
+	page_free(ip->reg.pages[pi], 0);
+	ip->reg.pages[pi] = NULL;
+	ip->reg.nalloc--;
+	data_uncharge(ip, PAGE_SIZE);
 }
 
 int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n)
@@ -58,6 +100,28 @@ int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_
 	return 0;
 }
 
+static bool all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+bool data_equal(struct vfs_inode *ip, const void *buf, size_t len)
+{
+	const char *src = buf;
+
+	if (len != ip->size)
+		return false;
+	for (size_t done = 0; done < len; done += PAGE_SIZE) {
+		uint32_t pi = (uint32_t)(done >> PAGE_SHIFT);
+		size_t chunk = MIN(len - done, PAGE_SIZE);
+		const char *pg = pi < ip->reg.npv ? ip->reg.pages[pi] : NULL;
+
+		if (pg ? memcmp(pg, src + done, chunk) != 0 : !all_zero(src + done, chunk))
+			return false;
+	}
+	return true;
+}
+
 int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
 {
 	uint32_t first, last, pi;
@@ -75,13 +139,8 @@ int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count
 	if (err)
 		return err;
 	for (pi = first; pi <= last; pi++) {
-		if (ip->reg.pages[pi])
-			continue;
-		ip->reg.pages[pi] = page_alloc(0);
-		if (!ip->reg.pages[pi])
+		if (!ip->reg.pages[pi] && page_add(ip, pi))
 			goto out_unwind;
-		memset(ip->reg.pages[pi], 0, PAGE_SIZE);
-		ip->reg.nalloc++;
 	}
 	while (done < count) {
 		uint64_t pos = off + done;
@@ -98,36 +157,36 @@ int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count
 out_unwind:
 	/* Give back the pages this write added, beyond the end of the file. */
 	while (pi-- > first) {
-		if ((uint64_t)pi << PAGE_SHIFT >= ip->size && ip->reg.pages[pi]) {
-			page_free(ip->reg.pages[pi], 0);
-			ip->reg.pages[pi] = NULL;
-			ip->reg.nalloc--;
-		}
+		if ((uint64_t)pi << PAGE_SHIFT >= ip->size && ip->reg.pages[pi])
+			page_drop(ip, pi);
 	}
 	return -ENOSPC;
 }
 
-int data_truncate(struct vfs_inode *ip, uint64_t size)
+/* Cut the file to @size, keeping at least @min_pages of its pages allocated. */
+static void data_cut(struct vfs_inode *ip, uint64_t size, uint32_t min_pages)
 {
-	uint32_t keep = (uint32_t)((size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+	uint32_t keep = (uint32_t)MAX((size + PAGE_SIZE - 1) >> PAGE_SHIFT, (uint64_t)min_pages);
+	uint32_t last = (uint32_t)(size >> PAGE_SHIFT);
 
-	if (size > VFS_FILE_MAX)
-		return -EFBIG;
 	for (uint32_t pi = keep; pi < ip->reg.npv; pi++) {
-		if (ip->reg.pages[pi]) {
-			page_free(ip->reg.pages[pi], 0);
-			ip->reg.pages[pi] = NULL;
-			ip->reg.nalloc--;
-		}
+		if (ip->reg.pages[pi])
+			page_drop(ip, pi);
 	}
-	/* Zero the tail of the last page so a later extension reads zeros. */
-	if (size < ip->size && (size & (PAGE_SIZE - 1)) && keep - 1 < ip->reg.npv &&
-	    ip->reg.pages[keep - 1]) {
+	/* Zero what lies past @size in a page kept, so a later extension reads zeros. */
+	if (size < ip->size && last < keep && last < ip->reg.npv && ip->reg.pages[last]) {
 		size_t po = size & (PAGE_SIZE - 1);
 
-		memset(ip->reg.pages[keep - 1] + po, 0, PAGE_SIZE - po);
+		memset(ip->reg.pages[last] + po, 0, PAGE_SIZE - po);
 	}
 	ip->size = size;
+}
+
+int data_truncate(struct vfs_inode *ip, uint64_t size)
+{
+	if (size > VFS_FILE_MAX)
+		return -EFBIG;
+	data_cut(ip, size, 0);
 	return 0;
 }
 
@@ -136,33 +195,20 @@ int data_set(struct vfs_inode *ip, const void *buf, size_t len)
 	/* Write first, so running out of pages leaves the old content. */
 	int err = data_write(ip, 0, buf, len);
 
-	return err ? err : data_truncate(ip, len);
+	if (err)
+		return err;
+	/* A validated file's next value must not need an allocation: keep its page. */
+	data_cut(ip, len, ip->flags & VFS_F_HOOKED ? 1 : 0);
+	return 0;
 }
 
 void data_free(struct vfs_inode *ip)
 {
-	data_truncate(ip, 0);
+	data_cut(ip, 0, 0);
 	kfree(ip->reg.pages);
+	data_uncharge(ip, (uint64_t)ip->reg.npv * sizeof(*ip->reg.pages));
 	ip->reg.pages = NULL;
 	ip->reg.npv = 0;
-}
-
-int data_dup(struct vfs_inode *ip, char **out, size_t *len)
-{
-	size_t n;
-	char *buf;
-
-	if (ip->size > VFS_HOOKED_MAX)
-		return -EFBIG;
-	/* Room for the largest hooked content, so callers can extend in place. */
-	buf = kmalloc(VFS_HOOKED_MAX + 1);
-	if (!buf)
-		return -ENOSPC;
-	data_read(ip, 0, buf, (size_t)ip->size, &n);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 int vfs_read(struct vfs_ino f, uint64_t off, void *buf, size_t count, size_t *n, bool *eof)
@@ -198,7 +244,8 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 	if (err)
 		goto out;
 	if (ip->flags & VFS_F_READONLY) {
-		err = hooks_refuse_readonly(ip, buf, count, ctx);
+		err = hooks_refuse(ip, -EACCES, buf, MIN(count, (size_t)VFS_HOOKED_MAX), ctx,
+				   "read-only");
 		goto out;
 	}
 	if (!inode_may(ip, &ctx->cred, 2)) {

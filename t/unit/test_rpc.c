@@ -19,6 +19,13 @@
  * 36     all of the above ran on a kernel thread with the NFS server's 64 KiB stack and
  *         left at least 12 KiB of it untouched (the depth counts this test's own
  *         8 KiB record buffers; dispatch alone is about 8 KiB)
+ * 37-41  TCP record marking (rpc_record_next): a one-fragment record served in place and
+ *         the next one after it; three fragments joined in place; a stream fed a byte at
+ *         a time (marks split) finds the same record; a record over RPC_MAX_RECORD, in
+ *         one fragment or in several, is -EMSGSIZE; a full buffer never asks for more
+ * 42-44  a credential over 400 bytes is answered AUTH_ERROR BADCRED, a verifier over 400
+ *         bytes BADVERF (both were dropped unanswered, so the client retried forever);
+ *         a record too short for the header, or cut inside a credential, is still dropped
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -751,6 +758,7 @@ static volatile uint8_t *paint_lo;
 static size_t stack_used;
 
 static int run_tests(void *arg);
+static void run_later_tests(void);
 
 static void __attribute__((noinline)) paint_below(void)
 {
@@ -785,12 +793,13 @@ int main(void)
 {
 	struct uml_boot_params bp = {.memory = 16 << 20};
 
-	plan(36);
+	plan(44);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	if (!measure_stack()) {
 		run_tests(NULL);
 		skip(1, "stack depth is not measured under ASan or valgrind");
+		run_later_tests();
 		return done_testing();
 	}
 	if (uml_cpu_init() || uml_thread_create(NULL, "rpc-tests", stack_body, NULL))
@@ -799,6 +808,7 @@ int main(void)
 	uml_cpu_run(true);
 	ok(stack_used > 1024 && stack_used <= PAINT_SPAN - 8 * 1024,
 	   "36 on a 64 KiB kernel thread stack the deepest call took %zu bytes", stack_used);
+	run_later_tests();
 	return done_testing();
 }
 
@@ -812,8 +822,8 @@ static int run_tests(void *arg)
 	if (uml_put_file("/config/a", 0644, "150\n", 4) || uml_put_file("/ro/a", 0644, "1\n", 2))
 		bail_out("cannot build the tree");
 	uml_nfs_exports_clear();
-	if (uml_nfs_export("/", true, local, 2, err, sizeof(err)) ||
-	    uml_nfs_export("/ro", false, ro_clients, 1, err, sizeof(err)))
+	if (uml_nfs_export("/", UML_NFS_RW, local, 2, err, sizeof(err)) ||
+	    uml_nfs_export("/ro", 0, ro_clients, 1, err, sizeof(err)))
 		bail_out("export: %s", err);
 	scratch = malloc(RPC_SCRATCH_MAX);
 	peer_ok.sin_family = AF_INET;
@@ -837,4 +847,185 @@ static int run_tests(void *arg)
 	test_more_procs();
 	free(scratch);
 	return 0;
+}
+
+/* --- record marking --- */
+
+static void put_mark(uint8_t *p, uint32_t mark)
+{
+	p[0] = mark >> 24;
+	p[1] = mark >> 16;
+	p[2] = mark >> 8;
+	p[3] = mark;
+}
+
+/* Append a fragment of @len bytes of @fill to @stream at *@at. */
+static void put_frag(uint8_t *stream, size_t *at, size_t len, uint8_t fill, bool last)
+{
+	put_mark(stream + *at, (last ? 0x80000000u : 0) | (uint32_t)len);
+	memset(stream + *at + 4, fill, len);
+	*at += 4 + len;
+}
+
+static void test_record(void)
+{
+	size_t cap = RPC_MAX_RECORD + 4, at = 0, len = 0, used = 0, i;
+	uint8_t *buf = malloc(cap), *stream = malloc(cap), *rec = NULL;
+	struct rpc_recbuf b = {.buf = buf, .cap = cap};
+	int rc, rc2, bad = 0;
+
+	/* Two pipelined one-fragment records. */
+	put_frag(buf, &at, 12, 'a', true);
+	put_frag(buf, &at, 8, 'b', true);
+	b.in_len = at;
+	rc = rpc_record_next(&b, &rec, &len, &used);
+	rc = rc == 1 && rec == buf + 4 && len == 12 && used == 16 && rec[11] == 'a' &&
+	     b.rec_len == 0;
+	rpc_record_consume(&b, used);
+	rc2 =
+	    rpc_record_next(&b, &rec, &len, &used) == 1 && len == 8 && rec[0] == 'b' && used == 12;
+	rpc_record_consume(&b, used);
+	ok(rc && rc2 && b.in_len == 0 && rpc_record_next(&b, &rec, &len, &used) == 0,
+	   "37 a one-fragment record is served where it lies, the next after it once consumed");
+
+	/* Three fragments, then the start of another record. */
+	at = 0;
+	put_frag(buf, &at, 5, 'x', false);
+	put_frag(buf, &at, 0, 0, false);
+	put_frag(buf, &at, 7, 'y', true);
+	put_frag(buf, &at, 3, 'z', false);
+	b.in_len = at;
+	b.rec_len = 0;
+	rc = rpc_record_next(&b, &rec, &len, &used);
+	ok(rc == 1 && rec == buf && len == 12 && used == 12 &&
+	       memcmp(buf, "xxxxxyyyyyyy", 12) == 0 && b.rec_len == 0 && b.in_len == 12 + 4 + 3,
+	   "38 three fragments are joined in place into one record");
+	rpc_record_consume(&b, used);
+
+	/* The same stream, a byte at a time: no record until its last byte. */
+	at = 0;
+	put_frag(stream, &at, 5, 'x', false);
+	put_frag(stream, &at, 7, 'y', true);
+	put_frag(stream, &at, 2, 'w', true);
+	b.in_len = b.rec_len = 0;
+	for (i = 0; i < 4 + 5 + 4 + 7; i++) {
+		buf[b.in_len++] = stream[i];
+		rc = rpc_record_next(&b, &rec, &len, &used);
+		if (rc != (i == 4 + 5 + 4 + 6 ? 1 : 0))
+			bad++;
+	}
+	rc = len == 12 && memcmp(rec, "xxxxxyyyyyyy", 12) == 0;
+	rpc_record_consume(&b, used);
+	memcpy(buf + b.in_len, stream + i, 6);
+	b.in_len += 6;
+	rc2 = rpc_record_next(&b, &rec, &len, &used) == 1 && len == 2 && rec[1] == 'w';
+	ok(bad == 0 && rc && rc2,
+	   "39 fed a byte at a time, marks split, a record comes with its last byte");
+
+	/* Too big: one 2 GiB fragment; fragments adding up past the limit; the limit itself. */
+	put_mark(buf, 0xffffffffu);
+	b.in_len = 4;
+	b.rec_len = 0;
+	rc = rpc_record_next(&b, &rec, &len, &used);
+	at = 0;
+	put_frag(buf, &at, RPC_MAX_RECORD - 8, 'm', false);
+	put_mark(buf + at, 0x80000000u | 9);
+	b.in_len = at + 4;
+	b.rec_len = 0;
+	rc2 = rpc_record_next(&b, &rec, &len, &used);
+	/* Both marks do not fit the buffer at once: the first goes once its fragment is in. */
+	at = 0;
+	put_frag(buf, &at, RPC_MAX_RECORD - 8, 'm', false);
+	b.in_len = at;
+	b.rec_len = 0;
+	bad = rpc_record_next(&b, &rec, &len, &used) != 0 || b.in_len != RPC_MAX_RECORD - 8;
+	at = b.in_len;
+	put_frag(buf, &at, 8, 'n', true);
+	b.in_len = at;
+	ok(rc == -EMSGSIZE && rc2 == -EMSGSIZE && !bad && b.in_len == b.cap &&
+	       rpc_record_next(&b, &rec, &len, &used) == 1 && len == RPC_MAX_RECORD,
+	   "40 past RPC_MAX_RECORD, in one fragment or in two, is EMSGSIZE; the limit is served");
+
+	/* A buffer smaller than the record: full, it says so rather than asking for more. */
+	b = (struct rpc_recbuf){.buf = buf, .cap = 16};
+	at = 0;
+	put_frag(buf, &at, 20, 'q', true);
+	b.in_len = 16;
+	rc = rpc_record_next(&b, &rec, &len, &used);
+	b = (struct rpc_recbuf){.buf = buf, .cap = 3, .in_len = 3};
+	ok(rc == -EMSGSIZE && rpc_record_next(&b, &rec, &len, &used) == -EMSGSIZE,
+	   "41 a full buffer without a record is EMSGSIZE, never a request for more");
+	free(stream);
+	free(buf);
+}
+
+/* --- oversized opaque_auth --- */
+
+/* A NULL call whose credential (or verifier) body declares @n bytes, @have of them present. */
+static size_t auth_call(struct call *c, bool verifier, uint32_t n, size_t have)
+{
+	xdr_init(&c->x, c->buf, sizeof(c->buf));
+	c->xid = next_xid++;
+	xdr_put_u32(&c->x, c->xid);
+	xdr_put_u32(&c->x, 0);
+	xdr_put_u32(&c->x, 2);
+	xdr_put_u32(&c->x, NFS_PROGRAM);
+	xdr_put_u32(&c->x, 3);
+	xdr_put_u32(&c->x, 0);
+	if (verifier) {
+		xdr_put_u32(&c->x, AUTH_NONE);
+		xdr_put_u32(&c->x, 0);
+	}
+	xdr_put_u32(&c->x, verifier ? AUTH_NONE : AUTH_SYS);
+	xdr_put_u32(&c->x, n);
+	memset(c->buf + c->x.pos, 0, have);
+	c->x.pos += have;
+	if (!verifier && have == n) {
+		xdr_put_u32(&c->x, AUTH_NONE);
+		xdr_put_u32(&c->x, 0);
+	}
+	return c->x.pos;
+}
+
+static void test_auth_limits(void)
+{
+	struct call c;
+	struct rep r;
+	size_t n;
+	int dropped = 0;
+
+	n = auth_call(&c, false, 404, 404);
+	r = parse(dispatch_from(c.buf, n, &peer_ok));
+	n = auth_call(&c, false, 0xffffffffu, 0);
+	{
+		struct rep r2 = parse(dispatch_from(c.buf, n, &peer_ok));
+
+		ok(r.xid == c.xid - 1 && r.mtype == 1 && r.rstat == 1 && r.stat == RPC_AUTH_ERROR &&
+		       r.lo == RPC_AUTH_BADCRED && r.len == 20 && r2.xid == c.xid &&
+		       r2.stat == RPC_AUTH_ERROR && r2.lo == RPC_AUTH_BADCRED,
+		   "42 a 404-byte credential, or one claiming 4 GiB, is AUTH_ERROR BADCRED");
+	}
+
+	n = auth_call(&c, true, 401, 404);
+	r = parse(dispatch_from(c.buf, n, &peer_ok));
+	ok(r.xid == c.xid && r.rstat == 1 && r.stat == RPC_AUTH_ERROR && r.lo == RPC_AUTH_BADVERF,
+	   "43 a 401-byte verifier is AUTH_ERROR BADVERF");
+
+	/* Cut inside the header (before the credential's length), or inside a legal credential. */
+	n = auth_call(&c, false, 404, 404);
+	for (size_t cut = 0; cut < 7 * 4; cut++)
+		dropped += dispatch_from(c.buf, cut, &peer_ok) == 0;
+	n = auth_call(&c, false, 400, 100);
+	dropped += dispatch_from(c.buf, n, &peer_ok) == 0;
+	is_int(
+	    dropped, 7 * 4 + 1,
+	    "44 a record cut before the credential's length, or inside a credential, is dropped");
+}
+
+static void run_later_tests(void)
+{
+	test_record();
+	scratch = malloc(RPC_SCRATCH_MAX);
+	test_auth_limits();
+	free(scratch);
 }

@@ -13,6 +13,24 @@
  * 31     a generated file's size and content agree
  * 32     a full machine fails a write whole (ENOSPC) and keeps the old content
  * 33-34  the same tree built at another boot has the same handles; client files do not
+ * 35-51  a full machine must not lock the monitor out (attack review, part 3):
+ *   35-38  a cap above the machine is refused; clients' files, links, symlinks and
+ *          directories past the scratch cap get ENOSPC while the machine has room; built
+ *          files and a knob still change; FSSTAT offers clients only the room left
+ *   39     removing them gives every byte back, and the same fill fits again
+ *   40-43  a knob edit at offset 4096 or 2^40, a truncate to 2^40, a rename of a 5000-byte
+ *          file onto it: EINVAL (was EFBIG or unreported) and its hooks heard why
+ *   44     whatever the cap, clients (past their first sixteenth) stop while 5/16 of
+ *          the machine is free (the quarter new connections need, and some): a dozen
+ *          httpd children's stacks plus half for clients had left a monitor unable
+ *          to mount
+ *   45-47  on a machine exhausted by client and application files an invalid knob
+ *          edit is EINVAL, not ENOSPC (nothing is allocated before validating), and
+ *          `echo N >` still commits
+ *   48     a valid value that finds no memory is refused with ENOSPC and reported
+ *   49-50  chmod/chown of a knob or a status file: EPERM and reported (chmod 0 locked
+ *          clients out); setting the mode it has passes
+ *   51     a symlink target holding a NUL is refused
  */
 #include <errno.h>
 #include <stdio.h>
@@ -351,6 +369,300 @@ static void test_stable_handles(void)
 	   "a client's file of an earlier boot is told apart by its generation");
 }
 
+/* What a knob's hooks heard of refusals the vfs made on its own. */
+static struct {
+	int n, err;
+	size_t len;
+	char why[160];
+} heard;
+
+static void note_refused(void *arg, const char *data, size_t len, int err, const char *reason,
+			 struct vfs_ctx *ctx)
+{
+	(void)arg;
+	(void)data;
+	(void)ctx;
+	heard.n++;
+	heard.err = err;
+	heard.len = len;
+	snprintf(heard.why, sizeof(heard.why), "%s", reason);
+}
+
+/* A fresh hearing: the next refusal must be reported with @err. */
+static bool heard_once(int err, const char *why_part)
+{
+	bool yes = heard.n == 1 && heard.err == err && strstr(heard.why, why_part);
+
+	if (!yes)
+		diag("    heard %d refusals, last %d \"%s\"", heard.n, heard.err, heard.why);
+	memset(&heard, 0, sizeof(heard));
+	return yes;
+}
+
+static uint64_t scratch_used(void)
+{
+	uint64_t used, limit;
+
+	vfs_scratch_stat(&used, &limit);
+	return used;
+}
+
+/*
+ * What an rw client does to fill the tree: per round a directory, a file of
+ * @chunk bytes, a symlink to it and a hard link (names start with @pfx),
+ * until something is refused. Returns the rounds completed; *@err is the
+ * refusal.
+ */
+static int client_fill(struct vfs_ino dir, const char *pfx, size_t chunk, int *err)
+{
+	static char data[64 * 1024];
+	char name[32];
+	int i;
+
+	memset(data, 'x', sizeof(data));
+	for (i = 0;; i++) {
+		struct vfs_ino f, x;
+
+		snprintf(name, sizeof(name), "%sd%d", pfx, i);
+		*err = vfs_mkdir(dir, name, strlen(name), NULL, &root_ctx, &x);
+		if (*err)
+			break;
+		snprintf(name, sizeof(name), "%sf%d", pfx, i);
+		*err = vfs_create(dir, name, strlen(name), NULL, true, NULL, &root_ctx, &f);
+		if (*err)
+			break;
+		*err = vfs_write(f, 0, data, chunk, &root_ctx);
+		if (*err)
+			break;
+		snprintf(name, sizeof(name), "%sl%d", pfx, i);
+		*err = vfs_symlink(dir, name, strlen(name), "some/where/else", 15, NULL, &root_ctx,
+				   &x);
+		if (*err)
+			break;
+		snprintf(name, sizeof(name), "%sh%d", pfx, i);
+		*err = vfs_link(f, dir, name, strlen(name), &root_ctx);
+		if (*err)
+			break;
+	}
+	return i;
+}
+
+/* Remove what client_fill made (and the partial last round). */
+static void client_unfill(struct vfs_ino dir, const char *pfx, int rounds)
+{
+	char name[32];
+
+	for (int i = 0; i <= rounds; i++) {
+		snprintf(name, sizeof(name), "%sd%d", pfx, i);
+		vfs_rmdir(dir, name, strlen(name), &root_ctx);
+		for (const char *p = "flh"; *p; p++) {
+			snprintf(name, sizeof(name), "%s%c%d", pfx, *p, i);
+			vfs_remove(dir, name, strlen(name), &root_ctx);
+		}
+	}
+}
+
+/* Files the application builds (uncharged), @size bytes each, until the machine refuses. */
+static int app_fill(size_t size)
+{
+	static char data[64 * 1024];
+	static int n;
+	char path[32];
+
+	for (int i = 0;; i++) {
+		snprintf(path, sizeof(path), "/appfill/%d", n++);
+		if (vfs_put(path, 0644, data, size, NULL))
+			return i;
+	}
+}
+
+static void app_unfill(int n)
+{
+	char name[16];
+
+	for (int i = 0; i <= n + 3; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		vfs_remove(must_walk("/appfill"), name, strlen(name), &root_ctx);
+	}
+}
+
+static void test_scratch_cap(void)
+{
+	struct vfs_ino root = vfs_root(), dir, knob = must_walk("/config/Knob");
+	uint64_t base, used, limit;
+	struct vfs_statfs st;
+	char buf[64], name[16];
+	int rounds, again, err;
+
+	/* Test 32 filled the machine with built files: give that back first. */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		vfs_remove(must_walk("/fill"), name, strlen(name), &root_ctx);
+	}
+	vfs_statfs(&st);
+	base = scratch_used();
+	ok(vfs_set_scratch_limit(st.tbytes + 4096) == -EINVAL &&
+	       vfs_set_scratch_limit(256 << 10) == 0,
+	   "a scratch cap above the machine is refused; 256 KiB is set");
+	vfs_mkdir(root, "scratch", 7, NULL, &root_ctx, &dir);
+	rounds = client_fill(dir, "", 16 << 10, &err);
+	vfs_scratch_stat(&used, &limit);
+	vfs_statfs(&st);
+	ok(err == -ENOSPC && rounds > 5 && used <= limit && used > limit - (20 << 10) &&
+	       st.fbytes > (2 << 20),
+	   "a client filling the tree gets ENOSPC at the cap (%d rounds, %llu of %llu bytes) "
+	   "while the machine has %llu bytes free",
+	   rounds, (unsigned long long)used, (unsigned long long)limit,
+	   (unsigned long long)st.fbytes);
+	{
+		static char big[64 << 10];
+
+		ok(vfs_put("/app/big", 0644, big, sizeof(big), NULL) == 0 &&
+		       write_str(knob, 0, "55\n") == 0 && read_all(knob, buf, sizeof(buf)) == 3 &&
+		       strcmp(buf, "55\n") == 0 && scratch_used() == used,
+		   "the application's 64 KiB file and a knob write still go in, uncharged");
+	}
+	ok(st.abytes == limit - used && st.abytes < st.fbytes,
+	   "FSSTAT offers clients the room under the cap (%llu), not the machine's free memory",
+	   (unsigned long long)st.abytes);
+	client_unfill(dir, "", rounds);
+	vfs_rmdir(root, "scratch", 7, &root_ctx);
+	used = scratch_used();
+	vfs_mkdir(root, "scratch", 7, NULL, &root_ctx, &dir);
+	again = client_fill(dir, "", 16 << 10, &err);
+	client_unfill(dir, "", again);
+	vfs_rmdir(root, "scratch", 7, &root_ctx);
+	ok(used == base && again == rounds && err == -ENOSPC && scratch_used() == base,
+	   "removing data, inodes, links and entries gives every byte back: the same %d rounds "
+	   "fit again (%llu bytes held after, %llu before)",
+	   again, (unsigned long long)used, (unsigned long long)base);
+	vfs_set_scratch_limit(0);
+}
+
+static void test_knob_far_writes(void)
+{
+	struct vfs_hooks h = {
+	    .validate = knob_validate, .commit = knob_commit, .refused = note_refused};
+	struct vfs_ino knob = must_walk("/config/Knob"), cfg = must_walk("/config"), tmp;
+	char buf[64], big[5000];
+
+	vfs_set_hooks(knob, &h);
+	memset(&heard, 0, sizeof(heard));
+	ok(write_str(knob, 4096, "5\n") == -EINVAL && heard.len == 2 &&
+	       heard_once(-EINVAL, "4098 bytes") && read_all(knob, buf, sizeof(buf)) == 3 &&
+	       strcmp(buf, "55\n") == 0,
+	   "a knob write at offset 4096 is EINVAL, its hooks heard why, the value stays");
+	ok(write_str(knob, 1ULL << 40, "5\n") == -EINVAL && heard_once(-EINVAL, "1099511627778"),
+	   "a knob write at offset 2^40 is EINVAL (not EFBIG) and reported");
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 1ULL << 40},
+		       &root_ctx, NULL) == -EINVAL &&
+	       heard_once(-EINVAL, "too long") && read_all(knob, buf, sizeof(buf)) == 3,
+	   "a knob truncate to 2^40 is EINVAL and reported");
+	memset(big, '7', sizeof(big));
+	vfs_create(cfg, "sedBIG", 6, NULL, true, NULL, &root_ctx, &tmp);
+	vfs_write(tmp, 0, big, sizeof(big), &root_ctx);
+	ok(vfs_rename(cfg, "sedBIG", 6, cfg, "Knob", 4, &root_ctx) == -EINVAL &&
+	       heard_once(-EINVAL, "5000 bytes") && read_all(knob, buf, sizeof(buf)) == 3,
+	   "renaming a 5000-byte file onto a knob is EINVAL and reported");
+	vfs_remove(cfg, "sedBIG", 6, &root_ctx);
+}
+
+static void test_knob_on_full_machine(void)
+{
+	struct vfs_hooks h = {
+	    .validate = knob_validate, .commit = knob_commit, .refused = note_refused};
+	struct vfs_ino root = vfs_root(), knob = must_walk("/config/Knob"), empty, dir;
+	struct vfs_statfs st;
+	int rounds[3], err, before, apps;
+	char buf[64];
+	void *p;
+
+	/* A validated file that holds no page yet: its first value needs one. */
+	vfs_put("/config/Empty", 0644, "", 0, &empty);
+	vfs_set_hooks(empty, &h);
+	vfs_statfs(&st);
+	vfs_set_scratch_limit(st.tbytes);
+	vfs_mkdir(root, "scratch", 7, NULL, &root_ctx, &dir);
+	/* Big rounds, then small ones, then empty files: all clients may take. */
+	rounds[0] = client_fill(dir, "big", 64 << 10, &err);
+	rounds[1] = client_fill(dir, "small", 1, &err);
+	rounds[2] = client_fill(dir, "empty", 0, &err);
+	vfs_statfs(&st);
+	/* Within a slab's growth of the mark: a charge of a few bytes may take a new slab. */
+	ok(err == -ENOSPC && st.abytes == 0 &&
+	       st.fbytes + (64 << 10) >= st.tbytes / 4 + st.tbytes / 16 &&
+	       st.fbytes < st.tbytes / 4 + st.tbytes / 16 + (128 << 10),
+	   "with no cap in the way clients stop at 5/16 of the machine free (%llu of %llu bytes)",
+	   (unsigned long long)st.fbytes, (unsigned long long)st.tbytes);
+	/* The application takes the rest: big files, small ones, empty ones. */
+	apps = app_fill(64 << 10);
+	apps += app_fill(1);
+	apps += app_fill(0);
+	p = uml_alloc(4097);
+	ok(!p, "the application's %d files exhausted the rest of the machine", apps);
+	uml_free(p);
+	before = commits;
+	ok(write_str(knob, 0, "abc\n") == -EINVAL && read_all(knob, buf, sizeof(buf)) == 3 &&
+	       strcmp(buf, "55\n") == 0,
+	   "an invalid knob edit on the full machine is EINVAL, not ENOSPC");
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx,
+		       NULL) == 0 &&
+	       write_str(knob, 0, "0\n") == -ERANGE &&
+	       vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx,
+			   NULL) == 0 &&
+	       write_str(knob, 0, "1\n") == 0 && read_all(knob, buf, sizeof(buf)) == 2 &&
+	       strcmp(buf, "1\n") == 0 && commits == before + 1,
+	   "`echo 1 > knob` (the brake) on the full machine commits");
+	memset(&heard, 0, sizeof(heard));
+	ok(write_str(empty, 0, "5\n") == -ENOSPC && heard_once(-ENOSPC, "no memory") &&
+	       read_all(empty, buf, sizeof(buf)) == 0,
+	   "a valid value that finds no page is refused with ENOSPC and reported");
+	app_unfill(apps);
+	client_unfill(dir, "empty", rounds[2]);
+	client_unfill(dir, "small", rounds[1]);
+	client_unfill(dir, "big", rounds[0]);
+	vfs_rmdir(root, "scratch", 7, &root_ctx);
+	vfs_set_scratch_limit(0);
+}
+
+static void test_fixed_attrs(void)
+{
+	struct vfs_ctx user = {.cred = {.uid = 1000, .gid = 1000}, .client = "test"};
+	struct vfs_ino knob = must_walk("/config/Knob"), st = must_walk("/status/gen");
+	struct vfs_attr a;
+	int ro_before = ro_attempts;
+
+	memset(&heard, 0, sizeof(heard));
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_MODE, .mode = 0}, &root_ctx,
+		       NULL) == -EPERM &&
+	       heard_once(-EPERM, "mode and owner") &&
+	       vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_UID, .uid = 1000}, &root_ctx,
+			   NULL) == -EPERM &&
+	       heard_once(-EPERM, "mode and owner") &&
+	       vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_MODE, .mode = 0}, &user,
+			   NULL) == -EPERM &&
+	       heard_once(-EPERM, "mode and owner") && vfs_getattr(knob, &a) == 0 &&
+	       a.mode == 0644 && a.uid == 0,
+	   "chmod 0 / chown of a knob, by root or not, is EPERM and reported; the mode stays");
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_MODE | VFS_SET_UID, .mode = 0644},
+		       &root_ctx, NULL) == 0 &&
+	       heard.n == 0 &&
+	       vfs_setattr(st, &(struct vfs_sattr){.mask = VFS_SET_MODE, .mode = 0666}, &root_ctx,
+			   NULL) == -EPERM &&
+	       ro_attempts == ro_before + 1,
+	   "setting the mode a knob has passes; chmod of a status file is EPERM and its "
+	   "validator heard of it");
+}
+
+static void test_symlink_nul(void)
+{
+	struct vfs_ino root = vfs_root(), x;
+
+	ok(vfs_symlink(root, "evil", 4, "/etc\0passwd", 11, NULL, &root_ctx, &x) == -EINVAL &&
+	       vfs_lookup(root, "evil", 4, &x) == -ENOENT,
+	   "a symlink target holding a NUL is refused");
+}
+
 /* What the application builds at every boot, before any client acts. */
 static void build_tree(void)
 {
@@ -376,7 +688,7 @@ int main(int argc, char **argv)
 		vfs_create(vfs_root(), "hello", 5, NULL, false, NULL, &root_ctx, &f[1]);
 		return write(fd, f, sizeof(f)) == sizeof(f) ? 0 : 1;
 	}
-	plan(34);
+	plan(51);
 	build_tree();
 	test_files();
 	test_readdir();
@@ -387,5 +699,10 @@ int main(int argc, char **argv)
 	test_flags_render();
 	test_enospc();
 	test_stable_handles();
+	test_scratch_cap();
+	test_knob_far_writes();
+	test_knob_on_full_machine();
+	test_fixed_attrs();
+	test_symlink_nul();
 	return done_testing();
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define NFS_MAX_EXPORTS 16
 #define NFS_MAX_CLIENTS 16 /* allowlist entries per export */
@@ -23,25 +24,37 @@ int nfs_init(void);
 
 /* Drop every export (a new configuration replaces the old). */
 void nfs_exports_clear(void);
+/* Flags of an export. */
+#define NFS_EXPORT_RW	  0x1 /* clients may change the tree (else read-only) */
+#define NFS_EXPORT_SECURE 0x2 /* calls must come from a privileged port (< 1024) */
+
 /*
- * Export @path (an existing directory of the vfs). @clients are addresses
- * or CIDR prefixes ("127.0.0.1", "10.1.0.0/16", "::1", "*" for anyone).
- * Returns 0, or -EINVAL/-ENOENT/-ENOSPC with a message in @err.
+ * Export @path (an existing directory of the vfs) with NFS_EXPORT_* @flags.
+ * @clients are addresses or CIDR prefixes ("127.0.0.1", "10.1.0.0/16",
+ * "::1", "*" for anyone). Returns 0, or -EINVAL/-ENOENT/-ENOSPC with a
+ * message in @err.
  */
-int nfs_export_add(const char *path, bool rw, const char *const *clients, size_t nclients,
-		   char *err, size_t errlen);
+int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
+		   size_t nclients, char *err, size_t errlen);
+/* True when @peer is listed by some export: the others are refused at accept. */
+bool nfs_peer_listed(const struct sockaddr *peer);
 
 struct svc_listener {
-	int tcp_fd; /* listening, non-blocking, close-on-exec */
+	int tcp_fd; /* listening, non-blocking, close-on-exec; -1: none */
 	int udp_fd;
 };
 
+/* Transports of svc_listen. */
+#define SVC_TCP 0x1
+#define SVC_UDP 0x2
+
 /*
- * Bind TCP and UDP on @host:@port (numeric address; "0.0.0.0" or "::" for
- * all). Called once, by the process that forks the CPUs; the sockets are
- * shared by all of them. Returns 0 or a negative errno.
+ * Bind @protos (SVC_TCP, SVC_UDP or both) on @host:@port (numeric address;
+ * "0.0.0.0" or "::" for all); the socket not asked for is -1. Called once,
+ * by the process that forks the CPUs; the sockets are shared by all of
+ * them. Returns 0 or a negative errno.
  */
-int svc_listen(const char *host, int port, struct svc_listener *l);
+int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l);
 
 /*
  * Serve @l on the calling host thread until @stop_fd becomes readable.
@@ -60,7 +73,7 @@ int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out);
 void nfs_svc_stop(struct svc_serv *s);
 
 struct nfs_stats {
-	uint64_t calls, errors, garbage, connections, refused;
+	uint64_t calls, errors, garbage, connections, refused, unlisted;
 	uint64_t proc[22]; /* NFSv3 calls by procedure number */
 };
 void nfs_stats(struct nfs_stats *st);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include "uml/nfs.h"
 #include "uml/rpc.h"
+#include "uml/siphash.h"
 #include "uml/sync.h"
 #include "uml/vfs.h"
 
@@ -74,11 +75,12 @@ uint32_t nfs3_errno(int err);
 /*
  * A handle names the export (by the inode of its root, which a rebuilt tree
  * gives back unchanged, unlike a slot number that moves when the
- * configuration does) and the file (ino, gen). Nothing in it depends on the
- * process or the boot, so a client's handles survive a restart.
+ * configuration does) and the file (ino, gen), and carries a MAC over both
+ * under the installation's key (fh.c), so it can be neither forged nor
+ * moved to another export.
  */
 #define NFS_FH_SIZE    32
-#define NFS_FH_VERSION 1
+#define NFS_FH_VERSION 2
 
 struct nfs_fh {
 	struct vfs_ino root; /* the export's root directory */
@@ -86,8 +88,16 @@ struct nfs_fh {
 };
 
 void nfs_fh_encode(const struct nfs_fh *fh, uint8_t out[NFS_FH_SIZE]);
-/* Returns 0, or -EBADF when @p/@len is not one of our handles. */
+/* Returns 0, or -EBADF when @p/@len is not a handle we made under our key. */
 int nfs_fh_decode(const uint8_t *p, size_t len, struct nfs_fh *fh);
+/* A fresh random key: 0 or a negative errno. */
+int nfs_fh_key_new(uint8_t key[SIPHASH_KEY_SIZE]);
+/*
+ * Key the handles with the secret in @path (32 hex digits), made there with
+ * mode 0600 when the file does not exist. A file that others may read is
+ * refused (-EPERM). Returns 0, or a negative errno with a message in @err.
+ */
+int nfs_fh_key_file(const char *path, char *err, size_t errlen);
 
 /* --- exports (export.c) --- */
 
@@ -102,6 +112,7 @@ struct nfs_client_match {
 struct nfs_export {
 	char path[NFS_EXPORT_PATH_MAX];
 	bool rw;
+	bool secure; /* privileged source ports only */
 	struct vfs_ino root;
 	uint32_t nclients;
 	struct nfs_client_match clients[NFS_MAX_CLIENTS];
@@ -110,6 +121,8 @@ struct nfs_export {
 /* The service's state in the arena (machine->nfs). */
 struct nfs_state {
 	spinlock_t lock; /* guards nexports and exports[] */
+	/* The handles' MAC key: set at nfs_init, or from a key file before serving. */
+	uint8_t fh_key[SIPHASH_KEY_SIZE];
 	uint32_t nexports;
 	struct nfs_export exports[NFS_MAX_EXPORTS];
 
@@ -130,7 +143,10 @@ struct nfs_export_view {
  * -EINVAL (relative, or a "." or ".." component) or -ENAMETOOLONG.
  */
 int nfs_path_normalize(const char *in, char *out, size_t size);
-/* True when @peer is matched by one of @ex's allowlist entries. */
+/*
+ * True when @peer is matched by one of @ex's allowlist entries and, for a
+ * secure export, calls from a privileged port.
+ */
 bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer);
 /*
  * The export whose root is @root, if @peer may use it. Returns 0, or -EACCES

@@ -60,7 +60,8 @@ struct rpc_stats {
 	_Atomic uint64_t calls;	      /* calls dispatched to a procedure */
 	_Atomic uint64_t garbage;     /* records that could not be decoded */
 	_Atomic uint64_t connections; /* TCP connections accepted */
-	_Atomic uint64_t refused;     /* connections closed at once: no memory for them */
+	_Atomic uint64_t refused;     /* connections closed at once: no room left for them */
+	_Atomic uint64_t unlisted;    /* connections and datagrams of hosts no export lists */
 };
 
 /* One call being served. Lives on the serving thread's stack. */
@@ -106,6 +107,12 @@ struct rpc_program {
 struct rpc_service {
 	const struct rpc_program *const *progs;
 	size_t nprogs;
+	/*
+	 * May @peer use the service at all? Asked by the transports before a
+	 * connection gets a thread, a stack or a buffer, and before a datagram
+	 * is decoded; false closes or drops it unanswered. NULL: everyone.
+	 */
+	bool (*admit)(const struct sockaddr *peer);
 };
 
 /*
@@ -117,6 +124,24 @@ struct rpc_service {
  */
 size_t rpc_dispatch(const struct rpc_service *svc, struct svc_req *rq, uint8_t *call, size_t len,
 		    uint8_t *reply);
+
+/* TCP record marking (RFC 5531 section 11) over a byte buffer. */
+struct rpc_recbuf {
+	uint8_t *buf;	/* raw stream bytes */
+	size_t cap;	/* bytes buf can hold */
+	size_t in_len;	/* bytes held */
+	size_t rec_len; /* bytes of complete fragments of the current record (joined in place) */
+};
+/*
+ * Look for one complete record at the start of @b->buf, joining fragments in
+ * place. Returns 1 with the record at *@rec, *@len bytes long (it ends at
+ * @b->buf + *@used, to drop with rpc_record_consume once served), 0 when more
+ * bytes are needed, or -EMSGSIZE when the record would exceed RPC_MAX_RECORD
+ * (or, with its last mark, @b->cap: so 0 never comes with a full buffer).
+ */
+int rpc_record_next(struct rpc_recbuf *b, uint8_t **rec, size_t *len, size_t *used);
+/* Drop the first @used bytes (a served record). */
+void rpc_record_consume(struct rpc_recbuf *b, size_t used);
 
 /* Fill rq->cred from a credential; returns an rpc_auth_stat. */
 int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body);

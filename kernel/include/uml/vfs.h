@@ -125,6 +125,18 @@ struct vfs_hooks {
 	 * data agree. The vfs stores the result; mtime moves only when it changed.
 	 */
 	size_t (*render)(void *arg, char *buf, size_t size);
+	/*
+	 * The vfs refused a change on its own, whatever validate would say:
+	 * content past VFS_HOOKED_MAX (4096) bytes (-EINVAL), no memory left to
+	 * store content validate accepted (-ENOSPC), a change of mode or owner
+	 * (-EPERM). @err is what the caller gets and @why says why; @data/@len
+	 * is what the client sent (the bytes of a write, at most the first
+	 * 4096; the accepted content; empty for a truncate or an attribute).
+	 * For reports only. When NULL, a VFS_F_READONLY file's validate hears
+	 * of the attempt instead, as above.
+	 */
+	void (*refused)(void *arg, const char *data, size_t len, int err, const char *why,
+			struct vfs_ctx *ctx);
 	void *arg;
 };
 
@@ -146,6 +158,12 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 int vfs_lookup(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino *out);
 /* Parent of a directory (the root is its own parent). */
 int vfs_parent(struct vfs_ino dir, struct vfs_ino *out);
+/*
+ * Whether @f lies in the tree under directory @root: @root itself, or
+ * reachable from it by names (a file with several links when one of them
+ * is). Returns 0, or -ESTALE when it is not (or either no longer exists).
+ */
+int vfs_within(struct vfs_ino root, struct vfs_ino f);
 /* Which of @want (VFS_ACCESS_*) @cred may do; stored in *granted. */
 int vfs_access(struct vfs_ino f, const struct vfs_cred *cred, uint32_t want, uint32_t *granted);
 int vfs_readlink(struct vfs_ino f, char *buf, size_t size, size_t *len);
@@ -189,7 +207,31 @@ typedef int (*vfs_filldir_t)(void *arg, const char *name, size_t len, struct vfs
 int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn,
 		void *arg);
 
+/*
+ * Free to users (abytes, afiles) is what the scratch cap leaves clients, when
+ * the machine has that much.
+ */
 int vfs_statfs(struct vfs_statfs *st);
+
+/*
+ * The scratch cap: the memory that clients' files may hold -- the data,
+ * symlink targets, directory entries and inodes of what clients create (and
+ * every entry a client makes, by link or rename too). Growth past it gets
+ * -ENOSPC, and so does growth past clients' first sixteenth of the
+ * machine that would leave less than 5/16 of it free (the quarter new
+ * connections need, and room for some), while files the application builds (vfs_put, vfs_mkpath) and hooked
+ * files have the rest, so knobs and status keep working on a full tree.
+ * Clients' inodes are capped at half of the inode table alike. @bytes 0:
+ * the default, half of the machine's memory. A cap
+ * below what clients hold already refuses growth until they remove enough.
+ * Returns 0, or -EINVAL when @bytes is more than the machine's memory.
+ */
+int vfs_set_scratch_limit(uint64_t bytes);
+/*
+ * What clients' files hold and the cap, in bytes. Reads without the lock
+ * (status renders run under it): the two may be a moment apart.
+ */
+void vfs_scratch_stat(uint64_t *used, uint64_t *limit);
 
 /* --- for code that builds the tree (libuml), not for clients --- */
 

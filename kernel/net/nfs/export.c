@@ -31,6 +31,10 @@ int nfs_init(void)
 	if (!st)
 		return -ENOMEM;
 	spin_lock_init(&st->lock);
+	if (nfs_fh_key_new(st->fh_key)) {
+		kfree(st);
+		return -EIO;
+	}
 	/* Idempotent even when two processes race to set the service up. */
 	if (!__atomic_compare_exchange_n(&machine->nfs, &(struct nfs_state *){NULL}, st, false,
 					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
@@ -99,7 +103,18 @@ static bool nfs_prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return ((a[whole] ^ b[whole]) & (0xff00 >> rest)) == 0;
 }
 
-bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer)
+/* The peer's source port, host order. */
+static unsigned nfs_peer_port(const struct sockaddr *peer)
+{
+	if (peer->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)peer)->sin_port);
+	if (peer->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+	return 0;
+}
+
+/* Whether @ex's allowlist matches @peer's address (its port aside). */
+static bool nfs_addr_listed(const struct nfs_export *ex, const struct sockaddr *peer)
 {
 	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	const uint8_t *addr;
@@ -127,6 +142,28 @@ bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer
 			return true;
 	}
 	return false;
+}
+
+bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer)
+{
+	/* Only root may bind below 1024 on the client: nfsd's "secure", no more than that. */
+	if (ex->secure && nfs_peer_port(peer) >= 1024)
+		return false;
+	return nfs_addr_listed(ex, peer);
+}
+
+bool nfs_peer_listed(const struct sockaddr *peer)
+{
+	struct nfs_state *st = nfs_state();
+	bool listed = false;
+
+	if (!st)
+		return false;
+	spin_lock(&st->lock);
+	for (uint32_t i = 0; i < st->nexports && !listed; i++)
+		listed = nfs_addr_listed(&st->exports[i], peer);
+	spin_unlock(&st->lock);
+	return listed;
 }
 
 int nfs_path_normalize(const char *in, char *out, size_t size)
@@ -161,8 +198,8 @@ int nfs_path_normalize(const char *in, char *out, size_t size)
 	return 0;
 }
 
-int nfs_export_add(const char *path, bool rw, const char *const *clients, size_t nclients,
-		   char *err, size_t errlen)
+int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
+		   size_t nclients, char *err, size_t errlen)
 {
 	struct nfs_state *st = nfs_state();
 	struct nfs_export ex, *slot;
@@ -193,7 +230,12 @@ int nfs_export_add(const char *path, bool rw, const char *const *clients, size_t
 		}
 	}
 	ex.nclients = nclients;
-	ex.rw = rw;
+	if (flags & ~(NFS_EXPORT_RW | NFS_EXPORT_SECURE)) {
+		snprintf(err, errlen, "export %s: unknown flags %#x", ex.path, flags);
+		return -EINVAL;
+	}
+	ex.rw = flags & NFS_EXPORT_RW;
+	ex.secure = flags & NFS_EXPORT_SECURE;
 	rc = vfs_walk(ex.path, &ex.root);
 	if (!rc)
 		rc = vfs_getattr(ex.root, &a);
@@ -311,6 +353,7 @@ void nfs_stats(struct nfs_stats *s)
 	s->garbage = atomic_load(&st->rpc.garbage);
 	s->connections = atomic_load(&st->rpc.connections);
 	s->refused = atomic_load(&st->rpc.refused);
+	s->unlisted = atomic_load(&st->rpc.unlisted);
 	s->errors = atomic_load(&st->errors);
 	for (i = 0; i < NFS3_NPROCS; i++)
 		s->proc[i] = atomic_load(&st->proc[i]);

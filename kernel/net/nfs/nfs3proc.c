@@ -97,15 +97,29 @@ struct nfs3_obj {
 	struct nfs_export_view ex;
 };
 
+/*
+ * A handle is honoured only when we made it (its MAC), the caller may use
+ * the export it was issued under, and the file is still inside that export:
+ * a file renamed out of it since, by a client of a wider export, is STALE
+ * here, as with knfsd's subtree_check. The check and the operation are not
+ * atomic; a rename between them acts as if it came just after.
+ */
 static uint32_t nfs3_resolve(const struct svc_req *rq, const struct nfs3_fh_arg *a, bool modify,
 			     struct nfs3_obj *o)
 {
+	struct vfs_ino top;
+
 	if (nfs_fh_decode(a->data, a->len, &o->fh))
 		return NFS3ERR_BADHANDLE;
 	if (nfs_export_check(o->fh.root, (const struct sockaddr *)&rq->peer, &o->ex))
 		return NFS3ERR_ACCES;
 	if (modify && !o->ex.rw)
 		return NFS3ERR_ROFS;
+	top = vfs_root();
+	/* Everything is inside an export of "/": no walk. */
+	if ((o->ex.root.ino != top.ino || o->ex.root.gen != top.gen) &&
+	    vfs_within(o->ex.root, o->fh.ino))
+		return NFS3ERR_STALE;
 	return NFS3_OK;
 }
 

@@ -14,6 +14,7 @@ static const struct rpc_program *const nfs_programs[] = {
 const struct rpc_service nfs_service = {
     .progs = nfs_programs,
     .nprogs = ARRAY_SIZE(nfs_programs),
+    .admit = nfs_peer_listed,
 };
 
 int svc_serve(const struct svc_listener *l, int stop_fd)

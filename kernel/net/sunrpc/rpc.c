@@ -24,6 +24,26 @@ static void rpc_put_denied(struct xdr *x, uint32_t stat)
 	xdr_put_u32(x, stat);
 }
 
+/*
+ * Decode an opaque_auth body of @x (its flavor already taken). A body over
+ * RPC_AUTH_BODY_MAX is the caller's mistake, not a broken record: return
+ * @oversized, so the call is denied with that auth_stat rather than dropped
+ * and retried forever. A body cut short sets @x's error (the record is
+ * truncated) and returns RPC_AUTH_OK; the caller checks xdr_ok().
+ */
+static int rpc_get_auth(struct xdr *x, struct xdr_bytes *body, int oversized)
+{
+	uint32_t n = xdr_get_u32(x);
+	const uint8_t *p;
+
+	if (n > RPC_AUTH_BODY_MAX)
+		return xdr_ok(x) ? oversized : RPC_AUTH_OK;
+	p = xdr_get_fixed(x, n);
+	body->data = p;
+	body->len = p ? n : 0;
+	return RPC_AUTH_OK;
+}
+
 /* Look up prog/vers; on a miss report the versions of @prog we do serve. */
 static const struct rpc_program *rpc_find(const struct rpc_service *svc, uint32_t prog,
 					  uint32_t vers, uint32_t *low, uint32_t *high)
@@ -52,7 +72,7 @@ size_t rpc_dispatch(const struct rpc_service *svc, struct svc_req *rq, uint8_t *
 	uint64_t args[RPC_ARGS_MAX / 8], res[RPC_RES_MAX / 8];
 	const struct rpc_program *prog;
 	const struct rpc_proc *proc;
-	struct xdr_bytes cred;
+	struct xdr_bytes cred = {NULL, 0}, verf;
 	uint32_t mtype, rpcvers, cflavor, low, high;
 	struct xdr in, out;
 	size_t hdr_end;
@@ -66,10 +86,12 @@ size_t rpc_dispatch(const struct rpc_service *svc, struct svc_req *rq, uint8_t *
 	rq->vers = xdr_get_u32(&in);
 	rq->proc = xdr_get_u32(&in);
 	cflavor = xdr_get_u32(&in);
-	cred = xdr_get_opaque(&in, RPC_AUTH_BODY_MAX);
-	/* The client's verifier: AUTH_NONE and AUTH_SYS have no use for it. */
-	xdr_get_u32(&in);
-	xdr_get_opaque(&in, RPC_AUTH_BODY_MAX);
+	auth = rpc_get_auth(&in, &cred, RPC_AUTH_BADCRED);
+	if (auth == RPC_AUTH_OK) {
+		/* The client's verifier: AUTH_NONE and AUTH_SYS have no use for it. */
+		xdr_get_u32(&in);
+		auth = rpc_get_auth(&in, &verf, RPC_AUTH_BADVERF);
+	}
 	if (!xdr_ok(&in) || mtype != RPC_CALL) {
 		atomic_fetch_add(&rq->stats->garbage, 1);
 		return 0;
@@ -84,7 +106,8 @@ size_t rpc_dispatch(const struct rpc_service *svc, struct svc_req *rq, uint8_t *
 		xdr_put_u32(&out, RPC_VERSION);
 		goto out;
 	}
-	auth = rpc_auth_decode(rq, cflavor, cred);
+	if (auth == RPC_AUTH_OK)
+		auth = rpc_auth_decode(rq, cflavor, cred);
 	if (auth != RPC_AUTH_OK) {
 		rpc_put_denied(&out, RPC_AUTH_ERROR);
 		xdr_put_u32(&out, auth);

@@ -17,8 +17,16 @@
  * Stacks are taken only while a quarter of the machine stays free, so a
  * flood of connections cannot starve the filesystem. A record larger than
  * RPC_MAX_RECORD drops its connection; a connection idle for SVC_IDLE_SEC is
- * closed, and when no slot (or no stack) is left the least recently active
- * connection of the CPU is interrupted to make room for the new one.
+ * closed.
+ *
+ * Who gets the slots and stacks: a host that no export lists is closed at
+ * accept, before it costs a thing (the service's admit hook). A listed host
+ * holds at most SVC_MAX_PER_CLIENT connections of a CPU. When the CPU has no
+ * slot or no stack left, a newcomer may only take one from the host holding
+ * the most connections here, and only while that host would still hold at
+ * least as many as the newcomer's: its least recently active one is closed.
+ * Otherwise the newcomer is refused. So a flood, listed or not, costs only
+ * its own host, and a host's lone connection is never closed for another's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +43,24 @@
 #include "uml/sched.h"
 
 #define SVC_MAX_CONNS 64
+/*
+ * Connections one client address may hold on a CPU: half of its slots. A
+ * monitor opens one or two at a time and a Linux mount one per server, but
+ * one host may rightly run many clients at once (nconnect up to 16, a load
+ * generator, a soak with 64 libnfs contexts), and the acceptors need not
+ * spread them evenly over the CPUs. The bound is what keeps one host from
+ * holding a whole CPU; what keeps other hosts served is the fairness rule
+ * (fair_victim), which takes room only from the biggest holder's surplus.
+ * The bound is per CPU because a connection belongs to the CPU that
+ * accepted it, and so do the slots and the eviction it competes for: a
+ * count across CPUs would need a lock in the arena and repair after a CPU
+ * killed mid-count, and would protect nothing more, since what a client can
+ * take from others is what it holds on their CPU. Over all CPUs of a
+ * machine, a host's connections stay bounded by SVC_MAX_PER_CLIENT times
+ * the CPUs, and their stacks by the quarter of memory kept free.
+ */
+#define SVC_MAX_PER_CLIENT (SVC_MAX_CONNS / 2)
+
 #define SVC_IDLE_SEC  120
 #define SVC_BACKLOG   64
 #define SVC_UDP_MAX   65507 /* largest UDP payload over IPv4 */
@@ -61,18 +87,17 @@ struct svc_serv;
 struct svc_conn {
 	struct svc_serv *serv;
 	struct kthread *thread;
-	int fd; /* -1: slot free */
-	bool evicted;
-	uint8_t *in;	   /* raw stream bytes; in[0..rec_len) is the record so far */
-	size_t in_len;	   /* bytes held in @in */
-	size_t rec_len;	   /* bytes of complete fragments of the current record */
-	uint8_t *out;	   /* the reply record being sent */
-	uint8_t *scratch;  /* RPC_SCRATCH_MAX */
-	uint64_t active_ns; /* last time the peer sent something */
+	int fd;		      /* -1: slot free */
+	bool evicted;	      /* interrupted to make room; no longer counts for its client */
+	struct rpc_recbuf in; /* the stream read so far: SVC_IN_CAP bytes */
+	uint8_t *out;	      /* the reply record being sent */
+	uint8_t *scratch;     /* RPC_SCRATCH_MAX */
+	uint64_t active_ns;   /* last time the peer sent something */
 	struct svc_conn *lru_prev, *lru_next; /* most recently active last */
-	struct kwatch watch;	/* the socket's readiness, for its thread */
+	struct kwatch watch;		      /* the socket's readiness, for its thread */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
+	struct in6_addr client_addr; /* the peer's address as a client key (client_key) */
 	char client[64];
 };
 
@@ -105,9 +130,8 @@ static void serv_put(struct svc_serv *s)
 	kfree(s);
 }
 
-static void svc_req_init(struct svc_req *rq, const struct sockaddr_storage *peer,
-			 socklen_t peerlen, bool datagram, uint8_t *scratch,
-			 struct rpc_stats *stats)
+static void svc_req_init(struct svc_req *rq, const struct sockaddr_storage *peer, socklen_t peerlen,
+			 bool datagram, uint8_t *scratch, struct rpc_stats *stats)
 {
 	memset(rq, 0, sizeof(*rq));
 	memcpy(&rq->peer, peer, sizeof(*peer));
@@ -187,49 +211,28 @@ static int conn_send(struct svc_conn *c, const uint8_t *buf, size_t len)
 }
 
 /*
- * Make c->in start with one complete record, reading as much as needed.
- * Fragments are joined in place: each header is squeezed out once its
- * fragment is complete. On success the record is (*rec, *len) and *used
- * bytes of c->in go once it is served. A negative errno drops the connection.
+ * Make the input start with one complete record (see record.c), reading as
+ * much as needed. On success the record is (*rec, *len), and *used bytes of
+ * the input go once it is served. A negative errno drops the connection.
  */
 static int conn_read_record(struct svc_conn *c, uint8_t **rec, size_t *len, size_t *used)
 {
 	for (;;) {
-		while (c->in_len - c->rec_len >= 4) {
-			uint8_t *h = c->in + c->rec_len;
-			uint32_t mark = (uint32_t)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3];
-			size_t flen = mark & ~SVC_LAST_FRAG;
-			bool last = mark & SVC_LAST_FRAG;
+		int rc = rpc_record_next(&c->in, rec, len, used);
 
-			if (flen > RPC_MAX_RECORD - c->rec_len) {
-				atomic_fetch_add(&c->serv->stats->garbage, 1);
-				return -EMSGSIZE;
-			}
-			if (c->in_len - c->rec_len - 4 < flen)
-				break; /* fragment incomplete */
-			if (c->rec_len == 0 && last) {
-				/* The usual case: a one-fragment record, served where it lies. */
-				*rec = c->in + 4;
-				*len = flen;
-				*used = 4 + flen;
-				return 0;
-			}
-			memmove(h, h + 4, c->in_len - c->rec_len - 4);
-			c->in_len -= 4;
-			c->rec_len += flen;
-			if (last) {
-				*rec = c->in;
-				*len = *used = c->rec_len;
-				c->rec_len = 0;
-				return 0;
-			}
+		if (rc > 0)
+			return 0;
+		if (rc < 0) {
+			atomic_fetch_add(&c->serv->stats->garbage, 1);
+			return rc;
 		}
 		for (;;) {
-			ssize_t n = host_recv(c->fd, c->in + c->in_len, SVC_IN_CAP - c->in_len);
+			ssize_t n =
+			    host_recv(c->fd, c->in.buf + c->in.in_len, c->in.cap - c->in.in_len);
 			int left, ev;
 
 			if (n > 0) {
-				c->in_len += (size_t)n;
+				c->in.in_len += (size_t)n;
 				conn_touch(c);
 				break;
 			}
@@ -272,8 +275,7 @@ static int conn_main(void *arg)
 			if (conn_send(c, c->out, n + 4))
 				break;
 		}
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
+		rpc_record_consume(&c->in, used);
 	}
 	if (watched)
 		kwatch_del(&c->watch);
@@ -286,17 +288,56 @@ static int conn_main(void *arg)
 	return 0;
 }
 
-/* Interrupt the least recently active connection not already on its way out. */
-static bool evict_one(struct svc_serv *s)
+/*
+ * A client is its address, whatever its port: IPv4 in its v4-mapped IPv6
+ * form, so that a dual-stack socket's ::ffff:a.b.c.d and a.b.c.d are one.
+ */
+static void client_key(const struct sockaddr_storage *ss, struct in6_addr *key)
 {
+	memset(key, 0, sizeof(*key));
+	if (ss->ss_family == AF_INET) {
+		key->s6_addr[10] = key->s6_addr[11] = 0xff;
+		memcpy(&key->s6_addr[12], &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		*key = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+	}
+}
+
+/* Connections @key holds on this CPU, not counting those already on their way out. */
+static unsigned client_conns(const struct svc_serv *s, const struct in6_addr *key)
+{
+	unsigned n = 0;
+
+	for (const struct svc_conn *c = s->lru_head; c; c = c->lru_next)
+		n += !c->evicted && memcmp(&c->client_addr, key, sizeof(*key)) == 0;
+	return n;
+}
+
+/*
+ * The connection to close for a newcomer whose client holds @mine here: the
+ * least recently active of the client holding the most, if it holds more
+ * than mine + 1 (after the swap it still holds as many as the newcomer's
+ * client). Among clients holding as many, the one idle longest gives. NULL:
+ * nobody holds a surplus, and the newcomer is refused. Quadratic in the
+ * CPU's connections, and only run when the CPU is full.
+ */
+static struct svc_conn *fair_victim(struct svc_serv *s, unsigned mine)
+{
+	struct svc_conn *victim = NULL;
+	unsigned most = 0;
+
 	for (struct svc_conn *c = s->lru_head; c; c = c->lru_next) {
+		unsigned n;
+
 		if (c->evicted)
 			continue;
-		c->evicted = true;
-		kthread_interrupt(c->thread);
-		return true;
+		n = client_conns(s, &c->client_addr);
+		if (n > most) {
+			most = n;
+			victim = c;
+		}
 	}
-	return false;
+	return most > mine + 1 ? victim : NULL;
 }
 
 static struct svc_conn *free_slot(struct svc_serv *s)
@@ -323,20 +364,40 @@ static bool stack_affordable(void)
 }
 
 /*
- * A slot and a stack for a new connection: evict the least recently active
- * ones until both are there. Returns NULL when nothing can be evicted.
+ * A slot and a stack for a new connection of a client holding @mine here.
+ * When either is missing, close connections of the biggest holder while it
+ * has a surplus (fair_victim), one at a time, each waited for: what it gives
+ * back may be enough. Returns NULL when nobody has a surplus to give, and
+ * the newcomer is to be refused: a full CPU refuses rather than churning
+ * connections that were there first.
  */
-static struct svc_conn *conn_make_room(struct svc_serv *s)
+static struct svc_conn *conn_make_room(struct svc_serv *s, unsigned mine)
 {
+	struct svc_conn *victim = NULL;
+
 	for (int tries = 0;; tries++) {
 		struct svc_conn *c = free_slot(s);
 
 		if (c && stack_affordable())
 			return c;
-		if (!s->nconns || s->stopping)
-			return c; /* nothing of ours to give back: try the allocator */
-		if (!evict_one(s) && tries > 1000)
+		if (s->stopping)
 			return NULL;
+		/*
+		 * A CPU with no connection may always try the allocator, so
+		 * that a monitor can still reach a full machine to clean up.
+		 */
+		if (!s->nconns)
+			return c;
+		/* Only this thread takes slots: a victim's is free once it has finished. */
+		if (!victim || victim->fd < 0) {
+			victim = fair_victim(s, mine);
+			if (!victim)
+				return NULL;
+			victim->evicted = true;
+			kthread_interrupt(victim->thread);
+		}
+		if (tries > 1000)
+			return NULL; /* a victim stuck in a file hook: give up on it */
 		/* The victim runs, sees -EINTR and closes; allow it a moment. */
 		if (tries < 8)
 			kthread_yield();
@@ -345,20 +406,33 @@ static struct svc_conn *conn_make_room(struct svc_serv *s)
 	}
 }
 
+/*
+ * Take an accepted connection of a listed peer, or refuse it (closed at
+ * once, never read) when its client holds its share of this CPU or no room
+ * can fairly be made.
+ */
 static void conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer,
 		       socklen_t plen)
 {
-	struct svc_conn *c = conn_make_room(s);
+	struct in6_addr key;
+	struct svc_conn *c;
+	unsigned mine;
 
+	client_key(peer, &key);
+	mine = client_conns(s, &key);
+	if (mine >= SVC_MAX_PER_CLIENT)
+		goto refuse;
+	c = conn_make_room(s, mine);
 	if (!c)
 		goto refuse;
 	c->serv = s;
 	c->fd = fd;
 	c->evicted = false;
-	c->in_len = c->rec_len = 0;
+	c->in.in_len = c->in.rec_len = 0;
 	c->active_ns = host_mono_ns();
 	c->peer = *peer;
 	c->peerlen = plen;
+	c->client_addr = key;
 	rpc_format_peer((const struct sockaddr *)peer, plen, c->client, sizeof(c->client));
 	if (kthread_create_stack(&c->thread, "rpc-conn", SCHED_PRIO_DEFAULT, SVC_STACK_ORDER,
 				 conn_main, c)) {
@@ -375,6 +449,15 @@ static void conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage
 refuse:
 	atomic_fetch_add(&s->stats->refused, 1);
 	host_close(fd);
+}
+
+/* May @peer use the service? Counted and dropped when not. */
+static bool peer_admitted(struct svc_serv *s, const struct sockaddr_storage *peer)
+{
+	if (!s->svc->admit || s->svc->admit((const struct sockaddr *)peer))
+		return true;
+	atomic_fetch_add(&s->stats->unlisted, 1);
+	return false;
 }
 
 /* --- the listeners --- */
@@ -418,7 +501,11 @@ static int accept_one(struct svc_serv *s)
 	int fd = host_accept(s->tcp_fd, &peer, &plen);
 
 	if (fd >= 0) {
-		conn_start(s, fd, &peer, plen);
+		/* Before anything is spent on it, and above all before any eviction. */
+		if (peer_admitted(s, &peer))
+			conn_start(s, fd, &peer, plen);
+		else
+			host_close(fd);
 		return 0;
 	}
 	if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
@@ -440,6 +527,8 @@ static int udp_one(struct svc_serv *s)
 		return -EAGAIN;
 	if (len < 0)
 		return 0; /* an ICMP error for an earlier reply */
+	if (!peer_admitted(s, &peer))
+		return 0;
 	svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
 	rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
 	rq.reply_max = SVC_UDP_MAX;
@@ -471,8 +560,8 @@ static int udp_main(void *arg)
 
 /* --- a service on this CPU --- */
 
-int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
-		  struct rpc_stats *stats, struct svc_serv **out)
+int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct rpc_stats *stats,
+		  struct svc_serv **out)
 {
 	/* Scratch holds decoded structures: each buffer starts on a cache line. */
 	size_t scratch = ALIGN_UP(RPC_SCRATCH_MAX, 64), udp_in = ALIGN_UP(65536, 64);
@@ -505,7 +594,8 @@ int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
 	for (unsigned i = 0; i < SVC_MAX_CONNS; i++, m += per) {
 		s->conn[i].fd = -1;
 		s->conn[i].scratch = m;
-		s->conn[i].in = m + scratch;
+		s->conn[i].in.buf = m + scratch;
+		s->conn[i].in.cap = SVC_IN_CAP;
 		s->conn[i].out = m + scratch + in;
 	}
 	if (tcp_fd >= 0) {
@@ -622,17 +712,22 @@ static int svc_parse_addr(const char *host, int port, struct sockaddr_storage *s
 	return -EINVAL;
 }
 
-int svc_listen(const char *host, int port, struct svc_listener *l)
+int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int err, tries;
 
-	if (port < 0 || port > 65535)
+	l->tcp_fd = l->udp_fd = -1;
+	if (port < 0 || port > 65535 || !protos || (protos & ~(SVC_TCP | SVC_UDP)))
 		return -EINVAL;
 	err = svc_parse_addr(host, port, &ss, &len);
 	if (err)
 		return err;
+	if (!(protos & SVC_TCP)) {
+		l->udp_fd = host_listen((struct sockaddr *)&ss, len, false, 0);
+		return l->udp_fd < 0 ? l->udp_fd : 0;
+	}
 	/* Port 0 picks a free TCP port; UDP then needs the same one, which may be taken. */
 	for (tries = 0; tries < 16; tries++) {
 		struct sockaddr_storage bound;
@@ -641,6 +736,8 @@ int svc_listen(const char *host, int port, struct svc_listener *l)
 		l->tcp_fd = host_listen((struct sockaddr *)&ss, len, true, SVC_BACKLOG);
 		if (l->tcp_fd < 0)
 			return l->tcp_fd;
+		if (!(protos & SVC_UDP))
+			return 0;
 		err = host_sockname(l->tcp_fd, &bound, &blen);
 		if (err) {
 			host_close(l->tcp_fd);

@@ -11,12 +11,16 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(plan_nfs start_server stop_server log_clean nfs_url run_tool nfsc rpc_connect rpc_call
-		 rpc_udp_call xdr_opaque xdr_str build_dir);
+		 rpc_udp_call rpc_mnt rpc_lookup rpc_lookup_fh rpc_status xdr_opaque xdr_str
+		 build_dir tmp_path);
 
 my $BUILD = $ENV{UML_BUILD} // 'build';
 my $TMP = tempdir(CLEANUP => 1);
 
 sub build_dir { $BUILD }
+
+# A path in the test's private temporary directory.
+sub tmp_path { "$TMP/$_[0]" }
 
 # Servers still running when the test ends (it died, or its output pipe
 # closed) are stopped, so no umlnfsd outlives its test.
@@ -213,6 +217,34 @@ sub rpc_udp_call {
 		return parse_reply($id, $rep);
 	}
 	return ();
+}
+
+# --- NFS v3 calls over a connection of rpc_connect ---
+
+# MNT v3 of @path: the root handle, or undef.
+sub rpc_mnt {
+	my ($sock, $path) = @_;
+	my (undef, $res) = rpc_call($sock, 100005, 3, 1, xdr_str($path));
+	my ($st, $len) = unpack('NN', $res // '');
+	return ($st // -1) == 0 ? substr($res, 8, $len) : undef;
+}
+
+# LOOKUP of @name in @dir: (nfsstat3 or -1, the handle or undef).
+sub rpc_lookup {
+	my ($sock, $dir, $name) = @_;
+	my (undef, $res) = rpc_call($sock, 100003, 3, 3, xdr_opaque($dir) . xdr_str($name));
+	my ($st, $len) = unpack('NN', $res // '');
+	$st //= -1;
+	return ($st, $st == 0 ? substr($res, 8, $len) : undef);
+}
+
+sub rpc_lookup_fh { (rpc_lookup(@_))[1] }
+
+# The nfsstat3 of NFS v3 procedure @proc with @args (-1: no answer).
+sub rpc_status {
+	my ($sock, $proc, $args) = @_;
+	my (undef, $res) = rpc_call($sock, 100003, 3, $proc, $args);
+	return unpack('N', $res // '') // -1;
 }
 
 1;

@@ -1,0 +1,94 @@
+/*
+ * What the bytes of a knob write mean, and how a refused one is shown.
+ *
+ * Everything here sees bytes a client sent over NFS, so none of it may read
+ * past @len or assume a NUL: the fuzzer (t/fuzz/fuzz_knob.c) hands these
+ * functions exactly sized buffers under ASan to hold them to that.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "knob_parse.h"
+
+/*
+ * A knob file holds one decimal number and at most one trailing newline
+ * (what `echo N >` writes). Anything else is refused rather than guessed at.
+ */
+int umlconf_parse_decimal(const char *data, size_t len, int64_t *v, char *why, size_t whylen)
+{
+	size_t i = 0;
+	bool neg = false;
+	int64_t n = 0;
+
+	if (len > UMLCONF_VALUE_MAX) {
+		snprintf(why, whylen, "too long (%zu bytes, at most %d)", len, UMLCONF_VALUE_MAX);
+		return -EINVAL;
+	}
+	if (len > 0 && data[len - 1] == '\n')
+		len--;
+	if (len == 0) {
+		snprintf(why, whylen, "no value");
+		return -EINVAL;
+	}
+	if (data[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == len) {
+		snprintf(why, whylen, "not a decimal number");
+		return -EINVAL;
+	}
+	for (; i < len; i++) {
+		if (data[i] < '0' || data[i] > '9') {
+			snprintf(why, whylen, "not a decimal number");
+			return -EINVAL;
+		}
+		if (__builtin_mul_overflow(n, 10, &n) ||
+		    __builtin_add_overflow(n, data[i] - '0', &n)) {
+			snprintf(why, whylen, "out of range (does not fit in 64 bits)");
+			return -ERANGE;
+		}
+	}
+	*v = neg ? -n : n;
+	return 0;
+}
+
+int umlconf_knob_check(umlconf_parse_fn *parse, const char *data, size_t len, int64_t min,
+		       int64_t max, int64_t *v, char *why, size_t whylen)
+{
+	int64_t n;
+	int rc = parse(data, len, &n, why, whylen);
+
+	if (rc < 0)
+		return rc;
+	if (n < min || n > max) {
+		snprintf(why, whylen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, n, min,
+			 max);
+		return -ERANGE;
+	}
+	*v = n;
+	return 0;
+}
+
+void umlconf_quote_value(char *out, size_t size, const char *data, size_t len)
+{
+	size_t o = 0, shown = len > 40 ? 40 : len;
+
+	for (size_t i = 0; i < shown && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (c == '\n')
+			o += (size_t)snprintf(out + o, size - o, "\\n");
+		else if (c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, size - o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (shown < len && o + 4 < size)
+		o += (size_t)snprintf(out + o, size - o, "...");
+	out[o < size ? o : size - 1] = '\0';
+}
