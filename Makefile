@@ -7,6 +7,8 @@
 #   make check-asan         unit tests built with ASan + UBSan
 #   make check-debug        unit tests with the allocator's debug checks (-DMM_DEBUG)
 #   make check-valgrind     unit tests under valgrind memcheck
+#   make fuzz               libFuzzer harnesses (clang), FUZZ_SECONDS (60) each; see t/fuzz/README
+#   make fuzz-short         the same for 10 s each (part of make test)
 #   make bench              benchmarks (see bench/README.md)
 #   make install            module into httpd's libexec, conf/ into mods-available
 
@@ -30,6 +32,9 @@ LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
+FUZZ_NAMES := rpc record knob
+FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
+FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 TOOLS	   := $(O)/umlnfsd
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
@@ -42,7 +47,7 @@ ALL += $(O)/mod_umlconf.so
 endif
 
 .SECONDARY:
-.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind bench install clean
+.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind fuzz fuzz-short fuzz-run bench install clean
 all: $(ALL)
 
 config.mk:
@@ -66,6 +71,17 @@ $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(O)/t/unit/tap.o $(O)/libuml.a $(LDLIBS)
 
+# A fuzz harness links as a replay test (replay.c's main, for check-unit) or,
+# in the clang build of make fuzz, with libFuzzer's main; both run the same code.
+$(O)/t/fuzz-%.t: $(O)/t/fuzz/fuzz_%.o $(O)/t/fuzz/fuzz.o $(O)/t/fuzz/replay.o $(O)/t/unit/tap.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
+
+$(O)/fuzz-%: $(O)/t/fuzz/fuzz_%.o $(O)/t/fuzz/fuzz.o $(O)/libuml.a
+	$(CC) $(subst fuzzer-no-link,fuzzer,$(SAN)) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
+
+$(O)/t/fuzz-rpc.t $(O)/fuzz-rpc: $(addprefix $(O)/,t/fuzz/fuzz_rpc_seeds.o t/fuzz/fuzz_tree.o mod_umlconf/knob_parse.o)
+$(O)/t/fuzz-knob.t $(O)/fuzz-knob: $(O)/mod_umlconf/knob_parse.o
+
 $(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
@@ -87,16 +103,33 @@ $(O)/mod_umlconf.so: $(MOD_SRC) $(wildcard mod_umlconf/*.h) mod_umlconf/exports.
 		>build.log 2>&1 || { cat build.log; exit 1; }
 	cp $(O)/mod/.libs/mod_umlconf.so $@.tmp && mv -f $@.tmp $@  # new inode: a running httpd keeps its mapping
 
-check-unit: $(UNIT_BIN) $(TOOLS)
-	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(wildcard t/nfs/*.t)
+check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
+	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/nfs/*.t)
 
 check-apache: all
 	t/run-apache-tests
 
+# The fuzzers run after the rest, not beside it under -j: they load a core each.
 test: check-unit check-debug check-apache
+	$(MAKE) fuzz-short
 
 check-asan:
 	$(MAKE) O=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" WITH_APACHE=0 check-unit
+
+# libFuzzer builds (t/fuzz/README): kernel and harnesses instrumented for coverage, ASan
+# and UBSan in build/fuzz; each harness runs FUZZ_SECONDS on a scratch copy of its corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_CC	     ?= clang
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer
+fuzz:
+	$(MAKE) O=build/fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="$(FUZZ_SAN)" WITH_APACHE=0 fuzz-run
+
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=10
+
+fuzz-run: $(patsubst %,$(O)/fuzz-%,$(FUZZ_NAMES))
+	t/fuzz/run $(O) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 check-debug:
 	$(MAKE) O=build/debug EXTRA_CFLAGS=-DMM_DEBUG WITH_APACHE=0 check-unit
@@ -119,4 +152,4 @@ clean:
 	rm -rf build
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
--include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) tools/umlnfsd.c)
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c)
