@@ -10,6 +10,7 @@
 #   make fuzz               libFuzzer harnesses (clang), FUZZ_SECONDS (60) each; see t/fuzz/README
 #   make fuzz-short         the same for 10 s each (part of make test)
 #   make bench              benchmarks (see bench/README.md)
+#   make soak               64 NFS clients + wrk against httpd for SOAK_SECONDS (180)
 #   make install            module into httpd's libexec, conf/ into mods-available
 
 -include config.mk
@@ -47,7 +48,7 @@ ALL += $(O)/mod_umlconf.so
 endif
 
 .SECONDARY:
-.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind fuzz fuzz-short fuzz-run bench install clean
+.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind fuzz fuzz-short fuzz-run bench soak install clean
 all: $(ALL)
 
 config.mk:
@@ -90,6 +91,11 @@ $(O)/nfs-put: tools/nfs-put.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
 
+# The soak's NFS client: 64 libnfs contexts on threads (t/soak/run drives it).
+$(O)/soak-client: t/soak/soak-client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -g $(WARN) -pthread -o $@ $< -lnfs
+
 # apxs compiles the module against httpd's headers and links libuml in, so the
 # module carries the kernel and no other library has to be installed.
 # mod_umlconf/exports.map keeps libuml's names local to the module: httpd
@@ -109,9 +115,10 @@ check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
 check-apache: all
 	t/run-apache-tests
 
-# The fuzzers run after the rest, not beside it under -j: they load a core each.
+# The soak runs after the rest, not beside it under -j: it loads both cores.
 test: check-unit check-debug check-apache
 	$(MAKE) fuzz-short
+	$(MAKE) soak SOAK_SECONDS=20
 
 check-asan:
 	$(MAKE) O=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" WITH_APACHE=0 check-unit
@@ -141,6 +148,10 @@ check-valgrind: $(UNIT_BIN)
 
 bench: all
 	bench/run
+
+SOAK_SECONDS ?= 180
+soak: all $(O)/soak-client
+	SOAK_SECONDS=$(SOAK_SECONDS) O=$(O) t/soak/run
 
 install: $(O)/mod_umlconf.so
 	test ! -f $(O)/nfs-put || install -D -m 0755 $(O)/nfs-put $(DESTDIR)/usr/local/bin/nfs-put
