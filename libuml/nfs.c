@@ -13,14 +13,13 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
 	struct svc_listener sl;
 	int err;
 
-	if (!host || !l)
+	if (!host || !l || (protos & ~(UML_NFS_TCP | UML_NFS_UDP)))
 		return -EINVAL;
 	err = nfs_init();
 	if (err)
 		return err;
 	err = svc_listen(host, port,
-			 (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0) |
-			     (protos & ~(UML_NFS_TCP | UML_NFS_UDP) ? ~0u : 0),
+			 (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0),
 			 &sl);
 	if (err)
 		return err;
