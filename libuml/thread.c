@@ -3,9 +3,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <sys/epoll.h>
 
 #include "uml.h"
+#include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/sched.h"
 
@@ -78,7 +78,7 @@ int uml_thread_sleep_ms(unsigned ms)
 
 int uml_thread_wait_fd(int fd, bool write, int timeout_ms)
 {
-	return kthread_wait_fd(fd, write ? EPOLLOUT : EPOLLIN, timeout_ms);
+	return kthread_wait_fd(fd, write ? HOST_POLLOUT : HOST_POLLIN, timeout_ms);
 }
 
 int uml_sched_stats(int cpu, struct uml_sched_stats *st)

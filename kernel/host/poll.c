@@ -27,6 +27,35 @@ void host_sleep_ns(uint64_t ns)
 		;
 }
 
+/* HOST_POLL* bits to epoll's and back: callers never see EPOLL* values. */
+static const struct {
+	uint32_t host, epoll;
+} poll_bits[] = {
+    {HOST_POLLIN, EPOLLIN},   {HOST_POLLOUT, EPOLLOUT}, {HOST_POLLERR, EPOLLERR},
+    {HOST_POLLHUP, EPOLLHUP}, {HOST_POLLET, EPOLLET},	{HOST_POLLEXCLUSIVE, EPOLLEXCLUSIVE},
+    {HOST_POLLRDHUP, EPOLLRDHUP},
+};
+
+static uint32_t to_epoll(uint32_t events)
+{
+	uint32_t e = 0;
+
+	for (size_t i = 0; i < sizeof(poll_bits) / sizeof(poll_bits[0]); i++)
+		if (events & poll_bits[i].host)
+			e |= poll_bits[i].epoll;
+	return e;
+}
+
+static uint32_t from_epoll(uint32_t e)
+{
+	uint32_t events = 0;
+
+	for (size_t i = 0; i < sizeof(poll_bits) / sizeof(poll_bits[0]); i++)
+		if (e & poll_bits[i].epoll)
+			events |= poll_bits[i].host;
+	return events;
+}
+
 int host_poll_create(void)
 {
 	int fd = epoll_create1(EPOLL_CLOEXEC);
@@ -36,7 +65,7 @@ int host_poll_create(void)
 
 int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr)
 {
-	struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = ptr};
+	struct epoll_event ev = {.events = to_epoll(events) | EPOLLONESHOT, .data.ptr = ptr};
 
 	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
@@ -47,7 +76,7 @@ int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr)
 
 int host_poll_add(int epfd, int fd, uint32_t events, void *ptr)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = ptr};
+	struct epoll_event ev = {.events = to_epoll(events), .data.ptr = ptr};
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -68,7 +97,7 @@ int host_poll_wait(int epfd, struct host_poll_event *ev, int n, int timeout_ms)
 	if (got < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < got; i++) {
-		ev[i].events = e[i].events;
+		ev[i].events = from_epoll(e[i].events);
 		ev[i].ptr = e[i].data.ptr;
 	}
 	return got;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "uml/host.h"
 #include "uml/machine.h"
@@ -136,7 +135,7 @@ int sched_cpu_init(void)
 		goto out_free;
 	}
 	/* The doorbell stays armed: it is re-armed after every ring. */
-	err = host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
+	err = host_poll_arm(cpu->epfd, cpu->bellfd, HOST_POLLIN, cpu);
 	if (err)
 		goto out_free;
 	host_fork_watch();
@@ -354,7 +353,7 @@ static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 			 */
 			host_doorbell_drain(cpu->bellfd);
 			atomic_store(&cpu->bell_pending, 0);
-			host_poll_arm(cpu->epfd, cpu->bellfd, EPOLLIN, cpu);
+			host_poll_arm(cpu->epfd, cpu->bellfd, HOST_POLLIN, cpu);
 		} else if (tag & KWATCH_TAG) {
 			struct kwatch *w = (struct kwatch *)(tag & ~(uintptr_t)KWATCH_TAG);
 
@@ -425,7 +424,7 @@ int kwatch_add(struct kwatch *w, int fd, uint32_t events)
 	w->events = 0;
 	w->waiter = NULL;
 	w->cpu = cpu;
-	return host_poll_add(cpu->epfd, fd, events | EPOLLET,
+	return host_poll_add(cpu->epfd, fd, events | HOST_POLLET,
 			     (void *)((uintptr_t)w | KWATCH_TAG));
 }
 

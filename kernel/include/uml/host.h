@@ -63,11 +63,21 @@ void host_fork_watch(void);
 int host_protect(void *addr, size_t len, bool none);
 void host_sleep_ns(uint64_t ns);
 
-/* An epoll set. Event pointers are handed back as given. */
+/*
+ * An epoll set. Event pointers are handed back as given. Callers speak in
+ * HOST_POLL* bits; only poll.c knows they are epoll's (it translates them).
+ */
+#define HOST_POLLIN	   0x01u /* readable, or a connection to accept */
+#define HOST_POLLOUT	   0x02u /* writable */
+#define HOST_POLLERR	   0x04u /* reported only */
+#define HOST_POLLHUP	   0x08u /* reported only */
+#define HOST_POLLET	   0x10u /* edge-triggered (host_poll_add) */
+#define HOST_POLLEXCLUSIVE 0x20u /* wake one of the sets sharing @fd (host_poll_add) */
+#define HOST_POLLRDHUP	   0x40u /* the peer shut its side down */
 int host_poll_create(void);
-/* Arm @fd for one report of @events (EPOLLIN/EPOLLOUT bits) to @ptr. */
+/* Arm @fd for one report of @events (HOST_POLLIN/HOST_POLLOUT) to @ptr. */
 int host_poll_arm(int epfd, int fd, uint32_t events, void *ptr);
-/* Register @fd for @events as given (EPOLLEXCLUSIVE, EPOLLET...) until forgotten. */
+/* Register @fd for @events as given (HOST_POLLEXCLUSIVE, HOST_POLLET...) until forgotten. */
 int host_poll_add(int epfd, int fd, uint32_t events, void *ptr);
 int host_poll_forget(int epfd, int fd);
 struct host_poll_event {

@@ -129,7 +129,7 @@ int sched_cpu_stats(int i, struct sched_stats *st);
  * comes while nobody waits is kept in @events; the owner takes it with
  * kwatch_wait, and must work the socket until it would block (EAGAIN)
  * before it waits again, or it may wait for an edge that already passed.
- * With EPOLLEXCLUSIVE it suits a listener that many CPUs share: new work
+ * With HOST_POLLEXCLUSIVE it suits a listener that many CPUs share: new work
  * wakes one CPU rather than all, which one-shot arming cannot do. A kwatch
  * belongs to one CPU and is used by one thread at a time; it lives in that
  * process's memory.
@@ -170,7 +170,7 @@ void kthread_yield(void);
 int kthread_sleep_ns(uint64_t ns);
 struct kthread *kthread_self(void);
 /*
- * Wait until @fd is ready for @events (EPOLLIN/EPOLLOUT) or @timeout_ms
+ * Wait until @fd is ready for @events (HOST_POLLIN/HOST_POLLOUT) or @timeout_ms
  * passes (< 0: no limit). Returns the ready events, -ETIMEDOUT or -EINTR.
  */
 int kthread_wait_fd(int fd, uint32_t events, int timeout_ms);
@@ -186,8 +186,8 @@ int kthread_wait_fd(int fd, uint32_t events, int timeout_ms);
 void kthread_interrupt(struct kthread *t);
 
 /*
- * Start watching @fd for @events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, and
- * EPOLLEXCLUSIVE for a shared listener) on the calling CPU. Returns 0 or a
+ * Start watching @fd for @events (HOST_POLLIN, HOST_POLLOUT, HOST_POLLRDHUP, and
+ * HOST_POLLEXCLUSIVE for a shared listener) on the calling CPU. Returns 0 or a
  * negative errno.
  */
 int kwatch_add(struct kwatch *w, int fd, uint32_t events);

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "uml/host.h"
@@ -254,7 +253,7 @@ static int conn_main(void *arg)
 	struct svc_conn *c = arg;
 	struct svc_serv *s = c->serv;
 	/* Edge-triggered: every wait below follows a recv or send that would block. */
-	bool watched = kwatch_add(&c->watch, c->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP) == 0;
+	bool watched = kwatch_add(&c->watch, c->fd, HOST_POLLIN | HOST_POLLOUT | HOST_POLLRDHUP) == 0;
 
 	while (watched) {
 		struct svc_req rq;
@@ -472,7 +471,7 @@ static bool peer_admitted(struct svc_serv *s, const struct sockaddr_storage *pee
 static int listener_loop(struct svc_serv *s, int fd, int (*take)(struct svc_serv *s))
 {
 	struct kwatch w;
-	int err = kwatch_add(&w, fd, EPOLLIN | EPOLLEXCLUSIVE);
+	int err = kwatch_add(&w, fd, HOST_POLLIN | HOST_POLLEXCLUSIVE);
 
 	if (err)
 		return err;
@@ -647,7 +646,7 @@ static int stopper_main(void *arg)
 	int ev;
 
 	do
-		ev = kthread_wait_fd(l->stop_fd, EPOLLIN, -1);
+		ev = kthread_wait_fd(l->stop_fd, HOST_POLLIN, -1);
 	while (ev == -ETIMEDOUT);
 	rpc_svc_stop(l->serv);
 	sched_cpu_stop(sched_this_cpu());
