@@ -28,6 +28,11 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
 	return 0;
 }
 
+int uml_nfs_client_valid(const char *spec)
+{
+	return nfs_client_valid(spec);
+}
+
 void uml_nfs_exports_clear(void)
 {
 	if (nfs_init() == 0)
@@ -71,7 +76,7 @@ int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
 {
 	struct svc_listener sl = {.tcp_fd = l->tcp_fd, .udp_fd = l->udp_fd};
 
-	return svc_serve(&sl, stop_fd);
+	return nfs_svc_serve(&sl, stop_fd);
 }
 
 int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv)

@@ -34,6 +34,11 @@ void uml_cpu_stop(void)
 		sched_process_cpus_stop();
 }
 
+int uml_cpu_stop_on_fd(int fd, void (*before)(void *arg), void *arg)
+{
+	return sched_stop_on_fd(fd, before, arg);
+}
+
 int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), void *arg)
 {
 	return kthread_create((struct kthread **)t, name, SCHED_PRIO_DEFAULT, fn, arg);

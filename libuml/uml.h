@@ -148,6 +148,14 @@ int uml_cpu_exit(void);
  * (from one of its kernel threads), else every CPU of this process.
  */
 void uml_cpu_stop(void);
+/*
+ * On a CPU (after uml_cpu_init): start a kernel thread that waits until @fd
+ * (an eventfd, a pipe, a signalfd) is readable, then calls @before(@arg),
+ * when not NULL, to stop what runs there (uml_nfs_stop, interrupting
+ * threads), and stops the CPU: uml_cpu_run returns once its threads end.
+ * Returns 0, -EPERM off a CPU, or -ENOMEM.
+ */
+int uml_cpu_stop_on_fd(int fd, void (*before)(void *arg), void *arg);
 
 typedef struct uml_thread uml_thread_t;
 /*
@@ -301,6 +309,13 @@ void uml_nfs_exports_clear(void);
  */
 int uml_nfs_export(const char *path, unsigned flags, const char *const *clients, size_t n,
 		   char *err, size_t errlen);
+/*
+ * Whether uml_nfs_export would take @spec as a client: "*", an IPv4 or IPv6
+ * address, or one with a "/prefix" (at most 32 or 128), in at most 47
+ * bytes, nothing around it. For configuration-time errors; needs no
+ * machine. Returns 0 or -EINVAL.
+ */
+int uml_nfs_client_valid(const char *spec);
 /*
  * File handles carry a MAC keyed by a secret of the installation, so that
  * they cannot be forged or guessed. Without a key file the secret is made

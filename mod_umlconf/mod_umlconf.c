@@ -170,37 +170,6 @@ static const char *parse_export_mode(cmd_parms *cmd, const char *arg, unsigned *
 	return NULL;
 }
 
-/* An address, an address/prefix, or "*". */
-static bool valid_client(const char *cl)
-{
-	const char *slash = strchr(cl, '/');
-	char addr[INET6_ADDRSTRLEN];
-	unsigned char a[16];
-	size_t n = slash ? (size_t)(slash - cl) : strlen(cl);
-	int max, family;
-	char *end;
-	long prefix;
-
-	if (strcmp(cl, "*") == 0)
-		return true;
-	if (n == 0 || n >= sizeof(addr))
-		return false;
-	memcpy(addr, cl, n);
-	addr[n] = '\0';
-	if (inet_pton(AF_INET, addr, a) == 1)
-		family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, a) == 1)
-		family = AF_INET6;
-	else
-		return false;
-	if (!slash)
-		return true;
-	max = family == AF_INET ? 32 : 128;
-	errno = 0;
-	prefix = strtol(slash + 1, &end, 10);
-	return slash[1] && !*end && !errno && prefix >= 0 && prefix <= max;
-}
-
 static const char *set_export(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
@@ -224,7 +193,7 @@ static const char *set_export(cmd_parms *cmd, void *dummy, int argc, char *const
 	e->flags = flags;
 	e->clients = apr_array_make(cmd->pool, argc - 2, sizeof(const char *));
 	for (int i = 2; i < argc; i++) {
-		if (!valid_client(argv[i]))
+		if (uml_nfs_client_valid(argv[i]))
 			return apr_psprintf(cmd->pool,
 					    "UmlConfExport: client '%s' is not an address, an "
 					    "address/prefix (e.g. 10.0.0.0/8) or *",

@@ -4,8 +4,9 @@
  *
  * Exports live in the arena so that every CPU serves the same table; the
  * process that configures the machine sets them (nfs_export_*), the CPUs
- * serve them (svc_serve). A client outside an export's allowlist is refused at
- * MOUNT and at every NFS call made with a handle of that export.
+ * serve them (nfs_svc_serve, over the sunrpc transports of uml/svc.h). A
+ * client outside an export's allowlist is refused at MOUNT and at every NFS
+ * call made with a handle of that export.
  */
 #ifndef UML_NFS_H
 #define UML_NFS_H
@@ -14,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "uml/svc.h"
 
 #define NFS_MAX_EXPORTS 16
 #define NFS_MAX_CLIENTS 16 /* allowlist entries per export */
@@ -36,39 +39,28 @@ void nfs_exports_clear(void);
  */
 int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
 		   size_t nclients, char *err, size_t errlen);
+/*
+ * Whether @spec would be taken as a client of an export: what
+ * rpc_cidr_parse accepts, in at most 47 bytes (the table keeps the text).
+ * 0 or -EINVAL.
+ */
+int nfs_client_valid(const char *spec);
 /* True when @peer is listed by some export: the others are refused at accept. */
 bool nfs_peer_listed(const struct sockaddr *peer);
 
-struct svc_listener {
-	int tcp_fd; /* listening, non-blocking, close-on-exec; -1: none */
-	int udp_fd;
-};
-
-/* Transports of svc_listen. */
-#define SVC_TCP 0x1
-#define SVC_UDP 0x2
-
 /*
- * Bind @protos (SVC_TCP, SVC_UDP or both) on @host:@port (numeric address;
- * "0.0.0.0" or "::" for all); the socket not asked for is -1. Called once,
- * by the process that forks the CPUs; the sockets are shared by all of
- * them. Returns 0 or a negative errno.
+ * Serve the exports on @l (uml/svc.h) from the calling host thread until
+ * @stop_fd becomes readable. Many CPUs may serve one listener at once; each
+ * connection is served by the CPU that accepted it. Memory per connection
+ * is bounded; a malformed record is answered with an RPC error or the
+ * connection is dropped. Returns 0 when stopped, -ENODEV before nfs_init,
+ * or a negative errno when it could not run.
  */
-int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l);
-
-/*
- * Serve @l on the calling host thread until @stop_fd becomes readable.
- * Many CPUs may serve one listener at once; each connection is served by the
- * CPU that accepted it. Memory per connection is bounded; a malformed record
- * is answered with an RPC error or the connection is dropped.
- * Returns 0 when stopped, or a negative errno when it could not run.
- */
-int svc_serve(const struct svc_listener *l, int stop_fd);
+int nfs_svc_serve(const struct svc_listener *l, int stop_fd);
 /*
  * Serve @l with kernel threads of the calling CPU, next to its other
  * threads, until nfs_svc_stop (called on that CPU).
  */
-struct svc_serv;
 int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out);
 void nfs_svc_stop(struct svc_serv *s);
 

@@ -1,6 +1,6 @@
 /*
  * kernel/net/nfs internals: the export table in the arena, the file-handle
- * codec, and the MOUNT and NFS v3 programs (RFC 1813) served by svc_serve.
+ * codec, and the MOUNT and NFS v3 programs (RFC 1813) served by nfs_svc_serve.
  */
 #ifndef UML_NFS3_H
 #define UML_NFS3_H
@@ -101,11 +101,9 @@ int nfs_fh_key_file(const char *path, char *err, size_t errlen);
 
 /* --- exports (export.c) --- */
 
-/* One allowlist entry; family AF_UNSPEC matches everyone ("*"). */
+/* One allowlist entry (nfs_client_valid says which texts fit). */
 struct nfs_client_match {
-	uint8_t family;
-	uint8_t prefix; /* bits of addr that must match */
-	uint8_t addr[16];
+	struct rpc_cidr cidr;
 	char text[48]; /* as configured, for the EXPORT listing */
 };
 
@@ -144,11 +142,6 @@ struct nfs_export_view {
  */
 int nfs_path_normalize(const char *in, char *out, size_t size);
 /*
- * True when @peer is matched by one of @ex's allowlist entries and, for a
- * secure export, calls from a privileged port.
- */
-bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer);
-/*
  * The export whose root is @root, if @peer may use it. Returns 0, or -EACCES
  * (not allowed, or no such export: during a reconfiguration a handle's export
  * may be missing for a moment, and a refusal is better than a permanent
@@ -169,7 +162,7 @@ uint32_t nfs_export_snapshot(struct nfs_export *out, uint32_t max);
 extern const struct rpc_program mount3_program;
 extern const struct rpc_program mount1_program;
 extern const struct rpc_program nfs3_program;
-/* MOUNT v1 and v3 plus NFS v3: what svc_serve answers. */
+/* MOUNT v1 and v3 plus NFS v3: what nfs_svc_serve answers. */
 extern const struct rpc_service nfs_service;
 
 /* The arena's service state, or NULL before nfs_init. */

@@ -4,11 +4,12 @@
  * A program is data: a table of procedures, each with an argument decoder, a
  * handler and a result encoder. rpc_dispatch() takes one call record, finds
  * the procedure, runs it and writes the reply record; the transports
- * (svc_sock.c) only move records.
+ * (uml/svc.h) only move records.
  */
 #ifndef UML_RPC_H
 #define UML_RPC_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,24 +147,39 @@ void rpc_record_consume(struct rpc_recbuf *b, size_t used);
 /* Fill rq->cred from a credential; returns an rpc_auth_stat. */
 int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body);
 
+/* --- client addresses (addr.c) --- */
+
 /* Format @sa as "addr:port" ("[v6]:port") into @buf. */
 void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 
 /*
- * The transports (svc_sock.c). rpc_svc_start starts kernel threads on the
- * calling CPU that serve @svc on the listening sockets (either may be -1),
- * which other CPUs may serve too. rpc_svc_stop, on the same CPU, interrupts
- * them all; they finish on their own and the service is freed with the last.
+ * A client is its address, whatever its port, as an IPv6 address: IPv4 in
+ * its v4-mapped form, so that a dual-stack socket's ::ffff:a.b.c.d and
+ * a.b.c.d are one client. Another family gives the unspecified address.
  */
-struct svc_serv;
-int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
-		  struct rpc_stats *stats, struct svc_serv **out);
-void rpc_svc_stop(struct svc_serv *s);
+void rpc_client_key(const struct sockaddr *sa, struct in6_addr *key);
+
 /*
- * Make the calling host thread a CPU that serves @svc until @stop_fd is
- * readable, then stop being one. Returns 0 when stopped or a negative errno.
+ * A set of client addresses: one address, a CIDR prefix, or everyone. The
+ * layout is part of the NFS export table in the arena: keep it.
  */
-int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
-		 struct rpc_stats *stats);
+struct rpc_cidr {
+	uint8_t family; /* AF_INET, AF_INET6, or AF_UNSPEC for everyone ("*") */
+	uint8_t prefix; /* leading bits of addr that must match */
+	uint8_t addr[16];
+};
+/*
+ * Parse @spec: "*", an IPv4 or IPv6 address ("10.1.2.3", "::1"), or one
+ * followed by "/" and a prefix length of 1 to 3 decimal digits, at most 32
+ * (IPv4) or 128 (IPv6). Nothing else is accepted: no spaces, signs, zone
+ * ids or brackets. A v4-mapped set (::ffff:a.b.c.d, prefix 96 or more) is
+ * kept as the IPv4 set it names. Returns 0, or -EINVAL with @out unspecified.
+ */
+int rpc_cidr_parse(const char *spec, struct rpc_cidr *out);
+/*
+ * Whether @peer's address (its port aside) is in @c. A v4-mapped IPv6 peer
+ * (a v4 client of a dual-stack socket) is matched as the IPv4 address it is.
+ */
+bool rpc_cidr_match(const struct rpc_cidr *c, const struct sockaddr *peer);
 
 #endif

@@ -110,6 +110,12 @@ struct sched_cpu *sched_this_cpu(void);
  * Only when no thread of it is left (after sched_cpu_run with drain): -EBUSY.
  */
 int sched_cpu_exit(void);
+/*
+ * From a thread of a CPU: start a kernel thread on it that waits until @fd is
+ * readable, then calls @before(@arg) (may be NULL; e.g. to stop services and
+ * interrupt threads) and sched_cpu_stop()s the CPU. 0 or a negative errno.
+ */
+int sched_stop_on_fd(int fd, void (*before)(void *), void *arg);
 /* sched_cpu_stop every CPU of the calling process (from a thread that is not one). */
 void sched_process_cpus_stop(void);
 /*

@@ -4,11 +4,9 @@
  * serve. Readers copy what they need under the lock and never keep pointers
  * into the table.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "uml/machine.h"
 #include "uml/mm.h"
@@ -53,54 +51,21 @@ void nfs_exports_clear(void)
 	spin_unlock(&st->lock);
 }
 
-/* Parse "*", "a.b.c.d[/n]" or "v6[/n]". */
+/* @s as an allowlist entry: the address set, and the text for the EXPORT listing. */
 static int nfs_client_parse(const char *s, struct nfs_client_match *m)
 {
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-	char *end;
-
 	memset(m, 0, sizeof(*m));
-	if (strlen(s) >= sizeof(m->text))
+	if (!s || strlen(s) >= sizeof(m->text))
 		return -EINVAL;
 	strcpy(m->text, s);
-	if (strcmp(s, "*") == 0) {
-		m->family = AF_UNSPEC;
-		return 0;
-	}
-	if (alen == 0 || alen >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, m->addr) == 1) {
-		m->family = AF_INET;
-		m->prefix = 32;
-	} else if (inet_pton(AF_INET6, addr, m->addr) == 1) {
-		m->family = AF_INET6;
-		m->prefix = 128;
-	} else {
-		return -EINVAL;
-	}
-	if (slash) {
-		prefix = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || prefix > m->prefix)
-			return -EINVAL;
-		m->prefix = prefix;
-	}
-	return 0;
+	return rpc_cidr_parse(s, &m->cidr);
 }
 
-static bool nfs_prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+int nfs_client_valid(const char *spec)
 {
-	unsigned whole = bits / 8, rest = bits % 8;
+	struct nfs_client_match m;
 
-	if (memcmp(a, b, whole) != 0)
-		return false;
-	if (!rest)
-		return true;
-	return ((a[whole] ^ b[whole]) & (0xff00 >> rest)) == 0;
+	return nfs_client_parse(spec, &m);
 }
 
 /* The peer's source port, host order. */
@@ -116,35 +81,17 @@ static unsigned nfs_peer_port(const struct sockaddr *peer)
 /* Whether @ex's allowlist matches @peer's address (its port aside). */
 static bool nfs_addr_listed(const struct nfs_export *ex, const struct sockaddr *peer)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	const uint8_t *addr;
-	int family = peer->sa_family;
-	uint32_t i;
-
-	if (family == AF_INET) {
-		addr = (const uint8_t *)&((const struct sockaddr_in *)peer)->sin_addr;
-	} else if (family == AF_INET6) {
-		addr = ((const struct sockaddr_in6 *)peer)->sin6_addr.s6_addr;
-		/* A v4 client of a dual-stack socket is matched as the v4 address it is. */
-		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
-			family = AF_INET;
-			addr += 12;
-		}
-	} else {
-		return false;
-	}
-	for (i = 0; i < ex->nclients; i++) {
-		const struct nfs_client_match *m = &ex->clients[i];
-
-		if (m->family == AF_UNSPEC)
+	for (uint32_t i = 0; i < ex->nclients; i++)
+		if (rpc_cidr_match(&ex->clients[i].cidr, peer))
 			return true;
-		if (m->family == family && nfs_prefix_match(m->addr, addr, m->prefix))
-			return true;
-	}
 	return false;
 }
 
-bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer)
+/*
+ * True when @peer is matched by one of @ex's allowlist entries and, for a
+ * secure export, calls from a privileged port.
+ */
+static bool nfs_client_allowed(const struct nfs_export *ex, const struct sockaddr *peer)
 {
 	/* Only root may bind below 1024 on the client: nfsd's "secure", no more than that. */
 	if (ex->secure && nfs_peer_port(peer) >= 1024)

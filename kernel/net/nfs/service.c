@@ -1,6 +1,8 @@
 /*
  * The NFS service: MOUNT and NFS v3 on one port, served by the sunrpc
- * transports with the counters kept in the arena.
+ * transports (uml/svc.h) with the counters kept in the arena and the export
+ * lists as the transports' admission check. All the NFS wiring of the
+ * transports is here; they know nothing of NFS.
  */
 #include <errno.h>
 #include "uml/nfs3.h"
@@ -17,7 +19,7 @@ const struct rpc_service nfs_service = {
     .admit = nfs_peer_listed,
 };
 
-int svc_serve(const struct svc_listener *l, int stop_fd)
+int nfs_svc_serve(const struct svc_listener *l, int stop_fd)
 {
 	struct nfs_state *st = nfs_state();
 

@@ -3,9 +3,6 @@
  * appendix A). Other flavors (RPCSEC_GSS, ...) are refused as too weak for
  * what they ask, which tells a client to fall back to AUTH_SYS.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include "uml/rpc.h"
 
@@ -41,23 +38,4 @@ int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body)
 	if (!xdr_ok(&x) || xdr_remaining(&x) != 0)
 		return RPC_AUTH_BADCRED;
 	return RPC_AUTH_OK;
-}
-
-void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, size, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, size, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, size, "?");
-	}
 }

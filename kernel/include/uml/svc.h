@@ -1,0 +1,52 @@
+/*
+ * kernel/net/sunrpc: the RPC transports, TCP with record marking and UDP on
+ * one port, served by kernel threads of the CPUs that start them.
+ *
+ * They know nothing of the programs they carry: a service (struct
+ * rpc_service, uml/rpc.h) brings its program tables and its admission hook,
+ * and its owner, such as kernel/net/nfs, wires it to the listening sockets.
+ */
+#ifndef UML_SVC_H
+#define UML_SVC_H
+
+#include "uml/rpc.h"
+
+/* A listening port: either socket may be missing. */
+struct svc_listener {
+	int tcp_fd; /* listening, non-blocking, close-on-exec; -1: none */
+	int udp_fd;
+};
+
+/* Transports of svc_listen. */
+#define SVC_TCP 0x1
+#define SVC_UDP 0x2
+
+/*
+ * Bind @protos (SVC_TCP, SVC_UDP or both) on @host:@port (a numeric address,
+ * "[v6]" allowed; "0.0.0.0" or "::" for all); the socket not asked for is
+ * -1. With port 0 both get the same free port. Called once, by the process
+ * that forks the CPUs; the sockets are shared by all of them. Returns 0,
+ * -EINVAL, or the bind's negative errno. (addr.c)
+ */
+int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l);
+
+/*
+ * rpc_svc_start starts kernel threads on the calling CPU that serve @svc on
+ * the listening sockets (either may be -1), which other CPUs may serve too;
+ * @stats, in the arena, counts for all of them. rpc_svc_stop, on the same
+ * CPU, interrupts them all; they finish on their own and the service is
+ * freed with the last. 0, -EPERM off a CPU, or -ENOMEM. (svc.c)
+ */
+struct svc_serv;
+int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
+		  struct rpc_stats *stats, struct svc_serv **out);
+void rpc_svc_stop(struct svc_serv *s);
+/*
+ * Make the calling host thread a CPU that serves @svc until @stop_fd is
+ * readable, then stop being one. Returns 0 when stopped or a negative errno:
+ * -EPERM from a kernel thread, -EBUSY when the thread is a CPU already.
+ */
+int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+		 struct rpc_stats *stats);
+
+#endif
