@@ -3,7 +3,7 @@
  * attaching validation and rendering hooks to files.
  */
 #include <errno.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "uml.h"
 #include "uml/machine.h"
@@ -35,50 +35,50 @@ long uml_get_file(const char *path, void *buf, size_t size)
 }
 
 /*
- * The vfs calls hooks with its own context; this table turns those calls into
- * the public form. Process-local, like the vfs's own hook table.
+ * A file's public hooks and the vfs's form of them, in one block the vfs holds
+ * until it releases it: the vfs's table is the only one. The vfs's slots are
+ * filled per file, since an empty one means something (no render: the stored
+ * content stands).
  */
-#define UML_HOOKS_MAX 128
-static struct uml_hook_slot {
-	struct vfs_ino id;
+struct uml_hooked {
+	struct vfs_hooks vh;
 	struct uml_file_hooks h;
-} uml_hooks[UML_HOOKS_MAX];
+};
 
 static int hook_validate(void *arg, const char *data, size_t len, struct vfs_ctx *ctx)
 {
-	struct uml_hook_slot *s = arg;
+	struct uml_hooked *k = arg;
 	struct uml_client who = {ctx->client, ctx->cred.uid, ctx->cred.gid};
 
-	return s->h.validate(s->h.arg, data, len, &who, ctx->why, ctx->whylen);
+	return k->h.validate(k->h.arg, data, len, &who, ctx->why, ctx->whylen);
 }
 
 static void hook_commit(void *arg, const char *data, size_t len)
 {
-	struct uml_hook_slot *s = arg;
+	struct uml_hooked *k = arg;
 
-	s->h.commit(s->h.arg, data, len);
+	k->h.commit(k->h.arg, data, len);
 }
 
 static size_t hook_render(void *arg, char *buf, size_t size)
 {
-	struct uml_hook_slot *s = arg;
+	struct uml_hooked *k = arg;
 
-	return s->h.render(s->h.arg, buf, size);
+	return k->h.render(k->h.arg, buf, size);
 }
 
 static void hook_refused(void *arg, const char *data, size_t len, int err, const char *why,
 			 struct vfs_ctx *ctx)
 {
-	struct uml_hook_slot *s = arg;
+	struct uml_hooked *k = arg;
 	struct uml_client who = {ctx->client, ctx->cred.uid, ctx->cred.gid};
 
-	s->h.refused(s->h.arg, data, len, err, why, &who);
+	k->h.refused(k->h.arg, data, len, err, why, &who);
 }
 
 int uml_file_hooks(const char *path, const struct uml_file_hooks *h)
 {
-	struct uml_hook_slot *slot = NULL;
-	struct vfs_hooks vh = {0};
+	struct uml_hooked *k;
 	struct vfs_ino f;
 	int err;
 
@@ -87,32 +87,30 @@ int uml_file_hooks(const char *path, const struct uml_file_hooks *h)
 	err = vfs_walk(path, &f);
 	if (err)
 		return err;
-	for (int i = 0; i < UML_HOOKS_MAX; i++) {
-		struct uml_hook_slot *s = &uml_hooks[i];
+	if (!h)
+		return vfs_set_hooks(f, NULL);
+	k = malloc(sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->h = *h;
+	k->vh = (struct vfs_hooks){
+	    .validate = h->validate ? hook_validate : NULL,
+	    .commit = h->commit ? hook_commit : NULL,
+	    .render = h->render ? hook_render : NULL,
+	    .refused = h->refused ? hook_refused : NULL,
+	    .release = free,
+	    .arg = k,
+	};
+	err = vfs_set_hooks(f, &k->vh);
+	if (err)
+		free(k);
+	return err;
+}
 
-		if (s->id.ino == f.ino && s->id.gen == f.gen) {
-			slot = s;
-			break;
-		}
-		if (!slot && s->id.ino == 0)
-			slot = s;
-	}
-	if (!h) {
-		err = vfs_set_hooks(f, NULL);
-		if (slot && slot->id.ino == f.ino)
-			memset(slot, 0, sizeof(*slot));
-		return err;
-	}
-	if (!slot)
-		return -ENOSPC;
-	slot->id = f;
-	slot->h = *h;
-	vh.validate = h->validate ? hook_validate : NULL;
-	vh.commit = h->commit ? hook_commit : NULL;
-	vh.render = h->render ? hook_render : NULL;
-	vh.refused = h->refused ? hook_refused : NULL;
-	vh.arg = slot;
-	return vfs_set_hooks(f, &vh);
+void uml_file_hooks_release_all(void)
+{
+	if (machine)
+		vfs_hooks_release_all();
 }
 
 int uml_file_flags(const char *path, unsigned flags)

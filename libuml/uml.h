@@ -262,8 +262,17 @@ struct uml_file_hooks {
 /*
  * Attach hooks to @path for this process (each process that serves the
  * filesystem must attach its own; they are inherited by fork). NULL detaches.
+ * Any number of files may be hooked. Returns 0, -ENODEV before boot or
+ * attach, -ENOENT, -EINVAL (not a regular file) or -ENOMEM.
  */
 int uml_file_hooks(const char *path, const struct uml_file_hooks *h);
+/*
+ * Detach every hook this process attached, leaving the files marked hooked:
+ * other processes keep theirs, and this one refuses client writes to them
+ * until it attaches hooks again. For a module about to be unloaded (httpd's
+ * graceful restart), so that its hooks' copies do not outlive it.
+ */
+void uml_file_hooks_release_all(void);
 int uml_file_flags(const char *path, unsigned flags);
 
 /*

@@ -23,8 +23,8 @@
 struct vfs_dirent {
 	struct vfs_dirent *next, *prev;
 	struct vfs_inode *inode;
-	struct vfs_inode *dir;		/* the directory holding this entry */
-	struct vfs_dirent *alias_next;	/* the next entry naming the same inode */
+	struct vfs_inode *dir;	       /* the directory holding this entry */
+	struct vfs_dirent *alias_next; /* the next entry naming the same inode */
 	uint64_t cookie; /* increasing in list order; resumes readdir after this entry */
 	uint16_t len;
 	bool scratch; /* a client made it: charged to the scratch cap */
@@ -49,10 +49,10 @@ struct vfs_inode {
 	struct vfs_dirent *aliases;
 	union {
 		struct {
-			char **pages;	  /* page pointers, NULL = hole */
-			uint32_t npv;	  /* slots in pages[] */
-			uint32_t nalloc;  /* pages allocated */
-			uint8_t verf[8];  /* exclusive-create verifier */
+			char **pages;	 /* page pointers, NULL = hole */
+			uint32_t npv;	 /* slots in pages[] */
+			uint32_t nalloc; /* pages allocated */
+			uint8_t verf[8]; /* exclusive-create verifier */
 			bool has_verf;
 			/*
 			 * Hooked files: truncated to empty, awaiting the write
@@ -85,7 +85,7 @@ struct vfs_sb {
 	/*
 	 * What clients' files hold (VFS_F_SCRATCH inodes, their pages, page
 	 * arrays and symlink targets, and the entries clients made), in bytes
-	 * and in inodes, and the caps on both (scratch_charge). Written with
+	 * and in inodes, and the caps on both (vfs_scratch_charge). Written with
 	 * __atomic stores under lock, so vfs_scratch_stat may read them
 	 * without it.
 	 */
@@ -102,11 +102,11 @@ void vfs_lock(void);
 void vfs_unlock(void);
 
 /* inode.c: the scratch cap; called with the lock held. 0, or -ENOSPC past the cap. */
-int scratch_charge(uint64_t bytes);
-void scratch_uncharge(uint64_t bytes);
+int vfs_scratch_charge(uint64_t bytes);
+void vfs_scratch_uncharge(uint64_t bytes);
 
 /* inode.c; all called with the lock held */
-struct vfs_inode *inode_get(struct vfs_ino id);		/* NULL: stale */
+struct vfs_inode *inode_get(struct vfs_ino id); /* NULL: stale */
 /* The inode as a regular file: 0, -ESTALE, -EISDIR or -EINVAL (a symlink). */
 int inode_get_reg(struct vfs_ino id, struct vfs_inode **out);
 /* The inode as a directory: 0, -ESTALE or -ENOTDIR. */
@@ -114,11 +114,10 @@ int inode_get_dir(struct vfs_ino id, struct vfs_inode **out);
 /* NULL when out of room; a client's inode (@gen not VFS_GEN_BUILT) is charged as scratch. */
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen);
-void inode_put_link(struct vfs_inode *ip); /* drop one link; frees at zero */
+void inode_put_link(struct vfs_inode *ip);	   /* drop one link; frees at zero */
 void inode_touch(struct vfs_inode *ip, bool data); /* ctime (and mtime if @data) to now */
 /* Mode, owner and times as @s says (size is the caller's business). */
 void inode_set_attrs(struct vfs_inode *ip, const struct vfs_sattr *s);
-void inode_attr(struct vfs_inode *ip, struct vfs_attr *a);
 bool inode_may(const struct vfs_inode *ip, const struct vfs_cred *cred, uint32_t rwx);
 struct vfs_time vfs_now(void);
 static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
@@ -127,49 +126,45 @@ static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
 }
 
 /* ramfs.c: file data */
-int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n);
-int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
-int data_truncate(struct vfs_inode *ip, uint64_t size);
+int vfs_data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n);
+int vfs_data_truncate(struct vfs_inode *ip, uint64_t size);
 /*
  * Replace the whole content. A hooked file keeps its first page even when
  * emptied, so storing a value of at most a page never allocates.
  */
-int data_set(struct vfs_inode *ip, const void *buf, size_t len);
+int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len);
 /* Whether the content is exactly @buf/@len. */
-bool data_equal(struct vfs_inode *ip, const void *buf, size_t len);
-void data_free(struct vfs_inode *ip);
+bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len);
+void vfs_data_free(struct vfs_inode *ip);
 
-/* hooks.c */
-const struct vfs_hooks *hooks_of(const struct vfs_inode *ip);
+/* hooks.c; all called with the lock held */
+/* This process removes hooked @ip: release its hooks here (vfs_hooks.release). */
+void vfs_hooks_forget(struct vfs_inode *ip);
 /* Run a hooked file's render hook and store the result. */
-void hooks_refresh(struct vfs_inode *ip);
-/*
- * The content of hooked @ip would become @data/@len: validate, and on success
- * store it and commit. Files without hooks just store it.
- */
-int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx);
+void vfs_hooks_refresh(struct vfs_inode *ip);
 /*
  * Edit hooked @ip as a client asked: write @count bytes of @buf at @off
  * (zeros fill any gap), or with @truncate make @off its new size. The content
- * so made is built without allocating, then validated and stored by
- * hooks_replace; content past VFS_HOOKED_MAX is refused (and reported) with
+ * so made is built without allocating, then validated, stored and
+ * committed; content past VFS_HOOKED_MAX is refused (and reported) with
  * -EINVAL.
  */
-int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
-	       struct vfs_ctx *ctx);
+int vfs_hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
+		   struct vfs_ctx *ctx);
 /* A rename of regular file @src onto hooked @ip: @ip's content would become @src's. */
-int hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx);
+int vfs_hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx);
 /*
  * The vfs refuses a change of hooked @ip with @err whatever its validator
  * says (@data/@len: what the client sent, or empty). Tell the hooks, so the
  * refusal is reported, put the reason (printf @fmt) in ctx->why, and return
  * @err.
  */
-int hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len, struct vfs_ctx *ctx,
-		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-#define VFS_HOOKED_MAX 4096 /* largest content of a validated file */
+int vfs_hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len,
+		     struct vfs_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+#define VFS_HOOKED_MAX	     4096	   /* largest content of a validated file */
 #define VFS_TRUNC_PENDING_NS 2000000000ull /* how long a truncate waits for its write */
 /* Whether a truncate-to-empty of hooked @ip awaits its write (clears it when stale). */
-bool trunc_pending(struct vfs_inode *ip);
+bool vfs_trunc_pending(struct vfs_inode *ip);
 
 #endif

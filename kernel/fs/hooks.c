@@ -1,10 +1,13 @@
 /*
  * Per-process hooks of files: validation of knob writes and rendering of
  * generated files. The table lives in this process's memory (the arena must
- * never hold code addresses); the inode carries VFS_F_HOOKED so that every
+ * never hold code addresses) and chains the callers' own structures, so it
+ * has no size of its own; the inode carries VFS_F_HOOKED so that every
  * process knows a hook is expected. A process that serves a hooked file
  * without having its hooks refuses writes to it rather than let an
- * unvalidated value in.
+ * unvalidated value in. The process that removes a hooked file releases its
+ * hooks; another process keeps its own, which nothing matches again (inode
+ * numbers are not reused), until it exits.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,14 +18,11 @@
 #include "uml/host.h"
 #include "fs_internal.h"
 
-#define HOOKS_MAX 128
+/* Inode numbers count up from 1, so their remainders spread hooked files evenly. */
+#define HOOK_BUCKETS 256
 
 /* Process-local; every access happens with vfs.lock held. */
-static struct hook_slot {
-	struct vfs_ino id;
-	struct vfs_hooks h;
-} hook_tab[HOOKS_MAX];
-static unsigned hook_n;
+static struct vfs_hooks *hook_tab[HOOK_BUCKETS];
 
 /* Scratch for render(); guarded by vfs.lock like the table. */
 static char render_buf[64 * 1024];
@@ -30,25 +30,58 @@ static char render_buf[64 * 1024];
  * The candidate content of a validated file, built and validated here before
  * the machine is asked for anything (guarded by vfs.lock): an invalid value is
  * refused as invalid even when the machine is full, and a valid one is stored
- * over the file's own page (data_set), so the emergency brake works on a full
- * machine.
+ * over the file's own page (vfs_data_set), so the emergency brake works on a
+ * full machine.
  */
 static char edit_buf[VFS_HOOKED_MAX];
 
-const struct vfs_hooks *hooks_of(const struct vfs_inode *ip)
+/* The link that holds (or would hold, at the end of its chain) the hooks of @id. */
+static struct vfs_hooks **hooks_link(struct vfs_ino id)
+{
+	struct vfs_hooks **pp = &hook_tab[id.ino % HOOK_BUCKETS];
+
+	while (*pp && ((*pp)->id.ino != id.ino || (*pp)->id.gen != id.gen))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static const struct vfs_hooks *hooks_of(const struct vfs_inode *ip)
 {
 	if (!(ip->flags & VFS_F_HOOKED))
 		return NULL;
-	for (unsigned i = 0; i < hook_n; i++)
-		if (hook_tab[i].id.ino == ip->ino && hook_tab[i].id.gen == ip->gen)
-			return &hook_tab[i].h;
-	return NULL;
+	return *hooks_link(inode_id(ip));
 }
 
-int vfs_set_hooks(struct vfs_ino f, const struct vfs_hooks *h)
+/* Unlink the hooks at *@pp, if any, and hand them back to their owner. */
+static void hooks_release(struct vfs_hooks **pp)
 {
+	struct vfs_hooks *old = *pp;
+
+	if (!old)
+		return;
+	*pp = old->next;
+	if (old->release)
+		old->release(old->arg);
+}
+
+void vfs_hooks_forget(struct vfs_inode *ip)
+{
+	hooks_release(hooks_link(inode_id(ip)));
+}
+
+void vfs_hooks_release_all(void)
+{
+	vfs_lock();
+	for (unsigned i = 0; i < HOOK_BUCKETS; i++)
+		while (hook_tab[i])
+			hooks_release(&hook_tab[i]);
+	vfs_unlock();
+}
+
+int vfs_set_hooks(struct vfs_ino f, struct vfs_hooks *h)
+{
+	struct vfs_hooks **pp;
 	struct vfs_inode *ip;
-	unsigned i;
 	int err = 0;
 
 	vfs_lock();
@@ -57,31 +90,26 @@ int vfs_set_hooks(struct vfs_ino f, const struct vfs_hooks *h)
 		err = ip ? -EINVAL : -ESTALE;
 		goto out;
 	}
-	for (i = 0; i < hook_n; i++)
-		if (hook_tab[i].id.ino == f.ino && hook_tab[i].id.gen == f.gen)
-			break;
-	if (!h) {
-		if (i < hook_n)
-			hook_tab[i] = hook_tab[--hook_n];
-		ip->flags &= ~VFS_F_HOOKED;
-		goto out;
-	}
-	if (i == hook_n) {
-		if (hook_n == HOOKS_MAX) {
-			err = -ENOSPC;
-			goto out;
+	pp = hooks_link(f);
+	if (*pp != h) {
+		/* The old hooks' place in the chain is the new ones'. */
+		hooks_release(pp);
+		if (h) {
+			h->id = f;
+			h->next = *pp;
+			*pp = h;
 		}
-		hook_n++;
 	}
-	hook_tab[i].id = f;
-	hook_tab[i].h = *h;
-	ip->flags |= VFS_F_HOOKED;
+	if (h)
+		ip->flags |= VFS_F_HOOKED;
+	else
+		ip->flags &= ~VFS_F_HOOKED;
 out:
 	vfs_unlock();
 	return err;
 }
 
-void hooks_refresh(struct vfs_inode *ip)
+void vfs_hooks_refresh(struct vfs_inode *ip)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
 	size_t len;
@@ -92,13 +120,13 @@ void hooks_refresh(struct vfs_inode *ip)
 	if (len > sizeof(render_buf))
 		len = sizeof(render_buf);
 	/* Only a change of content moves mtime, so clients' caches stay useful. */
-	if (data_equal(ip, render_buf, len))
+	if (vfs_data_equal(ip, render_buf, len))
 		return;
-	if (data_set(ip, render_buf, len) == 0)
+	if (vfs_data_set(ip, render_buf, len) == 0)
 		inode_touch(ip, true);
 }
 
-bool trunc_pending(struct vfs_inode *ip)
+bool vfs_trunc_pending(struct vfs_inode *ip)
 {
 	if (ip->type != VFS_REG || !ip->reg.trunc_since)
 		return false;
@@ -110,52 +138,6 @@ bool trunc_pending(struct vfs_inode *ip)
 	return true;
 }
 
-#define TOO_LONG "too long (%" PRIu64 " bytes; a validated file holds at most %d)"
-
-int hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
-	       struct vfs_ctx *ctx)
-{
-	uint64_t len = trunc_pending(ip) ? 0 : ip->size, end;
-	size_t n;
-
-	/* The write that completes `echo > f` starts from empty (len 0 above). */
-	if (truncate)
-		end = off;
-	else if (count)
-		end = off + count < off ? UINT64_MAX : MAX(len, off + count);
-	else
-		end = len;
-	/*
-	 * Content no validator could accept is an invalid value like any
-	 * other, not a file too big for the filesystem: -EINVAL, reported.
-	 */
-	if (end > VFS_HOOKED_MAX) {
-		/* Settled like a refused value: the content in force is back at once. */
-		ip->reg.trunc_since = 0;
-		return hooks_refuse(ip, -EINVAL, count ? buf : "",
-				    MIN(count, (size_t)VFS_HOOKED_MAX), ctx, TOO_LONG, end,
-				    VFS_HOOKED_MAX);
-	}
-	data_read(ip, 0, edit_buf, (size_t)MIN(len, end), &n);
-	memset(edit_buf + n, 0, (size_t)end - n); /* a gap, or a truncate that extends */
-	if (count)
-		memcpy(edit_buf + off, buf, count);
-	return hooks_replace(ip, edit_buf, (size_t)end, ctx);
-}
-
-int hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx)
-{
-	size_t n;
-
-	data_read(src, 0, edit_buf, VFS_HOOKED_MAX, &n);
-	if (src->size > VFS_HOOKED_MAX) {
-		ip->reg.trunc_since = 0;
-		return hooks_refuse(ip, -EINVAL, edit_buf, n, ctx, TOO_LONG, src->size,
-				    VFS_HOOKED_MAX);
-	}
-	return hooks_replace(ip, edit_buf, n, ctx);
-}
-
 /*
  * Refusals the vfs makes on its own go to their own hook rather than to
  * validate with a doctored value: validate answers "is this a good value",
@@ -164,8 +146,8 @@ int hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_c
  * that hook keep the older contract: a read-only file's validate hears of
  * every attempt.
  */
-int hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len, struct vfs_ctx *ctx,
-		 const char *fmt, ...)
+int vfs_hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len,
+		     struct vfs_ctx *ctx, const char *fmt, ...)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
 	char why[160];
@@ -183,7 +165,11 @@ int hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len, st
 	return err;
 }
 
-int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx)
+/*
+ * The content of hooked @ip would become @data/@len: validate, and on success
+ * store it and commit. Files without hooks just store it.
+ */
+static int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs_ctx *ctx)
 {
 	const struct vfs_hooks *h = hooks_of(ip);
 	int err;
@@ -200,13 +186,59 @@ int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, struct vfs
 		if (err)
 			return err < 0 ? err : -EINVAL;
 	}
-	err = data_set(ip, data, len);
+	err = vfs_data_set(ip, data, len);
 	if (err && (ip->flags & VFS_F_HOOKED))
-		return hooks_refuse(ip, err, data, len, ctx,
-				    "valid, but no memory left to store it");
+		return vfs_hooks_refuse(ip, err, data, len, ctx,
+					"valid, but no memory left to store it");
 	if (err)
 		return err;
 	if (h && h->commit)
 		h->commit(h->arg, data, len);
 	return 0;
+}
+
+#define TOO_LONG "too long (%" PRIu64 " bytes; a validated file holds at most %d)"
+
+int vfs_hooks_edit(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count, bool truncate,
+		   struct vfs_ctx *ctx)
+{
+	uint64_t len = vfs_trunc_pending(ip) ? 0 : ip->size, end;
+	size_t n;
+
+	/* The write that completes `echo > f` starts from empty (len 0 above). */
+	if (truncate)
+		end = off;
+	else if (count)
+		end = off + count < off ? UINT64_MAX : MAX(len, off + count);
+	else
+		end = len;
+	/*
+	 * Content no validator could accept is an invalid value like any
+	 * other, not a file too big for the filesystem: -EINVAL, reported.
+	 */
+	if (end > VFS_HOOKED_MAX) {
+		/* Settled like a refused value: the content in force is back at once. */
+		ip->reg.trunc_since = 0;
+		return vfs_hooks_refuse(ip, -EINVAL, count ? buf : "",
+					MIN(count, (size_t)VFS_HOOKED_MAX), ctx, TOO_LONG, end,
+					VFS_HOOKED_MAX);
+	}
+	vfs_data_read(ip, 0, edit_buf, (size_t)MIN(len, end), &n);
+	memset(edit_buf + n, 0, (size_t)end - n); /* a gap, or a truncate that extends */
+	if (count)
+		memcpy(edit_buf + off, buf, count);
+	return hooks_replace(ip, edit_buf, (size_t)end, ctx);
+}
+
+int vfs_hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct vfs_ctx *ctx)
+{
+	size_t n;
+
+	vfs_data_read(src, 0, edit_buf, VFS_HOOKED_MAX, &n);
+	if (src->size > VFS_HOOKED_MAX) {
+		ip->reg.trunc_since = 0;
+		return vfs_hooks_refuse(ip, -EINVAL, edit_buf, n, ctx, TOO_LONG, src->size,
+					VFS_HOOKED_MAX);
+	}
+	return hooks_replace(ip, edit_buf, n, ctx);
 }

@@ -73,7 +73,7 @@ static void scratch_store(uint64_t *field, uint64_t v)
 	__atomic_store_n(field, v, __ATOMIC_RELAXED);
 }
 
-int scratch_charge(uint64_t bytes)
+int vfs_scratch_charge(uint64_t bytes)
 {
 	struct vfs_sb *sb = vfs_sb;
 
@@ -83,7 +83,7 @@ int scratch_charge(uint64_t bytes)
 	return 0;
 }
 
-void scratch_uncharge(uint64_t bytes)
+void vfs_scratch_uncharge(uint64_t bytes)
 {
 	assert(vfs_sb->scratch_used >= bytes);
 	scratch_store(&vfs_sb->scratch_used, vfs_sb->scratch_used - bytes);
@@ -206,12 +206,12 @@ struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_
 		return NULL;
 	/* Built inodes are the application's; any other generation is a client's. */
 	if (gen != VFS_GEN_BUILT &&
-	    (sb->scratch_inodes >= sb->scratch_max_inodes || scratch_charge(sizeof(*ip))))
+	    (sb->scratch_inodes >= sb->scratch_max_inodes || vfs_scratch_charge(sizeof(*ip))))
 		return NULL;
 	ip = kmem_cache_zalloc(sb->inode_cache);
 	if (!ip) {
 		if (gen != VFS_GEN_BUILT)
-			scratch_uncharge(sizeof(*ip));
+			vfs_scratch_uncharge(sizeof(*ip));
 		return NULL;
 	}
 	if (gen != VFS_GEN_BUILT) {
@@ -244,14 +244,17 @@ static void inode_free(struct vfs_inode *ip)
 		pp = &(*pp)->hnext;
 	*pp = ip->hnext;
 	if (ip->type == VFS_REG) {
-		data_free(ip);
+		/* This process's hooks of it, at least, need not outlive it. */
+		if (ip->flags & VFS_F_HOOKED)
+			vfs_hooks_forget(ip);
+		vfs_data_free(ip);
 	} else if (ip->type == VFS_LNK) {
 		if (ip->flags & VFS_F_SCRATCH)
-			scratch_uncharge(ksize(ip->lnk.target));
+			vfs_scratch_uncharge(ksize(ip->lnk.target));
 		kfree(ip->lnk.target);
 	}
 	if (ip->flags & VFS_F_SCRATCH) {
-		scratch_uncharge(sizeof(*ip));
+		vfs_scratch_uncharge(sizeof(*ip));
 		scratch_store(&vfs_sb->scratch_inodes, vfs_sb->scratch_inodes - 1);
 	}
 	vfs_sb->ninodes--;
@@ -296,7 +299,7 @@ void inode_touch(struct vfs_inode *ip, bool data)
 	ip->change++;
 }
 
-void inode_attr(struct vfs_inode *ip, struct vfs_attr *a)
+static void inode_attr(struct vfs_inode *ip, struct vfs_attr *a)
 {
 	a->type = ip->type;
 	a->mode = ip->mode;
@@ -362,8 +365,8 @@ int vfs_getattr(struct vfs_ino f, struct vfs_attr *a)
 		err = -ESTALE;
 		goto out;
 	}
-	hooks_refresh(ip);
-	trunc_pending(ip);
+	vfs_hooks_refresh(ip);
+	vfs_trunc_pending(ip);
 	inode_attr(ip, a);
 out:
 	vfs_unlock();
@@ -435,7 +438,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 	}
 	/* First, so that every such attempt is reported, a non-owner's too. */
 	if (attrs_fixed(ip, s)) {
-		err = hooks_refuse(ip, -EPERM, "", 0, ctx, "its mode and owner can't change");
+		err = vfs_hooks_refuse(ip, -EPERM, "", 0, ctx, "its mode and owner can't change");
 		goto out;
 	}
 	owner = cred->uid == 0 || cred->uid == ip->uid;
@@ -466,7 +469,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			goto out;
 		}
 		if (ip->flags & VFS_F_READONLY) {
-			err = hooks_refuse(ip, -EACCES, "", 0, ctx, "read-only");
+			err = vfs_hooks_refuse(ip, -EACCES, "", 0, ctx, "read-only");
 			goto out;
 		}
 		if (!inode_may(ip, cred, 2)) {
@@ -478,11 +481,11 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 			ip->reg.trunc_since = host_mono_ns();
 		} else if (ip->flags & VFS_F_HOOKED) {
 			/* Past VFS_HOOKED_MAX too: an invalid value, reported as one. */
-			err = hooks_edit(ip, s->size, NULL, 0, true, ctx);
+			err = vfs_hooks_edit(ip, s->size, NULL, 0, true, ctx);
 		} else if (s->size > VFS_FILE_MAX) {
 			err = -EFBIG;
 		} else {
-			err = data_truncate(ip, s->size);
+			err = vfs_data_truncate(ip, s->size);
 		}
 		if (err)
 			goto out;

@@ -41,7 +41,7 @@ static int dir_add(struct vfs_inode *dp, const char *name, size_t len, struct vf
 
 	if (!de)
 		return -ENOSPC;
-	if (scratch && scratch_charge(ksize(de))) {
+	if (scratch && vfs_scratch_charge(ksize(de))) {
 		kfree(de);
 		return -ENOSPC;
 	}
@@ -96,7 +96,7 @@ static void dir_del(struct vfs_inode *dp, struct vfs_dirent *de)
 		dp->nlink--;
 	inode_touch(dp, true);
 	if (de->scratch)
-		scratch_uncharge(ksize(de));
+		vfs_scratch_uncharge(ksize(de));
 	kfree(de);
 }
 
@@ -141,11 +141,6 @@ int vfs_lookup(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino 
 out:
 	vfs_unlock();
 	return err;
-}
-
-int vfs_parent(struct vfs_ino dir, struct vfs_ino *out)
-{
-	return vfs_lookup(dir, "..", 2, out);
 }
 
 int vfs_readlink(struct vfs_ino f, char *buf, size_t size, size_t *len)
@@ -229,9 +224,9 @@ int vfs_create(struct vfs_ino dir, const char *name, size_t len, const struct vf
 		vfs_unlock();
 		/* An unchecked create of an existing file is an open(O_TRUNC) at most. */
 		if (s && (s->mask & VFS_SET_SIZE))
-			return vfs_setattr(*out, &(struct vfs_sattr){.mask = VFS_SET_SIZE,
-								     .size = s->size},
-					   ctx, NULL);
+			return vfs_setattr(
+			    *out, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = s->size}, ctx,
+			    NULL);
 		return 0;
 	}
 	err = dir_for_change(dir, &ctx->cred, true, &dp);
@@ -281,8 +276,8 @@ int vfs_mkdir(struct vfs_ino dir, const char *name, size_t len, const struct vfs
 	return err;
 }
 
-int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *target,
-		size_t tlen, const struct vfs_sattr *s, struct vfs_ctx *ctx, struct vfs_ino *out)
+int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *target, size_t tlen,
+		const struct vfs_sattr *s, struct vfs_ctx *ctx, struct vfs_ino *out)
 {
 	struct vfs_inode *ip;
 	char *t;
@@ -297,12 +292,12 @@ int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *ta
 	if (!t)
 		return -ENOSPC;
 	vfs_lock();
-	err = scratch_charge(ksize(t));
+	err = vfs_scratch_charge(ksize(t));
 	if (err)
 		goto out;
 	err = make_simple(dir, name, len, VFS_LNK, s, ctx, &ip);
 	if (err) {
-		scratch_uncharge(ksize(t));
+		vfs_scratch_uncharge(ksize(t));
 		goto out;
 	}
 	ip->lnk.target = t;
@@ -449,15 +444,15 @@ out:
 }
 
 /* Rename onto a validated file: its content becomes the source's. */
-static int rename_into_hooked(struct vfs_inode *fdp, struct vfs_dirent *fde,
-			      struct vfs_inode *tip, struct vfs_ctx *ctx)
+static int rename_into_hooked(struct vfs_inode *fdp, struct vfs_dirent *fde, struct vfs_inode *tip,
+			      struct vfs_ctx *ctx)
 {
 	struct vfs_inode *sip = fde->inode;
 	int err;
 
 	if (sip->type != VFS_REG)
 		return -EINVAL;
-	err = hooks_replace_from(tip, sip, ctx);
+	err = vfs_hooks_replace_from(tip, sip, ctx);
 	if (err)
 		return err;
 	inode_touch(tip, true);
@@ -553,8 +548,7 @@ out:
 	return err;
 }
 
-int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn,
-		void *arg)
+int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn, void *arg)
 {
 	struct vfs_inode *dp;
 	struct vfs_dirent *de;
@@ -697,7 +691,7 @@ int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struc
 		if (err)
 			goto out;
 	}
-	err = data_set(ip, data, len);
+	err = vfs_data_set(ip, data, len);
 	if (!err)
 		inode_touch(ip, true);
 	if (!err && out)

@@ -14,13 +14,13 @@
 /* Memory of a client's file counts against the scratch cap; the application's doesn't. */
 static int data_charge(struct vfs_inode *ip, uint64_t bytes)
 {
-	return ip->flags & VFS_F_SCRATCH ? scratch_charge(bytes) : 0;
+	return ip->flags & VFS_F_SCRATCH ? vfs_scratch_charge(bytes) : 0;
 }
 
 static void data_uncharge(struct vfs_inode *ip, uint64_t bytes)
 {
 	if (ip->flags & VFS_F_SCRATCH)
-		scratch_uncharge(bytes);
+		vfs_scratch_uncharge(bytes);
 }
 
 static int pages_reserve(struct vfs_inode *ip, uint32_t npages)
@@ -73,7 +73,7 @@ static void page_drop(struct vfs_inode *ip, uint32_t pi)
 	data_uncharge(ip, PAGE_SIZE);
 }
 
-int data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n)
+int vfs_data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n)
 {
 	char *dst = buf;
 	size_t done = 0;
@@ -105,7 +105,7 @@ static bool all_zero(const char *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-bool data_equal(struct vfs_inode *ip, const void *buf, size_t len)
+bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len)
 {
 	const char *src = buf;
 
@@ -122,7 +122,7 @@ bool data_equal(struct vfs_inode *ip, const void *buf, size_t len)
 	return true;
 }
 
-int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
+static int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
 {
 	uint32_t first, last, pi;
 	const char *src = buf;
@@ -182,7 +182,7 @@ static void data_cut(struct vfs_inode *ip, uint64_t size, uint32_t min_pages)
 	ip->size = size;
 }
 
-int data_truncate(struct vfs_inode *ip, uint64_t size)
+int vfs_data_truncate(struct vfs_inode *ip, uint64_t size)
 {
 	if (size > VFS_FILE_MAX)
 		return -EFBIG;
@@ -190,7 +190,7 @@ int data_truncate(struct vfs_inode *ip, uint64_t size)
 	return 0;
 }
 
-int data_set(struct vfs_inode *ip, const void *buf, size_t len)
+int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len)
 {
 	/* Write first, so running out of pages leaves the old content. */
 	int err = data_write(ip, 0, buf, len);
@@ -202,7 +202,7 @@ int data_set(struct vfs_inode *ip, const void *buf, size_t len)
 	return 0;
 }
 
-void data_free(struct vfs_inode *ip)
+void vfs_data_free(struct vfs_inode *ip)
 {
 	data_cut(ip, 0, 0);
 	kfree(ip->reg.pages);
@@ -220,13 +220,13 @@ int vfs_read(struct vfs_ino f, uint64_t off, void *buf, size_t count, size_t *n,
 	err = inode_get_reg(f, &ip);
 	if (err)
 		goto out;
-	hooks_refresh(ip);
-	if (trunc_pending(ip)) {
+	vfs_hooks_refresh(ip);
+	if (vfs_trunc_pending(ip)) {
 		*n = 0;
 		*eof = true;
 		goto out;
 	}
-	data_read(ip, off, buf, count, n);
+	vfs_data_read(ip, off, buf, count, n);
 	*eof = off + *n >= ip->size;
 	ip->atime = vfs_now();
 out:
@@ -244,8 +244,8 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 	if (err)
 		goto out;
 	if (ip->flags & VFS_F_READONLY) {
-		err = hooks_refuse(ip, -EACCES, buf, MIN(count, (size_t)VFS_HOOKED_MAX), ctx,
-				   "read-only");
+		err = vfs_hooks_refuse(ip, -EACCES, buf, MIN(count, (size_t)VFS_HOOKED_MAX), ctx,
+				       "read-only");
 		goto out;
 	}
 	if (!inode_may(ip, &ctx->cred, 2)) {
@@ -253,7 +253,7 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 		goto out;
 	}
 	if (ip->flags & VFS_F_HOOKED)
-		err = hooks_edit(ip, off, buf, count, false, ctx);
+		err = vfs_hooks_edit(ip, off, buf, count, false, ctx);
 	else
 		err = data_write(ip, off, buf, count);
 	if (!err)

@@ -31,8 +31,19 @@
  *   49-50  chmod/chown of a knob or a status file: EPERM and reported (chmod 0 locked
  *          clients out); setting the mode it has passes
  *   51     a symlink target holding a NUL is refused
+ * 52-58  one table of hooks, the vfs's, without a fixed size (issue 9):
+ *   52-55  the vfs keeps the caller's hooks until it releases them: replacing releases the
+ *          old ones once (the same ones again, never), a refused set takes nothing,
+ *          detaching and removing the file release them
+ *   56     300 files hooked through uml_file_hooks each answer with their own validator
+ *          (libuml and the vfs each had a table of 128: the 129th got ENOSPC)
+ *   57     a forked child replaces its copy of its parent's hooks with its own, and each
+ *          process's writes meet its own validator
+ *   58     releasing all of a process's hooks (a module unloaded at a graceful restart)
+ *          releases each once and leaves the files hooked
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,18 +157,20 @@ static void test_files(void)
 	ok(vfs_create(root, "hello", 5, NULL, false, NULL, &root_ctx, &f) == 0, "create /hello");
 	vfs_getattr(f, &a1);
 	ok(write_str(f, 0, "hello world\n") == 0 && read_all(f, buf, sizeof(buf)) == 12 &&
-		   strcmp(buf, "hello world\n") == 0,
+	       strcmp(buf, "hello world\n") == 0,
 	   "write and read back");
 	vfs_getattr(f, &a2);
 	ok(a2.size == 12 && a2.change > a1.change, "size is 12 and the change counter moved");
 	ok(vfs_lookup(root, "hello", 5, &d) == 0 && d.ino == f.ino && d.gen == f.gen,
 	   "lookup finds the same handle");
 
-	ok(vfs_write(f, 10000, "end", 3, &root_ctx) == 0 && read_all(f, buf, sizeof(buf)) == 10003 &&
-		   buf[5000] == 0 && buf[11] == '\n' && memcmp(buf + 10000, "end", 3) == 0,
+	ok(vfs_write(f, 10000, "end", 3, &root_ctx) == 0 &&
+	       read_all(f, buf, sizeof(buf)) == 10003 && buf[5000] == 0 && buf[11] == '\n' &&
+	       memcmp(buf + 10000, "end", 3) == 0,
 	   "a write past the end leaves a hole of zeros");
-	ok(vfs_setattr(f, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 5}, &root_ctx, &a1) == 0 &&
-		   a1.size == 5 && a1.used == 4096,
+	ok(vfs_setattr(f, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 5}, &root_ctx, &a1) ==
+		   0 &&
+	       a1.size == 5 && a1.used == 4096,
 	   "truncate to 5 bytes frees all but one page");
 }
 
@@ -173,7 +186,8 @@ static void test_readdir(void)
 		snprintf(name, sizeof(name), "f%d", i);
 		vfs_create(d, name, strlen(name), NULL, true, NULL, &root_ctx, &f);
 	}
-	ok(vfs_readdir(d, 0, &verf, collect, &nm) == 0 && strcmp(nm.list, ". .. f0 f1 f2 f3 f4 ") == 0,
+	ok(vfs_readdir(d, 0, &verf, collect, &nm) == 0 &&
+	       strcmp(nm.list, ". .. f0 f1 f2 f3 f4 ") == 0,
 	   "readdir lists . .. and the files in creation order (%s)", nm.list);
 	vfs_remove(d, "f2", 2, &root_ctx);
 	{
@@ -188,7 +202,8 @@ static void test_readdir(void)
 		struct vfs_attr a;
 
 		vfs_getattr(d, &a);
-		ok(a.type == VFS_DIR && a.nlink == 2, "a directory without subdirectories has 2 links");
+		ok(a.type == VFS_DIR && a.nlink == 2,
+		   "a directory without subdirectories has 2 links");
 	}
 }
 
@@ -201,9 +216,10 @@ static void test_rename(void)
 	write_str(a, 0, "A");
 	vfs_create(root, "b", 1, NULL, true, NULL, &root_ctx, &b);
 	write_str(b, 0, "B");
-	ok(vfs_rename(root, "a", 1, root, "b", 1, &root_ctx) == 0 && vfs_lookup(root, "b", 1, &x) == 0 &&
-		   x.ino == a.ino && read_all(x, buf, sizeof(buf)) == 1 && buf[0] == 'A' &&
-		   vfs_lookup(root, "a", 1, &x) == -ENOENT,
+	ok(vfs_rename(root, "a", 1, root, "b", 1, &root_ctx) == 0 &&
+	       vfs_lookup(root, "b", 1, &x) == 0 && x.ino == a.ino &&
+	       read_all(x, buf, sizeof(buf)) == 1 && buf[0] == 'A' &&
+	       vfs_lookup(root, "a", 1, &x) == -ENOENT,
 	   "rename replaces the target, the source name is gone");
 	vfs_mkdir(root, "top", 3, NULL, &root_ctx, &d);
 	vfs_mkdir(d, "sub", 3, NULL, &root_ctx, &sub);
@@ -228,7 +244,7 @@ static void test_remove(void)
 	is_int(vfs_remove(root, "top", 3, &root_ctx), -EISDIR, "remove of a directory");
 	vfs_walk("/full/f", &f);
 	ok(vfs_remove(must_walk("/full"), "f", 1, &root_ctx) == 0 &&
-		   vfs_getattr(f, &a) == -ESTALE && vfs_lookup(root, "nonexist", 8, &x) == -ENOENT,
+	       vfs_getattr(f, &a) == -ESTALE && vfs_lookup(root, "nonexist", 8, &x) == -ENOENT,
 	   "a removed file's handle is stale");
 }
 
@@ -245,7 +261,8 @@ static void test_perms(void)
 
 static void test_hooks(void)
 {
-	struct vfs_hooks h = {.validate = knob_validate, .commit = knob_commit};
+	/* Static: the vfs keeps the structure itself, after this function returns. */
+	static struct vfs_hooks h = {.validate = knob_validate, .commit = knob_commit};
 	struct vfs_ino knob, tmp, root = vfs_root(), cfg;
 	char buf[64];
 
@@ -255,30 +272,34 @@ static void test_hooks(void)
 	cfg = must_walk("/config");
 
 	is_int(write_str(knob, 0, "abc\n"), -EINVAL, "a non-number is refused with EINVAL");
-	ok(read_all(knob, buf, sizeof(buf)) == 2 && strcmp(buf, "7\n") == 0 && strcmp(why, "not a number") == 0,
+	ok(read_all(knob, buf, sizeof(buf)) == 2 && strcmp(buf, "7\n") == 0 &&
+	       strcmp(why, "not a number") == 0,
 	   "the old value stays in the file and the hook said why");
 	is_int(write_str(knob, 0, "500\n"), -ERANGE, "out of range is refused with ERANGE");
-	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL) == 0 &&
-		   read_all(knob, buf, sizeof(buf)) == 0 && write_str(knob, 0, "42\n") == 0 &&
-		   read_all(knob, buf, sizeof(buf)) == 3 && strcmp(buf, "42\n") == 0 && commits == 1,
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx,
+		       NULL) == 0 &&
+	       read_all(knob, buf, sizeof(buf)) == 0 && write_str(knob, 0, "42\n") == 0 &&
+	       read_all(knob, buf, sizeof(buf)) == 3 && strcmp(buf, "42\n") == 0 && commits == 1,
 	   "truncate (reads empty) then write (echo >) commits the new value once");
-	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL) == 0 &&
-		   write_str(knob, 0, "zzz\n") == -EINVAL && read_all(knob, buf, sizeof(buf)) == 3 &&
-		   strcmp(buf, "42\n") == 0,
+	ok(vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx,
+		       NULL) == 0 &&
+	       write_str(knob, 0, "zzz\n") == -EINVAL && read_all(knob, buf, sizeof(buf)) == 3 &&
+	       strcmp(buf, "42\n") == 0,
 	   "a refused write after a truncate leaves the old value in the file at once");
 	{
 		struct vfs_attr a;
 
-		vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx, NULL);
+		vfs_setattr(knob, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 0}, &root_ctx,
+			    NULL);
 		usleep(2100000);
-		ok(vfs_getattr(knob, &a) == 0 && a.size == 3 && read_all(knob, buf, sizeof(buf)) == 3 &&
-			   commits == 1,
+		ok(vfs_getattr(knob, &a) == 0 && a.size == 3 &&
+		       read_all(knob, buf, sizeof(buf)) == 3 && commits == 1,
 		   "a truncate that no write follows gives the old value back after 2 s");
 	}
 	vfs_create(cfg, "sedXYZ", 6, NULL, true, NULL, &root_ctx, &tmp);
 	write_str(tmp, 0, "nope\n");
 	ok(vfs_rename(cfg, "sedXYZ", 6, cfg, "Knob", 4, &root_ctx) == -EINVAL &&
-		   read_all(knob, buf, sizeof(buf)) == 3 && strcmp(buf, "42\n") == 0,
+	       read_all(knob, buf, sizeof(buf)) == 3 && strcmp(buf, "42\n") == 0,
 	   "rename of an invalid temporary onto the knob is refused");
 	write_str(tmp, 0, "9\n\n\n");
 	vfs_setattr(tmp, &(struct vfs_sattr){.mask = VFS_SET_SIZE, .size = 2}, &root_ctx, NULL);
@@ -286,20 +307,20 @@ static void test_hooks(void)
 		struct vfs_ino after, gone;
 
 		ok(vfs_rename(cfg, "sedXYZ", 6, cfg, "Knob", 4, &root_ctx) == 0 &&
-			   vfs_lookup(cfg, "Knob", 4, &after) == 0 && after.ino == knob.ino &&
-			   read_all(knob, buf, sizeof(buf)) == 2 && strcmp(buf, "9\n") == 0 &&
-			   vfs_lookup(cfg, "sedXYZ", 6, &gone) == -ENOENT,
+		       vfs_lookup(cfg, "Knob", 4, &after) == 0 && after.ino == knob.ino &&
+		       read_all(knob, buf, sizeof(buf)) == 2 && strcmp(buf, "9\n") == 0 &&
+		       vfs_lookup(cfg, "sedXYZ", 6, &gone) == -ENOENT,
 		   "a valid rename onto the knob keeps its handle and takes the content");
 	}
 	ok(vfs_remove(cfg, "Knob", 4, &root_ctx) == -EPERM &&
-		   vfs_rename(cfg, "Knob", 4, root, "stolen", 6, &root_ctx) == -EPERM,
+	       vfs_rename(cfg, "Knob", 4, root, "stolen", 6, &root_ctx) == -EPERM,
 	   "a pinned knob can't be removed or renamed away");
 	(void)root;
 }
 
 static void test_flags_render(void)
 {
-	struct vfs_hooks h = {.render = gen_render, .validate = ro_validate};
+	static struct vfs_hooks h = {.render = gen_render, .validate = ro_validate};
 	struct vfs_ino st, f, x;
 	struct vfs_attr a;
 	char buf[64];
@@ -336,7 +357,7 @@ static void test_enospc(void)
 		err = vfs_write(g, 0, big, VFS_FILE_MAX, &root_ctx);
 	}
 	ok(err == -ENOSPC && vfs_write(f, 0, big, VFS_FILE_MAX, &root_ctx) == -ENOSPC &&
-		   read_all(f, buf, sizeof(buf)) == 4 && memcmp(buf, "keep", 4) == 0,
+	       read_all(f, buf, sizeof(buf)) == 4 && memcmp(buf, "keep", 4) == 0,
 	   "a full machine refuses a write whole and keeps the old content");
 	free(big);
 }
@@ -541,7 +562,7 @@ static void test_scratch_cap(void)
 
 static void test_knob_far_writes(void)
 {
-	struct vfs_hooks h = {
+	static struct vfs_hooks h = {
 	    .validate = knob_validate, .commit = knob_commit, .refused = note_refused};
 	struct vfs_ino knob = must_walk("/config/Knob"), cfg = must_walk("/config"), tmp;
 	char buf[64], big[5000];
@@ -569,7 +590,7 @@ static void test_knob_far_writes(void)
 
 static void test_knob_on_full_machine(void)
 {
-	struct vfs_hooks h = {
+	static struct vfs_hooks h = {
 	    .validate = knob_validate, .commit = knob_commit, .refused = note_refused};
 	struct vfs_ino root = vfs_root(), knob = must_walk("/config/Knob"), empty, dir;
 	struct vfs_statfs st;
@@ -663,6 +684,152 @@ static void test_symlink_nul(void)
 	   "a symlink target holding a NUL is refused");
 }
 
+/* Counts the releases of hooks whose @arg is the counter. */
+static void count_release(void *arg)
+{
+	++*(int *)arg;
+}
+
+static void test_hook_release(void)
+{
+	static int released[3];
+	static struct vfs_hooks h[3];
+	struct vfs_ino f, gone, cfg = must_walk("/config");
+
+	for (int i = 0; i < 3; i++)
+		h[i] = (struct vfs_hooks){
+		    .validate = knob_validate, .release = count_release, .arg = &released[i]};
+	vfs_put("/config/Gone", 0644, "", 0, &gone);
+	vfs_remove(cfg, "Gone", 4, &root_ctx);
+	vfs_put("/config/Rel", 0644, "", 0, &f);
+	ok(vfs_set_hooks(f, &h[0]) == 0 && vfs_set_hooks(f, &h[0]) == 0 && released[0] == 0 &&
+	       vfs_set_hooks(f, &h[1]) == 0 && released[0] == 1 && released[1] == 0 &&
+	       write_str(f, 0, "abc\n") == -EINVAL,
+	   "replacing a file's hooks releases the old ones once (the same ones again, never)");
+	ok(vfs_set_hooks(cfg, &h[2]) == -EINVAL && vfs_set_hooks(gone, &h[2]) == -ESTALE &&
+	       released[1] == 0 && released[2] == 0 && write_str(f, 0, "abc\n") == -EINVAL,
+	   "hooks for a directory or a removed file are refused, and the file's stay");
+	ok(vfs_set_hooks(f, NULL) == 0 && released[1] == 1 && write_str(f, 0, "abc\n") == 0,
+	   "detaching releases the hooks, and the file takes any content again");
+	vfs_set_hooks(f, &h[2]);
+	ok(vfs_remove(cfg, "Rel", 3, &root_ctx) == 0 && released[2] == 1 && released[0] == 1 &&
+	       released[1] == 1,
+	   "removing a hooked file releases this process's hooks of it");
+}
+
+/*
+ * 58: a module unloaded at httpd's graceful restart takes its hook table
+ * with it; what the table pointed to must be released first, or each
+ * restart leaks it. The files stay hooked for the other processes.
+ */
+static void test_hook_release_all(void)
+{
+	static int released[2];
+	static struct vfs_hooks h[2];
+	struct vfs_ino f[2];
+
+	for (int i = 0; i < 2; i++) {
+		h[i] = (struct vfs_hooks){
+		    .validate = knob_validate, .release = count_release, .arg = &released[i]};
+		vfs_put(i ? "/config/All1" : "/config/All0", 0644, "7\n", 2, &f[i]);
+		vfs_set_hooks(f[i], &h[i]);
+	}
+	vfs_hooks_release_all();
+	ok(released[0] == 1 && released[1] == 1 && write_str(f[0], 0, "8\n") == -EACCES &&
+	       write_str(f[1], 0, "8\n") == -EACCES,
+	   "releasing all hooks releases each once; the files stay hooked, unwritable here");
+}
+
+/* File number @arg of /many accepts only its own number. */
+static int many_validate(void *arg, const char *data, size_t len, const struct uml_client *who,
+			 char *msg, size_t msglen)
+{
+	char want[16];
+
+	(void)who;
+	(void)msg;
+	(void)msglen;
+	snprintf(want, sizeof(want), "%d\n", (int)(intptr_t)arg);
+	return len == strlen(want) && memcmp(data, want, len) == 0 ? 0 : -EINVAL;
+}
+
+static void test_many_hooked(void)
+{
+	enum { N = 300 };
+	static const int probe[] = {0, 127, 128, 200, N - 1};
+	const int nprobe = sizeof(probe) / sizeof(probe[0]);
+	int hooked = 0, right = 0;
+	char path[32], val[16];
+
+	for (int i = 0; i < N; i++) {
+		struct uml_file_hooks h = {.validate = many_validate, .arg = (void *)(intptr_t)i};
+
+		snprintf(path, sizeof(path), "/many/f%d", i);
+		if (uml_put_file(path, 0644, "", 0) == 0 && uml_file_hooks(path, &h) == 0)
+			hooked++;
+	}
+	for (int i = 0; i < nprobe; i++) {
+		struct vfs_ino f;
+
+		snprintf(path, sizeof(path), "/many/f%d", probe[i]);
+		f = must_walk(path);
+		snprintf(val, sizeof(val), "%d\n", probe[i] + 1);
+		if (write_str(f, 0, val) != -EINVAL)
+			continue;
+		snprintf(val, sizeof(val), "%d\n", probe[i]);
+		if (write_str(f, 0, val) == 0)
+			right++;
+	}
+	ok(hooked == N && right == nprobe,
+	   "%d of %d files hooked through uml_file_hooks; %d of %d answered with their own "
+	   "validator",
+	   hooked, N, right, nprobe);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/many/f%d", i);
+		uml_file_hooks(path, NULL);
+	}
+}
+
+/* Accepts only the content @arg. */
+static int only_validate(void *arg, const char *data, size_t len, struct vfs_ctx *ctx)
+{
+	(void)ctx;
+	return len == strlen(arg) && memcmp(data, arg, len) == 0 ? 0 : -EINVAL;
+}
+
+static int parent_hooks_released;
+static void parent_release(void *arg)
+{
+	(void)arg;
+	parent_hooks_released++;
+}
+
+static void test_hooks_per_process(void)
+{
+	static struct vfs_hooks parent = {
+	    .validate = only_validate, .release = parent_release, .arg = "parent\n"};
+	static struct vfs_hooks child = {.validate = only_validate, .arg = "child\n"};
+	struct vfs_ino f;
+	int status = -1;
+	pid_t pid;
+
+	vfs_put("/config/Shared", 0644, "", 0, &f);
+	vfs_set_hooks(f, &parent);
+	pid = fork();
+	if (pid == 0) {
+		bool good = vfs_set_hooks(f, &child) == 0 && parent_hooks_released == 1 &&
+			    write_str(f, 0, "parent\n") == -EINVAL &&
+			    write_str(f, 0, "child\n") == 0;
+
+		_exit(good ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && parent_hooks_released == 0 &&
+	       write_str(f, 0, "child\n") == -EINVAL && write_str(f, 0, "parent\n") == 0,
+	   "a forked child replaces its copy of its parent's hooks with its own; each process's "
+	   "writes meet its own validator");
+}
+
 /* What the application builds at every boot, before any client acts. */
 static void build_tree(void)
 {
@@ -688,7 +855,7 @@ int main(int argc, char **argv)
 		vfs_create(vfs_root(), "hello", 5, NULL, false, NULL, &root_ctx, &f[1]);
 		return write(fd, f, sizeof(f)) == sizeof(f) ? 0 : 1;
 	}
-	plan(51);
+	plan(58);
 	build_tree();
 	test_files();
 	test_readdir();
@@ -704,5 +871,9 @@ int main(int argc, char **argv)
 	test_knob_on_full_machine();
 	test_fixed_attrs();
 	test_symlink_nul();
+	test_hook_release();
+	test_hook_release_all();
+	test_many_hooked();
+	test_hooks_per_process();
 	return done_testing();
 }

@@ -13,8 +13,7 @@
  * hooks live in that process's memory, not in the arena, because code
  * addresses differ between processes that loaded the library separately (and
  * change when httpd reloads the module); every process that serves the tree
- * must attach them. They are called with vfs.lock held and must not call back
- * into the vfs.
+ * must attach them. Their contract is at struct vfs_hooks.
  *
  * All calls return 0 or a negative errno.
  */
@@ -26,10 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VFS_NAME_MAX  255
-#define VFS_PATH_MAX  1024
-#define VFS_FILE_MAX  (2UL << 20) /* largest regular file: 512 pages of 4 KiB */
-#define VFS_NGROUPS   16
+#define VFS_NAME_MAX 255
+#define VFS_PATH_MAX 1024
+#define VFS_FILE_MAX (2UL << 20) /* largest regular file: 512 pages of 4 KiB */
+#define VFS_NGROUPS  16
 
 enum vfs_type { VFS_REG = 1, VFS_DIR = 2, VFS_LNK = 5 }; /* values of NFSv3 ftype3 */
 
@@ -56,12 +55,12 @@ struct vfs_attr {
 };
 
 /* Which attributes a SETATTR/CREATE sets. */
-#define VFS_SET_MODE  0x01
-#define VFS_SET_UID   0x02
-#define VFS_SET_GID   0x04
-#define VFS_SET_SIZE  0x08
-#define VFS_SET_ATIME 0x10 /* to atime */
-#define VFS_SET_MTIME 0x20 /* to mtime */
+#define VFS_SET_MODE	  0x01
+#define VFS_SET_UID	  0x02
+#define VFS_SET_GID	  0x04
+#define VFS_SET_SIZE	  0x08
+#define VFS_SET_ATIME	  0x10 /* to atime */
+#define VFS_SET_MTIME	  0x20 /* to mtime */
 #define VFS_SET_ATIME_NOW 0x40
 #define VFS_SET_MTIME_NOW 0x80
 
@@ -101,7 +100,16 @@ struct vfs_ctx {
 #define VFS_F_NOCREATE 0x4 /* directory: no new entries by clients */
 
 /*
- * Hooks of one inode, per process. Every slot may be NULL.
+ * Hooks of one file in one process. The caller owns the structure and fills
+ * the slots and @arg; vfs_set_hooks links it into this process's table and
+ * keeps it, not a copy, until it calls @release. Any slot may be NULL, and an
+ * empty slot has a meaning of its own (said at each), so a caller that wraps
+ * other hooks fills a structure per file rather than pointing every file at
+ * one table of wrappers.
+ *
+ * Every slot is called with the vfs lock held, in the process serving the
+ * call, so it may not call vfs_* (they take that lock, which is not
+ * recursive), and every client of the machine waits while it runs.
  */
 struct vfs_hooks {
 	/*
@@ -112,32 +120,51 @@ struct vfs_hooks {
 	 * half of `echo > file`) doesn't come here: the file reads as empty
 	 * while the vfs waits for the write that follows, which is validated
 	 * against empty content; if it is refused, or none comes within two
-	 * seconds, the content in force is back.
+	 * seconds, the content in force is back. On a VFS_F_READONLY file
+	 * validate only hears of attempts when @refused is NULL, to report
+	 * them: they are refused with -EACCES whatever it answers. NULL: no
+	 * change of the file's content is accepted in this process (-EACCES).
+	 * Called with the vfs lock held; may not call vfs_*.
 	 */
 	int (*validate)(void *arg, const char *data, size_t len, struct vfs_ctx *ctx);
-	/* (On a VFS_F_READONLY file validate only hears of attempts, to report them:
-	 * they are refused with -EACCES whatever it answers.) */
-	/* The content is now @data/@len (accepted by validate). */
+	/*
+	 * The content is now @data/@len (accepted by validate). NULL: nobody
+	 * is told. Called with the vfs lock held; may not call vfs_*.
+	 */
 	void (*commit)(void *arg, const char *data, size_t len);
 	/*
 	 * Produce the content of a generated file into @buf (at most @size
 	 * bytes); return the length. Called before GETATTR and READ so size and
-	 * data agree. The vfs stores the result; mtime moves only when it changed.
+	 * data agree. The vfs stores the result; mtime moves only when it
+	 * changed. NULL: the stored content is served as it is. Called with
+	 * the vfs lock held; may not call vfs_*.
 	 */
 	size_t (*render)(void *arg, char *buf, size_t size);
 	/*
 	 * The vfs refused a change on its own, whatever validate would say:
 	 * content past VFS_HOOKED_MAX (4096) bytes (-EINVAL), no memory left to
 	 * store content validate accepted (-ENOSPC), a change of mode or owner
-	 * (-EPERM). @err is what the caller gets and @why says why; @data/@len
-	 * is what the client sent (the bytes of a write, at most the first
-	 * 4096; the accepted content; empty for a truncate or an attribute).
-	 * For reports only. When NULL, a VFS_F_READONLY file's validate hears
-	 * of the attempt instead, as above.
+	 * (-EPERM), a write to a VFS_F_READONLY file (-EACCES). @err is what
+	 * the caller gets and @why says why; @data/@len is what the client sent
+	 * (the bytes of a write, at most the first 4096; the accepted content;
+	 * empty for a truncate or an attribute). For reports only: the refusal
+	 * stands. NULL: a VFS_F_READONLY file's validate hears of the attempt
+	 * instead, as above. Called with the vfs lock held; may not call vfs_*.
 	 */
 	void (*refused)(void *arg, const char *data, size_t len, int err, const char *why,
 			struct vfs_ctx *ctx);
-	void *arg;
+	/*
+	 * The vfs has let go of these hooks: they were replaced or detached
+	 * (vfs_set_hooks), or this process removed the file. It never touches
+	 * the structure again, so the caller may free it here. NULL: the
+	 * caller's storage outlives the hooks. Called with the vfs lock held;
+	 * may not call vfs_*.
+	 */
+	void (*release)(void *arg);
+	void *arg; /* handed back to every slot */
+	/* The vfs's while it holds the hooks: the file, and the next hooks in its chain. */
+	struct vfs_ino id;
+	struct vfs_hooks *next;
 };
 
 struct vfs_statfs {
@@ -156,8 +183,6 @@ int vfs_getattr(struct vfs_ino f, struct vfs_attr *a);
 int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx,
 		struct vfs_attr *out);
 int vfs_lookup(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino *out);
-/* Parent of a directory (the root is its own parent). */
-int vfs_parent(struct vfs_ino dir, struct vfs_ino *out);
 /*
  * Whether @f lies in the tree under directory @root: @root itself, or
  * reachable from it by names (a file with several links when one of them
@@ -182,8 +207,8 @@ int vfs_create(struct vfs_ino dir, const char *name, size_t len, const struct vf
 	       bool excl, const uint8_t verf[8], struct vfs_ctx *ctx, struct vfs_ino *out);
 int vfs_mkdir(struct vfs_ino dir, const char *name, size_t len, const struct vfs_sattr *s,
 	      struct vfs_ctx *ctx, struct vfs_ino *out);
-int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *target,
-		size_t tlen, const struct vfs_sattr *s, struct vfs_ctx *ctx, struct vfs_ino *out);
+int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *target, size_t tlen,
+		const struct vfs_sattr *s, struct vfs_ctx *ctx, struct vfs_ino *out);
 int vfs_link(struct vfs_ino f, struct vfs_ino dir, const char *name, size_t len,
 	     struct vfs_ctx *ctx);
 int vfs_remove(struct vfs_ino dir, const char *name, size_t len, struct vfs_ctx *ctx);
@@ -204,8 +229,7 @@ int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_i
  */
 typedef int (*vfs_filldir_t)(void *arg, const char *name, size_t len, struct vfs_ino ino,
 			     uint64_t cookie);
-int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn,
-		void *arg);
+int vfs_readdir(struct vfs_ino dir, uint64_t cookie, uint64_t *verf, vfs_filldir_t fn, void *arg);
 
 /*
  * Free to users (abytes, afiles) is what the scratch cap leaves clients, when
@@ -219,12 +243,11 @@ int vfs_statfs(struct vfs_statfs *st);
  * every entry a client makes, by link or rename too). Growth past it gets
  * -ENOSPC, and so does growth past clients' first sixteenth of the
  * machine that would leave less than 5/16 of it free (the quarter new
- * connections need, and room for some), while files the application builds (vfs_put, vfs_mkpath) and hooked
- * files have the rest, so knobs and status keep working on a full tree.
- * Clients' inodes are capped at half of the inode table alike. @bytes 0:
- * the default, half of the machine's memory. A cap
- * below what clients hold already refuses growth until they remove enough.
- * Returns 0, or -EINVAL when @bytes is more than the machine's memory.
+ * connections need, and room for some), while files the application builds (vfs_put, vfs_mkpath)
+ * and hooked files have the rest, so knobs and status keep working on a full tree. Clients' inodes
+ * are capped at half of the inode table alike. @bytes 0: the default, half of the machine's memory.
+ * A cap below what clients hold already refuses growth until they remove enough. Returns 0, or
+ * -EINVAL when @bytes is more than the machine's memory.
  */
 int vfs_set_scratch_limit(uint64_t bytes);
 /*
@@ -242,7 +265,24 @@ int vfs_mkpath(const char *path, uint32_t mode, struct vfs_ino *out);
 /* Create or replace the content of a file without hooks or permission checks. */
 int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struct vfs_ino *out);
 int vfs_set_flags(struct vfs_ino f, uint32_t flags);
-/* Attach @h (copied) to @f for this process only; NULL detaches. */
-int vfs_set_hooks(struct vfs_ino f, const struct vfs_hooks *h);
+/*
+ * Attach @h to regular file @f in this process (the arena holds no code
+ * addresses: every process that serves @f attaches its own; a forked child
+ * starts with a copy of its parent's). The vfs keeps @h itself until it calls
+ * h->release, so @h serves one file at a time; hooks this process held on @f
+ * before are released first (unless they are @h). NULL detaches: this
+ * process's hooks on @f are released, and @f is no longer hooked in any
+ * process. The table has no fixed size: every regular file may be hooked.
+ * Returns 0; -ESTALE (@f is gone) or -EINVAL (not a regular file), and then
+ * @h was not taken.
+ */
+int vfs_set_hooks(struct vfs_ino f, struct vfs_hooks *h);
+/*
+ * Release every hooks structure of this process, leaving the files marked
+ * hooked: other processes keep theirs, and this one refuses writes to them
+ * until it sets hooks again. For code about to be unloaded (an httpd module
+ * at a graceful restart), whose hooks would otherwise outlive it.
+ */
+void vfs_hooks_release_all(void);
 
 #endif
