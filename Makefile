@@ -25,7 +25,7 @@ KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
 	  -Ikernel/include -Ilibuml $(EXTRA_CFLAGS)
 LDLIBS	= -pthread
 
-KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/sched/*.c \
+KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
 		kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
 KERNEL_ASM := $(sort $(wildcard kernel/sched/*_$(shell uname -m).S))
 LIBUML_SRC := $(sort $(wildcard libuml/*.c))

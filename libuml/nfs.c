@@ -18,9 +18,9 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
 	err = nfs_init();
 	if (err)
 		return err;
-	err = svc_listen(host, port,
-			 (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0),
-			 &sl);
+	err = svc_listen(
+	    host, port, (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0),
+	    &sl);
 	if (err)
 		return err;
 	l->tcp_fd = sl.tcp_fd;

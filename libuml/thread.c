@@ -105,19 +105,18 @@ int uml_sched_stats(int cpu, struct uml_sched_stats *st)
 
 size_t uml_sched_status(char *buf, size_t size)
 {
-	size_t n = (size_t)snprintf(buf, size,
-				    "# cpu pid threads runnable timers switches remote_wakes io_wakes\n");
+	size_t n = (size_t)snprintf(
+	    buf, size, "# cpu pid threads runnable timers switches remote_wakes io_wakes\n");
 
 	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
 		struct uml_sched_stats st;
 
 		if (uml_sched_stats(i, &st))
 			continue;
-		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size),
-				      "%d %u %u %u %u %llu %llu %llu\n", i, st.pid, st.threads,
-				      st.runnable, st.timers, (unsigned long long)st.switches,
-				      (unsigned long long)st.remote_wakes,
-				      (unsigned long long)st.io_wakes);
+		n += (size_t)snprintf(
+		    buf + MIN(n, size), size - MIN(n, size), "%d %u %u %u %u %llu %llu %llu\n", i,
+		    st.pid, st.threads, st.runnable, st.timers, (unsigned long long)st.switches,
+		    (unsigned long long)st.remote_wakes, (unsigned long long)st.io_wakes);
 	}
 	return n;
 }

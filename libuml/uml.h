@@ -27,7 +27,7 @@ extern "C" {
 #define UML_MEMORY_DEFAULT (8UL << 20)
 #define UML_MEMORY_MIN	   (1UL << 20)
 
-#define UML_MEMORY_MAX	   (4ULL << 30)
+#define UML_MEMORY_MAX (4ULL << 30)
 
 /*
  * Parse a memory size for uml_boot_params.memory: bytes, or a number with a
@@ -74,6 +74,12 @@ void uml_detach(void);
 int uml_reap(void);
 /* The pid attached as CPU @cpu, 0 if none. */
 uint32_t uml_cpu_pid(int cpu);
+/*
+ * Whether process @pid may still be running: false once it is known to have
+ * exited (a zombie not yet waited for counts as exited), e.g. for a CPU's pid
+ * whose process died without detaching.
+ */
+bool uml_task_alive(uint32_t pid);
 #define UML_MAX_CPUS 256
 
 /*
@@ -98,7 +104,10 @@ void uml_free(void *p);
  * the machine when it exits, or at uml_reap() when its process died.
  */
 typedef struct uml_cache uml_cache_t;
-/* NULL when out of memory, or @size is 0 or above 16 KiB, or @align is not a power of two <= 4096. */
+/*
+ * NULL when out of memory, or @size is 0 or above 16 KiB, or @align is not a
+ * power of two <= 4096.
+ */
 uml_cache_t *uml_cache_create(const char *name, size_t size, size_t align);
 /* An object, or NULL when the machine's memory is exhausted. */
 void *uml_cache_alloc(uml_cache_t *c);
@@ -117,8 +126,9 @@ typedef struct uml_lock uml_lock_t;
 /* A new lock in machine memory, NULL when out of memory. */
 uml_lock_t *uml_lock_new(void);
 /*
- * 0, or 1 when the lock was taken over from a process that died holding it
- * (found within about 100 ms): check what it guards.
+ * Returns 0, or -EOWNERDEAD when the lock was taken over from a process that
+ * died holding it (found within about 100 ms): the lock is held either way;
+ * check what it guards.
  */
 int uml_lock(uml_lock_t *l);
 void uml_unlock(uml_lock_t *l);
@@ -199,9 +209,7 @@ void uml_thread_interrupt(uml_thread_t *t);
  * Zeroed memory is a valid counter.
  */
 typedef struct {
-	_Atomic uint32_t v;
-	_Atomic uint32_t kwaiters; /* kernel threads asleep on it (private) */
-	uint64_t wq[3];		   /* their wait queue (private) */
+	uint64_t opaque[4]; /* the kernel's counter; read it with uml_gen_read */
 } uml_gen_t;
 uint32_t uml_gen_read(uml_gen_t *g);
 /* Increment and wake every watcher; returns the new value. */

@@ -1,7 +1,8 @@
 /*
- * The machine: one shared arena per application instance. Its first pages hold
- * this header; the rest is managed by kernel/mm. The arena is mapped before the
- * CPUs (processes) fork, so every pointer in it is valid in all of them.
+ * kernel/core: the machine, one shared arena per application instance. Its
+ * first pages hold this header; the rest is managed by kernel/mm. The arena is
+ * mapped before the CPUs (processes) fork, so every pointer in it is valid in
+ * all of them.
  *
  * Nothing in the arena points at code: code addresses differ between processes
  * that load the library on their own and move when httpd reloads its modules.
@@ -9,16 +10,17 @@
 #ifndef UML_MACHINE_H
 #define UML_MACHINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "compiler.h"
 #include "mm.h"
 #include "sync.h"
 
-#define MACHINE_MAGIC	0x554d4c6d61636831ULL /* "UMLmach1" */
+#define MACHINE_MAGIC 0x554d4c6d61636831ULL /* "UMLmach1" */
 /* Bumped with every change of a structure in the arena: a graceful restart
  * into a module with another layout must boot afresh, not adopt. */
-#define MACHINE_VERSION 2
-#define MACHINE_MAX_CPUS 256
+#define MACHINE_VERSION	  2
+#define MACHINE_MAX_CPUS  256
 #define MACHINE_MAX_ROOTS 32
 
 /* A CPU is a process attached to the machine. Slots are guarded by cpu_lock. */
@@ -63,5 +65,51 @@ struct machine {
 
 /* The machine this process is attached to (NULL before boot/attach). */
 extern struct machine *machine;
+
+/*
+ * Map an arena of @size bytes (rounded up to pages), at @address when that
+ * range is free, and set up its header and page allocator; the subsystems
+ * above (filesystem, NFS) are the caller's to set up. Returns 0, -EALREADY
+ * (this process has a machine), -EINVAL (@size leaves no room past the
+ * header) or -ENOMEM.
+ */
+int machine_boot(size_t size, void *address);
+/*
+ * Unmap the machine this process booted, for a boot that failed after
+ * machine_boot: no other process may use it yet.
+ */
+void machine_halt(void);
+/*
+ * Use the machine whose arena is at @base, booted by this process before it
+ * reloaded the code (the arena stays). Returns 0, or -EINVAL when @base holds
+ * no machine of this MACHINE_VERSION.
+ */
+int machine_adopt(void *base);
+
+/*
+ * Take a CPU slot for the calling process; again in the same process, its
+ * slot. Returns the CPU number, -ENODEV without a machine or -EBUSY when
+ * every slot is taken.
+ */
+int machine_attach(void);
+/* Give up the calling process's slot, if it holds one. */
+void machine_detach(void);
+/*
+ * Free the slots of processes that died without detaching. Returns how many;
+ * what those processes held elsewhere (kernel threads, allocator caches) is
+ * the caller's to reap.
+ */
+int machine_reap(void);
+/* The pid in CPU slot @cpu, 0 when free or out of range. */
+uint32_t machine_cpu_pid(int cpu);
+
+/*
+ * Named pointers into the arena, for a process that re-finds the machine.
+ * machine_root_set returns 0 (set or replaced), -ENODEV without a machine,
+ * -ENAMETOOLONG or -ENOSPC (MACHINE_MAX_ROOTS names set); machine_root_get
+ * returns NULL when @name is not set.
+ */
+int machine_root_set(const char *name, void *ptr);
+void *machine_root_get(const char *name);
 
 #endif
