@@ -11,7 +11,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -109,10 +113,68 @@ uint32_t host_pid(void)
 	return pid;
 }
 
+/* Read /proc/<tid>/<file> into @buf (NUL-terminated); the length, or a negative errno. */
+static ssize_t proc_read(uint32_t tid, const char *file, char *buf, size_t size)
+{
+	char path[48];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", tid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/*
+ * A zombie's thread-group leader may stand for a process whose other threads
+ * still run (the main thread called pthread_exit): that process lives.
+ */
+static bool zombie_leads_live_threads(uint32_t tid)
+{
+	char buf[2048];
+	const char *p;
+
+	if (proc_read(tid, "status", buf, sizeof(buf)) <= 0)
+		return false;
+	p = strstr(buf, "\nThreads:");
+	return p && strtoul(p + strlen("\nThreads:"), NULL, 10) > 1;
+}
+
 bool host_task_alive(uint32_t tid)
 {
-	/* kill() accepts a thread id and addresses its thread group. */
-	return kill((pid_t)tid, 0) == 0 || errno != ESRCH;
+	char buf[512];
+	const char *state;
+	ssize_t n;
+
+	/* kill() accepts a thread id and addresses its thread group: one system call rules out most. */
+	if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
+		return false;
+	/*
+	 * It exists, maybe only as a zombie its parent has not waited for yet;
+	 * /proc/<tid> also names a thread that is not a group leader. The state
+	 * follows the command's name, which may itself hold ") ".
+	 */
+	n = proc_read(tid, "stat", buf, sizeof(buf));
+	if (n == -ENOENT || n == -ESRCH)
+		return false;
+	state = n > 0 ? strrchr(buf, ')') : NULL;
+	if (!state || state[1] != ' ')
+		return true; /* unsure: a live owner must not lose its locks */
+	switch (state[2]) {
+	case 'X':
+		return false;
+	case 'Z':
+		return zombie_leads_live_threads(tid);
+	default:
+		return true;
+	}
 }
 
 uint64_t host_mono_ns(void)
@@ -151,6 +213,23 @@ void host_random(void *buf, size_t len)
 void host_yield(void)
 {
 	sched_yield();
+}
+
+void host_panic(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	/* One write, so that the message is not interleaved with another process's. */
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
+	msg[n++] = '\n';
+	while (write(STDERR_FILENO, msg, (size_t)n) < 0 && errno == EINTR)
+		;
+	abort();
 }
 
 void host_cpu_relax(void)

@@ -32,7 +32,11 @@ void host_futex_wake(_Atomic uint32_t *word, int n);
 /* Host thread id: unique among live tasks of this host, so usable as a lock owner. */
 uint32_t host_tid(void);
 uint32_t host_pid(void);
-/* True unless the task @tid is known to have exited. */
+/*
+ * Whether the task @tid (a process or a thread) still runs: false once it
+ * has exited, also while it is a zombie that its parent has not reaped yet,
+ * since a zombie holds no lock and runs no CPU any more.
+ */
 bool host_task_alive(uint32_t tid);
 
 uint64_t host_mono_ns(void);
@@ -45,6 +49,11 @@ int host_random_strict(void *buf, size_t len);
 void host_cpu_relax(void);
 /* Let other host threads run. */
 void host_yield(void);
+/*
+ * For states the kernel cannot go on from (a corrupted heap, an inverted lock
+ * order): print the message and a newline on stderr and abort the process.
+ */
+void host_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /*
  * Bumped in the child at every fork. Per-thread caches of host facts (tid,
