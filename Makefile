@@ -1,17 +1,24 @@
 # mod_umlconf: the kernel (kernel/), its public API (libuml/), the httpd module.
 #
 #   ./configure && make     libuml.a, libuml.so, tools, and mod_umlconf.so (via apxs)
-#   make test               kernel unit tests (prove; again with the allocator's debug
+#   make test               the house checks (layers, symbols, log numbers, format), kernel unit
+#                           tests (prove; again with the allocator's debug
 #                           checks), then the Apache::Test suite
 #   make check-unit         kernel unit tests only
 #   make check-asan         unit tests built with ASan + UBSan
 #   make check-debug        unit tests with the allocator's debug checks (-DMM_DEBUG)
 #   make check-valgrind     unit tests under valgrind memcheck
+#   make check-layers       fails on an arrow up the layers (tools/check-layers)
+#   make check-symbols      fails on a global symbol outside its namespace
+#   make check-format       fails on a C file that differs from .clang-format
+#   make check-lognos       fails on a log number used twice or not in doc/log-messages.md
+#   make format             formats every C file with clang-format
 #   make fuzz               libFuzzer harnesses (clang), FUZZ_SECONDS (60) each; see t/fuzz/README
 #   make fuzz-short         the same for 10 s each (part of make test)
 #   make bench              benchmarks (see bench/README.md)
 #   make soak               64 NFS clients + wrk against httpd for SOAK_SECONDS (180)
-#   make install            module into httpd's libexec, conf/ into mods-available
+#   make install            modules into httpd's libexec, mod_umlconf.h beside httpd's
+#                           headers, conf/ into mods-available
 
 -include config.mk
 
@@ -44,11 +51,12 @@ ifeq ($(HAVE_LIBNFS),1)
 ALL += $(O)/nfs-put
 endif
 ifeq ($(WITH_APACHE)$(if $(MOD_SRC),y),1y)
-ALL += $(O)/mod_umlconf.so
+ALL += $(O)/mod_umlconf.so $(O)/mod_umlconf_httpd.so $(O)/t/mod_umlconf-layout.so
 endif
 
 .SECONDARY:
-.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind fuzz fuzz-short fuzz-run bench soak install clean
+.PHONY: all test check-unit check-apache check-asan check-debug check-valgrind check-layers \
+	check-symbols check-format check-lognos format fuzz fuzz-short fuzz-run bench soak install clean
 all: $(ALL)
 
 config.mk:
@@ -100,14 +108,32 @@ $(O)/soak-client: t/soak/soak-client.c
 # module carries the kernel and no other library has to be installed.
 # mod_umlconf/exports.map keeps libuml's names local to the module: httpd
 # resolves symbols globally, and glibc's SunRPC also defines svc_run, xdr_*.
-$(O)/mod_umlconf.so: $(MOD_SRC) $(wildcard mod_umlconf/*.h) mod_umlconf/exports.map libuml/uml.h $(O)/libuml.a
-	@mkdir -p $(O)/mod
-	cp $(MOD_SRC) $(wildcard mod_umlconf/*.h) $(O)/mod/
-	cd $(O)/mod && $(APXS) -c -Wc,-std=gnu11 -Wc,-Wall -Wc,-Wextra -Wc,-Werror \
-		-Wc,-Wno-missing-field-initializers -Wc,-Wno-unused-parameter -Wl,-Wl,--version-script=$(CURDIR)/mod_umlconf/exports.map \
-		-I$(CURDIR)/libuml -o mod_umlconf.la $(notdir $(MOD_SRC)) $(CURDIR)/$(O)/libuml.a \
-		>build.log 2>&1 || { cat build.log; exit 1; }
-	cp $(O)/mod/.libs/mod_umlconf.so $@.tmp && mv -f $@.tmp $@  # new inode: a running httpd keeps its mapping
+# $(call apxs_module,dir,name,sources,apxs options,libraries): $(O)/<dir>/<name>.so.
+define apxs_module
+	@mkdir -p $(O)/$(1)
+	cp $(3) $(wildcard mod_umlconf/*.h) $(O)/$(1)/
+	cd $(O)/$(1) && $(APXS) -c -Wc,-std=gnu11 -Wc,-Wall -Wc,-Wextra -Wc,-Werror \
+		-Wc,-Wno-missing-field-initializers -Wc,-Wno-unused-parameter $(4) \
+		-o $(2).la $(notdir $(3)) $(5) >build.log 2>&1 || { cat build.log; exit 1; }
+	cp $(O)/$(1)/.libs/$(2).so $@.tmp && mv -f $@.tmp $@  # new inode: a running httpd keeps its mapping
+endef
+MOD_OPT = -Wl,-Wl,--version-script=$(CURDIR)/mod_umlconf/exports.map -I$(CURDIR)/libuml
+MOD_DEPS = $(MOD_SRC) $(wildcard mod_umlconf/*.h) mod_umlconf/exports.map libuml/uml.h $(O)/libuml.a
+HTTPD_KNOBS_SRC := $(wildcard mod_umlconf/httpd_knobs/*.c)
+HTTPD_KNOBS_OPT = -Wl,-Wl,--version-script=$(CURDIR)/mod_umlconf/httpd_knobs/exports.map
+LAYOUT_OPT = -Wc,-DUMLCONF_KNOB_SLOTS=16 $(MOD_OPT)
+
+$(O)/mod_umlconf.so: $(MOD_DEPS)
+	$(call apxs_module,mod,mod_umlconf,$(MOD_SRC),$(MOD_OPT),$(CURDIR)/$(O)/libuml.a)
+
+# httpd's own settings as knobs (mod_umlconf/httpd_knobs), through mod_umlconf.h only.
+$(O)/mod_umlconf_httpd.so: $(HTTPD_KNOBS_SRC) mod_umlconf/mod_umlconf.h mod_umlconf/httpd_knobs/exports.map
+	$(call apxs_module,mod-httpd,mod_umlconf_httpd,$(HTTPD_KNOBS_SRC),$(HTTPD_KNOBS_OPT))
+
+# The same module with another shared layout (fewer knob slots), for the test
+# of a graceful restart onto a new build (t/module/72_layout.t).
+$(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
+	$(call apxs_module,mod-layout,mod_umlconf,$(MOD_SRC),$(LAYOUT_OPT),$(CURDIR)/$(O)/libuml.a)
 
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/nfs/*.t)
@@ -115,8 +141,21 @@ check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
 check-apache: all
 	t/run-apache-tests
 
+# The house rules (doc/design.md, "Layers"): no arrow up the layers, no
+# global symbol outside its subsystem's namespace, one layout.
+check-layers: all
+	tools/check-layers $(O)
+check-symbols: all
+	tools/check-symbols $(O)
+check-format:
+	tools/check-format
+check-lognos:
+	tools/check-lognos
+format:
+	git ls-files '*.c' '*.h' | grep -v '^t/fuzz/corpus/' | xargs clang-format -i
+
 # The soak runs after the rest, not beside it under -j: it loads both cores.
-test: check-unit check-debug check-apache
+test: check-layers check-lognos check-unit check-debug check-apache
 	$(MAKE) fuzz-short
 	$(MAKE) soak SOAK_SECONDS=20
 
@@ -153,11 +192,14 @@ SOAK_SECONDS ?= 180
 soak: all $(O)/soak-client
 	SOAK_SECONDS=$(SOAK_SECONDS) O=$(O) t/soak/run
 
-install: $(O)/mod_umlconf.so
+install: $(O)/mod_umlconf.so $(O)/mod_umlconf_httpd.so
 	test ! -f $(O)/nfs-put || install -D -m 0755 $(O)/nfs-put $(DESTDIR)/usr/local/bin/nfs-put
 	install -D -m 0644 $(O)/mod_umlconf.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf.so
+	install -D -m 0644 $(O)/mod_umlconf_httpd.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf_httpd.so
+	install -D -m 0644 mod_umlconf/mod_umlconf.h $(DESTDIR)$(APACHE_INCLUDEDIR)/mod_umlconf.h
 	install -D -m 0644 conf/umlconf.load $(DESTDIR)/etc/apache2/mods-available/umlconf.load
 	install -D -m 0644 conf/umlconf.conf $(DESTDIR)/etc/apache2/mods-available/umlconf.conf
+	install -D -m 0644 conf/umlconf_httpd.load $(DESTDIR)/etc/apache2/mods-available/umlconf_httpd.load
 
 clean:
 	rm -rf build

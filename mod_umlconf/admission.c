@@ -29,9 +29,9 @@ static bool admit_try(struct umlconf_shared *sh, struct umlconf_child *me)
 	int64_t limit;
 	int32_t cur;
 
-	if (atomic_load(&sh->value[UMLCONF_KNOB_ACCEPTING]) != 1)
+	if (umlconf_knob_value(sh, UMLCONF_KNOB_ACCEPTING) != 1)
 		return false;
-	limit = atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]);
+	limit = umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS);
 	atomic_fetch_add(&me->in_flight, 1);
 	cur = atomic_load(&sh->in_flight);
 	while (cur < limit) {
@@ -74,8 +74,8 @@ static int admit_refuse(request_rec *r, struct umlconf_shared *sh, const char *w
 		       apr_psprintf(r->pool, "%d", conf->retry_after));
 	ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
 		      UMLCONF_LOGNO(10008) "503 for %s: %s (MaxRequestWorkers %ld, Accepting %ld)",
-		      r->uri, why, (long)atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
-		      (long)atomic_load(&sh->value[UMLCONF_KNOB_ACCEPTING]));
+		      r->uri, why, (long)umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS),
+		      (long)umlconf_knob_value(sh, UMLCONF_KNOB_ACCEPTING));
 	return HTTP_SERVICE_UNAVAILABLE;
 }
 

@@ -2,9 +2,9 @@
  * Each httpd child is a CPU of the machine: child_init attaches it and starts
  * one host thread, with every signal blocked so httpd's signal handling is
  * unchanged, that runs the child's kernel threads: the watcher, the NFS
- * service (an acceptor and a thread per connection) and a stopper. The
- * child's pool cleanup makes the stopper end them all, joins the host
- * thread and detaches.
+ * service (an acceptor and a thread per connection) and a stopper
+ * (uml_cpu_stop_on_fd). The child's pool cleanup makes the stopper end them
+ * all, joins the host thread and detaches.
  *
  * When httpd collects a dead child (child_status hook, at once) the parent
  * frees the CPUs of children that died without detaching (uml_reap) and
@@ -59,21 +59,14 @@ static void child_reclaim(struct umlconf_shared *sh, struct umlconf_child *c, in
 	}
 }
 
-/* Waits for the child's exit, then asks every other thread of the CPU to finish. */
-static int stopper_main(void *arg)
+/* The child exits (stop_fd is readable): end the CPU's other threads. */
+static void cpu_threads_stop(void *arg)
 {
-	int ev;
-
 	(void)arg;
-	do
-		ev = uml_thread_wait_fd(cpu_threads.stop_fd, false, -1);
-	while (ev == -ETIMEDOUT);
 	if (cpu_threads.server)
 		uml_nfs_stop(cpu_threads.server);
 	if (cpu_threads.watcher)
 		uml_thread_interrupt(cpu_threads.watcher);
-	uml_cpu_stop();
-	return 0;
 }
 
 static void *cpu_main(void *arg)
@@ -84,20 +77,21 @@ static void *cpu_main(void *arg)
 	(void)arg;
 	rc = uml_cpu_init();
 	if (rc < 0) {
-		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-			     UMLCONF_LOGNO(10007) "child %ld cannot run kernel threads: knob "
-						  "changes are not applied here and it serves no NFS",
-			     (long)pid);
+		ap_log_error(
+		    APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+		    UMLCONF_LOGNO(10007) "child %ld cannot run kernel threads: knob "
+					 "changes are not applied here and it serves no NFS",
+		    (long)pid);
 		return NULL;
 	}
-	rc = uml_thread_create_stack(NULL, "umlconf-stop", 16, stopper_main, NULL);
+	rc = uml_cpu_stop_on_fd(cpu_threads.stop_fd, cpu_threads_stop, NULL);
 	if (rc == 0) {
 		rc = uml_thread_create_stack(&cpu_threads.watcher, "umlconf-watch",
 					     WATCHER_STACK_KIB, umlconf_watcher_main,
 					     cpu_threads.me);
 		if (rc < 0)
 			ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-				     UMLCONF_LOGNO(10007) "child %ld: cannot start the watcher; "
+				     UMLCONF_LOGNO(10019) "child %ld: cannot start the watcher; "
 							  "knob changes are not applied here",
 				     (long)pid);
 		if (cpu_threads.nfs) {
@@ -110,7 +104,7 @@ static void *cpu_main(void *arg)
 		}
 	} else {
 		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-			     UMLCONF_LOGNO(10007) "child %ld: cannot start its kernel threads",
+			     UMLCONF_LOGNO(10020) "child %ld: cannot start its kernel threads",
 			     (long)pid);
 		uml_cpu_stop();
 	}
@@ -130,7 +124,7 @@ static apr_status_t cpu_stop(void *arg)
 	if (cpu_threads.running) {
 		if (write(cpu_threads.stop_fd, &one, sizeof(one)) < 0)
 			ap_log_error(APLOG_MARK, APLOG_ERR, errno, umlconf_server,
-				     UMLCONF_LOGNO(10007) "cannot tell the kernel threads to stop");
+				     UMLCONF_LOGNO(10021) "cannot tell the kernel threads to stop");
 		else
 			pthread_join(cpu_threads.host, NULL);
 	}
@@ -210,29 +204,9 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 		cpu_threads.running = true;
 	else
 		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
-			     UMLCONF_LOGNO(10007) "child %u: cannot start the thread that runs its "
+			     UMLCONF_LOGNO(10022) "child %u: cannot start the thread that runs its "
 						  "watcher and NFS service",
 			     pid);
-}
-
-/* Alive and not a zombie waiting for httpd to collect it. */
-static bool pid_alive(uint32_t pid)
-{
-	char path[64], stat[256], *p;
-	FILE *f;
-	size_t n;
-
-	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(stat, 1, sizeof(stat) - 1, f);
-	fclose(f);
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
 /* Reclaim @dead (a pid httpd has collected), or every dead child when 0. */
@@ -248,7 +222,7 @@ static void cpu_reap(uint32_t dead)
 		struct umlconf_child *c = &sh->child[cpu];
 		uint32_t pid = atomic_load(&c->pid);
 
-		if (!pid || (dead ? pid != dead : pid_alive(pid)))
+		if (!pid || (dead ? pid != dead : uml_task_alive(pid)))
 			continue;
 		child_reclaim(sh, c, cpu, pid);
 		atomic_store(&c->pid, 0);

@@ -55,21 +55,25 @@ int umlconf_parse_decimal(const char *data, size_t len, int64_t *v, char *why, s
 	return 0;
 }
 
+int umlconf_knob_range(int64_t n, int64_t min, int64_t max, char *why, size_t whylen)
+{
+	if (n >= min && n <= max)
+		return 0;
+	snprintf(why, whylen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, n, min, max);
+	return -ERANGE;
+}
+
 int umlconf_knob_check(umlconf_parse_fn *parse, const char *data, size_t len, int64_t min,
 		       int64_t max, int64_t *v, char *why, size_t whylen)
 {
 	int64_t n;
 	int rc = parse(data, len, &n, why, whylen);
 
-	if (rc < 0)
-		return rc;
-	if (n < min || n > max) {
-		snprintf(why, whylen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, n, min,
-			 max);
-		return -ERANGE;
-	}
-	*v = n;
-	return 0;
+	if (rc == 0)
+		rc = umlconf_knob_range(n, min, max, why, whylen);
+	if (rc == 0)
+		*v = n;
+	return rc;
 }
 
 void umlconf_quote_value(char *out, size_t size, const char *data, size_t len)

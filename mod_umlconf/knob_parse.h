@@ -23,6 +23,9 @@ typedef int umlconf_parse_fn(const char *data, size_t len, int64_t *v, char *why
 /* One decimal number and at most one trailing newline (what `echo N >` writes). */
 int umlconf_parse_decimal(const char *data, size_t len, int64_t *v, char *why, size_t whylen);
 
+/* 0 when @n is in @min..@max, else -ERANGE with a reason in @why as above. */
+int umlconf_knob_range(int64_t n, int64_t min, int64_t max, char *why, size_t whylen);
+
 /*
  * @parse, then the bounds: 0 with *@v in @min..@max, or the parser's error,
  * or -ERANGE, with a reason in @why as above.

@@ -1,40 +1,39 @@
 /*
  * The knobs: files under /config whose content is a live setting.
  *
- * One row per knob (as Redis's config.c does): its name, where its first value
- * comes from, its bounds, how its text is parsed and how a child applies it.
- * Adding a knob is adding a row here and an id in umlconf.h.
+ * A knob is a row of data (struct umlconf_knob_def, mod_umlconf.h), as in
+ * Redis's config.c: its name, flags, bounds and default as values, a parser
+ * and an apply function; functions stand in for values only where httpd
+ * decides at start (MaxRequestWorkers' ceiling comes from the MPM). This
+ * module's rows are in builtin[] below; other modules add theirs with
+ * umlconf_register_knob in their pre_config. Adding a knob is adding a row.
  *
- * A write reaches us as the whole new content of the file (write, truncate or
- * an editor's rename onto the knob): validate decides, commit stores the value
- * in shared memory and bumps the config generation, and every child's watcher
- * then runs apply. Values live in the arena, so they survive a graceful
- * restart together with the files.
+ * Each knob owns a slot in the arena (struct umlconf_knob_slot), found by
+ * name after a graceful restart, so values survive it; the built-in knobs
+ * own the first slots, which the request path reads by id.
+ *
+ * A write reaches us as the whole new content of the file (write, truncate
+ * or an editor's rename onto the knob): validate parses and checks it once
+ * and hands the value to commit, which stores it in the slot and bumps the
+ * config generation; every child's watcher then applies each knob whose
+ * value changed.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ap_mpm.h"
 #include "mpm_common.h"
+#include "apr_optional.h"
 
 #include "umlconf.h"
 
-struct umlconf_knob {
-	const char *name; /* file name under /config */
-	/* The value on a fresh machine: what httpd.conf says. */
-	int64_t (*initial)(void);
-	/* Allowed range; called at every post_config (may depend on the MPM). */
-	void (*bounds)(int64_t *min, int64_t *max);
-	/* Text to number (knob_parse.h). */
-	umlconf_parse_fn *parse;
-	/* Put @v in force in this child (watcher thread); NULL when the request
-	 * path reads the shared value itself. */
-	int (*apply)(int64_t v);
-};
+/* --- this module's rows --- */
 
 static int mpm_query(int what)
 {
@@ -54,11 +53,12 @@ static int64_t mpm_threads(void)
 	return threaded == AP_MPMQ_NOT_SUPPORTED || t < 1 ? 1 : t;
 }
 
-static int64_t mrw_initial(void)
+static void mrw_initial(server_rec *s, struct umlconf_value *v)
 {
-	int64_t v = (int64_t)mpm_query(AP_MPMQ_MAX_DAEMONS) * mpm_threads();
-
-	return v < 1 ? 1 : v;
+	(void)s;
+	v->n = (int64_t)mpm_query(AP_MPMQ_MAX_DAEMONS) * mpm_threads();
+	if (v->n < 1)
+		v->n = 1;
 }
 
 /* The MPM's own limit is fixed at start: its capacity is the ceiling. */
@@ -70,127 +70,222 @@ static void mrw_bounds(int64_t *min, int64_t *max)
 	*max = hard < 1 ? 1 : hard;
 }
 
-static int64_t backlog_initial(void)
+static void backlog_initial(server_rec *s, struct umlconf_value *v)
 {
-	return umlconf_listeners_configured_backlog();
+	(void)s;
+	v->n = umlconf_listeners_configured_backlog();
 }
 
-/* listen(2) takes an int; the kernel caps it at net.core.somaxconn anyway. */
-static void backlog_bounds(int64_t *min, int64_t *max)
+static int backlog_apply(const struct umlconf_value *v)
 {
-	*min = 1;
-	*max = 65535;
+	return umlconf_listeners_backlog((int)v->n);
 }
 
-static int backlog_apply(int64_t v)
-{
-	static int64_t applied = -1; /* this child's last value: listen() only on change */
-
-	if (v == applied)
-		return 0;
-	applied = v;
-	return umlconf_listeners_backlog((int)v);
-}
-
-static int64_t accepting_initial(void)
-{
-	return 1;
-}
-
-static void accepting_bounds(int64_t *min, int64_t *max)
-{
-	*min = 0;
-	*max = 1;
-}
-
-static const struct umlconf_knob knobs[UMLCONF_KNOB_COUNT] = {
+/* In the order of enum umlconf_knob_id: their slots. */
+static const struct umlconf_knob_def builtin[UMLCONF_KNOB_COUNT] = {
     [UMLCONF_KNOB_MAX_REQUEST_WORKERS] =
 	{
-	    .name = "MaxRequestWorkers",
-	    .initial = mrw_initial,
-	    .bounds = mrw_bounds,
-	    .parse = umlconf_parse_decimal,
-	    .apply = NULL, /* admission reads the shared value on every request */
+	    .name = "MaxRequestWorkers", .bounds = mrw_bounds, .initial = mrw_initial,
+	    /* no apply: admission reads the slot on every request */
 	},
     [UMLCONF_KNOB_LISTEN_BACKLOG] =
 	{
 	    .name = "ListenBacklog",
+	    .min = 1,
+	    .max = 65535, /* listen(2) takes an int; net.core.somaxconn caps it anyway */
 	    .initial = backlog_initial,
-	    .bounds = backlog_bounds,
-	    .parse = umlconf_parse_decimal,
 	    .apply = backlog_apply,
 	},
     [UMLCONF_KNOB_ACCEPTING] =
 	{
-	    .name = "Accepting",
-	    .initial = accepting_initial,
-	    .bounds = accepting_bounds,
-	    .parse = umlconf_parse_decimal,
-	    .apply = NULL, /* admission reads it */
+	    .name = "Accepting", .min = 0, .max = 1, .dflt = 1,
+	    /* no apply: admission reads it */
 	},
 };
 
-const char *umlconf_knob_name(int id)
+/* --- the registry: every row of this configuration pass --- */
+
+/*
+ * Rows registered by other modules since pre_config; they stay valid while
+ * those modules are loaded, which is until the configuration pool goes.
+ * Written by the parent only, before any child exists.
+ */
+static const struct umlconf_knob_def *registered[UMLCONF_KNOB_SLOTS - UMLCONF_KNOB_COUNT];
+static int nregistered;
+static bool registry_closed; /* /config is laid out: too late to register */
+
+/*
+ * One knob in this process, by slot. Set up by the parent in post_config
+ * and inherited by the children; parsed is written by validate and read by
+ * the commit that follows it, both under the filesystem lock; applied and
+ * started belong to the child's watcher thread.
+ */
+static struct knob {
+	const struct umlconf_knob_def *def; /* NULL: no knob in this slot */
+	int slot;
+	struct umlconf_value parsed;
+	uint32_t applied; /* the slot's changes when this child last applied it */
+	bool started;	  /* applied at least once in this child */
+} knobs[UMLCONF_KNOB_SLOTS];
+
+static const struct umlconf_knob_def *row(int i)
 {
-	return knobs[id].name;
+	return i < UMLCONF_KNOB_COUNT ? &builtin[i] : registered[i - UMLCONF_KNOB_COUNT];
 }
 
-void umlconf_knobs_bounds(struct umlconf_shared *sh, bool fresh)
+static bool name_valid(const char *name)
 {
-	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++) {
-		const struct umlconf_knob *k = &knobs[id];
-		int64_t min, max, v;
+	size_t n = name ? strlen(name) : 0;
 
-		k->bounds(&min, &max);
-		atomic_store(&sh->min[id], min);
-		atomic_store(&sh->max[id], max);
-		v = fresh ? k->initial() : atomic_load(&sh->value[id]);
-		/* A restart may lower a bound (another MPM): keep the value legal. */
-		if (v < min)
-			v = min;
-		if (v > max)
-			v = max;
-		atomic_store(&sh->value[id], v);
+	if (n == 0 || n > UMLCONF_KNOB_NAME_MAX || name[0] == '.')
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       n;
+}
+
+static int umlconf_register_knob(const struct umlconf_knob_def *def)
+{
+	const char *why = NULL;
+	int rc = 0;
+
+	if (registry_closed) {
+		rc = -EBUSY;
+		why = "registered after mod_umlconf's post_config: register in pre_config";
+	} else if (!def || !name_valid(def->name)) {
+		rc = -EINVAL;
+		why = "the name must be 1 to 47 letters, digits, '.', '-' or '_'";
+	} else if ((def->flags & UMLCONF_KNOB_TEXT) && !def->parse) {
+		rc = -EINVAL;
+		why = "a text knob needs a parser";
+	} else if (nregistered == (int)(sizeof(registered) / sizeof(registered[0]))) {
+		rc = -ENOSPC;
+		why = "no knob slot left";
 	}
-}
-
-static void knob_path(int id, char *buf, size_t size)
-{
-	snprintf(buf, size, "/config/%s", knobs[id].name);
-}
-
-int umlconf_knobs_tree(struct umlconf_shared *sh, bool fresh)
-{
-	char path[128], text[32];
-	int rc, len;
-
-	/* Editors create temporaries next to the knobs: /config is writable. */
-	rc = uml_mkdir_p("/config", 0777);
-	if (rc < 0)
+	for (int i = 0; rc == 0 && i < UMLCONF_KNOB_COUNT + nregistered; i++) {
+		if (strcmp(row(i)->name, def->name) == 0) {
+			rc = -EEXIST;
+			why = "the name is taken";
+		}
+	}
+	if (rc < 0) {
+		ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL,
+			     UMLCONF_LOGNO(10032) "knob %s not registered: %s",
+			     def && def->name ? def->name : "(no name)", why);
 		return rc;
-	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++) {
-		knob_path(id, path, sizeof(path));
-		/* After a restart the file already holds the value in force. */
-		if (!fresh && uml_get_file(path, text, sizeof(text)) >= 0)
-			continue;
-		len = snprintf(text, sizeof(text), "%" PRId64 "\n", atomic_load(&sh->value[id]));
-		/* Anyone the export lets write may write: the export is the access control. */
-		rc = uml_put_file(path, 0666, text, (size_t)len);
-		if (rc < 0)
-			return rc;
 	}
+	registered[nregistered++] = def;
 	return 0;
 }
 
-/* Hook context: which knob. The row's address is stable while this DSO is loaded. */
+void umlconf_knobs_offer(void)
+{
+	APR_REGISTER_OPTIONAL_FN(umlconf_register_knob);
+}
+
+void umlconf_knobs_reset(void)
+{
+	nregistered = 0;
+	registry_closed = false;
+}
+
+/* --- slots --- */
+
+static int slot_find(struct umlconf_shared *sh, const char *name)
+{
+	for (int i = 0; i < UMLCONF_KNOB_SLOTS; i++) {
+		if (strcmp(sh->knob[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* The value as the file shows it: the number or the text, and a newline. */
+static int value_render(const struct umlconf_knob_def *def, const struct umlconf_value *v,
+			char *buf, size_t size)
+{
+	if (def->flags & UMLCONF_KNOB_TEXT)
+		return snprintf(buf, size, "%s\n", v->text);
+	return snprintf(buf, size, "%" PRId64 "\n", v->n);
+}
+
+static void slot_read(struct umlconf_shared *sh, int slot, struct umlconf_value *v)
+{
+	struct umlconf_knob_slot *ks = &sh->knob[slot];
+
+	v->n = atomic_load(&ks->value);
+	v->text[0] = '\0';
+	if (ks->flags & UMLCONF_KNOB_TEXT) {
+		uml_lock(sh->knobs_lock);
+		memcpy(v->text, ks->text, sizeof(v->text));
+		uml_unlock(sh->knobs_lock);
+	}
+}
+
+/* Store @v in force; the caller bumps the generation. */
+static void slot_write(struct umlconf_shared *sh, int slot, const struct umlconf_value *v)
+{
+	struct umlconf_knob_slot *ks = &sh->knob[slot];
+
+	if (ks->flags & UMLCONF_KNOB_TEXT) {
+		uml_lock(sh->knobs_lock);
+		memcpy(ks->text, v->text, sizeof(ks->text));
+		ks->text[sizeof(ks->text) - 1] = '\0';
+		uml_unlock(sh->knobs_lock);
+	}
+	atomic_store(&ks->value, v->n);
+	/* After the value: a watcher that sees the new count reads the new value. */
+	atomic_fetch_add(&ks->changes, 1);
+}
+
+static void knob_path(const struct umlconf_knob_def *def, char *buf, size_t size)
+{
+	snprintf(buf, size, "/config/%s", def->name);
+}
+
+/*
+ * Bounds and, for a knob new to the machine, the default; a restart may
+ * lower a bound (another MPM), so a kept value is clamped into range.
+ */
+static void slot_setup(struct umlconf_shared *sh, int slot, const struct umlconf_knob_def *def,
+		       bool fresh, server_rec *s)
+{
+	struct umlconf_knob_slot *ks = &sh->knob[slot];
+	struct umlconf_value v = {.n = def->dflt};
+	int64_t min = def->min, max = def->max;
+
+	if (def->bounds)
+		def->bounds(&min, &max);
+	if (fresh) {
+		snprintf(ks->name, sizeof(ks->name), "%s", def->name);
+		ks->flags = def->flags;
+		snprintf(v.text, sizeof(v.text), "%s", def->dflt_text ? def->dflt_text : "");
+		if (def->initial)
+			def->initial(s, &v);
+	} else {
+		ks->flags = def->flags;
+		slot_read(sh, slot, &v);
+	}
+	if (!(def->flags & UMLCONF_KNOB_TEXT)) {
+		if (v.n < min)
+			v.n = min;
+		if (v.n > max)
+			v.n = max;
+	}
+	atomic_store(&ks->min, min);
+	atomic_store(&ks->max, max);
+	slot_write(sh, slot, &v);
+}
+
+/* --- file hooks --- */
+
 static int knob_validate(void *arg, const char *data, size_t len, const struct uml_client *who,
 			 char *why, size_t whylen)
 {
-	const struct umlconf_knob *k = arg;
-	int id = (int)(k - knobs);
+	struct knob *k = arg;
 	struct umlconf_shared *sh = umlconf_sh;
+	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	struct umlconf_value v = {0};
 	char path[128], reason[160];
-	int64_t v;
 	int rc;
 
 	/*
@@ -199,28 +294,40 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	 * in force back if that write is refused. Empty content is "no value".
 	 */
 	reason[0] = '\0';
-	rc = umlconf_knob_check(k->parse, data, len, atomic_load(&sh->min[id]),
-				atomic_load(&sh->max[id]), &v, reason, sizeof(reason));
-	if (rc == 0)
+	if (k->def->flags & UMLCONF_KNOB_READONLY) {
+		rc = -EACCES;
+		snprintf(reason, sizeof(reason), "read-only knob");
+	} else if (k->def->parse) {
+		rc = k->def->parse(data, len, &v, reason, sizeof(reason));
+		if (rc == 0 && !(k->def->flags & UMLCONF_KNOB_TEXT))
+			rc = umlconf_knob_range(v.n, atomic_load(&ks->min), atomic_load(&ks->max),
+						reason, sizeof(reason));
+	} else {
+		rc = umlconf_knob_check(umlconf_parse_decimal, data, len, atomic_load(&ks->min),
+					atomic_load(&ks->max), &v.n, reason, sizeof(reason));
+	}
+	if (rc == 0) {
+		k->parsed = v;
 		return 0;
+	}
+	if (rc > 0)
+		rc = -EINVAL;
 	if (why && whylen)
-		snprintf(why, whylen, "%s: %s", k->name, reason);
-	knob_path(id, path, sizeof(path));
+		snprintf(why, whylen, "%s: %s", k->def->name, reason);
+	knob_path(k->def, path, sizeof(path));
 	umlconf_error_record(sh, who ? who->addr : NULL, path, data, len, reason);
 	return rc;
 }
 
+/* Right after a validate that accepted, in the same hold of the filesystem lock. */
 static void knob_commit(void *arg, const char *data, size_t len)
 {
-	const struct umlconf_knob *k = arg;
-	int id = (int)(k - knobs);
+	struct knob *k = arg;
 	struct umlconf_shared *sh = umlconf_sh;
-	char why[8];
-	int64_t v;
 
-	if (k->parse(data, len, &v, why, sizeof(why)) < 0)
-		return;
-	atomic_store(&sh->value[id], v);
+	(void)data;
+	(void)len;
+	slot_write(sh, k->slot, &k->parsed);
 	uml_gen_bump(&sh->config_gen);
 	/* A higher limit or Accepting=1 must wake the queue now. */
 	uml_gen_bump(&sh->admit_gen);
@@ -233,95 +340,128 @@ static void knob_commit(void *arg, const char *data, size_t len)
 static void knob_refused(void *arg, const char *data, size_t len, int err, const char *reason,
 			 const struct uml_client *who)
 {
-	const struct umlconf_knob *k = arg;
+	struct knob *k = arg;
 	char path[128];
 
 	(void)err;
-	knob_path((int)(k - knobs), path, sizeof(path));
+	knob_path(k->def, path, sizeof(path));
 	umlconf_error_record(umlconf_sh, who ? who->addr : NULL, path, data, len, reason);
 }
 
-int umlconf_knobs_hooks(struct umlconf_shared *sh)
+/* The file shows the value in force; its inode (and so its handle) stays. */
+static int knob_file(struct umlconf_shared *sh, struct knob *k)
 {
-	char path[128];
-	int rc;
+	struct uml_file_hooks h = {
+	    .validate = knob_validate,
+	    .commit = knob_commit,
+	    .refused = knob_refused,
+	    .arg = k,
+	};
+	unsigned mode = k->def->flags & UMLCONF_KNOB_READONLY ? 0444 : 0666;
+	struct umlconf_value v;
+	char path[128], text[UMLCONF_TEXT_MAX + 24];
+	int rc, len;
 
-	(void)sh;
-	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++) {
-		struct uml_file_hooks h = {
-		    .validate = knob_validate,
-		    .commit = knob_commit,
-		    .refused = knob_refused,
-		    .arg = (void *)&knobs[id],
-		};
-
-		knob_path(id, path, sizeof(path));
+	knob_path(k->def, path, sizeof(path));
+	slot_read(sh, k->slot, &v);
+	len = value_render(k->def, &v, text, sizeof(text));
+	/* Anyone the export lets write may write: the export is the access control. */
+	rc = uml_put_file(path, mode, text, (size_t)len);
+	/* Hooks are per process and die with the old DSO: attach them on every pass. */
+	if (rc == 0)
 		rc = uml_file_hooks(path, &h);
-		if (rc == 0)
-			rc = uml_file_flags(path, UML_FILE_PINNED);
+	if (rc == 0)
+		rc = uml_file_flags(
+		    path, UML_FILE_PINNED |
+			      (k->def->flags & UMLCONF_KNOB_READONLY ? UML_FILE_READONLY : 0));
+	return rc;
+}
+
+int umlconf_knobs_up(struct umlconf_shared *sh, server_rec *s)
+{
+	int rows = UMLCONF_KNOB_COUNT + nregistered, rc;
+	bool claimed[UMLCONF_KNOB_SLOTS] = {false};
+
+	registry_closed = true;
+	memset(knobs, 0, sizeof(knobs));
+	/* Editors create temporaries next to the knobs: /config is writable. */
+	rc = uml_mkdir_p("/config", 0777);
+	if (rc < 0)
+		return rc;
+	rc = uml_file_flags("/config", UML_FILE_PINNED);
+	if (rc < 0)
+		return rc;
+
+	/*
+	 * A knob keeps its slot (and value) across restarts; the slot of a
+	 * knob no module registers now is freed, and its file, which no
+	 * process validates any more, refuses writes.
+	 */
+	for (int i = 0; i < rows; i++) {
+		int slot = slot_find(sh, row(i)->name);
+
+		if (slot >= 0)
+			claimed[slot] = true;
+	}
+	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
+		if (!claimed[slot])
+			sh->knob[slot].name[0] = '\0';
+	}
+	for (int i = 0; i < rows; i++) {
+		const struct umlconf_knob_def *def = row(i);
+		int slot = slot_find(sh, def->name);
+		bool fresh = slot < 0;
+
+		if (fresh)
+			slot = slot_find(sh, "");
+		/* The registry holds no more rows than there are slots. */
+		assert(slot >= 0);
+		/* The layout check (builtin) keeps the built-in knobs in their slots. */
+		assert(i >= UMLCONF_KNOB_COUNT || slot == i);
+		slot_setup(sh, slot, def, fresh, s);
+		knobs[slot].def = def;
+		knobs[slot].slot = slot;
+		rc = knob_file(sh, &knobs[slot]);
 		if (rc < 0)
 			return rc;
 	}
-	return uml_file_flags("/config", UML_FILE_PINNED);
+	return 0;
 }
 
 void umlconf_knobs_apply(struct umlconf_shared *sh)
 {
-	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++) {
-		if (knobs[id].apply)
-			knobs[id].apply(atomic_load(&sh->value[id]));
+	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
+		struct knob *k = &knobs[slot];
+		uint32_t changes = atomic_load(&sh->knob[slot].changes);
+		struct umlconf_value v;
+		int rc;
+
+		if (!k->def || !k->def->apply)
+			continue;
+		/* A graceful restart that dropped this knob may have given its slot away. */
+		if (strcmp(sh->knob[slot].name, k->def->name) != 0)
+			continue;
+		if (k->started && (changes == k->applied || (k->def->flags & UMLCONF_KNOB_RESTART)))
+			continue;
+		slot_read(sh, slot, &v);
+		k->applied = changes;
+		k->started = true;
+		rc = k->def->apply(&v);
+		if (rc < 0)
+			ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+				     UMLCONF_LOGNO(10031) "child %ld could not apply %s (%s); the "
+							  "value stays stored",
+				     (long)getpid(), k->def->name, strerror(-rc));
 	}
 }
 
-void umlconf_error_record(struct umlconf_shared *sh, const char *client, const char *file,
-			  const char *data, size_t len, const char *reason)
+void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t size)
 {
-	char stamp[32], value[200];
-	struct timespec ts;
-	struct tm tm;
-	uint32_t slot;
+	struct umlconf_value v;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	umlconf_quote_value(value, sizeof(value), data, len);
-	if (!client)
-		client = "local";
-
-	/* A holder killed mid-write leaves at worst one garbled line: nothing to repair. */
-	uml_lock(sh->errors_lock);
-	slot = sh->errors_total++ % UMLCONF_ERRORS;
-	snprintf(sh->errors[slot], UMLCONF_ERRLINE, "%s %s %s \"%s\" %s", stamp, client, file,
-		 value, reason);
-	uml_unlock(sh->errors_lock);
-
-	ap_log_error(APLOG_MARK, APLOG_WARNING, 0, umlconf_server,
-		     UMLCONF_LOGNO(10003) "refused write to %s from %s: \"%s\": %s; the value in "
-					  "force is unchanged",
-		     file, client, value, reason);
-}
-
-void umlconf_buf_printf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (size == 0 || *len >= size - 1)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *len, size - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*len += (size_t)n;
-	if (*len >= size)
-		*len = size - 1; /* truncated: the last line is cut, the NUL stays */
-}
-
-uint64_t umlconf_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	slot_read(sh, slot, &v);
+	if (sh->knob[slot].flags & UMLCONF_KNOB_TEXT)
+		snprintf(buf, size, "%s", v.text);
+	else
+		snprintf(buf, size, "%" PRId64, v.n);
 }

@@ -17,6 +17,7 @@
  *   /config/MaxRequestWorkers   admission limit on requests in flight, all children
  *   /config/ListenBacklog       listen() backlog of every listening socket
  *   /config/Accepting           0 holds new requests, 1 lets them run
+ *   /config/...                 the knobs other modules register (mod_umlconf.h)
  *   /status/...                 read-only figures (see status.c for the formats)
  * e.g. nfs-cat 'nfs://127.0.0.1/config/MaxRequestWorkers?nfsport=2049&mountport=2049'.
  *
@@ -45,6 +46,7 @@
 /* Process-pool userdata keys: they outlive a DSO reload. */
 #define KEY_BASE "umlconf:arena-base"
 #define KEY_NFS	 "umlconf:nfs-listener"
+#define KEY_SH	 "umlconf:shared"
 
 struct umlconf_shared *umlconf_sh;
 int umlconf_cpu = -1;
@@ -153,8 +155,9 @@ static const char *parse_export_mode(cmd_parms *cmd, const char *arg, unsigned *
 
 	*flags = 0;
 	if (!w || (strcasecmp(w, "ro") && strcasecmp(w, "rw")))
-		return apr_psprintf(cmd->pool, "UmlConfExport: '%s' must be ro or rw, with options "
-					       "after commas (rw,secure)",
+		return apr_psprintf(cmd->pool,
+				    "UmlConfExport: '%s' must be ro or rw, with options "
+				    "after commas (rw,secure)",
 				    arg);
 	if (strcasecmp(w, "rw") == 0)
 		*flags |= UML_NFS_RW;
@@ -277,15 +280,44 @@ static const command_rec umlconf_cmds[] = {
 
 /* --- start-up --- */
 
+/*
+ * The shared state a restart would adopt, when its layout is this build's.
+ * Its header is read before adopting, through the mapping the arena keeps
+ * in this process, because an adopted machine can't be given back.
+ */
+static bool layout_same(server_rec *s, const struct umlconf_shared *old)
+{
+	char was[96] = "no layout recorded: an older mod_umlconf";
+
+	if (old && old->magic == UMLCONF_MAGIC && old->layout == UMLCONF_LAYOUT &&
+	    old->size == sizeof(*old) && old->knob_slots == UMLCONF_KNOB_SLOTS &&
+	    old->builtin == UMLCONF_KNOB_COUNT)
+		return true;
+	if (old)
+		snprintf(was, sizeof(was), "layout %u, %u bytes, %u knob slots, %u built-in knobs",
+			 old->layout, old->size, old->knob_slots, old->builtin);
+	ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+		     UMLCONF_LOGNO(10030) "this mod_umlconf has another shared layout (layout %u, "
+					  "%u bytes, %u knob slots, %u built-in knobs; the running "
+					  "machine has %s): booting a fresh machine instead of "
+					  "adopting it. Knobs are back to httpd.conf's values and "
+					  "monitors must remount; the old machine's memory stays "
+					  "mapped until httpd stops",
+		     UMLCONF_LAYOUT, (unsigned)sizeof(*old), UMLCONF_KNOB_SLOTS, UMLCONF_KNOB_COUNT,
+		     was);
+	return false;
+}
+
 /* Boot the machine, or adopt the one this process booted before a restart. */
 static int machine_up(server_rec *s, struct umlconf_conf *conf, bool *adopted)
 {
 	apr_pool_t *proc = s->process->pool;
-	void *base = NULL;
+	void *base = NULL, *old = NULL;
 	int rc;
 
 	apr_pool_userdata_get(&base, KEY_BASE, proc);
-	if (base) {
+	apr_pool_userdata_get(&old, KEY_SH, proc);
+	if (base && layout_same(s, old)) {
 		rc = uml_adopt(base);
 		if (rc < 0)
 			ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
@@ -336,23 +368,28 @@ static void key_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *ptemp)
 }
 
 /* Our state in the arena: found by name, or made on the first boot. */
-static struct umlconf_shared *shared_up(server_rec *s, bool *fresh)
+static struct umlconf_shared *shared_up(server_rec *s)
 {
 	struct umlconf_shared *sh = uml_root_get(UMLCONF_ROOT);
 
-	*fresh = false;
-	if (sh && sh->magic == UMLCONF_MAGIC && sh->version == UMLCONF_VERSION)
+	if (sh)
 		return sh;
 	sh = uml_zalloc(sizeof(*sh));
 	if (!sh)
 		goto fail;
 	sh->children_lock = uml_lock_new();
 	sh->errors_lock = uml_lock_new();
-	if (!sh->children_lock || !sh->errors_lock || uml_root_set(UMLCONF_ROOT, sh) < 0)
+	sh->knobs_lock = uml_lock_new();
+	if (!sh->children_lock || !sh->errors_lock || !sh->knobs_lock ||
+	    uml_root_set(UMLCONF_ROOT, sh) < 0)
 		goto fail;
 	sh->magic = UMLCONF_MAGIC;
-	sh->version = UMLCONF_VERSION;
-	*fresh = true;
+	sh->layout = UMLCONF_LAYOUT;
+	sh->size = sizeof(*sh);
+	sh->knob_slots = UMLCONF_KNOB_SLOTS;
+	sh->builtin = UMLCONF_KNOB_COUNT;
+	/* The next generation of the module checks the layout before adopting. */
+	apr_pool_userdata_set(sh, KEY_SH, apr_pool_cleanup_null, s->process->pool);
 	return sh;
 fail:
 	ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
@@ -433,12 +470,23 @@ fail:
 	return rc;
 }
 
+/*
+ * The hooks' copies live in the heap, which outlives the DSO a graceful
+ * restart unloads: without this each restart would leak them. The files
+ * stay hooked; the next generation attaches its own.
+ */
+static apr_status_t hooks_release(void *unused)
+{
+	uml_file_hooks_release_all();
+	return APR_SUCCESS;
+}
+
 static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 			       server_rec *s)
 {
 	struct umlconf_conf *conf = umlconf_conf_of(s);
 	struct umlconf_shared *sh;
-	bool adopted = false, fresh = false;
+	bool adopted = false;
 	int rc;
 
 	umlconf_server = s;
@@ -460,7 +508,7 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	rc = uml_fs_scratch_limit(conf->scratch);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
-			     UMLCONF_LOGNO(10017) "UmlConfScratch %zu is more than the memory of "
+			     UMLCONF_LOGNO(10023) "UmlConfScratch %zu is more than the memory of "
 						  "the running machine; stop and start httpd for a "
 						  "new UmlConfMemory",
 			     conf->scratch);
@@ -468,16 +516,13 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	}
 	if (!adopted)
 		key_up(s, conf, ptemp);
-	sh = shared_up(s, &fresh);
+	sh = shared_up(s);
 	if (!sh)
 		return HTTP_INTERNAL_SERVER_ERROR;
-	umlconf_knobs_bounds(sh, fresh);
-	rc = umlconf_knobs_tree(sh, fresh);
+	rc = umlconf_knobs_up(sh, s);
 	if (rc == 0)
 		rc = umlconf_status_tree(sh);
 	/* Hooks are per process and die with the old DSO: attach them on every pass. */
-	if (rc == 0)
-		rc = umlconf_knobs_hooks(sh);
 	if (rc == 0)
 		rc = umlconf_status_hooks(sh);
 	if (rc < 0) {
@@ -487,6 +532,8 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 			     rc == -ENOMEM || rc == -ENOSPC ? "; raise UmlConfMemory" : "");
 		return HTTP_INTERNAL_SERVER_ERROR;
 	}
+	/* ...and hand them back before this DSO is unloaded (its pconf cleanup runs first). */
+	apr_pool_cleanup_register(pconf, NULL, hooks_release, apr_pool_cleanup_null);
 	umlconf_sh = sh;
 	if (nfs_up(s, conf) < 0 || exports_up(s, conf) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
@@ -494,10 +541,16 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 		     UMLCONF_LOGNO(10015) "machine %s at %pp; NFS on %s:%d; MaxRequestWorkers %ld "
 					  "(1..%ld), generation %u",
 		     adopted ? "adopted" : "booted", uml_machine_base(), conf->nfs_host,
-		     conf->nfs_port,
-		     (long)atomic_load(&sh->value[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
-		     (long)atomic_load(&sh->max[UMLCONF_KNOB_MAX_REQUEST_WORKERS]),
+		     conf->nfs_port, (long)umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS),
+		     (long)atomic_load(&sh->knob[UMLCONF_KNOB_MAX_REQUEST_WORKERS].max),
 		     uml_gen_read(&sh->config_gen));
+	return OK;
+}
+
+/* Every module's pre_config runs before any post_config: knobs register there. */
+static int umlconf_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+	umlconf_knobs_reset();
 	return OK;
 }
 
@@ -508,6 +561,8 @@ static void umlconf_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void umlconf_register_hooks(apr_pool_t *p)
 {
+	/* Before the pre_config of the modules that register knobs. */
+	ap_hook_pre_config(umlconf_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
 	ap_hook_post_config(umlconf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
 	ap_hook_child_init(umlconf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 	/* Before any other module spends work on a request we may hold or refuse. */
@@ -516,6 +571,7 @@ static void umlconf_register_hooks(apr_pool_t *p)
 	ap_hook_child_status(umlconf_cpu_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 	ap_hook_monitor(umlconf_cpu_reap, NULL, NULL, APR_HOOK_MIDDLE);
 	umlconf_status_register();
+	umlconf_knobs_offer();
 }
 
 AP_DECLARE_MODULE(umlconf) = {

@@ -115,28 +115,11 @@ static size_t render_children(char *buf, size_t size)
 		uint32_t pid = atomic_load(&c->pid);
 
 		/* The parent reclaims the dead within a second; don't show them meanwhile. */
-		if (!pid || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		if (!pid || !uml_task_alive(pid))
 			continue;
 		umlconf_buf_printf(buf, size, &len, "%d %u %u %" PRIu64 "\n", cpu, pid,
 				   atomic_load(&c->applied_gen), atomic_load(&c->applied_ns));
 	}
-	return len;
-}
-
-static size_t render_errors(char *buf, size_t size)
-{
-	struct umlconf_shared *sh = umlconf_sh;
-	size_t len = 0;
-	uint32_t total, n;
-
-	uml_lock(sh->errors_lock);
-	total = sh->errors_total;
-	n = total < UMLCONF_ERRORS ? total : UMLCONF_ERRORS;
-	for (uint32_t i = total - n; i != total; i++)
-		umlconf_buf_printf(buf, size, &len, "%s\n", sh->errors[i % UMLCONF_ERRORS]);
-	uml_unlock(sh->errors_lock);
-	if (len == 0)
-		buf[0] = '\0';
 	return len;
 }
 
@@ -190,7 +173,7 @@ static const struct status_file status_files[] = {
     {"/status/workers", render_workers},
     {"/status/listeners", render_listeners},
     {"/status/children", render_children},
-    {"/status/errors", render_errors},
+    {"/status/errors", umlconf_errors_render},
     {"/status/nfs", render_nfs},
     {"/status/mm/buddyinfo", uml_mm_buddyinfo},
     {"/status/mm/slabinfo", uml_mm_slabinfo},
@@ -274,13 +257,17 @@ int umlconf_status_hooks(struct umlconf_shared *sh)
 static int umlconf_status_hook(request_rec *r, int flags)
 {
 	struct umlconf_shared *sh = umlconf_sh;
+	char value[UMLCONF_TEXT_MAX];
 
 	if (!sh)
 		return OK;
 	if (flags & AP_STATUS_SHORT) {
-		for (int id = 0; id < UMLCONF_KNOB_COUNT; id++)
-			ap_rprintf(r, "UmlConf%s: %" PRId64 "\n", umlconf_knob_name(id),
-				   atomic_load(&sh->value[id]));
+		for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
+			if (!sh->knob[slot].name[0])
+				continue;
+			umlconf_knob_show(sh, slot, value, sizeof(value));
+			ap_rprintf(r, "UmlConf%s: %s\n", sh->knob[slot].name, value);
+		}
 		ap_rprintf(r,
 			   "UmlConfInFlight: %d\nUmlConfQueued: %d\nUmlConfRejected: %" PRIu64
 			   "\nUmlConfGeneration: %u\n",
@@ -289,9 +276,13 @@ static int umlconf_status_hook(request_rec *r, int flags)
 		return OK;
 	}
 	ap_rputs("<hr />\n<h2>mod_umlconf</h2>\n<dl>\n", r);
-	for (int id = 0; id < UMLCONF_KNOB_COUNT; id++)
-		ap_rprintf(r, "<dt>%s: %" PRId64 "</dt>\n", umlconf_knob_name(id),
-			   atomic_load(&sh->value[id]));
+	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
+		if (!sh->knob[slot].name[0])
+			continue;
+		umlconf_knob_show(sh, slot, value, sizeof(value));
+		ap_rprintf(r, "<dt>%s: %s</dt>\n", sh->knob[slot].name,
+			   ap_escape_html(r->pool, value));
+	}
 	ap_rprintf(r,
 		   "<dt>Requests in flight: %d, queued: %d, refused (503): %" PRIu64 "</dt>\n"
 		   "<dt>Config generation: %u</dt>\n</dl>\n",

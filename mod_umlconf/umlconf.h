@@ -20,14 +20,15 @@
 
 #include "uml.h"
 
-#include "knob_parse.h" /* UMLCONF_VALUE_MAX, the knobs' parsers */
+#include "knob_parse.h"	 /* UMLCONF_VALUE_MAX, the knobs' parsers */
+#include "mod_umlconf.h" /* struct umlconf_knob_def, struct umlconf_value */
 
 /*
- * Stable log numbers, in the spirit of httpd's APLOGNO: grep the error log
- * for "umlconf(100NN)". Never renumber; add new ones at the end.
- */
-#define UMLCONF_LOGNO(n) "umlconf(" #n "): "
-/* 10001 boot failed                    10002 adopt failed
+ * Stable log numbers (UMLCONF_LOGNO, mod_umlconf.h), in the spirit of httpd's
+ * APLOGNO: grep the error log for "umlconf(100NN)". Never renumber; add new
+ * ones at the end.
+ *
+ * 10001 boot failed                    10002 adopt failed
  * 10003 invalid knob write             10004 NFS listener failed
  * 10005 export refused                 10006 attach failed (child)
  * 10007 thread start failed            10008 request refused (503)
@@ -36,19 +37,43 @@
  * 10013 NFS service ended with error   10014 NFS address changed (needs stop/start)
  * 10015 machine booted / adopted       10016 write to a read-only status file
  * 10017 UmlConfScratch refused           10018 key file unusable (handles per boot)
+ * 10030 shared layout changed: fresh boot
+ * 10031 knob apply failed (child)      10032 knob registration refused
+ * 10033 mod_umlconf_httpd without mod_umlconf
  */
 
-#define UMLCONF_ROOT	  "umlconf"   /* uml_root_set name of struct umlconf_shared */
-#define UMLCONF_MAGIC	  0x75636f6eU /* "ucon" */
-#define UMLCONF_VERSION	  1
-#define UMLCONF_ERRORS	  32  /* the ring in /status/errors */
-#define UMLCONF_ERRLINE	  256 /* one formatted error line, NUL included */
+#define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
+#define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
+/* Bump with any change of struct umlconf_shared or what it points to. */
+#define UMLCONF_LAYOUT	2
+#define UMLCONF_ERRORS	32  /* the ring in /status/errors */
+#define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
+/* Knobs of this module and of the modules that register theirs. */
+#ifndef UMLCONF_KNOB_SLOTS
+#define UMLCONF_KNOB_SLOTS 32
+#endif
 
+/* The built-in knobs (knobs.c): always the first slots, in this order. */
 enum umlconf_knob_id {
 	UMLCONF_KNOB_MAX_REQUEST_WORKERS,
 	UMLCONF_KNOB_LISTEN_BACKLOG,
 	UMLCONF_KNOB_ACCEPTING,
 	UMLCONF_KNOB_COUNT
+};
+
+/*
+ * One knob's value in the arena, found by name after a restart. name and
+ * flags are written by the parent in post_config, before any child runs;
+ * value, min and max are atomics for the request path; text (text knobs)
+ * is guarded by umlconf_shared.knobs_lock. changes counts accepted writes:
+ * a child applies the knob when it differs from what it applied last.
+ */
+struct umlconf_knob_slot {
+	char name[UMLCONF_KNOB_NAME_MAX + 1]; /* "": a free slot */
+	uint32_t flags;			      /* UMLCONF_KNOB_* */
+	_Atomic uint32_t changes;
+	_Atomic int64_t value, min, max;
+	char text[UMLCONF_TEXT_MAX];
 };
 
 /*
@@ -66,17 +91,23 @@ struct umlconf_child {
 	_Atomic uint64_t applied_ns;  /* CLOCK_REALTIME when it was applied */
 };
 
-/* In the arena, found by name (UMLCONF_ROOT) after fork and after uml_adopt. */
+/*
+ * In the arena, found by name (UMLCONF_ROOT) after fork and after uml_adopt.
+ * The first five words are the same in every layout: a graceful restart
+ * reads them before it adopts the arena, and boots a fresh machine when they
+ * describe another layout (umlconf(10030)).
+ */
 struct umlconf_shared {
-	uint32_t magic, version;
+	uint32_t magic;	      /* UMLCONF_MAGIC */
+	uint32_t layout;      /* UMLCONF_LAYOUT */
+	uint32_t size;	      /* sizeof(struct umlconf_shared) */
+	uint32_t knob_slots;  /* UMLCONF_KNOB_SLOTS */
+	uint32_t builtin;     /* UMLCONF_KNOB_COUNT: the built-in knobs' slots */
 	uml_gen_t config_gen; /* bumped by every accepted knob write; watchers sleep on it */
 	uml_gen_t
 	    admit_gen; /* bumped when a slot frees or a knob changes; the queue sleeps on it */
-	/* Knob values and bounds: atomics, read by the request hot path. Bounds are
-	 * set by the parent at each post_config (they come from the MPM). */
-	_Atomic int64_t value[UMLCONF_KNOB_COUNT];
-	_Atomic int64_t min[UMLCONF_KNOB_COUNT];
-	_Atomic int64_t max[UMLCONF_KNOB_COUNT];
+	uml_lock_t *knobs_lock; /* guards knob[].text */
+	struct umlconf_knob_slot knob[UMLCONF_KNOB_SLOTS];
 	_Atomic int32_t in_flight; /* sum of child[].in_flight */
 	_Atomic int32_t queued;	   /* sum of child[].queued */
 	_Atomic uint64_t rejected; /* 503s sent by admission */
@@ -87,10 +118,16 @@ struct umlconf_shared {
 	char errors[UMLCONF_ERRORS][UMLCONF_ERRLINE];
 };
 
+/* A built-in knob's value, on the request path. */
+static inline int64_t umlconf_knob_value(const struct umlconf_shared *sh, enum umlconf_knob_id id)
+{
+	return atomic_load(&sh->knob[id].value);
+}
+
 /* One UmlConfExport line. */
 struct umlconf_export {
 	const char *path;
-	unsigned flags; /* UML_NFS_RW, UML_NFS_SECURE */
+	unsigned flags;		     /* UML_NFS_RW, UML_NFS_SECURE */
 	apr_array_header_t *clients; /* const char * */
 };
 
@@ -132,21 +169,30 @@ static inline struct umlconf_conf *umlconf_conf_of(server_rec *s)
 	return ap_get_module_config(s->module_config, &umlconf_module);
 }
 
-/* --- knobs.c: the knob table, its file hooks, the error ring --- */
+/* --- knobs.c: the knob table, the registry, their file hooks, the error ring --- */
 
-/* Set bounds from the MPM and, on a fresh machine, defaults. */
-void umlconf_knobs_bounds(struct umlconf_shared *sh, bool fresh);
-/* Create /config and its knob files (fresh machine only: values survive restarts). */
-int umlconf_knobs_tree(struct umlconf_shared *sh, bool fresh);
-/* Attach the knobs' hooks and flags in this process. */
-int umlconf_knobs_hooks(struct umlconf_shared *sh);
-/* Apply every knob in this child (watcher thread). */
+/* Offer umlconf_register_knob to other modules (register_hooks). */
+void umlconf_knobs_offer(void);
+/* Forget the knobs registered by the last configuration pass (pre_config). */
+void umlconf_knobs_reset(void);
+/*
+ * Give every knob a slot (its own after a restart), set bounds from the MPM
+ * and, for a knob new to the machine, its default; build /config and attach
+ * the hooks in this process. Parent, post_config.
+ */
+int umlconf_knobs_up(struct umlconf_shared *sh, server_rec *s);
+/* Apply every knob whose value changed since this child last did (watcher thread). */
 void umlconf_knobs_apply(struct umlconf_shared *sh);
-/* Put the value in force back into knob files a refused write left empty. */
-const char *umlconf_knob_name(int id);
+/* The value of slot @slot as text, as server-status shows it. */
+void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t size);
+
+/* --- errors.c: the ring of refused writes --- */
+
 /* Record a refused write in /status/errors and the error log. */
 void umlconf_error_record(struct umlconf_shared *sh, const char *client, const char *file,
 			  const char *data, size_t len, const char *reason);
+/* /status/errors: the ring, oldest first. */
+size_t umlconf_errors_render(char *buf, size_t size);
 
 /* --- admission.c: MaxRequestWorkers and Accepting on the request path --- */
 int umlconf_admit(request_rec *r);
@@ -174,11 +220,10 @@ void umlconf_cpu_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int
 /* The watcher's kernel thread (@arg: this child's struct umlconf_child). */
 int umlconf_watcher_main(void *arg);
 
-/* --- small helpers shared by the files above --- */
+/* --- render.c: bounded text for rendered files --- */
 
 /* Append printf output to a buffer of @size, tracking the length in *@len. */
 void umlconf_buf_printf(char *buf, size_t size, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-uint64_t umlconf_now_ns(void);
 
 #endif

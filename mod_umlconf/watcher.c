@@ -9,8 +9,17 @@
  * it ends when the child's stopper interrupts it.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "umlconf.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 int umlconf_watcher_main(void *arg)
 {
@@ -23,7 +32,7 @@ int umlconf_watcher_main(void *arg)
 		gen = uml_gen_read(&sh->config_gen);
 		umlconf_knobs_apply(sh);
 		/* ns before gen: whoever sees the new gen sees its time too. */
-		atomic_store(&me->applied_ns, umlconf_now_ns());
+		atomic_store(&me->applied_ns, now_ns());
 		atomic_store(&me->applied_gen, gen);
 	} while (uml_gen_wait(&sh->config_gen, gen, -1) != -EINTR);
 	return 0;

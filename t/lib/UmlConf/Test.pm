@@ -15,7 +15,7 @@ use Apache::TestRequest ();
 
 our @EXPORT = qw(nfs_url nfs_cat nfs_write nfs_ls knob status_file wait_until as_client
     http_get concurrent_gets error_log_since error_log_size graceful_restart
-    httpd_pid max_overlap);
+    httpd_pid max_overlap set_knob knob_names);
 
 sub nfs_port { $ENV{UMLCONF_NFS_PORT} || 12049 }
 
@@ -103,6 +103,28 @@ sub status_file {
     return nfs_cat("/status/$name");
 }
 
+# Write a knob and wait until every child has applied it (status/children
+# shows the generation of the write). Returns the write's exit status.
+sub set_knob {
+    my ($name, $value) = @_;
+    my ($rc) = nfs_write("/config/$name", "$value\n");
+    return $rc if $rc;
+    my $ok = wait_until(sub {
+        my $gen = status_file('generation') // return 0;
+        my $kids = status_file('children') // return 0;
+        chomp $gen;
+        my @g = map { (split ' ')[2] } grep { !/^#/ } split /\n/, $kids;
+        return @g && !grep { $_ != $gen } @g;
+    }, 10);
+    return $ok ? 0 : 1;
+}
+
+# The names of the files under /config, sorted.
+sub knob_names {
+    my $ls = nfs_ls('/config') // return;
+    return sort grep { $_ ne '.' && $_ ne '..' } map { (split ' ')[-1] } split /\n/, $ls;
+}
+
 # Poll @cond (a sub) until true or @timeout seconds pass; returns its last value.
 sub wait_until {
     my ($cond, $timeout) = @_;
@@ -121,11 +143,12 @@ sub wait_until {
 my $http_port;
 sub http_port { $http_port //= Apache::Test::vars('port') }
 
-# One HTTP/1.0 request on a fresh connection. Returns a hash: status, headers
-# (lower-case names), body, t_sent, t_done.
+# One HTTP/1.0 request on a fresh connection (to @port, default the main
+# server's). Returns a hash: status, headers (lower-case names), body,
+# t_sent, t_done.
 sub http_get {
-    my ($path, $timeout) = @_;
-    my $port = http_port();
+    my ($path, $timeout, $port) = @_;
+    $port //= http_port();
     my %r = (status => 0, headers => {}, body => '', t_sent => time);
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
         Proto => 'tcp', Timeout => 5) or return { %r, error => "connect: $!" };
