@@ -44,9 +44,9 @@ int machine_boot(size_t size, void *address)
 	host_wall(&sec, &nsec);
 	m->boot_wall_sec = (uint64_t)sec;
 	host_random(m->boot_verf, sizeof(m->boot_verf));
-	spin_lock_init(&m->roots_lock);
-	spin_lock_init(&m->cpu_lock);
-	spin_lock_init(&m->sched_lock);
+	spin_lock_init_rank(&m->roots_lock, LOCK_RANK_ROOTS);
+	spin_lock_init_rank(&m->cpu_lock, LOCK_RANK_CPUS);
+	spin_lock_init_rank(&m->sched_lock, LOCK_RANK_SCHED);
 
 	err = mm_init(&m->mm, (char *)m + hdr, size - hdr);
 	if (err) {

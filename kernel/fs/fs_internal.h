@@ -77,7 +77,7 @@ struct vfs_inode {
 
 /* In the arena. Every field is guarded by lock. */
 struct vfs_sb {
-	kmutex_t lock;
+	kmutex_t lock; /* LOCK_RANK_VFS (sync.h): the outermost lock */
 	uint64_t next_ino;
 	uint32_t client_gen; /* generation for client-created inodes, per boot */
 	uint64_t ninodes;

@@ -122,7 +122,7 @@ int vfs_init(void)
 	sb = kzalloc(sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
-	err = kmutex_init(&sb->lock);
+	err = kmutex_init_rank(&sb->lock, LOCK_RANK_VFS);
 	if (err)
 		goto out_free;
 	sb->inode_cache = kmem_cache_create("vfs_inode", sizeof(struct vfs_inode), 8);

@@ -29,8 +29,8 @@ void *host_map_shared(size_t size, void *hint)
 {
 	void *p;
 
-	p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS |
-		 (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+	p = mmap(hint, size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
 	if (p == MAP_FAILED && hint)
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
@@ -153,7 +153,7 @@ bool host_task_alive(uint32_t tid)
 	const char *state;
 	ssize_t n;
 
-	/* kill() accepts a thread id and addresses its thread group: one system call rules out most. */
+	/* kill() takes a thread id too; one system call rules most dead tasks out. */
 	if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
 		return false;
 	/*

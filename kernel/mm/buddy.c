@@ -66,11 +66,12 @@ int mm_init(struct mm_zone *z, void *start, size_t size)
 	uint32_t npages, idx;
 
 	memset(z, 0, sizeof(*z));
-	spin_lock_init(&z->lock);
+	spin_lock_init_rank(&z->lock, LOCK_RANK_ZONE);
 	/* Descriptors first, then the pages they describe. */
 	npages = (uint32_t)(size / (PAGE_SIZE + sizeof(struct page)));
 	while (npages && ALIGN_UP((uintptr_t)base + npages * sizeof(struct page), PAGE_SIZE) +
-				 (uintptr_t)npages * PAGE_SIZE > (uintptr_t)base + size)
+				 (uintptr_t)npages * PAGE_SIZE >
+			     (uintptr_t)base + size)
 		npages--;
 	if (npages < 16)
 		return -ENOMEM;
@@ -153,13 +154,13 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 	p = page_alloc_locked(z, order);
 	if (!p) {
 		/* Pages held by dead threads and kept empty slabs can serve. */
-		reap_locked(z);
-		shrink_locked(z);
+		tcache_reap_locked(z);
+		slab_shrink_locked(z);
 		p = page_alloc_locked(z, order);
 	}
 	if (p && t != &mm_no_slot) {
 		m = t->mag[MM_PAGE_MAG];
-		if (!m && (m = cache_alloc_locked(z, z->mag_cache))) {
+		if (!m && (m = kmem_cache_alloc_locked(z, z->mag_cache))) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
 			t->mag[MM_PAGE_MAG] = m;

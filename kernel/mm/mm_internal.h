@@ -10,12 +10,12 @@ extern struct mm_zone *mm_cur;
 void *page_alloc_locked(struct mm_zone *z, unsigned order);
 void page_free_locked(struct mm_zone *z, void *addr, unsigned order);
 void slab_init(struct mm_zone *z);
-void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c);
-void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj);
+void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c);
+void kmem_cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj);
 /* Release kept empty slabs; returns pages freed. */
-size_t shrink_locked(struct mm_zone *z);
+size_t slab_shrink_locked(struct mm_zone *z);
 /* Give back the cached objects of dead threads; returns threads reaped. */
-int reap_locked(struct mm_zone *z);
+int tcache_reap_locked(struct mm_zone *z);
 
 /*
  * The calling thread's slot, claimed on first use. A thread that could not
@@ -33,13 +33,13 @@ struct mm_tls {
 extern __thread struct mm_tls mm_tls __attribute__((tls_model("initial-exec")));
 extern uint32_t mm_epoch;
 extern struct mm_tslot mm_no_slot;
-struct mm_tslot *tslot_claim(void);
+struct mm_tslot *tcache_slot_claim(void);
 
 static inline struct mm_tslot *tslot_self(void)
 {
 	if (likely(mm_tls.epoch == mm_epoch))
 		return mm_tls.slot;
-	return tslot_claim();
+	return tcache_slot_claim();
 }
 #define MM_PAGE_MAG MM_MAX_CACHES /* magazine index of order-0 pages */
 

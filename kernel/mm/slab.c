@@ -16,9 +16,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "uml/host.h"
 #include "uml/mm.h"
 #include "mm_internal.h"
 
@@ -40,12 +40,10 @@ static uint64_t *rz_of(const struct kmem_cache *c, void *obj)
 	return (uint64_t *)((char *)obj + c->size - MM_RZ);
 }
 
-static void __attribute__((noreturn)) mm_bug(const char *what, const struct kmem_cache *c,
-					     const void *obj)
+static void __attribute__((noreturn))
+mm_bug(const char *what, const struct kmem_cache *c, const void *obj)
 {
-	fprintf(stderr, "umlmm: %s: object %p of cache %s (size %u)\n", what, obj, c->name,
-		c->objsize);
-	abort();
+	host_panic("umlmm: %s: object %p of cache %s (size %u)", what, obj, c->name, c->objsize);
 }
 
 static void debug_free_init(const struct kmem_cache *c, void *obj)
@@ -79,7 +77,7 @@ static void debug_on_free(const struct kmem_cache *c, void *obj)
 	*rz_of(c, obj) = RZ_FREE;
 }
 #else
-#define MM_RZ 0
+#define MM_RZ		       0
 static inline void debug_free_init(const struct kmem_cache *c, void *obj)
 {
 	(void)c;
@@ -197,7 +195,7 @@ static void slab_release(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 }
 
 /* One object off the slabs (it stays poisoned for ASan until handed out). */
-void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 {
 	struct page *pg;
 	uint32_t idx;
@@ -219,7 +217,7 @@ void *cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 	return obj;
 }
 
-void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
+void kmem_cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
 {
 	uint32_t idx = mm_page_of(obj)->head;
 	struct page *pg = &z->pages[idx];
@@ -237,7 +235,7 @@ void cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
 		slab_release(z, c, idx);
 }
 
-size_t shrink_locked(struct mm_zone *z)
+size_t slab_shrink_locked(struct mm_zone *z)
 {
 	size_t pages = 0;
 
@@ -263,7 +261,7 @@ size_t mm_shrink(void)
 	size_t n;
 
 	spin_lock(&z->lock);
-	n = shrink_locked(z);
+	n = slab_shrink_locked(z);
 	spin_unlock(&z->lock);
 	return n;
 }
@@ -275,7 +273,7 @@ void slab_init(struct mm_zone *z)
 	cache_setup(z, &z->cache_cache, "kmem_cache", sizeof(struct kmem_cache),
 		    _Alignof(struct kmem_cache));
 	for (unsigned i = 0; i < MM_KMALLOC_CLASSES; i++) {
-		struct kmem_cache *c = cache_alloc_locked(z, &z->cache_cache);
+		struct kmem_cache *c = kmem_cache_alloc_locked(z, &z->cache_cache);
 
 		assert(c);
 		mm_unpoison(c, sizeof(*c));
@@ -283,10 +281,10 @@ void slab_init(struct mm_zone *z)
 		cache_setup(z, c, name, 1u << (i + MM_KMALLOC_MIN_SHIFT), 8);
 		z->kmalloc[i] = c;
 	}
-	z->mag_cache = cache_alloc_locked(z, &z->cache_cache);
+	z->mag_cache = kmem_cache_alloc_locked(z, &z->cache_cache);
 	mm_unpoison(z->mag_cache, sizeof(struct kmem_cache));
 	cache_setup(z, z->mag_cache, "mm_mag", sizeof(struct mm_mag), 8);
-	z->tslot_cache = cache_alloc_locked(z, &z->cache_cache);
+	z->tslot_cache = kmem_cache_alloc_locked(z, &z->cache_cache);
 	mm_unpoison(z->tslot_cache, sizeof(struct kmem_cache));
 	cache_setup(z, z->tslot_cache, "mm_tslot", sizeof(struct mm_tslot), 64);
 	/* The allocator's own caches are used under the zone lock: no magazines. */
@@ -303,11 +301,10 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align
 	struct mm_zone *z = mm_cur;
 	struct kmem_cache *c;
 
-	if (!size || size > (PAGE_SIZE << 3) / 2 || (align && !IS_POW2(align)) ||
-	    align > PAGE_SIZE)
+	if (!size || size > (PAGE_SIZE << 3) / 2 || (align && !IS_POW2(align)) || align > PAGE_SIZE)
 		return NULL;
 	spin_lock(&z->lock);
-	c = cache_alloc_locked(z, &z->cache_cache);
+	c = kmem_cache_alloc_locked(z, &z->cache_cache);
 	if (c) {
 		mm_unpoison(c, sizeof(*c));
 		cache_setup(z, c, name, size, align);
@@ -335,7 +332,7 @@ int kmem_cache_destroy(struct kmem_cache *c)
 	*pp = c->next;
 	if (c->index < MM_MAX_CACHES)
 		z->by_index[c->index] = NULL;
-	cache_free_locked(z, &z->cache_cache, c);
+	kmem_cache_free_locked(z, &z->cache_cache, c);
 out:
 	spin_unlock(&z->lock);
 	return err;
@@ -347,7 +344,7 @@ static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsi
 	struct mm_mag *m = t->mag[index];
 
 	if (!m) {
-		m = cache_alloc_locked(z, z->mag_cache);
+		m = kmem_cache_alloc_locked(z, z->mag_cache);
 		if (m) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
@@ -366,10 +363,10 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	spin_lock(&z->lock);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
-	obj = cache_alloc_locked(z, c);
+	obj = kmem_cache_alloc_locked(z, c);
 	/* Take a batch now so the next allocations need no lock. */
 	while (obj && m && m->n < MM_MAG_BATCH) {
-		void *o = cache_alloc_locked(z, c);
+		void *o = kmem_cache_alloc_locked(z, c);
 
 		if (!o)
 			break;
@@ -379,7 +376,8 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	return obj;
 }
 
-static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t, void *obj)
+static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t,
+						      void *obj)
 {
 	struct mm_zone *z = mm_cur;
 	struct mm_mag *m = NULL;
@@ -389,10 +387,10 @@ static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, stru
 		m = mag_get_locked(z, t, c->index);
 	if (m) {
 		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
-			cache_free_locked(z, c, m->obj[--m->n]);
+			kmem_cache_free_locked(z, c, m->obj[--m->n]);
 		m->obj[m->n++] = obj;
 	} else {
-		cache_free_locked(z, c, obj);
+		kmem_cache_free_locked(z, c, obj);
 	}
 	spin_unlock(&z->lock);
 }
@@ -529,13 +527,11 @@ void kfree(const void *p)
 
 	if (unlikely(!p))
 		return;
-	/* Every page of a slab names its cache, so no hop to the head page. */
 #ifdef MM_DEBUG
-	if (!mm_page_of(p)) {
-		fprintf(stderr, "umlmm: kfree of %p, outside the machine's memory\n", p);
-		abort();
-	}
+	if (!mm_page_of(p))
+		host_panic("umlmm: kfree of %p, outside the machine's memory", p);
 #endif
+	/* Every page of a slab names its cache, so no hop to the head page. */
 	pg = &z->pages[((const char *)p - z->start) >> PAGE_SHIFT];
 	if (likely(pg->flags & PG_SLAB))
 		cache_free_fast(pg->cache, (void *)p);

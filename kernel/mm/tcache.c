@@ -38,11 +38,11 @@ static uint64_t tslot_flush_locked(struct mm_zone *z, struct mm_tslot *t, bool f
 			if (i == MM_PAGE_MAG)
 				page_free_locked(z, obj, 0);
 			else if (z->by_index[i])
-				cache_free_locked(z, z->by_index[i], obj);
+				kmem_cache_free_locked(z, z->by_index[i], obj);
 			n++;
 		}
 		if (free_mags) {
-			cache_free_locked(z, z->mag_cache, m);
+			kmem_cache_free_locked(z, z->mag_cache, m);
 			t->mag[i] = NULL;
 		}
 	}
@@ -75,7 +75,7 @@ static void tls_key_init(void)
 	pthread_atfork(NULL, NULL, mm_after_fork);
 }
 
-int reap_locked(struct mm_zone *z)
+int tcache_reap_locked(struct mm_zone *z)
 {
 	int reaped = 0;
 
@@ -100,12 +100,12 @@ int mm_reap(void)
 	if (!z)
 		return 0;
 	spin_lock(&z->lock);
-	n = reap_locked(z);
+	n = tcache_reap_locked(z);
 	spin_unlock(&z->lock);
 	return n;
 }
 
-__attribute__((noinline)) struct mm_tslot *tslot_claim(void)
+__attribute__((noinline)) struct mm_tslot *tcache_slot_claim(void)
 {
 	struct mm_zone *z = mm_cur;
 	struct mm_tslot *t = NULL;
@@ -119,7 +119,7 @@ __attribute__((noinline)) struct mm_tslot *tslot_claim(void)
 	for (int pass = 0; pass < 2 && !t; pass++) {
 		for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
 			if (!z->tslot[i]) {
-				z->tslot[i] = cache_alloc_locked(z, z->tslot_cache);
+				z->tslot[i] = kmem_cache_alloc_locked(z, z->tslot_cache);
 				if (!z->tslot[i])
 					break;
 				mm_unpoison(z->tslot[i], sizeof(struct mm_tslot));
@@ -132,7 +132,7 @@ __attribute__((noinline)) struct mm_tslot *tslot_claim(void)
 				break;
 			}
 		}
-		if (!t && pass == 0 && reap_locked(z) == 0)
+		if (!t && pass == 0 && tcache_reap_locked(z) == 0)
 			break;
 	}
 	if (t) {

@@ -22,11 +22,11 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
-#define STACK_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define FIBER_START(save, bottom, size) __sanitizer_start_switch_fiber((save), (bottom), (size))
+#define STACK_UNPOISON(p, n)		 ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define FIBER_START(save, bottom, size)	 __sanitizer_start_switch_fiber((save), (bottom), (size))
 #define FIBER_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber((save), (bottom), (size))
 #else
-#define STACK_UNPOISON(p, n) ((void)(p), (void)(n))
+#define STACK_UNPOISON(p, n)		 ((void)(p), (void)(n))
 #define FIBER_START(save, bottom, size)	 ((void)(save), (void)(bottom), (void)(size))
 #define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
@@ -37,7 +37,7 @@
 
 void sched_switch(void **save_sp, void *load_sp);
 
-/* This host thread's CPU; a forked child inherits it, so it counts only in the generation it was set. */
+/* This host thread's CPU; a forked child inherits it, so it counts only in its generation. */
 static __thread struct sched_cpu *this_cpu;
 static __thread uint32_t this_cpu_gen;
 
@@ -78,7 +78,7 @@ int sched_cpu_init(void)
 	if (cur_cpu())
 		return -EALREADY;
 	if (this_cpu) {
-		/* Inherited through fork: the parent's CPU, not ours. Drop our copies of its fds. */
+		/* Inherited through fork: the parent's CPU. Drop our copies of its fds. */
 		host_close(this_cpu->epfd);
 		host_close(this_cpu->bellfd);
 		this_cpu = NULL;
@@ -115,7 +115,7 @@ int sched_cpu_init(void)
 	cpu->id = (uint32_t)id;
 	cpu->pid = host_pid();
 	cpu->tid = host_tid();
-	spin_lock_init(&cpu->remote_lock);
+	spin_lock_init_rank(&cpu->remote_lock, LOCK_RANK_CPU_REMOTE);
 	{
 		uint64_t boot;
 
@@ -167,8 +167,8 @@ int sched_cpu_exit(void)
 	spin_lock(&machine->sched_lock);
 	cpu_table()[cpu->id] = NULL;
 	spin_unlock(&machine->sched_lock);
-	while (cpu->all) /* finished, never joined */
-		free_thread(cpu->all);
+	while (!list_empty(&cpu->all)) /* finished, never joined */
+		free_thread(list_entry(cpu->all.first, struct kthread, all));
 	while (cpu->nstack_cache) {
 		char *stack = cpu->stack_cache[--cpu->nstack_cache].stack;
 
@@ -206,29 +206,19 @@ int sched_cpu_stats(int i, struct sched_stats *st)
 
 static void rq_push(struct sched_cpu *cpu, struct kthread *t)
 {
-	unsigned p = t->prio;
-
-	t->rq_next = NULL;
-	if (cpu->rq_tail[p])
-		cpu->rq_tail[p]->rq_next = t;
-	else
-		cpu->rq_head[p] = t;
-	cpu->rq_tail[p] = t;
+	list_add_tail(&cpu->rq[t->prio], &t->rq);
 	atomic_fetch_add_explicit(&cpu->nrunnable, 1, memory_order_relaxed);
 }
 
 static struct kthread *rq_pop(struct sched_cpu *cpu)
 {
 	for (unsigned p = 0; p < SCHED_NPRIO; p++) {
-		struct kthread *t = cpu->rq_head[p];
+		struct list_node *n = list_pop_head(&cpu->rq[p]);
 
-		if (!t)
+		if (!n)
 			continue;
-		cpu->rq_head[p] = t->rq_next;
-		if (!cpu->rq_head[p])
-			cpu->rq_tail[p] = NULL;
 		atomic_fetch_sub_explicit(&cpu->nrunnable, 1, memory_order_relaxed);
-		return t;
+		return list_entry(n, struct kthread, rq);
 	}
 	return NULL;
 }
@@ -236,27 +226,18 @@ static struct kthread *rq_pop(struct sched_cpu *cpu)
 /* Threads woken from elsewhere join the run queue, in the order they came. */
 static void drain_remote(struct sched_cpu *cpu)
 {
-	struct kthread *list, *rev = NULL;
+	struct list_node *n;
+	struct list woken;
 
-	if (!READ_ONCE(*(_Atomic(struct kthread *) *)&cpu->remote_head))
+	/* A peek without the lock: wakers only ever make the list non-empty. */
+	if (!READ_ONCE(*(_Atomic(struct list_node *) *)&cpu->remote.first))
 		return;
 	spin_lock(&cpu->remote_lock);
-	list = cpu->remote_head;
-	cpu->remote_head = NULL;
+	woken = cpu->remote;
+	list_init(&cpu->remote);
 	spin_unlock(&cpu->remote_lock);
-	while (list) {
-		struct kthread *next = list->rq_next;
-
-		list->rq_next = rev;
-		rev = list;
-		list = next;
-	}
-	while (rev) {
-		struct kthread *next = rev->rq_next;
-
-		rq_push(cpu, rev);
-		rev = next;
-	}
+	while ((n = list_pop_head(&woken)))
+		rq_push(cpu, list_entry(n, struct kthread, rq));
 }
 
 void sched_wake(struct kthread *t)
@@ -271,8 +252,7 @@ void sched_wake(struct kthread *t)
 		return;
 	}
 	spin_lock(&cpu->remote_lock);
-	t->rq_next = cpu->remote_head;
-	cpu->remote_head = t;
+	list_add_tail(&cpu->remote, &t->rq);
 	spin_unlock(&cpu->remote_lock);
 	atomic_fetch_add_explicit(&cpu->remote_wakes, 1, memory_order_relaxed);
 	if (atomic_exchange(&cpu->bell_pending, 1) == 0)
@@ -281,45 +261,43 @@ void sched_wake(struct kthread *t)
 
 /* --- timers (local): a list sorted by wake time --- */
 
+static inline struct kthread *timer_first(struct sched_cpu *cpu)
+{
+	return list_entry(cpu->timers.first, struct kthread, timer);
+}
+
 void sched_timer_arm(struct kthread *t, int64_t timeout_ns)
 {
-	struct kthread **pp = &t->cpu->timers;
+	struct list_node *pos;
 
 	t->wake_at = host_mono_ns() + (uint64_t)timeout_ns;
 	t->timed_out = false;
-	while (*pp && (*pp)->wake_at <= t->wake_at)
-		pp = &(*pp)->tm_next;
-	t->tm_next = *pp;
-	*pp = t;
-	t->on_timer = true;
+	/* Behind those due at the same time: they fire in the order armed. */
+	for (pos = t->cpu->timers.first; pos; pos = pos->next)
+		if (list_entry(pos, struct kthread, timer)->wake_at > t->wake_at)
+			break;
+	list_add_before(&t->cpu->timers, pos, &t->timer);
 	atomic_fetch_add_explicit(&t->cpu->ntimers, 1, memory_order_relaxed);
 }
 
 void sched_timer_cancel(struct kthread *t)
 {
-	struct kthread **pp = &t->cpu->timers;
-
-	if (!t->on_timer)
+	if (!list_linked(&t->cpu->timers, &t->timer))
 		return;
-	while (*pp != t)
-		pp = &(*pp)->tm_next;
-	*pp = t->tm_next;
-	t->on_timer = false;
+	list_del(&t->cpu->timers, &t->timer);
 	atomic_fetch_sub_explicit(&t->cpu->ntimers, 1, memory_order_relaxed);
 }
 
 static void fire_timers(struct sched_cpu *cpu)
 {
+	struct kthread *t;
 	uint64_t now;
 
-	if (!cpu->timers)
+	if (list_empty(&cpu->timers))
 		return;
 	now = host_mono_ns();
-	while (cpu->timers && cpu->timers->wake_at <= now) {
-		struct kthread *t = cpu->timers;
-
-		cpu->timers = t->tm_next;
-		t->on_timer = false;
+	while ((t = timer_first(cpu)) && t->wake_at <= now) {
+		list_del(&cpu->timers, &t->timer);
 		atomic_fetch_sub_explicit(&cpu->ntimers, 1, memory_order_relaxed);
 		t->timed_out = true;
 		sched_wake(t);
@@ -463,12 +441,7 @@ static void free_thread(struct kthread *t)
 {
 	struct sched_cpu *cpu = t->cpu;
 
-	if (t->all_prev)
-		t->all_prev->all_next = t->all_next;
-	else
-		cpu->all = t->all_next;
-	if (t->all_next)
-		t->all_next->all_prev = t->all_prev;
+	list_del(&cpu->all, &t->all);
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	/* Keep a few stacks, guard and all: creating a thread then needs no system call. */
 	if (cpu->nstack_cache < SCHED_STACK_CACHE) {
@@ -488,10 +461,11 @@ static void free_thread(struct kthread *t)
  */
 static void reap_dead_cpu(struct sched_cpu *cpu)
 {
-	while (cpu->all) {
-		struct kthread *t = cpu->all;
+	struct list_node *n;
 
-		cpu->all = t->all_next;
+	while ((n = list_pop_head(&cpu->all))) {
+		struct kthread *t = list_entry(n, struct kthread, all);
+
 		page_free(t->stack, t->stack_order);
 		kmem_cache_free(kthread_cache, t);
 	}
@@ -535,15 +509,27 @@ static void reap_zombie(struct sched_cpu *cpu)
 		free_thread(z);
 }
 
+/* The debug build's record of held locks follows the thread that runs (uml/sync.h). */
+static inline void lock_record_switch(struct kthread *next)
+{
+#ifdef MM_DEBUG
+	spin_order_switch(next ? &next->held : NULL);
+#else
+	(void)next;
+#endif
+}
+
 static void switch_to(struct sched_cpu *cpu, void **save, struct kthread *next, bool dying)
 {
 	void *fake = NULL;
 
 	atomic_fetch_add_explicit(&cpu->switches, 1, memory_order_relaxed);
 	cpu->current = next;
+	lock_record_switch(next);
 	if (next) {
 		atomic_store_explicit(&next->state, KT_RUNNING, memory_order_relaxed);
-		FIBER_START(dying ? NULL : &fake, next->stack + PAGE_SIZE, STACK_SIZE(next) - PAGE_SIZE);
+		FIBER_START(dying ? NULL : &fake, next->stack + PAGE_SIZE,
+			    STACK_SIZE(next) - PAGE_SIZE);
 		sched_switch(save, next->sp);
 	} else {
 		FIBER_START(dying ? NULL : &fake, host_stack_bottom, host_stack_size);
@@ -694,10 +680,7 @@ int kthread_create_stack(struct kthread **out, const char *name, int prio, unsig
 	for (int i = 0; i < 6; i++)
 		*--sp = 0;
 	t->sp = sp;
-	t->all_next = cpu->all;
-	if (cpu->all)
-		cpu->all->all_prev = t;
-	cpu->all = t;
+	list_add_head(&cpu->all, &t->all);
 	atomic_fetch_add(&cpu->nthreads, 1);
 	atomic_store(&t->state, KT_RUNNABLE);
 	rq_push(cpu, t);
@@ -715,8 +698,7 @@ void kthread_detach(struct kthread *t)
 		t->detached = true;
 }
 
-int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
-		   void *arg)
+int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *), void *arg)
 {
 	return kthread_create_stack(out, name, prio, SCHED_STACK_ORDER, fn, arg);
 }
@@ -757,8 +739,8 @@ int sched_cpu_run(bool drain)
 		{
 			int timeout = -1;
 
-			if (cpu->timers) {
-				uint64_t now = host_mono_ns(), at = cpu->timers->wake_at;
+			if (!list_empty(&cpu->timers)) {
+				uint64_t now = host_mono_ns(), at = timer_first(cpu)->wake_at;
 
 				timeout = at <= now ? 0 : (int)((at - now + 999999) / 1000000);
 			}

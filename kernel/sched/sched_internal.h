@@ -7,39 +7,41 @@
 enum kthread_state { KT_RUNNING = 1, KT_RUNNABLE, KT_BLOCKED, KT_DEAD };
 
 struct kthread {
-	void *sp;		 /* saved stack pointer while switched out */
-	struct sched_cpu *cpu;	 /* home CPU; never changes */
-	struct kthread *rq_next; /* run queue or remote list */
-	struct kthread *tm_next; /* timer list */
-	struct kthread *all_next, *all_prev; /* every thread of the CPU */
-	_Atomic uint32_t state;	 /* enum kthread_state */
+	void *sp;		/* saved stack pointer while switched out */
+	struct sched_cpu *cpu;	/* home CPU; never changes */
+	struct list_node rq;	/* on a run queue or the remote list */
+	struct list_node timer; /* on the timer list */
+	struct list_node all;	/* on the CPU's list of every thread */
+	_Atomic uint32_t state; /* enum kthread_state */
 	uint8_t prio;
-	bool on_timer;
 	bool timed_out;
-	bool detached;		 /* nobody will join: free at exit */
+	bool detached; /* nobody will join: free at exit */
 	uint8_t stack_order;
 	_Atomic uint32_t interrupted; /* kthread_interrupt was called */
-	uint64_t wake_at;	 /* monotonic ns, when on_timer */
+	uint64_t wake_at;	      /* monotonic ns, while on the timer list */
 	uint32_t io_events;
-	int (*fn)(void *);	 /* only ever called in the creating process */
+	int (*fn)(void *); /* only ever called in the creating process */
 	void *arg;
 	int ret;
-	char *stack;		 /* 2^stack_order pages, the first one a guard */
+	char *stack; /* 2^stack_order pages, the first one a guard */
 	unsigned valgrind_id;
 	struct kcompletion done;
 	struct kwaiter waiter;
 	char name[16];
+#ifdef MM_DEBUG
+	struct lock_held held; /* the locks it holds (uml/sync.h) */
+#endif
 };
 
 /*
  * A CPU, in the arena. Fields under "local" are touched only by the host
- * thread that runs the CPU; remote_head by anyone under remote_lock.
+ * thread that runs the CPU; remote by anyone under remote_lock.
  */
 struct sched_cpu {
 	uint32_t id, pid, tid;
 	char bell[48];
-	spinlock_t remote_lock;
-	struct kthread *remote_head;
+	spinlock_t remote_lock; /* LOCK_RANK_CPU_REMOTE: a leaf (uml/sync.h) */
+	struct list remote;	/* woken threads (kthread.rq), in the order woken */
 	_Atomic uint32_t bell_pending;
 	_Atomic uint32_t stop;
 	_Atomic uint64_t switches;
@@ -49,11 +51,11 @@ struct sched_cpu {
 	_Atomic uint32_t nthreads;
 	_Atomic uint32_t nrunnable;
 	/* local */
-	struct kthread *rq_head[SCHED_NPRIO], *rq_tail[SCHED_NPRIO];
-	struct kthread *timers;
+	struct list rq[SCHED_NPRIO]; /* runnable threads (kthread.rq), FIFO per priority */
+	struct list timers;	     /* kthread.timer, by wake_at */
 	struct kthread *current;
 	struct kthread *zombie;
-	struct kthread *all;	/* every thread, so a dead CPU's can be freed */
+	struct list all;    /* every thread (kthread.all), so a dead CPU's can be freed */
 #define SCHED_STACK_CACHE 4 /* per CPU: 256 KiB of default stacks at most */
 	struct {
 		char *stack;
@@ -81,19 +83,19 @@ void sched_timer_cancel(struct kthread *t);
  * true after a waker queued it still switches away once, to use up that
  * queue entry: a running thread never sits on a queue.
  */
-#define sched_block_until(t, cond)                                                       \
-	do {                                                                             \
-		for (;;) {                                                               \
-			atomic_store(&(t)->state, KT_BLOCKED);                           \
-			if (cond) {                                                      \
-				uint32_t st_ = KT_BLOCKED;                               \
-				if (!atomic_compare_exchange_strong(&(t)->state, &st_,   \
-								    KT_RUNNING))         \
-					sched_switch_away((t)->cpu);                     \
-				break;                                                   \
-			}                                                                \
-			sched_switch_away((t)->cpu);                                     \
-		}                                                                        \
+#define sched_block_until(t, cond)                                                                 \
+	do {                                                                                       \
+		for (;;) {                                                                         \
+			atomic_store(&(t)->state, KT_BLOCKED);                                     \
+			if (cond) {                                                                \
+				uint32_t st_ = KT_BLOCKED;                                         \
+				if (!atomic_compare_exchange_strong(&(t)->state, &st_,             \
+								    KT_RUNNING))                   \
+					sched_switch_away((t)->cpu);                               \
+				break;                                                             \
+			}                                                                          \
+			sched_switch_away((t)->cpu);                                               \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -15,37 +15,18 @@
 
 void kwait_init(struct kwait *wq)
 {
-	spin_lock_init(&wq->lock);
-	wq->head = wq->tail = NULL;
-}
-
-static void wq_add(struct kwait *wq, struct kwaiter *w)
-{
-	w->next = NULL;
-	if (wq->tail)
-		wq->tail->next = w;
-	else
-		wq->head = w;
-	wq->tail = w;
+	spin_lock_init_rank(&wq->lock, LOCK_RANK_KWAIT);
+	list_init(&wq->waiters);
 }
 
 /* Unlink @w if it is still queued; returns whether it was. Lock held. */
 static bool wq_del(struct kwait *wq, struct kwaiter *w)
 {
-	struct kwaiter *prev = NULL;
-
-	for (struct kwaiter *p = wq->head; p; prev = p, p = p->next) {
-		if (p != w)
-			continue;
-		if (prev)
-			prev->next = p->next;
-		else
-			wq->head = p->next;
-		if (wq->tail == p)
-			wq->tail = prev;
-		return true;
-	}
-	return false;
+	/* A waker unlinks what it wakes, so a waiter still linked was not woken. */
+	if (!list_linked(&wq->waiters, &w->node))
+		return false;
+	list_del(&wq->waiters, &w->node);
+	return true;
 }
 
 static void waiter_wake(struct kwaiter *w)
@@ -62,12 +43,9 @@ static int wake_locked(struct kwait *wq, int n)
 {
 	int woken = 0;
 
-	while (wq->head && woken < n) {
-		struct kwaiter *w = wq->head;
+	while (woken < n && !list_empty(&wq->waiters)) {
+		struct kwaiter *w = list_entry(list_pop_head(&wq->waiters), struct kwaiter, node);
 
-		wq->head = w->next;
-		if (!wq->head)
-			wq->tail = NULL;
 		waiter_wake(w);
 		woken++;
 		if (w->excl)
@@ -102,7 +80,7 @@ int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns)
 	atomic_store(&w->woken, 0);
 	w->excl = !!(flags & KWAIT_EXCL);
 	w->pid = host_pid();
-	wq_add(wq, w);
+	list_add_tail(&wq->waiters, &w->node);
 	spin_unlock(&wq->lock);
 
 	if (t) {
@@ -113,7 +91,7 @@ int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns)
 		else
 			t->timed_out = false;
 		sched_block_until(t, atomic_load(&w->woken) || t->timed_out ||
-					     (intr && atomic_load(&t->interrupted)));
+					 (intr && atomic_load(&t->interrupted)));
 		sched_timer_cancel(t);
 	} else {
 		uint64_t deadline = timeout_ns >= 0 ? host_mono_ns() + (uint64_t)timeout_ns : 0;
@@ -151,19 +129,6 @@ void ksem_init(struct ksem *s, int64_t count)
 {
 	kwait_init(&s->wq);
 	s->count = count;
-}
-
-int ksem_trydown(struct ksem *s)
-{
-	int ok = 0;
-
-	spin_lock(&s->wq.lock);
-	if (s->count > 0) {
-		s->count--;
-		ok = 1;
-	}
-	spin_unlock(&s->wq.lock);
-	return ok;
 }
 
 int ksem_down_timeout(struct ksem *s, int64_t timeout_ns)
@@ -208,17 +173,16 @@ int kmtx_lock(struct kmtx *m)
 	uint32_t me = host_pid(), owner = 0;
 	bool check_owner = false;
 
-	if (likely(atomic_compare_exchange_strong_explicit(&m->owner, &owner, me,
-							    memory_order_acquire,
-							    memory_order_relaxed)))
+	if (likely(atomic_compare_exchange_strong_explicit(
+		&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed)))
 		return 0;
 	/* Holders keep it for nanoseconds: a short spin beats a sleep and a wake. */
 	for (int i = 0; i < KMTX_SPIN; i++) {
 		host_cpu_relax();
 		owner = 0;
 		if (atomic_load_explicit(&m->owner, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&m->owner, &owner, me, memory_order_acquire,
-							  memory_order_relaxed))
+		    atomic_compare_exchange_weak_explicit(
+			&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed))
 			return 0;
 	}
 	for (;;) {
@@ -230,7 +194,8 @@ int kmtx_lock(struct kmtx *m)
 			bool dead = holder && check_owner && !host_task_alive(holder);
 
 			if (!holder || dead) {
-				uint32_t want = me | (m->wq.head ? KMTX_WAITERS : 0);
+				uint32_t want =
+				    me | (list_empty(&m->wq.waiters) ? 0 : KMTX_WAITERS);
 
 				if (!atomic_compare_exchange_strong(&m->owner, &owner, want))
 					continue;
@@ -263,67 +228,16 @@ void kmtx_unlock(struct kmtx *m)
 						    memory_order_relaxed))
 		return;
 	spin_lock(&m->wq.lock);
-	if (m->wq.head) {
+	if (!list_empty(&m->wq.waiters)) {
 		/* Hand over to the first waiter, so a stream of newcomers can't starve it. */
-		struct kwaiter *w = m->wq.head;
+		struct kwaiter *w = list_entry(m->wq.waiters.first, struct kwaiter, node);
 
-		atomic_store(&m->owner, w->pid | (w->next ? KMTX_WAITERS : 0));
+		atomic_store(&m->owner, w->pid | (w->node.next ? KMTX_WAITERS : 0));
 		wake_locked(&m->wq, 1);
 	} else {
 		atomic_store(&m->owner, 0);
 	}
 	spin_unlock(&m->wq.lock);
-}
-
-/* --- readers-writer semaphores --- */
-
-void krwsem_init(struct krwsem *s)
-{
-	kwait_init(&s->wq);
-	s->readers = 0;
-	s->writers_waiting = 0;
-}
-
-void krwsem_down_read(struct krwsem *s)
-{
-	for (;;) {
-		spin_lock(&s->wq.lock);
-		if (s->readers >= 0 && !s->writers_waiting) {
-			s->readers++;
-			spin_unlock(&s->wq.lock);
-			return;
-		}
-		kwait_sleep_locked(&s->wq, 0, -1);
-	}
-}
-
-void krwsem_up_read(struct krwsem *s)
-{
-	spin_lock(&s->wq.lock);
-	if (--s->readers == 0)
-		wake_locked(&s->wq, INT32_MAX);
-	spin_unlock(&s->wq.lock);
-}
-
-void krwsem_down_write(struct krwsem *s)
-{
-	spin_lock(&s->wq.lock);
-	s->writers_waiting++;
-	while (s->readers != 0) {
-		kwait_sleep_locked(&s->wq, 0, -1);
-		spin_lock(&s->wq.lock);
-	}
-	s->writers_waiting--;
-	s->readers = -1;
-	spin_unlock(&s->wq.lock);
-}
-
-void krwsem_up_write(struct krwsem *s)
-{
-	spin_lock(&s->wq.lock);
-	s->readers = 0;
-	wake_locked(&s->wq, INT32_MAX);
-	spin_unlock(&s->wq.lock);
 }
 
 /* --- completions --- */

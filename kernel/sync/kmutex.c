@@ -8,7 +8,7 @@
 
 #include "uml/sync.h"
 
-int kmutex_init(kmutex_t *m)
+int kmutex_init_rank(kmutex_t *m, enum lock_rank rank)
 {
 	pthread_mutexattr_t a;
 	int err;
@@ -19,22 +19,28 @@ int kmutex_init(kmutex_t *m)
 	err = pthread_mutex_init(&m->m, &a);
 	pthread_mutexattr_destroy(&a);
 	atomic_store(&m->recovered, 0);
+	m->rank = rank;
 	return -err;
 }
 
 int kmutex_lock(kmutex_t *m)
 {
-	int err = pthread_mutex_lock(&m->m);
+	int err;
 
+	spin_order_acquire(m, m->rank, false);
+	err = pthread_mutex_lock(&m->m);
 	if (err == EOWNERDEAD) {
 		pthread_mutex_consistent(&m->m);
 		atomic_fetch_add(&m->recovered, 1);
 		return -EOWNERDEAD;
 	}
+	if (err)
+		spin_order_release(m, m->rank);
 	return -err;
 }
 
 void kmutex_unlock(kmutex_t *m)
 {
+	spin_order_release(m, m->rank);
 	pthread_mutex_unlock(&m->m);
 }

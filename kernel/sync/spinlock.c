@@ -5,33 +5,23 @@
  * not. A stolen lock is reported to the taker, whose job it is to check the
  * state the lock guards.
  */
-#include <errno.h>
-#include <sched.h>
-
 #include "uml/host.h"
 #include "uml/sync.h"
 
-/* Spins between liveness checks of the owner; each check is one system call. */
+/* Spins between liveness checks of the owner; each check costs a few system calls. */
 #define SPIN_CHECK_EVERY 4096
-
-int spin_trylock(spinlock_t *l)
-{
-	uint32_t expect = 0;
-
-	return atomic_compare_exchange_strong_explicit(&l->owner, &expect, host_tid(),
-						       memory_order_acquire, memory_order_relaxed);
-}
 
 int spin_lock(spinlock_t *l)
 {
 	uint32_t me = host_tid(), owner;
 	unsigned spins = 0;
 
+	/* Before spinning: an inverted order is reported, not left to deadlock. */
+	spin_order_acquire(l, l->rank, true);
 	for (;;) {
 		owner = 0;
-		if (atomic_compare_exchange_weak_explicit(&l->owner, &owner, me,
-							  memory_order_acquire,
-							  memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+			&l->owner, &owner, me, memory_order_acquire, memory_order_relaxed))
 			return 0;
 		if (owner == 0)
 			continue;
@@ -49,17 +39,12 @@ int spin_lock(spinlock_t *l)
 			}
 		}
 		/* The owner may be descheduled on this 2-core box: let it run. */
-		sched_yield();
+		host_yield();
 	}
 }
 
 void spin_unlock(spinlock_t *l)
 {
+	spin_order_release(l, l->rank);
 	atomic_store_explicit(&l->owner, 0, memory_order_release);
-}
-
-int spin_is_mine(const spinlock_t *l)
-{
-	return atomic_load_explicit(&((spinlock_t *)l)->owner, memory_order_relaxed) ==
-	       host_tid();
 }

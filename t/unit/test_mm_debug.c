@@ -1,10 +1,18 @@
 /*
- * kernel/mm debug build (make check-debug, -DMM_DEBUG): each mistake below
- * is made in a child process, which must stop with a report naming it.
+ * The debug build (make check-debug, -DMM_DEBUG) of kernel/mm and of the
+ * lock order (uml/sync.h): each mistake below is made in a child process,
+ * which must stop with a report naming it.
  *  1  a double free
  *  2  a write past the end of an object
  *  3  a write to an object after it was freed
  *  4  correct use runs clean
+ *  5  a wait queue's lock taken under the zone lock (the order inverted)
+ *  6  a kernel thread that switches away holding a spinlock
+ *  7  the true order runs clean: a host thread sleeping on a semaphore
+ *     allocates its waiter under the queue's lock
+ *  8  each kernel thread has its own record: while one sleeps holding a
+ *     mutex ranked after the wait queues, another thread of its CPU takes a
+ *     wait queue's lock
  */
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +23,7 @@
 #include "tap.h"
 #include "uml.h"
 #include "uml/mm.h"
+#include "uml/sched.h"
 
 #ifdef MM_DEBUG
 static struct kmem_cache *cache;
@@ -51,6 +60,79 @@ static void clean(void)
 		kmem_cache_free(cache, kmem_cache_alloc(cache));
 }
 
+static void inverted_order(void)
+{
+	struct kwait wq;
+
+	kwait_init(&wq);
+	spin_lock(&mm_zone()->lock);
+	spin_lock(&wq.lock);
+}
+
+static int hold_across_switch(void *arg)
+{
+	struct kwait *wq = arg;
+
+	spin_lock(&wq->lock);
+	kthread_sleep_ns(1000000);
+	spin_unlock(&wq->lock);
+	sched_cpu_stop(sched_this_cpu());
+	return 0;
+}
+
+static void spinlock_across_switch(void)
+{
+	struct kwait *wq = kzalloc(sizeof(*wq));
+
+	kwait_init(wq);
+	if (sched_cpu_init() || kthread_create(NULL, "holder", 0, hold_across_switch, wq))
+		return;
+	sched_cpu_run(true);
+}
+
+static void true_order(void)
+{
+	struct ksem *s = kzalloc(sizeof(*s));
+
+	ksem_init(s, 0);
+	mm_drain(); /* the waiter's allocation then takes the zone lock */
+	ksem_down_timeout(s, 1000000);
+}
+
+static kmutex_t *late_mutex;
+
+static int sleep_holding_mutex(void *arg)
+{
+	(void)arg;
+	kmutex_lock(late_mutex);
+	kthread_sleep_ns(2000000);
+	kmutex_unlock(late_mutex);
+	sched_cpu_stop(sched_this_cpu());
+	return 0;
+}
+
+static int take_queue_lock(void *arg)
+{
+	struct kwait *wq = arg;
+
+	spin_lock(&wq->lock);
+	spin_unlock(&wq->lock);
+	return 0;
+}
+
+static void records_per_kthread(void)
+{
+	struct kwait *wq = kzalloc(sizeof(*wq));
+
+	late_mutex = kzalloc(sizeof(*late_mutex));
+	kwait_init(wq);
+	if (kmutex_init_rank(late_mutex, LOCK_RANK_ZONE) || sched_cpu_init() ||
+	    kthread_create(NULL, "mutex", 0, sleep_holding_mutex, NULL) ||
+	    kthread_create(NULL, "queue", 1, take_queue_lock, wq))
+		_exit(1);
+	sched_cpu_run(true);
+}
+
 /* Run @fn in a child with stderr in a pipe; expect @want in the report. */
 static void expect(void (*fn)(void), const char *want, const char *what)
 {
@@ -83,7 +165,7 @@ int main(void)
 {
 	struct uml_boot_params bp = {.memory = 2 << 20};
 
-	plan(4);
+	plan(8);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	cache = kmem_cache_create("dbg48", 48, 0);
@@ -91,6 +173,12 @@ int main(void)
 	expect(overflow, "red zone overwritten", "a write past the end is reported at free");
 	expect(use_after_free, "written after it was freed", "a write after free is reported");
 	expect(clean, NULL, "correct use runs clean");
+	expect(inverted_order, "taking kwait.lock (rank 3) while holding mm_zone.lock (rank 8)",
+	       "an inverted lock order is reported with both locks");
+	expect(spinlock_across_switch, "a kernel thread switches away holding kwait.lock",
+	       "a kernel thread switching away holding a spinlock is reported");
+	expect(true_order, NULL, "the true order runs clean");
+	expect(records_per_kthread, NULL, "each kernel thread keeps its own record of locks held");
 	return done_testing();
 }
 #else

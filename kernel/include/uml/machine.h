@@ -19,7 +19,7 @@
 #define MACHINE_MAGIC 0x554d4c6d61636831ULL /* "UMLmach1" */
 /* Bumped with every change of a structure in the arena: a graceful restart
  * into a module with another layout must boot afresh, not adopt. */
-#define MACHINE_VERSION	  2
+#define MACHINE_VERSION	  3
 #define MACHINE_MAX_CPUS  256
 #define MACHINE_MAX_ROOTS 32
 
@@ -52,13 +52,13 @@ struct machine {
 	struct vfs_sb *vfs;
 	struct nfs_state *nfs;
 
-	spinlock_t roots_lock; /* guards roots[] */
+	spinlock_t roots_lock; /* guards roots[]; LOCK_RANK_ROOTS (sync.h) */
 	struct machine_root roots[MACHINE_MAX_ROOTS];
 
-	spinlock_t cpu_lock; /* guards cpu[] */
+	spinlock_t cpu_lock; /* guards cpu[]; LOCK_RANK_CPUS */
 	struct cpu_slot cpu[MACHINE_MAX_CPUS];
 
-	spinlock_t sched_lock; /* guards sched[] */
+	spinlock_t sched_lock; /* guards sched[]; LOCK_RANK_SCHED */
 	struct sched_cpu *sched[MACHINE_MAX_CPUS];
 	struct kmem_cache *kthread_cache; /* created by the first CPU, under sched_lock */
 };

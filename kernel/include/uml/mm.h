@@ -22,7 +22,7 @@
 
 #define MM_KMALLOC_MIN_SHIFT 3
 #define MM_KMALLOC_MAX_SHIFT 11 /* larger requests take whole pages */
-#define MM_KMALLOC_CLASSES (MM_KMALLOC_MAX_SHIFT - MM_KMALLOC_MIN_SHIFT + 1)
+#define MM_KMALLOC_CLASSES   (MM_KMALLOC_MAX_SHIFT - MM_KMALLOC_MIN_SHIFT + 1)
 
 /*
  * Per-thread caches ("magazines"). Each thread that allocates gets a slot in
@@ -33,12 +33,12 @@
  * thread or its whole process dies the objects it held are found and given
  * back (mm_reap).
  */
-#define MM_MAX_CACHES 64	 /* caches with magazines; index MM_MAX_CACHES is order-0 pages */
-#define MM_NO_MAG (MM_MAX_CACHES + 1) /* index of caches without magazines: always NULL */
-#define MM_MAG_SIZE   32	 /* objects per magazine */
-#define MM_MAG_BATCH  16	 /* objects moved per refill or flush */
-#define MM_MAX_TSLOTS 256	 /* threads with caches at once; others take the locked path */
-#define MM_MIN_PARTIAL 2	 /* empty slabs a cache keeps before giving pages back */
+#define MM_MAX_CACHES  64 /* caches with magazines; index MM_MAX_CACHES is order-0 pages */
+#define MM_NO_MAG      (MM_MAX_CACHES + 1) /* index of caches without magazines: always NULL */
+#define MM_MAG_SIZE    32		   /* objects per magazine */
+#define MM_MAG_BATCH   16		   /* objects moved per refill or flush */
+#define MM_MAX_TSLOTS  256 /* threads with caches at once; others take the locked path */
+#define MM_MIN_PARTIAL 2   /* empty slabs a cache keeps before giving pages back */
 
 struct mm_mag {
 	uint32_t n; /* objects held; changed only by the owning thread */
@@ -61,28 +61,28 @@ struct kmem_cache;
 
 /* One per page of the managed area. Guarded by mm_zone.lock. */
 struct page {
-	uint32_t next, prev;	   /* free-list links (page indices), when PG_FREE */
-	uint8_t order;		   /* block order, valid on heads */
-	uint8_t flags;		   /* PG_* */
-	uint16_t inuse;		   /* slab: objects handed out */
-	uint32_t freelist;	   /* slab: offset+1 of the first free object, 0 = none */
-	uint32_t head;		   /* index of the head page of the allocated block */
-	struct kmem_cache *cache;  /* slab: owner */
+	uint32_t next, prev;	       /* free-list links (page indices), when PG_FREE */
+	uint8_t order;		       /* block order, valid on heads */
+	uint8_t flags;		       /* PG_* */
+	uint16_t inuse;		       /* slab: objects handed out */
+	uint32_t freelist;	       /* slab: offset+1 of the first free object, 0 = none */
+	uint32_t head;		       /* index of the head page of the allocated block */
+	struct kmem_cache *cache;      /* slab: owner */
 	uint32_t slab_next, slab_prev; /* slab: partial-list links (page index + 1) */
 };
 
 struct kmem_cache {
 	char name[32];
-	uint32_t index;	      /* slot in each thread's magazines; MM_NO_MAG: none */
-	uint32_t empty;	      /* empty slabs kept (at most MM_MIN_PARTIAL) */
-	uint32_t size;	      /* object size after alignment */
-	uint32_t objsize;     /* size asked for */
+	uint32_t index;	  /* slot in each thread's magazines; MM_NO_MAG: none */
+	uint32_t empty;	  /* empty slabs kept (at most MM_MIN_PARTIAL) */
+	uint32_t size;	  /* object size after alignment */
+	uint32_t objsize; /* size asked for */
 	uint32_t align;
-	uint32_t order;	      /* pages per slab = 1 << order */
-	uint32_t per_slab;    /* objects in one slab */
-	uint32_t partial;     /* page index + 1 of the first slab with free objects */
-	uint32_t nslabs;      /* slabs owned */
-	uint64_t active;      /* objects handed out */
+	uint32_t order;	   /* pages per slab = 1 << order */
+	uint32_t per_slab; /* objects in one slab */
+	uint32_t partial;  /* page index + 1 of the first slab with free objects */
+	uint32_t nslabs;   /* slabs owned */
+	uint64_t active;   /* objects handed out */
 	struct kmem_cache *next;
 };
 
@@ -92,20 +92,21 @@ struct mm_free_area {
 };
 
 struct mm_zone {
-	spinlock_t lock;		    /* guards everything below and all struct page */
-	struct page *pages;		    /* descriptors, one per managed page */
-	char *start;			    /* first managed page */
-	uint32_t npages;		    /* managed pages */
-	uint32_t nfree;			    /* free pages */
+	/* Guards everything below and all struct page. LOCK_RANK_ZONE, innermost (uml/sync.h). */
+	spinlock_t lock;
+	struct page *pages; /* descriptors, one per managed page */
+	char *start;	    /* first managed page */
+	uint32_t npages;    /* managed pages */
+	uint32_t nfree;	    /* free pages */
 	struct mm_free_area free[MM_MAX_ORDER];
-	struct kmem_cache *caches;	    /* every cache, for slabinfo */
+	struct kmem_cache *caches;			/* every cache, for slabinfo */
 	struct kmem_cache *kmalloc[MM_KMALLOC_CLASSES]; /* 8 .. 2048 bytes */
-	struct kmem_cache cache_cache;	    /* where struct kmem_cache come from */
-	struct kmem_cache *mag_cache;	    /* struct mm_mag */
-	struct kmem_cache *tslot_cache;	    /* struct mm_tslot */
+	struct kmem_cache cache_cache;			/* where struct kmem_cache come from */
+	struct kmem_cache *mag_cache;			/* struct mm_mag */
+	struct kmem_cache *tslot_cache;			/* struct mm_tslot */
 	struct kmem_cache *by_index[MM_MAX_CACHES];
 	struct mm_tslot *tslot[MM_MAX_TSLOTS];
-	uint64_t reaped_objects;	    /* objects recovered from dead threads */
+	uint64_t reaped_objects; /* objects recovered from dead threads */
 };
 
 /* Set up the zone over [start, start+size) (page aligned). Called once, at boot. */

@@ -118,7 +118,7 @@ struct nfs_export {
 
 /* The service's state in the arena (machine->nfs). */
 struct nfs_state {
-	spinlock_t lock; /* guards nexports and exports[] */
+	spinlock_t lock; /* guards nexports and exports[]; LOCK_RANK_EXPORTS (sync.h) */
 	/* The handles' MAC key: set at nfs_init, or from a key file before serving. */
 	uint8_t fh_key[SIPHASH_KEY_SIZE];
 	uint32_t nexports;

@@ -15,7 +15,7 @@
  * in its epoll set.
  *
  * The sleeping primitives (struct kwait and what is built on it: ksem, kmtx,
- * krwsem, kcompletion) work for kernel threads and for plain host threads
+ * kcompletion) work for kernel threads and for plain host threads
  * alike, in any process of the machine; a plain host thread sleeps on a futex.
  *
  * Calls return 0 or a negative errno.
@@ -27,11 +27,12 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "list.h"
 #include "sync.h"
 
-#define SCHED_NPRIO	   4 /* 0 is the most urgent */
-#define SCHED_PRIO_DEFAULT 2
-#define SCHED_STACK_ORDER  4 /* 64 KiB stacks, the lowest page a guard */
+#define SCHED_NPRIO	      4 /* 0 is the most urgent */
+#define SCHED_PRIO_DEFAULT    2
+#define SCHED_STACK_ORDER     4 /* 64 KiB stacks, the lowest page a guard */
 #define SCHED_STACK_ORDER_MAX 6
 
 struct sched_cpu;
@@ -39,8 +40,8 @@ struct kthread;
 
 /* A waiter; lives where every process can see it (in a kthread, or allocated). */
 struct kwaiter {
-	struct kwaiter *next;
-	struct kthread *thread;	  /* NULL: a host thread sleeping on woken */
+	struct list_node node;	/* on kwait.waiters; unlinked once woken */
+	struct kthread *thread; /* NULL: a host thread sleeping on woken */
 	_Atomic uint32_t woken;
 	uint32_t excl; /* wake-one waiter */
 	uint32_t pid;  /* the waiter's process */
@@ -48,8 +49,8 @@ struct kwaiter {
 
 /* A wait queue. lock guards the list. */
 struct kwait {
-	spinlock_t lock;
-	struct kwaiter *head, *tail;
+	spinlock_t lock;     /* LOCK_RANK_KWAIT: under vfs; over remote_lock, zone (uml/sync.h) */
+	struct list waiters; /* of struct kwaiter, in arrival order */
 };
 
 /* Counting semaphore; count and the queue are guarded by wq.lock. */
@@ -71,13 +72,6 @@ struct kmtx {
 	uint64_t recovered;	/* guarded by wq.lock */
 };
 
-/* Readers-writer semaphore, writers first once one waits. Guarded by wq.lock. */
-struct krwsem {
-	struct kwait wq;
-	int32_t readers; /* -1: a writer holds it */
-	uint32_t writers_waiting;
-};
-
 struct kcompletion {
 	struct kwait wq;
 	uint32_t done;
@@ -88,8 +82,8 @@ struct sched_stats {
 	uint32_t threads;
 	uint32_t runnable;
 	uint64_t remote_wakes;
-	uint64_t io_wakes;  /* threads woken by epoll */
-	uint32_t timers;    /* threads sleeping with a deadline */
+	uint64_t io_wakes; /* threads woken by epoll */
+	uint32_t timers;   /* threads sleeping with a deadline */
 	uint32_t pid;
 };
 
@@ -102,7 +96,7 @@ int sched_cpu_init(void);
  * thread of this process) and, with @drain, until no thread is left.
  */
 int sched_cpu_run(bool drain);
-/* Ask the CPU of this process to return from sched_cpu_run; callable from a signal-free host thread. */
+/* Ask @cpu (of this process) to return from sched_cpu_run; from any host thread, not a signal. */
 void sched_cpu_stop(struct sched_cpu *cpu);
 struct sched_cpu *sched_this_cpu(void);
 /*
@@ -142,8 +136,8 @@ int sched_cpu_stats(int i, struct sched_stats *st);
  */
 struct kwatch {
 	int fd;
-	uint32_t events;	 /* readiness seen and not yet taken */
-	struct kthread *waiter;	 /* the thread in kwatch_wait, if any */
+	uint32_t events;	/* readiness seen and not yet taken */
+	struct kthread *waiter; /* the thread in kwatch_wait, if any */
 	struct sched_cpu *cpu;
 };
 
@@ -152,8 +146,7 @@ struct kwatch {
  * this process) that runs @fn(@arg). *@out (may be NULL) names it for
  * kthread_join. Returns -ENOMEM without memory for the stack.
  */
-int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *),
-		   void *arg);
+int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(void *), void *arg);
 /*
  * The same with a stack of 2^@stack_order pages (2..SCHED_STACK_ORDER_MAX),
  * the lowest one a guard: threads that run many at a time and need little
@@ -161,7 +154,7 @@ int kthread_create(struct kthread **out, const char *name, int prio, int (*fn)(v
  */
 int kthread_create_stack(struct kthread **out, const char *name, int prio, unsigned stack_order,
 			 int (*fn)(void *), void *arg);
-/* Whether this CPU keeps a freed stack of 2^@order pages: creating a thread on it takes no memory. */
+/* Whether this CPU keeps a freed stack of 2^@order pages: a thread on it then takes no memory. */
 bool kthread_stack_cached(unsigned order);
 /* Wait for @t to finish (from a thread of the same CPU); its return value in *@ret. */
 int kthread_join(struct kthread *t, int *ret);
@@ -207,6 +200,7 @@ void kwatch_del(struct kwatch *w);
 
 /* --- sleeping primitives --- */
 
+/* Zeroed memory is an empty queue too, but its lock then has no rank (uml/sync.h). */
 void kwait_init(struct kwait *wq);
 #define KWAIT_EXCL 0x1 /* a wake-one waiter */
 #define KWAIT_INTR 0x2 /* a kernel thread's sleep ends when it is interrupted */
@@ -222,19 +216,12 @@ int kwait_wake(struct kwait *wq, int n);
 void ksem_init(struct ksem *s, int64_t count);
 void ksem_down(struct ksem *s);
 int ksem_down_timeout(struct ksem *s, int64_t timeout_ns);
-int ksem_trydown(struct ksem *s);
 void ksem_up(struct ksem *s);
 
 void kmtx_init(struct kmtx *m);
 /* 0, or -EOWNERDEAD when taken over from a holder whose process died. */
 int kmtx_lock(struct kmtx *m);
 void kmtx_unlock(struct kmtx *m);
-
-void krwsem_init(struct krwsem *s);
-void krwsem_down_read(struct krwsem *s);
-void krwsem_up_read(struct krwsem *s);
-void krwsem_down_write(struct krwsem *s);
-void krwsem_up_write(struct krwsem *s);
 
 void kcompletion_init(struct kcompletion *c);
 void kcompletion_wait(struct kcompletion *c);

@@ -28,7 +28,7 @@ int nfs_init(void)
 	st = kzalloc(sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	spin_lock_init(&st->lock);
+	spin_lock_init_rank(&st->lock, LOCK_RANK_EXPORTS);
 	if (nfs_fh_key_new(st->fh_key)) {
 		kfree(st);
 		return -EIO;
