@@ -155,7 +155,7 @@ format:
 	git ls-files '*.c' '*.h' | grep -v '^t/fuzz/corpus/' | xargs clang-format -i
 
 # The soak runs after the rest, not beside it under -j: it loads both cores.
-test: check-layers check-symbols check-lognos check-unit check-debug check-apache
+test: check-format check-layers check-symbols check-lognos check-unit check-debug check-apache
 	$(MAKE) fuzz-short
 	$(MAKE) soak SOAK_SECONDS=20
 

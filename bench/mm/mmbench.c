@@ -175,7 +175,7 @@ static int cmd_scale(int nproc, long n)
  * failed during the churn although enough pages were free. The baseline is a
  * buddy-shaped allocator that splits but never merges, fed the same sequence.
  */
-#define CHURN 50000
+#define CHURN	   50000
 #define FRAG_PAGES 8192
 
 struct nc_alloc {

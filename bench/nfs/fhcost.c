@@ -27,8 +27,8 @@ static uint8_t *scratch, reply[RPC_MAX_REPLY];
 static struct sockaddr_in peer;
 static uint32_t xid;
 
-static size_t call_init(uint8_t *buf, size_t size, uint32_t prog, uint32_t proc,
-			const void *fh, size_t fhlen, const char *name)
+static size_t call_init(uint8_t *buf, size_t size, uint32_t prog, uint32_t proc, const void *fh,
+			size_t fhlen, const char *name)
 {
 	struct xdr x;
 
@@ -73,8 +73,8 @@ static uint32_t reply_status(void)
 /* A handle from an opaque result at @off of the reply. */
 static size_t take_fh(size_t off, uint8_t fh[NFS3_FHSIZE_MAX])
 {
-	size_t len = (size_t)reply[off] << 24 | reply[off + 1] << 16 | reply[off + 2] << 8 |
-		     reply[off + 3];
+	size_t len =
+	    (size_t)reply[off] << 24 | reply[off + 1] << 16 | reply[off + 2] << 8 | reply[off + 3];
 
 	if (len > NFS3_FHSIZE_MAX)
 		exit(1);

@@ -17,8 +17,8 @@ int host_listen(const struct sockaddr *sa, socklen_t len, bool stream, int backl
 {
 	int fd, one = 1;
 
-	fd = socket(sa->sa_family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = socket(sa->sa_family,
+		    (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -72,8 +72,7 @@ ssize_t host_send(int fd, const void *buf, size_t len)
 	return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
 }
 
-ssize_t host_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *peer,
-		      socklen_t *plen)
+ssize_t host_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *peer, socklen_t *plen)
 {
 	ssize_t n;
 
@@ -87,8 +86,8 @@ ssize_t host_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *pe
 ssize_t host_sendto(int fd, const void *buf, size_t len, const struct sockaddr_storage *peer,
 		    socklen_t plen)
 {
-	ssize_t n = sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer,
-			   plen);
+	ssize_t n =
+	    sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer, plen);
 
 	return n < 0 ? -errno : n;
 }

@@ -64,8 +64,8 @@ static void test_handles(void)
 		flips += nfs_fh_decode(bad, sizeof(bad), &out) == -EBADF;
 	}
 	is_int(flips, NFS_FH_SIZE * 8, "4 every one-bit change is BADHANDLE");
-	ok(nfs_fh_decode(h, sizeof(h) - 1, &out) == -EBADF &&
-	       nfs_fh_decode(h, 0, &out) == -EBADF && nfs_fh_decode(h, 64, &out) == -EBADF,
+	ok(nfs_fh_decode(h, sizeof(h) - 1, &out) == -EBADF && nfs_fh_decode(h, 0, &out) == -EBADF &&
+	       nfs_fh_decode(h, 64, &out) == -EBADF,
 	   "5 other lengths are refused");
 	memcpy(key, st->fh_key, sizeof(key));
 	st->fh_key[0] ^= 1;

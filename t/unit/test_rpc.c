@@ -752,8 +752,8 @@ static void test_fuzz(void)
  * deep the calls went. Skipped under the sanitizers and valgrind, which
  * watch that memory themselves.
  */
-#define PAINT	    0xa5
-#define PAINT_SPAN  (56 * 1024) /* of the thread's 60 KiB above its guard page */
+#define PAINT	   0xa5
+#define PAINT_SPAN (56 * 1024) /* of the thread's 60 KiB above its guard page */
 static volatile uint8_t *paint_lo;
 static size_t stack_used;
 

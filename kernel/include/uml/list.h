@@ -26,10 +26,10 @@ struct list {
 };
 
 /* The structure holding @node, or NULL for a NULL node. */
-#define list_entry(node, type, member)                                                         \
-	({                                                                                     \
-		struct list_node *_n = (node);                                                 \
-		_n ? container_of(_n, type, member) : (type *)NULL;                            \
+#define list_entry(node, type, member)                                                             \
+	({                                                                                         \
+		struct list_node *_n = (node);                                                     \
+		_n ? container_of(_n, type, member) : (type *)NULL;                                \
 	})
 
 static inline void list_init(struct list *l)
@@ -121,8 +121,8 @@ static inline void list_move_tail(struct list *l, struct list_node *n)
 #define list_for_each(pos, l) for (struct list_node *pos = (l)->first; pos; pos = pos->next)
 
 /* Safe against unlinking (and freeing) the current node. */
-#define list_for_each_safe(pos, l)                                                             \
-	for (struct list_node *pos = (l)->first, *pos##_next = pos ? pos->next : NULL; pos;    \
+#define list_for_each_safe(pos, l)                                                                 \
+	for (struct list_node *pos = (l)->first, *pos##_next = pos ? pos->next : NULL; pos;        \
 	     pos = pos##_next, pos##_next = pos ? pos->next : NULL)
 
 #endif

@@ -18,8 +18,8 @@
 
 #include "uml/svc.h"
 
-#define NFS_MAX_EXPORTS 16
-#define NFS_MAX_CLIENTS 16 /* allowlist entries per export */
+#define NFS_MAX_EXPORTS	    16
+#define NFS_MAX_CLIENTS	    16 /* allowlist entries per export */
 #define NFS_EXPORT_PATH_MAX 256
 
 /* At boot, in the arena. */
@@ -37,8 +37,8 @@ void nfs_exports_clear(void);
  * "::1", "*" for anyone). Returns 0, or -EINVAL/-ENOENT/-ENOSPC with a
  * message in @err.
  */
-int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
-		   size_t nclients, char *err, size_t errlen);
+int nfs_export_add(const char *path, unsigned flags, const char *const *clients, size_t nclients,
+		   char *err, size_t errlen);
 /*
  * Whether @spec would be taken as a client of an export: what
  * rpc_cidr_parse accepts, in at most 47 bytes (the table keeps the text).

@@ -38,8 +38,8 @@ int svc_listen(const char *host, int port, unsigned protos, struct svc_listener 
  * freed with the last. 0, -EPERM off a CPU, or -ENOMEM. (svc.c)
  */
 struct svc_serv;
-int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd,
-		  struct rpc_stats *stats, struct svc_serv **out);
+int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct rpc_stats *stats,
+		  struct svc_serv **out);
 void rpc_svc_stop(struct svc_serv *s);
 /*
  * Make the calling host thread a CPU that serves @svc until @stop_fd is

@@ -145,8 +145,8 @@ int nfs_path_normalize(const char *in, char *out, size_t size)
 	return 0;
 }
 
-int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
-		   size_t nclients, char *err, size_t errlen)
+int nfs_export_add(const char *path, unsigned flags, const char *const *clients, size_t nclients,
+		   char *err, size_t errlen)
 {
 	struct nfs_state *st = nfs_state();
 	struct nfs_export ex, *slot;

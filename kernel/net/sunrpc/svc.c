@@ -18,10 +18,10 @@
 #include "uml/mm.h"
 #include "svc_internal.h"
 
-#define SVC_UDP_MAX		65507 /* largest UDP payload over IPv4 */
-#define SVC_UDP_IN		65536
-#define SVC_BURST		16 /* datagrams or accepts between yields, for fairness */
-#define SVC_THREAD_STACK_ORDER	4  /* acceptor and UDP thread */
+#define SVC_UDP_MAX	       65507 /* largest UDP payload over IPv4 */
+#define SVC_UDP_IN	       65536
+#define SVC_BURST	       16 /* datagrams or accepts between yields, for fairness */
+#define SVC_THREAD_STACK_ORDER 4  /* acceptor and UDP thread */
 
 void svc_serv_put(struct svc_serv *s)
 {
@@ -207,8 +207,7 @@ void rpc_svc_stop(struct svc_serv *s)
 		kthread_interrupt(s->acceptor);
 	if (s->udp)
 		kthread_interrupt(s->udp);
-	list_for_each(n, &s->lru)
-		kthread_interrupt(svc_conn_of(n)->thread);
+	list_for_each(n, &s->lru) kthread_interrupt(svc_conn_of(n)->thread);
 	svc_serv_put(s);
 }
 

@@ -42,7 +42,8 @@ static unsigned client_conns(const struct svc_serv *s, const struct in6_addr *ke
 {
 	unsigned n = 0;
 
-	list_for_each(node, &s->lru) {
+	list_for_each(node, &s->lru)
+	{
 		const struct svc_conn *c = svc_conn_of(node);
 
 		n += !c->evicted && memcmp(&c->client_addr, key, sizeof(*key)) == 0;
@@ -63,7 +64,8 @@ static struct svc_conn *fair_victim(struct svc_serv *s, unsigned mine)
 	struct svc_conn *victim = NULL;
 	unsigned most = 0;
 
-	list_for_each(node, &s->lru) {
+	list_for_each(node, &s->lru)
+	{
 		struct svc_conn *c = svc_conn_of(node);
 		unsigned n;
 

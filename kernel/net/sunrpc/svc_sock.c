@@ -103,7 +103,8 @@ static int conn_main(void *arg)
 	struct svc_conn *c = arg;
 	struct svc_serv *s = c->serv;
 	/* Edge-triggered: every wait below follows a recv or send that would block. */
-	bool watched = kwatch_add(&c->watch, c->fd, HOST_POLLIN | HOST_POLLOUT | HOST_POLLRDHUP) == 0;
+	bool watched =
+	    kwatch_add(&c->watch, c->fd, HOST_POLLIN | HOST_POLLOUT | HOST_POLLRDHUP) == 0;
 
 	while (watched) {
 		struct svc_req rq;
@@ -137,8 +138,7 @@ static int conn_main(void *arg)
 	return 0;
 }
 
-void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer,
-		    socklen_t plen)
+void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
 	struct in6_addr key;
 	struct svc_conn *c;
