@@ -3,8 +3,11 @@
  * machine is kernel/core's, the filesystem and NFS on it are set up here.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "uml.h"
+#include "uml/check.h"
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
@@ -91,4 +94,32 @@ int uml_root_set(const char *name, void *ptr)
 void *uml_root_get(const char *name)
 {
 	return machine_root_get(name);
+}
+
+size_t uml_check(char *buf, size_t size)
+{
+	struct kcheck r = {.buf = buf, .size = size};
+	char head[32];
+	size_t hl, body;
+
+	if (!machine)
+		return (size_t)snprintf(buf, size, "FAIL 1\nno machine\n");
+	mm_check(&r);
+	vfs_check(&r);
+	sched_check(&r);
+	/* The verdict goes first: shift the body down under it. */
+	hl = (size_t)(r.problems ? snprintf(head, sizeof(head), "FAIL %u\n", r.problems)
+				 : snprintf(head, sizeof(head), "ok\n"));
+	body = MIN(r.len, size);
+	if (size > hl) {
+		memmove(buf + hl, buf, MIN(body, size - hl));
+		memcpy(buf, head, hl);
+	} else if (size) {
+		memcpy(buf, head, size);
+	}
+	if (hl + r.len < size)
+		buf[hl + r.len] = '\0';
+	else if (size)
+		buf[size - 1] = '\0';
+	return hl + r.len;
 }

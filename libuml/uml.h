@@ -394,6 +394,17 @@ size_t uml_mm_buddyinfo(char *buf, size_t size);
 size_t uml_mm_slabinfo(char *buf, size_t size);
 size_t uml_mm_meminfo(char *buf, size_t size);
 
+/*
+ * Check the machine: the page allocator's free lists and every slab and
+ * thread cache, the filesystem tree against its inodes and pages, the CPUs
+ * and the waiters of host threads. Writes "ok" or "FAIL <n>" on the first
+ * line, then what each part found, "FAIL ..." lines for each problem, into
+ * @buf (at most @size bytes, NUL-terminated when there is room). Returns the
+ * length the whole text needs. Takes each part's lock in turn: a few
+ * milliseconds on a large machine, for a monitor to run now and then.
+ */
+size_t uml_check(char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,8 @@ int machine_boot(size_t size, void *address)
 	spin_lock_init_rank(&m->roots_lock, LOCK_RANK_ROOTS);
 	spin_lock_init_rank(&m->cpu_lock, LOCK_RANK_CPUS);
 	spin_lock_init_rank(&m->sched_lock, LOCK_RANK_SCHED);
+	spin_lock_init_rank(&m->waiters_lock, LOCK_RANK_WAITERS);
+	list_init(&m->host_waiters);
 
 	err = mm_init(&m->mm, (char *)m + hdr, size - hdr);
 	if (err) {

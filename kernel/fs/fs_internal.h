@@ -100,6 +100,15 @@ extern struct vfs_sb *vfs_sb;
 
 void vfs_lock(void);
 void vfs_unlock(void);
+struct kcheck;
+/* check.c: vfs_check with the lock held. */
+void vfs_check_locked(struct kcheck *r);
+/*
+ * check.c: after the lock was taken over from a dead holder, free the
+ * inodes it left without a name and set every link and entry count to what
+ * the names say. Returns how many things it fixed.
+ */
+unsigned vfs_repair_locked(void);
 
 /* inode.c: the scratch cap; called with the lock held. 0, or -ENOSPC past the cap. */
 int vfs_scratch_charge(uint64_t bytes);
@@ -115,6 +124,7 @@ int inode_get_dir(struct vfs_ino id, struct vfs_inode **out);
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen);
 void inode_put_link(struct vfs_inode *ip);	   /* drop one link; frees at zero */
+void inode_free(struct vfs_inode *ip);		   /* unhash and free, data and all */
 void inode_touch(struct vfs_inode *ip, bool data); /* ctime (and mtime if @data) to now */
 /* Mode, owner and times as @s says (size is the caller's business). */
 void inode_set_attrs(struct vfs_inode *ip, const struct vfs_sattr *s);

@@ -232,6 +232,56 @@ void host_panic(const char *fmt, ...)
 	abort();
 }
 
+void host_log(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
+	msg[n++] = '\n';
+	while (write(STDERR_FILENO, msg, (size_t)n) < 0 && errno == EINTR)
+		;
+}
+
+#ifdef MM_DEBUG
+/*
+ * Per thread, since a test arms the thread that does the work; the count of
+ * points passed is per process. UINT64_MAX in host_fault_left means "not
+ * looked at the environment yet".
+ */
+__thread uint64_t host_fault_left = UINT64_MAX;
+static _Atomic uint64_t fault_passed;
+
+void host_fault_arm(uint64_t n)
+{
+	atomic_store(&fault_passed, 0);
+	host_fault_left = n;
+}
+
+uint64_t host_fault_count(void)
+{
+	return atomic_load(&fault_passed);
+}
+
+void host_fault_point_slow(void)
+{
+	if (host_fault_left == UINT64_MAX) {
+		const char *e = getenv("UML_FAULT_AT");
+
+		host_fault_left = e ? strtoull(e, NULL, 10) : 0;
+		if (!host_fault_left)
+			return;
+	}
+	atomic_fetch_add(&fault_passed, 1);
+	if (--host_fault_left == 0)
+		kill(getpid(), SIGKILL);
+}
+#endif
+
 void host_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

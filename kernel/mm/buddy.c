@@ -165,15 +165,34 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 			m->n = 0;
 			t->mag[MM_PAGE_MAG] = m;
 		}
-		while (m && m->n < MM_MAG_BATCH / 2) {
+	}
+	if (m) {
+		/*
+		 * The page handed out goes through the magazine too, taken
+		 * once the lock is dropped: a thread killed before it has
+		 * the page leaves it where the reaper finds it.
+		 */
+		m->obj[m->n] = p;
+		atomic_signal_fence(memory_order_seq_cst);
+		m->n++;
+		while (m->n <= MM_MAG_BATCH / 2) {
 			void *q = page_alloc_locked(z, 0);
 
 			if (!q)
 				break;
-			m->obj[m->n++] = q;
+			m->obj[m->n] = q;
+			atomic_signal_fence(memory_order_seq_cst);
+			m->n++;
 		}
 	}
 	spin_unlock(&z->lock);
+	if (m) {
+		uint32_t n = m->n - 1;
+
+		p = m->obj[n];
+		atomic_signal_fence(memory_order_seq_cst);
+		m->n = n;
+	}
 	return p;
 }
 
@@ -201,7 +220,16 @@ void *page_alloc(unsigned order)
 
 static __attribute__((noinline)) void page_free_slow(struct mm_zone *z, void *addr, unsigned order)
 {
+	struct mm_tslot *t = tslot_self();
+
+	/* As cache_free_slow (slab.c): a thread killed on its way leaves the block to the reaper.
+	 */
+	if (t != &mm_no_slot)
+		t->freeing = addr;
 	spin_lock(&z->lock);
+	if (t != &mm_no_slot)
+		t->freeing = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
 	page_free_locked(z, addr, order);
 	spin_unlock(&z->lock);
 }

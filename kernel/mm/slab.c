@@ -338,6 +338,30 @@ out:
 	return err;
 }
 
+/*
+ * The magazine's count is stored after the slot it covers is read (pop) or
+ * written (push), so a thread killed between the two steps leaves a magazine
+ * that the reaper can trust: at worst one object is not found again.
+ */
+static inline void *mag_pop(struct mm_mag *m)
+{
+	uint32_t n = m->n - 1;
+	void *obj = m->obj[n];
+
+	atomic_signal_fence(memory_order_seq_cst);
+	m->n = n;
+	return obj;
+}
+
+static inline void mag_push(struct mm_mag *m, void *obj)
+{
+	uint32_t n = m->n;
+
+	m->obj[n] = obj;
+	atomic_signal_fence(memory_order_seq_cst);
+	m->n = n + 1;
+}
+
 /* Slow paths: the thread's magazine is empty, full or missing. */
 static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
 {
@@ -363,17 +387,26 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	spin_lock(&z->lock);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
-	obj = kmem_cache_alloc_locked(z, c);
-	/* Take a batch now so the next allocations need no lock. */
-	while (obj && m && m->n < MM_MAG_BATCH) {
+	if (!m) {
+		obj = kmem_cache_alloc_locked(z, c);
+		spin_unlock(&z->lock);
+		return obj;
+	}
+	/*
+	 * Take a batch now so the next allocations need no lock, and take
+	 * this one from the magazine too, once the lock is dropped: a
+	 * thread killed before it has its object leaves it in the magazine,
+	 * where the reaper finds it.
+	 */
+	while (m->n <= MM_MAG_BATCH) {
 		void *o = kmem_cache_alloc_locked(z, c);
 
 		if (!o)
 			break;
-		m->obj[m->n++] = o;
+		mag_push(m, o);
 	}
 	spin_unlock(&z->lock);
-	return obj;
+	return m->n ? mag_pop(m) : NULL;
 }
 
 static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, struct mm_tslot *t,
@@ -382,41 +415,28 @@ static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, stru
 	struct mm_zone *z = mm_cur;
 	struct mm_mag *m = NULL;
 
+	/*
+	 * Said before the lock is taken, so that a thread killed on its way
+	 * leaves the object where the reaper finds it; forgotten before the
+	 * object goes anywhere, so that a death in between loses one object
+	 * rather than freeing one twice.
+	 */
+	if (t != &mm_no_slot)
+		t->freeing = obj;
 	spin_lock(&z->lock);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
+	if (t != &mm_no_slot)
+		t->freeing = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
 	if (m) {
 		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
-			kmem_cache_free_locked(z, c, m->obj[--m->n]);
-		m->obj[m->n++] = obj;
+			kmem_cache_free_locked(z, c, mag_pop(m));
+		mag_push(m, obj);
 	} else {
 		kmem_cache_free_locked(z, c, obj);
 	}
 	spin_unlock(&z->lock);
-}
-
-/*
- * The magazine's count is stored after the slot it covers is read (pop) or
- * written (push), so a thread killed between the two steps leaves a magazine
- * that the reaper can trust: at worst one object is not found again.
- */
-static inline void *mag_pop(struct mm_mag *m)
-{
-	uint32_t n = m->n - 1;
-	void *obj = m->obj[n];
-
-	atomic_signal_fence(memory_order_seq_cst);
-	m->n = n;
-	return obj;
-}
-
-static inline void mag_push(struct mm_mag *m, void *obj)
-{
-	uint32_t n = m->n;
-
-	m->obj[n] = obj;
-	atomic_signal_fence(memory_order_seq_cst);
-	m->n = n + 1;
 }
 
 static __attribute__((always_inline)) inline void *cache_alloc_fast(struct kmem_cache *c)
@@ -564,6 +584,17 @@ static uint64_t cached_objects(struct mm_zone *z, const struct kmem_cache *c)
 		if (t && t->mag[c->index])
 			n += READ_ONCE(*(_Atomic uint32_t *)&t->mag[c->index]->n);
 	}
+	return n;
+}
+
+uint64_t kmem_cache_in_use(struct kmem_cache *c)
+{
+	struct mm_zone *z = mm_cur;
+	uint64_t n;
+
+	spin_lock(&z->lock);
+	n = c->active - cached_objects(z, c);
+	spin_unlock(&z->lock);
 	return n;
 }
 

@@ -86,7 +86,20 @@ int tcache_reap_locked(struct mm_zone *z)
 		if (!tid || host_task_alive(tid))
 			continue;
 		z->reaped_objects += tslot_flush_locked(z, t, true);
-		atomic_store(&t->tid, 0);
+		if (t->freeing) {
+			struct page *pg = mm_page_of(t->freeing);
+
+			/* A slab object, or the head of a block of pages (freed whole). */
+			if (pg && (pg->flags & PG_SLAB))
+				kmem_cache_free_locked(z, pg->cache, t->freeing);
+			else if (pg && (pg->flags & PG_HEAD) &&
+				 ((uintptr_t)t->freeing & (PAGE_SIZE - 1)) == 0)
+				page_free_locked(z, t->freeing, pg->order);
+			z->reaped_objects++;
+		}
+		/* The slot too: a storm of deaths must not leave the table full of them. */
+		z->tslot[i] = NULL;
+		kmem_cache_free_locked(z, z->tslot_cache, t);
 		reaped++;
 	}
 	return reaped;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "uml/check.h"
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
@@ -122,11 +123,14 @@ int sched_cpu_init(void)
 		/*
 		 * Abstract names are host-wide, and two machines may be mapped
 		 * at the same address (a restarted server re-finds its hint):
-		 * the boot's random verifier tells them apart.
+		 * the boot's random verifier tells them apart. Within a boot the
+		 * serial does: the slot number would not, since a CPU is found
+		 * dead by its thread's exit while the rest of its process,
+		 * still holding the old doorbell, may take a moment longer.
 		 */
 		memcpy(&boot, machine->boot_verf, sizeof(boot));
-		snprintf(cpu->bell, sizeof(cpu->bell), "uml-%p-%016llx-cpu%d", (void *)machine,
-			 (unsigned long long)boot, id);
+		snprintf(cpu->bell, sizeof(cpu->bell), "uml-%p-%016llx-%u", (void *)machine,
+			 (unsigned long long)boot, atomic_fetch_add(&machine->cpu_serial, 1));
 	}
 	cpu->epfd = host_poll_create();
 	cpu->bellfd = host_doorbell_open(cpu->bell);
@@ -463,6 +467,12 @@ static void reap_dead_cpu(struct sched_cpu *cpu)
 {
 	struct list_node *n;
 
+	/*
+	 * First off every shared wait queue (a generation every watcher
+	 * sleeps on, a mutex, a completion of a thread of this very CPU),
+	 * while all the threads still exist, then free them.
+	 */
+	list_for_each(pos, &cpu->all) kwait_forget(&list_entry(pos, struct kthread, all)->waiter);
 	while ((n = list_pop_head(&cpu->all))) {
 		struct kthread *t = list_entry(n, struct kthread, all);
 
@@ -483,6 +493,8 @@ int sched_reap(void)
 
 	if (!machine)
 		return 0;
+	/* Host threads' waiters first: one may sleep on a dead CPU's thread. */
+	kwait_reap();
 	spin_lock(&machine->sched_lock);
 	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
 		struct sched_cpu *cpu = machine->sched[i];
@@ -773,4 +785,64 @@ void sched_process_cpus_stop(void)
 			sched_cpu_stop(cpu);
 	}
 	spin_unlock(&machine->sched_lock);
+}
+
+/*
+ * Audit (uml_check): CPUs whose process died and that wait for the reaper,
+ * the calling CPU's own threads (another CPU's lists are its own business
+ * while it runs), and the host threads' waiters.
+ */
+void sched_check(struct kcheck *r)
+{
+	struct sched_cpu *me = cur_cpu();
+	unsigned live = 0, dead = 0, threads = 0, waiters = 0, asleep = 0;
+
+	if (!machine)
+		return;
+	spin_lock(&machine->sched_lock);
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+		struct sched_cpu *cpu = cpu_table()[i];
+
+		if (!cpu)
+			continue;
+		if (cpu == me || host_task_alive(cpu->tid)) {
+			live++;
+			continue;
+		}
+		dead++;
+		kcheck_line(r, "sched: cpu %d of pid %u died and waits for the reaper", i,
+			    cpu->pid);
+	}
+	spin_unlock(&machine->sched_lock);
+	if (me && kthread_self()) {
+		list_for_each(pos, &me->all)
+		{
+			struct kthread *t = list_entry(pos, struct kthread, all);
+			struct page *pg = mm_page_of(t), *st = mm_page_of(t->stack);
+
+			threads++;
+			if (!pg || pg->cache != kthread_cache || !st || !(st->flags & PG_HEAD) ||
+			    st->order != t->stack_order)
+				kcheck_fail(r,
+					    "sched: cpu %u: thread %p is not a thread with a stack",
+					    me->id, (void *)t);
+			if (threads > atomic_load(&me->nthreads) + 64) {
+				kcheck_fail(r, "sched: cpu %u: its thread list loops", me->id);
+				break;
+			}
+		}
+	}
+	spin_lock(&machine->waiters_lock);
+	list_for_each(pos, &machine->host_waiters)
+	{
+		struct kwaiter *w = list_entry(pos, struct kwaiter, reg);
+
+		waiters++;
+		asleep += w->wq != NULL;
+	}
+	spin_unlock(&machine->waiters_lock);
+	kcheck_line(r,
+		    "sched: %u cpus live, %u dead; this cpu runs %u threads; %u host threads have "
+		    "waiters, %u asleep",
+		    live, dead, threads, waiters, asleep);
 }

@@ -39,7 +39,7 @@ struct kthread {
  */
 struct sched_cpu {
 	uint32_t id, pid, tid;
-	char bell[48];
+	char bell[64];
 	spinlock_t remote_lock; /* LOCK_RANK_CPU_REMOTE: a leaf (uml/sync.h) */
 	struct list remote;	/* woken threads (kthread.rq), in the order woken */
 	_Atomic uint32_t bell_pending;
@@ -67,6 +67,11 @@ struct sched_cpu {
 	uint32_t since_poll;
 };
 
+/*
+ * Take the waiter of a dead thread off the queue it slept on, if any, under
+ * the queue's lock: a waker that popped it has finished waking it by then.
+ */
+void kwait_forget(struct kwaiter *w);
 /* Make @t runnable; from any thread of any process. */
 void sched_wake(struct kthread *t);
 /* The current thread gives up the CPU (its state says why). */

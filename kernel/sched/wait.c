@@ -7,9 +7,11 @@
  * it was woken.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "uml/host.h"
+#include "uml/machine.h"
 #include "uml/mm.h"
 #include "sched_internal.h"
 
@@ -64,22 +66,77 @@ int kwait_wake(struct kwait *wq, int n)
 	return woken;
 }
 
+/*
+ * A host thread's waiter: allocated in the arena at its first sleep and
+ * kept for the thread's life, listed in machine.host_waiters so that the
+ * reaper finds it when the process dies (kwait_reap), freed when the thread
+ * exits. A forked child inherits the pointer, not the waiter: the fork
+ * generation tells.
+ */
+static __thread struct kwaiter *host_waiter;
+static __thread uint32_t host_waiter_gen;
+static pthread_key_t host_waiter_key;
+static pthread_once_t host_waiter_once = PTHREAD_ONCE_INIT;
+
+static void host_waiter_release(void *arg)
+{
+	struct kwaiter *w = arg;
+
+	if (!w || !machine || w->tid != host_tid())
+		return;
+	spin_lock(&machine->waiters_lock);
+	list_del(&machine->host_waiters, &w->reg);
+	spin_unlock(&machine->waiters_lock);
+	kfree(w);
+	host_waiter = NULL;
+}
+
+static void host_waiter_key_init(void)
+{
+	pthread_key_create(&host_waiter_key, host_waiter_release);
+}
+
+/* This host thread's waiter, or NULL when the arena is out of memory. */
+static struct kwaiter *host_waiter_get(void)
+{
+	struct kwaiter *w;
+
+	if (host_waiter && host_waiter_gen == host_fork_generation())
+		return host_waiter;
+	host_fork_watch();
+	pthread_once(&host_waiter_once, host_waiter_key_init);
+	w = kzalloc(sizeof(*w));
+	if (!w)
+		return NULL;
+	w->pid = host_pid();
+	w->tid = host_tid();
+	spin_lock(&machine->waiters_lock);
+	list_add_tail(&machine->host_waiters, &w->reg);
+	spin_unlock(&machine->waiters_lock);
+	host_waiter = w;
+	host_waiter_gen = host_fork_generation();
+	pthread_setspecific(host_waiter_key, w);
+	return w;
+}
+
 int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns)
 {
 	struct kthread *t = kthread_self();
-	struct kwaiter host_w = {0}, *w;
+	struct kwaiter *w;
 	bool queued;
 
-	if (t) {
-		w = &t->waiter; /* on a kernel thread: in the arena, visible to every waker */
-	} else {
-		w = kzalloc(sizeof(*w)); /* a host thread's stack is its own: use the arena */
-		if (!w)
-			w = &host_w; /* only ever woken from this process then */
+	/* On a kernel thread: in its struct kthread, visible to every waker. */
+	w = t ? &t->waiter : host_waiter_get();
+	if (!w) {
+		/* No room for a waiter: let the caller look again in a moment. */
+		spin_unlock(&wq->lock);
+		host_sleep_ns(1000000);
+		return -EAGAIN;
 	}
 	atomic_store(&w->woken, 0);
 	w->excl = !!(flags & KWAIT_EXCL);
 	w->pid = host_pid();
+	w->wq = wq;
 	list_add_tail(&wq->waiters, &w->node);
 	spin_unlock(&wq->lock);
 
@@ -109,18 +166,67 @@ int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns)
 			host_futex_wait(&w->woken, 0, left);
 		}
 	}
-	if (atomic_load(&w->woken)) {
-		queued = false;
-	} else {
-		spin_lock(&wq->lock);
-		queued = wq_del(wq, w);
-		spin_unlock(&wq->lock);
-	}
-	if (!t && w != &host_w)
-		kfree(w);
+	/* Under the lock: a waker that popped us may still be waking us. */
+	spin_lock(&wq->lock);
+	queued = wq_del(wq, w);
+	w->wq = NULL;
+	spin_unlock(&wq->lock);
 	if (!queued)
 		return 0;
 	return t && !t->timed_out && atomic_load(&t->interrupted) ? -EINTR : -ETIMEDOUT;
+}
+
+void kwait_forget(struct kwaiter *w)
+{
+	struct kwait *wq = w->wq;
+
+	if (!wq)
+		return;
+	spin_lock(&wq->lock);
+	wq_del(wq, w);
+	w->wq = NULL;
+	spin_unlock(&wq->lock);
+}
+
+int kwait_reap(void)
+{
+	struct list dead;
+	uint32_t live_pid = 0, dead_pid = 0;
+	int n = 0;
+
+	if (!machine)
+		return 0;
+	list_init(&dead);
+	spin_lock(&machine->waiters_lock);
+	list_for_each_safe(pos, &machine->host_waiters)
+	{
+		struct kwaiter *w = list_entry(pos, struct kwaiter, reg);
+		bool gone;
+
+		/* One liveness check per process, not per thread: they come in runs. */
+		if (w->pid == live_pid) {
+			gone = false;
+		} else if (w->pid == dead_pid) {
+			gone = true;
+		} else {
+			gone = !host_task_alive(w->pid);
+			*(gone ? &dead_pid : &live_pid) = w->pid;
+		}
+		if (!gone)
+			continue;
+		list_del(&machine->host_waiters, &w->reg);
+		list_add_tail(&dead, &w->reg);
+	}
+	spin_unlock(&machine->waiters_lock);
+	/* Off the registry, so nobody else reaps them; the queues' locks are outside waiters_lock.
+	 */
+	for (struct list_node *pos; (pos = list_pop_head(&dead)); n++) {
+		struct kwaiter *w = list_entry(pos, struct kwaiter, reg);
+
+		kwait_forget(w);
+		kfree(w);
+	}
+	return n;
 }
 
 /* --- semaphores --- */
@@ -133,14 +239,25 @@ void ksem_init(struct ksem *s, int64_t count)
 
 int ksem_down_timeout(struct ksem *s, int64_t timeout_ns)
 {
-	spin_lock(&s->wq.lock);
-	if (s->count > 0) {
-		s->count--;
-		spin_unlock(&s->wq.lock);
-		return 0;
-	}
-	/* ksem_up hands its unit straight to the waiter it wakes. */
-	return kwait_sleep_locked(&s->wq, KWAIT_EXCL, timeout_ns);
+	uint64_t deadline = timeout_ns >= 0 ? host_mono_ns() + (uint64_t)timeout_ns : 0;
+	int err;
+
+	do {
+		spin_lock(&s->wq.lock);
+		if (s->count > 0) {
+			s->count--;
+			spin_unlock(&s->wq.lock);
+			return 0;
+		}
+		if (timeout_ns >= 0) {
+			uint64_t now = host_mono_ns();
+
+			timeout_ns = now < deadline ? (int64_t)(deadline - now) : 0;
+		}
+		/* ksem_up hands its unit straight to the waiter it wakes. */
+		err = kwait_sleep_locked(&s->wq, KWAIT_EXCL, timeout_ns);
+	} while (err == -EAGAIN);
+	return err;
 }
 
 void ksem_down(struct ksem *s)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 
+#include "uml/host.h"
 #include "uml/sync.h"
 
 int kmutex_init_rank(kmutex_t *m, enum lock_rank rank)
@@ -32,8 +33,11 @@ int kmutex_lock(kmutex_t *m)
 	if (err == EOWNERDEAD) {
 		pthread_mutex_consistent(&m->m);
 		atomic_fetch_add(&m->recovered, 1);
+		host_fault_point();
 		return -EOWNERDEAD;
 	}
+	if (!err)
+		host_fault_point();
 	if (err)
 		spin_order_release(m, m->rank);
 	return -err;
@@ -41,6 +45,7 @@ int kmutex_lock(kmutex_t *m)
 
 void kmutex_unlock(kmutex_t *m)
 {
+	host_fault_point();
 	spin_order_release(m, m->rank);
 	pthread_mutex_unlock(&m->m);
 }

@@ -9,26 +9,9 @@
 #include "uml/host.h"
 #include "uml/sync.h"
 
-static const char *const rank_name[LOCK_RANK_COUNT] = {
-    [LOCK_RANK_NONE] = "an unranked lock",
-    [LOCK_RANK_VFS] = "vfs_sb.lock",
-    [LOCK_RANK_SCHED] = "machine.sched_lock",
-    [LOCK_RANK_KWAIT] = "kwait.lock",
-    [LOCK_RANK_CPU_REMOTE] = "sched_cpu.remote_lock",
-    [LOCK_RANK_EXPORTS] = "nfs_state.lock",
-    [LOCK_RANK_ROOTS] = "machine.roots_lock",
-    [LOCK_RANK_CPUS] = "machine.cpu_lock",
-    [LOCK_RANK_ZONE] = "mm_zone.lock",
-};
-
 static __thread struct lock_held own;	   /* the host thread's record */
 static __thread struct lock_held *current; /* NULL: own */
 static __thread uint32_t current_gen;
-
-static const char *name_of(unsigned rank)
-{
-	return rank < LOCK_RANK_COUNT ? rank_name[rank] : "a lock of unknown rank";
-}
 
 /* A forked child holds none of its parent's locks and runs none of its kernel threads. */
 static struct lock_held *held(void)
@@ -53,10 +36,10 @@ void spin_order_acquire(const void *lock, unsigned rank, bool spin)
 		if (h->rank[i] >= rank)
 			host_panic(
 			    "umlsync: lock order: taking %s (rank %u) while holding %s (rank %u)",
-			    name_of(rank), rank, name_of(h->rank[i]), h->rank[i]);
+			    spin_rank_name(rank), rank, spin_rank_name(h->rank[i]), h->rank[i]);
 	if (h->n == LOCK_HELD_MAX)
 		host_panic("umlsync: more than %d locks held, taking %s", LOCK_HELD_MAX,
-			   name_of(rank));
+			   spin_rank_name(rank));
 	h->lock[h->n] = lock;
 	h->rank[h->n] = (uint8_t)rank;
 	h->spin[h->n] = spin;
@@ -81,7 +64,7 @@ void spin_order_release(const void *lock, unsigned rank)
 		}
 		return;
 	}
-	host_panic("umlsync: releasing %s, which this thread does not hold", name_of(rank));
+	host_panic("umlsync: releasing %s, which this thread does not hold", spin_rank_name(rank));
 }
 
 void spin_order_switch(struct lock_held *next)
@@ -91,7 +74,7 @@ void spin_order_switch(struct lock_held *next)
 	for (uint32_t i = 0; i < h->n; i++)
 		if (h->spin[i])
 			host_panic("umlsync: a kernel thread switches away holding %s",
-				   name_of(h->rank[i]));
+				   spin_rank_name(h->rank[i]));
 	current = next;
 }
 #endif

@@ -173,7 +173,7 @@ int main(void)
 	expect(overflow, "red zone overwritten", "a write past the end is reported at free");
 	expect(use_after_free, "written after it was freed", "a write after free is reported");
 	expect(clean, NULL, "correct use runs clean");
-	expect(inverted_order, "taking kwait.lock (rank 3) while holding mm_zone.lock (rank 8)",
+	expect(inverted_order, "taking kwait.lock (rank 3) while holding mm_zone.lock (rank 9)",
 	       "an inverted lock order is reported with both locks");
 	expect(spinlock_across_switch, "a kernel thread switches away holding kwait.lock",
 	       "a kernel thread switching away holding a spinlock is reported");

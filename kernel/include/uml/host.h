@@ -54,6 +54,33 @@ void host_yield(void);
  * order): print the message and a newline on stderr and abort the process.
  */
 void host_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* The same message on stderr, in one write, and carry on. */
+void host_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Fault injection (debug build, -DMM_DEBUG): the kernel calls host_fault_point
+ * at every instant a death is worth testing (taking and releasing a lock);
+ * after host_fault_arm(@n), the @n-th such call of this process kills it
+ * with SIGKILL, as an admin's kill -9 would. host_fault_arm(0) disarms;
+ * host_fault_count() tells how many points this process has passed, so a
+ * test can sweep every one. The environment variable UML_FAULT_AT=n arms
+ * a process at its first point. In other builds the calls cost nothing.
+ */
+#ifdef MM_DEBUG
+void host_fault_arm(uint64_t n);
+uint64_t host_fault_count(void);
+void host_fault_point_slow(void);
+extern __thread uint64_t host_fault_left;
+static inline void host_fault_point(void)
+{
+	if (__builtin_expect(host_fault_left != 0, 0))
+		host_fault_point_slow();
+}
+#else
+static inline void host_fault_point(void)
+{
+}
+#endif
 
 /*
  * Bumped in the child at every fork. Per-thread caches of host facts (tid,

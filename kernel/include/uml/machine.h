@@ -13,13 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "compiler.h"
+#include "list.h"
 #include "mm.h"
 #include "sync.h"
 
 #define MACHINE_MAGIC 0x554d4c6d61636831ULL /* "UMLmach1" */
 /* Bumped with every change of a structure in the arena: a graceful restart
  * into a module with another layout must boot afresh, not adopt. */
-#define MACHINE_VERSION	  3
+#define MACHINE_VERSION	  4
 #define MACHINE_MAX_CPUS  256
 #define MACHINE_MAX_ROOTS 32
 
@@ -61,6 +62,10 @@ struct machine {
 	spinlock_t sched_lock; /* guards sched[]; LOCK_RANK_SCHED */
 	struct sched_cpu *sched[MACHINE_MAX_CPUS];
 	struct kmem_cache *kthread_cache; /* created by the first CPU, under sched_lock */
+	_Atomic uint32_t cpu_serial;	  /* bumps at each CPU set up: unique doorbell names */
+
+	spinlock_t waiters_lock;  /* guards host_waiters; LOCK_RANK_WAITERS */
+	struct list host_waiters; /* every host thread's struct kwaiter (kernel/sched) */
 };
 
 /* The machine this process is attached to (NULL before boot/attach). */

@@ -50,6 +50,7 @@ struct mm_mag {
 struct mm_tslot {
 	_Atomic uint32_t tid; /* owner thread, 0 = free */
 	uint32_t pid;
+	void *freeing; /* an object on its way to the slabs: the reaper frees it */
 	struct mm_mag *mag[MM_MAX_CACHES + 2];
 };
 
@@ -142,6 +143,12 @@ void mm_drain(void);
 void *kmem_cache_alloc(struct kmem_cache *c);
 void *kmem_cache_zalloc(struct kmem_cache *c);
 void kmem_cache_free(struct kmem_cache *c, void *obj);
+/*
+ * Objects of @c handed out and not yet freed (those in thread magazines are
+ * free). Exact only while nobody allocates from or frees to @c, e.g. under
+ * the lock its users hold around both.
+ */
+uint64_t kmem_cache_in_use(struct kmem_cache *c);
 
 /* Variable-size allocations; NULL when out of memory or @size is 0. */
 void *kmalloc(size_t size);
@@ -164,5 +171,9 @@ void mm_stats(struct mm_stats *st);
 size_t mm_buddyinfo(char *buf, size_t size);
 size_t mm_slabinfo(char *buf, size_t size);
 size_t mm_meminfo(char *buf, size_t size);
+
+struct kcheck;
+/* Audit the free lists, slabs and thread caches into @r (uml/check.h). */
+void mm_check(struct kcheck *r);
 
 #endif

@@ -38,13 +38,21 @@
 struct sched_cpu;
 struct kthread;
 
-/* A waiter; lives where every process can see it (in a kthread, or allocated). */
+/*
+ * A waiter; lives where every process can see it: in its kthread, or for a
+ * host thread, allocated once per thread and listed in machine.host_waiters
+ * (reg), so that when its process dies the reaper finds it and unlinks it
+ * from the queue it slept on before the memory is reused.
+ */
 struct kwaiter {
 	struct list_node node;	/* on kwait.waiters; unlinked once woken */
+	struct kwait *wq;	/* the queue it sleeps on; NULL when it sleeps on none */
 	struct kthread *thread; /* NULL: a host thread sleeping on woken */
 	_Atomic uint32_t woken;
-	uint32_t excl; /* wake-one waiter */
-	uint32_t pid;  /* the waiter's process */
+	uint32_t excl;	      /* wake-one waiter */
+	uint32_t pid;	      /* the waiter's process */
+	uint32_t tid;	      /* a host waiter's thread */
+	struct list_node reg; /* a host waiter: on machine.host_waiters */
 };
 
 /* A wait queue. lock guards the list. */
@@ -117,6 +125,14 @@ void sched_process_cpus_stop(void);
  * many. Cheap; the process that booted calls it now and then (uml_reap).
  */
 int sched_reap(void);
+/*
+ * Unlink from its queue and free every host thread's waiter whose process
+ * is dead (part of sched_reap). Returns how many.
+ */
+int kwait_reap(void);
+struct kcheck;
+/* Audit the CPUs, this CPU's threads and the host waiters into @r (uml/check.h). */
+void sched_check(struct kcheck *r);
 /* Stats of CPU @i of the machine (0..MACHINE_MAX_CPUS-1); -ENOENT if not in use. */
 int sched_cpu_stats(int i, struct sched_stats *st);
 

@@ -31,6 +31,9 @@
  *   LOCK_RANK_KWAIT	  kwait.lock, every wait queue (ksem, kmtx, kcompletion,
  *			  generations): a wake takes the woken thread's CPU
  *			  remote_lock; a host thread allocates its waiter
+ *   LOCK_RANK_WAITERS	  machine.waiters_lock (kernel/sched): the host threads
+ *			  that sleep on wait queues, so a dead one is unlinked;
+ *			  nothing nests inside
  *   LOCK_RANK_CPU_REMOTE sched_cpu.remote_lock: nothing nests inside
  *   LOCK_RANK_EXPORTS	  nfs_state.lock (kernel/net/nfs): nothing nests inside
  *   LOCK_RANK_ROOTS	  machine.roots_lock (kernel/core): nothing nests inside
@@ -38,7 +41,7 @@
  *   LOCK_RANK_ZONE	  mm_zone.lock: may be taken under any of the others, by
  *			  an allocation or free that misses the thread's magazine
  *
- * The leaves (remote, exports, roots, cpus, zone) never nest among
+ * The leaves (waiters, remote, exports, roots, cpus, zone) never nest among
  * themselves today; the zone comes last because anything may allocate.
  * Sleeping locks (kmtx, ksem, kcompletion) have no rank: a sleep releases its
  * queue's lock first, and a kmtx may be held across anything.
@@ -56,6 +59,7 @@ enum lock_rank {
 	LOCK_RANK_VFS,
 	LOCK_RANK_SCHED,
 	LOCK_RANK_KWAIT,
+	LOCK_RANK_WAITERS,
 	LOCK_RANK_CPU_REMOTE,
 	LOCK_RANK_EXPORTS,
 	LOCK_RANK_ROOTS,
@@ -95,6 +99,8 @@ static inline void spin_lock_init(spinlock_t *l)
  */
 int spin_lock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
+/* "vfs_sb.lock" and so on, for messages. */
+const char *spin_rank_name(unsigned rank);
 
 typedef struct {
 	pthread_mutex_t m;

@@ -174,6 +174,9 @@ struct vfs_statfs {
 
 /* At boot, in the arena: creates the root directory (ino 1). */
 int vfs_init(void);
+struct kcheck;
+/* Audit the tree into @r (uml/check.h), under the vfs lock. */
+void vfs_check(struct kcheck *r);
 /* In a process that attached to a booted machine. */
 void vfs_use(void);
 

@@ -9,8 +9,10 @@
  *
  * Memory is bounded per CPU: at most SVC_MAX_CONNS connections, each with a
  * SVC_STACK_ORDER stack from the machine and a record-sized input, output
- * and scratch buffer in this process (reserved once here, backed as
- * touched).
+ * and scratch buffer in this process. The service itself and every buffer
+ * are one private mapping of the process (reserved once here, backed as
+ * touched), so that the machine loses nothing when the process is killed:
+ * the reaper frees the stacks with the CPU's threads.
  */
 #include <errno.h>
 
@@ -27,8 +29,7 @@ void svc_serv_put(struct svc_serv *s)
 {
 	if (--s->refs)
 		return;
-	host_unmap(s->mem, s->memsize);
-	kfree(s);
+	host_unmap(s, s->memsize);
 }
 
 /* May @peer use the service? Counted and dropped when not. */
@@ -160,23 +161,26 @@ int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct 
 	uint8_t *m;
 	int err = 0;
 
+	size_t head = ALIGN_UP(sizeof(*s), 64);
+	size_t memsize = head + scratch + udp_in + udp_out + SVC_MAX_CONNS * per;
+
 	if (!sched_this_cpu())
 		return -EPERM;
-	s = kzalloc(sizeof(*s));
+	/*
+	 * The service and its buffers are this process's alone, never the
+	 * machine's: a process killed with them leaves nothing behind.
+	 */
+	s = host_map_private(memsize);
 	if (!s)
 		return -ENOMEM;
+	s->memsize = memsize;
+	s->mem = m = (uint8_t *)s + head;
 	s->svc = svc;
 	s->stats = stats;
 	s->tcp_fd = tcp_fd;
 	s->udp_fd = udp_fd;
 	s->refs = 1;
 	list_init(&s->lru);
-	s->memsize = scratch + udp_in + udp_out + SVC_MAX_CONNS * per;
-	s->mem = m = host_map_private(s->memsize);
-	if (!m) {
-		kfree(s);
-		return -ENOMEM;
-	}
 	s->udp_scratch = m;
 	s->udp_in = m + scratch;
 	s->udp_out = s->udp_in + udp_in;

@@ -67,8 +67,8 @@ struct svc_serv {
 	struct kthread *acceptor, *udp;
 	struct list lru; /* the taken slots, least recently active first */
 	unsigned nconns; /* taken slots */
-	uint8_t *mem;	 /* the buffers below, one mapping */
-	size_t memsize;
+	uint8_t *mem;	 /* the buffers below, in the mapping that holds this service */
+	size_t memsize;	 /* of that whole mapping */
 	uint8_t *udp_in, *udp_out, *udp_scratch;
 	struct svc_conn conn[SVC_MAX_CONNS];
 };

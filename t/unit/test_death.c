@@ -1,0 +1,407 @@
+/*
+ * Death at any instant: a process of the machine killed with SIGKILL leaves
+ * nothing behind that the reaper does not take back.
+ *  1-4  a child's kernel thread asleep on a shared generation and its host
+ *       thread asleep on a shared semaphore are killed: after uml_reap both
+ *       queues are empty, and the generation and the semaphore work for the
+ *       next process (the reaper used to free the thread and leave its
+ *       waiter linked, so the next wake walked freed memory)
+ *  5-7  twenty children, each a CPU serving NFS with a connection open and
+ *       waiters asleep, killed one after the other: every page comes back,
+ *       the check is clean, no CPU is left
+ *  8-9  uml_check finds a page that is neither free nor allocated, and a
+ *       slab whose free list was cut
+ * 10-   the sweep (debug build): a child creates, writes, renames and
+ *       removes files and directories, and is killed at its first, second,
+ *       ... N-th lock taken or released, until it gets through; after each
+ *       death the reaper runs, the check is clean, every name is either
+ *       there whole or not there, and once the parent has cleaned up every
+ *       page is back
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "uml.h"
+#include "uml/gen.h"
+#include "uml/host.h"
+#include "uml/machine.h"
+#include "uml/mm.h"
+#include "uml/sched.h"
+#include "uml/vfs.h"
+
+static struct kgen *gen;
+static struct ksem *sem;
+static struct uml_nfs_listener nfs;
+static char report[16384];
+
+/* Pages neither free nor in a thread's cache, after giving back what can be. */
+static uint64_t pages_used(void)
+{
+	struct mm_stats st;
+
+	uml_reap();
+	mm_drain();
+	mm_shrink();
+	mm_stats(&st);
+	return st.total_pages - st.free_pages - st.cached_pages;
+}
+
+static bool check_ok(void)
+{
+	uml_check(report, sizeof(report));
+	if (strncmp(report, "ok\n", 3) == 0)
+		return true;
+	diag("%s", report);
+	return false;
+}
+
+static bool queue_empty(struct kwait *wq)
+{
+	bool empty;
+
+	spin_lock(&wq->lock);
+	empty = list_empty(&wq->waiters);
+	spin_unlock(&wq->lock);
+	return empty;
+}
+
+static bool wait_for(bool (*cond)(void), int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (cond())
+			return true;
+		usleep(1000);
+	}
+	return cond();
+}
+
+static bool both_asleep(void)
+{
+	return !queue_empty(&gen->wq) && !queue_empty(&sem->wq);
+}
+
+static int gen_sleeper(void *arg)
+{
+	(void)arg;
+	return kgen_wait(gen, kgen_read(gen), -1);
+}
+
+static void *sem_sleeper(void *arg)
+{
+	(void)arg;
+	ksem_down(sem);
+	return NULL;
+}
+
+/* An NFS NULL call over a fresh connection: the reply says a connection thread runs. */
+static int nfs_null_conn(void)
+{
+	uint32_t rec[11], reply[8];
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	getsockname(nfs.tcp_fd, (struct sockaddr *)&sa, &len);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	/* Record mark, xid, CALL, RPC 2, NFS 100003 v3 proc 0, AUTH_NONE twice. */
+	rec[0] = htonl(0x80000000u | 40);
+	rec[1] = htonl(0x1234);
+	rec[2] = 0;
+	rec[3] = htonl(2);
+	rec[4] = htonl(100003);
+	rec[5] = htonl(3);
+	rec[6] = 0;
+	rec[7] = rec[8] = rec[9] = rec[10] = 0;
+	if (write(fd, rec, sizeof(rec)) != sizeof(rec) || read(fd, reply, sizeof(reply)) < 16) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A child that is a CPU: NFS service, a thread asleep on gen, a host thread on sem. */
+static void cpu_child(int ready_fd)
+{
+	uml_nfs_server_t *srv;
+	pthread_t host;
+
+	if (uml_attach() < 0 || uml_cpu_init() || uml_nfs_start(&nfs, &srv) ||
+	    kthread_create(NULL, "sleeper", SCHED_PRIO_DEFAULT, gen_sleeper, NULL) ||
+	    pthread_create(&host, NULL, sem_sleeper, NULL))
+		_exit(1);
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(1);
+	uml_cpu_run(false);
+	_exit(0);
+}
+
+static pid_t start_cpu_child(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		cpu_child(p[1]);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void kill_and_wait(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_waiters(void)
+{
+	pid_t pid = start_cpu_child();
+	bool asleep = pid > 0 && wait_for(both_asleep, 5000);
+
+	ok(asleep, "a child's kernel thread sleeps on the generation, its host thread on "
+		   "the semaphore");
+	kill_and_wait(pid);
+	uml_reap();
+	ok(queue_empty(&gen->wq) && queue_empty(&sem->wq),
+	   "after the reaper, neither queue holds the dead waiters");
+	kgen_bump(gen);
+	ksem_up(sem);
+	ok(ksem_down_timeout(sem, 0) == 0, "the unit posted to the semaphore is there: no "
+					   "dead waiter took it");
+	ok(check_ok(), "the check is clean");
+}
+
+static void test_kill_cycles(void)
+{
+	uint64_t before, after;
+	int killed = 0, conns = 0;
+
+	/* One round first: the caches the children use exist from then on. */
+	kill_and_wait(start_cpu_child());
+	before = pages_used();
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = start_cpu_child();
+		int fd;
+
+		if (pid < 0)
+			break;
+		wait_for(both_asleep, 5000);
+		fd = nfs_null_conn();
+		conns += fd >= 0;
+		kill_and_wait(pid);
+		if (fd >= 0)
+			close(fd);
+		killed++;
+	}
+	after = pages_used();
+	diag("killed %d CPUs with %d NFS connections: pages in use %llu before, %llu after", killed,
+	     conns, (unsigned long long)before, (unsigned long long)after);
+	ok(killed == 20 && conns == 20, "twenty CPUs, each serving a connection, were killed");
+	is_int((long long)after, (long long)before, "every page came back");
+	ok(check_ok(), "the check is clean");
+}
+
+static void test_check_finds(void)
+{
+	struct mm_zone *z = mm_zone();
+	char *p = page_alloc(0), *q;
+	struct page *pg = mm_page_of(p);
+	struct kmem_cache *c = kmem_cache_create("check-test", 64, 0);
+	uint32_t saved;
+	uint8_t flags = pg->flags;
+
+	/* A page that says it is neither free nor allocated. */
+	spin_lock(&z->lock);
+	pg->flags = 0;
+	spin_unlock(&z->lock);
+	uml_check(report, sizeof(report));
+	ok(strncmp(report, "FAIL", 4) == 0 && strstr(report, "neither free nor"),
+	   "a page that is neither free nor allocated is found");
+	spin_lock(&z->lock);
+	pg->flags = flags;
+	spin_unlock(&z->lock);
+	page_free(p, 0);
+
+	/* A slab whose free list lost its head. */
+	q = kmem_cache_alloc(c);
+	pg = mm_page_of(q);
+	pg = &z->pages[pg->head];
+	spin_lock(&z->lock);
+	saved = pg->freelist;
+	pg->freelist = 0;
+	spin_unlock(&z->lock);
+	uml_check(report, sizeof(report));
+	ok(strncmp(report, "FAIL", 4) == 0 && strstr(report, "check-test"),
+	   "a slab whose free list was cut is found");
+	spin_lock(&z->lock);
+	pg->freelist = saved;
+	spin_unlock(&z->lock);
+	kmem_cache_free(c, q);
+	mm_drain();
+	kmem_cache_destroy(c);
+}
+
+#ifdef MM_DEBUG
+static struct vfs_ctx ctx;
+
+/* The work a child is killed in the middle of: each step a few locks. */
+static void sweep_work(struct vfs_ino dir)
+{
+	static char data[6000];
+	struct vfs_sattr sa = {0};
+	struct vfs_ino f, d;
+
+	memset(data, 'x', sizeof(data));
+	vfs_create(dir, "a", 1, &sa, true, NULL, &ctx, &f);
+	vfs_write(f, 0, data, sizeof(data), &ctx);
+	vfs_rename(dir, "a", 1, dir, "b", 1, &ctx);
+	vfs_mkdir(dir, "d", 1, &sa, &ctx, &d);
+	vfs_rename(dir, "b", 1, d, "c", 1, &ctx);
+	vfs_create(dir, "e", 1, &sa, true, NULL, &ctx, &f);
+	vfs_link(f, d, "e2", 2, &ctx);
+	vfs_remove(dir, "e", 1, &ctx);
+	vfs_remove(d, "c", 1, &ctx);
+	vfs_remove(d, "e2", 2, &ctx);
+	vfs_rmdir(dir, "d", 1, &ctx);
+}
+
+static bool file_whole(struct vfs_ino dir, const char *name)
+{
+	struct vfs_attr a;
+	struct vfs_ino f;
+
+	if (vfs_lookup(dir, name, strlen(name), &f))
+		return true; /* not there at all */
+	/* There: empty (created, not yet written) or with every byte. */
+	return vfs_getattr(f, &a) == 0 && (a.size == 0 || a.size == 6000);
+}
+
+/* Remove whatever the child left in @dir. */
+static void sweep_clean(struct vfs_ino dir)
+{
+	struct vfs_ino d;
+
+	if (vfs_lookup(dir, "d", 1, &d) == 0) {
+		vfs_remove(d, "c", 1, &ctx);
+		vfs_remove(d, "e2", 2, &ctx);
+		vfs_rmdir(dir, "d", 1, &ctx);
+	}
+	vfs_remove(dir, "a", 1, &ctx);
+	vfs_remove(dir, "b", 1, &ctx);
+	vfs_remove(dir, "e", 1, &ctx);
+}
+
+static void test_sweep(void)
+{
+	struct vfs_ino dir, d;
+	uint64_t before, points = 0;
+	int deaths = 0, bad_check = 0, bad_names = 0, bad_pages = 0, first_bad = 0;
+	int status;
+	pid_t pid;
+
+	vfs_mkpath("/sweep", 0777, &dir);
+	/* How many points one run passes: arm past the end and count. */
+	pid = fork();
+	if (pid == 0) {
+		host_fault_arm(UINT64_MAX - 1);
+		sweep_work(dir);
+		_exit((int)MIN(host_fault_count(), 255));
+	}
+	waitpid(pid, &status, 0);
+	sweep_clean(dir);
+	before = pages_used();
+	for (uint64_t n = 1; n < 10000; n++) {
+		bool died;
+
+		pid = fork();
+		if (pid == 0) {
+			host_fault_arm(n);
+			sweep_work(dir);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		died = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		uml_reap();
+		if (!check_ok()) {
+			bad_check++;
+			first_bad = first_bad ? first_bad : (int)n;
+		}
+		if (!file_whole(dir, "a") || !file_whole(dir, "b") ||
+		    (vfs_lookup(dir, "d", 1, &d) == 0 && !file_whole(d, "c")))
+			bad_names++;
+		sweep_clean(dir);
+		if (pages_used() != before) {
+			bad_pages++;
+			diag("killed at point %llu: %llu pages in use, %llu before",
+			     (unsigned long long)n, (unsigned long long)pages_used(),
+			     (unsigned long long)before);
+			before = pages_used();
+		}
+		if (!died) {
+			points = n - 1;
+			break;
+		}
+		deaths++;
+	}
+	diag("sweep: %llu injection points, %d deaths; %d unclean checks (first at %d), %d "
+	     "torn names, %d leaks",
+	     (unsigned long long)points, deaths, bad_check, first_bad, bad_names, bad_pages);
+	ok(points > 20 && (uint64_t)deaths == points,
+	   "the child was killed at each of its %llu lock instants, then got through",
+	   (unsigned long long)points);
+	is_int(bad_check, 0, "after every death the check is clean");
+	is_int(bad_names, 0, "after every death each name is there whole or not at all");
+	is_int(bad_pages, 0, "after every death and clean-up every page is back");
+}
+#endif
+
+int main(void)
+{
+	struct uml_boot_params bp = {.memory = 32 << 20};
+
+	if (uml_boot(&bp))
+		bail_out("uml_boot");
+	gen = kzalloc(sizeof(*gen));
+	sem = kzalloc(sizeof(*sem));
+	kwait_init(&gen->wq);
+	ksem_init(sem, 0);
+	if (uml_nfs_listen("127.0.0.1", 0, UML_NFS_TCP, &nfs))
+		bail_out("uml_nfs_listen");
+	{
+		const char *all[] = {"127.0.0.1"};
+		char err[128];
+
+		if (uml_nfs_export("/", 0, all, 1, err, sizeof(err)))
+			bail_out("uml_nfs_export: %s", err);
+	}
+	test_waiters();
+	test_kill_cycles();
+	test_check_finds();
+#ifdef MM_DEBUG
+	test_sweep();
+#else
+	skip(4, "the fault-injection sweep needs the debug build (make check-debug)");
+#endif
+	return done_testing();
+}
