@@ -93,6 +93,12 @@ struct vfs_sb {
 	uint64_t scratch_inodes, scratch_max_inodes;
 	struct kmem_cache *inode_cache;
 	struct vfs_inode *root;
+	/*
+	 * A hooked file whose content is being replaced and committed
+	 * (hooks.c); set only while the lock is held, so seen set by the next
+	 * holder only when the last one died half way.
+	 */
+	struct vfs_inode *committing;
 	struct vfs_inode *hash[VFS_HASH_BUCKETS];
 };
 
@@ -148,6 +154,8 @@ bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len);
 void vfs_data_free(struct vfs_inode *ip);
 
 /* hooks.c; all called with the lock held */
+/* Finish the change of vfs_sb->committing a dead holder left, if this process has its hooks. */
+void vfs_hooks_recover(void);
 /* This process removes hooked @ip: release its hooks here (vfs_hooks.release). */
 void vfs_hooks_forget(struct vfs_inode *ip);
 /* Run a hooked file's render hook and store the result. */

@@ -186,15 +186,57 @@ static int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, str
 		if (err)
 			return err < 0 ? err : -EINVAL;
 	}
+	/*
+	 * The intent: from here until commit has returned, a holder that
+	 * dies leaves the content and what commit keeps in step possibly
+	 * apart; whoever takes the lock next finishes it (vfs_hooks_recover).
+	 */
+	if (h && h->commit)
+		vfs_sb->committing = ip;
 	err = vfs_data_set(ip, data, len);
-	if (err && (ip->flags & VFS_F_HOOKED))
-		return vfs_hooks_refuse(ip, err, data, len, ctx,
-					"valid, but no memory left to store it");
-	if (err)
+	if (err) {
+		vfs_sb->committing = NULL;
+		if (ip->flags & VFS_F_HOOKED)
+			return vfs_hooks_refuse(ip, err, data, len, ctx,
+						"valid, but no memory left to store it");
 		return err;
+	}
 	if (h && h->commit)
 		h->commit(h->arg, data, len);
+	vfs_sb->committing = NULL;
 	return 0;
+}
+
+void vfs_hooks_recover(void)
+{
+	struct vfs_inode *ip = vfs_sb->committing, *hp = NULL;
+	const struct vfs_hooks *h;
+	struct vfs_ctx ctx = {0};
+	size_t n = 0;
+
+	/* It may have been freed since (the repair frees nameless inodes): don't touch it yet. */
+	for (unsigned b = 0; b < VFS_HASH_BUCKETS && ip; b++)
+		for (hp = vfs_sb->hash[b]; hp; hp = hp->hnext)
+			if (hp == ip)
+				goto found;
+	vfs_sb->committing = NULL;
+	return;
+found:
+	if (ip->type != VFS_REG || !(ip->flags & VFS_F_HOOKED)) {
+		vfs_sb->committing = NULL; /* not a hooked file any more: nothing to finish */
+		return;
+	}
+	h = hooks_of(ip);
+	if (!h || !h->validate || !h->commit)
+		return; /* for a process that has the hooks */
+	/*
+	 * The content is the old one or the new one, both validated once:
+	 * commit whichever it is, so that what the file says is in force.
+	 */
+	if (vfs_data_read(ip, 0, edit_buf, sizeof(edit_buf), &n) == 0 &&
+	    h->validate(h->arg, edit_buf, n, &ctx) == 0)
+		h->commit(h->arg, edit_buf, n);
+	vfs_sb->committing = NULL;
 }
 
 #define TOO_LONG "too long (%" PRIu64 " bytes; a validated file holds at most %d)"

@@ -41,6 +41,8 @@ void vfs_lock(void)
 		(void)fixed;
 #endif
 	}
+	if (unlikely(vfs_sb->committing))
+		vfs_hooks_recover();
 }
 
 void vfs_unlock(void)

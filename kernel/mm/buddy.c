@@ -60,6 +60,54 @@ static void free_list_del(struct mm_zone *z, uint32_t idx, unsigned order)
 	fa->count--;
 }
 
+/*
+ * The free lists again from the page descriptors (zone lock taken over from
+ * a dead holder): every free head that is where a block of its order can be
+ * goes back on its list; pages a split or a merge left neither free nor in
+ * a block are freed one by one, merging with their buddies. Returns how
+ * many pages were found that way.
+ */
+unsigned page_repair_locked(struct mm_zone *z)
+{
+	uint32_t idx, nfree = 0;
+	unsigned lost = 0;
+
+	for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+		z->free[o] = (struct mm_free_area){0};
+	for (idx = 0; idx < z->npages;) {
+		struct page *pg = &z->pages[idx];
+		uint32_t len = pg->order < MM_MAX_ORDER ? 1u << pg->order : 0;
+
+		if (len && !(idx & (len - 1)) && idx + len <= z->npages &&
+		    (pg->flags == PG_FREE || (pg->flags & PG_HEAD))) {
+			if (pg->flags == PG_FREE) {
+				free_list_add(z, idx, pg->order);
+				nfree += len;
+			}
+			idx += len;
+			continue;
+		}
+		pg->flags = 0; /* lost: freed below */
+		idx++;
+	}
+	z->nfree = nfree;
+	for (idx = 0; idx < z->npages;) {
+		struct page *pg = &z->pages[idx];
+
+		if (pg->flags == PG_FREE || (pg->flags & PG_HEAD)) {
+			idx += 1u << pg->order;
+			continue;
+		}
+		pg->flags = PG_HEAD;
+		pg->order = 0;
+		pg->head = idx;
+		page_free_locked(z, z->start + ((size_t)idx << PAGE_SHIFT), 0);
+		lost++;
+		idx++;
+	}
+	return lost;
+}
+
 int mm_init(struct mm_zone *z, void *start, size_t size)
 {
 	char *base = start;
@@ -146,11 +194,11 @@ void page_free_locked(struct mm_zone *z, void *addr, unsigned order)
 /* Order-0 pages go through the thread's page magazine, like slab objects. */
 static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsigned order)
 {
-	struct mm_tslot *t = order == 0 ? tslot_self() : &mm_no_slot;
+	struct mm_tslot *t = tslot_self();
 	struct mm_mag *m = NULL;
 	void *p;
 
-	spin_lock(&z->lock);
+	zone_lock(z);
 	p = page_alloc_locked(z, order);
 	if (!p) {
 		/* Pages held by dead threads and kept empty slabs can serve. */
@@ -158,7 +206,7 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 		slab_shrink_locked(z);
 		p = page_alloc_locked(z, order);
 	}
-	if (p && t != &mm_no_slot) {
+	if (p && order == 0 && t != &mm_no_slot) {
 		m = t->mag[MM_PAGE_MAG];
 		if (!m && (m = kmem_cache_alloc_locked(z, z->mag_cache))) {
 			mm_unpoison(m, sizeof(*m));
@@ -166,12 +214,13 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 			t->mag[MM_PAGE_MAG] = m;
 		}
 	}
+	/*
+	 * Until the lock is dropped, the block handed out must be where the
+	 * reaper finds it if this thread is killed: an order-0 page goes
+	 * through the magazine (taken from it after the unlock), a larger
+	 * block is named in the slot until then.
+	 */
 	if (m) {
-		/*
-		 * The page handed out goes through the magazine too, taken
-		 * once the lock is dropped: a thread killed before it has
-		 * the page leaves it where the reaper finds it.
-		 */
 		m->obj[m->n] = p;
 		atomic_signal_fence(memory_order_seq_cst);
 		m->n++;
@@ -184,6 +233,8 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 			atomic_signal_fence(memory_order_seq_cst);
 			m->n++;
 		}
+	} else if (t != &mm_no_slot) {
+		t->inflight = p;
 	}
 	spin_unlock(&z->lock);
 	if (m) {
@@ -192,6 +243,9 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 		p = m->obj[n];
 		atomic_signal_fence(memory_order_seq_cst);
 		m->n = n;
+	} else if (t != &mm_no_slot) {
+		atomic_signal_fence(memory_order_seq_cst);
+		t->inflight = NULL;
 	}
 	return p;
 }
@@ -225,10 +279,10 @@ static __attribute__((noinline)) void page_free_slow(struct mm_zone *z, void *ad
 	/* As cache_free_slow (slab.c): a thread killed on its way leaves the block to the reaper.
 	 */
 	if (t != &mm_no_slot)
-		t->freeing = addr;
-	spin_lock(&z->lock);
+		t->inflight = addr;
+	zone_lock(z);
 	if (t != &mm_no_slot)
-		t->freeing = NULL;
+		t->inflight = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	page_free_locked(z, addr, order);
 	spin_unlock(&z->lock);
@@ -267,7 +321,7 @@ void mm_stats(struct mm_stats *st)
 {
 	struct mm_zone *z = mm_cur;
 
-	spin_lock(&z->lock);
+	zone_lock(z);
 	st->total_pages = z->npages;
 	st->free_pages = z->nfree;
 	st->cached_pages = 0;

@@ -105,7 +105,7 @@ void mm_check(struct kcheck *r)
 		kcheck_fail(r, "mm: no memory to check %u pages", z->npages);
 		return;
 	}
-	spin_lock(&z->lock);
+	zone_lock(z);
 	for (struct kmem_cache *c = z->caches; c && ncaches < CHECK_MAX_CACHES; c = c->next)
 		tally[ncaches++] = (struct cache_tally){.c = c};
 	check_free_lists(r, z, seen, &nfree);
@@ -211,4 +211,30 @@ void mm_check(struct kcheck *r)
 		    z->npages, (unsigned long long)nfree, (unsigned long long)slab_pages,
 		    (unsigned long long)block_pages, (unsigned long long)blocks,
 		    (unsigned long long)cached_pages, (unsigned long long)cached_objs);
+}
+
+unsigned mm_repair_locked(struct mm_zone *z)
+{
+	unsigned n = page_repair_locked(z) + slab_repair_locked(z);
+
+	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {
+		struct mm_tslot *t = z->tslot[s];
+
+		for (unsigned i = 0; t && i <= MM_MAX_CACHES; i++)
+			if (t->mag[i] && t->mag[i]->n > MM_MAG_SIZE) {
+				t->mag[i]->n = 0; /* its owner died mid-update: trust nothing */
+				n++;
+			}
+	}
+	z->repairs++;
+	return n;
+}
+
+void mm_takeover_locked(struct mm_zone *z)
+{
+	unsigned n = mm_repair_locked(z);
+
+	host_log("umlmm: took the page allocator over from a dead holder; rebuilt its lists "
+		 "(%u fixes)",
+		 n);
 }

@@ -6,6 +6,23 @@
 
 extern struct mm_zone *mm_cur;
 
+/*
+ * Rebuild the free lists and the slab lists and counts from the page
+ * descriptors, after zone.lock was taken over from a holder that died with
+ * them half updated (check.c). Returns how many things it fixed.
+ */
+unsigned mm_repair_locked(struct mm_zone *z);
+unsigned page_repair_locked(struct mm_zone *z);
+unsigned slab_repair_locked(struct mm_zone *z);
+
+/* Take zone.lock; from a dead holder, repair what it may have left half done. */
+void mm_takeover_locked(struct mm_zone *z);
+static inline void zone_lock(struct mm_zone *z)
+{
+	if (unlikely(spin_lock(&z->lock)))
+		mm_takeover_locked(z);
+}
+
 /* Called with zone.lock held. */
 void *page_alloc_locked(struct mm_zone *z, unsigned order);
 void page_free_locked(struct mm_zone *z, void *addr, unsigned order);

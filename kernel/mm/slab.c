@@ -151,6 +151,60 @@ static void partial_del(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 	pg->slab_next = pg->slab_prev = 0;
 }
 
+/*
+ * A cache's lists and counts again from its slabs' descriptors (zone lock
+ * taken over from a dead holder). A free list that leaves its slab or
+ * loops is cut where it goes wrong: the objects past the cut stay counted
+ * as in use, so nothing is handed out twice. Returns the caches fixed.
+ */
+unsigned slab_repair_locked(struct mm_zone *z)
+{
+	unsigned fixed = 0;
+
+	for (struct kmem_cache *c = z->caches; c; c = c->next) {
+		uint32_t partial = c->partial, nslabs = c->nslabs, empty = c->empty;
+		uint64_t active = c->active;
+
+		c->partial = 0;
+		c->nslabs = c->empty = 0;
+		c->active = 0;
+		for (uint32_t idx = 0; idx < z->npages;) {
+			struct page *pg = &z->pages[idx];
+			uint32_t len = 1u << (pg->order < MM_MAX_ORDER ? pg->order : 0);
+			uint32_t *link = &pg->freelist, nf = 0;
+			char *mem = slab_mem(z, idx);
+
+			if (!(pg->flags & PG_HEAD) || !(pg->flags & PG_SLAB) || pg->cache != c) {
+				idx += pg->flags & PG_HEAD ? len : 1;
+				continue;
+			}
+			while (*link) {
+				uint32_t off = *link - 1;
+
+				if (off % c->size || off >= c->per_slab * c->size ||
+				    nf >= c->per_slab) {
+					*link = 0;
+					break;
+				}
+				nf++;
+				mm_unpoison(mem + off, sizeof(uint32_t));
+				link = (uint32_t *)(mem + off);
+			}
+			pg->inuse = (uint16_t)(c->per_slab - nf);
+			c->nslabs++;
+			c->active += pg->inuse;
+			if (nf)
+				partial_add(z, c, idx);
+			if (!pg->inuse)
+				c->empty++;
+			idx += len;
+		}
+		fixed += partial != c->partial || nslabs != c->nslabs || empty != c->empty ||
+			 active != c->active;
+	}
+	return fixed;
+}
+
 /* A new slab with every object on its free list, put on the partial list. */
 static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 {
@@ -260,7 +314,7 @@ size_t mm_shrink(void)
 	struct mm_zone *z = mm_cur;
 	size_t n;
 
-	spin_lock(&z->lock);
+	zone_lock(z);
 	n = slab_shrink_locked(z);
 	spin_unlock(&z->lock);
 	return n;
@@ -303,7 +357,7 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align
 
 	if (!size || size > (PAGE_SIZE << 3) / 2 || (align && !IS_POW2(align)) || align > PAGE_SIZE)
 		return NULL;
-	spin_lock(&z->lock);
+	zone_lock(z);
 	c = kmem_cache_alloc_locked(z, &z->cache_cache);
 	if (c) {
 		mm_unpoison(c, sizeof(*c));
@@ -320,7 +374,7 @@ int kmem_cache_destroy(struct kmem_cache *c)
 	int err = 0;
 
 	mm_drain();
-	spin_lock(&z->lock);
+	zone_lock(z);
 	if (c->active) {
 		err = -EBUSY;
 		goto out;
@@ -384,12 +438,19 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	struct mm_mag *m = NULL;
 	void *obj;
 
-	spin_lock(&z->lock);
+	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
 	if (!m) {
+		/* Named in the slot until the lock is dropped, as in page_alloc_slow. */
 		obj = kmem_cache_alloc_locked(z, c);
+		if (t != &mm_no_slot)
+			t->inflight = obj;
 		spin_unlock(&z->lock);
+		if (t != &mm_no_slot) {
+			atomic_signal_fence(memory_order_seq_cst);
+			t->inflight = NULL;
+		}
 		return obj;
 	}
 	/*
@@ -422,12 +483,12 @@ static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, stru
 	 * rather than freeing one twice.
 	 */
 	if (t != &mm_no_slot)
-		t->freeing = obj;
-	spin_lock(&z->lock);
+		t->inflight = obj;
+	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
 		m = mag_get_locked(z, t, c->index);
 	if (t != &mm_no_slot)
-		t->freeing = NULL;
+		t->inflight = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (m) {
 		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
@@ -592,7 +653,7 @@ uint64_t kmem_cache_in_use(struct kmem_cache *c)
 	struct mm_zone *z = mm_cur;
 	uint64_t n;
 
-	spin_lock(&z->lock);
+	zone_lock(z);
 	n = c->active - cached_objects(z, c);
 	spin_unlock(&z->lock);
 	return n;
@@ -612,7 +673,7 @@ size_t mm_slabinfo(char *buf, size_t size)
 			     "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 			     "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
 			     "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-	spin_lock(&z->lock);
+	zone_lock(z);
 	for (struct kmem_cache *c = z->caches; c; c = c->next)
 		n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size),
 				      "%-17s %6llu %6llu %6u %4u %4u : tunables %4u %4u %4u : "
@@ -633,7 +694,7 @@ size_t mm_meminfo(char *buf, size_t size)
 	struct mm_stats st;
 
 	mm_stats(&st);
-	spin_lock(&z->lock);
+	zone_lock(z);
 	for (struct kmem_cache *c = z->caches; c; c = c->next)
 		slab_pages += (uint64_t)c->nslabs << c->order;
 	total = z->npages;

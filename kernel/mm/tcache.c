@@ -57,7 +57,7 @@ static void tslot_release(void *arg)
 	/* A forked child inherits the key's value: only the owner may release. */
 	if (!z || !t || t == &mm_no_slot || atomic_load(&t->tid) != host_tid())
 		return;
-	spin_lock(&z->lock);
+	zone_lock(z);
 	tslot_flush_locked(z, t, true);
 	atomic_store(&t->tid, 0);
 	spin_unlock(&z->lock);
@@ -86,15 +86,15 @@ int tcache_reap_locked(struct mm_zone *z)
 		if (!tid || host_task_alive(tid))
 			continue;
 		z->reaped_objects += tslot_flush_locked(z, t, true);
-		if (t->freeing) {
-			struct page *pg = mm_page_of(t->freeing);
+		if (t->inflight) {
+			struct page *pg = mm_page_of(t->inflight);
 
 			/* A slab object, or the head of a block of pages (freed whole). */
 			if (pg && (pg->flags & PG_SLAB))
-				kmem_cache_free_locked(z, pg->cache, t->freeing);
+				kmem_cache_free_locked(z, pg->cache, t->inflight);
 			else if (pg && (pg->flags & PG_HEAD) &&
-				 ((uintptr_t)t->freeing & (PAGE_SIZE - 1)) == 0)
-				page_free_locked(z, t->freeing, pg->order);
+				 ((uintptr_t)t->inflight & (PAGE_SIZE - 1)) == 0)
+				page_free_locked(z, t->inflight, pg->order);
 			z->reaped_objects++;
 		}
 		/* The slot too: a storm of deaths must not leave the table full of them. */
@@ -112,7 +112,7 @@ int mm_reap(void)
 
 	if (!z)
 		return 0;
-	spin_lock(&z->lock);
+	zone_lock(z);
 	n = tcache_reap_locked(z);
 	spin_unlock(&z->lock);
 	return n;
@@ -128,7 +128,7 @@ __attribute__((noinline)) struct mm_tslot *tcache_slot_claim(void)
 		return &mm_no_slot;
 	me = host_tid();
 	pthread_once(&mm_tls_once, tls_key_init);
-	spin_lock(&z->lock);
+	zone_lock(z);
 	for (int pass = 0; pass < 2 && !t; pass++) {
 		for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
 			if (!z->tslot[i]) {
@@ -168,7 +168,7 @@ void mm_drain(void)
 
 	if (t == &mm_no_slot)
 		return;
-	spin_lock(&z->lock);
+	zone_lock(z);
 	tslot_flush_locked(z, t, false);
 	spin_unlock(&z->lock);
 }

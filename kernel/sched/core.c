@@ -476,7 +476,8 @@ static void reap_dead_cpu(struct sched_cpu *cpu)
 	while ((n = list_pop_head(&cpu->all))) {
 		struct kthread *t = list_entry(n, struct kthread, all);
 
-		page_free(t->stack, t->stack_order);
+		if (t->stack) /* NULL: it died making the thread */
+			page_free(t->stack, t->stack_order);
 		kmem_cache_free(kthread_cache, t);
 	}
 	while (cpu->nstack_cache) {
@@ -665,8 +666,11 @@ int kthread_create_stack(struct kthread **out, const char *name, int prio, unsig
 	t = kmem_cache_zalloc(kthread_cache);
 	if (!t)
 		return -ENOMEM;
+	/* On the CPU's list before anything else can fail or die: the reaper finds it there. */
+	list_add_head(&cpu->all, &t->all);
 	t->stack = stack_get(cpu, stack_order);
 	if (!t->stack) {
+		list_del(&cpu->all, &t->all);
 		kmem_cache_free(kthread_cache, t);
 		return -ENOMEM;
 	}
@@ -692,7 +696,6 @@ int kthread_create_stack(struct kthread **out, const char *name, int prio, unsig
 	for (int i = 0; i < 6; i++)
 		*--sp = 0;
 	t->sp = sp;
-	list_add_head(&cpu->all, &t->all);
 	atomic_fetch_add(&cpu->nthreads, 1);
 	atomic_store(&t->state, KT_RUNNABLE);
 	rq_push(cpu, t);

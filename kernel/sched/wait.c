@@ -291,16 +291,20 @@ int kmtx_lock(struct kmtx *m)
 	bool check_owner = false;
 
 	if (likely(atomic_compare_exchange_strong_explicit(
-		&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed)))
+		&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed))) {
+		host_fault_point();
 		return 0;
+	}
 	/* Holders keep it for nanoseconds: a short spin beats a sleep and a wake. */
 	for (int i = 0; i < KMTX_SPIN; i++) {
 		host_cpu_relax();
 		owner = 0;
 		if (atomic_load_explicit(&m->owner, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(
-			&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed))
+			&m->owner, &owner, me, memory_order_acquire, memory_order_relaxed)) {
+			host_fault_point();
 			return 0;
+		}
 	}
 	for (;;) {
 		spin_lock(&m->wq.lock);
@@ -319,6 +323,7 @@ int kmtx_lock(struct kmtx *m)
 				if (dead)
 					m->recovered++; /* the holder's process is gone: say so */
 				spin_unlock(&m->wq.lock);
+				host_fault_point();
 				return dead ? -EOWNERDEAD : 0;
 			}
 			if ((owner & KMTX_WAITERS) ||
@@ -327,8 +332,10 @@ int kmtx_lock(struct kmtx *m)
 		}
 		switch (kwait_sleep_locked(&m->wq, KWAIT_EXCL, KMTX_CHECK_NS)) {
 		case 0:
-			if ((atomic_load(&m->owner) & ~KMTX_WAITERS) == me)
+			if ((atomic_load(&m->owner) & ~KMTX_WAITERS) == me) {
+				host_fault_point();
 				return 0; /* handed over by kmtx_unlock */
+			}
 			break;
 		default:
 			check_owner = true; /* held for long: is the holder still there? */
@@ -338,7 +345,10 @@ int kmtx_lock(struct kmtx *m)
 
 void kmtx_unlock(struct kmtx *m)
 {
-	uint32_t me = atomic_load_explicit(&m->owner, memory_order_relaxed);
+	uint32_t me;
+
+	host_fault_point();
+	me = atomic_load_explicit(&m->owner, memory_order_relaxed);
 
 	if (likely(!(me & KMTX_WAITERS)) &&
 	    atomic_compare_exchange_strong_explicit(&m->owner, &me, 0, memory_order_release,

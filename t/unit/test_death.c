@@ -11,12 +11,19 @@
  *       the check is clean, no CPU is left
  *  8-9  uml_check finds a page that is neither free nor allocated, and a
  *       slab whose free list was cut
- * 10-   the sweep (debug build): a child creates, writes, renames and
- *       removes files and directories, and is killed at its first, second,
+ * 10-12 a child dies holding the page allocator's lock with a free block
+ *       taken off its list and a slab's count wrong: the next allocation
+ *       takes the lock over, rebuilds the lists, and every page is free again
+ * 13-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
- *       death the reaper runs, the check is clean, every name is either
- *       there whole or not there, and once the parent has cleaned up every
- *       page is back
+ *       death the reaper runs, the check is clean and every page is back:
+ *       13-16 while it creates, writes, renames, links and removes files
+ *             and directories: every name is there whole or not at all
+ *       17-19 while it writes a knob-like hooked file twice (validate, store,
+ *             commit to a value in the arena under a mutex): the value in
+ *             force is always the one the file shows
+ *       20-21 while, as a CPU serving NFS, it accepts a connection and
+ *             answers a call
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -262,6 +269,40 @@ static void test_check_finds(void)
 	kmem_cache_destroy(c);
 }
 
+static void test_zone_takeover(void)
+{
+	struct mm_zone *z = mm_zone();
+	uint64_t before = pages_used();
+	struct kmem_cache *c = kmem_cache_create("takeover-test", 128, 0);
+	void *obj = kmem_cache_alloc(c), *p;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		/* Half of a block's removal from its list, and a count moved early. */
+		spin_lock(&z->lock);
+		for (unsigned o = 3; o < MM_MAX_ORDER; o++) {
+			if (!z->free[o].head)
+				continue;
+			z->free[o].head = z->pages[z->free[o].head - 1].next;
+			break;
+		}
+		c->active += 5;
+		raise(SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFSIGNALED(status), "the child died holding the allocator's lock");
+	p = page_alloc(4); /* takes the lock over */
+	page_free(p, 4);
+	ok(check_ok(), "the lists were rebuilt: the check is clean");
+	kmem_cache_free(c, obj);
+	mm_drain();
+	is_int(kmem_cache_destroy(c), 0, "the cache's count is right again: it can go");
+	ok(pages_used() == before, "every page is where it was (%llu in use)",
+	   (unsigned long long)pages_used());
+}
+
 #ifdef MM_DEBUG
 static struct vfs_ctx ctx;
 
@@ -310,6 +351,177 @@ static void sweep_clean(struct vfs_ino dir)
 	vfs_remove(dir, "a", 1, &ctx);
 	vfs_remove(dir, "b", 1, &ctx);
 	vfs_remove(dir, "e", 1, &ctx);
+}
+
+/* A knob: the file's content, validated, and its value in force in the arena. */
+struct knob_state {
+	struct kmtx lock;
+	int64_t value;
+	struct kgen gen;
+};
+static struct knob_state *knob;
+static long knob_parsed;
+
+static int knob_validate(void *arg, const char *data, size_t len, struct vfs_ctx *c)
+{
+	char buf[16], *end;
+
+	(void)arg;
+	(void)c;
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	knob_parsed = strtol(buf, &end, 10);
+	return end != buf && !strcmp(end, "\n") ? 0 : -EINVAL;
+}
+
+static void knob_commit(void *arg, const char *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+	kmtx_lock(&knob->lock);
+	knob->value = knob_parsed;
+	kmtx_unlock(&knob->lock);
+	kgen_bump(&knob->gen);
+}
+
+static struct vfs_hooks knob_hooks = {.validate = knob_validate, .commit = knob_commit};
+
+static long knob_file(struct vfs_ino f)
+{
+	char buf[16] = "";
+	size_t n = 0;
+	bool eof;
+
+	vfs_read(f, 0, buf, sizeof(buf) - 1, &n, &eof);
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static void test_knob_sweep(void)
+{
+	struct vfs_ino f;
+	uint64_t before, n;
+	int deaths = 0, bad_check = 0, apart = 0, bad_pages = 0, status;
+	pid_t pid;
+
+	knob = kzalloc(sizeof(*knob));
+	kmtx_init(&knob->lock);
+	kwait_init(&knob->gen.wq);
+	vfs_put("/knob", 0644, "10\n", 3, &f);
+	vfs_set_hooks(f, &knob_hooks);
+	knob->value = 10;
+	before = pages_used();
+	for (n = 1; n < 10000; n++) {
+		pid = fork();
+		if (pid == 0) {
+			host_fault_arm(n);
+			vfs_write(f, 0, "42\n", 3, &ctx);
+			vfs_write(f, 0, "17\n", 3, &ctx);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		uml_reap();
+		if (!check_ok())
+			bad_check++;
+		if (knob_file(f) != knob->value) {
+			apart++;
+			diag("killed at point %llu: the file says %ld, the value in force is %lld",
+			     (unsigned long long)n, knob_file(f), (long long)knob->value);
+		}
+		if (pages_used() != before)
+			bad_pages++;
+		if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+			break;
+		deaths++;
+		/* Back to the start for the next run. */
+		vfs_write(f, 0, "10\n", 3, &ctx);
+	}
+	diag("knob sweep: %llu injection points, %d deaths; %d unclean checks, %d times the "
+	     "file and the value apart, %d leaks",
+	     (unsigned long long)n - 1, deaths, bad_check, apart, bad_pages);
+	ok(n > 4 && (uint64_t)deaths == n - 1, "killed at each of %llu instants of two knob writes",
+	   (unsigned long long)n - 1);
+	is_int(apart, 0, "after every death the value in force is the one the file shows");
+	ok(bad_check == 0 && bad_pages == 0, "and the check is clean, every page back");
+}
+
+/* The child serves NFS and dies at the n-th lock of its CPU thread. */
+static void conn_child(int ready_fd, uint64_t n)
+{
+	uml_nfs_server_t *srv;
+
+	if (uml_attach() < 0 || uml_cpu_init() || uml_nfs_start(&nfs, &srv))
+		_exit(1);
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(1);
+	host_fault_arm(n);
+	uml_cpu_run(false);
+	_exit(0);
+}
+
+static void test_conn_sweep(void)
+{
+	uint64_t before = pages_used(), n;
+	int deaths = 0, bad_check = 0, bad_pages = 0;
+
+	for (n = 1; n < 1000; n++) {
+		int p[2], fd, status = 0;
+		bool answered;
+		pid_t pid;
+		char c;
+
+		if (pipe(p))
+			break;
+		pid = fork();
+		if (pid == 0) {
+			close(p[0]);
+			conn_child(p[1], n);
+		}
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			break;
+		close(p[0]);
+		fd = nfs_null_conn();
+		answered = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+		/*
+		 * Unanswered: it is dying. Answered: it may still die closing
+		 * the connection; alive after that, it got past every point.
+		 */
+		for (int ms = 0; waitpid(pid, &status, WNOHANG) == 0; ms++) {
+			if (ms == (answered ? 200 : 5000)) {
+				kill_and_wait(pid);
+				status = 0;
+				answered = true;
+				break;
+			}
+			usleep(1000);
+		}
+		uml_reap();
+		if (!check_ok())
+			bad_check++;
+		if (pages_used() != before) {
+			bad_pages++;
+			diag("killed at point %llu: %llu pages in use, %llu before",
+			     (unsigned long long)n, (unsigned long long)pages_used(),
+			     (unsigned long long)before);
+			before = pages_used();
+		}
+		if (answered && !WIFSIGNALED(status))
+			break;
+		deaths++;
+	}
+	diag("connection sweep: %llu injection points, %d deaths; %d unclean checks, %d leaks",
+	     (unsigned long long)n - 1, deaths, bad_check, bad_pages);
+	ok(n > 4 && (uint64_t)deaths >= n - 1,
+	   "a CPU was killed at each of %llu instants of a connection's setup and first call",
+	   (unsigned long long)n - 1);
+	ok(bad_check == 0 && bad_pages == 0,
+	   "after every death the check is clean, every page back");
 }
 
 static void test_sweep(void)
@@ -398,10 +610,13 @@ int main(void)
 	test_waiters();
 	test_kill_cycles();
 	test_check_finds();
+	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();
+	test_knob_sweep();
+	test_conn_sweep();
 #else
-	skip(4, "the fault-injection sweep needs the debug build (make check-debug)");
+	skip(9, "the fault-injection sweeps need the debug build (make check-debug)");
 #endif
 	return done_testing();
 }

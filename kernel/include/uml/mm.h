@@ -50,7 +50,7 @@ struct mm_mag {
 struct mm_tslot {
 	_Atomic uint32_t tid; /* owner thread, 0 = free */
 	uint32_t pid;
-	void *freeing; /* an object on its way to the slabs: the reaper frees it */
+	void *inflight; /* an object or block between the slabs and its user: the reaper frees it */
 	struct mm_mag *mag[MM_MAX_CACHES + 2];
 };
 
@@ -108,6 +108,7 @@ struct mm_zone {
 	struct kmem_cache *by_index[MM_MAX_CACHES];
 	struct mm_tslot *tslot[MM_MAX_TSLOTS];
 	uint64_t reaped_objects; /* objects recovered from dead threads */
+	uint64_t repairs; /* times the lock was taken from a dead holder and the lists rebuilt */
 };
 
 /* Set up the zone over [start, start+size) (page aligned). Called once, at boot. */
