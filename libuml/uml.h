@@ -401,7 +401,9 @@ size_t uml_mm_meminfo(char *buf, size_t size);
  * line, then what each part found, "FAIL ..." lines for each problem, into
  * @buf (at most @size bytes, NUL-terminated when there is room). Returns the
  * length the whole text needs. Takes each part's lock in turn: a few
- * milliseconds on a large machine, for a monitor to run now and then.
+ * milliseconds on a large machine, for a monitor to run now and then. May be
+ * called from a file's render hook (it then audits the tree under the lock
+ * the hook runs with).
  */
 size_t uml_check(char *buf, size_t size);
 

@@ -112,6 +112,11 @@ void vfs_check(struct kcheck *r)
 {
 	if (!vfs_sb)
 		return;
+	/* From a render hook (/status/check), under the lock already. */
+	if (vfs_lock_held()) {
+		vfs_check_locked(r);
+		return;
+	}
 	vfs_lock();
 	vfs_check_locked(r);
 	vfs_unlock();

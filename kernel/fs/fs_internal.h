@@ -106,6 +106,7 @@ extern struct vfs_sb *vfs_sb;
 
 void vfs_lock(void);
 void vfs_unlock(void);
+bool vfs_lock_held(void); /* by this host thread */
 struct kcheck;
 /* check.c: vfs_check with the lock held. */
 void vfs_check_locked(struct kcheck *r);

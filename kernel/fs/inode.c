@@ -15,6 +15,17 @@
 
 struct vfs_sb *vfs_sb;
 
+/*
+ * Whether this host thread holds the lock: a render hook (run under it)
+ * may ask for vfs_check, which must not take it again.
+ */
+static __thread bool lock_mine;
+
+bool vfs_lock_held(void)
+{
+	return lock_mine;
+}
+
 void vfs_lock(void)
 {
 	/*
@@ -41,12 +52,14 @@ void vfs_lock(void)
 		(void)fixed;
 #endif
 	}
+	lock_mine = true;
 	if (unlikely(vfs_sb->committing))
 		vfs_hooks_recover();
 }
 
 void vfs_unlock(void)
 {
+	lock_mine = false;
 	kmutex_unlock(&vfs_sb->lock);
 }
 

@@ -10,19 +10,20 @@
  *       waiters asleep, killed one after the other: every page comes back,
  *       the check is clean, no CPU is left
  *  8-9  uml_check finds a page that is neither free nor allocated, and a
- *       slab whose free list was cut
- * 10-12 a child dies holding the page allocator's lock with a free block
+ *       slab whose free list was cut; 10 a file rendered by uml_check (as
+ *       /status/check is, under the vfs lock) reads "ok"
+ * 11-13 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 13-   the sweeps (debug build): a child is killed at its first, second,
+ * 14-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       13-16 while it creates, writes, renames, links and removes files
+ *       14-17 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       17-19 while it writes a knob-like hooked file twice (validate, store,
+ *       18-20 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       20-21 while, as a CPU serving NFS, it accepts a connection and
+ *       21-22 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -267,6 +268,24 @@ static void test_check_finds(void)
 	kmem_cache_free(c, q);
 	mm_drain();
 	kmem_cache_destroy(c);
+}
+
+static size_t render_check(void *arg, char *buf, size_t size)
+{
+	(void)arg;
+	return uml_check(buf, size);
+}
+
+static void test_check_rendered(void)
+{
+	static struct vfs_hooks h = {.render = render_check};
+	char buf[64] = "";
+	struct vfs_ino f;
+
+	vfs_put("/check", 0444, "", 0, &f);
+	vfs_set_hooks(f, &h);
+	ok(uml_get_file("/check", buf, sizeof(buf) - 1) > 0 && strncmp(buf, "ok\n", 3) == 0,
+	   "a file rendered by uml_check under the vfs lock reads ok");
 }
 
 static void test_zone_takeover(void)
@@ -610,6 +629,7 @@ int main(void)
 	test_waiters();
 	test_kill_cycles();
 	test_check_finds();
+	test_check_rendered();
 	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();

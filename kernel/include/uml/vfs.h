@@ -175,7 +175,11 @@ struct vfs_statfs {
 /* At boot, in the arena: creates the root directory (ino 1). */
 int vfs_init(void);
 struct kcheck;
-/* Audit the tree into @r (uml/check.h), under the vfs lock. */
+/*
+ * Audit the tree into @r (uml/check.h), under the vfs lock: taken here, or
+ * already held by this thread when called from a hook (a render of
+ * /status/check).
+ */
 void vfs_check(struct kcheck *r);
 /* In a process that attached to a booted machine. */
 void vfs_use(void);
