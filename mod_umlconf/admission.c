@@ -98,9 +98,11 @@ int umlconf_admit(request_rec *r)
 	/* Internal redirects and subrequests ride on their parent's slot. */
 	if (r->main || r->prev)
 		return DECLINED;
-	/* Not a CPU of the machine (attach failed): fail open, it was logged. */
-	if (!sh || umlconf_cpu < 0)
+	if (!sh)
 		return DECLINED;
+	/* Not a CPU of the machine, or no watcher: its knobs would be stale (logged). */
+	if (umlconf_cpu < 0 || atomic_load(&umlconf_cpu_down))
+		return admit_refuse(r, sh, "this child could not become a CPU of the machine");
 	me = &sh->child[umlconf_cpu];
 	if (admit_try(sh, me))
 		goto admitted;

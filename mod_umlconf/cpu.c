@@ -23,6 +23,9 @@
 #include "umlconf.h"
 
 /* The watcher's stack: knob apply code logs through httpd, which wants room. */
+#define CPU_INIT_TRIES 5 /* reap and retry, after 20, 40 .. 320 ms */
+
+_Atomic bool umlconf_cpu_down;
 #define WATCHER_STACK_KIB 128
 
 /*
@@ -75,13 +78,21 @@ static void *cpu_main(void *arg)
 	int rc;
 
 	(void)arg;
-	rc = uml_cpu_init();
+	/*
+	 * What stands in the way may be a dead child's leftovers (its CPU not
+	 * reaped yet, its memory): reap and try again before giving up.
+	 */
+	for (int i = 0; (rc = uml_cpu_init()) < 0 && i < CPU_INIT_TRIES; i++) {
+		uml_reap();
+		apr_sleep(apr_time_from_msec(20 << i));
+	}
 	if (rc < 0) {
-		ap_log_error(
-		    APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-		    UMLCONF_LOGNO(10007) "child %ld cannot run kernel threads: knob "
-					 "changes are not applied here and it serves no NFS",
-		    (long)pid);
+		atomic_store(&umlconf_cpu_down, true);
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
+			     UMLCONF_LOGNO(10007) "child %ld cannot run kernel threads: it would "
+						  "not apply knob changes, so it refuses requests "
+						  "with 503 until httpd replaces it",
+			     (long)pid);
 		return NULL;
 	}
 	rc = uml_cpu_stop_on_fd(cpu_threads.stop_fd, cpu_threads_stop, NULL);
@@ -89,11 +100,14 @@ static void *cpu_main(void *arg)
 		rc = uml_thread_create_stack(&cpu_threads.watcher, "umlconf-watch",
 					     WATCHER_STACK_KIB, umlconf_watcher_main,
 					     cpu_threads.me);
-		if (rc < 0)
+		if (rc < 0) {
+			atomic_store(&umlconf_cpu_down, true);
 			ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
 				     UMLCONF_LOGNO(10019) "child %ld: cannot start the watcher; "
-							  "knob changes are not applied here",
+							  "it would not apply knob changes, so it "
+							  "refuses requests with 503",
 				     (long)pid);
+		}
 		if (cpu_threads.nfs) {
 			rc = uml_nfs_start(cpu_threads.nfs, &cpu_threads.server);
 			if (rc < 0)
@@ -103,8 +117,10 @@ static void *cpu_main(void *arg)
 					     (long)pid, strerror(-rc));
 		}
 	} else {
+		atomic_store(&umlconf_cpu_down, true);
 		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, umlconf_server,
-			     UMLCONF_LOGNO(10020) "child %ld: cannot start its kernel threads",
+			     UMLCONF_LOGNO(10020) "child %ld: cannot start its kernel threads; it "
+						  "refuses requests with 503",
 			     (long)pid);
 		uml_cpu_stop();
 	}
@@ -174,9 +190,11 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 		return;
 	cpu = uml_attach();
 	if (cpu < 0) {
+		atomic_store(&umlconf_cpu_down, true);
 		ap_log_error(APLOG_MARK, APLOG_ERR, -cpu, s,
-			     UMLCONF_LOGNO(10006) "child %u cannot attach to the machine (%s): its "
-						  "requests skip admission and it serves no NFS",
+			     UMLCONF_LOGNO(10006) "child %u cannot attach to the machine (%s): it "
+						  "would not apply knob changes, so it refuses "
+						  "requests with 503",
 			     pid, strerror(-cpu));
 		return;
 	}
@@ -200,13 +218,17 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 		rc = -errno;
 	else
 		rc = thread_start(&cpu_threads.host, cpu_main, NULL);
-	if (rc == 0)
+	if (rc == 0) {
 		cpu_threads.running = true;
-	else
-		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
-			     UMLCONF_LOGNO(10022) "child %u: cannot start the thread that runs its "
-						  "watcher and NFS service",
-			     pid);
+	} else {
+		atomic_store(&umlconf_cpu_down, true);
+		ap_log_error(
+		    APLOG_MARK, APLOG_ERR, -rc, s,
+		    UMLCONF_LOGNO(10022) "child %u: cannot start the thread that runs its "
+					 "watcher and NFS service; it refuses requests with "
+					 "503",
+		    pid);
+	}
 }
 
 /* Reclaim @dead (a pid httpd has collected), or every dead child when 0. */

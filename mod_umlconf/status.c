@@ -178,6 +178,7 @@ static const struct status_file status_files[] = {
     {"/status/mm/buddyinfo", uml_mm_buddyinfo},
     {"/status/mm/slabinfo", uml_mm_slabinfo},
     {"/status/mm/meminfo", uml_mm_meminfo},
+    {"/status/check", uml_check},
     {"/status/sched/cpus", uml_sched_status},
     {"/status/sched/summary", render_sched_summary},
 };

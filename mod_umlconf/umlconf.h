@@ -162,6 +162,11 @@ extern module AP_MODULE_DECLARE_DATA umlconf_module;
  */
 extern struct umlconf_shared *umlconf_sh;
 extern int umlconf_cpu;
+/*
+ * Set in a child that could not become a CPU with a watcher: it would serve
+ * with knobs that no longer change, so it answers 503 instead (admission.c).
+ */
+extern _Atomic bool umlconf_cpu_down;
 extern server_rec *umlconf_server;
 
 static inline struct umlconf_conf *umlconf_conf_of(server_rec *s)
