@@ -91,10 +91,18 @@ int machine_attach(void)
 	if (this_cpu >= 0 && this_cpu_owner == pid)
 		return this_cpu;
 	spin_lock(&machine->cpu_lock);
-	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
-		struct cpu_slot *c = &machine->cpu[i];
+	/*
+	 * A free slot; failing that, one whose process died and was not
+	 * reaped yet (its leftovers are the reaper's, whoever runs it next):
+	 * a storm of deaths never locks new CPUs out.
+	 */
+	for (int pass = 0; pass < 2 && cpu < 0; pass++) {
+		for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+			struct cpu_slot *c = &machine->cpu[i];
+			uint32_t owner = atomic_load(&c->pid);
 
-		if (atomic_load(&c->pid) == 0) {
+			if (pass == 0 ? owner != 0 : host_task_alive(owner))
+				continue;
 			atomic_store(&c->pid, pid);
 			c->seq++;
 			c->attached_ns = host_mono_ns();

@@ -12,18 +12,20 @@
  *  8-9  uml_check finds a page that is neither free nor allocated, and a
  *       slab whose free list was cut; 10 a file rendered by uml_check (as
  *       /status/check is, under the vfs lock) reads "ok"
- * 11-13 a child dies holding the page allocator's lock with a free block
+ * 11    with every CPU slot held by a process that died unreaped, a new
+ *       process still attaches
+ * 12-14 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 14-   the sweeps (debug build): a child is killed at its first, second,
+ * 15-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       14-17 while it creates, writes, renames, links and removes files
+ *       15-18 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       18-20 while it writes a knob-like hooked file twice (validate, store,
+ *       19-21 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       21-22 while, as a CPU serving NFS, it accepts a connection and
+ *       22-23 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -286,6 +288,28 @@ static void test_check_rendered(void)
 	vfs_set_hooks(f, &h);
 	ok(uml_get_file("/check", buf, sizeof(buf) - 1) > 0 && strncmp(buf, "ok\n", 3) == 0,
 	   "a file rendered by uml_check under the vfs lock reads ok");
+}
+
+static void test_slots_of_the_dead(void)
+{
+	pid_t dead = fork(), pid;
+	int status = -1, filled = 0;
+
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++)
+		if (atomic_load(&machine->cpu[i].pid) == 0) {
+			atomic_store(&machine->cpu[i].pid, (uint32_t)dead);
+			filled++;
+		}
+	pid = fork();
+	if (pid == 0)
+		_exit(uml_attach() >= 0 ? 0 : 1);
+	waitpid(pid, &status, 0);
+	ok(filled > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "with all %d free slots held by a dead process, a new process attaches", filled);
+	uml_reap();
 }
 
 static void test_zone_takeover(void)
@@ -630,6 +654,7 @@ int main(void)
 	test_kill_cycles();
 	test_check_finds();
 	test_check_rendered();
+	test_slots_of_the_dead();
 	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();

@@ -93,8 +93,9 @@ int machine_adopt(void *base);
 
 /*
  * Take a CPU slot for the calling process; again in the same process, its
- * slot. Returns the CPU number, -ENODEV without a machine or -EBUSY when
- * every slot is taken.
+ * slot. A slot whose process died is taken when no slot is free. Returns
+ * the CPU number, -ENODEV without a machine or -EBUSY when every slot is
+ * held by a live process.
  */
 int machine_attach(void);
 /* Give up the calling process's slot, if it holds one. */
