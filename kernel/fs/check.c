@@ -47,11 +47,31 @@ static void check_dir(struct kcheck *r, struct vfs_inode *dp, uint64_t bound)
 			    (unsigned long long)dp->ino, dp->nlink, subdirs);
 }
 
+/* What the scratch cap is charged for @ip and the names it holds (see vfs_scratch_charge). */
+static uint64_t scratch_of(const struct vfs_inode *ip)
+{
+	uint64_t n = 0;
+
+	if (ip->flags & VFS_F_SCRATCH) {
+		n += sizeof(*ip);
+		if (ip->type == VFS_REG)
+			n += (uint64_t)ip->reg.npv * sizeof(*ip->reg.pages) +
+			     (uint64_t)ip->reg.nalloc * PAGE_SIZE;
+		else if (ip->type == VFS_LNK && ip->lnk.target)
+			n += ksize(ip->lnk.target);
+	}
+	if (ip->type == VFS_DIR)
+		for (const struct vfs_dirent *de = ip->dir.first; de; de = de->next)
+			if (de->scratch)
+				n += ksize(de);
+	return n;
+}
+
 void vfs_check_locked(struct kcheck *r)
 {
 	struct vfs_sb *sb = vfs_sb;
 	uint64_t inodes = 0, dirs = 0, pages = 0, bound;
-	uint64_t in_use;
+	uint64_t in_use, scratch = 0, scratch_inodes = 0;
 
 	bound = sb->ninodes + 1;
 	for (unsigned b = 0; b < VFS_HASH_BUCKETS; b++) {
@@ -70,6 +90,8 @@ void vfs_check_locked(struct kcheck *r)
 			for (struct vfs_dirent *a = ip->aliases; a && names <= bound;
 			     a = a->alias_next)
 				names++;
+			scratch += scratch_of(ip);
+			scratch_inodes += !!(ip->flags & VFS_F_SCRATCH);
 			if (ip == sb->root ? names != 0 : names == 0)
 				kcheck_fail(r, "vfs: inode %llu has %llu names",
 					    (unsigned long long)ip->ino, (unsigned long long)names);
@@ -96,6 +118,13 @@ void vfs_check_locked(struct kcheck *r)
 	if (inodes != sb->ninodes)
 		kcheck_fail(r, "vfs: %llu inodes on the hash, %llu counted",
 			    (unsigned long long)inodes, (unsigned long long)sb->ninodes);
+	if (scratch != sb->scratch_used || scratch_inodes != sb->scratch_inodes)
+		kcheck_fail(r,
+			    "vfs: clients' files hold %llu bytes in %llu inodes, the cap counts "
+			    "%llu in %llu",
+			    (unsigned long long)scratch, (unsigned long long)scratch_inodes,
+			    (unsigned long long)sb->scratch_used,
+			    (unsigned long long)sb->scratch_inodes);
 	in_use = kmem_cache_in_use(sb->inode_cache);
 	if (in_use != sb->ninodes)
 		kcheck_fail(r,
@@ -125,6 +154,7 @@ void vfs_check(struct kcheck *r)
 unsigned vfs_repair_locked(void)
 {
 	struct vfs_sb *sb = vfs_sb;
+	uint64_t used = 0, inodes = 0;
 	unsigned fixed = 0;
 
 	for (unsigned b = 0; b < VFS_HASH_BUCKETS; b++) {
@@ -136,6 +166,10 @@ unsigned vfs_repair_locked(void)
 			next = ip->hnext;
 			for (struct vfs_dirent *a = ip->aliases; a; a = a->alias_next)
 				names++;
+			if (names || ip == sb->root) {
+				used += scratch_of(ip);
+				inodes += !!(ip->flags & VFS_F_SCRATCH);
+			}
 			if (!names && ip != sb->root) {
 				/* Made and never named, or unnamed and never freed. */
 				if (ip->type == VFS_DIR && ip->dir.first)
@@ -161,6 +195,11 @@ unsigned vfs_repair_locked(void)
 				fixed++;
 			}
 		}
+	}
+	/* A death between a charge and what it pays for leaves the counts off: count again. */
+	if (sb->scratch_used != used || sb->scratch_inodes != inodes) {
+		vfs_scratch_set(used, inodes);
+		fixed++;
 	}
 	return fixed;
 }

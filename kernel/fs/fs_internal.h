@@ -118,6 +118,8 @@ void vfs_check_locked(struct kcheck *r);
 unsigned vfs_repair_locked(void);
 
 /* inode.c: the scratch cap; called with the lock held. 0, or -ENOSPC past the cap. */
+/* inode.c: set what the cap holds, counted again from the tree (check.c). */
+void vfs_scratch_set(uint64_t used, uint64_t inodes);
 int vfs_scratch_charge(uint64_t bytes);
 void vfs_scratch_uncharge(uint64_t bytes);
 

@@ -127,6 +127,12 @@ void vfs_scratch_uncharge(uint64_t bytes)
 	scratch_store(&vfs_sb->scratch_used, vfs_sb->scratch_used - bytes);
 }
 
+void vfs_scratch_set(uint64_t used, uint64_t inodes)
+{
+	scratch_store(&vfs_sb->scratch_used, used);
+	scratch_store(&vfs_sb->scratch_inodes, inodes);
+}
+
 int vfs_set_scratch_limit(uint64_t bytes)
 {
 	if (bytes > (uint64_t)machine->mm.npages * PAGE_SIZE)
