@@ -104,6 +104,12 @@ $(O)/soak-client: t/soak/soak-client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(OPT) -g $(WARN) -pthread -o $@ $< -lnfs
 
+# The kill storm's NFS client (t/module/83_killstorm.t): survives its server
+# being killed under it, which libnfs's own tools and soak-client do not.
+$(O)/t/storm-client: t/lib/storm-client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
+
 # apxs compiles the module against httpd's headers and links libuml in, so the
 # module carries the kernel and no other library has to be installed.
 # mod_umlconf/exports.map keeps libuml's names local to the module: httpd
@@ -138,7 +144,7 @@ $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/nfs/*.t)
 
-check-apache: all
+check-apache: all $(O)/t/storm-client
 	t/run-apache-tests
 
 # The house rules (doc/design.md, "Layers"): no arrow up the layers, no

@@ -254,4 +254,412 @@ sub collect {
     return @res;
 }
 
+# --- A private httpd (81-83) ------------------------------------------------
+#
+# Tests that SIGKILL children or stop httpd start an instance of their own:
+# the suite's httpd binary, MPM and mod_umlconf, with its own ServerRoot
+# (build/t/private/NAME), HTTP and NFS ports and machine, so that the suite's
+# server never notices. Its methods read its tree over NFS, list its
+# processes from /proc and end it; it ends itself when it goes out of scope.
+
+package UmlConf::Test;
+
+use Cwd ();
+use File::Basename ();
+use File::Path ();
+
+push @UmlConf::Test::EXPORT, qw(suite_mpm private_httpd proc_stat proc_alive storm_client);
+
+sub top_dir { Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../../..') }
+
+# The MPM of the suite's server (t/run-apache-tests picks it): the private
+# servers run the same, so the run per MPM covers both.
+sub suite_mpm {
+    return $ENV{UMLCONF_PRIVATE_MPM} if $ENV{UMLCONF_PRIVATE_MPM};
+    my $mpm = eval { Apache::Test::config()->{server}{mpm} } // '';
+    return $mpm =~ /^(?:prefork|event|worker)$/ ? $mpm : 'prefork';
+}
+
+# /proc/PID/stat: state, ppid, CPU ticks used by all its threads (user +
+# system) and start time (so that a reused pid shows); undef when gone.
+sub proc_stat {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return;
+    my $line = <$fh> // return;
+    $line =~ s/^.*\) //s;    # the command's name may hold spaces and ')'
+    my @f = split ' ', $line;
+    return { state => $f[0], ppid => $f[1], ticks => $f[11] + $f[12], start => $f[19] };
+}
+
+# Alive: it exists and is not a zombie its parent has not collected yet.
+sub proc_alive {
+    my ($pid) = @_;
+    my $st = proc_stat($pid) or return 0;
+    return $st->{state} !~ /^[ZX]$/;
+}
+
+sub all_pids {
+    opendir my $d, '/proc' or return;
+    return grep { /^\d+$/ } readdir $d;
+}
+
+# The kill storm's NFS client (t/lib/storm-client.c), which make check-apache
+# builds into build/t; built here when a test runs on its own.
+sub storm_client {
+    return $ENV{UMLCONF_STORM_CLIENT} if $ENV{UMLCONF_STORM_CLIENT};
+    my $top = top_dir();
+    my ($src, $out) = ("$top/t/lib/storm-client.c", "$top/build/t/storm-client");
+    return $out if -x $out && -M $out <= -M $src;
+    File::Path::make_path("$top/build/t");
+    system('cc', '-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', "$out.tmp", $src,
+        '-lnfs') == 0
+        or die "cannot build $out from $src\n";
+    rename "$out.tmp", $out or die "rename $out: $!";
+    return $out;
+}
+
+# name, http_port, nfs_port; mpm (default: the suite's), mpm_conf (the MPM's
+# directives), memory (UmlConfMemory, default 8M), slow (1: /slow?ms=N, the
+# admission tests' handler, through mod_perl), extra (more directives).
+sub private_httpd { UmlConf::Test::Httpd->new(@_) }
+
+package UmlConf::Test::Httpd;
+
+use strict;
+use warnings FATAL => 'all';
+use File::Temp ();
+use Time::HiRes qw(time sleep);
+use POSIX ();
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { mpm => UmlConf::Test::suite_mpm(), memory => '8M', mpm_conf => '',
+        extra => '', slow => 0, %o, owner => $$ }, $class;
+    my $top = UmlConf::Test::top_dir();
+    $self->{top} = $top;
+    $self->{root} = "$top/build/t/private/$self->{name}";
+    $self->{conf} = "$self->{root}/httpd.conf";
+    $self->{log} = "$self->{root}/logs/error_log";
+    $self->{pidfile} = "$self->{root}/logs/httpd.pid";
+    return $self;
+}
+
+sub conf_text {
+    my ($self) = @_;
+    my ($root, $top) = @$self{qw(root top)};
+    my $libexec = '/usr/lib/apache2/modules';
+    if (my $apxs = eval { Apache::Test::vars('apxs') }) {
+        my $q = `$apxs -q LIBEXECDIR 2>/dev/null` // '';
+        chomp $q;
+        $libexec = $q if $q && -d $q;
+    }
+    my $module = $ENV{UMLCONF_MODULE} or die 'UMLCONF_MODULE is not set (t/TEST sets it)';
+    my $user = eval { Apache::Test::vars('user') } || 'nobody';
+    my $group = eval { Apache::Test::vars('group') } || 'nogroup';
+    my $slow = !$self->{slow} ? '' : <<SLOW;
+LoadModule perl_module $libexec/mod_perl.so
+PerlSwitches -I$top/t/lib
+<IfModule mpm_event_module>
+	PerlInterpStart 2
+	PerlInterpMax 8
+</IfModule>
+<Location /slow>
+	SetHandler modperl
+	PerlResponseHandler UmlConf::Slow
+</Location>
+SLOW
+    return <<CONF;
+# A private httpd of the test $self->{name} (t/lib/UmlConf/Test.pm, private_httpd).
+ServerRoot "$root"
+DefaultRuntimeDir "$root/logs"
+PidFile "$self->{pidfile}"
+ErrorLog "$self->{log}"
+LogLevel notice
+Listen 127.0.0.1:$self->{http_port}
+ServerName 127.0.0.1
+User $user
+Group $group
+LoadModule mpm_$self->{mpm}_module $libexec/mod_mpm_$self->{mpm}.so
+LoadModule authz_core_module $libexec/mod_authz_core.so
+LoadModule mime_module $libexec/mod_mime.so
+LoadModule dir_module $libexec/mod_dir.so
+TypesConfig /etc/mime.types
+DocumentRoot "$root/htdocs"
+DirectoryIndex index.html
+$self->{mpm_conf}
+LoadModule umlconf_module $module
+UmlConfNFS 127.0.0.1:$self->{nfs_port}
+UmlConfExport / rw 127.0.0.0/8
+UmlConfKeyFile none
+UmlConfMemory $self->{memory}
+$slow$self->{extra}
+CONF
+}
+
+# Start it (after ending what a previous run of the same test left) and wait
+# until it answers HTTP and NFS. Returns true when it does.
+sub start {
+    my ($self) = @_;
+    my $root = $self->{root};
+    $self->{pid} = undef;
+    $self->end;
+    File::Path::remove_tree($root);
+    File::Path::make_path("$root/logs", "$root/htdocs");
+    # The children run as the suite's user: they must reach the documents.
+    for (my $d = $root; $d ne '/'; $d = File::Basename::dirname($d)) {
+        my $mode = (stat $d)[2] // last;
+        chmod(($mode & 07777) | 0005, $d);
+    }
+    open my $c, '>', $self->{conf} or die "$self->{conf}: $!";
+    print $c $self->conf_text;
+    close $c;
+    open my $i, '>', "$root/htdocs/index.html" or die "$root/htdocs/index.html: $!";
+    print $i "private httpd $self->{name}\n";
+    close $i;
+    chmod 0644, "$root/htdocs/index.html";
+    my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
+    # -k start detaches: the server has a process group of its own, which
+    # httpd signals as a whole on the way out.
+    system($httpd, '-f', $self->{conf}, '-k', 'start') == 0 or return 0;
+    UmlConf::Test::wait_until(sub { -s $self->{pidfile} }, 10) or return 0;
+    open my $p, '<', $self->{pidfile} or return 0;
+    my $pid = <$p> // '';
+    chomp $pid;
+    my $st = UmlConf::Test::proc_stat($pid) or return 0;
+    @$self{qw(pid pid_start)} = ($pid, $st->{start});
+    return UmlConf::Test::wait_until(sub {
+        $self->get('/index.html', 5)->{status} == 200 && defined $self->cat('/status/generation', 1);
+    }, 20);
+}
+
+sub pid { $_[0]{pid} }
+
+sub parent_alive {
+    my ($self) = @_;
+    my $st = $self->{pid} && UmlConf::Test::proc_stat($self->{pid});
+    return $st && $st->{start} == $self->{pid_start} && $st->{state} !~ /^[ZX]$/;
+}
+
+# The live children of the parent (in scalar context, how many).
+sub children {
+    my ($self) = @_;
+    my $pid = $self->{pid} // return;
+    my @kids = sort { $a <=> $b } grep {
+        my $st = UmlConf::Test::proc_stat($_);
+        $st && $st->{ppid} == $pid && $st->{state} !~ /^[ZX]$/;
+    } UmlConf::Test::all_pids();
+    return @kids;
+}
+
+# Every live process of this server, wherever it hangs now: its command
+# line names this configuration.
+sub procs {
+    my ($self) = @_;
+    my @p;
+    for my $pid (UmlConf::Test::all_pids()) {
+        open my $fh, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$fh> } // '';
+        push @p, $pid if index($cmd, "\0$self->{conf}\0") >= 0 && UmlConf::Test::proc_alive($pid);
+    }
+    return @p;
+}
+
+# SIGKILL one child, if it is still one of ours. Returns true when sent.
+sub kill_child {
+    my ($self, $pid) = @_;
+    my $st = UmlConf::Test::proc_stat($pid) or return 0;
+    return 0 unless $st->{ppid} == ($self->{pid} // -1);
+    return kill 'KILL', $pid;
+}
+
+sub get {
+    my ($self, $path, $timeout) = @_;
+    return UmlConf::Test::http_get($path, $timeout // 10, $self->{http_port});
+}
+
+# concurrent_gets against this server.
+sub gets {
+    my ($self, $n, $path, $timeout) = @_;
+    my $port = $self->{http_port};
+    no warnings 'redefine';
+    local *UmlConf::Test::http_port = sub { $port };
+    return UmlConf::Test::concurrent_gets($n, $path, $timeout);
+}
+
+# Run @cmd for at most @secs seconds (coreutils timeout), its standard input
+# from the file @stdin if defined: a wedged server must fail a test, not hang
+# it (libnfs waits for ever by default). Returns (exit status, stdout,
+# stderr); 124 when it timed out.
+sub run_timed {
+    my ($secs, $stdin, @cmd) = @_;
+    my $err = File::Temp->new;
+    my $pid = open(my $out, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', $err or POSIX::_exit(127);
+        if (defined $stdin) {
+            open STDIN, '<', $stdin or POSIX::_exit(127);
+        }
+        exec 'timeout', '-k', '2', $secs, @cmd or POSIX::_exit(127);
+    }
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+    my $rc = $? >> 8;
+    seek $err, 0, 0;
+    my $msg = <$err> // '';
+    return ($rc, $text, $msg);
+}
+
+sub url {
+    my ($self, $path) = @_;
+    local $ENV{UMLCONF_NFS_PORT} = $self->{nfs_port};
+    return UmlConf::Test::nfs_url($path);
+}
+
+# A file of its tree, or undef; in list context (content, error text).
+# Retried: the child serving the read may be killed under it.
+sub cat {
+    my ($self, $path, $tries) = @_;
+    $tries //= 3;
+    my ($rc, $text, $err);
+    for my $try (1 .. $tries) {
+        ($rc, $text, $err) = run_timed(5, undef, 'nfs-cat', $self->url($path));
+        last if $rc == 0 || $err =~ /NOENT/;
+        sleep 0.2 if $try < $tries;
+    }
+    $err = "timed out after 5 s\n" if $rc == 124;
+    return wantarray ? ($rc == 0 ? $text : undef, $err) : ($rc == 0 ? $text : undef);
+}
+
+sub ls {
+    my ($self, $path) = @_;
+    my ($rc, $text, $err) = run_timed(5, undef, 'nfs-ls', $self->url($path));
+    return wantarray ? ($rc == 0 ? $text : undef, $err) : ($rc == 0 ? $text : undef);
+}
+
+# Write @content as the whole file, as nfs_write does: (exit status, stderr).
+sub put {
+    my ($self, $path, $content) = @_;
+    my $tmp = File::Temp->new;
+    print $tmp $content;
+    close $tmp;
+    my $put = $ENV{UMLCONF_NFS_PUT} or die 'UMLCONF_NFS_PUT is not set (t/TEST sets it)';
+    my ($rc, $out, $err) = run_timed(10, "$tmp", $put, $self->url($path));
+    return ($rc, $rc == 124 ? "timed out after 10 s\n" : $out . $err);
+}
+
+sub status_lines {
+    my ($self, $file, @names) = @_;
+    my $t = $self->cat($file) // return;
+    my @rows;
+    for (grep { /\S/ && !/^#/ } split /\n/, $t) {
+        my %r;
+        @r{@names} = split ' ';
+        push @rows, \%r;
+    }
+    return \@rows;
+}
+
+# /status/children and /status/sched/cpus as rows (undef when unreadable).
+sub children_status { $_[0]->status_lines('/status/children', qw(cpu pid gen ns)) }
+sub cpus_status { $_[0]->status_lines('/status/sched/cpus', qw(cpu pid threads runnable)) }
+
+# /status/mm/meminfo: { MemUsed => kB, ... }.
+sub meminfo {
+    my ($self) = @_;
+    my $t = $self->cat('/status/mm/meminfo') // return;
+    return { map { /^(\w+):\s+(\d+)/ ? ($1 => $2) : () } split /\n/, $t };
+}
+
+# Write @value to the knob @name, then wait until /status/children lists
+# every live child of the parent, each with that write's generation applied.
+# Returns (ok, generation, what it saw last).
+sub knob_applies {
+    my ($self, $name, $value, $timeout) = @_;
+    my ($rc, $err) = $self->put("/config/$name", "$value\n");
+    return (0, undef, "the write failed (exit $rc): $err") if $rc;
+    my $gen = $self->cat('/status/generation') // return (0, undef, 'no /status/generation');
+    chomp $gen;
+    my $seen = '';
+    my $ok = UmlConf::Test::wait_until(sub {
+        my $rows = $self->children_status or return 0;
+        my %listed = map { $_->{pid} => $_->{gen} } @$rows;
+        my @kids = $self->children;
+        my @missing = grep { !exists $listed{$_} } @kids;
+        my @behind = grep { $listed{$_} < $gen } sort keys %listed;
+        $seen = sprintf 'children %s; listed %s; not listed: %s; behind: %s',
+            join(' ', @kids), join(' ', map { "$_->{pid}:$_->{gen}" } @$rows),
+            join(' ', @missing) || 'none', join(' ', @behind) || 'none';
+        return @kids && !@missing && !@behind;
+    }, $timeout // 10);
+    return ($ok, $gen, $seen);
+}
+
+sub log_size { -s $_[0]{log} // 0 }
+
+sub log_since {
+    my ($self, $offset) = @_;
+    open my $fh, '<', $self->{log} or return '';
+    seek $fh, $offset // 0, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+# Send @sig to the parent (TERM: apachectl -k stop; WINCH: graceful-stop)
+# and wait up to @limit seconds for it to exit, sampling its children's CPU
+# time meanwhile. Returns: exited (seconds it took, undef if it did not),
+# kids (the children when the signal went), spin and spinner (the highest
+# share of a core a child used while it lasted, judged over 0.5 s at least).
+sub stop {
+    my ($self, $sig, $limit) = @_;
+    my %r = (exited => undef, spin => 0, spinner => undef, kids => []);
+    return \%r unless $self->parent_alive;
+    my @kids = $self->children;
+    my $t0 = time;
+    my %first = map { my $st = UmlConf::Test::proc_stat($_); $st ? ($_ => [$t0, $st->{ticks}, $st->{start}]) : () } @kids;
+    my %last = %first;
+    kill $sig, $self->{pid};
+    while (1) {
+        my $now = time;
+        for my $k (keys %first) {
+            my $st = UmlConf::Test::proc_stat($k);
+            $last{$k} = [$now, $st->{ticks}] if $st && $st->{start} == $first{$k}[2] && $st->{state} !~ /^[ZX]$/;
+        }
+        if (!$self->parent_alive) {
+            $r{exited} = $now - $t0;
+            last;
+        }
+        last if $now - $t0 > $limit;
+        sleep 0.05;
+    }
+    my $hz = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+    for my $k (keys %first) {
+        my $dt = $last{$k}[0] - $first{$k}[0];
+        next if $dt < 0.5;
+        my $share = ($last{$k}[1] - $first{$k}[1]) / $hz / $dt;
+        @r{qw(spin spinner)} = ($share, $k) if $share > $r{spin};
+    }
+    $r{kids} = \@kids;
+    return \%r;
+}
+
+# End whatever is left of it, by pid: SIGTERM to the parent, then SIGKILL.
+sub end {
+    my ($self) = @_;
+    return unless $$ == $self->{owner};
+    my @p = $self->procs or return;
+    my %ppid = map { my $st = UmlConf::Test::proc_stat($_); $st ? ($_ => $st->{ppid}) : () } @p;
+    my %parent = map { $_ => 1 } grep { exists $ppid{$_} } values %ppid;
+    if (%parent) {
+        kill 'TERM', keys %parent;
+        UmlConf::Test::wait_until(sub { !$self->procs }, 12);
+    }
+    kill 'KILL', $_ for $self->procs;
+}
+
+sub DESTROY {
+    local ($?, $@);
+    $_[0]->end;
+}
+
 1;
