@@ -12,6 +12,7 @@
 #include "uml/machine.h"
 #include "uml/mm.h"
 #include "uml/nfs.h"
+#include "uml/nfs3.h"
 #include "uml/sched.h"
 #include "uml/vfs.h"
 
@@ -106,6 +107,7 @@ size_t uml_check(char *buf, size_t size)
 		return (size_t)snprintf(buf, size, "FAIL 1\nno machine\n");
 	mm_check(&r);
 	vfs_check(&r);
+	nfs_check(&r);
 	sched_check(&r);
 	/* The verdict goes first: shift the body down under it. */
 	hl = (size_t)(r.problems ? snprintf(head, sizeof(head), "FAIL %u\n", r.problems)

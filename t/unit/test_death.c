@@ -14,18 +14,21 @@
  *       /status/check is, under the vfs lock) reads "ok"
  * 11    with every CPU slot held by a process that died unreaped, a new
  *       process still attaches
- * 12-14 a child dies holding the page allocator's lock with a free block
+ * 12    a child dies holding the export table's lock with an entry half
+ *       copied: the next user drops that entry (its clients are refused
+ *       until it is configured again) and the check is clean
+ * 13-15 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 15-   the sweeps (debug build): a child is killed at its first, second,
+ * 16-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       15-18 while it creates, writes, renames, links and removes files
+ *       16-19 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       19-21 while it writes a knob-like hooked file twice (validate, store,
+ *       20-22 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       22-23 while, as a CPU serving NFS, it accepts a connection and
+ *       23-24 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -46,6 +49,7 @@
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
+#include "uml/nfs3.h"
 #include "uml/sched.h"
 #include "uml/vfs.h"
 
@@ -310,6 +314,34 @@ static void test_slots_of_the_dead(void)
 	ok(filled > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	   "with all %d free slots held by a dead process, a new process attaches", filled);
 	uml_reap();
+}
+
+static void test_export_takeover(void)
+{
+	const char *one[] = {"10.1.2.3"};
+	struct nfs_state *st = machine->nfs;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(900)};
+	struct vfs_ino dir;
+	char err[128];
+	int status;
+	pid_t pid;
+
+	vfs_mkpath("/torn", 0755, &dir);
+	uml_nfs_export("/torn", 0, one, 1, err, sizeof(err));
+	inet_pton(AF_INET, "10.1.2.3", &sa.sin_addr);
+	pid = fork();
+	if (pid == 0) {
+		/* Half way through replacing the entry: the new allowlist, the old rest. */
+		spin_lock(&st->lock);
+		for (uint32_t i = 0; i < st->nexports; i++)
+			if (!strcmp(st->exports[i].path, "/torn"))
+				snprintf(st->exports[i].clients[0].text,
+					 sizeof(st->exports[i].clients[0].text), "*");
+		raise(SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	ok(!nfs_peer_listed((struct sockaddr *)&sa) && check_ok(),
+	   "the torn export is dropped, not served, and the check is clean");
 }
 
 static void test_zone_takeover(void)
@@ -655,6 +687,7 @@ int main(void)
 	test_check_finds();
 	test_check_rendered();
 	test_slots_of_the_dead();
+	test_export_takeover();
 	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();

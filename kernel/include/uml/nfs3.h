@@ -101,6 +101,10 @@ int nfs_fh_key_file(const char *path, char *err, size_t errlen);
 
 /* --- exports (export.c) --- */
 
+struct kcheck;
+/* Audit the export table into @r (uml/check.h). */
+void nfs_check(struct kcheck *r);
+
 /* One allowlist entry (nfs_client_valid says which texts fit). */
 struct nfs_client_match {
 	struct rpc_cidr cidr;
@@ -114,6 +118,11 @@ struct nfs_export {
 	struct vfs_ino root;
 	uint32_t nclients;
 	struct nfs_client_match clients[NFS_MAX_CLIENTS];
+	/*
+	 * Of every byte above: an entry a dead configurer left half copied
+	 * doesn't match it, and is dropped rather than served (export.c).
+	 */
+	uint64_t sum;
 };
 
 /* The service's state in the arena (machine->nfs). */

@@ -3,14 +3,74 @@
  * by a spinlock because the configuring process may replace it while CPUs
  * serve. Readers copy what they need under the lock and never keep pointers
  * into the table.
+ *
+ * An entry is written whole, with a sum of its bytes: whoever takes the lock
+ * from a dead holder drops the entries whose sum is wrong (a copy cut
+ * short), so a torn allowlist is never served; the export is refused until
+ * it is configured again, which is the safe side.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include "uml/check.h"
+#include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
 #include "uml/nfs3.h"
+
+/* FNV-1a over the entry up to its sum (padding included: entries are built zeroed). */
+static uint64_t export_sum(const struct nfs_export *ex)
+{
+	const unsigned char *p = (const unsigned char *)ex;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < offsetof(struct nfs_export, sum); i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Drop what a dead holder left torn. Lock held. Returns the entries dropped. */
+static unsigned exports_repair_locked(struct nfs_state *st)
+{
+	uint32_t n = st->nexports < NFS_MAX_EXPORTS ? st->nexports : NFS_MAX_EXPORTS, kept = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (st->exports[i].sum == export_sum(&st->exports[i]))
+			memmove(&st->exports[kept++], &st->exports[i], sizeof(st->exports[i]));
+	st->nexports = kept;
+	return n - kept;
+}
+
+static void exports_lock(struct nfs_state *st)
+{
+	if (unlikely(spin_lock(&st->lock)))
+		host_log("umlnfs: took the export table over from a dead holder; dropped %u torn "
+			 "entries",
+			 exports_repair_locked(st));
+}
+
+void nfs_check(struct kcheck *r)
+{
+	struct nfs_state *st = nfs_state();
+	uint32_t bad = 0, n;
+
+	if (!st)
+		return;
+	exports_lock(st);
+	n = st->nexports;
+	if (n > NFS_MAX_EXPORTS)
+		kcheck_fail(r, "nfs: %u exports listed, room for %d", n, NFS_MAX_EXPORTS);
+	for (uint32_t i = 0; i < n && i < NFS_MAX_EXPORTS; i++)
+		if (st->exports[i].sum != export_sum(&st->exports[i]) ||
+		    st->exports[i].nclients > NFS_MAX_CLIENTS) {
+			kcheck_fail(r, "nfs: export %u (%.64s) is torn", i, st->exports[i].path);
+			bad++;
+		}
+	spin_unlock(&st->lock);
+	kcheck_line(r, "nfs: %u exports, %u torn", n, bad);
+}
 
 struct nfs_state *nfs_state(void)
 {
@@ -46,7 +106,7 @@ void nfs_exports_clear(void)
 
 	if (!st)
 		return;
-	spin_lock(&st->lock);
+	exports_lock(st);
 	st->nexports = 0;
 	spin_unlock(&st->lock);
 }
@@ -106,7 +166,7 @@ bool nfs_peer_listed(const struct sockaddr *peer)
 
 	if (!st)
 		return false;
-	spin_lock(&st->lock);
+	exports_lock(st);
 	for (uint32_t i = 0; i < st->nexports && !listed; i++)
 		listed = nfs_addr_listed(&st->exports[i], peer);
 	spin_unlock(&st->lock);
@@ -195,7 +255,7 @@ int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
 		return -EINVAL;
 	}
 
-	spin_lock(&st->lock);
+	exports_lock(st);
 	for (i = 0; i < st->nexports; i++)
 		if (strcmp(st->exports[i].path, ex.path) == 0)
 			break;
@@ -205,8 +265,9 @@ int nfs_export_add(const char *path, unsigned flags, const char *const *clients,
 		return -ENOSPC;
 	}
 	/* Exporting a path again replaces its entry. */
+	ex.sum = export_sum(&ex);
 	slot = &st->exports[i];
-	*slot = ex;
+	memcpy(slot, &ex, sizeof(ex));
 	if (i == st->nexports)
 		st->nexports++;
 	spin_unlock(&st->lock);
@@ -219,7 +280,7 @@ int nfs_export_check(struct vfs_ino root, const struct sockaddr *peer, struct nf
 	int rc = -EACCES;
 	uint32_t i;
 
-	spin_lock(&st->lock);
+	exports_lock(st);
 	for (i = 0; i < st->nexports; i++) {
 		const struct nfs_export *ex = &st->exports[i];
 
@@ -253,7 +314,7 @@ int nfs_export_for_path(const char *path, const struct sockaddr *peer, struct nf
 	int rc = -ENOENT;
 	uint32_t i;
 
-	spin_lock(&st->lock);
+	exports_lock(st);
 	for (i = 0; i < st->nexports; i++) {
 		const struct nfs_export *ex = &st->exports[i];
 		size_t n = strlen(ex->path);
@@ -281,7 +342,7 @@ uint32_t nfs_export_snapshot(struct nfs_export *out, uint32_t max)
 	struct nfs_state *st = nfs_state();
 	uint32_t n;
 
-	spin_lock(&st->lock);
+	exports_lock(st);
 	n = MIN(st->nexports, max);
 	memcpy(out, st->exports, n * sizeof(*out));
 	spin_unlock(&st->lock);
