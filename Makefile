@@ -56,7 +56,7 @@ endif
 
 .SECONDARY:
 .PHONY: all test check-unit check-apache check-asan check-debug check-valgrind check-layers \
-	check-symbols check-format check-lognos format fuzz fuzz-short fuzz-run bench soak install clean
+	check-symbols check-format check-lognos format fuzz fuzz-short fuzz-run bench soak storm install clean
 all: $(ALL)
 
 config.mk:
@@ -193,6 +193,11 @@ check-valgrind: $(UNIT_BIN)
 
 bench: all
 	bench/run
+
+# The Apache suite with a longer kill storm (t/module/83_killstorm.t).
+STORM_SECONDS ?= 180
+storm: all $(O)/t/storm-client
+	UMLCONF_STORM_SECONDS=$(STORM_SECONDS) t/run-apache-tests
 
 SOAK_SECONDS ?= 180
 soak: all $(O)/soak-client
