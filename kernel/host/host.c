@@ -215,36 +215,36 @@ void host_yield(void)
 	sched_yield();
 }
 
-void host_panic(const char *fmt, ...)
+/* @fmt and a newline on stderr in one write, so as not to interleave with another process. */
+static void host_vlog(const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 	int n;
 
-	/* One write, so that the message is not interleaved with another process's. */
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
-	va_end(ap);
 	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
 	msg[n++] = '\n';
 	while (write(STDERR_FILENO, msg, (size_t)n) < 0 && errno == EINTR)
 		;
+}
+
+void host_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	host_vlog(fmt, ap);
+	va_end(ap);
 	abort();
 }
 
 void host_log(const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	host_vlog(fmt, ap);
 	va_end(ap);
-	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
-	msg[n++] = '\n';
-	while (write(STDERR_FILENO, msg, (size_t)n) < 0 && errno == EINTR)
-		;
 }
 
 #ifdef MM_DEBUG
