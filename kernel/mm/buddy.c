@@ -276,8 +276,7 @@ static __attribute__((noinline)) void page_free_slow(struct mm_zone *z, void *ad
 {
 	struct mm_tslot *t = tslot_self();
 
-	/* As cache_free_slow (slab.c): a thread killed on its way leaves the block to the reaper.
-	 */
+	/* As in cache_free_slow: killed on its way, it leaves the block to the reaper. */
 	if (t != &mm_no_slot)
 		t->inflight = addr;
 	zone_lock(z);

@@ -154,8 +154,9 @@ static void partial_del(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 /*
  * A cache's lists and counts again from its slabs' descriptors (zone lock
  * taken over from a dead holder). A free list that leaves its slab or
- * loops is cut where it goes wrong: the objects past the cut stay counted
- * as in use, so nothing is handed out twice. Returns the caches fixed.
+ * comes back on itself is cut where it goes wrong: the objects past the
+ * cut stay counted as in use, so nothing is handed out twice. Returns the
+ * caches fixed.
  */
 unsigned slab_repair_locked(struct mm_zone *z)
 {
@@ -173,19 +174,22 @@ unsigned slab_repair_locked(struct mm_zone *z)
 			uint32_t len = 1u << (pg->order < MM_MAX_ORDER ? pg->order : 0);
 			uint32_t *link = &pg->freelist, nf = 0;
 			char *mem = slab_mem(z, idx);
+			uint64_t seen[(PAGE_SIZE << 3) / sizeof(uint32_t) / 64] = {0};
 
 			if (!(pg->flags & PG_HEAD) || !(pg->flags & PG_SLAB) || pg->cache != c) {
 				idx += pg->flags & PG_HEAD ? len : 1;
 				continue;
 			}
 			while (*link) {
-				uint32_t off = *link - 1;
+				uint32_t off = *link - 1, i = off / c->size;
 
+				/* Out of the slab, off an object, or back to one already seen. */
 				if (off % c->size || off >= c->per_slab * c->size ||
-				    nf >= c->per_slab) {
+				    (seen[i / 64] >> (i % 64)) & 1) {
 					*link = 0;
 					break;
 				}
+				seen[i / 64] |= 1ull << (i % 64);
 				nf++;
 				mm_unpoison(mem + off, sizeof(uint32_t));
 				link = (uint32_t *)(mem + off);

@@ -71,10 +71,12 @@ int kwait_wake(struct kwait *wq, int n)
  * kept for the thread's life, listed in machine.host_waiters so that the
  * reaper finds it when the process dies (kwait_reap), freed when the thread
  * exits. A forked child inherits the pointer, not the waiter: the fork
- * generation tells.
+ * generation tells; nor is it the waiter of a machine booted since (a
+ * restart into another layout).
  */
 static __thread struct kwaiter *host_waiter;
 static __thread uint32_t host_waiter_gen;
+static __thread struct machine *host_waiter_machine; /* a restart may boot another */
 static pthread_key_t host_waiter_key;
 static pthread_once_t host_waiter_once = PTHREAD_ONCE_INIT;
 
@@ -82,7 +84,7 @@ static void host_waiter_release(void *arg)
 {
 	struct kwaiter *w = arg;
 
-	if (!w || !machine || w->tid != host_tid())
+	if (!w || !machine || w->tid != host_tid() || host_waiter_machine != machine)
 		return;
 	spin_lock(&machine->waiters_lock);
 	list_del(&machine->host_waiters, &w->reg);
@@ -101,7 +103,8 @@ static struct kwaiter *host_waiter_get(void)
 {
 	struct kwaiter *w;
 
-	if (host_waiter && host_waiter_gen == host_fork_generation())
+	if (host_waiter && host_waiter_gen == host_fork_generation() &&
+	    host_waiter_machine == machine)
 		return host_waiter;
 	host_fork_watch();
 	pthread_once(&host_waiter_once, host_waiter_key_init);
@@ -115,6 +118,7 @@ static struct kwaiter *host_waiter_get(void)
 	spin_unlock(&machine->waiters_lock);
 	host_waiter = w;
 	host_waiter_gen = host_fork_generation();
+	host_waiter_machine = machine;
 	pthread_setspecific(host_waiter_key, w);
 	return w;
 }
@@ -218,8 +222,7 @@ int kwait_reap(void)
 		list_add_tail(&dead, &w->reg);
 	}
 	spin_unlock(&machine->waiters_lock);
-	/* Off the registry, so nobody else reaps them; the queues' locks are outside waiters_lock.
-	 */
+	/* Off the registry, nobody else reaps them; take each queue's lock without waiters_lock. */
 	for (struct list_node *pos; (pos = list_pop_head(&dead)); n++) {
 		struct kwaiter *w = list_entry(pos, struct kwaiter, reg);
 

@@ -17,18 +17,20 @@
  * 12    a child dies holding the export table's lock with an entry half
  *       copied: the next user drops that entry (its clients are refused
  *       until it is configured again) and the check is clean
- * 13-15 a child dies holding the page allocator's lock with a free block
+ * 13    a child dies holding it with a slab's free list bent back on itself:
+ *       the repair cuts it, and no object is handed out twice
+ * 14-16 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 16-   the sweeps (debug build): a child is killed at its first, second,
+ * 17-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       16-19 while it creates, writes, renames, links and removes files
+ *       17-20 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       20-22 while it writes a knob-like hooked file twice (validate, store,
+ *       21-23 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       23-24 while, as a CPU serving NFS, it accepts a connection and
+ *       24-25 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -342,6 +344,38 @@ static void test_export_takeover(void)
 	waitpid(pid, &status, 0);
 	ok(!nfs_peer_listed((struct sockaddr *)&sa) && check_ok(),
 	   "the torn export is dropped, not served, and the check is clean");
+}
+
+/* A slab's free list a dead holder bent back on itself: cut, so nothing is handed out twice. */
+static void test_slab_loop(void)
+{
+	struct mm_zone *z = mm_zone();
+	struct kmem_cache *c = kmem_cache_create("loop-test", 256, 0);
+	void *first = kmem_cache_alloc(c), *got[128];
+	bool twice = false;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct page *pg = &z->pages[mm_page_of(first)->head];
+		char *mem = z->start + ((size_t)mm_page_of(first)->head << PAGE_SHIFT);
+
+		spin_lock(&z->lock);
+		/* The first free object's link points at itself. */
+		*(uint32_t *)(mem + pg->freelist - 1) = pg->freelist;
+		raise(SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	mm_shrink(); /* takes the lock over */
+	for (int i = 0; i < 128; i++) {
+		got[i] = kmem_cache_alloc(c);
+		for (int j = 0; j < i; j++)
+			twice |= got[j] == got[i] || got[i] == first;
+	}
+	ok(!twice, "a free list bent back on itself is cut: 128 objects, all different");
+	for (int i = 0; i < 128; i++)
+		kmem_cache_free(c, got[i]);
+	kmem_cache_free(c, first);
 }
 
 static void test_zone_takeover(void)
@@ -688,6 +722,7 @@ int main(void)
 	test_check_rendered();
 	test_slots_of_the_dead();
 	test_export_takeover();
+	test_slab_loop();
 	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();
