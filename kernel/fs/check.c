@@ -7,6 +7,7 @@
  * not hold (one a dead process allocated and never linked).
  */
 #include "uml/check.h"
+#include "uml/host.h"
 #include "fs_internal.h"
 
 static bool alias_of(const struct vfs_inode *ip, const struct vfs_dirent *de, uint64_t bound)
@@ -151,6 +152,36 @@ void vfs_check(struct kcheck *r)
 	vfs_unlock();
 }
 
+/*
+ * Inodes the cache handed out that the tree doesn't hold: taken by a
+ * process killed before it hashed them, or unhashed by one killed before
+ * it freed them. Only the tree's users allocate and free them, under the
+ * lock held here, so nobody else has one in hand.
+ */
+static unsigned inodes_reclaim(struct vfs_sb *sb)
+{
+	size_t n = 0, size;
+	const void **owned;
+	unsigned freed;
+
+	/* Counted, not trusted to ninodes: the death may have left that off too. */
+	for (unsigned b = 0; b < VFS_HASH_BUCKETS; b++)
+		for (struct vfs_inode *ip = sb->hash[b]; ip; ip = ip->hnext)
+			n++;
+	size = (n + 1) * sizeof(void *);
+	owned = host_map_private(size);
+	if (!owned)
+		return 0;
+	n = 0;
+	for (unsigned b = 0; b < VFS_HASH_BUCKETS; b++)
+		for (struct vfs_inode *ip = sb->hash[b]; ip; ip = ip->hnext)
+			owned[n++] = ip;
+	freed = kmem_cache_reclaim(sb->inode_cache, owned, n);
+	host_unmap(owned, size);
+	sb->ninodes = n;
+	return freed;
+}
+
 unsigned vfs_repair_locked(void)
 {
 	struct vfs_sb *sb = vfs_sb;
@@ -196,6 +227,7 @@ unsigned vfs_repair_locked(void)
 			}
 		}
 	}
+	fixed += inodes_reclaim(sb);
 	/* A death between a charge and what it pays for leaves the counts off: count again. */
 	if (sb->scratch_used != used || sb->scratch_inodes != inodes) {
 		vfs_scratch_set(used, inodes);

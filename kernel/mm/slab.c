@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uml/host.h"
@@ -650,6 +651,76 @@ static uint64_t cached_objects(struct mm_zone *z, const struct kmem_cache *c)
 			n += READ_ONCE(*(_Atomic uint32_t *)&t->mag[c->index]->n);
 	}
 	return n;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool ptr_in(const uintptr_t *set, size_t n, const void *p)
+{
+	return bsearch(&(uintptr_t){(uintptr_t)p}, set, n, sizeof(*set), ptr_cmp) != NULL;
+}
+
+unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned)
+{
+	struct mm_zone *z = mm_cur;
+	size_t nheld = 0, cap = (size_t)MM_MAX_TSLOTS * (MM_MAG_SIZE + 1);
+	uintptr_t *keep = host_map_private((cap + nowned) * sizeof(*keep));
+	unsigned freed = 0;
+
+	if (!keep)
+		return 0;
+	memcpy(keep, owned, nowned * sizeof(*keep));
+	zone_lock(z);
+	/* Free too: whatever a thread's magazine or slot holds of this cache. */
+	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {
+		struct mm_tslot *t = z->tslot[s];
+		struct mm_mag *m = t && c->index < MM_MAX_CACHES ? t->mag[c->index] : NULL;
+
+		for (uint32_t i = 0; m && i < m->n && i < MM_MAG_SIZE; i++)
+			keep[nowned + nheld++] = (uintptr_t)m->obj[i];
+		if (t && t->inflight)
+			keep[nowned + nheld++] = (uintptr_t)t->inflight;
+	}
+	qsort(keep, nowned + nheld, sizeof(*keep), ptr_cmp);
+	for (uint32_t idx = 0; idx < z->npages;) {
+		struct page *pg = &z->pages[idx];
+		uint32_t len = 1u << (pg->order < MM_MAX_ORDER ? pg->order : 0);
+		uint64_t isfree[(PAGE_SIZE << 3) / sizeof(uint32_t) / 64] = {0};
+		char *mem = slab_mem(z, idx);
+
+		if (!(pg->flags & PG_HEAD) || !(pg->flags & PG_SLAB) || pg->cache != c) {
+			idx += pg->flags & PG_HEAD ? len : 1;
+			continue;
+		}
+		for (uint32_t off = pg->freelist, n = 0; off && n < c->per_slab; n++) {
+			uint32_t i = (off - 1) / c->size;
+
+			if ((off - 1) % c->size || i >= c->per_slab)
+				break; /* the repair on takeover cuts such a list; here, stop */
+			isfree[i / 64] |= 1ull << (i % 64);
+			mm_unpoison(mem + off - 1, sizeof(uint32_t));
+			off = *(uint32_t *)(mem + off - 1);
+		}
+		idx += len; /* before the frees below: the last may release this slab */
+		for (uint32_t i = c->per_slab; i-- > 0;) {
+			char *obj = mem + (size_t)i * c->size;
+
+			if ((isfree[i / 64] >> (i % 64)) & 1 || ptr_in(keep, nowned + nheld, obj))
+				continue;
+			debug_on_free(c, obj);
+			mm_poison(obj, c->size);
+			kmem_cache_free_locked(z, c, obj);
+			freed++;
+		}
+	}
+	spin_unlock(&z->lock);
+	host_unmap(keep, (cap + nowned) * sizeof(*keep));
+	return freed;
 }
 
 uint64_t kmem_cache_in_use(struct kmem_cache *c)

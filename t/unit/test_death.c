@@ -19,18 +19,20 @@
  *       until it is configured again) and the check is clean
  * 13    a child dies holding it with a slab's free list bent back on itself:
  *       the repair cuts it, and no object is handed out twice
- * 14-16 a child dies holding the page allocator's lock with a free block
+ * 14    a child dies holding the tree's lock with an inode taken from the
+ *       cache and not yet hashed: the next holder frees it
+ * 15-17 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 17-   the sweeps (debug build): a child is killed at its first, second,
+ * 18-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       17-20 while it creates, writes, renames, links and removes files
+ *       18-21 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       21-23 while it writes a knob-like hooked file twice (validate, store,
+ *       22-24 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       24-25 while, as a CPU serving NFS, it accepts a connection and
+ *       25-26 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -54,6 +56,7 @@
 #include "uml/nfs3.h"
 #include "uml/sched.h"
 #include "uml/vfs.h"
+#include "../../kernel/fs/fs_internal.h"
 
 static struct kgen *gen;
 static struct ksem *sem;
@@ -376,6 +379,24 @@ static void test_slab_loop(void)
 	for (int i = 0; i < 128; i++)
 		kmem_cache_free(c, got[i]);
 	kmem_cache_free(c, first);
+}
+
+/* An inode a process took from the cache and died before hashing. */
+static void test_inode_leak(void)
+{
+	uint64_t before = pages_used();
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		vfs_lock();
+		kmem_cache_zalloc(vfs_sb->inode_cache);
+		raise(SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	uml_reap();
+	ok(check_ok() && pages_used() == before,
+	   "an inode taken and never hashed by a dead holder is freed on takeover");
 }
 
 static void test_zone_takeover(void)
@@ -723,6 +744,7 @@ int main(void)
 	test_slots_of_the_dead();
 	test_export_takeover();
 	test_slab_loop();
+	test_inode_leak();
 	test_zone_takeover();
 #ifdef MM_DEBUG
 	test_sweep();

@@ -150,6 +150,15 @@ void kmem_cache_free(struct kmem_cache *c, void *obj);
  * the lock its users hold around both.
  */
 uint64_t kmem_cache_in_use(struct kmem_cache *c);
+/*
+ * Free every object of @c that is handed out but neither among @owned (the
+ * @nowned objects its users hold, sorted or not) nor in a thread's
+ * magazine or slot: what a process killed between taking an object and
+ * linking it, or between unlinking one and freeing it, left behind. Only
+ * while nobody else allocates from or frees to @c (under the lock its
+ * users hold around both). Returns how many it freed.
+ */
+unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned);
 
 /* Variable-size allocations; NULL when out of memory or @size is 0. */
 void *kmalloc(size_t size);
