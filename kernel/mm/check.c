@@ -28,28 +28,6 @@ static struct cache_tally *tally_of(struct cache_tally *t, unsigned n, const str
 	return NULL;
 }
 
-/* The free objects of the slab at @idx, or -1 when its free list is broken. */
-static long slab_free_objects(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx)
-{
-	char *mem = z->start + ((size_t)idx << PAGE_SHIFT);
-	uint32_t off = z->pages[idx].freelist;
-	long n = 0;
-
-	while (off) {
-		uint32_t next;
-
-		off--;
-		if (off % c->size || off >= c->per_slab * c->size || n >= (long)c->per_slab)
-			return -1;
-		mm_unpoison(mem + off, sizeof(uint32_t));
-		next = *(uint32_t *)(mem + off);
-		mm_poison(mem + off, sizeof(uint32_t));
-		off = next;
-		n++;
-	}
-	return n;
-}
-
 static void check_free_lists(struct kcheck *r, struct mm_zone *z, uint8_t *seen, uint64_t *nfree)
 {
 	for (unsigned o = 0; o < MM_MAX_ORDER; o++) {
@@ -139,11 +117,12 @@ void mm_check(struct kcheck *r)
 			}
 		if (pg->flags & PG_SLAB) {
 			struct cache_tally *t = tally_of(tally, ncaches, pg->cache);
+			uint64_t map[SLAB_MAP_WORDS] = {0};
 			long nf;
 
 			if (!t || pg->cache->order != pg->order) {
 				kcheck_fail(r, "mm: slab at page %u belongs to no cache", idx);
-			} else if ((nf = slab_free_objects(z, pg->cache, idx)) < 0 ||
+			} else if ((nf = slab_free_map(z, pg->cache, idx, map, false)) < 0 ||
 				   (uint64_t)nf + pg->inuse != pg->cache->per_slab) {
 				kcheck_fail(r,
 					    "mm: slab at page %u of %s: free list broken or "

@@ -14,6 +14,17 @@ extern struct mm_zone *mm_cur;
 unsigned mm_repair_locked(struct mm_zone *z);
 unsigned page_repair_locked(struct mm_zone *z);
 unsigned slab_repair_locked(struct mm_zone *z);
+/* Words of a bitmap with a bit per object of the largest slab (8 pages of 4-byte objects). */
+#define SLAB_MAP_WORDS ((PAGE_SIZE << 3) / sizeof(uint32_t) / 64)
+/*
+ * Walk the free list of the slab at page @idx of @c, setting each free
+ * object's bit in @map (zeroed by the caller). A link off the slab, off an
+ * object or back to an object already seen ends it: with @cut the list is
+ * cut there, else -1 is returned. Returns the free objects found. Zone
+ * lock held.
+ */
+long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, uint64_t *map,
+		   bool cut);
 
 /* Take zone.lock; from a dead holder, repair what it may have left half done. */
 void mm_takeover_locked(struct mm_zone *z);

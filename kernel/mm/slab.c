@@ -152,6 +152,38 @@ static void partial_del(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 	pg->slab_next = pg->slab_prev = 0;
 }
 
+long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, uint64_t *map,
+		   bool cut)
+{
+	uint32_t *head = &z->pages[idx].freelist, *link = head;
+	char *mem = slab_mem(z, idx);
+	long nf = 0;
+
+	/* Each free object's link is readable (for ASan) only while it is the one looked at. */
+	while (*link) {
+		uint32_t off = *link - 1, i = off / c->size;
+
+		/* Out of the slab, off an object, or back to one already seen. */
+		if (off % c->size || off >= c->per_slab * c->size ||
+		    (map[i / 64] >> (i % 64)) & 1) {
+			if (cut)
+				*link = 0;
+			else
+				nf = -1;
+			break;
+		}
+		map[i / 64] |= 1ull << (i % 64);
+		nf++;
+		if (link != head)
+			mm_poison(link, sizeof(uint32_t));
+		link = (uint32_t *)(mem + off);
+		mm_unpoison(link, sizeof(uint32_t));
+	}
+	if (link != head)
+		mm_poison(link, sizeof(uint32_t));
+	return nf;
+}
+
 /*
  * A cache's lists and counts again from its slabs' descriptors (zone lock
  * taken over from a dead holder). A free list that leaves its slab or
@@ -173,28 +205,14 @@ unsigned slab_repair_locked(struct mm_zone *z)
 		for (uint32_t idx = 0; idx < z->npages;) {
 			struct page *pg = &z->pages[idx];
 			uint32_t len = 1u << (pg->order < MM_MAX_ORDER ? pg->order : 0);
-			uint32_t *link = &pg->freelist, nf = 0;
-			char *mem = slab_mem(z, idx);
-			uint64_t seen[(PAGE_SIZE << 3) / sizeof(uint32_t) / 64] = {0};
+			uint64_t seen[SLAB_MAP_WORDS] = {0};
+			long nf;
 
 			if (!(pg->flags & PG_HEAD) || !(pg->flags & PG_SLAB) || pg->cache != c) {
 				idx += pg->flags & PG_HEAD ? len : 1;
 				continue;
 			}
-			while (*link) {
-				uint32_t off = *link - 1, i = off / c->size;
-
-				/* Out of the slab, off an object, or back to one already seen. */
-				if (off % c->size || off >= c->per_slab * c->size ||
-				    (seen[i / 64] >> (i % 64)) & 1) {
-					*link = 0;
-					break;
-				}
-				seen[i / 64] |= 1ull << (i % 64);
-				nf++;
-				mm_unpoison(mem + off, sizeof(uint32_t));
-				link = (uint32_t *)(mem + off);
-			}
+			nf = slab_free_map(z, c, idx, seen, true);
 			pg->inuse = (uint16_t)(c->per_slab - nf);
 			c->nslabs++;
 			c->active += pg->inuse;
@@ -690,23 +708,17 @@ unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size
 	for (uint32_t idx = 0; idx < z->npages;) {
 		struct page *pg = &z->pages[idx];
 		uint32_t len = 1u << (pg->order < MM_MAX_ORDER ? pg->order : 0);
-		uint64_t isfree[(PAGE_SIZE << 3) / sizeof(uint32_t) / 64] = {0};
+		uint64_t isfree[SLAB_MAP_WORDS] = {0};
 		char *mem = slab_mem(z, idx);
 
 		if (!(pg->flags & PG_HEAD) || !(pg->flags & PG_SLAB) || pg->cache != c) {
 			idx += pg->flags & PG_HEAD ? len : 1;
 			continue;
 		}
-		for (uint32_t off = pg->freelist, n = 0; off && n < c->per_slab; n++) {
-			uint32_t i = (off - 1) / c->size;
-
-			if ((off - 1) % c->size || i >= c->per_slab)
-				break; /* the repair on takeover cuts such a list; here, stop */
-			isfree[i / 64] |= 1ull << (i % 64);
-			mm_unpoison(mem + off - 1, sizeof(uint32_t));
-			off = *(uint32_t *)(mem + off - 1);
-		}
 		idx += len; /* before the frees below: the last may release this slab */
+		/* A broken list (the repair on takeover cuts such): which are free is unknown. */
+		if (slab_free_map(z, c, idx - len, isfree, false) < 0)
+			continue;
 		for (uint32_t i = c->per_slab; i-- > 0;) {
 			char *obj = mem + (size_t)i * c->size;
 
