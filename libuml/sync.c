@@ -79,6 +79,21 @@ uint32_t uml_gen_bump(uml_gen_t *g)
 	return kgen_bump(gen_of(g));
 }
 
+uint32_t uml_gen_bump_n(uml_gen_t *g, int n)
+{
+	return kgen_bump_n(gen_of(g), n);
+}
+
+void uml_gen_defer_begin(void)
+{
+	kgen_defer_begin();
+}
+
+void uml_gen_defer_end(void)
+{
+	kgen_defer_end();
+}
+
 int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms)
 {
 	return kgen_wait(gen_of(g), seen, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);

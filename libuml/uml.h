@@ -203,17 +203,31 @@ void uml_thread_interrupt(uml_thread_t *t);
 
 /*
  * Generation counters: a word in machine memory that writers bump and
- * watchers sleep on. No polling: a bump wakes every sleeper in every CPU. A
- * plain host thread sleeps on a futex; a kernel thread sleeps on the
- * counter's own wait queue, so the other threads of its CPU keep running.
- * Zeroed memory is a valid counter.
+ * watchers sleep on. No polling: a bump wakes every sleeper in every CPU,
+ * for a system call or two whatever their number. A plain host thread
+ * sleeps on a futex; a kernel thread sleeps on its CPU, so the other
+ * threads of its CPU keep running. Zeroed memory is a valid counter.
  */
 typedef struct {
-	uint64_t opaque[4]; /* the kernel's counter; read it with uml_gen_read */
+	uint64_t opaque[5]; /* the kernel's counter; read it with uml_gen_read */
 } uml_gen_t;
 uint32_t uml_gen_read(uml_gen_t *g);
 /* Increment and wake every watcher; returns the new value. */
 uint32_t uml_gen_bump(uml_gen_t *g);
+/*
+ * Increment and wake at most @n of the plain host threads asleep on @g (one
+ * per slot a queue gained, say); kernel threads asleep on it all wake.
+ */
+uint32_t uml_gen_bump_n(uml_gen_t *g, int n);
+/*
+ * Hold the wake-ups of this thread's bumps until the matching
+ * uml_gen_defer_end (they nest): the counters move at once, their sleepers
+ * wake at the end. For a thread that holds a lock or has a reply to send
+ * first. A thread that dies deferring leaves its sleepers asleep until the
+ * next bump, or until uml_reap finds it dead.
+ */
+void uml_gen_defer_begin(void);
+void uml_gen_defer_end(void);
 /*
  * Sleep until @g differs from @seen or @timeout_ms passes (< 0: forever).
  * Returns 0 when it differs, -ETIMEDOUT, or -EINTR.

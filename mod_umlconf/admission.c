@@ -8,6 +8,12 @@
  * woken when a slot frees or a knob changes, never polling), and gets 503 with
  * Retry-After when the queue is full or its wait (UmlConfQueue) runs out.
  *
+ * Wake-ups match slots: a release wakes one waiter, a raise of the limit (or
+ * Accepting back to 1, or a dead child's slots) as many as slots are free,
+ * never the whole queue of every child to fight for one slot. A waiter that
+ * leaves on its deadline passes a free slot on, since it may have taken the
+ * wake-up meant for it.
+ *
  * Counting: every slot is counted twice, in this child's record and in the
  * global total, so the parent can subtract the share of a child that died
  * (SIGKILL) without running its cleanups. The child record is raised before
@@ -54,9 +60,27 @@ static apr_status_t admit_release(void *arg)
 	 * itself in queued before it looks at in_flight, so with sequentially
 	 * consistent atomics either it sees our decrement or we see it queued.
 	 */
-	if (atomic_load(&sh->queued) > 0)
-		uml_gen_bump(&sh->admit_gen);
+	if (atomic_load(&sh->queued) > 0) {
+		atomic_fetch_add_explicit(&sh->admit_released, 1, memory_order_relaxed);
+		uml_gen_bump_n(&sh->admit_gen, 1);
+	}
 	return APR_SUCCESS;
+}
+
+void umlconf_admit_kick(struct umlconf_shared *sh)
+{
+	int64_t free_slots = 0, queued = atomic_load(&sh->queued);
+
+	if (queued <= 0)
+		return;
+	if (umlconf_knob_value(sh, UMLCONF_KNOB_ACCEPTING) == 1)
+		free_slots = umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS) -
+			     atomic_load(&sh->in_flight);
+	if (free_slots > queued)
+		free_slots = queued;
+	if (free_slots > 0)
+		uml_gen_bump_n(&sh->admit_gen,
+			       free_slots > INT32_MAX ? INT32_MAX : (int)free_slots);
 }
 
 static void queue_leave(struct umlconf_shared *sh, struct umlconf_child *me)
@@ -120,14 +144,17 @@ int umlconf_admit(request_rec *r)
 		seen = uml_gen_read(&sh->admit_gen);
 		if (admit_try(sh, me)) {
 			queue_leave(sh, me);
+			atomic_fetch_add_explicit(&sh->admit_waited, 1, memory_order_relaxed);
 			goto admitted;
 		}
 		left = deadline - mono_ms();
 		if (left <= 0) {
 			queue_leave(sh, me);
+			umlconf_admit_kick(sh);
 			return admit_refuse(r, sh, "waited too long for admission");
 		}
-		uml_gen_wait(&sh->admit_gen, seen, (int)left);
+		if (uml_gen_wait(&sh->admit_gen, seen, (int)left) == 0)
+			atomic_fetch_add_explicit(&sh->admit_wakeups, 1, memory_order_relaxed);
 	}
 
 admitted:

@@ -53,7 +53,7 @@ static void child_reclaim(struct umlconf_shared *sh, struct umlconf_child *c, in
 	if (q)
 		atomic_fetch_sub(&sh->queued, q);
 	if (f || q) {
-		uml_gen_bump(&sh->admit_gen);
+		umlconf_admit_kick(sh);
 		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, umlconf_server,
 			     UMLCONF_LOGNO(10009) "child %u (cpu %d) ended with %d request(s) in "
 						  "flight and %d queued; their admission slots are "

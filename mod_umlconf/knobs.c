@@ -327,10 +327,17 @@ static void knob_commit(void *arg, const char *data, size_t len)
 
 	(void)data;
 	(void)len;
+	/* The filesystem lock is held: these wake-ups go out once it is free. */
 	slot_write(sh, k->slot, &k->parsed);
+	atomic_store(&sh->commit_ns, umlconf_now_ns());
+	/* Commits are serialized by that lock: the next generation is ours. */
+	if (k->def->apply)
+		atomic_store(&sh->apply_config_gen, uml_gen_read(&sh->config_gen) + 1);
 	uml_gen_bump(&sh->config_gen);
-	/* A higher limit or Accepting=1 must wake the queue now. */
-	uml_gen_bump(&sh->admit_gen);
+	if (k->def->apply)
+		uml_gen_bump(&sh->apply_gen); /* after config_gen: see the watcher */
+	/* A higher limit or Accepting=1 lets that many waiters in now. */
+	umlconf_admit_kick(sh);
 }
 
 /*

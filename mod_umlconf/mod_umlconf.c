@@ -6,7 +6,7 @@
  *   UmlConfNFS        127.0.0.1:2049 tcp      # NFS + MOUNT listener: tcp, udp or tcp+udp
  *   UmlConfExport     / rw 127.0.0.1 10.0.0.0/8   # path ro|rw[,secure] client...; may repeat
  *   UmlConfKeyFile    umlconf.key             # secret of the file handles (ServerRoot-relative)
- *   UmlConfMemory     8M                      # the machine's memory
+ *   UmlConfMemory     8M + 256K x ServerLimit # the machine's memory
  *   UmlConfScratch    4M                      # of it, what clients' own files may hold
  *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
@@ -72,7 +72,6 @@ static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
 	c->nfs_protos = UML_NFS_TCP;
 	c->key_file = UMLCONF_DEFAULT_KEY_FILE;
 	c->exports = apr_array_make(p, 2, sizeof(struct umlconf_export));
-	c->memory = UMLCONF_DEFAULT_MEMORY;
 	c->queue_size = UMLCONF_DEFAULT_QUEUE;
 	c->queue_timeout = UMLCONF_DEFAULT_QUEUE_WAIT;
 	c->retry_after = UMLCONF_DEFAULT_RETRY_AFTER;
@@ -213,7 +212,7 @@ static const char *set_memory(cmd_parms *cmd, void *dummy, const char *arg)
 
 	if (err)
 		return err;
-	if (uml_parse_memory(arg, &c->memory) == 0)
+	if (uml_parse_memory(arg, &c->memory) == 0 && c->memory)
 		return NULL;
 	return apr_psprintf(cmd->pool,
 			    "UmlConfMemory: '%s' is not a size from 1M to 4G (bytes, or with a "
@@ -308,6 +307,20 @@ static bool layout_same(server_rec *s, const struct umlconf_shared *old)
 	return false;
 }
 
+/*
+ * UmlConfMemory's default: 8M for the tree, the status and NFS connections,
+ * and what each child httpd may start (ServerLimit) takes of it as a CPU.
+ * The arena's pages are touched as they are used, not at boot.
+ */
+static size_t memory_for_children(void)
+{
+	int daemons = 0;
+
+	if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS || daemons < 0)
+		daemons = 0;
+	return UMLCONF_DEFAULT_MEMORY + (size_t)daemons * UMLCONF_CHILD_MEMORY;
+}
+
 /* Boot the machine, or adopt the one this process booted before a restart. */
 static int machine_up(server_rec *s, struct umlconf_conf *conf, bool *adopted)
 {
@@ -332,7 +345,8 @@ static int machine_up(server_rec *s, struct umlconf_conf *conf, bool *adopted)
 	rc = uml_boot(&bp);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
-			     UMLCONF_LOGNO(10001) "cannot boot the machine with %zu bytes (%s); "
+			     UMLCONF_LOGNO(10001) "cannot boot the machine with %" APR_SIZE_T_FMT
+						  " bytes (%s); "
 						  "check UmlConfMemory",
 			     conf->memory, strerror(-rc));
 		return rc;
@@ -487,14 +501,20 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	struct umlconf_conf *conf = umlconf_conf_of(s);
 	struct umlconf_shared *sh;
 	bool adopted = false;
+	size_t need;
 	int rc;
 
 	umlconf_server = s;
+	need = memory_for_children();
+	if (!conf->memory)
+		conf->memory = need;
 	/* Before the first pass returns, so that the mistake shows on the console. */
 	if (conf->scratch > conf->memory) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-			     UMLCONF_LOGNO(10017) "UmlConfScratch %zu is more than UmlConfMemory "
-						  "%zu: the knobs and status need their share",
+			     UMLCONF_LOGNO(10017) "UmlConfScratch %" APR_SIZE_T_FMT
+						  " is more than UmlConfMemory "
+						  "%" APR_SIZE_T_FMT
+						  ": the knobs and status need their share",
 			     conf->scratch, conf->memory);
 		return HTTP_INTERNAL_SERVER_ERROR;
 	}
@@ -504,11 +524,23 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 	if (machine_up(s, conf, &adopted) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
+	if (!adopted && conf->memory < need)
+		ap_log_error(
+		    APLOG_MARK, APLOG_WARNING, 0, s,
+		    UMLCONF_LOGNO(10034) "UmlConfMemory %" APR_SIZE_T_FMT
+					 "K is less than the %" APR_SIZE_T_FMT "K that "
+					 "ServerLimit's %" APR_SIZE_T_FMT
+					 " children may need (8M and 256K a "
+					 "child): a child that finds no room answers every "
+					 "request with 503",
+		    conf->memory >> 10, need >> 10,
+		    (need - UMLCONF_DEFAULT_MEMORY) / UMLCONF_CHILD_MEMORY);
 	/* On every pass: a graceful restart may change it (the memory it can't). */
 	rc = uml_fs_scratch_limit(conf->scratch);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
-			     UMLCONF_LOGNO(10023) "UmlConfScratch %zu is more than the memory of "
+			     UMLCONF_LOGNO(10023) "UmlConfScratch %" APR_SIZE_T_FMT
+						  " is more than the memory of "
 						  "the running machine; stop and start httpd for a "
 						  "new UmlConfMemory",
 			     conf->scratch);

@@ -7,6 +7,9 @@
  *   requests_in_flight  "N\n"
  *   queued              "N\n"
  *   rejected            "N\n"              503s sent by admission since boot
+ *   admission           "waited N\nreleased N\nwakeups N\n" since boot: requests
+ *                       admitted after a wait in the queue, slots released while
+ *                       requests were queued, and wake-ups of queued requests
  *   generation          "N\n"              the config generation
  *   workers             "busy N\nidle N\n" from httpd's scoreboard
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
@@ -57,6 +60,18 @@ static size_t render_queued(char *buf, size_t size)
 static size_t render_rejected(char *buf, size_t size)
 {
 	return render_count(buf, size, (int64_t)atomic_load(&umlconf_sh->rejected));
+}
+
+static size_t render_admission(char *buf, size_t size)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	size_t len = 0;
+
+	umlconf_buf_printf(buf, size, &len,
+			   "waited %" PRIu64 "\nreleased %" PRIu64 "\nwakeups %" PRIu64 "\n",
+			   atomic_load(&sh->admit_waited), atomic_load(&sh->admit_released),
+			   atomic_load(&sh->admit_wakeups));
+	return len;
 }
 
 static size_t render_generation(char *buf, size_t size)
@@ -111,18 +126,33 @@ static size_t render_listeners(char *buf, size_t size)
 
 static size_t render_children(char *buf, size_t size)
 {
+	/* config_gen first: a commit stores commit_ns and apply_config_gen before it. */
+	uint32_t now_gen = uml_gen_read(&umlconf_sh->config_gen);
+	uint64_t commit_ns = atomic_load(&umlconf_sh->commit_ns);
 	size_t len = 0;
 
 	umlconf_buf_printf(buf, size, &len, "# cpu pid generation applied_ns\n");
 	for (int cpu = 0; cpu < UML_MAX_CPUS; cpu++) {
 		struct umlconf_child *c = &umlconf_sh->child[cpu];
-		uint32_t pid = atomic_load(&c->pid);
+		uint32_t pid = atomic_load(&c->pid), gen;
+		uint64_t ns;
 
 		/* The parent reclaims the dead within a second; don't show them meanwhile. */
 		if (!pid || !uml_task_alive(pid))
 			continue;
-		umlconf_buf_printf(buf, size, &len, "%d %u %u %" PRIu64 "\n", cpu, pid,
-				   atomic_load(&c->applied_gen), atomic_load(&c->applied_ns));
+		gen = atomic_load(&c->applied_gen);
+		ns = atomic_load(&c->applied_ns);
+		/*
+		 * No write since that it must apply: it runs with the values of
+		 * now (once its watcher has made its first round). Serial number
+		 * arithmetic: the counters wrap.
+		 */
+		if (ns && (int32_t)(gen - atomic_load(&umlconf_sh->apply_config_gen)) >= 0 &&
+		    (int32_t)(now_gen - gen) > 0) {
+			gen = now_gen;
+			ns = commit_ns > ns ? commit_ns : ns;
+		}
+		umlconf_buf_printf(buf, size, &len, "%d %u %u %" PRIu64 "\n", cpu, pid, gen, ns);
 	}
 	return len;
 }
@@ -198,6 +228,7 @@ static const struct status_file status_files[] = {
     {"/status/requests_in_flight", render_in_flight},
     {"/status/queued", render_queued},
     {"/status/rejected", render_rejected},
+    {"/status/admission", render_admission},
     {"/status/generation", render_generation},
     {"/status/workers", render_workers},
     {"/status/listeners", render_listeners},

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -40,12 +41,13 @@
  * 10030 shared layout changed: fresh boot
  * 10031 knob apply failed (child)      10032 knob registration refused
  * 10033 mod_umlconf_httpd without mod_umlconf
+ * 10034 UmlConfMemory too small for ServerLimit
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	2
+#define UMLCONF_LAYOUT	3   /* 3: apply_gen, the admission counters */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
 /* Knobs of this module and of the modules that register theirs. */
@@ -89,6 +91,7 @@ struct umlconf_child {
 	_Atomic int32_t queued;	      /* requests waiting for admission */
 	_Atomic uint32_t applied_gen; /* config generation applied by the watcher */
 	_Atomic uint64_t applied_ns;  /* CLOCK_REALTIME when it was applied */
+	/* In force in the child: applied_gen, or config_gen when no write since needs applying. */
 };
 
 /*
@@ -103,20 +106,43 @@ struct umlconf_shared {
 	uint32_t size;	      /* sizeof(struct umlconf_shared) */
 	uint32_t knob_slots;  /* UMLCONF_KNOB_SLOTS */
 	uint32_t builtin;     /* UMLCONF_KNOB_COUNT: the built-in knobs' slots */
-	uml_gen_t config_gen; /* bumped by every accepted knob write; watchers sleep on it */
-	uml_gen_t
-	    admit_gen; /* bumped when a slot frees or a knob changes; the queue sleeps on it */
+	uml_gen_t config_gen; /* bumped by every accepted knob write */
+	/*
+	 * Bumped by the writes of knobs that a child must apply (an apply
+	 * hook: ListenBacklog); the watchers sleep on it. A knob without one
+	 * (MaxRequestWorkers, Accepting) is read from its slot by every child
+	 * on every request: it is in force everywhere at its commit, and no
+	 * child wakes for it.
+	 */
+	uml_gen_t apply_gen;
+	_Atomic uint32_t apply_config_gen; /* config_gen of the last write to apply */
+	_Atomic uint64_t commit_ns;	   /* CLOCK_REALTIME of the last accepted write */
+	/* Bumped when slots free (a slot, a raise, a dead child's); the queue sleeps on it. */
+	uml_gen_t admit_gen;
 	uml_lock_t *knobs_lock; /* guards knob[].text */
 	struct umlconf_knob_slot knob[UMLCONF_KNOB_SLOTS];
 	_Atomic int32_t in_flight; /* sum of child[].in_flight */
 	_Atomic int32_t queued;	   /* sum of child[].queued */
 	_Atomic uint64_t rejected; /* 503s sent by admission */
-	uml_lock_t *children_lock; /* guards child[].pid */
+	/* /status/admission: how well the queue's wake-ups match the slots freed */
+	_Atomic uint64_t admit_waited;	 /* requests admitted after a wait in the queue */
+	_Atomic uint64_t admit_released; /* slots released while requests were queued */
+	_Atomic uint64_t admit_wakeups;	 /* times a queued request woke to look again */
+	uml_lock_t *children_lock;	 /* guards child[].pid */
 	struct umlconf_child child[UML_MAX_CPUS];
 	uml_lock_t *errors_lock; /* guards errors_total and errors[] */
 	uint32_t errors_total;	 /* errors ever recorded; the next slot is total % UMLCONF_ERRORS */
 	char errors[UMLCONF_ERRORS][UMLCONF_ERRLINE];
 };
+
+/* CLOCK_REALTIME in ns, the clock of /status/children. */
+static inline uint64_t umlconf_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* A built-in knob's value, on the request path. */
 static inline int64_t umlconf_knob_value(const struct umlconf_shared *sh, enum umlconf_knob_id id)
@@ -148,7 +174,8 @@ struct umlconf_conf {
 #define UMLCONF_DEFAULT_NFS_HOST    "127.0.0.1"
 #define UMLCONF_DEFAULT_NFS_PORT    2049
 #define UMLCONF_DEFAULT_KEY_FILE    "umlconf.key" /* relative to ServerRoot */
-#define UMLCONF_DEFAULT_MEMORY	    (8UL << 20)
+#define UMLCONF_DEFAULT_MEMORY	    (8UL << 20)	  /* plus UMLCONF_CHILD_MEMORY a child */
+#define UMLCONF_CHILD_MEMORY	    (256UL << 10) /* a child's CPU: its threads' stacks, its service */
 #define UMLCONF_DEFAULT_QUEUE	    256
 #define UMLCONF_DEFAULT_QUEUE_WAIT  30
 #define UMLCONF_DEFAULT_RETRY_AFTER 5
@@ -201,6 +228,8 @@ size_t umlconf_errors_render(char *buf, size_t size);
 
 /* --- admission.c: MaxRequestWorkers and Accepting on the request path --- */
 int umlconf_admit(request_rec *r);
+/* Slots may have freed (a knob changed, a child died): wake as many waiters. */
+void umlconf_admit_kick(struct umlconf_shared *sh);
 
 /* --- listeners.c: the listening sockets --- */
 /* listen(fd, backlog) on every ap_listeners socket of this process. */

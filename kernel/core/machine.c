@@ -49,9 +49,13 @@ int machine_boot(size_t size, void *address)
 	spin_lock_init_rank(&m->sched_lock, LOCK_RANK_SCHED);
 	spin_lock_init_rank(&m->waiters_lock, LOCK_RANK_WAITERS);
 	list_init(&m->host_waiters);
+	/* Without it, gens wake each CPU through its doorbell (kernel/sched/gen.c). */
+	m->bcast_fd = host_bcast_open(&m->bcast_id);
 
 	err = mm_init(&m->mm, (char *)m + hdr, size - hdr);
 	if (err) {
+		if (m->bcast_fd >= 0)
+			host_close(m->bcast_fd);
 		host_unmap(m, size);
 		return err;
 	}
@@ -67,6 +71,13 @@ void machine_halt(void)
 		return;
 	machine = NULL;
 	mm_use(NULL);
+	{
+		uint64_t id;
+
+		/* This process's copy, if the number is still it; the others keep theirs. */
+		if (host_bcast_id(m->bcast_fd, &id) == 0 && id == m->bcast_id)
+			host_close(m->bcast_fd);
+	}
 	host_unmap(m, m->size);
 }
 

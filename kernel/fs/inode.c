@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "uml/check.h"
+#include "uml/gen.h"
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "fs_internal.h"
@@ -53,6 +54,8 @@ void vfs_lock(void)
 #endif
 	}
 	lock_mine = true;
+	/* A commit hook's bumps wake their watchers once the lock is free. */
+	kgen_defer_begin();
 	if (unlikely(vfs_sb->committing))
 		vfs_hooks_recover();
 }
@@ -61,6 +64,7 @@ void vfs_unlock(void)
 {
 	lock_mine = false;
 	kmutex_unlock(&vfs_sb->lock);
+	kgen_defer_end();
 }
 
 /*

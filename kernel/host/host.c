@@ -58,9 +58,11 @@ int host_futex_wait(_Atomic uint32_t *word, uint32_t expect, int64_t timeout_ns)
 	return errno == ETIMEDOUT ? -ETIMEDOUT : -EINTR;
 }
 
-void host_futex_wake(_Atomic uint32_t *word, int n)
+int host_futex_wake(_Atomic uint32_t *word, int n)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+	long woken = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+
+	return woken > 0 ? (int)woken : 0;
 }
 
 /*

@@ -1,11 +1,16 @@
 /*
- * Host waiting: epoll sets, doorbells and page protection for the
- * scheduler. Doorbells are abstract-namespace datagram sockets: another
- * process wakes a CPU's epoll_wait by sending one byte, with no shared fd.
+ * Host waiting: epoll sets, doorbells, the broadcast and page protection
+ * for the scheduler. Doorbells are abstract-namespace datagram sockets:
+ * another process wakes a CPU's epoll_wait by sending one byte, with no
+ * shared fd. The broadcast is one eventfd that every CPU shares.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -153,4 +158,52 @@ void host_doorbell_drain(int fd)
 void host_close(int fd)
 {
 	close(fd);
+}
+
+int host_bcast_open(uint64_t *id)
+{
+	/* Close-on-exec: forks keep it (they are the machine's), programs they exec don't. */
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = host_bcast_id(fd, id);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int host_bcast_id(int fd, uint64_t *id)
+{
+	char path[64], buf[512];
+	const char *at;
+	ssize_t len;
+	int pfd;
+
+	if (fd < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? -EBADF : -errno;
+	len = read(pfd, buf, sizeof(buf) - 1);
+	close(pfd);
+	if (len < 0)
+		return -EIO;
+	buf[len] = '\0';
+	at = strstr(buf, "eventfd-id:");
+	if (!at)
+		return -ENOENT;
+	*id = strtoull(at + strlen("eventfd-id:"), NULL, 10);
+	return 0;
+}
+
+void host_bcast_ring(int fd)
+{
+	uint64_t one = 1;
+
+	/* The count never nears its limit (2^64 - 2 rings): nothing to read back. */
+	(void)!write(fd, &one, sizeof(one));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "uml/check.h"
+#include "uml/gen.h"
 #include "uml/host.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
@@ -66,6 +67,9 @@ struct kthread *kthread_self(void)
 
 static void reap_dead_cpu(struct sched_cpu *cpu);
 
+/* The broadcast's pointer in every epoll set: any unique address. */
+static char bcast_tag;
+
 static struct sched_cpu **cpu_table(void)
 {
 	return machine->sched;
@@ -74,6 +78,7 @@ static struct sched_cpu **cpu_table(void)
 int sched_cpu_init(void)
 {
 	struct sched_cpu *cpu, **tab;
+	bool reaped = false;
 	int id = -1, err;
 
 	if (cur_cpu())
@@ -104,11 +109,14 @@ int sched_cpu_init(void)
 			break;
 		}
 	if (id >= 0) {
-		if (tab[id])
+		reaped = tab[id] != NULL;
+		if (reaped)
 			reap_dead_cpu(tab[id]);
 		tab[id] = cpu;
 	}
 	spin_unlock(&machine->sched_lock);
+	if (reaped)
+		kgen_kick(); /* as sched_reap does */
 	if (id < 0) {
 		kfree(cpu);
 		return -EBUSY;
@@ -142,6 +150,14 @@ int sched_cpu_init(void)
 	err = host_poll_arm(cpu->epfd, cpu->bellfd, HOST_POLLIN, cpu);
 	if (err)
 		goto out_free;
+	/* Edge-triggered and never read: every ring is one event here (uml/gen.h). */
+	list_init(&cpu->gen_waiters);
+	{
+		int bfd = kgen_bcast_fd();
+
+		cpu->bcast = bfd >= 0 && host_poll_add(cpu->epfd, bfd, HOST_POLLIN | HOST_POLLET,
+						       &bcast_tag) == 0;
+	}
 	host_fork_watch();
 	this_cpu = cpu;
 	this_cpu_gen = host_fork_generation();
@@ -325,7 +341,9 @@ static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 	for (int i = 0; i < n; i++) {
 		uintptr_t tag = (uintptr_t)ev[i].ptr;
 
-		if (ev[i].ptr == cpu) {
+		if (ev[i].ptr == &bcast_tag) {
+			/* Nothing to re-arm or drain; kgen_scan below looks. */
+		} else if (ev[i].ptr == cpu) {
 			/*
 			 * Empty the bell before saying it may ring again: the
 			 * other order could swallow a ring made in between and
@@ -350,6 +368,9 @@ static void poll_io(struct sched_cpu *cpu, int timeout_ms)
 		}
 		atomic_fetch_add_explicit(&cpu->io_wakes, 1, memory_order_relaxed);
 	}
+	/* Whatever woke us: a counter may have moved with its ring still on its way. */
+	if (!list_empty(&cpu->gen_waiters))
+		kgen_scan(cpu);
 	drain_remote(cpu);
 }
 
@@ -507,6 +528,9 @@ int sched_reap(void)
 		}
 	}
 	spin_unlock(&machine->sched_lock);
+	/* It may have died between moving a counter and waking its watchers (uml/gen.h). */
+	if (n)
+		kgen_kick();
 	return n;
 }
 
@@ -564,6 +588,8 @@ void sched_switch_away(struct sched_cpu *cpu)
 	drain_remote(cpu);
 	if (++cpu->since_poll >= POLL_EVERY)
 		poll_io(cpu, 0);
+	else if (!list_empty(&cpu->gen_waiters))
+		kgen_scan(cpu); /* a load per waiter: moved counters don't wait for the poll */
 	fire_timers(cpu);
 	next = rq_pop(cpu);
 	if (next == prev) {
@@ -771,6 +797,19 @@ void sched_cpu_stop(struct sched_cpu *cpu)
 	atomic_store(&cpu->stop, 1);
 	if (atomic_exchange(&cpu->bell_pending, 1) == 0)
 		host_doorbell_ring(cpu->bell);
+}
+
+void sched_ring_all(void)
+{
+	/* Under sched_lock: a CPU of a dead process could be reaped meanwhile. */
+	spin_lock(&machine->sched_lock);
+	for (int i = 0; i < MACHINE_MAX_CPUS; i++) {
+		struct sched_cpu *cpu = cpu_table()[i];
+
+		if (cpu && atomic_exchange(&cpu->bell_pending, 1) == 0)
+			host_doorbell_ring(cpu->bell);
+	}
+	spin_unlock(&machine->sched_lock);
 }
 
 void sched_process_cpus_stop(void)

@@ -6,6 +6,21 @@
 
 enum kthread_state { KT_RUNNING = 1, KT_RUNNABLE, KT_BLOCKED, KT_DEAD };
 
+struct kgen;
+
+/* A thread's deferred wake-ups (kgen_defer_begin): what its bumps owe. */
+#define KGEN_DEFER_MAX 4
+struct kgen_defer {
+	uint32_t depth;
+	uint32_t n;
+	bool ring; /* the broadcast */
+	struct {
+		struct kgen *g;
+		int futex; /* host threads to wake on g->v */
+		bool wq;   /* g->wq to wake */
+	} wake[KGEN_DEFER_MAX];
+};
+
 struct kthread {
 	void *sp;		/* saved stack pointer while switched out */
 	struct sched_cpu *cpu;	/* home CPU; never changes */
@@ -27,6 +42,12 @@ struct kthread {
 	unsigned valgrind_id;
 	struct kcompletion done;
 	struct kwaiter waiter;
+	/* Waiting for a kgen to move, woken by the broadcast (local to its CPU). */
+	struct list_node gen_node; /* on cpu->gen_waiters */
+	struct kgen *gen;
+	uint32_t gen_seen;
+	bool gen_moved;
+	struct kgen_defer defer;
 	char name[16];
 #ifdef MM_DEBUG
 	struct lock_held held; /* the locks it holds (uml/sync.h) */
@@ -65,6 +86,8 @@ struct sched_cpu {
 	void *idle_sp;
 	int epfd, bellfd;
 	uint32_t since_poll;
+	bool bcast;		 /* the broadcast is in epfd */
+	struct list gen_waiters; /* kthread.gen_node: threads waiting for a kgen to move */
 };
 
 /*
@@ -74,6 +97,10 @@ struct sched_cpu {
 void kwait_forget(struct kwaiter *w);
 /* Make @t runnable; from any thread of any process. */
 void sched_wake(struct kthread *t);
+/* Ring every CPU's doorbell: the broadcast's stand-in for a process without it. */
+void sched_ring_all(void);
+/* Wake the threads of @cpu (the calling one) whose kgen has moved. */
+void kgen_scan(struct sched_cpu *cpu);
 /* The current thread gives up the CPU (its state says why). */
 void sched_switch_away(struct sched_cpu *cpu);
 /* Put the current thread on the timer list for @timeout_ns from now. */

@@ -1,6 +1,7 @@
 # 30: MaxRequestWorkers is an admission limit across all children: with 2,
 # no more than 2 requests run at once and the rest wait; raising it lets the
 # waiting ones run at once; a full queue or a long wait gets 503 + Retry-After.
+# A freed slot wakes one waiting request, not every one (status/admission).
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -8,7 +9,12 @@ use Apache::TestUtil;
 use UmlConf::Test;
 use Time::HiRes qw(time sleep);
 
-plan tests => 13;
+plan tests => 15;
+
+sub admission {
+    my %c = map { split ' ' } split /\n/, status_file('admission') // '';
+    return \%c;
+}
 
 my $orig = knob('MaxRequestWorkers');
 my $slow = '/slow';
@@ -17,6 +23,7 @@ my $slow = '/slow';
 my ($rc) = nfs_write('/config/MaxRequestWorkers', "2\n");
 ok t_cmp($rc, 0, 'MaxRequestWorkers=2 accepted');
 ok t_cmp(knob('MaxRequestWorkers'), 2);
+my $before = admission();
 my $batch = concurrent_gets(6, "$slow?ms=1000");
 my $seen_queue = wait_until(sub { (status_file('queued') // 0) >= 3 }, 10);
 my $in_flight = status_file('requests_in_flight');
@@ -26,6 +33,12 @@ ok t_cmp($in_flight, "2\n", 'exactly 2 in flight meanwhile');
 ok t_cmp(scalar(grep { $_->{status} == 200 } @r), 6, 'all six served (none waited too long)');
 my $overlap = max_overlap(map { [$_->{start}, $_->{end}] } grep { $_->{status} == 200 } @r);
 ok t_cmp($overlap, 2, 'never more than 2 at once');
+my $after = admission();
+my %d = map { $_ => ($after->{$_} // 0) - ($before->{$_} // 0) } qw(waited released wakeups);
+ok t_cmp($d{waited}, 4, 'four were admitted after a wait');
+# Waking every waiter at each release made 4 + 3 + 2 + 1 or more.
+ok $d{wakeups} <= $d{released} + 2,
+    "one wake-up per released slot: $d{wakeups} wake-ups for $d{released} slots released";
 
 # 2. Raising the limit releases the queue immediately.
 $batch = concurrent_gets(4, "$slow?ms=3000");

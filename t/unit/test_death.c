@@ -5,7 +5,10 @@
  *       thread asleep on a shared semaphore are killed: after uml_reap both
  *       queues are empty, and the generation and the semaphore work for the
  *       next process (the reaper used to free the thread and leave its
- *       waiter linked, so the next wake walked freed memory)
+ *       waiter linked, so the next wake walked freed memory). The child
+ *       closed the machine's broadcast fd first, as a program that closes
+ *       every fd it did not open would: its kernel thread then sleeps on the
+ *       generation's queue, the path this tests.
  *  5-7  twenty children, each a CPU serving NFS with a connection open and
  *       waiters asleep, killed one after the other: every page comes back,
  *       the check is clean, no CPU is left
@@ -149,12 +152,18 @@ static int nfs_null_conn(void)
 	return fd;
 }
 
-/* A child that is a CPU: NFS service, a thread asleep on gen, a host thread on sem. */
-static void cpu_child(int ready_fd)
+/*
+ * A child that is a CPU: NFS service, a thread asleep on gen, a host thread
+ * on sem; without the broadcast when @no_bcast (its kernel thread then sleeps
+ * on gen's queue).
+ */
+static void cpu_child(int ready_fd, bool no_bcast)
 {
 	uml_nfs_server_t *srv;
 	pthread_t host;
 
+	if (no_bcast)
+		close(machine->bcast_fd);
 	if (uml_attach() < 0 || uml_cpu_init() || uml_nfs_start(&nfs, &srv) ||
 	    kthread_create(NULL, "sleeper", SCHED_PRIO_DEFAULT, gen_sleeper, NULL) ||
 	    pthread_create(&host, NULL, sem_sleeper, NULL))
@@ -165,7 +174,7 @@ static void cpu_child(int ready_fd)
 	_exit(0);
 }
 
-static pid_t start_cpu_child(void)
+static pid_t start_cpu_child_as(bool no_bcast)
 {
 	int p[2];
 	char c;
@@ -176,7 +185,7 @@ static pid_t start_cpu_child(void)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		cpu_child(p[1]);
+		cpu_child(p[1], no_bcast);
 	}
 	close(p[1]);
 	if (read(p[0], &c, 1) != 1) {
@@ -187,6 +196,11 @@ static pid_t start_cpu_child(void)
 	return pid;
 }
 
+static pid_t start_cpu_child(void)
+{
+	return start_cpu_child_as(false);
+}
+
 static void kill_and_wait(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -195,7 +209,7 @@ static void kill_and_wait(pid_t pid)
 
 static void test_waiters(void)
 {
-	pid_t pid = start_cpu_child();
+	pid_t pid = start_cpu_child_as(true);
 	bool asleep = pid > 0 && wait_for(both_asleep, 5000);
 
 	ok(asleep, "a child's kernel thread sleeps on the generation, its host thread on "

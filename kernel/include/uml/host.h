@@ -27,7 +27,8 @@ void host_unmap(void *addr, size_t size);
  */
 int host_futex_wait(_Atomic uint32_t *word, uint32_t expect, int64_t timeout_ns);
 /* Wake up to @n sleepers on @word (INT32_MAX: all). */
-void host_futex_wake(_Atomic uint32_t *word, int n);
+/* Wake up to @n threads asleep on @word; returns how many woke (0 on error). */
+int host_futex_wake(_Atomic uint32_t *word, int n);
 
 /* Host thread id: unique among live tasks of this host, so usable as a lock owner. */
 uint32_t host_tid(void);
@@ -131,6 +132,18 @@ int host_doorbell_open(const char *name);
 void host_doorbell_ring(const char *name);
 void host_doorbell_drain(int fd);
 void host_close(int fd);
+
+/*
+ * The broadcast: one eventfd made at boot and inherited by every process
+ * forked after it, in every CPU's epoll set edge-triggered. Nobody reads it:
+ * each ring is an edge in every set that holds it, whatever their number,
+ * for one system call. Its id (the kernel's eventfd-id, unique while it is
+ * open) tells a process that the fd number it inherited is still that file.
+ */
+int host_bcast_open(uint64_t *id);
+/* The eventfd-id of @fd; -EBADF, or -ENOENT when @fd is not an eventfd. */
+int host_bcast_id(int fd, uint64_t *id);
+void host_bcast_ring(int fd);
 
 /*
  * Sockets (net.c). Every socket is non-blocking and close-on-exec; calls

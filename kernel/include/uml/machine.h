@@ -20,7 +20,7 @@
 #define MACHINE_MAGIC 0x554d4c6d61636831ULL /* "UMLmach1" */
 /* Bumped with every change of a structure in the arena: a graceful restart
  * into a module with another layout must boot afresh, not adopt. */
-#define MACHINE_VERSION	  6
+#define MACHINE_VERSION	  7
 #define MACHINE_MAX_CPUS  256
 #define MACHINE_MAX_ROOTS 32
 
@@ -63,6 +63,8 @@ struct machine {
 	struct sched_cpu *sched[MACHINE_MAX_CPUS];
 	struct kmem_cache *kthread_cache; /* created by the first CPU, under sched_lock */
 	_Atomic uint32_t cpu_serial;	  /* bumps at each CPU set up: unique doorbell names */
+	int bcast_fd;			  /* the broadcast eventfd, as numbered in the booter */
+	uint64_t bcast_id;		  /* its eventfd-id, to tell it from a reused number */
 
 	spinlock_t waiters_lock;  /* guards host_waiters; LOCK_RANK_WAITERS */
 	struct list host_waiters; /* every host thread's struct kwaiter (kernel/sched) */

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 
+#include "uml/gen.h"
 #include "uml/host.h"
 #include "uml/mm.h"
 #include "svc_internal.h"
@@ -111,9 +112,11 @@ static int udp_one(struct svc_serv *s)
 	svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
 	rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
 	rq.reply_max = SVC_UDP_MAX;
+	kgen_defer_begin(); /* as conn_main does */
 	r = rpc_dispatch(s->svc, &rq, s->udp_in, (size_t)len, s->udp_out);
 	if (r)
 		host_sendto(s->udp_fd, s->udp_out, r, &peer, plen);
+	kgen_defer_end();
 	return 0;
 }
 

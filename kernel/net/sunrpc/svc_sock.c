@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "uml/gen.h"
 #include "uml/host.h"
 #include "svc_internal.h"
 
@@ -110,22 +111,33 @@ static int conn_main(void *arg)
 		struct svc_req rq;
 		uint8_t *rec = NULL;
 		size_t len = 0, used = 0, n;
+		int sent = 0;
 
 		if (conn_read_record(c, &rec, &len, &used))
 			break;
 		svc_req_init(&rq, &c->peer, c->peerlen, false, c->scratch, s->stats);
 		memcpy(rq.client, c->client, sizeof(rq.client));
 		rq.reply_max = SVC_OUT_CAP - 4;
+		/* Whoever the call wakes (a knob's watchers) runs after the reply is out. */
+		kgen_defer_begin();
 		n = rpc_dispatch(s->svc, &rq, rec, len, c->out + 4);
 		if (n) {
 			c->out[0] = (uint8_t)((SVC_LAST_FRAG | n) >> 24);
 			c->out[1] = (uint8_t)(n >> 16);
 			c->out[2] = (uint8_t)(n >> 8);
 			c->out[3] = (uint8_t)n;
-			if (conn_send(c, c->out, n + 4))
-				break;
+			sent = conn_send(c, c->out, n + 4);
 		}
+		kgen_defer_end();
+		if (sent)
+			break;
 		rpc_record_consume(&c->in, used);
+		/*
+		 * A client that sends its next call as soon as it has the reply
+		 * would keep this thread from ever blocking: let the CPU's other
+		 * threads (a watcher this call woke) have their turn first.
+		 */
+		kthread_yield();
 	}
 	if (watched)
 		kwatch_del(&c->watch);

@@ -319,7 +319,8 @@ sub storm_client {
 }
 
 # name, http_port, nfs_port; mpm (default: the suite's), mpm_conf (the MPM's
-# directives), memory (UmlConfMemory, default 8M), slow (1: /slow?ms=N, the
+# directives), memory (UmlConfMemory, default 8M; '': none, the module's
+# default), slow (1: /slow?ms=N, the
 # admission tests' handler, through mod_perl), extra (more directives).
 sub private_httpd { UmlConf::Test::Httpd->new(@_) }
 
@@ -356,6 +357,7 @@ sub conf_text {
     my $module = $ENV{UMLCONF_MODULE} or die 'UMLCONF_MODULE is not set (t/TEST sets it)';
     my $user = eval { Apache::Test::vars('user') } || 'nobody';
     my $group = eval { Apache::Test::vars('group') } || 'nogroup';
+    my $memory = $self->{memory} eq '' ? '' : "UmlConfMemory $self->{memory}\n";
     my $slow = !$self->{slow} ? '' : <<SLOW;
 LoadModule perl_module $libexec/mod_perl.so
 PerlSwitches -I$top/t/lib
@@ -391,8 +393,7 @@ LoadModule umlconf_module $module
 UmlConfNFS 127.0.0.1:$self->{nfs_port}
 UmlConfExport / rw 127.0.0.0/8
 UmlConfKeyFile none
-UmlConfMemory $self->{memory}
-$slow$self->{extra}
+$memory$slow$self->{extra}
 CONF
 }
 
