@@ -9,7 +9,10 @@
  *   apply latency = max(APPLIED_NS) - reply time. It can be negative: the
  *   children may apply before the reply has reached the client. The time
  *   from sending the WRITE to the last child applying is also reported;
- *   that one is always positive.
+ *   that one is always positive. Before each knob write, the same bytes are
+ *   written (FILE_SYNC) to a plain file of the same export (-p, created if
+ *   missing): the WRITE round trip of a file nothing watches, for the ratio.
+ *   Each timed WRITE follows an untimed GETATTR of its file.
  *
  * -m graceful (the classic way, no module): rewrite an Include file that sets
  *   MaxRequestWorkers, run the graceful command (apache2 -f CONF -k
@@ -17,12 +20,16 @@
  *   that existed before is gone and -C new children are up. Reported time is
  *   from starting the command to that moment.
  *
+ * -m set (for bench/run): write -a VALUE to the knob -k once.
+ * -m cat (for bench/run): print the file -k.
+ *
  * Output is one key=value line per run so bench/run can parse it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +39,13 @@
 #include <nfsc/libnfs.h>
 
 #define MAX_CHILDREN 512
-#define STATUS_BUF   4096 /* one READ: /status files are rendered per READ */
+#define STATUS_BUF   65536 /* one READ: /status files are rendered per READ */
 
 struct kb_cfg {
 	const char *mode;
 	const char *url;      /* nfs mode: nfs://host/?nfsport=P&mountport=P */
 	const char *knob;     /* nfs mode: path of the knob in the export */
+	const char *plain;    /* nfs mode: a plain file in the export, for the peer WRITE */
 	const char *incfile;  /* graceful mode: Include file to rewrite */
 	const char *graceful; /* graceful mode: command (sh -c) */
 	int parent;	      /* graceful mode: httpd parent pid */
@@ -102,7 +110,8 @@ static int nfs_slurp(struct nfs_context *nfs, struct nfsfh *fh, char *buf, size_
 /*
  * Parse /status/children: count the children at generation >= gen and the
  * latest APPLIED_NS among them. Returns how many are at gen, or -1 while any
- * listed child is still behind.
+ * listed child is still behind. A child whose watcher has not made its
+ * first round yet (APPLIED_NS 0) counts as behind.
  */
 static int parse_children(const char *text, uint64_t gen, int64_t *max_applied)
 {
@@ -117,7 +126,7 @@ static int parse_children(const char *text, uint64_t gen, int64_t *max_applied)
 		int cpu, pid;
 
 		if (*p != '#' && sscanf(p, "%d %d %llu %lld", &cpu, &pid, &g, &applied) == 4 &&
-		    g >= gen) {
+		    g >= gen && applied > 0) {
 			at_gen++;
 			if (applied > *max_applied)
 				*max_applied = applied;
@@ -131,21 +140,46 @@ static int parse_children(const char *text, uint64_t gen, int64_t *max_applied)
 	return behind ? -1 : at_gen;
 }
 
+static int warm(struct nfs_context *nfs, struct nfsfh *fh)
+{
+	struct nfs_stat_64 st;
+
+	if (nfs_fstat64(nfs, fh, &st) < 0) {
+		fprintf(stderr, "knobbench: getattr: %s\n", nfs_get_error(nfs));
+		return -1;
+	}
+	return 0;
+}
+
+/* The peer file, created if missing, opened like the knob (O_SYNC: FILE_SYNC writes). */
+static int open_plain(struct nfs_context *nfs, struct nfsfh **fh)
+{
+	struct nfsfh *created;
+
+	if (nfs_open(nfs, cfg.plain, O_WRONLY | O_SYNC, fh) == 0)
+		return 0;
+	if (nfs_creat(nfs, cfg.plain, 0644, &created) < 0)
+		return -1;
+	nfs_close(nfs, created);
+	return nfs_open(nfs, cfg.plain, O_WRONLY | O_SYNC, fh);
+}
+
 static int run_nfs(void)
 {
 	struct nfs_context *nfs;
 	struct nfs_url *url;
-	struct nfsfh *knob = NULL, *genf = NULL, *kids = NULL;
-	int64_t *from_reply, *from_send, *rtt;
+	struct nfsfh *knob = NULL, *genf = NULL, *kids = NULL, *plain = NULL;
+	int64_t *from_reply, *from_send, *rtt, *plain_rtt;
 	char *buf, val[32];
 	int i, n = 0, rc = 1, polls = 0;
 
 	from_reply = calloc((size_t)cfg.iters, sizeof(int64_t));
 	from_send = calloc((size_t)cfg.iters, sizeof(int64_t));
 	rtt = calloc((size_t)cfg.iters, sizeof(int64_t));
+	plain_rtt = calloc((size_t)cfg.iters, sizeof(int64_t));
 	buf = malloc(STATUS_BUF);
 	nfs = nfs_init_context();
-	if (!from_reply || !from_send || !rtt || !buf || !nfs)
+	if (!from_reply || !from_send || !rtt || !plain_rtt || !buf || !nfs)
 		return 1;
 	nfs_set_timeout(nfs, 10000);
 	url = nfs_parse_url_dir(nfs, cfg.url);
@@ -159,8 +193,12 @@ static int run_nfs(void)
 		fprintf(stderr, "knobbench: open: %s\n", nfs_get_error(nfs));
 		goto out;
 	}
+	if (open_plain(nfs, &plain) < 0) {
+		fprintf(stderr, "knobbench: create %s: %s\n", cfg.plain, nfs_get_error(nfs));
+		goto out;
+	}
 
-	/* Wait until every child has attached, so the first write is like the rest. */
+	/* Wait until every child's watcher runs, so the first write is like the rest. */
 	for (i = 0;; i++) {
 		int64_t ignored;
 
@@ -181,11 +219,26 @@ static int run_nfs(void)
 	}
 
 	for (i = 0; i < cfg.iters; i++) {
-		int64_t t_send, t_reply, t_mono_reply, max_applied = 0;
+		int64_t t_send, t_reply, t_mono_reply, t_plain, max_applied = 0;
 		unsigned long long gen;
 		int len, at_gen = 0;
 
 		len = snprintf(val, sizeof(val), "%d\n", (i & 1) ? cfg.value_b : cfg.value_a);
+		/*
+		 * An untimed GETATTR before each timed WRITE: after the pause
+		 * between rounds the first call also pays for waking the
+		 * server's idle CPU, and the two WRITEs must be on equal terms.
+		 */
+		if (warm(nfs, plain) < 0)
+			goto out;
+		t_plain = mono_ns();
+		if (nfs_pwrite(nfs, plain, 0, (uint64_t)len, val) != len) {
+			fprintf(stderr, "knobbench: write %s: %s\n", cfg.plain, nfs_get_error(nfs));
+			goto out;
+		}
+		plain_rtt[n] = mono_ns() - t_plain;
+		if (warm(nfs, knob) < 0)
+			goto out;
 		t_send = realtime_ns();
 		if (nfs_pwrite(nfs, knob, 0, (uint64_t)len, val) != len) {
 			fprintf(stderr, "knobbench: write %s: %s\n", cfg.knob, nfs_get_error(nfs));
@@ -227,6 +280,7 @@ static int run_nfs(void)
 	print_stats("apply_from_reply", from_reply, n);
 	print_stats("apply_from_send", from_send, n);
 	print_stats("write_rtt", rtt, n);
+	print_stats("plain_rtt", plain_rtt, n);
 	printf(" polls_per_iter=%.1f\n", (double)polls / n);
 	rc = 0;
 out:
@@ -236,6 +290,8 @@ out:
 		nfs_close(nfs, genf);
 	if (kids)
 		nfs_close(nfs, kids);
+	if (plain)
+		nfs_close(nfs, plain);
 	if (url)
 		nfs_destroy_url(url);
 	nfs_destroy_context(nfs);
@@ -243,6 +299,49 @@ out:
 	free(from_reply);
 	free(from_send);
 	free(rtt);
+	free(plain_rtt);
+	return rc;
+}
+
+/* -m set and -m cat: one write or one read of -k, for scripts. */
+static int run_once(bool write)
+{
+	struct nfs_context *nfs = nfs_init_context();
+	struct nfs_url *url = NULL;
+	struct nfsfh *fh = NULL;
+	char buf[STATUS_BUF];
+	int rc = 1, len;
+
+	if (!nfs)
+		return 1;
+	url = nfs_parse_url_dir(nfs, cfg.url);
+	if (!url || nfs_mount(nfs, url->server, url->path) < 0 ||
+	    nfs_open(nfs, cfg.knob, write ? O_WRONLY | O_SYNC : O_RDONLY, &fh) < 0) {
+		fprintf(stderr, "knobbench: %s: %s\n", cfg.knob, nfs_get_error(nfs));
+		goto out;
+	}
+	if (write) {
+		/* As `echo N >` does: truncate, then write. */
+		len = snprintf(buf, sizeof(buf), "%d\n", cfg.value_a);
+		if (nfs_ftruncate(nfs, fh, 0) < 0 ||
+		    nfs_pwrite(nfs, fh, 0, (uint64_t)len, buf) != len) {
+			fprintf(stderr, "knobbench: write %s: %s\n", cfg.knob, nfs_get_error(nfs));
+			goto out;
+		}
+	} else {
+		if (nfs_slurp(nfs, fh, buf, sizeof(buf)) < 0) {
+			fprintf(stderr, "knobbench: read %s: %s\n", cfg.knob, nfs_get_error(nfs));
+			goto out;
+		}
+		fputs(buf, stdout);
+	}
+	rc = 0;
+out:
+	if (fh)
+		nfs_close(nfs, fh);
+	if (url)
+		nfs_destroy_url(url);
+	nfs_destroy_context(nfs);
 	return rc;
 }
 
@@ -359,12 +458,13 @@ static int run_graceful(void)
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: knobbench -m nfs -u URL [-k /config/MaxRequestWorkers] -C CHILDREN [-n ITERS]\n"
-	    "       knobbench -m graceful -P PARENTPID -I INCLUDEFILE -x 'GRACEFUL CMD' -C "
-	    "CHILDREN [-n ITERS]\n"
-	    "       common: [-a VALUE] [-b VALUE] [-T TIMEOUT_S] [-g GAP_S]\n");
+	fprintf(stderr,
+		"usage: knobbench -m nfs -u URL [-k /config/MaxRequestWorkers] [-p "
+		"/knobbench.plain] -C "
+		"CHILDREN [-n ITERS]\n"
+		"       knobbench -m graceful -P PARENTPID -I INCLUDEFILE -x 'GRACEFUL CMD' -C "
+		"CHILDREN [-n ITERS]\n"
+		"       common: [-a VALUE] [-b VALUE] [-T TIMEOUT_S] [-g GAP_S]\n");
 	exit(2);
 }
 
@@ -373,12 +473,13 @@ int main(int argc, char **argv)
 	int c;
 
 	cfg.knob = "/config/MaxRequestWorkers";
+	cfg.plain = "/knobbench.plain";
 	cfg.iters = 100;
 	cfg.value_a = 150;
 	cfg.value_b = 149;
 	cfg.timeout_s = 10;
 	cfg.gap_s = 0.01;
-	while ((c = getopt(argc, argv, "m:u:k:I:x:P:C:n:a:b:T:g:")) != -1) {
+	while ((c = getopt(argc, argv, "m:u:k:p:I:x:P:C:n:a:b:T:g:")) != -1) {
 		switch (c) {
 		case 'm':
 			cfg.mode = optarg;
@@ -388,6 +489,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			cfg.knob = optarg;
+			break;
+		case 'p':
+			cfg.plain = optarg;
 			break;
 		case 'I':
 			cfg.incfile = optarg;
@@ -420,6 +524,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
+	if (cfg.mode && cfg.url && (!strcmp(cfg.mode, "set") || !strcmp(cfg.mode, "cat")))
+		return run_once(!strcmp(cfg.mode, "set"));
 	if (!cfg.mode || cfg.children < 1 || cfg.children > MAX_CHILDREN || cfg.iters < 1 ||
 	    cfg.iters > 100000)
 		usage();
