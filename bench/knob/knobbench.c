@@ -140,14 +140,27 @@ static int parse_children(const char *text, uint64_t gen, int64_t *max_applied)
 	return behind ? -1 : at_gen;
 }
 
-static int warm(struct nfs_context *nfs, struct nfsfh *fh)
+/*
+ * One WRITE of @val to @fh (@path for errors), its send and reply times on
+ * CLOCK_REALTIME, the clock of applied_ns. An untimed GETATTR goes first:
+ * after the pause between rounds the first call also pays for waking the
+ * server's idle CPU, and the plain and the knob WRITE must be on equal terms.
+ */
+static int timed_write(struct nfs_context *nfs, struct nfsfh *fh, const char *path, const char *val,
+		       int len, int64_t *sent, int64_t *replied)
 {
 	struct nfs_stat_64 st;
 
 	if (nfs_fstat64(nfs, fh, &st) < 0) {
-		fprintf(stderr, "knobbench: getattr: %s\n", nfs_get_error(nfs));
+		fprintf(stderr, "knobbench: getattr %s: %s\n", path, nfs_get_error(nfs));
 		return -1;
 	}
+	*sent = realtime_ns();
+	if (nfs_pwrite(nfs, fh, 0, (uint64_t)len, val) != len) {
+		fprintf(stderr, "knobbench: write %s: %s\n", path, nfs_get_error(nfs));
+		return -1;
+	}
+	*replied = realtime_ns();
 	return 0;
 }
 
@@ -219,32 +232,15 @@ static int run_nfs(void)
 	}
 
 	for (i = 0; i < cfg.iters; i++) {
-		int64_t t_send, t_reply, t_mono_reply, t_plain, max_applied = 0;
+		int64_t t_send, t_reply, t_mono_reply, t_plain, t_plain_done, max_applied = 0;
 		unsigned long long gen;
 		int len, at_gen = 0;
 
 		len = snprintf(val, sizeof(val), "%d\n", (i & 1) ? cfg.value_b : cfg.value_a);
-		/*
-		 * An untimed GETATTR before each timed WRITE: after the pause
-		 * between rounds the first call also pays for waking the
-		 * server's idle CPU, and the two WRITEs must be on equal terms.
-		 */
-		if (warm(nfs, plain) < 0)
+		if (timed_write(nfs, plain, cfg.plain, val, len, &t_plain, &t_plain_done) < 0 ||
+		    timed_write(nfs, knob, cfg.knob, val, len, &t_send, &t_reply) < 0)
 			goto out;
-		t_plain = mono_ns();
-		if (nfs_pwrite(nfs, plain, 0, (uint64_t)len, val) != len) {
-			fprintf(stderr, "knobbench: write %s: %s\n", cfg.plain, nfs_get_error(nfs));
-			goto out;
-		}
-		plain_rtt[n] = mono_ns() - t_plain;
-		if (warm(nfs, knob) < 0)
-			goto out;
-		t_send = realtime_ns();
-		if (nfs_pwrite(nfs, knob, 0, (uint64_t)len, val) != len) {
-			fprintf(stderr, "knobbench: write %s: %s\n", cfg.knob, nfs_get_error(nfs));
-			goto out;
-		}
-		t_reply = realtime_ns();
+		plain_rtt[n] = t_plain_done - t_plain;
 		t_mono_reply = mono_ns();
 		/* Nobody else writes knobs during the run: this is our generation. */
 		if (nfs_slurp(nfs, genf, buf, STATUS_BUF) < 0 || sscanf(buf, "%llu", &gen) != 1) {
