@@ -584,6 +584,8 @@ void sched_switch_away(struct sched_cpu *cpu)
 	if (st == KT_RUNNING) { /* a yield */
 		atomic_store(&prev->state, KT_RUNNABLE);
 		rq_push(cpu, prev);
+	} else if (st == KT_BLOCKED) {
+		kgen_defer_sleeping(prev);
 	}
 	drain_remote(cpu);
 	if (++cpu->since_poll >= POLL_EVERY)

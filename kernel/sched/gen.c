@@ -136,21 +136,33 @@ void kgen_defer_begin(void)
 	defer_of_current()->depth++;
 }
 
-void kgen_defer_end(void)
+/* Send what @d owes now; its depth stays. */
+static void defer_flush(struct kgen_defer *d)
 {
-	struct kgen_defer *d = defer_of_current();
-	bool ring;
+	bool ring = d->ring;
 
-	/* An end without a begin is the caller's bug: it must not undo a begin to come. */
-	if (unlikely(d->depth == 0) || --d->depth)
-		return;
 	for (uint32_t i = 0; i < d->n; i++)
 		wake_now(d->wake[i].g, d->wake[i].futex, d->wake[i].wq);
-	ring = d->ring;
 	d->n = 0;
 	d->ring = false;
 	if (ring)
 		kgen_kick(); /* one system call for every counter and every CPU */
+}
+
+void kgen_defer_end(void)
+{
+	struct kgen_defer *d = defer_of_current();
+
+	/* An end without a begin is the caller's bug: it must not undo a begin to come. */
+	if (unlikely(d->depth == 0) || --d->depth)
+		return;
+	defer_flush(d);
+}
+
+void kgen_defer_sleeping(struct kthread *t)
+{
+	if (t->defer.n || t->defer.ring)
+		defer_flush(&t->defer);
 }
 
 /* --- waits --- */

@@ -101,6 +101,12 @@ void sched_wake(struct kthread *t);
 void sched_ring_all(void);
 /* Wake the threads of @cpu (the calling one) whose kgen has moved. */
 void kgen_scan(struct sched_cpu *cpu);
+/*
+ * @t is about to sleep: what it deferred goes out now. A deferral holds
+ * wake-ups until a lock is free or a reply is out, never for as long as a
+ * wait may last (a peer that does not read its replies).
+ */
+void kgen_defer_sleeping(struct kthread *t);
 /* The current thread gives up the CPU (its state says why). */
 void sched_switch_away(struct sched_cpu *cpu);
 /* Put the current thread on the timer list for @timeout_ns from now. */

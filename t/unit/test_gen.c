@@ -22,6 +22,9 @@
  *     reaper rings the broadcast and the sleepers wake
  * 16  a process that closed the broadcast fd bumps: it rings every CPU's
  *     doorbell instead, and a kernel thread of another process wakes
+ * 17  a kernel thread that bumps while deferring and then sleeps (as one
+ *     whose reply waits for a peer that does not read) sends its wake-ups
+ *     when it sleeps, not when it wakes up again
  */
 #include <errno.h>
 #include <pthread.h>
@@ -514,11 +517,43 @@ static void test_bump_without_bcast(void)
 	   "a process without the broadcast wakes another's kernel thread (through the doorbells)");
 }
 
+static int sleeping_woke = -1;
+
+static int defer_then_sleep(void *arg)
+{
+	(void)arg;
+	kgen_defer_begin();
+	kgen_bump(gen);
+	kthread_sleep_ns(1000 * MS);
+	sleeping_woke = count_woke(1); /* before the deferral ends */
+	kgen_defer_end();
+	return 0;
+}
+
+static void test_defer_sleep(void)
+{
+	pid_t pid;
+	int fine;
+
+	memset(views, 0, sizeof(*views));
+	pid = start_child(&views[0], false);
+	if (!all_asleep(1))
+		bail_out("child did not start");
+	if (kthread_create(NULL, "defer-sleep", SCHED_PRIO_DEFAULT, defer_then_sleep, NULL))
+		bail_out("kthread_create");
+	run_all();
+	fine = wait_children(&pid, 1);
+	ok(fine == 1 && sleeping_woke == 1,
+	   "a kernel thread that sleeps while deferring sends its wake-ups as it sleeps (%d woke "
+	   "before its deferral ended)",
+	   sleeping_woke);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 4 << 20};
 
-	plan(16);
+	plan(17);
 	if (uml_boot(&bp) || sched_cpu_init())
 		bail_out("boot failed");
 	gen = uml_zalloc(sizeof(*gen));
@@ -540,5 +575,6 @@ int main(void)
 	test_bump_n();
 	test_dead_bumper();
 	test_bump_without_bcast();
+	test_defer_sleep();
 	return done_testing();
 }

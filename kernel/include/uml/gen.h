@@ -54,8 +54,10 @@ int kgen_wait(struct kgen *g, uint32_t seen, int64_t timeout_ns);
  * at once but wake nobody; the wake-ups go out at the outermost end. A
  * lock holder defers so that the threads it wakes don't run into its lock
  * (the filesystem lock does), a server so that they don't run before its
- * reply is out (the NFS service does, per request). A counter must outlive
- * a deferral of its wake-up. A thread that dies deferring leaves its
+ * reply is out (the NFS service does, per request). A kernel thread that
+ * sleeps meanwhile (a reply that waits for room in a peer that does not
+ * read) sends what it deferred before it sleeps. A counter must outlive a
+ * deferral of its wake-up. A thread that dies deferring leaves its
  * counters moved and their watchers asleep until the next bump: the
  * reaper rings the broadcast for each dead CPU, so kernel threads look
  * again then.
