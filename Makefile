@@ -33,7 +33,7 @@ KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
 LDLIBS	= -pthread
 
 KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
-		kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+		kernel/block/*.c kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
 KERNEL_ASM := $(sort $(wildcard kernel/sched/*_$(shell uname -m).S))
 LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \

@@ -3,7 +3,9 @@
  * attaching validation and rendering hooks to files.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "uml.h"
 #include "uml/machine.h"
@@ -136,4 +138,78 @@ int uml_file_flags(const char *path, unsigned flags)
 int uml_fs_scratch_limit(size_t bytes)
 {
 	return machine ? vfs_set_scratch_limit(bytes) : -ENODEV;
+}
+
+int uml_state_open(const char *path, size_t size, unsigned flags, char *msg, size_t msglen)
+{
+	unsigned f = (flags & UML_STATE_CREATE ? VFS_STATE_CREATE : 0) |
+		     (flags & UML_STATE_READONLY ? VFS_STATE_READONLY : 0);
+
+	if (!machine) {
+		if (msglen)
+			snprintf(msg, msglen, "no machine");
+		return -ENODEV;
+	}
+	return vfs_state_open(path, size ? size : UML_STATE_SIZE_DEFAULT, f, msg, msglen);
+}
+
+int uml_state_probe(const char *path, char *msg, size_t msglen)
+{
+	return vfs_state_probe(path, msg, msglen);
+}
+
+bool uml_state_active(char *path, size_t size)
+{
+	return machine && vfs_state_active(path, size);
+}
+
+int uml_state_stat(struct uml_state_stat *st)
+{
+	struct vfs_state_stat v;
+	int err;
+
+	if (!machine)
+		return -ENODEV;
+	err = vfs_state_stat(&v);
+	if (err)
+		return err;
+	_Static_assert(sizeof(st->path) == sizeof(v.path), "path sizes");
+	memcpy(st->path, v.path, sizeof(st->path));
+	st->size = v.size;
+	st->log_size = v.log_size;
+	st->used = v.used;
+	st->live = v.live;
+	st->free = v.free;
+	st->position = v.position;
+	st->checkpoint = v.checkpoint;
+	st->checkpoints = v.checkpoints;
+	st->checkpoint_at = v.checkpoint_at;
+	st->records = v.records;
+	st->flushes = v.flushes;
+	st->syncs = v.syncs;
+	st->inodes = v.inodes;
+	st->replayed = v.replayed;
+	st->torn = v.torn;
+	st->err = v.err;
+	return 0;
+}
+
+int uml_state_checkpoint(void)
+{
+	return machine ? vfs_state_checkpoint() : -ENODEV;
+}
+
+int uml_state_note_get(const char *key, char *buf, size_t size)
+{
+	return machine ? vfs_state_note_get(key, buf, size) : -ENODEV;
+}
+
+int uml_state_note_set(const char *key, const char *value)
+{
+	return machine ? vfs_state_note_set(key, value) : -ENODEV;
+}
+
+int uml_state_sync(void)
+{
+	return machine ? vfs_sync_all() : -ENODEV;
 }

@@ -314,6 +314,78 @@ int uml_file_flags(const char *path, unsigned flags);
  */
 int uml_fs_scratch_limit(size_t bytes);
 
+/* --- the state image: a tree that outlives the process --- */
+
+#define UML_STATE_CREATE       0x1 /* make the image when the file does not exist */
+#define UML_STATE_READONLY     0x2 /* load and check only, write nothing (a checker) */
+#define UML_STATE_SIZE_MIN     (1UL << 20)
+#define UML_STATE_SIZE_DEFAULT (16UL << 20)
+
+/*
+ * Keep the filesystem in the image file @path: what the image holds is
+ * loaded now -- files, directories, contents, owners, times, and the
+ * numbers their NFS handles carry, so a client's handles stay valid across
+ * restarts -- and every change made from now on to the root and to what is
+ * created after this call is written to it; files the application built
+ * before the call (generated status) stay in memory only. A change an NFS
+ * reply calls stable is on the host file's disk before the reply; the
+ * image loads after a crash at any instant. With UML_STATE_CREATE a missing
+ * file is made, @size bytes (0: UML_STATE_SIZE_DEFAULT, at least
+ * UML_STATE_SIZE_MIN), allocated at once; it holds about half its size in
+ * live data. An image is never rewritten when it can't be loaded.
+ * Call it once, after uml_boot and before serving. Returns 0, or a
+ * negative errno with a sentence in @msg: -ENOENT, -EACCES, -ENOSPC (the
+ * file or its directory), -EBUSY (another process has the image open),
+ * -EINVAL (not a state image), -EPROTONOSUPPORT (another version),
+ * -EUCLEAN (corrupt), -EFBIG (truncated), -EALREADY (one is open), -ENOSPC
+ * (the machine's memory can't hold it), -ENODEV (no machine).
+ */
+int uml_state_open(const char *path, size_t size, unsigned flags, char *msg, size_t msglen);
+/*
+ * Before booting: would uml_state_open(@path, UML_STATE_CREATE) get past the
+ * file and its superblock (the log is checked by the open itself)? For a
+ * program that wants to refuse a bad image before it forks or detaches.
+ * 0, or the open's error and sentence.
+ */
+int uml_state_probe(const char *path, char *msg, size_t msglen);
+/* Whether an image is open (a graceful restart finds it open); its path in @path. */
+bool uml_state_active(char *path, size_t size);
+
+struct uml_state_stat {
+	char path[256];
+	uint64_t size;	       /* bytes of the image file */
+	uint64_t log_size;     /* of it, the circular log */
+	uint64_t used;	       /* log bytes from the newest checkpoint on */
+	uint64_t live;	       /* what a checkpoint of the tree takes, at most */
+	uint64_t free;	       /* room for growth before writes fail with ENOSPC */
+	uint64_t position;     /* the log's tail (a stream position) */
+	uint64_t checkpoint;   /* where the newest checkpoint starts */
+	uint64_t checkpoints;  /* written since the image was opened */
+	int64_t checkpoint_at; /* wall seconds of the newest, 0 if none since open */
+	uint64_t records;      /* changes (and checkpoint records) written since open */
+	uint64_t flushes;      /* syncs of the file */
+	uint64_t syncs;	       /* stable changes; syncs / flushes: changes per flush */
+	uint64_t inodes;       /* files and directories in the image */
+	uint64_t replayed;     /* records replayed at open */
+	uint64_t torn;	       /* bytes of an unfinished write discarded at open */
+	int err;	       /* the device's error; the image takes no changes since */
+};
+/* 0, or -ENODEV without an image. */
+int uml_state_stat(struct uml_state_stat *st);
+/* Write a checkpoint now (the log then starts over): 0 or a negative errno. */
+int uml_state_checkpoint(void);
+/*
+ * Small named values kept in the image beside the tree, at most 256 bytes
+ * each (an application's own bookkeeping: mod_umlconf keeps the httpd.conf
+ * value each knob had). get returns the value's length (copied
+ * NUL-terminated into @buf) or -ENOENT; set stores it durably, and an
+ * empty @value removes it. -ENODEV without an image.
+ */
+int uml_state_note_get(const char *key, char *buf, size_t size);
+int uml_state_note_set(const char *key, const char *value);
+/* Make every change durable, unstable NFS writes too (a clean stop). */
+int uml_state_sync(void);
+
 /* --- NFS --- */
 
 struct uml_nfs_listener {

@@ -2,7 +2,7 @@
  * umlnfsd: a standalone NFSv3 server for a libuml machine.
  *
  *   umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs] [-m memory] [-s scratch]
- *           [-k keyfile]
+ *           [-k keyfile] [-S image[:size]]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
  *           [-P pidfile] [-f]
  *
@@ -13,8 +13,11 @@
  * when missing), else by one made at boot. The parent restarts
  * workers that die and stops them all on SIGTERM or SIGINT. -s caps what
  * clients' files may hold (uml_fs_scratch_limit; default half of the
- * memory). Port 0 picks a free port; the line "umlnfsd: ready on
- * HOST:PORT" on stderr says which.
+ * memory). -S keeps the tree in a state image (made with @size bytes,
+ * default 16M, when missing): clients' files, their contents and their
+ * handles survive a restart, and a stable write is on disk before its
+ * reply; the -p files are put after it is loaded. Port 0 picks a free port;
+ * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
  * It uses nothing but libuml/uml.h: libuml is usable by any C program.
  */
@@ -52,6 +55,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs]\n"
 			"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
+			"               [-S image[:size[K|M|G]]]\n"
 			"               [-e path:ro|rw[,secure]:client,client...]...\n"
 			"               [-p /path=content]... [-P pidfile] [-f]\n");
 	exit(2);
@@ -242,6 +246,8 @@ int main(int argc, char **argv)
 	char *exports[MAX_EXPORTS], *files[MAX_FILES], *host, where[80];
 	char listen_arg[128] = "127.0.0.1:2049", err[256];
 	const char *pidfile = NULL, *keyfile = NULL;
+	char *image = NULL, *isize;
+	size_t image_size = 0;
 	unsigned protos = UML_NFS_TCP;
 	struct uml_boot_params bp = {0};
 	size_t scratch = 0;
@@ -250,7 +256,7 @@ int main(int argc, char **argv)
 	struct uml_nfs_stats st;
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:f")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
@@ -271,6 +277,15 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keyfile = optarg;
+			break;
+		case 'S':
+			image = optarg;
+			isize = strrchr(image, ':');
+			if (isize) {
+				*isize++ = '\0';
+				if (uml_parse_size(isize, &image_size))
+					usage();
+			}
 			break;
 		case 'w':
 			nworkers = atoi(optarg);
@@ -314,6 +329,13 @@ int main(int argc, char **argv)
 	if (keyfile && (rc = uml_nfs_key_file(keyfile, err, sizeof(err)))) {
 		fprintf(stderr, "umlnfsd: -k %s: %s\n", keyfile, err);
 		exit(1);
+	}
+	if (image) {
+		rc = uml_state_open(image, image_size, UML_STATE_CREATE, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "umlnfsd: -S %s\n", err);
+			exit(1);
+		}
 	}
 	for (i = 0; i < nfiles; i++)
 		add_file(files[i]);
@@ -369,6 +391,9 @@ int main(int argc, char **argv)
 	}
 	stop_workers();
 	uml_reap();
+	/* Unstable writes nobody committed yet go to disk too: a clean stop loses nothing. */
+	if (image && uml_state_sync() != 0)
+		fprintf(stderr, "umlnfsd: %s: the last changes could not be synced\n", image);
 	if (pidfile)
 		unlink(pidfile);
 	uml_nfs_stats(&st);

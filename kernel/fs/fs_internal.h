@@ -10,13 +10,25 @@
 /* Set on inodes that some process has attached hooks to. */
 #define VFS_F_HOOKED 0x100
 /* Set on inodes clients created: what they hold is charged to the scratch cap. */
-#define VFS_F_SCRATCH  0x200
-#define VFS_F_INTERNAL (VFS_F_HOOKED | VFS_F_SCRATCH) /* not vfs_set_flags' to change */
+#define VFS_F_SCRATCH 0x200
+/* Set on inodes kept in the state image (persist.c): inherited from the directory at creation. */
+#define VFS_F_PERSIST  0x400
+#define VFS_F_INTERNAL (VFS_F_HOOKED | VFS_F_SCRATCH | VFS_F_PERSIST) /* not vfs_set_flags' */
 /* Generation of inodes built by the application (vfs_put/vfs_mkpath): the same
  * at every boot, so handles to them outlive a full restart. Inodes created by
  * clients get the machine's per-boot generation instead, so a handle from an
  * earlier boot is stale rather than pointing at a different file. */
 #define VFS_GEN_BUILT 1
+/*
+ * Inode numbers. The root is 1. A built inode's number comes from its
+ * directory's number and its name (VFS_INO_BUILT and up), so it is the same
+ * at every boot whatever else was built before it; clients' inodes count up
+ * from 2 below that, and from VFS_INO_CLIENT2 once that range is used up.
+ * Both are stable across restarts when the state image keeps them.
+ */
+#define VFS_INO_ROOT	1
+#define VFS_INO_BUILT	(1ull << 31)
+#define VFS_INO_CLIENT2 (1ull << 32)
 
 #define VFS_HASH_BUCKETS 1024
 
@@ -40,6 +52,8 @@ struct vfs_inode {
 	uint64_t size;
 	uint64_t change;
 	struct vfs_time atime, mtime, ctime;
+	uint32_t ckpt_mark;	 /* persist.c: the checkpoint that last wrote it */
+	uint64_t pbound;	 /* persist.c: what it adds to a checkpoint, at most */
 	struct vfs_inode *hnext; /* hash chain */
 	/*
 	 * Every entry naming this inode (its links; NULL for the root), so
@@ -99,6 +113,7 @@ struct vfs_sb {
 	 * holder only when the last one died half way.
 	 */
 	struct vfs_inode *committing;
+	struct vfs_state *state; /* persist.c: the state image, NULL when none */
 	struct vfs_inode *hash[VFS_HASH_BUCKETS];
 };
 
@@ -116,6 +131,15 @@ void vfs_check_locked(struct kcheck *r);
  * the names say. Returns how many things it fixed.
  */
 unsigned vfs_repair_locked(void);
+
+/*
+ * inode.c: a new inode numbered @ino (0: the next client number), of
+ * generation @gen; the state image's replay may impose both (persist.c).
+ */
+struct vfs_inode *inode_new_ino(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
+				uint32_t gen, uint64_t ino);
+/* The number of built inode @name in directory @dp: stable across boots. */
+uint64_t inode_built_ino(const struct vfs_inode *dp, const char *name, size_t len);
 
 /* inode.c: the scratch cap; called with the lock held. 0, or -ENOSPC past the cap. */
 /* inode.c: set what the cap holds, counted again from the tree (check.c). */
@@ -187,5 +211,46 @@ int vfs_hooks_refuse(struct vfs_inode *ip, int err, const char *data, size_t len
 #define VFS_TRUNC_PENDING_NS 2000000000ull /* how long a truncate waits for its write */
 /* Whether a truncate-to-empty of hooked @ip awaits its write (clears it when stale). */
 bool vfs_trunc_pending(struct vfs_inode *ip);
+
+/*
+ * persist.c: the state image. Every change of an inode marked VFS_F_PERSIST
+ * is described by a record appended to the image's log, under the lock, in
+ * the order the tree changed. A change first asks for room
+ * (vfs_persist_reserve: it may write a checkpoint, or refuse with -ENOSPC
+ * when the image is full, or -EIO once the device failed), then changes
+ * the tree, then logs. vfs_persist_rebound after a change of an inode's
+ * names or data keeps the image's count of what a checkpoint would take.
+ */
+struct vfs_state;
+bool vfs_persist_on(const struct vfs_inode *ip); /* a change of @ip must be logged */
+/* @grow: bytes the change may add to a checkpoint (<= 0: it shrinks; may use the reserve). */
+int vfs_persist_reserve(size_t rec, int64_t grow);
+void vfs_persist_rebound(struct vfs_inode *ip);
+void vfs_persist_forget(struct vfs_inode *ip); /* @ip is being freed */
+/* Whether a name for @ip may go in @dp: both in the image or both outside (else -EXDEV). */
+bool vfs_persist_same(const struct vfs_inode *dp, const struct vfs_inode *ip);
+/* A data record's worst case for @count bytes (vfs_persist_reserve's @rec). */
+size_t vfs_persist_write_rec(size_t count);
+int64_t vfs_persist_data_grow(size_t count);
+void vfs_persist_created(struct vfs_inode *dp, const char *name, size_t len, struct vfs_inode *ip);
+void vfs_persist_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
+void vfs_persist_setdata(struct vfs_inode *ip);		       /* the whole content changed */
+void vfs_persist_setattr(struct vfs_inode *ip, uint32_t mask); /* these attributes changed */
+void vfs_persist_link(struct vfs_inode *ip, struct vfs_inode *dp, const char *name, size_t len);
+void vfs_persist_remove(struct vfs_inode *dp, const char *name, size_t len, bool dir);
+void vfs_persist_rename(struct vfs_inode *fdp, const char *fname, size_t flen,
+			struct vfs_inode *tdp, const char *tname, size_t tlen);
+/* After the lock was taken over from a dead holder: put the image in step with the tree. */
+void vfs_persist_recover(void);
+/* The clock of changes: the record's time while the image is replayed. */
+bool vfs_persist_replaying(void);
+/* The inode being made takes the number the replayed record gives it (true), once. */
+bool vfs_persist_take_id(struct vfs_ino *id);
+struct vfs_time vfs_persist_now(void);
+/* ramfs.c: the bytes of storage @ip's data holds. */
+uint64_t vfs_data_held(const struct vfs_inode *ip);
+int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
+/* The next range [*start, *end) at or after @off that holds stored data; false when none. */
+bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t *end);
 
 #endif

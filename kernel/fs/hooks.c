@@ -186,6 +186,17 @@ static int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, str
 		if (err)
 			return err < 0 ? err : -EINVAL;
 	}
+	/* A value the same size as the last (a knob's) may use the image's reserve. */
+	if (vfs_persist_on(ip)) {
+		err = vfs_persist_reserve(vfs_persist_write_rec(len),
+					  (int64_t)len - (int64_t)ip->size);
+		if (err && (ip->flags & VFS_F_HOOKED))
+			return vfs_hooks_refuse(ip, err, data, len, ctx,
+						err == -ENOSPC ? "the state image is full"
+							       : "the state image failed");
+		if (err)
+			return err;
+	}
 	/*
 	 * The intent: from here until commit has returned, a holder that
 	 * dies leaves the content and what commit keeps in step possibly
@@ -201,6 +212,8 @@ static int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, str
 						"valid, but no memory left to store it");
 		return err;
 	}
+	vfs_persist_setdata(ip);
+	vfs_persist_rebound(ip);
 	if (h && h->commit)
 		h->commit(h->arg, data, len);
 	vfs_sb->committing = NULL;

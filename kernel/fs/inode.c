@@ -12,6 +12,7 @@
 #include "uml/gen.h"
 #include "uml/host.h"
 #include "uml/machine.h"
+#include "uml/siphash.h"
 #include "fs_internal.h"
 
 struct vfs_sb *vfs_sb;
@@ -21,6 +22,13 @@ struct vfs_sb *vfs_sb;
  * may ask for vfs_check, which must not take it again.
  */
 static __thread bool lock_mine;
+/*
+ * A change happens at one instant: every time taken while the lock is
+ * held is the first one, so the times a change sets and the time its
+ * record in the state image carries agree, and a replay sets the same.
+ */
+static __thread bool hold_now_set;
+static __thread struct vfs_time hold_now;
 
 bool vfs_lock_held(void)
 {
@@ -38,6 +46,10 @@ void vfs_lock(void)
 	 */
 	if (kmutex_lock(&vfs_sb->lock) == -EOWNERDEAD) {
 		unsigned fixed = vfs_repair_locked();
+
+		lock_mine = true;
+		hold_now_set = false;
+		vfs_persist_recover();
 #ifdef MM_DEBUG
 		char buf[1024];
 		struct kcheck r = {.buf = buf, .size = sizeof(buf)};
@@ -54,6 +66,7 @@ void vfs_lock(void)
 #endif
 	}
 	lock_mine = true;
+	hold_now_set = false;
 	/* A commit hook's bumps wake their watchers once the lock is free. */
 	kgen_defer_begin();
 	if (unlikely(vfs_sb->committing))
@@ -157,7 +170,16 @@ struct vfs_time vfs_now(void)
 {
 	struct vfs_time t;
 
+	/* A replayed change happens when its record says it did. */
+	if (unlikely(vfs_persist_replaying()))
+		return vfs_persist_now();
+	if (lock_mine && hold_now_set)
+		return hold_now;
 	host_wall(&t.sec, &t.nsec);
+	if (lock_mine) {
+		hold_now = t;
+		hold_now_set = true;
+	}
 	return t;
 }
 
@@ -178,7 +200,7 @@ int vfs_init(void)
 		err = -ENOMEM;
 		goto out_free;
 	}
-	sb->next_ino = 1;
+	sb->next_ino = VFS_INO_ROOT + 1;
 	memcpy(&sb->client_gen, machine->boot_verf, sizeof(sb->client_gen));
 	if (sb->client_gen <= VFS_GEN_BUILT)
 		sb->client_gen += 2;
@@ -186,7 +208,7 @@ int vfs_init(void)
 	sb->scratch_limit = scratch_default();
 	sb->scratch_max_inodes = sb->max_inodes / 2;
 	vfs_sb = sb;
-	sb->root = inode_new(VFS_DIR, 0755, &root, VFS_GEN_BUILT);
+	sb->root = inode_new_ino(VFS_DIR, 0755, &root, VFS_GEN_BUILT, VFS_INO_ROOT);
 	if (!sb->root) {
 		err = -ENOMEM;
 		goto out_free;
@@ -243,15 +265,63 @@ int inode_get_dir(struct vfs_ino id, struct vfs_inode **out)
 	return 0;
 }
 
+/* Any inode numbered @ino, whatever its generation. */
+static struct vfs_inode *inode_any(uint64_t ino)
+{
+	struct vfs_inode *ip = vfs_sb->hash[ino % VFS_HASH_BUCKETS];
+
+	while (ip && ip->ino != ino)
+		ip = ip->hnext;
+	return ip;
+}
+
+uint64_t inode_built_ino(const struct vfs_inode *dp, const char *name, size_t len)
+{
+	static const uint8_t key[SIPHASH_KEY_SIZE]; /* stability, not secrecy, is the point */
+	uint8_t buf[sizeof(dp->ino) + VFS_NAME_MAX];
+	uint64_t ino;
+
+	memcpy(buf, &dp->ino, sizeof(dp->ino));
+	memcpy(buf + sizeof(dp->ino), name, MIN(len, (size_t)VFS_NAME_MAX));
+	ino = siphash24(key, buf, sizeof(dp->ino) + MIN(len, (size_t)VFS_NAME_MAX));
+	ino = VFS_INO_BUILT | (ino & (VFS_INO_BUILT - 1));
+	/* Two names that hash alike: the later one takes the next free number. */
+	while (inode_any(ino))
+		ino = VFS_INO_BUILT | ((ino + 1) & (VFS_INO_BUILT - 1));
+	return ino;
+}
+
 struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
 			    uint32_t gen)
 {
+	return inode_new_ino(type, mode, cred, gen, 0);
+}
+
+struct vfs_inode *inode_new_ino(enum vfs_type type, uint32_t mode, const struct vfs_cred *cred,
+				uint32_t gen, uint64_t ino)
+{
 	struct vfs_sb *sb = vfs_sb;
 	struct vfs_inode *ip;
+	struct vfs_ino forced;
 	unsigned b;
 
 	if (sb->ninodes >= sb->max_inodes)
 		return NULL;
+	if (vfs_persist_take_id(&forced)) {
+		/* Replaying the image: the inode gets back the number its handles carry. */
+		if (inode_any(forced.ino))
+			return NULL;
+		ino = forced.ino;
+		gen = forced.gen;
+		if ((ino < VFS_INO_BUILT || ino >= VFS_INO_CLIENT2) && ino >= sb->next_ino)
+			sb->next_ino = ino + 1;
+	} else if (!ino) {
+		ino = sb->next_ino++;
+		if (ino == VFS_INO_BUILT) {
+			ino = VFS_INO_CLIENT2;
+			sb->next_ino = ino + 1;
+		}
+	}
 	/* Built inodes are the application's; any other generation is a client's. */
 	if (gen != VFS_GEN_BUILT &&
 	    (sb->scratch_inodes >= sb->scratch_max_inodes || vfs_scratch_charge(sizeof(*ip))))
@@ -266,7 +336,7 @@ struct vfs_inode *inode_new(enum vfs_type type, uint32_t mode, const struct vfs_
 		ip->flags = VFS_F_SCRATCH;
 		scratch_store(&sb->scratch_inodes, sb->scratch_inodes + 1);
 	}
-	ip->ino = sb->next_ino++;
+	ip->ino = ino;
 	ip->gen = gen;
 	ip->type = type;
 	ip->mode = mode & 07777;
@@ -291,6 +361,7 @@ void inode_free(struct vfs_inode *ip)
 	while (*pp != ip)
 		pp = &(*pp)->hnext;
 	*pp = ip->hnext;
+	vfs_persist_forget(ip);
 	if (ip->type == VFS_REG) {
 		/* This process's hooks of it, at least, need not outlive it. */
 		if (ip->flags & VFS_F_HOOKED)
@@ -470,6 +541,29 @@ static bool attrs_fixed(const struct vfs_inode *ip, const struct vfs_sattr *s)
 	       ((s->mask & VFS_SET_GID) && s->gid != ip->gid);
 }
 
+/*
+ * Log what a SETATTR changed, with the times it set as absolute values so
+ * that a replay sets the same. A hooked file's size is its content's
+ * business: the edit that settles it logs the content (hooks.c).
+ */
+static void persist_setattr(struct vfs_inode *ip, uint32_t mask)
+{
+	uint32_t m = mask & (VFS_SET_MODE | VFS_SET_UID | VFS_SET_GID);
+
+	if (!vfs_persist_on(ip))
+		return;
+	if ((mask & VFS_SET_SIZE) && !(ip->flags & VFS_F_HOOKED))
+		m |= VFS_SET_SIZE | VFS_SET_MTIME;
+	if (mask & (VFS_SET_ATIME | VFS_SET_ATIME_NOW))
+		m |= VFS_SET_ATIME;
+	if (mask & (VFS_SET_MTIME | VFS_SET_MTIME_NOW))
+		m |= VFS_SET_MTIME;
+	if (m) {
+		vfs_persist_setattr(ip, m);
+		vfs_persist_rebound(ip);
+	}
+}
+
 int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx,
 		struct vfs_attr *out)
 {
@@ -507,6 +601,13 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 		err = -EACCES;
 		goto out;
 	}
+	if (vfs_persist_on(ip)) {
+		bool grows = (s->mask & VFS_SET_SIZE) && ip->type == VFS_REG && s->size > ip->size;
+
+		err = vfs_persist_reserve(128, grows ? 1 : -1);
+		if (err)
+			goto out;
+	}
 	if (s->mask & VFS_SET_SIZE) {
 		if (ip->type == VFS_DIR) {
 			err = -EISDIR;
@@ -542,6 +643,7 @@ int vfs_setattr(struct vfs_ino f, const struct vfs_sattr *s, struct vfs_ctx *ctx
 	inode_set_attrs(ip, s);
 	if (s->mask & ~VFS_SET_SIZE)
 		inode_touch(ip, false);
+	persist_setattr(ip, s->mask);
 	if (out)
 		inode_attr(ip, out);
 out:

@@ -67,6 +67,7 @@ static int dir_add(struct vfs_inode *dp, const char *name, size_t len, struct vf
 		ip->dir.parent = dp;
 	}
 	inode_touch(dp, true);
+	vfs_persist_rebound(ip);
 	return 0;
 }
 
@@ -164,28 +165,43 @@ int vfs_readlink(struct vfs_ino f, char *buf, size_t size, size_t *len)
 	return err;
 }
 
-/* Make a new inode named @name in @dp (lock held, name checked). */
+/*
+ * Make a new inode named @name in @dp (lock held, name checked). An inode
+ * made in a directory of the state image is in it too; its creation is
+ * logged here, a symlink's once its target is set (vfs_symlink).
+ */
 static int make_node(struct vfs_inode *dp, const char *name, size_t len, enum vfs_type type,
 		     const struct vfs_sattr *s, const struct vfs_cred *cred, uint32_t gen,
 		     struct vfs_inode **out)
 {
 	uint32_t mode = type == VFS_DIR ? 0755 : type == VFS_LNK ? 0777 : 0644;
+	size_t rec = 160 + len + (type == VFS_LNK ? VFS_PATH_MAX : 0);
 	struct vfs_inode *ip;
 	int err;
 
-	ip = inode_new(type, mode, cred, gen);
+	if (vfs_persist_on(dp)) {
+		err = vfs_persist_reserve(rec, (int64_t)rec);
+		if (err)
+			return err;
+	}
+	ip = inode_new_ino(type, mode, cred, gen,
+			   gen == VFS_GEN_BUILT ? inode_built_ino(dp, name, len) : 0);
 	if (!ip)
 		return -ENOSPC;
+	if (dp->flags & VFS_F_PERSIST)
+		ip->flags |= VFS_F_PERSIST;
 	/* A symlink's attributes are its target's business: 0777, as on Linux. */
 	if (s && type != VFS_LNK)
 		inode_set_attrs(ip, s);
-	err = dir_add(dp, name, len, ip, gen != VFS_GEN_BUILT);
+	err = dir_add(dp, name, len, ip, ip->gen != VFS_GEN_BUILT);
 	if (err) {
 		if (type == VFS_DIR)
 			ip->nlink = 1;
 		inode_put_link(ip);
 		return err;
 	}
+	if (type != VFS_LNK)
+		vfs_persist_created(dp, name, len, ip);
 	*out = ip;
 	return 0;
 }
@@ -302,6 +318,7 @@ int vfs_symlink(struct vfs_ino dir, const char *name, size_t len, const char *ta
 	}
 	ip->lnk.target = t;
 	ip->lnk.len = (uint32_t)tlen;
+	vfs_persist_created(ip->aliases->dir, name, len, ip);
 	*out = inode_id(ip);
 	t = NULL;
 out:
@@ -340,10 +357,20 @@ int vfs_link(struct vfs_ino f, struct vfs_ino dir, const char *name, size_t len,
 		err = -EEXIST;
 		goto out;
 	}
+	if (!vfs_persist_same(dp, ip)) {
+		err = -EXDEV; /* the state image and memory are two filesystems */
+		goto out;
+	}
+	if (vfs_persist_on(dp)) {
+		err = vfs_persist_reserve(96 + len, (int64_t)(96 + len));
+		if (err)
+			goto out;
+	}
 	err = dir_add(dp, name, len, ip, true);
 	if (!err) {
 		ip->nlink++;
 		inode_touch(ip, false);
+		vfs_persist_link(ip, dp, name, len);
 	}
 out:
 	vfs_unlock();
@@ -355,6 +382,7 @@ static int unlink_common(struct vfs_ino dir, const char *name, size_t len, struc
 {
 	struct vfs_inode *dp, *ip;
 	struct vfs_dirent *de;
+	bool last;
 	int err;
 
 	vfs_lock();
@@ -390,8 +418,17 @@ static int unlink_common(struct vfs_ino dir, const char *name, size_t len, struc
 		err = -ENOTEMPTY;
 		goto out;
 	}
+	if (vfs_persist_on(dp)) {
+		err = vfs_persist_reserve(64 + len, -1);
+		if (err)
+			goto out;
+	}
+	vfs_persist_remove(dp, name, len, want_dir);
+	last = ip->type == VFS_DIR || ip->nlink == 1;
 	dir_del(dp, de);
 	inode_put_link(ip);
+	if (!last)
+		vfs_persist_rebound(ip);
 out:
 	vfs_unlock();
 	return err;
@@ -456,6 +493,7 @@ static int rename_into_hooked(struct vfs_inode *fdp, struct vfs_dirent *fde, str
 	if (err)
 		return err;
 	inode_touch(tip, true);
+	vfs_persist_remove(fdp, fde->name, fde->len, false);
 	dir_del(fdp, fde);
 	inode_put_link(sip);
 	return 0;
@@ -509,6 +547,15 @@ int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_i
 		err = -EINVAL;
 		goto out;
 	}
+	if (!vfs_persist_same(tdp, ip)) {
+		err = -EXDEV; /* the state image and memory are two filesystems */
+		goto out;
+	}
+	if (vfs_persist_on(fdp)) {
+		err = vfs_persist_reserve(96 + flen + tlen, (int64_t)tlen - (int64_t)flen);
+		if (err)
+			goto out;
+	}
 	if (tip) {
 		if (ip->type == VFS_DIR && tip->type != VFS_DIR) {
 			err = -ENOTDIR;
@@ -534,15 +581,23 @@ int vfs_rename(struct vfs_ino fdir, const char *fname, size_t flen, struct vfs_i
 			ip->dir.parent = tdp;
 		}
 		inode_touch(tdp, true);
+		vfs_persist_rename(fdp, fname, flen, tdp, tname, tlen);
 		dir_del(fdp, fde);
-		inode_put_link(tip);
+		if (tip->type != VFS_DIR && tip->nlink > 1) {
+			inode_put_link(tip);
+			vfs_persist_rebound(tip);
+		} else {
+			inode_put_link(tip);
+		}
 	} else {
 		err = dir_add(tdp, tname, tlen, ip, true);
 		if (err)
 			goto out;
+		vfs_persist_rename(fdp, fname, flen, tdp, tname, tlen);
 		dir_del(fdp, fde);
 	}
 	inode_touch(ip, false);
+	vfs_persist_rebound(ip);
 out:
 	vfs_unlock();
 	return err;
@@ -678,6 +733,12 @@ int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struc
 	if (err)
 		goto out;
 	de = dir_find(dp, slash + 1, nlen);
+	if (vfs_persist_on(dp)) {
+		err = vfs_persist_reserve(vfs_persist_write_rec(len) + 160 + nlen,
+					  vfs_persist_data_grow(len) + 160 + nlen);
+		if (err)
+			goto out;
+	}
 	if (de) {
 		ip = de->inode;
 		if (ip->type != VFS_REG) {
@@ -692,8 +753,11 @@ int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struc
 			goto out;
 	}
 	err = vfs_data_set(ip, data, len);
-	if (!err)
+	if (!err) {
 		inode_touch(ip, true);
+		vfs_persist_setdata(ip);
+		vfs_persist_rebound(ip);
+	}
 	if (!err && out)
 		*out = inode_id(ip);
 out:

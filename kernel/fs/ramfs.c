@@ -122,7 +122,7 @@ bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len)
 	return true;
 }
 
-static int data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
+int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
 {
 	uint32_t first, last, pi;
 	const char *src = buf;
@@ -193,13 +193,33 @@ int vfs_data_truncate(struct vfs_inode *ip, uint64_t size)
 int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len)
 {
 	/* Write first, so running out of pages leaves the old content. */
-	int err = data_write(ip, 0, buf, len);
+	int err = vfs_data_write(ip, 0, buf, len);
 
 	if (err)
 		return err;
 	/* A validated file's next value must not need an allocation: keep its page. */
 	data_cut(ip, len, ip->flags & VFS_F_HOOKED ? 1 : 0);
 	return 0;
+}
+
+uint64_t vfs_data_held(const struct vfs_inode *ip)
+{
+	return (uint64_t)ip->reg.nalloc * PAGE_SIZE;
+}
+
+bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	uint64_t pi = off >> PAGE_SHIFT, last = (ip->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
+	while (pi < last && pi < ip->reg.npv && !ip->reg.pages[pi])
+		pi++;
+	if (pi >= last || pi >= ip->reg.npv)
+		return false;
+	*start = MAX(off, pi << PAGE_SHIFT);
+	while (pi < last && pi < ip->reg.npv && ip->reg.pages[pi])
+		pi++;
+	*end = MIN(pi << PAGE_SHIFT, ip->size);
+	return *start < *end;
 }
 
 void vfs_data_free(struct vfs_inode *ip)
@@ -252,10 +272,19 @@ int vfs_write(struct vfs_ino f, uint64_t off, const void *buf, size_t count, str
 		err = -EACCES;
 		goto out;
 	}
-	if (ip->flags & VFS_F_HOOKED)
+	if (ip->flags & VFS_F_HOOKED) {
 		err = vfs_hooks_edit(ip, off, buf, count, false, ctx);
-	else
-		err = data_write(ip, off, buf, count);
+	} else {
+		if (vfs_persist_on(ip))
+			err = vfs_persist_reserve(vfs_persist_write_rec(count),
+						  vfs_persist_data_grow(count));
+		if (!err)
+			err = vfs_data_write(ip, off, buf, count);
+		if (!err) {
+			vfs_persist_write(ip, off, buf, count);
+			vfs_persist_rebound(ip);
+		}
+	}
 	if (!err)
 		inode_touch(ip, true);
 out:

@@ -169,6 +169,40 @@ ssize_t host_sendto(int fd, const void *buf, size_t len, const struct sockaddr_s
 int host_file_read(const char *path, void *buf, size_t size, size_t *len, uint32_t *mode);
 int host_file_create(const char *path, const void *buf, size_t len, uint32_t mode);
 
+/*
+ * Device files (file.c): the host files that back block devices.
+ * host_dev_open opens @path read-write (read-only with @readonly), never
+ * through a symlink, and takes an advisory lock on it -- exclusive, or
+ * shared when @readonly -- that every process forked afterwards shares, so
+ * two machines never write one image (-EBUSY when another holds it). With
+ * @create a missing file is made with @size bytes, allocated on the host's
+ * disk now so that a full disk shows here and not under a later write
+ * (*@created says so; a half-made file is removed). Returns the fd, or a
+ * negative errno: -ENOENT, -EACCES, -ENOSPC, -EBUSY, -EINVAL (not a
+ * regular file). *@cur is the file's size.
+ */
+int host_dev_open(const char *path, bool readonly, bool create, uint64_t size, uint64_t *cur,
+		  bool *created);
+/* Whether a new file may be made beside @path: its directory exists and is writable. */
+int host_dir_writable(const char *path);
+/* The host's identity of the file behind @fd: -EBADF when @fd is not open. */
+int host_dev_identity(int fd, uint64_t *dev, uint64_t *ino);
+/* All @len bytes at @off, or a negative errno (-EIO for a short read: past the end). */
+int host_pread(int fd, void *buf, size_t len, uint64_t off);
+/* All @len bytes at @off, or a negative errno (-ENOSPC, -EIO). */
+int host_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* Make what was written to @fd durable: 0 or a negative errno. */
+int host_fdatasync(int fd);
+/*
+ * Power loss, for tests of what survives it: after host_io_crash(@n, @tear)
+ * the next @n host_pwrite calls of this process happen, the one after
+ * writes only its first @tear bytes, and from then on writes and syncs
+ * do nothing and report success, as a disk that lost power mid-write
+ * would leave things. host_io_writes counts this process's host_pwrite calls.
+ */
+void host_io_crash(uint64_t n, size_t tear);
+uint64_t host_io_writes(void);
+
 /* @size bytes of this process's memory, backed only as touched; NULL on failure. */
 void *host_map_private(size_t size);
 

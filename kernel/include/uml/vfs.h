@@ -292,4 +292,86 @@ int vfs_set_hooks(struct vfs_ino f, struct vfs_hooks *h);
  */
 void vfs_hooks_release_all(void);
 
+/* --- the state image (persist.c): a persistent tree on a block device --- */
+
+/*
+ * What the state image holds and how its log is doing (vfs_state_stat).
+ * Positions are bytes of the log's stream, which only grows.
+ */
+struct vfs_state_stat {
+	char path[256];
+	uint64_t size;	       /* bytes of the image file */
+	uint64_t log_size;     /* of it, the circular log */
+	uint64_t used;	       /* log bytes from the newest checkpoint on */
+	uint64_t live;	       /* what a checkpoint of the tree would take, at most */
+	uint64_t free;	       /* room for growth before -ENOSPC */
+	uint64_t position;     /* the log's tail */
+	uint64_t checkpoint;   /* where the newest checkpoint starts */
+	uint64_t checkpoints;  /* written since the image was opened */
+	int64_t checkpoint_at; /* wall seconds of the newest, 0 if none this boot */
+	uint64_t records;      /* appended since open */
+	uint64_t flushes;      /* syncs of the image file */
+	uint64_t syncs;	       /* durable changes asked for (several share a flush) */
+	uint64_t inodes;       /* inodes kept in the image */
+	uint64_t replayed;     /* records replayed at open */
+	uint64_t torn;	       /* bytes of an unfinished tail discarded at open */
+	int err;	       /* the device's first error; the image takes no changes since */
+};
+
+#define VFS_STATE_CREATE   0x1 /* make the image when the file does not exist */
+#define VFS_STATE_READONLY 0x2 /* load and check only; nothing is written (umlfsck) */
+#define VFS_STATE_SIZE_MIN (1ull << 20)
+
+/*
+ * Keep the tree in the image at @path from now on: load what the image
+ * holds into the tree (with each inode's number and generation, so file
+ * handles stay valid across restarts), and from then on every change of the
+ * root and of what is created after this call is logged; what the
+ * application built before (its generated files) stays in memory only. With
+ * VFS_STATE_CREATE a missing file is made, @size bytes (at least
+ * VFS_STATE_SIZE_MIN). An existing image is never rewritten when it can't
+ * be loaded. Returns 0 or a negative errno with a sentence in @msg:
+ * -ENOENT/-EACCES/-ENOSPC (the file, or the directory for a new one),
+ * -EBUSY (another machine has it open), -EINVAL (not a state image),
+ * -EPROTONOSUPPORT (an image of another version), -EUCLEAN (corrupt or
+ * inconsistent), -EFBIG (truncated: shorter than it says), -EALREADY (a
+ * state is open), -ENOMEM, -ENOSPC (the tree can't hold what it holds).
+ */
+int vfs_state_open(const char *path, uint64_t size, unsigned flags, char *msg, size_t msglen);
+/*
+ * Without a machine (before booting one): would vfs_state_open of @path
+ * with VFS_STATE_CREATE get past the file and its superblock? A missing file
+ * needs a writable directory. The log is checked only by the open. 0, or
+ * the open's error and sentence.
+ */
+int vfs_state_probe(const char *path, char *msg, size_t msglen);
+/* Whether a state image is open; its path in @path (may be NULL). */
+bool vfs_state_active(char *path, size_t size);
+/* Under the lock: taken here, or already held by this thread (a status file's render). */
+int vfs_state_stat(struct vfs_state_stat *st);
+/*
+ * Make durable every change this thread made to the image (NFS replies
+ * for changes come after it): 0 at once when there is none, or the
+ * device's error.
+ */
+int vfs_sync(void);
+/* The same for every change anybody made (NFS COMMIT). */
+int vfs_sync_all(void);
+/* Where this thread's last change ends in the log: moves when a change is logged. */
+uint64_t vfs_sync_pos(void);
+/* Write a checkpoint now: 0, -ENODEV (no state), -ENOSPC or the device's error. */
+int vfs_state_checkpoint(void);
+/*
+ * Notes: small named values the application keeps in the image, not in
+ * the tree (mod_umlconf: the httpd.conf value of each knob when it was
+ * saved). Get copies the value (NUL-terminated) and returns its length,
+ * or -ENOENT; set stores it durably (empty @value removes it). Keys and
+ * values are at most VFS_NOTE_MAX bytes.
+ */
+#define VFS_NOTE_MAX 256
+int vfs_state_note_get(const char *key, char *buf, size_t size);
+int vfs_state_note_set(const char *key, const char *value);
+/* At a clean stop: everything logged, unstable writes too, made durable; the device closed. */
+void vfs_state_close(void);
+
 #endif

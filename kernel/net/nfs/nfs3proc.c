@@ -189,6 +189,20 @@ static struct vfs_ctx *nfs3_ctx(const struct svc_req *rq, struct nfs3_ctx *c)
 
 #define NAME(d) ((const char *)(d)->name.data), (d)->name.len
 
+/*
+ * A change is on stable storage before its reply says it happened (RFC
+ * 1813, 1.5 and 3.3): with a state image, the reply waits until its
+ * records are synced -- shared with the changes of other threads -- and a
+ * device that fails makes it an I/O error. Without one, or for a file the
+ * image does not hold, the memory is the storage and this returns at once.
+ */
+static uint32_t nfs3_stable(uint32_t status)
+{
+	if (status == NFS3_OK && vfs_sync() != 0)
+		return NFS3ERR_IO;
+	return status;
+}
+
 /* ---- procedures ---- */
 
 static int nfs3_getattr(struct svc_req *rq, const void *a, void *r)
@@ -222,7 +236,8 @@ static int nfs3_setattr(struct svc_req *rq, const void *a, void *r)
 	    !nfs3_same_time(args->guard_ctime, res->wcc.pre_ctime))
 		res->status = NFS3ERR_NOT_SYNC;
 	else
-		res->status = nfs3_errno(vfs_setattr(o.fh.ino, &args->s, nfs3_ctx(rq, &c), NULL));
+		res->status = nfs3_stable(
+		    nfs3_errno(vfs_setattr(o.fh.ino, &args->s, nfs3_ctx(rq, &c), NULL)));
 	nfs3_post(&res->wcc.post, o.fh.ino);
 	return 0;
 }
@@ -310,6 +325,7 @@ static int nfs3_write(struct svc_req *rq, const void *a, void *r)
 {
 	const struct nfs3_write_args *args = a;
 	struct nfs3_write_res *res = r;
+	uint64_t logged = vfs_sync_pos();
 	struct nfs3_ctx c;
 	struct nfs3_obj o;
 
@@ -322,10 +338,19 @@ static int nfs3_write(struct svc_req *rq, const void *a, void *r)
 	else
 		res->status = nfs3_errno(vfs_write(o.fh.ino, args->offset, args->data.data,
 						   args->count, nfs3_ctx(rq, &c)));
+	/*
+	 * Memory alone is as stable as this machine gets: FILE_SYNC. A write
+	 * the state image logged is FILE_SYNC once synced; asked UNSTABLE, it
+	 * is left for COMMIT, and the verifier, new at every boot, tells the
+	 * client when a crash lost it.
+	 */
+	res->committed = NFS3_FILE_SYNC;
+	if (args->stable == NFS3_UNSTABLE && vfs_sync_pos() != logged)
+		res->committed = NFS3_UNSTABLE;
+	else
+		res->status = nfs3_stable(res->status);
 	nfs3_post(&res->wcc.post, o.fh.ino);
 	res->count = args->count;
-	/* The arena is the storage: a write is as stable as it gets once it returns. */
-	res->committed = NFS3_FILE_SYNC;
 	memcpy(res->verf, machine->boot_verf, sizeof(res->verf));
 	return 0;
 }
@@ -364,7 +389,7 @@ static int nfs3_make(struct svc_req *rq, const struct nfs3_create_args *args,
 	default:
 		err = -EOPNOTSUPP;
 	}
-	res->status = nfs3_errno(err);
+	res->status = nfs3_stable(nfs3_errno(err));
 	nfs3_post(&res->dir.post, dir);
 	if (res->status == NFS3_OK) {
 		res->has_fh = true;
@@ -411,7 +436,7 @@ static int nfs3_unlink(struct svc_req *rq, const struct nfs3_diropargs *args,
 		err = vfs_rmdir(d.fh.ino, NAME(args), &c.vc);
 	else
 		err = vfs_remove(d.fh.ino, NAME(args), &c.vc);
-	res->status = nfs3_errno(err);
+	res->status = nfs3_stable(nfs3_errno(err));
 	nfs3_post(&res->wcc.post, d.fh.ino);
 	return 0;
 }
@@ -438,8 +463,8 @@ static int nfs3_rename(struct svc_req *rq, const void *a, void *r)
 		return 0;
 	nfs3_pre(&res->from, f.fh.ino);
 	nfs3_pre(&res->to, t.fh.ino);
-	res->status = nfs3_errno(
-	    vfs_rename(f.fh.ino, NAME(&args->from), t.fh.ino, NAME(&args->to), nfs3_ctx(rq, &c)));
+	res->status = nfs3_stable(nfs3_errno(
+	    vfs_rename(f.fh.ino, NAME(&args->from), t.fh.ino, NAME(&args->to), nfs3_ctx(rq, &c))));
 	nfs3_post(&res->from.post, f.fh.ino);
 	nfs3_post(&res->to.post, t.fh.ino);
 	return 0;
@@ -456,7 +481,8 @@ static int nfs3_link(struct svc_req *rq, const void *a, void *r)
 	if (res->status)
 		return 0;
 	nfs3_pre(&res->dir, d.fh.ino);
-	res->status = nfs3_errno(vfs_link(f.fh.ino, d.fh.ino, NAME(&args->link), nfs3_ctx(rq, &c)));
+	res->status = nfs3_stable(
+	    nfs3_errno(vfs_link(f.fh.ino, d.fh.ino, NAME(&args->link), nfs3_ctx(rq, &c))));
 	nfs3_post(&res->attr, f.fh.ino);
 	nfs3_post(&res->dir.post, d.fh.ino);
 	return 0;
@@ -608,7 +634,7 @@ static int nfs3_pathconf(struct svc_req *rq, const void *a, void *r)
 	return 0;
 }
 
-/* Writes are already stable (see nfs3_write): COMMIT only reports. */
+/* Everything logged so far is synced: the unstable writes of every client share one flush. */
 static int nfs3_commit(struct svc_req *rq, const void *a, void *r)
 {
 	const struct nfs3_io_args *args = a;
@@ -619,7 +645,9 @@ static int nfs3_commit(struct svc_req *rq, const void *a, void *r)
 	if (res->status)
 		return 0;
 	nfs3_pre(&res->wcc, o.fh.ino);
-	res->status = nfs3_errno(vfs_getattr(o.fh.ino, &res->wcc.post.a));
+	res->status = vfs_sync_all() ? NFS3ERR_IO : NFS3_OK;
+	if (res->status == NFS3_OK)
+		res->status = nfs3_errno(vfs_getattr(o.fh.ino, &res->wcc.post.a));
 	res->wcc.post.present = res->status == NFS3_OK;
 	memcpy(res->verf, machine->boot_verf, sizeof(res->verf));
 	return 0;
