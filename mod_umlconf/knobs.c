@@ -208,6 +208,24 @@ static int value_render(const struct umlconf_knob_def *def, const struct umlconf
 	return snprintf(buf, size, "%" PRId64 "\n", v->n);
 }
 
+/* @data as a value of @def within the slot's bounds: 0, or an error with a reason. */
+static int value_parse(const struct umlconf_knob_def *def, struct umlconf_knob_slot *ks,
+		       const char *data, size_t len, struct umlconf_value *v, char *reason,
+		       size_t rlen)
+{
+	int rc;
+
+	if (def->parse) {
+		rc = def->parse(data, len, v, reason, rlen);
+		if (rc == 0 && !(def->flags & UMLCONF_KNOB_TEXT))
+			rc = umlconf_knob_range(v->n, atomic_load(&ks->min), atomic_load(&ks->max),
+						reason, rlen);
+		return rc;
+	}
+	return umlconf_knob_check(umlconf_parse_decimal, data, len, atomic_load(&ks->min),
+				  atomic_load(&ks->max), &v->n, reason, rlen);
+}
+
 static void slot_read(struct umlconf_shared *sh, int slot, struct umlconf_value *v)
 {
 	struct umlconf_knob_slot *ks = &sh->knob[slot];
@@ -242,6 +260,19 @@ static void knob_path(const struct umlconf_knob_def *def, char *buf, size_t size
 	snprintf(buf, size, "/config/%s", def->name);
 }
 
+/* What httpd.conf (or the built-in default) says @def is, within its bounds. */
+static void conf_value(const struct umlconf_knob_def *def, server_rec *s, int64_t min, int64_t max,
+		       struct umlconf_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->n = def->dflt;
+	snprintf(v->text, sizeof(v->text), "%s", def->dflt_text ? def->dflt_text : "");
+	if (def->initial)
+		def->initial(s, v);
+	if (!(def->flags & UMLCONF_KNOB_TEXT))
+		v->n = v->n < min ? min : v->n > max ? max : v->n;
+}
+
 /*
  * Bounds and, for a knob new to the machine, the default; a restart may
  * lower a bound (another MPM), so a kept value is clamped into range.
@@ -258,9 +289,7 @@ static void slot_setup(struct umlconf_shared *sh, int slot, const struct umlconf
 	if (fresh) {
 		snprintf(ks->name, sizeof(ks->name), "%s", def->name);
 		ks->flags = def->flags;
-		snprintf(v.text, sizeof(v.text), "%s", def->dflt_text ? def->dflt_text : "");
-		if (def->initial)
-			def->initial(s, &v);
+		conf_value(def, s, INT64_MIN, INT64_MAX, &v);
 	} else {
 		ks->flags = def->flags;
 		slot_read(sh, slot, &v);
@@ -297,14 +326,8 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	if (k->def->flags & UMLCONF_KNOB_READONLY) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob");
-	} else if (k->def->parse) {
-		rc = k->def->parse(data, len, &v, reason, sizeof(reason));
-		if (rc == 0 && !(k->def->flags & UMLCONF_KNOB_TEXT))
-			rc = umlconf_knob_range(v.n, atomic_load(&ks->min), atomic_load(&ks->max),
-						reason, sizeof(reason));
 	} else {
-		rc = umlconf_knob_check(umlconf_parse_decimal, data, len, atomic_load(&ks->min),
-					atomic_load(&ks->max), &v.n, reason, sizeof(reason));
+		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
 	}
 	if (rc == 0) {
 		k->parsed = v;
@@ -353,6 +376,57 @@ static void knob_refused(void *arg, const char *data, size_t len, int err, const
 	(void)err;
 	knob_path(k->def, path, sizeof(path));
 	umlconf_error_record(umlconf_sh, who ? who->addr : NULL, path, data, len, reason);
+}
+
+/*
+ * With a state image, which value a knob starts with. The image keeps the
+ * runtime value (the file's content) and, as a note, the httpd.conf value it
+ * had then. An httpd.conf value changed since wins, and the log says so: the
+ * admin who edits httpd.conf means it. Otherwise the runtime value stays,
+ * after a stop and start (@fresh: this machine was just booted) or a
+ * graceful restart alike. The note then records the httpd.conf value now.
+ */
+static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fresh, server_rec *s)
+{
+	const struct umlconf_knob_def *def = k->def;
+	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	char key[UMLCONF_KNOB_NAME_MAX + 8], path[128], reason[160];
+	char conf_text[UMLCONF_TEXT_MAX + 24], saved_conf[UMLCONF_TEXT_MAX + 24];
+	char saved[UMLCONF_TEXT_MAX + 24];
+	struct umlconf_value conf, v;
+	bool noted;
+	long n;
+
+	if (!uml_state_active(NULL, 0))
+		return;
+	snprintf(key, sizeof(key), "conf:%s", def->name);
+	knob_path(def, path, sizeof(path));
+	conf_value(def, s, atomic_load(&ks->min), atomic_load(&ks->max), &conf);
+	value_render(def, &conf, conf_text, sizeof(conf_text));
+	noted = uml_state_note_get(key, saved_conf, sizeof(saved_conf)) >= 0;
+	if (noted && strcmp(saved_conf, conf_text) != 0) {
+		saved_conf[strcspn(saved_conf, "\n")] = '\0';
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+			     UMLCONF_LOGNO(10038) "%s: httpd.conf changed it from %s to %.*s since "
+						  "the state was saved: httpd.conf's value applies",
+			     def->name, saved_conf, (int)strcspn(conf_text, "\n"), conf_text);
+		slot_write(sh, k->slot, &conf);
+	} else if (noted && fresh && (n = uml_get_file(path, saved, sizeof(saved) - 1)) >= 0) {
+		saved[n] = '\0';
+		memset(&v, 0, sizeof(v));
+		reason[0] = '\0';
+		if (value_parse(def, ks, saved, (size_t)n, &v, reason, sizeof(reason)) == 0)
+			slot_write(sh, k->slot, &v);
+		else
+			ap_log_error(
+			    APLOG_MARK, APLOG_WARNING, 0, s,
+			    UMLCONF_LOGNO(10039) "%s: the saved value \"%.*s\" is not valid "
+						 "now (%s): httpd.conf's %.*s applies",
+			    def->name, (int)strcspn(saved, "\n"), saved, reason,
+			    (int)strcspn(conf_text, "\n"), conf_text);
+	}
+	if (!noted || strcmp(saved_conf, conf_text) != 0)
+		uml_state_note_set(key, conf_text);
 }
 
 /* The file shows the value in force; its inode (and so its handle) stays. */
@@ -428,6 +502,7 @@ int umlconf_knobs_up(struct umlconf_shared *sh, server_rec *s)
 		slot_setup(sh, slot, def, fresh, s);
 		knobs[slot].def = def;
 		knobs[slot].slot = slot;
+		knob_precedence(sh, &knobs[slot], fresh, s);
 		rc = knob_file(sh, &knobs[slot]);
 		if (rc < 0)
 			return rc;

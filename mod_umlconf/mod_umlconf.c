@@ -10,6 +10,7 @@
  *   UmlConfScratch    4M                      # of it, what clients' own files may hold
  *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
+ *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
  *
  * Without UmlConfExport, "/" is exported read-only to 127.0.0.1 and ::1.
  *
@@ -256,6 +257,23 @@ static const char *set_retry_after(cmd_parms *cmd, void *dummy, const char *arg)
 	return err ? err : parse_int(cmd, arg, 0, 86400, &c->retry_after);
 }
 
+static const char *set_state(cmd_parms *cmd, void *dummy, const char *path, const char *size)
+{
+	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
+	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+	if (err)
+		return err;
+	c->state = path;
+	if (size && (uml_parse_size(size, &c->state_size) || c->state_size < UML_STATE_SIZE_MIN))
+		return apr_psprintf(
+		    cmd->pool,
+		    "UmlConfState: '%s' is not a size from 1M to 4G (bytes, or with "
+		    "a K, M or G suffix)",
+		    size);
+	return NULL;
+}
+
 static const command_rec umlconf_cmds[] = {
     AP_INIT_TAKE12("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
 		   "addr[:port] [tcp|udp|tcp+udp] of the NFS/MOUNT listener (default "
@@ -273,6 +291,10 @@ static const command_rec umlconf_cmds[] = {
 		  "half of UmlConfMemory)"),
     AP_INIT_TAKE2("UmlConfQueue", set_queue, NULL, RSRC_CONF,
 		  "admission queue size and wait in seconds (default 256 30)"),
+    AP_INIT_TAKE12(
+	"UmlConfState", set_state, NULL, RSRC_CONF,
+	"state image (ServerRoot-relative) keeping knob values and clients' files across "
+	"stop and start, and the size of a new one (default 16M)"),
     AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
 		  "Retry-After seconds of a 503 from admission (default 5)"),
     {NULL}};
@@ -412,6 +434,78 @@ fail:
 	return NULL;
 }
 
+/* At every restart and at stop: what clients wrote unstable and never committed is synced too. */
+static apr_status_t state_sync(void *data)
+{
+	server_rec *s = data;
+	int rc = uml_state_sync();
+
+	if (rc < 0)
+		ap_log_error(APLOG_MARK, APLOG_ERR, -rc, s,
+			     UMLCONF_LOGNO(10040) "the state image could not be synced (%s): "
+						  "unstable writes not yet committed may be lost",
+			     strerror(-rc));
+	return APR_SUCCESS;
+}
+
+static void state_refused(server_rec *s, int rc, const char *msg)
+{
+	ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
+		     UMLCONF_LOGNO(10035) "UmlConfState %s%s; httpd does not start, and the file "
+					  "is left as it is",
+		     msg,
+		     rc == -ENOENT || rc == -EACCES || rc == -EROFS || rc == -ENOTDIR
+			 ? " (the directory must exist and be writable by httpd's parent)"
+		     : rc == -EUCLEAN || rc == -EFBIG || rc == -EINVAL || rc == -EPROTONOSUPPORT
+			 ? " (check it with umlfsck; move it away and a new image is made)"
+			 : "");
+}
+
+/*
+ * The state image, opened once per machine, after the generated /status
+ * (which stays in memory) and before /config, so that the knobs and every
+ * file created from then on are kept. httpd refuses to start when it can't
+ * be opened: a corrupt or foreign image is never overwritten.
+ */
+static int state_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
+{
+	char open_path[256], msg[512];
+	const char *path;
+	int rc;
+
+	path = conf->state ? ap_server_root_relative(pconf, conf->state) : NULL;
+	if (uml_state_active(open_path, sizeof(open_path))) {
+		if (!path || strcmp(path, open_path))
+			ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+				     UMLCONF_LOGNO(10036) "UmlConfState changed to %s but the "
+							  "machine keeps %s until httpd is stopped "
+							  "and started",
+				     path ? path : "none", open_path);
+		apr_pool_cleanup_register(pconf, s, state_sync, apr_pool_cleanup_null);
+		return 0;
+	}
+	if (!path)
+		return 0;
+	rc = uml_state_open(path, conf->state_size, UML_STATE_CREATE, msg, sizeof(msg));
+	if (rc < 0) {
+		state_refused(s, rc, msg);
+		return rc;
+	}
+	{
+		struct uml_state_stat st;
+
+		uml_state_stat(&st);
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+			     UMLCONF_LOGNO(10037) "state image %s: %" APR_UINT64_T_FMT
+						  " files and directories, %" APR_UINT64_T_FMT
+						  " records replayed, %" APR_UINT64_T_FMT
+						  " bytes of an unfinished write discarded",
+			     path, st.inodes, st.replayed, st.torn);
+	}
+	apr_pool_cleanup_register(pconf, s, state_sync, apr_pool_cleanup_null);
+	return 0;
+}
+
 /* Open the NFS sockets once per httpd instance; reuse them after restarts. */
 static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 {
@@ -518,9 +612,22 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 			     conf->scratch, conf->memory);
 		return HTTP_INTERNAL_SERVER_ERROR;
 	}
-	/* The pass before httpd detaches runs no server: nothing to boot yet. */
-	if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+	/*
+	 * The pass before httpd detaches runs no server: nothing to boot yet.
+	 * A state image that can't be used is said here, on the console,
+	 * and httpd does not start.
+	 */
+	if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+		char msg[512];
+		const char *path = conf->state ? ap_server_root_relative(ptemp, conf->state) : NULL;
+
+		if (path && !uml_state_active(NULL, 0) &&
+		    (rc = uml_state_probe(path, msg, sizeof(msg))) < 0) {
+			state_refused(s, rc, msg);
+			return HTTP_INTERNAL_SERVER_ERROR;
+		}
 		return OK;
+	}
 
 	if (machine_up(s, conf, &adopted) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
@@ -551,9 +658,11 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	sh = shared_up(s);
 	if (!sh)
 		return HTTP_INTERNAL_SERVER_ERROR;
-	rc = umlconf_knobs_up(sh, s);
+	rc = umlconf_status_tree(sh);
+	if (rc == 0 && state_up(s, conf, pconf) < 0)
+		return HTTP_INTERNAL_SERVER_ERROR;
 	if (rc == 0)
-		rc = umlconf_status_tree(sh);
+		rc = umlconf_knobs_up(sh, s);
 	/* Hooks are per process and die with the old DSO: attach them on every pass. */
 	if (rc == 0)
 		rc = umlconf_status_hooks(sh);

@@ -21,6 +21,12 @@
  *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
  *                       then one line per CPU (a child's host thread running kernel threads)
  *   sched/summary       "cpus N\nthreads N\nrunnable N\nswitches N\n", summed over CPUs
+ *   fs                  the state image (UmlConfState), "key value\n" per line: path, size,
+ *                       log_size, used, live, free (bytes), position, checkpoint (log
+ *                       positions), checkpoints, checkpoint_at (Unix seconds, 0: none
+ *                       since start), records, flushes, syncs, syncs_per_flush,
+ *                       inodes, replayed, torn, error (0 or an errno name); "none\n"
+ *                       without an image
  *   check               "ok\n" or "FAIL N\n", then a line per part audited and a
  *                       "FAIL ..." line per problem (uml_check); at most once a
  *                       second per child, the last result in between
@@ -218,6 +224,29 @@ static size_t render_check(char *buf, size_t size)
 	return last_len;
 }
 
+static size_t render_fs(char *buf, size_t size)
+{
+	struct uml_state_stat st;
+	size_t len = 0;
+
+	if (uml_state_stat(&st) < 0) {
+		umlconf_buf_printf(buf, size, &len, "none\n");
+		return len;
+	}
+	umlconf_buf_printf(
+	    buf, size, &len,
+	    "path %s\nsize %" PRIu64 "\nlog_size %" PRIu64 "\nused %" PRIu64 "\nlive %" PRIu64
+	    "\nfree %" PRIu64 "\nposition %" PRIu64 "\ncheckpoint %" PRIu64 "\ncheckpoints %" PRIu64
+	    "\ncheckpoint_at %" PRId64 "\nrecords %" PRIu64 "\nflushes %" PRIu64 "\nsyncs %" PRIu64
+	    "\nsyncs_per_flush %.2f\ninodes %" PRIu64 "\nreplayed %" PRIu64 "\ntorn %" PRIu64
+	    "\nerror %s\n",
+	    st.path, st.size, st.log_size, st.used, st.live, st.free, st.position, st.checkpoint,
+	    st.checkpoints, st.checkpoint_at, st.records, st.flushes, st.syncs,
+	    st.flushes ? (double)st.syncs / (double)st.flushes : 0.0, st.inodes, st.replayed,
+	    st.torn, st.err ? strerrorname_np(-st.err) : "0");
+	return len;
+}
+
 struct status_file {
 	const char *path;
 	/* Write the content into @buf (at most @size bytes); return its length. */
@@ -238,6 +267,7 @@ static const struct status_file status_files[] = {
     {"/status/mm/buddyinfo", uml_mm_buddyinfo},
     {"/status/mm/slabinfo", uml_mm_slabinfo},
     {"/status/mm/meminfo", uml_mm_meminfo},
+    {"/status/fs", render_fs},
     {"/status/check", render_check},
     {"/status/sched/cpus", uml_sched_status},
     {"/status/sched/summary", render_sched_summary},

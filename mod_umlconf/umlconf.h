@@ -42,6 +42,9 @@
  * 10031 knob apply failed (child)      10032 knob registration refused
  * 10033 mod_umlconf_httpd without mod_umlconf
  * 10034 UmlConfMemory too small for ServerLimit
+ * 10035 UmlConfState refused           10036 UmlConfState changed (needs stop/start)
+ * 10037 state image opened             10038 httpd.conf changed a saved knob
+ * 10039 saved knob value invalid now   10040 state not synced at stop
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
@@ -169,6 +172,8 @@ struct umlconf_conf {
 	int queue_size;		     /* UmlConfQueue */
 	int queue_timeout;	     /* seconds */
 	int retry_after;	     /* UmlConfRetryAfter, seconds */
+	const char *state;	     /* UmlConfState path as given; NULL: none */
+	size_t state_size;	     /* bytes of a new image; 0: the library's default */
 };
 
 #define UMLCONF_DEFAULT_NFS_HOST    "127.0.0.1"

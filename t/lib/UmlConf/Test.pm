@@ -398,13 +398,15 @@ CONF
 }
 
 # Start it (after ending what a previous run of the same test left) and wait
-# until it answers HTTP and NFS. Returns true when it does.
+# until it answers HTTP and NFS. Returns true when it does. With keep => 1
+# the server root stays as the last run left it (a state image, the logs),
+# for a stop and start. What httpd said on the console is in start_err.
 sub start {
-    my ($self) = @_;
+    my ($self, %o) = @_;
     my $root = $self->{root};
     $self->{pid} = undef;
     $self->end;
-    File::Path::remove_tree($root);
+    File::Path::remove_tree($root) unless $o{keep};
     File::Path::make_path("$root/logs", "$root/htdocs");
     # The children run as the suite's user: they must reach the documents.
     for (my $d = $root; $d ne '/'; $d = File::Basename::dirname($d)) {
@@ -421,7 +423,9 @@ sub start {
     my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
     # -k start detaches: the server has a process group of its own, which
     # httpd signals as a whole on the way out.
-    system($httpd, '-f', $self->{conf}, '-k', 'start') == 0 or return 0;
+    my ($rc, $out, $err) = run_timed(60, undef, $httpd, '-f', $self->{conf}, '-k', 'start');
+    $self->{start_err} = $out . $err;
+    $rc == 0 or return 0;
     UmlConf::Test::wait_until(sub { -s $self->{pidfile} }, 10) or return 0;
     open my $p, '<', $self->{pidfile} or return 0;
     my $pid = <$p> // '';
