@@ -56,6 +56,12 @@ struct vfs_inode {
 			 * stores never leaves a height that lies about its top.
 			 */
 			uintptr_t tree;
+			/*
+			 * A small file's data instead (ramfs.c): one kmalloc
+			 * object holding its first ksize() bytes, zeros past
+			 * the size; NULL when the file has a tree instead.
+			 */
+			char *small;
 			uint64_t npages; /* pages in the tree */
 			uint32_t nnodes; /* nodes of the tree */
 			/*
@@ -191,9 +197,9 @@ int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t c
  * The first range [*@start, *@end) at or after @off, within the size, that
  * holds stored data, so a sparse file can be copied without walking its
  * holes: true, or false when nothing is stored at or past @off. Ranges are
- * whole pages (clipped to @off and the size): one may hold zeros that were
- * written or left by a truncate, but no byte that is not zero is ever
- * outside every range.
+ * runs of whole pages, or a small file's buffer, clipped to @off and the
+ * size: one may hold zeros that were written or left by a truncate, but no
+ * byte that is not zero is ever outside every range.
  */
 bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t *end);
 /* Cut or extend to @size, freeing what lies past it: 0, or -EFBIG past VFS_FILE_MAX. */
@@ -203,10 +209,15 @@ int vfs_data_truncate(struct vfs_inode *ip, uint64_t size);
  * emptied, so storing a value of at most a page never allocates.
  */
 int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len);
+/*
+ * Give hooked @ip's content the page vfs_data_set keeps, moving a small
+ * file's buffer there: 0, or -ENOSPC, and then its first change takes one.
+ */
+int vfs_data_hooked(struct vfs_inode *ip);
 /* Whether the content is exactly @buf/@len. */
 bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len);
 void vfs_data_free(struct vfs_inode *ip);
-/* Bytes @ip's data holds (the `used` attribute): pages and nodes, as its counts say. */
+/* Bytes @ip's data holds (the `used` attribute): pages, nodes and small buffer. */
 uint64_t vfs_data_used(const struct vfs_inode *ip);
 /* What @ip's data holds, counted by walking it (check.c). */
 struct vfs_data_count {

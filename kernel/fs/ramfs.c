@@ -6,6 +6,11 @@
  * are never held, and the bytes past the size in the last page are zeros, so
  * extending a file shows zeros without writing any.
  *
+ * A file whose data lies in its first SMALL_MAX bytes keeps it in one kmalloc
+ * object instead (reg.small, never with a tree), so that the many small files
+ * of a configuration tree don't take a page each. Hooked files always use a
+ * page (vfs_data_set).
+ *
  * A write allocates every page and node it needs before touching any data,
  * so it either happens whole or fails with -ENOSPC and changes nothing. Every
  * change to the tree is a single store of a slot or of reg.tree, made after
@@ -21,6 +26,12 @@
 
 #define NODE_MASK  (VFS_NODE_SLOTS - 1)
 #define NODE_BYTES sizeof(struct vfs_node)
+/*
+ * kmalloc's largest class: above it an object takes a whole page anyway.
+ * Below it the power-of-two classes hold less than twice what a file needs,
+ * as pages do for a file past SMALL_MAX written from start to end.
+ */
+#define SMALL_MAX ((size_t)1 << MM_KMALLOC_MAX_SHIFT)
 /* The height lives in the low bits of reg.tree: nodes are aligned to 64, pages to 4096. */
 #define TREE_HMASK ((uintptr_t)VFS_NODE_SLOTS - 1)
 
@@ -163,13 +174,13 @@ static void pool_count(const struct vfs_inode *ip, uint64_t idx, struct tree_poo
 	void *p = tree_top(ip);
 
 	for (unsigned l = tree_height(ip); l > 0; l--) {
+		uint64_t at = (idx >> (l * VFS_NODE_SHIFT)) + 1;
+
 		if (p) {
 			p = *node_slot(p, l, idx);
 			continue;
 		}
 		/* The node at level l holding @idx is missing, and all below it. */
-		uint64_t at = (idx >> (l * VFS_NODE_SHIFT)) + 1;
-
 		if (tp->seen[l] != at) {
 			tp->seen[l] = at;
 			tp->nodes++;
@@ -299,6 +310,9 @@ static int tree_prepare(struct vfs_inode *ip, uint64_t first, uint64_t last, str
 	err = tree_grow(ip, last);
 	if (err)
 		goto out_shrink;
+	/* Page 0 too, for a small file's data, which moves there (small_to_tree). */
+	if (ip->reg.small && first > 0)
+		pool_count(ip, 0, tp);
 	for (uint64_t idx = first; idx <= last; idx++)
 		pool_count(ip, idx, tp);
 	err = pool_fill(ip, tp);
@@ -309,6 +323,92 @@ static int tree_prepare(struct vfs_inode *ip, uint64_t first, uint64_t last, str
 out_shrink:
 	tree_shrink(ip);
 	return err;
+}
+
+static size_t small_cap(const struct vfs_inode *ip)
+{
+	return ip->reg.small ? ksize(ip->reg.small) : 0;
+}
+
+static void small_free(struct vfs_inode *ip)
+{
+	char *small = ip->reg.small;
+
+	if (!small)
+		return;
+	ip->reg.small = NULL;
+	data_uncharge(ip, ksize(small));
+	kfree(small);
+}
+
+/* Move a small file's data to page 0, from @tp (tree_prepare counted it). */
+static void small_to_tree(struct vfs_inode *ip, struct tree_pool *tp)
+{
+	bool filled;
+	char *pg;
+
+	if (!ip->reg.small)
+		return;
+	/* Unseen until small goes: reads look there first. */
+	pg = tree_link(ip, 0, tp, NULL, &filled);
+	memcpy(pg, ip->reg.small, small_cap(ip));
+	small_free(ip);
+}
+
+/*
+ * A write that ends within SMALL_MAX to a file without a tree: into the small
+ * buffer, moved first to a larger one if it must grow. 0 or -ENOSPC.
+ */
+static int small_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count)
+{
+	size_t end = (size_t)off + count, cap = small_cap(ip);
+
+	if (end > cap) {
+		char *grown = kmalloc(end), *old = ip->reg.small;
+		size_t gcap = grown ? ksize(grown) : 0;
+
+		if (!grown)
+			return -ENOSPC;
+		if (data_charge(ip, gcap)) {
+			kfree(grown);
+			return -ENOSPC;
+		}
+		/* Past the size the old buffer holds zeros, as the new one must. */
+		memset(grown + cap, 0, gcap - cap);
+		if (cap)
+			memcpy(grown, old, cap);
+		ip->reg.small = grown;
+		if (old) {
+			data_uncharge(ip, cap);
+			kfree(old);
+		}
+	}
+	memcpy(ip->reg.small + off, buf, count);
+	if (end > ip->size)
+		ip->size = end;
+	return 0;
+}
+
+/* A file that fits SMALL_MAX again gives its page back for a small buffer, if one is free. */
+static void tree_to_small(struct vfs_inode *ip)
+{
+	char *pg = tree_top(ip), *small;
+
+	if ((ip->flags & VFS_F_HOOKED) || !pg || tree_height(ip) || !ip->size ||
+	    ip->size > SMALL_MAX)
+		return;
+	small = kmalloc(ip->size);
+	if (!small)
+		return;
+	if (data_charge(ip, ksize(small))) {
+		kfree(small);
+		return;
+	}
+	/* The page holds zeros past the size: so does the buffer. */
+	memcpy(small, pg, ksize(small));
+	ip->reg.small = small;
+	tree_set(ip, NULL, 0);
+	page_put(ip, pg);
 }
 
 /*
@@ -367,8 +467,14 @@ static void tree_trim(struct vfs_inode *ip, uint64_t keep)
  */
 static const char *data_at(const struct vfs_inode *ip, uint64_t pos, size_t *len)
 {
-	size_t po = pos & (PAGE_SIZE - 1);
-	const char *pg = page_lookup(ip, pos >> PAGE_SHIFT);
+	size_t po = pos & (PAGE_SIZE - 1), cap = small_cap(ip);
+	const char *pg;
+
+	if (ip->reg.small) {
+		*len = pos < cap ? cap - (size_t)pos : SIZE_MAX;
+		return pos < cap ? ip->reg.small + pos : NULL;
+	}
+	pg = page_lookup(ip, pos >> PAGE_SHIFT);
 
 	*len = PAGE_SIZE - po;
 	return pg ? pg + po : NULL;
@@ -436,10 +542,13 @@ int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t c
 	if (count > VFS_FILE_MAX || off > VFS_FILE_MAX - count)
 		return -EFBIG;
 	end = off + count;
+	if (!tree_top(ip) && end <= SMALL_MAX && !(ip->flags & VFS_F_HOOKED))
+		return small_write(ip, off, buf, count);
 	err = tree_prepare(ip, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT, &tp);
 	if (err)
 		return err;
 	/* Nothing can fail from here on. */
+	small_to_tree(ip, &tp);
 	while (done < count) {
 		uint64_t pos = off + done;
 		size_t po = pos & (PAGE_SIZE - 1);
@@ -469,12 +578,22 @@ static void data_cut(struct vfs_inode *ip, uint64_t size, bool keep_first)
 		ip->size = size;
 		return;
 	}
+	if (ip->reg.small) {
+		/* Zeros past the size, as in a page; a hooked file keeps its buffer. */
+		if (size < small_cap(ip))
+			memset(ip->reg.small + size, 0, small_cap(ip) - (size_t)size);
+		if (!size && !keep_first)
+			small_free(ip);
+		ip->size = size;
+		return;
+	}
 	tree_trim(ip, keep_first ? MAX(keep, 1) : keep);
 	/* Zero what lies past @size in a page kept, so a later extension reads zeros. */
 	pg = page_lookup(ip, size >> PAGE_SHIFT);
 	if (pg)
 		memset(pg + po, 0, PAGE_SIZE - po);
 	ip->size = size;
+	tree_to_small(ip);
 }
 
 int vfs_data_truncate(struct vfs_inode *ip, uint64_t size)
@@ -497,9 +616,24 @@ int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len)
 	return 0;
 }
 
+int vfs_data_hooked(struct vfs_inode *ip)
+{
+	struct tree_pool tp;
+	int err;
+
+	if (!ip->reg.small)
+		return 0;
+	err = tree_prepare(ip, 0, 0, &tp);
+	if (err)
+		return err;
+	small_to_tree(ip, &tp);
+	return 0;
+}
+
 void vfs_data_free(struct vfs_inode *ip)
 {
 	spare_free(ip, NULL);
+	small_free(ip);
 	tree_trim(ip, 0);
 	ip->size = 0;
 }
@@ -533,6 +667,11 @@ bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t
 {
 	uint64_t idx = off >> PAGE_SHIFT, last;
 
+	if (ip->reg.small) {
+		*start = off;
+		*end = MIN((uint64_t)small_cap(ip), ip->size);
+		return off < *end;
+	}
 	if (off >= ip->size || !tree_top(ip) || idx >= tree_span(tree_height(ip)) ||
 	    !node_next(tree_top(ip), tree_height(ip), 0, &idx))
 		return false;
@@ -548,7 +687,7 @@ bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t
 
 uint64_t vfs_data_used(const struct vfs_inode *ip)
 {
-	return ip->reg.npages * PAGE_SIZE + (uint64_t)ip->reg.nnodes * NODE_BYTES;
+	return ip->reg.npages * PAGE_SIZE + (uint64_t)ip->reg.nnodes * NODE_BYTES + small_cap(ip);
 }
 
 static void node_count(const struct vfs_node *n, unsigned l, struct vfs_data_count *c)
@@ -571,7 +710,7 @@ void vfs_data_count(const struct vfs_inode *ip, struct vfs_data_count *c)
 		c->pages = 1;
 	else if (tree_top(ip))
 		node_count(tree_top(ip), tree_height(ip), c);
-	c->bytes = c->pages * PAGE_SIZE + c->nodes * NODE_BYTES;
+	c->bytes = c->pages * PAGE_SIZE + c->nodes * NODE_BYTES + small_cap(ip);
 	for (void *p = ip->reg.spare_pages; p; p = *(void **)p)
 		c->spare++;
 	for (struct vfs_node *n = ip->reg.spare_nodes; n; n = n->slot[0])
