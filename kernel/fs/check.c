@@ -2,9 +2,10 @@
  * Audit of the tree (uml_check), under the vfs lock: every inode on the hash
  * is one the inode cache handed out, every directory's entries link back and
  * forth and to their directory, every name is among its inode's aliases,
- * link counts match the names, a file's page vector holds as many pages as
- * it says, and the inode cache has handed out no inode that the tree does
- * not hold (one a dead process allocated and never linked).
+ * link counts match the names, a file's page tree holds as many pages and
+ * nodes as it says, and neither the inode cache nor the node cache has handed
+ * out one that the tree does not hold (one a dead process allocated and never
+ * linked).
  */
 #include "uml/check.h"
 #include "uml/host.h"
@@ -55,10 +56,12 @@ static uint64_t scratch_of(const struct vfs_inode *ip)
 
 	if (ip->flags & VFS_F_SCRATCH) {
 		n += sizeof(*ip);
-		if (ip->type == VFS_REG)
-			n += (uint64_t)ip->reg.npv * sizeof(*ip->reg.pages) +
-			     (uint64_t)ip->reg.nalloc * PAGE_SIZE;
-		else if (ip->type == VFS_LNK && ip->lnk.target)
+		if (ip->type == VFS_REG) {
+			struct vfs_data_count c;
+
+			vfs_data_count(ip, &c);
+			n += c.bytes;
+		} else if (ip->type == VFS_LNK && ip->lnk.target)
 			n += ksize(ip->lnk.target);
 	}
 	if (ip->type == VFS_DIR)
@@ -71,7 +74,7 @@ static uint64_t scratch_of(const struct vfs_inode *ip)
 void vfs_check_locked(struct kcheck *r)
 {
 	struct vfs_sb *sb = vfs_sb;
-	uint64_t inodes = 0, dirs = 0, pages = 0, bound;
+	uint64_t inodes = 0, dirs = 0, pages = 0, nodes = 0, bound;
 	uint64_t in_use, scratch = 0, scratch_inodes = 0;
 
 	bound = sb->ninodes + 1;
@@ -100,19 +103,29 @@ void vfs_check_locked(struct kcheck *r)
 				dirs++;
 				check_dir(r, ip, bound);
 			} else if (ip->type == VFS_REG) {
-				uint32_t held = 0;
+				struct vfs_data_count c;
 
 				if (ip->nlink != names)
 					kcheck_fail(r, "vfs: file %llu has %u links and %llu names",
 						    (unsigned long long)ip->ino, ip->nlink,
 						    (unsigned long long)names);
-				for (uint32_t i = 0; i < ip->reg.npv; i++)
-					held += ip->reg.pages[i] != NULL;
-				if (held != ip->reg.nalloc)
-					kcheck_fail(r, "vfs: file %llu holds %u pages, says %u",
-						    (unsigned long long)ip->ino, held,
-						    ip->reg.nalloc);
-				pages += held;
+				vfs_data_count(ip, &c);
+				if (c.spare)
+					kcheck_fail(
+					    r, "vfs: file %llu has %llu pages and nodes unlinked",
+					    (unsigned long long)ip->ino,
+					    (unsigned long long)c.spare);
+				if (c.pages != ip->reg.npages || c.nodes != ip->reg.nnodes)
+					kcheck_fail(
+					    r,
+					    "vfs: file %llu holds %llu pages and %llu nodes, "
+					    "says %llu and %u",
+					    (unsigned long long)ip->ino,
+					    (unsigned long long)c.pages,
+					    (unsigned long long)c.nodes,
+					    (unsigned long long)ip->reg.npages, ip->reg.nnodes);
+				pages += c.pages;
+				nodes += c.nodes;
 			}
 		}
 	}
@@ -131,11 +144,15 @@ void vfs_check_locked(struct kcheck *r)
 		kcheck_fail(r,
 			    "vfs: the inode cache has handed out %llu inodes, the tree holds %llu",
 			    (unsigned long long)in_use, (unsigned long long)sb->ninodes);
+	in_use = kmem_cache_in_use(sb->node_cache);
+	if (in_use != nodes)
+		kcheck_fail(r, "vfs: the node cache has handed out %llu nodes, files hold %llu",
+			    (unsigned long long)in_use, (unsigned long long)nodes);
 	kcheck_line(r,
-		    "vfs: %llu inodes (%llu directories), %llu file pages; lock taken over "
-		    "from a dead holder %u times",
+		    "vfs: %llu inodes (%llu directories), %llu file pages in %llu tree nodes; "
+		    "lock taken over from a dead holder %u times",
 		    (unsigned long long)inodes, (unsigned long long)dirs, (unsigned long long)pages,
-		    atomic_load(&sb->lock.recovered));
+		    (unsigned long long)nodes, atomic_load(&sb->lock.recovered));
 }
 
 void vfs_check(struct kcheck *r)
@@ -209,6 +226,8 @@ unsigned vfs_repair_locked(void)
 				fixed++;
 				continue;
 			}
+			if (ip->type == VFS_REG)
+				fixed += vfs_data_repair(ip);
 			if (ip->type != VFS_DIR) {
 				if (ip->nlink != names) {
 					ip->nlink = names;

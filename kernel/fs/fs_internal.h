@@ -63,9 +63,29 @@ struct vfs_inode {
 	struct vfs_dirent *aliases;
 	union {
 		struct {
-			char **pages;	 /* page pointers, NULL = hole */
-			uint32_t npv;	 /* slots in pages[] */
-			uint32_t nalloc; /* pages allocated */
+			/*
+			 * The page tree (ramfs.c): its top, a page at height
+			 * 0 or else a struct vfs_node, ORed with its height,
+			 * in one word so that a holder dying between two
+			 * stores never leaves a height that lies about its top.
+			 */
+			uintptr_t tree;
+			/*
+			 * A small file's data instead (ramfs.c): one kmalloc
+			 * object holding its first ksize() bytes, zeros past
+			 * the size; NULL when the file has a tree instead.
+			 */
+			char *small;
+			uint64_t npages; /* pages in the tree */
+			uint32_t nnodes; /* nodes of the tree */
+			/*
+			 * Pages and nodes a write has allocated and not linked
+			 * yet, chained through their first word: kept here,
+			 * not on the writer's stack, so that what a holder
+			 * killed half way leaves is found and freed.
+			 */
+			void *spare_pages;
+			struct vfs_node *spare_nodes;
 			uint8_t verf[8]; /* exclusive-create verifier */
 			bool has_verf;
 			/*
@@ -89,6 +109,19 @@ struct vfs_inode {
 	};
 };
 
+/*
+ * A node of a file's page tree (ramfs.c): slot i of a node at level l >= 1
+ * leads to the node (l > 1) or page (l == 1) holding page indices
+ * i * 64^(l-1) onwards of the node's range; NULL is a hole. Nodes come from
+ * vfs_sb->node_cache, aligned to VFS_NODE_SLOTS bytes so that the low bits of
+ * a pointer to one are free for the tree's height.
+ */
+#define VFS_NODE_SHIFT 6
+#define VFS_NODE_SLOTS (1u << VFS_NODE_SHIFT)
+struct vfs_node {
+	void *slot[VFS_NODE_SLOTS];
+};
+
 /* In the arena. Every field is guarded by lock. */
 struct vfs_sb {
 	kmutex_t lock; /* LOCK_RANK_VFS (sync.h): the outermost lock */
@@ -97,8 +130,8 @@ struct vfs_sb {
 	uint64_t ninodes;
 	uint64_t max_inodes;
 	/*
-	 * What clients' files hold (VFS_F_SCRATCH inodes, their pages, page
-	 * arrays and symlink targets, and the entries clients made), in bytes
+	 * What clients' files hold (VFS_F_SCRATCH inodes, their pages, tree
+	 * nodes and symlink targets, and the entries clients made), in bytes
 	 * and in inodes, and the caps on both (vfs_scratch_charge). Written with
 	 * __atomic stores under lock, so vfs_scratch_stat may read them
 	 * without it.
@@ -106,6 +139,7 @@ struct vfs_sb {
 	uint64_t scratch_used, scratch_limit;
 	uint64_t scratch_inodes, scratch_max_inodes;
 	struct kmem_cache *inode_cache;
+	struct kmem_cache *node_cache; /* struct vfs_node */
 	struct vfs_inode *root;
 	/*
 	 * A hooked file whose content is being replaced and committed
@@ -168,17 +202,59 @@ static inline struct vfs_ino inode_id(const struct vfs_inode *ip)
 	return (struct vfs_ino){ip->ino, ip->gen};
 }
 
-/* ramfs.c: file data */
+/*
+ * ramfs.c: file data; all called with the lock held. A hole (a page never
+ * written, or past a truncate that extended the file) reads as zeros.
+ */
+/* Up to @count bytes at @off into @buf, *@n of them (short at the end of the file): 0. */
 int vfs_data_read(struct vfs_inode *ip, uint64_t off, void *buf, size_t count, size_t *n);
+/*
+ * Write @count bytes of @buf at @off, extending the file if it ends past its
+ * size (zeros fill any gap: a hole). All or nothing: 0; -EFBIG when the write
+ * would end past VFS_FILE_MAX (offset + count overflowing included); -ENOSPC
+ * when the machine or the scratch cap has no room for the pages and nodes it
+ * needs, and then nothing has changed. Hooked files are the caller's business
+ * (vfs_hooks_edit validates first).
+ */
+int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
+/*
+ * The first range [*@start, *@end) at or after @off, within the size, that
+ * holds stored data, so a sparse file can be copied without walking its
+ * holes: true, or false when nothing is stored at or past @off. Ranges are
+ * runs of whole pages, or a small file's buffer, clipped to @off and the
+ * size: one may hold zeros that were written or left by a truncate, but no
+ * byte that is not zero is ever outside every range.
+ */
+bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t *end);
+/* Cut or extend to @size, freeing what lies past it: 0, or -EFBIG past VFS_FILE_MAX. */
 int vfs_data_truncate(struct vfs_inode *ip, uint64_t size);
 /*
  * Replace the whole content. A hooked file keeps its first page even when
  * emptied, so storing a value of at most a page never allocates.
  */
 int vfs_data_set(struct vfs_inode *ip, const void *buf, size_t len);
+/*
+ * Give hooked @ip's content the page vfs_data_set keeps, moving a small
+ * file's buffer there: 0, or -ENOSPC, and then its first change takes one.
+ */
+int vfs_data_hooked(struct vfs_inode *ip);
 /* Whether the content is exactly @buf/@len. */
 bool vfs_data_equal(struct vfs_inode *ip, const void *buf, size_t len);
 void vfs_data_free(struct vfs_inode *ip);
+/* Bytes @ip's data holds (the `used` attribute): pages, nodes and small buffer. */
+uint64_t vfs_data_used(const struct vfs_inode *ip);
+/* What @ip's data holds, counted by walking it (check.c). */
+struct vfs_data_count {
+	uint64_t pages, nodes;
+	uint64_t bytes; /* all it holds, as charged to the scratch cap */
+	uint64_t spare; /* allocated, not linked: only a holder that died leaves any */
+};
+void vfs_data_count(const struct vfs_inode *ip, struct vfs_data_count *c);
+/*
+ * check.c, after a holder died: free what its write left allocated and not
+ * linked, and set @ip's counts from its tree. Returns how many things it fixed.
+ */
+unsigned vfs_data_repair(struct vfs_inode *ip);
 
 /* hooks.c; all called with the lock held */
 /* Finish the change of vfs_sb->committing a dead holder left, if this process has its hooks. */
@@ -247,10 +323,5 @@ bool vfs_persist_replaying(void);
 /* The inode being made takes the number the replayed record gives it (true), once. */
 bool vfs_persist_take_id(struct vfs_ino *id);
 struct vfs_time vfs_persist_now(void);
-/* ramfs.c: the bytes of storage @ip's data holds. */
-uint64_t vfs_data_held(const struct vfs_inode *ip);
-int vfs_data_write(struct vfs_inode *ip, uint64_t off, const void *buf, size_t count);
-/* The next range [*start, *end) at or after @off that holds stored data; false when none. */
-bool vfs_data_next(struct vfs_inode *ip, uint64_t off, uint64_t *start, uint64_t *end);
 
 #endif

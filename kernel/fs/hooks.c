@@ -100,9 +100,15 @@ int vfs_set_hooks(struct vfs_ino f, struct vfs_hooks *h)
 			*pp = h;
 		}
 	}
-	if (h)
+	if (h) {
 		ip->flags |= VFS_F_HOOKED;
-	else
+		/*
+		 * Its value moves to a page now, while the machine may have
+		 * one, so that replacing it never needs one; on a full machine
+		 * its next change takes it (or is refused with -ENOSPC).
+		 */
+		(void)vfs_data_hooked(ip);
+	} else
 		ip->flags &= ~VFS_F_HOOKED;
 out:
 	vfs_unlock();

@@ -196,7 +196,9 @@ int vfs_init(void)
 	if (err)
 		goto out_free;
 	sb->inode_cache = kmem_cache_create("vfs_inode", sizeof(struct vfs_inode), 8);
-	if (!sb->inode_cache) {
+	/* Aligned so that a tree's height fits in the low bits of its top (ramfs.c). */
+	sb->node_cache = kmem_cache_create("vfs_node", sizeof(struct vfs_node), VFS_NODE_SLOTS);
+	if (!sb->inode_cache || !sb->node_cache) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -433,7 +435,7 @@ static void inode_attr(struct vfs_inode *ip, struct vfs_attr *a)
 	switch (ip->type) {
 	case VFS_REG:
 		a->size = ip->reg.trunc_since ? 0 : ip->size;
-		a->used = (uint64_t)ip->reg.nalloc * PAGE_SIZE;
+		a->used = vfs_data_used(ip);
 		break;
 	case VFS_DIR:
 		a->size = PAGE_SIZE;

@@ -282,7 +282,7 @@ static uint64_t inode_bound(const struct vfs_inode *ip)
 	for (const struct vfs_dirent *de = ip->aliases; de; de = de->alias_next)
 		b += ENTRY_FIXED + de->len;
 	if (ip->type == VFS_REG)
-		b += data_bound(vfs_data_held(ip));
+		b += data_bound(vfs_data_used(ip));
 	else if (ip->type == VFS_LNK)
 		b += ip->lnk.len;
 	return b;

@@ -27,7 +27,8 @@
 
 #define VFS_NAME_MAX 255
 #define VFS_PATH_MAX 1024
-#define VFS_FILE_MAX (2UL << 20) /* largest regular file: 512 pages of 4 KiB */
+/* Largest regular file, as Linux's MAX_LFS_FILESIZE: what it holds is bounded by memory. */
+#define VFS_FILE_MAX ((uint64_t)INT64_MAX)
 #define VFS_NGROUPS  16
 
 enum vfs_type { VFS_REG = 1, VFS_DIR = 2, VFS_LNK = 5 }; /* values of NFSv3 ftype3 */
