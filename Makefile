@@ -43,7 +43,7 @@ UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_
 FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
-TOOLS	   := $(O)/umlnfsd
+TOOLS	   := $(O)/umlnfsd $(O)/umlfsck
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
 ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS)
@@ -92,6 +92,9 @@ $(O)/t/fuzz-rpc.t $(O)/fuzz-rpc: $(addprefix $(O)/,t/fuzz/fuzz_rpc_seeds.o t/fuz
 $(O)/t/fuzz-knob.t $(O)/fuzz-knob: $(O)/mod_umlconf/knob_parse.o
 
 $(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(O)/umlfsck: $(O)/tools/umlfsck.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.
@@ -216,4 +219,4 @@ clean:
 	rm -rf build
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
--include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c)
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c)

@@ -14,9 +14,10 @@
  * workers that die and stops them all on SIGTERM or SIGINT. -s caps what
  * clients' files may hold (uml_fs_scratch_limit; default half of the
  * memory). -S keeps the tree in a state image (made with @size bytes,
- * default 16M, when missing): clients' files, their contents and their
- * handles survive a restart, and a stable write is on disk before its
- * reply; the -p files are put after it is loaded. Port 0 picks a free port;
+ * default 16M, when missing): clients' files and their contents survive a
+ * restart, and their handles too when -k keeps the handles' key; a stable
+ * write is on disk before its reply; the -p files are put after it is
+ * loaded. Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
  * It uses nothing but libuml/uml.h: libuml is usable by any C program.
