@@ -338,7 +338,9 @@ int uml_fs_scratch_limit(size_t bytes);
  * file or its directory), -EBUSY (another process has the image open),
  * -EINVAL (not a state image), -EPROTONOSUPPORT (another version),
  * -EUCLEAN (corrupt), -EFBIG (truncated), -EALREADY (one is open), -ENOSPC
- * (the machine's memory can't hold it), -ENODEV (no machine).
+ * (the machine's memory can't hold it), -ENODEV (no machine). After a
+ * failure past the superblock the tree may hold part of what the image
+ * held: a program should stop rather than serve it.
  */
 int uml_state_open(const char *path, size_t size, unsigned flags, char *msg, size_t msglen);
 /*

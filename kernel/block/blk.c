@@ -159,22 +159,25 @@ static void queue_fail(struct blk_dev *d, int err)
 /*
  * Take the flusher's role, waiting while a live thread holds it. With
  * @pos, give up waiting (returning 1, role not taken) once the stream is
- * durable up to @pos: the holder's flush covered it.
+ * durable up to @pos: the holder's flush covered it. With @held the caller
+ * holds a lock other threads of its CPU may take: it waits with its CPU.
  */
-static int role_take(struct blk_dev *d, uint64_t pos)
+static int role_take(struct blk_dev *d, uint64_t pos, bool held)
 {
 	uint32_t me = host_tid();
 
 	for (;;) {
 		uint32_t seen = kgen_read(&d->flushed);
 		uint32_t owner = 0;
+		int err;
 
 		if (atomic_compare_exchange_strong(&d->flusher, &owner, me))
 			return 0;
 		if (pos && atomic_load(&d->durable) >= pos)
 			return 1;
-		if (kgen_wait(&d->flushed, seen, BLK_ROLE_WAIT_NS) == -ETIMEDOUT &&
-		    !host_task_alive(owner) &&
+		err = held ? kgen_wait_cpu(&d->flushed, seen, BLK_ROLE_WAIT_NS)
+			   : kgen_wait(&d->flushed, seen, BLK_ROLE_WAIT_NS);
+		if (err == -ETIMEDOUT && !host_task_alive(owner) &&
 		    atomic_compare_exchange_strong(&d->flusher, &owner, me)) {
 			/* It died flushing: what it wrote is written again. */
 			return 0;
@@ -231,7 +234,7 @@ int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos)
 	if (len > BLK_RING_SIZE || d->readonly)
 		return len > BLK_RING_SIZE ? -EINVAL : -EROFS;
 	while (t + len - atomic_load(&d->written) > BLK_RING_SIZE) {
-		role_take(d, 0);
+		role_take(d, 0, true);
 		err = flush_out(d, false);
 		role_release(d);
 		if (err) {
@@ -252,7 +255,7 @@ int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos)
 	return 0;
 }
 
-int blk_sync(struct blk_dev *d, uint64_t pos)
+static int sync_to(struct blk_dev *d, uint64_t pos, bool held)
 {
 	bool counted = false;
 	int err;
@@ -267,7 +270,7 @@ int blk_sync(struct blk_dev *d, uint64_t pos)
 			atomic_fetch_add(&d->nsync, 1);
 			counted = true;
 		}
-		if (role_take(d, pos) == 1)
+		if (role_take(d, pos, held) == 1)
 			return 0;
 		err = atomic_load(&d->durable) < pos ? flush_out(d, true) : 0;
 		role_release(d);
@@ -276,6 +279,16 @@ int blk_sync(struct blk_dev *d, uint64_t pos)
 			return err;
 		}
 	}
+}
+
+int blk_sync(struct blk_dev *d, uint64_t pos)
+{
+	return sync_to(d, pos, false);
+}
+
+int blk_sync_held(struct blk_dev *d, uint64_t pos)
+{
+	return sync_to(d, pos, true);
 }
 
 int blk_stream_read(struct blk_dev *d, uint64_t pos, void *buf, size_t len)

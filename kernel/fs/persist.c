@@ -700,8 +700,9 @@ static int checkpoint(struct vfs_state *st)
 		PUT(&e, st->ninodes);
 		err = ck_rec(st, REC_CKPT_END, &e);
 	}
+	/* Under the tree's lock: a kernel thread must not switch to one that wants it. */
 	if (!err)
-		err = blk_sync(&st->dev, st->dev.tail);
+		err = blk_sync_held(&st->dev, st->dev.tail);
 	if (!err)
 		err = sb_write(st, start, prev);
 	if (err) {

@@ -260,6 +260,11 @@ static int kgen_wait_host(struct kgen *g, uint32_t seen, int64_t timeout_ns)
 	return err;
 }
 
+int kgen_wait_cpu(struct kgen *g, uint32_t seen, int64_t timeout_ns)
+{
+	return kgen_wait_host(g, seen, timeout_ns);
+}
+
 int kgen_wait(struct kgen *g, uint32_t seen, int64_t timeout_ns)
 {
 	struct kthread *t = kthread_self();

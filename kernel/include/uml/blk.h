@@ -93,8 +93,14 @@ int blk_queue_init(struct blk_dev *d, uint64_t area_off, uint64_t area_len, uint
  * serializes appends. -EIO (or the device's error) once a write failed.
  */
 int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos);
-/* Make every byte before stream position @pos durable, sharing flushes. */
+/*
+ * Make every byte before stream position @pos durable, sharing flushes. A
+ * kernel thread that waits for another flusher lets its CPU's other threads
+ * run; with blk_sync_held, for a caller holding a lock they may take, its
+ * CPU waits too. Appends wait that way (they are made under such a lock).
+ */
 int blk_sync(struct blk_dev *d, uint64_t pos);
+int blk_sync_held(struct blk_dev *d, uint64_t pos);
 /* Read @len stream bytes at position @pos from the device (replay). */
 int blk_stream_read(struct blk_dev *d, uint64_t pos, void *buf, size_t len);
 void blk_stats(struct blk_dev *d, struct blk_stats *st);

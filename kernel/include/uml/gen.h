@@ -47,6 +47,13 @@ uint32_t kgen_bump_n(struct kgen *g, int n);
  * thread took a signal.
  */
 int kgen_wait(struct kgen *g, uint32_t seen, int64_t timeout_ns);
+/*
+ * The same, asleep on the counter's futex whatever the caller is: a kernel
+ * thread's whole CPU sleeps with it. For a caller holding a lock that the
+ * other threads of its CPU may take (the filesystem's): switching to one of
+ * them would have it wait for a lock its own host thread holds, for ever.
+ */
+int kgen_wait_cpu(struct kgen *g, uint32_t seen, int64_t timeout_ns);
 
 /*
  * Deferred wake-ups. Between kgen_defer_begin and the matching
