@@ -299,6 +299,7 @@ bool vfs_trunc_pending(struct vfs_inode *ip);
  */
 struct vfs_state;
 bool vfs_persist_on(const struct vfs_inode *ip); /* a change of @ip must be logged */
+uint64_t vfs_persist_room(void); /* growth the image still takes (UINT64_MAX: none open) */
 /* @grow: bytes the change may add to a checkpoint (<= 0: it shrinks; may use the reserve). */
 int vfs_persist_reserve(size_t rec, int64_t grow);
 void vfs_persist_rebound(struct vfs_inode *ip);

@@ -664,6 +664,8 @@ int vfs_statfs(struct vfs_statfs *st)
 	st->tbytes = ms.total_pages * PAGE_SIZE;
 	st->fbytes = ms.free_pages * PAGE_SIZE;
 	st->abytes = MIN(st->fbytes, scratch_room());
+	/* With a state image, what it still takes bounds what clients may write too. */
+	st->abytes = MIN(st->abytes, vfs_persist_room());
 	st->tfiles = sb->max_inodes;
 	st->ffiles = sb->max_inodes - sb->ninodes;
 	room = sb->scratch_max_inodes > sb->scratch_inodes

@@ -1521,11 +1521,25 @@ bool vfs_state_active(char *path, size_t size)
 	return st != NULL;
 }
 
+/* What growth the image still takes, in bytes (see vfs_state_stat's free). */
+static uint64_t image_room(const struct vfs_state *st)
+{
+	uint64_t need = st->reserve + 2 * st->bound;
+
+	return need < st->dev.area_len ? (st->dev.area_len - need) / 2 : 0;
+}
+
+uint64_t vfs_persist_room(void)
+{
+	struct vfs_state *st = state();
+
+	return st ? image_room(st) : UINT64_MAX;
+}
+
 int vfs_state_stat(struct vfs_state_stat *s)
 {
 	struct vfs_state *st;
 	struct blk_stats bs;
-	uint64_t need;
 	/* A status file renders it, and renders run under the lock. */
 	bool held = vfs_lock_held();
 
@@ -1548,8 +1562,7 @@ int vfs_state_stat(struct vfs_state_stat *s)
 	 * After a checkpoint the log holds the tree once and must keep room
 	 * for the next: growth may take half of what the reserve leaves.
 	 */
-	need = st->reserve + 2 * st->bound;
-	s->free = need < s->log_size ? (s->log_size - need) / 2 : 0;
+	s->free = image_room(st);
 	s->position = st->dev.tail;
 	s->checkpoint = st->ckpt_lsn;
 	s->checkpoints = st->checkpoints;

@@ -4,8 +4,8 @@
  *        back after a reboot, with the same handles, attributes and content
  *  4     the log goes round its circle many times (20x the image), checkpoints follow
  *        it, and what was written last is what comes back
- *  5-7   a full image: growth gets ENOSPC, a knob-sized rewrite and removes still work,
- *        and every acknowledged byte is back after a reboot
+ *  5-7   a full image: growth gets ENOSPC and FSSTAT shows no room, a knob-sized rewrite
+ *        and removes still work, and every acknowledged byte is back after a reboot
  *  8     renames and links between the image and the memory-only tree: EXDEV
  *  9     a second machine can't open an image in use (EBUSY)
  * 10-15  refused and left untouched: an empty file, a foreign file, another version, a
@@ -286,6 +286,7 @@ static int fill(void *arg)
 {
 	static char data[8192];
 	FILE *out = arg;
+	struct vfs_statfs sf;
 	struct vfs_ino f, k;
 	char name[32];
 	int i, err = 0;
@@ -304,7 +305,8 @@ static int fill(void *arg)
 			err = vfs_sync();
 	}
 	/* The last file may exist, empty: its create was acknowledged, its write was not. */
-	fprintf(out, "%d %d ", i - 1, err);
+	vfs_statfs(&sf);
+	fprintf(out, "%d %d %llu ", i - 1, err, (unsigned long long)sf.abytes);
 	/* A value the size of the last takes no more room; removing frees room. */
 	err = vfs_write(k, 0, "250", 3, &root_ctx);
 	if (!err)
@@ -348,13 +350,16 @@ static void test_full(void)
 {
 	FILE *out = tmpfile();
 	int last = 0, err = 0, knob = -1, rm = -1, rc;
+	unsigned long long avail = ~0ull;
 
 	rc = in_child(fill, out);
 	rewind(out);
-	if (fscanf(out, "%d %d %d %d", &last, &err, &knob, &rm) != 4)
+	if (fscanf(out, "%d %d %llu %d %d", &last, &err, &avail, &knob, &rm) != 5)
 		rc = 50;
-	ok(rc == 0 && err == -ENOSPC && last > 20,
-	   "a 1 MiB image fills: file %d of 8 KiB got ENOSPC (%d)", last, err);
+	ok(rc == 0 && err == -ENOSPC && last > 20 && avail < 3 * 8192,
+	   "a 1 MiB image fills: file %d of 8 KiB got ENOSPC (%d), and FSSTAT offers clients "
+	   "%llu bytes",
+	   last, err, avail);
 	ok(knob == 0 && rm == 0, "then a knob's same-size value (%d) and a remove (%d) still work",
 	   knob, rm);
 	is_int(in_child(fill_check, &last), 0,
