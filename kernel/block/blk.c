@@ -157,42 +157,58 @@ static void queue_fail(struct blk_dev *d, int err)
 }
 
 /*
- * Take the flusher's role, waiting while a live thread holds it. With
- * @pos, give up waiting (returning 1, role not taken) once the stream is
- * durable up to @pos: the holder's flush covered it. With @held the caller
- * holds a lock other threads of its CPU may take: it waits with its CPU.
+ * Two roles, each held by one thread at a time (its host tid in the word):
+ * the writer hands ring bytes to the host file in stream order, the syncer
+ * makes what was written durable. They are apart so that an appender that
+ * finds the ring full waits for a few page-cache copies, never for a disk
+ * flush, and bytes keep going to the file while one flushes.
+ *
+ * Take @role, waiting while a live thread holds it. Give up waiting
+ * (returning 1, role not taken) once @done says the holder's work covered
+ * ours. With @held the caller holds a lock other threads of its CPU may
+ * take: it waits with its CPU. A holder that died leaves the role to the
+ * next: its work is done again.
  */
-static int role_take(struct blk_dev *d, uint64_t pos, bool held)
+static int role_take(struct blk_dev *d, _Atomic uint32_t *role,
+		     bool (*done)(struct blk_dev *d, uint64_t pos), uint64_t pos, bool held)
 {
 	uint32_t me = host_tid();
 
 	for (;;) {
-		uint32_t seen = kgen_read(&d->flushed);
+		uint32_t seen = kgen_read(&d->progress);
 		uint32_t owner = 0;
 		int err;
 
-		if (atomic_compare_exchange_strong(&d->flusher, &owner, me))
+		if (atomic_compare_exchange_strong(role, &owner, me))
 			return 0;
-		if (pos && atomic_load(&d->durable) >= pos)
+		if (done(d, pos))
 			return 1;
-		err = held ? kgen_wait_cpu(&d->flushed, seen, BLK_ROLE_WAIT_NS)
-			   : kgen_wait(&d->flushed, seen, BLK_ROLE_WAIT_NS);
+		err = held ? kgen_wait_cpu(&d->progress, seen, BLK_ROLE_WAIT_NS)
+			   : kgen_wait(&d->progress, seen, BLK_ROLE_WAIT_NS);
 		if (err == -ETIMEDOUT && !host_task_alive(owner) &&
-		    atomic_compare_exchange_strong(&d->flusher, &owner, me)) {
-			/* It died flushing: what it wrote is written again. */
+		    atomic_compare_exchange_strong(role, &owner, me))
 			return 0;
-		}
 	}
 }
 
-static void role_release(struct blk_dev *d)
+static void role_release(struct blk_dev *d, _Atomic uint32_t *role)
 {
-	atomic_store(&d->flusher, 0);
-	kgen_bump(&d->flushed);
+	atomic_store(role, 0);
+	kgen_bump(&d->progress);
 }
 
-/* With the role: hand the host file everything appended, and sync it when @sync. */
-static int flush_out(struct blk_dev *d, bool sync)
+static bool is_written(struct blk_dev *d, uint64_t pos)
+{
+	return atomic_load(&d->written) >= pos;
+}
+
+static bool is_durable(struct blk_dev *d, uint64_t pos)
+{
+	return atomic_load(&d->durable) >= pos;
+}
+
+/* With the writer's role: hand the host file everything appended so far. */
+static int write_out(struct blk_dev *d)
 {
 	uint64_t upto = atomic_load_explicit(&d->appended, memory_order_acquire);
 	uint64_t w = atomic_load(&d->written);
@@ -212,14 +228,21 @@ static int flush_out(struct blk_dev *d, bool sync)
 		atomic_store(&d->written, w);
 		atomic_fetch_add(&d->nwritten, chunk);
 	}
-	if (sync && atomic_load(&d->durable) < upto) {
-		err = host_fdatasync(fd);
-		if (err)
-			return err;
-		atomic_store(&d->durable, upto);
-		atomic_fetch_add(&d->nflush, 1);
-	}
 	return 0;
+}
+
+/* Write out up to @pos at least (more if more was appended). */
+static int write_to(struct blk_dev *d, uint64_t pos, bool held)
+{
+	int err = 0;
+
+	while (!is_written(d, pos) && !err) {
+		if (role_take(d, &d->writer, is_written, pos, held) == 1)
+			break;
+		err = is_written(d, pos) ? 0 : write_out(d);
+		role_release(d, &d->writer);
+	}
+	return err;
 }
 
 int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos)
@@ -233,10 +256,9 @@ int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos)
 		return err;
 	if (len > BLK_RING_SIZE || d->readonly)
 		return len > BLK_RING_SIZE ? -EINVAL : -EROFS;
-	while (t + len - atomic_load(&d->written) > BLK_RING_SIZE) {
-		role_take(d, 0, true);
-		err = flush_out(d, false);
-		role_release(d);
+	/* Room in the ring: the oldest bytes go to the host file (its page cache). */
+	if (t + len - atomic_load(&d->written) > BLK_RING_SIZE) {
+		err = write_to(d, t + len - BLK_RING_SIZE, true);
 		if (err) {
 			queue_fail(d, err);
 			return err;
@@ -255,30 +277,44 @@ int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos)
 	return 0;
 }
 
+/*
+ * Group commit: the bytes up to @pos are written (by us or a writer before
+ * us), then one syncer at a time syncs everything written when it starts;
+ * those who wait meanwhile find their bytes covered, or sync the next batch
+ * together.
+ */
 static int sync_to(struct blk_dev *d, uint64_t pos, bool held)
 {
-	bool counted = false;
 	int err;
 
+	if (is_durable(d, pos))
+		return 0;
+	atomic_fetch_add(&d->nsync, 1);
 	for (;;) {
-		if (atomic_load(&d->durable) >= pos)
-			return 0;
 		err = queue_err(d);
+		if (!err)
+			err = write_to(d, pos, held);
 		if (err)
-			return err;
-		if (!counted) {
-			atomic_fetch_add(&d->nsync, 1);
-			counted = true;
-		}
-		if (role_take(d, pos, held) == 1)
+			break;
+		if (role_take(d, &d->syncer, is_durable, pos, held) == 1)
 			return 0;
-		err = atomic_load(&d->durable) < pos ? flush_out(d, true) : 0;
-		role_release(d);
-		if (err) {
-			queue_fail(d, err);
-			return err;
+		if (!is_durable(d, pos)) {
+			uint64_t target = atomic_load(&d->written);
+			int fd = dev_fd(d);
+
+			err = fd < 0 ? -EBADF : host_fdatasync(fd);
+			if (!err) {
+				atomic_store(&d->durable, target);
+				atomic_fetch_add(&d->nflush, 1);
+			}
 		}
+		role_release(d, &d->syncer);
+		if (err || is_durable(d, pos))
+			break;
 	}
+	if (err)
+		queue_fail(d, err);
+	return err;
 }
 
 int blk_sync(struct blk_dev *d, uint64_t pos)

@@ -8,15 +8,16 @@
  * file (a program may have closed and reused it), and refuses I/O when not.
  *
  * The queue is an append stream over a circular area of the device, the
- * shape a log wants: a writer appends bytes at the tail (stream positions
+ * shape a log wants: a caller appends bytes at the tail (stream positions
  * grow for ever; position p lies at area_off + p mod area_len), and asks
  * for them to be durable with blk_sync. Appended bytes wait in a ring in
- * the arena until one thread -- the flusher of the moment, whoever asked
- * first -- writes everything appended so far and syncs the file once.
- * Writers that ask meanwhile wait for the next flush and share it: group
- * commit. One flusher at a time keeps the stream written in order, so a
- * sync covers every byte before its position. A flusher that dies leaves
- * its role to the next asker, who writes the same bytes again.
+ * the arena until a thread in the writer's role hands everything appended
+ * so far to the host file, in stream order; then one thread in the syncer's
+ * role syncs the file once for all that was written. Callers that ask
+ * while a sync runs wait for the next one and share it: group commit. The
+ * roles are apart, so an appender that finds the ring full waits for
+ * page-cache copies, not for the disk. A thread that dies in a role leaves
+ * it to the next asker, who does its work again.
  *
  * Appends must be serialized by the caller (the filesystem appends under
  * its lock); syncs and flushes may come from any thread of any process.
@@ -56,12 +57,13 @@ struct blk_dev {
 	uint64_t area_len;	   /* (blk_queue_init) */
 	char *ring;		   /* BLK_RING_SIZE bytes in the arena */
 	uint64_t tail;		   /* next stream position; the appender's lock */
-	_Atomic uint64_t appended; /* tail, published for flushers */
+	_Atomic uint64_t appended; /* tail, published for the writer */
 	_Atomic uint64_t written;  /* stream bytes handed to the host file */
 	_Atomic uint64_t durable;  /* stream bytes the host file has synced */
-	_Atomic uint32_t flusher;  /* host tid holding the flusher's role, 0 when none */
+	_Atomic uint32_t writer;   /* host tid in the writer's role, 0 when none */
+	_Atomic uint32_t syncer;   /* host tid in the syncer's role, 0 when none */
 	_Atomic int err;	   /* the first write or sync error (sticky) */
-	struct kgen flushed;	   /* bumped when a flusher lets go */
+	struct kgen progress;	   /* bumped when a role is let go */
 	_Atomic uint64_t nflush, nsync, nwritten, nread;
 };
 
@@ -89,13 +91,13 @@ int blk_queue_init(struct blk_dev *d, uint64_t area_off, uint64_t area_len, uint
 /*
  * Append @len bytes (at most BLK_RING_SIZE) at the tail; *@pos gets the
  * stream position after them. When the ring is full the appender writes
- * the oldest bytes out itself, waiting for a flusher first. Caller
- * serializes appends. -EIO (or the device's error) once a write failed.
+ * the oldest bytes out itself (waiting for the writer's role, never for a
+ * sync). Caller serializes appends. -EIO (or the device's error) once a write failed.
  */
 int blk_append(struct blk_dev *d, const void *buf, size_t len, uint64_t *pos);
 /*
  * Make every byte before stream position @pos durable, sharing flushes. A
- * kernel thread that waits for another flusher lets its CPU's other threads
+ * kernel thread that waits for a role lets its CPU's other threads
  * run; with blk_sync_held, for a caller holding a lock they may take, its
  * CPU waits too. Appends wait that way (they are made under such a lock).
  */
