@@ -153,9 +153,9 @@ int uml_state_open(const char *path, size_t size, unsigned flags, char *msg, siz
 	return vfs_state_open(path, size ? size : UML_STATE_SIZE_DEFAULT, f, msg, msglen);
 }
 
-int uml_state_probe(const char *path, char *msg, size_t msglen)
+int uml_state_probe(const char *path, size_t size, char *msg, size_t msglen)
 {
-	return vfs_state_probe(path, msg, msglen);
+	return vfs_state_probe(path, size ? size : UML_STATE_SIZE_DEFAULT, msg, msglen);
 }
 
 bool uml_state_active(char *path, size_t size)

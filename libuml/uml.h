@@ -344,12 +344,13 @@ int uml_fs_scratch_limit(size_t bytes);
  */
 int uml_state_open(const char *path, size_t size, unsigned flags, char *msg, size_t msglen);
 /*
- * Before booting: would uml_state_open(@path, UML_STATE_CREATE) get past the
- * file and its superblock (the log is checked by the open itself)? For a
- * program that wants to refuse a bad image before it forks or detaches.
+ * Before booting: would uml_state_open(@path, @size, UML_STATE_CREATE) get
+ * past the file and its superblock (the log is checked by the open
+ * itself)? A missing file needs a writable directory with room for it. For
+ * a program that wants to refuse a bad image before it forks or detaches.
  * 0, or the open's error and sentence.
  */
-int uml_state_probe(const char *path, char *msg, size_t msglen);
+int uml_state_probe(const char *path, size_t size, char *msg, size_t msglen);
 /* Whether an image is open (a graceful restart finds it open); its path in @path. */
 bool uml_state_active(char *path, size_t size);
 

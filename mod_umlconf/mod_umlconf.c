@@ -451,8 +451,8 @@ static apr_status_t state_sync(void *data)
 static void state_refused(server_rec *s, int rc, const char *msg)
 {
 	ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
-		     UMLCONF_LOGNO(10035) "UmlConfState %s%s; httpd does not start, and the file "
-					  "is left as it is",
+		     UMLCONF_LOGNO(10035) "UmlConfState %s%s; httpd does not start (an "
+					  "existing image is left as it is)",
 		     msg,
 		     rc == -ENOENT || rc == -EACCES || rc == -EROFS || rc == -ENOTDIR
 			 ? " (the directory must exist and be writable by httpd's parent)"
@@ -614,15 +614,15 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	}
 	/*
 	 * The pass before httpd detaches runs no server: nothing to boot yet.
-	 * A state image that can't be used is said here, on the console,
-	 * and httpd does not start.
+	 * A state image that can't be used is refused here, so that
+	 * `apachectl start` fails rather than a detached httpd dying.
 	 */
 	if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
 		char msg[512];
 		const char *path = conf->state ? ap_server_root_relative(ptemp, conf->state) : NULL;
 
 		if (path && !uml_state_active(NULL, 0) &&
-		    (rc = uml_state_probe(path, msg, sizeof(msg))) < 0) {
+		    (rc = uml_state_probe(path, conf->state_size, msg, sizeof(msg))) < 0) {
 			state_refused(s, rc, msg);
 			return HTTP_INTERNAL_SERVER_ERROR;
 		}

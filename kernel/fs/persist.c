@@ -1482,7 +1482,7 @@ out_fail:
 	return err;
 }
 
-int vfs_state_probe(const char *path, char *msg, size_t msglen)
+int vfs_state_probe(const char *path, uint64_t size, char *msg, size_t msglen)
 {
 	/* No machine yet: the probe's state lives in this process. */
 	static struct vfs_state st;
@@ -1495,11 +1495,21 @@ int vfs_state_probe(const char *path, char *msg, size_t msglen)
 	memset(&st, 0, sizeof(st));
 	err = blk_open(&st.dev, path, true, false, 0, &created);
 	if (err == -ENOENT) {
-		err = host_dir_writable(path);
-		if (err)
+		uint64_t free = 0;
+
+		err = host_dir_writable(path, &free);
+		if (err) {
 			snprintf(msg, msglen, "%s: the directory for a new image %s (%s)", path,
 				 err == -ENOENT ? "does not exist" : "is not writable",
 				 strerror(-err));
+		} else if (free < MAX(size, VFS_STATE_SIZE_MIN)) {
+			err = -ENOSPC;
+			snprintf(msg, msglen,
+				 "%s: a new image of %llu bytes does not fit: its filesystem has "
+				 "%llu free (%s)",
+				 path, (unsigned long long)MAX(size, VFS_STATE_SIZE_MIN),
+				 (unsigned long long)free, strerror(ENOSPC));
+		}
 		return err;
 	}
 	if (err) {

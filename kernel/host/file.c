@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "uml/compiler.h"
@@ -147,10 +148,11 @@ out_close:
 	return err;
 }
 
-int host_dir_writable(const char *path)
+int host_dir_writable(const char *path, uint64_t *free)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[4096];
+	struct statvfs vfs;
 	struct stat st;
 
 	if (!slash)
@@ -161,6 +163,9 @@ int host_dir_writable(const char *path)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
+	if (statvfs(dir, &vfs) < 0)
+		return -errno;
+	*free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	return access(dir, W_OK | X_OK) < 0 ? -errno : 0;
 }
 

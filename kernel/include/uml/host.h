@@ -183,8 +183,12 @@ int host_file_create(const char *path, const void *buf, size_t len, uint32_t mod
  */
 int host_dev_open(const char *path, bool readonly, bool create, uint64_t size, uint64_t *cur,
 		  bool *created);
-/* Whether a new file may be made beside @path: its directory exists and is writable. */
-int host_dir_writable(const char *path);
+/*
+ * Whether a new file may be made beside @path: its directory exists and is
+ * writable (0 or a negative errno); *@free gets the bytes its filesystem
+ * has free for us.
+ */
+int host_dir_writable(const char *path, uint64_t *free);
 /* The host's identity of the file behind @fd: -EBADF when @fd is not open. */
 int host_dev_identity(int fd, uint64_t *dev, uint64_t *ino);
 /* All @len bytes at @off, or a negative errno (-EIO for a short read: past the end). */

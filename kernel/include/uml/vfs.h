@@ -341,11 +341,11 @@ struct vfs_state_stat {
 int vfs_state_open(const char *path, uint64_t size, unsigned flags, char *msg, size_t msglen);
 /*
  * Without a machine (before booting one): would vfs_state_open of @path
- * with VFS_STATE_CREATE get past the file and its superblock? A missing file
- * needs a writable directory. The log is checked only by the open. 0, or
- * the open's error and sentence.
+ * with VFS_STATE_CREATE and @size get past the file and its superblock? A
+ * missing file needs a writable directory with @size bytes free. The log is
+ * checked only by the open. 0, or the open's error and sentence.
  */
-int vfs_state_probe(const char *path, char *msg, size_t msglen);
+int vfs_state_probe(const char *path, uint64_t size, char *msg, size_t msglen);
 /* Whether a state image is open; its path in @path (may be NULL). */
 bool vfs_state_active(char *path, size_t size);
 /* Under the lock: taken here, or already held by this thread (a status file's render). */
