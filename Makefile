@@ -17,6 +17,8 @@
 #   make fuzz-short         the same for 10 s each (part of make test)
 #   make bench              benchmarks (see bench/README.md)
 #   make soak               64 NFS clients + wrk against httpd for SOAK_SECONDS (180)
+#   make crash              httpd SIGKILLed mid-write CRASH_ITERATIONS (200) times over a state
+#                           image: every acknowledged write must be back (t/module/69_crash.t)
 #   make install            modules into httpd's libexec, mod_umlconf.h beside httpd's
 #                           headers, conf/ into mods-available
 
@@ -113,6 +115,12 @@ $(O)/t/storm-client: t/lib/storm-client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
 
+# The crash and disk-full tests' NFS client (t/module/69_crash.t, 69_full.t):
+# stable writes only, each acknowledgement printed as it comes.
+$(O)/t/crash-client: t/lib/crash-client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
+
 # apxs compiles the module against httpd's headers and links libuml in, so the
 # module carries the kernel and no other library has to be installed.
 # mod_umlconf/exports.map keeps libuml's names local to the module: httpd
@@ -201,6 +209,12 @@ bench: all
 STORM_SECONDS ?= 180
 storm: all $(O)/t/storm-client
 	UMLCONF_STORM_SECONDS=$(STORM_SECONDS) t/run-apache-tests
+
+# httpd SIGKILLed mid-write CRASH_ITERATIONS times (t/module/69_crash.t).
+CRASH_ITERATIONS ?= 200
+.PHONY: crash
+crash: all $(O)/t/crash-client
+	UMLCONF_CRASH_ITERATIONS=$(CRASH_ITERATIONS) t/run-apache-tests t/module/69_crash.t
 
 SOAK_SECONDS ?= 180
 soak: all $(O)/soak-client
