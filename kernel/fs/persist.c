@@ -1013,6 +1013,26 @@ static int persistent(struct vfs_ino id, struct vfs_inode **out)
 	return 0;
 }
 
+/*
+ * Whether the number a record gives a new inode is one it may have: not the
+ * root's, nor one in use (whatever the generation), nor a client's number
+ * with the built generation or the other way round.
+ */
+static bool ino_free(struct vfs_ino id)
+{
+	bool built = id.ino >= VFS_INO_BUILT && id.ino < VFS_INO_CLIENT2;
+	struct vfs_inode *ip;
+
+	if (id.ino <= VFS_INO_ROOT || built != (id.gen == VFS_GEN_BUILT))
+		return false;
+	vfs_lock();
+	ip = vfs_sb->hash[id.ino % VFS_HASH_BUCKETS];
+	while (ip && ip->ino != id.ino)
+		ip = ip->hnext;
+	vfs_unlock();
+	return !ip;
+}
+
 /* Create @name in @dir as inode @id with these attributes, as the record says. */
 static int replay_make(struct vfs_ino dir, const char *name, size_t len, struct vfs_ino id,
 		       struct dec *d)
@@ -1038,7 +1058,7 @@ static int replay_make(struct vfs_ino dir, const char *name, size_t len, struct 
 	ct = get_time(d);
 	GET(d, tlen);
 	target = (const char *)d->p + d->off;
-	if (d->bad || tlen > d->n - d->off || persistent(dir, &dp))
+	if (d->bad || tlen > d->n - d->off || persistent(dir, &dp) || !ino_free(id))
 		return -EUCLEAN;
 	(void)ct;
 	s = sattr_of(mode, uid, gid, at, mt);
@@ -1144,9 +1164,19 @@ static int replay_one(struct vfs_state *st, const struct rec_hdr *h)
 
 	replay_now = (struct vfs_time){h->sec, h->nsec};
 	switch (h->type) {
-	case REC_CKPT_BEGIN:
-		GET(&d, vfs_sb->next_ino);
-		return d.bad ? -EUCLEAN : 0;
+	case REC_CKPT_BEGIN: {
+		uint64_t next = 0;
+
+		/* Clients' numbers stay out of the built ones' range. */
+		GET(&d, next);
+		if (d.bad || next <= VFS_INO_ROOT ||
+		    (next > VFS_INO_BUILT && next < VFS_INO_CLIENT2))
+			return -EUCLEAN;
+		vfs_lock();
+		vfs_sb->next_ino = MAX(vfs_sb->next_ino, next);
+		vfs_unlock();
+		return 0;
+	}
 	case REC_CKPT_ROOT: {
 		struct vfs_time at, mt;
 		uint32_t mode = 0, uid = 0, gid = 0;

@@ -14,7 +14,10 @@
  * 19-20  power lost at every write of a random run, torn two ways: every image loads,
  *        checks clean, and holds the tree as it was after some operation no earlier than
  *        the last acknowledged one
- * 21-22  (debug build) death at any instant: a process changing the tree is killed at
+ * 21     a hostile image: records whose payload is garbage but whose CRCs chain (as
+ *        someone who can write the file can make them), 300 of them: every load refuses
+ *        (EUCLEAN) or builds a tree that checks clean; none crashes
+ * 22-23  (debug build) death at any instant: a process changing the tree is killed at
  *        each lock it takes or releases; the next holder repairs the tree and writes a
  *        checkpoint, and the image then loads as exactly the live tree
  */
@@ -754,6 +757,108 @@ static void test_random(void)
 	munmap(r, sizeof(*r) + 64);
 }
 
+/* ---- 21: hostile images ---- */
+
+struct hdr {
+	uint32_t magic;
+	uint16_t type, zero;
+	uint32_t len, crc;
+	uint64_t lsn;
+	int64_t sec;
+	uint32_t nsec, pad;
+};
+
+static int load_check(void *arg)
+{
+	(void)arg;
+	if (open_img(img, 0, 0))
+		return 2; /* refused: what it should do with garbage it can tell */
+	return tree_clean() ? 0 : 1;
+}
+
+static void test_hostile(void)
+{
+	static char orig[1 << 20], copy[1 << 20];
+	struct run *r =
+	    mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	size_t offs[4096], n = 0, len;
+	int crashed = 0, unclean = 0, refused = 0, loaded = 0;
+	FILE *f;
+
+	unlink(img);
+	r->crash = -1;
+	if (in_child(random_run, r) != 0 || !(f = fopen(img, "rb"))) {
+		ok(0, "a hostile image: the base image was made");
+		return;
+	}
+	len = fread(orig, 1, sizeof(orig), f);
+	fclose(f);
+	/* The records of the log's first lap, from 8 KiB on. */
+	for (size_t off = 8192; off + sizeof(struct hdr) <= len && n < 4096;) {
+		struct hdr h;
+
+		memcpy(&h, orig + off, sizeof(h));
+		if (h.magic != 0x524c4d55u || h.lsn != off - 8192 || h.len > len - off)
+			break;
+		offs[n++] = off;
+		off += sizeof(h) + h.len;
+	}
+	rnd_state = 0x5eed;
+	for (int k = 0; k < 300 && n; k++) {
+		size_t i = rnd((uint32_t)n), m;
+		struct hdr h;
+		uint32_t prev;
+
+		memcpy(copy, orig, len);
+		memcpy(&h, copy + offs[i], sizeof(h));
+		/* Garbage in the payload: a few bytes, or a whole run, or a type changed. */
+		m = 1 + rnd(8);
+		for (size_t j = 0; j < m && h.len; j++)
+			copy[offs[i] + sizeof(h) + rnd(h.len)] = (char)rnd(256);
+		if (rnd(4) == 0) {
+			h.type = (uint16_t)(1 + rnd(24));
+			memcpy(copy + offs[i], &h, sizeof(h));
+		}
+		/* Chain the CRCs again from this record on, as a forger would (the first chains
+		 * from 0). */
+		memcpy(&h, copy + offs[i ? i - 1 : 0], sizeof(h));
+		prev = i ? h.crc : 0;
+		for (size_t j = i; j < n; j++) {
+			struct hdr c;
+
+			memcpy(&c, copy + offs[j], sizeof(c));
+			c.crc = 0;
+			c.crc = crc32c(prev, &c, sizeof(c));
+			c.crc = crc32c(c.crc, copy + offs[j] + sizeof(c), c.len);
+			memcpy(copy + offs[j], &c, sizeof(c));
+			prev = c.crc;
+		}
+		if (!(f = fopen(img, "wb")) || fwrite(copy, 1, len, f) != len)
+			bail_out("write %s", img);
+		fclose(f);
+		switch (in_child(load_check, NULL)) {
+		case 0:
+			loaded++;
+			break;
+		case 1:
+			unclean++;
+			break;
+		case 2:
+			refused++;
+			break;
+		default:
+			crashed++;
+		}
+	}
+	ok(n > 50 && !crashed && !unclean && refused > 0,
+	   "300 hostile images (records with garbage and CRCs that chain): %d refused, %d loaded "
+	   "and checked clean, none crashed the loader (%d did) or loaded a tree that fails its "
+	   "check (%d did); %zu records to pick from",
+	   refused, loaded, crashed, unclean, n);
+	munmap(r, sizeof(*r));
+	unlink(img);
+}
+
 #ifdef MM_DEBUG
 /* The work the killed process does: each step takes and drops a few locks. */
 static void death_work(struct vfs_ino dir)
@@ -856,9 +961,9 @@ int main(void)
 		bail_out("mkdtemp");
 	snprintf(img, sizeof(img), "%s/state.img", dir_tmpl);
 #ifdef MM_DEBUG
-	plan(22);
+	plan(23);
 #else
-	plan(20);
+	plan(21);
 #endif
 
 	test_lives();
@@ -884,6 +989,7 @@ int main(void)
 	refused("a torn checkpoint", EUCLEAN, zap_checkpoint);
 
 	test_random();
+	test_hostile();
 #ifdef MM_DEBUG
 	test_death_sweep();
 #endif
