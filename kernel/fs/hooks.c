@@ -192,10 +192,15 @@ static int hooks_replace(struct vfs_inode *ip, const char *data, size_t len, str
 		if (err)
 			return err < 0 ? err : -EINVAL;
 	}
-	/* A value the same size as the last (a knob's) may use the image's reserve. */
+	/*
+	 * A knob's value lives in its page 0 whatever its length, so it adds
+	 * nothing to a checkpoint and may use the image's reserve: knobs stay
+	 * writable in a full image. Other content grows by what it adds.
+	 */
 	if (vfs_persist_on(ip)) {
-		err = vfs_persist_reserve(vfs_persist_write_rec(len),
-					  (int64_t)len - (int64_t)ip->size);
+		err = vfs_persist_reserve(
+		    vfs_persist_write_rec(len),
+		    ip->flags & VFS_F_HOOKED ? 0 : (int64_t)len - (int64_t)ip->size);
 		if (err && (ip->flags & VFS_F_HOOKED))
 			return vfs_hooks_refuse(ip, err, data, len, ctx,
 						err == -ENOSPC ? "the state image is full"

@@ -285,18 +285,27 @@ static int circle_check(void *arg)
 
 /* ---- 5-7: full ---- */
 
+static int accept_any(void *arg, const char *data, size_t len, struct vfs_ctx *ctx)
+{
+	(void)arg, (void)data, (void)len, (void)ctx;
+	return 0;
+}
+
+static struct vfs_hooks knob_hooks = {.validate = accept_any};
+
 static int fill(void *arg)
 {
 	static char data[8192];
 	FILE *out = arg;
 	struct vfs_statfs sf;
-	struct vfs_ino f, k;
+	struct vfs_ino f, k, hk;
 	char name[32];
 	int i, err = 0;
 
 	if (open_img(img, 1u << 20, UML_STATE_CREATE) ||
 	    vfs_create(vfs_root(), "knob", 4, NULL, true, NULL, &root_ctx, &k) ||
-	    vfs_write(k, 0, "100", 3, &root_ctx) || vfs_sync())
+	    vfs_write(k, 0, "100", 3, &root_ctx) || vfs_put("/hooked", 0644, "1", 1, &hk) ||
+	    vfs_set_hooks(hk, &knob_hooks) || vfs_sync())
 		return 1;
 	for (i = 0; i < 1000 && !err; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
@@ -312,6 +321,11 @@ static int fill(void *arg)
 	fprintf(out, "%d %d %llu ", i - 1, err, (unsigned long long)sf.abytes);
 	/* A value the size of the last takes no more room; removing frees room. */
 	err = vfs_write(k, 0, "250", 3, &root_ctx);
+	if (!err)
+		err = vfs_sync();
+	fprintf(out, "%d ", err);
+	/* A validated file (a knob) takes a longer value too: its page holds any. */
+	err = vfs_write(hk, 0, "12345", 5, &root_ctx);
 	if (!err)
 		err = vfs_sync();
 	fprintf(out, "%d ", err);
@@ -352,19 +366,21 @@ static int fill_check(void *arg)
 static void test_full(void)
 {
 	FILE *out = tmpfile();
-	int last = 0, err = 0, knob = -1, rm = -1, rc;
+	int last = 0, err = 0, knob = -1, hooked = -1, rm = -1, rc;
 	unsigned long long avail = ~0ull;
 
 	rc = in_child(fill, out);
 	rewind(out);
-	if (fscanf(out, "%d %d %llu %d %d", &last, &err, &avail, &knob, &rm) != 5)
+	if (fscanf(out, "%d %d %llu %d %d %d", &last, &err, &avail, &knob, &hooked, &rm) != 6)
 		rc = 50;
 	ok(rc == 0 && err == -ENOSPC && last > 20 && avail < 3 * 8192,
 	   "a 1 MiB image fills: file %d of 8 KiB got ENOSPC (%d), and FSSTAT offers clients "
 	   "%llu bytes",
 	   last, err, avail);
-	ok(knob == 0 && rm == 0, "then a knob's same-size value (%d) and a remove (%d) still work",
-	   knob, rm);
+	ok(knob == 0 && hooked == 0 && rm == 0,
+	   "then a same-size value (%d), a validated file's longer value (%d) and a remove (%d) "
+	   "still work",
+	   knob, hooked, rm);
 	is_int(in_child(fill_check, &last), 0,
 	       "after a reboot every acknowledged file is whole, the knob is 250, f0 is gone");
 	fclose(out);
