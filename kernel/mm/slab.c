@@ -449,6 +449,12 @@ static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsi
 		if (m) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
+			/*
+			 * Empty before it is the thread's: the object may have
+			 * held anything, and the reaper of a thread killed right
+			 * here would free whatever count and slots it found.
+			 */
+			atomic_signal_fence(memory_order_seq_cst);
 			t->mag[index] = m;
 		}
 	}

@@ -132,11 +132,20 @@ __attribute__((noinline)) struct mm_tslot *tcache_slot_claim(void)
 	for (int pass = 0; pass < 2 && !t; pass++) {
 		for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
 			if (!z->tslot[i]) {
-				z->tslot[i] = kmem_cache_alloc_locked(z, z->tslot_cache);
-				if (!z->tslot[i])
+				struct mm_tslot *fresh = kmem_cache_alloc_locked(z, z->tslot_cache);
+
+				if (!fresh)
 					break;
-				mm_unpoison(z->tslot[i], sizeof(struct mm_tslot));
-				memset(z->tslot[i], 0, sizeof(struct mm_tslot));
+				/*
+				 * Zeroed before it is in the table: a thread killed in
+				 * between must not leave the reaper (or the next
+				 * thread to claim it) the magazines and in-flight
+				 * pointer of the object's last life.
+				 */
+				mm_unpoison(fresh, sizeof(struct mm_tslot));
+				memset(fresh, 0, sizeof(struct mm_tslot));
+				atomic_signal_fence(memory_order_seq_cst);
+				z->tslot[i] = fresh;
 			}
 			/* Free, or already ours (the zone was re-adopted under us). */
 			if (atomic_load(&z->tslot[i]->tid) == 0 ||
