@@ -211,6 +211,8 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 		if (!m && (m = kmem_cache_alloc_locked(z, z->mag_cache))) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
+			/* Empty before it is the thread's, as in slab.c's mag_get_locked. */
+			atomic_signal_fence(memory_order_seq_cst);
 			t->mag[MM_PAGE_MAG] = m;
 		}
 	}

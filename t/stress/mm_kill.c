@@ -7,13 +7,14 @@
  *     (their pointers died with them), so the machine fills up and later
  *     allocations fail: that is part of the test.
  *
- * It found two windows (fixed): a thread slot and a magazine were put in
- * their tables before they were zeroed, so a thread killed in between left
- * the reaper the magazines, counts and in-flight pointer of the object's
- * last life, and it freed them -- kernel/mm/slab.c:303's assertion, seen in
- * t/module/82_shutdown and 83_killstorm. Runs failed 3 in 9 before them.
- * With them, 2 runs in 20 still end on buddy.c:178 (a page freed that is
- * not a block's head): at least one more window, open (issue notes, 10).
+ * It found windows of one kind (fixed): a thread slot and the object and
+ * page magazines were put in their tables before they were zeroed, so a
+ * thread killed in between left the reaper the magazines, counts and
+ * in-flight pointer of the object's last life, and it freed them --
+ * kernel/mm/slab.c:303's assertion, seen in t/module/82_shutdown and
+ * 83_killstorm. Runs failed 3 in 9 before; about 1 in 10 still ends on
+ * slab.c:303 or buddy.c:177-178 (a page freed that is not a block's head):
+ * at least one more window, open (issue 10's note).
  */
 #include <signal.h>
 #include <stdlib.h>
