@@ -47,18 +47,6 @@ my $root = $h->{root};
 my $img = "$root/state/web1.img";
 my $url = 'nfs://127.0.0.1/?nfsport=12569&mountport=12569';
 
-# The client, built here when no build of it is newer than its source.
-sub crash_client {
-    return $ENV{UMLCONF_CRASH_CLIENT} if $ENV{UMLCONF_CRASH_CLIENT};
-    my ($src, $out) = ("$top/t/lib/crash-client.c", "$top/build/t/crash-client");
-    return $out if -x $out && -M $out <= -M $src;
-    File::Path::make_path("$top/build/t");
-    system('cc', '-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', "$out.tmp", $src,
-        '-lnfs') == 0
-        or die "cannot build $out from $src\n";
-    rename "$out.tmp", $out or die "rename $out: $!";
-    return $out;
-}
 my $client = crash_client();
 
 # The key beside the image stays 0600, or httpd refuses it.

@@ -40,18 +40,6 @@ my $mpm = suite_mpm();
 my $mpm_conf = $mpm eq 'prefork' ? "StartServers 2\nServerLimit 16\nMaxRequestWorkers 16\n"
     : "StartServers 2\nServerLimit 4\nThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 16\nMaxRequestWorkers 16\n";
 
-# The client, built here when no build of it is newer than its source.
-sub crash_client {
-    return $ENV{UMLCONF_CRASH_CLIENT} if $ENV{UMLCONF_CRASH_CLIENT};
-    my ($src, $out) = ("$top/t/lib/crash-client.c", "$top/build/t/crash-client");
-    return $out if -x $out && -M $out <= -M $src;
-    File::Path::make_path("$top/build/t");
-    system('cc', '-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', "$out.tmp", $src,
-        '-lnfs') == 0
-        or die "cannot build $out from $src\n";
-    rename "$out.tmp", $out or die "rename $out: $!";
-    return $out;
-}
 
 # What the client writes to f<n>: 64-byte lines "NNNNNN KKKKKK " and a letter.
 sub content {

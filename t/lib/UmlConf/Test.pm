@@ -268,7 +268,8 @@ use Cwd ();
 use File::Basename ();
 use File::Path ();
 
-push @UmlConf::Test::EXPORT, qw(suite_mpm private_httpd proc_stat proc_alive storm_client);
+push @UmlConf::Test::EXPORT, qw(suite_mpm private_httpd proc_stat proc_alive storm_client
+    crash_client);
 
 sub top_dir { Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../../..') }
 
@@ -303,12 +304,12 @@ sub all_pids {
     return grep { /^\d+$/ } readdir $d;
 }
 
-# The kill storm's NFS client (t/lib/storm-client.c), which make check-apache
-# builds into build/t; built here when a test runs on its own.
-sub storm_client {
-    return $ENV{UMLCONF_STORM_CLIENT} if $ENV{UMLCONF_STORM_CLIENT};
+# A libnfs client of t/lib (NAME.c) as build/t/NAME: the make rule's build,
+# or made here when a test runs on its own and none is newer than its source.
+sub lib_client {
+    my ($name) = @_;
     my $top = top_dir();
-    my ($src, $out) = ("$top/t/lib/storm-client.c", "$top/build/t/storm-client");
+    my ($src, $out) = ("$top/t/lib/$name.c", "$top/build/t/$name");
     return $out if -x $out && -M $out <= -M $src;
     File::Path::make_path("$top/build/t");
     system('cc', '-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', "$out.tmp", $src,
@@ -317,6 +318,11 @@ sub storm_client {
     rename "$out.tmp", $out or die "rename $out: $!";
     return $out;
 }
+
+# The kill storm's client (83_killstorm), and the crash and disk-full tests'
+# (69_crash, 69_full); the environment may name other builds.
+sub storm_client { $ENV{UMLCONF_STORM_CLIENT} || lib_client('storm-client') }
+sub crash_client { $ENV{UMLCONF_CRASH_CLIENT} || lib_client('crash-client') }
 
 # name, http_port, nfs_port; mpm (default: the suite's), mpm_conf (the MPM's
 # directives), memory (UmlConfMemory, default 8M; '': none, the module's
