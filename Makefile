@@ -17,7 +17,8 @@
 #   make fuzz-short         the same for 10 s each (part of make test)
 #   make bench              benchmarks (see bench/README.md)
 #   make soak               64 NFS clients + wrk against httpd for SOAK_SECONDS (180)
-#   make mm-kill            allocator users SIGKILLed at random instants, MM_KILL_RUNS (20) runs
+#   make mm-kill            allocator users SIGKILLed at random instants: MM_KILL_RUNS (20) runs
+#                           of 300 kills, each its own seed (one run is part of check-unit)
 #   make crash              httpd SIGKILLed mid-write CRASH_ITERATIONS (200) times over a state
 #                           image: every acknowledged write must be back (t/module/69_crash.t)
 #   make install            modules into httpd's libexec, mod_umlconf.h beside httpd's
@@ -116,15 +117,17 @@ $(O)/t/storm-client: t/lib/storm-client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(OPT) -g $(WARN) -o $@ $< -lnfs
 
-# Death at random instants in the allocator (t/stress/mm_kill.c): MM_KILL_RUNS runs of 300
-# kills. Not part of make test: it still finds a window now and then (see the file).
+# Death at random instants in the allocator (t/stress/mm_kill.c): one run of 300 kills
+# is part of check-unit; make mm-kill runs MM_KILL_RUNS of them, each with its own seed.
 MM_KILL_RUNS ?= 20
-$(O)/t/mm_kill: $(O)/t/stress/mm_kill.o $(O)/t/unit/tap.o $(O)/libuml.a
+$(O)/t/mm-kill.t: $(O)/t/stress/mm_kill.o $(O)/t/unit/tap.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 .PHONY: mm-kill
-mm-kill: $(O)/t/mm_kill
-	fails=0; for i in $$(seq 1 $(MM_KILL_RUNS)); do $(O)/t/mm_kill >/dev/null 2>&1 || fails=$$((fails + 1)); done; \
+mm-kill: $(O)/t/mm-kill.t
+	fails=0; for i in $$(seq 1 $(MM_KILL_RUNS)); do \
+		MM_KILL_SEED=$$i $(O)/t/mm-kill.t >$(O)/t/mm-kill.$$i.log 2>&1 || \
+		{ fails=$$((fails + 1)); echo "run $$i failed: $(O)/t/mm-kill.$$i.log"; }; done; \
 	echo "mm-kill: $$fails of $(MM_KILL_RUNS) runs failed"; [ $$fails -eq 0 ]
 
 # The crash and disk-full tests' NFS client (t/module/69_crash.t, 69_full.t):
@@ -164,8 +167,9 @@ $(O)/mod_umlconf_httpd.so: $(HTTPD_KNOBS_SRC) mod_umlconf/mod_umlconf.h mod_umlc
 $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 	$(call apxs_module,mod-layout,mod_umlconf,$(MOD_SRC),$(LAYOUT_OPT),$(CURDIR)/$(O)/libuml.a)
 
-check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(TOOLS)
-	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/nfs/*.t)
+check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS)
+	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
+		$(wildcard t/nfs/*.t)
 
 check-apache: all $(O)/t/storm-client
 	t/run-apache-tests

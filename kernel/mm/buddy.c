@@ -34,8 +34,10 @@ static void free_list_add(struct mm_zone *z, uint32_t idx, unsigned order)
 	struct mm_free_area *fa = &z->free[order];
 	struct page *pg = &z->pages[idx];
 
-	pg->flags = PG_FREE;
+	/* The order before the flag: a repair trusts the order of what is flagged. */
 	pg->order = (uint8_t)order;
+	atomic_signal_fence(memory_order_seq_cst);
+	pg->flags = PG_FREE;
 	pg->prev = 0;
 	pg->next = fa->head;
 	if (fa->head)
@@ -87,23 +89,26 @@ unsigned page_repair_locked(struct mm_zone *z)
 			idx += len;
 			continue;
 		}
-		pg->flags = 0; /* lost: freed below */
+		pg->flags = PG_LOST;
 		idx++;
 	}
 	z->nfree = nfree;
-	for (idx = 0; idx < z->npages;) {
+	/*
+	 * Every page is looked at, not block by block: a lost page freed here
+	 * may merge with free blocks after it, and the page that was the head
+	 * of one of those is no longer a head nor lost. Lost pages are never
+	 * merged with, since they carry no PG_FREE.
+	 */
+	for (idx = 0; idx < z->npages; idx++) {
 		struct page *pg = &z->pages[idx];
 
-		if (pg->flags == PG_FREE || (pg->flags & PG_HEAD)) {
-			idx += 1u << pg->order;
+		if (pg->flags != PG_LOST)
 			continue;
-		}
 		pg->flags = PG_HEAD;
 		pg->order = 0;
 		pg->head = idx;
 		page_free_locked(z, z->start + ((size_t)idx << PAGE_SHIFT), 0);
 		lost++;
-		idx++;
 	}
 	return lost;
 }
@@ -164,8 +169,13 @@ void *page_alloc_locked(struct mm_zone *z, unsigned order)
 		z->pages[idx + i].head = idx;
 		z->pages[idx + i].flags = 0;
 	}
-	z->pages[idx].flags = PG_HEAD;
+	/*
+	 * As in free_list_add: a head flagged with the order of the block it
+	 * was split from would hide the free halves inside it from a repair.
+	 */
 	z->pages[idx].order = (uint8_t)order;
+	atomic_signal_fence(memory_order_seq_cst);
+	z->pages[idx].flags = PG_HEAD;
 	z->nfree -= 1u << order;
 	return z->start + ((size_t)idx << PAGE_SHIFT);
 }

@@ -27,15 +27,17 @@
  * 15-17 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 18-   the sweeps (debug build): a child is killed at its first, second,
+ * 18-19 a child dies holding it in the middle of a split: the block comes
+ *       back whole and listed once (the repair used to list a half twice)
+ * 20-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       18-21 while it creates, writes, renames, links and removes files
+ *       20-23 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       22-24 while it writes a knob-like hooked file twice (validate, store,
+ *       24-26 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       25-26 while, as a CPU serving NFS, it accepts a connection and
+ *       27-28 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -447,6 +449,48 @@ static void test_zone_takeover(void)
 	   (unsigned long long)pages_used());
 }
 
+/*
+ * A child dies splitting a block: taken off its list, its upper halves
+ * already free on theirs, the page handed out not yet marked. The repair
+ * frees that page, which merges back with the halves into the whole block;
+ * it used to go on to the next page -- the head of a half it had just
+ * merged -- take it for lost too, and list it a second time.
+ */
+static void test_split_takeover(void)
+{
+	struct mm_zone *z = mm_zone();
+	uint64_t before = pages_used();
+	int status;
+	pid_t pid;
+	void *p;
+
+	pid = fork();
+	if (pid == 0) {
+		spin_lock(&z->lock);
+		for (unsigned o = 3; o < MM_MAX_ORDER; o++) {
+			uint32_t idx;
+
+			if (!z->free[o].head)
+				continue;
+			idx = z->free[o].head - 1;
+			z->free[o].head = z->pages[idx].next;
+			z->pages[idx].flags = 0;
+			for (unsigned h = o; h-- > 0;) {
+				z->pages[idx + (1u << h)].order = (uint8_t)h;
+				z->pages[idx + (1u << h)].flags = PG_FREE;
+			}
+			break;
+		}
+		raise(SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFSIGNALED(status), "a child died holding the allocator's lock mid-split");
+	p = page_alloc(0); /* takes the lock over */
+	page_free(p, 0);
+	ok(check_ok() && pages_used() == before,
+	   "the split block is whole and listed once: the check is clean, every page is back");
+}
+
 #ifdef MM_DEBUG
 static struct vfs_ctx ctx;
 
@@ -760,6 +804,7 @@ int main(void)
 	test_slab_loop();
 	test_inode_leak();
 	test_zone_takeover();
+	test_split_takeover();
 #ifdef MM_DEBUG
 	test_sweep();
 	test_knob_sweep();

@@ -57,6 +57,7 @@ struct mm_tslot {
 #define PG_FREE 0x1 /* head of a free buddy block */
 #define PG_HEAD 0x2 /* head of an allocated block */
 #define PG_SLAB 0x4 /* block belongs to a slab cache */
+#define PG_LOST 0x8 /* in no block nor free: seen so by a repair, which frees it */
 
 struct kmem_cache;
 
