@@ -52,6 +52,34 @@ int host_accept(int fd, struct sockaddr_storage *peer, socklen_t *len)
 	return c;
 }
 
+int host_connect(const struct sockaddr *sa, socklen_t len)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Calls are whole records, written at once: don't hold them back. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int host_sock_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
 ssize_t host_recv(int fd, void *buf, size_t len)
 {
 	ssize_t n;

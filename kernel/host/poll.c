@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,26 @@ static uint32_t from_epoll(uint32_t e)
 		if (e & poll_bits[i].epoll)
 			events |= poll_bits[i].host;
 	return events;
+}
+
+/*
+ * One socket's readiness with poll(2), for a host thread that has no CPU's
+ * epoll set to wait in (a kernel thread asks kthread_wait_fd instead).
+ * poll(2) and epoll share the bit values of the events taken here.
+ */
+_Static_assert(POLLIN == EPOLLIN && POLLOUT == EPOLLOUT && POLLERR == EPOLLERR &&
+		   POLLHUP == EPOLLHUP,
+	       "poll and epoll bits differ");
+
+int host_wait_fd(int fd, uint32_t events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd,
+			   .events = (short)to_epoll(events & (HOST_POLLIN | HOST_POLLOUT))};
+	int n = poll(&p, 1, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : (int)from_epoll((uint32_t)p.revents);
 }
 
 int host_poll_create(void)

@@ -123,6 +123,13 @@ struct host_poll_event {
 };
 /* Wait up to @timeout_ms (< 0: forever) for at most @n events. Returns the count. */
 int host_poll_wait(int epfd, struct host_poll_event *ev, int n, int timeout_ms);
+/*
+ * Wait with poll(2) up to @timeout_ms (< 0: forever) until @fd is ready for
+ * @events (HOST_POLLIN/HOST_POLLOUT), for a host thread (a kernel thread
+ * waits with kthread_wait_fd). Returns the ready events (HOST_POLLERR and
+ * HOST_POLLHUP among them), -ETIMEDOUT or -EINTR.
+ */
+int host_wait_fd(int fd, uint32_t events, int timeout_ms);
 
 /*
  * Doorbells: a datagram socket named @name in the abstract namespace, so any
@@ -152,6 +159,13 @@ void host_bcast_ring(int fd);
 /* A socket bound to @sa: listening with @backlog when @stream, else datagram. */
 int host_listen(const struct sockaddr *sa, socklen_t len, bool stream, int backlog);
 int host_sockname(int fd, struct sockaddr_storage *ss, socklen_t *len);
+/*
+ * A TCP connection to @sa, TCP_NODELAY set, started and not waited for:
+ * the fd is writable once it is made, and host_sock_error says how it went.
+ */
+int host_connect(const struct sockaddr *sa, socklen_t len);
+/* A socket's pending error (SO_ERROR): 0, or a negative errno (-ECONNREFUSED...). */
+int host_sock_error(int fd);
 /* Accept one connection (TCP_NODELAY set) and its peer's address. */
 int host_accept(int fd, struct sockaddr_storage *peer, socklen_t *len);
 ssize_t host_recv(int fd, void *buf, size_t len); /* 0: the peer closed */
