@@ -149,6 +149,11 @@ int rpc_auth_decode(struct svc_req *rq, uint32_t flavor, struct xdr_bytes body);
 
 /* --- client addresses (addr.c) --- */
 
+/*
+ * Parse a numeric host, "1.2.3.4", "::1" or "[::1]", into @ss with @port
+ * (0..65535). Returns 0, or -EINVAL (no names are looked up).
+ */
+int rpc_addr_parse(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 /* Format @sa as "addr:port" ("[v6]:port") into @buf. */
 void rpc_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 

@@ -7,16 +7,6 @@
 #include <string.h>
 #include "uml/nfs3.h"
 
-enum {
-	MOUNTPROC_NULL,
-	MOUNTPROC_MNT,
-	MOUNTPROC_DUMP,
-	MOUNTPROC_UMNT,
-	MOUNTPROC_UMNTALL,
-	MOUNTPROC_EXPORT,
-	MOUNTPROC_COUNT
-};
-
 struct mnt_args {
 	struct xdr_bytes path;
 };

@@ -145,8 +145,7 @@ bool rpc_cidr_match(const struct rpc_cidr *c, const struct sockaddr *peer)
 	return c->family == family && prefix_match(c->addr, addr, c->prefix);
 }
 
-/* Parse "1.2.3.4", "::1" or "[::1]" into @ss with @port. */
-static int parse_host(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+int rpc_addr_parse(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -183,7 +182,7 @@ int svc_listen(const char *host, int port, unsigned protos, struct svc_listener 
 	l->tcp_fd = l->udp_fd = -1;
 	if (port < 0 || port > 65535 || !protos || (protos & ~(SVC_TCP | SVC_UDP)))
 		return -EINVAL;
-	err = parse_host(host, port, &ss, &len);
+	err = rpc_addr_parse(host, port, &ss, &len);
 	if (err)
 		return err;
 	if (!(protos & SVC_TCP)) {
