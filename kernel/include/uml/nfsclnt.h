@@ -30,13 +30,13 @@
 
 /* Where and how to reach a server; nfsclnt_url_parse fills it from a URL. */
 struct nfsclnt_opts {
-	char host[64];		     /* a numeric IPv4 or IPv6 address */
-	uint16_t port;		     /* NFS; 0: 2049 */
-	uint16_t mount_port;	     /* MOUNT; 0: the NFS port */
+	char host[64];		       /* a numeric IPv4 or IPv6 address */
+	uint16_t port;		       /* NFS; 0: 2049 */
+	uint16_t mount_port;	       /* MOUNT; 0: the NFS port */
 	char export[NFSCLNT_PATH_MAX]; /* the path MOUNT is asked for */
-	uint32_t uid, gid;	     /* AUTH_SYS credentials */
-	uint32_t timeout_ms;	     /* first try's wait before a retransmission; 0: 1000 */
-	uint32_t retries;	     /* retransmissions before -ETIMEDOUT; 0: 3 (wait doubles) */
+	uint32_t uid, gid;	       /* AUTH_SYS credentials */
+	uint32_t timeout_ms;	       /* first try's wait before a retransmission; 0: 1000 */
+	uint32_t retries;	       /* retransmissions before -ETIMEDOUT; 0: 3 (wait doubles) */
 };
 
 /*
@@ -50,8 +50,15 @@ struct nfsclnt_fh {
 	uint8_t data[NFSCLNT_FH_MAX];
 };
 
-enum nfsclnt_type { NFSCLNT_REG = 1, NFSCLNT_DIR, NFSCLNT_BLK, NFSCLNT_CHR, NFSCLNT_LNK,
-		    NFSCLNT_SOCK, NFSCLNT_FIFO };
+enum nfsclnt_type {
+	NFSCLNT_REG = 1,
+	NFSCLNT_DIR,
+	NFSCLNT_BLK,
+	NFSCLNT_CHR,
+	NFSCLNT_LNK,
+	NFSCLNT_SOCK,
+	NFSCLNT_FIFO
+};
 
 struct nfsclnt_time {
 	uint32_t sec, nsec;
@@ -88,6 +95,13 @@ int nfsclnt_getattr(struct nfsclnt *c, const struct nfsclnt_fh *fh, struct nfscl
 /* @attr may be NULL. */
 int nfsclnt_lookup(struct nfsclnt *c, const struct nfsclnt_fh *dir, const char *name,
 		   struct nfsclnt_fh *fh, struct nfsclnt_attr *attr);
+/* ACCESS3 bits (RFC 1813 section 3.3.4) */
+#define ACCESS3_READ	0x01
+#define ACCESS3_LOOKUP	0x02
+#define ACCESS3_MODIFY	0x04
+#define ACCESS3_EXTEND	0x08
+#define ACCESS3_DELETE	0x10
+#define ACCESS3_EXECUTE 0x20
 /* ACCESS3: the bits of @want (ACCESS3_READ ...) the server grants, in *granted. */
 int nfsclnt_access(struct nfsclnt *c, const struct nfsclnt_fh *fh, uint32_t want,
 		   uint32_t *granted);
@@ -110,8 +124,8 @@ int nfsclnt_readdirplus(struct nfsclnt *c, const struct nfsclnt_fh *dir, uint32_
 int nfsclnt_write(struct nfsclnt *c, const struct nfsclnt_fh *fh, uint64_t off, const void *buf,
 		  size_t len);
 /* CREATE3 UNCHECKED (an existing file is opened, not truncated); *fh may be NULL. */
-int nfsclnt_create(struct nfsclnt *c, const struct nfsclnt_fh *dir, const char *name,
-		   uint32_t mode, struct nfsclnt_fh *fh);
+int nfsclnt_create(struct nfsclnt *c, const struct nfsclnt_fh *dir, const char *name, uint32_t mode,
+		   struct nfsclnt_fh *fh);
 /* SETATTR3 of the size only (truncate or extend). */
 int nfsclnt_truncate(struct nfsclnt *c, const struct nfsclnt_fh *fh, uint64_t size);
 
