@@ -48,9 +48,11 @@ FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 TOOLS	   := $(O)/umlnfsd $(O)/umlfsck
+# Drivers of the t/nfs tests that link the kernel.
+NFS_DRIVERS := $(O)/t/nfsclnt-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
-ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS)
+ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS) $(NFS_DRIVERS)
 ifeq ($(HAVE_LIBNFS),1)
 ALL += $(O)/nfs-put
 endif
@@ -99,6 +101,10 @@ $(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(O)/umlfsck: $(O)/tools/umlfsck.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
+$(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.
@@ -167,7 +173,7 @@ $(O)/mod_umlconf_httpd.so: $(HTTPD_KNOBS_SRC) mod_umlconf/mod_umlconf.h mod_umlc
 $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 	$(call apxs_module,mod-layout,mod_umlconf,$(MOD_SRC),$(LAYOUT_OPT),$(CURDIR)/$(O)/libuml.a)
 
-check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS)
+check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS) $(NFS_DRIVERS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
 		$(wildcard t/nfs/*.t)
 
@@ -249,4 +255,5 @@ clean:
 	rm -rf build
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
--include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c)
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c \
+	t/nfs/nfsclnt-drive.c)
