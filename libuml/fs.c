@@ -21,6 +21,25 @@ int uml_put_file(const char *path, unsigned mode, const void *data, size_t len)
 	return machine ? vfs_put(path, mode, data, len, NULL) : -ENODEV;
 }
 
+int uml_replace_file(const char *path, const void *data, size_t len, const struct uml_client *who,
+		     char *why, size_t whylen)
+{
+	struct vfs_ctx ctx = {.client = who ? who->addr : NULL, .why = why, .whylen = whylen};
+	struct vfs_ino f;
+	int err;
+
+	if (!machine)
+		return -ENODEV;
+	if (who) {
+		ctx.cred.uid = who->uid;
+		ctx.cred.gid = who->gid;
+	}
+	if (why && whylen)
+		why[0] = '\0';
+	err = vfs_walk(path, &f);
+	return err ? err : vfs_replace(f, data, len, &ctx);
+}
+
 long uml_get_file(const char *path, void *buf, size_t size)
 {
 	struct vfs_ino f;

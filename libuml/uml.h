@@ -239,6 +239,16 @@ int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms);
 int uml_mkdir_p(const char *path, unsigned mode);
 /* Create or replace a file's content (no hooks run). */
 int uml_put_file(const char *path, unsigned mode, const void *data, size_t len);
+/*
+ * Make @data/@len the whole content of existing file @path in one change,
+ * as an NFS client's write would: a file with hooks (uml_file_hooks) has
+ * it validated and committed, and its validate sees @who (may be NULL) as
+ * the writer. Returns 0, or the refusal's negative errno with the reason in
+ * @why (may be NULL); -ENOENT without such a file.
+ */
+struct uml_client;
+int uml_replace_file(const char *path, const void *data, size_t len, const struct uml_client *who,
+		     char *why, size_t whylen);
 /* Read up to @size bytes; returns the length read or a negative errno. */
 long uml_get_file(const char *path, void *buf, size_t size);
 
@@ -459,6 +469,63 @@ struct uml_nfs_stats {
 	uint64_t unlisted; /* connections and datagrams of hosts no export lists, closed unread */
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
+
+/* --- imports: a remote NFS export copied into the tree --- */
+
+/*
+ * Import @url (nfs://host[:port]/export[?mountport=N&uid=N&gid=N&timeo=MS&
+ * retrans=N]) at @path, a directory made for it that NFS clients of the
+ * machine can read but not change. Its files are a copy of the export's,
+ * kept by the machine's own NFS client: one process's importer thread polls
+ * the server (every interval, one READDIRPLUS per directory; only changed
+ * files are read), and local reads never wait for the server. While the
+ * server is away the copy keeps the last good content and the import is
+ * stale (uml_import_stat): a call waits 500 ms and is sent twice unless the
+ * URL's timeo= and retrans= say otherwise. @options: comma-separated interval=MS (1000),
+ * maxfile=BYTES (65536), maxentries=N (1024), depth=N (8), uid=N, gid=N.
+ * A host name is resolved now. Call it once for the machine, before the
+ * processes that start importers fork. Returns the import's index, or
+ * -EINVAL (the reason in @why), -ENOSPC (four imports already), -ENODEV.
+ */
+int uml_mount_nfs(const char *url, const char *path, const char *options, char *why, size_t whylen);
+/*
+ * Start this process's importer threads, one per import, on its CPU (call
+ * it from an attached process with a CPU, as for uml_thread_create): the
+ * processes that start them share each import, one polling at a time, and
+ * when that one dies another takes over within an interval. After a pass
+ * @fn (may be NULL) runs in the polling process on
+ * its importer thread: once per changed or removed file with its path
+ * under the import's directory ("config/MaxRequestWorkers"), then once with
+ * @rel NULL -- that last call comes after every pass, changed or not, so
+ * that staleness can be acted on. Returns how many threads started, or a
+ * negative errno.
+ */
+typedef void (*uml_import_fn)(void *arg, int idx, const char *rel);
+int uml_import_start(uml_import_fn fn, void *arg);
+/* Ask this process's importer threads to end (they let the lease go). */
+void uml_import_stop(void);
+
+#define UML_IMPORT_NEW	 0 /* no pass yet */
+#define UML_IMPORT_OK	 1 /* the last pass reached the server */
+#define UML_IMPORT_STALE 2 /* the server is away; the copy is the last good one */
+struct uml_import_stat {
+	char url[256];
+	char path[128];
+	unsigned state; /* UML_IMPORT_* */
+	unsigned interval_ms;
+	uint64_t last_ok_ns;	 /* CLOCK_REALTIME of the last pass that reached the server */
+	uint64_t stale_since_ns; /* first failure since; 0 when OK */
+	uint64_t changed_ns;	 /* when the copy last changed */
+	uint64_t version;	 /* passes that changed the copy */
+	uint64_t passes, rpcs;
+	uint64_t newest_mtime_ns; /* newest mtime among the remote files */
+	unsigned files, dirs, skipped;
+	unsigned holder_pid; /* the process polling now, 0: none */
+	char error[200];     /* the last failure or bound hit, "" if none */
+};
+/* How many imports there are; the state of import @idx (0 or -ENOENT). */
+int uml_import_count(void);
+int uml_import_stat(int idx, struct uml_import_stat *st);
 
 /* What a CPU (a host thread running kernel threads) is doing. */
 struct uml_sched_stats {

@@ -4,7 +4,7 @@
  *   umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs] [-m memory] [-s scratch]
  *           [-k keyfile] [-S image[:size]]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
- *           [-P pidfile] [-f]
+ *           [-I /dir=nfs://host[:port]/export[?...][ options]]... [-P pidfile] [-f]
  *
  * Boots a machine, creates the files given with -p, exports the tree (by
  * default / read-only to 127.0.0.1 and ::1) and serves it over TCP (-T to
@@ -17,7 +17,10 @@
  * default 16M, when missing): clients' files and their contents survive a
  * restart, and their handles too when -k keeps the handles' key; a stable
  * write is on disk before its reply; the -p files are put after it is
- * loaded. Port 0 picks a free port;
+ * loaded. -I imports a remote export at /dir, a read-only copy kept by the
+ * machine's own NFS client (uml_mount_nfs; options after a space, such as
+ * "interval=500,maxfile=4096"); the workers share the polling.
+ * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
  * It uses nothing but libuml/uml.h: libuml is usable by any C program.
@@ -42,6 +45,7 @@
 #define MAX_EXPORTS 16
 #define MAX_FILES   256
 #define MAX_CLIENTS 16
+#define MAX_IMPORTS 4
 
 struct worker {
 	pid_t pid;
@@ -51,6 +55,35 @@ struct worker {
 static struct uml_nfs_listener listener;
 static struct worker workers[MAX_WORKERS];
 static int nworkers = 2;
+static int nimports;
+
+/* What a worker stops when asked to: the service and its importer threads. */
+static void worker_stop(void *srv)
+{
+	uml_import_stop();
+	uml_nfs_stop(srv);
+}
+
+/* A worker of a machine with imports: the service and an importer per import on its CPU. */
+static int serve_with_imports(int stop_fd)
+{
+	uml_nfs_server_t *srv;
+	int rc = uml_cpu_init();
+
+	if (rc)
+		return rc;
+	rc = uml_nfs_start(&listener, &srv);
+	if (rc == 0) {
+		rc = uml_import_start(NULL, NULL);
+		if (rc >= 0)
+			rc = uml_cpu_stop_on_fd(stop_fd, worker_stop, srv);
+		if (rc < 0)
+			worker_stop(srv);
+		uml_cpu_run(true);
+	}
+	uml_cpu_exit();
+	return rc < 0 ? rc : 0;
+}
 
 static void usage(void)
 {
@@ -58,6 +91,7 @@ static void usage(void)
 			"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
 			"               [-S image[:size[K|M|G]]]\n"
 			"               [-e path:ro|rw[,secure]:client,client...]...\n"
+			"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
 			"               [-p /path=content]... [-P pidfile] [-f]\n");
 	exit(2);
 }
@@ -143,6 +177,26 @@ static void add_file(char *arg)
 		die(arg, rc);
 }
 
+/* "/dir=nfs://host/export[ options]". */
+static void add_import(char *arg)
+{
+	char *eq = strchr(arg, '='), *sp, why[200] = "";
+	int rc;
+
+	if (!eq || arg[0] != '/')
+		usage();
+	*eq = '\0';
+	sp = strchr(eq + 1, ' ');
+	if (sp)
+		*sp++ = '\0';
+	rc = uml_mount_nfs(eq + 1, arg, sp, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "umlnfsd: -I %s=%s: %s\n", arg, eq + 1,
+			why[0] ? why : strerror(-rc));
+		exit(1);
+	}
+}
+
 static void worker_main(pid_t parent)
 {
 	sigset_t stop;
@@ -164,7 +218,7 @@ static void worker_main(pid_t parent)
 	fd = signalfd(-1, &stop, SFD_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
-	rc = uml_nfs_serve(&listener, fd);
+	rc = nimports ? serve_with_imports(fd) : uml_nfs_serve(&listener, fd);
 	uml_detach();
 	if (rc)
 		fprintf(stderr, "umlnfsd: serve: %s\n", strerror(-rc));
@@ -244,7 +298,7 @@ static void describe_listener(char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
-	char *exports[MAX_EXPORTS], *files[MAX_FILES], *host, where[80];
+	char *exports[MAX_EXPORTS], *files[MAX_FILES], *imports[MAX_IMPORTS], *host, where[80];
 	char listen_arg[128] = "127.0.0.1:2049", err[256];
 	const char *pidfile = NULL, *keyfile = NULL;
 	char *image = NULL, *isize;
@@ -257,7 +311,7 @@ int main(int argc, char **argv)
 	struct uml_nfs_stats st;
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
@@ -307,6 +361,11 @@ int main(int argc, char **argv)
 				usage();
 			files[nfiles++] = optarg;
 			break;
+		case 'I':
+			if (nimports == MAX_IMPORTS)
+				usage();
+			imports[nimports++] = optarg;
+			break;
 		case 'P':
 			pidfile = optarg;
 			break;
@@ -340,6 +399,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nfiles; i++)
 		add_file(files[i]);
+	for (i = 0; i < nimports; i++)
+		add_import(imports[i]);
 	uml_nfs_exports_clear();
 	if (nexports == 0) {
 		static char dflt[] = "/:ro:127.0.0.1,::1";

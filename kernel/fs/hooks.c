@@ -120,7 +120,8 @@ void vfs_hooks_refresh(struct vfs_inode *ip)
 	const struct vfs_hooks *h = hooks_of(ip);
 	size_t len;
 
-	if (!h || !h->render)
+	/* A client's truncate holds the file empty for the write that follows. */
+	if (!h || !h->render || vfs_trunc_pending(ip))
 		return;
 	len = h->render(h->arg, render_buf, sizeof(render_buf));
 	if (len > sizeof(render_buf))
@@ -307,4 +308,24 @@ int vfs_hooks_replace_from(struct vfs_inode *ip, struct vfs_inode *src, struct v
 					VFS_HOOKED_MAX);
 	}
 	return hooks_replace(ip, edit_buf, n, ctx);
+}
+
+int vfs_replace(struct vfs_ino f, const void *data, size_t len, struct vfs_ctx *ctx)
+{
+	struct vfs_inode *ip;
+	int err;
+
+	vfs_lock();
+	err = inode_get_reg(f, &ip);
+	if (err)
+		goto out;
+	if ((ip->flags & VFS_F_HOOKED) && len > VFS_HOOKED_MAX) {
+		err = vfs_hooks_refuse(ip, -EINVAL, data, VFS_HOOKED_MAX, ctx, TOO_LONG,
+				       (uint64_t)len, VFS_HOOKED_MAX);
+		goto out;
+	}
+	err = hooks_replace(ip, data, len, ctx);
+out:
+	vfs_unlock();
+	return err;
 }

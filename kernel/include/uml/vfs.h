@@ -272,6 +272,13 @@ int vfs_walk(const char *path, struct vfs_ino *out);
 int vfs_mkpath(const char *path, uint32_t mode, struct vfs_ino *out);
 /* Create or replace the content of a file without hooks or permission checks. */
 int vfs_put(const char *path, uint32_t mode, const void *data, size_t len, struct vfs_ino *out);
+/*
+ * Make @data/@len the whole content of regular file @f in one change, as a
+ * client's write would: a hooked file's validate sees it (with @ctx, whose
+ * client names the writer and whose why gets the reason of a refusal) and
+ * its commit follows. No permission checks. 0, or the refusal's errno.
+ */
+int vfs_replace(struct vfs_ino f, const void *data, size_t len, struct vfs_ctx *ctx);
 int vfs_set_flags(struct vfs_ino f, uint32_t flags);
 /*
  * Attach @h to regular file @f in this process (the arena holds no code
