@@ -70,6 +70,7 @@ static void cpu_threads_stop(void *arg)
 		uml_nfs_stop(cpu_threads.server);
 	if (cpu_threads.watcher)
 		uml_thread_interrupt(cpu_threads.watcher);
+	uml_import_stop();
 }
 
 static void *cpu_main(void *arg)
@@ -108,6 +109,7 @@ static void *cpu_main(void *arg)
 							  "refuses requests with 503",
 				     (long)pid);
 		}
+		umlconf_import_start();
 		if (cpu_threads.nfs) {
 			rc = uml_nfs_start(cpu_threads.nfs, &cpu_threads.server);
 			if (rc < 0)

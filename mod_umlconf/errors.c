@@ -10,17 +10,26 @@
 #include "knob_parse.h"
 #include "umlconf.h"
 
+void umlconf_time_format(uint64_t ns, char *buf, size_t size)
+{
+	time_t sec = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!ns) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&sec, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void umlconf_error_record(struct umlconf_shared *sh, const char *client, const char *file,
 			  const char *data, size_t len, const char *reason)
 {
 	char stamp[32], value[200];
-	struct timespec ts;
-	struct tm tm;
 	uint32_t slot;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	umlconf_time_format(umlconf_now_ns(), stamp, sizeof(stamp));
 	umlconf_quote_value(value, sizeof(value), data, len);
 	if (!client)
 		client = "local";

@@ -124,8 +124,9 @@ static struct knob {
 	const struct umlconf_knob_def *def; /* NULL: no knob in this slot */
 	int slot;
 	struct umlconf_value parsed;
-	uint32_t applied; /* the slot's changes when this child last applied it */
-	bool started;	  /* applied at least once in this child */
+	bool parsed_clear; /* the write was empty: it clears the local layer */
+	uint32_t applied;  /* the slot's changes when this child last applied it */
+	bool started;	   /* applied at least once in this child */
 } knobs[UMLCONF_KNOB_SLOTS];
 
 static const struct umlconf_knob_def *row(int i)
@@ -239,20 +240,73 @@ static void slot_read(struct umlconf_shared *sh, int slot, struct umlconf_value 
 	}
 }
 
-/* Store @v in force; the caller bumps the generation. */
-static void slot_write(struct umlconf_shared *sh, int slot, const struct umlconf_value *v)
+/* Store @v in force; the caller holds knobs_lock and bumps the generation. */
+static void slot_write_locked(struct umlconf_shared *sh, int slot, const struct umlconf_value *v)
 {
 	struct umlconf_knob_slot *ks = &sh->knob[slot];
 
 	if (ks->flags & UMLCONF_KNOB_TEXT) {
-		uml_lock(sh->knobs_lock);
-		memcpy(ks->text, v->text, sizeof(ks->text));
+		memmove(ks->text, v->text, sizeof(ks->text));
 		ks->text[sizeof(ks->text) - 1] = '\0';
-		uml_unlock(sh->knobs_lock);
 	}
 	atomic_store(&ks->value, v->n);
+	ks->applied_ns = umlconf_now_ns();
 	/* After the value: a watcher that sees the new count reads the new value. */
 	atomic_fetch_add(&ks->changes, 1);
+}
+
+static void slot_write(struct umlconf_shared *sh, int slot, const struct umlconf_value *v)
+{
+	uml_lock(sh->knobs_lock);
+	slot_write_locked(sh, slot, v);
+	uml_unlock(sh->knobs_lock);
+}
+
+/*
+ * Put the highest layer set in force: local, else the import, else
+ * httpd.conf. knobs_lock held. Returns whether the value in force changed
+ * (or @local_v, a local write's value, was stored even if equal).
+ */
+static void layers_settle_locked(struct umlconf_shared *sh, int slot,
+				 const struct umlconf_value *local_v)
+{
+	struct umlconf_knob_slot *ks = &sh->knob[slot];
+
+	if (ks->local && local_v) {
+		ks->source = UMLCONF_SRC_LOCAL;
+		slot_write_locked(sh, slot, local_v);
+	} else if (ks->local) {
+		return; /* a local value stays in force over whatever changed below it */
+	} else if (ks->imported) {
+		ks->source = UMLCONF_SRC_IMPORT;
+		slot_write_locked(sh, slot, &ks->import);
+	} else {
+		ks->source = UMLCONF_SRC_CONF;
+		slot_write_locked(sh, slot, &ks->conf);
+	}
+}
+
+/* After a new value went in force: wake whoever applies it. knobs_lock held. */
+static void knob_announce(struct umlconf_shared *sh, const struct umlconf_knob_def *def)
+{
+	atomic_store(&sh->commit_ns, umlconf_now_ns());
+	/* Changes are serialized by knobs_lock: the next generation is ours. */
+	if (def->apply)
+		atomic_store(&sh->apply_config_gen, uml_gen_read(&sh->config_gen) + 1);
+	uml_gen_bump(&sh->config_gen);
+	if (def->apply)
+		uml_gen_bump(&sh->apply_gen); /* after config_gen: see the watcher */
+	/* A higher limit or Accepting=1 lets that many waiters in now. */
+	umlconf_admit_kick(sh);
+}
+
+/* Content that says "no value": nothing but a newline or blanks. */
+static bool content_empty(const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != '\n' && data[i] != ' ' && data[i] != '\t' && data[i] != '\r')
+			return false;
+	return true;
 }
 
 static void knob_path(const struct umlconf_knob_def *def, char *buf, size_t size)
@@ -302,7 +356,18 @@ static void slot_setup(struct umlconf_shared *sh, int slot, const struct umlconf
 	}
 	atomic_store(&ks->min, min);
 	atomic_store(&ks->max, max);
-	slot_write(sh, slot, &v);
+	uml_lock(sh->knobs_lock);
+	/* httpd.conf's layer on every pass: a graceful restart may change it. */
+	conf_value(def, s, min, max, &ks->conf);
+	if (fresh) {
+		ks->local = ks->imported = false;
+		ks->source = UMLCONF_SRC_CONF;
+		ks->import_mtime_ns = 0;
+	} else if (ks->imported && !(def->flags & UMLCONF_KNOB_TEXT)) {
+		ks->import.n = ks->import.n < min ? min : ks->import.n > max ? max : ks->import.n;
+	}
+	slot_write_locked(sh, slot, &v);
+	uml_unlock(sh->knobs_lock);
 }
 
 /* --- file hooks --- */
@@ -326,11 +391,16 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	if (k->def->flags & UMLCONF_KNOB_READONLY) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob");
+	} else if (content_empty(data, len)) {
+		/* `echo > knob`: the local value goes, the import's or httpd.conf's is back. */
+		k->parsed_clear = true;
+		return 0;
 	} else {
 		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
 	}
 	if (rc == 0) {
 		k->parsed = v;
+		k->parsed_clear = false;
 		return 0;
 	}
 	if (rc > 0)
@@ -351,16 +421,23 @@ static void knob_commit(void *arg, const char *data, size_t len)
 	(void)data;
 	(void)len;
 	/* The filesystem lock is held: these wake-ups go out once it is free. */
-	slot_write(sh, k->slot, &k->parsed);
-	atomic_store(&sh->commit_ns, umlconf_now_ns());
-	/* Commits are serialized by that lock: the next generation is ours. */
-	if (k->def->apply)
-		atomic_store(&sh->apply_config_gen, uml_gen_read(&sh->config_gen) + 1);
-	uml_gen_bump(&sh->config_gen);
-	if (k->def->apply)
-		uml_gen_bump(&sh->apply_gen); /* after config_gen: see the watcher */
-	/* A higher limit or Accepting=1 lets that many waiters in now. */
-	umlconf_admit_kick(sh);
+	uml_lock(sh->knobs_lock);
+	sh->knob[k->slot].local = !k->parsed_clear;
+	layers_settle_locked(sh, k->slot, k->parsed_clear ? NULL : &k->parsed);
+	knob_announce(sh, k->def);
+	uml_unlock(sh->knobs_lock);
+}
+
+/* The file shows the value in force, whichever layer it comes from. */
+static size_t knob_render(void *arg, char *buf, size_t size)
+{
+	struct knob *k = arg;
+	struct umlconf_value v;
+	int n;
+
+	slot_read(umlconf_sh, k->slot, &v);
+	n = value_render(k->def, &v, buf, size);
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
 /*
@@ -412,12 +489,34 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 			     def->name, saved_conf, (int)strcspn(conf_text, "\n"), conf_text);
 		slot_write(sh, k->slot, &conf);
 	} else if (noted && fresh && (n = uml_get_file(path, saved, sizeof(saved) - 1)) >= 0) {
+		char ikey[UMLCONF_KNOB_NAME_MAX + 8], imported[UMLCONF_TEXT_MAX + 24];
+		bool from_import;
+
 		saved[n] = '\0';
 		memset(&v, 0, sizeof(v));
 		reason[0] = '\0';
-		if (value_parse(def, ks, saved, (size_t)n, &v, reason, sizeof(reason)) == 0)
-			slot_write(sh, k->slot, &v);
-		else
+		/*
+		 * The file keeps the value in force, whichever layer it came
+		 * from: the import's last value is noted, so that it comes back
+		 * as the import's (until the next pass) and not as a local write.
+		 */
+		snprintf(ikey, sizeof(ikey), "import:%s", def->name);
+		from_import = uml_state_note_get(ikey, imported, sizeof(imported)) >= 0 &&
+			      strcmp(imported, saved) == 0;
+		if (content_empty(saved, (size_t)n) || strcmp(saved, conf_text) == 0) {
+			/* httpd.conf's value, or a local value cleared: nothing to keep */
+		} else if (value_parse(def, ks, saved, (size_t)n, &v, reason, sizeof(reason)) ==
+			   0) {
+			uml_lock(sh->knobs_lock);
+			if (from_import) {
+				ks->imported = true;
+				ks->import = v;
+			} else {
+				ks->local = true;
+			}
+			layers_settle_locked(sh, k->slot, from_import ? NULL : &v);
+			uml_unlock(sh->knobs_lock);
+		} else
 			ap_log_error(
 			    APLOG_MARK, APLOG_WARNING, 0, s,
 			    UMLCONF_LOGNO(10039) "%s: the saved value \"%.*s\" is not valid "
@@ -435,6 +534,7 @@ static int knob_file(struct umlconf_shared *sh, struct knob *k)
 	struct uml_file_hooks h = {
 	    .validate = knob_validate,
 	    .commit = knob_commit,
+	    .render = knob_render,
 	    .refused = knob_refused,
 	    .arg = k,
 	};
@@ -546,4 +646,103 @@ void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t si
 		snprintf(buf, size, "%s", v.text);
 	else
 		snprintf(buf, size, "%" PRId64, v.n);
+}
+
+int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char *data, size_t len,
+			const char *where, uint64_t mtime_ns)
+{
+	struct umlconf_value v = {0};
+	struct umlconf_knob_slot *ks;
+	struct knob *k = NULL;
+	char reason[160], key[UMLCONF_KNOB_NAME_MAX + 8], text[UMLCONF_TEXT_MAX + 24];
+	bool same;
+	int rc = 0;
+
+	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS && !k; slot++)
+		if (knobs[slot].def && strcmp(knobs[slot].def->name, name) == 0 &&
+		    strcmp(sh->knob[slot].name, name) == 0)
+			k = &knobs[slot];
+	if (!k)
+		return -ENOENT;
+	ks = &sh->knob[k->slot];
+	reason[0] = '\0';
+	if (data && (k->def->flags & UMLCONF_KNOB_READONLY)) {
+		rc = -EACCES;
+		snprintf(reason, sizeof(reason), "read-only knob: not imported");
+	} else if (data && content_empty(data, len)) {
+		data = NULL; /* an empty file at the center sets nothing */
+	} else if (data) {
+		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
+	}
+	if (rc) {
+		/* Like an xDS NACK: this knob keeps what it had, the others apply. */
+		umlconf_error_record(sh, "import", where, data, len, reason);
+		return rc < 0 ? rc : -EINVAL;
+	}
+	uml_lock(sh->knobs_lock);
+	same = data ? ks->imported && ks->import.n == v.n && strcmp(ks->import.text, v.text) == 0
+		    : !ks->imported;
+	if (!same) {
+		ks->imported = data != NULL;
+		if (data)
+			ks->import = v;
+		ks->import_mtime_ns = mtime_ns;
+		if (!ks->local) {
+			layers_settle_locked(sh, k->slot, NULL);
+			knob_announce(sh, k->def);
+		}
+	} else if (data) {
+		ks->import_mtime_ns = mtime_ns;
+	}
+	uml_unlock(sh->knobs_lock);
+	if (!same && uml_state_active(NULL, 0)) {
+		snprintf(key, sizeof(key), "import:%s", name);
+		if (data)
+			value_render(k->def, &v, text, sizeof(text));
+		else
+			text[0] = '\0';
+		uml_state_note_set(key, text);
+	}
+	return 0;
+}
+
+static const char *const source_name[] = {
+    [UMLCONF_SRC_CONF] = "conf",
+    [UMLCONF_SRC_IMPORT] = "import",
+    [UMLCONF_SRC_LOCAL] = "local",
+};
+
+size_t umlconf_knobs_render(char *buf, size_t size)
+{
+	struct umlconf_shared *sh = umlconf_sh;
+	size_t len = 0;
+
+	umlconf_buf_printf(buf, size, &len, "# knob value source applied conf import\n");
+	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
+		struct umlconf_knob_slot *ks = &sh->knob[slot];
+		const struct umlconf_knob_def *def = knobs[slot].def;
+		char value[UMLCONF_TEXT_MAX + 24], conf[UMLCONF_TEXT_MAX + 24];
+		char import[UMLCONF_TEXT_MAX + 24], when[32];
+		struct umlconf_value v;
+		uint32_t src;
+
+		if (!def || strcmp(ks->name, def->name) != 0)
+			continue;
+		slot_read(sh, slot, &v);
+		value_render(def, &v, value, sizeof(value));
+		uml_lock(sh->knobs_lock);
+		value_render(def, &ks->conf, conf, sizeof(conf));
+		if (ks->imported)
+			value_render(def, &ks->import, import, sizeof(import));
+		else
+			snprintf(import, sizeof(import), "-\n");
+		src = ks->source < 3 ? ks->source : UMLCONF_SRC_CONF;
+		umlconf_time_format(ks->applied_ns, when, sizeof(when));
+		uml_unlock(sh->knobs_lock);
+		umlconf_buf_printf(buf, size, &len, "%s %.*s %s %s %.*s %.*s\n", def->name,
+				   (int)strcspn(value, "\n"), value, source_name[src], when,
+				   (int)strcspn(conf, "\n"), conf, (int)strcspn(import, "\n"),
+				   import);
+	}
+	return len;
 }

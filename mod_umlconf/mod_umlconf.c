@@ -11,6 +11,7 @@
  *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
+ *   UmlConfImport     nfs://central/fleet interval=1s  # knobs from a central export
  *
  * Without UmlConfExport, "/" is exported read-only to 127.0.0.1 and ::1.
  *
@@ -19,6 +20,7 @@
  *   /config/ListenBacklog       listen() backlog of every listening socket
  *   /config/Accepting           0 holds new requests, 1 lets them run
  *   /config/...                 the knobs other modules register (mod_umlconf.h)
+ *   /import/...                 UmlConfImport's copy of the central export (read-only)
  *   /status/...                 read-only figures (see status.c for the formats)
  * e.g. nfs-cat 'nfs://127.0.0.1/config/MaxRequestWorkers?nfsport=2049&mountport=2049'.
  *
@@ -295,6 +297,9 @@ static const command_rec umlconf_cmds[] = {
 	"UmlConfState", set_state, NULL, RSRC_CONF,
 	"state image (ServerRoot-relative) keeping knob values and clients' files across "
 	"stop and start, and the size of a new one (default 16M)"),
+    AP_INIT_TAKE_ARGV("UmlConfImport", umlconf_import_directive, NULL, RSRC_CONF,
+		      "nfs://host[:port]/path [interval=1s] [ttl=0] [maxfile=N] [maxentries=N]: "
+		      "knobs from a central NFS export, copied at /import"),
     AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
 		  "Retry-After seconds of a 503 from admission (default 5)"),
     {NULL}};
@@ -663,6 +668,8 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 		return HTTP_INTERNAL_SERVER_ERROR;
 	if (rc == 0)
 		rc = umlconf_knobs_up(sh, s);
+	if (rc == 0 && umlconf_import_up(s, conf) < 0)
+		return HTTP_INTERNAL_SERVER_ERROR;
 	/* Hooks are per process and die with the old DSO: attach them on every pass. */
 	if (rc == 0)
 		rc = umlconf_status_hooks(sh);

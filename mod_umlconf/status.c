@@ -15,6 +15,13 @@
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
  *   children            "# cpu pid generation applied_ns\n" then one line per child
  *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
+ *   config              "# knob value source applied conf import\n" then a line per knob:
+ *                       the value in force, its layer (conf, import or local), when it
+ *                       went in force (ISO8601), httpd.conf's value, the import's ("-")
+ *   import              UmlConfImport, "key value\n" per line: url, state (new, ok,
+ *                       stale, expired), last_ok, stale_since, changed, newest_mtime
+ *                       (ISO8601 or "-"), version, passes, rpcs, files, dirs, skipped,
+ *                       holder (pid), error (the rest of the line); "none\n" without one
  *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n
  *                       unlisted N\n"
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
@@ -263,6 +270,8 @@ static const struct status_file status_files[] = {
     {"/status/listeners", render_listeners},
     {"/status/children", render_children},
     {"/status/errors", umlconf_errors_render},
+    {"/status/config", umlconf_knobs_render},
+    {"/status/import", umlconf_import_render},
     {"/status/nfs", render_nfs},
     {"/status/mm/buddyinfo", uml_mm_buddyinfo},
     {"/status/mm/slabinfo", uml_mm_slabinfo},

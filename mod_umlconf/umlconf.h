@@ -45,12 +45,15 @@
  * 10035 UmlConfState refused           10036 UmlConfState changed (needs stop/start)
  * 10037 state image opened             10038 httpd.conf changed a saved knob
  * 10039 saved knob value invalid now   10040 state not synced at stop
+ * 10041 UmlConfImport refused          10042 import answers again
+ * 10043 import stale                  10044 import expired (ttl): values dropped
+ * 10045 importer thread start failed
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	3   /* 3: apply_gen, the admission counters */
+#define UMLCONF_LAYOUT	4   /* 4: the knobs' layers (conf, import, local) */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
 /* Knobs of this module and of the modules that register theirs. */
@@ -79,7 +82,19 @@ struct umlconf_knob_slot {
 	_Atomic uint32_t changes;
 	_Atomic int64_t value, min, max;
 	char text[UMLCONF_TEXT_MAX];
+	/*
+	 * The layers (knobs.c): httpd.conf < import < local write; the value
+	 * in force is the highest one set. Guarded by knobs_lock, like text.
+	 */
+	uint32_t source;	     /* enum umlconf_source of the value in force */
+	bool local, imported;	     /* those layers hold a value */
+	struct umlconf_value conf;   /* httpd.conf's, or the default */
+	struct umlconf_value import; /* the import's, when imported */
+	uint64_t applied_ns;	     /* CLOCK_REALTIME when the value in force last changed */
+	uint64_t import_mtime_ns;    /* mtime of the imported file at the center */
 };
+
+enum umlconf_source { UMLCONF_SRC_CONF, UMLCONF_SRC_IMPORT, UMLCONF_SRC_LOCAL };
 
 /*
  * One httpd child (a CPU of the machine), indexed by its CPU number.
@@ -174,6 +189,9 @@ struct umlconf_conf {
 	int retry_after;	     /* UmlConfRetryAfter, seconds */
 	const char *state;	     /* UmlConfState path as given; NULL: none */
 	size_t state_size;	     /* bytes of a new image; 0: the library's default */
+	const char *import_url;	     /* UmlConfImport; NULL: none */
+	const char *import_opts;     /* its options for uml_mount_nfs ("interval=1000,...") */
+	int import_ttl;		     /* seconds a stale import's values stay; 0: for ever */
 };
 
 #define UMLCONF_DEFAULT_NFS_HOST    "127.0.0.1"
@@ -222,9 +240,31 @@ int umlconf_knobs_up(struct umlconf_shared *sh, server_rec *s);
 void umlconf_knobs_apply(struct umlconf_shared *sh);
 /* The value of slot @slot as text, as server-status shows it. */
 void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t size);
+/*
+ * The import's layer of knob @name: @data/@len its content at the center
+ * (@where names the file, for reports), or @data NULL for none there. The
+ * value is validated like a local write; a refused one is reported and the
+ * layer keeps what it had. Returns 0, -ENOENT (no such knob) or the refusal.
+ */
+int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char *data, size_t len,
+			const char *where, uint64_t mtime_ns);
+/* /status/config: each knob's value in force, its source and when it was applied. */
+size_t umlconf_knobs_render(char *buf, size_t size);
+
+/* --- import.c: UmlConfImport, the central configuration --- */
+/* UmlConfImport nfs://host[:port]/path [interval=1s] [ttl=0] [maxfile=...]... */
+const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char *const argv[]);
+/* Register the import (parent, post_config); 0 or -1 after logging why. */
+int umlconf_import_up(server_rec *s, struct umlconf_conf *conf);
+/* Start this child's importer thread (on its CPU). */
+void umlconf_import_start(void);
+/* /status/import: the import's state, its last error and its figures. */
+size_t umlconf_import_render(char *buf, size_t size);
 
 /* --- errors.c: the ring of refused writes --- */
 
+/* @ns (CLOCK_REALTIME) as 2026-12-04T22:50:01Z; 0 as "-". */
+void umlconf_time_format(uint64_t ns, char *buf, size_t size);
 /* Record a refused write in /status/errors and the error log. */
 void umlconf_error_record(struct umlconf_shared *sh, const char *client, const char *file,
 			  const char *data, size_t len, const char *reason);

@@ -8,8 +8,9 @@ use Apache::TestRequest qw(GET_BODY);
 use UmlConf::Test;
 
 my @status = qw(requests_in_flight queued rejected generation workers listeners
-    children errors nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check);
-plan tests => 8 + @status + 7;
+    children errors nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check
+    config import);
+plan tests => 8 + @status + 9;
 
 my $ls = nfs_ls('/config');
 ok defined $ls;
@@ -37,6 +38,10 @@ ok t_cmp(status_file('workers'), qr/^busy \d+\nidle \d+\n\z/);
 my $port = Apache::Test::vars('port');
 ok t_cmp(status_file('listeners'), qr/^\S+:$port backlog \d+ queue \d+$/m);
 ok t_cmp(status_file('children'), qr/^# cpu pid generation applied_ns\n(\d+ \d+ \d+ \d+\n)+\z/);
+# Each knob: value, layer, when it applied, httpd.conf's value, the import's (none here).
+ok t_cmp(status_file('config'),
+    qr/\A# knob value source applied conf import\n(\S+ \S+ (conf|local) (-|\d{4}-\d\d-\d\dT\S+Z) \S+ -\n)+\z/);
+ok t_cmp(status_file('import'), "none\n", 'no UmlConfImport: status/import says none');
 # The machine's self-check, on a quiet server: clean, and each part said its piece.
 ok t_cmp(status_file('check'), qr/\Aok\nmm: \d+ pages: .*\nvfs: \d+ inodes .*\nsched: /s,
     'status/check says ok, after the allocator, the tree and the CPUs');

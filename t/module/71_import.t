@@ -1,0 +1,141 @@
+# 71: UmlConfImport (issue 11): three httpds take their knobs from one
+# central NFS export -- here another umlnfsd, the way an operator's own NFS
+# server would serve them -- through the kernel's own NFS client.
+#
+#  1     the center and three private httpds (web1..web3) are up, each
+#        importing it; /status/import says ok
+#  2     one write at the center (config/MaxRequestWorkers) is in force in all
+#        three, from the import (/status/config's source column)
+#  3-4   an invalid value at the center for one knob is refused (reported in
+#        /status/errors as from the import) while another knob written at the
+#        same time applies; the refused knob keeps its last value
+#  5     a per-host file (hosts/web2/config/...) wins for web2 only
+#  6-7   a local write on web1 wins over the import and survives the next
+#        central change; an empty write clears it and the import's value is back
+#  8-9   the center killed: every instance keeps its values and serves, and
+#        /status/import says stale since a time, with the error
+# 10     the center back (same image and key): a new central value applies
+#        everywhere, without a restart
+# 11     no crash or kernel complaint in any error_log
+#
+# Private httpds on 8591-8593 (NFS 12591-12593) with the suite's MPM.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(-withtestmore);
+use Apache::TestUtil;
+use Time::HiRes qw(time sleep);
+use UmlConf::Test;
+use Cwd ();
+BEGIN { $ENV{UML_BUILD} //= UmlConf::Test::top_dir() . '/build' }
+use lib UmlConf::Test::top_dir() . '/t/nfs/lib';
+use NfsTest qw(start_server stop_server tmp_path nfsc);
+
+plan tests => 11;
+
+my $top = UmlConf::Test::top_dir();
+my $mpm = suite_mpm();
+my $mpm_conf = $mpm eq 'prefork' ? "StartServers 2\nServerLimit 8\nMaxRequestWorkers 8\n"
+    : "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
+
+# The center: a umlnfsd exporting its tree read-write to this host, kept in an image.
+my @center = ('-e', '/:rw:127.0.0.1', '-k', tmp_path('center.key'), '-S', tmp_path('center.img') . ':4M',
+    '-w', '1');
+my $c = eval { start_server('-l', '127.0.0.1:0', @center) };
+my $cport = $c ? $c->{port} : 0;
+# One libnfs operation at the center (t/nfs/nfsc.c, built from the top of the tree).
+sub center {
+    my $cwd = Cwd::getcwd();
+    chdir $top;
+    my ($st, $out) = nfsc($c, '/', @_);
+    chdir $cwd;
+    diag "center @_[0, 1]: $out" if $st;
+    return !$st;
+}
+center('mkdir', '/config') if $c;
+center('mkdir', '/hosts') if $c;
+center('mkdir', '/hosts/web2') if $c;
+center('mkdir', '/hosts/web2/config') if $c;
+
+my @h = map {
+    private_httpd(name => "71_import_web$_", http_port => 8590 + $_, nfs_port => 12590 + $_,
+        mpm_conf => $mpm_conf,
+        extra => "ServerName web$_\nUmlConfImport nfs://127.0.0.1:$cport/ interval=200ms\n")
+} 1 .. 3;
+my @up = map { $_->start } @h;
+my $imports = join ' | ', map { ($_->cat('/status/import') // '') =~ /^state (\w+)/m ? $1 : '?' } @h;
+ok $c && !grep({ !$_ } @up) && wait_until(sub {
+        !grep { ($_->cat('/status/import') // '') !~ /^state ok$/m } @h }, 10),
+    "1 the center and three importing httpds are up, each import ok ($imports)"
+    or diag join "\n", ($c ? () : 'no center'), map { $_->{start_err} // '', $_->log_since(0) } @h;
+
+# /status/config as { knob => [value, source] } of one instance.
+sub layers {
+    my ($h) = @_;
+    my $t = $h->cat('/status/config') // '';
+    return { map { my @f = split ' '; ($f[0] => [@f[1, 2]]) } grep { !/^#/ && /\S/ } split /\n/, $t };
+}
+# Wait until every instance of @hs has @knob = @value from @source.
+sub all_have {
+    my ($knob, $value, $source, @hs) = @_;
+    my $seen = '';
+    my $t0 = time;
+    my $ok = wait_until(sub {
+        my @l = map { layers($_)->{$knob} // ['?', '?'] } @hs;
+        $seen = join ', ', map { "$_->[0]/$_->[1]" } @l;
+        return !grep { $_->[0] ne $value || $_->[1] ne $source } @l;
+    }, 10);
+    return ($ok, sprintf('%s after %.1f s', $seen, time - $t0));
+}
+
+center('write', '/config/MaxRequestWorkers', "5\n");
+my ($ok, $seen) = all_have('MaxRequestWorkers', 5, 'import', @h);
+ok $ok, "2 one central write is in force in all three, from the import: $seen";
+
+my $err_off = $h[0]->cat('/status/errors') // '';
+center('write', '/config/ListenBacklog', "77\n");
+center('write', '/config/MaxRequestWorkers', "lots\n");
+($ok, $seen) = all_have('ListenBacklog', 77, 'import', @h);
+ok $ok, "3 a knob written beside an invalid one applies everywhere: $seen";
+my $errors = $h[0]->cat('/status/errors') // '';
+ok wait_until(sub { ($h[0]->cat('/status/errors') // '') =~ m{ import /import/config/MaxRequestWorkers "lots\\n" not a decimal number} }, 5)
+        && layers($h[0])->{MaxRequestWorkers}[0] eq '5',
+    '4 the invalid one is refused, reported as from the import, and keeps its value'
+    or diag $h[0]->cat('/status/errors');
+
+center('write', '/hosts/web2/config/MaxRequestWorkers', "3\n");
+my ($ok2, $seen2) = all_have('MaxRequestWorkers', 3, 'import', $h[1]);
+ok $ok2 && layers($h[0])->{MaxRequestWorkers}[0] eq '5' && layers($h[2])->{MaxRequestWorkers}[0] eq '5',
+    "5 a per-host value wins for web2 only: $seen2";
+
+my ($rc) = $h[0]->put('/config/Accepting', "1\n");
+($rc) = $h[0]->put('/config/ListenBacklog', "66\n");
+center('write', '/config/ListenBacklog', "88\n");
+my ($ok3) = all_have('ListenBacklog', 88, 'import', @h[1, 2]);
+ok !$rc && $ok3 && layers($h[0])->{ListenBacklog}[0] eq '66' && layers($h[0])->{ListenBacklog}[1] eq 'local',
+    '6 a local write wins over the import, also after the next central change'
+    or diag explain layers($h[0]);
+($rc) = $h[0]->put('/config/ListenBacklog', "\n");
+my ($ok4, $seen4) = all_have('ListenBacklog', 88, 'import', $h[0]);
+ok !$rc && $ok4 && ($h[0]->cat('/config/ListenBacklog') // '') eq "88\n",
+    "7 an empty write clears it: the import's value is back, and the file shows it ($seen4)";
+
+stop_server($c);
+my $stale_ok = wait_until(sub {
+    !grep { ($_->cat('/status/import') // '') !~ /^state stale$/m } @h }, 10);
+my $imp = $h[2]->cat('/status/import') // '';
+ok $stale_ok && $imp =~ /^stale_since \d{4}-\d\d-\d\dT/m && $imp =~ /^error \S/m,
+    '8 the center gone: every import is stale, since a time, with the error' or diag $imp;
+ok !grep({ $_->get('/index.html', 5)->{status} != 200 } @h)
+        && !grep({ layers($_)->{ListenBacklog}[0] ne '88' } @h),
+    '9 and every instance keeps its values and serves';
+
+$c = start_server('-l', "127.0.0.1:$cport", @center);
+center('write', '/config/ListenBacklog', "99\n");
+($ok, $seen) = all_have('ListenBacklog', 99, 'import', @h);
+ok $ok, "10 the center back: a new value applies everywhere: $seen";
+
+my @bad = map { my $l = $_->log_since(0); grep { /AH00051|AH00052|Segmentation|umlsync:|umlmm:/ } split /\n/, $l } @h;
+ok !@bad, '11 no crash or kernel complaint in any error_log: ' . scalar(@bad) . ' lines'
+    or diag join "\n", @bad[0 .. ($#bad < 5 ? $#bad : 5)];
+stop_server($c) if $c;
+$_->end for @h;
