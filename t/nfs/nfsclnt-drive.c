@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	struct nfsclnt_attr a;
 	struct nfsclnt *c;
 	struct count cnt = {0, 0, 0};
-	char why[128], name[32];
+	char why[128], name[64];
 	uint8_t *big, *back;
 	uint32_t granted;
 	size_t got;

@@ -21,6 +21,8 @@
  *  45-53  hostile replies: huge name length, fh of 200 bytes, NUL in a name,
  *         READ longer than asked, a bad file type, a listing that never
  *         moves or never ends: -EPROTO or -EFBIG, never a crash
+ *  54-55  a call from a kernel thread waits with kthread_wait_fd: another
+ *         thread of its CPU keeps running meanwhile
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,10 +37,12 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "uml.h"
 #include "uml/host.h"
 #include "uml/nfs3.h"
 #include "uml/nfsclnt.h"
 #include "uml/rpcclnt.h"
+#include "uml/sched.h"
 
 #define ECHO_PROG 0x20000099u
 
@@ -703,6 +707,53 @@ static void test_nfs_codecs(void)
 	srv_stop(&s);
 }
 
+/* ---------------- from a kernel thread ---------------- */
+
+static struct srv kt_srv;
+static long kt_answer;
+static _Atomic int kt_done, kt_ticks, kt_ticks_during;
+
+static int kt_caller(void *arg)
+{
+	struct rpc_clnt *c = echo_clnt(&kt_srv, 1000, 1);
+	int before = kt_ticks;
+
+	(void)arg;
+	kt_answer = echo(c, 77);
+	kt_ticks_during = kt_ticks - before;
+	kt_done = 1;
+	rpc_clnt_destroy(c);
+	return 0;
+}
+
+static int kt_ticker(void *arg)
+{
+	(void)arg;
+	while (!kt_done) {
+		kt_ticks++;
+		kthread_sleep_ns(5 * 1000000);
+	}
+	return 0;
+}
+
+static void test_kthread(void)
+{
+	static const struct step slow[] = {{A_DELAY, 200}};
+	struct uml_boot_params bp = {.memory = 16 << 20};
+
+	if (uml_boot(&bp) || sched_cpu_init())
+		bail_out("boot failed");
+	srv_start(&kt_srv, slow, 1, echo_body);
+	kthread_create(NULL, "ticker", SCHED_PRIO_DEFAULT, kt_ticker, NULL);
+	kthread_create(NULL, "caller", SCHED_PRIO_DEFAULT, kt_caller, NULL);
+	sched_cpu_stop(sched_this_cpu());
+	sched_cpu_run(true);
+	srv_stop(&kt_srv);
+	is_int(kt_answer, 1077, "54 a call from a kernel thread is answered");
+	ok(kt_ticks_during >= 10, "55 its CPU ran another thread meanwhile (%d ticks in 200 ms)",
+	   (int)kt_ticks_during);
+}
+
 /* ---------------- URLs ---------------- */
 
 static void test_url(void)
@@ -744,9 +795,10 @@ static void test_url(void)
 
 int main(void)
 {
-	plan(53);
+	plan(55);
 	test_url();
 	test_transport();
 	test_nfs_codecs();
+	test_kthread();
 	return done_testing();
 }
