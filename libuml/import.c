@@ -65,8 +65,7 @@ static int url_resolve(const char *url, char *out, size_t size, char *why, size_
 	return 0;
 }
 
-int uml_mount_nfs(const char *url, const char *path, const char *options, char *why,
-		  size_t whylen)
+int uml_mount_nfs(const char *url, const char *path, const char *options, char *why, size_t whylen)
 {
 	char resolved[NFSIMPORT_URL_MAX];
 	int rc;

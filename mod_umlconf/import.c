@@ -38,6 +38,9 @@ static struct {
 } imp;
 
 static int ttl_seconds;
+/* UmlConfImport is in this configuration (the machine may keep an import a graceful restart
+ * dropped). */
+static bool import_on;
 
 /* "500ms", "2s" or "2" (seconds) as milliseconds; -1 if neither. */
 static long parse_interval(const char *v)
@@ -75,12 +78,13 @@ const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char
 		if (!strncmp(argv[i], "interval=", 9)) {
 			ms = parse_interval(eq + 1);
 			if (ms < 50 || ms > 3600000)
-				return apr_psprintf(cmd->pool,
-						    "UmlConfImport: interval '%s' is not from 50ms to "
-						    "3600s (500ms, 2s or 2)",
-						    eq + 1);
-			opts = apr_psprintf(cmd->pool, "%s%sinterval=%ld", opts, *opts ? "," : "",
-					    ms);
+				return apr_psprintf(
+				    cmd->pool,
+				    "UmlConfImport: interval '%s' is not from 50ms to "
+				    "3600s (500ms, 2s or 2)",
+				    eq + 1);
+			opts =
+			    apr_psprintf(cmd->pool, "%s%sinterval=%ld", opts, *opts ? "," : "", ms);
 		} else if (!strncmp(argv[i], "ttl=", 4)) {
 			ms = parse_interval(eq + 1);
 			if (ms < 0 || ms % 1000)
@@ -98,14 +102,20 @@ const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char
 	return NULL;
 }
 
-int umlconf_import_up(server_rec *s, struct umlconf_conf *conf)
+static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop);
+
+int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_shared *sh)
 {
 	char why[256] = "";
 	int rc;
 
 	ttl_seconds = conf->import_ttl;
-	if (!conf->import_url)
+	import_on = conf->import_url != NULL;
+	if (!import_on) {
+		/* Dropped at a graceful restart: its values go, nobody polls it. */
+		layers_put(sh, 0, true);
 		return 0;
+	}
 	rc = uml_mount_nfs(conf->import_url, IMPORT_DIR, conf->import_opts, why, sizeof(why));
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
@@ -127,13 +137,14 @@ static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop)
 
 	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
 		const char *name = sh->knob[slot].name;
-		char where[UMLCONF_KNOB_NAME_MAX + 320];
+		char where[UMLCONF_KNOB_NAME_MAX + 320] = "";
 		long n = -ENOENT;
 
 		if (!name[0])
 			continue;
 		if (!drop && host[0] && !strchr(host, '/')) {
-			snprintf(where, sizeof(where), IMPORT_DIR "/hosts/%s/config/%s", host, name);
+			snprintf(where, sizeof(where), IMPORT_DIR "/hosts/%s/config/%s", host,
+				 name);
 			n = uml_get_file(where, data, sizeof(data));
 		}
 		if (!drop && n < 0) {
@@ -190,7 +201,7 @@ void umlconf_import_start(void)
 {
 	int rc;
 
-	if (uml_import_count() <= 0)
+	if (!import_on || uml_import_count() <= 0)
 		return;
 	rc = uml_import_start(import_changed, NULL);
 	if (rc < 0)
@@ -207,7 +218,7 @@ size_t umlconf_import_render(char *buf, size_t size)
 	struct uml_import_stat st;
 	size_t len = 0;
 
-	if (uml_import_count() <= 0 || uml_import_stat(0, &st) < 0) {
+	if (!import_on || uml_import_count() <= 0 || uml_import_stat(0, &st) < 0) {
 		umlconf_buf_printf(buf, size, &len, "none\n");
 		return len;
 	}

@@ -488,41 +488,53 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 						  "the state was saved: httpd.conf's value applies",
 			     def->name, saved_conf, (int)strcspn(conf_text, "\n"), conf_text);
 		slot_write(sh, k->slot, &conf);
-	} else if (noted && fresh && (n = uml_get_file(path, saved, sizeof(saved) - 1)) >= 0) {
+	} else if (noted && fresh) {
 		char ikey[UMLCONF_KNOB_NAME_MAX + 8], imported[UMLCONF_TEXT_MAX + 24];
-		bool from_import;
+		struct umlconf_value iv = {0};
+		bool has_import = false, has_local = false;
 
-		saved[n] = '\0';
-		memset(&v, 0, sizeof(v));
-		reason[0] = '\0';
 		/*
-		 * The file keeps the value in force, whichever layer it came
-		 * from: the import's last value is noted, so that it comes back
-		 * as the import's (until the next pass) and not as a local write.
+		 * The import's last value is a note (the file is only rendered
+		 * with it); the file keeps what a local write left. Content equal
+		 * to httpd.conf's or to the import's, or empty (cleared), is no
+		 * local override.
 		 */
 		snprintf(ikey, sizeof(ikey), "import:%s", def->name);
-		from_import = uml_state_note_get(ikey, imported, sizeof(imported)) >= 0 &&
-			      strcmp(imported, saved) == 0;
-		if (content_empty(saved, (size_t)n) || strcmp(saved, conf_text) == 0) {
-			/* httpd.conf's value, or a local value cleared: nothing to keep */
-		} else if (value_parse(def, ks, saved, (size_t)n, &v, reason, sizeof(reason)) ==
-			   0) {
+		reason[0] = '\0';
+		if (uml_state_note_get(ikey, imported, sizeof(imported)) >= 0 &&
+		    !content_empty(imported, strlen(imported)) &&
+		    value_parse(def, ks, imported, strlen(imported), &iv, reason, sizeof(reason)) ==
+			0)
+			has_import = true;
+		n = uml_get_file(path, saved, sizeof(saved) - 1);
+		if (n >= 0) {
+			saved[n] = '\0';
+			memset(&v, 0, sizeof(v));
+			reason[0] = '\0';
+			if (content_empty(saved, (size_t)n) || strcmp(saved, conf_text) == 0 ||
+			    (has_import && strcmp(saved, imported) == 0))
+				;
+			else if (value_parse(def, ks, saved, (size_t)n, &v, reason,
+					     sizeof(reason)) == 0)
+				has_local = true;
+			else
+				ap_log_error(
+				    APLOG_MARK, APLOG_WARNING, 0, s,
+				    UMLCONF_LOGNO(10039) "%s: the saved value \"%.*s\" is not "
+							 "valid now (%s): httpd.conf's %.*s "
+							 "applies",
+				    def->name, (int)strcspn(saved, "\n"), saved, reason,
+				    (int)strcspn(conf_text, "\n"), conf_text);
+		}
+		if (has_import || has_local) {
 			uml_lock(sh->knobs_lock);
-			if (from_import) {
-				ks->imported = true;
-				ks->import = v;
-			} else {
-				ks->local = true;
-			}
-			layers_settle_locked(sh, k->slot, from_import ? NULL : &v);
+			ks->imported = has_import;
+			if (has_import)
+				ks->import = iv;
+			ks->local = has_local;
+			layers_settle_locked(sh, k->slot, has_local ? &v : NULL);
 			uml_unlock(sh->knobs_lock);
-		} else
-			ap_log_error(
-			    APLOG_MARK, APLOG_WARNING, 0, s,
-			    UMLCONF_LOGNO(10039) "%s: the saved value \"%.*s\" is not valid "
-						 "now (%s): httpd.conf's %.*s applies",
-			    def->name, (int)strcspn(saved, "\n"), saved, reason,
-			    (int)strcspn(conf_text, "\n"), conf_text);
+		}
 	}
 	if (!noted || strcmp(saved_conf, conf_text) != 0)
 		uml_state_note_set(key, conf_text);

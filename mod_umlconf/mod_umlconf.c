@@ -668,7 +668,7 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 		return HTTP_INTERNAL_SERVER_ERROR;
 	if (rc == 0)
 		rc = umlconf_knobs_up(sh, s);
-	if (rc == 0 && umlconf_import_up(s, conf) < 0)
+	if (rc == 0 && umlconf_import_up(s, conf, sh) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
 	/* Hooks are per process and die with the old DSO: attach them on every pass. */
 	if (rc == 0)

@@ -254,8 +254,11 @@ size_t umlconf_knobs_render(char *buf, size_t size);
 /* --- import.c: UmlConfImport, the central configuration --- */
 /* UmlConfImport nfs://host[:port]/path [interval=1s] [ttl=0] [maxfile=...]... */
 const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char *const argv[]);
-/* Register the import (parent, post_config); 0 or -1 after logging why. */
-int umlconf_import_up(server_rec *s, struct umlconf_conf *conf);
+/*
+ * Register the import (parent, post_config, after the knobs); without
+ * UmlConfImport, drop the import's values. 0, or -1 after logging why.
+ */
+int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_shared *sh);
 /* Start this child's importer thread (on its CPU). */
 void umlconf_import_start(void);
 /* /status/import: the import's state, its last error and its figures. */

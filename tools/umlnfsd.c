@@ -11,7 +11,8 @@
  * add or choose UDP) with nprocs worker processes, each attached as a CPU of
  * the machine. File handles are keyed by the secret in -k's file (made there
  * when missing), else by one made at boot. The parent restarts
- * workers that die and stops them all on SIGTERM or SIGINT. -s caps what
+ * workers that die and stops them all on SIGTERM or SIGINT; SIGUSR1 prints
+ * the service's counters. -s caps what
  * clients' files may hold (uml_fs_scratch_limit; default half of the
  * memory). -S keeps the tree in a state image (made with @size bytes,
  * default 16M, when missing): clients' files and their contents survive a
@@ -197,6 +198,20 @@ static void add_import(char *arg)
 	}
 }
 
+/* The service's counters on stderr: at a stop, and on SIGUSR1 while running. */
+static void print_stats(const char *what)
+{
+	struct uml_nfs_stats st;
+
+	uml_nfs_stats(&st);
+	fprintf(stderr,
+		"umlnfsd: %s: %llu calls, %llu errors, %llu garbage, %llu connections, "
+		"%llu refused, %llu unlisted\n",
+		what, (unsigned long long)st.calls, (unsigned long long)st.errors,
+		(unsigned long long)st.garbage, (unsigned long long)st.connections,
+		(unsigned long long)st.refused, (unsigned long long)st.unlisted);
+}
+
 static void worker_main(pid_t parent)
 {
 	sigset_t stop;
@@ -308,7 +323,6 @@ int main(int argc, char **argv)
 	size_t scratch = 0;
 	int nexports = 0, nfiles = 0, port, opt, i, rc, sfd;
 	bool foreground = false, running = true;
-	struct uml_nfs_stats st;
 	sigset_t sigs;
 
 	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:")) != -1) {
@@ -420,6 +434,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0)
@@ -448,6 +463,8 @@ int main(int argc, char **argv)
 		}
 		if (si.ssi_signo == SIGCHLD)
 			reap_and_restart();
+		else if (si.ssi_signo == SIGUSR1)
+			print_stats("counters");
 		else
 			running = false;
 	}
@@ -458,12 +475,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "umlnfsd: %s: the last changes could not be synced\n", image);
 	if (pidfile)
 		unlink(pidfile);
-	uml_nfs_stats(&st);
-	fprintf(stderr,
-		"umlnfsd: stopped: %llu calls, %llu errors, %llu garbage, %llu connections, "
-		"%llu refused, %llu unlisted\n",
-		(unsigned long long)st.calls, (unsigned long long)st.errors,
-		(unsigned long long)st.garbage, (unsigned long long)st.connections,
-		(unsigned long long)st.refused, (unsigned long long)st.unlisted);
+	print_stats("stopped");
 	return 0;
 }

@@ -16,9 +16,14 @@
 #        /status/import says stale since a time, with the error
 # 10     the center back (same image and key): a new central value applies
 #        everywhere, without a restart
-# 11     no crash or kernel complaint in any error_log
+# 11     another instance's own export as the center: web4 imports web1's tree
+#        and follows a local write to web1's knob
+# 12-13  web5 keeps its tree in a state image: stopped and started while the
+#        center is away, the imported value is back as the import's (a note
+#        says it was imported), so the center's next value applies to it
+# 14     no crash or kernel complaint in any error_log
 #
-# Private httpds on 8591-8593 (NFS 12591-12593) with the suite's MPM.
+# Private httpds on 8591-8595 (NFS 12591-12595) with the suite's MPM.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -26,11 +31,12 @@ use Apache::TestUtil;
 use Time::HiRes qw(time sleep);
 use UmlConf::Test;
 use Cwd ();
+use File::Path ();
 BEGIN { $ENV{UML_BUILD} //= UmlConf::Test::top_dir() . '/build' }
 use lib UmlConf::Test::top_dir() . '/t/nfs/lib';
 use NfsTest qw(start_server stop_server tmp_path nfsc);
 
-plan tests => 11;
+plan tests => 14;
 
 my $top = UmlConf::Test::top_dir();
 my $mpm = suite_mpm();
@@ -134,8 +140,42 @@ center('write', '/config/ListenBacklog', "99\n");
 ($ok, $seen) = all_have('ListenBacklog', 99, 'import', @h);
 ok $ok, "10 the center back: a new value applies everywhere: $seen";
 
-my @bad = map { my $l = $_->log_since(0); grep { /AH00051|AH00052|Segmentation|umlsync:|umlmm:/ } split /\n/, $l } @h;
-ok !@bad, '11 no crash or kernel complaint in any error_log: ' . scalar(@bad) . ' lines'
+# Another instance's own export as the center: web4 imports web1's tree, whose
+# config/ is web1's live knobs, so web4 follows a write to web1.
+my $h4 = private_httpd(name => '71_import_web4', http_port => 8594, nfs_port => 12594,
+    mpm_conf => $mpm_conf, extra => "ServerName web4\nUmlConfImport nfs://127.0.0.1:12591/ interval=200ms\n");
+my $up4 = $h4->start;
+my ($rc4) = $h[0]->put('/config/MaxRequestWorkers', "6\n");
+my ($ok5, $seen5) = $up4 && !$rc4 ? all_have('MaxRequestWorkers', 6, 'import', $h4) : (0, 'not up');
+ok $ok5, "11 another instance's export as the center: web4 follows a write to web1's knob: $seen5"
+    or diag $h4->cat('/status/import'), $h4->log_since(0);
+
+# With a state image: an imported value comes back after stop and start as
+# the import's (not as a local write), so the center's next value applies.
+my $h5 = private_httpd(name => '71_import_web5', http_port => 8595, nfs_port => 12595,
+    mpm_conf => $mpm_conf, memory => '',
+    extra => "ServerName web5\nUmlConfKeyFile state/umlconf.key\nUmlConfState state/web5.img 4M\n"
+        . "UmlConfImport nfs://127.0.0.1:$cport/ interval=200ms\n");
+File::Path::remove_tree($h5->{root});
+File::Path::make_path("$h5->{root}/state");
+my $up5 = $h5->start(keep => 1);
+center('write', '/config/MaxRequestWorkers', "4\n");
+my ($ok6, $seen6) = $up5 ? all_have('MaxRequestWorkers', 4, 'import', $h5) : (0, 'not up');
+my $s5 = $h5->stop('TERM', 20);
+stop_server($c);
+chmod 0600, "$h5->{root}/state/umlconf.key";
+$up5 = defined $s5->{exited} && $h5->start(keep => 1);
+my $l5 = $up5 ? layers($h5)->{MaxRequestWorkers} : ['?', '?'];
+ok $ok6 && $up5 && "@$l5" eq '4 import',
+    "12 with a state image, stop and start with the center away: the imported 4 is back, as "
+    . "the import's ($seen6; then @$l5)" or diag $h5->{start_err}, $h5->log_since(0);
+$c = start_server('-l', "127.0.0.1:$cport", @center);
+center('write', '/config/MaxRequestWorkers', "2\n");
+my ($ok7, $seen7) = all_have('MaxRequestWorkers', 2, 'import', $h5);
+ok $ok7, "13 and the center's next value applies to it: $seen7";
+
+my @bad = map { my $l = $_->log_since(0); grep { /AH00051|AH00052|Segmentation|umlsync:|umlmm:/ } split /\n/, $l } @h, $h4, $h5;
+ok !@bad, '14 no crash or kernel complaint in any error_log: ' . scalar(@bad) . ' lines'
     or diag join "\n", @bad[0 .. ($#bad < 5 ? $#bad : 5)];
 stop_server($c) if $c;
-$_->end for @h;
+$_->end for @h, $h4, $h5;

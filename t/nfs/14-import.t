@@ -84,7 +84,9 @@ nfsc($c, '/', 'write', "/many/f$_", "$_\n") for 1 .. 80;
 sleep 1;
 my ($lst, $ls) = nfsc($imp, '/', 'ls', '/import/many');
 my $n = () = $ls =~ /^f\d+$/mg;
-ok($n > 0 && $n <= 64, "8 names past maxentries are left out ($n of 80 copied)") or diag $ls;
+ok($n > 0 && $n <= 64 && cat_imp('config/Foo') eq "world\n",
+	"8 names past maxentries are left out ($n of 80 copied), and what the pass did not reach stays")
+    or diag $ls;
 my $port = $c->{port};
 stop_server($c);
 sleep 0.5;

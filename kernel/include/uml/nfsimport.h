@@ -12,7 +12,9 @@
  * the copy, which keeps the last good content while the server is away.
  *
  * Bounds (hostile servers): files over maxfile bytes, more than maxentries
- * names or deeper than depth directories are left out and reported.
+ * names or deeper than depth directories are left out and reported. A pass
+ * that hit maxentries removes nothing from the copy: what it did not reach
+ * may still be there.
  */
 #ifndef UML_NFSIMPORT_H
 #define UML_NFSIMPORT_H
@@ -43,10 +45,10 @@ struct nfsimport_status {
 	uint64_t changed_ns;	 /* when the copy last changed */
 	uint64_t version;	 /* changes made to the copy so far */
 	uint64_t passes, rpcs;
-	uint64_t newest_mtime_ns; /* the newest mtime among the remote files */
-	uint32_t files, dirs;	  /* in the copy */
-	uint32_t skipped;	  /* names left out by the bounds in the last pass */
-	uint32_t holder_pid;	  /* the process polling now; 0: none */
+	uint64_t newest_mtime_ns;      /* the newest mtime among the remote files */
+	uint32_t files, dirs;	       /* in the copy */
+	uint32_t skipped;	       /* names left out by the bounds in the last pass */
+	uint32_t holder_pid;	       /* the process polling now; 0: none */
 	char error[NFSIMPORT_ERR_MAX]; /* the last failure or bound hit; "" if none */
 };
 
@@ -59,8 +61,7 @@ struct nfsimport_status {
  * options. Returns the import's index, or -EINVAL (with @why), -ENOSPC (no
  * slot left), -ENODEV (no machine), -ENOMEM.
  */
-int nfsimport_add(const char *url, const char *path, const char *options, char *why,
-		  size_t whylen);
+int nfsimport_add(const char *url, const char *path, const char *options, char *why, size_t whylen);
 
 /*
  * What a holder tells its process after each pass: @rel is a changed or

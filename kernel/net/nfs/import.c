@@ -33,10 +33,10 @@
 #include "uml/sync.h"
 #include "uml/vfs.h"
 
-#define IMPORT_ROOT	  "nfs.imports"
-#define IMPORT_REL_MAX	  512
+#define IMPORT_ROOT	   "nfs.imports"
+#define IMPORT_REL_MAX	   512
 #define IMPORT_STACK_ORDER 4 /* 64 KiB: a pass keeps paths of VFS_PATH_MAX on it */
-#define IMPORT_MIN_IVL_MS 50
+#define IMPORT_MIN_IVL_MS  50
 
 /* One import, in the arena. */
 struct nfsimport {
@@ -47,7 +47,7 @@ struct nfsimport {
 	bool has_uid, has_gid;
 	_Atomic uint32_t config_gen; /* bumped by every add: holders start over */
 
-	_Atomic uint32_t holder;     /* host tid of the polling thread, 0: none */
+	_Atomic uint32_t holder; /* host tid of the polling thread, 0: none */
 	_Atomic uint32_t holder_pid;
 	/* The holder's report; status[] under the table's lock. */
 	struct nfsimport_status status;
@@ -119,9 +119,11 @@ static int options_parse(const char *opts, struct nfsimport *im, char *why, size
 				rc = opt_u32(eq, 1, 100000, &im->maxentries);
 			else if (!strcmp(tok, "depth"))
 				rc = opt_u32(eq, 0, 32, &im->depth);
-			else if (!strcmp(tok, "uid") && !(rc = opt_u32(eq, 0, UINT32_MAX, &im->uid)))
+			else if (!strcmp(tok, "uid") &&
+				 !(rc = opt_u32(eq, 0, UINT32_MAX, &im->uid)))
 				im->has_uid = true;
-			else if (!strcmp(tok, "gid") && !(rc = opt_u32(eq, 0, UINT32_MAX, &im->gid)))
+			else if (!strcmp(tok, "gid") &&
+				 !(rc = opt_u32(eq, 0, UINT32_MAX, &im->gid)))
 				im->has_gid = true;
 		}
 		if (rc) {
@@ -137,8 +139,7 @@ static int options_parse(const char *opts, struct nfsimport *im, char *why, size
 
 /* --- registration --- */
 
-int nfsimport_add(const char *url, const char *path, const char *options, char *why,
-		  size_t whylen)
+int nfsimport_add(const char *url, const char *path, const char *options, char *why, size_t whylen)
 {
 	struct nfsimport_table *t = table();
 	struct nfsclnt_opts co;
@@ -153,7 +154,8 @@ int nfsimport_add(const char *url, const char *path, const char *options, char *
 		return -EINVAL;
 	}
 	if (!path || path[0] != '/' || !path[1] || strlen(path) >= sizeof(im.path)) {
-		snprintf(why, whylen, "the directory must be an absolute path under %zu bytes, not /",
+		snprintf(why, whylen,
+			 "the directory must be an absolute path under %zu bytes, not /",
 			 sizeof(im.path));
 		return -EINVAL;
 	}
@@ -229,7 +231,8 @@ int nfsimport_status(int idx, struct nfsimport_status *st)
 	spin_lock(&t->lock);
 	*st = t->imp[idx].status;
 	spin_unlock(&t->lock);
-	st->holder_pid = atomic_load(&t->imp[idx].holder) ? atomic_load(&t->imp[idx].holder_pid) : 0;
+	st->holder_pid =
+	    atomic_load(&t->imp[idx].holder) ? atomic_load(&t->imp[idx].holder_pid) : 0;
 	return 0;
 }
 
@@ -276,6 +279,7 @@ struct importer {
 	void *map;
 	/* This pass. */
 	uint32_t skipped, listed;
+	bool truncated; /* the pass saw less than the whole export: remove nothing */
 	uint64_t rpcs0, newest;
 	char err[NFSIMPORT_ERR_MAX];
 	char changed[64][IMPORT_REL_MAX];
@@ -320,7 +324,7 @@ static int importer_maps(struct importer *ip, const struct nfsimport *im)
 }
 
 static void pass_error(struct importer *ip, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void pass_error(struct importer *ip, const char *fmt, ...)
 {
 	va_list ap;
@@ -451,6 +455,7 @@ static void sync_file(struct importer *ip, const struct nfsimport *im, const cha
 
 	if (!s) {
 		ip->skipped++;
+		ip->truncated = true;
 		return;
 	}
 	s->present = true;
@@ -511,6 +516,7 @@ static void sync_dir_entry(struct importer *ip, const struct nfsimport *im, cons
 	}
 	if (ip->ndirs == ip->cap || !(s = seen_add(ip, rel))) {
 		ip->skipped++;
+		ip->truncated = true;
 		return;
 	}
 	if (local_path(im, rel, path, sizeof(path)) || vfs_mkpath(path, 0555, &d)) {
@@ -603,6 +609,8 @@ static int pass(struct importer *ip, struct nfsimport *im)
 	}
 	for (uint32_t i = 0; i < ip->nseen; i++)
 		ip->seen[i].present = false;
+	ip->listed = ip->skipped = 0;
+	ip->truncated = false;
 	ip->ndirs = 0;
 	ip->dirs[ip->ndirs].fh = ip->root;
 	ip->dirs[ip->ndirs].rel[0] = '\0';
@@ -617,8 +625,10 @@ static int pass(struct importer *ip, struct nfsimport *im)
 		rc = nfsclnt_readdirplus(ip->c, &pd->fh, ip->cap - ip->listed, collect, ip);
 		if (rc == -EFBIG) {
 			ip->skipped++;
-			pass_error(ip, "%s/: more than the import's maxentries of %u names: the rest "
-				       "left out",
+			ip->truncated = true;
+			pass_error(ip,
+				   "%s/: more than the import's maxentries of %u names: the rest "
+				   "left out",
 				   pd->rel, im->maxentries);
 		} else if (rc) {
 			pass_error(ip, "%s/: READDIRPLUS: %s", pd->rel, strerror(-rc));
@@ -655,7 +665,13 @@ static int pass(struct importer *ip, struct nfsimport *im)
 				ip->skipped++;
 		}
 	}
-	sweep(ip, im);
+	/*
+	 * A center past the bounds may list names we never reached in another
+	 * order next time (a config/ after a huge directory): what we did not
+	 * see is not gone, so nothing is removed after such a pass.
+	 */
+	if (!ip->truncated)
+		sweep(ip, im);
 	return 0;
 }
 
@@ -744,7 +760,6 @@ static int importer_main(void *arg)
 			}
 		}
 		if (lease_take(im)) {
-			ip->skipped = ip->listed = 0;
 			ip->nchanged = 0;
 			ip->overflow = false;
 			ip->newest = 0;
