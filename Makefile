@@ -47,7 +47,7 @@ UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_
 FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
-TOOLS	   := $(O)/umlnfsd $(O)/umlfsck
+TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/examples/nfscp
 # Drivers of the t/nfs tests that link the kernel.
 NFS_DRIVERS := $(O)/t/nfsclnt-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
@@ -101,6 +101,10 @@ $(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(O)/umlfsck: $(O)/tools/umlfsck.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# Programs on libuml other than httpd (examples/).
+$(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).

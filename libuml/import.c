@@ -1,7 +1,8 @@
 /*
- * libuml's imports: wrappers over kernel/net/nfs/import.c, and the one
- * thing the kernel leaves to the library: a host name in the URL is
- * resolved here, at set-up, so no kernel thread ever waits for a resolver.
+ * libuml's NFS client: imports (wrappers over kernel/net/nfs/import.c) and
+ * one file of a remote export read or written (kernel/net/nfs/nfs3clnt.c).
+ * The one thing the kernel leaves to the library: a host name in the URL
+ * is resolved here, by the caller, so no kernel thread waits for a resolver.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "uml.h"
+#include "uml/nfsclnt.h"
 #include "uml/nfsimport.h"
 
 _Static_assert(sizeof(((struct uml_import_stat *)0)->url) == NFSIMPORT_URL_MAX, "url");
@@ -118,4 +120,94 @@ int uml_import_stat(int idx, struct uml_import_stat *st)
 	st->holder_pid = s.holder_pid;
 	memcpy(st->error, s.error, sizeof(st->error));
 	return 0;
+}
+
+/* Mount @url's export and walk @path's directories: the last name's directory in *dir. */
+static int remote_open(const char *url, const char *path, struct nfsclnt **c,
+		       struct nfsclnt_fh *dir, const char **name)
+{
+	char resolved[NFSIMPORT_URL_MAX], why[160], part[NFSCLNT_NAME_MAX + 1];
+	struct nfsclnt_opts o;
+	const char *p = path;
+	int rc;
+
+	if (!url || !path)
+		return -EINVAL;
+	rc = url_resolve(url, resolved, sizeof(resolved), why, sizeof(why));
+	if (!rc)
+		rc = nfsclnt_url_parse(resolved, &o, why, sizeof(why));
+	if (!rc)
+		rc = nfsclnt_open(&o, c, dir);
+	if (rc)
+		return rc;
+	for (;;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n || n > NFSCLNT_NAME_MAX)
+			rc = -EINVAL;
+		else if (!p[n])
+			break;
+		else {
+			memcpy(part, p, n);
+			part[n] = '\0';
+			rc = nfsclnt_lookup(*c, dir, part, dir, NULL);
+		}
+		if (rc) {
+			nfsclnt_close(*c);
+			return rc;
+		}
+		p += n;
+	}
+	*name = p;
+	return 0;
+}
+
+long uml_nfs_get(const char *url, const char *path, void *buf, size_t size)
+{
+	struct nfsclnt_fh dir, fh;
+	struct nfsclnt_attr attr;
+	struct nfsclnt *c;
+	const char *name;
+	size_t got = 0;
+	bool eof = false;
+	int rc = remote_open(url, path, &c, &dir, &name);
+
+	if (rc)
+		return rc;
+	rc = nfsclnt_lookup(c, &dir, name, &fh, &attr);
+	if (!rc && attr.type != NFSCLNT_REG)
+		rc = -EISDIR;
+	else if (!rc && attr.size > size)
+		rc = -EFBIG;
+	while (!rc && !eof && got < size) {
+		size_t n = 0;
+
+		rc = nfsclnt_read(c, &fh, got, (char *)buf + got, size - got, &n, &eof);
+		if (!n)
+			break;
+		got += n;
+	}
+	nfsclnt_close(c);
+	return rc ? rc : (long)got;
+}
+
+int uml_nfs_put(const char *url, const char *path, const void *data, size_t len)
+{
+	struct nfsclnt_fh dir, fh;
+	struct nfsclnt *c;
+	const char *name;
+	int rc = remote_open(url, path, &c, &dir, &name);
+
+	if (rc)
+		return rc;
+	rc = nfsclnt_create(c, &dir, name, 0644, &fh);
+	if (!rc)
+		rc = nfsclnt_truncate(c, &fh, 0);
+	if (!rc && len)
+		rc = nfsclnt_write(c, &fh, 0, data, len);
+	nfsclnt_close(c);
+	return rc;
 }

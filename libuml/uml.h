@@ -527,6 +527,21 @@ struct uml_import_stat {
 int uml_import_count(void);
 int uml_import_stat(int idx, struct uml_import_stat *st);
 
+/*
+ * One file of a remote export, with the machine's own NFS client: @url
+ * names the export as for uml_mount_nfs, @path a file under it
+ * ("config/MaxRequestWorkers"). Each call mounts, walks the path, does its
+ * work and unmounts; it blocks its caller (a kernel thread's CPU runs its
+ * other threads meanwhile). uml_nfs_get reads the file into @buf and
+ * returns its length, -EFBIG when it holds more than @size bytes.
+ * uml_nfs_put makes the file hold @data/@len: created (mode 0644) when
+ * missing, else truncated and written, with FILE_SYNC writes. Both return
+ * a negative errno on failure: -ENOENT, -EACCES, -ECONNREFUSED,
+ * -ETIMEDOUT, -EINVAL (a bad URL or path), ...
+ */
+long uml_nfs_get(const char *url, const char *path, void *buf, size_t size);
+int uml_nfs_put(const char *url, const char *path, const void *data, size_t len);
+
 /* What a CPU (a host thread running kernel threads) is doing. */
 struct uml_sched_stats {
 	uint32_t pid;	       /* its process */

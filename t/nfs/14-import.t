@@ -10,10 +10,13 @@
 #        out; the files within them are there
 #  9     the center killed: the importer serves the last copy
 # 10     the center back on its port (same image and key): a change follows
-# 11     each of the importer's workers SIGKILLed in turn (one of them holds
+# 11-13  libuml's one-file calls (examples/nfscp): uml_nfs_put makes a file
+#        at the center (the importer copies it) and replaces it whole,
+#        uml_nfs_get reads it back and says when a file is missing
+# 14     each of the importer's workers SIGKILLed in turn (one of them holds
 #        the lease and polls): the survivor or the restarted one takes it
 #        over, and a change follows
-# 12     no sanitizer spoke, no other worker died
+# 15     no sanitizer spoke, no other worker died
 use strict;
 use warnings;
 use FindBin;
@@ -22,7 +25,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use NfsTest;
 
-plan_nfs(12);
+plan_nfs(15);
 
 my $img = tmp_path('center.img');
 my @center = ('-e', '/:rw:127.0.0.1', '-k', tmp_path('center.key'), '-S', "$img:4M", '-w', '1');
@@ -87,6 +90,11 @@ my $n = () = $ls =~ /^f\d+$/mg;
 ok($n > 0 && $n <= 64 && cat_imp('config/Foo') eq "world\n",
 	"8 names past maxentries are left out ($n of 80 copied), and what the pass did not reach stays")
     or diag $ls;
+# Gone again, so that the copy may hold new names: the seen names of a pass
+# that hit maxentries stay, and they fill the importer's table.
+nfsc($c, '/', 'rm', "/many/f$_") for 1 .. 80;
+nfsc($c, '/', 'rmdir', '/many');
+
 my $port = $c->{port};
 stop_server($c);
 sleep 0.5;
@@ -99,6 +107,32 @@ $t = until_imp('config/Foo', "again\n", 15);
 ok(defined $t, '10 the center back on its port: a change follows');
 diag sprintf('%.2f s after the write', $t) if defined $t;
 
+# libuml's one-file calls (uml_nfs_put, uml_nfs_get) through examples/nfscp.
+my $nfscp = build_dir() . '/examples/nfscp';
+my $curl = "nfs://127.0.0.1:$c->{port}/";
+# (status, output) of nfscp @op on @path, with @in on its standard input for a put.
+sub nfscp {
+	my ($op, $path, $in) = @_;
+	my $file = tmp_path('nfscp.in');
+	open(my $fh, '>', $file) or die;
+	print $fh $in // '';
+	close $fh;
+	return run_tool('sh', '-c', 'exec "$0" "$1" "$2" "$3" < "$4"', $nfscp, $op, $curl, $path,
+		$file);
+}
+my ($pst) = nfscp('put', 'config/FromLib', "made by libuml, long at first\n");
+my ($gst, $got) = run_tool('nfs-cat', nfs_url($c, '/config/FromLib'));
+ok(!$pst && !$gst && $got eq "made by libuml, long at first\n"
+	&& defined until_imp('config/FromLib', "made by libuml, long at first\n"),
+	'11 uml_nfs_put makes a file at the center, which the importer copies')
+    or diag "put $pst, center read $gst: [$got], copy: [" . (cat_imp('config/FromLib') // 'none') . ']';
+($pst) = nfscp('put', 'config/FromLib', "short\n");
+my ($gst2, $got2) = nfscp('get', 'config/FromLib');
+ok(!$pst && !$gst2 && $got2 eq "short\n", '12 it replaces it whole; uml_nfs_get reads it back')
+    or diag $got2;
+my ($mst, $mout) = nfscp('get', 'config/Nope');
+ok($mst == 1 && $mout =~ /No such file/, '13 uml_nfs_get of a missing file says so') or diag $mout;
+
 # Each worker of the importer killed in turn (one of them polls): the lease moves on.
 my @w = split ' ', `pgrep -P $imp->{pid}`;
 my $followed = 0;
@@ -107,11 +141,11 @@ for my $i (0 .. $#w) {
 	nfsc($c, '/', 'write', '/config/Foo', "kill$i\n");
 	$followed++ if defined until_imp('config/Foo', "kill$i\n", 15);
 }
-ok(@w == 2 && $followed == 2, "11 each worker SIGKILLed in turn: changes still follow ($followed of "
+ok(@w == 2 && $followed == 2, "14 each worker SIGKILLed in turn: changes still follow ($followed of "
 	. scalar(@w) . ')');
 
 stop_server($c);
 my $log = stop_server($imp);
 my $died = () = $log =~ /umlnfsd: worker \d+ exited/g;
 ok($died == 2 && $log !~ /Sanitizer|runtime error/,
-	"12 no sanitizer spoke, no other worker died ($died deaths, the two killed)") or diag $log;
+	"15 no sanitizer spoke, no other worker died ($died deaths, the two killed)") or diag $log;
