@@ -263,9 +263,9 @@ static void slot_write(struct umlconf_shared *sh, int slot, const struct umlconf
 }
 
 /*
- * Put the highest layer set in force: local, else the import, else
- * httpd.conf. knobs_lock held. Returns whether the value in force changed
- * (or @local_v, a local write's value, was stored even if equal).
+ * Put the highest layer set in force: local (@local_v, a local write's new
+ * value; NULL: the local value in force stays), else the import, else
+ * httpd.conf. knobs_lock held; the caller announces the change.
  */
 static void layers_settle_locked(struct umlconf_shared *sh, int slot,
 				 const struct umlconf_value *local_v)
