@@ -542,6 +542,44 @@ int uml_import_stat(int idx, struct uml_import_stat *st);
 long uml_nfs_get(const char *url, const char *path, void *buf, size_t size);
 int uml_nfs_put(const char *url, const char *path, const void *data, size_t len);
 
+/*
+ * A remote export kept mounted, for a program that comes back to the same
+ * files again and again (a monitor reading status and writing knobs every
+ * second). The handles of the paths it uses are looked up once and kept; a
+ * stale one is looked up again. Calls block their caller like uml_nfs_get;
+ * a session is used by one thread at a time. Unless the URL says timeo=
+ * and retrans=, a call waits 500 ms and is sent twice, so a dead server
+ * costs a caller 1.5 s, not a minute.
+ *
+ * uml_nfs_session_open mounts @url's export: 0 and *@s, or -EINVAL (a bad
+ * URL or host name; the reason in @why), -ECONNREFUSED, -ETIMEDOUT,
+ * -EACCES (the server refused the mount), -ENOENT (no such export),
+ * -EPROTO (the answer was not ONC RPC or MOUNT), -ENOMEM.
+ */
+typedef struct uml_nfs_session uml_nfs_session_t;
+int uml_nfs_session_open(const char *url, uml_nfs_session_t **s, char *why, size_t whylen);
+/*
+ * The file @path (relative to the export's root) into @buf: its length, or
+ * -EFBIG when it holds more than @size bytes, -ENOENT, -EACCES, -EISDIR,
+ * -ESTALE (the export's root is gone: open the session again), -ETIMEDOUT,
+ * -ECONNREFUSED, -EPROTO, ...
+ */
+long uml_nfs_session_read(uml_nfs_session_t *s, const char *path, void *buf, size_t size);
+/*
+ * Make the existing file @path hold @data/@len, as `echo > file` does: a
+ * truncation (SETATTR) and one FILE_SYNC WRITE. 0, or the server's refusal
+ * (-EINVAL, -ERANGE, -EACCES, -EROFS, ...) or the transport's errno. The
+ * file is never created: a name that does not exist is -ENOENT.
+ */
+int uml_nfs_session_write(uml_nfs_session_t *s, const char *path, const void *data, size_t len);
+/* RPCs the session has had answered, retransmissions not counted. */
+uint64_t uml_nfs_session_calls(uml_nfs_session_t *s);
+/*
+ * Unmount and free. After a transport failure (a server that went away) it
+ * does not wait for the server's UMNT answer.
+ */
+void uml_nfs_session_close(uml_nfs_session_t *s);
+
 /* What a CPU (a host thread running kernel threads) is doing. */
 struct uml_sched_stats {
 	uint32_t pid;	       /* its process */

@@ -89,6 +89,12 @@ struct nfsclnt;
 int nfsclnt_open(const struct nfsclnt_opts *o, struct nfsclnt **out, struct nfsclnt_fh *root);
 /* UMNT (best effort), close, free. */
 void nfsclnt_close(struct nfsclnt *c);
+/*
+ * Close and free without UMNT: for a server that stopped answering, whose
+ * UMNT would only wait out the retries (a mount table entry there is
+ * harmless; RFC 1813 makes UMNT advisory).
+ */
+void nfsclnt_abandon(struct nfsclnt *c);
 void nfsclnt_stats(const struct nfsclnt *c, struct nfsclnt_stats *st);
 
 int nfsclnt_getattr(struct nfsclnt *c, const struct nfsclnt_fh *fh, struct nfsclnt_attr *attr);

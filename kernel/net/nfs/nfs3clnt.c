@@ -644,6 +644,13 @@ void nfsclnt_close(struct nfsclnt *c)
 	if (!c)
 		return;
 	nc_call(c, NC_UMNT, c->export, NULL);
+	nfsclnt_abandon(c);
+}
+
+void nfsclnt_abandon(struct nfsclnt *c)
+{
+	if (!c)
+		return;
 	if (c->nfs != c->mnt)
 		rpc_clnt_destroy(c->nfs);
 	rpc_clnt_destroy(c->mnt);
