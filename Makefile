@@ -34,7 +34,7 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	  -Wno-missing-field-initializers
 KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
 	  -Ikernel/include -Ilibuml $(EXTRA_CFLAGS)
-LDLIBS	= -pthread
+LDLIBS	= -pthread -lm
 
 KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
 		kernel/block/*.c kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
@@ -47,7 +47,9 @@ UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_
 FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
-TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/examples/nfscp
+UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
+UMLMON_OBJ := $(patsubst %.c,$(O)/%.o,$(UMLMON_SRC))
+TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp
 # Drivers of the t/nfs tests that link the kernel.
 NFS_DRIVERS := $(O)/t/nfsclnt-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
@@ -84,7 +86,10 @@ $(O)/libuml.so: $(LIB_OBJ) libuml/libuml.map
 
 $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $< $(O)/t/unit/tap.o $(O)/libuml.a $(LDLIBS)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
+
+# umlmon's arithmetic (metrics, policies, config) on a virtual clock.
+$(O)/t/test_umlmon.t: $(addprefix $(O)/tools/umlmon/,metrics.o policy.o conf.o)
 
 # A fuzz harness links as a replay test (replay.c's main, for check-unit) or,
 # in the clang build of make fuzz, with libFuzzer's main; both run the same code.
@@ -102,6 +107,10 @@ $(O)/umlnfsd: $(O)/tools/umlnfsd.o $(O)/libuml.a
 
 $(O)/umlfsck: $(O)/tools/umlfsck.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# The fleet monitor (tools/umlmon/): a libuml program with a few host threads.
+$(O)/umlmon: $(UMLMON_OBJ) $(O)/libuml.a
+	$(CC) $(SAN) -pthread -o $@ $^ $(LDLIBS) -lm
 
 # Programs on libuml other than httpd (examples/).
 $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
