@@ -269,4 +269,4 @@ clean:
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
 -include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c \
-	t/nfs/nfsclnt-drive.c)
+	t/nfs/nfsclnt-drive.c $(UMLMON_SRC))

@@ -59,7 +59,7 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 			ps->draining = false;
 			ps->drained_at = now;
 			ps->over_since = 0;
-			snprintf(in->last_action, sizeof(in->last_action),
+			snprintf(ps->note, sizeof(ps->note),
 				 "drain ended by another write (QueueLimit=%lld)",
 				 (long long)m->queue_limit.value);
 			return 0;
@@ -169,7 +169,7 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 	if (!cfg->dry_run && ps->our_limit && !ps->limit_paused &&
 	    (cur != ps->our_limit || m->mrw.source != MON_SRC_LOCAL)) {
 		ps->limit_paused = true;
-		snprintf(in->last_action, sizeof(in->last_action),
+		snprintf(ps->note, sizeof(ps->note),
 			 "limit paused: MaxRequestWorkers set to %lld by another writer",
 			 (long long)cur);
 	}

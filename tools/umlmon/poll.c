@@ -183,7 +183,7 @@ static void poll_once(struct poller *p)
 	struct mon_instance *in = p->in;
 	struct mon_decision d[2];
 	struct mon_sample s;
-	char why[MON_ERR_MAX] = "";
+	char why[MON_ERR_MAX] = "", note[MON_REASON_MAX];
 	double t0 = mon_now(), now;
 	uint64_t calls;
 	long n;
@@ -221,7 +221,11 @@ static void poll_once(struct poller *p)
 	if (in->nhist < MON_HISTORY)
 		in->nhist++;
 	nd = p->have_prev ? mon_policy_decide(&p->f->cfg, in, &p->cur, now, d, 2) : 0;
+	memcpy(note, in->pol.note, sizeof(note));
+	in->pol.note[0] = '\0';
 	pthread_mutex_unlock(&p->f->lock);
+	if (note[0])
+		mon_logf("%s %s", in->name, note);
 
 	p->prev = p->cur;
 	p->prev_t = now;

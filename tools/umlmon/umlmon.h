@@ -69,6 +69,8 @@ struct mon_policy_state {
 	double baseline_at;		   /* when the baseline was last lowered */
 	unsigned grow_ticks, shrink_ticks; /* consecutive polls that asked for it */
 	double changes_at[8];		   /* our last changes, for the rate limit */
+	/* What a policy noticed without acting (another writer's hand); poll.c logs it. */
+	char note[MON_REASON_MAX];
 };
 
 struct mon_instance {
