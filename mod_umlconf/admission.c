@@ -1,12 +1,20 @@
 /*
- * Request admission: MaxRequestWorkers and Accepting on the request path.
+ * Request admission: MaxRequestWorkers, Accepting and QueueLimit on the
+ * request path.
  *
  * Runs first thing after httpd has read a request (post_read_request, really
  * first), before any handler. A request takes a slot when fewer than
  * MaxRequestWorkers requests are in flight across all children and Accepting
- * is 1; otherwise it waits in a bounded queue, asleep on admit_gen (a futex:
- * woken when a slot frees or a knob changes, never polling), and gets 503 with
- * Retry-After when the queue is full or its wait (UmlConfQueue) runs out.
+ * is 1; otherwise it waits in a queue of at most QueueLimit requests, asleep
+ * on admit_gen (a futex: woken when a slot frees or a knob changes, never
+ * polling), and gets 503 with Retry-After when the queue is full or its wait
+ * (UmlConfQueue) runs out.
+ *
+ * QueueLimit bounds who may join the queue, not who stays in it: lowered
+ * (to 0: shed), new requests that find no slot get 503 at once while the
+ * queued ones keep waiting and are admitted as slots free, so a backlog
+ * drains instead of being thrown away. Accepting=0 is the other tool: it
+ * holds everyone, admitted by nobody until it is 1 again.
  *
  * Wake-ups match slots: a release wakes one waiter, a raise of the limit (or
  * Accepting back to 1, or a dead child's slots) as many as slots are free,
@@ -97,9 +105,11 @@ static int admit_refuse(request_rec *r, struct umlconf_shared *sh, const char *w
 	apr_table_setn(r->err_headers_out, "Retry-After",
 		       apr_psprintf(r->pool, "%d", conf->retry_after));
 	ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-		      UMLCONF_LOGNO(10008) "503 for %s: %s (MaxRequestWorkers %ld, Accepting %ld)",
+		      UMLCONF_LOGNO(10008) "503 for %s: %s (MaxRequestWorkers %ld, Accepting %ld, "
+					   "QueueLimit %ld)",
 		      r->uri, why, (long)umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS),
-		      (long)umlconf_knob_value(sh, UMLCONF_KNOB_ACCEPTING));
+		      (long)umlconf_knob_value(sh, UMLCONF_KNOB_ACCEPTING),
+		      (long)umlconf_knob_value(sh, UMLCONF_KNOB_QUEUE_LIMIT));
 	return HTTP_SERVICE_UNAVAILABLE;
 }
 
@@ -116,7 +126,7 @@ int umlconf_admit(request_rec *r)
 	struct umlconf_shared *sh = umlconf_sh;
 	struct umlconf_conf *conf;
 	struct umlconf_child *me;
-	int64_t deadline, left;
+	int64_t deadline, left, limit;
 	uint32_t seen;
 
 	/* Internal redirects and subrequests ride on their parent's slot. */
@@ -131,12 +141,18 @@ int umlconf_admit(request_rec *r)
 	if (admit_try(sh, me))
 		goto admitted;
 
+	/*
+	 * Counted before the check, so that two requests can't both take the
+	 * last place. A limit lowered below the queue refuses newcomers only.
+	 */
+	limit = umlconf_knob_value(sh, UMLCONF_KNOB_QUEUE_LIMIT);
+	if (atomic_fetch_add(&sh->queued, 1) >= limit) {
+		atomic_fetch_sub(&sh->queued, 1);
+		return admit_refuse(r, sh,
+				    limit ? "admission queue full" : "shedding (QueueLimit is 0)");
+	}
 	/* The directives are global: the main server's values apply to every vhost. */
 	conf = umlconf_conf_of(umlconf_server);
-	if (atomic_fetch_add(&sh->queued, 1) >= conf->queue_size) {
-		atomic_fetch_sub(&sh->queued, 1);
-		return admit_refuse(r, sh, "admission queue full");
-	}
 	atomic_fetch_add(&me->queued, 1);
 	deadline = mono_ms() + (int64_t)conf->queue_timeout * 1000;
 	for (;;) {

@@ -81,6 +81,19 @@ static int backlog_apply(const struct umlconf_value *v)
 	return umlconf_listeners_backlog((int)v->n);
 }
 
+/* UmlConfQueue's size is the most that may wait, and the default. */
+static void queue_initial(server_rec *s, struct umlconf_value *v)
+{
+	v->n = umlconf_conf_of(s)->queue_size;
+}
+
+/* Called from post_config, after umlconf_server is set to the main server. */
+static void queue_bounds(int64_t *min, int64_t *max)
+{
+	*min = 0;
+	*max = umlconf_conf_of(umlconf_server)->queue_size;
+}
+
 /* In the order of enum umlconf_knob_id: their slots. */
 static const struct umlconf_knob_def builtin[UMLCONF_KNOB_COUNT] = {
     [UMLCONF_KNOB_MAX_REQUEST_WORKERS] =
@@ -99,6 +112,11 @@ static const struct umlconf_knob_def builtin[UMLCONF_KNOB_COUNT] = {
     [UMLCONF_KNOB_ACCEPTING] =
 	{
 	    .name = "Accepting", .min = 0, .max = 1, .dflt = 1,
+	    /* no apply: admission reads it */
+	},
+    [UMLCONF_KNOB_QUEUE_LIMIT] =
+	{
+	    .name = "QueueLimit", .bounds = queue_bounds, .initial = queue_initial,
 	    /* no apply: admission reads it */
 	},
 };

@@ -8,7 +8,7 @@
  *   UmlConfKeyFile    umlconf.key             # secret of the file handles (ServerRoot-relative)
  *   UmlConfMemory     8M + 256K x ServerLimit # the machine's memory
  *   UmlConfScratch    4M                      # of it, what clients' own files may hold
- *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
+ *   UmlConfQueue      256 30                  # admission queue: most (QueueLimit), wait in s
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
  *   UmlConfImport     nfs://central/fleet interval=1s  # knobs from a central export
@@ -19,6 +19,7 @@
  *   /config/MaxRequestWorkers   admission limit on requests in flight, all children
  *   /config/ListenBacklog       listen() backlog of every listening socket
  *   /config/Accepting           0 holds new requests, 1 lets them run
+ *   /config/QueueLimit          how many may wait for admission; 0 sheds
  *   /config/...                 the knobs other modules register (mod_umlconf.h)
  *   /import/...                 UmlConfImport's copy of the central export (read-only)
  *   /status/...                 read-only figures (see status.c for the formats)

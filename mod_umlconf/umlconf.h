@@ -53,7 +53,7 @@
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	4   /* 4: the knobs' layers (conf, import, local) */
+#define UMLCONF_LAYOUT	5   /* 5: QueueLimit, a built-in knob */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
 /* Knobs of this module and of the modules that register theirs. */
@@ -66,6 +66,7 @@ enum umlconf_knob_id {
 	UMLCONF_KNOB_MAX_REQUEST_WORKERS,
 	UMLCONF_KNOB_LISTEN_BACKLOG,
 	UMLCONF_KNOB_ACCEPTING,
+	UMLCONF_KNOB_QUEUE_LIMIT,
 	UMLCONF_KNOB_COUNT
 };
 
@@ -184,7 +185,7 @@ struct umlconf_conf {
 	apr_array_header_t *exports; /* struct umlconf_export; empty: "/" ro to localhost */
 	size_t memory;		     /* UmlConfMemory; 0: default */
 	size_t scratch;		     /* UmlConfScratch; 0: half of the memory */
-	int queue_size;		     /* UmlConfQueue */
+	int queue_size;		     /* UmlConfQueue: QueueLimit's ceiling and default */
 	int queue_timeout;	     /* seconds */
 	int retry_after;	     /* UmlConfRetryAfter, seconds */
 	const char *state;	     /* UmlConfState path as given; NULL: none */
@@ -274,7 +275,7 @@ void umlconf_error_record(struct umlconf_shared *sh, const char *client, const c
 /* /status/errors: the ring, oldest first. */
 size_t umlconf_errors_render(char *buf, size_t size);
 
-/* --- admission.c: MaxRequestWorkers and Accepting on the request path --- */
+/* --- admission.c: MaxRequestWorkers, Accepting and QueueLimit on the request path --- */
 int umlconf_admit(request_rec *r);
 /* Slots may have freed (a knob changed, a child died): wake as many waiters. */
 void umlconf_admit_kick(struct umlconf_shared *sh);
