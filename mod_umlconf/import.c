@@ -133,7 +133,7 @@ static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop)
 	const char *host = umlconf_server && umlconf_server->server_hostname
 			       ? umlconf_server->server_hostname
 			       : "";
-	char data[UMLCONF_TEXT_MAX + 64];
+	char data[UMLCONF_TEXT_MAX + UMLCONF_REASON_MAX + 64]; /* a value, a comment, blanks */
 
 	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
 		const char *name = sh->knob[slot].name;

@@ -327,6 +327,12 @@ static bool content_empty(const char *data, size_t len)
 	return true;
 }
 
+/* @data/@len is the NUL-terminated @text, byte for byte. */
+static bool text_is(const char *data, size_t len, const char *text)
+{
+	return strlen(text) == len && memcmp(data, text, len) == 0;
+}
+
 static void knob_path(const struct umlconf_knob_def *def, char *buf, size_t size)
 {
 	snprintf(buf, size, "/config/%s", def->name);
@@ -396,6 +402,7 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	struct knob *k = arg;
 	struct umlconf_shared *sh = umlconf_sh;
 	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	struct umlconf_knob_write w;
 	struct umlconf_value v = {0};
 	char path[128], reason[160];
 	int rc;
@@ -409,12 +416,14 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	if (k->def->flags & UMLCONF_KNOB_READONLY) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob");
-	} else if (content_empty(data, len)) {
+	} else if ((rc = umlconf_knob_split(data, len, &w, reason, sizeof(reason))) < 0) {
+		; /* a bad reason refuses the whole write: the value and why come together */
+	} else if (content_empty(w.value, w.len)) {
 		/* `echo > knob`: the local value goes, the import's or httpd.conf's is back. */
 		k->parsed_clear = true;
 		return 0;
 	} else {
-		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
+		rc = value_parse(k->def, ks, w.value, w.len, &v, reason, sizeof(reason));
 	}
 	if (rc == 0) {
 		k->parsed = v;
@@ -487,7 +496,8 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
 	char key[UMLCONF_KNOB_NAME_MAX + 8], path[128], reason[160];
 	char conf_text[UMLCONF_TEXT_MAX + 24], saved_conf[UMLCONF_TEXT_MAX + 24];
-	char saved[UMLCONF_TEXT_MAX + 24];
+	char saved[UMLCONF_TEXT_MAX + UMLCONF_REASON_MAX + 64];
+	struct umlconf_knob_write sw;
 	struct umlconf_value conf, v;
 	bool noted;
 	long n;
@@ -509,7 +519,7 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 	} else if (noted && fresh) {
 		char ikey[UMLCONF_KNOB_NAME_MAX + 8], imported[UMLCONF_TEXT_MAX + 24];
 		struct umlconf_value iv = {0};
-		bool has_import = false, has_local = false;
+		bool has_import = false, has_local = false, split;
 
 		/*
 		 * The import's last value is a note (the file is only rendered
@@ -529,11 +539,15 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 			saved[n] = '\0';
 			memset(&v, 0, sizeof(v));
 			reason[0] = '\0';
-			if (content_empty(saved, (size_t)n) || strcmp(saved, conf_text) == 0 ||
-			    (has_import && strcmp(saved, imported) == 0))
+			/* What a local write left, its comment (the reason) aside. */
+			split =
+			    umlconf_knob_split(saved, (size_t)n, &sw, reason, sizeof(reason)) == 0;
+			if (split && (content_empty(sw.value, sw.len) ||
+				      text_is(sw.value, sw.len, conf_text) ||
+				      (has_import && text_is(sw.value, sw.len, imported))))
 				;
-			else if (value_parse(def, ks, saved, (size_t)n, &v, reason,
-					     sizeof(reason)) == 0)
+			else if (split && value_parse(def, ks, sw.value, sw.len, &v, reason,
+						      sizeof(reason)) == 0)
 				has_local = true;
 			else
 				ap_log_error(
@@ -683,8 +697,10 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 {
 	struct umlconf_value v = {0};
 	struct umlconf_knob_slot *ks;
+	struct umlconf_knob_write w;
 	struct knob *k = NULL;
 	char reason[160], key[UMLCONF_KNOB_NAME_MAX + 8], text[UMLCONF_TEXT_MAX + 24];
+	const char *sent = data;
 	bool same;
 	int rc = 0;
 
@@ -699,14 +715,16 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 	if (data && (k->def->flags & UMLCONF_KNOB_READONLY)) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob: not imported");
-	} else if (data && content_empty(data, len)) {
-		data = NULL; /* an empty file at the center sets nothing */
+	} else if (data && (rc = umlconf_knob_split(data, len, &w, reason, sizeof(reason))) < 0) {
+		; /* a central file's comment is a reason, held to the same rules */
+	} else if (data && content_empty(w.value, w.len)) {
+		data = NULL; /* an empty file at the center (or only a comment) sets nothing */
 	} else if (data) {
-		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
+		rc = value_parse(k->def, ks, w.value, w.len, &v, reason, sizeof(reason));
 	}
 	if (rc) {
 		/* Like an xDS NACK: this knob keeps what it had, the others apply. */
-		umlconf_error_record(sh, "import", where, data, len, reason);
+		umlconf_error_record(sh, "import", where, sent, len, reason);
 		return rc < 0 ? rc : -EINVAL;
 	}
 	uml_lock(sh->knobs_lock);

@@ -14,8 +14,8 @@
 #        central change; an empty write clears it and the import's value is back
 #  8-9   the center killed: every instance keeps its values and serves, and
 #        /status/import says stale since a time, with the error
-# 10     the center back (same image and key): a new central value applies
-#        everywhere, without a restart
+# 10     the center back (same image and key): a new central value, written
+#        with a reason as a comment, applies everywhere, without a restart
 # 11     another instance's own export as the center: web4 imports web1's tree
 #        and follows a local write to web1's knob
 # 12-13  web5 keeps its tree in a state image: stopped and started while the
@@ -136,9 +136,9 @@ ok !grep({ $_->get('/index.html', 5)->{status} != 200 } @h)
     '9 and every instance keeps its values and serves';
 
 $c = start_server('-l', "127.0.0.1:$cport", @center);
-center('write', '/config/ListenBacklog', "99\n");
+center('write', '/config/ListenBacklog', "99 # the center is back\n");
 ($ok, $seen) = all_have('ListenBacklog', 99, 'import', @h);
-ok $ok, "10 the center back: a new value applies everywhere: $seen";
+ok $ok, "10 the center back: a new value (with a reason) applies everywhere: $seen";
 
 # Another instance's own export as the center: web4 imports web1's tree, whose
 # config/ is web1's live knobs, so web4 follows a write to web1.
