@@ -141,16 +141,27 @@ int umlconf_knob_check(umlconf_parse_fn *parse, const char *data, size_t len, in
 
 void umlconf_quote_value(char *out, size_t size, const char *data, size_t len)
 {
-	size_t o = 0, shown = len > 40 ? 40 : len;
+	umlconf_quote(out, size, data, len, 40);
+}
 
-	for (size_t i = 0; i < shown && o + 5 < size; i++) {
+void umlconf_quote(char *out, size_t size, const char *data, size_t len, size_t shown)
+{
+	size_t o = 0;
+
+	if (shown > len)
+		shown = len;
+	for (size_t i = 0; i < shown; i++) {
 		unsigned char c = (unsigned char)data[i];
+		bool hex = c < 0x20 || c >= 0x7f;
+		size_t need = c == '\n' || c == '"' || c == '\\' ? 2 : hex ? 4 : 1;
 
+		if (o + need >= size)
+			break; /* a whole escape or nothing, and room for the NUL */
 		if (c == '\n')
 			o += (size_t)snprintf(out + o, size - o, "\\n");
 		else if (c == '"' || c == '\\')
 			o += (size_t)snprintf(out + o, size - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+		else if (hex)
 			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
 		else
 			out[o++] = (char)c;

@@ -65,10 +65,14 @@ int umlconf_knob_check(umlconf_parse_fn *parse, const char *data, size_t len, in
 		       int64_t max, int64_t *v, char *why, size_t whylen);
 
 /*
- * A refused value as one printable line for the error ring and log: the
- * first 40 bytes with \n, \", \\ and \xNN escapes, "..." when cut. @out is
+ * Bytes as one printable line, for a quoted field: the first @shown bytes
+ * with \n, \", \\ and \xNN escapes, "..." when cut there. A field is never
+ * cut inside an escape: what does not fit in @size is left out. @out is
  * always NUL-terminated (@size > 0).
  */
+void umlconf_quote(char *out, size_t size, const char *data, size_t len, size_t shown);
+
+/* A refused value for the error ring and log: umlconf_quote of its first 40 bytes. */
 void umlconf_quote_value(char *out, size_t size, const char *data, size_t len);
 
 #endif

@@ -422,7 +422,8 @@ static struct umlconf_shared *shared_up(server_rec *s)
 	sh->children_lock = uml_lock_new();
 	sh->errors_lock = uml_lock_new();
 	sh->knobs_lock = uml_lock_new();
-	if (!sh->children_lock || !sh->errors_lock || !sh->knobs_lock ||
+	sh->changes_lock = uml_lock_new();
+	if (!sh->children_lock || !sh->errors_lock || !sh->knobs_lock || !sh->changes_lock ||
 	    uml_root_set(UMLCONF_ROOT, sh) < 0)
 		goto fail;
 	sh->magic = UMLCONF_MAGIC;

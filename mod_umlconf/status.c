@@ -15,6 +15,14 @@
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
  *   children            "# cpu pid generation applied_ns\n" then one line per child
  *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
+ *   changes             "<ISO8601> <client> <knob> \"<old>\" \"<new>\" <source> \"<reason>\"\n",
+ *                       the last 64 accepted changes of a knob's value in force or of
+ *                       a layer, oldest first: client as in errors, "import" or "-"
+ *                       (local); old and new the value in force before and after (a
+ *                       change of the import's layer under a local value: that
+ *                       layer's, "" for none); source the layer in force after it
+ *                       (conf, import, local); reason the write's comment or "".
+ *                       Quoted as errors quotes values (\n, \", \\, \xNN), whole
  *   config              "# knob value source applied conf import\n" then a line per knob:
  *                       the value in force, its layer (conf, import or local), when it
  *                       went in force (ISO8601), httpd.conf's value, the import's ("-")
@@ -270,6 +278,7 @@ static const struct status_file status_files[] = {
     {"/status/listeners", render_listeners},
     {"/status/children", render_children},
     {"/status/errors", umlconf_errors_render},
+    {"/status/changes", umlconf_changes_render},
     {"/status/config", umlconf_knobs_render},
     {"/status/import", umlconf_import_render},
     {"/status/nfs", render_nfs},

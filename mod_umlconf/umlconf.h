@@ -47,15 +47,19 @@
  * 10039 saved knob value invalid now   10040 state not synced at stop
  * 10041 UmlConfImport refused          10042 import answers again
  * 10043 import stale                  10044 import expired (ttl): values dropped
- * 10045 importer thread start failed
+ * 10045 importer thread start failed  10046 knob changed (info)
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	5   /* 5: QueueLimit, a built-in knob */
+#define UMLCONF_LAYOUT	5   /* 5: QueueLimit, a built-in knob; the changes ring */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
+#define UMLCONF_CHANGES 64  /* the ring in /status/changes */
+#define UMLCONF_CLIENT_MAX                                                                         \
+	64 /* a client as /status/errors shows it ("[::1]:871"), NUL included                      \
+	    */
 /* Knobs of this module and of the modules that register theirs. */
 #ifndef UMLCONF_KNOB_SLOTS
 #define UMLCONF_KNOB_SLOTS 32
@@ -81,6 +85,7 @@ struct umlconf_knob_slot {
 	char name[UMLCONF_KNOB_NAME_MAX + 1]; /* "": a free slot */
 	uint32_t flags;			      /* UMLCONF_KNOB_* */
 	_Atomic uint32_t changes;
+	_Atomic uint64_t changed; /* its entries in /status/changes, ever */
 	_Atomic int64_t value, min, max;
 	char text[UMLCONF_TEXT_MAX];
 	/*
@@ -96,6 +101,22 @@ struct umlconf_knob_slot {
 };
 
 enum umlconf_source { UMLCONF_SRC_CONF, UMLCONF_SRC_IMPORT, UMLCONF_SRC_LOCAL };
+
+/*
+ * An accepted change of a knob's value in force or of one of its layers,
+ * for /status/changes (changes.c). old and new are the value in force
+ * before and after, as the file shows it without the newline; a change of
+ * the import's layer under a local value (which stays in force) has that
+ * layer's values instead, "" for none.
+ */
+struct umlconf_change {
+	uint64_t ns;			      /* CLOCK_REALTIME of the change */
+	uint32_t source;		      /* enum umlconf_source in force after it */
+	char client[UMLCONF_CLIENT_MAX];      /* NFS client's address, "import" or "-" (local) */
+	char knob[UMLCONF_KNOB_NAME_MAX + 1]; /* its name */
+	char old[UMLCONF_TEXT_MAX], new[UMLCONF_TEXT_MAX];
+	char reason[UMLCONF_REASON_MAX + 1]; /* the write's comment, or "" */
+};
 
 /*
  * One httpd child (a CPU of the machine), indexed by its CPU number.
@@ -152,6 +173,14 @@ struct umlconf_shared {
 	uml_lock_t *errors_lock; /* guards errors_total and errors[] */
 	uint32_t errors_total;	 /* errors ever recorded; the next slot is total % UMLCONF_ERRORS */
 	char errors[UMLCONF_ERRORS][UMLCONF_ERRLINE];
+	/*
+	 * Taken under knobs_lock (never the other way round), so that the
+	 * ring's order is the order in which changes went in force.
+	 */
+	uml_lock_t *changes_lock; /* guards changes_total and changes[] */
+	uint32_t
+	    changes_total; /* changes ever recorded; the next slot is total % UMLCONF_CHANGES */
+	struct umlconf_change changes[UMLCONF_CHANGES];
 };
 
 /* CLOCK_REALTIME in ns, the clock of /status/children. */
@@ -243,12 +272,14 @@ void umlconf_knobs_apply(struct umlconf_shared *sh);
 void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t size);
 /*
  * The import's layer of knob @name: @data/@len its content at the center
- * (@where names the file, for reports), or @data NULL for none there. The
- * value is validated like a local write; a refused one is reported and the
- * layer keeps what it had. Returns 0, -ENOENT (no such knob) or the refusal.
+ * (@where names the file, for reports), or @data NULL for none there
+ * (@dropped: why, when the import itself went; the reason in
+ * /status/changes, or NULL). The value is validated like a local write; a
+ * refused one is reported and the layer keeps what it had. Returns 0,
+ * -ENOENT (no such knob) or the refusal.
  */
 int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char *data, size_t len,
-			const char *where, uint64_t mtime_ns);
+			const char *where, uint64_t mtime_ns, const char *dropped);
 /* /status/config: each knob's value in force, its source and when it was applied. */
 size_t umlconf_knobs_render(char *buf, size_t size);
 
@@ -274,6 +305,20 @@ void umlconf_error_record(struct umlconf_shared *sh, const char *client, const c
 			  const char *data, size_t len, const char *reason);
 /* /status/errors: the ring, oldest first. */
 size_t umlconf_errors_render(char *buf, size_t size);
+
+/* --- changes.c: the ring of accepted changes --- */
+
+/*
+ * Append @c to /status/changes; the caller holds knobs_lock (the ring's
+ * order is the commits'). Log it with umlconf_change_log once unlocked.
+ */
+void umlconf_change_record_locked(struct umlconf_shared *sh, const struct umlconf_change *c);
+/* The change's line in the error log (umlconf(10046), info). */
+void umlconf_change_log(const struct umlconf_change *c);
+/* /status/changes: the ring, oldest first. */
+size_t umlconf_changes_render(char *buf, size_t size);
+/* "conf", "import" or "local". */
+const char *umlconf_source_name(uint32_t source);
 
 /* --- admission.c: MaxRequestWorkers, Accepting and QueueLimit on the request path --- */
 int umlconf_admit(request_rec *r);

@@ -19,7 +19,8 @@
  * way); an accepted value is within the bounds; a refusal leaves the value
  * alone and writes a NUL-terminated, non-empty reason; a quoted value is
  * printable, NUL-terminated, made of whole escapes, and a prefix of the full
- * quoting ("..." aside). The split agrees with a reference too: content
+ * quoting ("..." aside), and quoted whole with room for it, it is the full
+ * quoting. The split agrees with a reference too: content
  * without a comment goes to the parser untouched (the same pointer and
  * length), content with one as the same bytes less the comment and the
  * blanks before it; a reason is at most UMLCONF_REASON_MAX printable bytes;
@@ -118,13 +119,13 @@ static int reference_split(const char *s, size_t len, char *value, size_t *vlen,
 	return 0;
 }
 
-/* The full quoting, without the 40-byte cut and the room limit. */
-static size_t reference_quote(char *out, const char *s, size_t len)
+/* The quoting of the first @shown bytes, without the cut mark and the room limit. */
+static size_t reference_quote(char *out, const char *s, size_t len, size_t shown)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	for (size_t i = 0; i < len && i < 40; i++) {
+	for (size_t i = 0; i < len && i < shown; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '\n') {
@@ -219,8 +220,9 @@ static void check_bounds(const char *data, size_t len, int64_t min, int64_t max,
 
 static void check_quote(const char *data, size_t len, size_t size)
 {
-	char *out = malloc(size), full[4 * 40 + 1];
-	size_t n, flen = reference_quote(full, data, len);
+	char *out = malloc(size), full[4 * 40 + 1], *all = malloc(4 * len + 1),
+	     *whole = malloc(4 * len + 1);
+	size_t n, flen = reference_quote(full, data, len, 40);
 
 	memset(out, 0xff, size);
 	umlconf_quote_value(out, size, data, len);
@@ -235,6 +237,13 @@ static void check_quote(const char *data, size_t len, size_t size)
 	if (size >= 200)
 		fuzz_check(n == flen, "quote_value cut '%s' short of '%s' with room to spare", out,
 			   full);
+	/* Quoted whole (the changes ring's values and reasons): every byte, no cut mark. */
+	reference_quote(whole, data, len, len);
+	umlconf_quote(all, 4 * len + 1, data, len, len);
+	fuzz_check(strcmp(all, whole) == 0, "quote of all %zu bytes made '%s', not '%s'", len, all,
+		   whole);
+	free(whole);
+	free(all);
 	free(out);
 }
 

@@ -15,7 +15,8 @@
 #  8-9   the center killed: every instance keeps its values and serves, and
 #        /status/import says stale since a time, with the error
 # 10     the center back (same image and key): a new central value, written
-#        with a reason as a comment, applies everywhere, without a restart
+#        with a reason as a comment, applies everywhere, without a restart;
+#        /status/changes shows it as the import's, with the reason
 # 11     another instance's own export as the center: web4 imports web1's tree
 #        and follows a local write to web1's knob
 # 12-13  web5 keeps its tree in a state image: stopped and started while the
@@ -36,7 +37,7 @@ BEGIN { $ENV{UML_BUILD} //= UmlConf::Test::top_dir() . '/build' }
 use lib UmlConf::Test::top_dir() . '/t/nfs/lib';
 use NfsTest qw(start_server stop_server tmp_path nfsc);
 
-plan tests => 14;
+plan tests => 15;
 
 my $top = UmlConf::Test::top_dir();
 my $mpm = suite_mpm();
@@ -139,6 +140,9 @@ $c = start_server('-l', "127.0.0.1:$cport", @center);
 center('write', '/config/ListenBacklog', "99 # the center is back\n");
 ($ok, $seen) = all_have('ListenBacklog', 99, 'import', @h);
 ok $ok, "10 the center back: a new value (with a reason) applies everywhere: $seen";
+my ($change) = grep { / ListenBacklog / } reverse split /\n/, $h[0]->cat('/status/changes') // '';
+like $change // '', qr/^\S+Z import ListenBacklog "88" "99" import "the center is back"$/,
+    "10b and each instance's /status/changes says so, from the import, with the reason";
 
 # Another instance's own export as the center: web4 imports web1's tree, whose
 # config/ is web1's live knobs, so web4 follows a write to web1.
