@@ -366,10 +366,14 @@ int umlconf_status_hooks(struct umlconf_shared *sh)
 static int umlconf_status_hook(request_rec *r, int flags)
 {
 	struct umlconf_shared *sh = umlconf_sh;
+	uint64_t cum[UMLCONF_BUCKETS], served, waited, service_us, wait_us;
 	char value[UMLCONF_TEXT_MAX];
 
 	if (!sh)
 		return OK;
+	/* A few loads each: cheap enough for every server-status request. */
+	served = umlconf_latency_read(&sh->service, cum, &service_us);
+	waited = umlconf_latency_read(&sh->wait, cum, &wait_us);
 	if (flags & AP_STATUS_SHORT) {
 		for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
 			if (!sh->knob[slot].name[0])
@@ -382,6 +386,12 @@ static int umlconf_status_hook(request_rec *r, int flags)
 			   "\nUmlConfGeneration: %u\n",
 			   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
 			   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+		ap_rprintf(r,
+			   "UmlConfServed: %" PRIu64 "\nUmlConfServiceSeconds: %" PRIu64
+			   ".%06" PRIu64 "\nUmlConfAdmitted: %" PRIu64
+			   "\nUmlConfWaitSeconds: %" PRIu64 ".%06" PRIu64 "\n",
+			   served, service_us / 1000000, service_us % 1000000, waited,
+			   wait_us / 1000000, wait_us % 1000000);
 		return OK;
 	}
 	ap_rputs("<hr />\n<h2>mod_umlconf</h2>\n<dl>\n", r);
@@ -394,9 +404,14 @@ static int umlconf_status_hook(request_rec *r, int flags)
 	}
 	ap_rprintf(r,
 		   "<dt>Requests in flight: %d, queued: %d, refused (503): %" PRIu64 "</dt>\n"
+		   "<dt>Served: %" PRIu64 ", mean service time %.3f ms; admitted: %" PRIu64
+		   ", mean admission wait %.3f ms</dt>\n"
 		   "<dt>Config generation: %u</dt>\n</dl>\n",
 		   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
-		   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+		   atomic_load(&sh->rejected), served,
+		   served ? (double)service_us / 1000.0 / (double)served : 0.0, waited,
+		   waited ? (double)wait_us / 1000.0 / (double)waited : 0.0,
+		   uml_gen_read(&sh->config_gen));
 	return OK;
 }
 

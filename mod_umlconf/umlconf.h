@@ -53,7 +53,7 @@
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	5   /* 5: QueueLimit, a built-in knob; the changes ring */
+#define UMLCONF_LAYOUT	5   /* 5: QueueLimit; the changes ring; the latency histograms */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
 #define UMLCONF_CHANGES 64  /* the ring in /status/changes */
@@ -134,6 +134,19 @@ struct umlconf_child {
 	/* In force in the child: applied_gen, or config_gen when no write since needs applying. */
 };
 
+#define UMLCONF_BUCKETS 14 /* of a latency histogram: 1 ms .. 10 s, then +Inf */
+
+/*
+ * A latency histogram (latency.c), written by every child's request path
+ * with atomic adds and no lock. bucket[b] counts the samples of bucket b
+ * alone (at most umlconf_latency_le_us[b], above the one before); the
+ * count is their sum.
+ */
+struct umlconf_histogram {
+	_Atomic uint64_t bucket[UMLCONF_BUCKETS];
+	_Atomic uint64_t sum_us; /* microseconds, all samples */
+};
+
 /*
  * In the arena, found by name (UMLCONF_ROOT) after fork and after uml_adopt.
  * The first five words are the same in every layout: a graceful restart
@@ -168,7 +181,9 @@ struct umlconf_shared {
 	_Atomic uint64_t admit_waited;	 /* requests admitted after a wait in the queue */
 	_Atomic uint64_t admit_released; /* slots released while requests were queued */
 	_Atomic uint64_t admit_wakeups;	 /* times a queued request woke to look again */
-	uml_lock_t *children_lock;	 /* guards child[].pid */
+	/* Admitted requests: admission to the end (service), arrival to admission (wait). */
+	struct umlconf_histogram service, wait;
+	uml_lock_t *children_lock; /* guards child[].pid */
 	struct umlconf_child child[UML_MAX_CPUS];
 	uml_lock_t *errors_lock; /* guards errors_total and errors[] */
 	uint32_t errors_total;	 /* errors ever recorded; the next slot is total % UMLCONF_ERRORS */
@@ -324,6 +339,18 @@ const char *umlconf_source_name(uint32_t source);
 int umlconf_admit(request_rec *r);
 /* Slots may have freed (a knob changed, a child died): wake as many waiters. */
 void umlconf_admit_kick(struct umlconf_shared *sh);
+
+/* --- latency.c: the latency histograms --- */
+
+/* Upper bounds of the buckets but the last (+Inf), in microseconds. */
+extern const uint64_t umlconf_latency_le_us[UMLCONF_BUCKETS - 1];
+/* The same as Prometheus "le" labels, "+Inf" last. */
+extern const char *const umlconf_latency_le[UMLCONF_BUCKETS];
+/* One sample of @us microseconds; lock-free, any process. */
+void umlconf_latency_record(struct umlconf_histogram *h, uint64_t us);
+/* The cumulative counts per bucket and the sum; returns the count. */
+uint64_t umlconf_latency_read(const struct umlconf_histogram *h,
+			      uint64_t cumulative[UMLCONF_BUCKETS], uint64_t *sum_us);
 
 /* --- listeners.c: the listening sockets --- */
 /* listen(fd, backlog) on every ap_listeners socket of this process. */
