@@ -214,6 +214,13 @@ void umlconf_import_start(void)
 			     (long)getpid());
 }
 
+int umlconf_import_state(struct uml_import_stat *st)
+{
+	if (!import_on || uml_import_count() <= 0 || uml_import_stat(0, st) < 0)
+		return -ENOENT;
+	return 0;
+}
+
 size_t umlconf_import_render(char *buf, size_t size)
 {
 	static const char *const state[] = {"new", "ok", "stale"};
@@ -221,7 +228,7 @@ size_t umlconf_import_render(char *buf, size_t size)
 	struct uml_import_stat st;
 	size_t len = 0;
 
-	if (!import_on || uml_import_count() <= 0 || uml_import_stat(0, &st) < 0) {
+	if (umlconf_import_state(&st) < 0) {
 		umlconf_buf_printf(buf, size, &len, "none\n");
 		return len;
 	}

@@ -23,6 +23,8 @@
  *   /config/...                 the knobs other modules register (mod_umlconf.h)
  *   /import/...                 UmlConfImport's copy of the central export (read-only)
  *   /status/...                 read-only figures (see status.c for the formats)
+ *   /status/metrics             the same in Prometheus's text format; over HTTP too with
+ *                               <Location /metrics> SetHandler umlconf-metrics
  * e.g. nfs-cat 'nfs://127.0.0.1/config/MaxRequestWorkers?nfsport=2049&mountport=2049'.
  *
  * Lifecycle: the parent boots the machine in post_config (the real pass, not
@@ -717,6 +719,8 @@ static void umlconf_register_hooks(apr_pool_t *p)
 	ap_hook_child_init(umlconf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 	/* Before any other module spends work on a request we may hold or refuse. */
 	ap_hook_post_read_request(umlconf_admit, NULL, NULL, APR_HOOK_REALLY_FIRST);
+	/* SetHandler umlconf-metrics: /status/metrics over HTTP. */
+	ap_hook_handler(umlconf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
 	/* A dead child's admission share comes back when httpd collects it. */
 	ap_hook_child_status(umlconf_cpu_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 	ap_hook_monitor(umlconf_cpu_reap, NULL, NULL, APR_HOOK_MIDDLE);

@@ -32,6 +32,9 @@
  *                       holder (pid), error (the rest of the line); "none\n" without one
  *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n
  *                       unlisted N\n"
+ *   metrics             Prometheus's text exposition format 0.0.4 (metrics.c names the
+ *                       families); rendered at most once a second per child, so that a
+ *                       client's GETATTR and READs see the same bytes
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
  *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
  *                       then one line per CPU (a child's host thread running kernel threads)
@@ -100,8 +103,7 @@ static size_t render_generation(char *buf, size_t size)
 	return render_count(buf, size, uml_gen_read(&umlconf_sh->config_gen));
 }
 
-/* Busy and idle workers, counted as mod_status counts them. */
-static void scoreboard_counts(int *busy, int *idle)
+void umlconf_workers_count(int *busy, int *idle)
 {
 	int daemons = 0, threads = 0;
 
@@ -135,7 +137,7 @@ static size_t render_workers(char *buf, size_t size)
 	size_t len = 0;
 	int busy, idle;
 
-	scoreboard_counts(&busy, &idle);
+	umlconf_workers_count(&busy, &idle);
 	umlconf_buf_printf(buf, size, &len, "busy %d\nidle %d\n", busy, idle);
 	return len;
 }
@@ -239,6 +241,32 @@ static size_t render_check(char *buf, size_t size)
 	return last_len;
 }
 
+/*
+ * A client reads a file with a GETATTR (its size) and then READs, and each
+ * renders it again; the metrics' counters move in between (the read itself
+ * switches threads), and a client that trusts the size (libnfs, the Linux
+ * client between its attribute refreshes) would get a file cut short. Each
+ * child renders them at most once a second and serves the same bytes in
+ * between (renders run under the vfs lock, so the cache needs no other).
+ */
+#define METRICS_EVERY_US 1000000
+
+static size_t render_metrics(char *buf, size_t size)
+{
+	static char last[UMLCONF_METRICS_MAX];
+	static size_t last_len;
+	static apr_time_t last_at;
+	apr_time_t now = apr_time_now();
+
+	if (!last_len || now - last_at >= METRICS_EVERY_US || now < last_at) {
+		last_len = umlconf_metrics_render(last, sizeof(last));
+		last_at = now;
+	}
+	if (size)
+		memcpy(buf, last, last_len < size ? last_len : size);
+	return last_len < size ? last_len : size;
+}
+
 static size_t render_fs(char *buf, size_t size)
 {
 	struct uml_state_stat st;
@@ -277,6 +305,7 @@ static const struct status_file status_files[] = {
     {"/status/workers", render_workers},
     {"/status/listeners", render_listeners},
     {"/status/children", render_children},
+    {"/status/metrics", render_metrics},
     {"/status/errors", umlconf_errors_render},
     {"/status/changes", umlconf_changes_render},
     {"/status/config", umlconf_knobs_render},

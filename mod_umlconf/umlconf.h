@@ -308,6 +308,8 @@ const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char
 int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_shared *sh);
 /* Start this child's importer thread (on its CPU). */
 void umlconf_import_start(void);
+/* UmlConfImport's state into *@st: 0, or -ENOENT without one in this configuration. */
+int umlconf_import_state(struct uml_import_stat *st);
 /* /status/import: the import's state, its last error and its figures. */
 size_t umlconf_import_render(char *buf, size_t size);
 
@@ -355,6 +357,14 @@ uint64_t umlconf_latency_read(const struct umlconf_histogram *h,
 /* --- listeners.c: the listening sockets --- */
 /* listen(fd, backlog) on every ap_listeners socket of this process. */
 int umlconf_listeners_backlog(int backlog);
+/* A listening socket as /status/listeners and the metrics show it. */
+struct umlconf_listener {
+	char addr[64];	  /* "127.0.0.1:8529", "[::1]:8529" */
+	unsigned backlog; /* the listen() backlog in effect */
+	unsigned queue;	  /* connections waiting in its accept queue */
+};
+/* Call @fn for every listening socket of this process. */
+void umlconf_listeners_each(void (*fn)(const struct umlconf_listener *l, void *arg), void *arg);
 /* One line per listener: "ADDR:PORT backlog N queue M". */
 size_t umlconf_listeners_render(char *buf, size_t size);
 /* The ListenBacklog configured in httpd.conf (or httpd's default). */
@@ -362,8 +372,22 @@ int umlconf_listeners_configured_backlog(void);
 
 /* --- status.c: /status and mod_status --- */
 int umlconf_status_tree(struct umlconf_shared *sh);
+/* Busy and idle workers of httpd's scoreboard, counted as mod_status counts them. */
+void umlconf_workers_count(int *busy, int *idle);
 int umlconf_status_hooks(struct umlconf_shared *sh);
 void umlconf_status_register(void);
+
+/* --- metrics.c: the figures in Prometheus's text format --- */
+
+/*
+ * What a render of the metrics may take: the vfs's render buffer, which
+ * /status/metrics is rendered into, and the handler's.
+ */
+#define UMLCONF_METRICS_MAX (64 * 1024)
+/* /status/metrics and the umlconf-metrics handler's body. */
+size_t umlconf_metrics_render(char *buf, size_t size);
+/* SetHandler umlconf-metrics: the same text over HTTP (GET and HEAD). */
+int umlconf_metrics_handler(request_rec *r);
 
 /* --- cpu.c: this child as a CPU of the machine; the parent's reaper --- */
 void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_listener *nfs);

@@ -8,7 +8,7 @@ use Apache::TestRequest qw(GET_BODY);
 use UmlConf::Test;
 
 my @status = qw(requests_in_flight queued rejected generation workers listeners
-    children errors changes nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check
+    children errors changes metrics nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check
     config import);
 plan tests => 10 + @status + 9;
 
