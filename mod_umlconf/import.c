@@ -102,7 +102,7 @@ const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char
 	return NULL;
 }
 
-static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop);
+static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, const char *drop);
 
 int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_shared *sh)
 {
@@ -113,7 +113,7 @@ int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_s
 	import_on = conf->import_url != NULL;
 	if (!import_on) {
 		/* Dropped at a graceful restart: its values go, nobody polls it. */
-		layers_put(sh, 0, true);
+		layers_put(sh, 0, "UmlConfImport removed from httpd.conf");
 		return 0;
 	}
 	rc = uml_mount_nfs(conf->import_url, IMPORT_DIR, conf->import_opts, why, sizeof(why));
@@ -127,13 +127,16 @@ int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_s
 	return 0;
 }
 
-/* The import's layer of every knob, from the copy; the host's directory first. */
-static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop)
+/*
+ * The import's layer of every knob, from the copy; the host's directory
+ * first. @drop: none at all, and why (the reason of the changes).
+ */
+static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, const char *drop)
 {
 	const char *host = umlconf_server && umlconf_server->server_hostname
 			       ? umlconf_server->server_hostname
 			       : "";
-	char data[UMLCONF_TEXT_MAX + 64];
+	char data[UMLCONF_TEXT_MAX + UMLCONF_REASON_MAX + 64]; /* a value, a comment, blanks */
 
 	for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
 		const char *name = sh->knob[slot].name;
@@ -153,7 +156,7 @@ static void layers_put(struct umlconf_shared *sh, uint64_t mtime_ns, bool drop)
 		}
 		/* Longer than any value: validated as what it is, too long. */
 		umlconf_knob_import(sh, name, n >= 0 ? data : NULL, n >= 0 ? (size_t)n : 0, where,
-				    mtime_ns);
+				    mtime_ns, drop);
 	}
 }
 
@@ -184,7 +187,7 @@ static void import_changed(void *arg, int idx, const char *rel)
 							  "ttl: the imported values are dropped",
 				     st.url, ttl_seconds);
 			imp.expired = true;
-			layers_put(sh, 0, true);
+			layers_put(sh, 0, "the import expired: stale past its ttl");
 		}
 		return;
 	}
@@ -192,7 +195,7 @@ static void import_changed(void *arg, int idx, const char *rel)
 		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, umlconf_server,
 			     UMLCONF_LOGNO(10042) "UmlConfImport %s answers again", st.url);
 	if (imp.dirty || !imp.seen_pass || imp.expired)
-		layers_put(sh, st.newest_mtime_ns, false);
+		layers_put(sh, st.newest_mtime_ns, NULL);
 	imp.stale = imp.expired = imp.dirty = false;
 	imp.seen_pass = true;
 }
@@ -211,6 +214,13 @@ void umlconf_import_start(void)
 			     (long)getpid());
 }
 
+int umlconf_import_state(struct uml_import_stat *st)
+{
+	if (!import_on || uml_import_count() <= 0 || uml_import_stat(0, st) < 0)
+		return -ENOENT;
+	return 0;
+}
+
 size_t umlconf_import_render(char *buf, size_t size)
 {
 	static const char *const state[] = {"new", "ok", "stale"};
@@ -218,7 +228,7 @@ size_t umlconf_import_render(char *buf, size_t size)
 	struct uml_import_stat st;
 	size_t len = 0;
 
-	if (!import_on || uml_import_count() <= 0 || uml_import_stat(0, &st) < 0) {
+	if (umlconf_import_state(&st) < 0) {
 		umlconf_buf_printf(buf, size, &len, "none\n");
 		return len;
 	}

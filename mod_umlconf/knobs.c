@@ -81,6 +81,19 @@ static int backlog_apply(const struct umlconf_value *v)
 	return umlconf_listeners_backlog((int)v->n);
 }
 
+/* UmlConfQueue's size is the most that may wait, and the default. */
+static void queue_initial(server_rec *s, struct umlconf_value *v)
+{
+	v->n = umlconf_conf_of(s)->queue_size;
+}
+
+/* Called from post_config, after umlconf_server is set to the main server. */
+static void queue_bounds(int64_t *min, int64_t *max)
+{
+	*min = 0;
+	*max = umlconf_conf_of(umlconf_server)->queue_size;
+}
+
 /* In the order of enum umlconf_knob_id: their slots. */
 static const struct umlconf_knob_def builtin[UMLCONF_KNOB_COUNT] = {
     [UMLCONF_KNOB_MAX_REQUEST_WORKERS] =
@@ -101,6 +114,11 @@ static const struct umlconf_knob_def builtin[UMLCONF_KNOB_COUNT] = {
 	    .name = "Accepting", .min = 0, .max = 1, .dflt = 1,
 	    /* no apply: admission reads it */
 	},
+    [UMLCONF_KNOB_QUEUE_LIMIT] =
+	{
+	    .name = "QueueLimit", .bounds = queue_bounds, .initial = queue_initial,
+	    /* no apply: admission reads it */
+	},
 };
 
 /* --- the registry: every row of this configuration pass --- */
@@ -116,17 +134,20 @@ static bool registry_closed; /* /config is laid out: too late to register */
 
 /*
  * One knob in this process, by slot. Set up by the parent in post_config
- * and inherited by the children; parsed is written by validate and read by
- * the commit that follows it, both under the filesystem lock; applied and
- * started belong to the child's watcher thread.
+ * and inherited by the children; parsed, parsed_clear, client and reason
+ * are written by validate and read by the commit that follows it, both
+ * under the filesystem lock; applied and started belong to the child's
+ * watcher thread.
  */
 static struct knob {
 	const struct umlconf_knob_def *def; /* NULL: no knob in this slot */
 	int slot;
 	struct umlconf_value parsed;
-	bool parsed_clear; /* the write was empty: it clears the local layer */
-	uint32_t applied;  /* the slot's changes when this child last applied it */
-	bool started;	   /* applied at least once in this child */
+	bool parsed_clear;		     /* the write was empty: it clears the local layer */
+	char client[UMLCONF_CLIENT_MAX];     /* who wrote it, for /status/changes */
+	char reason[UMLCONF_REASON_MAX + 1]; /* the reason it carried, or "" */
+	uint32_t applied; /* the slot's changes when this child last applied it */
+	bool started;	  /* applied at least once in this child */
 } knobs[UMLCONF_KNOB_SLOTS];
 
 static const struct umlconf_knob_def *row(int i)
@@ -227,6 +248,24 @@ static int value_parse(const struct umlconf_knob_def *def, struct umlconf_knob_s
 				  atomic_load(&ks->max), &v->n, reason, rlen);
 }
 
+/* The value in force as the file shows it, without the newline. */
+static void value_text(const struct umlconf_knob_def *def, const struct umlconf_value *v, char *buf,
+		       size_t size)
+{
+	if (def->flags & UMLCONF_KNOB_TEXT)
+		snprintf(buf, size, "%s", v->text);
+	else
+		snprintf(buf, size, "%" PRId64, v->n);
+}
+
+/* slot_read with knobs_lock held. */
+static void slot_read_locked(struct umlconf_knob_slot *ks, struct umlconf_value *v)
+{
+	v->n = atomic_load(&ks->value);
+	memcpy(v->text, ks->text, sizeof(v->text));
+	v->text[sizeof(v->text) - 1] = '\0';
+}
+
 static void slot_read(struct umlconf_shared *sh, int slot, struct umlconf_value *v)
 {
 	struct umlconf_knob_slot *ks = &sh->knob[slot];
@@ -286,6 +325,44 @@ static void layers_settle_locked(struct umlconf_shared *sh, int slot,
 	}
 }
 
+/*
+ * A change about to be made to @k's slot: what is in force before it.
+ * knobs_lock held from here to change_end_locked.
+ */
+static void change_begin_locked(struct umlconf_shared *sh, const struct knob *k,
+				struct umlconf_change *c, const char *client, const char *reason)
+{
+	struct umlconf_value v;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->client, sizeof(c->client), "%s", client);
+	snprintf(c->knob, sizeof(c->knob), "%s", k->def->name);
+	snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+	slot_read_locked(&sh->knob[k->slot], &v);
+	value_text(k->def, &v, c->old, sizeof(c->old));
+}
+
+/*
+ * The change is made: what is in force now (or @layer_new, the new value of
+ * a layer under a local value), into the ring. knobs_lock held.
+ */
+static void change_end_locked(struct umlconf_shared *sh, const struct knob *k,
+			      struct umlconf_change *c, const char *layer_new)
+{
+	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	struct umlconf_value v;
+
+	slot_read_locked(ks, &v);
+	if (layer_new)
+		snprintf(c->new, sizeof(c->new), "%s", layer_new);
+	else
+		value_text(k->def, &v, c->new, sizeof(c->new));
+	c->source = ks->source;
+	c->ns = umlconf_now_ns();
+	atomic_fetch_add(&ks->changed, 1);
+	umlconf_change_record_locked(sh, c);
+}
+
 /* After a new value went in force: wake whoever applies it. knobs_lock held. */
 static void knob_announce(struct umlconf_shared *sh, const struct umlconf_knob_def *def)
 {
@@ -307,6 +384,12 @@ static bool content_empty(const char *data, size_t len)
 		if (data[i] != '\n' && data[i] != ' ' && data[i] != '\t' && data[i] != '\r')
 			return false;
 	return true;
+}
+
+/* @data/@len is the NUL-terminated @text, byte for byte. */
+static bool text_is(const char *data, size_t len, const char *text)
+{
+	return strlen(text) == len && memcmp(data, text, len) == 0;
 }
 
 static void knob_path(const struct umlconf_knob_def *def, char *buf, size_t size)
@@ -378,6 +461,7 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	struct knob *k = arg;
 	struct umlconf_shared *sh = umlconf_sh;
 	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	struct umlconf_knob_write w;
 	struct umlconf_value v = {0};
 	char path[128], reason[160];
 	int rc;
@@ -391,16 +475,21 @@ static int knob_validate(void *arg, const char *data, size_t len, const struct u
 	if (k->def->flags & UMLCONF_KNOB_READONLY) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob");
-	} else if (content_empty(data, len)) {
+	} else if ((rc = umlconf_knob_split(data, len, &w, reason, sizeof(reason))) < 0) {
+		; /* a bad reason refuses the whole write: the value and why come together */
+	} else if (content_empty(w.value, w.len)) {
 		/* `echo > knob`: the local value goes, the import's or httpd.conf's is back. */
 		k->parsed_clear = true;
-		return 0;
 	} else {
-		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
+		rc = value_parse(k->def, ks, w.value, w.len, &v, reason, sizeof(reason));
+		if (rc == 0) {
+			k->parsed = v;
+			k->parsed_clear = false;
+		}
 	}
 	if (rc == 0) {
-		k->parsed = v;
-		k->parsed_clear = false;
+		snprintf(k->client, sizeof(k->client), "%s", who && who->addr ? who->addr : "-");
+		snprintf(k->reason, sizeof(k->reason), "%s", w.reason);
 		return 0;
 	}
 	if (rc > 0)
@@ -417,15 +506,31 @@ static void knob_commit(void *arg, const char *data, size_t len)
 {
 	struct knob *k = arg;
 	struct umlconf_shared *sh = umlconf_sh;
+	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
+	struct umlconf_change c;
+	char parsed[UMLCONF_TEXT_MAX];
+	bool changed;
 
 	(void)data;
 	(void)len;
 	/* The filesystem lock is held: these wake-ups go out once it is free. */
 	uml_lock(sh->knobs_lock);
-	sh->knob[k->slot].local = !k->parsed_clear;
+	change_begin_locked(sh, k, &c, k->client, k->reason);
+	/*
+	 * The local value in force again, or a clear with none to clear,
+	 * changes nothing: it is announced as every accepted write is (the
+	 * generation moves), but not recorded as a change.
+	 */
+	value_text(k->def, &k->parsed, parsed, sizeof(parsed));
+	changed = k->parsed_clear ? ks->local : !ks->local || strcmp(parsed, c.old) != 0;
+	ks->local = !k->parsed_clear;
 	layers_settle_locked(sh, k->slot, k->parsed_clear ? NULL : &k->parsed);
 	knob_announce(sh, k->def);
+	if (changed)
+		change_end_locked(sh, k, &c, NULL);
 	uml_unlock(sh->knobs_lock);
+	if (changed)
+		umlconf_change_log(&c);
 }
 
 /* The file shows the value in force, whichever layer it comes from. */
@@ -469,7 +574,8 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 	struct umlconf_knob_slot *ks = &sh->knob[k->slot];
 	char key[UMLCONF_KNOB_NAME_MAX + 8], path[128], reason[160];
 	char conf_text[UMLCONF_TEXT_MAX + 24], saved_conf[UMLCONF_TEXT_MAX + 24];
-	char saved[UMLCONF_TEXT_MAX + 24];
+	char saved[UMLCONF_TEXT_MAX + UMLCONF_REASON_MAX + 64];
+	struct umlconf_knob_write sw;
 	struct umlconf_value conf, v;
 	bool noted;
 	long n;
@@ -491,7 +597,7 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 	} else if (noted && fresh) {
 		char ikey[UMLCONF_KNOB_NAME_MAX + 8], imported[UMLCONF_TEXT_MAX + 24];
 		struct umlconf_value iv = {0};
-		bool has_import = false, has_local = false;
+		bool has_import = false, has_local = false, split;
 
 		/*
 		 * The import's last value is a note (the file is only rendered
@@ -511,11 +617,15 @@ static void knob_precedence(struct umlconf_shared *sh, struct knob *k, bool fres
 			saved[n] = '\0';
 			memset(&v, 0, sizeof(v));
 			reason[0] = '\0';
-			if (content_empty(saved, (size_t)n) || strcmp(saved, conf_text) == 0 ||
-			    (has_import && strcmp(saved, imported) == 0))
+			/* What a local write left, its comment (the reason) aside. */
+			split =
+			    umlconf_knob_split(saved, (size_t)n, &sw, reason, sizeof(reason)) == 0;
+			if (split && (content_empty(sw.value, sw.len) ||
+				      text_is(sw.value, sw.len, conf_text) ||
+				      (has_import && text_is(sw.value, sw.len, imported))))
 				;
-			else if (value_parse(def, ks, saved, (size_t)n, &v, reason,
-					     sizeof(reason)) == 0)
+			else if (split && value_parse(def, ks, sw.value, sw.len, &v, reason,
+						      sizeof(reason)) == 0)
 				has_local = true;
 			else
 				ap_log_error(
@@ -661,12 +771,16 @@ void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t si
 }
 
 int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char *data, size_t len,
-			const char *where, uint64_t mtime_ns)
+			const char *where, uint64_t mtime_ns, const char *dropped)
 {
 	struct umlconf_value v = {0};
 	struct umlconf_knob_slot *ks;
+	struct umlconf_knob_write w = {.reason = ""};
+	struct umlconf_change c;
 	struct knob *k = NULL;
 	char reason[160], key[UMLCONF_KNOB_NAME_MAX + 8], text[UMLCONF_TEXT_MAX + 24];
+	char layer_new[UMLCONF_TEXT_MAX] = "";
+	const char *sent = data;
 	bool same;
 	int rc = 0;
 
@@ -681,20 +795,28 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 	if (data && (k->def->flags & UMLCONF_KNOB_READONLY)) {
 		rc = -EACCES;
 		snprintf(reason, sizeof(reason), "read-only knob: not imported");
-	} else if (data && content_empty(data, len)) {
-		data = NULL; /* an empty file at the center sets nothing */
+	} else if (data && (rc = umlconf_knob_split(data, len, &w, reason, sizeof(reason))) < 0) {
+		; /* a central file's comment is a reason, held to the same rules */
+	} else if (data && content_empty(w.value, w.len)) {
+		data = NULL; /* an empty file at the center (or only a comment) sets nothing */
 	} else if (data) {
-		rc = value_parse(k->def, ks, data, len, &v, reason, sizeof(reason));
+		rc = value_parse(k->def, ks, w.value, w.len, &v, reason, sizeof(reason));
 	}
 	if (rc) {
 		/* Like an xDS NACK: this knob keeps what it had, the others apply. */
-		umlconf_error_record(sh, "import", where, data, len, reason);
+		umlconf_error_record(sh, "import", where, sent, len, reason);
 		return rc < 0 ? rc : -EINVAL;
 	}
 	uml_lock(sh->knobs_lock);
 	same = data ? ks->imported && ks->import.n == v.n && strcmp(ks->import.text, v.text) == 0
 		    : !ks->imported;
 	if (!same) {
+		change_begin_locked(sh, k, &c, "import", data ? w.reason : dropped);
+		/* Under a local value only the layer moves: its values are the change's. */
+		if (ks->local && ks->imported)
+			value_text(k->def, &ks->import, c.old, sizeof(c.old));
+		else if (ks->local)
+			c.old[0] = '\0';
 		ks->imported = data != NULL;
 		if (data)
 			ks->import = v;
@@ -703,10 +825,15 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 			layers_settle_locked(sh, k->slot, NULL);
 			knob_announce(sh, k->def);
 		}
+		if (ks->local && data)
+			value_text(k->def, &v, layer_new, sizeof(layer_new));
+		change_end_locked(sh, k, &c, ks->local ? layer_new : NULL);
 	} else if (data) {
 		ks->import_mtime_ns = mtime_ns;
 	}
 	uml_unlock(sh->knobs_lock);
+	if (!same)
+		umlconf_change_log(&c);
 	if (!same && uml_state_active(NULL, 0)) {
 		snprintf(key, sizeof(key), "import:%s", name);
 		if (data)
@@ -717,12 +844,6 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 	}
 	return 0;
 }
-
-static const char *const source_name[] = {
-    [UMLCONF_SRC_CONF] = "conf",
-    [UMLCONF_SRC_IMPORT] = "import",
-    [UMLCONF_SRC_LOCAL] = "local",
-};
 
 size_t umlconf_knobs_render(char *buf, size_t size)
 {
@@ -752,7 +873,7 @@ size_t umlconf_knobs_render(char *buf, size_t size)
 		umlconf_time_format(ks->applied_ns, when, sizeof(when));
 		uml_unlock(sh->knobs_lock);
 		umlconf_buf_printf(buf, size, &len, "%s %.*s %s %s %.*s %.*s\n", def->name,
-				   (int)strcspn(value, "\n"), value, source_name[src], when,
+				   (int)strcspn(value, "\n"), value, umlconf_source_name(src), when,
 				   (int)strcspn(conf, "\n"), conf, (int)strcspn(import, "\n"),
 				   import);
 	}

@@ -9,6 +9,7 @@
  * tcpi_unacked and the backlog in effect in tcpi_sacked.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -51,12 +52,10 @@ int umlconf_listeners_backlog(int backlog)
 	return rc;
 }
 
-size_t umlconf_listeners_render(char *buf, size_t size)
+void umlconf_listeners_each(void (*fn)(const struct umlconf_listener *l, void *arg), void *arg)
 {
-	size_t len = 0;
-
-	buf[0] = '\0';
 	for (ap_listen_rec *lr = ap_listeners; lr; lr = lr->next) {
+		struct umlconf_listener l;
 		struct tcp_info ti = {0};
 		socklen_t tl = sizeof(ti);
 		char *ip = NULL;
@@ -68,13 +67,34 @@ size_t umlconf_listeners_render(char *buf, size_t size)
 		apr_sockaddr_ip_get(&ip, sa);
 		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0)
 			continue;
-		umlconf_buf_printf(buf, size, &len,
-				   sa->family == AF_INET6 ? "[%s]:%u backlog %u queue %u\n"
-							  : "%s:%u backlog %u queue %u\n",
-				   ip ? ip : "?", (unsigned)sa->port, ti.tcpi_sacked,
-				   ti.tcpi_unacked);
+		snprintf(l.addr, sizeof(l.addr), sa->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 ip ? ip : "?", (unsigned)sa->port);
+		l.backlog = ti.tcpi_sacked;
+		l.queue = ti.tcpi_unacked;
+		fn(&l, arg);
 	}
-	return len;
+}
+
+struct render_ctx {
+	char *buf;
+	size_t size, len;
+};
+
+static void render_one(const struct umlconf_listener *l, void *arg)
+{
+	struct render_ctx *c = arg;
+
+	umlconf_buf_printf(c->buf, c->size, &c->len, "%s backlog %u queue %u\n", l->addr,
+			   l->backlog, l->queue);
+}
+
+size_t umlconf_listeners_render(char *buf, size_t size)
+{
+	struct render_ctx c = {.buf = buf, .size = size};
+
+	buf[0] = '\0';
+	umlconf_listeners_each(render_one, &c);
+	return c.len;
 }
 
 /* ListenBacklog is a core directive whose value httpd keeps private. */

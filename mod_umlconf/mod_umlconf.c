@@ -8,7 +8,7 @@
  *   UmlConfKeyFile    umlconf.key             # secret of the file handles (ServerRoot-relative)
  *   UmlConfMemory     8M + 256K x ServerLimit # the machine's memory
  *   UmlConfScratch    4M                      # of it, what clients' own files may hold
- *   UmlConfQueue      256 30                  # admission queue: size, wait in seconds
+ *   UmlConfQueue      256 30                  # admission queue: most (QueueLimit), wait in s
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
  *   UmlConfImport     nfs://central/fleet interval=1s  # knobs from a central export
@@ -19,9 +19,12 @@
  *   /config/MaxRequestWorkers   admission limit on requests in flight, all children
  *   /config/ListenBacklog       listen() backlog of every listening socket
  *   /config/Accepting           0 holds new requests, 1 lets them run
+ *   /config/QueueLimit          how many may wait for admission; 0 sheds
  *   /config/...                 the knobs other modules register (mod_umlconf.h)
  *   /import/...                 UmlConfImport's copy of the central export (read-only)
  *   /status/...                 read-only figures (see status.c for the formats)
+ *   /status/metrics             the same in Prometheus's text format; over HTTP too with
+ *                               <Location /metrics> SetHandler umlconf-metrics
  * e.g. nfs-cat 'nfs://127.0.0.1/config/MaxRequestWorkers?nfsport=2049&mountport=2049'.
  *
  * Lifecycle: the parent boots the machine in post_config (the real pass, not
@@ -421,7 +424,8 @@ static struct umlconf_shared *shared_up(server_rec *s)
 	sh->children_lock = uml_lock_new();
 	sh->errors_lock = uml_lock_new();
 	sh->knobs_lock = uml_lock_new();
-	if (!sh->children_lock || !sh->errors_lock || !sh->knobs_lock ||
+	sh->changes_lock = uml_lock_new();
+	if (!sh->children_lock || !sh->errors_lock || !sh->knobs_lock || !sh->changes_lock ||
 	    uml_root_set(UMLCONF_ROOT, sh) < 0)
 		goto fail;
 	sh->magic = UMLCONF_MAGIC;
@@ -715,6 +719,8 @@ static void umlconf_register_hooks(apr_pool_t *p)
 	ap_hook_child_init(umlconf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 	/* Before any other module spends work on a request we may hold or refuse. */
 	ap_hook_post_read_request(umlconf_admit, NULL, NULL, APR_HOOK_REALLY_FIRST);
+	/* SetHandler umlconf-metrics: /status/metrics over HTTP. */
+	ap_hook_handler(umlconf_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
 	/* A dead child's admission share comes back when httpd collects it. */
 	ap_hook_child_status(umlconf_cpu_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 	ap_hook_monitor(umlconf_cpu_reap, NULL, NULL, APR_HOOK_MIDDLE);

@@ -3,8 +3,9 @@
  * settings as files under /config (installed next to httpd's headers).
  *
  * A knob is a row of data: its name, bounds, default and flags, a parser
- * for what a client writes, and an apply callback that puts the value in
- * force in every child. mod_umlconf serves the file, validates each write
+ * for what a client writes (less the reason it may carry as a comment: see
+ * parse below), and an apply callback that puts the value in force in
+ * every child. mod_umlconf serves the file, validates each write
  * with the parser and the bounds, refuses a bad one with an NFS error (the
  * value in force stays; the reason goes to /status/errors and the error log
  * as umlconf(10003)), keeps the value in its shared memory across graceful
@@ -59,12 +60,25 @@ struct umlconf_knob_def {
 	/* Text knobs: the value on a fresh machine (NULL: empty). */
 	const char *dflt_text;
 	/*
-	 * The whole new content of the file (@data/@len, not NUL-terminated,
-	 * usually with a trailing newline) to a value in *@v. Returns 0, or
-	 * -EINVAL/-ERANGE with a reason in @why (@whylen > 0). Runs in the
-	 * process serving the NFS call with the filesystem locked: no blocking,
-	 * no file calls. NULL: one decimal number (numeric knobs only). The
-	 * value is then checked against min..max, unless UMLCONF_KNOB_TEXT.
+	 * The value part of the file's new content (@data/@len, not
+	 * NUL-terminated, usually with a trailing newline) to a value in *@v.
+	 * Returns 0, or -EINVAL/-ERANGE with a reason in @why (@whylen > 0).
+	 * Runs in the process serving the NFS call with the filesystem locked:
+	 * no blocking, no file calls. NULL: one decimal number (numeric knobs
+	 * only). The value is then checked against min..max, unless
+	 * UMLCONF_KNOB_TEXT.
+	 *
+	 * Every write may carry a reason as a comment, and mod_umlconf splits
+	 * it off before calling: a comment starts at a '#' that begins the
+	 * content or follows a blank (space or tab) and runs to the end of its
+	 * line. The parser sees the content without the comment and the
+	 * blanks before it ("info ssl:warn # why\n" arrives as
+	 * "info ssl:warn\n"; without a comment, the content as sent), at most
+	 * 256 bytes when a comment was split off. So a value can't contain
+	 * " #" or begin with '#'. Content that is only blanks and a comment
+	 * clears the local value as an empty write does, and never reaches the
+	 * parser; a reason over 160 bytes or with a byte that is not printable
+	 * ASCII refuses the write before the parser runs.
 	 */
 	int (*parse)(const char *data, size_t len, struct umlconf_value *v, char *why,
 		     size_t whylen);

@@ -15,6 +15,14 @@
  *   listeners           "ADDR:PORT backlog N queue M\n" per listening socket
  *   children            "# cpu pid generation applied_ns\n" then one line per child
  *   errors              "<ISO8601> <client> <file> \"<value>\" <reason>\n", oldest first
+ *   changes             "<ISO8601> <client> <knob> \"<old>\" \"<new>\" <source> \"<reason>\"\n",
+ *                       the last 64 accepted changes of a knob's value in force or of
+ *                       a layer, oldest first: client as in errors, "import" or "-"
+ *                       (local); old and new the value in force before and after (a
+ *                       change of the import's layer under a local value: that
+ *                       layer's, "" for none); source the layer in force after it
+ *                       (conf, import, local); reason the write's comment or "".
+ *                       Quoted as errors quotes values (\n, \", \\, \xNN), whole
  *   config              "# knob value source applied conf import\n" then a line per knob:
  *                       the value in force, its layer (conf, import or local), when it
  *                       went in force (ISO8601), httpd.conf's value, the import's ("-")
@@ -24,6 +32,9 @@
  *                       holder (pid), error (the rest of the line); "none\n" without one
  *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n
  *                       unlisted N\n"
+ *   metrics             Prometheus's text exposition format 0.0.4 (metrics.c names the
+ *                       families); rendered at most once a second per child, so that a
+ *                       client's GETATTR and READs see the same bytes
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
  *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
  *                       then one line per CPU (a child's host thread running kernel threads)
@@ -92,8 +103,7 @@ static size_t render_generation(char *buf, size_t size)
 	return render_count(buf, size, uml_gen_read(&umlconf_sh->config_gen));
 }
 
-/* Busy and idle workers, counted as mod_status counts them. */
-static void scoreboard_counts(int *busy, int *idle)
+void umlconf_workers_count(int *busy, int *idle)
 {
 	int daemons = 0, threads = 0;
 
@@ -127,7 +137,7 @@ static size_t render_workers(char *buf, size_t size)
 	size_t len = 0;
 	int busy, idle;
 
-	scoreboard_counts(&busy, &idle);
+	umlconf_workers_count(&busy, &idle);
 	umlconf_buf_printf(buf, size, &len, "busy %d\nidle %d\n", busy, idle);
 	return len;
 }
@@ -231,6 +241,32 @@ static size_t render_check(char *buf, size_t size)
 	return last_len;
 }
 
+/*
+ * A client reads a file with a GETATTR (its size) and then READs, and each
+ * renders it again; the metrics' counters move in between (the read itself
+ * switches threads), and a client that trusts the size (libnfs, the Linux
+ * client between its attribute refreshes) would get a file cut short. Each
+ * child renders them at most once a second and serves the same bytes in
+ * between (renders run under the vfs lock, so the cache needs no other).
+ */
+#define METRICS_EVERY_US 1000000
+
+static size_t render_metrics(char *buf, size_t size)
+{
+	static char last[UMLCONF_METRICS_MAX];
+	static size_t last_len;
+	static apr_time_t last_at;
+	apr_time_t now = apr_time_now();
+
+	if (!last_len || now - last_at >= METRICS_EVERY_US || now < last_at) {
+		last_len = umlconf_metrics_render(last, sizeof(last));
+		last_at = now;
+	}
+	if (size)
+		memcpy(buf, last, last_len < size ? last_len : size);
+	return last_len < size ? last_len : size;
+}
+
 static size_t render_fs(char *buf, size_t size)
 {
 	struct uml_state_stat st;
@@ -269,7 +305,9 @@ static const struct status_file status_files[] = {
     {"/status/workers", render_workers},
     {"/status/listeners", render_listeners},
     {"/status/children", render_children},
+    {"/status/metrics", render_metrics},
     {"/status/errors", umlconf_errors_render},
+    {"/status/changes", umlconf_changes_render},
     {"/status/config", umlconf_knobs_render},
     {"/status/import", umlconf_import_render},
     {"/status/nfs", render_nfs},
@@ -357,10 +395,14 @@ int umlconf_status_hooks(struct umlconf_shared *sh)
 static int umlconf_status_hook(request_rec *r, int flags)
 {
 	struct umlconf_shared *sh = umlconf_sh;
+	uint64_t cum[UMLCONF_BUCKETS], served, waited, service_us, wait_us;
 	char value[UMLCONF_TEXT_MAX];
 
 	if (!sh)
 		return OK;
+	/* A few loads each: cheap enough for every server-status request. */
+	served = umlconf_latency_read(&sh->service, cum, &service_us);
+	waited = umlconf_latency_read(&sh->wait, cum, &wait_us);
 	if (flags & AP_STATUS_SHORT) {
 		for (int slot = 0; slot < UMLCONF_KNOB_SLOTS; slot++) {
 			if (!sh->knob[slot].name[0])
@@ -373,6 +415,12 @@ static int umlconf_status_hook(request_rec *r, int flags)
 			   "\nUmlConfGeneration: %u\n",
 			   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
 			   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+		ap_rprintf(r,
+			   "UmlConfServed: %" PRIu64 "\nUmlConfServiceSeconds: %" PRIu64
+			   ".%06" PRIu64 "\nUmlConfAdmitted: %" PRIu64
+			   "\nUmlConfWaitSeconds: %" PRIu64 ".%06" PRIu64 "\n",
+			   served, service_us / 1000000, service_us % 1000000, waited,
+			   wait_us / 1000000, wait_us % 1000000);
 		return OK;
 	}
 	ap_rputs("<hr />\n<h2>mod_umlconf</h2>\n<dl>\n", r);
@@ -385,9 +433,14 @@ static int umlconf_status_hook(request_rec *r, int flags)
 	}
 	ap_rprintf(r,
 		   "<dt>Requests in flight: %d, queued: %d, refused (503): %" PRIu64 "</dt>\n"
+		   "<dt>Served: %" PRIu64 ", mean service time %.3f ms; admitted: %" PRIu64
+		   ", mean admission wait %.3f ms</dt>\n"
 		   "<dt>Config generation: %u</dt>\n</dl>\n",
 		   atomic_load(&sh->in_flight), atomic_load(&sh->queued),
-		   atomic_load(&sh->rejected), uml_gen_read(&sh->config_gen));
+		   atomic_load(&sh->rejected), served,
+		   served ? (double)service_us / 1000.0 / (double)served : 0.0, waited,
+		   waited ? (double)wait_us / 1000.0 / (double)waited : 0.0,
+		   uml_gen_read(&sh->config_gen));
 	return OK;
 }
 

@@ -47,15 +47,19 @@
  * 10039 saved knob value invalid now   10040 state not synced at stop
  * 10041 UmlConfImport refused          10042 import answers again
  * 10043 import stale                  10044 import expired (ttl): values dropped
- * 10045 importer thread start failed
+ * 10045 importer thread start failed  10046 knob changed (info)
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
 #define UMLCONF_MAGIC 0x75636f6eU /* "ucon" */
 /* Bump with any change of struct umlconf_shared or what it points to. */
-#define UMLCONF_LAYOUT	4   /* 4: the knobs' layers (conf, import, local) */
+#define UMLCONF_LAYOUT	5   /* 5: QueueLimit; the changes ring; the latency histograms */
 #define UMLCONF_ERRORS	32  /* the ring in /status/errors */
 #define UMLCONF_ERRLINE 256 /* one formatted error line, NUL included */
+#define UMLCONF_CHANGES 64  /* the ring in /status/changes */
+#define UMLCONF_CLIENT_MAX                                                                         \
+	64 /* a client as /status/errors shows it ("[::1]:871"), NUL included                      \
+	    */
 /* Knobs of this module and of the modules that register theirs. */
 #ifndef UMLCONF_KNOB_SLOTS
 #define UMLCONF_KNOB_SLOTS 32
@@ -66,6 +70,7 @@ enum umlconf_knob_id {
 	UMLCONF_KNOB_MAX_REQUEST_WORKERS,
 	UMLCONF_KNOB_LISTEN_BACKLOG,
 	UMLCONF_KNOB_ACCEPTING,
+	UMLCONF_KNOB_QUEUE_LIMIT,
 	UMLCONF_KNOB_COUNT
 };
 
@@ -80,6 +85,7 @@ struct umlconf_knob_slot {
 	char name[UMLCONF_KNOB_NAME_MAX + 1]; /* "": a free slot */
 	uint32_t flags;			      /* UMLCONF_KNOB_* */
 	_Atomic uint32_t changes;
+	_Atomic uint64_t changed; /* its entries in /status/changes, ever */
 	_Atomic int64_t value, min, max;
 	char text[UMLCONF_TEXT_MAX];
 	/*
@@ -97,6 +103,22 @@ struct umlconf_knob_slot {
 enum umlconf_source { UMLCONF_SRC_CONF, UMLCONF_SRC_IMPORT, UMLCONF_SRC_LOCAL };
 
 /*
+ * An accepted change of a knob's value in force or of one of its layers,
+ * for /status/changes (changes.c). old and new are the value in force
+ * before and after, as the file shows it without the newline; a change of
+ * the import's layer under a local value (which stays in force) has that
+ * layer's values instead, "" for none.
+ */
+struct umlconf_change {
+	uint64_t ns;			      /* CLOCK_REALTIME of the change */
+	uint32_t source;		      /* enum umlconf_source in force after it */
+	char client[UMLCONF_CLIENT_MAX];      /* NFS client's address, "import" or "-" (local) */
+	char knob[UMLCONF_KNOB_NAME_MAX + 1]; /* its name */
+	char old[UMLCONF_TEXT_MAX], new[UMLCONF_TEXT_MAX];
+	char reason[UMLCONF_REASON_MAX + 1]; /* the write's comment, or "" */
+};
+
+/*
  * One httpd child (a CPU of the machine), indexed by its CPU number.
  * pid is written under umlconf_shared.children_lock (by the child when it
  * attaches and by the parent when it reclaims); the counters are atomics the
@@ -110,6 +132,19 @@ struct umlconf_child {
 	_Atomic uint32_t applied_gen; /* config generation applied by the watcher */
 	_Atomic uint64_t applied_ns;  /* CLOCK_REALTIME when it was applied */
 	/* In force in the child: applied_gen, or config_gen when no write since needs applying. */
+};
+
+#define UMLCONF_BUCKETS 14 /* of a latency histogram: 1 ms .. 10 s, then +Inf */
+
+/*
+ * A latency histogram (latency.c), written by every child's request path
+ * with atomic adds and no lock. bucket[b] counts the samples of bucket b
+ * alone (at most umlconf_latency_le_us[b], above the one before); the
+ * count is their sum.
+ */
+struct umlconf_histogram {
+	_Atomic uint64_t bucket[UMLCONF_BUCKETS];
+	_Atomic uint64_t sum_us; /* microseconds, all samples */
 };
 
 /*
@@ -146,11 +181,21 @@ struct umlconf_shared {
 	_Atomic uint64_t admit_waited;	 /* requests admitted after a wait in the queue */
 	_Atomic uint64_t admit_released; /* slots released while requests were queued */
 	_Atomic uint64_t admit_wakeups;	 /* times a queued request woke to look again */
-	uml_lock_t *children_lock;	 /* guards child[].pid */
+	/* Admitted requests: admission to the end (service), arrival to admission (wait). */
+	struct umlconf_histogram service, wait;
+	uml_lock_t *children_lock; /* guards child[].pid */
 	struct umlconf_child child[UML_MAX_CPUS];
 	uml_lock_t *errors_lock; /* guards errors_total and errors[] */
 	uint32_t errors_total;	 /* errors ever recorded; the next slot is total % UMLCONF_ERRORS */
 	char errors[UMLCONF_ERRORS][UMLCONF_ERRLINE];
+	/*
+	 * Taken under knobs_lock (never the other way round), so that the
+	 * ring's order is the order in which changes went in force.
+	 */
+	uml_lock_t *changes_lock; /* guards changes_total and changes[] */
+	uint32_t
+	    changes_total; /* changes ever recorded; the next slot is total % UMLCONF_CHANGES */
+	struct umlconf_change changes[UMLCONF_CHANGES];
 };
 
 /* CLOCK_REALTIME in ns, the clock of /status/children. */
@@ -184,7 +229,7 @@ struct umlconf_conf {
 	apr_array_header_t *exports; /* struct umlconf_export; empty: "/" ro to localhost */
 	size_t memory;		     /* UmlConfMemory; 0: default */
 	size_t scratch;		     /* UmlConfScratch; 0: half of the memory */
-	int queue_size;		     /* UmlConfQueue */
+	int queue_size;		     /* UmlConfQueue: QueueLimit's ceiling and default */
 	int queue_timeout;	     /* seconds */
 	int retry_after;	     /* UmlConfRetryAfter, seconds */
 	const char *state;	     /* UmlConfState path as given; NULL: none */
@@ -242,12 +287,14 @@ void umlconf_knobs_apply(struct umlconf_shared *sh);
 void umlconf_knob_show(struct umlconf_shared *sh, int slot, char *buf, size_t size);
 /*
  * The import's layer of knob @name: @data/@len its content at the center
- * (@where names the file, for reports), or @data NULL for none there. The
- * value is validated like a local write; a refused one is reported and the
- * layer keeps what it had. Returns 0, -ENOENT (no such knob) or the refusal.
+ * (@where names the file, for reports), or @data NULL for none there
+ * (@dropped: why, when the import itself went; the reason in
+ * /status/changes, or NULL). The value is validated like a local write; a
+ * refused one is reported and the layer keeps what it had. Returns 0,
+ * -ENOENT (no such knob) or the refusal.
  */
 int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char *data, size_t len,
-			const char *where, uint64_t mtime_ns);
+			const char *where, uint64_t mtime_ns, const char *dropped);
 /* /status/config: each knob's value in force, its source and when it was applied. */
 size_t umlconf_knobs_render(char *buf, size_t size);
 
@@ -261,6 +308,8 @@ const char *umlconf_import_directive(cmd_parms *cmd, void *dummy, int argc, char
 int umlconf_import_up(server_rec *s, struct umlconf_conf *conf, struct umlconf_shared *sh);
 /* Start this child's importer thread (on its CPU). */
 void umlconf_import_start(void);
+/* UmlConfImport's state into *@st: 0, or -ENOENT without one in this configuration. */
+int umlconf_import_state(struct uml_import_stat *st);
 /* /status/import: the import's state, its last error and its figures. */
 size_t umlconf_import_render(char *buf, size_t size);
 
@@ -274,14 +323,48 @@ void umlconf_error_record(struct umlconf_shared *sh, const char *client, const c
 /* /status/errors: the ring, oldest first. */
 size_t umlconf_errors_render(char *buf, size_t size);
 
-/* --- admission.c: MaxRequestWorkers and Accepting on the request path --- */
+/* --- changes.c: the ring of accepted changes --- */
+
+/*
+ * Append @c to /status/changes; the caller holds knobs_lock (the ring's
+ * order is the commits'). Log it with umlconf_change_log once unlocked.
+ */
+void umlconf_change_record_locked(struct umlconf_shared *sh, const struct umlconf_change *c);
+/* The change's line in the error log (umlconf(10046), info). */
+void umlconf_change_log(const struct umlconf_change *c);
+/* /status/changes: the ring, oldest first. */
+size_t umlconf_changes_render(char *buf, size_t size);
+/* "conf", "import" or "local". */
+const char *umlconf_source_name(uint32_t source);
+
+/* --- admission.c: MaxRequestWorkers, Accepting and QueueLimit on the request path --- */
 int umlconf_admit(request_rec *r);
 /* Slots may have freed (a knob changed, a child died): wake as many waiters. */
 void umlconf_admit_kick(struct umlconf_shared *sh);
 
+/* --- latency.c: the latency histograms --- */
+
+/* Upper bounds of the buckets but the last (+Inf), in microseconds. */
+extern const uint64_t umlconf_latency_le_us[UMLCONF_BUCKETS - 1];
+/* The same as Prometheus "le" labels, "+Inf" last. */
+extern const char *const umlconf_latency_le[UMLCONF_BUCKETS];
+/* One sample of @us microseconds; lock-free, any process. */
+void umlconf_latency_record(struct umlconf_histogram *h, uint64_t us);
+/* The cumulative counts per bucket and the sum; returns the count. */
+uint64_t umlconf_latency_read(const struct umlconf_histogram *h,
+			      uint64_t cumulative[UMLCONF_BUCKETS], uint64_t *sum_us);
+
 /* --- listeners.c: the listening sockets --- */
 /* listen(fd, backlog) on every ap_listeners socket of this process. */
 int umlconf_listeners_backlog(int backlog);
+/* A listening socket as /status/listeners and the metrics show it. */
+struct umlconf_listener {
+	char addr[64];	  /* "127.0.0.1:8529", "[::1]:8529" */
+	unsigned backlog; /* the listen() backlog in effect */
+	unsigned queue;	  /* connections waiting in its accept queue */
+};
+/* Call @fn for every listening socket of this process. */
+void umlconf_listeners_each(void (*fn)(const struct umlconf_listener *l, void *arg), void *arg);
 /* One line per listener: "ADDR:PORT backlog N queue M". */
 size_t umlconf_listeners_render(char *buf, size_t size);
 /* The ListenBacklog configured in httpd.conf (or httpd's default). */
@@ -289,8 +372,22 @@ int umlconf_listeners_configured_backlog(void);
 
 /* --- status.c: /status and mod_status --- */
 int umlconf_status_tree(struct umlconf_shared *sh);
+/* Busy and idle workers of httpd's scoreboard, counted as mod_status counts them. */
+void umlconf_workers_count(int *busy, int *idle);
 int umlconf_status_hooks(struct umlconf_shared *sh);
 void umlconf_status_register(void);
+
+/* --- metrics.c: the figures in Prometheus's text format --- */
+
+/*
+ * What a render of the metrics may take: the vfs's render buffer, which
+ * /status/metrics is rendered into, and the handler's.
+ */
+#define UMLCONF_METRICS_MAX (64 * 1024)
+/* /status/metrics and the umlconf-metrics handler's body. */
+size_t umlconf_metrics_render(char *buf, size_t size);
+/* SetHandler umlconf-metrics: the same text over HTTP (GET and HEAD). */
+int umlconf_metrics_handler(request_rec *r);
 
 /* --- cpu.c: this child as a CPU of the machine; the parent's reaper --- */
 void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_listener *nfs);

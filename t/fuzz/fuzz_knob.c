@@ -1,6 +1,8 @@
 /*
  * Harness: the knob parsers of mod_umlconf (mod_umlconf/knob_parse.c), which
- * see the bytes any NFS client with write access puts into /config.
+ * see the bytes any NFS client with write access puts into /config, and the
+ * split of a write into its value part and its reason (a comment) that runs
+ * before them.
  *
  * Input: one control byte, then the content of a knob write.
  *   ctl & 3         the bounds: MaxRequestWorkers (1..400), ListenBacklog
@@ -17,7 +19,13 @@
  * way); an accepted value is within the bounds; a refusal leaves the value
  * alone and writes a NUL-terminated, non-empty reason; a quoted value is
  * printable, NUL-terminated, made of whole escapes, and a prefix of the full
- * quoting ("..." aside).
+ * quoting ("..." aside), and quoted whole with room for it, it is the full
+ * quoting. The split agrees with a reference too: content
+ * without a comment goes to the parser untouched (the same pointer and
+ * length), content with one as the same bytes less the comment and the
+ * blanks before it; a reason is at most UMLCONF_REASON_MAX printable bytes;
+ * and the value part then meets every rule above, so that a comment never
+ * changes what a value means.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -62,13 +70,62 @@ static int reference_parse(const char *s, size_t len, int64_t *v)
 	return 0;
 }
 
-/* The full quoting, without the 40-byte cut and the room limit. */
-static size_t reference_quote(char *out, const char *s, size_t len)
+/*
+ * What the split must answer: 0 with the value part in @value (*@vlen bytes,
+ * @value at least @len long) and the reason in @reason, or -EINVAL.
+ * *@comment says whether a comment was found.
+ */
+static int reference_split(const char *s, size_t len, char *value, size_t *vlen, char *reason,
+			   bool *comment)
+{
+	size_t at = len, eol, from, to, n = 0;
+
+	*comment = false;
+	reason[0] = '\0';
+	for (size_t i = 0; i < len && at == len; i++)
+		if (s[i] == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t'))
+			at = i;
+	if (at == len) {
+		memcpy(value, s, len);
+		*vlen = len;
+		return 0;
+	}
+	*comment = true;
+	eol = at;
+	while (eol < len && s[eol] != '\n')
+		eol++;
+	from = at + 1;
+	while (from < eol && (s[from] == ' ' || s[from] == '\t'))
+		from++;
+	to = eol;
+	while (to > from && (s[to - 1] == ' ' || s[to - 1] == '\t'))
+		to--;
+	if (to - from > UMLCONF_REASON_MAX)
+		return -EINVAL;
+	for (size_t i = from; i < to; i++)
+		if (!(s[i] >= ' ' && s[i] <= '~'))
+			return -EINVAL;
+	memcpy(reason, s + from, to - from);
+	reason[to - from] = '\0';
+	while (at > 0 && (s[at - 1] == ' ' || s[at - 1] == '\t'))
+		at--;
+	for (size_t i = 0; i < at; i++)
+		value[n++] = s[i];
+	for (size_t i = eol; i < len; i++)
+		value[n++] = s[i];
+	if (n > UMLCONF_SPLIT_MAX)
+		return -EINVAL;
+	*vlen = n;
+	return 0;
+}
+
+/* The quoting of the first @shown bytes, without the cut mark and the room limit. */
+static size_t reference_quote(char *out, const char *s, size_t len, size_t shown)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	for (size_t i = 0; i < len && i < 40; i++) {
+	for (size_t i = 0; i < len && i < shown; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '\n') {
@@ -163,8 +220,9 @@ static void check_bounds(const char *data, size_t len, int64_t min, int64_t max,
 
 static void check_quote(const char *data, size_t len, size_t size)
 {
-	char *out = malloc(size), full[4 * 40 + 1];
-	size_t n, flen = reference_quote(full, data, len);
+	char *out = malloc(size), full[4 * 40 + 1], *all = malloc(4 * len + 1),
+	     *whole = malloc(4 * len + 1);
+	size_t n, flen = reference_quote(full, data, len, 40);
 
 	memset(out, 0xff, size);
 	umlconf_quote_value(out, size, data, len);
@@ -179,7 +237,60 @@ static void check_quote(const char *data, size_t len, size_t size)
 	if (size >= 200)
 		fuzz_check(n == flen, "quote_value cut '%s' short of '%s' with room to spare", out,
 			   full);
+	/* Quoted whole (the changes ring's values and reasons): every byte, no cut mark. */
+	reference_quote(whole, data, len, len);
+	umlconf_quote(all, 4 * len + 1, data, len, len);
+	fuzz_check(strcmp(all, whole) == 0, "quote of all %zu bytes made '%s', not '%s'", len, all,
+		   whole);
+	free(whole);
+	free(all);
 	free(out);
+}
+
+/*
+ * Split, then hold the value part to the parser's rules as any content is:
+ * in its own exactly sized buffer, so that ASan sees a read past it.
+ */
+static void check_split(const char *data, size_t len, int64_t min, int64_t max, size_t whylen)
+{
+	struct umlconf_knob_write *w = malloc(sizeof(*w));
+	char *why = malloc(whylen), *want = malloc(len ? len : 1), *part;
+	char want_reason[UMLCONF_REASON_MAX + 1];
+	size_t want_len = 0;
+	bool comment;
+	int rc, ref;
+
+	memset(why, 0xff, whylen);
+	rc = umlconf_knob_split(data, len, w, why, whylen);
+	ref = reference_split(data, len, want, &want_len, want_reason, &comment);
+	fuzz_check(rc == ref, "knob_split answered %d, the reference %d (%zu bytes)", rc, ref, len);
+	if (rc) {
+		fuzz_check(reason_ok(why, whylen), "a refused split left no terminated reason");
+		goto out;
+	}
+	fuzz_check(w->comment == comment, "knob_split found %s comment, the reference %s",
+		   w->comment ? "a" : "no", comment ? "did" : "did not");
+	if (!comment)
+		fuzz_check(w->value == data && w->len == len,
+			   "content without a comment did not reach the parser untouched");
+	fuzz_check(w->len == want_len && memcmp(w->value, want, want_len) == 0,
+		   "knob_split's value part (%zu bytes) is not the reference's (%zu bytes)", w->len,
+		   want_len);
+	fuzz_check(strcmp(w->reason, want_reason) == 0, "knob_split's reason '%s', not '%s'",
+		   w->reason, want_reason);
+	fuzz_check(strlen(w->reason) <= UMLCONF_REASON_MAX, "a reason of %zu bytes",
+		   strlen(w->reason));
+	for (const char *c = w->reason; *c; c++)
+		fuzz_check(*c >= ' ' && *c <= '~', "a reason with byte 0x%02x", (unsigned char)*c);
+	part = malloc(w->len ? w->len : 1);
+	memcpy(part, w->value, w->len);
+	check_parse(part, w->len, whylen);
+	check_bounds(part, w->len, min, max, whylen);
+	free(part);
+out:
+	free(want);
+	free(why);
+	free(w);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -205,6 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	check_bounds(data, len, bounds[ctl & 3].min, bounds[ctl & 3].max,
 		     why_sizes[(ctl >> 2) & 3]);
 	check_quote(data, len, quote_sizes[ctl >> 4]);
+	check_split(data, len, bounds[ctl & 3].min, bounds[ctl & 3].max, why_sizes[(ctl >> 2) & 3]);
 	free(data);
 	return 0;
 }
@@ -239,8 +351,27 @@ int fuzz_make_seeds(const char *dir)
 	    {"quote-escapes", 0xd0, "\"\\\x01\x7f\xff\n"},
 	    {"quote-long", 0x00, "0123456789012345678901234567890123456789\"\"\"\"\"\n"},
 	    {"overflow-then-junk", 0x08, "99999999999999999999x"},
+	    {"comment-drain", 0x00, "0 # drain: backlog 312 > 64 for 3s\n"},
+	    {"comment-tab-no-newline", 0x02, "1\t#back"},
+	    {"comment-only", 0x00, "# clear: the incident is over\n"},
+	    {"comment-blanks-only", 0x04, "  \t#\n"},
+	    {"comment-hash-in-value", 0x00, "5#x\n"},
+	    {"comment-then-line", 0x01, "80 # a\n90\n"},
+	    {"comment-second-hash", 0x00, "7 # one # two \n"},
+	    {"comment-reason-tab", 0x0c, "7 # a\tb\n"},
+	    {"comment-reason-high", 0x00, "7 # caf\xc3\xa9\n"},
+	    {"comment-reason-160", 0x03,
+	     "-5 # "
+	     "0123456789012345678901234567890123456789012345678901234567890123456789012345678"
+	     "901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+	     "\n"},
+	    {"comment-reason-161", 0x03,
+	     "-5 # "
+	     "0123456789012345678901234567890123456789012345678901234567890123456789012345678"
+	     "9012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+	     "\n"},
 	};
-	uint8_t buf[128];
+	uint8_t buf[256];
 	int err;
 
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {

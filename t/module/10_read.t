@@ -8,15 +8,16 @@ use Apache::TestRequest qw(GET_BODY);
 use UmlConf::Test;
 
 my @status = qw(requests_in_flight queued rejected generation workers listeners
-    children errors nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check
+    children errors changes metrics nfs mm/buddyinfo mm/slabinfo mm/meminfo sched/cpus sched/summary check
     config import);
-plan tests => 8 + @status + 9;
+plan tests => 10 + @status + 9;
 
 my $ls = nfs_ls('/config');
 ok defined $ls;
-ok (($ls // '') =~ /\bMaxRequestWorkers\b/ && $ls =~ /\bListenBacklog\b/ && $ls =~ /\bAccepting\b/);
+ok (($ls // '') =~ /\bMaxRequestWorkers\b/ && $ls =~ /\bListenBacklog\b/ && $ls =~ /\bAccepting\b/
+    && $ls =~ /\bQueueLimit\b/);
 
-for my $k (qw(MaxRequestWorkers ListenBacklog Accepting)) {
+for my $k (qw(MaxRequestWorkers ListenBacklog Accepting QueueLimit)) {
     my $raw = nfs_cat("/config/$k");
     ok t_cmp($raw, qr/^\d+\n\z/, "$k is one number and a newline");
 }
@@ -27,6 +28,7 @@ my $capacity = GET_BODY('/server-status?auto') =~ /UmlConfMaxRequestWorkers: (\d
 ok t_cmp(knob('MaxRequestWorkers'), $capacity, 'file and server-status agree');
 ok t_cmp(knob('MaxRequestWorkers'), $mpm eq 'prefork' ? 16 : 40, "default is the $mpm capacity");
 ok t_cmp(knob('Accepting'), 1, 'Accepting defaults to 1');
+ok t_cmp(knob('QueueLimit'), 8, "QueueLimit defaults to UmlConfQueue's size");
 
 for my $f (@status) {
     ok defined status_file($f), "status/$f readable";

@@ -3,6 +3,8 @@
 # the error log under a stable number. Also pins: an empty write (the first
 # half of `echo >`) keeps the value; a write to /status is refused (by ACCESS,
 # before any WRITE is sent: see t/unit/test_vfs.c for one that reaches the server).
+# A comment (a reason) is split off before the value is parsed; a bad reason
+# refuses the whole write.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
@@ -20,8 +22,12 @@ my @bad = (
     [ 'too long',     ('1' x 40) . "\n",  qr/too long/ ],
     [ 'trailing junk', "5x\n",            qr/not a decimal number/ ],
     [ 'two lines',    "5\n6\n",           qr/not a decimal number/ ],
+    # A comment is split off before the parser sees the value; its reason has rules of its own.
+    [ 'junk before a comment', "5x # why\n", qr/not a decimal number/ ],
+    [ 'reason too long', "5 # " . ('r' x 161) . "\n", qr/reason too long \(161 bytes, at most 160\)/ ],
+    [ 'reason not printable', "5 # caf\xc3\xa9\n", qr/not printable ASCII \(0xc3\)/ ],
 );
-plan tests => 5 * @bad + 11;
+plan tests => 5 * @bad + 15;
 
 my $gen = status_file('generation');
 for my $case (@bad) {
@@ -50,6 +56,15 @@ ok t_cmp(knob('MaxRequestWorkers'), $max, 'value unchanged');
 ok t_cmp($rc, 0, 'rename of a valid value accepted');
 ok t_cmp(knob('MaxRequestWorkers'), $max - 1, 'and in force');
 nfs_write('/config/MaxRequestWorkers', "$max\n");
+
+# A write may carry its reason as a comment: the value part is what counts.
+($rc) = nfs_write('/config/MaxRequestWorkers', ($max - 2) . " # 20_invalid: a value with its reason\n");
+ok t_cmp($rc, 0, 'a value with a comment accepted');
+ok t_cmp(knob('MaxRequestWorkers'), $max - 2, 'the value before the comment in force');
+# Only a comment is an empty write: the local value goes, httpd.conf's is back.
+($rc) = nfs_write('/config/MaxRequestWorkers', "# 20_invalid: back to httpd.conf\n");
+ok t_cmp($rc, 0, 'a comment alone accepted');
+ok t_cmp(status_file('config'), qr/^MaxRequestWorkers $max conf /m, "and httpd.conf's value is back");
 
 # A knob refuses what others accept.
 ($rc) = nfs_write('/config/Accepting', "2\n");

@@ -3,7 +3,9 @@
 # can't trust without touching it.
 #
 #  1     httpd starts with a new image; /status/fs shows it
-#  2-4   a knob written over NFS, a file and a directory a client made
+#  2-4   a knob written over NFS (with a reason as a comment, which the image
+#        keeps as sent: the start splits it off again), a file and a
+#        directory a client made
 #  5     a client holds the file's handle (raw LOOKUP)
 #  6     stop (SIGTERM) and start: httpd comes back on the same image
 #  7-9   the knob's value, the file's content and the directory are back;
@@ -72,8 +74,8 @@ ok $up && $fs =~ m{^path \Q$img\E$}m && $fs =~ /^size 4194304$/m,
     '1 httpd starts with a new 4M image, and /status/fs shows it'
     or diag $h->{start_err}, $fs, $h->log_since(0);
 
-my ($rc, $err) = $h->put('/config/MaxRequestWorkers', "9\n");
-is $rc, 0, '2 MaxRequestWorkers 9 is written over NFS' or diag $err;
+my ($rc, $err) = $h->put('/config/MaxRequestWorkers', "9 # 68_state: kept across restarts\n");
+is $rc, 0, '2 MaxRequestWorkers 9 is written over NFS, with a reason' or diag $err;
 # nfsc: t/nfs/nfsc.c, built by NfsTest from the top of the tree.
 sub client {
     my $cwd = Cwd::getcwd();

@@ -3,7 +3,8 @@
 # server would serve them -- through the kernel's own NFS client.
 #
 #  1     the center and three private httpds (web1..web3) are up, each
-#        importing it; /status/import says ok
+#        importing it; /status/import says ok, /status/metrics
+#        umlconf_import_up 1
 #  2     one write at the center (config/MaxRequestWorkers) is in force in all
 #        three, from the import (/status/config's source column)
 #  3-4   an invalid value at the center for one knob is refused (reported in
@@ -13,9 +14,11 @@
 #  6-7   a local write on web1 wins over the import and survives the next
 #        central change; an empty write clears it and the import's value is back
 #  8-9   the center killed: every instance keeps its values and serves, and
-#        /status/import says stale since a time, with the error
-# 10     the center back (same image and key): a new central value applies
-#        everywhere, without a restart
+#        /status/import says stale since a time, with the error (the
+#        metrics: umlconf_import_up 0)
+# 10     the center back (same image and key): a new central value, written
+#        with a reason as a comment, applies everywhere, without a restart;
+#        /status/changes shows it as the import's, with the reason
 # 11     another instance's own export as the center: web4 imports web1's tree
 #        and follows a local write to web1's knob
 # 12-13  web5 keeps its tree in a state image: stopped and started while the
@@ -36,7 +39,7 @@ BEGIN { $ENV{UML_BUILD} //= UmlConf::Test::top_dir() . '/build' }
 use lib UmlConf::Test::top_dir() . '/t/nfs/lib';
 use NfsTest qw(start_server stop_server tmp_path nfsc);
 
-plan tests => 14;
+plan tests => 17;
 
 my $top = UmlConf::Test::top_dir();
 my $mpm = suite_mpm();
@@ -73,6 +76,17 @@ ok $c && !grep({ !$_ } @up) && wait_until(sub {
         !grep { ($_->cat('/status/import') // '') !~ /^state ok$/m } @h }, 10),
     "1 the center and three importing httpds are up, each import ok ($imports)"
     or diag join "\n", ($c ? () : 'no center'), map { $_->{start_err} // '', $_->log_since(0) } @h;
+# The metrics say so too (rendered at most once a second per child: wait).
+sub import_metrics {
+    my ($h) = @_;
+    my $m = $h->cat('/status/metrics') // '';
+    my ($up) = $m =~ /^umlconf_import_up (\d)$/m;
+    my ($at) = $m =~ /^umlconf_import_last_ok_timestamp_seconds (\S+)$/m;
+    return ($up // '-', $at // 0);
+}
+my $t_up = time;
+ok wait_until(sub { my ($up, $at) = import_metrics($h[0]); $up eq '1' && $at > $t_up - 60 }, 5),
+    '1b web1\'s /status/metrics: umlconf_import_up 1, and when it last reached the center';
 
 # /status/config as { knob => [value, source] } of one instance.
 sub layers {
@@ -131,14 +145,18 @@ my $stale_ok = wait_until(sub {
 my $imp = $h[2]->cat('/status/import') // '';
 ok $stale_ok && $imp =~ /^stale_since \d{4}-\d\d-\d\dT/m && $imp =~ /^error \S/m,
     '8 the center gone: every import is stale, since a time, with the error' or diag $imp;
+ok wait_until(sub { (import_metrics($h[2]))[0] eq '0' }, 5), '8b and umlconf_import_up says 0';
 ok !grep({ $_->get('/index.html', 5)->{status} != 200 } @h)
         && !grep({ layers($_)->{ListenBacklog}[0] ne '88' } @h),
     '9 and every instance keeps its values and serves';
 
 $c = start_server('-l', "127.0.0.1:$cport", @center);
-center('write', '/config/ListenBacklog', "99\n");
+center('write', '/config/ListenBacklog', "99 # the center is back\n");
 ($ok, $seen) = all_have('ListenBacklog', 99, 'import', @h);
-ok $ok, "10 the center back: a new value applies everywhere: $seen";
+ok $ok, "10 the center back: a new value (with a reason) applies everywhere: $seen";
+my ($change) = grep { / ListenBacklog / } reverse split /\n/, $h[0]->cat('/status/changes') // '';
+like $change // '', qr/^\S+Z import ListenBacklog "88" "99" import "the center is back"$/,
+    "10b and each instance's /status/changes says so, from the import, with the reason";
 
 # Another instance's own export as the center: web4 imports web1's tree, whose
 # config/ is web1's live knobs, so web4 follows a write to web1.
