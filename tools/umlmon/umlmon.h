@@ -61,11 +61,11 @@ struct mon_policy_state {
 	int32_t saved_limit; /* QueueLimit before the drain, when it was a local value */
 	bool saved_local;    /* restore by writing saved_limit; else clear our write */
 	/* limit */
-	bool limit_paused;   /* an operator wrote MaxRequestWorkers: hands off */
-	int32_t our_limit;   /* the last value we wrote; 0: none */
-	double limit_at;     /* when we last wrote it */
-	double baseline_ms;  /* lowest windowed service time seen lately */
-	double baseline_at;  /* when the baseline was last lowered */
+	bool limit_paused;		   /* an operator wrote MaxRequestWorkers: hands off */
+	int32_t our_limit;		   /* the last value we wrote; 0: none */
+	double limit_at;		   /* when we last wrote it */
+	double baseline_ms;		   /* lowest windowed service time seen lately */
+	double baseline_at;		   /* when the baseline was last lowered */
 	unsigned grow_ticks, shrink_ticks; /* consecutive polls that asked for it */
 	double changes_at[8];		   /* our last changes, for the rate limit */
 };
@@ -77,13 +77,13 @@ struct mon_instance {
 
 	/* reachability, written by its poller */
 	enum mon_reach reach;
-	int err;		  /* the last failure's negative errno; 0 when up */
-	char error[MON_ERR_MAX];  /* what went wrong, for people */
-	double reach_since;	  /* when reach last changed */
-	unsigned failures;	  /* polls failed in a row */
-	double next_try;	  /* no poll before this (backoff) */
-	uint64_t polls, rpcs;	  /* polls made; NFS calls they took */
-	double last_poll_ms;	  /* how long the last poll took */
+	int err;		 /* the last failure's negative errno; 0 when up */
+	char error[MON_ERR_MAX]; /* what went wrong, for people */
+	double reach_since;	 /* when reach last changed */
+	unsigned failures;	 /* polls failed in a row */
+	double next_try;	 /* no poll before this (backoff) */
+	uint64_t polls, rpcs;	 /* polls made; NFS calls they took */
+	double last_poll_ms;	 /* how long the last poll took */
 
 	/* history, a ring: hist[(head - 1) % MON_HISTORY] is the newest of nhist */
 	struct mon_sample hist[MON_HISTORY];
@@ -108,26 +108,26 @@ struct mon_action {
 /* The policies' settings: the config file's, then its export's files. */
 struct mon_drain_conf {
 	bool on;
-	int32_t high, low;  /* backlog (queued + accept queue) marks */
-	unsigned for_ms;    /* over high this long before draining */
-	unsigned dwell_ms;  /* least time between a drain's start and end, and between drains */
+	int32_t high, low; /* backlog (queued + accept queue) marks */
+	unsigned for_ms;   /* over high this long before draining */
+	unsigned dwell_ms; /* least time between a drain's start and end, and between drains */
 };
 
 struct mon_limit_conf {
 	bool on;
-	int32_t min, max;   /* MaxRequestWorkers stays within */
-	double tolerance;   /* service time over tolerance x baseline means overload */
-	unsigned window;    /* polls averaged per decision */
-	unsigned dwell_ms;  /* least time between two changes of one instance */
-	unsigned per_min;   /* at most this many changes a minute per instance */
+	int32_t min, max;  /* MaxRequestWorkers stays within */
+	double tolerance;  /* service time over tolerance x baseline means overload */
+	unsigned window;   /* polls averaged per decision */
+	unsigned dwell_ms; /* least time between two changes of one instance */
+	unsigned per_min;  /* at most this many changes a minute per instance */
 };
 
 struct mon_config {
-	unsigned interval_ms;	/* poll period (1000) */
-	char nfs_listen[80];	/* its own export, "host:port"; "" none */
-	char nfs_clients[160];	/* who may mount it (comma-separated); writes from them too */
-	char http_listen[80];	/* the dashboard, "host:port"; "" none */
-	unsigned history_s;	/* what the dashboard shows (600) */
+	unsigned interval_ms;  /* poll period (1000) */
+	char nfs_listen[80];   /* its own export, "host:port"; "" none */
+	char nfs_clients[160]; /* who may mount it (comma-separated); writes from them too */
+	char http_listen[80];  /* the dashboard, "host:port"; "" none */
+	unsigned history_s;    /* what the dashboard shows (600) */
 	struct mon_drain_conf drain;
 	struct mon_limit_conf limit;
 	bool dry_run;
@@ -138,7 +138,8 @@ struct mon_fleet {
 	struct mon_config cfg;
 	struct mon_instance *inst[MON_MAX_INSTANCES];
 	int n;
-	struct mon_action actions[MON_ACTIONS]; /* a ring: actions[(nactions - 1) % MON_ACTIONS] newest */
+	struct mon_action
+	    actions[MON_ACTIONS]; /* a ring: actions[(nactions - 1) % MON_ACTIONS] newest */
 	uint64_t nactions;
 	double started;
 };
