@@ -179,6 +179,8 @@ void mon_json(struct mon_fleet *f, struct mon_buf *b);
 /* --- http.c: the dashboard's server --- */
 /* Serve / (the page) and /api/fleet (mon_json) on @listen ("host:port") from a host thread. */
 int mon_http_start(struct mon_fleet *f, const char *listen, char *why, size_t whylen);
+/* The port it listens on (the one picked for port 0), or -ENOTCONN when it does not. */
+int mon_http_port(void);
 void mon_http_stop(void);
 
 #endif
