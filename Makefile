@@ -43,7 +43,8 @@ LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
-UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
+UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
+	      $(O)/t/umlmon-http.t
 FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
@@ -110,6 +111,15 @@ $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# umlmon's dashboard: its JSON (tools/umlmon/json.c). $(O)/umlmon links
+# UMLMON_DASH_OBJ (and -lm); the unit test links them alone, with a fleet of its own.
+UMLMON_DASH_OBJ := $(O)/tools/umlmon/json.o
+
+$(O)/t/umlmon-http.t: $(O)/t/unit/test_umlmon_http.o $(UMLMON_DASH_OBJ) $(O)/t/unit/tap.o
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lm
+
+-include $(O)/tools/umlmon/json.d
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.
 $(O)/nfs-put: tools/nfs-put.c
