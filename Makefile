@@ -112,14 +112,28 @@ $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
-# umlmon's dashboard: its JSON (tools/umlmon/json.c). $(O)/umlmon links
-# UMLMON_DASH_OBJ (and -lm); the unit test links them alone, with a fleet of its own.
-UMLMON_DASH_OBJ := $(O)/tools/umlmon/json.o
+# umlmon's dashboard: its server and JSON (tools/umlmon/http.c, json.c) and its
+# page, tools/umlmon/dashboard.html, which od and sed make into a C array (no
+# xxd needed). $(O)/umlmon links UMLMON_DASH_OBJ (and -lm); the unit test links
+# them alone, with a synthetic fleet, and serves that fleet for t/umlmon/*.t.
+UMLMON_DASH_OBJ := $(O)/tools/umlmon/http.o $(O)/tools/umlmon/json.o $(O)/tools/umlmon/dashboard.html.o
+
+$(O)/tools/umlmon/dashboard.html.c: tools/umlmon/dashboard.html
+	@mkdir -p $(dir $@)
+	{ echo '/* Made from tools/umlmon/dashboard.html by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char mon_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'const size_t mon_page_html_len = sizeof(mon_page_html);'; } >$@.tmp && mv -f $@.tmp $@
+
+$(O)/tools/umlmon/dashboard.html.o: $(O)/tools/umlmon/dashboard.html.c
+	$(CC) $(KCFLAGS) -c -o $@ $<
 
 $(O)/t/umlmon-http.t: $(O)/t/unit/test_umlmon_http.o $(UMLMON_DASH_OBJ) $(O)/t/unit/tap.o
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lm
 
--include $(O)/tools/umlmon/json.d
+-include $(O)/tools/umlmon/http.d $(O)/tools/umlmon/json.d
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.
 $(O)/nfs-put: tools/nfs-put.c

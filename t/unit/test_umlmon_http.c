@@ -1,6 +1,13 @@
 /*
- * umlmon's dashboard (tools/umlmon/json.c) with a synthetic fleet: the
- * JSON as the page reads it. Each test names what it pins down.
+ * umlmon's dashboard (tools/umlmon/json.c, http.c) with a synthetic fleet:
+ * the JSON as the page reads it, and the server as a browser and as an
+ * attacker talk to it. Each test names what it pins down.
+ *
+ *   umlmon-http.t                  the tests (TAP)
+ *   umlmon-http.t --serve SECONDS [host:port]
+ *                                  serve the synthetic fleet, a sample a
+ *                                  second, for t/umlmon/ and for people;
+ *                                  prints "http://host:port/" when ready
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -17,6 +24,9 @@
 #include <unistd.h>
 #include "tap.h"
 #include "../../tools/umlmon/umlmon.h"
+
+extern const unsigned char mon_page_html[];
+extern const size_t mon_page_html_len;
 
 /* What the core defines; the dashboard needs only the clock. */
 double mon_now(void)
@@ -693,11 +703,717 @@ static void test_json_limits(void)
 	free(b.p);
 }
 
-int main(void)
+/* ------------------------------------------------------------------------ */
+/* An HTTP client, as careful as the tests need                              */
+
+static int port;
+
+static int dial(void)
 {
-	plan(15);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		bail_out("connect to port %d: %s", port, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void say(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void says(int fd, const char *s)
+{
+	say(fd, s, strlen(s));
+}
+
+struct client {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+struct resp {
+	int status;
+	char head[4096];
+	char *body;
+	size_t body_len;
+};
+
+/* More bytes into @c: how many, 0 at EOF, -1 on error or after 5 s. */
+static ssize_t more(struct client *c)
+{
+	ssize_t r;
+
+	if (c->cap - c->len < 65536) {
+		c->cap = c->cap * 2 + 65536;
+		if (!(c->buf = realloc(c->buf, c->cap)))
+			bail_out("realloc");
+	}
+	r = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+	if (r > 0)
+		c->len += (size_t)r;
+	c->buf[c->len] = '\0';
+	return r;
+}
+
+/* Header @name's value in @r, or NULL. */
+static const char *header(const struct resp *r, const char *name)
+{
+	static char val[1024];
+	const char *p = strstr(r->head, "\r\n");
+	size_t nl = strlen(name);
+
+	while (p && p[2] != '\r') {
+		const char *line = p + 2, *e = strstr(line, "\r\n");
+
+		if (!strncasecmp(line, name, nl) && line[nl] == ':') {
+			line += nl + 1;
+			while (*line == ' ')
+				line++;
+			snprintf(val, sizeof(val), "%.*s", (int)(e - line), line);
+			return val;
+		}
+		p = e;
+	}
+	return NULL;
+}
+
+/* The next response on @c (no body for HEAD). 0, or -1 when the connection ended first. */
+static int response(struct client *c, struct resp *r, bool head_only)
+{
+	const char *v;
+	size_t hl, cl = 0;
+	char *e;
+
+	memset(r, 0, sizeof(*r));
+	while (!c->buf || !(e = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+		if (more(c) <= 0)
+			return -1;
+	hl = (size_t)(e + 4 - c->buf);
+	if (hl >= sizeof(r->head))
+		return -1;
+	memcpy(r->head, c->buf, hl);
+	r->status = atoi(r->head + 9);
+	if ((v = header(r, "Content-Length")) && !head_only)
+		cl = strtoul(v, NULL, 10);
+	while (c->len < hl + cl)
+		if (more(c) <= 0)
+			return -1;
+	if (!(r->body = malloc(cl + 1)))
+		bail_out("malloc");
+	memcpy(r->body, c->buf + hl, cl);
+	r->body[cl] = '\0';
+	r->body_len = cl;
+	memmove(c->buf, c->buf + hl + cl, c->len - hl - cl);
+	c->len -= hl + cl;
+	return 0;
+}
+
+static void resp_free(struct resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+static void client_close(struct client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* Whether the server ends the connection within @ms (what it sends first is kept). */
+static bool ends(struct client *c, int ms)
+{
+	double until = mono() + ms / 1000.0;
+
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int left = (int)((until - mono()) * 1000);
+		ssize_t r;
+
+		if (left < 0 || poll(&p, 1, left) <= 0)
+			return false;
+		r = more(c);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+	}
+}
+
+/* One request on a connection of its own: its response's status, or -1. */
+static int ask(const char *req, struct resp *r, bool head_only, bool *closed)
+{
+	struct client c = {.fd = dial()};
+	int rc;
+
+	say(c.fd, req, strlen(req));
+	rc = response(&c, r, head_only);
+	if (closed)
+		*closed = ends(&c, 2000);
+	client_close(&c);
+	return rc ? -1 : r->status;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The server                                                                */
+
+static void test_start(void)
+{
+	static const char *const bad[] = {
+	    "",
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    "127.0.0.1:65536",
+	    "127.0.0.1:-1",
+	    "127.0.0.1:8x",
+	    "127.0.0.1: 80",
+	    "::1:80",
+	    "[::1]80",
+	    "[::1",
+	    "[::1]:",
+	    ":::80",
+	    "127.0.0.1:99999999999999999999",
+	};
+	char why[256];
+	int wrong = 0, rc;
+
+	is_int(mon_http_port(), -ENOTCONN, "16 no port before the server starts");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		rc = mon_http_start(&fl, bad[i], why, sizeof(why));
+		if (rc != -EINVAL || !why[0]) {
+			diag("    '%s': %d '%s'", bad[i], rc, why);
+			wrong++;
+			if (!rc)
+				mon_http_stop();
+		}
+	}
+	is_int(wrong, 0, "17 listen addresses without a port, or with a bad one: -EINVAL and why");
+	rc = mon_http_start(&fl, "127.0.0.1:0", why, sizeof(why));
+	if (rc)
+		bail_out("mon_http_start: %s", why);
+	port = mon_http_port();
+	ok(port > 0 && mon_http_start(&fl, "127.0.0.1:0", why, sizeof(why)) == -EBUSY,
+	   "18 port 0 picks a port, which mon_http_port tells; a second start is -EBUSY");
+}
+
+static bool secure(const struct resp *r)
+{
+	const char *v = header(r, "Content-Security-Policy");
+
+	return header(r, "X-Content-Type-Options") &&
+	       !strcmp(header(r, "X-Content-Type-Options"), "nosniff") && v &&
+	       (v = header(r, "Content-Security-Policy")) && strstr(v, "default-src 'self'") &&
+	       !strstr(v, "http") && !strstr(v, "*") && !strstr(v, "data:");
+}
+
+static void test_routes(void)
+{
+	struct resp r = {0};
+	const char *page = (const char *)mon_page_html, *p;
+	bool sec;
+	int bad = 0;
+
+	ok(ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r, false, NULL) == 200 &&
+	       !strcmp(header(&r, "Content-Type"), "text/html; charset=utf-8") &&
+	       r.body_len == mon_page_html_len && !memcmp(r.body, page, mon_page_html_len),
+	   "19 GET / is the page, text/html in UTF-8, byte for byte");
+	sec = secure(&r);
+	resp_free(&r);
+	ok(sec && ask("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", &r, false, NULL) == 404 &&
+	       secure(&r),
+	   "20 nosniff and a CSP of 'self' and inline only, on a page and on an error");
+	resp_free(&r);
+
+	/* The page may name one URL: SVG's namespace, which is not fetched. */
+	for (p = page; (p = memmem(p, mon_page_html_len - (size_t)(p - page), "://", 3)); p++)
+		bad += p < page + 4 || strncmp(p - 4, "http://www.w3.org/2000/svg\"", 27) != 0;
+	ok(!bad && !memmem(page, mon_page_html_len, "src=", 4) &&
+	       !memmem(page, mon_page_html_len, "url(", 4) &&
+	       !memmem(page, mon_page_html_len, "@import", 7) &&
+	       !memmem(page, mon_page_html_len, "innerHTML", 9),
+	   "21 the page loads nothing from elsewhere, and writes no markup from data");
+
+	ok(ask("GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n", &r, false, NULL) == 200 &&
+	       !strcmp(header(&r, "Content-Type"), "application/json") &&
+	       !strcmp(header(&r, "Cache-Control"), "no-store") && j_valid(r.body) &&
+	       j_len(j_get(r.body, "instances")) == fl.n && j_inst(r.body, "db-1"),
+	   "22 GET /api/fleet: the fleet as JSON, not to be stored");
+	resp_free(&r);
+	ok(ask("GET /api/fleet?t=1764900000 HTTP/1.1\r\nHost: x\r\n\r\n", &r, false, NULL) == 200 &&
+	       j_valid(r.body),
+	   "23 a query string is ignored");
+	resp_free(&r);
+	ok(ask("GET http://dash.example:8080/api/fleet HTTP/1.1\r\nHost: x\r\n\r\n", &r, false,
+	       NULL) == 200 &&
+	       j_valid(r.body),
+	   "24 the absolute form a proxy sends is served");
+	resp_free(&r);
+}
+
+static void test_methods(void)
+{
+	static const char *const not_found[] = {
+	    "/nope",	  "/api/fleet/", "/api/fleetx", "/../etc/passwd", "/%61pi/fleet",
+	    "/API/FLEET", "//",		 "/index.html", "/api",
+	};
+	static const char *const other[] = {"POST / HTTP/1.1\r\n", "PUT /api/fleet HTTP/1.1\r\n",
+					    "DELETE / HTTP/1.1\r\n", "OPTIONS * HTTP/1.1\r\n",
+					    "PATCH /api/fleet HTTP/1.1\r\n"};
+	struct client c = {.fd = dial()};
+	struct resp r = {0}, g = {0};
+	char req[256];
+	int wrong = 0;
+	bool closed;
+
+	says(c.fd, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(!response(&c, &r, true) && r.status == 200 &&
+	       strtoul(header(&r, "Content-Length"), NULL, 10) == mon_page_html_len &&
+	       (says(c.fd, "GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n"),
+		!response(&c, &g, false)) &&
+	       g.status == 200 && j_valid(g.body),
+	   "25 HEAD / has the page's length and no body: the next answer on the connection is "
+	   "whole");
+	resp_free(&r);
+	resp_free(&g);
+	says(c.fd, "HEAD /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(!response(&c, &r, true) && r.status == 200 &&
+	       !strcmp(header(&r, "Content-Type"), "application/json") &&
+	       strtoul(header(&r, "Content-Length"), NULL, 10) > 1000 && c.len == 0 &&
+	       !ends(&c, 200),
+	   "26 HEAD /api/fleet: headers only, and the connection stays");
+	resp_free(&r);
+
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		snprintf(req, sizeof(req), "%sHost: x\r\n\r\n", other[i]);
+		say(c.fd, req, strlen(req));
+		if (response(&c, &r, false) || r.status != 405 || !header(&r, "Allow") ||
+		    strcmp(header(&r, "Allow"), "GET, HEAD")) {
+			diag("    %.20s: %d", other[i], r.status);
+			wrong++;
+		}
+		resp_free(&r);
+	}
+	is_int(wrong, 0, "27 POST, PUT, DELETE, OPTIONS, PATCH: 405 with Allow: GET, HEAD");
+	for (size_t i = 0; i < sizeof(not_found) / sizeof(not_found[0]); i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", not_found[i]);
+		say(c.fd, req, strlen(req));
+		if (response(&c, &r, false) || r.status != 404) {
+			diag("    %s: %d", not_found[i], r.status);
+			wrong++;
+		}
+		resp_free(&r);
+	}
+	ok(!wrong && !ends(&c, 200), "28 404 for other paths, and the connection stays for more");
+	client_close(&c);
+
+	ok(ask("POST /api/fleet HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", &r, false,
+	       &closed) == 405 &&
+	       closed,
+	   "29 a POST with a body: 405, and closed (its body is never read)");
+	resp_free(&r);
+	ok(ask("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", &r, false, &closed) ==
+		   413 &&
+	       closed &&
+	       ask("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &g,
+		   false, NULL) == 413,
+	   "30 a GET with a body (Content-Length or chunked): 413, and closed");
+	resp_free(&r);
+	resp_free(&g);
+	ok(ask("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 000\r\n\r\n", &r, false, NULL) == 200,
+	   "31 Content-Length: 0 is no body");
+	resp_free(&r);
+}
+
+static void test_garbage(void)
+{
+	static const char *const bad[] = {
+	    "GET /\r\n\r\n",
+	    "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+	    "GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "G\xc3\x89T / HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.10\r\nHost: x\r\n\r\n",
+	    "GET / http/1.1\r\nHost: x\r\n\r\n",
+	    "GET x HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "\x16\x03\x01\x02\x31\x01\x01\x01\xfc\x03\x03\r\n\r\n", /* no NUL: ask() sends a C
+								       string */
+	};
+	struct resp r = {0};
+	int wrong = 0, code;
+	bool closed;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		code = ask(bad[i], &r, false, &closed);
+		if (code != 400 || !closed) {
+			diag("    request %zu: %d%s", i, code, closed ? "" : ", not closed");
+			wrong++;
+		}
+		resp_free(&r);
+	}
+	is_int(wrong, 0,
+	       "32 400, and closed, for bad request lines, no or two Hosts, folded or nameless "
+	       "lines, bad lengths, a TLS hello");
+	{
+		struct client c = {.fd = dial()};
+
+		say(c.fd, "GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 35);
+		code = response(&c, &r, false) ? -1 : r.status;
+		ok(code == 400 && ends(&c, 2000), "33 a NUL in a header line: 400, closed");
+		resp_free(&r);
+		client_close(&c);
+	}
+	ok(ask("GET / HTTP/2.0\r\nHost: x\r\n\r\n", &r, false, &closed) == 505 && closed,
+	   "34 HTTP/2.0 in a request line: 505");
+	resp_free(&r);
+}
+
+/* A request head of exactly @n bytes (n >= 64). */
+static char *head_of(size_t n)
+{
+	static const char start[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+	char *h = malloc(n + 1);
+
+	if (!h)
+		bail_out("malloc");
+	memcpy(h, start, sizeof(start) - 1);
+	memset(h + sizeof(start) - 1, 'a', n - (sizeof(start) - 1) - 4);
+	memcpy(h + n - 4, "\r\n\r\n", 5);
+	return h;
+}
+
+static void test_bounds(void)
+{
+	char *h = head_of(8192), *big = head_of(8193), *huge = head_of(100000);
+	struct resp r = {0}, g = {0};
+	bool closed, closed2;
+
+	ok(ask(h, &r, false, NULL) == 200 && ask(big, &g, false, &closed) == 431 && closed &&
+	       g.body_len > 0,
+	   "35 a head of 8192 bytes is served; of 8193: 431 read whole, then closed");
+	resp_free(&r);
+	resp_free(&g);
+	ok(ask(huge, &r, false, &closed2) == 431 && closed2 &&
+	       ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n", &g, false, NULL) == 200,
+	   "36 a head of 100 KB: 431 (its rest drained, no reset), and others are served after");
+	resp_free(&r);
+	resp_free(&g);
+	free(h);
+	free(big);
+	free(huge);
+}
+
+static void test_keepalive(void)
+{
+	struct client c = {.fd = dial()};
+	struct resp r[20] = {0};
+	char many[20 * 32];
+	int good = 0;
+	bool closed;
+
+	for (int i = 0; i < 5; i++) {
+		says(c.fd, "GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n");
+		if (!response(&c, &r[0], false) && r[0].status == 200 &&
+		    !strcmp(header(&r[0], "Connection"), "keep-alive"))
+			good++;
+		resp_free(&r[0]);
+	}
+	is_int(good, 5, "37 five requests, one after the other, on one kept-alive connection");
+	says(c.fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n");
+	ok(!response(&c, &r[0], false) && r[0].status == 200 &&
+	       !strcmp(header(&r[0], "Connection"), "close") && ends(&c, 2000),
+	   "38 Connection: close is honored: said, then done");
+	resp_free(&r[0]);
+	client_close(&c);
+
+	ok(ask("GET / HTTP/1.0\r\n\r\n", &r[0], false, &closed) == 200 && closed &&
+	       ask("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r[1], false, &closed) ==
+		   200 &&
+	       !closed && !strcmp(header(&r[1], "Connection"), "keep-alive"),
+	   "39 HTTP/1.0 closes unless it asks for keep-alive");
+	resp_free(&r[0]);
+	resp_free(&r[1]);
+
+	c = (struct client){.fd = dial()};
+	says(c.fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n"
+		   "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(!response(&c, &r[0], false) && !response(&c, &r[1], true) &&
+	       !response(&c, &r[2], false) && r[0].status == 200 &&
+	       r[0].body_len == mon_page_html_len && r[1].status == 200 &&
+	       !strcmp(header(&r[1], "Content-Type"), "application/json") && r[2].status == 404,
+	   "40 three pipelined requests in one packet: three answers, in order");
+	for (int i = 0; i < 3; i++)
+		resp_free(&r[i]);
+	good = 0;
+	many[0] = '\0';
+	for (int i = 0; i < 20; i++)
+		strcat(many, i % 2 ? "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+				   : "GET / HTTP/1.1\r\nHost: y\r\n\r\n");
+	say(c.fd, many, strlen(many));
+	for (int i = 0; i < 20; i++) {
+		if (!response(&c, &r[i], false) && r[i].status == 200 &&
+		    r[i].body_len == mon_page_html_len)
+			good++;
+		resp_free(&r[i]);
+	}
+	is_int(good, 20, "41 twenty pipelined GETs (with stray CRLFs between): twenty pages");
+	client_close(&c);
+
+	c = (struct client){.fd = dial()};
+	says(c.fd, "GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n");
+	shutdown(c.fd, SHUT_WR);
+	ok(!response(&c, &r[0], false) && r[0].status == 200 && j_valid(r[0].body) &&
+	       ends(&c, 2000),
+	   "42 a client that sends its request and shuts its side gets the answer, then EOF");
+	resp_free(&r[0]);
+	client_close(&c);
+}
+
+static void test_connections(void)
+{
+	struct client c[40], late;
+	struct resp r = {0};
+	int ended = 0, kept = 0;
+	double t;
+
+	for (int i = 0; i < 40; i++)
+		c[i] = (struct client){.fd = dial()};
+	usleep(300 * 1000);
+	for (int i = 0; i < 40; i++) {
+		bool e = ends(&c[i], 1);
+
+		ended += e;
+		kept += !e && i < 32;
+	}
+	ok(ended == 8 && kept == 32,
+	   "43 of 40 connections, the server keeps the first 32 and closes 8 at once");
+	if (ended != 8 || kept != 32)
+		diag("    %d ended, %d kept", ended, kept);
+	for (int i = 0; i < 40; i++)
+		client_close(&c[i]);
+	t = mono();
+	late = (struct client){.fd = dial()};
+	says(late.fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(!response(&late, &r, false) && r.status == 200 && mono() - t < 1,
+	   "44 when they go, a newcomer is served at once");
+	resp_free(&r);
+	client_close(&late);
+
+	/* A client that resets while its 100 KB answer is on the way. */
+	for (int i = 0; i < 5; i++) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		int fd = dial();
+
+		says(fd, "GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n");
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+	}
+	ok(ask("GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n", &r, false, NULL) == 200,
+	   "45 clients that reset mid-answer leave the server serving");
+	resp_free(&r);
+}
+
+/* A client that sends its head a byte every 200 ms, or nothing at all; when it was ended. */
+struct slow {
+	bool drip;
+	pthread_t thread;
+	double took; /* from connect to EOF */
+	size_t got;  /* bytes the server sent */
+	bool got408;
+	volatile bool done;
+};
+
+static void *slow_main(void *arg)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	struct slow *s = arg;
+	struct client c = {.fd = dial()};
+	double t0 = mono();
+
+	for (size_t i = 0; mono() - t0 < 20; i++) {
+		char ch = i < sizeof(req) - 1 ? req[i] : 'a';
+
+		if (s->drip && send(c.fd, &ch, 1, MSG_NOSIGNAL) < 0)
+			break;
+		if (ends(&c, 200))
+			break;
+	}
+	s->took = mono() - t0;
+	s->got = c.len;
+	s->got408 = c.buf && !strncmp(c.buf, "HTTP/1.1 408 ", 13);
+	client_close(&c);
+	s->done = true;
+	return NULL;
+}
+
+static void test_slow(void)
+{
+	struct slow drip = {.drip = true}, idle = {.drip = false};
+	double worst = 0, t;
+	int served = 0, asked = 0;
+	struct resp r = {0};
+
+	pthread_create(&drip.thread, NULL, slow_main, &drip);
+	pthread_create(&idle.thread, NULL, slow_main, &idle);
+	while (!drip.done || !idle.done) {
+		t = mono();
+		asked++;
+		served += ask(asked % 2 ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+					: "GET /api/fleet HTTP/1.1\r\nHost: x\r\n\r\n",
+			      &r, false, NULL) == 200;
+		resp_free(&r);
+		t = mono() - t;
+		if (t > worst)
+			worst = t;
+		usleep(100 * 1000);
+	}
+	pthread_join(drip.thread, NULL);
+	pthread_join(idle.thread, NULL);
+	ok(drip.took > 9.5 && drip.took < 11.5 && drip.got408,
+	   "46 a slowloris (a head byte each 200 ms) gets 408 and EOF 10 s after it came");
+	diag("    slowloris ended after %.2f s", drip.took);
+	ok(idle.took > 9.5 && idle.took < 11.5 && idle.got == 0,
+	   "47 a connection that says nothing is closed after 10 s, without a word");
+	ok(served == asked && asked > 40 && worst < 1,
+	   "48 meanwhile the others were served, each at once");
+	diag("    %d of %d served, the slowest in %.0f ms", served, asked, worst * 1000);
+}
+
+static void test_stop(int fds_before)
+{
+	struct client c = {.fd = dial()};
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	char why[256];
+	struct resp r = {0};
+	int fd, rc, n;
+
+	says(c.fd, "GET / HTTP/1.1\r\nHost: x\r\n");
+	mon_http_stop();
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? errno : 0;
+	}
+	close(fd);
+	ok(ends(&c, 1000) && rc == ECONNREFUSED && mon_http_port() == -ENOTCONN,
+	   "49 mon_http_stop closes the connections in flight and the port");
+	client_close(&c);
+
+	/* IPv6, where the loopback has it. */
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	rc = fd >= 0 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		skip(1, "no IPv6 loopback");
+	} else if ((rc = mon_http_start(&fl, "[::1]:0", why, sizeof(why)))) {
+		ok(0, "50 [::1]:0 serves over IPv6");
+		diag("    %s", why);
+	} else {
+		sa6.sin6_port = htons((uint16_t)mon_http_port());
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		c = (struct client){.fd = fd};
+		rc = connect(fd, (struct sockaddr *)&sa6, sizeof(sa6));
+		says(fd, "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+		ok(!rc && !response(&c, &r, false) && r.status == 200,
+		   "50 [::1]:0 serves over IPv6");
+		resp_free(&r);
+		client_close(&c);
+		mon_http_stop();
+	}
+	n = count_fds();
+	ok(n == fds_before, "51 no descriptor left behind: %d open, as before the server", n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* --serve: the synthetic fleet for a browser, a sample a second            */
+
+static int serve(int seconds, const char *listen)
+{
+	double now = mon_now(), born = now - 599;
+	char why[256];
+	const char *colon = strrchr(listen, ':');
+
+	fleet_build(now);
+	if (mon_http_start(&fl, listen, why, sizeof(why))) {
+		fprintf(stderr, "%s\n", why);
+		return 1;
+	}
+	printf("http://%.*s:%d/\n", colon ? (int)(colon - listen) : 0, listen, mon_http_port());
+	fflush(stdout);
+	for (int i = 600; i < 600 + seconds; i++) {
+		sleep(1);
+		now = mon_now();
+		pthread_mutex_lock(&fl.lock);
+		for (int k = 0; k < 2; k++) {
+			struct mon_sample s = sample(k, i, now, k ? born + 1 : born);
+
+			push(fl.inst[k], &s);
+		}
+		pthread_mutex_unlock(&fl.lock);
+	}
+	mon_http_stop();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int fds;
+
+	if (argc >= 3 && !strcmp(argv[1], "--serve"))
+		return serve(atoi(argv[2]), argc >= 4 ? argv[3] : "127.0.0.1:0");
+	plan(51);
 	fleet_build(mon_now());
 	test_json();
 	test_json_limits();
+	fds = count_fds();
+	test_start();
+	test_routes();
+	test_methods();
+	test_garbage();
+	test_bounds();
+	test_keepalive();
+	test_connections();
+	test_slow();
+	test_stop(fds);
 	return done_testing();
 }
