@@ -203,7 +203,7 @@ $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS) $(NFS_DRIVERS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
-		$(wildcard t/nfs/*.t)
+		$(wildcard t/nfs/*.t t/umlmon/*.t)
 
 check-apache: all $(O)/t/storm-client
 	t/run-apache-tests
