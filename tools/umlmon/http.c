@@ -123,11 +123,12 @@ static int http_get_fleet(const char **body, size_t *len, char **owned)
 	return 0;
 }
 
+/* What GET and HEAD serve; any other path is a 404. */
 static const struct http_route {
-	const char *path;
+	const char *path;  /* matched whole, without the query */
 	const char *type;  /* Content-Type */
 	const char *cache; /* Cache-Control */
-	http_get_fn get;
+	http_get_fn get;   /* the body, made on the server's thread for each request */
 } http_routes[] = {
     {"/", "text/html; charset=utf-8", "no-cache", http_get_page},
     {"/api/fleet", "application/json", "no-store", http_get_fleet},
