@@ -22,15 +22,18 @@
 #include <string.h>
 #include "umlmon.h"
 
-/* No text grows past this; a full fleet (64 x 600 samples) is about 2.5 MB. */
+/* No text grows past this; a full fleet (64 x 600 samples, 256 actions) is about 1.8 MB. */
 #define JSON_MAX (64u << 20)
+
+/* The size of field @f of struct mon_instance, so that the copies follow umlmon.h. */
+#define JSON_INST_FIELD(f) sizeof(((struct mon_instance *)0)->f)
 
 /* An instance as mon_json prints it, copied under fleet.lock. */
 struct json_inst {
-	char name[MON_NAME_MAX + 1];
-	char url[MON_URL_MAX];
-	char error[MON_ERR_MAX];
-	char last_action[MON_REASON_MAX + 64];
+	char name[JSON_INST_FIELD(name)];
+	char url[JSON_INST_FIELD(url)];
+	char error[JSON_INST_FIELD(error)];
+	char last_action[JSON_INST_FIELD(last_action)];
 	enum mon_reach reach;
 	double reach_since;
 	bool drain_on, limit_on;
