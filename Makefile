@@ -43,7 +43,8 @@ LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
-UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c,$(UNIT_SRC)))
+UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
+	      $(O)/t/umlmon-http.t
 FUZZ_NAMES := rpc record knob
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
@@ -109,8 +110,8 @@ $(O)/umlfsck: $(O)/tools/umlfsck.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # The fleet monitor (tools/umlmon/): a libuml program with a few host threads.
-$(O)/umlmon: $(UMLMON_OBJ) $(O)/libuml.a
-	$(CC) $(SAN) -pthread -o $@ $^ $(LDLIBS) -lm
+$(O)/umlmon: $(UMLMON_OBJ) $(O)/tools/umlmon/dashboard.html.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # Programs on libuml other than httpd (examples/).
 $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
@@ -118,6 +119,27 @@ $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
 
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# umlmon's dashboard: its server and JSON (tools/umlmon/http.c, json.c) and its
+# page, tools/umlmon/dashboard.html, which od and sed make into a C array (no
+# xxd needed). The unit test links them alone, with a synthetic fleet, and
+# serves that fleet for t/umlmon/*.t.
+UMLMON_DASH_OBJ := $(O)/tools/umlmon/http.o $(O)/tools/umlmon/json.o $(O)/tools/umlmon/dashboard.html.o
+
+$(O)/tools/umlmon/dashboard.html.c: tools/umlmon/dashboard.html
+	@mkdir -p $(dir $@)
+	{ echo '/* Made from tools/umlmon/dashboard.html by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char mon_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'const size_t mon_page_html_len = sizeof(mon_page_html);'; } >$@.tmp && mv -f $@.tmp $@
+
+$(O)/tools/umlmon/dashboard.html.o: $(O)/tools/umlmon/dashboard.html.c
+	$(CC) $(KCFLAGS) -c -o $@ $<
+
+$(O)/t/umlmon-http.t: $(O)/t/unit/test_umlmon_http.o $(UMLMON_DASH_OBJ) $(O)/t/unit/tap.o
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.
@@ -188,7 +210,7 @@ $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS) $(NFS_DRIVERS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
-		$(wildcard t/nfs/*.t)
+		$(wildcard t/nfs/*.t t/umlmon/*.t)
 
 check-apache: all $(O)/t/storm-client
 	t/run-apache-tests

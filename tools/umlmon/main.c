@@ -2,7 +2,8 @@
  * umlmon: watch a fleet of httpd instances that run mod_umlconf and steer
  * their knobs. See umlmon.h for the parts and README for the config file.
  *
- *   umlmon [-c FILE] [-i NAME=URL]... [-n] [-V|-Q] [-N host:port] [-L FILE] [-P FILE]
+ *   umlmon [-c FILE] [-i NAME=URL]... [-n] [-V|-Q] [-N host:port] [-H host:port]
+ *          [-L FILE] [-P FILE]
  *
  * The machine it boots holds its own tree (export.c), served over NFS when
  * an address is given; its one CPU runs that service and a poller per
@@ -68,12 +69,13 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: umlmon [-c config] [-i name=nfs://host[:port]/path]... [-n]\n"
-		"              [-V | -Q] [-N host:port] [-L logfile] [-P pidfile]\n"
+		"              [-V | -Q] [-N host:port] [-H host:port] [-L logfile] [-P pidfile]\n"
 		"  -c  the config file (instances, policies, listeners; see README)\n"
 		"  -i  watch an instance (more after the config file's)\n"
 		"  -n  dry run: decide and log, never write a knob\n"
 		"  -V  the terminal view (the default on a terminal); -Q: no view\n"
 		"  -N  export the monitor's own tree over NFS here\n"
+		"  -H  serve the dashboard here\n"
 		"  -L  log actions and reachability changes to this file (default: stderr\n"
 		"      without the view)\n");
 	exit(2);
@@ -162,7 +164,7 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-	const char *conf = NULL, *logfile = NULL, *pidfile = NULL, *nfs = NULL;
+	const char *conf = NULL, *logfile = NULL, *pidfile = NULL, *nfs = NULL, *http = NULL;
 	struct uml_boot_params bp = {0};
 	struct uml_nfs_listener listener = {-1, -1};
 	char why[256], *inst[MON_MAX_INSTANCES];
@@ -170,7 +172,7 @@ int main(int argc, char **argv)
 	bool dry = false;
 	struct sigaction sa = {.sa_handler = on_signal};
 
-	while ((opt = getopt(argc, argv, "c:i:nVQN:L:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:i:nVQN:H:L:P:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;
@@ -191,6 +193,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			nfs = optarg;
+			break;
+		case 'H':
+			http = optarg;
 			break;
 		case 'L':
 			logfile = optarg;
@@ -223,6 +228,8 @@ int main(int argc, char **argv)
 		fleet.cfg.dry_run = true;
 	if (nfs)
 		snprintf(fleet.cfg.nfs_listen, sizeof(fleet.cfg.nfs_listen), "%s", nfs);
+	if (http)
+		snprintf(fleet.cfg.http_listen, sizeof(fleet.cfg.http_listen), "%s", http);
 	if (view < 0)
 		view = isatty(STDOUT_FILENO);
 	if (logfile) {
@@ -251,6 +258,9 @@ int main(int argc, char **argv)
 	if (mon_export_build(&fleet, why, sizeof(why)))
 		die(why);
 	if (fleet.cfg.nfs_listen[0] && export_up(&fleet.cfg, &listener, why, sizeof(why)))
+		die(why);
+	if (fleet.cfg.http_listen[0] &&
+	    mon_http_start(&fleet, fleet.cfg.http_listen, why, sizeof(why)))
 		die(why);
 	if (pidfile) {
 		FILE *p = fopen(pidfile, "w");
@@ -282,6 +292,7 @@ int main(int argc, char **argv)
 	uml_cpu_run(true);
 	uml_cpu_exit();
 	mon_view_stop();
+	mon_http_stop();
 	if (pidfile)
 		unlink(pidfile);
 	mon_logf("umlmon stopped after %llu actions", (unsigned long long)fleet.nactions);

@@ -88,7 +88,7 @@ struct mon_instance {
 	uint64_t polls, rpcs;	 /* polls made; NFS calls they took */
 	double last_poll_ms;	 /* how long the last poll took */
 
-	/* history, a ring: hist[(head - 1) % MON_HISTORY] is the newest of nhist */
+	/* history, a ring: hist[(head + MON_HISTORY - 1) % MON_HISTORY] is the newest of nhist */
 	struct mon_sample hist[MON_HISTORY];
 	unsigned head, nhist;
 
@@ -194,6 +194,8 @@ void mon_json(struct mon_fleet *f, struct mon_buf *b);
 /* Serve / (the page) and /api/fleet (mon_json) on @listen ("host:port") from a host thread. */
 int mon_http_start(struct mon_fleet *f, const char *listen, char *why, size_t whylen);
 void mon_http_stop(void);
+/* The port the dashboard listens on (useful with port 0), or -ENOTCONN when it does not. */
+int mon_http_port(void);
 
 /* --- metrics.c: what an instance's /status/metrics says --- */
 #define MON_BUCKETS 20
@@ -243,10 +245,9 @@ struct mon_decision {
 };
 /*
  * Decide for one instance after a poll: its newest sample is
- * in->hist[in->head - 1], @m the metrics it came from. Fills up to @max
- * decisions and returns how many; the policy state in in->pol assumes they
- * will be carried out. mon_policy_failed undoes that for one the instance
- * refused.
+ * in->hist[(in->head + MON_HISTORY - 1) % MON_HISTORY], @m the metrics it came from. Fills up to
+ * @max decisions and returns how many; the policy state in in->pol assumes they will be carried
+ * out. mon_policy_failed undoes that for one the instance refused.
  */
 int mon_policy_decide(const struct mon_config *cfg, struct mon_instance *in,
 		      const struct mon_metrics *m, double now, struct mon_decision *d, int max);
