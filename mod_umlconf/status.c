@@ -33,7 +33,7 @@
  *   nfs                 "calls N\nerrors N\ngarbage N\nconnections N\nrefused N\n
  *                       unlisted N\n"
  *   metrics             Prometheus's text exposition format 0.0.4 (metrics.c names the
- *                       families); rendered at most once a second per child, so that a
+ *                       families); rendered at most every 100 ms per child, so that a
  *                       client's GETATTR and READs see the same bytes
  *   mm/buddyinfo, mm/slabinfo, mm/meminfo   as the kernel's mm writes them
  *   sched/cpus          "# cpu pid threads runnable timers switches remote_wakes io_wakes\n"
@@ -246,10 +246,12 @@ static size_t render_check(char *buf, size_t size)
  * renders it again; the metrics' counters move in between (the read itself
  * switches threads), and a client that trusts the size (libnfs, the Linux
  * client between its attribute refreshes) would get a file cut short. Each
- * child renders them at most once a second and serves the same bytes in
- * between (renders run under the vfs lock, so the cache needs no other).
+ * child renders them at most every 100 ms and serves the same bytes in
+ * between (renders run under the vfs lock, so the cache needs no other):
+ * long enough for a GETATTR and its READ, short enough that a monitor
+ * polling every 250 ms sees its own write in its next poll.
  */
-#define METRICS_EVERY_US 1000000
+#define METRICS_EVERY_US 100000
 
 static size_t render_metrics(char *buf, size_t size)
 {

@@ -8,16 +8,18 @@
  *         a missing family, an endless line and a binary blob refused
  * 10-13   samples: rates, mean, p99 interpolated within a bucket, a
  *         restarted instance (counters back) gives no rates
- * 14-22   drain: not before `for`; QueueLimit=0 with the reason; held while
+ * 14-25   drain: not before `for`; QueueLimit=0 with the reason; held while
  *         the backlog is over low and during dwell; the old value back
  *         (cleared, or rewritten when it was a local one); another writer
- *         ends it; a refused write is retried at the next poll; off means
- *         never, and switching it off mid-drain restores
- * 23-30   limit: grows by about the queue while service time holds;
+ *         ends it, but a poll from before our write is no writer; none
+ *         when QueueLimit is 0 already; a refused write is retried at the
+ *         next poll; drains in a row hold longer each time; switching it
+ *         off mid-drain restores
+ * 26-33   limit: grows by about the queue while service time holds;
  *         stops once nothing waits (no flapping over 10 minutes of steady
  *         load); shrinks when service time passes tolerance x baseline;
  *         dwell and per_min bound the writes; an operator's write pauses it
- * 31-38   config: a full file; each bad line refused with its number
+ * 34-41   config: a full file; each bad line refused with its number
  */
 #include <errno.h>
 #include <stdio.h>
@@ -237,16 +239,32 @@ static void test_drain(void)
 	   "19 a local value before the drain is written back");
 	vapply(&v, &d[0]);
 
-	/* Another writer during a drain: theirs stands. */
+	/*
+	 * Another writer during a drain: theirs stands. A poll rendered before
+	 * our write (the instance caches its metrics for 100 ms) is no writer.
+	 */
 	for (i = 0, n = 0; i < 10 && !n; i++) {
 		v.t += 1;
 		n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
 	}
-	vapply(&v, &d[0]);
-	v.m.queue_limit.value = 50;
-	v.t += 1;
+	v.t += 0.25;
 	n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
-	ok(n == 0 && !v.in.pol.draining, "20 a write by someone else during a drain ends it");
+	ok(n == 0 && v.in.pol.draining,
+	   "20 a poll that still shows the old QueueLimit does not end the drain");
+	vapply(&v, &d[0]);
+	v.t += 0.25;
+	vpoll(&v, &c, 200, 0, 10, 100, 10, d);
+	v.m.queue_limit.value = 50;
+	v.t += 0.25;
+	n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
+	ok(n == 0 && !v.in.pol.draining, "21 a write by someone else after ours was seen ends it");
+	v.m.queue_limit.value = 0;
+	for (i = 0, n = 0; i < 10 && !n; i++) {
+		v.t += 1;
+		n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
+	}
+	ok(n == 0 && !v.in.pol.draining,
+	   "22 QueueLimit already 0 (someone sheds): no drain, nothing saved to restore");
 
 	/* A refused drain write: the next poll tries again. */
 	vinit(&v, 10, 256);
@@ -258,13 +276,42 @@ static void test_drain(void)
 	v.t += 1;
 	n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
 	ok(n == 1 && !strcmp(d[0].value, "0"),
-	   "21 a refused drain is tried again at the next poll");
+	   "23 a refused drain is tried again at the next poll");
 	vapply(&v, &d[0]);
+
+	/* Sustained overload: each drain right after the last holds twice as long. */
+	{
+		struct vinst w;
+		double started = 0, holds[3];
+		int k = 0;
+
+		vinit(&w, 10, 256);
+		for (i = 0; i < 600 && k < 3; i++) {
+			bool shed = w.m.queue_limit.value == 0;
+
+			w.t += 0.25;
+			/* Shedding empties the queue; without it the queue refills at once. */
+			n = vpoll(&w, &c, shed ? 0 : 100, 0, 10, 100, 10, d);
+			if (n && !strcmp(d[0].value, "0"))
+				started = w.t;
+			else if (n)
+				holds[k++] = w.t - started;
+			if (n)
+				vapply(&w, &d[0]);
+		}
+		ok(k == 3 && holds[0] >= 5 && holds[0] < 6 && holds[1] >= 10 && holds[1] < 11 &&
+			   holds[2] >= 20 &&
+			   holds[2]<21, "24 drains in a row hold 5 s, 10 s, 20 s (%.2f %.2f %.2f)",
+				    k> 0
+		       ? holds[0]
+		       : 0,
+		   k > 1 ? holds[1] : 0, k > 2 ? holds[2] : 0);
+	}
 	v.in.drain_on = false;
 	v.t += 1;
 	n = vpoll(&v, &c, 200, 0, 10, 100, 10, d);
 	ok(n == 1 && d[0].value[0] == '\0' && strstr(d[0].reason, "switched off"),
-	   "22 switched off mid-drain: the old value is back at once");
+	   "25 switched off mid-drain: the old value is back at once");
 }
 
 static void test_limit(void)
@@ -305,12 +352,12 @@ static void test_limit(void)
 		}
 		if (i == 60)
 			ok(v.m.mrw.value >= 64,
-			   "23 within a minute the limit covers the demand (%lld)",
+			   "26 within a minute the limit covers the demand (%lld)",
 			   (long long)v.m.mrw.value);
 	}
 	ok(start == 8 && v.m.mrw.value >= 64 && v.m.mrw.value <= 96,
-	   "24 it settles just above the 64 clients (%lld)", (long long)v.m.mrw.value);
-	ok(writes <= 8 && turns == 0, "25 10 minutes: %d writes, %d reversals: no flapping", writes,
+	   "27 it settles just above the 64 clients (%lld)", (long long)v.m.mrw.value);
+	ok(writes <= 8 && turns == 0, "28 10 minutes: %d writes, %d reversals: no flapping", writes,
 	   turns);
 
 	/* CPU-bound: service time rises with the load past the knee. */
@@ -324,15 +371,15 @@ static void test_limit(void)
 		n = vpoll(&v, &c, 0, 0, 100, 200, 100, d);
 	}
 	ok(n == 1 && atoll(d[0].value) < 100 && atoll(d[0].value) >= 50,
-	   "26 service 4x the baseline with the slots full: the limit shrinks by at most half "
+	   "29 service 4x the baseline with the slots full: the limit shrinks by at most half "
 	   "(%s)",
 	   n ? d[0].value : "-");
-	ok(n == 1 && strstr(d[0].reason, "baseline"), "27 the reason says why (%s)",
+	ok(n == 1 && strstr(d[0].reason, "baseline"), "30 the reason says why (%s)",
 	   n ? d[0].reason : "-");
 	vapply(&v, &d[0]);
 	v.t += 1;
 	n = vpoll(&v, &c, 0, 0, 100, 200, 60, d);
-	is_int(n, 0, "28 within dwell: no second write");
+	is_int(n, 0, "31 within dwell: no second write");
 
 	/* per_min: at most that many a minute, whatever the dwell. */
 	vinit(&v, 8, 256);
@@ -345,7 +392,7 @@ static void test_limit(void)
 		for (int j = 0; j < n; j++, writes++)
 			vapply(&v, &d[j]);
 	}
-	is_int(writes, 3, "29 per_min 3: three writes in a minute of pressure");
+	is_int(writes, 3, "32 per_min 3: three writes in a minute of pressure");
 
 	/* An operator sets MaxRequestWorkers: the policy keeps its hands off. */
 	v.m.mrw.value = 77;
@@ -353,7 +400,7 @@ static void test_limit(void)
 	n = vpoll(&v, &c, 500, 0, 100, 100, 77, d);
 	v.t += 1;
 	n += vpoll(&v, &c, 500, 0, 100, 100, 77, d);
-	ok(n == 0 && v.in.pol.limit_paused, "30 an operator's write pauses the limit policy");
+	ok(n == 0 && v.in.pol.limit_paused, "33 an operator's write pauses the limit policy");
 }
 
 static void test_conf(void)
@@ -386,13 +433,13 @@ static void test_conf(void)
 	mon_conf_defaults(&f.cfg);
 	rc = mon_conf_load(&f, path, why, sizeof(why));
 	ok(rc == 0 && f.n == 2 && f.cfg.interval_ms == 500 && f.cfg.history_s == 300,
-	   "31 a full config file loads (%s)", rc ? why : "ok");
+	   "34 a full config file loads (%s)", rc ? why : "ok");
 	ok(f.cfg.drain.high == 100 && f.cfg.drain.for_ms == 3000 && f.cfg.limit.max == 300 &&
 	       f.cfg.limit.tolerance == 2 && f.cfg.limit.per_min == 4,
-	   "32 the policies' settings");
+	   "35 the policies' settings");
 	ok(!f.inst[0]->limit_on && f.inst[0]->drain_on && !f.inst[1]->drain_on &&
 	       !strcmp(f.cfg.nfs_clients, "10.0.0.0/8"),
-	   "33 per-instance switches and the export's clients");
+	   "36 per-instance switches and the export's clients");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char want[32];
 
@@ -405,19 +452,19 @@ static void test_conf(void)
 		snprintf(want, sizeof(want), ":%d:", bad[i].line);
 		if (i < 3)
 			ok(rc == -EINVAL && (bad[i].line == 0 || strstr(why, want)),
-			   "%zu a bad config is refused, with its line (%s)", 34 + i, why);
+			   "%zu a bad config is refused, with its line (%s)", 37 + i, why);
 		else if (i == 3)
-			ok(rc == -EINVAL && strstr(why, want), "37 tolerance=nan refused (%s)",
+			ok(rc == -EINVAL && strstr(why, want), "40 tolerance=nan refused (%s)",
 			   why);
 		else
-			ok(rc == -EINVAL, "38 an instance named ../x refused (%s)", why);
+			ok(rc == -EINVAL, "41 an instance named ../x refused (%s)", why);
 	}
 	unlink(path);
 }
 
 int main(void)
 {
-	plan(38);
+	plan(41);
 	test_metrics();
 	test_samples();
 	test_drain();

@@ -6,9 +6,12 @@
  *   umlconf_listen_queue). When it stays at or above `high` for `for`, the
  *   instance stops taking more: QueueLimit=0, so a request that finds no free
  *   slot gets 503 and Retry-After at once while the queued ones are still
- *   served. At or below `low` (and not before `dwell` has passed) the old
- *   QueueLimit is back. Accepting=0 would not do: it holds new requests in
- *   the queue, which grows the backlog it means to drain.
+ *   served. At or below `low`, and not before its hold has passed, the old
+ *   QueueLimit is back. The hold is `dwell`, doubled for each drain that
+ *   follows the last one closely (a sustained overload is shed steadily,
+ *   not in short bursts that let the queue refill between them). Accepting=0
+ *   would not do: it holds new requests in the queue, which grows the
+ *   backlog it means to drain.
  *
  * limit: keeps MaxRequestWorkers within [min, max] by what queueing and
  *   service time say, in the spirit of the gradient concurrency limiters
@@ -30,6 +33,10 @@
 #include "umlmon.h"
 
 #define BASELINE_MIN_REQUESTS 20 /* a window with fewer says nothing about service time */
+/* A drain's hold doubles for drains in a row, up to this many times dwell. */
+#define HOLD_MAX 16
+/* A write not seen in force after this long was undone by someone else. */
+#define WRITE_SEEN_S 2.0
 
 static int decision(struct mon_decision *d, const char *policy, const char *knob, const char *value,
 		    int64_t from)
@@ -54,8 +61,16 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	if (!m->queue_limit.seen) /* an instance without QueueLimit cannot shed */
 		return 0;
 	if (ps->draining) {
-		if (m->queue_limit.value != 0 && !cfg->dry_run) {
-			/* Someone else set it meanwhile: theirs stands, the drain is over. */
+		if (m->queue_limit.value == 0)
+			ps->drain_seen = true;
+		/*
+		 * Someone else set it meanwhile: theirs stands, the drain is
+		 * over. A poll may still show the value from before our write
+		 * (an instance renders its metrics every 100 ms): judge only
+		 * once ours was seen, or after WRITE_SEEN_S.
+		 */
+		if (m->queue_limit.value != 0 && !cfg->dry_run &&
+		    (ps->drain_seen || now - ps->drained_at > WRITE_SEEN_S)) {
 			ps->draining = false;
 			ps->drained_at = now;
 			ps->over_since = 0;
@@ -64,9 +79,9 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 				 (long long)m->queue_limit.value);
 			return 0;
 		}
-		if (on && (backlog > c->low || now - ps->drained_at < c->dwell_ms / 1000.0))
+		if (on && (backlog > c->low || now - ps->drained_at < ps->hold_ms / 1000.0))
 			return 0;
-		if (ps->saved_local)
+		if (ps->saved_local && ps->saved_limit > 0)
 			snprintf(v, sizeof(v), "%d", ps->saved_limit);
 		else
 			v[0] = '\0';
@@ -83,7 +98,8 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 		ps->over_since = 0;
 		return 1;
 	}
-	if (!on || backlog < c->high) {
+	/* Already shedding (someone set QueueLimit=0): nothing to add. */
+	if (!on || backlog < c->high || m->queue_limit.value == 0) {
 		ps->over_since = 0;
 		return 0;
 	}
@@ -92,6 +108,17 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	if (now - ps->over_since < c->for_ms / 1000.0 ||
 	    (ps->drained_at && now - ps->drained_at < c->dwell_ms / 1000.0))
 		return 0;
+	/*
+	 * A drain that follows the last one closely means the overload
+	 * outlasted it: hold this one twice as long (up to HOLD_MAX times
+	 * dwell), so a sustained overload is shed steadily instead of
+	 * refilling the queue between short drains; a quiet spell resets it.
+	 */
+	if (ps->drained_at && ps->hold_ms && now - ps->drained_at < 2 * ps->hold_ms / 1000.0)
+		ps->hold_ms = ps->hold_ms * 2 > c->dwell_ms * HOLD_MAX ? c->dwell_ms * HOLD_MAX
+								       : ps->hold_ms * 2;
+	else
+		ps->hold_ms = c->dwell_ms;
 	decision(d, "drain", "QueueLimit", "0", m->queue_limit.value);
 	snprintf(d->reason, sizeof(d->reason),
 		 "drain: backlog %lld >= %d for %.1fs (queued %lld, accept queue %lld)",
@@ -100,6 +127,7 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	ps->saved_local = m->queue_limit.source == MON_SRC_LOCAL;
 	ps->saved_limit = (int32_t)m->queue_limit.value;
 	ps->draining = true;
+	ps->drain_seen = false;
 	ps->drained_at = now;
 	return 1;
 }
@@ -150,6 +178,7 @@ static void limit_changed(struct mon_policy_state *ps, int32_t v, double now)
 			oldest = i;
 	ps->changes_at[oldest] = now;
 	ps->our_limit = v;
+	ps->limit_seen = false;
 	ps->limit_at = now;
 	ps->grow_ticks = ps->shrink_ticks = 0;
 }
@@ -160,13 +189,19 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 	const struct mon_limit_conf *c = &cfg->limit;
 	struct mon_policy_state *ps = &in->pol;
 	double svc, queued, in_flight, reqs, bound;
-	int64_t cur = m->mrw.value, want = cur;
+	int64_t cur = m->mrw.value, want = cur, hi;
 	char v[24];
 
 	if (!c->on || !in->limit_on)
 		return 0;
-	/* Our last write is not what is in force: an operator's hand. Leave it be. */
+	/*
+	 * Our last write is not what is in force: an operator's hand. Leave it
+	 * be. As for the drain, a poll may predate our write.
+	 */
+	if (ps->our_limit && cur == ps->our_limit)
+		ps->limit_seen = true;
 	if (!cfg->dry_run && ps->our_limit && !ps->limit_paused &&
+	    (ps->limit_seen || now - ps->limit_at > WRITE_SEEN_S) &&
 	    (cur != ps->our_limit || m->mrw.source != MON_SRC_LOCAL)) {
 		ps->limit_paused = true;
 		snprintf(ps->note, sizeof(ps->note),
@@ -204,7 +239,9 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 	} else {
 		ps->grow_ticks = ps->shrink_ticks = 0;
 	}
-	want = want < c->min ? c->min : want > c->max ? c->max : want;
+	/* Never past what the instance takes (its MPM's ceiling), when it says. */
+	hi = m->mrw.max > 0 && m->mrw.max < c->max ? m->mrw.max : c->max;
+	want = want < c->min ? c->min : want > hi ? hi : want;
 	if (want == cur || now - ps->limit_at < c->dwell_ms / 1000.0 || !rate_ok(c, ps, now))
 		return 0;
 	snprintf(v, sizeof(v), "%lld", (long long)want);

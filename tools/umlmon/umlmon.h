@@ -61,9 +61,12 @@ struct mon_policy_state {
 	double drained_at;   /* when the drain began or ended, for the dwell */
 	int32_t saved_limit; /* QueueLimit before the drain, when it was a local value */
 	bool saved_local;    /* restore by writing saved_limit; else clear our write */
+	unsigned hold_ms;    /* the least this drain lasts: dwell, doubled for drains in a row */
+	bool drain_seen;     /* a poll since showed our QueueLimit=0 in force */
 	/* limit */
 	bool limit_paused;		   /* an operator wrote MaxRequestWorkers: hands off */
 	int32_t our_limit;		   /* the last value we wrote; 0: none */
+	bool limit_seen;		   /* a poll since showed it in force */
 	double limit_at;		   /* when we last wrote it */
 	double baseline_ms;		   /* lowest windowed service time seen lately */
 	double baseline_at;		   /* when the baseline was last lowered */
