@@ -18,7 +18,10 @@
 # 15     the dead one backs off (far fewer attempts than intervals)
 # 16-17  web2 killed: down; started again on its port: up again
 # 18     --dry-run logs the action and writes nothing
-# 19     SIGTERM stops the monitor cleanly; no sanitizer spoke
+# 19     the dashboard in headless chromium (t/lib/dashboard-shot): a card
+#        with numbers for each live instance, the failing ones with their
+#        state, the drain in the time line; a screenshot with the charts
+# 20     SIGTERM stops the monitor cleanly; no sanitizer spoke
 use strict;
 use warnings;
 use FindBin;
@@ -29,7 +32,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 
-plan_nfs(19);
+plan_nfs(20);
 
 my $BUILD = build_dir();
 
@@ -110,14 +113,15 @@ sub start_mon {
 	if ($pid == 0) {
 		open(STDIN, '<', '/dev/null');
 		open(STDOUT, '>', '/dev/null');
-		exec("$BUILD/umlmon", '-Q', '-c', $conf, '-N', '127.0.0.1:0', '-L', $log, @args) or exit 127;
+		exec("$BUILD/umlmon", '-Q', '-c', $conf, '-N', '127.0.0.1:0', '-H', '127.0.0.1:0', '-L', $log, @args)
+		    or exit 127;
 	}
 	$mons{$pid} = 1;
 	my $m = {pid => $pid, log => $log};
 	for (1 .. 100) {
 		my $text = slurp($log);
-		if ($text =~ /exported on 127\.0\.0\.1:(\d+)/) {
-			$m->{port} = $1;
+		if ($text =~ /exported on 127\.0\.0\.1:(\d+), dashboard on (\S+)/) {
+			@$m{qw(port http)} = ($1, $2);
 			return $m;
 		}
 		last if waitpid($pid, WNOHANG) == $pid;
@@ -198,6 +202,11 @@ ok wait_until(sub { mon_file($dry, '/monitor/actions') =~ /web1 QueueLimit 256 0
     && cat($web1, '/config/QueueLimit') eq "256\n",
     '18 --dry-run logs the drain and writes nothing';
 
+my $png = tmp_path('dashboard.png');
+my $shot = `$FindBin::Bin/../lib/dashboard-shot http://$dry->{http}/ $png card:web1 card:web2 'action:QueueLimit' garbage badurl refused 2>&1`;
+ok $? == 0, '19 the dashboard shows the fleet in chromium' or diag $shot;
+system('cp', $png, "$BUILD/t/umlmon-dashboard-real.png");
+
 kill 'TERM', $dry->{pid};
 my $t0 = time;
 waitpid($dry->{pid}, 0);
@@ -205,5 +214,5 @@ my $status = $?;
 delete $mons{$dry->{pid}};
 my $log = slurp($mon->{log}) . slurp($dry->{log});
 ok $status == 0 && time - $t0 < 5 && $log =~ /umlmon stopped/ && $log !~ /Sanitizer|runtime error/,
-    '19 SIGTERM stops it cleanly (' . sprintf('%.1f', time - $t0) . ' s)';
+    '20 SIGTERM stops it cleanly (' . sprintf('%.1f', time - $t0) . ' s)';
 stop_server($_) for $web1, $web2;

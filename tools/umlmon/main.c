@@ -259,9 +259,17 @@ int main(int argc, char **argv)
 		die(why);
 	if (fleet.cfg.nfs_listen[0] && export_up(&fleet.cfg, &listener, why, sizeof(why)))
 		die(why);
-	if (fleet.cfg.http_listen[0] &&
-	    mon_http_start(&fleet, fleet.cfg.http_listen, why, sizeof(why)))
-		die(why);
+	if (fleet.cfg.http_listen[0]) {
+		char host[64];
+		int port;
+
+		if (mon_http_start(&fleet, fleet.cfg.http_listen, why, sizeof(why)))
+			die(why);
+		/* Port 0 took a free one: say which. */
+		if (!split_hostport(fleet.cfg.http_listen, host, sizeof(host), &port) && port == 0)
+			snprintf(fleet.cfg.http_listen, sizeof(fleet.cfg.http_listen),
+				 strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, mon_http_port());
+	}
 	if (pidfile) {
 		FILE *p = fopen(pidfile, "w");
 
