@@ -15,11 +15,13 @@
  *         when QueueLimit is 0 already; a refused write is retried at the
  *         next poll; drains in a row hold longer each time; switching it
  *         off mid-drain restores
- * 26-33   limit: grows by about the queue while service time holds;
+ * 26-35   limit: grows by about the queue while service time holds;
  *         stops once nothing waits (no flapping over 10 minutes of steady
- *         load); shrinks when service time passes tolerance x baseline;
+ *         load); settles at a bottleneck it cannot see; shrinks when
+ *         service time passes tolerance x baseline, once only when that
+ *         does not help (a slower handler);
  *         dwell and per_min bound the writes; an operator's write pauses it
- * 34-41   config: a full file; each bad line refused with its number
+ * 36-43   config: a full file; each bad line refused with its number
  */
 #include <errno.h>
 #include <stdio.h>
@@ -360,6 +362,47 @@ static void test_limit(void)
 	ok(writes <= 8 && turns == 0, "28 10 minutes: %d writes, %d reversals: no flapping", writes,
 	   turns);
 
+	/*
+	 * A bottleneck the monitor cannot see (8 interpreters behind the
+	 * slots): past 8 in flight each request waits inside its service
+	 * time. The limit settles near the knee after at most one correction.
+	 */
+	mon_conf_defaults(&c);
+	c.drain.on = false;
+	c.limit.on = true;
+	c.limit.min = 4;
+	c.limit.max = 200;
+	c.limit.dwell_ms = 2000;
+	vinit(&v, 8, 256);
+	writes = turns = last_dir = 0;
+	{
+		double settled_at = 0;
+
+		for (i = 0; i < 600; i++) {
+			int64_t cur = v.m.mrw.value;
+			int in_flight = cur < 64 ? (int)cur : 64, queued = 64 - in_flight;
+			double svc = in_flight > 8 ? 100.0 * in_flight / 8 : 100;
+
+			v.t += 1;
+			n = vpoll(&v, &c, queued, 0, in_flight * 1000 / svc, svc, in_flight, d);
+			for (int j = 0; j < n; j++) {
+				int dir = atoll(d[j].value) > cur ? 1 : -1;
+
+				turns += last_dir && dir != last_dir;
+				last_dir = dir;
+				writes++;
+				settled_at = v.t;
+				vapply(&v, &d[j]);
+			}
+		}
+		ok(v.m.mrw.value >= 10 && v.m.mrw.value <= 12 && turns <= 1 &&
+		       v.t - settled_at > 500,
+		   "29 a hidden knee at 8: settles at %lld (10..12) after %d writes, %d "
+		   "reversal(s), "
+		   "then stays",
+		   (long long)v.m.mrw.value, writes, turns);
+	}
+
 	/* CPU-bound: service time rises with the load past the knee. */
 	vinit(&v, 100, 256);
 	for (i = 0; i < 10; i++) {
@@ -371,15 +414,37 @@ static void test_limit(void)
 		n = vpoll(&v, &c, 0, 0, 100, 200, 100, d);
 	}
 	ok(n == 1 && atoll(d[0].value) < 100 && atoll(d[0].value) >= 50,
-	   "29 service 4x the baseline with the slots full: the limit shrinks by at most half "
+	   "30 service 4x the baseline with the slots full: the limit shrinks by at most half "
 	   "(%s)",
 	   n ? d[0].value : "-");
-	ok(n == 1 && strstr(d[0].reason, "baseline"), "30 the reason says why (%s)",
+	ok(n == 1 && strstr(d[0].reason, "baseline"), "31 the reason says why (%s)",
 	   n ? d[0].reason : "-");
 	vapply(&v, &d[0]);
 	v.t += 1;
 	n = vpoll(&v, &c, 0, 0, 100, 200, 60, d);
-	is_int(n, 0, "31 within dwell: no second write");
+	is_int(n, 0, "32 within dwell: no second write");
+
+	/*
+	 * A deploy made the handler 4x slower at any load: one shrink, which
+	 * does not bring the service time down, and that is the new baseline
+	 * (no walk down to min).
+	 */
+	vinit(&v, 100, 256);
+	for (i = 0; i < 10; i++) {
+		v.t += 1;
+		vpoll(&v, &c, 0, 0, 100, 50, 20, d);
+	}
+	writes = 0;
+	for (i = 0; i < 120; i++) {
+		v.t += 1;
+		n = vpoll(&v, &c, 0, 0, 100, 200, (int)v.m.mrw.value, d);
+		for (int j = 0; j < n; j++, writes++)
+			vapply(&v, &d[j]);
+	}
+	ok(writes == 1 && v.m.mrw.value == 50 && v.in.pol.baseline_ms > 190,
+	   "33 a handler slower at any load: one shrink, then its service time is the baseline "
+	   "(%d writes, limit %lld, baseline %.0f ms)",
+	   writes, (long long)v.m.mrw.value, v.in.pol.baseline_ms);
 
 	/* per_min: at most that many a minute, whatever the dwell. */
 	vinit(&v, 8, 256);
@@ -392,7 +457,7 @@ static void test_limit(void)
 		for (int j = 0; j < n; j++, writes++)
 			vapply(&v, &d[j]);
 	}
-	is_int(writes, 3, "32 per_min 3: three writes in a minute of pressure");
+	is_int(writes, 3, "34 per_min 3: three writes in a minute of pressure");
 
 	/* An operator sets MaxRequestWorkers: the policy keeps its hands off. */
 	v.m.mrw.value = 77;
@@ -400,7 +465,7 @@ static void test_limit(void)
 	n = vpoll(&v, &c, 500, 0, 100, 100, 77, d);
 	v.t += 1;
 	n += vpoll(&v, &c, 500, 0, 100, 100, 77, d);
-	ok(n == 0 && v.in.pol.limit_paused, "33 an operator's write pauses the limit policy");
+	ok(n == 0 && v.in.pol.limit_paused, "35 an operator's write pauses the limit policy");
 }
 
 static void test_conf(void)
@@ -433,13 +498,13 @@ static void test_conf(void)
 	mon_conf_defaults(&f.cfg);
 	rc = mon_conf_load(&f, path, why, sizeof(why));
 	ok(rc == 0 && f.n == 2 && f.cfg.interval_ms == 500 && f.cfg.history_s == 300,
-	   "34 a full config file loads (%s)", rc ? why : "ok");
+	   "36 a full config file loads (%s)", rc ? why : "ok");
 	ok(f.cfg.drain.high == 100 && f.cfg.drain.for_ms == 3000 && f.cfg.limit.max == 300 &&
 	       f.cfg.limit.tolerance == 2 && f.cfg.limit.per_min == 4,
-	   "35 the policies' settings");
+	   "37 the policies' settings");
 	ok(!f.inst[0]->limit_on && f.inst[0]->drain_on && !f.inst[1]->drain_on &&
 	       !strcmp(f.cfg.nfs_clients, "10.0.0.0/8"),
-	   "36 per-instance switches and the export's clients");
+	   "38 per-instance switches and the export's clients");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char want[32];
 
@@ -452,19 +517,19 @@ static void test_conf(void)
 		snprintf(want, sizeof(want), ":%d:", bad[i].line);
 		if (i < 3)
 			ok(rc == -EINVAL && (bad[i].line == 0 || strstr(why, want)),
-			   "%zu a bad config is refused, with its line (%s)", 37 + i, why);
+			   "%zu a bad config is refused, with its line (%s)", 39 + i, why);
 		else if (i == 3)
-			ok(rc == -EINVAL && strstr(why, want), "40 tolerance=nan refused (%s)",
+			ok(rc == -EINVAL && strstr(why, want), "42 tolerance=nan refused (%s)",
 			   why);
 		else
-			ok(rc == -EINVAL, "41 an instance named ../x refused (%s)", why);
+			ok(rc == -EINVAL, "43 an instance named ../x refused (%s)", why);
 	}
 	unlink(path);
 }
 
 int main(void)
 {
-	plan(41);
+	plan(43);
 	test_metrics();
 	test_samples();
 	test_drain();

@@ -19,9 +19,10 @@
  *   service time stays near its baseline, the instance has room, so the
  *   limit grows by about the queue; when the service time climbs past
  *   tolerance x baseline with the slots full, the instance is past its
- *   knee, so the limit shrinks in proportion. Two polls in a row must agree,
- *   changes are `dwell` apart and at most `per_min` a minute: it never flaps.
- *   An operator's own write to the knob pauses the policy for that instance.
+ *   knee, so the limit shrinks in proportion. Between the two (the upper
+ *   half of the band) it holds, so it settles at a knee it cannot see. Two polls in a row must
+ * agree, changes are `dwell` apart and at most `per_min` a minute: it never flaps. An operator's
+ * own write to the knob pauses the policy for that instance.
  *
  * Everything here is arithmetic on samples: the threads and the writes are
  * poll.c's, so the decisions can be tested on a virtual clock.
@@ -105,8 +106,12 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	}
 	if (!ps->over_since)
 		ps->over_since = now;
-	if (now - ps->over_since < c->for_ms / 1000.0 ||
-	    (ps->drained_at && now - ps->drained_at < c->dwell_ms / 1000.0))
+	/*
+	 * No pause between drains on top of `for`: a queue that refills at
+	 * once would sit over high all that while, and the doubled hold below
+	 * already bounds how often a drain can start.
+	 */
+	if (now - ps->over_since < c->for_ms / 1000.0)
 		return 0;
 	/*
 	 * A drain that follows the last one closely means the overload
@@ -132,20 +137,26 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	return 1;
 }
 
-/* The newest @n samples' request-weighted service time, mean queue and mean in flight. */
-static unsigned window_stats(const struct mon_instance *in, unsigned n, double *service_ms,
-			     double *queued, double *in_flight, double *requests)
+/*
+ * The newest @n samples whose interval began at or after @since (our last
+ * change: a sample that straddles it mixes two limits and says nothing of
+ * either). Returns how many there were.
+ */
+static unsigned window_stats(const struct mon_instance *in, unsigned n, double since,
+			     double *service_ms, double *queued, double *in_flight,
+			     double *requests)
 {
 	double w = 0, sum = 0, q = 0, f = 0;
 	unsigned got = 0;
 
-	for (unsigned i = 0; i < n && i < in->nhist; i++) {
+	for (unsigned i = 0; got < n && i + 1 < in->nhist; i++) {
 		const struct mon_sample *s =
 		    &in->hist[(in->head + MON_HISTORY - 1 - i) % MON_HISTORY];
-		double dt = i + 1 < in->nhist
-				? s->t - in->hist[(in->head + MON_HISTORY - 2 - i) % MON_HISTORY].t
-				: 0;
-		double reqs = s->rps * (dt > 0 ? dt : 1);
+		double dt = s->t - in->hist[(in->head + MON_HISTORY - 2 - i) % MON_HISTORY].t;
+		double reqs = s->rps * (dt > 0 ? dt : 0);
+
+		if (s->t - dt < since)
+			break;
 
 		w += reqs;
 		sum += reqs * s->service_ms;
@@ -188,7 +199,7 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 {
 	const struct mon_limit_conf *c = &cfg->limit;
 	struct mon_policy_state *ps = &in->pol;
-	double svc, queued, in_flight, reqs, bound;
+	double svc, queued, in_flight, reqs, bound, grow_bound;
 	int64_t cur = m->mrw.value, want = cur, hi;
 	char v[24];
 
@@ -210,17 +221,34 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 	}
 	if (ps->limit_paused)
 		return 0;
-	window_stats(in, c->window, &svc, &queued, &in_flight, &reqs);
+	if (window_stats(in, c->window, ps->limit_at, &svc, &queued, &in_flight, &reqs) <
+	    (c->window < 2 ? c->window : 2))
+		return 0; /* too little seen since our last change */
 	if (reqs >= BASELINE_MIN_REQUESTS && svc > 0) {
-		if (ps->baseline_ms <= 0 || svc < ps->baseline_ms) {
+		if (ps->baseline_ms <= 0 || svc < ps->baseline_ms)
 			ps->baseline_ms = svc;
-			ps->baseline_at = now;
-		} else {
-			/* Drift up slowly, so a handler that truly got slower is the new normal. */
-			ps->baseline_ms += (svc - ps->baseline_ms) * 0.01;
+		/*
+		 * A shrink that did not bring the service time down (a dwell
+		 * later, the window all after it) says it is the handler's own,
+		 * not the load's: a slower handler after a deploy. It is the new
+		 * baseline; else the limit would shrink to min for ever. Near a
+		 * knee the service time does follow the limit, and the baseline
+		 * stays (a slow upward drift would walk the limit past the knee).
+		 */
+		if (ps->shrunk_from_ms > 0 && now - ps->limit_at >= c->dwell_ms / 1000.0) {
+			if (svc >= 0.9 * ps->shrunk_from_ms)
+				ps->baseline_ms = svc;
+			ps->shrunk_from_ms = 0;
 		}
 	}
+	/*
+	 * Hysteresis: grow only while the service time is in the lower half
+	 * of the band up to tolerance x baseline, shrink only past the band.
+	 * In between (near a bottleneck the monitor cannot see, where each
+	 * slot more only adds service time) the limit stays: no hunting.
+	 */
 	bound = c->tolerance * ps->baseline_ms;
+	grow_bound = (1 + c->tolerance) / 2 * ps->baseline_ms;
 	if (cur < c->min || cur > c->max) {
 		want = cur < c->min ? c->min : c->max;
 	} else if (ps->baseline_ms > 0 && svc > bound && in_flight >= 0.8 * (double)cur) {
@@ -230,7 +258,7 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 
 			want = (int64_t)floor((double)cur * (g < 0.5 ? 0.5 : g));
 		}
-	} else if (queued >= 1 && (ps->baseline_ms <= 0 || svc <= bound)) {
+	} else if (queued >= 1 && (ps->baseline_ms <= 0 || svc <= grow_bound)) {
 		int64_t step = (int64_t)ceil(queued), most = cur / 2 > 1 ? cur / 2 : 1;
 
 		ps->shrink_ticks = 0;
@@ -244,6 +272,7 @@ static int limit_decide(const struct mon_config *cfg, struct mon_instance *in,
 	want = want < c->min ? c->min : want > hi ? hi : want;
 	if (want == cur || now - ps->limit_at < c->dwell_ms / 1000.0 || !rate_ok(c, ps, now))
 		return 0;
+	ps->shrunk_from_ms = want < cur ? svc : 0;
 	snprintf(v, sizeof(v), "%lld", (long long)want);
 	decision(d, "limit", "MaxRequestWorkers", v, cur);
 	if (cur < c->min || cur > c->max)

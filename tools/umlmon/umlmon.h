@@ -58,7 +58,7 @@ struct mon_policy_state {
 	/* drain */
 	bool draining;
 	double over_since;   /* backlog >= high since then; 0: not over */
-	double drained_at;   /* when the drain began or ended, for the dwell */
+	double drained_at;   /* when the drain began or ended: its hold, the next one's */
 	int32_t saved_limit; /* QueueLimit before the drain, when it was a local value */
 	bool saved_local;    /* restore by writing saved_limit; else clear our write */
 	unsigned hold_ms;    /* the least this drain lasts: dwell, doubled for drains in a row */
@@ -69,7 +69,7 @@ struct mon_policy_state {
 	bool limit_seen;		   /* a poll since showed it in force */
 	double limit_at;		   /* when we last wrote it */
 	double baseline_ms;		   /* lowest windowed service time seen lately */
-	double baseline_at;		   /* when the baseline was last lowered */
+	double shrunk_from_ms;		   /* service time when we last shrank; 0: none since */
 	unsigned grow_ticks, shrink_ticks; /* consecutive polls that asked for it */
 	double changes_at[8];		   /* our last changes, for the rate limit */
 	/* What a policy noticed without acting (another writer's hand); poll.c logs it. */
@@ -116,7 +116,7 @@ struct mon_drain_conf {
 	bool on;
 	int32_t high, low; /* backlog (queued + accept queue) marks */
 	unsigned for_ms;   /* over high this long before draining */
-	unsigned dwell_ms; /* least time between a drain's start and end, and between drains */
+	unsigned dwell_ms; /* least a drain lasts; doubled for drains in a row, up to 16x */
 };
 
 struct mon_limit_conf {
