@@ -811,7 +811,8 @@ int umlconf_knob_import(struct umlconf_shared *sh, const char *name, const char 
 	same = data ? ks->imported && ks->import.n == v.n && strcmp(ks->import.text, v.text) == 0
 		    : !ks->imported;
 	if (!same) {
-		change_begin_locked(sh, k, &c, "import", data ? w.reason : dropped);
+		/* A central file of a comment alone clears the layer, and says why. */
+		change_begin_locked(sh, k, &c, "import", sent ? w.reason : dropped);
 		/* Under a local value only the layer moves: its values are the change's. */
 		if (ks->local && ks->imported)
 			value_text(k->def, &ks->import, c.old, sizeof(c.old));

@@ -18,7 +18,8 @@
 #        metrics: umlconf_import_up 0)
 # 10     the center back (same image and key): a new central value, written
 #        with a reason as a comment, applies everywhere, without a restart;
-#        /status/changes shows it as the import's, with the reason
+#        /status/changes shows it as the import's, with the reason; a central
+#        file of a comment alone clears the layer (httpd.conf's value is back)
 # 11     another instance's own export as the center: web4 imports web1's tree
 #        and follows a local write to web1's knob
 # 12-13  web5 keeps its tree in a state image: stopped and started while the
@@ -39,7 +40,7 @@ BEGIN { $ENV{UML_BUILD} //= UmlConf::Test::top_dir() . '/build' }
 use lib UmlConf::Test::top_dir() . '/t/nfs/lib';
 use NfsTest qw(start_server stop_server tmp_path nfsc);
 
-plan tests => 17;
+plan tests => 18;
 
 my $top = UmlConf::Test::top_dir();
 my $mpm = suite_mpm();
@@ -157,6 +158,12 @@ ok $ok, "10 the center back: a new value (with a reason) applies everywhere: $se
 my ($change) = grep { / ListenBacklog / } reverse split /\n/, $h[0]->cat('/status/changes') // '';
 like $change // '', qr/^\S+Z import ListenBacklog "88" "99" import "the center is back"$/,
     "10b and each instance's /status/changes says so, from the import, with the reason";
+# A central file of a comment alone clears the import's layer, and says why.
+center('write', '/config/ListenBacklog', "# 71: back to httpd.conf\n");
+wait_until(sub { ((layers($h[0])->{ListenBacklog} // [])->[1] // '') eq 'conf' }, 10);
+($change) = grep { / ListenBacklog / } reverse split /\n/, $h[0]->cat('/status/changes') // '';
+like $change // '', qr/^\S+Z import ListenBacklog "99" "\d+" conf "71: back to httpd.conf"$/,
+    "10c a central comment alone clears the import's value: httpd.conf's is back, with the reason";
 
 # Another instance's own export as the center: web4 imports web1's tree, whose
 # config/ is web1's live knobs, so web4 follows a write to web1.
