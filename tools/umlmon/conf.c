@@ -38,7 +38,7 @@ void mon_conf_defaults(struct mon_config *c)
 					   .per_min = 6};
 }
 
-/* "250ms", "2s", "10m" -> ms within [@lo, @hi]. */
+/* "250ms", "2s", "10m" (or a bare 0) -> ms within [@lo, @hi]. */
 int mon_parse_duration(const char *s, unsigned lo, unsigned hi, unsigned *ms)
 {
 	char *end;
@@ -46,7 +46,9 @@ int mon_parse_duration(const char *s, unsigned lo, unsigned hi, unsigned *ms)
 
 	if (end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
+	if (*end == '\0' && v == 0)
+		scale = 1; /* nothing needs no unit */
+	else if (strcmp(end, "ms") == 0)
 		scale = 1;
 	else if (strcmp(end, "s") == 0)
 		scale = 1000;
@@ -202,7 +204,9 @@ static int copy_str(char *dst, size_t size, const char *src)
 
 static const char *opt_error(int rc)
 {
-	return rc == -ENOENT ? "unknown option" : rc == -ERANGE ? "out of range" : "not valid";
+	return rc == -ENOENT   ? "unknown option"
+	       : rc == -ERANGE ? "out of range"
+			       : "not valid (a number; a duration with ms, s or m)";
 }
 
 int mon_conf_check(const struct mon_config *c, char *why, size_t whylen)

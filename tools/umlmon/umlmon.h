@@ -162,7 +162,8 @@ int mon_conf_check(const struct mon_config *c, char *why, size_t whylen);
 /* An instance to watch: 0, or -EINVAL (a bad name or URL, a name twice), -ENOSPC, -ENOMEM. */
 int mon_instance_add(struct mon_fleet *f, const char *name, const char *url, char *why,
 		     size_t whylen);
-/* "250ms", "2s", "10m" in [@lo, @hi] ms; a decimal in [@lo, @hi]; on|off|1|0. -EINVAL or -ERANGE.
+/* "250ms", "2s", "10m" or 0 in [@lo, @hi] ms; a decimal in [@lo, @hi]; on|off|1|0. -EINVAL or
+ * -ERANGE.
  */
 int mon_parse_duration(const char *s, unsigned lo, unsigned hi, unsigned *ms);
 int mon_parse_int(const char *s, long lo, long hi, int32_t *out);
