@@ -139,7 +139,8 @@ $(O)/tools/umlmon/dashboard.html.c: tools/umlmon/dashboard.html
 $(O)/tools/umlmon/dashboard.html.o: $(O)/tools/umlmon/dashboard.html.c
 	$(CC) $(KCFLAGS) -c -o $@ $<
 
-$(O)/t/umlmon-http.t: $(O)/t/unit/test_umlmon_http.o $(UMLMON_DASH_OBJ) $(O)/t/unit/tap.o
+$(O)/t/umlmon-http.t: $(O)/t/unit/test_umlmon_http.o $(UMLMON_DASH_OBJ) $(O)/tools/umlmon/conf.o \
+		       $(O)/t/unit/tap.o
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # A libnfs client for monitors and tests; it knows nothing of the kernel.

@@ -78,6 +78,46 @@ int mon_parse_int(const char *s, long lo, long hi, int32_t *out)
 	return 0;
 }
 
+/*
+ * Split "host:port", "[v6]:port" or ":port" (any IPv4 address) into @host
+ * and @port, for the dashboard's and the export's listeners. 0 or -EINVAL.
+ */
+int mon_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = listen;
+	size_t hl;
+	char *end;
+	long v;
+
+	if (*listen == '[') {
+		const char *rb = strchr(listen, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
+			return -EINVAL;
+		hl = (size_t)(colon - listen);
+	}
+	if (hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (!hl || (hl == 1 && *h == '*'))
+		strcpy(host, "0.0.0.0");
+	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5)
+		return -EINVAL;
+	v = strtol(colon + 1, &end, 10);
+	if (*end || v > 65535)
+		return -EINVAL;
+	*port = (int)v;
+	return 0;
+}
+
 int mon_parse_onoff(const char *s, bool *on)
 {
 	if (strcmp(s, "on") == 0 || strcmp(s, "1") == 0) {

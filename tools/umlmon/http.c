@@ -651,46 +651,6 @@ static void *http_main(void *arg)
 	return NULL;
 }
 
-/*
- * Split "host:port", "[v6]:port" or ":port" (any IPv4 address) into @host
- * and @port. 0 or -EINVAL.
- */
-static int http_split(const char *listen, char *host, size_t hostlen, char *port)
-{
-	const char *colon, *h = listen;
-	size_t hl;
-	char *end;
-	long v;
-
-	if (*listen == '[') {
-		const char *rb = strchr(listen, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = listen + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
-			return -EINVAL;
-		hl = (size_t)(colon - listen);
-	}
-	if (hl >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (!hl || (hl == 1 && *h == '*'))
-		strcpy(host, "0.0.0.0");
-	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5)
-		return -EINVAL;
-	v = strtol(colon + 1, &end, 10);
-	if (*end || v > 65535)
-		return -EINVAL;
-	strcpy(port, colon + 1);
-	return 0;
-}
-
 /* A listening socket on the first of @ai that takes one; its descriptor or a negative errno. */
 static int http_bind(const struct addrinfo *ai, const char *spec, char *why, size_t whylen)
 {
@@ -729,13 +689,15 @@ int mon_http_start(struct mon_fleet *f, const char *listen, char *why, size_t wh
 	socklen_t sl = sizeof(ss);
 	char host[256], port[6];
 	sigset_t all, old;
-	int err;
+	int err, portnum;
 
 	if (http.running) {
 		snprintf(why, whylen, "dashboard: already serving on port %d", http.port);
 		return -EBUSY;
 	}
-	if (http_split(listen, host, sizeof(host), port)) {
+	if (mon_parse_listen(listen, host, sizeof(host), &portnum) == 0)
+		snprintf(port, sizeof(port), "%d", portnum);
+	else {
 		snprintf(why, whylen, "dashboard: listen \"%s\": want host:port or [v6]:port",
 			 listen);
 		return -EINVAL;

@@ -81,32 +81,6 @@ static void usage(void)
 	exit(2);
 }
 
-/* "host:port" or "[v6]:port" into its parts. */
-static int split_hostport(const char *s, char *host, size_t size, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t n;
-	char *end;
-	long p;
-
-	if (!colon)
-		return -EINVAL;
-	p = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || p < 0 || p > 65535)
-		return -EINVAL;
-	n = (size_t)(colon - s);
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	if (!n || n >= size)
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 static int export_up(struct mon_config *c, struct uml_nfs_listener *l, char *why, size_t whylen)
 {
 	char host[64], list[sizeof(c->nfs_clients)], *save = NULL;
@@ -116,7 +90,7 @@ static int export_up(struct mon_config *c, struct uml_nfs_listener *l, char *why
 	size_t n = 0;
 	int port, rc;
 
-	if (split_hostport(c->nfs_listen, host, sizeof(host), &port)) {
+	if (mon_parse_listen(c->nfs_listen, host, sizeof(host), &port)) {
 		snprintf(why, whylen, "nfs %s: not host:port", c->nfs_listen);
 		return -EINVAL;
 	}
@@ -266,7 +240,8 @@ int main(int argc, char **argv)
 		if (mon_http_start(&fleet, fleet.cfg.http_listen, why, sizeof(why)))
 			die(why);
 		/* Port 0 took a free one: say which. */
-		if (!split_hostport(fleet.cfg.http_listen, host, sizeof(host), &port) && port == 0)
+		if (!mon_parse_listen(fleet.cfg.http_listen, host, sizeof(host), &port) &&
+		    port == 0)
 			snprintf(fleet.cfg.http_listen, sizeof(fleet.cfg.http_listen),
 				 strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, mon_http_port());
 	}

@@ -168,6 +168,8 @@ int mon_instance_add(struct mon_fleet *f, const char *name, const char *url, cha
 int mon_parse_duration(const char *s, unsigned lo, unsigned hi, unsigned *ms);
 int mon_parse_int(const char *s, long lo, long hi, int32_t *out);
 int mon_parse_onoff(const char *s, bool *on);
+/* "host:port", "[v6]:port" or ":port" (0.0.0.0) into @host and @port: 0 or -EINVAL. */
+int mon_parse_listen(const char *listen, char *host, size_t hostlen, int *port);
 /* Read @path into @f (instances and settings). 0, or -EINVAL with "file:line: why" in @why. */
 int mon_conf_load(struct mon_fleet *f, const char *path, char *why, size_t whylen);
 
