@@ -22,6 +22,8 @@
 #        with numbers for each live instance, the failing ones with their
 #        state, the drain in the time line; a screenshot with the charts
 # 20     SIGTERM stops the monitor cleanly; no sanitizer spoke
+# 21     a monitor stopped in the middle of a drain ends it on its way out:
+#        the instance does not shed for good
 use strict;
 use warnings;
 use FindBin;
@@ -32,7 +34,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 
-plan_nfs(20);
+plan_nfs(21);
 
 my $BUILD = build_dir();
 
@@ -215,4 +217,16 @@ delete $mons{$dry->{pid}};
 my $log = slurp($mon->{log}) . slurp($dry->{log});
 ok $status == 0 && time - $t0 < 5 && $log =~ /umlmon stopped/ && $log !~ /Sanitizer|runtime error/,
     '20 SIGTERM stops it cleanly (' . sprintf('%.1f', time - $t0) . ' s)';
+put($web1, '/config/QueueLimit', "256\n");
+put($web1, '/status/metrics', metrics(queued => 200));
+my $last = start_mon();
+my $draining = wait_until(sub { (cat($web1, '/config/QueueLimit') // '') =~ /^0 # umlmon drain/ }, 10);
+put($web1, '/status/metrics', metrics(queued => 200, ql => 0, ql_src => 'local'));
+sleep 0.5;
+kill 'TERM', $last->{pid};
+waitpid($last->{pid}, 0);
+delete $mons{$last->{pid}};
+my $after = cat($web1, '/config/QueueLimit') // '';
+ok $draining && $after =~ /^# umlmon drain over: umlmon stopping/,
+    "21 stopped mid-drain: the monitor cleared its QueueLimit=0 on its way out ($after)";
 stop_server($_) for $web1, $web2;

@@ -275,6 +275,7 @@ int main(int argc, char **argv)
 	uml_cpu_run(true);
 	uml_cpu_exit();
 	mon_view_stop();
+	mon_drains_undo(&fleet);
 	mon_http_stop();
 	if (pidfile)
 		unlink(pidfile);

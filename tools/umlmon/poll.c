@@ -297,6 +297,40 @@ void mon_pollers_stop(void)
 		uml_thread_interrupt(pollers[i].t);
 }
 
+/*
+ * On the way out, on the main thread once the CPU has stopped (the NFS
+ * client works on a plain host thread too): end every drain in progress as
+ * its end would have. Otherwise an instance would shed for good: a monitor
+ * started later takes QueueLimit=0 for someone else's and leaves it be.
+ */
+void mon_drains_undo(struct mon_fleet *f)
+{
+	for (int i = 0; i < npollers; i++) {
+		struct poller *p = &pollers[i];
+		struct mon_instance *in = p->in;
+		struct mon_decision d = {.policy = "drain", .knob = "QueueLimit"};
+		char why[MON_ERR_MAX], text[MON_REASON_MAX + 64];
+		int rc;
+
+		if (!in->pol.draining || f->cfg.dry_run)
+			continue;
+		if (in->pol.saved_local && in->pol.saved_limit > 0)
+			snprintf(d.value, sizeof(d.value), "%d", in->pol.saved_limit);
+		snprintf(d.from, sizeof(d.from), "0");
+		snprintf(d.reason, sizeof(d.reason), "drain over: umlmon stopping");
+		rc = uml_nfs_session_open(in->url, &p->s, why, sizeof(why));
+		if (!rc) {
+			size_t len = action_text(p, &d, text, sizeof(text));
+
+			rc = uml_nfs_session_write(p->s, "config/QueueLimit", text, len);
+			uml_nfs_session_close(p->s);
+		}
+		p->s = NULL;
+		in->pol.draining = false;
+		mon_action_record(f, in, &d, false, rc);
+	}
+}
+
 void mon_action_record(struct mon_fleet *f, struct mon_instance *in, const struct mon_decision *d,
 		       bool dry_run, int err)
 {

@@ -262,6 +262,8 @@ void mon_policy_failed(struct mon_instance *in, const struct mon_decision *d, do
 /* --- poll.c: one kernel thread per instance --- */
 int mon_pollers_start(struct mon_fleet *f);
 void mon_pollers_stop(void);
+/* After the CPU stopped: end the drains in progress, so no instance sheds for good. */
+void mon_drains_undo(struct mon_fleet *f);
 /* Record an action: the ring, the instance's last_action and the log. fleet.lock not held. */
 void mon_action_record(struct mon_fleet *f, struct mon_instance *in, const struct mon_decision *d,
 		       bool dry_run, int err);
