@@ -50,6 +50,20 @@ static int decision(struct mon_decision *d, const char *policy, const char *knob
 	return 1;
 }
 
+void mon_drain_end(struct mon_instance *in, int64_t from, double now, struct mon_decision *d)
+{
+	struct mon_policy_state *ps = &in->pol;
+	char v[24] = "";
+
+	/* The local value an operator had set before the drain comes back; else ours goes. */
+	if (ps->saved_local && ps->saved_limit > 0)
+		snprintf(v, sizeof(v), "%d", ps->saved_limit);
+	decision(d, "drain", "QueueLimit", v, from);
+	ps->draining = false;
+	ps->drained_at = now;
+	ps->over_since = 0;
+}
+
 static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 			const struct mon_metrics *m, double now, struct mon_decision *d)
 {
@@ -57,7 +71,6 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 	struct mon_policy_state *ps = &in->pol;
 	int64_t backlog = m->queued + m->accept_queue;
 	bool on = c->on && in->drain_on;
-	char v[24];
 
 	if (!m->queue_limit.seen) /* an instance without QueueLimit cannot shed */
 		return 0;
@@ -82,11 +95,7 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 		}
 		if (on && (backlog > c->low || now - ps->drained_at < ps->hold_ms / 1000.0))
 			return 0;
-		if (ps->saved_local && ps->saved_limit > 0)
-			snprintf(v, sizeof(v), "%d", ps->saved_limit);
-		else
-			v[0] = '\0';
-		decision(d, "drain", "QueueLimit", v, m->queue_limit.value);
+		mon_drain_end(in, m->queue_limit.value, now, d);
 		if (on)
 			snprintf(d->reason, sizeof(d->reason),
 				 "drain over: backlog %lld <= %d (queued %lld, accept queue %lld)",
@@ -94,9 +103,6 @@ static int drain_decide(const struct mon_config *cfg, struct mon_instance *in,
 				 (long long)m->accept_queue);
 		else
 			snprintf(d->reason, sizeof(d->reason), "drain switched off");
-		ps->draining = false;
-		ps->drained_at = now;
-		ps->over_since = 0;
 		return 1;
 	}
 	/* Already shedding (someone set QueueLimit=0): nothing to add. */

@@ -307,27 +307,23 @@ void mon_drains_undo(struct mon_fleet *f)
 {
 	for (int i = 0; i < npollers; i++) {
 		struct poller *p = &pollers[i];
-		struct mon_instance *in = p->in;
-		struct mon_decision d = {.policy = "drain", .knob = "QueueLimit"};
-		char why[MON_ERR_MAX], text[MON_REASON_MAX + 64];
+		struct mon_decision d;
+		char why[MON_ERR_MAX];
 		int rc;
 
-		if (!in->pol.draining || f->cfg.dry_run)
+		if (!p->in->pol.draining || f->cfg.dry_run)
 			continue;
-		if (in->pol.saved_local && in->pol.saved_limit > 0)
-			snprintf(d.value, sizeof(d.value), "%d", in->pol.saved_limit);
-		snprintf(d.from, sizeof(d.from), "0");
+		mon_drain_end(p->in, 0, mon_now(), &d);
 		snprintf(d.reason, sizeof(d.reason), "drain over: umlmon stopping");
-		rc = uml_nfs_session_open(in->url, &p->s, why, sizeof(why));
-		if (!rc) {
-			size_t len = action_text(p, &d, text, sizeof(text));
-
-			rc = uml_nfs_session_write(p->s, "config/QueueLimit", text, len);
-			uml_nfs_session_close(p->s);
+		rc = uml_nfs_session_open(p->in->url, &p->s, why, sizeof(why));
+		if (rc) {
+			p->s = NULL;
+			mon_action_record(f, p->in, &d, false, rc);
+			continue;
 		}
+		act(p, &d);
+		uml_nfs_session_close(p->s);
 		p->s = NULL;
-		in->pol.draining = false;
-		mon_action_record(f, in, &d, false, rc);
 	}
 }
 

@@ -258,6 +258,8 @@ struct mon_decision {
 int mon_policy_decide(const struct mon_config *cfg, struct mon_instance *in,
 		      const struct mon_metrics *m, double now, struct mon_decision *d, int max);
 void mon_policy_failed(struct mon_instance *in, const struct mon_decision *d, double now);
+/* The decision that ends @in's drain (QueueLimit @from now), and the state after it; no reason. */
+void mon_drain_end(struct mon_instance *in, int64_t from, double now, struct mon_decision *d);
 
 /* --- poll.c: one kernel thread per instance --- */
 int mon_pollers_start(struct mon_fleet *f);
