@@ -4,9 +4,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "uml.h"
 #include "uml/nfs3.h"
+#include "uml/rpcb.h"
 
 int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l)
 {
@@ -102,4 +104,47 @@ void uml_nfs_stats(struct uml_nfs_stats *st)
 	st->connections = s.connections;
 	st->refused = s.refused;
 	st->unlisted = s.unlisted;
+}
+
+/* Put the report (or, when rpcbind was never reached, why) into @msg. */
+static void nfs_rpcb_msg(int err, const struct rpcb_report *r, char *msg, size_t msglen)
+{
+	if (!msg || !msglen)
+		return;
+	if (err == -ENOENT)
+		snprintf(msg, msglen,
+			 "no rpcbind runs here (nothing at /run/rpcbind.sock or 127.0.0.1:111)");
+	else if (!r->via[0])
+		snprintf(msg, msglen, "rpcbind did not answer: %s", strerror(-err));
+	else
+		rpc_register_format(r, msg, msglen);
+}
+
+int uml_nfs_register(const struct uml_nfs_listener *l, unsigned flags, char *msg, size_t msglen)
+{
+	struct rpcb_report r;
+	int err;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (!l || (flags & ~UML_NFS_REGISTER_FORCE))
+		return -EINVAL;
+	err = rpc_register(&nfs_service, l->tcp_fd, l->udp_fd,
+			   flags & UML_NFS_REGISTER_FORCE ? RPCB_FORCE : RPCB_AUTO, &r);
+	nfs_rpcb_msg(err, &r, msg, msglen);
+	return err;
+}
+
+int uml_nfs_unregister(const struct uml_nfs_listener *l, char *msg, size_t msglen)
+{
+	struct rpcb_report r;
+	int err;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (!l)
+		return -EINVAL;
+	err = rpc_unregister(&nfs_service, l->tcp_fd, l->udp_fd, &r);
+	nfs_rpcb_msg(err, &r, msg, msglen);
+	return err;
 }

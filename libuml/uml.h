@@ -459,6 +459,32 @@ typedef struct uml_nfs_server uml_nfs_server_t;
 int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv);
 void uml_nfs_stop(uml_nfs_server_t *srv);
 
+/*
+ * Register the NFS service's programs (NFS 3, MOUNT 1 and 3, and whatever
+ * else it serves) with the host's rpcbind, at the address and port of @l's
+ * sockets, so that clients that know only the host name find them. rpcbind
+ * keeps one address per program, version and transport: an entry that is
+ * ours already is kept, one whose server no longer answers is taken over,
+ * and one a live server holds (knfsd, nfs-ganesha) is left to it unless
+ * @flags has UML_NFS_REGISTER_FORCE. Call it as root (rpcbind takes
+ * registrations from its local socket), after uml_nfs_listen, and again
+ * whenever rpcbind may have restarted: it changes only what is not right.
+ * Returns 0 when every entry is ours, -EBUSY when live servers hold some
+ * (the rest are ours), -EACCES when rpcbind refused some, -ENOENT when no
+ * rpcbind runs, -ETIMEDOUT or -EPROTO when it did not answer sensibly,
+ * -EINVAL for bad arguments; @msg (may be NULL) gets one line saying what
+ * became of each entry, for a log.
+ */
+#define UML_NFS_REGISTER_FORCE 0x1
+int uml_nfs_register(const struct uml_nfs_listener *l, unsigned flags, char *msg, size_t msglen);
+/*
+ * Withdraw the entries uml_nfs_register made that are still at our
+ * address; entries another server holds by now are left alone. Returns 0,
+ * -ENOENT (no rpcbind), -EACCES (rpcbind refused) or -ETIMEDOUT/-EPROTO;
+ * @msg as above.
+ */
+int uml_nfs_unregister(const struct uml_nfs_listener *l, char *msg, size_t msglen);
+
 struct uml_nfs_stats {
 	uint64_t calls, errors, garbage, connections;
 	/*

@@ -3,7 +3,8 @@
  * kernel that every httpd process shares (libuml).
  *
  *   LoadModule umlconf_module modules/mod_umlconf.so
- *   UmlConfNFS        127.0.0.1:2049 tcp      # NFS + MOUNT listener: tcp, udp or tcp+udp
+ *   UmlConfNFS        127.0.0.1:2049 tcp      # NFS + MOUNT listener: tcp, udp or tcp+udp,
+ *                     register=auto           # and in the host's rpcbind: auto, force or off
  *   UmlConfExport     / rw 127.0.0.1 10.0.0.0/8   # path ro|rw[,secure] client...; may repeat
  *   UmlConfKeyFile    umlconf.key             # secret of the file handles (ServerRoot-relative)
  *   UmlConfMemory     8M + 256K x ServerLimit # the machine's memory
@@ -66,6 +67,8 @@ struct nfs_kept {
 	const char *host;
 	int port;
 	unsigned protos;
+	pid_t owner;	 /* the parent: only it withdraws the rpcbind entries */
+	bool registered; /* entries of ours may be in rpcbind */
 };
 
 static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
@@ -108,32 +111,51 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, long min, long max
 	return NULL;
 }
 
-static const char *set_nfs(cmd_parms *cmd, void *dummy, const char *arg, const char *proto)
+/* UmlConfNFS addr[:port] [tcp|udp|tcp+udp] [register=auto|force|off] */
+static const char *set_nfs(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
 	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 	char *host = NULL, *scope = NULL;
 	apr_port_t port = 0;
+	unsigned protos = UML_NFS_TCP;
+	int reg = UMLCONF_REGISTER_AUTO;
 
 	if (err)
 		return err;
-	if (apr_parse_addr_port(&host, &scope, &port, arg, cmd->pool) != APR_SUCCESS || !host ||
+	if (argc < 1 || argc > 3)
+		return "UmlConfNFS takes addr[:port] [tcp|udp|tcp+udp] [register=auto|force|off]";
+	if (apr_parse_addr_port(&host, &scope, &port, argv[0], cmd->pool) != APR_SUCCESS || !host ||
 	    scope || !numeric_host(host))
 		return apr_psprintf(cmd->pool,
 				    "UmlConfNFS: '%s' is not a numeric address with an optional "
 				    "port (e.g. 127.0.0.1:2049 or [::1]:2049)",
-				    arg);
-	if (!proto || strcasecmp(proto, "tcp") == 0)
-		c->nfs_protos = UML_NFS_TCP;
-	else if (strcasecmp(proto, "udp") == 0)
-		c->nfs_protos = UML_NFS_UDP;
-	else if (strcasecmp(proto, "tcp+udp") == 0)
-		c->nfs_protos = UML_NFS_TCP | UML_NFS_UDP;
-	else
-		return apr_psprintf(cmd->pool, "UmlConfNFS: '%s' is not tcp, udp or tcp+udp",
-				    proto);
+				    argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcasecmp(a, "tcp") == 0)
+			protos = UML_NFS_TCP;
+		else if (strcasecmp(a, "udp") == 0)
+			protos = UML_NFS_UDP;
+		else if (strcasecmp(a, "tcp+udp") == 0)
+			protos = UML_NFS_TCP | UML_NFS_UDP;
+		else if (strcasecmp(a, "register=auto") == 0)
+			reg = UMLCONF_REGISTER_AUTO;
+		else if (strcasecmp(a, "register=force") == 0)
+			reg = UMLCONF_REGISTER_FORCE;
+		else if (strcasecmp(a, "register=off") == 0)
+			reg = UMLCONF_REGISTER_OFF;
+		else
+			return apr_psprintf(cmd->pool,
+					    "UmlConfNFS: '%s' is neither tcp, udp or tcp+udp nor "
+					    "register=auto|force|off",
+					    a);
+	}
 	c->nfs_host = host;
 	c->nfs_port = port ? port : UMLCONF_DEFAULT_NFS_PORT;
+	c->nfs_protos = protos;
+	c->nfs_register = reg;
 	return NULL;
 }
 
@@ -280,9 +302,10 @@ static const char *set_state(cmd_parms *cmd, void *dummy, const char *path, cons
 }
 
 static const command_rec umlconf_cmds[] = {
-    AP_INIT_TAKE12("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
-		   "addr[:port] [tcp|udp|tcp+udp] of the NFS/MOUNT listener (default "
-		   "127.0.0.1:2049 tcp)"),
+    AP_INIT_TAKE_ARGV("UmlConfNFS", set_nfs, NULL, RSRC_CONF,
+		      "addr[:port] [tcp|udp|tcp+udp] [register=auto|force|off] of the NFS/MOUNT "
+		      "listener and its entries in the host's rpcbind (default 127.0.0.1:2049 tcp "
+		      "register=auto)"),
     AP_INIT_TAKE_ARGV("UmlConfExport", set_export, NULL, RSRC_CONF,
 		      "/path ro|rw[,secure] client... (addresses, CIDR prefixes or *); may "
 		      "repeat"),
@@ -515,8 +538,71 @@ static int state_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 	return 0;
 }
 
+/*
+ * The rpcbind entries, asked for on every pass: a graceful restart may
+ * have changed register=, and rpcbind may have restarted meanwhile (it
+ * forgets everything). A registration that fails never stops httpd: the
+ * service still answers whoever knows the port.
+ */
+static void nfs_register(server_rec *s, struct umlconf_conf *conf, struct nfs_kept *k)
+{
+	char msg[1024];
+	int rc;
+
+	if (conf->nfs_register == UMLCONF_REGISTER_OFF) {
+		if (k->registered && uml_nfs_unregister(&k->l, msg, sizeof(msg)) == 0)
+			ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+				     UMLCONF_LOGNO(10052) "rpcbind: %s (register=off)", msg);
+		k->registered = false;
+		return;
+	}
+	rc = uml_nfs_register(
+	    &k->l, conf->nfs_register == UMLCONF_REGISTER_FORCE ? UML_NFS_REGISTER_FORCE : 0, msg,
+	    sizeof(msg));
+	k->registered = rc != -ENOENT;
+	if (rc == 0)
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, UMLCONF_LOGNO(10047) "rpcbind: %s",
+			     msg);
+	else if (rc == -ENOENT)
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+			     UMLCONF_LOGNO(10048) "rpcbind: %s; clients must be given the NFS and "
+						  "MOUNT port (%d)",
+			     msg, k->port);
+	else if (rc == -EBUSY)
+		ap_log_error(
+		    APLOG_MARK, APLOG_WARNING, 0, s,
+		    UMLCONF_LOGNO(10049) "rpcbind: %s; clients that ask rpcbind reach that "
+					 "server, not ours (UmlConfNFS ... register=force "
+					 "takes the entries)",
+		    msg);
+	else
+		ap_log_error(APLOG_MARK, APLOG_WARNING, -rc, s, UMLCONF_LOGNO(10051) "rpcbind: %s",
+			     msg);
+}
+
+/*
+ * Withdraw the entries when httpd stops, so that no client is sent to a
+ * port nobody serves; a graceful restart keeps them (the listener stays).
+ * A pconf cleanup, so that the server_rec still exists to log with: httpd
+ * destroys pconf at a restart too, and only its state tells the two apart.
+ */
+static apr_status_t nfs_withdraw(void *data)
+{
+	struct nfs_kept *k = data;
+	char msg[1024];
+
+	if (!k->registered || getpid() != k->owner ||
+	    ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING)
+		return APR_SUCCESS;
+	k->registered = false;
+	if (uml_nfs_unregister(&k->l, msg, sizeof(msg)) == 0)
+		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, umlconf_server,
+			     UMLCONF_LOGNO(10050) "rpcbind: %s (httpd stops)", msg);
+	return APR_SUCCESS;
+}
+
 /* Open the NFS sockets once per httpd instance; reuse them after restarts. */
-static int nfs_up(server_rec *s, struct umlconf_conf *conf)
+static int nfs_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 {
 	apr_pool_t *proc = s->process->pool;
 	struct nfs_kept *k = NULL;
@@ -533,6 +619,8 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 						 "started",
 			    conf->nfs_host, conf->nfs_port, k->host, k->port);
 		umlconf_nfs = &k->l;
+		nfs_register(s, conf, k);
+		apr_pool_cleanup_register(pconf, k, nfs_withdraw, apr_pool_cleanup_null);
 		return 0;
 	}
 	k = apr_pcalloc(proc, sizeof(*k));
@@ -547,8 +635,11 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf)
 	k->host = apr_pstrdup(proc, conf->nfs_host);
 	k->port = conf->nfs_port;
 	k->protos = conf->nfs_protos;
+	k->owner = getpid();
 	apr_pool_userdata_set(k, KEY_NFS, apr_pool_cleanup_null, proc);
 	umlconf_nfs = &k->l;
+	nfs_register(s, conf, k);
+	apr_pool_cleanup_register(pconf, k, nfs_withdraw, apr_pool_cleanup_null);
 	return 0;
 }
 
@@ -687,7 +778,7 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	/* ...and hand them back before this DSO is unloaded (its pconf cleanup runs first). */
 	apr_pool_cleanup_register(pconf, NULL, hooks_release, apr_pool_cleanup_null);
 	umlconf_sh = sh;
-	if (nfs_up(s, conf) < 0 || exports_up(s, conf) < 0)
+	if (nfs_up(s, conf, pconf) < 0 || exports_up(s, conf) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
 	ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
 		     UMLCONF_LOGNO(10015) "machine %s at %pp; NFS on %s:%d; MaxRequestWorkers %ld "

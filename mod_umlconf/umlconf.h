@@ -225,6 +225,7 @@ struct umlconf_conf {
 	const char *nfs_host; /* UmlConfNFS */
 	int nfs_port;
 	unsigned nfs_protos;	     /* UML_NFS_TCP and/or UML_NFS_UDP */
+	int nfs_register;	     /* UMLCONF_REGISTER_*: with the host's rpcbind */
 	const char *key_file;	     /* UmlConfKeyFile as given; NULL: a key per boot ("none") */
 	apr_array_header_t *exports; /* struct umlconf_export; empty: "/" ro to localhost */
 	size_t memory;		     /* UmlConfMemory; 0: default */
@@ -238,6 +239,9 @@ struct umlconf_conf {
 	const char *import_opts;     /* its options for uml_mount_nfs ("interval=1000,...") */
 	int import_ttl;		     /* seconds a stale import's values stay; 0: for ever */
 };
+
+/* UmlConfNFS register=: whether and how the NFS programs go into the host's rpcbind. */
+enum { UMLCONF_REGISTER_AUTO, UMLCONF_REGISTER_FORCE, UMLCONF_REGISTER_OFF };
 
 #define UMLCONF_DEFAULT_NFS_HOST    "127.0.0.1"
 #define UMLCONF_DEFAULT_NFS_PORT    2049

@@ -5,6 +5,7 @@
  *           [-k keyfile] [-S image[:size]]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
  *           [-I /dir=nfs://host[:port]/export[?...][ options]]... [-P pidfile] [-f]
+ *           [-r | -R]
  *
  * Boots a machine, creates the files given with -p, exports the tree (by
  * default / read-only to 127.0.0.1 and ::1) and serves it over TCP (-T to
@@ -21,6 +22,10 @@
  * loaded. -I imports a remote export at /dir, a read-only copy kept by the
  * machine's own NFS client (uml_mount_nfs; options after a space, such as
  * "interval=500,maxfile=4096"); the workers share the polling.
+ * -r registers the programs with the host's rpcbind once serving (an
+ * entry a live server holds is left to it; -R takes those too) and
+ * withdraws them at a clean stop, so that clients that know only the host
+ * find us (a plain `mount -t nfs host:/ /mnt`).
  * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
@@ -93,7 +98,7 @@ static void usage(void)
 			"               [-S image[:size[K|M|G]]]\n"
 			"               [-e path:ro|rw[,secure]:client,client...]...\n"
 			"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
-			"               [-p /path=content]... [-P pidfile] [-f]\n");
+			"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n");
 	exit(2);
 }
 
@@ -322,10 +327,11 @@ int main(int argc, char **argv)
 	struct uml_boot_params bp = {0};
 	size_t scratch = 0;
 	int nexports = 0, nfiles = 0, port, opt, i, rc, sfd;
-	bool foreground = false, running = true;
+	bool foreground = false, running = true, registered = false;
+	int reg = -1; /* -1: don't register; else uml_nfs_register's flags */
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:rR")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
@@ -385,6 +391,12 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'r':
+			reg = 0;
+			break;
+		case 'R':
+			reg = UML_NFS_REGISTER_FORCE;
 			break;
 		default:
 			usage();
@@ -450,6 +462,15 @@ int main(int argc, char **argv)
 		fprintf(f, "%d\n", (int)getpid());
 		fclose(f);
 	}
+	/* Serving first: a client rpcbind sends our way must find us answering. */
+	if (reg >= 0) {
+		char msg[1024];
+
+		rc = uml_nfs_register(&listener, (unsigned)reg, msg, sizeof(msg));
+		fprintf(stderr, "umlnfsd: rpcbind: %s%s\n", msg,
+			rc == -EBUSY ? " (-R takes them)" : "");
+		registered = rc != -ENOENT;
+	}
 	describe_listener(where, sizeof(where));
 	fprintf(stderr, "umlnfsd: ready on %s\n", where);
 
@@ -467,6 +488,13 @@ int main(int argc, char **argv)
 			print_stats("counters");
 		else
 			running = false;
+	}
+	/* Withdrawn before we stop answering, so no client is sent to a dead port. */
+	if (registered) {
+		char msg[1024];
+
+		uml_nfs_unregister(&listener, msg, sizeof(msg));
+		fprintf(stderr, "umlnfsd: rpcbind: %s\n", msg);
 	}
 	stop_workers();
 	uml_reap();

@@ -98,6 +98,7 @@ struct rpc_proc {
 
 struct rpc_program {
 	uint32_t prog, vers;
+	const char *name; /* as rpcbind's table and rpcinfo call it: "nfs", "mountd" */
 	uint32_t nprocs;
 	const struct rpc_proc *procs; /* indexed by procedure number; name NULL: unavailable */
 	/* Called after each served call of this program (for statistics); may be NULL. */

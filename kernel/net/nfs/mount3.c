@@ -154,7 +154,13 @@ static void mnt_encode_export(struct xdr *x, const void *r)
 static const struct rpc_proc mount3_procs[MOUNTPROC_COUNT] = MNT_PROCS(mnt3_encode_mnt);
 static const struct rpc_proc mount1_procs[MOUNTPROC_COUNT] = MNT_PROCS(mnt1_encode_mnt);
 
-const struct rpc_program mount3_program = {
-    .prog = MOUNT_PROGRAM, .vers = 3, .nprocs = MOUNTPROC_COUNT, .procs = mount3_procs};
-const struct rpc_program mount1_program = {
-    .prog = MOUNT_PROGRAM, .vers = 1, .nprocs = MOUNTPROC_COUNT, .procs = mount1_procs};
+const struct rpc_program mount3_program = {.prog = MOUNT_PROGRAM,
+					   .vers = 3,
+					   .name = "mountd",
+					   .nprocs = MOUNTPROC_COUNT,
+					   .procs = mount3_procs};
+const struct rpc_program mount1_program = {.prog = MOUNT_PROGRAM,
+					   .vers = 1,
+					   .name = "mountd",
+					   .nprocs = MOUNTPROC_COUNT,
+					   .procs = mount1_procs};

@@ -697,6 +697,7 @@ static const struct rpc_proc nfs3_procs[NFS3_NPROCS] = {
 const struct rpc_program nfs3_program = {
     .prog = NFS_PROGRAM,
     .vers = 3,
+    .name = "nfs",
     .nprocs = NFS3_NPROCS,
     .procs = nfs3_procs,
     .account = nfs3_account,
