@@ -120,7 +120,9 @@ for my $round (['TERM', 'apachectl -k stop'], ['WINCH', 'apachectl -k graceful-s
         my $limit = $sig eq 'TERM' ? 3 : $left + 3;
 
         my $off = $h->log_size;
-        my $stop = $h->stop($sig, 12);
+        # Slower than the limit: say what its processes are doing, while they do it.
+        my $stacks = '';
+        my $stop = $h->stop($sig, 12, $limit, sub { $stacks = $h->stacks });
         my $gone = $stop->{exited};
         my @left_procs;
         wait_until(sub { !(@left_procs = $h->procs) }, 1) if defined $gone;
@@ -133,7 +135,8 @@ for my $round (['TERM', 'apachectl -k stop'], ['WINCH', 'apachectl -k graceful-s
             sprintf('%s after %d kills (%d idle, %d busy, %d newborn; %s): the parent exits in %s '
                     . '(limit %.1f s; the slow requests had %.1f s left)',
                 $what, scalar @killed, @n{qw(idle busy newborn)}, join(' ', @killed),
-                defined $gone ? sprintf('%.1f s', $gone) : 'more than 12 s', $limit, $left);
+                defined $gone ? sprintf('%.1f s', $gone) : 'more than 12 s', $limit, $left)
+            or diag "what its processes did at the limit:\n$stacks\nits error_log:\n" . $h->log_since(0);
         my @lines = grep { /AH0004[5-7]/ } split /\n/, $log;
         ok !@lines, "$what: httpd did not have to resend SIGTERM or send SIGKILL "
             . '(AH00045-AH00047): ' . scalar(@lines) . ' lines'

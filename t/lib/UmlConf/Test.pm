@@ -622,7 +622,7 @@ sub log_since {
 # kids (the children when the signal went), spin and spinner (the highest
 # share of a core a child used while it lasted, judged over 0.5 s at least).
 sub stop {
-    my ($self, $sig, $limit) = @_;
+    my ($self, $sig, $limit, $slow_after, $on_slow) = @_;
     my %r = (exited => undef, spin => 0, spinner => undef, kids => []);
     return \%r unless $self->parent_alive;
     my @kids = $self->children;
@@ -641,6 +641,10 @@ sub stop {
             last;
         }
         last if $now - $t0 > $limit;
+        if ($on_slow && $now - $t0 > $slow_after) {
+            $on_slow->();
+            $on_slow = undef;
+        }
         sleep 0.05;
     }
     my $hz = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
@@ -652,6 +656,32 @@ sub stop {
     }
     $r{kids} = \@kids;
     return \%r;
+}
+
+# What each live process of it is doing, for a diagnosis: every thread's
+# state and kernel wait channel, and gdb's backtraces when gdb is there.
+sub stacks {
+    my ($self) = @_;
+    my ($text, $traced) = ('', 0);
+    for my $pid ($self->procs) {
+        $text .= "== pid $pid" . ($pid == ($self->{pid} // 0) ? ' (parent)' : '') . "\n";
+        for my $task (glob "/proc/$pid/task/*") {
+            my ($tid) = $task =~ m{(\d+)$};
+            open my $st, '<', "$task/stat" or next;
+            my $stat = <$st> // '';
+            my ($state) = $stat =~ /\)\s+(\S)/;
+            open my $wc, '<', "$task/wchan" or next;
+            my $wchan = <$wc> // '?';
+            $text .= "  tid $tid state $state wchan $wchan\n";
+        }
+        # gdb takes seconds a process: the first few tell the story.
+        if (-x '/usr/bin/gdb' && $traced++ < 4) {
+            my ($rc, $out) = run_timed(20, undef, 'gdb', '-p', $pid, '-batch', '-nx', '-ex',
+                'thread apply all bt 20');
+            $text .= join("\n", grep { /^(Thread|#)/ } split /\n/, $out) . "\n";
+        }
+    }
+    return $text;
 }
 
 # End whatever is left of it, by pid: SIGTERM to the parent, then SIGKILL.
