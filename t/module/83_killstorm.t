@@ -196,9 +196,12 @@ SKIP: {
       SKIP: { skip '/status/check does not exist', 1 }
     }
 
-    my $stop = $h->stop('TERM', 12);
+    # Slower than the limit: say what its processes are doing, while they do it.
+    my $stacks = '';
+    my $stop = $h->stop('TERM', 12, 3, sub { $stacks = $h->stacks });
     ok defined $stop->{exited} && $stop->{exited} < 3,
         'after the storm SIGTERM ends httpd in '
-        . (defined $stop->{exited} ? sprintf('%.1f s', $stop->{exited}) : 'more than 12 s');
+        . (defined $stop->{exited} ? sprintf('%.1f s', $stop->{exited}) : 'more than 12 s')
+        or diag "what its processes did at 3 s:\n$stacks\nits error_log:\n" . $h->log_since(0);
 }
 $h->end;
