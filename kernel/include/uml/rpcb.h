@@ -21,7 +21,7 @@
 #define RPCB_PROGRAM 100000
 
 /* One registration per program version and transport: a service's worth. */
-#define RPCB_MAX_ENTRIES 24
+#define RPCB_MAX_ENTRIES 40
 
 enum rpcb_mode {
 	RPCB_AUTO,  /* take an entry only when its server no longer answers */
