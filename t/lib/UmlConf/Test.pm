@@ -412,6 +412,8 @@ sub start {
     my $root = $self->{root};
     $self->{pid} = undef;
     $self->end;
+    # The last run's log stays beside the tree, for a diagnosis after the fact.
+    rename $self->{log}, "$root.error_log.prev" if !$o{keep} && -e $self->{log};
     File::Path::remove_tree($root) unless $o{keep};
     File::Path::make_path("$root/logs", "$root/htdocs");
     # The children run as the suite's user: they must reach the documents.
