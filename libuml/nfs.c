@@ -103,3 +103,31 @@ void uml_nfs_stats(struct uml_nfs_stats *st)
 	st->refused = s.refused;
 	st->unlisted = s.unlisted;
 }
+
+int uml_nfs_lock_lease(unsigned seconds)
+{
+	int rc = nfs_init();
+
+	if (rc)
+		return rc;
+	nfs_lock_set_lease(seconds);
+	return 0;
+}
+
+void uml_nfs_lock_stats(struct uml_nfs_lock_stats *st)
+{
+	struct nfs_lock_stats s;
+
+	nfs_lock_stats(&s);
+	st->held = s.held;
+	st->shares = s.shares;
+	st->hosts = s.hosts;
+	st->granted = s.granted;
+	st->denied = s.denied;
+	st->blocked = s.blocked;
+	st->nolocks = s.nolocks;
+	st->refused = s.refused;
+	st->notify_freed = s.notify_freed;
+	st->lease_broken = s.lease_broken;
+	st->repairs = s.repairs;
+}

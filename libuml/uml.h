@@ -470,6 +470,34 @@ struct uml_nfs_stats {
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
 
+/*
+ * NFS clients' locks (NLM v4 and NSM v1 on the NFS port, so clients mount
+ * without "nolock"). Locks are kept in memory only, and NLM clients do not
+ * renew them, so they have a lease: a lock whose client address has made no
+ * lock call for @seconds is broken when another owner asks for what it
+ * holds -- lazily, on that conflict only, never while its client is
+ * active. 0 means never. The default is 600. Returns 0, or -EINVAL before
+ * uml_boot, -ENOMEM or -EIO when the service state cannot be set up.
+ */
+int uml_nfs_lock_lease(unsigned seconds);
+
+struct uml_nfs_lock_stats {
+	uint64_t held; /* byte-range locks held now (a merged or split range counts as one each) */
+	uint64_t shares;  /* share reservations (DOS share modes) held now */
+	uint64_t hosts;	  /* client addresses holding either */
+	uint64_t granted; /* LOCK, NM_LOCK and SHARE answered GRANTED */
+	uint64_t denied;  /* answered DENIED: another owner holds a conflicting range */
+	uint64_t blocked; /* answered BLOCKED: the same, for a blocking request (it polls) */
+	/* Answered DENIED_NOLOCKS: a client's 256 entries, 4096 in all, 64 hosts, or memory. */
+	uint64_t nolocks;
+	uint64_t refused;      /* answered STALE_FH, ROFS, FBIG or FAILED (bad handle, export) */
+	uint64_t notify_freed; /* entries freed by FREE_ALL and SM_NOTIFY of their client */
+	uint64_t lease_broken; /* entries of silent clients broken by a conflicting request */
+	uint64_t repairs;      /* times the table was taken over from a killed holder */
+};
+/* All zero before the service is set up. */
+void uml_nfs_lock_stats(struct uml_nfs_lock_stats *st);
+
 /* --- imports: a remote NFS export copied into the tree --- */
 
 /*
