@@ -182,7 +182,8 @@ struct nlm_holder {
 /*
  * The calls: each refreshes the caller's lease first, and each answers an
  * nlm4_stats. A conflicting holder whose client has been silent longer
- * than the lease is broken rather than obeyed.
+ * than the lease is not obeyed: lock and share break its entries that
+ * conflict (only those), test reports GRANTED and leaves them.
  *
  * test:    GRANTED when @o could lock @r of @file; else DENIED and *@h.
  * lock:    GRANTED (the owner's ranges of @file now hold @r as asked,

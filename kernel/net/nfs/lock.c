@@ -247,11 +247,13 @@ static bool lock_conflicts(const struct nlm_entry *e, uint8_t kind, struct nlm_r
 /*
  * Look for other owners' entries of @f that conflict with the request. A
  * live one: returns it. None: the ones of silent clients (past the lease)
- * are broken and NULL is returned. Lock held.
+ * don't count, and are broken when @take (TEST only asks: it leaves them,
+ * and the LOCK that follows breaks them). Lock held.
  */
 static const struct nlm_entry *lock_conflict(struct nfs_lock_table *t, struct vfs_ino f, int h,
 					     const struct nlm_owner *o, uint8_t kind,
-					     struct nlm_range r, uint32_t mode, uint32_t access)
+					     struct nlm_range r, uint32_t mode, uint32_t access,
+					     bool take)
 {
 	struct nlm_entry **pp, *e;
 	uint64_t now = host_mono_ns();
@@ -265,7 +267,7 @@ static const struct nlm_entry *lock_conflict(struct nfs_lock_table *t, struct vf
 			return e;
 		stale = true;
 	}
-	for (pp = &t->bucket[lock_bucket(f)]; stale && (e = *pp);) {
+	for (pp = &t->bucket[lock_bucket(f)]; stale && take && (e = *pp);) {
 		if (lock_same_file(e, f) && !lock_is_owner(e, h, o) &&
 		    lock_conflicts(e, kind, r, mode, access)) {
 			lock_unlink(t, pp);
@@ -392,7 +394,7 @@ uint32_t nfs_lock_test(struct vfs_ino file, const struct nlm_owner *o, struct nl
 	struct nfs_lock_table *t = lock_lock();
 	int h = lock_host_touch(t, &o->addr, host_mono_ns());
 	const struct nlm_entry *e =
-	    lock_conflict(t, file, h, o, exclusive ? NLM_EXCL : NLM_SHARED, r, 0, 0);
+	    lock_conflict(t, file, h, o, exclusive ? NLM_EXCL : NLM_SHARED, r, 0, 0, false);
 
 	if (e) {
 		hd->exclusive = e->kind == NLM_EXCL;
@@ -416,7 +418,7 @@ uint32_t nfs_lock_lock(struct vfs_ino file, const struct nlm_owner *o, struct nl
 
 	if (h < 0)
 		st = NLM4_DENIED_NOLOCKS;
-	else if (lock_conflict(t, file, h, o, kind, r, 0, 0))
+	else if (lock_conflict(t, file, h, o, kind, r, 0, 0, true))
 		st = NLM4_DENIED;
 	else {
 		lock_plan(t, file, h, o, kind, r, &pl);
@@ -467,7 +469,8 @@ uint32_t nfs_lock_share(struct vfs_ino file, const struct nlm_owner *o, uint32_t
 
 	if (h < 0)
 		st = NLM4_DENIED_NOLOCKS;
-	else if (lock_conflict(t, file, h, o, NLM_SHARE, (struct nlm_range){0, 0}, mode, access))
+	else if (lock_conflict(t, file, h, o, NLM_SHARE, (struct nlm_range){0, 0}, mode, access,
+			       true))
 		st = NLM4_DENIED;
 	else if (t->hosts[h].nentries >= NLM_MAX_PER_HOST || t->nentries >= NLM_MAX_ENTRIES ||
 		 !(e = lock_new(t, file, h, o, NLM_SHARE)))
