@@ -245,8 +245,8 @@ static bool lock_conflicts(const struct nlm_entry *e, uint8_t kind, struct nlm_r
 }
 
 /*
- * Look for other owners' entries of @f that conflict with the request. A
- * live one: returns it. None: the ones of silent clients (past the lease)
+ * Look for other owners' entries of @f that conflict with the request. Live
+ * ones: returns the one that starts first. None: the ones of silent clients (past the lease)
  * don't count, and are broken when @take (TEST only asks: it leaves them,
  * and the LOCK that follows breaks them). Lock held.
  */
@@ -255,6 +255,7 @@ static const struct nlm_entry *lock_conflict(struct nfs_lock_table *t, struct vf
 					     struct nlm_range r, uint32_t mode, uint32_t access,
 					     bool take)
 {
+	const struct nlm_entry *first = NULL;
 	struct nlm_entry **pp, *e;
 	uint64_t now = host_mono_ns();
 	bool stale = false;
@@ -263,10 +264,13 @@ static const struct nlm_entry *lock_conflict(struct nfs_lock_table *t, struct vf
 		if (!lock_same_file(e, f) || lock_is_owner(e, h, o) ||
 		    !lock_conflicts(e, kind, r, mode, access))
 			continue;
-		if (!lock_expired(t, e->host, now))
-			return e;
-		stale = true;
+		if (lock_expired(t, e->host, now))
+			stale = true;
+		else if (!first || e->r.start < first->r.start)
+			first = e;
 	}
+	if (first)
+		return first;
 	for (pp = &t->bucket[lock_bucket(f)]; stale && take && (e = *pp);) {
 		if (lock_same_file(e, f) && !lock_is_owner(e, h, o) &&
 		    lock_conflicts(e, kind, r, mode, access)) {
