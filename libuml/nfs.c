@@ -148,3 +148,31 @@ int uml_nfs_unregister(const struct uml_nfs_listener *l, char *msg, size_t msgle
 	nfs_rpcb_msg(err, &r, msg, msglen);
 	return err;
 }
+
+int uml_nfs_lock_lease(unsigned seconds)
+{
+	int rc = nfs_init();
+
+	if (rc)
+		return rc;
+	nfs_lock_set_lease(seconds);
+	return 0;
+}
+
+void uml_nfs_lock_stats(struct uml_nfs_lock_stats *st)
+{
+	struct nfs_lock_stats s;
+
+	nfs_lock_stats(&s);
+	st->held = s.held;
+	st->shares = s.shares;
+	st->hosts = s.hosts;
+	st->granted = s.granted;
+	st->denied = s.denied;
+	st->blocked = s.blocked;
+	st->nolocks = s.nolocks;
+	st->refused = s.refused;
+	st->notify_freed = s.notify_freed;
+	st->lease_broken = s.lease_broken;
+	st->repairs = s.repairs;
+}

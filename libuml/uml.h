@@ -460,20 +460,19 @@ int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv);
 void uml_nfs_stop(uml_nfs_server_t *srv);
 
 /*
- * Register the NFS service's programs (NFS 3, MOUNT 1 and 3, and whatever
- * else it serves) with the host's rpcbind, at the address and port of @l's
+ * Register the NFS service's programs (NFS 3, MOUNT 1 and 3, NLM 4 and
+ * NSM 1) with the host's rpcbind, at the address and port of @l's
  * sockets, so that clients that know only the host name find them. rpcbind
  * keeps one address per program, version and transport: an entry that is
  * ours already is kept, one whose server no longer answers is taken over,
  * and one a live server holds (knfsd, nfs-ganesha) is left to it unless
- * @flags has UML_NFS_REGISTER_FORCE. Call it as root (rpcbind takes
- * registrations from its local socket), after uml_nfs_listen, and again
- * whenever rpcbind may have restarted: it changes only what is not right.
- * Returns 0 when every entry is ours, -EBUSY when live servers hold some
- * (the rest are ours), -EACCES when rpcbind refused some, -ENOENT when no
- * rpcbind runs, -ETIMEDOUT or -EPROTO when it did not answer sensibly,
- * -EINVAL for bad arguments; @msg (may be NULL) gets one line saying what
- * became of each entry, for a log.
+ * @flags has UML_NFS_REGISTER_FORCE. NSM ("status") is the exception:
+ * the host's rpc.statd keeps its entry, quietly, whatever @flags say. Call it as root (rpcbind
+ * takes registrations from its local socket), after uml_nfs_listen, and again whenever rpcbind may
+ * have restarted: it changes only what is not right. Returns 0 when every entry is ours, -EBUSY
+ * when live servers hold some (the rest are ours), -EACCES when rpcbind refused some, -ENOENT when
+ * no rpcbind runs, -ETIMEDOUT or -EPROTO when it did not answer sensibly, -EINVAL for bad
+ * arguments; @msg (may be NULL) gets one line saying what became of each entry, for a log.
  */
 #define UML_NFS_REGISTER_FORCE 0x1
 int uml_nfs_register(const struct uml_nfs_listener *l, unsigned flags, char *msg, size_t msglen);
@@ -495,6 +494,34 @@ struct uml_nfs_stats {
 	uint64_t unlisted; /* connections and datagrams of hosts no export lists, closed unread */
 };
 void uml_nfs_stats(struct uml_nfs_stats *st);
+
+/*
+ * NFS clients' locks (NLM v4 and NSM v1 on the NFS port, so clients mount
+ * without "nolock"). Locks are kept in memory only, and NLM clients do not
+ * renew them, so they have a lease: a lock whose client address has made no
+ * lock call for @seconds is broken when another owner asks for what it
+ * holds -- lazily, on that conflict only, never while its client is
+ * active. 0 means never. The default is 600. Returns 0, or -EINVAL before
+ * uml_boot, -ENOMEM or -EIO when the service state cannot be set up.
+ */
+int uml_nfs_lock_lease(unsigned seconds);
+
+struct uml_nfs_lock_stats {
+	uint64_t held; /* byte-range locks held now (a merged or split range counts as one each) */
+	uint64_t shares;  /* share reservations (DOS share modes) held now */
+	uint64_t hosts;	  /* client addresses holding either */
+	uint64_t granted; /* LOCK, NM_LOCK and SHARE answered GRANTED */
+	uint64_t denied;  /* answered DENIED: another owner holds a conflicting range */
+	uint64_t blocked; /* answered BLOCKED: the same, for a blocking request (it polls) */
+	/* Answered DENIED_NOLOCKS: a client's 256 entries, 4096 in all, 64 hosts, or memory. */
+	uint64_t nolocks;
+	uint64_t refused;      /* answered STALE_FH, ROFS, FBIG or FAILED (bad handle, export) */
+	uint64_t notify_freed; /* entries freed by FREE_ALL and SM_NOTIFY of their client */
+	uint64_t lease_broken; /* entries of silent clients broken by a conflicting request */
+	uint64_t repairs;      /* times the table was taken over from a killed holder */
+};
+/* All zero before the service is set up. */
+void uml_nfs_lock_stats(struct uml_nfs_lock_stats *st);
 
 /* --- imports: a remote NFS export copied into the tree --- */
 

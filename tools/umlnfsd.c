@@ -2,7 +2,7 @@
  * umlnfsd: a standalone NFSv3 server for a libuml machine.
  *
  *   umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs] [-m memory] [-s scratch]
- *           [-k keyfile] [-S image[:size]]
+ *           [-k keyfile] [-S image[:size]] [-L lease]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
  *           [-I /dir=nfs://host[:port]/export[?...][ options]]... [-P pidfile] [-f]
  *           [-r | -R]
@@ -21,7 +21,10 @@
  * write is on disk before its reply; the -p files are put after it is
  * loaded. -I imports a remote export at /dir, a read-only copy kept by the
  * machine's own NFS client (uml_mount_nfs; options after a space, such as
- * "interval=500,maxfile=4096"); the workers share the polling.
+ * "interval=500,maxfile=4096"); the workers share the polling. Clients'
+ * locks (NLM, on the same port) of a client silent for -L seconds (default
+ * 600, 0: never) are broken when another client asks for them
+ * (uml_nfs_lock_lease).
  * -r registers the programs with the host's rpcbind once serving (an
  * entry a live server holds is left to it; -R takes those too) and
  * withdraws them at a clean stop, so that clients that know only the host
@@ -95,7 +98,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs]\n"
 			"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
-			"               [-S image[:size[K|M|G]]]\n"
+			"               [-S image[:size[K|M|G]]] [-L lease-seconds]\n"
 			"               [-e path:ro|rw[,secure]:client,client...]...\n"
 			"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
 			"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n");
@@ -206,15 +209,27 @@ static void add_import(char *arg)
 /* The service's counters on stderr: at a stop, and on SIGUSR1 while running. */
 static void print_stats(const char *what)
 {
+	struct uml_nfs_lock_stats ls;
 	struct uml_nfs_stats st;
 
 	uml_nfs_stats(&st);
+	uml_nfs_lock_stats(&ls);
 	fprintf(stderr,
 		"umlnfsd: %s: %llu calls, %llu errors, %llu garbage, %llu connections, "
 		"%llu refused, %llu unlisted\n",
 		what, (unsigned long long)st.calls, (unsigned long long)st.errors,
 		(unsigned long long)st.garbage, (unsigned long long)st.connections,
 		(unsigned long long)st.refused, (unsigned long long)st.unlisted);
+	fprintf(stderr,
+		"umlnfsd: %s: locks %llu held, %llu shares, %llu hosts, %llu granted, %llu denied, "
+		"%llu blocked, %llu nolocks, %llu refused, %llu notify-freed, %llu lease-broken, "
+		"%llu repairs\n",
+		what, (unsigned long long)ls.held, (unsigned long long)ls.shares,
+		(unsigned long long)ls.hosts, (unsigned long long)ls.granted,
+		(unsigned long long)ls.denied, (unsigned long long)ls.blocked,
+		(unsigned long long)ls.nolocks, (unsigned long long)ls.refused,
+		(unsigned long long)ls.notify_freed, (unsigned long long)ls.lease_broken,
+		(unsigned long long)ls.repairs);
 }
 
 static void worker_main(pid_t parent)
@@ -326,12 +341,13 @@ int main(int argc, char **argv)
 	unsigned protos = UML_NFS_TCP;
 	struct uml_boot_params bp = {0};
 	size_t scratch = 0;
+	long lease = -1;
 	int nexports = 0, nfiles = 0, port, opt, i, rc, sfd;
 	bool foreground = false, running = true, registered = false;
 	int reg = -1; /* -1: don't register; else uml_nfs_register's flags */
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:rR")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:L:rR")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
@@ -353,6 +369,14 @@ int main(int argc, char **argv)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'L': {
+			char *end;
+
+			lease = strtol(optarg, &end, 10);
+			if (*end || end == optarg || lease < 0 || lease > 100000000)
+				usage();
+			break;
+		}
 		case 'S':
 			image = optarg;
 			isize = strrchr(image, ':');
@@ -416,6 +440,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "umlnfsd: -k %s: %s\n", keyfile, err);
 		exit(1);
 	}
+	if (lease >= 0 && (rc = uml_nfs_lock_lease((unsigned)lease)))
+		die("-L", rc);
 	if (image) {
 		rc = uml_state_open(image, image_size, UML_STATE_CREATE, err, sizeof(err));
 		if (rc) {

@@ -18,11 +18,17 @@
 #define SPIN_REPORT_NS	 2000000000ull
 
 static const char *const rank_name[LOCK_RANK_COUNT] = {
-    [LOCK_RANK_NONE] = "an unranked lock",	  [LOCK_RANK_VFS] = "vfs_sb.lock",
-    [LOCK_RANK_SCHED] = "machine.sched_lock",	  [LOCK_RANK_KWAIT] = "kwait.lock",
-    [LOCK_RANK_WAITERS] = "machine.waiters_lock", [LOCK_RANK_CPU_REMOTE] = "sched_cpu.remote_lock",
-    [LOCK_RANK_EXPORTS] = "nfs_state.lock",	  [LOCK_RANK_ROOTS] = "machine.roots_lock",
-    [LOCK_RANK_CPUS] = "machine.cpu_lock",	  [LOCK_RANK_ZONE] = "mm_zone.lock",
+    [LOCK_RANK_NONE] = "an unranked lock",
+    [LOCK_RANK_VFS] = "vfs_sb.lock",
+    [LOCK_RANK_SCHED] = "machine.sched_lock",
+    [LOCK_RANK_KWAIT] = "kwait.lock",
+    [LOCK_RANK_WAITERS] = "machine.waiters_lock",
+    [LOCK_RANK_CPU_REMOTE] = "sched_cpu.remote_lock",
+    [LOCK_RANK_EXPORTS] = "nfs_state.lock",
+    [LOCK_RANK_NLM] = "nfs_lock_table.lock",
+    [LOCK_RANK_ROOTS] = "machine.roots_lock",
+    [LOCK_RANK_CPUS] = "machine.cpu_lock",
+    [LOCK_RANK_ZONE] = "mm_zone.lock",
 };
 
 const char *spin_rank_name(unsigned rank)

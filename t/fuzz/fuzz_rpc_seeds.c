@@ -1,9 +1,9 @@
 /*
  * The RPC harness's seed corpus (fuzz-rpc.t -make-seeds DIR): scripts of
  * well-formed calls (fuzz_rpc.h) that reach every MOUNT v1/v3 and NFS v3
- * procedure with valid handles, on plain, validated and generated files,
- * through read-only and secure exports, from listed and foreign peers, over
- * TCP and UDP; plus the RPC-level refusals. The fuzzer mutates from there.
+ * procedure, and the served NLM v4 and NSM v1 ones, with valid handles, on plain, validated and
+ * generated files, through read-only and secure exports, from listed and foreign peers, over TCP
+ * and UDP; plus the RPC-level refusals. The fuzzer mutates from there.
  *
  * Peers (ctl & 7, fuzz_tree.c): 0 127.0.0.1:700, 1 127.0.0.1:1024,
  * 2 127.0.0.2 (read-only client), 3 192.168.1.9 (foreign), 4 [::1]:700,
@@ -189,6 +189,43 @@ static void on_fh(struct script *s, uint8_t ctl, uint32_t proc, uint8_t k)
 {
 	nfs(s, ctl, proc);
 	fh(s, k);
+}
+
+/* An NLM v4 call with a lock (TEST, LOCK, NM_LOCK, CANCEL, UNLOCK: each has its fields). */
+static void nlm(struct script *s, uint8_t ctl, uint32_t proc, uint8_t file, const char *caller,
+		uint32_t svid, uint64_t off, uint64_t len, bool excl)
+{
+	bool locking = proc == NLMPROC4_LOCK || proc == NLMPROC4_NM_LOCK;
+
+	call_as(s, ctl, NLM_PROGRAM, 4, proc, 0);
+	str(s, "cookie");
+	if (locking || proc == NLMPROC4_CANCEL)
+		u32(s, 1); /* block */
+	if (proc != NLMPROC4_UNLOCK)
+		u32(s, excl);
+	str(s, caller);
+	fh(s, file);
+	str(s, "oh");
+	u32(s, svid);
+	u64(s, off);
+	u64(s, len);
+	if (locking) {
+		u32(s, 0); /* reclaim */
+		u32(s, 3); /* state */
+	}
+}
+
+static void nlm_share(struct script *s, uint8_t ctl, uint32_t proc, const char *caller,
+		      uint32_t mode, uint32_t access)
+{
+	call_as(s, ctl, NLM_PROGRAM, 4, proc, 0);
+	str(s, "cookie");
+	str(s, caller);
+	fh(s, FH_DATA_FILE);
+	str(s, "oh");
+	u32(s, mode);
+	u32(s, access);
+	u32(s, 0);
 }
 
 static int save(struct script *s, const char *dir, const char *name)
@@ -521,6 +558,30 @@ int fuzz_make_seeds(const char *dir)
 	nfs(s, P_FOREIGN | RPC_CTL_UDP, PROC3_NULL);
 	on_fh(s, P_FOREIGN | RPC_CTL_UDP, PROC3_GETATTR, FH_ROOT);
 	SAVE("udp-foreign");
+
+	/* --- NLM v4 and NSM v1 --- */
+	call_as(s, P_LOCAL, NLM_PROGRAM, 4, NLMPROC4_NULL, 0);
+	nlm(s, P_LOCAL, NLMPROC4_LOCK, FH_DATA_FILE, "alpha", 1, 0, 100, true);
+	nlm(s, P_V6, NLMPROC4_TEST, FH_DATA_FILE, "beta", 2, 50, 1, false);
+	nlm(s, P_V6, NLMPROC4_LOCK, FH_DATA_FILE, "beta", 2, 50, 0, true);
+	nlm(s, P_V6, NLMPROC4_CANCEL, FH_DATA_FILE, "beta", 2, 50, 0, true);
+	nlm(s, P_LOCAL, NLMPROC4_UNLOCK, FH_DATA_FILE, "alpha", 1, 40, 20, false);
+	nlm(s, P_LOCAL, NLMPROC4_NM_LOCK, FH_DATA_FILE, "alpha", 1, 45, 5, false);
+	nlm(s, P_RO, NLMPROC4_LOCK, FH_RO_FILE, "ro", 3, 0, 1, true);
+	nlm(s, P_FOREIGN, NLMPROC4_TEST, FH_DATA_FILE, "foreign", 4, 0, 1, true);
+	SAVE("nlm-lock-test-cancel-unlock");
+	nlm_share(s, P_LOCAL, NLMPROC4_SHARE, "alpha", 2, 1);
+	nlm_share(s, P_V6, NLMPROC4_SHARE, "beta", 0, 2);
+	nlm_share(s, P_LOCAL, NLMPROC4_UNSHARE, "alpha", 2, 1);
+	call_as(s, P_LOCAL, NLM_PROGRAM, 4, NLMPROC4_FREE_ALL, 0);
+	str(s, "alpha");
+	u32(s, 5);
+	call_as(s, P_LOCAL, NSM_PROGRAM, 1, SM_NOTIFY, 0);
+	str(s, "beta");
+	u32(s, 5);
+	call_as(s, P_LOCAL, NSM_PROGRAM, 1, SM_STAT, 0);
+	str(s, "beta");
+	SAVE("nlm-share-free-all-nsm-notify");
 
 	/* --- RPC-level refusals --- */
 	call_as(s, P_LOCAL, NFS_PROGRAM, 2, PROC3_NULL, 0);

@@ -1,6 +1,7 @@
 /*
  * kernel/net/nfs internals: the export table in the arena, the file-handle
- * codec, and the MOUNT and NFS v3 programs (RFC 1813) served by nfs_svc_serve.
+ * codec, and the MOUNT and NFS v3 programs (RFC 1813) served by nfs_svc_serve
+ * (with NLM and NSM, uml/nlm.h).
  */
 #ifndef UML_NFS3_H
 #define UML_NFS3_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "uml/nfs.h"
+#include "uml/nlm.h"
 #include "uml/rpc.h"
 #include "uml/siphash.h"
 #include "uml/sync.h"
@@ -169,6 +171,9 @@ struct nfs_state {
 	uint32_t nexports;
 	struct nfs_export exports[NFS_MAX_EXPORTS];
 
+	/* NFS clients' locks (lock.c): its own lock guards it. */
+	struct nfs_lock_table locks;
+
 	/* Counters: atomics, no lock. */
 	struct rpc_stats rpc;
 	_Atomic uint64_t errors; /* NFS replies with a status other than NFS3_OK */
@@ -207,7 +212,7 @@ uint32_t nfs_export_snapshot(struct nfs_export *out, uint32_t max);
 extern const struct rpc_program mount3_program;
 extern const struct rpc_program mount1_program;
 extern const struct rpc_program nfs3_program;
-/* MOUNT v1 and v3 plus NFS v3: what nfs_svc_serve answers. */
+/* MOUNT v1 and v3, NFS v3, NLM v4 and NSM v1 (uml/nlm.h): what nfs_svc_serve answers. */
 extern const struct rpc_service nfs_service;
 
 /* The arena's service state, or NULL before nfs_init. */

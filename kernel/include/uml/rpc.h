@@ -99,6 +99,12 @@ struct rpc_proc {
 struct rpc_program {
 	uint32_t prog, vers;
 	const char *name; /* as rpcbind's table and rpcinfo call it: "nfs", "mountd" */
+	/*
+	 * Registration (rpcb.c): a live server that holds this program's
+	 * entry keeps it, even against RPCB_FORCE, and that is no conflict —
+	 * for a program the host's own daemons need more than we do.
+	 */
+	bool rpcb_yield;
 	uint32_t nprocs;
 	const struct rpc_proc *procs; /* indexed by procedure number; name NULL: unavailable */
 	/* Called after each served call of this program (for statistics); may be NULL. */

@@ -34,6 +34,7 @@ enum rpcb_outcome {
 	RPCB_STALE,	 /* another address that nobody answers at: replaced */
 	RPCB_FORCED,	 /* another server's, replaced as told */
 	RPCB_HELD,	 /* another server answers there: left to it */
+	RPCB_YIELDED,	 /* the same, for a program that yields (rpc_program.rpcb_yield) */
 	RPCB_REFUSED,	 /* rpcbind would not take it */
 	RPCB_WITHDRAWN,	 /* unregistered */
 	RPCB_NOT_OURS,	 /* at unregistering: someone else's by now, left alone */
@@ -43,6 +44,7 @@ enum rpcb_outcome {
 struct rpcb_entry {
 	uint32_t prog, vers;
 	const char *name; /* the program's (struct rpc_program) */
+	bool yield;	  /* the program's rpcb_yield */
 	char netid[8];	  /* "tcp", "udp", "tcp6", "udp6" */
 	char uaddr[64];	  /* ours: "127.0.0.1.8.1" */
 	char holder[64];  /* for RPCB_HELD and the takeovers: the address that was there */

@@ -36,12 +36,14 @@
  *			  nothing nests inside
  *   LOCK_RANK_CPU_REMOTE sched_cpu.remote_lock: nothing nests inside
  *   LOCK_RANK_EXPORTS	  nfs_state.lock (kernel/net/nfs): nothing nests inside
+ *   LOCK_RANK_NLM	  nfs_lock_table.lock (kernel/net/nfs/lock.c): allocates
+ *			  under it (the zone); nothing else nests inside
  *   LOCK_RANK_ROOTS	  machine.roots_lock (kernel/core): nothing nests inside
  *   LOCK_RANK_CPUS	  machine.cpu_lock (kernel/core): nothing nests inside
  *   LOCK_RANK_ZONE	  mm_zone.lock: may be taken under any of the others, by
  *			  an allocation or free that misses the thread's magazine
  *
- * The leaves (waiters, remote, exports, roots, cpus, zone) never nest among
+ * The leaves (waiters, remote, exports, nlm, roots, cpus, zone) never nest among
  * themselves today; the zone comes last because anything may allocate.
  * Sleeping locks (kmtx, ksem, kcompletion) have no rank: a sleep releases its
  * queue's lock first, and a kmtx may be held across anything.
@@ -62,6 +64,7 @@ enum lock_rank {
 	LOCK_RANK_WAITERS,
 	LOCK_RANK_CPU_REMOTE,
 	LOCK_RANK_EXPORTS,
+	LOCK_RANK_NLM,
 	LOCK_RANK_ROOTS,
 	LOCK_RANK_CPUS,
 	LOCK_RANK_ZONE,

@@ -70,6 +70,7 @@ void nfs_check(struct kcheck *r)
 		}
 	spin_unlock(&st->lock);
 	kcheck_line(r, "nfs: %u exports, %u torn", n, bad);
+	nfs_lock_check(r);
 }
 
 struct nfs_state *nfs_state(void)
@@ -80,6 +81,7 @@ struct nfs_state *nfs_state(void)
 int nfs_init(void)
 {
 	struct nfs_state *st;
+	int rc;
 
 	if (!machine)
 		return -EINVAL;
@@ -93,10 +95,19 @@ int nfs_init(void)
 		kfree(st);
 		return -EIO;
 	}
+	rc = nfs_lock_init(&st->locks);
+	if (rc) {
+		if (st->locks.cache)
+			kmem_cache_destroy(st->locks.cache);
+		kfree(st);
+		return rc;
+	}
 	/* Idempotent even when two processes race to set the service up. */
 	if (!__atomic_compare_exchange_n(&machine->nfs, &(struct nfs_state *){NULL}, st, false,
-					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+		kmem_cache_destroy(st->locks.cache);
 		kfree(st);
+	}
 	return 0;
 }
 

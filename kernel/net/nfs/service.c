@@ -1,16 +1,19 @@
 /*
- * The NFS service: MOUNT and NFS v3 on one port, served by the sunrpc
- * transports (uml/svc.h) with the counters kept in the arena and the export
- * lists as the transports' admission check. All the NFS wiring of the
- * transports is here; they know nothing of NFS.
+ * The NFS service: MOUNT, NFS v3 and the lock programs (NLM v4, NSM v1) on
+ * one port, served by the sunrpc transports (uml/svc.h) with the counters
+ * kept in the arena and the export lists as the transports' admission
+ * check. All the NFS wiring of the transports is here; they know nothing of
+ * NFS.
  */
 #include <errno.h>
 #include "uml/nfs3.h"
 
 static const struct rpc_program *const nfs_programs[] = {
-    &mount3_program,
-    &mount1_program,
-    &nfs3_program,
+    &mount3_program, /* MOUNT v3 (mount3.c) */
+    &mount1_program, /* and v1, which clients may probe */
+    &nfs3_program,   /* NFS v3 (nfs3proc.c) */
+    &nlm4_program,   /* clients' locks (nlm4proc.c) */
+    &nsm1_program,   /* their reboots (nsm1proc.c) */
 };
 
 const struct rpc_service nfs_service = {

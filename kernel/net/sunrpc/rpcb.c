@@ -325,6 +325,7 @@ static void rpcb_wanted_fd(const struct rpc_service *svc, int fd, bool stream,
 			e->prog = svc->progs[i]->prog;
 			e->vers = svc->progs[i]->vers;
 			e->name = svc->progs[i]->name;
+			e->yield = svc->progs[i]->rpcb_yield;
 			strcpy(e->netid, netid);
 			strcpy(e->uaddr, uaddr);
 		}
@@ -404,13 +405,13 @@ int rpc_register(const struct rpc_service *svc, int tcp_fd, int udp_fd, enum rpc
 				e->outcome = err ? RPCB_REGISTERED : RPCB_REFUSED;
 		} else if (rpcb_ours(b, m, e)) {
 			e->outcome = RPCB_KEPT;
-		} else if (mode == RPCB_FORCE) {
+		} else if (mode == RPCB_FORCE && !e->yield) {
 			err = rpcb_take(b, e, m, RPCB_FORCED);
 		} else if (!rpcb_alive(m->uaddr, e)) {
 			err = rpcb_take(b, e, m, RPCB_STALE);
 		} else {
 			snprintf(e->holder, sizeof(e->holder), "%s", m->uaddr);
-			e->outcome = RPCB_HELD;
+			e->outcome = e->yield ? RPCB_YIELDED : RPCB_HELD;
 		}
 		if (err > 0)
 			err = 0;
@@ -467,6 +468,7 @@ static const char *const rpcb_outcome_text[] = {
     [RPCB_STALE] = "taken over from a server that no longer answers",
     [RPCB_FORCED] = "taken over as told (register=force)",
     [RPCB_HELD] = "left to the live server that holds them",
+    [RPCB_YIELDED] = "left to the host's own server",
     [RPCB_REFUSED] = "refused by rpcbind",
     [RPCB_WITHDRAWN] = "withdrawn",
     [RPCB_NOT_OURS] = "left alone (another server's now)",
@@ -505,7 +507,9 @@ const char *rpc_register_format(const struct rpcb_report *r, char *buf, size_t s
 				RPCB_PUT("%u %u/%s", e->prog, e->vers, e->netid);
 			if (e->holder[0])
 				RPCB_PUT(" (%s %s)",
-					 o == RPCB_HELD || o == RPCB_NOT_OURS ? "at" : "was at",
+					 o == RPCB_HELD || o == RPCB_YIELDED || o == RPCB_NOT_OURS
+					     ? "at"
+					     : "was at",
 					 e->holder);
 			any = true;
 		}

@@ -10,7 +10,7 @@ use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(plan_nfs start_server stop_server log_clean nfs_url run_tool nfsc rpc_connect rpc_call
+our @EXPORT = qw(plan_nfs start_server stop_server log_clean nfs_url run_tool nfsc nlmc rpc_connect rpc_call
 		 rpc_udp_call rpc_mnt rpc_lookup rpc_lookup_fh rpc_status xdr_opaque xdr_str
 		 build_dir tmp_path);
 
@@ -136,6 +136,23 @@ sub nfsc {
 		    or die "cannot build nfsc (libnfs-dev installed?)";
 	}
 	return run_tool($bin, nfs_url($s, $export), @args);
+}
+
+# The NLM client on libnfs's raw API (t/nfs/nlmc.c), built on first use;
+# @args are its options and arguments after the port.
+sub nlmc {
+	my ($s, @args) = @_;
+	my $bin = "$BUILD/t/nlmc";
+	if (!-x $bin || -M $bin > -M 't/nfs/nlmc.c') {
+		mkdir "$BUILD/t";
+		system('cc', '-O1', '-Wall', '-o', $bin, 't/nfs/nlmc.c', '-lnfs') == 0
+		    or die "cannot build nlmc (libnfs-dev installed?)";
+	}
+	my @opt;
+	push @opt, splice(@args, 0, 2) while @args && $args[0] =~ /^-[bcsoF]$/;
+	my ($rc, $out) = run_tool($bin, @opt, $s->{port}, @args);
+	chomp $out;
+	return ($rc, $out);
 }
 
 # --- raw ONC RPC ---
