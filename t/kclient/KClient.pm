@@ -59,18 +59,33 @@ settle() {
 EOF
 
 # run(port => P, script => TEXT, [mount_port => M], [export => '/'],
-#     [timeout => S], [mount_opts => 'a,b'])
-# Returns { rc => guest exit status, log => all output, out => script
-# output, step => { NAME => { rc, out } } }.
+#     [timeout => S], [mount_opts => 'a,b'], [mount_timeout => S])
+# run(no_options => 1, script => TEXT, [mount_verbose => 1], [export => '/'],
+#     [timeout => S], [mount_timeout => S])
+# Either may add wrap => [CMD...], a command the guest runs under (such as
+# t/kclient/nfs-ns ... --), and keep => DIR (the guest's --keep).
+# Returns { rc => exit status (the guest's, or the wrapper's), log => all
+# output, out => script output, step => { NAME => { rc, out } } } and, with
+# no_options, mount => { ms, type, vers, proto, port, mountproto, mountport,
+# lock } (what the guest's kclient-mount line says), mount_options (as in
+# /proc/mounts) and mount_helper (mount.nfs's lines).
 sub run {
     my %a = @_;
     my ($fh, $file) = tempfile('kclient-script-XXXXXX', TMPDIR => 1, UNLINK => 1);
     print $fh $a{script};
     close $fh;
-    my @cmd = ("$dir/guest", '--port', $a{port}, '--script', $file,
+    my @cmd = (@{$a{wrap} // []}, "$dir/guest", '--script', $file,
                '--export', $a{export} // '/', '--timeout', $a{timeout} // 120);
-    push @cmd, '--mount-port', $a{mount_port} if $a{mount_port};
-    push @cmd, '--mount-opts', $a{mount_opts} if $a{mount_opts};
+    if ($a{no_options}) {
+        push @cmd, '--no-options';
+        push @cmd, '--mount-verbose' if $a{mount_verbose};
+    } else {
+        push @cmd, '--port', $a{port};
+        push @cmd, '--mount-port', $a{mount_port} if $a{mount_port};
+        push @cmd, '--mount-opts', $a{mount_opts} if $a{mount_opts};
+    }
+    push @cmd, '--mount-timeout', $a{mount_timeout} if $a{mount_timeout};
+    push @cmd, '--keep', $a{keep} if $a{keep};
     my $log = '';
     if (open(my $p, '-|') // die "fork: $!") {
         local $/;
@@ -80,9 +95,16 @@ sub run {
         open(STDERR, '>&', \*STDOUT);
         exec(@cmd) or die "exec $cmd[0]: $!";
     }
-    my %r = (rc => $? >> 8, log => $log, out => '', step => {});
+    my %r = (rc => $? >> 8, log => $log, out => '', step => {}, mount => {},
+             mount_options => '', mount_helper => '');
     my ($in, $cur);
     for (split /\n/, $log) {
+        if (!$in && /^kclient-mount: (.*)$/) {
+            $r{mount} = { map { split /=/, $_, 2 } split ' ', $1 };
+            next;
+        }
+        if (!$in && /^kclient-mount-options: (.*)$/) { $r{mount_options} = $1; next }
+        if (!$in && /^kclient-mount-helper: (.*)$/) { $r{mount_helper} .= "$1\n"; next }
         if (/^==== kclient script output begin ====$/) { $in = 1; next }
         if (/^==== kclient script output end/) { $in = 0; next }
         next unless $in;
