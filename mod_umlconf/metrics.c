@@ -169,6 +169,7 @@ size_t umlconf_metrics_render(char *buf, size_t size)
 	struct out o = {.buf = buf, .size = size};
 	struct uml_import_stat imp;
 	struct uml_nfs_stats nfs = {0};
+	struct uml_nfs_lock_stats locks = {0};
 	uint64_t switches = 0;
 	uint32_t errors;
 	int busy, idle, children = 0;
@@ -244,6 +245,19 @@ size_t umlconf_metrics_render(char *buf, size_t size)
 		nfs.refused);
 	counter(&o, "umlconf_nfs_unlisted_total",
 		"Connections and datagrams of hosts no export lists, closed unread.", nfs.unlisted);
+
+	uml_nfs_lock_stats(&locks);
+	gauge(&o, "umlconf_nfs_locks_held", "Byte-range locks NFS clients hold (NLM).", locks.held);
+	gauge(&o, "umlconf_nfs_lock_hosts", "Client addresses holding NLM locks or shares.",
+	      locks.hosts);
+	counter(&o, "umlconf_nfs_locks_granted_total", "NLM lock and share requests granted.",
+		locks.granted);
+	counter(&o, "umlconf_nfs_locks_denied_total",
+		"NLM lock requests refused or told to wait: another owner holds the range.",
+		locks.denied + locks.blocked);
+	counter(&o, "umlconf_nfs_locks_nolocks_total",
+		"NLM lock requests refused for room: a client's or the server's bound.",
+		locks.nolocks);
 
 	if (umlconf_import_state(&imp) == 0) {
 		gauge(&o, "umlconf_import_up",

@@ -183,14 +183,25 @@ static size_t render_children(char *buf, size_t size)
 static size_t render_nfs(char *buf, size_t size)
 {
 	struct uml_nfs_stats st = {0};
+	struct uml_nfs_lock_stats lk = {0};
 	size_t len = 0;
 
 	uml_nfs_stats(&st);
+	uml_nfs_lock_stats(&lk);
 	umlconf_buf_printf(buf, size, &len,
 			   "calls %" PRIu64 "\nerrors %" PRIu64 "\ngarbage %" PRIu64
 			   "\nconnections %" PRIu64 "\nrefused %" PRIu64 "\nunlisted %" PRIu64 "\n",
 			   st.calls, st.errors, st.garbage, st.connections, st.refused,
 			   st.unlisted);
+	/* Clients' locks (NLM): what is held now, then how requests were answered. */
+	umlconf_buf_printf(buf, size, &len,
+			   "locks_held %" PRIu64 "\nlock_shares %" PRIu64 "\nlock_hosts %" PRIu64
+			   "\nlocks_granted %" PRIu64 "\nlocks_denied %" PRIu64
+			   "\nlocks_blocked %" PRIu64 "\nlocks_nolocks %" PRIu64
+			   "\nlocks_refused %" PRIu64 "\nlocks_freed_by_notify %" PRIu64
+			   "\nlocks_broken_by_lease %" PRIu64 "\n",
+			   lk.held, lk.shares, lk.hosts, lk.granted, lk.denied, lk.blocked,
+			   lk.nolocks, lk.refused, lk.notify_freed, lk.lease_broken);
 	return len;
 }
 

@@ -7,7 +7,7 @@
 # private loopback with 2049 and 111, its own rpcbind, tmpfs /run and
 # /var/lib/nfs), QEMU beside it. The same checks run against each server:
 # nfs-ganesha 4.3 (NFSv3 only, NLM on) as the reference, then build/umlnfsd
-# with -r (registration with rpcbind), skipped until it has that option.
+# with -r (registration with rpcbind).
 # Per server:
 #  1     the mount without options succeeds as NFSv3 over TCP, with locking
 #  2     the v4 probe went to 2049 and was refused with PROG_MISMATCH, then
@@ -163,14 +163,8 @@ sub check {
 # Ours: umlnfsd registering NFS, MOUNT and NLM with the namespace's rpcbind.
 {
 	my $u = "$build/umlnfsd";
-	my $skip;
-	if (!-x $u) {
-		$skip = "$u not built";
-	} elsif (`$u -r -\\? 2>&1` =~ /invalid option -- 'r'/) {
-		$skip = "$u has no -r (rpcbind registration) yet";
-	}
+	-x $u or BAIL_OUT("$u not built (make)");
 	check('umlnfsd', {
-		skip => $skip,
 		cmd => "exec $u -f -r -l 127.0.0.1:2049 -e /:rw:127.0.0.1 -p '/hello=hello from umlnfsd'",
 		statd => 0, ready => '100003 100005 100021', export => '/',
 		hello => "hello from umlnfsd\n",
