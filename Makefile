@@ -64,7 +64,8 @@ FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
 UMLMON_OBJ := $(patsubst %.c,$(O)/%.o,$(UMLMON_SRC))
-TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp
+TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp \
+	      $(O)/examples/uiview $(O)/examples/uimail $(O)/examples/uimon
 # Drivers of the t/nfs tests that link the kernel.
 NFS_DRIVERS := $(O)/t/nfsclnt-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
@@ -131,7 +132,10 @@ $(O)/umlmon: $(UMLMON_OBJ) $(O)/tools/umlmon/dashboard.html.o $(O)/libuml.a
 
 # Programs on libuml other than httpd (examples/).
 $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
+
+# The UI-as-files apps share their terminal, tree and checks (examples/uiapp.c).
+$(O)/examples/uiview $(O)/examples/uimail: $(O)/examples/uiapp.o
 
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
@@ -323,4 +327,4 @@ clean:
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
 -include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c \
-	t/nfs/nfsclnt-drive.c $(UMLMON_SRC))
+	t/nfs/nfsclnt-drive.c $(UMLMON_SRC) $(wildcard examples/*.c))
