@@ -63,6 +63,8 @@ int ui_text_valid(const char *s, size_t len, unsigned flags, char *why, size_t w
 			n = 3, cp = c & 0x0f;
 		else if (c >= 0xf0 && c <= 0xf4)
 			n = 4, cp = c & 0x07;
+		else if (c == 0xc0 || c == 0xc1)
+			return say(why, whylen, "bad UTF-8: overlong form at byte %zu", i);
 		else
 			return say(why, whylen, "bad UTF-8: byte 0x%02x at byte %zu", c, i);
 		if (i + n > len)
