@@ -21,7 +21,11 @@
 #                           of 300 kills, each its own seed (one run is part of check-unit)
 #   make crash              httpd SIGKILLed mid-write CRASH_ITERATIONS (200) times over a state
 #                           image: every acknowledged write must be back (t/module/69_crash.t)
-#   make install            modules into httpd's libexec, mod_umlconf.h beside httpd's
+#   make install            both of:
+#   make install-libuml     libuml.so.0 (soname; real name libuml.so.$(VERSION)), libuml.a, uml.h
+#                           and libuml.pc under PREFIX (/usr/local): LIBDIR (PREFIX/lib),
+#                           INCLUDEDIR (PREFIX/include); DESTDIR is honoured
+#   make install-module     modules into httpd's libexec, mod_umlconf.h beside httpd's
 #                           headers, conf/ into mods-available
 
 -include config.mk
@@ -35,6 +39,16 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 KCFLAGS = -std=gnu11 $(OPT) -g -fPIC -D_GNU_SOURCE -pthread $(WARN) $(SAN) \
 	  -Ikernel/include -Ilibuml $(EXTRA_CFLAGS)
 LDLIBS	= -pthread -lm
+
+# The shared library's names: programs record the soname (bumped only when the
+# ABI breaks), the file is the real name, -luml finds the dev link.
+VERSION	   ?= 0.0.0
+SONAME	   := libuml.so.0
+REALNAME   := libuml.so.$(VERSION)
+PREFIX	   ?= /usr/local
+LIBDIR	   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR	   ?= $(PREFIX)/bin
 
 KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
 		kernel/block/*.c kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
@@ -50,7 +64,8 @@ FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
 UMLMON_OBJ := $(patsubst %.c,$(O)/%.o,$(UMLMON_SRC))
-TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp
+TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp \
+	      $(O)/examples/uiview $(O)/examples/uimail $(O)/examples/uimon
 # Drivers of the t/nfs tests that link the kernel.
 NFS_DRIVERS := $(O)/t/nfsclnt-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
@@ -65,7 +80,8 @@ endif
 
 .SECONDARY:
 .PHONY: all test check-unit check-apache check-asan check-debug check-valgrind check-layers \
-	check-symbols check-format check-lognos format fuzz fuzz-short fuzz-run bench soak storm install clean
+	check-symbols check-format check-lognos format fuzz fuzz-short fuzz-run bench soak storm install \
+	install-libuml install-module clean
 all: $(ALL)
 
 config.mk:
@@ -83,7 +99,8 @@ $(O)/libuml.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(O)/libuml.so: $(LIB_OBJ) libuml/libuml.map
-	$(CC) -shared $(SAN) -Wl,--version-script=libuml/libuml.map -o $@ $(LIB_OBJ) $(LDLIBS)
+	$(CC) -shared $(SAN) -Wl,--version-script=libuml/libuml.map -Wl,-soname,$(SONAME) \
+		-o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	@mkdir -p $(dir $@)
@@ -115,7 +132,10 @@ $(O)/umlmon: $(UMLMON_OBJ) $(O)/tools/umlmon/dashboard.html.o $(O)/libuml.a
 
 # Programs on libuml other than httpd (examples/).
 $(O)/examples/%: $(O)/examples/%.o $(O)/libuml.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
+
+# The UI-as-files apps share their terminal, tree and checks (examples/uiapp.c).
+$(O)/examples/uiview $(O)/examples/uimail: $(O)/examples/uiapp.o
 
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
@@ -211,7 +231,7 @@ $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS) $(NFS_DRIVERS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
-		$(wildcard t/nfs/*.t t/umlmon/*.t)
+		$(wildcard t/nfs/*.t t/umlmon/*.t t/install/*.t t/ui/*.t)
 
 check-apache: all $(O)/t/storm-client
 	t/run-apache-tests
@@ -278,8 +298,24 @@ SOAK_SECONDS ?= 180
 soak: all $(O)/soak-client
 	SOAK_SECONDS=$(SOAK_SECONDS) O=$(O) t/soak/run
 
-install: $(O)/mod_umlconf.so $(O)/mod_umlconf_httpd.so
-	test ! -f $(O)/nfs-put || install -D -m 0755 $(O)/nfs-put $(DESTDIR)/usr/local/bin/nfs-put
+install: install-libuml $(if $(filter 1,$(WITH_APACHE)),install-module)
+
+# pkg-config's description (`pkg-config --cflags --libs libuml`) is made at install
+# time: PREFIX and LIBDIR may be given to this make only.
+install-libuml: $(O)/libuml.so $(O)/libuml.a libuml/libuml.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+		-e 's|@VERSION@|$(VERSION)|' libuml/libuml.pc.in >$(O)/libuml.pc
+	install -D -m 0755 $(O)/libuml.so $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sfn $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libuml.so
+	install -D -m 0644 $(O)/libuml.a $(DESTDIR)$(LIBDIR)/libuml.a
+	install -D -m 0644 libuml/uml.h $(DESTDIR)$(INCLUDEDIR)/uml.h
+	install -D -m 0644 $(O)/libuml.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libuml.pc
+	test -n "$(DESTDIR)" || ldconfig  # the loader's cache learns the new soname
+	test ! -f $(O)/nfs-put || install -D -m 0755 $(O)/nfs-put $(DESTDIR)$(BINDIR)/nfs-put
+
+install-module: $(O)/mod_umlconf.so $(O)/mod_umlconf_httpd.so
 	install -D -m 0644 $(O)/mod_umlconf.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf.so
 	install -D -m 0644 $(O)/mod_umlconf_httpd.so $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_umlconf_httpd.so
 	install -D -m 0644 mod_umlconf/mod_umlconf.h $(DESTDIR)$(APACHE_INCLUDEDIR)/mod_umlconf.h
@@ -292,4 +328,4 @@ clean:
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
 -include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c \
-	t/nfs/nfsclnt-drive.c $(UMLMON_SRC))
+	t/nfs/nfsclnt-drive.c $(UMLMON_SRC) $(wildcard examples/*.c))

@@ -35,7 +35,10 @@ extern "C" {
  * not such a size or is outside UML_MEMORY_MIN .. UML_MEMORY_MAX.
  */
 int uml_parse_memory(const char *s, size_t *bytes);
-/* The same for any size up to UML_MEMORY_MAX, 0 included (uml_fs_scratch_limit). */
+/*
+ * The same for any size up to UML_MEMORY_MAX, 0 included (uml_fs_scratch_limit):
+ * 0, or -EINVAL.
+ */
 int uml_parse_size(const char *s, size_t *bytes);
 
 struct uml_boot_params {
@@ -56,7 +59,7 @@ int uml_boot(const struct uml_boot_params *p);
  * stays). Returns 0 or -EINVAL when @base holds no machine.
  */
 int uml_adopt(void *base);
-/* Arena address of this process's machine, to pass to uml_adopt() later. */
+/* Arena address of this process's machine, to pass to uml_adopt() later; NULL without one. */
 void *uml_machine_base(void);
 
 /*
@@ -64,7 +67,7 @@ void *uml_machine_base(void);
  * number (>= 0), or -EBUSY when all CPUs are taken.
  */
 int uml_attach(void);
-/* Give up this process's CPU. */
+/* Give up this process's CPU (nothing to do when it has none). */
 void uml_detach(void);
 /*
  * Free the CPUs of processes that died without detaching, and give back the
@@ -84,15 +87,20 @@ bool uml_task_alive(uint32_t pid);
 
 /*
  * Named shared objects: a process that re-finds the machine (after fork or
- * uml_adopt) finds its shared state by name. uml_root_get returns NULL when
- * @name is not set.
+ * uml_adopt) finds its shared state by name. uml_root_set returns 0 (a name
+ * set again takes the new pointer), -ENODEV without a machine,
+ * -ENAMETOOLONG, or -ENOSPC when every slot is taken; uml_root_get returns
+ * NULL when @name is not set.
  */
 int uml_root_set(const char *name, void *ptr);
 void *uml_root_get(const char *name);
 
 /* --- memory --- */
 
-/* Shared memory from the machine: NULL when exhausted. Safe in any CPU. */
+/*
+ * Shared memory from the machine: NULL when exhausted (or without a
+ * machine). Safe in any CPU. uml_free(NULL) does nothing.
+ */
 void *uml_alloc(size_t size);
 void *uml_zalloc(size_t size);
 void uml_free(void *p);
@@ -148,8 +156,12 @@ void uml_sem_up(uml_sem_t *s);
  * then runs them in uml_cpu_run. They switch without entering the host
  * kernel and stay on the CPU that created them.
  */
+/* Make the calling host thread a CPU: 0, -EALREADY (it is one), -ENODEV (no machine), -ENOMEM. */
 int uml_cpu_init(void);
-/* Run this CPU's kernel threads until uml_cpu_stop; with @drain, until none is left too. */
+/*
+ * Run this CPU's kernel threads until uml_cpu_stop; with @drain, until none
+ * is left too. 0, or -EPERM when the caller is not a CPU.
+ */
 int uml_cpu_run(bool drain);
 /* Stop being a CPU, once no kernel thread of it is left: 0, -EBUSY or -EPERM. */
 int uml_cpu_exit(void);
@@ -180,7 +192,10 @@ int uml_thread_create(uml_thread_t **t, const char *name, int (*fn)(void *), voi
  */
 int uml_thread_create_stack(uml_thread_t **t, const char *name, unsigned stack_kib,
 			    int (*fn)(void *), void *arg);
-/* Wait for @t; its return value in *@ret (may be NULL). */
+/*
+ * Wait for @t; its return value in *@ret (may be NULL). 0, -EINVAL (@t was
+ * created detached, or is already joined), -EPERM (not on a CPU).
+ */
 int uml_thread_join(uml_thread_t *t, int *ret);
 /* The calling kernel thread, NULL on a plain host thread. */
 uml_thread_t *uml_thread_self(void);
@@ -211,6 +226,7 @@ void uml_thread_interrupt(uml_thread_t *t);
 typedef struct {
 	uint64_t opaque[5]; /* the kernel's counter; read it with uml_gen_read */
 } uml_gen_t;
+/* The counter's value now. */
 uint32_t uml_gen_read(uml_gen_t *g);
 /* Increment and wake every watcher; returns the new value. */
 uint32_t uml_gen_bump(uml_gen_t *g);
@@ -236,8 +252,18 @@ int uml_gen_wait(uml_gen_t *g, uint32_t seen, int timeout_ms);
 
 /* --- filesystem --- */
 
+/*
+ * Make directory @path and any missing parent (@mode 0: 0755). 0 when it
+ * exists already; -ENOTDIR (a file is in the way), -EINVAL (not an absolute
+ * path), -ENAMETOOLONG, -ENOSPC/-ENOMEM (the machine is full), -ENODEV
+ * (no machine).
+ */
 int uml_mkdir_p(const char *path, unsigned mode);
-/* Create or replace a file's content (no hooks run). */
+/*
+ * Create or replace a file's content (no hooks run); missing parent
+ * directories are made. 0, or the errors of uml_mkdir_p, and -EISDIR when
+ * @path is a directory.
+ */
 int uml_put_file(const char *path, unsigned mode, const void *data, size_t len);
 /*
  * Make @data/@len the whole content of existing file @path in one change,
@@ -305,6 +331,10 @@ int uml_file_hooks(const char *path, const struct uml_file_hooks *h);
  * graceful restart), so that its hooks' copies do not outlive it.
  */
 void uml_file_hooks_release_all(void);
+/*
+ * Set @path's UML_FILE_* / UML_DIR_NOCREATE flags (they replace the ones it
+ * had). 0, -ENOENT, -ENODEV (no machine).
+ */
 int uml_file_flags(const char *path, unsigned flags);
 
 /*
@@ -414,14 +444,16 @@ struct uml_nfs_listener {
  * or the bind's errno.
  */
 int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l);
-/* Replace the export table with nothing; then add exports one by one. */
+/* Replace the export table with nothing; then add exports one by one. Cannot fail. */
 void uml_nfs_exports_clear(void);
 #define UML_NFS_RW     0x1 /* read-write; else read-only */
 #define UML_NFS_SECURE 0x2 /* only from privileged source ports (< 1024), as nfsd's "secure" */
 /*
  * Export directory @path with UML_NFS_* @flags to @clients (addresses, CIDR
  * prefixes, or "*"). A host listed by no export is refused before it costs
- * anything. On failure a message is written to @err.
+ * anything. 0, or -EINVAL (a bad path, client or flag), -ENOENT (@path is
+ * not in the tree), -ENOSPC (the table is full), -ENODEV (no machine); on
+ * failure a message is written to @err.
  */
 int uml_nfs_export(const char *path, unsigned flags, const char *const *clients, size_t n,
 		   char *err, size_t errlen);
@@ -447,13 +479,15 @@ int uml_nfs_key_file(const char *path, char *err, size_t errlen);
  * thread becomes a CPU whose kernel threads accept connections and serve
  * each on a thread of its own, and stops being one on return. Call it from
  * an attached process; the CPUs of several processes can serve the same
- * listener.
+ * listener. 0 once stopped, or -ENODEV (no machine), -EPERM (called from a
+ * kernel thread), -EBUSY, -ENOMEM.
  */
 int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd);
 /*
  * The same as kernel threads of the calling CPU, next to the application's
  * own, until uml_nfs_stop (called on that CPU, e.g. from one of its kernel
- * threads). The threads finish on their own after the stop.
+ * threads). The threads finish on their own after the stop. 0 and *@srv, or
+ * -ENODEV, -EPERM (not on a CPU), -ENOMEM.
  */
 typedef struct uml_nfs_server uml_nfs_server_t;
 int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv);
@@ -493,6 +527,7 @@ struct uml_nfs_stats {
 	uint64_t refused;
 	uint64_t unlisted; /* connections and datagrams of hosts no export lists, closed unread */
 };
+/* The service's counters since boot, summed over every process. */
 void uml_nfs_stats(struct uml_nfs_stats *st);
 
 /*
@@ -651,7 +686,10 @@ int uml_sched_stats(int cpu, struct uml_sched_stats *st);
  */
 size_t uml_sched_status(char *buf, size_t size);
 
-/* /proc-style text about memory (buddyinfo, slabinfo, meminfo). */
+/*
+ * /proc-style text about memory (buddyinfo, slabinfo, meminfo) into @buf,
+ * NUL-terminated; each returns the length written.
+ */
 size_t uml_mm_buddyinfo(char *buf, size_t size);
 size_t uml_mm_slabinfo(char *buf, size_t size);
 size_t uml_mm_meminfo(char *buf, size_t size);
