@@ -23,14 +23,8 @@
 use strict;
 use warnings FATAL => 'all';
 
-BEGIN {
-	# Again, in namespaces of our own; TAP goes out as it is.
-	if ($> == 0 && !$ENV{UMLCONF_IN_NS} && -x '/usr/bin/unshare' && -x '/usr/sbin/rpcbind') {
-		$ENV{UMLCONF_IN_NS} = 1;
-		exec('unshare', '-n', '-m', '--', $^X, (map { "-I$_" } grep { !ref } @INC), $0, @ARGV)
-		    or die "unshare: $!";
-	}
-}
+my $in_ns;
+BEGIN { require UmlConf::Test; $in_ns = UmlConf::Test::own_namespaces() }
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
@@ -39,12 +33,8 @@ use Time::HiRes qw(time sleep);
 
 my @need = grep { !-x $_ } qw(/usr/sbin/rpcbind /usr/sbin/rpcinfo /usr/sbin/showmount);
 plan skip_all => "not installed: @need (tools/install-deps --test)" if @need;
-plan skip_all => 'needs root for its namespaces' unless $ENV{UMLCONF_IN_NS};
+plan skip_all => 'needs root and unshare for its namespaces' unless $in_ns;
 plan tests => 15;
-
-system('ip', 'link', 'set', 'lo', 'up') == 0 or BAIL_OUT('ip link set lo up');
-system('mount', '-t', 'tmpfs', '-o', 'size=16m,mode=755', 'tmpfs', '/run') == 0
-    or BAIL_OUT('tmpfs on /run');
 
 my $top = UmlConf::Test::top_dir();
 my $umlnfsd = "$top/build/umlnfsd";
@@ -72,9 +62,8 @@ sub reap {
 }
 
 sub rpcbind_start {
-	unlink '/run/rpcbind.sock';
-	$rpcbind = spawn('/dev/null', '/usr/sbin/rpcbind', '-f');
-	wait_until(sub { -S '/run/rpcbind.sock' }, 5) or BAIL_OUT('rpcbind did not start');
+	$rpcbind = private_rpcbind();
+	$pids{$rpcbind} = 1;
 }
 
 # rpcinfo -p as { "prog vers proto" => port }.

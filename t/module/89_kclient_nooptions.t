@@ -17,14 +17,8 @@
 use strict;
 use warnings FATAL => 'all';
 
-BEGIN {
-	# Again, in namespaces of our own; TAP goes out as it is.
-	if ($> == 0 && !$ENV{UMLCONF_IN_NS} && -x '/usr/bin/unshare' && -x '/usr/sbin/rpcbind') {
-		$ENV{UMLCONF_IN_NS} = 1;
-		exec('unshare', '-n', '-m', '--', $^X, (map { "-I$_" } grep { !ref } @INC), $0, @ARGV)
-		    or die "unshare: $!";
-	}
-}
+my $in_ns;
+BEGIN { require UmlConf::Test; $in_ns = UmlConf::Test::own_namespaces() }
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
@@ -38,23 +32,11 @@ my $missing = KClient::missing();
 my @need = grep { !-x $_ } qw(/usr/sbin/rpcbind);
 plan skip_all => $missing if defined $missing;
 plan skip_all => "not installed: @need (tools/install-deps --test)" if @need;
-plan skip_all => 'needs root for its namespaces' unless $ENV{UMLCONF_IN_NS};
+plan skip_all => 'needs root and unshare for its namespaces' unless $in_ns;
 plan tests => 9;
 
-system('ip', 'link', 'set', 'lo', 'up') == 0 or BAIL_OUT('ip link set lo up');
-system('mount', '-t', 'tmpfs', '-o', 'size=16m,mode=755', 'tmpfs', '/run') == 0
-    or BAIL_OUT('tmpfs on /run');
-
-my %pids;
-END { my $st = $?; kill 'KILL', keys %pids; waitpid($_, 0) for keys %pids; $? = $st }
-my $rpcbind = fork() // die;
-if (!$rpcbind) {
-	open STDOUT, '>', '/dev/null';
-	open STDERR, '>&', \*STDOUT;
-	exec '/usr/sbin/rpcbind', '-f' or POSIX::_exit(127);
-}
-$pids{$rpcbind} = 1;
-wait_until(sub { -S '/run/rpcbind.sock' }, 5) or BAIL_OUT('rpcbind did not start');
+my $rpcbind = private_rpcbind();
+END { my $st = $?; kill 'KILL', $rpcbind; waitpid($rpcbind, 0); $? = $st }
 
 # NFS on 2049, where Linux probes v4 first; HTTP on 8589; locks of a silent
 # client are never broken here (the lease is not what this test is about).

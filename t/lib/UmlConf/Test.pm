@@ -4,6 +4,7 @@ package UmlConf::Test;
 # NFS client, raw concurrent HTTP requests, and waiting for the server.
 use strict;
 use warnings FATAL => 'all';
+use feature 'state';
 
 use Exporter 'import';
 use File::Temp ();
@@ -15,7 +16,7 @@ use Apache::TestRequest ();
 
 our @EXPORT = qw(nfs_url nfs_cat nfs_write nfs_ls knob status_file wait_until as_client
     http_get concurrent_gets error_log_since error_log_size graceful_restart
-    httpd_pid max_overlap set_knob knob_names);
+    httpd_pid max_overlap set_knob knob_names own_namespaces private_rpcbind);
 
 sub nfs_port { $ENV{UMLCONF_NFS_PORT} || 12049 }
 
@@ -329,6 +330,41 @@ sub crash_client { $ENV{UMLCONF_CRASH_CLIENT} || lib_client('crash-client') }
 # default), slow (1: /slow?ms=N, the
 # admission tests' handler, through mod_perl), extra (more directives).
 sub private_httpd { UmlConf::Test::Httpd->new(@_) }
+
+# Run the calling test again in network and mount namespaces of its own
+# (unshare -n -m: a loopback and a /run nobody else sees), so that it may
+# own ports such as 111 and 2049 and never touch the host's rpcbind. Call it
+# in a BEGIN block, before Apache::Test prints anything: TAP then comes from
+# the test's second run. Returns true in the namespaces; false when it
+# cannot have them (not root, no unshare), for the test to skip.
+sub own_namespaces {
+    return 1 if $ENV{UMLCONF_IN_NS};
+    return 0 unless $> == 0 && -x '/usr/bin/unshare';
+    $ENV{UMLCONF_IN_NS} = 1;
+    exec('unshare', '-n', '-m', '--', $^X, (map { "-I$_" } grep { !ref } @INC), $0, @ARGV)
+        or die "unshare: $!";
+}
+
+# In those namespaces: the loopback up, a tmpfs on /run, and an rpcbind of
+# the test's own on 111 (-f: in the foreground, so its pid is the one to
+# end). Returns the pid; bails out when any of it fails.
+sub private_rpcbind {
+    state $set_up;
+    if (!$set_up++) {
+        system('ip', 'link', 'set', 'lo', 'up') == 0 or Test::More::BAIL_OUT('ip link set lo up');
+        system('mount', '-t', 'tmpfs', '-o', 'size=16m,mode=755', 'tmpfs', '/run') == 0
+            or Test::More::BAIL_OUT('tmpfs on /run');
+    }
+    unlink '/run/rpcbind.sock';
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>&', \*STDOUT;
+        exec '/usr/sbin/rpcbind', '-f' or POSIX::_exit(127);
+    }
+    wait_until(sub { -S '/run/rpcbind.sock' }, 5) or Test::More::BAIL_OUT('rpcbind did not start');
+    return $pid;
+}
 
 package UmlConf::Test::Httpd;
 
