@@ -168,15 +168,23 @@ static apr_status_t cpu_stop(void *arg)
 	return APR_SUCCESS;
 }
 
-/* Start @fn on a host thread that takes no signals: httpd's threads handle them. */
-static int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+/*
+ * Start the CPU's host thread, which takes no signals (httpd's threads
+ * handle them), and say it runs before any signal can be taken again: a
+ * child's SIGTERM during child_init runs httpd's just_die, which destroys
+ * pchild, so cpu_stop, right there. Told nothing of a thread that exists,
+ * cpu_stop would detach the machine under it.
+ */
+static int cpu_thread_start(void)
 {
 	sigset_t all, old;
 	int rc;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(t, NULL, fn, arg);
+	rc = pthread_create(&cpu_threads.host, NULL, cpu_main, NULL);
+	if (rc == 0)
+		cpu_threads.running = true;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -rc;
 }
@@ -219,10 +227,8 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 	if (cpu_threads.stop_fd < 0)
 		rc = -errno;
 	else
-		rc = thread_start(&cpu_threads.host, cpu_main, NULL);
-	if (rc == 0) {
-		cpu_threads.running = true;
-	} else {
+		rc = cpu_thread_start();
+	if (rc < 0) {
 		atomic_store(&umlconf_cpu_down, true);
 		ap_log_error(
 		    APLOG_MARK, APLOG_ERR, -rc, s,
