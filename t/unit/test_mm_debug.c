@@ -169,6 +169,7 @@ static void expect(void (*fn)(void), const char *want, const char *what)
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 2 << 20};
+	char inverted[96];
 
 	plan(8);
 	if (uml_boot(&bp))
@@ -178,8 +179,11 @@ int main(void)
 	expect(overflow, "red zone overwritten", "a write past the end is reported at free");
 	expect(use_after_free, "written after it was freed", "a write after free is reported");
 	expect(clean, NULL, "correct use runs clean");
-	expect(inverted_order, "taking kwait.lock (rank 3) while holding mm_zone.lock (rank 9)",
-	       "an inverted lock order is reported with both locks");
+	/* The ranks as sync.h numbers them today (a new rank moves the zone's). */
+	snprintf(inverted, sizeof(inverted),
+		 "taking kwait.lock (rank %d) while holding mm_zone.lock (rank %d)",
+		 LOCK_RANK_KWAIT, LOCK_RANK_ZONE);
+	expect(inverted_order, inverted, "an inverted lock order is reported with both locks");
 	expect(spinlock_across_switch, "a kernel thread switches away holding kwait.lock",
 	       "a kernel thread switching away holding a spinlock is reported");
 	expect(true_order, NULL, "the true order runs clean");
