@@ -51,7 +51,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR	   ?= $(PREFIX)/bin
 
 KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
-		kernel/block/*.c kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+		kernel/block/*.c kernel/fs/*.c kernel/net/inet/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
 KERNEL_ASM := $(sort $(wildcard kernel/sched/*_$(shell uname -m).S))
 LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
