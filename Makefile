@@ -59,7 +59,7 @@ LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
 	      $(O)/t/umlmon-http.t
-FUZZ_NAMES := rpc record knob
+FUZZ_NAMES := rpc record knob frame
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
