@@ -10,7 +10,8 @@
  * no system call per wait, where kthread_wait_fd re-arms a one-shot watch
  * each time), drains the queue until the host says EAGAIN, yields every
  * NETIF_BURST frames so other threads of its CPU get their turn, and runs
- * the interface's timers every NETIF_TICK_MS.
+ * the interface's timers every NETIF_TICK_MS. It announces the address
+ * (gratuitous ARP) as it starts and once more NETIF_ANNOUNCE_MS later.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +22,9 @@
 #define NETIF_BURST	     32
 #define NETIF_TICK_MS	     100
 #define NETIF_RX_STACK_ORDER 4
+/* RFC 5227's ANNOUNCE_NUM and ANNOUNCE_INTERVAL: the host's side may come up after us. */
+#define NETIF_ANNOUNCES	  2
+#define NETIF_ANNOUNCE_MS 2000
 
 /* This process's queue for each interface: where its frames go out. */
 static struct netif_queue *out_queue[INET_MAX_IFS];
@@ -318,6 +322,8 @@ static int rx_thread(void *arg)
 	struct netif_queue *q = arg;
 	struct kwatch w;
 	uint64_t next_tick = inet_now_ms() + NETIF_TICK_MS;
+	uint64_t next_announce = inet_now_ms() + NETIF_ANNOUNCE_MS;
+	int announces = NETIF_ANNOUNCES - 1;
 	int err = kwatch_add(&w, q->fd, HOST_POLLIN);
 
 	if (err)
@@ -337,6 +343,11 @@ static int rx_thread(void *arg)
 		if (now >= next_tick) {
 			netif_tick(q->nif);
 			next_tick = now + NETIF_TICK_MS;
+		}
+		if (announces && now >= next_announce) {
+			arp_announce(q->nif);
+			announces--;
+			next_announce = now + NETIF_ANNOUNCE_MS;
 		}
 	}
 	kwatch_del(&w);
