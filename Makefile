@@ -51,7 +51,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR	   ?= $(PREFIX)/bin
 
 KERNEL_SRC := $(sort $(wildcard kernel/host/*.c kernel/lib/*.c kernel/sync/*.c kernel/mm/*.c kernel/core/*.c kernel/sched/*.c \
-		kernel/block/*.c kernel/fs/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
+		kernel/block/*.c kernel/fs/*.c kernel/net/inet/*.c kernel/net/sunrpc/*.c kernel/net/nfs/*.c))
 KERNEL_ASM := $(sort $(wildcard kernel/sched/*_$(shell uname -m).S))
 LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
@@ -59,7 +59,7 @@ LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
 	      $(O)/t/umlmon-http.t
-FUZZ_NAMES := rpc record knob
+FUZZ_NAMES := rpc record knob frame
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
@@ -67,7 +67,7 @@ UMLMON_OBJ := $(patsubst %.c,$(O)/%.o,$(UMLMON_SRC))
 TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp \
 	      $(O)/examples/uiview $(O)/examples/uimail $(O)/examples/uimon
 # Drivers of the t/nfs tests that link the kernel.
-NFS_DRIVERS := $(O)/t/nfsclnt-drive
+NFS_DRIVERS := $(O)/t/nfsclnt-drive $(O)/t/inet-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))
 
 ALL := $(O)/libuml.a $(O)/libuml.so $(UNIT_BIN) $(TOOLS) $(NFS_DRIVERS)
@@ -139,6 +139,10 @@ $(O)/examples/uiview $(O)/examples/uimail: $(O)/examples/uiapp.o
 
 # The kernel's NFS client against umlnfsd (t/nfs/13-client.t).
 $(O)/t/nfsclnt-drive: $(O)/t/nfs/nfsclnt-drive.o $(O)/libuml.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# A machine on a TAP device (t/inet/*.t).
+$(O)/t/inet-drive: $(O)/t/inet/inet-drive.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # umlmon's dashboard: its server and JSON (tools/umlmon/http.c, json.c) and its
@@ -231,7 +235,7 @@ $(O)/t/mod_umlconf-layout.so: $(MOD_DEPS)
 
 check-unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t $(TOOLS) $(NFS_DRIVERS)
 	UML_BUILD=$(O) prove -f --exec '' $(UNIT_BIN) $(FUZZ_REPLAY) $(O)/t/mm-kill.t \
-		$(wildcard t/nfs/*.t t/umlmon/*.t t/install/*.t t/ui/*.t)
+		$(wildcard t/nfs/*.t t/inet/*.t t/umlmon/*.t t/install/*.t t/ui/*.t)
 
 check-apache: all $(O)/t/storm-client
 	t/run-apache-tests
@@ -328,4 +332,4 @@ clean:
 
 # Header dependencies of everything compiled by the rule above (the kernel, tests, tools).
 -include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(O)/%.d,$(UNIT_SRC) $(FUZZ_SRC) mod_umlconf/knob_parse.c tools/umlnfsd.c tools/umlfsck.c \
-	t/nfs/nfsclnt-drive.c $(UMLMON_SRC) $(wildcard examples/*.c))
+	t/nfs/nfsclnt-drive.c t/inet/inet-drive.c $(UMLMON_SRC) $(wildcard examples/*.c))

@@ -21,6 +21,7 @@ static const char *const rank_name[LOCK_RANK_COUNT] = {
     [LOCK_RANK_NONE] = "an unranked lock",
     [LOCK_RANK_VFS] = "vfs_sb.lock",
     [LOCK_RANK_SCHED] = "machine.sched_lock",
+    [LOCK_RANK_INET] = "inet.lock/netif.lock",
     [LOCK_RANK_KWAIT] = "kwait.lock",
     [LOCK_RANK_WAITERS] = "machine.waiters_lock",
     [LOCK_RANK_CPU_REMOTE] = "sched_cpu.remote_lock",

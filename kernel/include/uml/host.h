@@ -221,6 +221,35 @@ int host_fdatasync(int fd);
 void host_io_crash(uint64_t n, size_t tear);
 uint64_t host_io_writes(void);
 
+/*
+ * TAP queues (tap.c): the machine's Ethernet wire (kernel/net/inet).
+ * host_tap_open attaches one more queue to the TAP device @name, making the
+ * device when it does not exist (it then lasts while a queue is open):
+ * IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE, no virtio-net header, the fd
+ * non-blocking and close-on-exec. *@ifname (may be NULL) gets the name the
+ * host gave. Returns the fd, or -EINVAL (a name of HOST_IFNAMSIZ bytes or
+ * more), -ENOENT (no /dev/net/tun), -EPERM (neither CAP_NET_ADMIN nor the
+ * device's owner), -EBUSY (@name is a device of another kind or without
+ * multi-queue), or another negative errno.
+ */
+#define HOST_IFNAMSIZ 16
+int host_tap_open(const char *name, char ifname[HOST_IFNAMSIZ]);
+/*
+ * One whole frame (Ethernet header first, no FCS) into @buf: its length,
+ * 0 never, -EAGAIN when none waits, -EIO when the device is down on the
+ * host's side, another negative errno. A frame longer than @len is not
+ * given whole (the host cuts or refuses it): read with @len above the
+ * device's MTU + 14 and drop what fills the buffer.
+ */
+ssize_t host_tap_read(int fd, void *buf, size_t len);
+/*
+ * Send one frame: @len (all of it), -EAGAIN when the queue is full (the
+ * frame is not sent), -EIO when the device is down, -EINVAL for a frame
+ * the host refuses (shorter than an Ethernet header, longer than its MTU
+ * allows), another negative errno.
+ */
+ssize_t host_tap_write(int fd, const void *buf, size_t len);
+
 /* @size bytes of this process's memory, backed only as touched; NULL on failure. */
 void *host_map_private(size_t size);
 

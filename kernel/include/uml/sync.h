@@ -28,6 +28,10 @@
  *			  hooks under it bump generations and take uml locks
  *   LOCK_RANK_SCHED	  machine.sched_lock (kernel/core): makes the kthread
  *			  cache and frees dead CPUs' threads under it
+ *   LOCK_RANK_INET	  inet.lock and every netif.lock (kernel/net/inet): a
+ *			  delivery wakes a socket's queue under inet.lock and
+ *			  buffers are freed under both; they never nest in
+ *			  each other
  *   LOCK_RANK_KWAIT	  kwait.lock, every wait queue (ksem, kmtx, kcompletion,
  *			  generations): a wake takes the woken thread's CPU
  *			  remote_lock; a host thread allocates its waiter
@@ -60,6 +64,7 @@ enum lock_rank {
 	LOCK_RANK_NONE,
 	LOCK_RANK_VFS,
 	LOCK_RANK_SCHED,
+	LOCK_RANK_INET,
 	LOCK_RANK_KWAIT,
 	LOCK_RANK_WAITERS,
 	LOCK_RANK_CPU_REMOTE,

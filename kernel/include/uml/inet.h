@@ -1,0 +1,200 @@
+/*
+ * kernel/net/inet: the machine's own TCP/IP stack (first floor: Ethernet,
+ * ARP, IPv4 with fragments, ICMP, UDP) on TAP queues.
+ *
+ * The stack lives in the arena: interfaces (struct netif: addresses,
+ * neighbours, fragments in reassembly, counters), the UDP socket table and
+ * every packet buffer, so any CPU of any process of the machine may send,
+ * and a datagram read by one process's queue wakes a kernel thread of
+ * another. What belongs to one process -- the TAP queue's fd, its receive
+ * thread, a test's capture hook, the clock hook -- is that process's alone
+ * (struct netif_queue, in the caller's memory).
+ *
+ * Addresses and ports are in host byte order in every call. Calls return 0
+ * or a negative errno unless said otherwise.
+ */
+#ifndef UML_INET_H
+#define UML_INET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sched.h"
+
+#define INET_MAX_IFS	 4
+#define INET_ETH_ALEN	 6
+#define INET_MTU_MIN	 576
+#define INET_MTU_MAX	 1500 /* frames of one slab object; jumbo frames later */
+#define INET_MEM_DEFAULT (4u << 20)
+
+/* Counters of the whole stack, in the arena; names in inet_mib_names. */
+enum inet_mib {
+	INET_MIB_ETH_IN_DROPS,	    /* not for us, or a type we don't speak */
+	INET_MIB_ETH_IN_ERRORS,	    /* shorter than a header, or a bad source */
+	INET_MIB_ARP_IN,	    /* ARP packets taken */
+	INET_MIB_ARP_IN_ERRORS,	    /* malformed or of another hardware/protocol */
+	INET_MIB_ARP_CONFLICTS,	    /* someone else claims our address */
+	INET_MIB_ARP_OUT_REQUESTS,  /* requests sent (probes and gratuitous) */
+	INET_MIB_ARP_OUT_REPLIES,   /* replies sent */
+	INET_MIB_ARP_FAILED,	    /* resolutions given up: their packets dropped */
+	INET_MIB_ARP_PENDING_DROPS, /* packets dropped from a full pending queue */
+	INET_MIB_ARP_EVICTIONS,	    /* entries pushed out of a full cache */
+	INET_MIB_IP_IN,		    /* datagrams received */
+	INET_MIB_IP_IN_HDR_ERRORS,  /* version, length, checksum, source */
+	INET_MIB_IP_IN_ADDR_ERRORS, /* not addressed to us (we don't forward) */
+	INET_MIB_IP_IN_UNKNOWN_PROTO,
+	INET_MIB_IP_IN_DELIVERS,
+	INET_MIB_IP_OUT_REQUESTS,
+	INET_MIB_IP_OUT_NO_ROUTES,
+	INET_MIB_IP_OUT_DISCARDS, /* no memory, or too big with DF */
+	INET_MIB_IP_REASM_REQDS,  /* fragments received */
+	INET_MIB_IP_REASM_OKS,
+	INET_MIB_IP_REASM_FAILS, /* datagrams given up (overlap, limits, timeout) */
+	INET_MIB_IP_REASM_OVERLAPS,
+	INET_MIB_IP_REASM_DUPLICATES,
+	INET_MIB_IP_REASM_TIMEOUTS,
+	INET_MIB_IP_FRAG_OKS, /* datagrams sent in fragments */
+	INET_MIB_IP_FRAG_CREATES,
+	INET_MIB_ICMP_IN,
+	INET_MIB_ICMP_IN_ERRORS, /* short or bad checksum */
+	INET_MIB_ICMP_IN_ECHOS,
+	INET_MIB_ICMP_IN_FRAG_NEEDED,
+	INET_MIB_ICMP_OUT,
+	INET_MIB_ICMP_OUT_RATELIMITED,
+	INET_MIB_UDP_IN,
+	INET_MIB_UDP_IN_ERRORS, /* short, bad length or checksum */
+	INET_MIB_UDP_NO_PORTS,
+	INET_MIB_UDP_RCVBUF_ERRORS,
+	INET_MIB_UDP_OUT,
+	INET_MIB_MEM_FAILS,   /* a buffer refused: the stack's budget or the machine */
+	INET_MIB_FAULT_DROPS, /* the fault injector's doings (fault.c) */
+	INET_MIB_FAULT_DUPS,
+	INET_MIB_FAULT_REORDERS,
+	INET_MIB_FAULT_CORRUPTS,
+	INET_MIB_FAULT_DELAYS,
+	INET_MIB_COUNT
+};
+extern const char *const inet_mib_names[INET_MIB_COUNT];
+
+/* An interface's counters, in the arena; each one atomic. */
+struct netif_stats {
+	_Atomic uint64_t rx_packets, rx_bytes, rx_drops, rx_errors;
+	_Atomic uint64_t tx_packets, tx_bytes, tx_drops, tx_errors;
+};
+
+/* How an interface is set up (netif_create). */
+struct netif_config {
+	char name[16];		    /* the host's TAP device, or any name without one */
+	uint8_t mac[INET_ETH_ALEN]; /* all zero: a random locally administered one */
+	uint32_t addr;		    /* the machine's IPv4 address */
+	unsigned prefix_len;	    /* 1..30 */
+	uint32_t gateway;	    /* 0: none; on-link when set */
+	unsigned mtu;		    /* 0: INET_MTU_MAX */
+};
+
+/*
+ * The fault injector on an interface's frame input (fault.c): each frame
+ * read is dropped, duplicated, held back behind the next one (reorder),
+ * has one byte flipped (corrupt) or is held for delay_ms (delay), each
+ * with its chance in parts per 10000, drawn from a generator seeded with
+ * @seed: the same seed and frames give the same faults.
+ */
+struct inet_fault_config {
+	uint64_t seed;
+	uint16_t drop, dup, reorder, corrupt, delay; /* per 10000 */
+	uint32_t delay_ms;
+};
+
+struct netif;
+struct netif_queue;
+struct udp_sock;
+
+/*
+ * The stack in this machine, made once (the first call makes it, with
+ * @mem_max bytes of packet buffers at most, 0: INET_MEM_DEFAULT; later
+ * calls find it). -ENODEV without a machine, -ENOMEM.
+ */
+int inet_init(size_t mem_max);
+/* A counter of the stack (0 before inet_init). */
+uint64_t inet_mib(enum inet_mib m);
+/* Bytes of packet buffers held now, and the budget. */
+void inet_mem(size_t *used, size_t *max);
+/* Render every counter and interface as "name value" lines; the length the text needs. */
+size_t inet_status(char *buf, size_t size);
+
+/*
+ * The clock of the stack's timers (ARP, reassembly, rate limits, delays),
+ * in ms, for this process: @now_ms NULL puts back the host's monotonic
+ * clock. Tests drive it by hand.
+ */
+void inet_clock_set(uint64_t (*now_ms)(void));
+uint64_t inet_now_ms(void);
+
+/*
+ * Interfaces. netif_create makes one in the arena (-EINVAL for a bad
+ * address, prefix or MTU, -ENOSPC past INET_MAX_IFS, -EEXIST for a name
+ * in use); netif_find finds one by name (NULL: none). Interfaces live as
+ * long as the machine.
+ */
+int netif_create(const struct netif_config *cfg, struct netif **out);
+struct netif *netif_find(const char *name);
+void netif_stats(const struct netif *nif, struct netif_stats *st);
+void netif_mac(const struct netif *nif, uint8_t mac[INET_ETH_ALEN]);
+/* Set (or with NULL, switch off) the fault injector of @nif's input. */
+void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg);
+
+/*
+ * Queues: this process's door to an interface, in its own memory.
+ * netif_queue_open_tap opens a queue of the host's TAP device named as
+ * @nif (host_tap_open's errors), netif_queue_open_hook one whose frames
+ * out go to @xmit (a test's wire: it returns 0 or a negative errno, and
+ * must not block). Each process sends through the queue it opened last
+ * for an interface. A queue without a receive thread is fed by hand
+ * (netif_input).
+ */
+int netif_queue_open_tap(struct netif *nif, struct netif_queue **out);
+int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
+			  void *arg, struct netif_queue **out);
+/*
+ * Start the queue's receive thread on the calling CPU: it reads frames as
+ * its watch reports them, runs the interface's timers every 100 ms, and
+ * sends a gratuitous ARP as it starts. -EINVAL for a hook queue.
+ */
+int netif_queue_start(struct netif_queue *q);
+/* Stop the receive thread (from a thread of its CPU: waits for it), close and free @q. */
+void netif_queue_close(struct netif_queue *q);
+/* Feed one frame in as if read from the wire (the fault injector first). */
+void netif_input(struct netif_queue *q, const void *frame, size_t len);
+/* Run @nif's timers now: ARP retries and expiry, reassembly timeouts, delayed frames. */
+void netif_tick(struct netif *nif);
+/* Send a gratuitous ARP for @nif's address. */
+int netif_announce(struct netif *nif);
+
+/*
+ * UDP sockets, for kernel threads (and host threads: they sleep on a
+ * futex). udp_bind takes @port (0: a free one from 49152..65535) on @addr
+ * (0: every address of the machine): -EADDRINUSE, -EINVAL when bound
+ * already. udp_sendto sends one datagram of at most 65507 bytes (fragmented
+ * past the MTU): @len, -EMSGSIZE, -ENETUNREACH (no route), -ENOBUFS (no
+ * buffer; nothing sent), -EDESTADDRREQ (port 0). An unbound socket gets a
+ * port at its first send. udp_recvfrom takes the next datagram, waiting at
+ * most @timeout_ms (0: not at all, < 0: no limit): its length (cut to @len
+ * when longer), -EAGAIN (nothing and @timeout_ms 0), -ETIMEDOUT, -EINTR.
+ * A socket holds at most INET_UDP_RCVBUF bytes of datagrams; more are
+ * dropped. udp_close frees it: nobody may be in udp_recvfrom on it then.
+ */
+#define INET_UDP_RCVBUF (256u << 10)
+int udp_open(struct udp_sock **out);
+int udp_bind(struct udp_sock *s, uint32_t addr, uint16_t port);
+int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port);
+ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t daddr, uint16_t dport);
+ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr, uint16_t *sport,
+		     int timeout_ms);
+void udp_close(struct udp_sock *s);
+
+/* The Internet checksum of @len bytes, folded and complemented (csum.c). */
+uint16_t inet_csum(const void *p, size_t len);
+
+#endif

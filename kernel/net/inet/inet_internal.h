@@ -1,0 +1,276 @@
+/*
+ * What the files of kernel/net/inet share: packet buffers, the stack and
+ * interface structures, wire formats and the calls between protocols.
+ *
+ * Locks (all LOCK_RANK_INET; none nests in another):
+ *   inet.lock   the interface table, the UDP table and ephemeral ports, the
+ *               ICMP rate limit and the PMTU notes; a socket's receive queue
+ *               is guarded by its wait queue's lock, taken under inet.lock
+ *               to deliver (rank KWAIT is above)
+ *   netif.lock  that interface's neighbours, fragments in reassembly and
+ *               fault injector state
+ * Nothing is sent, and no host call made, while one is held: work that
+ * sends collects its buffers under the lock and sends them after.
+ */
+#ifndef INET_INTERNAL_H
+#define INET_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "uml/inet.h"
+#include "uml/mm.h"
+#include "uml/sched.h"
+#include "uml/sync.h"
+
+/* --- packet buffers (pkb.c) --- */
+
+/*
+ * One packet: data[off, off + len) within data[0, cap). Frames come from
+ * the stack's slab cache (INET_PKB_CAP bytes of data), reassembled
+ * datagrams from kmalloc (whole pages). Every buffer is charged to the
+ * stack's budget (truesize) until freed.
+ */
+#define INET_HEADROOM 64 /* Ethernet + IPv4 + UDP headers, rounded up */
+#define INET_PKB_CAP  (INET_HEADROOM + 14 + INET_MTU_MAX + 32)
+struct pkb {
+	struct pkb *next; /* on one queue at a time */
+	uint32_t cap;
+	uint32_t off, len;
+	uint32_t truesize; /* what it is charged */
+	uint64_t at_ms;	   /* delayed frames: when to release */
+	/* What a layer tells the next; set on the way up. */
+	uint32_t saddr, daddr; /* IPv4 source and destination */
+	uint16_t sport;	       /* UDP source port */
+	uint16_t frag_off;     /* reassembly: payload offset in the datagram */
+	uint16_t ihl;	       /* IPv4 header bytes, the header at data[off - ihl] */
+	uint8_t bcast;	       /* the link-layer destination was broadcast */
+	uint8_t pad;
+	uint8_t data[];
+};
+
+struct pkb *pkb_alloc(size_t cap);
+void pkb_free(struct pkb *p);
+void pkb_free_list(struct pkb *p);
+/* A copy of @p's data with INET_HEADROOM before it (for duplicates and fragments). */
+struct pkb *pkb_clone(const struct pkb *p);
+static inline uint8_t *pkb_data(struct pkb *p)
+{
+	return p->data + p->off;
+}
+/* Room for @n more bytes of header in front: the pointer, or NULL when there is none. */
+uint8_t *pkb_push(struct pkb *p, uint32_t n);
+/* A FIFO of packets. */
+struct pkb_queue {
+	struct pkb *head, *tail;
+	uint32_t n, bytes;
+};
+void pkb_queue_put(struct pkb_queue *q, struct pkb *p);
+struct pkb *pkb_queue_take(struct pkb_queue *q);
+
+/* --- the stack and its interfaces --- */
+
+struct inet_neigh;
+struct inet_reass;
+
+/* A per-process door to an interface (netif.c). */
+struct netif_queue {
+	struct netif *nif;
+	int fd; /* the TAP queue, -1 for a hook */
+	int (*xmit)(void *arg, const void *frame, size_t len);
+	void *arg;
+	struct kthread *rx; /* joined by netif_queue_close */
+	struct pkb *spare;  /* a buffer to read the next frame into */
+	volatile int stop;
+};
+
+#define INET_NEIGH_BUCKETS 64
+#define INET_NEIGH_MAX	   256 /* entries per interface */
+#define INET_REASS_MAX	   64  /* datagrams in reassembly per interface */
+
+struct inet_fault_state {
+	struct inet_fault_config cfg;
+	bool on;
+	uint64_t rng;
+	struct pkb *held;	  /* a frame held back for reordering */
+	struct pkb_queue delayed; /* frames held for cfg.delay_ms, in release order */
+};
+
+struct netif {
+	char name[16];
+	uint32_t index;
+	uint8_t mac[INET_ETH_ALEN];
+	uint16_t pad;
+	uint32_t addr, mask, gateway; /* host order; immutable after create */
+	uint32_t mtu;
+	struct netif_stats stats;
+	spinlock_t lock; /* LOCK_RANK_INET: everything below */
+	struct inet_neigh *neigh[INET_NEIGH_BUCKETS];
+	uint32_t nneigh;
+	struct inet_reass *reass; /* datagrams in reassembly, oldest first */
+	uint32_t nreass;
+	uint32_t reass_bytes;
+	struct inet_fault_state fault;
+};
+
+#define INET_UDP_BUCKETS 64
+#define INET_PMTU_NOTES	 8
+struct inet_pmtu_note {
+	uint32_t daddr, mtu;
+	uint64_t at_ms;
+};
+
+struct inet {
+	spinlock_t lock; /* LOCK_RANK_INET: the tables below */
+	struct netif *ifs[INET_MAX_IFS];
+	uint32_t nifs;
+	struct udp_sock *udp[INET_UDP_BUCKETS]; /* bound sockets by port */
+	uint16_t next_port;			/* the next ephemeral port to try */
+	uint32_t icmp_tokens;			/* rate limit: a token per reply */
+	uint64_t icmp_last_ms;
+	struct inet_pmtu_note pmtu[INET_PMTU_NOTES];
+	_Atomic uint32_t ip_id;
+	_Atomic uint64_t mem_used; /* bytes of buffers held (truesize) */
+	uint64_t mem_max;
+	struct kmem_cache *pkb_cache, *neigh_cache, *reass_cache, *udp_cache;
+	_Atomic uint64_t mib[INET_MIB_COUNT];
+};
+
+/* This machine's stack (NULL before inet_init); this process's view. */
+extern struct inet *inet_stack;
+static inline void inet_count(enum inet_mib m)
+{
+	atomic_fetch_add_explicit(&inet_stack->mib[m], 1, memory_order_relaxed);
+}
+static inline void netif_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* The interface whose subnet holds @addr, else the first with a gateway; NULL: none. */
+struct netif *netif_route(uint32_t daddr, uint32_t *nexthop);
+/* The interface that owns @addr as its address (NULL: none of ours). */
+struct netif *netif_by_addr(uint32_t addr);
+/* Whether @addr is @nif's address, its subnet's broadcast or the limited broadcast. */
+bool netif_is_local(const struct netif *nif, uint32_t addr, bool *bcast);
+/* Put a whole frame (Ethernet header at pkb_data) on the wire; consumes @p. */
+void netif_xmit(struct netif *nif, struct pkb *p);
+
+/* --- wire formats, in network byte order --- */
+
+#define ETH_HLEN      14
+#define ETH_P_IPV4    0x0800
+#define ETH_P_ARP     0x0806
+#define ETH_ZLEN      60 /* the shortest frame, padded */
+#define IPV4_HLEN     20
+#define IPV4_MAX_LEN  65535
+#define IPV4_DF	      0x4000
+#define IPV4_MF	      0x2000
+#define IPV4_OFFMASK  0x1fff
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_UDP_  17
+#define UDP_HLEN      8
+#define ICMP_HLEN     8
+#define INET_TTL      64
+#define INET_BCAST    0xffffffffu
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* --- checksums (csum.c) --- */
+
+/* Add @len bytes (big-endian words, an odd last byte padded) to @sum. */
+uint64_t inet_csum_add(uint64_t sum, const void *p, size_t len);
+/* Fold and complement: the value to store, in host order. */
+uint16_t inet_csum_fold(uint64_t sum);
+/* The IPv4 pseudo-header's sum for a transport checksum. */
+uint64_t inet_csum_pseudo(uint32_t saddr, uint32_t daddr, uint8_t proto, uint32_t len);
+
+/* --- the protocols --- */
+
+/* ether.c: one frame in (consumes @p); an IPv4 packet out to @dst's MAC. */
+void ether_input(struct netif *nif, struct pkb *p);
+/* Put an Ethernet header in front of @p and send it (consumes @p). */
+void ether_output(struct netif *nif, struct pkb *p, const uint8_t dst[INET_ETH_ALEN],
+		  uint16_t type);
+extern const uint8_t ether_bcast[INET_ETH_ALEN];
+
+/* arp.c */
+void arp_input(struct netif *nif, struct pkb *p);
+/* Send IPv4 packet @p to @nexthop on @nif, resolving its MAC first if need be. */
+void arp_output(struct netif *nif, struct pkb *p, uint32_t nexthop);
+void arp_tick(struct netif *nif, uint64_t now);
+int arp_announce(struct netif *nif);
+/* Tests: the cached MAC of @ip (0) or -ENOENT / -EINPROGRESS (being resolved). */
+int arp_lookup(struct netif *nif, uint32_t ip, uint8_t mac[INET_ETH_ALEN]);
+uint32_t arp_count(struct netif *nif);
+void arp_flush(struct netif *nif);
+
+/* ipv4.c */
+void ipv4_input(struct netif *nif, struct pkb *p);
+/* Deliver a whole datagram whose header is at data[off - ihl] (reass.c, ipv4.c). */
+void ipv4_deliver(struct netif *nif, struct pkb *p);
+/*
+ * Send @p (the transport header and payload at pkb_data, INET_HEADROOM in
+ * front) from @saddr (0: the interface's) to @daddr; consumes @p.
+ * 0, -ENETUNREACH, -EMSGSIZE, -ENOBUFS.
+ */
+int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bool df);
+void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu);
+
+/* reass.c: take fragment @p (its header parsed into p->saddr...); consumes @p. */
+struct ipv4_frag_key {
+	uint32_t saddr, daddr;
+	uint16_t id;
+	uint8_t proto;
+	bool more; /* MF set */
+};
+void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_key *k);
+void ipv4_reass_tick(struct netif *nif, uint64_t now);
+void ipv4_reass_flush(struct netif *nif);
+#define INET_REASS_TIMEOUT_MS 30000
+#define INET_REASS_FRAGS      64	 /* fragments of one datagram at most */
+#define INET_REASS_BYTES      (1u << 20) /* buffers held per interface at most */
+
+/* icmp.c */
+void icmp_input(struct netif *nif, struct pkb *p);
+/* Say @type/@code about datagram @p (its header at data[off - ihl]); @p stays the caller's. */
+void icmp_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t code);
+#define ICMP_ECHOREPLY	    0
+#define ICMP_UNREACH	    3
+#define ICMP_ECHO	    8
+#define ICMP_TIMXCEED	    11
+#define ICMP_UNREACH_PROTO  2
+#define ICMP_UNREACH_PORT   3
+#define ICMP_UNREACH_FRAG   4
+#define ICMP_TIMXCEED_REASS 1
+#define INET_ICMP_RATE	    100 /* messages per second out */
+#define INET_ICMP_BURST	    50
+
+/* udp.c */
+void udp_input(struct netif *nif, struct pkb *p);
+
+/* fault.c: the frames to go on with now, in order (consumes @p). */
+void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out);
+void inet_fault_tick(struct netif *nif, uint64_t now, struct pkb_queue *out);
+void inet_fault_flush(struct netif *nif);
+
+#endif

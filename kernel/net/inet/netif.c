@@ -1,0 +1,379 @@
+/*
+ * Interfaces and their queues. An interface (struct netif) is the
+ * machine's side of one Ethernet wire: a MAC, an IPv4 address in a
+ * subnet, perhaps a gateway, and what the wire's protocols keep (ARP
+ * neighbours, fragments), all in the arena. A queue (struct netif_queue)
+ * is one process's door to it: a TAP queue read by a kernel thread of the
+ * CPU that opened it, or, in tests, a hook that captures what is sent.
+ *
+ * The receive thread waits on a persistent edge-triggered watch (kwatch:
+ * no system call per wait, where kthread_wait_fd re-arms a one-shot watch
+ * each time), drains the queue until the host says EAGAIN, yields every
+ * NETIF_BURST frames so other threads of its CPU get their turn, and runs
+ * the interface's timers every NETIF_TICK_MS. It announces the address
+ * (gratuitous ARP) as it starts and once more NETIF_ANNOUNCE_MS later.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "uml/host.h"
+#include "inet_internal.h"
+
+#define NETIF_BURST	     32
+#define NETIF_TICK_MS	     100
+#define NETIF_RX_STACK_ORDER 4
+/* RFC 5227's ANNOUNCE_NUM and ANNOUNCE_INTERVAL: the host's side may come up after us. */
+#define NETIF_ANNOUNCES	  2
+#define NETIF_ANNOUNCE_MS 2000
+
+/* This process's queue for each interface: where its frames go out. */
+static struct netif_queue *out_queue[INET_MAX_IFS];
+
+int netif_create(const struct netif_config *cfg, struct netif **out)
+{
+	struct netif *nif;
+	uint32_t mask;
+	unsigned mtu = cfg->mtu ? cfg->mtu : INET_MTU_MAX;
+	int err = 0;
+
+	if (!inet_stack)
+		return -ENODEV;
+	if (cfg->prefix_len < 1 || cfg->prefix_len > 30 || mtu < INET_MTU_MIN ||
+	    mtu > INET_MTU_MAX || !cfg->name[0] || memchr(cfg->name, 0, sizeof(cfg->name)) == NULL)
+		return -EINVAL;
+	mask = ~0u << (32 - cfg->prefix_len);
+	/* Not the subnet's own number nor its broadcast, not 0/8, 127/8, multicast or above. */
+	if ((cfg->addr & ~mask) == 0 || (cfg->addr & ~mask) == ~mask || cfg->addr >> 24 == 0 ||
+	    cfg->addr >> 24 == 127 || cfg->addr >> 28 >= 14)
+		return -EINVAL;
+	if (cfg->gateway &&
+	    ((cfg->gateway & mask) != (cfg->addr & mask) || cfg->gateway == cfg->addr))
+		return -EINVAL;
+	if (cfg->mac[0] & 1)
+		return -EINVAL; /* a multicast MAC can't be a station's */
+	nif = kzalloc(sizeof(*nif));
+	if (!nif)
+		return -ENOMEM;
+	memcpy(nif->name, cfg->name, sizeof(nif->name));
+	memcpy(nif->mac, cfg->mac, INET_ETH_ALEN);
+	if (!memcmp(nif->mac, "\0\0\0\0\0\0", INET_ETH_ALEN)) {
+		host_random(nif->mac, INET_ETH_ALEN);
+		nif->mac[0] = (uint8_t)((nif->mac[0] & 0xfc) | 0x02); /* local, unicast */
+	}
+	nif->addr = cfg->addr;
+	nif->mask = mask;
+	nif->gateway = cfg->gateway;
+	nif->mtu = mtu;
+	spin_lock_init_rank(&nif->lock, LOCK_RANK_INET);
+
+	spin_lock(&inet_stack->lock);
+	for (uint32_t i = 0; i < inet_stack->nifs; i++)
+		if (!strcmp(inet_stack->ifs[i]->name, nif->name))
+			err = -EEXIST;
+	if (!err && inet_stack->nifs == INET_MAX_IFS)
+		err = -ENOSPC;
+	if (!err) {
+		nif->index = inet_stack->nifs;
+		inet_stack->ifs[inet_stack->nifs++] = nif;
+	}
+	spin_unlock(&inet_stack->lock);
+	if (err) {
+		kfree(nif);
+		return err;
+	}
+	if (out)
+		*out = nif;
+	return 0;
+}
+
+/* The table only grows, and an entry is whole before nifs counts it. */
+struct netif *netif_find(const char *name)
+{
+	if (!inet_stack)
+		return NULL;
+	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++)
+		if (!strncmp(inet_stack->ifs[i]->name, name, sizeof(inet_stack->ifs[i]->name)))
+			return inet_stack->ifs[i];
+	return NULL;
+}
+
+struct netif *netif_route(uint32_t daddr, uint32_t *nexthop)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct netif *nif = inet_stack->ifs[i];
+
+		if ((daddr & nif->mask) == (nif->addr & nif->mask) || daddr == INET_BCAST) {
+			*nexthop = daddr;
+			return nif;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->gateway) {
+			*nexthop = inet_stack->ifs[i]->gateway;
+			return inet_stack->ifs[i];
+		}
+	return NULL;
+}
+
+struct netif *netif_by_addr(uint32_t addr)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->addr == addr)
+			return inet_stack->ifs[i];
+	return NULL;
+}
+
+bool netif_is_local(const struct netif *nif, uint32_t addr, bool *bcast)
+{
+	*bcast = addr == INET_BCAST || addr == (nif->addr | ~nif->mask);
+	return *bcast || addr == nif->addr;
+}
+
+void netif_stats(const struct netif *nif, struct netif_stats *st)
+{
+	st->rx_packets = atomic_load(&nif->stats.rx_packets);
+	st->rx_bytes = atomic_load(&nif->stats.rx_bytes);
+	st->rx_drops = atomic_load(&nif->stats.rx_drops);
+	st->rx_errors = atomic_load(&nif->stats.rx_errors);
+	st->tx_packets = atomic_load(&nif->stats.tx_packets);
+	st->tx_bytes = atomic_load(&nif->stats.tx_bytes);
+	st->tx_drops = atomic_load(&nif->stats.tx_drops);
+	st->tx_errors = atomic_load(&nif->stats.tx_errors);
+}
+
+void netif_mac(const struct netif *nif, uint8_t mac[INET_ETH_ALEN])
+{
+	memcpy(mac, nif->mac, INET_ETH_ALEN);
+}
+
+void netif_xmit(struct netif *nif, struct pkb *p)
+{
+	struct netif_queue *q = out_queue[nif->index];
+	int err;
+
+	if (!q) {
+		err = -ENETDOWN;
+	} else if (q->xmit) {
+		err = q->xmit(q->arg, pkb_data(p), p->len);
+	} else {
+		ssize_t n = host_tap_write(q->fd, pkb_data(p), p->len);
+
+		err = n < 0 ? (int)n : 0;
+	}
+	if (err == 0) {
+		netif_count(&nif->stats.tx_packets, 1);
+		netif_count(&nif->stats.tx_bytes, p->len);
+	} else if (err == -EAGAIN) {
+		netif_count(&nif->stats.tx_drops, 1);
+	} else {
+		netif_count(&nif->stats.tx_errors, 1);
+	}
+	pkb_free(p);
+}
+
+static void input_one(struct netif *nif, struct pkb *p)
+{
+	struct pkb_queue now = {0};
+
+	netif_count(&nif->stats.rx_packets, 1);
+	netif_count(&nif->stats.rx_bytes, p->len);
+	if (nif->fault.on) {
+		inet_fault_input(nif, p, &now);
+		while ((p = pkb_queue_take(&now)))
+			ether_input(nif, p);
+		return;
+	}
+	ether_input(nif, p);
+}
+
+void netif_input(struct netif_queue *q, const void *frame, size_t len)
+{
+	struct pkb *p;
+
+	if (len > INET_PKB_CAP - INET_HEADROOM) {
+		netif_count(&q->nif->stats.rx_errors, 1);
+		return;
+	}
+	p = pkb_alloc(INET_PKB_CAP);
+	if (!p) {
+		netif_count(&q->nif->stats.rx_drops, 1);
+		return;
+	}
+	p->off = INET_HEADROOM;
+	p->len = (uint32_t)len;
+	memcpy(pkb_data(p), frame, len);
+	input_one(q->nif, p);
+}
+
+void netif_tick(struct netif *nif)
+{
+	uint64_t now = inet_now_ms();
+	struct pkb_queue due = {0};
+	struct pkb *p;
+
+	arp_tick(nif, now);
+	ipv4_reass_tick(nif, now);
+	if (nif->fault.on || nif->fault.delayed.n) {
+		inet_fault_tick(nif, now, &due);
+		while ((p = pkb_queue_take(&due)))
+			ether_input(nif, p);
+	}
+}
+
+int netif_announce(struct netif *nif)
+{
+	return arp_announce(nif);
+}
+
+void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg)
+{
+	inet_fault_flush(nif);
+	spin_lock(&nif->lock);
+	if (cfg) {
+		nif->fault.cfg = *cfg;
+		/* A zero state would stay zero: xorshift needs a bit set. */
+		nif->fault.rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ull;
+	}
+	nif->fault.on = cfg != NULL;
+	spin_unlock(&nif->lock);
+}
+
+static int queue_new(struct netif *nif, int fd, struct netif_queue **out)
+{
+	struct netif_queue *q = host_map_private(sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	memset(q, 0, sizeof(*q));
+	q->nif = nif;
+	q->fd = fd;
+	out_queue[nif->index] = q;
+	*out = q;
+	return 0;
+}
+
+int netif_queue_open_tap(struct netif *nif, struct netif_queue **out)
+{
+	int fd = host_tap_open(nif->name, NULL), err;
+
+	if (fd < 0)
+		return fd;
+	err = queue_new(nif, fd, out);
+	if (err)
+		host_close(fd);
+	return err;
+}
+
+int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
+			  void *arg, struct netif_queue **out)
+{
+	int err = queue_new(nif, -1, out);
+
+	if (!err) {
+		(*out)->xmit = xmit;
+		(*out)->arg = arg;
+	}
+	return err;
+}
+
+/* Read frames until the host has none (or the burst is spent): 1 if more may wait. */
+static int rx_drain(struct netif_queue *q)
+{
+	for (int i = 0; i < NETIF_BURST; i++) {
+		struct pkb *p = q->spare ? q->spare : pkb_alloc(INET_PKB_CAP);
+		ssize_t n;
+
+		q->spare = NULL;
+		if (!p) {
+			/* No buffer: read the frame into nothing, or it blocks the queue. */
+			uint8_t sink[64];
+
+			n = host_tap_read(q->fd, sink, sizeof(sink));
+			if (n == -EAGAIN)
+				return 0;
+			netif_count(&q->nif->stats.rx_drops, 1);
+			continue;
+		}
+		n = host_tap_read(q->fd, p->data + INET_HEADROOM, p->cap - INET_HEADROOM);
+		if (n == -EAGAIN) {
+			q->spare = p;
+			return 0;
+		}
+		if (n < 0 || (size_t)n >= p->cap - INET_HEADROOM) {
+			netif_count(&q->nif->stats.rx_errors, 1);
+			q->spare = p;
+			if (n == -EIO || (n < 0 && n != -EFAULT && n != -EINVAL))
+				return 0; /* the device is down: wait for it */
+			continue;
+		}
+		p->off = INET_HEADROOM;
+		p->len = (uint32_t)n;
+		input_one(q->nif, p);
+	}
+	return 1;
+}
+
+static int rx_thread(void *arg)
+{
+	struct netif_queue *q = arg;
+	struct kwatch w;
+	uint64_t next_tick = inet_now_ms() + NETIF_TICK_MS;
+	uint64_t next_announce = inet_now_ms() + NETIF_ANNOUNCE_MS;
+	int announces = NETIF_ANNOUNCES - 1;
+	int err = kwatch_add(&w, q->fd, HOST_POLLIN);
+
+	if (err)
+		goto out;
+	arp_announce(q->nif);
+	while (!q->stop) {
+		uint64_t now;
+
+		if (rx_drain(q)) {
+			kthread_yield();
+		} else {
+			now = inet_now_ms();
+			if (kwatch_wait(&w, next_tick > now ? (int)(next_tick - now) : 0) == -EINTR)
+				break;
+		}
+		now = inet_now_ms();
+		if (now >= next_tick) {
+			netif_tick(q->nif);
+			next_tick = now + NETIF_TICK_MS;
+		}
+		if (announces && now >= next_announce) {
+			arp_announce(q->nif);
+			announces--;
+			next_announce = now + NETIF_ANNOUNCE_MS;
+		}
+	}
+	kwatch_del(&w);
+out:
+	return err;
+}
+
+int netif_queue_start(struct netif_queue *q)
+{
+	if (q->fd < 0 || q->rx)
+		return -EINVAL;
+	return kthread_create_stack(&q->rx, "inet-rx", SCHED_PRIO_DEFAULT, NETIF_RX_STACK_ORDER,
+				    rx_thread, q);
+}
+
+void netif_queue_close(struct netif_queue *q)
+{
+	if (q->rx) {
+		q->stop = 1;
+		kthread_interrupt(q->rx);
+		kthread_join(q->rx, NULL);
+	}
+	if (out_queue[q->nif->index] == q)
+		out_queue[q->nif->index] = NULL;
+	pkb_free(q->spare);
+	if (q->fd >= 0)
+		host_close(q->fd);
+	host_unmap(q, sizeof(*q));
+}

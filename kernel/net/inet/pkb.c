@@ -1,0 +1,118 @@
+/*
+ * Packet buffers: every frame, fragment and datagram the stack holds is one
+ * struct pkb from the machine's memory, charged to the stack's budget
+ * (inet.mem_max) until freed, so that no peer can make the stack hold more
+ * than that however it sends. Frames are objects of one slab cache;
+ * reassembled datagrams, larger, are kmalloc'd (whole pages).
+ */
+#include <string.h>
+
+#include "inet_internal.h"
+
+static bool charge(uint32_t n)
+{
+	uint64_t used = atomic_fetch_add(&inet_stack->mem_used, n) + n;
+
+	if (used <= inet_stack->mem_max)
+		return true;
+	atomic_fetch_sub(&inet_stack->mem_used, n);
+	return false;
+}
+
+struct pkb *pkb_alloc(size_t cap)
+{
+	size_t want = sizeof(struct pkb) + cap;
+	bool small = cap <= INET_PKB_CAP;
+	uint32_t truesize = inet_stack->pkb_cache->size;
+	struct pkb *p;
+
+	/* kmalloc gives a large block whole pages, a power of two of them. */
+	if (!small)
+		for (truesize = PAGE_SIZE; truesize < want; truesize <<= 1)
+			;
+
+	if (cap > IPV4_MAX_LEN + INET_HEADROOM + ETH_HLEN || !charge(truesize))
+		goto fail;
+	p = small ? kmem_cache_alloc(inet_stack->pkb_cache) : kmalloc(want);
+	if (!p) {
+		atomic_fetch_sub(&inet_stack->mem_used, truesize);
+		goto fail;
+	}
+	memset(p, 0, sizeof(*p));
+	p->cap = small ? INET_PKB_CAP : (uint32_t)cap;
+	p->truesize = truesize;
+	return p;
+fail:
+	inet_count(INET_MIB_MEM_FAILS);
+	return NULL;
+}
+
+void pkb_free(struct pkb *p)
+{
+	if (!p)
+		return;
+	atomic_fetch_sub(&inet_stack->mem_used, p->truesize);
+	if (p->cap == INET_PKB_CAP)
+		kmem_cache_free(inet_stack->pkb_cache, p);
+	else
+		kfree(p);
+}
+
+void pkb_free_list(struct pkb *p)
+{
+	while (p) {
+		struct pkb *next = p->next;
+
+		pkb_free(p);
+		p = next;
+	}
+}
+
+struct pkb *pkb_clone(const struct pkb *p)
+{
+	struct pkb *c = pkb_alloc(INET_HEADROOM + p->len);
+
+	if (!c)
+		return NULL;
+	memcpy(c->data + INET_HEADROOM, p->data + p->off, p->len);
+	c->off = INET_HEADROOM;
+	c->len = p->len;
+	c->at_ms = p->at_ms;
+	return c;
+}
+
+uint8_t *pkb_push(struct pkb *p, uint32_t n)
+{
+	if (p->off < n)
+		return NULL;
+	p->off -= n;
+	p->len += n;
+	return p->data + p->off;
+}
+
+void pkb_queue_put(struct pkb_queue *q, struct pkb *p)
+{
+	p->next = NULL;
+	if (q->tail)
+		q->tail->next = p;
+	else
+		q->head = p;
+	q->tail = p;
+	q->n++;
+	q->bytes += p->truesize;
+}
+
+struct pkb *pkb_queue_take(struct pkb_queue *q)
+{
+	struct pkb *p = q->head;
+
+	if (!p)
+		return NULL;
+	q->head = p->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	q->bytes -= p->truesize;
+	p->next = NULL;
+	return p;
+}

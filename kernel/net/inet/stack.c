@@ -1,0 +1,162 @@
+/*
+ * The stack as a whole: made once per machine in the arena (a named root,
+ * "inet", so every process of the machine finds it), its caches, budget
+ * and counters, and the clock its timers read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "uml/host.h"
+#include "uml/machine.h"
+#include "inet_internal.h"
+
+struct inet *inet_stack;
+
+const char *const inet_mib_names[INET_MIB_COUNT] = {
+    [INET_MIB_ETH_IN_DROPS] = "eth_in_drops",
+    [INET_MIB_ETH_IN_ERRORS] = "eth_in_errors",
+    [INET_MIB_ARP_IN] = "arp_in",
+    [INET_MIB_ARP_IN_ERRORS] = "arp_in_errors",
+    [INET_MIB_ARP_CONFLICTS] = "arp_conflicts",
+    [INET_MIB_ARP_OUT_REQUESTS] = "arp_out_requests",
+    [INET_MIB_ARP_OUT_REPLIES] = "arp_out_replies",
+    [INET_MIB_ARP_FAILED] = "arp_failed",
+    [INET_MIB_ARP_PENDING_DROPS] = "arp_pending_drops",
+    [INET_MIB_ARP_EVICTIONS] = "arp_evictions",
+    [INET_MIB_IP_IN] = "ip_in",
+    [INET_MIB_IP_IN_HDR_ERRORS] = "ip_in_hdr_errors",
+    [INET_MIB_IP_IN_ADDR_ERRORS] = "ip_in_addr_errors",
+    [INET_MIB_IP_IN_UNKNOWN_PROTO] = "ip_in_unknown_proto",
+    [INET_MIB_IP_IN_DELIVERS] = "ip_in_delivers",
+    [INET_MIB_IP_OUT_REQUESTS] = "ip_out_requests",
+    [INET_MIB_IP_OUT_NO_ROUTES] = "ip_out_no_routes",
+    [INET_MIB_IP_OUT_DISCARDS] = "ip_out_discards",
+    [INET_MIB_IP_REASM_REQDS] = "ip_reasm_reqds",
+    [INET_MIB_IP_REASM_OKS] = "ip_reasm_oks",
+    [INET_MIB_IP_REASM_FAILS] = "ip_reasm_fails",
+    [INET_MIB_IP_REASM_OVERLAPS] = "ip_reasm_overlaps",
+    [INET_MIB_IP_REASM_DUPLICATES] = "ip_reasm_duplicates",
+    [INET_MIB_IP_REASM_TIMEOUTS] = "ip_reasm_timeouts",
+    [INET_MIB_IP_FRAG_OKS] = "ip_frag_oks",
+    [INET_MIB_IP_FRAG_CREATES] = "ip_frag_creates",
+    [INET_MIB_ICMP_IN] = "icmp_in",
+    [INET_MIB_ICMP_IN_ERRORS] = "icmp_in_errors",
+    [INET_MIB_ICMP_IN_ECHOS] = "icmp_in_echos",
+    [INET_MIB_ICMP_IN_FRAG_NEEDED] = "icmp_in_frag_needed",
+    [INET_MIB_ICMP_OUT] = "icmp_out",
+    [INET_MIB_ICMP_OUT_RATELIMITED] = "icmp_out_ratelimited",
+    [INET_MIB_UDP_IN] = "udp_in",
+    [INET_MIB_UDP_IN_ERRORS] = "udp_in_errors",
+    [INET_MIB_UDP_NO_PORTS] = "udp_no_ports",
+    [INET_MIB_UDP_RCVBUF_ERRORS] = "udp_rcvbuf_errors",
+    [INET_MIB_UDP_OUT] = "udp_out",
+    [INET_MIB_MEM_FAILS] = "mem_fails",
+    [INET_MIB_FAULT_DROPS] = "fault_drops",
+    [INET_MIB_FAULT_DUPS] = "fault_dups",
+    [INET_MIB_FAULT_REORDERS] = "fault_reorders",
+    [INET_MIB_FAULT_CORRUPTS] = "fault_corrupts",
+    [INET_MIB_FAULT_DELAYS] = "fault_delays",
+};
+
+static uint64_t (*clock_hook)(void);
+
+void inet_clock_set(uint64_t (*now_ms)(void))
+{
+	clock_hook = now_ms;
+}
+
+uint64_t inet_now_ms(void)
+{
+	return clock_hook ? clock_hook() : host_mono_ns() / 1000000u;
+}
+
+int inet_init(size_t mem_max)
+{
+	struct inet *s;
+	int err = -ENOMEM;
+
+	if (!machine)
+		return -ENODEV;
+	s = machine_root_get("inet");
+	if (s) {
+		inet_stack = s;
+		return 0;
+	}
+	s = kzalloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	spin_lock_init_rank(&s->lock, LOCK_RANK_INET);
+	s->mem_max = mem_max ? mem_max : INET_MEM_DEFAULT;
+	s->icmp_tokens = INET_ICMP_BURST;
+	s->pkb_cache = kmem_cache_create("inet_pkb", sizeof(struct pkb) + INET_PKB_CAP, 64);
+	s->neigh_cache = kmem_cache_create("inet_neigh", 128, 0);
+	s->reass_cache = kmem_cache_create("inet_reass", 64, 0);
+	s->udp_cache = kmem_cache_create("inet_udp", 128, 0);
+	if (!s->pkb_cache || !s->neigh_cache || !s->reass_cache || !s->udp_cache)
+		goto out_free;
+	{
+		uint16_t r;
+
+		host_random(&r, sizeof(r));
+		s->next_port = (uint16_t)(49152 + r % 16384);
+		host_random(&r, sizeof(r));
+		atomic_store(&s->ip_id, r);
+	}
+	err = machine_root_set("inet", s);
+	if (err)
+		goto out_free;
+	inet_stack = s;
+	return 0;
+
+out_free:
+	if (s->pkb_cache)
+		kmem_cache_destroy(s->pkb_cache);
+	if (s->neigh_cache)
+		kmem_cache_destroy(s->neigh_cache);
+	if (s->reass_cache)
+		kmem_cache_destroy(s->reass_cache);
+	if (s->udp_cache)
+		kmem_cache_destroy(s->udp_cache);
+	kfree(s);
+	return err;
+}
+
+uint64_t inet_mib(enum inet_mib m)
+{
+	return inet_stack && m < INET_MIB_COUNT ? atomic_load(&inet_stack->mib[m]) : 0;
+}
+
+void inet_mem(size_t *used, size_t *max)
+{
+	*used = inet_stack ? atomic_load(&inet_stack->mem_used) : 0;
+	*max = inet_stack ? inet_stack->mem_max : 0;
+}
+
+size_t inet_status(char *buf, size_t size)
+{
+	size_t n = 0;
+
+#define OUT(...) n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size), __VA_ARGS__)
+	if (!inet_stack)
+		return 0;
+	OUT("mem_used %llu\nmem_max %llu\n", (unsigned long long)atomic_load(&inet_stack->mem_used),
+	    (unsigned long long)inet_stack->mem_max);
+	for (int i = 0; i < INET_MIB_COUNT; i++)
+		OUT("%s %llu\n", inet_mib_names[i],
+		    (unsigned long long)atomic_load(&inet_stack->mib[i]));
+	for (uint32_t i = 0; i < inet_stack->nifs && i < INET_MAX_IFS; i++) {
+		struct netif_stats st;
+		const char *name = inet_stack->ifs[i]->name;
+
+		netif_stats(inet_stack->ifs[i], &st);
+		OUT("%s.rx_packets %llu\n%s.rx_bytes %llu\n%s.rx_drops %llu\n%s.rx_errors %llu\n",
+		    name, (unsigned long long)st.rx_packets, name, (unsigned long long)st.rx_bytes,
+		    name, (unsigned long long)st.rx_drops, name, (unsigned long long)st.rx_errors);
+		OUT("%s.tx_packets %llu\n%s.tx_bytes %llu\n%s.tx_drops %llu\n%s.tx_errors %llu\n",
+		    name, (unsigned long long)st.tx_packets, name, (unsigned long long)st.tx_bytes,
+		    name, (unsigned long long)st.tx_drops, name, (unsigned long long)st.tx_errors);
+	}
+#undef OUT
+	return n;
+}

@@ -1,0 +1,244 @@
+/*
+ * Harness: the frame input path of kernel/net/inet (Ethernet, ARP, IPv4
+ * and its reassembly, ICMP, UDP), the first code to see what any station
+ * on the wire sends.
+ *
+ * Input: one control byte, then records of a 2-byte big-endian length and
+ * that many bytes of frame (a record cut short is fed as far as it goes).
+ *   ctl & 1     the fault injector is on (seeded from ctl), so duplicates,
+ *               reordering, corruption and delays mix the frames
+ *   ctl >> 1    milliseconds the stack's clock moves between frames (x 64),
+ *               with a tick after each, so timers (ARP, reassembly, delay)
+ *               run in between
+ * The machine is 10.0.0.2/16 (02:00:00:00:00:02); a UDP socket is bound to
+ * port 7 and drained after each frame.
+ *
+ * Invariants: every frame the stack sends is at least 60 bytes and at most
+ * 14 + MTU, from our MAC; an IPv4 one has a good header checksum and a
+ * total length that fits the frame; after the input the stack is flushed
+ * (neighbours, fragments, held frames) and then holds no buffer at all.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "uml.h"
+#include "uml/inet.h"
+#include "../../kernel/net/inet/inet_internal.h"
+#include "fuzz.h"
+
+const char fuzz_name[] = "frame";
+
+#define OUR_IP	0x0a000002u
+#define PEER_IP 0x0a000001u
+
+static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
+static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
+static struct netif *nif;
+static struct netif_queue *q;
+static struct udp_sock *sock;
+static uint64_t vclock = 1000;
+
+static uint64_t vnow(void)
+{
+	return vclock;
+}
+
+static int check_out(void *arg, const void *frame, size_t len)
+{
+	const uint8_t *f = frame;
+
+	(void)arg;
+	fuzz_check(len >= 60 && len <= 14 + INET_MTU_MAX, "sent a frame of %zu bytes", len);
+	fuzz_check(!memcmp(f + 6, our_mac, 6), "sent a frame from another MAC");
+	if (get16(f + 12) == ETH_P_IPV4) {
+		unsigned ihl = (f[14] & 15u) * 4;
+
+		fuzz_check(f[14] >> 4 == 4 && ihl >= 20 && 14 + ihl <= len,
+			   "sent a bad IPv4 header");
+		fuzz_check(inet_csum(f + 14, ihl) == 0, "sent a bad IPv4 header checksum");
+		fuzz_check(get16(f + 16) <= len - 14, "sent an IPv4 length past the frame");
+		fuzz_check(f[22] != 0, "sent TTL 0");
+	}
+	return 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct uml_boot_params bp = {.memory = 32 << 20};
+	struct netif_config cfg = {.name = "fz0", .addr = OUR_IP, .prefix_len = 16};
+
+	(void)argc, (void)argv;
+	if (uml_boot(&bp) || inet_init(4u << 20))
+		fuzz_fail("no machine");
+	inet_clock_set(vnow);
+	memcpy(cfg.mac, our_mac, 6);
+	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, check_out, NULL, &q) ||
+	    udp_open(&sock) || udp_bind(sock, 0, 7))
+		fuzz_fail("no interface");
+	return 0;
+}
+
+static void flush(void)
+{
+	uint8_t buf[64];
+
+	netif_fault_set(nif, NULL);
+	arp_flush(nif);
+	ipv4_reass_flush(nif);
+	while (udp_recvfrom(sock, buf, sizeof(buf), NULL, NULL, 0) >= 0)
+		;
+}
+
+void fuzz_replay_reset(void)
+{
+	flush();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t used, max;
+	uint8_t buf[64];
+
+	if (size < 1)
+		return 0;
+	if (data[0] & 1) {
+		struct inet_fault_config c = {.seed = data[0],
+					      .drop = 500,
+					      .dup = 1000,
+					      .reorder = 1500,
+					      .corrupt = 1000,
+					      .delay = 1000,
+					      .delay_ms = 200};
+
+		netif_fault_set(nif, &c);
+	}
+	for (size_t i = 1; i + 2 <= size;) {
+		size_t len = (size_t)get16(data + i);
+
+		i += 2;
+		if (len > size - i)
+			len = size - i;
+		netif_input(q, data + i, len);
+		i += len;
+		vclock += (uint64_t)(data[0] >> 1) * 64;
+		netif_tick(nif);
+		while (udp_recvfrom(sock, buf, sizeof(buf), NULL, NULL, 0) >= 0)
+			;
+	}
+	flush();
+	inet_mem(&used, &max);
+	fuzz_check(used == 0, "%zu bytes of buffers held after a flush", used);
+	return 0;
+}
+
+/* --- seeds --- */
+
+static size_t put_frame(uint8_t *s, const uint8_t *f, size_t len)
+{
+	put16(s, (uint16_t)len);
+	memcpy(s + 2, f, len);
+	return len + 2;
+}
+
+static size_t ip_frame(uint8_t *f, uint8_t proto, uint16_t id, uint16_t frag, const uint8_t *p,
+		       size_t plen)
+{
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16(f + 12, ETH_P_IPV4);
+	memset(f + 14, 0, 20);
+	f[14] = 0x45;
+	put16(f + 16, (uint16_t)(20 + plen));
+	put16(f + 18, id);
+	put16(f + 20, frag);
+	f[22] = 64;
+	f[23] = proto;
+	put32(f + 26, PEER_IP);
+	put32(f + 30, OUR_IP);
+	put16(f + 24, inet_csum(f + 14, 20));
+	memcpy(f + 34, p, plen);
+	return 34 + plen;
+}
+
+static size_t arp_request(uint8_t *f)
+{
+	memset(f, 0xff, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16(f + 12, ETH_P_ARP);
+	put16(f + 14, 1);
+	put16(f + 16, ETH_P_IPV4);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	memcpy(f + 22, peer_mac, 6);
+	put32(f + 28, PEER_IP);
+	memset(f + 32, 0, 6);
+	put32(f + 38, OUR_IP);
+	return 42;
+}
+
+static size_t echo(uint8_t *m, size_t dlen)
+{
+	memset(m, 0, 8 + dlen);
+	m[0] = 8;
+	put16(m + 4, 1);
+	put16(m + 6, 1);
+	for (size_t i = 0; i < dlen; i++)
+		m[8 + i] = (uint8_t)i;
+	put16(m + 2, inet_csum(m, 8 + dlen));
+	return 8 + dlen;
+}
+
+static size_t udp(uint8_t *u, uint16_t dport, const char *msg)
+{
+	size_t n = 8 + strlen(msg);
+
+	put16(u, 5000);
+	put16(u + 2, dport);
+	put16(u + 4, (uint16_t)n);
+	put16(u + 6, 0);
+	memcpy(u + 8, msg, n - 8);
+	put16(u + 6, inet_csum_fold(
+			 inet_csum_add(inet_csum_pseudo(PEER_IP, OUR_IP, 17, (uint32_t)n), u, n)));
+	return n;
+}
+
+int fuzz_make_seeds(const char *dir)
+{
+	static uint8_t s[16384], f[2048], m[4096];
+	size_t n, len, e;
+	int err = 0;
+
+	/* ARP, then an echo. */
+	s[0] = 2;
+	n = 1 + put_frame(s + 1, f, arp_request(f));
+	len = echo(m, 56);
+	n += put_frame(s + n, f, ip_frame(f, 1, 1, 0, m, len));
+	err |= fuzz_write_seed(dir, "arp-then-echo", s, n);
+
+	/* A 3000-byte echo in three fragments, out of order, faults on. */
+	s[0] = 3;
+	n = 1 + put_frame(s + 1, f, arp_request(f));
+	e = echo(m, 2992);
+	n += put_frame(s + n, f, ip_frame(f, 1, 9, 370, m + 2960, e - 2960));
+	n += put_frame(s + n, f, ip_frame(f, 1, 9, 0x2000, m, 1480));
+	n += put_frame(s + n, f, ip_frame(f, 1, 9, 0x2000 | 185, m + 1480, 1480));
+	err |= fuzz_write_seed(dir, "echo-fragments-faults", s, n);
+
+	/* The same with an overlap, no faults, a slow clock. */
+	s[0] = 200;
+	n = 1 + put_frame(s + 1, f, ip_frame(f, 1, 10, 0x2000, m, 1480));
+	n += put_frame(s + n, f, ip_frame(f, 1, 10, 0x2000 | 184, m + 1472, 1488));
+	n += put_frame(s + n, f, ip_frame(f, 1, 10, 370, m + 2960, e - 2960));
+	err |= fuzz_write_seed(dir, "fragments-overlap", s, n);
+
+	/* UDP to the bound port and to a closed one. */
+	s[0] = 4;
+	n = 1 + put_frame(s + 1, f, arp_request(f));
+	len = udp(m, 7, "hello");
+	n += put_frame(s + n, f, ip_frame(f, 17, 11, 0, m, len));
+	len = udp(m, 9, "closed");
+	n += put_frame(s + n, f, ip_frame(f, 17, 12, 0, m, len));
+	err |= fuzz_write_seed(dir, "udp-open-and-closed", s, n);
+	return err;
+}
