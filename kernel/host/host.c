@@ -155,6 +155,9 @@ bool host_task_alive(uint32_t tid)
 	const char *state;
 	ssize_t n;
 
+	/* No task; and kill(0) would ask about our own process group. */
+	if (tid == 0 || tid > INT32_MAX)
+		return false;
 	/* kill() takes a thread id too; one system call rules most dead tasks out. */
 	if (kill((pid_t)tid, 0) != 0 && errno == ESRCH)
 		return false;
@@ -256,12 +259,28 @@ void host_log(const char *fmt, ...)
  * looked at the environment yet".
  */
 __thread uint64_t host_fault_left = UINT64_MAX;
+__thread bool host_fault_pause_due;
+static __thread bool fault_pause; /* the armed point pauses rather than kills */
 static _Atomic uint64_t fault_passed;
 
 void host_fault_arm(uint64_t n)
 {
 	atomic_store(&fault_passed, 0);
 	host_fault_left = n;
+	fault_pause = false;
+	host_fault_pause_due = false;
+}
+
+void host_fault_arm_pause(uint64_t n)
+{
+	host_fault_arm(n);
+	fault_pause = true;
+}
+
+void host_fault_pause_now(void)
+{
+	host_fault_pause_due = false;
+	raise(SIGSTOP);
 }
 
 uint64_t host_fault_count(void)
@@ -279,7 +298,11 @@ void host_fault_point_slow(void)
 			return;
 	}
 	atomic_fetch_add(&fault_passed, 1);
-	if (--host_fault_left == 0)
+	if (--host_fault_left != 0)
+		return;
+	if (fault_pause)
+		host_fault_pause_due = true;
+	else
 		kill(getpid(), SIGKILL);
 }
 #endif

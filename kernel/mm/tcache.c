@@ -75,6 +75,28 @@ static void tls_key_init(void)
 	pthread_atfork(NULL, NULL, mm_after_fork);
 }
 
+/* Give back everything slot @i of a dead thread holds, and the slot. Zone lock held. */
+static void tslot_reap_locked(struct mm_zone *z, unsigned i)
+{
+	struct mm_tslot *t = z->tslot[i];
+
+	z->reaped_objects += tslot_flush_locked(z, t, true);
+	if (t->inflight) {
+		struct page *pg = mm_page_of(t->inflight);
+
+		/* A slab object, or the head of a block of pages (freed whole). */
+		if (pg && (pg->flags & PG_SLAB))
+			kmem_cache_free_locked(z, pg->cache, t->inflight);
+		else if (pg && (pg->flags & PG_HEAD) &&
+			 ((uintptr_t)t->inflight & (PAGE_SIZE - 1)) == 0)
+			page_free_locked(z, t->inflight, pg->order);
+		z->reaped_objects++;
+	}
+	/* The slot too: a storm of deaths must not leave the table full of them. */
+	z->tslot[i] = NULL;
+	kmem_cache_free_locked(z, z->tslot_cache, t);
+}
+
 int tcache_reap_locked(struct mm_zone *z)
 {
 	int reaped = 0;
@@ -85,21 +107,7 @@ int tcache_reap_locked(struct mm_zone *z)
 
 		if (!tid || host_task_alive(tid))
 			continue;
-		z->reaped_objects += tslot_flush_locked(z, t, true);
-		if (t->inflight) {
-			struct page *pg = mm_page_of(t->inflight);
-
-			/* A slab object, or the head of a block of pages (freed whole). */
-			if (pg && (pg->flags & PG_SLAB))
-				kmem_cache_free_locked(z, pg->cache, t->inflight);
-			else if (pg && (pg->flags & PG_HEAD) &&
-				 ((uintptr_t)t->inflight & (PAGE_SIZE - 1)) == 0)
-				page_free_locked(z, t->inflight, pg->order);
-			z->reaped_objects++;
-		}
-		/* The slot too: a storm of deaths must not leave the table full of them. */
-		z->tslot[i] = NULL;
-		kmem_cache_free_locked(z, z->tslot_cache, t);
+		tslot_reap_locked(z, i);
 		reaped++;
 	}
 	return reaped;
@@ -131,6 +139,15 @@ __attribute__((noinline)) struct mm_tslot *tcache_slot_claim(void)
 	zone_lock(z);
 	for (int pass = 0; pass < 2 && !t; pass++) {
 		for (unsigned i = 0; i < MM_MAX_TSLOTS; i++) {
+			/*
+			 * Our tid in another process's slot: its thread is dead
+			 * (a live one would hold the tid) and the host gave the
+			 * number to us. Its objects, and any in flight, are the
+			 * reaper's, not ours to inherit.
+			 */
+			if (z->tslot[i] && atomic_load(&z->tslot[i]->tid) == me &&
+			    z->tslot[i]->pid != host_pid())
+				tslot_reap_locked(z, i);
 			if (!z->tslot[i]) {
 				struct mm_tslot *fresh = kmem_cache_alloc_locked(z, z->tslot_cache);
 

@@ -101,6 +101,13 @@ int sched_cpu_init(void)
 		kfree(cpu);
 		return -ENOMEM;
 	}
+	/*
+	 * Whose it is, before the table shows it: a reaper in another process
+	 * judges every entry by its thread, and took a CPU with no tid yet
+	 * for a dead one -- it freed our CPU, threads and stacks under us.
+	 */
+	cpu->pid = host_pid();
+	cpu->tid = host_tid();
 	spin_lock(&machine->sched_lock);
 	tab = cpu_table();
 	for (int i = 0; i < MACHINE_MAX_CPUS; i++)
@@ -122,8 +129,6 @@ int sched_cpu_init(void)
 		return -EBUSY;
 	}
 	cpu->id = (uint32_t)id;
-	cpu->pid = host_pid();
-	cpu->tid = host_tid();
 	spin_lock_init_rank(&cpu->remote_lock, LOCK_RANK_CPU_REMOTE);
 	{
 		uint64_t boot;

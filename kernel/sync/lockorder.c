@@ -67,6 +67,11 @@ void spin_order_release(const void *lock, unsigned rank)
 	host_panic("umlsync: releasing %s, which this thread does not hold", spin_rank_name(rank));
 }
 
+unsigned spin_order_held(void)
+{
+	return held()->n;
+}
+
 void spin_order_switch(struct lock_held *next)
 {
 	struct lock_held *h = held();

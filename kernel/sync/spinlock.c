@@ -102,4 +102,8 @@ void spin_unlock(spinlock_t *l)
 	host_fault_point();
 	spin_order_release(l, l->rank);
 	atomic_store_explicit(&l->owner, 0, memory_order_release);
+#ifdef MM_DEBUG
+	if (unlikely(host_fault_pause_due) && spin_order_held() == 0)
+		host_fault_pause_now();
+#endif
 }

@@ -24,20 +24,31 @@
  *       the repair cuts it, and no object is handed out twice
  * 14    a child dies holding the tree's lock with an inode taken from the
  *       cache and not yet hashed: the next holder frees it
- * 15-17 a child dies holding the page allocator's lock with a free block
+ * 15-18 a child dies holding the page allocator's lock with a free block
  *       taken off its list and a slab's count wrong: the next allocation
  *       takes the lock over, rebuilds the lists, and every page is free again
- * 18-19 a child dies holding it in the middle of a split: the block comes
+ * 19-20 a child dies holding it in the middle of a split: the block comes
  *       back whole and listed once (the repair used to list a half twice)
- * 20-   the sweeps (debug build): a child is killed at its first, second,
+ * 21-22 a child becomes a CPU, runs a thread and leaves, a thousand times,
+ *       while this process reaps without pause: no CPU is taken for dead
+ *       while it is being born. One was, when the table showed it before it
+ *       named its thread: the reaper freed it, its threads and stacks under
+ *       the child, which met them again at exit (82_shutdown's double free).
+ *       This race rarely hits that window; 23-25 stop the child in it.
+ * 23-25 (debug build) the same child is stopped at its first, second, ...
+ *       N-th lock instant that leaves it holding none, the reaper runs, and
+ *       it goes on: it finishes unharmed every time, the check is clean and
+ *       every page is back (the reaper takes nothing from the living; this
+ *       sweep finds the window above at once, where the race took chance)
+ * 26-   the sweeps (debug build): a child is killed at its first, second,
  *       ... N-th lock taken or released, until it gets through; after each
  *       death the reaper runs, the check is clean and every page is back:
- *       20-23 while it creates, writes, renames, links and removes files
+ *       26-29 while it creates, writes, renames, links and removes files
  *             and directories: every name is there whole or not at all
- *       24-26 while it writes a knob-like hooked file twice (validate, store,
+ *       30-32 while it writes a knob-like hooked file twice (validate, store,
  *             commit to a value in the arena under a mutex): the value in
  *             force is always the one the file shows
- *       27-28 while, as a CPU serving NFS, it accepts a connection and
+ *       33-34 while, as a CPU serving NFS, it accepts a connection and
  *             answers a call
  */
 #include <arpa/inet.h>
@@ -112,6 +123,12 @@ static bool wait_for(bool (*cond)(void), int ms)
 static bool both_asleep(void)
 {
 	return !queue_empty(&gen->wq) && !queue_empty(&sem->wq);
+}
+
+/* With the broadcast, the kernel thread sleeps on its CPU's list, not on gen's queue. */
+static bool host_asleep(void)
+{
+	return !queue_empty(&sem->wq);
 }
 
 static int gen_sleeper(void *arg)
@@ -241,7 +258,7 @@ static void test_kill_cycles(void)
 
 		if (pid < 0)
 			break;
-		wait_for(both_asleep, 5000);
+		wait_for(host_asleep, 5000);
 		fd = nfs_null_conn();
 		conns += fd >= 0;
 		kill_and_wait(pid);
@@ -336,6 +353,106 @@ static void test_slots_of_the_dead(void)
 	   "with all %d free slots held by a dead process, a new process attaches", filled);
 	uml_reap();
 }
+
+static int born_thread(void *arg)
+{
+	(*(int *)arg)++;
+	uml_cpu_stop(); /* uml_cpu_run returns once this thread is gone */
+	return 0;
+}
+
+/* The child: CPU after CPU, each running a thread; exit 0 if all went well. */
+static void born_child(int rounds)
+{
+	int ran = 0;
+
+	if (uml_attach() < 0)
+		_exit(1);
+	for (int i = 0; i < rounds; i++) {
+		if (uml_cpu_init() || uml_thread_create(NULL, "born", born_thread, &ran))
+			_exit(2);
+		if (uml_cpu_run(true) < 0 || ran != i + 1)
+			_exit(3);
+		if (uml_cpu_exit())
+			_exit(4);
+	}
+	_exit(0);
+}
+
+static void test_born_not_dead(void)
+{
+	uint64_t before = pages_used(), after;
+	int status = -1;
+	long reaps = 0;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		born_child(1000);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		uml_reap();
+		reaps++;
+	}
+	after = pages_used();
+	diag("a thousand CPUs born and gone under %ld reaps: pages in use %llu before, %llu "
+	     "after",
+	     reaps, (unsigned long long)before, (unsigned long long)after);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "the child became a CPU, ran a thread and left, a thousand times, under the reaper "
+	   "(status %#x)",
+	   status);
+	ok(after == before && check_ok(), "every page is back and the check is clean");
+}
+
+#ifdef MM_DEBUG
+static void test_born_sweep(void)
+{
+	uint64_t before = pages_used(), n;
+	int paused = 0, bad_exit = 0, bad_check = 0, bad_pages = 0;
+	uint64_t first_bad = 0;
+
+	for (n = 1; n < 10000; n++) {
+		int status = -1;
+		bool stopped;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			host_fault_arm_pause(n);
+			born_child(1);
+		}
+		waitpid(pid, &status, WUNTRACED);
+		stopped = WIFSTOPPED(status);
+		if (stopped) {
+			paused++;
+			uml_reap();
+			kill(pid, SIGCONT);
+			waitpid(pid, &status, 0);
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			bad_exit++;
+			first_bad = first_bad ? first_bad : n;
+			diag("stopped at point %llu and reaped: status %#x", (unsigned long long)n,
+			     status);
+		}
+		if (!check_ok())
+			bad_check++;
+		if (pages_used() != before) {
+			bad_pages++;
+			before = pages_used();
+		}
+		if (!stopped)
+			break;
+	}
+	diag("a CPU's birth, run and exit: stopped and reaped at %d instants", paused);
+	ok(paused >= 10 && n < 10000, "the child was stopped at each of its %d free lock instants",
+	   paused);
+	ok(bad_exit == 0, "it finished unharmed after every reap (%d did not, the first at %llu)",
+	   bad_exit, (unsigned long long)first_bad);
+	ok(bad_check == 0 && bad_pages == 0,
+	   "the check was clean and every page back every time (%d checks failed, %d page "
+	   "counts moved)",
+	   bad_check, bad_pages);
+}
+#endif
 
 static void test_export_takeover(void)
 {
@@ -805,12 +922,14 @@ int main(void)
 	test_inode_leak();
 	test_zone_takeover();
 	test_split_takeover();
+	test_born_not_dead();
 #ifdef MM_DEBUG
+	test_born_sweep();
 	test_sweep();
 	test_knob_sweep();
 	test_conn_sweep();
 #else
-	skip(9, "the fault-injection sweeps need the debug build (make check-debug)");
+	skip(12, "the fault-injection sweeps need the debug build (make check-debug)");
 #endif
 	return done_testing();
 }

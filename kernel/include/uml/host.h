@@ -77,6 +77,16 @@ static inline void host_fault_point(void)
 	if (__builtin_expect(host_fault_left != 0, 0))
 		host_fault_point_slow();
 }
+/*
+ * The other half of the question: what a reaper does to a process that is
+ * alive. After host_fault_arm_pause(@n), the @n-th point only makes a stop
+ * due; the next spin_unlock that leaves the thread holding no ranked lock
+ * stops the whole process with SIGSTOP (host_fault_pause_now), so that a
+ * test can run the reaper, then SIGCONT it and see it finish unharmed.
+ */
+void host_fault_arm_pause(uint64_t n);
+extern __thread bool host_fault_pause_due;
+void host_fault_pause_now(void);
 #else
 static inline void host_fault_point(void)
 {

@@ -148,6 +148,8 @@ void spin_order_release(const void *lock, unsigned rank);
  * the record being left holds a spinlock.
  */
 void spin_order_switch(struct lock_held *h);
+/* How many ranked locks the running thread holds. */
+unsigned spin_order_held(void);
 #else
 static inline void spin_order_acquire(const void *lock, unsigned rank, bool spin)
 {
