@@ -61,7 +61,12 @@ static void tslot_release(void *arg)
 	tslot_flush_locked(z, t, true);
 	atomic_store(&t->tid, 0);
 	spin_unlock(&z->lock);
-	mm_tls.slot = NULL;
+	/*
+	 * Other keys' destructors may still free (the kernel's host waiter
+	 * does) or allocate after ours: they take the locked path from now on
+	 * rather than a slot that is no longer this thread's.
+	 */
+	mm_tls.slot = &mm_no_slot;
 }
 
 static void mm_after_fork(void)

@@ -14,6 +14,10 @@
  * 13     a thread of another process is interrupted
  * 14     two processes accept from one listener through exclusive watches: none lost
  * 15     stacks of every order; bad orders are refused
+ * 16     host threads that slept on a semaphore (each with a waiter in the
+ *        arena) exit cleanly, one after another: the waiter is freed by a
+ *        key destructor that may run after the allocator's own has given
+ *        the thread's cache back (it crashed there, found by test_tcp)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +33,7 @@
 #include "tap.h"
 #include "uml.h"
 #include "uml/host.h"
+#include "uml/mm.h"
 #include "uml/sched.h"
 #include "uml/compiler.h"
 
@@ -214,6 +219,32 @@ static void test_host_wakes_kthread(void)
 	run_all();
 	pthread_join(th, NULL);
 	ok(host_woken, "a host thread's ksem_up wakes a kernel thread");
+}
+
+static struct ksem exit_sem;
+
+static void *sleep_then_exit(void *arg)
+{
+	(void)arg;
+	/* Both: a kmalloc'd object in this thread's magazine, and a host waiter. */
+	kfree(kmalloc(64));
+	return (void *)(intptr_t)ksem_down_timeout(&exit_sem, 1000000);
+}
+
+static void test_host_thread_exit(void)
+{
+	int good = 0;
+
+	ksem_init(&exit_sem, 0);
+	for (int i = 0; i < 8; i++) {
+		pthread_t th;
+		void *rc = NULL;
+
+		pthread_create(&th, NULL, sleep_then_exit, NULL);
+		pthread_join(th, &rc);
+		good += (intptr_t)rc == -ETIMEDOUT;
+	}
+	ok(good == 8, "8 host threads slept on a semaphore, timed out and exited (%d did)", good);
 }
 
 struct shared {
@@ -601,7 +632,7 @@ int main(void)
 {
 	struct uml_boot_params bp = {.memory = 16 << 20};
 
-	plan(15);
+	plan(16);
 	if (uml_boot(&bp) || sched_cpu_init())
 		bail_out("boot failed");
 	sh = uml_zalloc(sizeof(*sh));
@@ -620,5 +651,6 @@ int main(void)
 	test_remote_interrupt();
 	test_shared_listener();
 	test_stack_orders();
+	test_host_thread_exit();
 	return done_testing();
 }
