@@ -76,6 +76,22 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
+# @code's value, or undef when it took more than $secs (the whole test's
+# alarm goes on after).
+sub bounded {
+	my ($secs, $code) = @_;
+	my ($left, $t0) = (alarm(0), time);
+	my $v = eval {
+		local $SIG{ALRM} = sub { die "timeout\n" };
+		alarm($secs);
+		my $r = $code->();
+		alarm(0);
+		$r;
+	};
+	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1);
+	return $v;
+}
+
 for ($nsc, $nsl) {
 	run($ip, 'netns', 'add', $_);
 	$made{$_} = 1;
@@ -86,12 +102,16 @@ run($ip, '-n', $nsc, 'addr', 'add', '10.216.1.1/24', 'dev', $va);
 run($ip, '-n', $nsl, 'addr', 'add', '10.216.1.2/24', 'dev', $vb);
 run($ip, '-n', $nsc, 'link', 'set', $va, 'up');
 run($ip, '-n', $nsl, 'link', 'set', $vb, 'up');
-# Frames of the MTU on the veth as on the TAP, so that the loss cases drop
-# segments, not 64 KB super-packets (without ethtool they drop fewer).
-if ($ethtool) {
-	system("$ip netns exec $nsc $ethtool -K $va tso off gso off gro off >/dev/null 2>&1");
-	system("$ip netns exec $nsl $ethtool -K $vb tso off gso off gro off >/dev/null 2>&1");
+# Frames of the MTU on every device, so that the loss cases drop segments,
+# not 64 KB super-packets: the netdev hooks see a packet before GSO cuts it
+# (egress) and after GRO merged it (ingress). Without ethtool GRO stays on.
+sub flat {
+	my ($ns, $dev) = @_;
+	run($ip, '-n', $ns, 'link', 'set', $dev, 'gso_max_segs', '1');
+	system("$ip netns exec $ns $ethtool -K $dev gro off >/dev/null 2>&1") if $ethtool;
 }
+flat($nsc, $va);
+flat($nsl, $vb);
 
 # The machine: 96 MiB (200 connection threads and their buffers), a stack
 # budget of 48 MiB.
@@ -99,15 +119,16 @@ my ($ready, $up) = ('not asked for', !$machine);
 if ($machine) {
 	$dpid = open2($dfrom, $dto, $ip, 'netns', 'exec', $nsc, $drive, '-m', '96', '-b', '48', '-E',
 		      '7', '-K', '5001', '-S', '5002', '-R', '5003', $tap, '10.216.0.2/24', '7');
-	chomp($ready = <$dfrom> // '');
+	chomp($ready = bounded(30, sub { scalar(<$dfrom>) }) // 'no answer');
 	$up = $ready =~ /^ready [0-9a-f:]{17}$/;
 }
 if ($machine && $up) {
 	run($ip, '-n', $nsc, 'addr', 'add', '10.216.0.1/24', 'dev', $tap);
 	run($ip, '-n', $nsc, 'link', 'set', $tap, 'up');
+	flat($nsc, $tap);
 }
 $lpid = open2(my $lfrom, $lto, $ip, 'netns', 'exec', $nsl, $py, $peerpy, 'serve', $peer{L});
-chomp(my $serving = <$lfrom> // '');
+chomp(my $serving = bounded(30, sub { scalar(<$lfrom>) }) // 'no answer');
 ok($up && $serving eq 'serving', "1 the machine is up on $tap ($ready), the Linux peer too ($serving)")
     or BAIL_OUT('no machine or no peer');
 if ((my $pcap = $ENV{UML_TCP_PCAP}) && $machine) {
@@ -170,13 +191,16 @@ SKIP: {
 
 # The machine's counters now ("stat": inet_status lines up to "end").
 sub machine_stat {
+	local $SIG{PIPE} = 'IGNORE';
 	print $dto "stat\n";
 	my %c;
-	while (defined(my $l = <$dfrom>)) {
-		last if $l eq "end\n";
-		my ($k, $v) = split(' ', $l);
-		$c{$k} = $v if defined $v;
-	}
+	bounded(5, sub {
+		while (defined(my $l = <$dfrom>)) {
+			last if $l eq "end\n";
+			my ($k, $v) = split(' ', $l);
+			$c{$k} = $v if defined $v;
+		}
+	});
 	return \%c;
 }
 
@@ -193,7 +217,8 @@ ok(($c->{mem_used} // 1) == 0 && ($c->{drive_conns} // 1) == 0,
     or diag(join(' ', map { "$_=$c->{$_}" } grep { /tcp|mem/ } sort keys %$c));
 
 close($dto);
-my $status = do { local $/; <$dfrom> } // '';
+my $status = bounded(20, sub { local $/; scalar(<$dfrom>) }) // '';
+kill('KILL', $dpid) unless $status;
 waitpid($dpid, 0);
 my $rc = $?;
 $dpid = undef;
