@@ -68,8 +68,29 @@ enum inet_mib {
 	INET_MIB_UDP_NO_PORTS,
 	INET_MIB_UDP_RCVBUF_ERRORS,
 	INET_MIB_UDP_OUT,
-	INET_MIB_MEM_FAILS,   /* a buffer refused: the stack's budget or the machine */
-	INET_MIB_FAULT_DROPS, /* the fault injector's doings (fault.c) */
+	/* TCP, as RFC 4022's tcp group and /proc/net/snmp's Tcp: line */
+	INET_MIB_TCP_ACTIVE_OPENS,  /* CLOSED -> SYN-SENT */
+	INET_MIB_TCP_PASSIVE_OPENS, /* LISTEN -> SYN-RECEIVED (or a cookie's connection) */
+	INET_MIB_TCP_ATTEMPT_FAILS, /* SYN-SENT/SYN-RECEIVED -> CLOSED, or back to LISTEN */
+	INET_MIB_TCP_ESTAB_RESETS,  /* ESTABLISHED/CLOSE-WAIT -> CLOSED by a reset */
+	INET_MIB_TCP_IN_SEGS,
+	INET_MIB_TCP_OUT_SEGS,
+	INET_MIB_TCP_RETRANS_SEGS,
+	INET_MIB_TCP_IN_ERRS, /* short, bad offset, bad checksum, bad options */
+	INET_MIB_TCP_OUT_RSTS,
+	INET_MIB_TCP_COOKIES_SENT,
+	INET_MIB_TCP_COOKIES_OK,
+	INET_MIB_TCP_COOKIES_BAD,
+	INET_MIB_TCP_CHALLENGE_ACKS, /* RFC 5961 */
+	INET_MIB_TCP_PAWS_DROPS,     /* RFC 7323 5 */
+	INET_MIB_TCP_OOO_DROPS,	     /* out of order past its bound */
+	INET_MIB_TCP_RCVQ_DROPS,     /* past the receive buffer */
+	INET_MIB_TCP_LISTEN_DROPS,   /* SYN or cookie ACK with the accept queue full */
+	INET_MIB_TCP_MEM_FAILS,	     /* no connection block or buffer */
+	INET_MIB_TCP_FAST_RETRANS,
+	INET_MIB_TCP_TIMEOUTS, /* retransmission timer expiries */
+	INET_MIB_MEM_FAILS,    /* a buffer refused: the stack's budget or the machine */
+	INET_MIB_FAULT_DROPS,  /* the fault injector's doings (fault.c) */
 	INET_MIB_FAULT_DUPS,
 	INET_MIB_FAULT_REORDERS,
 	INET_MIB_FAULT_CORRUPTS,
@@ -251,7 +272,8 @@ void tcp_close(struct tcp_sock *s);
 void tcp_abort(struct tcp_sock *s);
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *out);
-/* Options: Nagle off (@on true), keepalive (idle s, 0: off), buffer sizes (before connect/listen). */
+/* Options: Nagle off (@on true), keepalive (idle s, 0: off), buffer sizes (before connect/listen).
+ */
 int tcp_set_nodelay(struct tcp_sock *s, bool on);
 int tcp_set_keepalive(struct tcp_sock *s, unsigned idle_s);
 int tcp_set_buffers(struct tcp_sock *s, uint32_t sndbuf, uint32_t rcvbuf);
