@@ -212,6 +212,20 @@ uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rp
 	       (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
 }
 
+uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t k[4] = {laddr, raddr, (uint32_t)lport << 16 | rport, 0x54530000u};
+
+	return (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
+}
+
+uint32_t tcp_local_mss(uint32_t laddr)
+{
+	struct netif *nif = netif_by_addr(laddr);
+
+	return (nif ? nif->mtu : INET_MTU_MAX) - IPV4_HLEN - TCP_HLEN;
+}
+
 /* --- segment arrival: checks, then the connection's or the listener's rules --- */
 
 static void seg_count_err(struct netif *nif)
@@ -236,12 +250,13 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 		return;
 	}
 	if (!syn_room(l)) {
-		uint16_t mss = sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT;
+		uint32_t ours = tcp_local_mss(p->daddr);
+		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
 		uint32_t cookie = tcp_cookie_make(p->daddr, dport, p->saddr, sport, sg->seq, &mss);
 
 		inet_count(INET_MIB_TCP_COOKIES_SENT);
-		tcp_send_synack_raw(p->daddr, dport, p->saddr, sport, cookie, sg->seq + 1, mss,
-				    out);
+		tcp_send_synack_raw(p->daddr, dport, p->saddr, sport, cookie, sg->seq + 1,
+				    (uint16_t)ours, out);
 		return;
 	}
 	c = tcp_new_locked();
@@ -265,14 +280,15 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 	c->snd_end = c->iss + 1;
 	c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
 	c->snd_wl1 = sg->seq;
-	c->mss = sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT;
+	c->rcv_mss = tcp_local_mss(c->laddr);
+	c->mss = MIN(c->rcv_mss, sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
 	c->ws_ok = sg->o.ws_ok;
 	c->snd_wscale = c->ws_ok ? MIN(sg->o.ws, TCP_WSCALE_MAX) : 0;
 	c->ts_ok = sg->o.ts_ok;
 	if (c->ts_ok) {
 		c->ts_recent = sg->o.tsval;
 		c->ts_recent_ms = inet_now_ms();
-		host_random(&c->ts_off, sizeof(c->ts_off));
+		c->ts_off = tcp_new_ts_off(c->laddr, c->lport, c->raddr, c->rport);
 	}
 	c->sack_ok = sg->o.sack_ok;
 	c->state = TCP_SYN_RECEIVED;
@@ -325,6 +341,7 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 	c->snd_wl1 = sg->seq;
 	c->snd_wl2 = sg->ack;
 	c->mss = mss;
+	c->rcv_mss = tcp_local_mss(c->laddr);
 	c->rcv_adv = c->rcv_nxt + MIN(tcp_rcv_window(c), 65535u);
 	c->cwnd = MIN(4 * c->mss, MAX(2 * c->mss, 4380u));
 	c->ssthresh = UINT32_MAX;
@@ -676,8 +693,8 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	s->iss = tcp_new_iss(s->laddr, s->lport, s->raddr, s->rport);
 	s->snd_una = s->snd_nxt = s->snd_max = s->iss;
 	s->snd_end = s->iss + 1;
-	s->mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
-	host_random(&s->ts_off, sizeof(s->ts_off));
+	s->mss = s->rcv_mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
+	s->ts_off = tcp_new_ts_off(s->laddr, s->lport, s->raddr, s->rport);
 	s->state = TCP_SYN_SENT;
 	tcp_hash_locked(s);
 	inet_count(INET_MIB_TCP_ACTIVE_OPENS);
@@ -865,8 +882,10 @@ int tcp_shutdown(struct tcp_sock *s)
 
 	spin_lock(L);
 	switch (s->state) {
-	case TCP_ESTABLISHED:
 	case TCP_SYN_RECEIVED:
+		s->shut_wr = true; /* the FIN goes once established (take_ack) */
+		break;
+	case TCP_ESTABLISHED:
 		s->shut_wr = true;
 		s->state = TCP_FIN_WAIT_1;
 		break;
@@ -936,7 +955,8 @@ void tcp_close(struct tcp_sock *s)
 			tcp_done_locked(s, 0);
 			break;
 		}
-		if (s->state == TCP_ESTABLISHED || s->state == TCP_SYN_RECEIVED)
+		/* From SYN-RECEIVED the FIN waits for the handshake's end (take_ack). */
+		if (s->state == TCP_ESTABLISHED)
 			s->state = TCP_FIN_WAIT_1;
 		else if (s->state == TCP_CLOSE_WAIT)
 			s->state = TCP_LAST_ACK;

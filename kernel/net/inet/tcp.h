@@ -116,7 +116,8 @@ struct tcp_sock {
 	uint32_t max_snd_wnd; /* the largest window the peer offered (RFC 5961 5.2) */
 	uint32_t snd_end;     /* after the last byte queued */
 	uint32_t fin_seq;
-	uint32_t mss;		 /* the most payload of a segment, options not counted */
+	uint32_t mss;		 /* the most payload of a segment we send, options not counted */
+	uint32_t rcv_mss;	 /* what our MSS option says: our MTU less the headers */
 	struct pkb_queue sndq;	 /* data from snd_una on; p->seq its first byte */
 	uint32_t sndq_bytes;	 /* payload in sndq */
 	uint32_t sndbuf, rcvbuf; /* bytes of payload at most */
@@ -165,6 +166,10 @@ void tcp_done_locked(struct tcp_sock *s, int err);
 void tcp_set_state(struct tcp_sock *s, enum tcp_state st);
 void tcp_wake(struct tcp_sock *s);
 uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+/* RFC 7323 5.4: a timestamp offset per connection, from a keyed hash (no host call). */
+uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+/* The MSS our interface for @laddr can take. */
+uint32_t tcp_local_mss(uint32_t laddr);
 
 /* tcp_output.c */
 /* Send what may be sent now (data, FIN, an owed ACK) into @out. */

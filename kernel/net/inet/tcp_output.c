@@ -71,7 +71,7 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 
 		o[n++] = OPT_MSS;
 		o[n++] = 4;
-		put16(o + n, (uint16_t)(s->mss > 65535u ? 65535u : s->mss));
+		put16(o + n, (uint16_t)MIN(s->rcv_mss, 65535u));
 		n += 2;
 		if (!synack || s->sack_ok) {
 			o[n++] = OPT_SACK_PERM;
@@ -532,6 +532,7 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	for (struct pkb *p = s->sndq.head; p; p = p->next)
 		p->sacked = 0;
 	s->sack_high = s->snd_una;
+	s->recover = s->snd_max; /* RFC 6582 4: no fast retransmit for what the RTO resends */
 	backoff(s);
 	s->snd_nxt = s->snd_una;
 	s->t_rtx = 0;
@@ -541,24 +542,30 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	return true;
 }
 
-static void persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
+static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t seq;
 	struct pkb *p;
 	uint64_t t;
 
 	if (SEQ_GEQ(s->snd_una, s->snd_end))
-		return;
+		return true;
+	if (!s->user && s->probes >= TCP_DATA_RETRIES) {
+		/* An orphan whose peer never opens its window would live for ever. */
+		tcp_send_rst_locked(s, out);
+		tcp_done_locked(s, -ETIMEDOUT);
+		return false;
+	}
 	if (s->snd_wnd) {
 		s->probes = 0;
 		output(s, out, true);
-		return;
+		return true;
 	}
 	/* One byte past the window (RFC 9293 3.8.6.1), the same byte until it is taken. */
 	seq = s->snd_nxt == s->snd_una ? s->snd_nxt : s->snd_una;
 	p = find_seq(s, seq);
 	if (!p)
-		return;
+		return true;
 	emit(s, seq, TCP_ACK, pkb_data(p) + (seq - p->seq), 1, out);
 	if (seq == s->snd_nxt) {
 		s->snd_nxt++;
@@ -569,6 +576,7 @@ static void persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	s->probes++;
 	t = (uint64_t)s->rto_ms << MIN(s->probes, 8u);
 	arm(&s->t_persist, inet_now_ms() + MIN(t, (uint64_t)TCP_RTO_MAX_MS));
+	return true;
 }
 
 static bool keep_timeout(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
@@ -615,7 +623,8 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	}
 	if (s->t_persist && s->t_persist <= now) {
 		s->t_persist = 0;
-		persist_timeout(s, out);
+		if (!persist_timeout(s, out))
+			return false;
 	}
 	if (s->t_keep && s->t_keep <= now) {
 		s->t_keep = 0;
