@@ -128,6 +128,15 @@ static void init_cwnd(struct tcp_sock *s)
 	s->recover = s->snd_una;
 }
 
+/* RFC 7323 4.1: the echoed timestamp times the round trip, if it is one we could have sent. */
+static void ts_sample(struct tcp_sock *s, const struct tcp_seg *sg)
+{
+	uint32_t rtt = tcp_ts_now(s) - sg->o.tsecr;
+
+	if (sg->o.ts_ok && sg->o.tsecr && rtt < 3600000u)
+		tcp_rtt_sample(s, rtt);
+}
+
 static void take_syn_options(struct tcp_sock *s, const struct tcp_seg *sg)
 {
 	uint32_t ours = s->mss;
@@ -175,8 +184,8 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	s->last_rcv_ms = inet_now_ms();
 	if (ack_ok) {
 		s->snd_una = sg->ack;
-		if (s->ts_ok && sg->o.tsecr && s->retries == 0)
-			tcp_rtt_sample(s, tcp_ts_now(s) - sg->o.tsecr);
+		if (s->ts_ok && s->retries == 0)
+			ts_sample(s, sg);
 		s->retries = 0;
 		s->t_rtx = 0;
 		init_cwnd(s);
@@ -291,8 +300,8 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->snd_wnd = s->max_snd_wnd = wnd;
 		s->snd_wl1 = sg->seq;
 		s->snd_wl2 = sg->ack;
-		if (s->ts_ok && sg->o.tsecr && s->retries == 0)
-			tcp_rtt_sample(s, tcp_ts_now(s) - sg->o.tsecr);
+		if (s->ts_ok && s->retries == 0)
+			ts_sample(s, sg);
 		s->retries = 0;
 		init_cwnd(s);
 		s->snd_una = sg->ack;
@@ -320,8 +329,8 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		if (SEQ_GT(s->snd_una, data_end))
 			data = 0;
 		sndq_trim(s, data);
-		if (s->ts_ok && sg->o.tsecr && tcp_ts_now(s) - sg->o.tsecr < 3600000u)
-			tcp_rtt_sample(s, tcp_ts_now(s) - sg->o.tsecr);
+		if (s->ts_ok && sg->o.ts_ok && sg->o.tsecr)
+			ts_sample(s, sg);
 		else if (s->rtt_timing && SEQ_GT(sg->ack, s->rtt_seq)) {
 			s->rtt_timing = false;
 			tcp_rtt_sample(s, (uint32_t)(inet_now_ms() - s->rtt_start_ms));
@@ -583,6 +592,9 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 	}
 	if (!acceptable(s, sg, seglen)) {
 		if (!(sg->flags & TCP_RST)) {
+			/* In TIME-WAIT that is the peer's FIN again: our ACK was lost. */
+			if (s->state == TCP_TIME_WAIT && (sg->flags & TCP_FIN))
+				arm_at(&s->t_wait, inet_now_ms() + TCP_TIME_WAIT_MS);
 			s->ack_now = true;
 			tcp_output_locked(s, out);
 		}
