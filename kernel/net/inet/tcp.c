@@ -22,7 +22,7 @@
 #define EPHEMERAL_LO 49152u
 #define EPHEMERAL_N  16384u
 
-#define L (&inet_stack->tcp_lock)
+#define TCP_LOCK (&inet_stack->tcp_lock)
 
 static unsigned conn_bucket(uint32_t raddr, uint16_t lport, uint16_t rport)
 {
@@ -276,7 +276,7 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 	c->irs = sg->seq;
 	c->rcv_nxt = sg->seq + 1;
 	c->iss = tcp_new_iss(c->laddr, c->lport, c->raddr, c->rport);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
 	c->snd_end = c->iss + 1;
 	c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
 	c->snd_wl1 = sg->seq;
@@ -336,7 +336,7 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 	c->irs = sg->seq - 1;
 	c->rcv_nxt = sg->seq;
 	c->iss = sg->ack - 1;
-	c->snd_una = c->snd_nxt = c->snd_max = c->snd_end = sg->ack;
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_end = c->snd_sml = sg->ack;
 	c->snd_wnd = c->max_snd_wnd = sg->wnd;
 	c->snd_wl1 = sg->seq;
 	c->snd_wl2 = sg->ack;
@@ -382,7 +382,7 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		seg_count_err(nif);
 		goto drop;
 	}
-	/* RFC 9293 3.9.1... TCP is unicast: no segment to a broadcast, nor from no host. */
+	/* TCP is unicast (RFC 1122 4.2.3.10): nothing to a broadcast, nor from no host. */
 	if (p->bcast || p->saddr == 0) {
 		netif_count(&nif->stats.rx_drops, 1);
 		goto drop;
@@ -406,7 +406,7 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		goto drop;
 	}
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s = tcp_lookup_locked(p->daddr, dport, p->saddr, sport);
 	if (s) {
 		tcp_segment_locked(s, p, &sg, &out, &consumed);
@@ -431,7 +431,7 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		/* CLOSED (RFC 9293 3.10.7.1): a reset, never one about a reset. */
 		tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 	if (consumed)
 		return;
@@ -450,12 +450,12 @@ void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen)
 		return;
 	if (type != ICMP_UNREACH || (code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
 		return;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s = tcp_lookup_locked(get32(q + 12), get16(q + ihl), get32(q + 16), get16(q + ihl + 2));
 	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
 	if (s && s->state == TCP_SYN_SENT && get32(q + ihl + 4) == s->iss)
 		tcp_done_locked(s, -ECONNREFUSED);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 }
 
 /* --- timers --- */
@@ -484,7 +484,7 @@ void tcp_tick(uint64_t now)
 
 	if (!inet_stack)
 		return;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++) {
 		struct tcp_sock *s = inet_stack->tcp_conn[b], *n;
 
@@ -499,7 +499,7 @@ void tcp_tick(uint64_t now)
 		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
 			next = MIN(next, sock_next(s));
 	atomic_store(&inet_stack->tcp_next_ms, next);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 }
 
@@ -526,9 +526,9 @@ static int wait_locked(struct tcp_sock *s, int timeout_ms, uint64_t deadline)
 	}
 	/* Hand over hand: a waker needs tcp_lock to change what we wait for, then wq.lock. */
 	spin_lock(&s->wq.lock);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	left = kwait_sleep_locked(&s->wq, KWAIT_INTR, left);
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	return left == -EINTR ? -EINTR : 0;
 }
 
@@ -543,11 +543,11 @@ int tcp_open(struct tcp_sock **out)
 
 	if (!inet_stack)
 		return -ENODEV;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s = tcp_new_locked();
 	if (s)
 		s->user = true;
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	if (!s)
 		return -ENOMEM;
 	*out = s;
@@ -590,9 +590,9 @@ int tcp_bind(struct tcp_sock *s, uint32_t addr, uint16_t port)
 
 	if (addr && !netif_by_addr(addr))
 		return -EADDRNOTAVAIL;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	err = bind_locked(s, addr, port);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return err;
 }
 
@@ -602,7 +602,7 @@ int tcp_listen(struct tcp_sock *s, int backlog)
 
 	if (backlog < 1 || backlog > INET_TCP_BACKLOG_MAX)
 		return -EINVAL;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	if (!s->bound)
 		err = -EINVAL;
 	else if (s->state == TCP_LISTEN)
@@ -613,7 +613,7 @@ int tcp_listen(struct tcp_sock *s, int backlog)
 		s->backlog = (uint32_t)backlog;
 		s->state = TCP_LISTEN;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return err;
 }
 
@@ -624,7 +624,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 	struct tcp_sock *c;
 	int err = 0;
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	for (;;) {
 		if (s->state != TCP_LISTEN) {
 			err = -EINVAL;
@@ -646,7 +646,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 		if (err)
 			break;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return err;
 }
 
@@ -660,7 +660,7 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 
 	if (dport == 0 || daddr == 0 || daddr == INET_BCAST)
 		return -EINVAL;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
 		err = -EALREADY;
 		goto wait;
@@ -691,7 +691,7 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	s->raddr = daddr;
 	s->rport = dport;
 	s->iss = tcp_new_iss(s->laddr, s->lport, s->raddr, s->rport);
-	s->snd_una = s->snd_nxt = s->snd_max = s->iss;
+	s->snd_una = s->snd_nxt = s->snd_max = s->snd_sml = s->iss;
 	s->snd_end = s->iss + 1;
 	s->mss = s->rcv_mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
 	s->ts_off = tcp_new_ts_off(s->laddr, s->lport, s->raddr, s->rport);
@@ -699,9 +699,9 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	tcp_hash_locked(s);
 	inet_count(INET_MIB_TCP_ACTIVE_OPENS);
 	tcp_send_syn_locked(s, &out);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	err = -EINPROGRESS;
 wait:
 	for (;;) {
@@ -721,7 +721,7 @@ wait:
 			break;
 	}
 out:
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return err;
 }
 
@@ -737,7 +737,7 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 	size_t done = 0;
 	int err = 0;
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	while (done < len) {
 		struct pkb_queue out = {0};
 
@@ -789,9 +789,9 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 		}
 		tcp_output_locked(s, &out);
 		if (out.head) {
-			spin_unlock(L);
+			spin_unlock(TCP_LOCK);
 			tcp_xmit(&out);
-			spin_lock(L);
+			spin_lock(TCP_LOCK);
 		}
 		if (done == len)
 			break;
@@ -808,7 +808,7 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 		if (err)
 			break;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	if (done)
 		return (ssize_t)done;
 	return err ? err : -EAGAIN;
@@ -822,7 +822,7 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms)
 	size_t done = 0;
 	int err = 0;
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	for (;;) {
 		struct pkb *p;
 		uint32_t before;
@@ -868,7 +868,7 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms)
 		if (err)
 			break;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 	if (done)
 		return (ssize_t)done;
@@ -880,7 +880,7 @@ int tcp_shutdown(struct tcp_sock *s)
 	struct pkb_queue out = {0};
 	int err = 0;
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	switch (s->state) {
 	case TCP_SYN_RECEIVED:
 		s->shut_wr = true; /* the FIN goes once established (take_ack) */
@@ -905,7 +905,7 @@ int tcp_shutdown(struct tcp_sock *s)
 	}
 	if (!err && s->state != TCP_CLOSED)
 		tcp_output_locked(s, &out);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 	return err;
 }
@@ -935,7 +935,7 @@ void tcp_close(struct tcp_sock *s)
 {
 	struct pkb_queue out = {0};
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s->user = false;
 	unbind_locked(s);
 	switch (s->state) {
@@ -966,7 +966,7 @@ void tcp_close(struct tcp_sock *s)
 			s->t_wait = inet_now_ms() + TCP_FIN_WAIT_2_MS;
 		break;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 }
 
@@ -974,7 +974,7 @@ void tcp_abort(struct tcp_sock *s)
 {
 	struct pkb_queue out = {0};
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s->user = false;
 	unbind_locked(s);
 	if (s->state == TCP_LISTEN)
@@ -982,7 +982,7 @@ void tcp_abort(struct tcp_sock *s)
 	else if (s->state != TCP_CLOSED && s->state != TCP_SYN_SENT && s->state != TCP_TIME_WAIT)
 		tcp_send_rst_locked(s, &out);
 	tcp_done_locked(s, 0);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 }
 
@@ -995,7 +995,7 @@ int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port)
 
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
 {
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	memset(o, 0, sizeof(*o));
 	o->state = s->state;
 	o->laddr = s->laddr;
@@ -1021,7 +1021,7 @@ int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
 	o->bytes_received = s->bytes_received;
 	o->retransmits = s->retransmits;
 	o->dup_acks = s->dup_acks_seen;
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return 0;
 }
 
@@ -1029,11 +1029,11 @@ int tcp_set_nodelay(struct tcp_sock *s, bool on)
 {
 	struct pkb_queue out = {0};
 
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s->nodelay = on;
 	if (on && can_send(s))
 		tcp_output_locked(s, &out);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	tcp_xmit(&out);
 	return 0;
 }
@@ -1042,13 +1042,13 @@ int tcp_set_keepalive(struct tcp_sock *s, unsigned idle_s)
 {
 	if (idle_s > 86400u * 7)
 		return -EINVAL;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	s->keep_idle_s = idle_s;
 	s->t_keep =
 	    idle_s && s->state == TCP_ESTABLISHED ? inet_now_ms() + (uint64_t)idle_s * 1000u : 0;
 	if (s->t_keep && s->t_keep < atomic_load(&inet_stack->tcp_next_ms))
 		atomic_store(&inet_stack->tcp_next_ms, s->t_keep);
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return 0;
 }
 
@@ -1059,13 +1059,13 @@ int tcp_set_buffers(struct tcp_sock *s, uint32_t sndbuf, uint32_t rcvbuf)
 	/* At least two segments each way; at most what a window scale of 14 can say. */
 	if (sndbuf < 4096 || rcvbuf < 4096 || sndbuf > (16u << 20) || rcvbuf > (16u << 20))
 		return -EINVAL;
-	spin_lock(L);
+	spin_lock(TCP_LOCK);
 	if (s->state != TCP_CLOSED && s->state != TCP_LISTEN)
 		err = -EISCONN;
 	else {
 		s->sndbuf = sndbuf;
 		s->rcvbuf = rcvbuf;
 	}
-	spin_unlock(L);
+	spin_unlock(TCP_LOCK);
 	return err;
 }

@@ -124,6 +124,7 @@ struct tcp_sock {
 	uint32_t cwnd, ssthresh, recover, dupacks;
 	uint32_t sack_high; /* the highest sequence the peer SACKed */
 	uint32_t rtx_high;  /* in recovery: holes before this were retransmitted */
+	uint32_t snd_sml;   /* after the last short segment sent (Nagle, Minshall's rule) */
 	uint32_t rtt_seq;
 	uint64_t rtt_start_ms;
 	uint32_t srtt_us, rttvar_us, rto_ms;

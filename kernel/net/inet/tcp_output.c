@@ -351,6 +351,8 @@ static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t 
 			s->rtt_timing = false; /* Karn: a retransmitted segment is not timed */
 	} else {
 		s->bytes_sent += len;
+		if (len < tcp_eff_mss(s))
+			s->snd_sml = seq + len;
 		if (!s->ts_ok && !s->rtt_timing) {
 			s->rtt_timing = true;
 			s->rtt_seq = seq;
@@ -400,9 +402,13 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 			force = false;
 		}
 		last = s->snd_nxt + len == s->snd_end;
-		/* Nagle (RFC 896): one short segment in flight at a time. */
+		/*
+		 * Nagle (RFC 896) with Minshall's refinement: a short segment waits
+		 * only while another short one is unacknowledged, so the tail of a
+		 * bulk write does not wait for a delayed ACK of full segments.
+		 */
 		if (len < emss && last && !s->nodelay && !s->shut_wr &&
-		    SEQ_GEQ(s->snd_nxt, s->snd_max) && s->snd_una != s->snd_max)
+		    SEQ_GEQ(s->snd_nxt, s->snd_max) && SEQ_GT(s->snd_sml, s->snd_una))
 			break;
 		fin = last && s->shut_wr;
 		send_data(s, p, s->snd_nxt, len, fin, out);
