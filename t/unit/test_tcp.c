@@ -36,7 +36,9 @@
  * 14     a host thread blocked in tcp_recv is woken by the data
  * 15     5000 random segments (flags, numbers, options) at a connection:
  *        nothing breaks, and if it survives it still carries data
- * 16     every buffer and connection is back in the end
+ * 16     simultaneous open (figure 8 of RFC 9293: SYN-SENT, SYN-RECEIVED,
+ *        ESTABLISHED on both) and simultaneous close (CLOSING, TIME-WAIT)
+ * 17     every buffer and connection is back in the end
  */
 #include <errno.h>
 #include <pthread.h>
@@ -113,33 +115,38 @@ static void arp_reply(const uint8_t *req)
 	netif_input(q, f, 42);
 }
 
+/* Deliver the oldest frame on the wire, mirrored: false when there is none. */
+static bool deliver_one(void)
+{
+	uint8_t f[FRAME_SZ], a[4];
+	size_t len;
+
+	if (r_head == r_tail)
+		return false;
+	len = ring[r_head % RING].len;
+	memcpy(f, ring[r_head % RING].b, len);
+	r_head++;
+	if (get16(f + 12) == ETH_P_ARP) {
+		if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
+			arp_reply(f);
+		return true;
+	}
+	if (get16(f + 12) != ETH_P_IPV4)
+		return true;
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	memcpy(a, f + 26, 4);
+	memcpy(f + 26, f + 30, 4);
+	memcpy(f + 30, a, 4);
+	netif_input(q, f, len);
+	return true;
+}
+
 /* Deliver what was sent, mirrored, until the wire is quiet. */
 static void pump(void)
 {
-	for (int guard = 0; r_head != r_tail && guard < 100000; guard++) {
-		uint8_t f[FRAME_SZ];
-		size_t len = ring[r_head % RING].len;
-
-		memcpy(f, ring[r_head % RING].b, len);
-		r_head++;
-		if (get16(f + 12) == ETH_P_ARP) {
-			if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
-				arp_reply(f);
-			continue;
-		}
-		if (get16(f + 12) != ETH_P_IPV4)
-			continue;
-		memcpy(f, our_mac, 6);
-		memcpy(f + 6, peer_mac, 6);
-		{
-			uint8_t a[4];
-
-			memcpy(a, f + 26, 4);
-			memcpy(f + 26, f + 30, 4);
-			memcpy(f + 30, a, 4);
-		}
-		netif_input(q, f, len);
-	}
+	for (int guard = 0; guard < 100000 && deliver_one(); guard++)
+		;
 }
 
 static void flush_wire(void)
@@ -957,6 +964,47 @@ static void test_hostile(struct tcp_sock *l)
 	run(10);
 }
 
+static void test_simultaneous(void)
+{
+	struct tcp_sock *a, *b;
+	unsigned sa, sb, ca, cb, ta, tb;
+	char buf[8];
+	ssize_t n;
+
+	/* The mirror turns a's segments to 10.0.0.9:7002 into b's from 10.0.0.9:7001. */
+	if (tcp_open(&a) || tcp_open(&b) || tcp_bind(a, 0, 7001) || tcp_bind(b, 0, 7002))
+		bail_out("no sockets for simultaneous open");
+	mirror = false;
+	tcp_connect(a, PEER_IP, 7002, 0);
+	tcp_connect(b, PEER_IP, 7001, 0);
+	mirror = true;
+	run(50);
+	sa = state_of(a);
+	sb = state_of(b);
+	tcp_send(a, "ab", 2, 0);
+	run(50);
+	n = tcp_recv(b, buf, sizeof(buf), 0);
+	mirror = false;
+	tcp_shutdown(a);
+	tcp_shutdown(b);
+	/* Each FIN meets the other side in FIN-WAIT-1: CLOSING, until its own FIN is ACKed. */
+	deliver_one();
+	deliver_one();
+	ca = state_of(a);
+	cb = state_of(b);
+	mirror = true;
+	run(100);
+	ta = state_of(a);
+	tb = state_of(b);
+	ok(sa == TCP_ESTABLISHED && sb == TCP_ESTABLISHED && n == 2 && ca == TCP_CLOSING &&
+	       cb == TCP_CLOSING && ta == TCP_TIME_WAIT && tb == TCP_TIME_WAIT,
+	   "16 simultaneous open: established (%u, %u), data flows (%zd); simultaneous close "
+	   "(%u, %u) ends in TIME-WAIT (%u, %u)",
+	   sa, sb, n, ca, cb, ta, tb);
+	tcp_close(a);
+	tcp_close(b);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -964,7 +1012,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(23);
+	plan(24);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -993,13 +1041,14 @@ int main(void)
 	test_keepalive(l);
 	test_blocking(l);
 	test_hostile(l);
+	test_simultaneous();
 
 	tcp_close(l);
 	run(61000);
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0,
-	   "16 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
+	   "17 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
 	   max, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache));
 	netif_queue_close(q);
 	return done_testing();
