@@ -218,8 +218,11 @@ static bool acceptable(const struct tcp_sock *s, const struct tcp_seg *sg, uint3
 		SEQ_LT(sg->seq + seglen - 1, s->rcv_nxt + wnd));
 }
 
-static void take_sack(struct tcp_sock *s, const struct tcp_seg *sg)
+/* Mark what the peer's SACK blocks cover: whether any of it is news. */
+static bool take_sack(struct tcp_sock *s, const struct tcp_seg *sg)
 {
+	bool news = false;
+
 	for (unsigned b = 0; b < sg->o.nsack; b++) {
 		uint32_t l = sg->o.sack[b][0], r = sg->o.sack[b][1];
 
@@ -229,12 +232,26 @@ static void take_sack(struct tcp_sock *s, const struct tcp_seg *sg)
 		for (struct pkb *p = s->sndq.head; p; p = p->next) {
 			if (SEQ_GEQ(p->seq, r))
 				break;
-			if (SEQ_GEQ(p->seq, l) && SEQ_LEQ(p->seq + p->len, r))
+			if (!p->sacked && SEQ_GEQ(p->seq, l) && SEQ_LEQ(p->seq + p->len, r)) {
 				p->sacked = 1;
+				news = true;
+			}
 		}
 		if (SEQ_GT(r, s->sack_high))
 			s->sack_high = r;
 	}
+	return news;
+}
+
+/* Bytes the peer holds above snd_una (RFC 6675's IsLost(snd_una) counts them). */
+static uint32_t sacked_bytes(const struct tcp_sock *s)
+{
+	uint32_t n = 0;
+
+	for (const struct pkb *p = s->sndq.head; p; p = p->next)
+		if (p->sacked)
+			n += p->len;
+	return n;
 }
 
 /* Drop acknowledged data from the send queue: @n bytes from its head. */
@@ -272,6 +289,7 @@ static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *out)
 {
 	uint32_t m = tcp_eff_mss(s), wnd = sg->wnd << s->snd_wscale;
+	bool news = false;
 
 	if (s->state == TCP_SYN_RECEIVED) {
 		struct tcp_sock *l = s->parent;
@@ -321,7 +339,7 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		return false;
 	}
 	if (s->sack_ok && sg->o.nsack)
-		take_sack(s, sg);
+		news = take_sack(s, sg);
 	if (SEQ_GT(sg->ack, s->snd_una)) {
 		uint32_t acked = sg->ack - s->snd_una, data_end = s->snd_end;
 		uint32_t data = (SEQ_LT(sg->ack, data_end) ? sg->ack : data_end) - s->snd_una;
@@ -371,16 +389,18 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			tcp_arm_rtx(s); /* RFC 6298 5.3 */
 		tcp_wake(s);
 	} else if (sg->ack == s->snd_una && sg->len == 0 && !(sg->flags & (TCP_SYN | TCP_FIN)) &&
-		   wnd == s->snd_wnd && s->snd_una != s->snd_max) {
-		/* RFC 5681 2's duplicate ACK. */
+		   (wnd == s->snd_wnd || news) && s->snd_una != s->snd_max) {
+		/*
+		 * RFC 5681 2's duplicate ACK; with SACK, any ACK that SACKs new data
+		 * is one (RFC 6675 2), though the reader moved the window meanwhile.
+		 */
 		s->dupacks++;
 		s->dup_acks_seen++;
 		if (s->in_recovery) {
 			s->cwnd += m;
 			tcp_retransmit_hole(s, out);
 		} else if (SEQ_GEQ(s->snd_una, s->recover) &&
-			   (s->dupacks == 3 ||
-			    (s->sack_ok && s->sack_high - s->snd_una > 3 * m && s->dupacks >= 1))) {
+			   (s->dupacks >= 3 || (s->sack_ok && sacked_bytes(s) >= 3 * m))) {
 			inet_count(INET_MIB_TCP_FAST_RETRANS);
 			enter_recovery(s, out);
 		}
