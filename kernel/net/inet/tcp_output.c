@@ -199,9 +199,12 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 	} else {
 		uint32_t w = tcp_rcv_window(s), sh = s->ws_ok ? s->rcv_wscale : 0;
 
-		/* A window never shrinks (RFC 9293 3.8.6.2.2): the old right edge stands. */
+		/*
+		 * A window never shrinks (RFC 9293 3.8.6.2.2): the old right edge
+		 * stands, rounded up to the scale so that it is not cut either.
+		 */
 		if (SEQ_LT(s->rcv_nxt + w, s->rcv_adv))
-			w = s->rcv_adv - s->rcv_nxt;
+			w = s->rcv_adv - s->rcv_nxt + (1u << sh) - 1;
 		wnd = MIN(w >> sh, 65535u);
 		if (SEQ_GT(s->rcv_nxt + (wnd << sh), s->rcv_adv))
 			s->rcv_adv = s->rcv_nxt + (wnd << sh);
