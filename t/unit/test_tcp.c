@@ -38,7 +38,10 @@
  *        nothing breaks, and if it survives it still carries data
  * 16     simultaneous open (figure 8 of RFC 9293: SYN-SENT, SYN-RECEIVED,
  *        ESTABLISHED on both) and simultaneous close (CLOSING, TIME-WAIT)
- * 17     every buffer and connection is back in the end
+ * 17     SACK blocks (RFC 2018): out-of-order data is ACKed at once with
+ *        its block, the newest block first; filling the first hole ACKs
+ *        at once and leaves the other block
+ * 18     every buffer and connection is back in the end
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1005,6 +1008,69 @@ static void test_simultaneous(void)
 	tcp_close(b);
 }
 
+/* The SACK blocks of segment @t into @b: how many. */
+static unsigned sack_of(const uint8_t *t, uint32_t b[4][2])
+{
+	unsigned hl = (t[12] >> 4) * 4u, i = 20, n = 0;
+
+	while (i < hl) {
+		if (t[i] == 0)
+			break;
+		if (t[i] == 1) {
+			i++;
+			continue;
+		}
+		if (t[i] == 5)
+			for (unsigned k = 0; k + 8 <= t[i + 1] - 2u && n < 4; k += 8, n++) {
+				b[n][0] = get32(t + i + 2 + k);
+				b[n][1] = get32(t + i + 6 + k);
+			}
+		i += t[i + 1];
+	}
+	return n;
+}
+
+static void test_sack_blocks(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	uint8_t o[12], d[1000] = {0};
+	uint32_t b[4][2], nxt;
+	const uint8_t *t;
+	unsigned n1, n2, n3;
+	bool one, two, filled;
+	uint32_t tsv;
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for SACK");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	seg_in(c->lport, 80, nxt + 1000, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, 100);
+	t = next_seg();
+	n1 = t ? sack_of(t, b) : 0;
+	one = t && get32(t + 8) == nxt && n1 == 1 && b[0][0] == nxt + 1000 && b[0][1] == nxt + 1100;
+	seg_in(c->lport, 80, nxt + 2000, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, 100);
+	t = next_seg();
+	n2 = t ? sack_of(t, b) : 0;
+	two = t && n2 == 2 && b[0][0] == nxt + 2000 && b[0][1] == nxt + 2100 &&
+	      b[1][0] == nxt + 1000 && b[1][1] == nxt + 1100;
+	seg_in(c->lport, 80, nxt, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, 1000);
+	t = next_seg();
+	n3 = t ? sack_of(t, b) : 0;
+	filled = t && get32(t + 8) == nxt + 1100 && n3 == 1 && b[0][0] == nxt + 2000;
+	ok(one && two && filled,
+	   "17 SACK blocks: one (%u), two with the newest first (%u), a filled hole ACKed at once "
+	   "leaving one (%u)",
+	   n1, n2, n3);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1012,7 +1078,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(24);
+	plan(25);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1042,13 +1108,14 @@ int main(void)
 	test_blocking(l);
 	test_hostile(l);
 	test_simultaneous();
+	test_sack_blocks(l);
 
 	tcp_close(l);
 	run(61000);
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0,
-	   "17 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
+	   "18 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
 	   max, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache));
 	netif_queue_close(q);
 	return done_testing();
