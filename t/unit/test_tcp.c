@@ -41,7 +41,10 @@
  * 17     SACK blocks (RFC 2018): out-of-order data is ACKed at once with
  *        its block, the newest block first; filling the first hole ACKs
  *        at once and leaves the other block
- * 18     every buffer and connection is back in the end
+ * 18     the SACK scoreboard (RFC 6675): an ACK SACKing 4 segments above a
+ *        hole starts recovery at once, retransmitting the hole; the next
+ *        duplicate ACK retransmits the second hole, skipping SACKed data
+ * 19     every buffer and connection is back in the end
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1071,6 +1074,68 @@ static void test_sack_blocks(struct tcp_sock *l)
 	run(10);
 }
 
+static void test_scoreboard(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	static uint8_t d[10 * 1448];
+	uint8_t o[24];
+	uint32_t una, m, first = 0, second = 0;
+	uint64_t fr0;
+	const uint8_t *t;
+	int got = 0;
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for the scoreboard");
+	/* Some data first, so that the window lets ten segments go at once. */
+	a.from = c;
+	a.to = s;
+	a.total = 300000;
+	none.from = s;
+	none.to = c;
+	transfer(&a, &none, 10000, NULL);
+	tcp_set_nodelay(c, true);
+	mirror = false;
+	flush_wire();
+	una = c->snd_una;
+	m = tcp_eff_mss(c);
+	tcp_send(c, d, 10 * m, 0);
+	flush_wire(); /* all ten lost to the test: it answers for the peer */
+	fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS);
+	ts_opt(o, c->ts_recent + 1, 0);
+	o[12] = 1;
+	o[13] = 1;
+	o[14] = 5;
+	o[15] = 2 + 2 * 8;
+	put32(o + 16, una + m);
+	put32(o + 20, una + 3 * m);
+	{
+		uint8_t o2[32];
+
+		memcpy(o2, o, 24);
+		put32(o2 + 24, una + 4 * m);
+		put32(o2 + 28, una + 6 * m);
+		seg_in(80, c->lport, s->snd_nxt, una, TCP_ACK, o2, 32, NULL, 0);
+		while ((t = next_seg()))
+			if (get16(t) == c->lport && !got++)
+				first = get32(t + 4);
+		seg_in(80, c->lport, s->snd_nxt, una, TCP_ACK, o2, 32, NULL, 0);
+		while ((t = next_seg()))
+			if (get16(t) == c->lport && got++ == 1)
+				second = get32(t + 4);
+	}
+	ok(first == una && second == una + 3 * m && inet_mib(INET_MIB_TCP_FAST_RETRANS) > fr0 &&
+	       c->in_recovery,
+	   "18 scoreboard: recovery on one ACK SACKing 4 segments, hole 1 (+%u), then hole 2 "
+	   "(+%u) skipping SACKed data",
+	   first - una, second - una);
+	mirror = true;
+	run(3000);
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1078,7 +1143,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(25);
+	plan(26);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1109,13 +1174,14 @@ int main(void)
 	test_hostile(l);
 	test_simultaneous();
 	test_sack_blocks(l);
+	test_scoreboard(l);
 
 	tcp_close(l);
 	run(61000);
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0,
-	   "18 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
+	   "19 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
 	   max, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache));
 	netif_queue_close(q);
 	return done_testing();
