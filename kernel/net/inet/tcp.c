@@ -635,6 +635,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 			acc_remove_locked(s, c);
 			c->parent = NULL;
 			c->user = true;
+			c->opened = true;
 			*out = c;
 			if (raddr)
 				*raddr = c->raddr;
@@ -696,6 +697,7 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	s->mss = s->rcv_mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
 	s->ts_off = tcp_new_ts_off(s->laddr, s->lport, s->raddr, s->rport);
 	s->state = TCP_SYN_SENT;
+	s->opened = true;
 	tcp_hash_locked(s);
 	inet_count(INET_MIB_TCP_ACTIVE_OPENS);
 	tcp_send_syn_locked(s, &out);
@@ -747,9 +749,12 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 			s->err_pipe = true;
 			break;
 		}
+		if (!s->opened || s->state == TCP_LISTEN) {
+			err = -ENOTCONN;
+			break;
+		}
 		if (s->shut_wr || s->err_pipe || s->state == TCP_CLOSED) {
-			err = s->err_pipe || s->shut_wr || s->state == TCP_CLOSED ? -EPIPE
-										  : -ENOTCONN;
+			err = -EPIPE;
 			break;
 		}
 		if (!can_send(s)) {

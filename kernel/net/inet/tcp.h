@@ -91,6 +91,7 @@ struct tcp_sock {
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
 	bool hashed, bound;
+	bool opened;	  /* connect or accept made it a connection once */
 	bool user;	  /* a handle is out: tcp_close/abort has not been called */
 	bool nodelay;	  /* Nagle off */
 	bool shut_wr;	  /* the user asked for a FIN */
