@@ -13,8 +13,9 @@
  * The services (as inet-drive's -D, -S, -R): discard reads until FIN and
  * answers "bytes N"; source reads a line "N" and sends N bytes of the
  * pattern i % 251; rr sends back every 64-byte message. A client prints
- * one key=value line: bytes, secs and mbit_s (goodput, megabits of payload
- * per second), or count, p50_us, p99_us and mean_us.
+ * one key=value line: bytes, secs, mbit_s (goodput, megabits of payload per
+ * second) and cc (the client's congestion control; every socket asks for
+ * cubic), or count, p50_us, p99_us and mean_us.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,23 @@ static void set_timeouts(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * Cubic on every socket, client's and server's: this host's default is bbr,
+ * and a namespace may not pick another default unless the host allows it;
+ * the socket option may (CAP_NET_ADMIN). Returns what the socket uses.
+ */
+static const char *set_cubic(int fd)
+{
+	static char name[16];
+	socklen_t len = sizeof(name) - 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+	memset(name, 0, sizeof(name));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &len))
+		strcpy(name, "?");
+	return name;
 }
 
 static void set_nodelay(int fd)
@@ -223,6 +241,7 @@ static _Noreturn void serve(const char *addr)
 		if (fd < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1)
 			die("socket or address");
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		set_cubic(fd);
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128))
 			die("bind/listen");
 		if (pthread_create(&t, NULL, listen_main, (void *)(long)fd))
@@ -236,6 +255,8 @@ static _Noreturn void serve(const char *addr)
 
 /* ------------------------------------------------------ the clients --- */
 
+static const char *cc = "?"; /* the client's congestion control */
+
 static int dial(const char *host, int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -244,6 +265,7 @@ static int dial(const char *host, int port)
 	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
 		die("socket or address");
 	set_timeouts(fd);
+	cc = set_cubic(fd);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		die("connect");
 	return fd;
@@ -274,7 +296,8 @@ static int run_send(const char *host, double secs)
 		fprintf(stderr, "tcpbench: sent %llu, discard said '%s'\n", sent, line);
 		return 1;
 	}
-	printf("mode=send bytes=%llu secs=%.3f mbit_s=%.1f\n", sent, t, (double)sent * 8 / t / 1e6);
+	printf("mode=send bytes=%llu secs=%.3f mbit_s=%.1f cc=%s\n", sent, t,
+	       (double)sent * 8 / t / 1e6, cc);
 	close(fd);
 	free(buf);
 	return 0;
@@ -299,7 +322,8 @@ static int run_recv(const char *host, double secs)
 			die("recv");
 		got += (unsigned long long)n;
 	}
-	printf("mode=recv bytes=%llu secs=%.3f mbit_s=%.1f\n", got, t, (double)got * 8 / t / 1e6);
+	printf("mode=recv bytes=%llu secs=%.3f mbit_s=%.1f cc=%s\n", got, t,
+	       (double)got * 8 / t / 1e6, cc);
 	close(fd); /* unread data: a RST ends the source's stream */
 	free(buf);
 	return 0;
