@@ -607,6 +607,32 @@ static void test_backlog(void)
 	ok(accepted && inet_mib(INET_MIB_TCP_COOKIES_OK) == ok0 + 1 &&
 	       inet_mib(INET_MIB_TCP_COOKIES_BAD) > 0,
 	   "8b a cookie's ACK makes a connection with its data; a forged one does not");
+	{
+		/* A SYN with every option: its cookie connection keeps WS, SACK and TS. */
+		uint8_t o[40];
+		unsigned olen = tcp_syn_options(o, 1460, true, true, 5000, 0, true, 7);
+		uint32_t tsv = 0, ck = 0;
+		bool opts = false;
+
+		seg_in(21000, 100, 7777, 0, TCP_SYN, o, olen, NULL, 0);
+		while ((t = next_seg()))
+			if (t[13] == (TCP_SYN | TCP_ACK) && get16(t + 2) == 21000) {
+				struct tcp_opts po = {0};
+
+				ck = get32(t + 4);
+				if (!tcp_parse_options(t + 20, (t[12] >> 4) * 4u - 20, &po))
+					tsv = po.ts_ok && po.ws_ok && po.sack_ok ? po.tsval : 0;
+			}
+		seg_in(21000, 100, 7778, ck + 1, TCP_ACK, o, ts_opt(o, 5001, tsv), "ok", 2);
+		if (tsv && tcp_accept(l, &s, NULL, NULL, 0) == 0) {
+			char b[4];
+
+			opts = s->ws_ok && s->snd_wscale == 7 && s->rcv_wscale == 3 && s->sack_ok &&
+			       s->ts_ok && tcp_recv(s, b, sizeof(b), 0) == 2;
+			tcp_abort(s);
+		}
+		ok(opts, "8c a cookie keeps window scale, SACK and timestamps in its timestamp");
+	}
 	flush_wire();
 	mirror = true;
 	tcp_close(l);
@@ -651,6 +677,24 @@ static void test_malformed(struct tcp_sock *l)
 		const uint8_t *t = next_seg();
 
 		ok(t && t[13] == (TCP_SYN | TCP_ACK), "9b an unknown option is passed over");
+	}
+	seg_in(5003, 80, 2, 0, TCP_RST, NULL, 0, NULL, 0);
+	{
+		/* SACK without timestamps (as Windows asks): the SYN-ACK's options stay aligned. */
+		uint8_t o[12];
+		unsigned olen = tcp_syn_options(o, 1460, true, false, 0, 0, true, 2);
+		const uint8_t *t;
+		struct tcp_opts po = {0};
+		bool good;
+
+		seg_in(5004, 80, 1, 0, TCP_SYN, o, olen, NULL, 0);
+		t = next_seg();
+		good = t && t[13] == (TCP_SYN | TCP_ACK) && (t[12] >> 4) * 4u == 32 &&
+		       !tcp_parse_options(t + 20, 12, &po) && po.mss_ok && po.sack_ok && po.ws_ok &&
+		       !po.ts_ok;
+		ok(good, "9d SACK and window scale without timestamps: a SYN-ACK of 32 bytes, both "
+			 "agreed");
+		seg_in(5004, 80, 2, 0, TCP_RST, NULL, 0, NULL, 0);
 	}
 	seg_in(5003, 80, 2, 0, TCP_RST, NULL, 0, NULL, 0);
 	flush_wire();
@@ -1163,7 +1207,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(26);
+	plan(28);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

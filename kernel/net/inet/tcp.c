@@ -254,9 +254,20 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
 		uint32_t cookie = tcp_cookie_make(p->daddr, dport, p->saddr, sport, sg->seq, &mss);
 
+		struct tcp_cookie_opts co = {.ts = sg->o.ts_ok,
+					     .sack = sg->o.sack_ok,
+					     .ws = sg->o.ws_ok,
+					     .rcv_ws = tcp_wscale_for(l->rcvbuf),
+					     .tsecr = sg->o.tsval};
+
+		if (co.ts)
+			co.tsval =
+			    tcp_cookie_tsval((uint32_t)inet_now_ms() +
+						 tcp_new_ts_off(p->daddr, dport, p->saddr, sport),
+					     co.ws, sg->o.ws, co.sack);
 		inet_count(INET_MIB_TCP_COOKIES_SENT);
 		tcp_send_synack_raw(p->daddr, dport, p->saddr, sport, cookie, sg->seq + 1,
-				    (uint16_t)ours, out);
+				    (uint16_t)ours, &co, out);
 		return;
 	}
 	c = tcp_new_locked();
@@ -332,17 +343,26 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 	c->keep_idle_s = l->keep_idle_s;
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
-	/* A cookie carries no window scale, timestamps or SACK: the connection goes without. */
+	/* Window scale and SACK come back in the timestamp, when there is one (tcp_cookie.c). */
+	if (sg->o.ts_ok && sg->o.tsecr) {
+		c->ts_ok = true;
+		c->ts_recent = sg->o.tsval;
+		c->ts_recent_ms = inet_now_ms();
+		c->ts_off = tcp_new_ts_off(p->daddr, dport, p->saddr, sport);
+		tcp_cookie_ts_decode(sg->o.tsecr, &c->ws_ok, &c->snd_wscale, &c->sack_ok);
+		c->rcv_wscale = c->ws_ok ? tcp_wscale_for(c->rcvbuf) : 0;
+	}
 	c->irs = sg->seq - 1;
 	c->rcv_nxt = sg->seq;
 	c->iss = sg->ack - 1;
 	c->snd_una = c->snd_nxt = c->snd_max = c->snd_end = c->snd_sml = sg->ack;
-	c->snd_wnd = c->max_snd_wnd = sg->wnd;
+	c->snd_wnd = c->max_snd_wnd = sg->wnd << c->snd_wscale;
 	c->snd_wl1 = sg->seq;
 	c->snd_wl2 = sg->ack;
 	c->mss = mss;
 	c->rcv_mss = tcp_local_mss(c->laddr);
-	c->rcv_adv = c->rcv_nxt + MIN(tcp_rcv_window(c), 65535u);
+	/* What the SYN-ACK offered, unscaled: the edge to keep. */
+	c->rcv_adv = c->rcv_nxt + MIN(INET_TCP_RCVBUF_DEFAULT, 65535u);
 	c->cwnd = MIN(4 * c->mss, MAX(2 * c->mss, 4380u));
 	c->ssthresh = UINT32_MAX;
 	c->last_rcv_ms = inet_now_ms();

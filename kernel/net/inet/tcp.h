@@ -181,9 +181,21 @@ void tcp_send_ack_locked(struct tcp_sock *s, struct pkb_queue *out);
 void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out);
 /* A reset for a segment nobody owns (RFC 9293 3.10.7.1). */
 void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out);
+/* What a SYN cookie's SYN-ACK agrees to besides the MSS (tcp_cookie.c). */
+struct tcp_cookie_opts {
+	bool ts, sack, ws;
+	uint8_t rcv_ws; /* our window scale */
+	uint32_t tsval, tsecr;
+};
 /* A SYN-ACK for a SYN-cookie answer: no state kept. */
 void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t iss, uint32_t ack, uint16_t mss, struct pkb_queue *out);
+			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
+			 struct pkb_queue *out);
+/* A SYN's or SYN-ACK's options into @o: their length, a multiple of 4. */
+unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
+			 uint32_t tsecr, bool ws, uint8_t wscale);
+/* The least window scale that lets @rcvbuf be offered whole. */
+uint8_t tcp_wscale_for(uint32_t rcvbuf);
 void tcp_xmit(struct pkb_queue *out);
 /* Fire what is due; false when the connection is gone (and @s freed, perhaps). */
 bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out);
@@ -205,6 +217,13 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 /* tcp_cookie.c */
 uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
 			 uint32_t seq, uint16_t *mss);
+/*
+ * A cookie's timestamp: below every later one of the connection (PAWS), its
+ * low 6 bits the peer's window scale (15: none) and SACK, which the ACK's
+ * TSecr brings back.
+ */
+uint32_t tcp_cookie_tsval(uint32_t ts_now, bool ws, uint8_t wscale, bool sack);
+void tcp_cookie_ts_decode(uint32_t tsecr, bool *ws, uint8_t *wscale, bool *sack);
 /* The MSS the cookie in @ack - 1 encodes, or 0 when it is not ours or too old. */
 uint16_t tcp_cookie_check(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
 			  uint32_t seq, uint32_t cookie);

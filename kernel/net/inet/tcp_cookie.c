@@ -11,8 +11,11 @@
  *
  * A cookie is good for the period it was made in and the next (64 to 128
  * seconds), and forging one takes 2^24 guesses per four-tuple and period.
- * The connection it makes has no window scaling, timestamps or SACK: the
- * SYN's options beyond the MSS are not kept.
+ * When the SYN offered timestamps, the SYN-ACK's TSval carries the SYN's
+ * window scale and SACK permission in its low 6 bits and the ACK echoes
+ * them; without timestamps the connection goes without all three. Those
+ * bits are not under the MAC: a peer that alters them alters only its
+ * own connection's options.
  */
 #include "uml/siphash.h"
 #include "tcp.h"
@@ -52,4 +55,18 @@ uint16_t tcp_cookie_check(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16
 	if (cookie_hash(laddr, lport, raddr, rport, seq, period, idx) != (cookie & 0xffffffu))
 		return 0;
 	return mss_table[idx];
+}
+
+uint32_t tcp_cookie_tsval(uint32_t ts_now, bool ws, uint8_t wscale, bool sack)
+{
+	uint32_t bits = (ws ? MIN(wscale, TCP_WSCALE_MAX) : 15u) | (sack ? 16u : 0u) | 32u;
+
+	return ((ts_now & ~63u) - 64u) | bits;
+}
+
+void tcp_cookie_ts_decode(uint32_t tsecr, bool *ws, uint8_t *wscale, bool *sack)
+{
+	*ws = (tsecr & 15u) != 15u;
+	*wscale = *ws ? (uint8_t)(tsecr & 15u) : 0;
+	*sack = (tsecr & 16u) != 0;
 }

@@ -61,6 +61,47 @@ void tcp_arm_rtx(struct tcp_sock *s)
 	arm(&s->t_rtx, inet_now_ms() + rto);
 }
 
+unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
+			 uint32_t tsecr, bool ws, uint8_t wscale)
+{
+	unsigned n = 0;
+
+	o[n++] = OPT_MSS;
+	o[n++] = 4;
+	put16(o + n, (uint16_t)MIN(mss, 65535u));
+	n += 2;
+	if (ts) {
+		o[n++] = sack ? OPT_SACK_PERM : OPT_NOP;
+		o[n++] = sack ? 2 : OPT_NOP;
+		o[n++] = OPT_TS;
+		o[n++] = 10;
+		put32(o + n, tsval);
+		put32(o + n + 4, tsecr);
+		n += 8;
+	} else if (sack) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_SACK_PERM;
+		o[n++] = 2;
+	}
+	if (ws) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_WS;
+		o[n++] = 3;
+		o[n++] = wscale;
+	}
+	return n;
+}
+
+uint8_t tcp_wscale_for(uint32_t rcvbuf)
+{
+	uint8_t sh = 0;
+
+	while (sh < TCP_WSCALE_MAX && (rcvbuf >> sh) > 65535u)
+		sh++;
+	return sh;
+}
+
 /* The options of a segment we send into @o: their length, a multiple of 4. */
 static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 {
@@ -69,31 +110,10 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 	if (flags & TCP_SYN) {
 		bool synack = flags & TCP_ACK;
 
-		o[n++] = OPT_MSS;
-		o[n++] = 4;
-		put16(o + n, (uint16_t)MIN(s->rcv_mss, 65535u));
-		n += 2;
-		if (!synack || s->sack_ok) {
-			o[n++] = OPT_SACK_PERM;
-			o[n++] = 2;
-		} else {
-			o[n++] = OPT_NOP;
-			o[n++] = OPT_NOP;
-		}
-		if (!synack || s->ts_ok) {
-			o[n++] = OPT_TS;
-			o[n++] = 10;
-			put32(o + n, tcp_ts_now(s));
-			put32(o + n + 4, synack ? s->ts_recent : 0);
-			n += 8;
-		}
-		if (!synack || s->ws_ok) {
-			o[n++] = OPT_NOP;
-			o[n++] = OPT_WS;
-			o[n++] = 3;
-			o[n++] = s->rcv_wscale;
-		}
-		return n;
+		/* A SYN offers everything; a SYN-ACK agrees to what the SYN offered. */
+		return tcp_syn_options(o, s->rcv_mss, !synack || s->sack_ok, !synack || s->ts_ok,
+				       tcp_ts_now(s), synack ? s->ts_recent : 0,
+				       !synack || s->ws_ok, s->rcv_wscale);
 	}
 	if (s->ts_ok) {
 		o[n++] = OPT_NOP;
@@ -228,24 +248,10 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 
 void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
 {
-	if (s->state == TCP_SYN_SENT) {
-		/* Our window scale: the least that lets the whole buffer be offered. */
-		uint8_t sh = 0;
-
-		while (sh < TCP_WSCALE_MAX && (s->rcvbuf >> sh) > 65535u)
-			sh++;
-		s->rcv_wscale = sh;
-		emit(s, s->iss, TCP_SYN, NULL, 0, out);
-	} else {
-		if (s->ws_ok) {
-			uint8_t sh = 0;
-
-			while (sh < TCP_WSCALE_MAX && (s->rcvbuf >> sh) > 65535u)
-				sh++;
-			s->rcv_wscale = sh;
-		}
-		emit(s, s->iss, TCP_SYN | TCP_ACK, NULL, 0, out);
-	}
+	/* Our window scale: the least that lets the whole buffer be offered. */
+	if (s->state == TCP_SYN_SENT || s->ws_ok)
+		s->rcv_wscale = tcp_wscale_for(s->rcvbuf);
+	emit(s, s->iss, s->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK, NULL, 0, out);
 	s->snd_nxt = s->iss + 1;
 	if (SEQ_GT(s->snd_nxt, s->snd_max))
 		s->snd_max = s->snd_nxt;
@@ -288,20 +294,21 @@ void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, str
 }
 
 void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t iss, uint32_t ack, uint16_t mss, struct pkb_queue *out)
+			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
+			 struct pkb_queue *out)
 {
 	struct pkb *p = seg_alloc(0);
 	uint8_t *h;
+	unsigned olen;
 
 	if (!p)
 		return;
 	h = pkb_data(p);
-	put_header(h, lport, rport, iss, ack, TCP_HLEN + 4, TCP_SYN | TCP_ACK,
+	olen = tcp_syn_options(h + TCP_HLEN, mss, co->sack, co->ts, co->tsval, co->tsecr, co->ws,
+			       co->rcv_ws);
+	put_header(h, lport, rport, iss, ack, TCP_HLEN + olen, TCP_SYN | TCP_ACK,
 		   (uint16_t)MIN(INET_TCP_RCVBUF_DEFAULT, 65535u));
-	h[TCP_HLEN] = OPT_MSS;
-	h[TCP_HLEN + 1] = 4;
-	put16(h + TCP_HLEN + 2, mss);
-	p->len = TCP_HLEN + 4;
+	p->len = TCP_HLEN + olen;
 	finish(p, laddr, raddr);
 	pkb_queue_put(out, p);
 }
