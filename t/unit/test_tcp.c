@@ -559,6 +559,22 @@ static void test_fin(struct tcp_sock *l)
 		tcp_abort(s);
 	tcp_abort(again);
 	run(10);
+	{
+		/* Data to a connection its user closed: a reset says it was lost. */
+		ssize_t n;
+
+		if (pair(l, 80, &c, &s))
+			bail_out("no pair for data after close");
+		tcp_close(s);
+		run(10);
+		tcp_send(c, "late", 4, 0);
+		run(10);
+		n = tcp_recv(c, b, sizeof(b), 0);
+		ok(state_of(c) == TCP_CLOSED && (n == -ECONNRESET || n == 0),
+		   "7d data after the peer's close: reset (%zd)", n);
+		tcp_close(c);
+		run(10);
+	}
 }
 
 static void test_backlog(void)
@@ -1207,7 +1223,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(28);
+	plan(29);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

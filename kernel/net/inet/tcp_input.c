@@ -660,9 +660,16 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 		return;
 	fin_at = sg->seq + sg->len;
 	switch (s->state) {
-	case TCP_ESTABLISHED:
 	case TCP_FIN_WAIT_1:
 	case TCP_FIN_WAIT_2:
+		if (sg->len && !s->user && !s->parent) {
+			/* RFC 1122 4.2.2.13: data after close has no reader; say it was lost. */
+			tcp_send_rst_locked(s, out);
+			tcp_done_locked(s, 0);
+			return;
+		}
+		/* fall through */
+	case TCP_ESTABLISHED:
 		if (sg->len && take_data(s, p, sg))
 			*consumed = p;
 		break;
