@@ -1232,6 +1232,12 @@ int main(void)
 	memcpy(cfg.mac, our_mac, 6);
 	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q))
 		bail_out("no interface");
+	/* ISNs, timestamps and so the faults' effects repeat: UML_TCP_SECRET picks another run. */
+	memset(inet_stack->tcp_secret, 0, sizeof(inet_stack->tcp_secret));
+	if (getenv("UML_TCP_SECRET"))
+		snprintf((char *)inet_stack->tcp_secret, sizeof(inet_stack->tcp_secret), "%s",
+			 getenv("UML_TCP_SECRET"));
+	inet_stack->tcp_next_port = 50000;
 
 	l = listener(80, 16);
 	test_handshake(l, &c, &s);

@@ -137,6 +137,22 @@ static void ts_sample(struct tcp_sock *s, const struct tcp_seg *sg)
 		tcp_rtt_sample(s, rtt);
 }
 
+/*
+ * The handshake is over. RFC 5681 3.1: after a lost SYN or SYN-ACK the
+ * initial window is one segment; RFC 6298 5.7: and without an RTT sample
+ * the RTO starts again from 3 s, not the backed-off or the initial 1 s.
+ */
+static void handshake_done(struct tcp_sock *s)
+{
+	init_cwnd(s);
+	if (s->retries) {
+		s->cwnd = tcp_eff_mss(s);
+		if (!s->srtt_us)
+			s->rto_ms = 3000;
+	}
+	s->retries = 0;
+}
+
 static void take_syn_options(struct tcp_sock *s, const struct tcp_seg *sg)
 {
 	uint32_t ours = s->mss;
@@ -186,9 +202,8 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->snd_una = sg->ack;
 		if (s->ts_ok && s->retries == 0)
 			ts_sample(s, sg);
-		s->retries = 0;
 		s->t_rtx = 0;
-		init_cwnd(s);
+		handshake_done(s);
 		tcp_set_state(s, TCP_ESTABLISHED);
 		if (s->keep_idle_s)
 			arm_at(&s->t_keep, inet_now_ms() + s->keep_idle_s * 1000ull);
@@ -320,9 +335,8 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->snd_wl2 = sg->ack;
 		if (s->ts_ok && s->retries == 0)
 			ts_sample(s, sg);
-		s->retries = 0;
-		init_cwnd(s);
 		s->snd_una = sg->ack;
+		handshake_done(s);
 		s->t_rtx = 0;
 		tcp_set_state(s, s->shut_wr ? TCP_FIN_WAIT_1 : TCP_ESTABLISHED);
 		if (s->keep_idle_s)
