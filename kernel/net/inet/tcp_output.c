@@ -387,7 +387,13 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 		return;
 	}
 	for (;;) {
-		uint32_t win = MIN(s->snd_wnd, s->cwnd), edge = s->snd_una + win, len, avail;
+		/*
+		 * RFC 3042's limited transmit: each of the first two duplicate ACKs
+		 * lets one new segment past cwnd, so that a small window still gets
+		 * its three duplicates and a fast retransmit instead of an RTO.
+		 */
+		uint32_t lt = s->in_recovery ? 0 : MIN(s->dupacks, 2u) * emss;
+		uint32_t win = MIN(s->snd_wnd, s->cwnd + lt), edge = s->snd_una + win, len, avail;
 		struct pkb *p;
 		bool last, fin;
 
