@@ -686,7 +686,8 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 		err = -EALREADY;
 		goto wait;
 	}
-	if (s->state != TCP_CLOSED || s->err) {
+	if (s->state != TCP_CLOSED || s->err || s->opened) {
+		/* A socket is one connection: once made, it is not made again. */
 		err = s->state == TCP_LISTEN ? -EINVAL : -EISCONN;
 		if (s->err && s->state == TCP_CLOSED) {
 			err = s->err;
@@ -701,13 +702,27 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 		err = -ENETUNREACH;
 		goto out;
 	}
-	if (!s->bound && (err = bind_locked(s, 0, 0)))
-		goto out;
-	if (!s->laddr)
-		s->laddr = nif->addr;
-	if (tcp_lookup_locked(s->laddr, s->lport, daddr, dport)) {
-		err = -EADDRINUSE;
-		goto out;
+	if (s->bound) {
+		if (!s->laddr)
+			s->laddr = nif->addr;
+		if (tcp_lookup_locked(s->laddr, s->lport, daddr, dport)) {
+			err = -EADDRINUSE;
+			goto out;
+		}
+	} else {
+		/* An ephemeral port whose four-tuple no connection (TIME-WAIT) still has. */
+		for (unsigned i = 0;; i++) {
+			if (i == 64 || (err = bind_locked(s, 0, 0))) {
+				err = -EADDRNOTAVAIL;
+				goto out;
+			}
+			s->laddr = nif->addr;
+			if (!tcp_lookup_locked(s->laddr, s->lport, daddr, dport))
+				break;
+			unbind_locked(s);
+			s->laddr = 0;
+			s->lport = 0;
+		}
 	}
 	s->raddr = daddr;
 	s->rport = dport;
