@@ -18,13 +18,16 @@
 #  8     with nftables dropping 1% of frames both ways on the client's
 #        device: 16 MiB to the sink intact, within 60 s
 #  9     the same loss: 16 MiB from the source intact, within 60 s
+#  10    (machine) in those two cases it retransmitted at most 10% of the
+#        segments it sent: it once resent, again and again, data the peer
+#        had acknowledged (D-SACKed), 2 copies of every segment
 #  and then:
-#  10    once every client has closed, the machine's stack holds what it
+#  11    once every client has closed, the machine's stack holds what it
 #        held when it came up (its listeners' sockets), no more: no packet
 #        buffer and no socket left behind. Polled for at most 75 s, since
 #        the connections the machine closed first (source) stay in
 #        TIME-WAIT for 2 MSL, 60 s, and their sockets are charged.
-#  11    the machine stops when told; nothing held after the stop
+#  12    the machine stops when told; nothing held after the stop
 # UML_TCP_PEERS=L runs the cases against Linux alone (to check the clients
 # without a machine); UML_TCP_PCAP=FILE keeps a tcpdump of the TAP.
 use strict;
@@ -59,7 +62,7 @@ my ($ip, $py, $nft, $tcpdump, $ethtool) =
 plan(skip_all => 'needs ip (iproute2) and python3') unless $ip && $py;
 my @targets = grep { /^[ML]$/ } split(//, $ENV{UML_TCP_PEERS} // 'ML');
 my $machine = grep { $_ eq 'M' } @targets;
-plan(tests => 1 + 8 * @targets + ($machine ? 2 : 0));
+plan(tests => 1 + 8 * @targets + ($machine ? 3 : 0));
 
 my $limit = 900;    # seconds for the whole test; every step has its own bound below
 my (%made, $dpid, $dfrom, $dto, $lpid, $lto, $cap);
@@ -189,7 +192,7 @@ both(6, 'closed port refused in under 1 s', 10, sub { $_[0] =~ /in ([\d.]+) s/ &
 both(7, 'rr 1000 round trips of 64 bytes', 60, undef, 'rr', 'HOST', 1000);
 
 SKIP: {
-	skip('no nft (nftables): no loss cases', 2 * @targets) unless $nft;
+	skip('no nft (nftables): no loss cases', 2 * @targets + ($machine ? 1 : 0)) unless $nft;
 	my $rules = join("\n",
 		'table netdev tt02loss {',
 		map({ ("chain in_$_ { type filter hook ingress device $_ priority 0; "
@@ -200,10 +203,20 @@ SKIP: {
 	open(my $fh, '|-', "$ip netns exec $nsc $nft -f -") or BAIL_OUT("nft: $!");
 	print $fh $rules;
 	close($fh) or BAIL_OUT("nft -f failed:\n$rules");
+	my $before = $machine ? machine_stat() : {};
 	both(8, '1% loss both ways: sink 16 MiB intact within 60 s', 60, undef, 'sink', 'HOST',
 	     16 << 20);
 	both(9, '1% loss both ways: source 16 MiB intact within 60 s', 60, undef, 'source', 'HOST',
 	     16 << 20);
+	if ($machine) {
+		my $after = machine_stat();
+		my %d = map { $_ => ($after->{$_} // 0) - ($before->{$_} // 0) }
+		    qw(tcp_out_segs tcp_retrans_segs tcp_fast_retrans tcp_timeouts);
+		ok($d{tcp_out_segs} > 0 && $d{tcp_retrans_segs} <= $d{tcp_out_segs} / 10,
+		   "10 under 1% loss the machine retransmitted $d{tcp_retrans_segs} of its "
+		   . "$d{tcp_out_segs} segments (at most 10%), $d{tcp_fast_retrans} fast "
+		   . "retransmits, $d{tcp_timeouts} timeouts");
+	}
 	diag(`$ip netns exec $nsc $nft list table netdev tt02loss | grep -o 'chain [a-z_0-9]*\\|packets [0-9]*'`
 	     =~ s/\n(?=packets)/ /gr);
 	system($ip, 'netns', 'exec', $nsc, $nft, 'delete', 'table', 'netdev', 'tt02loss');
@@ -220,7 +233,7 @@ do {
 	$c = machine_stat();
 } while (!$settled->() && time - $t0 < 75);
 ok($settled->(),
-   sprintf('10 every client closed: %s bytes held (%s at the start, the listeners), '
+   sprintf('11 every client closed: %s bytes held (%s at the start, the listeners), '
 	   . '%s connections open, after %.1f s', $c->{mem_used} // '?', $base->{mem_used} // '?',
 	   $c->{drive_conns} // '?', time - $t0))
     or diag(join(' ', map { "$_=$c->{$_}" } grep { /tcp|mem/ } sort keys %$c));
@@ -233,6 +246,6 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && ($f{mem_used} // 1) == 0,
-   "11 the machine stopped when told (status $rc), $f{mem_used} bytes held after")
+   "12 the machine stopped when told (status $rc), $f{mem_used} bytes held after")
     or diag($status);
 close($lto);
