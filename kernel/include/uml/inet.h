@@ -227,10 +227,14 @@ void udp_close(struct udp_sock *s);
  * -EINTR, -EINVAL when not listening. tcp_connect: the three-way
  * handshake, waiting at most @timeout_ms: 0, -ECONNREFUSED (RST),
  * -ETIMEDOUT (no answer after the SYN retries), -ENETUNREACH, -EINTR,
- * -EISCONN. tcp_send: queue bytes in the send buffer, waiting for room
- * (at most @timeout_ms) when it is full: the bytes taken (> 0), -EAGAIN,
- * -ETIMEDOUT, -EPIPE (shut down for sending, or closed by the peer's
- * RST: then -ECONNRESET once), -EINTR. tcp_recv: bytes received in order,
+ * -EISCONN. With @timeout_ms 0 the SYN goes and -EINPROGRESS is returned;
+ * asked again: -EALREADY while it is under way, then -EISCONN once
+ * connected, or the error that ended it (once). tcp_send: queue bytes in
+ * the send buffer, waiting for room (at most @timeout_ms) when it is full:
+ * the bytes taken (> 0), -EAGAIN, -ETIMEDOUT, -EPIPE (shut down for
+ * sending, or closed by the peer's RST: then -ECONNRESET once), -ENOTCONN
+ * (never connected), -ENOBUFS (the stack's budget is spent), -EINTR.
+ * tcp_recv: bytes received in order,
  * waiting at most @timeout_ms: their count, 0 at the peer's FIN, -EAGAIN,
  * -ETIMEDOUT, -ECONNRESET, -EINTR. tcp_shutdown: a FIN after what is
  * queued. tcp_close: gives the handle up; the connection ends gracefully
