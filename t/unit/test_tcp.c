@@ -44,7 +44,9 @@
  * 18     the SACK scoreboard (RFC 6675): an ACK SACKing 4 segments above a
  *        hole starts recovery at once, retransmitting the hole; the next
  *        duplicate ACK retransmits the second hole, skipping SACKed data
- * 19     every buffer and connection is back in the end
+ * 19     2000 one-byte segments in order: they share buffers (a handful,
+ *        not 2000), and every byte is read back
+ * 20     every buffer and connection is back in the end
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1216,6 +1218,41 @@ static void test_scoreboard(struct tcp_sock *l)
 	run(10);
 }
 
+static void test_tiny_segments(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	uint8_t o[12];
+	uint32_t nxt, bufs;
+	char b[4096];
+	ssize_t n;
+	bool same = true;
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for tiny segments");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	for (uint32_t i = 0; i < 2000; i++) {
+		uint8_t d = (uint8_t)(i * 7);
+
+		seg_in(c->lport, 80, nxt + i, s->snd_nxt, TCP_ACK, o,
+		       ts_opt(o, s->ts_recent + 1, 0), &d, 1);
+		flush_wire();
+	}
+	bufs = s->rcvq.n;
+	n = tcp_recv(s, b, sizeof(b), 0);
+	for (ssize_t i = 0; i < n; i++)
+		if ((uint8_t)b[i] != (uint8_t)(i * 7))
+			same = false;
+	ok(n == 2000 && same && bufs <= 3,
+	   "19 2000 one-byte segments share %u buffer(s); all %zd bytes read back", bufs, n);
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1223,7 +1260,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(29);
+	plan(30);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1261,13 +1298,14 @@ int main(void)
 	test_simultaneous();
 	test_sack_blocks(l);
 	test_scoreboard(l);
+	test_tiny_segments(l);
 
 	tcp_close(l);
 	run(61000);
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0,
-	   "19 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
+	   "20 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
 	   max, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache));
 	netif_queue_close(q);
 	return done_testing();

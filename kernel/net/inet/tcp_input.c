@@ -504,12 +504,27 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 	return true;
 }
 
+/*
+ * Queue @p in order (it is the queue's, or freed). A segment that fits in
+ * the room after the last buffer's data is copied there: a peer sending
+ * tiny segments then costs a buffer per buffer's worth of bytes, not one
+ * per segment, and the receive buffer's bound is not spent on overheads.
+ */
 static void rcvq_put(struct tcp_sock *s, struct pkb *p)
 {
-	pkb_queue_put(&s->rcvq, p);
-	s->rcvq_bytes += p->len;
-	s->rcv_nxt += p->len;
-	s->bytes_received += p->len;
+	struct pkb *t = s->rcvq.tail;
+	uint32_t n = p->len;
+
+	if (t && n <= t->cap - t->off - t->len) {
+		memcpy(pkb_data(t) + t->len, pkb_data(p), n);
+		t->len += n;
+		pkb_free(p);
+	} else {
+		pkb_queue_put(&s->rcvq, p);
+	}
+	s->rcvq_bytes += n;
+	s->rcv_nxt += n;
+	s->bytes_received += n;
 }
 
 /* What came in order out of the out-of-order queue. */
