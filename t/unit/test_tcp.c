@@ -46,7 +46,9 @@
  *        duplicate ACK retransmits the second hole, skipping SACKed data
  * 19     2000 one-byte segments in order: they share buffers (a handful,
  *        not 2000), and every byte is read back
- * 20     every buffer and connection is back in the end
+ * 20     with the budget spent, a new socket ends the oldest TIME-WAIT
+ *        rather than fail
+ * 21     every buffer and connection is back in the end
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1253,6 +1255,34 @@ static void test_tiny_segments(struct tcp_sock *l)
 	run(10);
 }
 
+static void test_tw_evict(struct tcp_sock *l)
+{
+	struct tcp_sock *c[4], *s, *x = NULL;
+	uint64_t ev0 = inet_mib(INET_MIB_TCP_TW_EVICTIONS), max0 = inet_stack->mem_max;
+	unsigned tw0;
+	int err;
+
+	for (int i = 0; i < 4; i++) {
+		if (pair(l, 80, &c[i], &s))
+			bail_out("no pair for TIME-WAIT eviction");
+		tcp_close(c[i]); /* the client closes first: its side goes to TIME-WAIT */
+		run(20);
+		tcp_close(s);
+		run(20);
+	}
+	tw0 = 0;
+	for (int i = 0; i < 4; i++)
+		tw0 += c[i]->state == TCP_TIME_WAIT;
+	inet_stack->mem_max = atomic_load(&inet_stack->mem_used);
+	err = tcp_open(&x); /* (c[] may be freed now: not read again) */
+	inet_stack->mem_max = max0;
+	ok(tw0 == 4 && err == 0 && inet_mib(INET_MIB_TCP_TW_EVICTIONS) == ev0 + 1,
+	   "20 budget spent: tcp_open ends one of %u TIME-WAITs (%d)", tw0, err);
+	if (!err)
+		tcp_close(x);
+	run(61000);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1260,7 +1290,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(30);
+	plan(31);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1299,13 +1329,14 @@ int main(void)
 	test_sack_blocks(l);
 	test_scoreboard(l);
 	test_tiny_segments(l);
+	test_tw_evict(l);
 
 	tcp_close(l);
 	run(61000);
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0,
-	   "20 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
+	   "21 every buffer and connection is back (%zu of %zu bytes held, %llu sockets)", used,
 	   max, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache));
 	netif_queue_close(q);
 	return done_testing();

@@ -88,9 +88,10 @@ enum inet_mib {
 	INET_MIB_TCP_LISTEN_DROPS,   /* SYN or cookie ACK with the accept queue full */
 	INET_MIB_TCP_MEM_FAILS,	     /* no connection block or buffer */
 	INET_MIB_TCP_FAST_RETRANS,
-	INET_MIB_TCP_TIMEOUTS, /* retransmission timer expiries */
-	INET_MIB_MEM_FAILS,    /* a buffer refused: the stack's budget or the machine */
-	INET_MIB_FAULT_DROPS,  /* the fault injector's doings (fault.c) */
+	INET_MIB_TCP_TIMEOUTS,	   /* retransmission timer expiries */
+	INET_MIB_TCP_TW_EVICTIONS, /* TIME-WAIT ended early: a new connection needed its memory */
+	INET_MIB_MEM_FAILS,	   /* a buffer refused: the stack's budget or the machine */
+	INET_MIB_FAULT_DROPS,	   /* the fault injector's doings (fault.c) */
 	INET_MIB_FAULT_DUPS,
 	INET_MIB_FAULT_REORDERS,
 	INET_MIB_FAULT_CORRUPTS,

@@ -71,6 +71,7 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_TCP_MEM_FAILS] = "tcp_mem_fails",
     [INET_MIB_TCP_FAST_RETRANS] = "tcp_fast_retrans",
     [INET_MIB_TCP_TIMEOUTS] = "tcp_timeouts",
+    [INET_MIB_TCP_TW_EVICTIONS] = "tcp_tw_evictions",
     [INET_MIB_MEM_FAILS] = "mem_fails",
     [INET_MIB_FAULT_DROPS] = "fault_drops",
     [INET_MIB_FAULT_DUPS] = "fault_dups",

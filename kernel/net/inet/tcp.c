@@ -107,11 +107,34 @@ static bool port_in_use_locked(uint32_t addr, uint16_t port)
 	return false;
 }
 
+/*
+ * End the TIME-WAIT that would end first, when a new connection needs its
+ * memory: TIME-WAIT only guards against old duplicates (RFC 9293 3.4.2),
+ * and a busy server's 60 s of closed connections must not lock new ones
+ * out of the budget. False when there is none to end.
+ */
+static bool evict_time_wait_locked(void)
+{
+	struct tcp_sock *old = NULL;
+
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			if (s->state == TCP_TIME_WAIT && !s->user &&
+			    (!old || s->t_wait < old->t_wait))
+				old = s;
+	if (!old)
+		return false;
+	inet_count(INET_MIB_TCP_TW_EVICTIONS);
+	tcp_done_locked(old, 0);
+	return true;
+}
+
 struct tcp_sock *tcp_new_locked(void)
 {
 	struct tcp_sock *s;
 
-	if (!inet_mem_charge(sizeof(*s)))
+	if (!inet_mem_charge(sizeof(*s)) &&
+	    (!evict_time_wait_locked() || !inet_mem_charge(sizeof(*s))))
 		return NULL;
 	s = kmem_cache_zalloc(inet_stack->tcp_cache);
 	if (!s) {
