@@ -314,6 +314,17 @@ static void test_faults(struct tcp_sock *c, struct tcp_sock *s)
 	uint64_t t;
 	struct tcp_conn_info ci, si;
 
+	/* UML_TCP_FAULTS=drop,reorder,dup,corrupt (per 10000) tries other mixes. */
+	if (getenv("UML_TCP_FAULTS")) {
+		unsigned d, r, u, k;
+
+		if (sscanf(getenv("UML_TCP_FAULTS"), "%u,%u,%u,%u", &d, &r, &u, &k) == 4) {
+			fc.drop = (uint16_t)d;
+			fc.reorder = (uint16_t)r;
+			fc.dup = (uint16_t)u;
+			fc.corrupt = (uint16_t)k;
+		}
+	}
 	netif_fault_set(nif, &fc);
 	t = transfer(&a, &b, 600000, &max_rto);
 	netif_fault_set(nif, NULL);

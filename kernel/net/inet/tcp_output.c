@@ -258,14 +258,21 @@ void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
 	tcp_arm_rtx(s);
 }
 
+/*
+ * A segment without data says SND.MAX, not SND.NXT: after a timeout
+ * rewinds snd_nxt to resend, the peer has seen sequence numbers up to
+ * snd_max, and a bare ACK below its RCV.NXT is unacceptable to it (RFC
+ * 9293 3.10.7.4): the ACKs of both sides were being thrown away, each side
+ * retransmitting what the other already had, until the connection died.
+ */
 void tcp_send_ack_locked(struct tcp_sock *s, struct pkb_queue *out)
 {
-	emit(s, s->snd_nxt, TCP_ACK, NULL, 0, out);
+	emit(s, s->snd_max, TCP_ACK, NULL, 0, out);
 }
 
 void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out)
 {
-	emit(s, s->snd_nxt, TCP_RST | TCP_ACK, NULL, 0, out);
+	emit(s, s->snd_max, TCP_RST | TCP_ACK, NULL, 0, out);
 }
 
 void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out)
