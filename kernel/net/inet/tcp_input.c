@@ -128,13 +128,22 @@ static void init_cwnd(struct tcp_sock *s)
 	s->recover = s->snd_una;
 }
 
-/* RFC 7323 4.1: the echoed timestamp times the round trip, if it is one we could have sent. */
-static void ts_sample(struct tcp_sock *s, const struct tcp_seg *sg)
+/*
+ * RFC 7323 4.1: the echoed timestamp times the round trip, if it is one we
+ * could have sent. @bound_ms (0: none) is the time since the acknowledged
+ * data was last sent: a peer that got only old duplicates echoes an old
+ * TS.Recent, and that sample, minutes long under heavy loss, would set the
+ * RTO to its ceiling.
+ */
+static void ts_sample(struct tcp_sock *s, const struct tcp_seg *sg, uint64_t bound_ms)
 {
 	uint32_t rtt = tcp_ts_now(s) - sg->o.tsecr;
 
-	if (sg->o.ts_ok && sg->o.tsecr && rtt < 3600000u)
-		tcp_rtt_sample(s, rtt);
+	if (!sg->o.ts_ok || !sg->o.tsecr || rtt >= 3600000u)
+		return;
+	if (bound_ms && rtt > bound_ms)
+		rtt = (uint32_t)bound_ms;
+	tcp_rtt_sample(s, rtt);
 }
 
 /*
@@ -201,7 +210,7 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	if (ack_ok) {
 		s->snd_una = sg->ack;
 		if (s->ts_ok && s->retries == 0)
-			ts_sample(s, sg);
+			ts_sample(s, sg, 0);
 		s->t_rtx = 0;
 		handshake_done(s);
 		tcp_set_state(s, TCP_ESTABLISHED);
@@ -269,14 +278,19 @@ static uint32_t sacked_bytes(const struct tcp_sock *s)
 	return n;
 }
 
-/* Drop acknowledged data from the send queue: @n bytes from its head. */
-static void sndq_trim(struct tcp_sock *s, uint32_t n)
+/*
+ * Drop acknowledged data from the send queue: @n bytes from its head. The
+ * latest time any of it was sent (0: none), for the RTT sample's bound.
+ */
+static uint64_t sndq_trim(struct tcp_sock *s, uint32_t n)
 {
+	uint64_t last = 0;
 	struct pkb *p;
 
 	while (n && (p = s->sndq.head)) {
 		uint32_t k = MIN(n, p->len);
 
+		last = MAX(last, p->at_ms);
 		p->off += k;
 		p->len -= k;
 		p->seq += k;
@@ -285,6 +299,7 @@ static void sndq_trim(struct tcp_sock *s, uint32_t n)
 		if (!p->len)
 			pkb_free(pkb_queue_take(&s->sndq));
 	}
+	return last;
 }
 
 static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
@@ -334,7 +349,7 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->snd_wl1 = sg->seq;
 		s->snd_wl2 = sg->ack;
 		if (s->ts_ok && s->retries == 0)
-			ts_sample(s, sg);
+			ts_sample(s, sg, 0);
 		s->snd_una = sg->ack;
 		handshake_done(s);
 		s->t_rtx = 0;
@@ -356,13 +371,14 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		news = take_sack(s, sg);
 	if (SEQ_GT(sg->ack, s->snd_una)) {
 		uint32_t acked = sg->ack - s->snd_una, data_end = s->snd_end;
+		uint64_t sent_ms;
 		uint32_t data = (SEQ_LT(sg->ack, data_end) ? sg->ack : data_end) - s->snd_una;
 
 		if (SEQ_GT(s->snd_una, data_end))
 			data = 0;
-		sndq_trim(s, data);
+		sent_ms = sndq_trim(s, data);
 		if (s->ts_ok && sg->o.ts_ok && sg->o.tsecr)
-			ts_sample(s, sg);
+			ts_sample(s, sg, sent_ms ? inet_now_ms() - sent_ms + 1 : 0);
 		else if (s->rtt_timing && SEQ_GT(sg->ack, s->rtt_seq)) {
 			s->rtt_timing = false;
 			tcp_rtt_sample(s, (uint32_t)(inet_now_ms() - s->rtt_start_ms));

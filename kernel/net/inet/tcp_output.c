@@ -376,6 +376,8 @@ static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t 
 			s->rtt_start_ms = inet_now_ms();
 		}
 	}
+	if (p)
+		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
 	emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
 	if (!s->t_rtx)
 		tcp_arm_rtx(s);
