@@ -1234,6 +1234,8 @@ static void test_scoreboard(struct tcp_sock *l)
 		while ((t = next_seg()))
 			if (get16(t) == c->lport && !got++)
 				first = get32(t + 4);
+		/* The next duplicate SACKs one more segment (news, as RFC 6675 counts it). */
+		put32(o2 + 28, una + 7 * m);
 		seg_in(80, c->lport, s->snd_nxt, una, TCP_ACK, o2, 32, NULL, 0);
 		while ((t = next_seg()))
 			if (get16(t) == c->lport && got++ == 1)

@@ -419,10 +419,13 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			tcp_arm_rtx(s); /* RFC 6298 5.3 */
 		tcp_wake(s);
 	} else if (sg->ack == s->snd_una && sg->len == 0 && !(sg->flags & (TCP_SYN | TCP_FIN)) &&
-		   (wnd == s->snd_wnd || news) && s->snd_una != s->snd_max) {
+		   (news || (wnd == s->snd_wnd && !(s->sack_ok && sg->o.nsack))) &&
+		   s->snd_una != s->snd_max) {
 		/*
-		 * RFC 5681 2's duplicate ACK; with SACK, any ACK that SACKs new data
-		 * is one (RFC 6675 2), though the reader moved the window meanwhile.
+		 * RFC 5681 2's duplicate ACK; with SACK, RFC 6675 2's DupAck: an ACK
+		 * that SACKs new data, though the reader moved the window meanwhile,
+		 * and not one whose blocks say nothing new (a D-SACK of a copy the
+		 * peer had: counting those made every old copy send another).
 		 */
 		s->dupacks++;
 		s->dup_acks_seen++;

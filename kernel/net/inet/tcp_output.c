@@ -559,10 +559,20 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	s->in_recovery = false;
 	s->dupacks = 0;
 	s->rtt_timing = false;
-	/* RFC 6675 5.1 (or RFC 2018 8): the SACKed data may be reneged; send it all again. */
-	for (struct pkb *p = s->sndq.head; p; p = p->next)
-		p->sacked = 0;
-	s->sack_high = s->snd_una;
+	/*
+	 * What the peer SACKed is kept, so the timeout resends the holes, not
+	 * everything after snd_una (against Linux that was every segment two or
+	 * three times, each copy D-SACKed). A SACKed head means the peer reneged
+	 * (nothing lies before it): its mark goes; and from the second timeout
+	 * on all marks go (RFC 2018 8), should the peer have reneged on more.
+	 */
+	if (s->sndq.head)
+		s->sndq.head->sacked = 0;
+	if (s->retries >= 2) {
+		for (struct pkb *p = s->sndq.head; p; p = p->next)
+			p->sacked = 0;
+		s->sack_high = s->snd_una;
+	}
 	s->recover = s->snd_max; /* RFC 6582 4: no fast retransmit for what the RTO resends */
 	backoff(s);
 	s->snd_nxt = s->snd_una;
