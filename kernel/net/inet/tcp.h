@@ -140,7 +140,9 @@ struct tcp_sock {
 	uint32_t rcvq_bytes;   /* payload unread */
 	struct pkb *ooo;       /* out of order, by seq, not overlapping */
 	uint32_t ooo_n, ooo_bytes, ooo_true;
-	uint32_t ooo_last;     /* where the latest out-of-order segment began */
+	uint32_t ooo_last; /* where the latest out-of-order segment began */
+	uint32_t dsack[2]; /* RFC 2883: a duplicate to report in the next ACK */
+	bool dsack_on;
 	uint32_t segs_unacked; /* full segments received since our last ACK */
 	uint32_t ts_recent, ts_off;
 	uint64_t ts_recent_ms;

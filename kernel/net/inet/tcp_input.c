@@ -419,13 +419,13 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			tcp_arm_rtx(s); /* RFC 6298 5.3 */
 		tcp_wake(s);
 	} else if (sg->ack == s->snd_una && sg->len == 0 && !(sg->flags & (TCP_SYN | TCP_FIN)) &&
-		   (news || (wnd == s->snd_wnd && !(s->sack_ok && sg->o.nsack))) &&
-		   s->snd_una != s->snd_max) {
+		   (s->sack_ok ? news : wnd == s->snd_wnd) && s->snd_una != s->snd_max) {
 		/*
-		 * RFC 5681 2's duplicate ACK; with SACK, RFC 6675 2's DupAck: an ACK
-		 * that SACKs new data, though the reader moved the window meanwhile,
-		 * and not one whose blocks say nothing new (a D-SACK of a copy the
-		 * peer had: counting those made every old copy send another).
+		 * RFC 5681 2's duplicate ACK; with SACK, RFC 6675 2's alternative: an
+		 * ACK that SACKs new data, though the reader moved the window
+		 * meanwhile, and not one that says nothing new -- a D-SACK of a copy
+		 * the peer had (counting those made every old copy send another), or
+		 * an ACK the network duplicated.
 		 */
 		s->dupacks++;
 		s->dup_acks_seen++;
@@ -579,7 +579,11 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 		uint32_t cut = s->rcv_nxt - seq;
 
 		if (cut >= len) {
-			s->ack_now = true; /* a duplicate: the peer should hear where we are */
+			/* A duplicate: say where we are, and (RFC 2883) that it was one. */
+			s->ack_now = true;
+			s->dsack[0] = seq;
+			s->dsack[1] = seq + len;
+			s->dsack_on = s->sack_ok;
 			return false;
 		}
 		p->off += cut;

@@ -124,13 +124,22 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 		put32(o + n + 4, s->ts_recent);
 		n += 8;
 	}
-	if (s->sack_ok && s->ooo && (flags & TCP_ACK) && !(flags & TCP_RST)) {
-		/* RFC 2018 4: the block holding the latest segment first, then the others. */
-		uint32_t blk[TCP_SACK_BLOCKS][2];
-		unsigned nb = 0, most = (TCP_OPT_MAX - n - 4) / 8, first = 0;
+	if (s->sack_ok && (s->ooo || s->dsack_on) && (flags & TCP_ACK) && !(flags & TCP_RST)) {
+		/*
+		 * A D-SACK block first (RFC 2883), once; then RFC 2018 4's: the
+		 * block holding the latest segment, then the others.
+		 */
+		uint32_t blk[TCP_SACK_BLOCKS + 1][2];
+		unsigned nb = 0, most = (TCP_OPT_MAX - n - 4) / 8, latest = 0, d = 0;
 
+		if (s->dsack_on) {
+			blk[0][0] = s->dsack[0];
+			blk[0][1] = s->dsack[1];
+			s->dsack_on = false;
+			nb = d = 1;
+		}
 		for (struct pkb *p = s->ooo; p && nb < TCP_SACK_BLOCKS; p = p->next) {
-			if (nb && blk[nb - 1][1] == p->seq) {
+			if (nb > d && blk[nb - 1][1] == p->seq) {
 				blk[nb - 1][1] = p->seq + p->len;
 			} else {
 				blk[nb][0] = p->seq;
@@ -138,22 +147,21 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 				nb++;
 			}
 		}
-		for (unsigned i = 0; i < nb; i++)
+		latest = d;
+		for (unsigned i = d; i < nb; i++)
 			if (SEQ_GEQ(s->ooo_last, blk[i][0]) && SEQ_LT(s->ooo_last, blk[i][1]))
-				first = i;
+				latest = i;
 		nb = MIN(nb, most);
-		if (first >= nb)
-			first = 0;
+		if (latest >= nb)
+			latest = d;
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_SACK;
 		o[n++] = (uint8_t)(2 + 8 * nb);
-		put32(o + n, blk[first][0]);
-		put32(o + n + 4, blk[first][1]);
-		n += 8;
-		for (unsigned i = 0; i < nb; i++) {
-			if (i == first)
-				continue;
+		for (unsigned k = 0; k < nb; k++) {
+			/* The order: the D-SACK, the latest, then the rest as they lie. */
+			unsigned i = k < d ? k : k == d ? latest : (k <= latest ? k - 1 : k);
+
 			put32(o + n, blk[i][0]);
 			put32(o + n + 4, blk[i][1]);
 			n += 8;
