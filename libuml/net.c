@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "uml.h"
 #include "uml/inet.h"
@@ -105,6 +106,20 @@ void uml_net_if_stop(uml_net_queue_t *q)
 size_t uml_net_status(char *buf, size_t size)
 {
 	return inet_status(buf, size);
+}
+
+void uml_nfs_unlisten(struct uml_nfs_listener *l)
+{
+	struct svc_listener sl = {
+	    .tcp_fd = -1, .udp_fd = -1, .inet_tcp = l->net_tcp, .inet_udp = l->net_udp};
+
+	svc_unlisten_inet(&sl);
+	if (l->tcp_fd >= 0)
+		close(l->tcp_fd);
+	if (l->udp_fd >= 0)
+		close(l->udp_fd);
+	l->tcp_fd = l->udp_fd = -1;
+	l->net_tcp = l->net_udp = NULL;
 }
 
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l)

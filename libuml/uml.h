@@ -480,6 +480,12 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
  * -ENOMEM, -ENODEV (no machine).
  */
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l);
+/*
+ * Close what uml_nfs_listen or uml_nfs_listen_net opened, once no server
+ * uses it. Sockets on the machine's network live in the machine, not in
+ * the process: a server that stops listening closes them here.
+ */
+void uml_nfs_unlisten(struct uml_nfs_listener *l);
 /* Replace the export table with nothing; then add exports one by one. Cannot fail. */
 void uml_nfs_exports_clear(void);
 #define UML_NFS_RW     0x1 /* read-write; else read-only */

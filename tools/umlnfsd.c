@@ -597,6 +597,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "umlnfsd: rpcbind: %s\n", msg);
 	}
 	stop_workers();
+	uml_nfs_unlisten(&listener);
 	uml_reap();
 	/* Unstable writes nobody committed yet go to disk too: a clean stop loses nothing. */
 	if (image && uml_state_sync() != 0)

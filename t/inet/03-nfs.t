@@ -77,7 +77,7 @@ if ($pid == 0) {
 	open(STDERR, '>', $log) or die;
 	open(STDOUT, '>', '/dev/null') or die;
 	exec($ip, 'netns', 'exec', $ns, $nfsd, '-f', '-l', '127.0.0.1:0', '-w', '2', '-i',
-	    "$dev:10.214.0.2/24", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n")
+	    "$dev:10.214.0.2/24", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch')
 	    or die "exec: $!";
 }
 my $text = '';
@@ -102,10 +102,10 @@ my $back = tmp_path("net-back.$$");
 open(my $fh, '>', $data) or die;
 print $fh join('', map { chr(int(rand(256))) } 1 .. 65536) x 16;
 close($fh);
-$out = in_ns('nfs-cp', $data, "'" . url('/big') . "'");
+$out = in_ns('nfs-cp', $data, "'" . url('/data/big') . "'");
 is($?, 0, '5 nfs-cp writes 1 MiB over the machine\'s stack') or diag($out);
 unlink($back);
-$out = in_ns('nfs-cp', "'" . url('/big') . "'", $back);
+$out = in_ns('nfs-cp', "'" . url('/data/big') . "'", $back);
 ok(-s $back == 1 << 20 && system('cmp', '-s', $data, $back) == 0, '6 and reads it back intact')
     or diag($out);
 
