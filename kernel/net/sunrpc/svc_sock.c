@@ -229,5 +229,7 @@ void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *p
 void svc_conn_start_inet(struct svc_serv *s, struct tcp_sock *tsk,
 			 const struct sockaddr_storage *peer, socklen_t plen)
 {
+	/* A reply is sent whole at once: its last segment must not wait for an ACK (Nagle). */
+	tcp_set_nodelay(tsk, true);
 	conn_start(s, -1, tsk, peer, plen);
 }
