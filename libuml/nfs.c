@@ -27,6 +27,7 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
 		return err;
 	l->tcp_fd = sl.tcp_fd;
 	l->udp_fd = sl.udp_fd;
+	l->net_tcp = l->net_udp = NULL;
 	return 0;
 }
 
@@ -76,14 +77,20 @@ int uml_nfs_key_file(const char *path, char *err, size_t errlen)
 
 int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
 {
-	struct svc_listener sl = {.tcp_fd = l->tcp_fd, .udp_fd = l->udp_fd};
+	struct svc_listener sl = {.tcp_fd = l->tcp_fd,
+				  .udp_fd = l->udp_fd,
+				  .inet_tcp = l->net_tcp,
+				  .inet_udp = l->net_udp};
 
 	return nfs_svc_serve(&sl, stop_fd);
 }
 
 int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv)
 {
-	struct svc_listener sl = {.tcp_fd = l->tcp_fd, .udp_fd = l->udp_fd};
+	struct svc_listener sl = {.tcp_fd = l->tcp_fd,
+				  .udp_fd = l->udp_fd,
+				  .inet_tcp = l->net_tcp,
+				  .inet_udp = l->net_udp};
 
 	return nfs_svc_start(&sl, (struct svc_serv **)srv);
 }

@@ -429,10 +429,38 @@ int uml_state_note_set(const char *key, const char *value);
 /* Make every change durable, unstable NFS writes too (a clean stop). */
 int uml_state_sync(void);
 
+/* --- the machine's own network --- */
+
+/*
+ * An interface of the machine on the host's TAP device @tap (made by the
+ * host's admin, e.g. `ip tuntap add mode tap multi_queue`), with address
+ * @cidr ("10.0.0.2/24") and an optional on-link @gateway (NULL: none). The
+ * machine then answers ARP and ping there, and serves what listens on it
+ * (uml_nfs_listen_net). Once per machine and name: -EEXIST after. 0, or
+ * -EINVAL (a bad address, prefix or gateway), -ENOSPC (too many), -ENODEV;
+ * on failure a message in @err.
+ */
+int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err,
+		   size_t errlen);
+typedef struct uml_net_queue uml_net_queue_t;
+/*
+ * On a CPU: open this process's queue of @tap and start its receive thread
+ * here. Each process that is to take frames opens its own (a CPU each, and
+ * the host spreads flows across them). 0, -ENOENT (no such interface),
+ * -EPERM (not a CPU), or the TAP's errno (-EBUSY: no more queues).
+ */
+int uml_net_if_start(const char *tap, uml_net_queue_t **q);
+/* From a thread of the same CPU: stop the receive thread and close the queue. */
+void uml_net_if_stop(uml_net_queue_t *q);
+/* The stack's counters and interfaces as "name value" lines; the length the text needs. */
+size_t uml_net_status(char *buf, size_t size);
+
 /* --- NFS --- */
 
 struct uml_nfs_listener {
 	int tcp_fd, udp_fd; /* -1 for a transport not listened on */
+	/* On the machine's own network (uml_nfs_listen_net); NULL: none. */
+	void *net_tcp, *net_udp;
 };
 #define UML_NFS_TCP 0x1
 #define UML_NFS_UDP 0x2
@@ -444,6 +472,20 @@ struct uml_nfs_listener {
  * or the bind's errno.
  */
 int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l);
+/*
+ * The same on the machine's own network (uml_net_if_add): @addr is one of
+ * its addresses, or "0.0.0.0" for all of them; the fds are set to -1. A
+ * server started with this listener serves clients of the machine's own
+ * interfaces, whatever the host's network. 0, -EINVAL, -EADDRINUSE,
+ * -ENOMEM, -ENODEV (no machine).
+ */
+int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l);
+/*
+ * Close what uml_nfs_listen or uml_nfs_listen_net opened, once no server
+ * uses it. Sockets on the machine's network live in the machine, not in
+ * the process: a server that stops listening closes them here.
+ */
+void uml_nfs_unlisten(struct uml_nfs_listener *l);
 /* Replace the export table with nothing; then add exports one by one. Cannot fail. */
 void uml_nfs_exports_clear(void);
 #define UML_NFS_RW     0x1 /* read-write; else read-only */

@@ -5,7 +5,7 @@
  *           [-k keyfile] [-S image[:size]] [-L lease]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
  *           [-I /dir=nfs://host[:port]/export[?...][ options]]... [-P pidfile] [-f]
- *           [-r | -R]
+ *           [-r | -R] [-i tap:address/prefix[,gateway]]
  *
  * Boots a machine, creates the files given with -p, exports the tree (by
  * default / read-only to 127.0.0.1 and ::1) and serves it over TCP (-T to
@@ -29,6 +29,11 @@
  * entry a live server holds is left to it; -R takes those too) and
  * withdraws them at a clean stop, so that clients that know only the host
  * find us (a plain `mount -t nfs host:/ /mnt`).
+ * -i gives the machine an interface of its own on the host's TAP device
+ * (made multi-queue beforehand: `ip tuntap add NAME mode tap multi_queue`)
+ * with that address, and serves NFS there too, on -l's port (2049 when -l
+ * says 0), over the machine's own TCP/IP stack: each worker reads its own
+ * queue of the device.
  * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
@@ -65,31 +70,51 @@ static struct uml_nfs_listener listener;
 static struct worker workers[MAX_WORKERS];
 static int nworkers = 2;
 static int nimports;
+static char net_tap[16]; /* -i: the machine's interface; "" without one */
 
-/* What a worker stops when asked to: the service and its importer threads. */
-static void worker_stop(void *srv)
+/* What a worker runs on its CPU, and stops when asked to. */
+static struct {
+	uml_nfs_server_t *srv;
+	uml_net_queue_t *queue;
+} on_cpu;
+
+static void worker_stop(void *arg)
 {
-	uml_import_stop();
-	uml_nfs_stop(srv);
+	(void)arg;
+	if (nimports)
+		uml_import_stop();
+	if (on_cpu.srv)
+		uml_nfs_stop(on_cpu.srv);
+	uml_net_if_stop(on_cpu.queue);
+	on_cpu.srv = NULL;
+	on_cpu.queue = NULL;
 }
 
-/* A worker of a machine with imports: the service and an importer per import on its CPU. */
-static int serve_with_imports(int stop_fd)
+/*
+ * A worker of a machine with imports or an interface of its own: the
+ * service, an importer per import and the interface's queue, all on its CPU.
+ */
+static int serve_on_cpu(int stop_fd)
 {
-	uml_nfs_server_t *srv;
 	int rc = uml_cpu_init();
 
 	if (rc)
 		return rc;
-	rc = uml_nfs_start(&listener, &srv);
-	if (rc == 0) {
-		rc = uml_import_start(NULL, NULL);
-		if (rc >= 0)
-			rc = uml_cpu_stop_on_fd(stop_fd, worker_stop, srv);
-		if (rc < 0)
-			worker_stop(srv);
-		uml_cpu_run(true);
+	if (net_tap[0]) {
+		rc = uml_net_if_start(net_tap, &on_cpu.queue);
+		if (rc)
+			fprintf(stderr, "umlnfsd: -i %s: this worker's queue: %s\n", net_tap,
+				strerror(-rc));
 	}
+	if (rc == 0)
+		rc = uml_nfs_start(&listener, &on_cpu.srv);
+	if (rc == 0 && nimports)
+		rc = uml_import_start(NULL, NULL);
+	if (rc >= 0)
+		rc = uml_cpu_stop_on_fd(stop_fd, worker_stop, NULL);
+	if (rc < 0)
+		worker_stop(NULL);
+	uml_cpu_run(true);
 	uml_cpu_exit();
 	return rc < 0 ? rc : 0;
 }
@@ -101,7 +126,8 @@ static void usage(void)
 			"               [-S image[:size[K|M|G]]] [-L lease-seconds]\n"
 			"               [-e path:ro|rw[,secure]:client,client...]...\n"
 			"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
-			"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n");
+			"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n"
+			"               [-i tap:address/prefix[,gateway]]\n");
 	exit(2);
 }
 
@@ -206,6 +232,26 @@ static void add_import(char *arg)
 	}
 }
 
+/* "tap:10.0.0.2/24[,10.0.0.1]": the machine's interface; exits on a bad one. */
+static void add_interface(char *arg)
+{
+	char *colon = strchr(arg, ':'), *comma, err[256];
+	int rc;
+
+	if (!colon)
+		usage();
+	*colon = '\0';
+	comma = strchr(colon + 1, ',');
+	if (comma)
+		*comma++ = '\0';
+	rc = uml_net_if_add(arg, colon + 1, comma, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "umlnfsd: -i: %s\n", err);
+		exit(1);
+	}
+	snprintf(net_tap, sizeof(net_tap), "%s", arg);
+}
+
 /* The service's counters on stderr: at a stop, and on SIGUSR1 while running. */
 static void print_stats(const char *what)
 {
@@ -230,6 +276,12 @@ static void print_stats(const char *what)
 		(unsigned long long)ls.nolocks, (unsigned long long)ls.refused,
 		(unsigned long long)ls.notify_freed, (unsigned long long)ls.lease_broken,
 		(unsigned long long)ls.repairs);
+	if (net_tap[0]) {
+		char net[8192];
+
+		uml_net_status(net, sizeof(net));
+		fprintf(stderr, "umlnfsd: %s: the machine's network:\n%s", what, net);
+	}
 }
 
 static void worker_main(pid_t parent)
@@ -253,7 +305,7 @@ static void worker_main(pid_t parent)
 	fd = signalfd(-1, &stop, SFD_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
-	rc = nimports ? serve_with_imports(fd) : uml_nfs_serve(&listener, fd);
+	rc = nimports || net_tap[0] ? serve_on_cpu(fd) : uml_nfs_serve(&listener, fd);
 	uml_detach();
 	if (rc)
 		fprintf(stderr, "umlnfsd: serve: %s\n", strerror(-rc));
@@ -334,6 +386,7 @@ static void describe_listener(char *buf, size_t size)
 int main(int argc, char **argv)
 {
 	char *exports[MAX_EXPORTS], *files[MAX_FILES], *imports[MAX_IMPORTS], *host, where[80];
+	char *iface = NULL, *net_addr = NULL;
 	char listen_arg[128] = "127.0.0.1:2049", err[256];
 	const char *pidfile = NULL, *keyfile = NULL;
 	char *image = NULL, *isize;
@@ -347,7 +400,7 @@ int main(int argc, char **argv)
 	int reg = -1; /* -1: don't register; else uml_nfs_register's flags */
 	sigset_t sigs;
 
-	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:L:rR")) != -1) {
+	while ((opt = getopt(argc, argv, "l:T:w:m:s:k:e:p:P:fS:I:L:rRi:")) != -1) {
 		switch (opt) {
 		case 'l':
 			snprintf(listen_arg, sizeof(listen_arg), "%s", optarg);
@@ -422,6 +475,9 @@ int main(int argc, char **argv)
 		case 'R':
 			reg = UML_NFS_REGISTER_FORCE;
 			break;
+		case 'i':
+			iface = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -464,6 +520,20 @@ int main(int argc, char **argv)
 	rc = uml_nfs_listen(host, port, protos, &listener);
 	if (rc)
 		die(listen_arg, rc);
+	if (iface) {
+		struct uml_nfs_listener net;
+		char *cidr;
+
+		add_interface(iface);
+		cidr = iface + strlen(iface) + 1;
+		net_addr = cidr;
+		*strchr(cidr, '/') = '\0';
+		rc = uml_nfs_listen_net(net_addr, port ? port : 2049, protos, &net);
+		if (rc)
+			die("-i: listen on the machine's address", rc);
+		listener.net_tcp = net.net_tcp;
+		listener.net_udp = net.net_udp;
+	}
 
 	if (!foreground && daemon(0, 1) < 0)
 		die("daemon", errno);
@@ -498,7 +568,11 @@ int main(int argc, char **argv)
 		registered = rc != -ENOENT;
 	}
 	describe_listener(where, sizeof(where));
-	fprintf(stderr, "umlnfsd: ready on %s\n", where);
+	if (net_addr)
+		fprintf(stderr, "umlnfsd: ready on %s and %s:%d (%s)\n", where, net_addr,
+			port ? port : 2049, net_tap);
+	else
+		fprintf(stderr, "umlnfsd: ready on %s\n", where);
 
 	while (running) {
 		struct signalfd_siginfo si;
@@ -523,6 +597,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "umlnfsd: rpcbind: %s\n", msg);
 	}
 	stop_workers();
+	uml_nfs_unlisten(&listener);
 	uml_reap();
 	/* Unstable writes nobody committed yet go to disk too: a clean stop loses nothing. */
 	if (image && uml_state_sync() != 0)

@@ -1,26 +1,420 @@
 /*
- * A machine on a TAP device, for t/inet/ tests: boots, makes interface @tap
- * with @addr/@prefix (MAC 02:00:00:00:00:02 unless given), opens one TAP
- * queue read by a kernel thread of its CPU, and runs a UDP echo service on
- * @port on another kernel thread. Prints "ready MAC" once the queue is
- * open, so the test can configure the host's side; runs until its
- * standard input is closed, then prints the stack's counters (inet_status)
- * and exits 0.
+ * A machine on a TAP device, for t/inet/ tests and bench/tcp: boots, makes
+ * interface @tap with @addr/@prefix (MAC 02:00:00:00:00:02 unless given),
+ * opens one TAP queue read by a kernel thread of its CPU, and runs a UDP
+ * echo service on @udp_port on another kernel thread. Options add TCP
+ * services on the machine's address, each a listener thread that gives
+ * every connection a thread of its own:
  *
- *   inet-drive TAP ADDR/PREFIX PORT [MAC]
+ *   -E PORT  echo: every byte back, until the peer's FIN; then FIN
+ *   -K PORT  sink: read until FIN, then one line "bytes N sha256 HEX", FIN
+ *   -S PORT  source: read a line "N", send N bytes of the pattern (byte i
+ *            of the stream is i % 251), FIN
+ *   -R PORT  rr: read 64-byte messages and send each back (no Nagle)
+ *   -D PORT  discard: read until FIN, then one line "bytes N", FIN (the
+ *            sink without its hash, for bench/tcp)
+ *   -m MIB   the machine's memory (32)      -b MIB  the stack's buffers (4)
+ *
+ * Prints "ready MAC" once the queue is open, so the test can configure the
+ * host's side. Standard input is its control: a line "stat" prints the
+ * stack's counters (inet_status), "drive_conns N" (TCP connections its
+ * services hold) and "end"; end of file stops every service, closes the
+ * queue, prints the counters and exits 0.
+ *
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-m MIB] [-b MIB]
+ *              TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "uml.h"
+#include "uml/host.h"
 #include "uml/inet.h"
 #include "uml/sched.h"
 
+#define DRIVE_BACKLOG	512
+#define DRIVE_IO_MS	60000 /* a connection silent this long is dropped */
+#define DRIVE_BUF	(64u << 10)
+#define DRIVE_RR_SIZE	64
+#define DRIVE_PERIOD	251
+#define DRIVE_STOP_WAIT 5000 /* ms for threads to finish at the stop */
+#define DRIVE_LINE_MAX	32
+
+/* ------------------------------------------------------------ sha256 --- */
+
+/* FIPS 180-4's SHA-256: the sink's proof that every byte arrived in order. */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t block[64];
+	size_t used;
+};
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t ror32(uint32_t x, unsigned n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void sha256_block(struct sha256 *c, const uint8_t *p)
+{
+	uint32_t w[64], v[8];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++)
+		w[i] = w[i - 16] + (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3) +
+		       w[i - 7] + (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10);
+	memcpy(v, c->h, sizeof(v));
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
+			      ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[i] + w[i];
+		uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
+			      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		c->h[i] += v[i];
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+	memcpy(c->h, h0, sizeof(h0));
+	c->len = 0;
+	c->used = 0;
+}
+
+static void sha256_update(struct sha256 *c, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	c->len += len;
+	while (len) {
+		size_t n = sizeof(c->block) - c->used;
+
+		if (c->used == 0 && len >= sizeof(c->block)) {
+			sha256_block(c, p);
+			n = sizeof(c->block);
+		} else {
+			n = n < len ? n : len;
+			memcpy(c->block + c->used, p, n);
+			c->used += n;
+			if (c->used == sizeof(c->block)) {
+				sha256_block(c, c->block);
+				c->used = 0;
+			}
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+/* The digest as 64 hex digits and a NUL into @hex. */
+static void sha256_hex(struct sha256 *c, char hex[65])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad[72] = {0x80};
+	size_t padlen = (c->used < 56 ? 56 : 120) - c->used;
+
+	for (int i = 0; i < 8; i++)
+		pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha256_update(c, pad, padlen + 8);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 8 * i, 9, "%08x", c->h[i]);
+}
+
+/* ------------------------------------------------------ TCP services --- */
+
+struct conn;
+
+/* A TCP service: its listener and what each connection does. */
+struct service {
+	const char *name;
+	int opt;		      /* its command-line letter */
+	int (*serve)(struct conn *c); /* one connection, on its own thread: 0 or -errno */
+	bool nodelay;		      /* answers go out at once, not after Nagle's wait */
+	uint16_t port;		      /* 0: not asked for */
+	struct tcp_sock *listener;    /* while its thread runs */
+	struct kthread *thread;	      /* the accept loop */
+};
+
+/* A connection and its thread, on the list of live ones. */
+struct conn {
+	struct tcp_sock *s;
+	struct kthread *thread;
+	struct service *svc;
+	struct conn *prev, *next;
+	uint8_t *buf; /* DRIVE_BUF bytes */
+};
+
+/*
+ * Every kernel thread of this program runs on the one CPU main makes, and
+ * scheduling there is cooperative: the lists and counts below change only
+ * between blocking calls, so they need no lock.
+ */
 static struct netif_queue *q;
 static struct kthread *echo_thread;
+static struct conn *conns;
+static unsigned nconns, nlisteners;
+static bool stopping;
+
+/* Read exactly @len bytes: @len, 0 at a FIN before any, or -errno (-EPROTO: a FIN midway). */
+static ssize_t recv_exact(struct tcp_sock *s, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = tcp_recv(s, buf + got, len - got, DRIVE_IO_MS);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return got ? -EPROTO : 0;
+		got += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+static int send_all(struct tcp_sock *s, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = tcp_send(s, buf, len, DRIVE_IO_MS);
+
+		if (n < 0)
+			return (int)n;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int serve_echo(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS);
+		int err;
+
+		if (n <= 0)
+			return n ? (int)n : tcp_shutdown(c->s);
+		if ((err = send_all(c->s, c->buf, (size_t)n)))
+			return err;
+	}
+}
+
+static int serve_sink(struct conn *c)
+{
+	struct sha256 h;
+	char line[128], hex[65];
+	uint64_t total = 0;
+	ssize_t n;
+	int len;
+
+	sha256_init(&h);
+	while ((n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS)) > 0) {
+		sha256_update(&h, c->buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (n < 0)
+		return (int)n;
+	sha256_hex(&h, hex);
+	len =
+	    snprintf(line, sizeof(line), "bytes %llu sha256 %s\n", (unsigned long long)total, hex);
+	return send_all(c->s, (const uint8_t *)line, (size_t)len);
+}
+
+static int serve_discard(struct conn *c)
+{
+	char line[64];
+	uint64_t total = 0;
+	ssize_t n;
+	int len;
+
+	while ((n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS)) > 0)
+		total += (uint64_t)n;
+	if (n < 0)
+		return (int)n;
+	len = snprintf(line, sizeof(line), "bytes %llu\n", (unsigned long long)total);
+	return send_all(c->s, (const uint8_t *)line, (size_t)len);
+}
+
+static int serve_source(struct conn *c)
+{
+	/* A period of the pattern repeated: any offset's next DRIVE_BUF - DRIVE_PERIOD bytes. */
+	const size_t chunk = DRIVE_BUF - DRIVE_PERIOD;
+	char line[DRIVE_LINE_MAX + 1], *end;
+	unsigned long long want, off = 0;
+	size_t got = 0;
+
+	while (!memchr(line, '\n', got)) {
+		ssize_t n;
+
+		if (got == DRIVE_LINE_MAX)
+			return -EPROTO;
+		n = tcp_recv(c->s, line + got, DRIVE_LINE_MAX - got, DRIVE_IO_MS);
+		if (n <= 0)
+			return n ? (int)n : -EPROTO;
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	errno = 0;
+	want = strtoull(line, &end, 10);
+	if (errno || end == line || *end != '\n')
+		return -EPROTO;
+	for (size_t i = 0; i < DRIVE_BUF; i++)
+		c->buf[i] = (uint8_t)(i % DRIVE_PERIOD);
+	while (off < want) {
+		size_t n = want - off < chunk ? (size_t)(want - off) : chunk;
+		int err = send_all(c->s, c->buf + off % DRIVE_PERIOD, n);
+
+		if (err)
+			return err;
+		off += n;
+	}
+	return tcp_shutdown(c->s);
+}
+
+static int serve_rr(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = recv_exact(c->s, c->buf, DRIVE_RR_SIZE);
+		int err;
+
+		if (n <= 0)
+			return n ? (int)n : tcp_shutdown(c->s);
+		if ((err = send_all(c->s, c->buf, DRIVE_RR_SIZE)))
+			return err;
+	}
+}
+
+static struct service services[] = {
+    {.name = "echo", .opt = 'E', .serve = serve_echo, .nodelay = true},
+    {.name = "sink", .opt = 'K', .serve = serve_sink},
+    {.name = "source", .opt = 'S', .serve = serve_source},
+    {.name = "rr", .opt = 'R', .serve = serve_rr, .nodelay = true},
+    {.name = "discard", .opt = 'D', .serve = serve_discard},
+};
+#define NSERVICES (sizeof(services) / sizeof(services[0]))
+
+static int conn_main(void *arg)
+{
+	struct conn *c = arg;
+	int err = c->svc->serve(c);
+
+	/*
+	 * A clean end is a graceful close; any error (the peer's RST, silence,
+	 * a protocol error, the stop) a RST, so the peer learns it at once.
+	 */
+	if (err && err != -ECONNRESET && err != -EPIPE && err != -EINTR)
+		fprintf(stderr, "inet-drive: %s connection: %s\n", c->svc->name, strerror(-err));
+	if (err)
+		tcp_abort(c->s);
+	else
+		tcp_close(c->s);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nconns--;
+	free(c->buf);
+	free(c);
+	return 0;
+}
+
+/* Give @s a thread of its own; on failure it is reset. */
+static void conn_start(struct service *svc, struct tcp_sock *s)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int err = -ENOMEM;
+
+	if (c && (c->buf = malloc(DRIVE_BUF))) {
+		c->s = s;
+		c->svc = svc;
+		if (svc->nodelay)
+			tcp_set_nodelay(s, true);
+		err = kthread_create(&c->thread, svc->name, SCHED_PRIO_DEFAULT, conn_main, c);
+	}
+	if (err) {
+		fprintf(stderr, "inet-drive: %s: no thread for a connection: %s\n", svc->name,
+			strerror(-err));
+		tcp_abort(s);
+		if (c)
+			free(c->buf);
+		free(c);
+		return;
+	}
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	kthread_detach(c->thread);
+}
+
+static int listen_main(void *arg)
+{
+	struct service *svc = arg;
+
+	for (;;) {
+		struct tcp_sock *s;
+		uint32_t raddr;
+		uint16_t rport;
+		int err = tcp_accept(svc->listener, &s, &raddr, &rport, -1);
+
+		if (err == -EINTR || stopping)
+			break;
+		if (err)
+			fprintf(stderr, "inet-drive: %s: accept: %s\n", svc->name, strerror(-err));
+		else
+			conn_start(svc, s);
+	}
+	tcp_close(svc->listener);
+	svc->listener = NULL;
+	nlisteners--;
+	return 0;
+}
+
+static int service_start(struct service *svc)
+{
+	int err = tcp_open(&svc->listener);
+
+	if (err)
+		return err;
+	if ((err = tcp_bind(svc->listener, 0, svc->port)) ||
+	    (err = tcp_listen(svc->listener, DRIVE_BACKLOG)) ||
+	    (err = kthread_create(&svc->thread, svc->name, SCHED_PRIO_DEFAULT, listen_main, svc))) {
+		tcp_close(svc->listener);
+		svc->listener = NULL;
+		return err;
+	}
+	nlisteners++;
+	kthread_detach(svc->thread);
+	return 0;
+}
+
+/* ------------------------------------------------------------- UDP --- */
 
 static int echo_service(void *arg)
 {
@@ -48,52 +442,165 @@ static int echo_service(void *arg)
 	return 0;
 }
 
-static void stop(void *arg)
+/* --------------------------------------------------------- control --- */
+
+static void print_status(void)
 {
-	(void)arg;
+	size_t len = inet_status(NULL, 0) + 1;
+	char *buf = malloc(len);
+
+	if (buf) {
+		inet_status(buf, len);
+		fputs(buf, stdout);
+		free(buf);
+	} else {
+		puts("status_error no memory");
+	}
+	printf("drive_conns %u\n", nconns);
+}
+
+/*
+ * Stop: every service's threads are asked to finish and waited for (they
+ * reset what they hold), and only then the queue is closed, so that their
+ * last segments still go out.
+ */
+static void stop(void)
+{
+	stopping = true;
 	kthread_interrupt(echo_thread);
+	for (size_t i = 0; i < NSERVICES; i++)
+		if (services[i].listener)
+			kthread_interrupt(services[i].thread);
+	for (struct conn *c = conns; c; c = c->next)
+		kthread_interrupt(c->thread);
+	for (int ms = 0; (nconns || nlisteners) && ms < DRIVE_STOP_WAIT; ms += 10)
+		kthread_sleep_ns(10 * 1000 * 1000);
+	if (nconns || nlisteners)
+		fprintf(stderr, "inet-drive: %u connections, %u listeners did not finish\n", nconns,
+			nlisteners);
 	netif_queue_close(q);
+}
+
+static int control_main(void *arg)
+{
+	char line[DRIVE_LINE_MAX];
+	size_t used = 0;
+
+	(void)arg;
+	for (;;) {
+		char *nl;
+		ssize_t n;
+		int ev = kthread_wait_fd(0, HOST_POLLIN, -1);
+
+		if (ev < 0 && ev != -ETIMEDOUT)
+			break;
+		n = read(0, line + used, sizeof(line) - used);
+		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+			break;
+		used += n > 0 ? (size_t)n : 0;
+		while ((nl = memchr(line, '\n', used))) {
+			*nl = '\0';
+			if (!strcmp(line, "stat")) {
+				print_status();
+				puts("end");
+				fflush(stdout);
+			}
+			used -= (size_t)(nl + 1 - line);
+			memmove(line, nl + 1, used);
+		}
+		if (used == sizeof(line))
+			used = 0; /* a line too long for any command */
+	}
+	stop();
+	sched_cpu_stop(sched_this_cpu());
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(
+	    stderr,
+	    "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-m MIB] [-b MIB] "
+	    "TAP ADDR/PREFIX UDP_PORT [MAC]\n");
+	exit(2);
+}
+
+/* A decimal in [@lo, @hi], or usage(). */
+static unsigned long number(const char *s, unsigned long lo, unsigned long hi)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		usage();
+	return v;
 }
 
 int main(int argc, char **argv)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
 	struct netif_config cfg = {.mac = {2, 0, 0, 0, 0, 2}};
+	size_t inet_mem = 0;
 	struct netif *nif;
 	struct in_addr a;
-	char *slash, status[8192];
+	char *slash;
 	uint8_t mac[6];
-	int err;
+	int err, opt;
 
-	if (argc < 4 || strlen(argv[1]) >= sizeof(cfg.name) || !(slash = strchr(argv[2], '/'))) {
-		fprintf(stderr, "usage: inet-drive TAP ADDR/PREFIX PORT [MAC]\n");
-		return 2;
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:m:b:")) != -1) {
+		size_t i;
+
+		if (opt == 'm') {
+			bp.memory = number(optarg, 8, 4096) << 20;
+			continue;
+		}
+		if (opt == 'b') {
+			inet_mem = number(optarg, 1, 1024) << 20;
+			continue;
+		}
+		for (i = 0; i < NSERVICES && services[i].opt != opt; i++)
+			;
+		if (i == NSERVICES)
+			usage();
+		services[i].port = (uint16_t)number(optarg, 1, 65535);
 	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 3 || strlen(argv[0]) >= sizeof(cfg.name) || !(slash = strchr(argv[1], '/')))
+		usage();
 	*slash = '\0';
-	if (!inet_aton(argv[2], &a))
-		return 2;
-	strcpy(cfg.name, argv[1]);
+	if (!inet_aton(argv[1], &a))
+		usage();
+	strcpy(cfg.name, argv[0]);
 	cfg.addr = ntohl(a.s_addr);
-	cfg.prefix_len = (unsigned)atoi(slash + 1);
-	if (argc > 4 && sscanf(argv[4], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &cfg.mac[0], &cfg.mac[1],
+	cfg.prefix_len = (unsigned)number(slash + 1, 1, 30);
+	if (argc > 3 && sscanf(argv[3], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &cfg.mac[0], &cfg.mac[1],
 			       &cfg.mac[2], &cfg.mac[3], &cfg.mac[4], &cfg.mac[5]) != 6)
-		return 2;
-	if ((err = uml_boot(&bp)) || (err = inet_init(0)) || (err = netif_create(&cfg, &nif)) ||
-	    (err = sched_cpu_init()) || (err = netif_queue_open_tap(nif, &q)) ||
-	    (err = netif_queue_start(q)) ||
+		usage();
+	if ((err = uml_boot(&bp)) || (err = inet_init(inet_mem)) ||
+	    (err = netif_create(&cfg, &nif)) || (err = sched_cpu_init()) ||
+	    (err = netif_queue_open_tap(nif, &q)) || (err = netif_queue_start(q)) ||
 	    (err = kthread_create(&echo_thread, "udp-echo", SCHED_PRIO_DEFAULT, echo_service,
-				  (void *)(long)atoi(argv[3]))) ||
-	    (err = sched_stop_on_fd(0, stop, NULL))) {
+				  (void *)number(argv[2], 1, 65535))) ||
+	    (err = kthread_create(NULL, "control", SCHED_PRIO_DEFAULT, control_main, NULL))) {
 		fprintf(stderr, "inet-drive: %s\n", strerror(-err));
 		return 1;
 	}
 	kthread_detach(echo_thread); /* it ends only when stop() interrupts it */
+	for (size_t i = 0; i < NSERVICES; i++) {
+		if (services[i].port && (err = service_start(&services[i]))) {
+			fprintf(stderr, "inet-drive: tcp %s on port %u: %s\n", services[i].name,
+				services[i].port, strerror(-err));
+			return 1;
+		}
+	}
 	netif_mac(nif, mac);
 	printf("ready %02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2], mac[3], mac[4],
 	       mac[5]);
 	fflush(stdout);
 	sched_cpu_run(true);
-	inet_status(status, sizeof(status));
-	fputs(status, stdout);
+	print_status();
 	return 0;
 }

@@ -68,8 +68,30 @@ enum inet_mib {
 	INET_MIB_UDP_NO_PORTS,
 	INET_MIB_UDP_RCVBUF_ERRORS,
 	INET_MIB_UDP_OUT,
-	INET_MIB_MEM_FAILS,   /* a buffer refused: the stack's budget or the machine */
-	INET_MIB_FAULT_DROPS, /* the fault injector's doings (fault.c) */
+	/* TCP, as RFC 4022's tcp group and /proc/net/snmp's Tcp: line */
+	INET_MIB_TCP_ACTIVE_OPENS,  /* CLOSED -> SYN-SENT */
+	INET_MIB_TCP_PASSIVE_OPENS, /* LISTEN -> SYN-RECEIVED (or a cookie's connection) */
+	INET_MIB_TCP_ATTEMPT_FAILS, /* SYN-SENT/SYN-RECEIVED -> CLOSED, or back to LISTEN */
+	INET_MIB_TCP_ESTAB_RESETS,  /* ESTABLISHED/CLOSE-WAIT -> CLOSED by a reset */
+	INET_MIB_TCP_IN_SEGS,
+	INET_MIB_TCP_OUT_SEGS,
+	INET_MIB_TCP_RETRANS_SEGS,
+	INET_MIB_TCP_IN_ERRS, /* short, bad offset, bad checksum, bad options */
+	INET_MIB_TCP_OUT_RSTS,
+	INET_MIB_TCP_COOKIES_SENT,
+	INET_MIB_TCP_COOKIES_OK,
+	INET_MIB_TCP_COOKIES_BAD,
+	INET_MIB_TCP_CHALLENGE_ACKS, /* RFC 5961 */
+	INET_MIB_TCP_PAWS_DROPS,     /* RFC 7323 5 */
+	INET_MIB_TCP_OOO_DROPS,	     /* out of order past its bound */
+	INET_MIB_TCP_RCVQ_DROPS,     /* past the receive buffer */
+	INET_MIB_TCP_LISTEN_DROPS,   /* SYN or cookie ACK with the accept queue full */
+	INET_MIB_TCP_MEM_FAILS,	     /* no connection block or buffer */
+	INET_MIB_TCP_FAST_RETRANS,
+	INET_MIB_TCP_TIMEOUTS,	   /* retransmission timer expiries */
+	INET_MIB_TCP_TW_EVICTIONS, /* TIME-WAIT ended early: a new connection needed its memory */
+	INET_MIB_MEM_FAILS,	   /* a buffer refused: the stack's budget or the machine */
+	INET_MIB_FAULT_DROPS,	   /* the fault injector's doings (fault.c) */
 	INET_MIB_FAULT_DUPS,
 	INET_MIB_FAULT_REORDERS,
 	INET_MIB_FAULT_CORRUPTS,
@@ -193,6 +215,73 @@ ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t dad
 ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr, uint16_t *sport,
 		     int timeout_ms);
 void udp_close(struct udp_sock *s);
+
+/*
+ * TCP (tcp*.c), for kernel threads and host threads, like UDP. Sockets and
+ * connections live in the arena; any CPU of any process may use them.
+ *
+ * tcp_bind: @port on @addr as udp_bind (0: ephemeral). tcp_listen: at most
+ * @backlog connections (1..INET_TCP_BACKLOG_MAX) established and not yet
+ * accepted, and as many half-open; beyond that SYN cookies answer.
+ * tcp_accept: the next established connection, waiting at most
+ * @timeout_ms (0: not at all, < 0: no limit) -- -EAGAIN, -ETIMEDOUT,
+ * -EINTR, -EINVAL when not listening. tcp_connect: the three-way
+ * handshake, waiting at most @timeout_ms: 0, -ECONNREFUSED (RST),
+ * -ETIMEDOUT (no answer after the SYN retries), -ENETUNREACH, -EINTR,
+ * -EISCONN. With @timeout_ms 0 the SYN goes and -EINPROGRESS is returned;
+ * asked again: -EALREADY while it is under way, then -EISCONN once
+ * connected, or the error that ended it (once). tcp_send: queue bytes in
+ * the send buffer, waiting for room (at most @timeout_ms) when it is full:
+ * the bytes taken (> 0), -EAGAIN, -ETIMEDOUT, -EPIPE (shut down for
+ * sending, or closed by the peer's RST: then -ECONNRESET once), -ENOTCONN
+ * (never connected), -ENOBUFS (the stack's budget is spent), -EINTR.
+ * tcp_recv: bytes received in order,
+ * waiting at most @timeout_ms: their count, 0 at the peer's FIN, -EAGAIN,
+ * -ETIMEDOUT, -ECONNRESET, -EINTR. tcp_shutdown: a FIN after what is
+ * queued. tcp_close: gives the handle up; the connection ends gracefully
+ * in the stack (FIN, TIME_WAIT) -- with a RST when unread data was left
+ * (RFC 1122 4.2.2.13) -- and a listener's pending connections are reset.
+ * tcp_abort: a RST now, and the handle is gone.
+ */
+#define INET_TCP_SNDBUF_DEFAULT (256u << 10)
+#define INET_TCP_RCVBUF_DEFAULT (256u << 10)
+#define INET_TCP_BACKLOG_MAX	1024
+
+struct tcp_sock;
+
+/* A connection's figures (tcp_info). */
+struct tcp_conn_info {
+	unsigned state; /* enum tcp_state in tcp.h order: the RFC 9293 states */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint32_t mss;			/* sending MSS */
+	uint8_t snd_wscale, rcv_wscale; /* 0xff: no window scaling */
+	bool ts, sack;			/* timestamps and SACK agreed */
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t cwnd, ssthresh; /* bytes */
+	uint32_t snd_wnd, rcv_wnd;
+	uint32_t unacked, sndbuf_used, rcvbuf_used; /* bytes */
+	uint64_t bytes_sent, bytes_received, retransmits, dup_acks;
+};
+
+int tcp_open(struct tcp_sock **out);
+int tcp_bind(struct tcp_sock *s, uint32_t addr, uint16_t port);
+int tcp_listen(struct tcp_sock *s, int backlog);
+int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint16_t *rport,
+	       int timeout_ms);
+int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_ms);
+ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms);
+ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms);
+int tcp_shutdown(struct tcp_sock *s);
+void tcp_close(struct tcp_sock *s);
+void tcp_abort(struct tcp_sock *s);
+int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
+int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *out);
+/* Options: Nagle off (@on true), keepalive (idle s, 0: off), buffer sizes (before connect/listen).
+ */
+int tcp_set_nodelay(struct tcp_sock *s, bool on);
+int tcp_set_keepalive(struct tcp_sock *s, unsigned idle_s);
+int tcp_set_buffers(struct tcp_sock *s, uint32_t sndbuf, uint32_t rcvbuf);
 
 /* The Internet checksum of @len bytes, folded and complemented (csum.c). */
 uint16_t inet_csum(const void *p, size_t len);

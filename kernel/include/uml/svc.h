@@ -11,10 +11,18 @@
 
 #include "uml/rpc.h"
 
-/* A listening port: either socket may be missing. */
+struct tcp_sock;
+struct udp_sock;
+
+/*
+ * A listening port: on the host's stack (the fds), on the machine's own
+ * (kernel/net/inet's sockets, in the arena), or both; any may be missing.
+ */
 struct svc_listener {
 	int tcp_fd; /* listening, non-blocking, close-on-exec; -1: none */
 	int udp_fd;
+	struct tcp_sock *inet_tcp; /* listening; NULL: none */
+	struct udp_sock *inet_udp;
 };
 
 /* Transports of svc_listen. */
@@ -29,24 +37,34 @@ struct svc_listener {
  * -EINVAL, or the bind's negative errno. (addr.c)
  */
 int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l);
+/*
+ * The same on the machine's own stack: @protos on @addr:@port (host order;
+ * addr 0: every address of the machine; port 0: a free one, the same for
+ * both). Sets inet_tcp and inet_udp, the fds -1. 0, or the stack's errno
+ * (-ENODEV without inet_init, -EADDRINUSE, -ENOMEM). (svc_inet.c)
+ */
+int svc_listen_inet(uint32_t addr, uint16_t port, unsigned protos, struct svc_listener *l);
+/* Close what svc_listen_inet opened (no service may still use it). */
+void svc_unlisten_inet(struct svc_listener *l);
 
 /*
  * rpc_svc_start starts kernel threads on the calling CPU that serve @svc on
- * the listening sockets (either may be -1), which other CPUs may serve too;
+ * the listening sockets of @l (any may be missing), which other CPUs may
+ * serve too;
  * @stats, in the arena, counts for all of them. rpc_svc_stop, on the same
  * CPU, interrupts them all; they finish on their own and the service is
  * freed with the last. 0, -EPERM off a CPU, or -ENOMEM. (svc.c)
  */
 struct svc_serv;
-int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct rpc_stats *stats,
-		  struct svc_serv **out);
+int rpc_svc_start(const struct rpc_service *svc, const struct svc_listener *l,
+		  struct rpc_stats *stats, struct svc_serv **out);
 void rpc_svc_stop(struct svc_serv *s);
 /*
  * Make the calling host thread a CPU that serves @svc until @stop_fd is
  * readable, then stop being one. Returns 0 when stopped or a negative errno:
  * -EPERM from a kernel thread, -EBUSY when the thread is a CPU already.
  */
-int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+int rpc_svc_loop(const struct rpc_service *svc, const struct svc_listener *l, int stop_fd,
 		 struct rpc_stats *stats);
 
 #endif

@@ -100,6 +100,9 @@ void icmp_input(struct netif *nif, struct pkb *p)
 		echo_reply(p);
 	else if (h[0] == ICMP_UNREACH && h[1] == ICMP_UNREACH_FRAG)
 		frag_needed(p);
+	else if (h[0] == ICMP_UNREACH && p->len >= ICMP_HLEN + IPV4_HLEN + 8 &&
+		 h[ICMP_HLEN + 9] == IPPROTO_TCP_)
+		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN);
 out:
 	pkb_free(p);
 }

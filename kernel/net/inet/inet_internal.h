@@ -7,6 +7,7 @@
  *               ICMP rate limit and the PMTU notes; a socket's receive queue
  *               is guarded by its wait queue's lock, taken under inet.lock
  *               to deliver (rank KWAIT is above)
+ *   tcp_lock    every TCP socket and the TCP tables (tcp.h)
  *   netif.lock  that interface's neighbours, fragments in reassembly and
  *               fault injector state
  * Nothing is sent, and no host call made, while one is held: work that
@@ -45,11 +46,15 @@ struct pkb {
 	uint16_t frag_off;     /* reassembly: payload offset in the datagram */
 	uint16_t ihl;	       /* IPv4 header bytes, the header at data[off - ihl] */
 	uint8_t bcast;	       /* the link-layer destination was broadcast */
-	uint8_t pad;
+	uint8_t sacked;	       /* TCP's send queue: the peer SACKed all of it */
+	uint32_t seq;	       /* TCP: the sequence number of data[off] */
 	uint8_t data[];
 };
 
 struct pkb *pkb_alloc(size_t cap);
+/* Charge @n bytes that are not a buffer (a TCP connection) to the budget: false when over. */
+bool inet_mem_charge(uint32_t n);
+void inet_mem_uncharge(uint32_t n);
 void pkb_free(struct pkb *p);
 void pkb_free_list(struct pkb *p);
 /* A copy of @p's data with INET_HEADROOM before it (for duplicates and fragments). */
@@ -113,8 +118,10 @@ struct netif {
 	struct inet_fault_state fault;
 };
 
-#define INET_UDP_BUCKETS 64
-#define INET_PMTU_NOTES	 8
+#define INET_UDP_BUCKETS      64
+#define INET_TCP_CONN_BUCKETS 256
+#define INET_TCP_BIND_BUCKETS 64
+#define INET_PMTU_NOTES	      8
 struct inet_pmtu_note {
 	uint32_t daddr, mtu;
 	uint64_t at_ms;
@@ -132,8 +139,17 @@ struct inet {
 	_Atomic uint32_t ip_id;
 	_Atomic uint64_t mem_used; /* bytes of buffers held (truesize) */
 	uint64_t mem_max;
-	struct kmem_cache *pkb_cache, *neigh_cache, *reass_cache, *udp_cache;
+	struct kmem_cache *pkb_cache, *neigh_cache, *reass_cache, *udp_cache, *tcp_cache;
 	_Atomic uint64_t mib[INET_MIB_COUNT];
+	/* TCP (tcp.h): never nests with inet.lock */
+	spinlock_t tcp_lock; /* LOCK_RANK_INET: every TCP socket and these */
+	struct tcp_sock *tcp_conn[INET_TCP_CONN_BUCKETS];  /* connections by their four addresses */
+	struct tcp_sock *tcp_bound[INET_TCP_BIND_BUCKETS]; /* users' bound sockets by local port */
+	uint16_t tcp_next_port;				   /* the next ephemeral port to try */
+	uint32_t tcp_challenge_tokens; /* RFC 5961 7: challenge ACKs left this second */
+	uint64_t tcp_challenge_ms;
+	_Atomic uint64_t tcp_next_ms; /* the earliest timer of any connection */
+	uint8_t tcp_secret[16];	      /* ISNs (RFC 6528) and SYN cookies */
 };
 
 /* This machine's stack (NULL before inet_init); this process's view. */
@@ -168,6 +184,7 @@ void netif_xmit(struct netif *nif, struct pkb *p);
 #define IPV4_MF	      0x2000
 #define IPV4_OFFMASK  0x1fff
 #define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_  6
 #define IPPROTO_UDP_  17
 #define UDP_HLEN      8
 #define ICMP_HLEN     8
@@ -267,6 +284,13 @@ void icmp_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t co
 
 /* udp.c */
 void udp_input(struct netif *nif, struct pkb *p);
+
+/* tcp.c: a segment in (consumes @p); the timers of every connection. */
+void tcp_input(struct netif *nif, struct pkb *p);
+void tcp_tick(uint64_t now);
+uint64_t tcp_next_timer(void);
+/* ICMP about a segment we sent (the quoted IP header and 8 bytes at @q). */
+void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen);
 
 /* fault.c: the frames to go on with now, in order (consumes @p). */
 void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out);

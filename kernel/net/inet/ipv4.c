@@ -94,6 +94,10 @@ void ipv4_deliver(struct netif *nif, struct pkb *p)
 		inet_count(INET_MIB_IP_IN_DELIVERS);
 		udp_input(nif, p);
 		return;
+	case IPPROTO_TCP_:
+		inet_count(INET_MIB_IP_IN_DELIVERS);
+		tcp_input(nif, p);
+		return;
 	}
 	inet_count(INET_MIB_IP_IN_UNKNOWN_PROTO);
 	if (!p->bcast)

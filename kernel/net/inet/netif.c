@@ -217,6 +217,7 @@ void netif_tick(struct netif *nif)
 
 	arp_tick(nif, now);
 	ipv4_reass_tick(nif, now);
+	tcp_tick(now);
 	if (nif->fault.on || nif->fault.delayed.n) {
 		inet_fault_tick(nif, now, &due);
 		while ((p = pkb_queue_take(&due)))
@@ -335,14 +336,20 @@ static int rx_thread(void *arg)
 		if (rx_drain(q)) {
 			kthread_yield();
 		} else {
+			/* TCP's timers (delayed ACKs: 40 ms) are finer than the tick. */
+			uint64_t wake = MIN(next_tick, tcp_next_timer());
+
 			now = inet_now_ms();
-			if (kwatch_wait(&w, next_tick > now ? (int)(next_tick - now) : 0) == -EINTR)
+			if (kwatch_wait(&w, wake > now ? (int)MIN(wake - now, NETIF_TICK_MS) : 0) ==
+			    -EINTR)
 				break;
 		}
 		now = inet_now_ms();
 		if (now >= next_tick) {
 			netif_tick(q->nif);
 			next_tick = now + NETIF_TICK_MS;
+		} else if (now >= tcp_next_timer()) {
+			tcp_tick(now);
 		}
 		if (announces && now >= next_announce) {
 			arp_announce(q->nif);

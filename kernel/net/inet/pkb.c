@@ -19,6 +19,19 @@ static bool charge(uint32_t n)
 	return false;
 }
 
+bool inet_mem_charge(uint32_t n)
+{
+	if (charge(n))
+		return true;
+	inet_count(INET_MIB_MEM_FAILS);
+	return false;
+}
+
+void inet_mem_uncharge(uint32_t n)
+{
+	atomic_fetch_sub(&inet_stack->mem_used, n);
+}
+
 struct pkb *pkb_alloc(size_t cap)
 {
 	size_t want = sizeof(struct pkb) + cap;

@@ -9,7 +9,7 @@
 
 #include "uml/host.h"
 #include "uml/machine.h"
-#include "inet_internal.h"
+#include "tcp.h"
 
 struct inet *inet_stack;
 
@@ -51,6 +51,27 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_UDP_NO_PORTS] = "udp_no_ports",
     [INET_MIB_UDP_RCVBUF_ERRORS] = "udp_rcvbuf_errors",
     [INET_MIB_UDP_OUT] = "udp_out",
+    [INET_MIB_TCP_ACTIVE_OPENS] = "tcp_active_opens",
+    [INET_MIB_TCP_PASSIVE_OPENS] = "tcp_passive_opens",
+    [INET_MIB_TCP_ATTEMPT_FAILS] = "tcp_attempt_fails",
+    [INET_MIB_TCP_ESTAB_RESETS] = "tcp_estab_resets",
+    [INET_MIB_TCP_IN_SEGS] = "tcp_in_segs",
+    [INET_MIB_TCP_OUT_SEGS] = "tcp_out_segs",
+    [INET_MIB_TCP_RETRANS_SEGS] = "tcp_retrans_segs",
+    [INET_MIB_TCP_IN_ERRS] = "tcp_in_errs",
+    [INET_MIB_TCP_OUT_RSTS] = "tcp_out_rsts",
+    [INET_MIB_TCP_COOKIES_SENT] = "tcp_cookies_sent",
+    [INET_MIB_TCP_COOKIES_OK] = "tcp_cookies_ok",
+    [INET_MIB_TCP_COOKIES_BAD] = "tcp_cookies_bad",
+    [INET_MIB_TCP_CHALLENGE_ACKS] = "tcp_challenge_acks",
+    [INET_MIB_TCP_PAWS_DROPS] = "tcp_paws_drops",
+    [INET_MIB_TCP_OOO_DROPS] = "tcp_ooo_drops",
+    [INET_MIB_TCP_RCVQ_DROPS] = "tcp_rcvq_drops",
+    [INET_MIB_TCP_LISTEN_DROPS] = "tcp_listen_drops",
+    [INET_MIB_TCP_MEM_FAILS] = "tcp_mem_fails",
+    [INET_MIB_TCP_FAST_RETRANS] = "tcp_fast_retrans",
+    [INET_MIB_TCP_TIMEOUTS] = "tcp_timeouts",
+    [INET_MIB_TCP_TW_EVICTIONS] = "tcp_tw_evictions",
     [INET_MIB_MEM_FAILS] = "mem_fails",
     [INET_MIB_FAULT_DROPS] = "fault_drops",
     [INET_MIB_FAULT_DUPS] = "fault_dups",
@@ -93,7 +114,12 @@ int inet_init(size_t mem_max)
 	s->neigh_cache = kmem_cache_create("inet_neigh", 128, 0);
 	s->reass_cache = kmem_cache_create("inet_reass", 64, 0);
 	s->udp_cache = kmem_cache_create("inet_udp", 128, 0);
-	if (!s->pkb_cache || !s->neigh_cache || !s->reass_cache || !s->udp_cache)
+	s->tcp_cache = kmem_cache_create("inet_tcp", sizeof(struct tcp_sock), 0);
+	spin_lock_init_rank(&s->tcp_lock, LOCK_RANK_INET);
+	s->tcp_challenge_tokens = TCP_CHALLENGE_RATE;
+	atomic_store(&s->tcp_next_ms, UINT64_MAX);
+	host_random(s->tcp_secret, sizeof(s->tcp_secret));
+	if (!s->pkb_cache || !s->neigh_cache || !s->reass_cache || !s->udp_cache || !s->tcp_cache)
 		goto out_free;
 	{
 		uint16_t r;
@@ -102,6 +128,8 @@ int inet_init(size_t mem_max)
 		s->next_port = (uint16_t)(49152 + r % 16384);
 		host_random(&r, sizeof(r));
 		atomic_store(&s->ip_id, r);
+		host_random(&r, sizeof(r));
+		s->tcp_next_port = (uint16_t)(49152 + r % 16384);
 	}
 	err = machine_root_set("inet", s);
 	if (err)
@@ -118,6 +146,8 @@ out_free:
 		kmem_cache_destroy(s->reass_cache);
 	if (s->udp_cache)
 		kmem_cache_destroy(s->udp_cache);
+	if (s->tcp_cache)
+		kmem_cache_destroy(s->tcp_cache);
 	kfree(s);
 	return err;
 }

@@ -28,7 +28,7 @@ int nfs_svc_serve(const struct svc_listener *l, int stop_fd)
 
 	if (!st)
 		return -ENODEV;
-	return rpc_svc_loop(&nfs_service, l->tcp_fd, l->udp_fd, stop_fd, &st->rpc);
+	return rpc_svc_loop(&nfs_service, l, stop_fd, &st->rpc);
 }
 
 int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out)
@@ -37,7 +37,7 @@ int nfs_svc_start(const struct svc_listener *l, struct svc_serv **out)
 
 	if (!st)
 		return -ENODEV;
-	return rpc_svc_start(&nfs_service, l->tcp_fd, l->udp_fd, &st->rpc, out);
+	return rpc_svc_start(&nfs_service, l, &st->rpc, out);
 }
 
 void nfs_svc_stop(struct svc_serv *s)

@@ -7,6 +7,11 @@
  * not all of them. Each accepted connection gets a thread of its own
  * (svc_sock.c), if a slot can fairly be had (svc_evict.c).
  *
+ * On the machine's own stack (kernel/net/inet) the same service has an
+ * acceptor and a UDP thread of its own, asleep in tcp_accept and
+ * udp_recvfrom on sockets in the arena: every CPU's threads wait on the
+ * same socket and the stack wakes one of them, as the exclusive watch does.
+ *
  * Memory is bounded per CPU: at most SVC_MAX_CONNS connections, each with a
  * SVC_STACK_ORDER stack from the machine and a record-sized input, output
  * and scratch buffer in this process. The service itself and every buffer
@@ -14,10 +19,12 @@
  * touched), so that the machine loses nothing when the process is killed:
  * the reaper frees the stacks with the CPU's threads.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 
 #include "uml/gen.h"
 #include "uml/host.h"
+#include "uml/inet.h"
 #include "uml/mm.h"
 #include "svc_internal.h"
 
@@ -33,8 +40,7 @@ void svc_serv_put(struct svc_serv *s)
 	host_unmap(s, s->memsize);
 }
 
-/* May @peer use the service? Counted and dropped when not. */
-static bool peer_admitted(struct svc_serv *s, const struct sockaddr_storage *peer)
+bool svc_peer_admitted(struct svc_serv *s, const struct sockaddr_storage *peer)
 {
 	if (!s->svc->admit || s->svc->admit((const struct sockaddr *)peer))
 		return true;
@@ -78,11 +84,11 @@ static int accept_one(struct svc_serv *s)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen;
-	int fd = host_accept(s->tcp_fd, &peer, &plen);
+	int fd = host_accept(s->l.tcp_fd, &peer, &plen);
 
 	if (fd >= 0) {
 		/* Before anything is spent on it, and above all before any eviction. */
-		if (peer_admitted(s, &peer))
+		if (svc_peer_admitted(s, &peer))
 			svc_conn_start(s, fd, &peer, plen);
 		else
 			host_close(fd);
@@ -100,14 +106,14 @@ static int udp_one(struct svc_serv *s)
 	struct sockaddr_storage peer;
 	socklen_t plen;
 	struct svc_req rq;
-	ssize_t len = host_recvfrom(s->udp_fd, s->udp_in, SVC_UDP_IN, &peer, &plen);
+	ssize_t len = host_recvfrom(s->l.udp_fd, s->udp_in, SVC_UDP_IN, &peer, &plen);
 	size_t r;
 
 	if (len == -EAGAIN)
 		return -EAGAIN;
 	if (len < 0)
 		return 0; /* an ICMP error for an earlier reply */
-	if (!peer_admitted(s, &peer))
+	if (!svc_peer_admitted(s, &peer))
 		return 0;
 	svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
 	rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
@@ -115,7 +121,7 @@ static int udp_one(struct svc_serv *s)
 	kgen_defer_begin(); /* as conn_main does */
 	r = rpc_dispatch(s->svc, &rq, s->udp_in, (size_t)len, s->udp_out);
 	if (r)
-		host_sendto(s->udp_fd, s->udp_out, r, &peer, plen);
+		host_sendto(s->l.udp_fd, s->udp_out, r, &peer, plen);
 	kgen_defer_end();
 	return 0;
 }
@@ -123,7 +129,7 @@ static int udp_one(struct svc_serv *s)
 static int acceptor_main(void *arg)
 {
 	struct svc_serv *s = arg;
-	int err = listener_loop(s, s->tcp_fd, accept_one);
+	int err = listener_loop(s, s->l.tcp_fd, accept_one);
 
 	s->acceptor = NULL;
 	svc_serv_put(s);
@@ -133,11 +139,98 @@ static int acceptor_main(void *arg)
 static int udp_main(void *arg)
 {
 	struct svc_serv *s = arg;
-	int err = listener_loop(s, s->udp_fd, udp_one);
+	int err = listener_loop(s, s->l.udp_fd, udp_one);
 
 	s->udp = NULL;
 	svc_serv_put(s);
 	return err;
+}
+
+/* An address of the machine's stack as the transports' peer. */
+static socklen_t inet_peer(uint32_t addr, uint16_t port, struct sockaddr_storage *peer)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)peer;
+
+	memset(peer, 0, sizeof(*peer));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(addr);
+	sin->sin_port = htons(port);
+	return sizeof(*sin);
+}
+
+/*
+ * Connections off the machine's own listener. tcp_accept sleeps until one
+ * is established and returns -EINTR once rpc_svc_stop interrupts us.
+ */
+static int inet_acceptor_main(void *arg)
+{
+	struct svc_serv *s = arg;
+
+	for (unsigned n = 1; !s->stopping; n++) {
+		struct sockaddr_storage peer;
+		struct tcp_sock *c;
+		uint32_t raddr;
+		uint16_t rport;
+		socklen_t plen;
+		int rc = tcp_accept(s->l.inet_tcp, &c, &raddr, &rport, -1);
+
+		if (rc == -EINTR || rc == -EINVAL)
+			break;
+		if (rc < 0) {
+			/* No memory for it: the stack keeps the queue; look again shortly. */
+			if (kthread_sleep_ns(100000000))
+				break;
+			continue;
+		}
+		plen = inet_peer(raddr, rport, &peer);
+		if (svc_peer_admitted(s, &peer))
+			svc_conn_start_inet(s, c, &peer, plen);
+		else
+			tcp_abort(c);
+		if (n % SVC_BURST == 0)
+			kthread_yield();
+	}
+	s->inet_acceptor = NULL;
+	svc_serv_put(s);
+	return 0;
+}
+
+/* Datagrams off the machine's own UDP socket, each answered at once. */
+static int inet_udp_main(void *arg)
+{
+	struct svc_serv *s = arg;
+
+	for (unsigned n = 1; !s->stopping; n++) {
+		struct sockaddr_storage peer;
+		struct svc_req rq;
+		uint32_t saddr;
+		uint16_t sport;
+		socklen_t plen;
+		size_t r;
+		ssize_t len =
+		    udp_recvfrom(s->l.inet_udp, s->iudp_in, SVC_UDP_IN, &saddr, &sport, -1);
+
+		if (len == -EINTR)
+			break;
+		if (len < 0)
+			continue;
+		plen = inet_peer(saddr, sport, &peer);
+		if (!svc_peer_admitted(s, &peer))
+			continue;
+		svc_req_init(&rq, &peer, plen, true, s->iudp_scratch, s->stats);
+		rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
+		rq.reply_max = SVC_UDP_MAX;
+		kgen_defer_begin();
+		r = rpc_dispatch(s->svc, &rq, s->iudp_in, (size_t)len, s->iudp_out);
+		if (r)
+			udp_sendto(s->l.inet_udp, s->iudp_out, r, saddr, sport);
+		kgen_defer_end();
+		if (n % SVC_BURST == 0)
+			kthread_yield();
+	}
+	s->inet_udp = NULL;
+	svc_serv_put(s);
+	return 0;
 }
 
 /* Start a listener thread for @s; it holds a reference until it ends. */
@@ -153,8 +246,8 @@ static int listener_start(struct svc_serv *s, struct kthread **t, const char *na
 	return err;
 }
 
-int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct rpc_stats *stats,
-		  struct svc_serv **out)
+int rpc_svc_start(const struct rpc_service *svc, const struct svc_listener *l,
+		  struct rpc_stats *stats, struct svc_serv **out)
 {
 	/* Scratch holds decoded structures: each buffer starts on a cache line. */
 	size_t scratch = ALIGN_UP(RPC_SCRATCH_MAX, 64), udp_in = ALIGN_UP(SVC_UDP_IN, 64);
@@ -165,7 +258,8 @@ int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct 
 	int err = 0;
 
 	size_t head = ALIGN_UP(sizeof(*s), 64);
-	size_t memsize = head + scratch + udp_in + udp_out + SVC_MAX_CONNS * per;
+	/* Twice the UDP buffers: the machine's own socket has a thread of its own. */
+	size_t memsize = head + 2 * (scratch + udp_in + udp_out) + SVC_MAX_CONNS * per;
 
 	if (!sched_this_cpu())
 		return -EPERM;
@@ -180,25 +274,33 @@ int rpc_svc_start(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct 
 	s->mem = m = (uint8_t *)s + head;
 	s->svc = svc;
 	s->stats = stats;
-	s->tcp_fd = tcp_fd;
-	s->udp_fd = udp_fd;
+	s->l = *l;
 	s->refs = 1;
 	list_init(&s->lru);
 	s->udp_scratch = m;
 	s->udp_in = m + scratch;
 	s->udp_out = s->udp_in + udp_in;
 	m = s->udp_out + udp_out;
+	s->iudp_scratch = m;
+	s->iudp_in = m + scratch;
+	s->iudp_out = s->iudp_in + udp_in;
+	m = s->iudp_out + udp_out;
 	for (unsigned i = 0; i < SVC_MAX_CONNS; i++, m += per) {
 		s->conn[i].fd = -1;
+		s->conn[i].tsk = NULL;
 		s->conn[i].scratch = m;
 		s->conn[i].in.buf = m + scratch;
 		s->conn[i].in.cap = SVC_IN_CAP;
 		s->conn[i].out = m + scratch + in;
 	}
-	if (tcp_fd >= 0)
+	if (l->tcp_fd >= 0)
 		err = listener_start(s, &s->acceptor, "rpc-accept", acceptor_main);
-	if (!err && udp_fd >= 0)
+	if (!err && l->udp_fd >= 0)
 		err = listener_start(s, &s->udp, "rpc-udp", udp_main);
+	if (!err && l->inet_tcp)
+		err = listener_start(s, &s->inet_acceptor, "rpc-iaccept", inet_acceptor_main);
+	if (!err && l->inet_udp)
+		err = listener_start(s, &s->inet_udp, "rpc-iudp", inet_udp_main);
 	*out = s;
 	if (err) {
 		rpc_svc_stop(s);
@@ -214,6 +316,10 @@ void rpc_svc_stop(struct svc_serv *s)
 		kthread_interrupt(s->acceptor);
 	if (s->udp)
 		kthread_interrupt(s->udp);
+	if (s->inet_acceptor)
+		kthread_interrupt(s->inet_acceptor);
+	if (s->inet_udp)
+		kthread_interrupt(s->inet_udp);
 	list_for_each(n, &s->lru) kthread_interrupt(svc_conn_of(n)->thread);
 	svc_serv_put(s);
 }
@@ -225,7 +331,7 @@ static void loop_stop(void *arg)
 	rpc_svc_stop(arg);
 }
 
-int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop_fd,
+int rpc_svc_loop(const struct rpc_service *svc, const struct svc_listener *l, int stop_fd,
 		 struct rpc_stats *stats)
 {
 	struct svc_serv *s;
@@ -238,7 +344,7 @@ int rpc_svc_loop(const struct rpc_service *svc, int tcp_fd, int udp_fd, int stop
 	err = sched_cpu_init();
 	if (err)
 		return err;
-	err = rpc_svc_start(svc, tcp_fd, udp_fd, stats, &s);
+	err = rpc_svc_start(svc, l, stats, &s);
 	if (!err) {
 		err = sched_stop_on_fd(stop_fd, loop_stop, s);
 		if (err)

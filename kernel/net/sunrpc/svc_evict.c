@@ -83,7 +83,7 @@ static struct svc_conn *fair_victim(struct svc_serv *s, unsigned mine)
 static struct svc_conn *free_slot(struct svc_serv *s)
 {
 	for (unsigned i = 0; i < SVC_MAX_CONNS; i++)
-		if (s->conn[i].fd < 0)
+		if (!svc_conn_taken(&s->conn[i]))
 			return &s->conn[i];
 	return NULL;
 }
@@ -129,7 +129,7 @@ static struct svc_conn *make_room(struct svc_serv *s, unsigned mine)
 		if (!s->nconns)
 			return c;
 		/* Only this thread takes slots: a victim's is free once it has finished. */
-		if (!victim || victim->fd < 0) {
+		if (!victim || !svc_conn_taken(victim)) {
 			victim = fair_victim(s, mine);
 			if (!victim)
 				return NULL;

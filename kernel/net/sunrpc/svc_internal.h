@@ -34,11 +34,16 @@
 
 struct svc_serv;
 
-/* A connection slot. Taken and given back by the CPU's threads only (no lock, see svc_serv). */
+/*
+ * A connection slot. Taken and given back by the CPU's threads only (no lock,
+ * see svc_serv). A connection is a host socket (fd) or one of the machine's
+ * own stack (tsk); a slot with neither is free.
+ */
 struct svc_conn {
 	struct svc_serv *serv;
 	struct kthread *thread;
-	int fd;		      /* -1: slot free */
+	int fd;		      /* the host's socket, or -1 */
+	struct tcp_sock *tsk; /* the machine's, or NULL */
 	bool evicted;	      /* interrupted to make room; no longer counts for its client */
 	struct rpc_recbuf in; /* the stream read so far: SVC_IN_CAP bytes */
 	uint8_t *out;	      /* the reply record being sent */
@@ -61,17 +66,24 @@ struct svc_conn {
 struct svc_serv {
 	const struct rpc_service *svc;
 	struct rpc_stats *stats;
-	int tcp_fd, udp_fd;
+	struct svc_listener l;
 	int refs;
 	bool stopping;
-	struct kthread *acceptor, *udp;
-	struct list lru; /* the taken slots, least recently active first */
-	unsigned nconns; /* taken slots */
-	uint8_t *mem;	 /* the buffers below, in the mapping that holds this service */
-	size_t memsize;	 /* of that whole mapping */
+	struct kthread *acceptor, *udp;		  /* on the host's sockets */
+	struct kthread *inet_acceptor, *inet_udp; /* on the machine's own */
+	struct list lru;			  /* the taken slots, least recently active first */
+	unsigned nconns;			  /* taken slots */
+	uint8_t *mem;	/* the buffers below, in the mapping that holds this service */
+	size_t memsize; /* of that whole mapping */
 	uint8_t *udp_in, *udp_out, *udp_scratch;
+	uint8_t *iudp_in, *iudp_out, *iudp_scratch; /* the inet UDP thread's own */
 	struct svc_conn conn[SVC_MAX_CONNS];
 };
+
+static inline bool svc_conn_taken(const struct svc_conn *c)
+{
+	return c->fd >= 0 || c->tsk;
+}
 
 #define svc_conn_of(node) list_entry(node, struct svc_conn, lru)
 
@@ -98,6 +110,11 @@ void svc_serv_put(struct svc_serv *s);
  */
 void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer,
 		    socklen_t plen);
+/* The same for a connection of the machine's own stack. */
+void svc_conn_start_inet(struct svc_serv *s, struct tcp_sock *tsk,
+			 const struct sockaddr_storage *peer, socklen_t plen);
+/* May @peer use the service? Counted when not. (svc.c) */
+bool svc_peer_admitted(struct svc_serv *s, const struct sockaddr_storage *peer);
 
 /*
  * A free slot, with a stack affordable, for a new connection of client

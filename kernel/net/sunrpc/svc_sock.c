@@ -9,12 +9,17 @@
  * record larger than RPC_MAX_RECORD drops the connection; a connection idle
  * for SVC_IDLE_SEC is closed, and so is one interrupted by eviction
  * (svc_evict.c) or by the service stopping.
+ *
+ * A connection of the machine's own stack (kernel/net/inet) runs the same
+ * code: its socket sleeps in tcp_recv and tcp_send itself, so the thread
+ * waits there, with the idle time left as the limit, instead of on a watch.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "uml/gen.h"
 #include "uml/host.h"
+#include "uml/inet.h"
 #include "svc_internal.h"
 
 #define SVC_IDLE_SEC  120
@@ -38,6 +43,16 @@ static int idle_left_ms(const struct svc_conn *c)
 /* Send @len bytes, waiting for room as needed. 0, or a negative errno to drop. */
 static int conn_send(struct svc_conn *c, const uint8_t *buf, size_t len)
 {
+	while (len && c->tsk) {
+		/* A peer that does not read its replies counts as idle. */
+		int left = idle_left_ms(c);
+		ssize_t n = left ? tcp_send(c->tsk, buf, len, left) : -ETIMEDOUT;
+
+		if (n <= 0)
+			return n ? (int)n : -EPIPE;
+		buf += n;
+		len -= (size_t)n;
+	}
 	while (len) {
 		ssize_t n = host_send(c->fd, buf, len);
 
@@ -77,10 +92,20 @@ static int conn_read_record(struct svc_conn *c, uint8_t **rec, size_t *len, size
 			return rc;
 		}
 		for (;;) {
-			ssize_t n =
-			    host_recv(c->fd, c->in.buf + c->in.in_len, c->in.cap - c->in.in_len);
-			int left, ev;
+			size_t room = c->in.cap - c->in.in_len;
+			int left = idle_left_ms(c), ev;
+			ssize_t n;
 
+			if (c->tsk) {
+				/* Sleeps in the stack: 0 is the peer's FIN, -ETIMEDOUT idleness. */
+				n = left ? tcp_recv(c->tsk, c->in.buf + c->in.in_len, room, left)
+					 : -ETIMEDOUT;
+				if (n == -ETIMEDOUT && idle_left_ms(c))
+					continue; /* the peer spoke since: our clock, not the
+						     stack's */
+			} else {
+				n = host_recv(c->fd, c->in.buf + c->in.in_len, room);
+			}
 			if (n > 0) {
 				c->in.in_len += (size_t)n;
 				conn_touch(c);
@@ -88,7 +113,6 @@ static int conn_read_record(struct svc_conn *c, uint8_t **rec, size_t *len, size
 			}
 			if (n != -EAGAIN)
 				return n ? (int)n : -ECONNRESET;
-			left = idle_left_ms(c);
 			if (!left)
 				return -ETIMEDOUT;
 			ev = kwatch_wait(&c->watch, left);
@@ -104,8 +128,8 @@ static int conn_main(void *arg)
 	struct svc_conn *c = arg;
 	struct svc_serv *s = c->serv;
 	/* Edge-triggered: every wait below follows a recv or send that would block. */
-	bool watched =
-	    kwatch_add(&c->watch, c->fd, HOST_POLLIN | HOST_POLLOUT | HOST_POLLRDHUP) == 0;
+	bool watched = c->tsk || kwatch_add(&c->watch, c->fd,
+					    HOST_POLLIN | HOST_POLLOUT | HOST_POLLRDHUP) == 0;
 
 	while (watched) {
 		struct svc_req rq;
@@ -139,10 +163,15 @@ static int conn_main(void *arg)
 		 */
 		kthread_yield();
 	}
-	if (watched)
+	if (watched && !c->tsk)
 		kwatch_del(&c->watch);
 	list_del(&s->lru, &c->lru);
-	host_close(c->fd);
+	if (c->tsk) {
+		tcp_close(c->tsk);
+		c->tsk = NULL;
+	} else {
+		host_close(c->fd);
+	}
 	c->fd = -1;
 	c->thread = NULL;
 	s->nconns--;
@@ -150,7 +179,9 @@ static int conn_main(void *arg)
 	return 0;
 }
 
-void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer, socklen_t plen)
+/* Serve @fd or @tsk (the other -1 or NULL); closes it when refused. */
+static void conn_start(struct svc_serv *s, int fd, struct tcp_sock *tsk,
+		       const struct sockaddr_storage *peer, socklen_t plen)
 {
 	struct in6_addr key;
 	struct svc_conn *c;
@@ -161,6 +192,7 @@ void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *p
 		goto refuse;
 	c->serv = s;
 	c->fd = fd;
+	c->tsk = tsk;
 	c->evicted = false;
 	c->in.in_len = c->in.rec_len = 0;
 	c->active_ns = host_mono_ns();
@@ -171,6 +203,7 @@ void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *p
 	if (kthread_create_stack(&c->thread, "rpc-conn", SCHED_PRIO_DEFAULT, SVC_STACK_ORDER,
 				 conn_main, c)) {
 		c->fd = -1;
+		c->tsk = NULL;
 		goto refuse;
 	}
 	/* Nobody joins it: it frees itself. It runs later and owns the slot from here on. */
@@ -182,5 +215,21 @@ void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *p
 	return;
 refuse:
 	atomic_fetch_add(&s->stats->refused, 1);
-	host_close(fd);
+	if (tsk)
+		tcp_abort(tsk);
+	else
+		host_close(fd);
+}
+
+void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer, socklen_t plen)
+{
+	conn_start(s, fd, NULL, peer, plen);
+}
+
+void svc_conn_start_inet(struct svc_serv *s, struct tcp_sock *tsk,
+			 const struct sockaddr_storage *peer, socklen_t plen)
+{
+	/* A reply is sent whole at once: its last segment must not wait for an ACK (Nagle). */
+	tcp_set_nodelay(tsk, true);
+	conn_start(s, -1, tsk, peer, plen);
 }

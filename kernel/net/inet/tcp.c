@@ -1,0 +1,1134 @@
+/*
+ * TCP (RFC 9293) sockets and tables: the calls of uml/inet.h, the lookup
+ * of a segment's connection, and the timers' walk.
+ *
+ * A socket is one struct tcp_sock from the slab cache inet_tcp, charged to
+ * the stack's budget like a buffer, so that connections too are bounded by
+ * it. A user's bound socket is in inet.tcp_bound by local port (what bind
+ * checks); a connection, from SYN-SENT or SYN-RECEIVED until CLOSED, is in
+ * inet.tcp_conn by its four addresses. A child of a listener belongs to
+ * the listener until accepted; a connection the user closed belongs to the
+ * stack until it reaches CLOSED (FIN, TIME-WAIT). Bind ignores connections
+ * that no user holds, so a port in TIME-WAIT can be bound again; connect
+ * refuses a four-tuple that any connection still has.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "uml/host.h"
+#include "uml/siphash.h"
+#include "tcp.h"
+
+#define EPHEMERAL_LO 49152u
+#define EPHEMERAL_N  16384u
+
+#define TCP_LOCK (&inet_stack->tcp_lock)
+
+static unsigned conn_bucket(uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+	uint32_t h = raddr ^ ((uint32_t)lport << 16 | rport);
+
+	h ^= h >> 16;
+	h *= 0x45d9f3bu;
+	h ^= h >> 16;
+	return h % INET_TCP_CONN_BUCKETS;
+}
+
+static unsigned bind_bucket(uint16_t port)
+{
+	return port % INET_TCP_BIND_BUCKETS;
+}
+
+void tcp_hash_locked(struct tcp_sock *s)
+{
+	unsigned b = conn_bucket(s->raddr, s->lport, s->rport);
+
+	s->hnext = inet_stack->tcp_conn[b];
+	inet_stack->tcp_conn[b] = s;
+	s->hashed = true;
+}
+
+void tcp_unhash_locked(struct tcp_sock *s)
+{
+	struct tcp_sock **pp;
+
+	if (!s->hashed)
+		return;
+	pp = &inet_stack->tcp_conn[conn_bucket(s->raddr, s->lport, s->rport)];
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
+	s->hashed = false;
+}
+
+static void unbind_locked(struct tcp_sock *s)
+{
+	struct tcp_sock **pp;
+
+	if (!s->bound)
+		return;
+	pp = &inet_stack->tcp_bound[bind_bucket(s->lport)];
+	while (*pp != s)
+		pp = &(*pp)->bnext;
+	*pp = s->bnext;
+	s->bound = false;
+}
+
+struct tcp_sock *tcp_lookup_locked(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	for (struct tcp_sock *s = inet_stack->tcp_conn[conn_bucket(raddr, lport, rport)]; s;
+	     s = s->hnext)
+		if (s->lport == lport && s->rport == rport && s->raddr == raddr &&
+		    s->laddr == laddr)
+			return s;
+	return NULL;
+}
+
+struct tcp_sock *tcp_listener_locked(uint32_t laddr, uint16_t lport)
+{
+	struct tcp_sock *wild = NULL;
+
+	for (struct tcp_sock *s = inet_stack->tcp_bound[bind_bucket(lport)]; s; s = s->bnext) {
+		if (s->lport != lport || s->state != TCP_LISTEN)
+			continue;
+		if (s->laddr == laddr)
+			return s;
+		if (!s->laddr)
+			wild = s;
+	}
+	return wild;
+}
+
+static bool port_in_use_locked(uint32_t addr, uint16_t port)
+{
+	for (struct tcp_sock *s = inet_stack->tcp_bound[bind_bucket(port)]; s; s = s->bnext)
+		if (s->lport == port && (s->laddr == addr || !s->laddr || !addr))
+			return true;
+	return false;
+}
+
+/*
+ * End the TIME-WAIT that would end first, when a new connection needs its
+ * memory: TIME-WAIT only guards against old duplicates (RFC 9293 3.4.2),
+ * and a busy server's 60 s of closed connections must not lock new ones
+ * out of the budget. False when there is none to end.
+ */
+static bool evict_time_wait_locked(void)
+{
+	struct tcp_sock *old = NULL;
+
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			if (s->state == TCP_TIME_WAIT && !s->user &&
+			    (!old || s->t_wait < old->t_wait))
+				old = s;
+	if (!old)
+		return false;
+	inet_count(INET_MIB_TCP_TW_EVICTIONS);
+	tcp_done_locked(old, 0);
+	return true;
+}
+
+struct tcp_sock *tcp_new_locked(void)
+{
+	struct tcp_sock *s;
+
+	if (!inet_mem_charge(sizeof(*s)) &&
+	    (!evict_time_wait_locked() || !inet_mem_charge(sizeof(*s))))
+		return NULL;
+	s = kmem_cache_zalloc(inet_stack->tcp_cache);
+	if (!s) {
+		inet_mem_uncharge(sizeof(*s));
+		inet_count(INET_MIB_MEM_FAILS);
+		return NULL;
+	}
+	kwait_init(&s->wq);
+	s->sndbuf = INET_TCP_SNDBUF_DEFAULT;
+	s->rcvbuf = INET_TCP_RCVBUF_DEFAULT;
+	s->rto_ms = TCP_RTO_INIT_MS;
+	s->mss = TCP_MSS_DEFAULT;
+	s->snd_wscale = s->rcv_wscale = 0;
+	return s;
+}
+
+static void free_locked(struct tcp_sock *s)
+{
+	kmem_cache_free(inet_stack->tcp_cache, s);
+	inet_mem_uncharge(sizeof(*s));
+}
+
+void tcp_wake(struct tcp_sock *s)
+{
+	kwait_wake(&s->wq, INT32_MAX);
+}
+
+void tcp_set_state(struct tcp_sock *s, enum tcp_state st)
+{
+	s->state = st;
+	tcp_wake(s);
+}
+
+/* What a closed connection holds; what was received in order stays for a user to read. */
+static void flush_buffers_locked(struct tcp_sock *s)
+{
+	pkb_free_list(s->sndq.head);
+	s->sndq = (struct pkb_queue){0};
+	s->sndq_bytes = 0;
+	if (!s->user) {
+		pkb_free_list(s->rcvq.head);
+		s->rcvq = (struct pkb_queue){0};
+		s->rcvq_bytes = 0;
+	}
+	pkb_free_list(s->ooo);
+	s->ooo = NULL;
+	s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
+}
+
+static void acc_remove_locked(struct tcp_sock *l, struct tcp_sock *c)
+{
+	struct tcp_sock **pp = &l->acc_head, *prev = NULL;
+
+	while (*pp && *pp != c) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (!*pp)
+		return;
+	*pp = c->qnext;
+	if (l->acc_tail == c)
+		l->acc_tail = prev;
+	l->nacc--;
+}
+
+void tcp_done_locked(struct tcp_sock *s, int err)
+{
+	struct tcp_sock *l = s->parent;
+
+	if (err && !s->err)
+		s->err = err;
+	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED)
+		inet_count(INET_MIB_TCP_ATTEMPT_FAILS);
+	else if (err == -ECONNRESET && (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT))
+		inet_count(INET_MIB_TCP_ESTAB_RESETS);
+	if (l) {
+		if (s->state == TCP_SYN_RECEIVED)
+			l->nsyn--;
+		else
+			acc_remove_locked(l, s);
+		s->parent = NULL;
+	}
+	tcp_unhash_locked(s);
+	unbind_locked(s);
+	flush_buffers_locked(s);
+	s->t_rtx = s->t_persist = s->t_delack = s->t_keep = s->t_wait = 0;
+	tcp_set_state(s, TCP_CLOSED);
+	if (!s->user)
+		free_locked(s);
+}
+
+uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t k[3] = {laddr, raddr, (uint32_t)lport << 16 | rport};
+
+	/* RFC 6528: a clock that ticks every 4 us plus a keyed hash of the connection. */
+	return (uint32_t)(inet_now_ms() * 250u) +
+	       (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
+}
+
+uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t k[4] = {laddr, raddr, (uint32_t)lport << 16 | rport, 0x54530000u};
+
+	return (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
+}
+
+uint32_t tcp_local_mss(uint32_t laddr)
+{
+	struct netif *nif = netif_by_addr(laddr);
+
+	return (nif ? nif->mtu : INET_MTU_MAX) - IPV4_HLEN - TCP_HLEN;
+}
+
+/* --- segment arrival: checks, then the connection's or the listener's rules --- */
+
+static void seg_count_err(struct netif *nif)
+{
+	inet_count(INET_MIB_TCP_IN_ERRS);
+	netif_count(&nif->stats.rx_errors, 1);
+}
+
+/* Whether the listener @l may keep one more half-open connection. */
+static bool syn_room(const struct tcp_sock *l)
+{
+	return l->nsyn < l->backlog;
+}
+
+static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg *sg, uint16_t sport,
+			      uint16_t dport, struct pkb_queue *out)
+{
+	struct tcp_sock *c;
+
+	if (l->nacc >= l->backlog) {
+		inet_count(INET_MIB_TCP_LISTEN_DROPS);
+		return;
+	}
+	if (!syn_room(l)) {
+		uint32_t ours = tcp_local_mss(p->daddr);
+		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
+		uint32_t cookie = tcp_cookie_make(p->daddr, dport, p->saddr, sport, sg->seq, &mss);
+
+		struct tcp_cookie_opts co = {.ts = sg->o.ts_ok,
+					     .sack = sg->o.sack_ok,
+					     .ws = sg->o.ws_ok,
+					     .rcv_ws = tcp_wscale_for(l->rcvbuf),
+					     .tsecr = sg->o.tsval};
+
+		if (co.ts)
+			co.tsval =
+			    tcp_cookie_tsval((uint32_t)inet_now_ms() +
+						 tcp_new_ts_off(p->daddr, dport, p->saddr, sport),
+					     co.ws, sg->o.ws, co.sack);
+		inet_count(INET_MIB_TCP_COOKIES_SENT);
+		tcp_send_synack_raw(p->daddr, dport, p->saddr, sport, cookie, sg->seq + 1,
+				    (uint16_t)ours, &co, out);
+		return;
+	}
+	c = tcp_new_locked();
+	if (!c) {
+		inet_count(INET_MIB_TCP_MEM_FAILS);
+		return;
+	}
+	c->laddr = p->daddr;
+	c->lport = dport;
+	c->raddr = p->saddr;
+	c->rport = sport;
+	c->parent = l;
+	c->nodelay = l->nodelay;
+	c->keep_idle_s = l->keep_idle_s;
+	c->sndbuf = l->sndbuf;
+	c->rcvbuf = l->rcvbuf;
+	c->irs = sg->seq;
+	c->rcv_nxt = sg->seq + 1;
+	c->iss = tcp_new_iss(c->laddr, c->lport, c->raddr, c->rport);
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
+	c->snd_end = c->iss + 1;
+	c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
+	c->snd_wl1 = sg->seq;
+	c->rcv_mss = tcp_local_mss(c->laddr);
+	c->mss = MIN(c->rcv_mss, sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
+	c->ws_ok = sg->o.ws_ok;
+	c->snd_wscale = c->ws_ok ? MIN(sg->o.ws, TCP_WSCALE_MAX) : 0;
+	c->ts_ok = sg->o.ts_ok;
+	if (c->ts_ok) {
+		c->ts_recent = sg->o.tsval;
+		c->ts_recent_ms = inet_now_ms();
+		c->ts_off = tcp_new_ts_off(c->laddr, c->lport, c->raddr, c->rport);
+	}
+	c->sack_ok = sg->o.sack_ok;
+	c->state = TCP_SYN_RECEIVED;
+	c->last_rcv_ms = inet_now_ms();
+	l->nsyn++;
+	tcp_hash_locked(c);
+	inet_count(INET_MIB_TCP_PASSIVE_OPENS);
+	tcp_send_syn_locked(c, out);
+}
+
+/*
+ * An ACK to a listener with no child: a SYN cookie's (1, or 2 when the
+ * new connection kept @p's data), or nobody's (0).
+ */
+static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg *sg,
+				uint16_t sport, uint16_t dport, struct pkb_queue *out)
+{
+	uint16_t mss = tcp_cookie_check(p->daddr, dport, p->saddr, sport, sg->seq - 1, sg->ack - 1);
+	struct tcp_sock *c;
+
+	if (!mss) {
+		inet_count(INET_MIB_TCP_COOKIES_BAD);
+		return 0;
+	}
+	if (l->nacc >= l->backlog) {
+		inet_count(INET_MIB_TCP_LISTEN_DROPS);
+		return 1;
+	}
+	c = tcp_new_locked();
+	if (!c) {
+		inet_count(INET_MIB_TCP_MEM_FAILS);
+		return 1;
+	}
+	inet_count(INET_MIB_TCP_COOKIES_OK);
+	inet_count(INET_MIB_TCP_PASSIVE_OPENS);
+	c->laddr = p->daddr;
+	c->lport = dport;
+	c->raddr = p->saddr;
+	c->rport = sport;
+	c->nodelay = l->nodelay;
+	c->keep_idle_s = l->keep_idle_s;
+	c->sndbuf = l->sndbuf;
+	c->rcvbuf = l->rcvbuf;
+	/* Window scale and SACK come back in the timestamp, when there is one (tcp_cookie.c). */
+	if (sg->o.ts_ok && sg->o.tsecr) {
+		c->ts_ok = true;
+		c->ts_recent = sg->o.tsval;
+		c->ts_recent_ms = inet_now_ms();
+		c->ts_off = tcp_new_ts_off(p->daddr, dport, p->saddr, sport);
+		tcp_cookie_ts_decode(sg->o.tsecr, &c->ws_ok, &c->snd_wscale, &c->sack_ok);
+		c->rcv_wscale = c->ws_ok ? tcp_wscale_for(c->rcvbuf) : 0;
+	}
+	c->irs = sg->seq - 1;
+	c->rcv_nxt = sg->seq;
+	c->iss = sg->ack - 1;
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_end = c->snd_sml = sg->ack;
+	c->snd_wnd = c->max_snd_wnd = sg->wnd << c->snd_wscale;
+	c->snd_wl1 = sg->seq;
+	c->snd_wl2 = sg->ack;
+	c->mss = mss;
+	c->rcv_mss = tcp_local_mss(c->laddr);
+	/* What the SYN-ACK offered, unscaled: the edge to keep. */
+	c->rcv_adv = c->rcv_nxt + MIN(INET_TCP_RCVBUF_DEFAULT, 65535u);
+	c->cwnd = MIN(4 * c->mss, MAX(2 * c->mss, 4380u));
+	c->ssthresh = UINT32_MAX;
+	c->last_rcv_ms = inet_now_ms();
+	c->state = TCP_ESTABLISHED;
+	c->parent = l;
+	tcp_hash_locked(c);
+	if (l->acc_tail)
+		l->acc_tail->qnext = c;
+	else
+		l->acc_head = c;
+	l->acc_tail = c;
+	l->nacc++;
+	tcp_wake(l);
+	if (sg->len || (sg->flags & TCP_FIN)) {
+		struct pkb *consumed = NULL;
+
+		tcp_segment_locked(c, p, sg, out, &consumed);
+		return consumed ? 2 : 1;
+	}
+	return 1;
+}
+
+void tcp_input(struct netif *nif, struct pkb *p)
+{
+	struct pkb_queue out = {0};
+	const uint8_t *h = pkb_data(p);
+	struct tcp_sock *s;
+	struct tcp_seg sg;
+	unsigned doff;
+	uint16_t sport, dport;
+	struct pkb *consumed = NULL;
+
+	inet_count(INET_MIB_TCP_IN_SEGS);
+	if (p->len < TCP_HLEN || (doff = (h[12] >> 4) * 4u) < TCP_HLEN || doff > p->len ||
+	    inet_csum_fold(inet_csum_add(inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len),
+					 h, p->len)) != 0) {
+		seg_count_err(nif);
+		goto drop;
+	}
+	/* TCP is unicast (RFC 1122 4.2.3.10): nothing to a broadcast, nor from no host. */
+	if (p->bcast || p->saddr == 0) {
+		netif_count(&nif->stats.rx_drops, 1);
+		goto drop;
+	}
+	memset(&sg, 0, sizeof(sg));
+	if (tcp_parse_options(h + TCP_HLEN, doff - TCP_HLEN, &sg.o)) {
+		seg_count_err(nif);
+		goto drop;
+	}
+	sg.sport = sport = get16(h);
+	sg.dport = dport = get16(h + 2);
+	sg.seq = get32(h + 4);
+	sg.ack = get32(h + 8);
+	sg.flags = h[13] & 0x3f;
+	sg.wnd = get16(h + 14);
+	p->off += doff;
+	p->len -= doff;
+	sg.len = p->len;
+	if (sport == 0 || dport == 0) {
+		seg_count_err(nif);
+		goto drop;
+	}
+
+	spin_lock(TCP_LOCK);
+	s = tcp_lookup_locked(p->daddr, dport, p->saddr, sport);
+	if (s) {
+		tcp_segment_locked(s, p, &sg, &out, &consumed);
+	} else if ((s = tcp_listener_locked(p->daddr, dport))) {
+		/* RFC 9293 3.10.7.2: LISTEN. */
+		if (sg.flags & TCP_RST) {
+			/* ignored */
+		} else if (sg.flags & TCP_ACK) {
+			/* A SYN-ACK or an ACK: only a SYN cookie's ACK is welcome. */
+			int r = sg.flags & TCP_SYN
+				    ? 0
+				    : listen_cookie_locked(s, p, &sg, sport, dport, &out);
+
+			if (r == 2)
+				consumed = p;
+			else if (!r)
+				tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
+		} else if (sg.flags & TCP_SYN) {
+			listen_syn_locked(s, p, &sg, sport, dport, &out);
+		}
+	} else if (!(sg.flags & TCP_RST)) {
+		/* CLOSED (RFC 9293 3.10.7.1): a reset, never one about a reset. */
+		tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
+	}
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+	if (consumed)
+		return;
+drop:
+	pkb_free(p);
+}
+
+void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen)
+{
+	unsigned ihl;
+	struct tcp_sock *s;
+
+	/* Only port/protocol unreachable ends a connection that never came up (RFC 1122 4.2.3.9).
+	 */
+	if (qlen < IPV4_HLEN || (ihl = (q[0] & 15u) * 4) < IPV4_HLEN || qlen < ihl + 8)
+		return;
+	if (type != ICMP_UNREACH || (code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
+		return;
+	spin_lock(TCP_LOCK);
+	s = tcp_lookup_locked(get32(q + 12), get16(q + ihl), get32(q + 16), get16(q + ihl + 2));
+	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
+	if (s && s->state == TCP_SYN_SENT && get32(q + ihl + 4) == s->iss)
+		tcp_done_locked(s, -ECONNREFUSED);
+	spin_unlock(TCP_LOCK);
+}
+
+/* --- timers --- */
+
+static uint64_t sock_next(const struct tcp_sock *s)
+{
+	uint64_t t = UINT64_MAX;
+
+	if (s->t_rtx)
+		t = MIN(t, s->t_rtx);
+	if (s->t_persist)
+		t = MIN(t, s->t_persist);
+	if (s->t_delack)
+		t = MIN(t, s->t_delack);
+	if (s->t_keep)
+		t = MIN(t, s->t_keep);
+	if (s->t_wait)
+		t = MIN(t, s->t_wait);
+	return t;
+}
+
+void tcp_tick(uint64_t now)
+{
+	struct pkb_queue out = {0};
+	uint64_t next = UINT64_MAX;
+
+	if (!inet_stack)
+		return;
+	spin_lock(TCP_LOCK);
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++) {
+		struct tcp_sock *s = inet_stack->tcp_conn[b], *n;
+
+		for (; s; s = n) {
+			n = s->hnext;
+			if (sock_next(s) <= now)
+				tcp_timers_locked(s, now, &out);
+		}
+	}
+	/* Recount after firing: a timer may have ended its connection. */
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			next = MIN(next, sock_next(s));
+	atomic_store(&inet_stack->tcp_next_ms, next);
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+}
+
+uint64_t tcp_next_timer(void)
+{
+	return inet_stack ? atomic_load(&inet_stack->tcp_next_ms) : UINT64_MAX;
+}
+
+/* --- the calls --- */
+
+/* Sleep on @s until woken or the deadline; called and returns with tcp_lock held. */
+static int wait_locked(struct tcp_sock *s, int timeout_ms, uint64_t deadline)
+{
+	int64_t left = -1;
+
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	if (timeout_ms > 0) {
+		uint64_t now = host_mono_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		left = (int64_t)(deadline - now);
+	}
+	/* Hand over hand: a waker needs tcp_lock to change what we wait for, then wq.lock. */
+	spin_lock(&s->wq.lock);
+	spin_unlock(TCP_LOCK);
+	left = kwait_sleep_locked(&s->wq, KWAIT_INTR, left);
+	spin_lock(TCP_LOCK);
+	return left == -EINTR ? -EINTR : 0;
+}
+
+static uint64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms > 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+}
+
+int tcp_open(struct tcp_sock **out)
+{
+	struct tcp_sock *s;
+
+	if (!inet_stack)
+		return -ENODEV;
+	spin_lock(TCP_LOCK);
+	s = tcp_new_locked();
+	if (s)
+		s->user = true;
+	spin_unlock(TCP_LOCK);
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	return 0;
+}
+
+static int bind_locked(struct tcp_sock *s, uint32_t addr, uint16_t port)
+{
+	if (s->bound || s->state != TCP_CLOSED || s->lport)
+		return -EINVAL;
+	if (port == 0) {
+		for (unsigned i = 0; i < EPHEMERAL_N; i++) {
+			uint16_t cand = (uint16_t)(EPHEMERAL_LO +
+						   (inet_stack->tcp_next_port - EPHEMERAL_LO + i) %
+						       EPHEMERAL_N);
+
+			if (!port_in_use_locked(addr, cand)) {
+				port = cand;
+				inet_stack->tcp_next_port =
+				    (uint16_t)(cand == 65535u ? EPHEMERAL_LO : cand + 1u);
+				break;
+			}
+		}
+		if (!port)
+			return -EADDRINUSE;
+	} else if (port_in_use_locked(addr, port)) {
+		return -EADDRINUSE;
+	}
+	s->laddr = addr;
+	s->lport = port;
+	s->bnext = inet_stack->tcp_bound[bind_bucket(port)];
+	inet_stack->tcp_bound[bind_bucket(port)] = s;
+	s->bound = true;
+	return 0;
+}
+
+int tcp_bind(struct tcp_sock *s, uint32_t addr, uint16_t port)
+{
+	int err;
+
+	if (addr && !netif_by_addr(addr))
+		return -EADDRNOTAVAIL;
+	spin_lock(TCP_LOCK);
+	err = bind_locked(s, addr, port);
+	spin_unlock(TCP_LOCK);
+	return err;
+}
+
+int tcp_listen(struct tcp_sock *s, int backlog)
+{
+	int err = 0;
+
+	if (backlog < 1 || backlog > INET_TCP_BACKLOG_MAX)
+		return -EINVAL;
+	spin_lock(TCP_LOCK);
+	if (!s->bound)
+		err = -EINVAL;
+	else if (s->state == TCP_LISTEN)
+		s->backlog = (uint32_t)backlog;
+	else if (s->state != TCP_CLOSED)
+		err = -EISCONN;
+	else {
+		s->backlog = (uint32_t)backlog;
+		s->state = TCP_LISTEN;
+	}
+	spin_unlock(TCP_LOCK);
+	return err;
+}
+
+int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint16_t *rport,
+	       int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct tcp_sock *c;
+	int err = 0;
+
+	spin_lock(TCP_LOCK);
+	for (;;) {
+		if (s->state != TCP_LISTEN) {
+			err = -EINVAL;
+			break;
+		}
+		c = s->acc_head;
+		if (c) {
+			acc_remove_locked(s, c);
+			c->parent = NULL;
+			c->user = true;
+			c->opened = true;
+			*out = c;
+			if (raddr)
+				*raddr = c->raddr;
+			if (rport)
+				*rport = c->rport;
+			break;
+		}
+		err = wait_locked(s, timeout_ms, deadline);
+		if (err)
+			break;
+	}
+	spin_unlock(TCP_LOCK);
+	return err;
+}
+
+int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct pkb_queue out = {0};
+	struct netif *nif;
+	uint32_t nexthop;
+	int err = 0;
+
+	if (dport == 0 || daddr == 0 || daddr == INET_BCAST)
+		return -EINVAL;
+	spin_lock(TCP_LOCK);
+	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
+		err = -EALREADY;
+		goto wait;
+	}
+	if (s->state != TCP_CLOSED || s->err || s->opened) {
+		/* A socket is one connection: once made, it is not made again. */
+		err = s->state == TCP_LISTEN ? -EINVAL : -EISCONN;
+		if (s->err && s->state == TCP_CLOSED) {
+			err = s->err;
+			s->err = 0;
+			s->err_pipe = true;
+		}
+		goto out;
+	}
+	nif = netif_route(daddr, &nexthop);
+	if (!nif) {
+		inet_count(INET_MIB_IP_OUT_NO_ROUTES);
+		err = -ENETUNREACH;
+		goto out;
+	}
+	if (s->bound) {
+		if (!s->laddr)
+			s->laddr = nif->addr;
+		if (tcp_lookup_locked(s->laddr, s->lport, daddr, dport)) {
+			err = -EADDRINUSE;
+			goto out;
+		}
+	} else {
+		/* An ephemeral port whose four-tuple no connection (TIME-WAIT) still has. */
+		for (unsigned i = 0;; i++) {
+			if (i == 64 || (err = bind_locked(s, 0, 0))) {
+				err = -EADDRNOTAVAIL;
+				goto out;
+			}
+			s->laddr = nif->addr;
+			if (!tcp_lookup_locked(s->laddr, s->lport, daddr, dport))
+				break;
+			unbind_locked(s);
+			s->laddr = 0;
+			s->lport = 0;
+		}
+	}
+	s->raddr = daddr;
+	s->rport = dport;
+	s->iss = tcp_new_iss(s->laddr, s->lport, s->raddr, s->rport);
+	s->snd_una = s->snd_nxt = s->snd_max = s->snd_sml = s->iss;
+	s->snd_end = s->iss + 1;
+	s->mss = s->rcv_mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
+	s->ts_off = tcp_new_ts_off(s->laddr, s->lport, s->raddr, s->rport);
+	s->state = TCP_SYN_SENT;
+	s->opened = true;
+	tcp_hash_locked(s);
+	inet_count(INET_MIB_TCP_ACTIVE_OPENS);
+	tcp_send_syn_locked(s, &out);
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+	spin_lock(TCP_LOCK);
+	err = -EINPROGRESS;
+wait:
+	for (;;) {
+		if (s->state != TCP_SYN_SENT && s->state != TCP_SYN_RECEIVED) {
+			err = 0;
+			if (s->state == TCP_CLOSED) {
+				err = s->err ? s->err : -ECONNREFUSED;
+				s->err = 0;
+				s->err_pipe = true;
+			}
+			break;
+		}
+		if (timeout_ms == 0)
+			break; /* -EINPROGRESS, or -EALREADY when asked again */
+		err = wait_locked(s, timeout_ms, deadline);
+		if (err)
+			break;
+	}
+out:
+	spin_unlock(TCP_LOCK);
+	return err;
+}
+
+static bool can_send(const struct tcp_sock *s)
+{
+	return s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT;
+}
+
+ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	const uint8_t *src = buf;
+	size_t done = 0;
+	int err = 0;
+
+	spin_lock(TCP_LOCK);
+	while (done < len) {
+		struct pkb_queue out = {0};
+
+		if (s->err) {
+			err = s->err;
+			s->err = 0;
+			s->err_pipe = true;
+			break;
+		}
+		if (!s->opened || s->state == TCP_LISTEN) {
+			err = -ENOTCONN;
+			break;
+		}
+		if (s->shut_wr || s->err_pipe || s->state == TCP_CLOSED) {
+			err = -EPIPE;
+			break;
+		}
+		if (!can_send(s)) {
+			if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
+				err = wait_locked(s, timeout_ms, deadline);
+				if (err)
+					break;
+				continue;
+			}
+			err = -ENOTCONN;
+			break;
+		}
+		while (done < len && s->sndq_bytes < s->sndbuf) {
+			struct pkb *t = s->sndq.tail;
+			uint32_t room, n;
+
+			/* Fill the tail while it is unsent and short of a segment. */
+			if (t && SEQ_GEQ(t->seq, s->snd_nxt) && t->len < tcp_eff_mss(s)) {
+				room = tcp_eff_mss(s) - t->len;
+			} else {
+				t = pkb_alloc(tcp_eff_mss(s));
+				if (!t) {
+					inet_count(INET_MIB_TCP_MEM_FAILS);
+					break;
+				}
+				t->seq = s->snd_end;
+				pkb_queue_put(&s->sndq, t);
+				room = tcp_eff_mss(s);
+			}
+			n = (uint32_t)MIN((size_t)room, len - done);
+			n = MIN(n, s->sndbuf - s->sndq_bytes);
+			memcpy(pkb_data(t) + t->len, src + done, n);
+			t->len += n;
+			s->sndq_bytes += n;
+			s->snd_end += n;
+			done += n;
+		}
+		tcp_output_locked(s, &out);
+		if (out.head) {
+			spin_unlock(TCP_LOCK);
+			tcp_xmit(&out);
+			spin_lock(TCP_LOCK);
+		}
+		if (done == len)
+			break;
+		if (s->sndq_bytes < s->sndbuf && !s->sndq.head) {
+			/* No buffer to be had at all: the stack's budget is spent. */
+			err = -ENOBUFS;
+			break;
+		}
+		if (done) {
+			if (timeout_ms == 0)
+				break;
+		}
+		err = wait_locked(s, timeout_ms, deadline);
+		if (err)
+			break;
+	}
+	spin_unlock(TCP_LOCK);
+	if (done)
+		return (ssize_t)done;
+	return err ? err : -EAGAIN;
+}
+
+ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct pkb_queue out = {0};
+	uint8_t *dst = buf;
+	size_t done = 0;
+	int err = 0;
+
+	spin_lock(TCP_LOCK);
+	for (;;) {
+		struct pkb *p;
+		uint32_t before;
+
+		if (s->rcvq.head) {
+			before = tcp_rcv_window(s);
+			while (done < len && (p = s->rcvq.head)) {
+				uint32_t n = (uint32_t)MIN((size_t)p->len, len - done);
+
+				memcpy(dst + done, pkb_data(p), n);
+				done += n;
+				p->off += n;
+				p->len -= n;
+				s->rcvq_bytes -= n;
+				if (!p->len)
+					pkb_free(pkb_queue_take(&s->rcvq));
+			}
+			/* A window that opens by two segments or half the buffer is told now. */
+			if (s->state != TCP_CLOSED) {
+				uint32_t now_w = tcp_rcv_window(s), adv = s->rcv_adv - s->rcv_nxt;
+
+				if (now_w > before && now_w > adv &&
+				    (now_w - adv >= 2 * s->mss || now_w - adv >= s->rcvbuf / 2)) {
+					s->ack_now = true;
+					tcp_output_locked(s, &out);
+				}
+			}
+			break;
+		}
+		if (s->fin_rcvd)
+			break; /* 0: the peer's FIN */
+		if (s->err) {
+			err = s->err;
+			s->err = 0;
+			s->err_pipe = true;
+			break;
+		}
+		if (s->state == TCP_CLOSED || s->state == TCP_LISTEN) {
+			err = s->err_pipe ? -ECONNRESET : -ENOTCONN;
+			break;
+		}
+		err = wait_locked(s, timeout_ms, deadline);
+		if (err)
+			break;
+	}
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+	if (done)
+		return (ssize_t)done;
+	return err;
+}
+
+int tcp_shutdown(struct tcp_sock *s)
+{
+	struct pkb_queue out = {0};
+	int err = 0;
+
+	spin_lock(TCP_LOCK);
+	switch (s->state) {
+	case TCP_SYN_RECEIVED:
+		s->shut_wr = true; /* the FIN goes once established (take_ack) */
+		break;
+	case TCP_ESTABLISHED:
+		s->shut_wr = true;
+		s->state = TCP_FIN_WAIT_1;
+		break;
+	case TCP_CLOSE_WAIT:
+		s->shut_wr = true;
+		s->state = TCP_LAST_ACK;
+		break;
+	case TCP_SYN_SENT:
+		tcp_done_locked(s, 0);
+		break;
+	case TCP_CLOSED:
+	case TCP_LISTEN:
+		err = -ENOTCONN;
+		break;
+	default:
+		break; /* our FIN is on its way already */
+	}
+	if (!err && s->state != TCP_CLOSED)
+		tcp_output_locked(s, &out);
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+	return err;
+}
+
+static void reset_children_locked(struct tcp_sock *l, struct pkb_queue *out)
+{
+	struct tcp_sock *c;
+
+	while ((c = l->acc_head)) {
+		tcp_send_rst_locked(c, out);
+		tcp_done_locked(c, -ECONNRESET);
+	}
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS && l->nsyn; b++) {
+		struct tcp_sock *n;
+
+		for (c = inet_stack->tcp_conn[b]; c; c = n) {
+			n = c->hnext;
+			if (c->parent == l) {
+				tcp_send_rst_locked(c, out);
+				tcp_done_locked(c, -ECONNRESET);
+			}
+		}
+	}
+}
+
+void tcp_close(struct tcp_sock *s)
+{
+	struct pkb_queue out = {0};
+
+	spin_lock(TCP_LOCK);
+	s->user = false;
+	unbind_locked(s);
+	switch (s->state) {
+	case TCP_LISTEN:
+		reset_children_locked(s, &out);
+		tcp_done_locked(s, 0);
+		break;
+	case TCP_CLOSED:
+	case TCP_SYN_SENT:
+		tcp_done_locked(s, 0);
+		break;
+	default:
+		if (s->rcvq_bytes || s->ooo) {
+			/* RFC 1122 4.2.2.13: data left unread is lost; say so with a reset. */
+			if (s->state != TCP_TIME_WAIT)
+				tcp_send_rst_locked(s, &out);
+			tcp_done_locked(s, 0);
+			break;
+		}
+		/* From SYN-RECEIVED the FIN waits for the handshake's end (take_ack). */
+		if (s->state == TCP_ESTABLISHED)
+			s->state = TCP_FIN_WAIT_1;
+		else if (s->state == TCP_CLOSE_WAIT)
+			s->state = TCP_LAST_ACK;
+		s->shut_wr = true;
+		tcp_output_locked(s, &out);
+		if (s->state == TCP_FIN_WAIT_2 && !s->t_wait)
+			s->t_wait = inet_now_ms() + TCP_FIN_WAIT_2_MS;
+		break;
+	}
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+}
+
+void tcp_abort(struct tcp_sock *s)
+{
+	struct pkb_queue out = {0};
+
+	spin_lock(TCP_LOCK);
+	s->user = false;
+	unbind_locked(s);
+	if (s->state == TCP_LISTEN)
+		reset_children_locked(s, &out);
+	else if (s->state != TCP_CLOSED && s->state != TCP_SYN_SENT && s->state != TCP_TIME_WAIT)
+		tcp_send_rst_locked(s, &out);
+	tcp_done_locked(s, 0);
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+}
+
+int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port)
+{
+	*addr = s->laddr;
+	*port = s->lport;
+	return s->lport ? 0 : -ENOTCONN;
+}
+
+int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
+{
+	spin_lock(TCP_LOCK);
+	memset(o, 0, sizeof(*o));
+	o->state = s->state;
+	o->laddr = s->laddr;
+	o->raddr = s->raddr;
+	o->lport = s->lport;
+	o->rport = s->rport;
+	o->mss = s->mss;
+	o->snd_wscale = s->ws_ok ? s->snd_wscale : 0xff;
+	o->rcv_wscale = s->ws_ok ? s->rcv_wscale : 0xff;
+	o->ts = s->ts_ok;
+	o->sack = s->sack_ok;
+	o->srtt_us = s->srtt_us;
+	o->rttvar_us = s->rttvar_us;
+	o->rto_ms = s->rto_ms;
+	o->cwnd = s->cwnd;
+	o->ssthresh = s->ssthresh;
+	o->snd_wnd = s->snd_wnd;
+	o->rcv_wnd = s->rcv_adv - s->rcv_nxt;
+	o->unacked = s->snd_max - s->snd_una;
+	o->sndbuf_used = s->sndq_bytes;
+	o->rcvbuf_used = s->rcvq_bytes;
+	o->bytes_sent = s->bytes_sent;
+	o->bytes_received = s->bytes_received;
+	o->retransmits = s->retransmits;
+	o->dup_acks = s->dup_acks_seen;
+	spin_unlock(TCP_LOCK);
+	return 0;
+}
+
+int tcp_set_nodelay(struct tcp_sock *s, bool on)
+{
+	struct pkb_queue out = {0};
+
+	spin_lock(TCP_LOCK);
+	s->nodelay = on;
+	if (on && can_send(s))
+		tcp_output_locked(s, &out);
+	spin_unlock(TCP_LOCK);
+	tcp_xmit(&out);
+	return 0;
+}
+
+int tcp_set_keepalive(struct tcp_sock *s, unsigned idle_s)
+{
+	if (idle_s > 86400u * 7)
+		return -EINVAL;
+	spin_lock(TCP_LOCK);
+	s->keep_idle_s = idle_s;
+	s->t_keep =
+	    idle_s && s->state == TCP_ESTABLISHED ? inet_now_ms() + (uint64_t)idle_s * 1000u : 0;
+	if (s->t_keep && s->t_keep < atomic_load(&inet_stack->tcp_next_ms))
+		atomic_store(&inet_stack->tcp_next_ms, s->t_keep);
+	spin_unlock(TCP_LOCK);
+	return 0;
+}
+
+int tcp_set_buffers(struct tcp_sock *s, uint32_t sndbuf, uint32_t rcvbuf)
+{
+	int err = 0;
+
+	/* At least two segments each way; at most what a window scale of 14 can say. */
+	if (sndbuf < 4096 || rcvbuf < 4096 || sndbuf > (16u << 20) || rcvbuf > (16u << 20))
+		return -EINVAL;
+	spin_lock(TCP_LOCK);
+	if (s->state != TCP_CLOSED && s->state != TCP_LISTEN)
+		err = -EISCONN;
+	else {
+		s->sndbuf = sndbuf;
+		s->rcvbuf = rcvbuf;
+	}
+	spin_unlock(TCP_LOCK);
+	return err;
+}

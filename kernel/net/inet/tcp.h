@@ -1,0 +1,233 @@
+/*
+ * What the TCP files share (tcp.c: sockets and tables; tcp_input.c: the
+ * segment arrival rules of RFC 9293 3.10.7; tcp_output.c: building and
+ * sending segments, timers, congestion control).
+ *
+ * Locking: every field of every struct tcp_sock, and the TCP tables of
+ * struct inet, are guarded by inet.tcp_lock (LOCK_RANK_INET; it never
+ * nests with inet.lock or a netif.lock). A socket's wait queue is taken
+ * under it to wake (rank KWAIT is above). Segments are built under the
+ * lock into a pkb_queue and sent after it is dropped (tcp_xmit).
+ *
+ * Death recovery: the tables and sockets are in the arena; a process that
+ * dies holding tcp_lock leaves it held, as with the other inet tables
+ * (recovery of inet tables is out of scope for now).
+ */
+#ifndef INET_TCP_H
+#define INET_TCP_H
+
+#include "inet_internal.h"
+
+/* RFC 9293 3.3.2's states; tcp_conn_info.state counts in this order. */
+enum tcp_state {
+	TCP_CLOSED,
+	TCP_LISTEN,
+	TCP_SYN_SENT,
+	TCP_SYN_RECEIVED,
+	TCP_ESTABLISHED,
+	TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2,
+	TCP_CLOSE_WAIT,
+	TCP_CLOSING,
+	TCP_LAST_ACK,
+	TCP_TIME_WAIT,
+};
+
+#define TCP_HLEN	   20
+#define TCP_OPT_MAX	   40
+#define TCP_FIN		   0x01
+#define TCP_SYN		   0x02
+#define TCP_RST		   0x04
+#define TCP_PSH		   0x08
+#define TCP_ACK		   0x10
+#define TCP_URG		   0x20
+#define TCP_MSS_DEFAULT	   536 /* RFC 9293 3.7.1: when the peer sends no MSS option */
+#define TCP_MSS_MIN	   88  /* a peer's MSS below this is raised to it: no 1-byte segments */
+#define TCP_WSCALE_MAX	   14
+#define TCP_RTO_INIT_MS	   1000 /* RFC 6298 2.1 */
+#define TCP_RTO_MIN_MS	   200	/* below RFC 6298's 1 s, as deployed stacks on LANs */
+#define TCP_RTO_MAX_MS	   60000
+#define TCP_DELACK_MS	   40
+#define TCP_SYN_RETRIES	   6
+#define TCP_SYNACK_RETRIES 5
+#define TCP_DATA_RETRIES   15	 /* RFC 1122 4.2.3.5's R2, counted in retransmissions */
+#define TCP_TIME_WAIT_MS   60000 /* 2 MSL with MSL 30 s */
+#define TCP_FIN_WAIT_2_MS  60000 /* an orphan waiting for the peer's FIN */
+#define TCP_KEEP_PROBES	   9
+#define TCP_OOO_MAX	   64 /* segments held out of order per connection */
+#define TCP_SACK_BLOCKS	   4
+#define TCP_CHALLENGE_RATE 1000 /* challenge ACKs a second, the stack's (RFC 5961 7) */
+
+#define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b)  SEQ_LT(b, a)
+#define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+
+/* Options parsed from a segment (tcp_parse_options). */
+struct tcp_opts {
+	bool mss_ok, ws_ok, ts_ok, sack_ok;
+	uint16_t mss;
+	uint8_t ws;
+	uint8_t nsack;
+	uint32_t tsval, tsecr;
+	uint32_t sack[TCP_SACK_BLOCKS][2];
+};
+
+/* A segment as it arrived: header fields in host order, payload at pkb_data(p). */
+struct tcp_seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack, len; /* len: payload bytes */
+	uint32_t wnd;		/* unscaled */
+	uint8_t flags;
+	struct tcp_opts o;
+};
+
+struct tcp_sock {
+	struct tcp_sock *hnext;	 /* in inet.tcp_conn, by the four addresses */
+	struct tcp_sock *bnext;	 /* in inet.tcp_bound, by local port: a user's bound socket */
+	struct tcp_sock *qnext;	 /* a listener's accept queue */
+	struct tcp_sock *parent; /* the listener of a child not yet accepted */
+	enum tcp_state state;
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	bool hashed, bound;
+	bool opened;	  /* connect or accept made it a connection once */
+	bool user;	  /* a handle is out: tcp_close/abort has not been called */
+	bool nodelay;	  /* Nagle off */
+	bool shut_wr;	  /* the user asked for a FIN */
+	bool fin_sent;	  /* our FIN has a sequence number: fin_seq */
+	bool fin_rcvd;	  /* the peer's FIN is in rcv_nxt */
+	bool ack_now;	  /* an ACK is owed at the next output */
+	bool in_recovery; /* fast recovery (RFC 6582) until snd_una passes recover */
+	bool rtt_timing;  /* rtt_seq is being timed (without timestamps) */
+	bool ws_ok, ts_ok, sack_ok;
+	uint8_t snd_wscale, rcv_wscale;
+	int err;	 /* what ended it (-ECONNRESET, -ECONNREFUSED, -ETIMEDOUT), reported once */
+	bool err_pipe;	 /* after the reset was reported, sends say -EPIPE */
+	struct kwait wq; /* every waiter of this socket: readers, writers, accept, connect */
+
+	/* listener */
+	uint32_t backlog;
+	uint32_t nsyn; /* children in SYN-RECEIVED */
+	uint32_t nacc; /* children established, not yet accepted */
+	struct tcp_sock *acc_head, *acc_tail;
+
+	/* send side (RFC 9293 3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+	uint32_t max_snd_wnd; /* the largest window the peer offered (RFC 5961 5.2) */
+	uint32_t snd_end;     /* after the last byte queued */
+	uint32_t fin_seq;
+	uint32_t mss;		 /* the most payload of a segment we send, options not counted */
+	uint32_t rcv_mss;	 /* what our MSS option says: our MTU less the headers */
+	struct pkb_queue sndq;	 /* data from snd_una on; p->seq its first byte */
+	uint32_t sndq_bytes;	 /* payload in sndq */
+	uint32_t sndbuf, rcvbuf; /* bytes of payload at most */
+	uint32_t cwnd, ssthresh, recover, dupacks;
+	uint32_t sack_high; /* the highest sequence the peer SACKed */
+	uint32_t rtx_high;  /* in recovery: holes before this were retransmitted */
+	uint32_t snd_sml;   /* after the last short segment sent (Nagle, Minshall's rule) */
+	uint32_t rtt_seq;
+	uint64_t rtt_start_ms;
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t retries; /* retransmissions of the same data (backoff) */
+	uint32_t probes;  /* persist probes since the window closed */
+	uint32_t kprobes; /* keepalive probes unanswered */
+
+	/* receive side */
+	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: the right edge we advertised */
+	uint32_t last_ack_sent;
+	struct pkb_queue rcvq; /* in order, unread: pkb_data is the payload */
+	uint32_t rcvq_bytes;   /* payload unread */
+	struct pkb *ooo;       /* out of order, by seq, not overlapping */
+	uint32_t ooo_n, ooo_bytes, ooo_true;
+	uint32_t ooo_last; /* where the latest out-of-order segment began */
+	uint32_t dsack[2]; /* RFC 2883: a duplicate to report in the next ACK */
+	bool dsack_on;
+	uint32_t segs_unacked; /* full segments received since our last ACK */
+	uint32_t ts_recent, ts_off;
+	uint64_t ts_recent_ms;
+	uint64_t last_rcv_ms;
+
+	/* timers: the inet_now_ms() at which each fires, 0 when off */
+	uint64_t t_rtx, t_persist, t_delack, t_keep, t_wait;
+	unsigned keep_idle_s;
+
+	uint64_t bytes_sent, bytes_received, retransmits, dup_acks_seen;
+};
+
+/* tcp.c */
+void tcp_input(struct netif *nif, struct pkb *p);
+void tcp_tick(uint64_t now);
+/* The earliest TCP timer (UINT64_MAX: none), for the receive thread's wait. */
+uint64_t tcp_next_timer(void);
+void tcp_hash_locked(struct tcp_sock *s);
+void tcp_unhash_locked(struct tcp_sock *s);
+struct tcp_sock *tcp_lookup_locked(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+struct tcp_sock *tcp_listener_locked(uint32_t laddr, uint16_t lport);
+struct tcp_sock *tcp_new_locked(void);
+/* Enter CLOSED: off the tables, buffers freed, waiters woken; freed when nobody holds it. */
+void tcp_done_locked(struct tcp_sock *s, int err);
+void tcp_set_state(struct tcp_sock *s, enum tcp_state st);
+void tcp_wake(struct tcp_sock *s);
+uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+/* RFC 7323 5.4: a timestamp offset per connection, from a keyed hash (no host call). */
+uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+/* The MSS our interface for @laddr can take. */
+uint32_t tcp_local_mss(uint32_t laddr);
+
+/* tcp_output.c */
+/* Send what may be sent now (data, FIN, an owed ACK) into @out. */
+void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out);
+void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out);
+void tcp_send_ack_locked(struct tcp_sock *s, struct pkb_queue *out);
+void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out);
+/* A reset for a segment nobody owns (RFC 9293 3.10.7.1). */
+void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out);
+/* What a SYN cookie's SYN-ACK agrees to besides the MSS (tcp_cookie.c). */
+struct tcp_cookie_opts {
+	bool ts, sack, ws;
+	uint8_t rcv_ws; /* our window scale */
+	uint32_t tsval, tsecr;
+};
+/* A SYN-ACK for a SYN-cookie answer: no state kept. */
+void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
+			 struct pkb_queue *out);
+/* A SYN's or SYN-ACK's options into @o: their length, a multiple of 4. */
+unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
+			 uint32_t tsecr, bool ws, uint8_t wscale);
+/* The least window scale that lets @rcvbuf be offered whole. */
+uint8_t tcp_wscale_for(uint32_t rcvbuf);
+void tcp_xmit(struct pkb_queue *out);
+/* Fire what is due; false when the connection is gone (and @s freed, perhaps). */
+bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out);
+void tcp_rtt_sample(struct tcp_sock *s, uint32_t rtt_ms);
+uint32_t tcp_rcv_window(const struct tcp_sock *s);
+uint32_t tcp_ts_now(const struct tcp_sock *s);
+void tcp_arm_rtx(struct tcp_sock *s);
+/* Retransmit the next hole: not SACKed, past rtx_high (fast retransmit, partial ACKs). */
+void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out);
+/* The effective payload of a data segment (options taken off). */
+uint32_t tcp_eff_mss(const struct tcp_sock *s);
+uint32_t tcp_flight(const struct tcp_sock *s);
+
+/* tcp_input.c */
+int tcp_parse_options(const uint8_t *o, unsigned len, struct tcp_opts *out);
+void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
+			struct pkb_queue *out, struct pkb **consumed);
+
+/* tcp_cookie.c */
+uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+			 uint32_t seq, uint16_t *mss);
+/*
+ * A cookie's timestamp: below every later one of the connection (PAWS), its
+ * low 6 bits the peer's window scale (15: none) and SACK, which the ACK's
+ * TSecr brings back.
+ */
+uint32_t tcp_cookie_tsval(uint32_t ts_now, bool ws, uint8_t wscale, bool sack);
+void tcp_cookie_ts_decode(uint32_t tsecr, bool *ws, uint8_t *wscale, bool *sack);
+/* The MSS the cookie in @ack - 1 encodes, or 0 when it is not ours or too old. */
+uint16_t tcp_cookie_check(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+			  uint32_t seq, uint32_t cookie);
+
+#endif

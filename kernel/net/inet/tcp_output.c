@@ -1,0 +1,683 @@
+/*
+ * TCP output: segments built under tcp_lock into a queue that tcp_xmit
+ * sends once the lock is dropped; what may be sent (windows, Nagle, the
+ * sender's silly window rule); the timers (retransmission with RFC 6298's
+ * estimator and Karn's rule, persist, delayed ACK, keepalive, TIME-WAIT);
+ * and the congestion window of RFC 5681 with RFC 6582's recovery, which
+ * retransmits the holes that SACK (RFC 2018, the spirit of RFC 6675's
+ * NextSeg) shows, one per ACK.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp.h"
+
+#define OPT_NOP	      1
+#define OPT_MSS	      2
+#define OPT_WS	      3
+#define OPT_SACK_PERM 4
+#define OPT_SACK      5
+#define OPT_TS	      8
+
+static void arm(uint64_t *t, uint64_t when)
+{
+	*t = when;
+	if (when < atomic_load(&inet_stack->tcp_next_ms))
+		atomic_store(&inet_stack->tcp_next_ms, when);
+}
+
+uint32_t tcp_eff_mss(const struct tcp_sock *s)
+{
+	uint32_t m = s->mss - (s->ts_ok ? 12u : 0u);
+
+	return MAX(m, 64u);
+}
+
+uint32_t tcp_flight(const struct tcp_sock *s)
+{
+	return s->snd_max - s->snd_una;
+}
+
+uint32_t tcp_ts_now(const struct tcp_sock *s)
+{
+	return (uint32_t)inet_now_ms() + s->ts_off;
+}
+
+uint32_t tcp_rcv_window(const struct tcp_sock *s)
+{
+	uint32_t w = s->rcvbuf > s->rcvq_bytes ? s->rcvbuf - s->rcvq_bytes : 0;
+	uint32_t most = 65535u << (s->ws_ok ? s->rcv_wscale : 0);
+
+	/* Receiver's silly window avoidance (RFC 9293 3.8.6.2.2): no slivers. */
+	if (w < s->rcvbuf / 4 && w < s->mss)
+		w = 0;
+	return MIN(w, most);
+}
+
+void tcp_arm_rtx(struct tcp_sock *s)
+{
+	uint64_t rto = (uint64_t)s->rto_ms;
+
+	arm(&s->t_rtx, inet_now_ms() + rto);
+}
+
+unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
+			 uint32_t tsecr, bool ws, uint8_t wscale)
+{
+	unsigned n = 0;
+
+	o[n++] = OPT_MSS;
+	o[n++] = 4;
+	put16(o + n, (uint16_t)MIN(mss, 65535u));
+	n += 2;
+	if (ts) {
+		o[n++] = sack ? OPT_SACK_PERM : OPT_NOP;
+		o[n++] = sack ? 2 : OPT_NOP;
+		o[n++] = OPT_TS;
+		o[n++] = 10;
+		put32(o + n, tsval);
+		put32(o + n + 4, tsecr);
+		n += 8;
+	} else if (sack) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_SACK_PERM;
+		o[n++] = 2;
+	}
+	if (ws) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_WS;
+		o[n++] = 3;
+		o[n++] = wscale;
+	}
+	return n;
+}
+
+uint8_t tcp_wscale_for(uint32_t rcvbuf)
+{
+	uint8_t sh = 0;
+
+	while (sh < TCP_WSCALE_MAX && (rcvbuf >> sh) > 65535u)
+		sh++;
+	return sh;
+}
+
+/* The options of a segment we send into @o: their length, a multiple of 4. */
+static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
+{
+	unsigned n = 0;
+
+	if (flags & TCP_SYN) {
+		bool synack = flags & TCP_ACK;
+
+		/* A SYN offers everything; a SYN-ACK agrees to what the SYN offered. */
+		return tcp_syn_options(o, s->rcv_mss, !synack || s->sack_ok, !synack || s->ts_ok,
+				       tcp_ts_now(s), synack ? s->ts_recent : 0,
+				       !synack || s->ws_ok, s->rcv_wscale);
+	}
+	if (s->ts_ok) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_TS;
+		o[n++] = 10;
+		put32(o + n, tcp_ts_now(s));
+		put32(o + n + 4, s->ts_recent);
+		n += 8;
+	}
+	if (s->sack_ok && (s->ooo || s->dsack_on) && (flags & TCP_ACK) && !(flags & TCP_RST)) {
+		/*
+		 * A D-SACK block first (RFC 2883), once; then RFC 2018 4's: the
+		 * block holding the latest segment, then the others.
+		 */
+		uint32_t blk[TCP_SACK_BLOCKS + 1][2];
+		unsigned nb = 0, most = (TCP_OPT_MAX - n - 4) / 8, latest = 0, d = 0;
+
+		if (s->dsack_on) {
+			blk[0][0] = s->dsack[0];
+			blk[0][1] = s->dsack[1];
+			s->dsack_on = false;
+			nb = d = 1;
+		}
+		for (struct pkb *p = s->ooo; p && nb < TCP_SACK_BLOCKS; p = p->next) {
+			if (nb > d && blk[nb - 1][1] == p->seq) {
+				blk[nb - 1][1] = p->seq + p->len;
+			} else {
+				blk[nb][0] = p->seq;
+				blk[nb][1] = p->seq + p->len;
+				nb++;
+			}
+		}
+		latest = d;
+		for (unsigned i = d; i < nb; i++)
+			if (SEQ_GEQ(s->ooo_last, blk[i][0]) && SEQ_LT(s->ooo_last, blk[i][1]))
+				latest = i;
+		nb = MIN(nb, most);
+		if (latest >= nb)
+			latest = d;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_SACK;
+		o[n++] = (uint8_t)(2 + 8 * nb);
+		for (unsigned k = 0; k < nb; k++) {
+			/* The order: the D-SACK, the latest, then the rest as they lie. */
+			unsigned i = k < d ? k : k == d ? latest : (k <= latest ? k - 1 : k);
+
+			put32(o + n, blk[i][0]);
+			put32(o + n + 4, blk[i][1]);
+			n += 8;
+		}
+	}
+	return n;
+}
+
+static void finish(struct pkb *p, uint32_t saddr, uint32_t daddr)
+{
+	uint8_t *h = pkb_data(p);
+	uint16_t sum = inet_csum_fold(
+	    inet_csum_add(inet_csum_pseudo(saddr, daddr, IPPROTO_TCP_, p->len), h, p->len));
+
+	put16(h + 16, sum);
+	p->saddr = saddr;
+	p->daddr = daddr;
+	inet_count(INET_MIB_TCP_OUT_SEGS);
+}
+
+static struct pkb *seg_alloc(uint32_t len)
+{
+	struct pkb *p = pkb_alloc(INET_HEADROOM + TCP_HLEN + TCP_OPT_MAX + len);
+
+	if (!p) {
+		inet_count(INET_MIB_TCP_MEM_FAILS);
+		return NULL;
+	}
+	p->off = INET_HEADROOM;
+	return p;
+}
+
+static void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		       unsigned hlen, uint8_t flags, uint16_t wnd)
+{
+	put16(h, sport);
+	put16(h + 2, dport);
+	put32(h + 4, seq);
+	put32(h + 8, ack);
+	h[12] = (uint8_t)(hlen / 4 << 4);
+	h[13] = flags;
+	put16(h + 14, wnd);
+	put16(h + 16, 0);
+	put16(h + 18, 0);
+}
+
+/* One segment of @s: @len bytes of @data at @seq. */
+static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data, uint32_t len,
+		 struct pkb_queue *out)
+{
+	struct pkb *p = seg_alloc(len);
+	uint8_t *h;
+	unsigned olen;
+	uint32_t wnd;
+
+	if (!p)
+		return;
+	h = pkb_data(p);
+	olen = put_options(s, flags, h + TCP_HLEN);
+	if (flags & TCP_SYN) {
+		wnd = MIN(tcp_rcv_window(s), 65535u);
+		s->rcv_adv = s->rcv_nxt + wnd;
+	} else {
+		uint32_t w = tcp_rcv_window(s), sh = s->ws_ok ? s->rcv_wscale : 0;
+
+		/*
+		 * A window never shrinks (RFC 9293 3.8.6.2.2): the old right edge
+		 * stands, rounded up to the scale so that it is not cut either.
+		 */
+		if (SEQ_LT(s->rcv_nxt + w, s->rcv_adv))
+			w = s->rcv_adv - s->rcv_nxt + (1u << sh) - 1;
+		wnd = MIN(w >> sh, 65535u);
+		if (SEQ_GT(s->rcv_nxt + (wnd << sh), s->rcv_adv))
+			s->rcv_adv = s->rcv_nxt + (wnd << sh);
+	}
+	put_header(h, s->lport, s->rport, seq, flags & TCP_ACK ? s->rcv_nxt : 0, TCP_HLEN + olen,
+		   flags, (uint16_t)wnd);
+	if (len)
+		memcpy(h + TCP_HLEN + olen, data, len);
+	p->len = TCP_HLEN + olen + len;
+	if (flags & TCP_ACK) {
+		s->last_ack_sent = s->rcv_nxt;
+		s->ack_now = false;
+		s->t_delack = 0;
+		s->segs_unacked = 0;
+	}
+	if (flags & TCP_RST)
+		inet_count(INET_MIB_TCP_OUT_RSTS);
+	finish(p, s->laddr, s->raddr);
+	pkb_queue_put(out, p);
+}
+
+void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
+{
+	/* Our window scale: the least that lets the whole buffer be offered. */
+	if (s->state == TCP_SYN_SENT || s->ws_ok)
+		s->rcv_wscale = tcp_wscale_for(s->rcvbuf);
+	emit(s, s->iss, s->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK, NULL, 0, out);
+	s->snd_nxt = s->iss + 1;
+	if (SEQ_GT(s->snd_nxt, s->snd_max))
+		s->snd_max = s->snd_nxt;
+	tcp_arm_rtx(s);
+}
+
+/*
+ * A segment without data says SND.MAX, not SND.NXT: after a timeout
+ * rewinds snd_nxt to resend, the peer has seen sequence numbers up to
+ * snd_max, and a bare ACK below its RCV.NXT is unacceptable to it (RFC
+ * 9293 3.10.7.4): the ACKs of both sides were being thrown away, each side
+ * retransmitting what the other already had, until the connection died.
+ */
+void tcp_send_ack_locked(struct tcp_sock *s, struct pkb_queue *out)
+{
+	emit(s, s->snd_max, TCP_ACK, NULL, 0, out);
+}
+
+void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out)
+{
+	emit(s, s->snd_max, TCP_RST | TCP_ACK, NULL, 0, out);
+}
+
+void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out)
+{
+	struct pkb *p;
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = TCP_RST;
+
+	if (sg->flags & TCP_RST)
+		return;
+	if (sg->flags & TCP_ACK) {
+		seq = sg->ack;
+	} else {
+		ack = sg->seq + sg->len + (sg->flags & TCP_SYN ? 1 : 0) +
+		      (sg->flags & TCP_FIN ? 1 : 0);
+		flags |= TCP_ACK;
+	}
+	p = seg_alloc(0);
+	if (!p)
+		return;
+	put_header(pkb_data(p), sg->dport, sg->sport, seq, ack, TCP_HLEN, flags, 0);
+	p->len = TCP_HLEN;
+	inet_count(INET_MIB_TCP_OUT_RSTS);
+	finish(p, laddr, raddr);
+	pkb_queue_put(out, p);
+}
+
+void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
+			 struct pkb_queue *out)
+{
+	struct pkb *p = seg_alloc(0);
+	uint8_t *h;
+	unsigned olen;
+
+	if (!p)
+		return;
+	h = pkb_data(p);
+	olen = tcp_syn_options(h + TCP_HLEN, mss, co->sack, co->ts, co->tsval, co->tsecr, co->ws,
+			       co->rcv_ws);
+	put_header(h, lport, rport, iss, ack, TCP_HLEN + olen, TCP_SYN | TCP_ACK,
+		   (uint16_t)MIN(INET_TCP_RCVBUF_DEFAULT, 65535u));
+	p->len = TCP_HLEN + olen;
+	finish(p, laddr, raddr);
+	pkb_queue_put(out, p);
+}
+
+void tcp_xmit(struct pkb_queue *out)
+{
+	struct pkb *p;
+
+	while ((p = pkb_queue_take(out)))
+		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, false);
+}
+
+/* The buffer of the send queue holding @seq (NULL: none). */
+static struct pkb *find_seq(struct tcp_sock *s, uint32_t seq)
+{
+	for (struct pkb *p = s->sndq.head; p; p = p->next)
+		if (SEQ_GEQ(seq, p->seq) && SEQ_LT(seq, p->seq + p->len))
+			return p;
+	return NULL;
+}
+
+static bool sending_state(const struct tcp_sock *s)
+{
+	switch (s->state) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_FIN_WAIT_1:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Send @len bytes from @seq (a retransmission when below snd_max). */
+static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t len, bool fin,
+		      struct pkb_queue *out)
+{
+	uint8_t flags = TCP_ACK;
+
+	if (seq + len == s->snd_end)
+		flags |= TCP_PSH;
+	if (fin)
+		flags |= TCP_FIN;
+	if (SEQ_LT(seq, s->snd_max)) {
+		inet_count(INET_MIB_TCP_RETRANS_SEGS);
+		s->retransmits++;
+		if (s->rtt_timing && SEQ_LEQ(seq, s->rtt_seq))
+			s->rtt_timing = false; /* Karn: a retransmitted segment is not timed */
+	} else {
+		s->bytes_sent += len;
+		if (len < tcp_eff_mss(s))
+			s->snd_sml = seq + len;
+		if (!s->ts_ok && !s->rtt_timing) {
+			s->rtt_timing = true;
+			s->rtt_seq = seq;
+			s->rtt_start_ms = inet_now_ms();
+		}
+	}
+	if (p)
+		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
+	emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
+	if (!s->t_rtx)
+		tcp_arm_rtx(s);
+}
+
+/* @force: the persist timer's turn, when a sliver of a window is better than none. */
+static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
+{
+	uint32_t emss = tcp_eff_mss(s);
+	bool sent = false, blocked = false;
+
+	if (!sending_state(s)) {
+		if (s->ack_now && s->state != TCP_CLOSED && s->state != TCP_LISTEN &&
+		    s->state != TCP_SYN_SENT)
+			tcp_send_ack_locked(s, out);
+		return;
+	}
+	for (;;) {
+		/*
+		 * RFC 3042's limited transmit: each of the first two duplicate ACKs
+		 * lets one new segment past cwnd, so that a small window still gets
+		 * its three duplicates and a fast retransmit instead of an RTO.
+		 */
+		uint32_t lt = s->in_recovery ? 0 : MIN(s->dupacks, 2u) * emss;
+		uint32_t win = MIN(s->snd_wnd, s->cwnd + lt), edge = s->snd_una + win, len, avail;
+		struct pkb *p;
+		bool last, fin;
+
+		if (SEQ_GEQ(s->snd_nxt, s->snd_end))
+			break;
+		p = find_seq(s, s->snd_nxt);
+		if (!p)
+			break;
+		if (p->sacked && SEQ_LT(s->snd_nxt, s->snd_max)) {
+			s->snd_nxt = p->seq + p->len; /* the peer has it */
+			continue;
+		}
+		len = MIN(p->seq + p->len - s->snd_nxt, emss);
+		avail = SEQ_GT(edge, s->snd_nxt) ? edge - s->snd_nxt : 0;
+		if (len > avail) {
+			/* Sender's silly window avoidance: no sliver of a window unless half. */
+			if (avail == 0 || (avail < emss && avail < s->max_snd_wnd / 2 && !force)) {
+				blocked = true;
+				break;
+			}
+			len = avail;
+			force = false;
+		}
+		last = s->snd_nxt + len == s->snd_end;
+		/*
+		 * Nagle (RFC 896) with Minshall's refinement: a short segment waits
+		 * only while another short one is unacknowledged, so the tail of a
+		 * bulk write does not wait for a delayed ACK of full segments.
+		 */
+		if (len < emss && last && !s->nodelay && !s->shut_wr &&
+		    SEQ_GEQ(s->snd_nxt, s->snd_max) && SEQ_GT(s->snd_sml, s->snd_una))
+			break;
+		fin = last && s->shut_wr;
+		send_data(s, p, s->snd_nxt, len, fin, out);
+		s->snd_nxt += len + (fin ? 1 : 0);
+		if (fin) {
+			s->fin_sent = true;
+			s->fin_seq = s->snd_end;
+		}
+		if (SEQ_GT(s->snd_nxt, s->snd_max))
+			s->snd_max = s->snd_nxt;
+		sent = true;
+	}
+	if (s->shut_wr && s->snd_nxt == s->snd_end) {
+		/* The FIN alone (first or again): it needs no window. */
+		send_data(s, NULL, s->snd_nxt, 0, true, out);
+		s->snd_nxt++;
+		s->fin_sent = true;
+		s->fin_seq = s->snd_end;
+		if (SEQ_GT(s->snd_nxt, s->snd_max))
+			s->snd_max = s->snd_nxt;
+		sent = true;
+	}
+	/*
+	 * Data waits on a window that is closed, or too small to use, and no ACK
+	 * will come to change that: the persist timer (RFC 9293 3.8.6.1-2).
+	 */
+	if (blocked && s->snd_una == s->snd_max && !s->t_persist) {
+		s->t_rtx = 0;
+		arm(&s->t_persist, inet_now_ms() + s->rto_ms);
+	}
+	if (s->ack_now && !sent)
+		tcp_send_ack_locked(s, out);
+}
+
+void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out)
+{
+	output(s, out, false);
+}
+
+void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)
+{
+	uint32_t from = SEQ_GT(s->rtx_high, s->snd_una) ? s->rtx_high : s->snd_una;
+
+	for (struct pkb *p = s->sndq.head; p; p = p->next) {
+		uint32_t start, len;
+
+		if (SEQ_LEQ(p->seq + p->len, from) || p->sacked)
+			continue;
+		if (SEQ_GEQ(p->seq, s->snd_max))
+			break;
+		/* With SACK, only what lies below data the peer has is a hole. */
+		if (s->sack_ok && SEQ_GT(s->sack_high, s->snd_una) && SEQ_GEQ(p->seq, s->sack_high))
+			break;
+		start = SEQ_GT(from, p->seq) ? from : p->seq;
+		len = MIN(p->seq + p->len - start, tcp_eff_mss(s));
+		if (SEQ_GT(start + len, s->snd_max))
+			len = s->snd_max - start;
+		if (!len)
+			break;
+		inet_count(INET_MIB_TCP_FAST_RETRANS);
+		send_data(s, p, start, len, false, out);
+		s->rtx_high = start + len;
+		return;
+	}
+	/* Only the FIN is missing. */
+	if (s->fin_sent && s->snd_una == s->fin_seq && SEQ_LT(s->rtx_high, s->fin_seq + 1)) {
+		send_data(s, NULL, s->fin_seq, 0, true, out);
+		s->rtx_high = s->fin_seq + 1;
+	}
+}
+
+void tcp_rtt_sample(struct tcp_sock *s, uint32_t rtt_ms)
+{
+	uint32_t r = MAX(rtt_ms, 1u) * 1000u, rto;
+
+	/* RFC 6298 2.2 and 2.3, with alpha 1/8 and beta 1/4. */
+	if (!s->srtt_us) {
+		s->srtt_us = r;
+		s->rttvar_us = r / 2;
+	} else {
+		uint32_t d = s->srtt_us > r ? s->srtt_us - r : r - s->srtt_us;
+
+		s->rttvar_us = s->rttvar_us - s->rttvar_us / 4 + d / 4;
+		s->srtt_us = s->srtt_us - s->srtt_us / 8 + r / 8;
+	}
+	rto = (s->srtt_us + MAX(4 * s->rttvar_us, 1000u)) / 1000u;
+	s->rto_ms = MIN(MAX(rto, (uint32_t)TCP_RTO_MIN_MS), (uint32_t)TCP_RTO_MAX_MS);
+}
+
+static void backoff(struct tcp_sock *s)
+{
+	s->rto_ms = MIN(s->rto_ms * 2, (uint32_t)TCP_RTO_MAX_MS);
+}
+
+/* False when it gave the connection up. */
+static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
+{
+	uint32_t emss = tcp_eff_mss(s);
+
+	inet_count(INET_MIB_TCP_TIMEOUTS);
+	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
+		if (++s->retries >
+		    (s->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES)) {
+			tcp_done_locked(s, -ETIMEDOUT);
+			return false;
+		}
+		backoff(s);
+		inet_count(INET_MIB_TCP_RETRANS_SEGS);
+		s->retransmits++;
+		tcp_send_syn_locked(s, out);
+		return true;
+	}
+	if (s->snd_una == s->snd_max)
+		return true;
+	if (++s->retries > TCP_DATA_RETRIES) {
+		tcp_send_rst_locked(s, out);
+		tcp_done_locked(s, -ETIMEDOUT);
+		return false;
+	}
+	/* RFC 5681 3.1 (4): one segment, and half of what was in flight as the threshold. */
+	s->ssthresh = MAX(tcp_flight(s) / 2, 2 * emss);
+	s->cwnd = emss;
+	s->in_recovery = false;
+	s->dupacks = 0;
+	s->rtt_timing = false;
+	/*
+	 * What the peer SACKed is kept, so the timeout resends the holes, not
+	 * everything after snd_una (against Linux that was every segment two or
+	 * three times, each copy D-SACKed). A SACKed head means the peer reneged
+	 * (nothing lies before it): its mark goes; and from the second timeout
+	 * on all marks go (RFC 2018 8), should the peer have reneged on more.
+	 */
+	if (s->sndq.head)
+		s->sndq.head->sacked = 0;
+	if (s->retries >= 2) {
+		for (struct pkb *p = s->sndq.head; p; p = p->next)
+			p->sacked = 0;
+		s->sack_high = s->snd_una;
+	}
+	s->recover = s->snd_max; /* RFC 6582 4: no fast retransmit for what the RTO resends */
+	backoff(s);
+	s->snd_nxt = s->snd_una;
+	s->t_rtx = 0;
+	tcp_output_locked(s, out);
+	if (!s->t_rtx)
+		tcp_arm_rtx(s);
+	return true;
+}
+
+static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
+{
+	uint32_t seq;
+	struct pkb *p;
+	uint64_t t;
+
+	if (SEQ_GEQ(s->snd_una, s->snd_end))
+		return true;
+	if (!s->user && s->probes >= TCP_DATA_RETRIES) {
+		/* An orphan whose peer never opens its window would live for ever. */
+		tcp_send_rst_locked(s, out);
+		tcp_done_locked(s, -ETIMEDOUT);
+		return false;
+	}
+	if (s->snd_wnd) {
+		s->probes = 0;
+		output(s, out, true);
+		return true;
+	}
+	/* One byte past the window (RFC 9293 3.8.6.1), the same byte until it is taken. */
+	seq = s->snd_nxt == s->snd_una ? s->snd_nxt : s->snd_una;
+	p = find_seq(s, seq);
+	if (!p)
+		return true;
+	emit(s, seq, TCP_ACK, pkb_data(p) + (seq - p->seq), 1, out);
+	if (seq == s->snd_nxt) {
+		s->snd_nxt++;
+		s->bytes_sent++;
+		if (SEQ_GT(s->snd_nxt, s->snd_max))
+			s->snd_max = s->snd_nxt;
+	}
+	s->probes++;
+	t = (uint64_t)s->rto_ms << MIN(s->probes, 8u);
+	arm(&s->t_persist, inet_now_ms() + MIN(t, (uint64_t)TCP_RTO_MAX_MS));
+	return true;
+}
+
+static bool keep_timeout(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
+{
+	uint64_t idle = (uint64_t)s->keep_idle_s * 1000u;
+	uint64_t intvl = MIN(MAX(idle, 1000u), 75000u);
+
+	if (!s->keep_idle_s || s->state != TCP_ESTABLISHED)
+		return true;
+	if (now - s->last_rcv_ms < idle) {
+		arm(&s->t_keep, s->last_rcv_ms + idle);
+		return true;
+	}
+	if (s->kprobes >= TCP_KEEP_PROBES) {
+		tcp_send_rst_locked(s, out);
+		tcp_done_locked(s, -ETIMEDOUT);
+		return false;
+	}
+	/* RFC 1122 4.2.3.6: a segment the peer must ACK, with a sequence number it has. */
+	emit(s, s->snd_una - 1, TCP_ACK, NULL, 0, out);
+	s->kprobes++;
+	arm(&s->t_keep, now + intvl);
+	return true;
+}
+
+bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
+{
+	if (s->t_wait && s->t_wait <= now) {
+		s->t_wait = 0;
+		if (s->state == TCP_TIME_WAIT || s->state == TCP_FIN_WAIT_2) {
+			tcp_done_locked(s, 0);
+			return false;
+		}
+	}
+	if (s->t_delack && s->t_delack <= now) {
+		s->t_delack = 0;
+		s->ack_now = true;
+		tcp_output_locked(s, out);
+	}
+	if (s->t_rtx && s->t_rtx <= now) {
+		s->t_rtx = 0;
+		if (!rtx_timeout(s, out))
+			return false;
+	}
+	if (s->t_persist && s->t_persist <= now) {
+		s->t_persist = 0;
+		if (!persist_timeout(s, out))
+			return false;
+	}
+	if (s->t_keep && s->t_keep <= now) {
+		s->t_keep = 0;
+		return keep_timeout(s, now, out);
+	}
+	return true;
+}

@@ -1,0 +1,52 @@
+/*
+ * Listening on the machine's own stack: the TCP and UDP sockets an RPC
+ * service (svc.c) serves beside, or instead of, the host's. They are in the
+ * arena, like the fds of svc_listen they are made once, by the process that
+ * starts the CPUs, and every CPU's threads wait on them.
+ */
+#include <errno.h>
+
+#include "uml/inet.h"
+#include "uml/svc.h"
+
+#define SVC_INET_BACKLOG 128
+
+int svc_listen_inet(uint32_t addr, uint16_t port, unsigned protos, struct svc_listener *l)
+{
+	uint32_t bound;
+	int err = 0;
+
+	if (!protos || (protos & ~(SVC_TCP | SVC_UDP)))
+		return -EINVAL;
+	l->tcp_fd = l->udp_fd = -1;
+	l->inet_tcp = NULL;
+	l->inet_udp = NULL;
+	if (protos & SVC_TCP) {
+		err = tcp_open(&l->inet_tcp);
+		if (!err)
+			err = tcp_bind(l->inet_tcp, addr, port);
+		if (!err)
+			err = tcp_listen(l->inet_tcp, SVC_INET_BACKLOG);
+		/* Port 0: UDP takes the one TCP was given, as svc_listen does. */
+		if (!err && !port)
+			err = tcp_local(l->inet_tcp, &bound, &port);
+	}
+	if (!err && (protos & SVC_UDP)) {
+		err = udp_open(&l->inet_udp);
+		if (!err)
+			err = udp_bind(l->inet_udp, addr, port);
+	}
+	if (err)
+		svc_unlisten_inet(l);
+	return err;
+}
+
+void svc_unlisten_inet(struct svc_listener *l)
+{
+	if (l->inet_tcp)
+		tcp_close(l->inet_tcp);
+	if (l->inet_udp)
+		udp_close(l->inet_udp);
+	l->inet_tcp = NULL;
+	l->inet_udp = NULL;
+}

@@ -1,0 +1,148 @@
+/*
+ * libuml's calls for the machine's own network: thin wrappers over
+ * kernel/net/inet and the sunrpc transports on it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "uml.h"
+#include "uml/inet.h"
+#include "uml/nfs3.h"
+#include "uml/svc.h"
+
+/* "a.b.c.d" into host order; false when it is not one. */
+static bool parse_v4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (!s || inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*out = ntohl(a.s_addr);
+	return true;
+}
+
+int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err, size_t errlen)
+{
+	struct netif_config cfg = {0};
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = cidr ? strchr(cidr, '/') : NULL;
+	char *end;
+	unsigned long prefix;
+	int rc;
+
+	if (!tap || !*tap || strlen(tap) >= sizeof(cfg.name)) {
+		snprintf(err, errlen, "interface name \"%s\": 1 to %zu characters", tap ? tap : "",
+			 sizeof(cfg.name) - 1);
+		return -EINVAL;
+	}
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr)) {
+		snprintf(err, errlen, "%s: an address with its prefix, as 10.0.0.2/24",
+			 cidr ? cidr : "(none)");
+		return -EINVAL;
+	}
+	memcpy(addr, cidr, (size_t)(slash - cidr));
+	addr[slash - cidr] = '\0';
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (!parse_v4(addr, &cfg.addr) || !slash[1] || *end || errno || prefix < 1 || prefix > 30) {
+		snprintf(err, errlen, "%s: an IPv4 address and a prefix of 1 to 30", cidr);
+		return -EINVAL;
+	}
+	if (gateway && !parse_v4(gateway, &cfg.gateway)) {
+		snprintf(err, errlen, "gateway %s: not an IPv4 address", gateway);
+		return -EINVAL;
+	}
+	snprintf(cfg.name, sizeof(cfg.name), "%s", tap);
+	cfg.prefix_len = (unsigned)prefix;
+	rc = inet_init(0);
+	if (rc) {
+		snprintf(err, errlen, "the machine's network: %s", strerror(-rc));
+		return rc;
+	}
+	rc = netif_create(&cfg, NULL);
+	if (rc == -EINVAL)
+		snprintf(err, errlen,
+			 "%s on %s: not a host of its subnet, or the gateway is off it", cidr, tap);
+	else if (rc == -EEXIST)
+		snprintf(err, errlen, "%s: the machine has that interface already", tap);
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", tap, strerror(-rc));
+	return rc;
+}
+
+int uml_net_if_start(const char *tap, uml_net_queue_t **q)
+{
+	struct netif_queue *nq;
+	struct netif *nif;
+	int rc = inet_init(0);
+
+	if (rc)
+		return rc;
+	nif = netif_find(tap);
+	if (!nif)
+		return -ENOENT;
+	rc = netif_queue_open_tap(nif, &nq);
+	if (rc)
+		return rc;
+	rc = netif_queue_start(nq);
+	if (rc) {
+		netif_queue_close(nq);
+		return rc;
+	}
+	*q = (uml_net_queue_t *)nq;
+	return 0;
+}
+
+void uml_net_if_stop(uml_net_queue_t *q)
+{
+	if (q)
+		netif_queue_close((struct netif_queue *)q);
+}
+
+size_t uml_net_status(char *buf, size_t size)
+{
+	return inet_status(buf, size);
+}
+
+void uml_nfs_unlisten(struct uml_nfs_listener *l)
+{
+	struct svc_listener sl = {
+	    .tcp_fd = -1, .udp_fd = -1, .inet_tcp = l->net_tcp, .inet_udp = l->net_udp};
+
+	svc_unlisten_inet(&sl);
+	if (l->tcp_fd >= 0)
+		close(l->tcp_fd);
+	if (l->udp_fd >= 0)
+		close(l->udp_fd);
+	l->tcp_fd = l->udp_fd = -1;
+	l->net_tcp = l->net_udp = NULL;
+}
+
+int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l)
+{
+	struct svc_listener sl;
+	uint32_t a;
+	int err;
+
+	if (!l || !parse_v4(addr, &a) || port < 0 || port > 65535 || !protos ||
+	    (protos & ~(UML_NFS_TCP | UML_NFS_UDP)))
+		return -EINVAL;
+	err = nfs_init();
+	if (!err)
+		err = inet_init(0);
+	if (err)
+		return err;
+	err = svc_listen_inet(
+	    a, (uint16_t)port,
+	    (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0), &sl);
+	if (err)
+		return err;
+	l->tcp_fd = l->udp_fd = -1;
+	l->net_tcp = sl.inet_tcp;
+	l->net_udp = sl.inet_udp;
+	return 0;
+}

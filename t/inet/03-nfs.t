@@ -1,0 +1,136 @@
+#!/usr/bin/perl
+# NFS over the machine's own TCP/IP stack: umlnfsd -i gives the machine an
+# interface on a multi-queue TAP device in a network namespace this test
+# makes and removes (10.214.0.2/24, the namespace's side 10.214.0.1/24), and
+# libnfs's tools, run in the namespace, reach the export through it alone:
+# no host socket of umlnfsd is in that namespace's reach but its loopback
+# one. Two workers, each reading its own queue of the device. Needs root.
+#  1     umlnfsd is up, serving on the machine's address
+#  2     ping answers (the machine's ICMP)
+#  3     nfs-ls lists /config over the machine's TCP
+#  4     nfs-cat reads a knob file back
+#  5     nfs-cp writes 1 MiB of random bytes, and 6 reads them back intact
+#  7     20 clients in a row, each a connection of its own, all served
+#  8     a client the export does not list is refused (10.214.0.3)
+#  9     umlnfsd stops cleanly; its counters show the calls came over the
+#        machine's stack and no packet buffer is left held
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../nfs/lib";
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+use NfsTest;
+
+sub which {
+	my ($name) = @_;
+	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
+		return "$_/$name" if -x "$_/$name";
+	}
+	return '';
+}
+
+my $ns = "umlnfs$$";
+my $dev = 'rn0';
+my ($pid, $made, $log);
+my $nfsd = build_dir() . '/umlnfsd';
+plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
+plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
+plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+my ($ip, $ping) = (which('ip'), which('ping'));
+plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && $ping;
+plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
+    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
+plan(tests => 9);
+
+my $limit = 180;
+$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
+alarm($limit);
+
+sub cleanup {
+	if ($pid) {
+		kill('KILL', $pid);
+		waitpid($pid, 0);
+		$pid = undef;
+	}
+	system($ip, 'netns', 'del', $ns) if $made;
+	$made = 0;
+}
+END { cleanup() }
+
+sub in_ns { my $cmd = join ' ', @_; return `$ip netns exec $ns $cmd 2>&1` }
+my $url = 'nfs://10.214.0.2%s?nfsport=2049&mountport=2049';
+sub url { sprintf($url, $_[0]) }
+
+system($ip, 'netns', 'add', $ns) == 0 or BAIL_OUT("ip netns add $ns failed");
+$made = 1;
+system($ip, '-n', $ns, 'tuntap', 'add', 'dev', $dev, 'mode', 'tap', 'multi_queue') == 0
+    && system($ip, '-n', $ns, 'addr', 'add', '10.214.0.1/24', 'dev', $dev) == 0
+    && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
+    && system($ip, '-n', $ns, 'link', 'set', 'lo', 'up') == 0
+    or BAIL_OUT("could not make $dev");
+
+$log = tmp_path("umlnfsd-net.$$.log");
+$pid = fork() // die "fork: $!";
+if ($pid == 0) {
+	open(STDERR, '>', $log) or die;
+	open(STDOUT, '>', '/dev/null') or die;
+	exec($ip, 'netns', 'exec', $ns, $nfsd, '-f', '-l', '127.0.0.1:0', '-w', '2', '-i',
+	    "$dev:10.214.0.2/24", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch')
+	    or die "exec: $!";
+}
+my $text = '';
+for (my $end = time + 10; time < $end; sleep 0.05) {
+	$text = do { open(my $fh, '<', $log); local $/; <$fh> } // '';
+	last if $text =~ /ready on/ || waitpid($pid, WNOHANG) == $pid;
+}
+like($text, qr/ready on \S+ and 10\.214\.0\.2:2049 \(\Q$dev\E\)/, '1 umlnfsd serves on the machine\'s address')
+    or BAIL_OUT("umlnfsd: $text");
+
+my $out = in_ns("$ping -n -c 3 -i 0.2 -W 2 10.214.0.2");
+like($out, qr/3 packets transmitted, 3 received/, '2 ping: 3 of 3 answered') or diag($out);
+
+$out = in_ns('nfs-ls', "'" . url('/config') . "'");
+like($out, qr/MaxRequestWorkers/, '3 nfs-ls lists /config over the machine\'s TCP') or diag($out);
+
+$out = in_ns('nfs-cat', "'" . url('/config/MaxRequestWorkers') . "'");
+is($out, "150\n", '4 nfs-cat reads the knob file back');
+
+my $data = tmp_path("net-data.$$");
+my $back = tmp_path("net-back.$$");
+open(my $fh, '>', $data) or die;
+print $fh join('', map { chr(int(rand(256))) } 1 .. 65536) x 16;
+close($fh);
+$out = in_ns('nfs-cp', $data, "'" . url('/data/big') . "'");
+is($?, 0, '5 nfs-cp writes 1 MiB over the machine\'s stack') or diag($out);
+unlink($back);
+$out = in_ns('nfs-cp', "'" . url('/data/big') . "'", $back);
+ok(-s $back == 1 << 20 && system('cmp', '-s', $data, $back) == 0, '6 and reads it back intact')
+    or diag($out);
+
+my $served = 0;
+for (1 .. 20) {
+	$out = in_ns('nfs-cat', "'" . url('/config/MaxRequestWorkers') . "'");
+	$served++ if $out eq "150\n";
+}
+is($served, 20, '7 20 clients in a row, all served');
+
+# Another address of the namespace, which the export does not list.
+system($ip, '-n', $ns, 'addr', 'add', '10.214.0.3/24', 'dev', $dev);
+system($ip, '-n', $ns, 'route', 'replace', '10.214.0.2', 'dev', $dev, 'src', '10.214.0.3');
+$out = in_ns('nfs-cat', "'" . url('/config/MaxRequestWorkers') . "'");
+isnt($out, "150\n", '8 an unlisted client (10.214.0.3) is refused') or diag($out);
+system($ip, '-n', $ns, 'route', 'del', '10.214.0.2', 'dev', $dev);
+
+kill('TERM', $pid);
+for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
+my $rc = $?;
+$pid = undef;
+$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
+my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($calls) = $text =~ /stopped: (\d+) calls/;
+ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/,
+    "9 stopped cleanly after $calls calls, " . ($c{mem_used} // '?') . ' bytes of buffers held')
+    or diag($text);
+unlink($data, $back, $log);
