@@ -82,7 +82,11 @@ if ($pid == 0) {
 }
 my $text = '';
 for (my $end = time + 10; time < $end; sleep 0.05) {
-	$text = do { open(my $fh, '<', $log); local $/; <$fh> } // '';
+	# The log appears once the child has opened it.
+	if (open(my $fh, '<', $log)) {
+		local $/;
+		$text = <$fh> // '';
+	}
 	last if $text =~ /ready on/ || waitpid($pid, WNOHANG) == $pid;
 }
 like($text, qr/ready on \S+ and 10\.214\.0\.2:2049 \(\Q$dev\E\)/, '1 umlnfsd serves on the machine\'s address')
