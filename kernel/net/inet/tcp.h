@@ -33,8 +33,16 @@ enum tcp_state {
 	TCP_TIME_WAIT,
 };
 
-#define TCP_HLEN	   20
-#define TCP_OPT_MAX	   40
+#define TCP_HLEN    20
+#define TCP_OPT_MAX 40
+/* Option kinds (RFC 9293 3.2, RFC 7323, RFC 2018). */
+#define OPT_EOL		   0
+#define OPT_NOP		   1
+#define OPT_MSS		   2
+#define OPT_WS		   3
+#define OPT_SACK_PERM	   4
+#define OPT_SACK	   5
+#define OPT_TS		   8
 #define TCP_FIN		   0x01
 #define TCP_SYN		   0x02
 #define TCP_RST		   0x04

@@ -14,14 +14,7 @@
 
 #include "tcp.h"
 
-#define OPT_EOL	      0
-#define OPT_NOP	      1
-#define OPT_MSS	      2
-#define OPT_WS	      3
-#define OPT_SACK_PERM 4
-#define OPT_SACK      5
-#define OPT_TS	      8
-#define PAWS_IDLE_MS  (24ull * 24 * 3600 * 1000) /* RFC 7323 5.5: 24 days */
+#define PAWS_IDLE_MS (24ull * 24 * 3600 * 1000) /* RFC 7323 5.5: 24 days */
 
 int tcp_parse_options(const uint8_t *o, unsigned len, struct tcp_opts *out)
 {

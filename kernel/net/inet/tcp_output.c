@@ -12,13 +12,6 @@
 
 #include "tcp.h"
 
-#define OPT_NOP	      1
-#define OPT_MSS	      2
-#define OPT_WS	      3
-#define OPT_SACK_PERM 4
-#define OPT_SACK      5
-#define OPT_TS	      8
-
 static void arm(uint64_t *t, uint64_t when)
 {
 	*t = when;
