@@ -9,6 +9,7 @@
 #include "uml.h"
 #include "uml/check.h"
 #include "uml/host.h"
+#include "uml/inet.h"
 #include "uml/machine.h"
 #include "uml/mm.h"
 #include "uml/nfs.h"
@@ -73,6 +74,8 @@ int uml_reap(void)
 	n = machine_reap();
 	/* Their kernel threads and their threads' allocator caches too. */
 	sched_reap();
+	/* Then what they held in the network stack: sockets and buffers. */
+	inet_reap();
 	mm_reap();
 	return n;
 }

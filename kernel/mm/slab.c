@@ -689,7 +689,8 @@ static bool ptr_in(const uintptr_t *set, size_t n, const void *p)
 	return bsearch(&(uintptr_t){(uintptr_t)p}, set, n, sizeof(*set), ptr_cmp) != NULL;
 }
 
-unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned)
+static unsigned reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned,
+			bool (*stray)(const void *obj, void *arg), void *arg)
 {
 	struct mm_zone *z = mm_cur;
 	size_t nheld = 0, cap = (size_t)MM_MAX_TSLOTS * (MM_MAG_SIZE + 1);
@@ -728,7 +729,8 @@ unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size
 		for (uint32_t i = c->per_slab; i-- > 0;) {
 			char *obj = mem + (size_t)i * c->size;
 
-			if ((isfree[i / 64] >> (i % 64)) & 1 || ptr_in(keep, nowned + nheld, obj))
+			if ((isfree[i / 64] >> (i % 64)) & 1 || ptr_in(keep, nowned + nheld, obj) ||
+			    (stray && !stray(obj, arg)))
 				continue;
 			debug_on_free(c, obj);
 			mm_poison(obj, c->size);
@@ -739,6 +741,17 @@ unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size
 	spin_unlock(&z->lock);
 	host_unmap(keep, (cap + nowned) * sizeof(*keep));
 	return freed;
+}
+
+unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned)
+{
+	return reclaim(c, owned, nowned, NULL, NULL);
+}
+
+unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(const void *obj, void *arg),
+			       void *arg)
+{
+	return reclaim(c, NULL, 0, stray, arg);
 }
 
 uint64_t kmem_cache_in_use(struct kmem_cache *c)

@@ -96,6 +96,10 @@ enum inet_mib {
 	INET_MIB_FAULT_REORDERS,
 	INET_MIB_FAULT_CORRUPTS,
 	INET_MIB_FAULT_DELAYS,
+	/* death (inet_reap, and the repairs of a lock taken from a dead holder) */
+	INET_MIB_LOCK_TAKEOVERS,
+	INET_MIB_REAPED_SOCKETS, /* sockets of dead processes closed */
+	INET_MIB_REAPED_BUFFERS, /* buffers dead processes held, given back */
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];
@@ -145,6 +149,15 @@ uint64_t inet_mib(enum inet_mib m);
 void inet_mem(size_t *used, size_t *max);
 /* Render every counter and interface as "name value" lines; the length the text needs. */
 size_t inet_status(char *buf, size_t size);
+/*
+ * Take back what processes of the machine that died held in the stack:
+ * their TCP and UDP sockets are closed (TCP's gracefully, as the host's
+ * kernel closes a dead process's), buffers they queued become the stack's,
+ * and buffers they held in hand -- a receive thread's frame, a datagram
+ * being read -- are freed and leave the budget. Any process may call it, at
+ * any time (uml_reap does). Returns how many processes it found dead.
+ */
+int inet_reap(void);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),

@@ -160,6 +160,16 @@ uint64_t kmem_cache_in_use(struct kmem_cache *c);
  * users hold around both). Returns how many it freed.
  */
 unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned);
+/*
+ * The same for a cache whose users allocate and free without a common lock:
+ * free each object handed out, in no thread's magazine or slot, for which
+ * @stray says yes (it runs under the zone's lock: no allocation, no host
+ * call). @stray must say no to every object a living user holds, and to an
+ * object whose allocation has just returned, before its caller wrote to it
+ * (a user marks what it frees, before the free, so that the mark stays).
+ */
+unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(const void *obj, void *arg),
+			       void *arg);
 
 /* Variable-size allocations; NULL when out of memory or @size is 0. */
 void *kmalloc(size_t size);

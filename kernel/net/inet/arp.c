@@ -60,9 +60,10 @@ static void remove_locked(struct netif *nif, struct inet_neigh *victim, struct p
 	struct inet_neigh **pp = &nif->neigh[bucket(victim->ip)];
 	struct pkb *p;
 
-	while (*pp != victim)
+	while (*pp && *pp != victim)
 		pp = &(*pp)->next;
-	*pp = victim->next;
+	if (*pp)
+		*pp = victim->next;
 	while ((p = pkb_queue_take(&victim->pending)))
 		pkb_queue_put(drop, p);
 	nif->nneigh--;
@@ -172,7 +173,7 @@ void arp_input(struct netif *nif, struct pkb *p)
 	 */
 	if (spa != 0 && (spa & nif->mask) == (nif->addr & nif->mask) &&
 	    spa != (nif->addr | ~nif->mask)) {
-		spin_lock(&nif->lock);
+		netif_lock(nif);
 		n = find_locked(nif, spa);
 		if (!n && for_us)
 			n = add_locked(nif, spa, now, &drop);
@@ -206,7 +207,7 @@ void arp_output(struct netif *nif, struct pkb *p, uint32_t nexthop)
 		ether_output(nif, p, ether_bcast, ETH_P_IPV4);
 		return;
 	}
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	n = find_locked(nif, nexthop);
 	if (!n) {
 		n = add_locked(nif, nexthop, now, &drop);
@@ -251,7 +252,7 @@ void arp_tick(struct netif *nif, uint64_t now)
 	uint32_t ask[16];
 	unsigned nask = 0;
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++) {
 		struct inet_neigh *n = nif->neigh[b], *next;
 
@@ -285,7 +286,7 @@ int arp_lookup(struct netif *nif, uint32_t ip, uint8_t mac[INET_ETH_ALEN])
 	struct inet_neigh *n;
 	int err = -ENOENT;
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	n = find_locked(nif, ip);
 	if (n && n->state == NEIGH_REACHABLE) {
 		memcpy(mac, n->mac, INET_ETH_ALEN);
@@ -301,20 +302,33 @@ uint32_t arp_count(struct netif *nif)
 {
 	uint32_t n;
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	n = nif->nneigh;
 	spin_unlock(&nif->lock);
 	return n;
+}
+
+void arp_flush_locked(struct netif *nif, struct pkb_queue *drop)
+{
+	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
+		while (nif->neigh[b])
+			remove_locked(nif, nif->neigh[b], drop);
+	nif->nneigh = 0;
 }
 
 void arp_flush(struct netif *nif)
 {
 	struct pkb_queue drop = {0};
 
-	spin_lock(&nif->lock);
-	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
-		while (nif->neigh[b])
-			remove_locked(nif, nif->neigh[b], &drop);
+	netif_lock(nif);
+	arp_flush_locked(nif, &drop);
 	spin_unlock(&nif->lock);
 	pkb_free_list(drop.head);
+}
+
+void arp_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+{
+	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
+		for (struct inet_neigh *n = nif->neigh[b]; n; n = n->next)
+			fn(n->pending.head, arg);
 }

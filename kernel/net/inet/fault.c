@@ -45,7 +45,7 @@ void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out)
 	uint64_t now = inet_now_ms();
 	struct pkb *dup = NULL, *held = NULL;
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	release_due(f, now, out);
 	if (chance(f, f->cfg.drop)) {
 		inet_count(INET_MIB_FAULT_DROPS);
@@ -74,6 +74,8 @@ void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out)
 	}
 	held = f->held;
 	f->held = NULL;
+	if (held)
+		pkb_own(held);
 	if (chance(f, f->cfg.dup))
 		dup = p; /* cloned after the lock: allocation may take the zone */
 	spin_unlock(&nif->lock);
@@ -88,22 +90,37 @@ void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out)
 
 void inet_fault_tick(struct netif *nif, uint64_t now, struct pkb_queue *out)
 {
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	release_due(&nif->fault, now, out);
 	spin_unlock(&nif->lock);
+}
+
+void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop)
+{
+	struct pkb *p;
+
+	while ((p = pkb_queue_take(&nif->fault.delayed)))
+		pkb_queue_put(drop, p);
+	if (nif->fault.held) {
+		pkb_own(nif->fault.held);
+		pkb_queue_put(drop, nif->fault.held);
+	}
+	nif->fault.held = NULL;
 }
 
 void inet_fault_flush(struct netif *nif)
 {
 	struct pkb_queue drop = {0};
-	struct pkb *p;
 
-	spin_lock(&nif->lock);
-	while ((p = pkb_queue_take(&nif->fault.delayed)))
-		pkb_queue_put(&drop, p);
-	if (nif->fault.held)
-		pkb_queue_put(&drop, nif->fault.held);
-	nif->fault.held = NULL;
+	netif_lock(nif);
+	inet_fault_flush_locked(nif, &drop);
 	spin_unlock(&nif->lock);
 	pkb_free_list(drop.head);
+}
+
+void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+{
+	fn(nif->fault.delayed.head, arg);
+	if (nif->fault.held)
+		fn(nif->fault.held, arg);
 }

@@ -22,7 +22,7 @@ static bool rate_ok(void)
 	uint64_t now = inet_now_ms();
 	bool ok;
 
-	spin_lock(&inet_stack->lock);
+	inet_lock();
 	if (now > inet_stack->icmp_last_ms) {
 		uint64_t add = (now - inet_stack->icmp_last_ms) * INET_ICMP_RATE / 1000;
 

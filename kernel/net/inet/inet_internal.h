@@ -31,6 +31,13 @@
  * the stack's slab cache (INET_PKB_CAP bytes of data), reassembled
  * datagrams from kmalloc (whole pages). Every buffer is charged to the
  * stack's budget (truesize) until freed.
+ *
+ * Death: a buffer names the process that holds it (owner). Allocating one
+ * and taking one off any queue (pkb_queue_take, or pkb_own where a list is
+ * cut by hand) make the caller's process its owner; putting one on a queue
+ * leaves the owner as it was, and freeing one clears it. So a buffer whose
+ * owner died is either in one of the stack's tables -- inet_reap adopts
+ * those -- or was in the dead process's hands, and inet_reap frees it.
  */
 #define INET_HEADROOM 64 /* Ethernet + IPv4 + UDP headers, rounded up */
 #define INET_PKB_CAP  (INET_HEADROOM + 14 + INET_MTU_MAX + 32)
@@ -39,6 +46,7 @@ struct pkb {
 	uint32_t cap;
 	uint32_t off, len;
 	uint32_t truesize; /* what it is charged */
+	uint32_t owner;	   /* the pid whose thread holds it, or put it in a table (inet_reap) */
 	uint64_t at_ms;	   /* delayed frames: when to release */
 	/* What a layer tells the next; set on the way up. */
 	uint32_t saddr, daddr; /* IPv4 source and destination */
@@ -56,6 +64,8 @@ struct pkb *pkb_alloc(size_t cap);
 bool inet_mem_charge(uint32_t n);
 void inet_mem_uncharge(uint32_t n);
 void pkb_free(struct pkb *p);
+/* This process holds @p now (a buffer taken off a list by hand). */
+void pkb_own(struct pkb *p);
 void pkb_free_list(struct pkb *p);
 /* A copy of @p's data with INET_HEADROOM before it (for duplicates and fragments). */
 struct pkb *pkb_clone(const struct pkb *p);
@@ -132,6 +142,7 @@ struct inet {
 	struct netif *ifs[INET_MAX_IFS];
 	uint32_t nifs;
 	struct udp_sock *udp[INET_UDP_BUCKETS]; /* bound sockets by port */
+	struct udp_sock *udp_users;		/* every open socket (inet_reap) */
 	uint16_t next_port;			/* the next ephemeral port to try */
 	uint32_t icmp_tokens;			/* rate limit: a token per reply */
 	uint64_t icmp_last_ms;
@@ -149,8 +160,32 @@ struct inet {
 	uint32_t tcp_challenge_tokens; /* RFC 5961 7: challenge ACKs left this second */
 	uint64_t tcp_challenge_ms;
 	_Atomic uint64_t tcp_next_ms; /* the earliest timer of any connection */
+	struct tcp_sock *tcp_users;   /* every socket a user holds (tcp_open, tcp_accept) */
+	struct tcp_sock *tcp_busy;    /* the socket tcp_lock's holder is changing */
 	uint8_t tcp_secret[16];	      /* ISNs (RFC 6528) and SYN cookies */
 };
+
+/*
+ * Death. inet_lock and netif_lock take inet.lock and @nif's lock, and
+ * repair what a dead holder left (stack.c, netif.c): under inet.lock the
+ * UDP sockets no table holds are given back; under a netif.lock the
+ * interface's neighbours, fragments and held frames are dropped (they are
+ * caches and copies a peer sends again) and their counts zeroed.
+ */
+void inet_lock(void);
+void netif_lock(struct netif *nif);
+unsigned udp_repair_locked(void);
+unsigned udp_reap(const uint32_t *pids, unsigned n);
+/* @fn on the pid of each UDP socket's opener. */
+void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
+/* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
+typedef void (*pkb_list_fn)(struct pkb *head, void *arg);
+void arp_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
+void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
+void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
+void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);
 
 /* This machine's stack (NULL before inet_init); this process's view. */
 extern struct inet *inet_stack;

@@ -182,7 +182,7 @@ void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu)
 {
 	struct inet_pmtu_note *slot = &inet_stack->pmtu[0];
 
-	spin_lock(&inet_stack->lock);
+	inet_lock();
 	for (int i = 0; i < INET_PMTU_NOTES; i++) {
 		struct inet_pmtu_note *n = &inet_stack->pmtu[i];
 

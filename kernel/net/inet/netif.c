@@ -66,7 +66,7 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 	nif->mtu = mtu;
 	spin_lock_init_rank(&nif->lock, LOCK_RANK_INET);
 
-	spin_lock(&inet_stack->lock);
+	inet_lock();
 	for (uint32_t i = 0; i < inet_stack->nifs; i++)
 		if (!strcmp(inet_stack->ifs[i]->name, nif->name))
 			err = -EEXIST;
@@ -84,6 +84,22 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 	if (out)
 		*out = nif;
 	return 0;
+}
+
+void netif_lock(struct netif *nif)
+{
+	struct pkb_queue drop = {0};
+
+	if (likely(!spin_lock(&nif->lock)))
+		return;
+	arp_flush_locked(nif, &drop);
+	ipv4_reass_flush_locked(nif, &drop);
+	inet_fault_flush_locked(nif, &drop);
+	netif_count(&nif->stats.rx_drops, drop.n);
+	pkb_free_list(drop.head);
+	inet_count(INET_MIB_LOCK_TAKEOVERS);
+	host_log("inet: took %s's lock over from a dead holder: neighbours and fragments dropped",
+		 nif->name);
 }
 
 /* The table only grows, and an entry is whole before nifs counts it. */
@@ -233,7 +249,7 @@ int netif_announce(struct netif *nif)
 void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg)
 {
 	inet_fault_flush(nif);
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	if (cfg) {
 		nif->fault.cfg = *cfg;
 		/* A zero state would stay zero: xorshift needs a bit set. */

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "uml/host.h"
 #include "inet_internal.h"
 
 static bool charge(uint32_t n)
@@ -44,15 +45,28 @@ struct pkb *pkb_alloc(size_t cap)
 		for (truesize = PAGE_SIZE; truesize < want; truesize <<= 1)
 			;
 
-	if (cap > IPV4_MAX_LEN + INET_HEADROOM + ETH_HLEN || !charge(truesize))
+	if (cap > IPV4_MAX_LEN + INET_HEADROOM + ETH_HLEN)
 		goto fail;
+	/*
+	 * Allocate, own, then charge: a death in the allocation (its lock
+	 * instants) leaves no charge behind, and one after it leaves a buffer
+	 * whose owner inet_reap finds, uncharged by exactly its truesize (0
+	 * until charged).
+	 */
 	p = small ? kmem_cache_alloc(inet_stack->pkb_cache) : kmalloc(want);
-	if (!p) {
-		atomic_fetch_sub(&inet_stack->mem_used, truesize);
+	if (!p)
+		goto fail;
+	memset(p, 0, sizeof(*p));
+	p->owner = host_pid();
+	p->cap = small ? INET_PKB_CAP : (uint32_t)cap;
+	if (!charge(truesize)) {
+		p->owner = 0;
+		if (small)
+			kmem_cache_free(inet_stack->pkb_cache, p);
+		else
+			kfree(p);
 		goto fail;
 	}
-	memset(p, 0, sizeof(*p));
-	p->cap = small ? INET_PKB_CAP : (uint32_t)cap;
 	p->truesize = truesize;
 	return p;
 fail:
@@ -64,6 +78,8 @@ void pkb_free(struct pkb *p)
 {
 	if (!p)
 		return;
+	/* Before the free: the object may be handed out again before anyone writes it. */
+	p->owner = 0;
 	atomic_fetch_sub(&inet_stack->mem_used, p->truesize);
 	if (p->cap == INET_PKB_CAP)
 		kmem_cache_free(inet_stack->pkb_cache, p);
@@ -92,6 +108,11 @@ struct pkb *pkb_clone(const struct pkb *p)
 	c->len = p->len;
 	c->at_ms = p->at_ms;
 	return c;
+}
+
+void pkb_own(struct pkb *p)
+{
+	p->owner = host_pid();
 }
 
 uint8_t *pkb_push(struct pkb *p, uint32_t n)
@@ -127,5 +148,6 @@ struct pkb *pkb_queue_take(struct pkb_queue *q)
 	q->n--;
 	q->bytes -= p->truesize;
 	p->next = NULL;
+	p->owner = host_pid();
 	return p;
 }

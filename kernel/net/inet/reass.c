@@ -37,9 +37,10 @@ static void unlink_locked(struct netif *nif, struct inet_reass *r)
 {
 	struct inet_reass **pp = &nif->reass;
 
-	while (*pp != r)
+	while (*pp && *pp != r)
 		pp = &(*pp)->next;
-	*pp = r->next;
+	if (*pp)
+		*pp = r->next;
 	nif->nreass--;
 	nif->reass_bytes -= r->bytes;
 }
@@ -50,6 +51,7 @@ static void fail_locked(struct netif *nif, struct inet_reass *r, struct pkb_queu
 	unlink_locked(nif, r);
 	for (struct pkb *f = r->frags, *next; f; f = next) {
 		next = f->next;
+		pkb_own(f);
 		pkb_queue_put(drop, f);
 	}
 	kmem_cache_free(inet_stack->reass_cache, r);
@@ -91,7 +93,7 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 	uint32_t off = p->frag_off, end = off + p->len;
 	uint64_t now = inet_now_ms();
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	for (r = nif->reass; r; r = r->next)
 		if (r->saddr == k->saddr && r->daddr == k->daddr && r->id == k->id &&
 		    r->proto == k->proto)
@@ -157,6 +159,8 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 		r->total = end;
 	if (r->total && r->have == r->total) {
 		unlink_locked(nif, r);
+		for (struct pkb *f = r->frags; f; f = f->next)
+			pkb_own(f);
 		spin_unlock(&nif->lock);
 		whole = assemble(r);
 		pkb_free_list(r->frags);
@@ -186,7 +190,7 @@ void ipv4_reass_tick(struct netif *nif, uint64_t now)
 	struct pkb_queue drop = {0};
 	struct pkb *first = NULL;
 
-	spin_lock(&nif->lock);
+	netif_lock(nif);
 	while (nif->reass && nif->reass->first_ms + INET_REASS_TIMEOUT_MS <= now) {
 		struct inet_reass *r = nif->reass;
 
@@ -195,6 +199,7 @@ void ipv4_reass_tick(struct netif *nif, uint64_t now)
 		if (!first && r->frags && r->frags->frag_off == 0) {
 			first = r->frags;
 			r->frags = first->next;
+			pkb_own(first);
 			nif->reass_bytes -= first->truesize;
 			r->bytes -= first->truesize;
 		}
@@ -208,13 +213,26 @@ void ipv4_reass_tick(struct netif *nif, uint64_t now)
 	}
 }
 
+void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop)
+{
+	while (nif->reass)
+		fail_locked(nif, nif->reass, drop);
+	nif->nreass = 0;
+	nif->reass_bytes = 0;
+}
+
 void ipv4_reass_flush(struct netif *nif)
 {
 	struct pkb_queue drop = {0};
 
-	spin_lock(&nif->lock);
-	while (nif->reass)
-		fail_locked(nif, nif->reass, &drop);
+	netif_lock(nif);
+	ipv4_reass_flush_locked(nif, &drop);
 	spin_unlock(&nif->lock);
 	pkb_free_list(drop.head);
+}
+
+void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+{
+	for (struct inet_reass *r = nif->reass; r; r = r->next)
+		fn(r->frags, arg);
 }

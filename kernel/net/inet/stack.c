@@ -9,7 +9,11 @@
 
 #include "uml/host.h"
 #include "uml/machine.h"
+#include "uml/mm.h"
 #include "tcp.h"
+
+#define REAP_PIDS 64	     /* dead processes taken back per pass */
+#define PID_LIMIT (1u << 22) /* Linux's PID_MAX_LIMIT: a larger owner is no pid */
 
 struct inet *inet_stack;
 
@@ -78,6 +82,9 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_FAULT_REORDERS] = "fault_reorders",
     [INET_MIB_FAULT_CORRUPTS] = "fault_corrupts",
     [INET_MIB_FAULT_DELAYS] = "fault_delays",
+    [INET_MIB_LOCK_TAKEOVERS] = "lock_takeovers",
+    [INET_MIB_REAPED_SOCKETS] = "reaped_sockets",
+    [INET_MIB_REAPED_BUFFERS] = "reaped_buffers",
 };
 
 static uint64_t (*clock_hook)(void);
@@ -150,6 +157,120 @@ out_free:
 		kmem_cache_destroy(s->tcp_cache);
 	kfree(s);
 	return err;
+}
+
+void inet_lock(void)
+{
+	unsigned strays;
+
+	if (likely(!spin_lock(&inet_stack->lock)))
+		return;
+	/* Its tables change by single links; only a socket made or freed half way is left. */
+	strays = udp_repair_locked();
+	inet_count(INET_MIB_LOCK_TAKEOVERS);
+	host_log("inet: took inet.lock over from a dead holder: %u UDP sockets given back", strays);
+}
+
+/* --- inet_reap --- */
+
+struct pids {
+	uint32_t pid[REAP_PIDS];
+	unsigned n;
+	uint32_t self;
+	uint64_t bytes; /* what the buffers owned_by_dead said yes to were charged */
+};
+
+static void pids_add(struct pids *s, uint32_t pid)
+{
+	if (pid == 0 || pid == s->self || pid >= PID_LIMIT || s->n == REAP_PIDS)
+		return;
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return;
+	s->pid[s->n++] = pid;
+}
+
+static bool pids_has(const struct pids *s, uint32_t pid)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return true;
+	return false;
+}
+
+static void note_pid(void *arg, uint32_t pid)
+{
+	pids_add(arg, pid);
+}
+
+/* kmem_cache_reclaim_if's walk, used to list the owners of buffers held now. */
+static bool note_owner(const void *obj, void *arg)
+{
+	pids_add(arg, ((const struct pkb *)obj)->owner);
+	return false;
+}
+
+static bool owned_by_dead(const void *obj, void *arg)
+{
+	const struct pkb *p = obj;
+	struct pids *dead = arg;
+
+	if (!pids_has(dead, p->owner))
+		return false;
+	dead->bytes += p->truesize;
+	return true;
+}
+
+static void adopt_list(struct pkb *p, void *arg)
+{
+	for (; p; p = p->next)
+		if (pids_has(arg, p->owner))
+			p->owner = 0;
+}
+
+int inet_reap(void)
+{
+	struct pids cand = {.self = host_pid()}, dead = {.self = cand.self};
+	unsigned closed, freed;
+
+	if (!inet_stack)
+		return 0;
+	/* Who holds something: sockets' openers, and the owners of buffers handed out. */
+	udp_owners(note_pid, &cand);
+	tcp_enter(NULL);
+	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
+		pids_add(&cand, s->owner);
+	tcp_leave();
+	kmem_cache_reclaim_if(inet_stack->pkb_cache, note_owner, &cand);
+	/* Which of them died: asked of the host, with no lock held. */
+	for (unsigned i = 0; i < cand.n; i++)
+		if (!host_task_alive(cand.pid[i]))
+			dead.pid[dead.n++] = cand.pid[i];
+	if (!dead.n)
+		return 0;
+	closed = tcp_reap(dead.pid, dead.n) + udp_reap(dead.pid, dead.n);
+	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++) {
+		struct netif *nif = inet_stack->ifs[i];
+
+		netif_lock(nif);
+		arp_lists_locked(nif, adopt_list, &dead);
+		ipv4_reass_lists_locked(nif, adopt_list, &dead);
+		inet_fault_lists_locked(nif, adopt_list, &dead);
+		spin_unlock(&nif->lock);
+	}
+	/*
+	 * Every buffer a dead process owns is now one it held in hand: a buffer
+	 * changes owner only when taken off a queue, and nobody living holds one
+	 * without having taken it (pkb.c).
+	 */
+	freed = kmem_cache_reclaim_if(inet_stack->pkb_cache, owned_by_dead, &dead);
+	inet_mem_uncharge((uint32_t)dead.bytes);
+	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_SOCKETS], closed);
+	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_BUFFERS], freed);
+	if (closed || freed)
+		host_log("inet: %u dead processes: %u sockets closed, %u buffers given back",
+			 dead.n, closed, freed);
+	return (int)dead.n;
 }
 
 uint64_t inet_mib(enum inet_mib m)

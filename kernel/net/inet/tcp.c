@@ -55,11 +55,15 @@ void tcp_unhash_locked(struct tcp_sock *s)
 	if (!s->hashed)
 		return;
 	pp = &inet_stack->tcp_conn[conn_bucket(s->raddr, s->lport, s->rport)];
-	while (*pp != s)
+	/* Not found: a holder died between unlinking it and saying so. */
+	while (*pp && *pp != s)
 		pp = &(*pp)->hnext;
-	*pp = s->hnext;
+	if (*pp)
+		*pp = s->hnext;
 	s->hashed = false;
 }
+
+static void close_locked(struct tcp_sock *s, struct pkb_queue *out);
 
 static void unbind_locked(struct tcp_sock *s)
 {
@@ -68,10 +72,36 @@ static void unbind_locked(struct tcp_sock *s)
 	if (!s->bound)
 		return;
 	pp = &inet_stack->tcp_bound[bind_bucket(s->lport)];
-	while (*pp != s)
+	while (*pp && *pp != s)
 		pp = &(*pp)->bnext;
-	*pp = s->bnext;
+	if (*pp)
+		*pp = s->bnext;
 	s->bound = false;
+}
+
+/* A handle goes out to the calling process. */
+static void user_add_locked(struct tcp_sock *s)
+{
+	s->user = true;
+	s->owner = host_pid();
+	s->unext = inet_stack->tcp_users;
+	if (s->unext)
+		s->unext->uprev = &s->unext;
+	s->uprev = &inet_stack->tcp_users;
+	inet_stack->tcp_users = s;
+}
+
+static void user_del_locked(struct tcp_sock *s)
+{
+	if (s->uprev) {
+		*s->uprev = s->unext;
+		if (s->unext)
+			s->unext->uprev = s->uprev;
+	}
+	s->unext = NULL;
+	s->uprev = NULL;
+	s->user = false;
+	s->owner = 0;
 }
 
 struct tcp_sock *tcp_lookup_locked(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
@@ -132,14 +162,20 @@ static bool evict_time_wait_locked(void)
 struct tcp_sock *tcp_new_locked(void)
 {
 	struct tcp_sock *s;
+	size_t used, max;
 
-	if (!inet_mem_charge(sizeof(*s)) &&
-	    (!evict_time_wait_locked() || !inet_mem_charge(sizeof(*s))))
-		return NULL;
+	/* Room first (ending a TIME-WAIT frees); then allocate, then charge: a death in the
+	 * allocation leaves no charge behind, and there is no lock instant after it. */
+	inet_mem(&used, &max);
+	if (used + sizeof(*s) > max)
+		evict_time_wait_locked();
 	s = kmem_cache_zalloc(inet_stack->tcp_cache);
 	if (!s) {
-		inet_mem_uncharge(sizeof(*s));
 		inet_count(INET_MIB_MEM_FAILS);
+		return NULL;
+	}
+	if (!inet_mem_charge(sizeof(*s))) {
+		kmem_cache_free(inet_stack->tcp_cache, s);
 		return NULL;
 	}
 	kwait_init(&s->wq);
@@ -153,6 +189,8 @@ struct tcp_sock *tcp_new_locked(void)
 
 static void free_locked(struct tcp_sock *s)
 {
+	if (inet_stack->tcp_busy == s)
+		inet_stack->tcp_busy = NULL;
 	kmem_cache_free(inet_stack->tcp_cache, s);
 	inet_mem_uncharge(sizeof(*s));
 }
@@ -213,8 +251,8 @@ void tcp_done_locked(struct tcp_sock *s, int err)
 	if (l) {
 		if (s->state == TCP_SYN_RECEIVED)
 			l->nsyn--;
-		else
-			acc_remove_locked(l, s);
+		/* Always: a holder that died moving it there may have left it queued, unmoved. */
+		acc_remove_locked(l, s);
 		s->parent = NULL;
 	}
 	tcp_unhash_locked(s);
@@ -224,6 +262,168 @@ void tcp_done_locked(struct tcp_sock *s, int err)
 	tcp_set_state(s, TCP_CLOSED);
 	if (!s->user)
 		free_locked(s);
+}
+
+/* --- death --- */
+
+void tcp_enter(struct tcp_sock *s)
+{
+	if (unlikely(spin_lock(TCP_LOCK)))
+		tcp_repair_locked();
+	inet_stack->tcp_busy = s;
+}
+
+void tcp_leave(void)
+{
+	inet_stack->tcp_busy = NULL;
+	spin_unlock(TCP_LOCK);
+}
+
+static bool in_accept_queue(const struct tcp_sock *l, const struct tcp_sock *c)
+{
+	for (const struct tcp_sock *q = l->acc_head; q; q = q->qnext)
+		if (q == c)
+			return true;
+	return false;
+}
+
+/* A listener's counts and queue tail, taken again from its children. */
+static void recount_listeners_locked(void)
+{
+	struct tcp_sock *s, *c, *n;
+
+	for (unsigned b = 0; b < INET_TCP_BIND_BUCKETS; b++)
+		for (s = inet_stack->tcp_bound[b]; s; s = s->bnext) {
+			if (s->state != TCP_LISTEN)
+				continue;
+			/* Queued and never made established: the move was cut short. */
+			for (c = s->acc_head; c; c = n) {
+				n = c->qnext;
+				if (c->state == TCP_SYN_RECEIVED)
+					tcp_done_locked(c, -ECONNRESET);
+			}
+			s->nsyn = s->nacc = 0;
+			s->acc_tail = NULL;
+			for (c = s->acc_head; c; c = c->qnext) {
+				s->nacc++;
+				s->acc_tail = c;
+			}
+		}
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (c = inet_stack->tcp_conn[b]; c; c = n) {
+			n = c->hnext;
+			if (!c->parent)
+				continue;
+			if (c->state == TCP_SYN_RECEIVED && c->t_rtx) {
+				c->parent->nsyn++;
+			} else if (c->state == TCP_SYN_RECEIVED || !in_accept_queue(c->parent, c)) {
+				/* Half made (no SYN-ACK timer), or established and in no queue. */
+				c->parent = NULL;
+				tcp_done_locked(c, -ECONNRESET);
+			}
+		}
+}
+
+/* Give back the sockets no table holds (made, or unlinked, by a holder that died). */
+static unsigned reclaim_strays_locked(void)
+{
+	uint64_t in_use = kmem_cache_in_use(inet_stack->tcp_cache);
+	const void **owned = kmalloc((3 * in_use + 1) * sizeof(*owned));
+	size_t n = 0;
+	unsigned freed;
+
+	if (!owned)
+		return 0; /* they stay until the next repair */
+	for (struct tcp_sock *s = inet_stack->tcp_users; s && n < 3 * in_use; s = s->unext)
+		owned[n++] = s;
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s && n < 3 * in_use;
+		     s = s->hnext)
+			owned[n++] = s;
+	for (unsigned b = 0; b < INET_TCP_BIND_BUCKETS; b++)
+		for (struct tcp_sock *s = inet_stack->tcp_bound[b]; s && n < 3 * in_use;
+		     s = s->bnext)
+			owned[n++] = s;
+	freed = kmem_cache_reclaim(inet_stack->tcp_cache, owned, n);
+	kfree(owned);
+	inet_mem_uncharge(freed * (uint32_t)sizeof(struct tcp_sock));
+	return freed;
+}
+
+/*
+ * tcp_lock was taken from a holder that died: what it was changing may be
+ * half changed. The socket it named (tcp_busy) is reset -- its user, if any,
+ * is told -ECONNRESET; its peer is answered with a reset at its next
+ * segment -- or, a listener, recounted; so is every listener. Sockets no
+ * table holds go back to the cache, and the timers are walked again.
+ */
+void tcp_repair_locked(void)
+{
+	struct tcp_sock *b = inet_stack->tcp_busy;
+	unsigned reset = 0, strays;
+
+	inet_stack->tcp_busy = NULL;
+	if (b && b->state != TCP_LISTEN && b->state != TCP_CLOSED) {
+		tcp_done_locked(b, -ECONNRESET);
+		reset = 1;
+	}
+	recount_listeners_locked();
+	strays = reclaim_strays_locked();
+	atomic_store(&inet_stack->tcp_next_ms, 0); /* the next tick finds the earliest again */
+	inet_count(INET_MIB_LOCK_TAKEOVERS);
+	host_log("inet: took tcp_lock over from a dead holder: %u connection reset, %u sockets "
+		 "given back",
+		 reset, strays);
+}
+
+static bool pid_in(const uint32_t *pids, unsigned n, uint32_t pid)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void adopt(struct pkb *p, const uint32_t *pids, unsigned n)
+{
+	for (; p; p = p->next)
+		if (pid_in(pids, n, p->owner))
+			p->owner = 0;
+}
+
+static void adopt_sock(struct tcp_sock *s, const uint32_t *pids, unsigned n)
+{
+	adopt(s->sndq.head, pids, n);
+	adopt(s->rcvq.head, pids, n);
+	adopt(s->ooo, pids, n);
+}
+
+unsigned tcp_reap(const uint32_t *pids, unsigned n)
+{
+	struct pkb_queue out = {0};
+	struct tcp_sock *s, *next;
+	unsigned closed = 0;
+
+	if (!inet_stack)
+		return 0;
+	tcp_enter(NULL);
+	/* As the host closes a dead process's sockets: gracefully, unread data reset. */
+	for (s = inet_stack->tcp_users; s; s = next) {
+		next = s->unext;
+		if (pid_in(pids, n, s->owner)) {
+			close_locked(s, &out);
+			closed++;
+		}
+	}
+	/* What the dead put in TCP's queues is the stack's now. */
+	for (s = inet_stack->tcp_users; s; s = s->unext)
+		adopt_sock(s, pids, n);
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			adopt_sock(s, pids, n);
+	tcp_leave();
+	tcp_xmit(&out);
+	return closed;
 }
 
 uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
@@ -449,11 +649,13 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		goto drop;
 	}
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(NULL);
 	s = tcp_lookup_locked(p->daddr, dport, p->saddr, sport);
 	if (s) {
+		inet_stack->tcp_busy = s;
 		tcp_segment_locked(s, p, &sg, &out, &consumed);
 	} else if ((s = tcp_listener_locked(p->daddr, dport))) {
+		inet_stack->tcp_busy = s;
 		/* RFC 9293 3.10.7.2: LISTEN. */
 		if (sg.flags & TCP_RST) {
 			/* ignored */
@@ -474,7 +676,7 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		/* CLOSED (RFC 9293 3.10.7.1): a reset, never one about a reset. */
 		tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 	if (consumed)
 		return;
@@ -493,12 +695,13 @@ void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen)
 		return;
 	if (type != ICMP_UNREACH || (code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
 		return;
-	spin_lock(TCP_LOCK);
+	tcp_enter(NULL);
 	s = tcp_lookup_locked(get32(q + 12), get16(q + ihl), get32(q + 16), get16(q + ihl + 2));
+	inet_stack->tcp_busy = s;
 	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
 	if (s && s->state == TCP_SYN_SENT && get32(q + ihl + 4) == s->iss)
 		tcp_done_locked(s, -ECONNREFUSED);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 }
 
 /* --- timers --- */
@@ -527,14 +730,17 @@ void tcp_tick(uint64_t now)
 
 	if (!inet_stack)
 		return;
-	spin_lock(TCP_LOCK);
+	tcp_enter(NULL);
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++) {
 		struct tcp_sock *s = inet_stack->tcp_conn[b], *n;
 
 		for (; s; s = n) {
 			n = s->hnext;
-			if (sock_next(s) <= now)
+			if (sock_next(s) <= now) {
+				inet_stack->tcp_busy = s;
 				tcp_timers_locked(s, now, &out);
+				inet_stack->tcp_busy = NULL;
+			}
 		}
 	}
 	/* Recount after firing: a timer may have ended its connection. */
@@ -542,7 +748,7 @@ void tcp_tick(uint64_t now)
 		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
 			next = MIN(next, sock_next(s));
 	atomic_store(&inet_stack->tcp_next_ms, next);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 }
 
@@ -569,9 +775,9 @@ static int wait_locked(struct tcp_sock *s, int timeout_ms, uint64_t deadline)
 	}
 	/* Hand over hand: a waker needs tcp_lock to change what we wait for, then wq.lock. */
 	spin_lock(&s->wq.lock);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	left = kwait_sleep_locked(&s->wq, KWAIT_INTR, left);
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	return left == -EINTR ? -EINTR : 0;
 }
 
@@ -586,11 +792,11 @@ int tcp_open(struct tcp_sock **out)
 
 	if (!inet_stack)
 		return -ENODEV;
-	spin_lock(TCP_LOCK);
+	tcp_enter(NULL);
 	s = tcp_new_locked();
 	if (s)
-		s->user = true;
-	spin_unlock(TCP_LOCK);
+		user_add_locked(s);
+	tcp_leave();
 	if (!s)
 		return -ENOMEM;
 	*out = s;
@@ -633,9 +839,9 @@ int tcp_bind(struct tcp_sock *s, uint32_t addr, uint16_t port)
 
 	if (addr && !netif_by_addr(addr))
 		return -EADDRNOTAVAIL;
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	err = bind_locked(s, addr, port);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return err;
 }
 
@@ -645,7 +851,7 @@ int tcp_listen(struct tcp_sock *s, int backlog)
 
 	if (backlog < 1 || backlog > INET_TCP_BACKLOG_MAX)
 		return -EINVAL;
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	if (!s->bound)
 		err = -EINVAL;
 	else if (s->state == TCP_LISTEN)
@@ -656,7 +862,7 @@ int tcp_listen(struct tcp_sock *s, int backlog)
 		s->backlog = (uint32_t)backlog;
 		s->state = TCP_LISTEN;
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return err;
 }
 
@@ -667,7 +873,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 	struct tcp_sock *c;
 	int err = 0;
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	for (;;) {
 		if (s->state != TCP_LISTEN) {
 			err = -EINVAL;
@@ -677,7 +883,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 		if (c) {
 			acc_remove_locked(s, c);
 			c->parent = NULL;
-			c->user = true;
+			user_add_locked(c);
 			c->opened = true;
 			*out = c;
 			if (raddr)
@@ -690,7 +896,7 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 		if (err)
 			break;
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return err;
 }
 
@@ -704,7 +910,7 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 
 	if (dport == 0 || daddr == 0 || daddr == INET_BCAST)
 		return -EINVAL;
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
 		err = -EALREADY;
 		goto wait;
@@ -759,9 +965,9 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	tcp_hash_locked(s);
 	inet_count(INET_MIB_TCP_ACTIVE_OPENS);
 	tcp_send_syn_locked(s, &out);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	err = -EINPROGRESS;
 wait:
 	for (;;) {
@@ -781,7 +987,7 @@ wait:
 			break;
 	}
 out:
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return err;
 }
 
@@ -797,7 +1003,7 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 	size_t done = 0;
 	int err = 0;
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	while (done < len) {
 		struct pkb_queue out = {0};
 
@@ -852,9 +1058,9 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 		}
 		tcp_output_locked(s, &out);
 		if (out.head) {
-			spin_unlock(TCP_LOCK);
+			tcp_leave();
 			tcp_xmit(&out);
-			spin_lock(TCP_LOCK);
+			tcp_enter(s);
 		}
 		if (done == len)
 			break;
@@ -871,7 +1077,7 @@ ssize_t tcp_send(struct tcp_sock *s, const void *buf, size_t len, int timeout_ms
 		if (err)
 			break;
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	if (done)
 		return (ssize_t)done;
 	return err ? err : -EAGAIN;
@@ -885,7 +1091,7 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms)
 	size_t done = 0;
 	int err = 0;
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	for (;;) {
 		struct pkb *p;
 		uint32_t before;
@@ -931,7 +1137,7 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms)
 		if (err)
 			break;
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 	if (done)
 		return (ssize_t)done;
@@ -943,7 +1149,7 @@ int tcp_shutdown(struct tcp_sock *s)
 	struct pkb_queue out = {0};
 	int err = 0;
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	switch (s->state) {
 	case TCP_SYN_RECEIVED:
 		s->shut_wr = true; /* the FIN goes once established (take_ack) */
@@ -968,7 +1174,7 @@ int tcp_shutdown(struct tcp_sock *s)
 	}
 	if (!err && s->state != TCP_CLOSED)
 		tcp_output_locked(s, &out);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 	return err;
 }
@@ -994,16 +1200,14 @@ static void reset_children_locked(struct tcp_sock *l, struct pkb_queue *out)
 	}
 }
 
-void tcp_close(struct tcp_sock *s)
+/* tcp_close's work: the handle is given up, the connection ends in the stack. */
+static void close_locked(struct tcp_sock *s, struct pkb_queue *out)
 {
-	struct pkb_queue out = {0};
-
-	spin_lock(TCP_LOCK);
-	s->user = false;
+	user_del_locked(s);
 	unbind_locked(s);
 	switch (s->state) {
 	case TCP_LISTEN:
-		reset_children_locked(s, &out);
+		reset_children_locked(s, out);
 		tcp_done_locked(s, 0);
 		break;
 	case TCP_CLOSED:
@@ -1014,7 +1218,7 @@ void tcp_close(struct tcp_sock *s)
 		if (s->rcvq_bytes || s->ooo) {
 			/* RFC 1122 4.2.2.13: data left unread is lost; say so with a reset. */
 			if (s->state != TCP_TIME_WAIT)
-				tcp_send_rst_locked(s, &out);
+				tcp_send_rst_locked(s, out);
 			tcp_done_locked(s, 0);
 			break;
 		}
@@ -1024,12 +1228,20 @@ void tcp_close(struct tcp_sock *s)
 		else if (s->state == TCP_CLOSE_WAIT)
 			s->state = TCP_LAST_ACK;
 		s->shut_wr = true;
-		tcp_output_locked(s, &out);
+		tcp_output_locked(s, out);
 		if (s->state == TCP_FIN_WAIT_2 && !s->t_wait)
 			s->t_wait = inet_now_ms() + TCP_FIN_WAIT_2_MS;
 		break;
 	}
-	spin_unlock(TCP_LOCK);
+}
+
+void tcp_close(struct tcp_sock *s)
+{
+	struct pkb_queue out = {0};
+
+	tcp_enter(s);
+	close_locked(s, &out);
+	tcp_leave();
 	tcp_xmit(&out);
 }
 
@@ -1037,15 +1249,15 @@ void tcp_abort(struct tcp_sock *s)
 {
 	struct pkb_queue out = {0};
 
-	spin_lock(TCP_LOCK);
-	s->user = false;
+	tcp_enter(s);
+	user_del_locked(s);
 	unbind_locked(s);
 	if (s->state == TCP_LISTEN)
 		reset_children_locked(s, &out);
 	else if (s->state != TCP_CLOSED && s->state != TCP_SYN_SENT && s->state != TCP_TIME_WAIT)
 		tcp_send_rst_locked(s, &out);
 	tcp_done_locked(s, 0);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 }
 
@@ -1058,7 +1270,7 @@ int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port)
 
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
 {
-	spin_lock(TCP_LOCK);
+	tcp_enter(NULL);
 	memset(o, 0, sizeof(*o));
 	o->state = s->state;
 	o->laddr = s->laddr;
@@ -1084,7 +1296,7 @@ int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
 	o->bytes_received = s->bytes_received;
 	o->retransmits = s->retransmits;
 	o->dup_acks = s->dup_acks_seen;
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return 0;
 }
 
@@ -1092,11 +1304,11 @@ int tcp_set_nodelay(struct tcp_sock *s, bool on)
 {
 	struct pkb_queue out = {0};
 
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	s->nodelay = on;
 	if (on && can_send(s))
 		tcp_output_locked(s, &out);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	tcp_xmit(&out);
 	return 0;
 }
@@ -1105,13 +1317,13 @@ int tcp_set_keepalive(struct tcp_sock *s, unsigned idle_s)
 {
 	if (idle_s > 86400u * 7)
 		return -EINVAL;
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	s->keep_idle_s = idle_s;
 	s->t_keep =
 	    idle_s && s->state == TCP_ESTABLISHED ? inet_now_ms() + (uint64_t)idle_s * 1000u : 0;
 	if (s->t_keep && s->t_keep < atomic_load(&inet_stack->tcp_next_ms))
 		atomic_store(&inet_stack->tcp_next_ms, s->t_keep);
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return 0;
 }
 
@@ -1122,13 +1334,13 @@ int tcp_set_buffers(struct tcp_sock *s, uint32_t sndbuf, uint32_t rcvbuf)
 	/* At least two segments each way; at most what a window scale of 14 can say. */
 	if (sndbuf < 4096 || rcvbuf < 4096 || sndbuf > (16u << 20) || rcvbuf > (16u << 20))
 		return -EINVAL;
-	spin_lock(TCP_LOCK);
+	tcp_enter(s);
 	if (s->state != TCP_CLOSED && s->state != TCP_LISTEN)
 		err = -EISCONN;
 	else {
 		s->sndbuf = sndbuf;
 		s->rcvbuf = rcvbuf;
 	}
-	spin_unlock(TCP_LOCK);
+	tcp_leave();
 	return err;
 }

@@ -9,9 +9,12 @@
  * under it to wake (rank KWAIT is above). Segments are built under the
  * lock into a pkb_queue and sent after it is dropped (tcp_xmit).
  *
- * Death recovery: the tables and sockets are in the arena; a process that
- * dies holding tcp_lock leaves it held, as with the other inet tables
- * (recovery of inet tables is out of scope for now).
+ * Death: whoever takes tcp_lock from a dead holder repairs under it
+ * (tcp_repair_locked): the socket the holder was changing (inet.tcp_busy,
+ * set by tcp_enter) is reset, or recounted if a listener; every listener's
+ * counts are taken again from its children; sockets no table holds are
+ * given back. A socket a user holds names its process (owner) and is on
+ * inet.tcp_users, so inet_reap closes the sockets of a dead process.
  */
 #ifndef INET_TCP_H
 #define INET_TCP_H
@@ -99,15 +102,17 @@ struct tcp_sock {
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
 	bool hashed, bound;
-	bool opened;	  /* connect or accept made it a connection once */
-	bool user;	  /* a handle is out: tcp_close/abort has not been called */
-	bool nodelay;	  /* Nagle off */
-	bool shut_wr;	  /* the user asked for a FIN */
-	bool fin_sent;	  /* our FIN has a sequence number: fin_seq */
-	bool fin_rcvd;	  /* the peer's FIN is in rcv_nxt */
-	bool ack_now;	  /* an ACK is owed at the next output */
-	bool in_recovery; /* fast recovery (RFC 6582) until snd_una passes recover */
-	bool rtt_timing;  /* rtt_seq is being timed (without timestamps) */
+	bool opened;			 /* connect or accept made it a connection once */
+	bool user;			 /* a handle is out: tcp_close/abort has not been called */
+	uint32_t owner;			 /* while user: the pid that opened or accepted it */
+	struct tcp_sock *unext, **uprev; /* while user: on inet.tcp_users */
+	bool nodelay;			 /* Nagle off */
+	bool shut_wr;			 /* the user asked for a FIN */
+	bool fin_sent;			 /* our FIN has a sequence number: fin_seq */
+	bool fin_rcvd;			 /* the peer's FIN is in rcv_nxt */
+	bool ack_now;			 /* an ACK is owed at the next output */
+	bool in_recovery;		 /* fast recovery (RFC 6582) until snd_una passes recover */
+	bool rtt_timing;		 /* rtt_seq is being timed (without timestamps) */
 	bool ws_ok, ts_ok, sack_ok;
 	uint8_t snd_wscale, rcv_wscale;
 	int err;	 /* what ended it (-ECONNRESET, -ECONNREFUSED, -ETIMEDOUT), reported once */
@@ -164,6 +169,12 @@ struct tcp_sock {
 };
 
 /* tcp.c */
+/* Take tcp_lock (repairing after a dead holder) to change @s (NULL: no socket yet). */
+void tcp_enter(struct tcp_sock *s);
+void tcp_leave(void);
+void tcp_repair_locked(void);
+/* inet_reap: close the sockets of the dead @pids, adopt their buffers in TCP's queues. */
+unsigned tcp_reap(const uint32_t *pids, unsigned n);
 void tcp_input(struct netif *nif, struct pkb *p);
 void tcp_tick(uint64_t now);
 /* The earliest TCP timer (UINT64_MAX: none), for the receive thread's wait. */

@@ -9,6 +9,12 @@
  * checksum of zero means the sender computed none (allowed over IPv4); we
  * always compute ours. A datagram to a port nobody has gets ICMP port
  * unreachable, unless it was broadcast.
+ *
+ * Death: every socket is on inet.udp_users from udp_open to udp_close and
+ * names the process that opened it; it is made and freed under inet.lock,
+ * so whoever takes that lock from a dead holder finds every socket in the
+ * lists and gives back the rest (udp_repair_locked), and inet_reap closes a
+ * dead process's sockets (udp_reap).
  */
 #include <errno.h>
 #include <string.h>
@@ -25,8 +31,10 @@ struct udp_sock {
 	uint32_t addr;	       /* 0: every address of ours */
 	uint16_t port;	       /* 0: not bound */
 	uint16_t pad;
-	struct kwait wq;     /* wq.lock guards rq */
-	struct pkb_queue rq; /* datagrams, payload at pkb_data, sender in saddr/sport */
+	uint32_t owner;			 /* the pid that opened it */
+	struct udp_sock *unext, **uprev; /* on inet.udp_users */
+	struct kwait wq;		 /* wq.lock guards rq */
+	struct pkb_queue rq;		 /* datagrams, payload at pkb_data, sender in saddr/sport */
 };
 _Static_assert(sizeof(struct udp_sock) <= 128, "udp_sock grew past its cache's objects");
 
@@ -75,7 +83,7 @@ void udp_input(struct netif *nif, struct pkb *p)
 		goto error;
 	p->sport = get16(h);
 	dport = get16(h + 2);
-	spin_lock(&inet_stack->lock);
+	inet_lock();
 	s = lookup_locked(p->daddr, dport);
 	if (s) {
 		bool full;
@@ -115,10 +123,20 @@ int udp_open(struct udp_sock **out)
 
 	if (!inet_stack)
 		return -ENODEV;
+	inet_lock();
 	s = kmem_cache_zalloc(inet_stack->udp_cache);
+	if (s) {
+		kwait_init(&s->wq);
+		s->owner = host_pid();
+		s->unext = inet_stack->udp_users;
+		if (s->unext)
+			s->unext->uprev = &s->unext;
+		s->uprev = &inet_stack->udp_users;
+		inet_stack->udp_users = s;
+	}
+	spin_unlock(&inet_stack->lock);
 	if (!s)
 		return -ENOMEM;
-	kwait_init(&s->wq);
 	*out = s;
 	return 0;
 }
@@ -129,7 +147,7 @@ int udp_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
 
 	if (addr && !netif_by_addr(addr))
 		return -EADDRNOTAVAIL;
-	spin_lock(&inet_stack->lock);
+	inet_lock();
 	if (s->port) {
 		err = -EINVAL;
 	} else if (port == 0) {
@@ -248,21 +266,93 @@ ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr,
 	return (ssize_t)n;
 }
 
-void udp_close(struct udp_sock *s)
+/* Off the tables (nothing is delivered to it after), its datagrams and itself freed. */
+static void close_locked(struct udp_sock *s)
 {
 	if (s->port) {
-		struct udp_sock **pp;
+		struct udp_sock **pp = &inet_stack->udp[bucket(s->port)];
 
-		spin_lock(&inet_stack->lock);
-		pp = &inet_stack->udp[bucket(s->port)];
-		while (*pp != s)
+		while (*pp && *pp != s)
 			pp = &(*pp)->next;
-		*pp = s->next;
-		spin_unlock(&inet_stack->lock);
+		if (*pp)
+			*pp = s->next;
+		s->port = 0;
+	}
+	if (s->uprev) {
+		*s->uprev = s->unext;
+		if (s->unext)
+			s->unext->uprev = s->uprev;
+		s->uprev = NULL;
 	}
 	spin_lock(&s->wq.lock);
 	pkb_free_list(s->rq.head);
 	s->rq = (struct pkb_queue){0};
 	spin_unlock(&s->wq.lock);
 	kmem_cache_free(inet_stack->udp_cache, s);
+}
+
+void udp_close(struct udp_sock *s)
+{
+	inet_lock();
+	close_locked(s);
+	spin_unlock(&inet_stack->lock);
+}
+
+static bool pid_in(const uint32_t *pids, unsigned n, uint32_t pid)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
+{
+	inet_lock();
+	for (struct udp_sock *s = inet_stack->udp_users; s; s = s->unext)
+		fn(arg, s->owner);
+	spin_unlock(&inet_stack->lock);
+}
+
+unsigned udp_reap(const uint32_t *pids, unsigned n)
+{
+	struct udp_sock *s, *next;
+	unsigned closed = 0;
+
+	inet_lock();
+	for (s = inet_stack->udp_users; s; s = next) {
+		next = s->unext;
+		if (pid_in(pids, n, s->owner)) {
+			close_locked(s);
+			closed++;
+			continue;
+		}
+		/* Datagrams a dead receive thread delivered are the stack's now. */
+		spin_lock(&s->wq.lock);
+		for (struct pkb *p = s->rq.head; p; p = p->next)
+			if (pid_in(pids, n, p->owner))
+				p->owner = 0;
+		spin_unlock(&s->wq.lock);
+	}
+	spin_unlock(&inet_stack->lock);
+	return closed;
+}
+
+unsigned udp_repair_locked(void)
+{
+	uint64_t in_use = kmem_cache_in_use(inet_stack->udp_cache);
+	const void **owned = kmalloc((2 * in_use + 1) * sizeof(*owned));
+	unsigned freed;
+	size_t n = 0;
+
+	if (!owned)
+		return 0;
+	for (struct udp_sock *s = inet_stack->udp_users; s && n < 2 * in_use; s = s->unext)
+		owned[n++] = s;
+	for (unsigned b = 0; b < INET_UDP_BUCKETS; b++)
+		for (struct udp_sock *s = inet_stack->udp[b]; s && n < 2 * in_use; s = s->next)
+			owned[n++] = s;
+	freed = kmem_cache_reclaim(inet_stack->udp_cache, owned, n);
+	kfree(owned);
+	return freed;
 }
