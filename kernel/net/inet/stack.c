@@ -233,7 +233,8 @@ int inet_reap(void)
 	struct pids cand = {.self = host_pid()}, dead = {.self = cand.self};
 	unsigned closed, freed;
 
-	if (!inet_stack)
+	/* A process that never used the stack may still reap those that did. */
+	if (!inet_stack && (!machine || !(inet_stack = machine_root_get("inet"))))
 		return 0;
 	/* Who holds something: sockets' openers, and the owners of buffers handed out. */
 	udp_owners(note_pid, &cand);
