@@ -13,15 +13,19 @@
  *   -R PORT  rr: read 64-byte messages and send each back (no Nagle)
  *   -D PORT  discard: read until FIN, then one line "bytes N", FIN (the
  *            sink without its hash, for bench/tcp)
+ *   -H PORT  hold: connections held idle by one thread, however many, with
+ *            no thread or buffer of their own; each is polled every 100 ms,
+ *            what it sends echoed back, and closed at its FIN (t/inet/05)
  *   -m MIB   the machine's memory (32)      -b MIB  the stack's buffers (4)
  *
  * Prints "ready MAC" once the queue is open, so the test can configure the
  * host's side. Standard input is its control: a line "stat" prints the
  * stack's counters (inet_status), "drive_conns N" (TCP connections its
- * services hold) and "end"; end of file stops every service, closes the
- * queue, prints the counters and exits 0.
+ * services hold), "drive_held N" (the hold service's), "drive_pages N"
+ * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
+ * service, closes the queue, prints the counters and exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-m MIB] [-b MIB]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-H PORT] [-m MIB] [-b MIB]
  *              TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
@@ -35,6 +39,7 @@
 #include "uml.h"
 #include "uml/host.h"
 #include "uml/inet.h"
+#include "uml/mm.h"
 #include "uml/sched.h"
 
 #define DRIVE_BACKLOG	512
@@ -174,7 +179,9 @@ struct conn {
  * between blocking calls, so they need no lock.
  */
 static struct netif_queue *q;
-static struct kthread *echo_thread;
+static struct kthread *echo_thread, *hold_thread;
+static uint16_t hold_port;
+static unsigned nheld;
 static struct conn *conns;
 static unsigned nconns, nlisteners;
 static bool stopping;
@@ -414,6 +421,79 @@ static int service_start(struct service *svc)
 	return 0;
 }
 
+/* ------------------------------------------------------------ hold --- */
+
+/* Poll every held connection once: echo what it sent, close it at its FIN or error. */
+static void hold_poll(struct tcp_sock **held)
+{
+	static uint8_t buf[4096];
+
+	for (unsigned i = 0; i < nheld;) {
+		ssize_t n = tcp_recv(held[i], buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			send_all(held[i], buf, (size_t)n);
+			continue; /* more may wait */
+		}
+		if (n == -EAGAIN) {
+			i++;
+			continue;
+		}
+		if (n == 0)
+			tcp_close(held[i]);
+		else
+			tcp_abort(held[i]);
+		held[i] = held[--nheld];
+	}
+}
+
+static int hold_service(void *arg)
+{
+	struct tcp_sock *l, **held = NULL;
+	unsigned cap = 0;
+	uint64_t next_poll = 0;
+	int err = tcp_open(&l);
+
+	(void)arg;
+	if (!err && !(err = tcp_bind(l, 0, hold_port)))
+		err = tcp_listen(l, DRIVE_BACKLOG);
+	if (err) {
+		fprintf(stderr, "inet-drive: hold on port %u: %s\n", hold_port, strerror(-err));
+		exit(1);
+	}
+	while (!stopping) {
+		struct tcp_sock *s;
+		uint64_t now = host_mono_ns();
+
+		err = tcp_accept(l, &s, NULL, NULL, 100);
+		if (err == -EINTR)
+			break;
+		if (!err) {
+			if (nheld == cap) {
+				struct tcp_sock **more =
+				    realloc(held, (cap ? 2 * cap : 1024) * sizeof(*held));
+
+				if (!more) {
+					tcp_abort(s);
+					continue;
+				}
+				held = more;
+				cap = cap ? 2 * cap : 1024;
+			}
+			held[nheld++] = s;
+		}
+		if (now >= next_poll || err == -ETIMEDOUT) {
+			hold_poll(held);
+			next_poll = now + 100 * 1000 * 1000;
+		}
+	}
+	while (nheld)
+		tcp_abort(held[--nheld]);
+	free(held);
+	tcp_close(l);
+	return 0;
+}
+
 /* ------------------------------------------------------------- UDP --- */
 
 static int echo_service(void *arg)
@@ -457,6 +537,16 @@ static void print_status(void)
 		puts("status_error no memory");
 	}
 	printf("drive_conns %u\n", nconns);
+	printf("drive_held %u\n", nheld);
+	{
+		struct mm_stats st;
+
+		mm_drain();
+		mm_shrink();
+		mm_stats(&st);
+		printf("drive_pages %llu\n",
+		       (unsigned long long)(st.total_pages - st.free_pages - st.cached_pages));
+	}
 }
 
 /*
@@ -468,12 +558,14 @@ static void stop(void)
 {
 	stopping = true;
 	kthread_interrupt(echo_thread);
+	if (hold_thread)
+		kthread_interrupt(hold_thread);
 	for (size_t i = 0; i < NSERVICES; i++)
 		if (services[i].listener)
 			kthread_interrupt(services[i].thread);
 	for (struct conn *c = conns; c; c = c->next)
 		kthread_interrupt(c->thread);
-	for (int ms = 0; (nconns || nlisteners) && ms < DRIVE_STOP_WAIT; ms += 10)
+	for (int ms = 0; (nconns || nlisteners || nheld) && ms < DRIVE_STOP_WAIT; ms += 10)
 		kthread_sleep_ns(10 * 1000 * 1000);
 	if (nconns || nlisteners)
 		fprintf(stderr, "inet-drive: %u connections, %u listeners did not finish\n", nconns,
@@ -518,10 +610,9 @@ static int control_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-m MIB] [-b MIB] "
-	    "TAP ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-H "
+			"PORT] [-m MIB] "
+			"[-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -549,9 +640,13 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:m:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:H:m:b:")) != -1) {
 		size_t i;
 
+		if (opt == 'H') {
+			hold_port = (uint16_t)number(optarg, 1, 65535);
+			continue;
+		}
 		if (opt == 'm') {
 			bp.memory = number(optarg, 8, 4096) << 20;
 			continue;
@@ -589,6 +684,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kthread_detach(echo_thread); /* it ends only when stop() interrupts it */
+	if (hold_port) {
+		if ((err = kthread_create(&hold_thread, "hold", SCHED_PRIO_DEFAULT, hold_service,
+					  NULL))) {
+			fprintf(stderr, "inet-drive: hold: %s\n", strerror(-err));
+			return 1;
+		}
+		kthread_detach(hold_thread);
+	}
 	for (size_t i = 0; i < NSERVICES; i++) {
 		if (services[i].port && (err = service_start(&services[i]))) {
 			fprintf(stderr, "inet-drive: tcp %s on port %u: %s\n", services[i].name,
