@@ -13,6 +13,8 @@
  *   -R PORT  rr: read 64-byte messages and send each back (no Nagle)
  *   -D PORT  discard: read until FIN, then one line "bytes N", FIN (the
  *            sink without its hash, for bench/tcp)
+ *   -W PORT  http: "GET /N HTTP/1.1" answered with N bytes of the pattern
+ *            (byte i is i % 251) and Connection: close, for curl
  *   -H PORT  hold: connections held idle by one thread, however many, with
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
@@ -25,8 +27,8 @@
  * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
  * service, closes the queue, prints the counters and exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-H PORT] [-m MIB] [-b MIB]
- *              TAP ADDR/PREFIX UDP_PORT [MAC]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-H PORT]
+ *              [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +51,7 @@
 #define DRIVE_PERIOD	251
 #define DRIVE_STOP_WAIT 5000 /* ms for threads to finish at the stop */
 #define DRIVE_LINE_MAX	32
+#define DRIVE_HTTP_MAX	1024 /* a request's head at most */
 
 /* ------------------------------------------------------------ sha256 --- */
 
@@ -265,12 +268,12 @@ static int serve_discard(struct conn *c)
 	return send_all(c->s, (const uint8_t *)line, (size_t)len);
 }
 
+static int send_pattern(struct conn *c, unsigned long long want);
+
 static int serve_source(struct conn *c)
 {
-	/* A period of the pattern repeated: any offset's next DRIVE_BUF - DRIVE_PERIOD bytes. */
-	const size_t chunk = DRIVE_BUF - DRIVE_PERIOD;
 	char line[DRIVE_LINE_MAX + 1], *end;
-	unsigned long long want, off = 0;
+	unsigned long long want;
 	size_t got = 0;
 
 	while (!memchr(line, '\n', got)) {
@@ -288,6 +291,16 @@ static int serve_source(struct conn *c)
 	want = strtoull(line, &end, 10);
 	if (errno || end == line || *end != '\n')
 		return -EPROTO;
+	return send_pattern(c, want);
+}
+
+/* @want bytes of the pattern: byte i of them is i % DRIVE_PERIOD. */
+static int send_pattern(struct conn *c, unsigned long long want)
+{
+	/* A period of the pattern repeated: any offset's next DRIVE_BUF - DRIVE_PERIOD bytes. */
+	const size_t chunk = DRIVE_BUF - DRIVE_PERIOD;
+	unsigned long long off = 0;
+
 	for (size_t i = 0; i < DRIVE_BUF; i++)
 		c->buf[i] = (uint8_t)(i % DRIVE_PERIOD);
 	while (off < want) {
@@ -314,12 +327,56 @@ static int serve_rr(struct conn *c)
 	}
 }
 
+/*
+ * A minimal HTTP/1.1 server for curl: "GET /N" answers N bytes of the
+ * pattern, then closes; anything else is a 400. One request a connection.
+ */
+static int serve_http(struct conn *c)
+{
+	static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+				  "Connection: close\r\n\r\n";
+	char req[DRIVE_HTTP_MAX + 1], head[160], *end;
+	unsigned long long want;
+	size_t got = 0;
+	int len, err;
+
+	while (got < 4 || !memmem(req, got, "\r\n\r\n", 4)) {
+		ssize_t n;
+
+		if (got == DRIVE_HTTP_MAX)
+			goto reject;
+		n = tcp_recv(c->s, req + got, DRIVE_HTTP_MAX - got, DRIVE_IO_MS);
+		if (n <= 0)
+			return n ? (int)n : -EPROTO;
+		got += (size_t)n;
+	}
+	req[got] = '\0';
+	if (strncmp(req, "GET /", 5) || req[5] < '0' || req[5] > '9')
+		goto reject;
+	errno = 0;
+	want = strtoull(req + 5, &end, 10);
+	if (errno || strncmp(end, " HTTP/1.", 8))
+		goto reject;
+	len = snprintf(head, sizeof(head),
+		       "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+		       "Content-Length: %llu\r\nConnection: close\r\n\r\n",
+		       want);
+	if ((err = send_all(c->s, (const uint8_t *)head, (size_t)len)))
+		return err;
+	return send_pattern(c, want);
+reject:
+	if ((err = send_all(c->s, (const uint8_t *)bad, sizeof(bad) - 1)))
+		return err;
+	return tcp_shutdown(c->s);
+}
+
 static struct service services[] = {
     {.name = "echo", .opt = 'E', .serve = serve_echo, .nodelay = true},
     {.name = "sink", .opt = 'K', .serve = serve_sink},
     {.name = "source", .opt = 'S', .serve = serve_source},
     {.name = "rr", .opt = 'R', .serve = serve_rr, .nodelay = true},
     {.name = "discard", .opt = 'D', .serve = serve_discard},
+    {.name = "http", .opt = 'W', .serve = serve_http},
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -610,9 +667,8 @@ static int control_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-H "
-			"PORT] [-m MIB] "
-			"[-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
+			"[-W PORT] [-H PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -640,7 +696,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:H:m:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:")) != -1) {
 		size_t i;
 
 		if (opt == 'H') {

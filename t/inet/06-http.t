@@ -1,0 +1,195 @@
+#!/usr/bin/perl
+# curl against the machine's own TCP, and a SYN flood beside it: t/inet-drive
+# serves HTTP (-W: "GET /N" answers N bytes of the pattern, byte i being
+# i % 251) on a TAP in a network namespace this test makes and removes (the
+# machine 10.219.0.2/24, the namespace's side 10.219.0.1), and curl and
+# hping3 run in that namespace. Needs root, /dev/net/tun, ip and curl; the
+# flood needs hping3.
+#  1     the machine is up
+#  2     curl fetches 1 GiB: status 200, the length announced, and the
+#        sha256 of what arrived is the pattern's
+#  3     a malformed request gets a 400
+#  4     under a SYN flood from random sources (hping3 --flood, 6 s), a
+#        transfer that was established before it and one that starts
+#        during it both arrive intact
+#  5     the flood was met with SYN cookies, within the stack's budget, and
+#        the machine serves a new request after it
+#  6     the machine stops when told
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../nfs/lib";
+use Test::More;
+use IPC::Open2;
+use Digest::SHA;
+use Time::HiRes qw(sleep time);
+use NfsTest;
+
+sub which {
+	my ($name) = @_;
+	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
+		return "$_/$name" if -x "$_/$name";
+	}
+	return '';
+}
+
+my $ns = "ti06c$$";
+my $tap = 'tiwtap0';
+my ($maddr, $haddr) = ('10.219.0.2', '10.219.0.1');
+my $big = $ENV{UML_HTTP_BYTES} // (1 << 30);
+my $drive = build_dir() . '/t/inet-drive';
+plan(skip_all => "$drive not built (make)") unless -x $drive;
+plan(skip_all => 'needs root (a network namespace, a TAP device)') unless $> == 0;
+plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+my ($ip, $curl, $hping) = (which('ip'), which('curl'), which('hping3'));
+plan(skip_all => 'needs ip (iproute2) and curl') unless $ip && $curl;
+plan(tests => 6);
+
+my $limit = 400;
+my ($made, $dpid, $dfrom, $dto, @bg);
+$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
+alarm($limit);
+
+sub cleanup {
+	for my $p (grep { $_ } @bg, $dpid) {
+		kill('KILL', $p);
+		waitpid($p, 0);
+	}
+	(@bg, $dpid) = ();
+	system($ip, 'netns', 'del', $ns) if $made;
+	$made = 0;
+}
+END { my $rc = $?; cleanup(); $? = $rc }
+
+sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
+
+sub bounded {
+	my ($secs, $code) = @_;
+	my ($left, $t0) = (alarm(0), time);
+	my $v = eval {
+		local $SIG{ALRM} = sub { die "timeout\n" };
+		alarm($secs);
+		my $r = $code->();
+		alarm(0);
+		$r;
+	};
+	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1);
+	return $v;
+}
+
+sub stat_now {
+	local $SIG{PIPE} = 'IGNORE';
+	print $dto "stat\n";
+	my %c;
+	bounded(10, sub {
+		while (defined(my $l = <$dfrom>)) {
+			last if $l eq "end\n";
+			my ($k, $v) = split(' ', $l);
+			$c{$k} = $v if defined $v;
+		}
+	});
+	return \%c;
+}
+
+# The sha256 of $n bytes of the pattern.
+sub pattern_sha {
+	my ($n) = @_;
+	my $period = join('', map { chr } 0 .. 250);
+	my $block = $period x 4096;
+	my $sha = Digest::SHA->new(256);
+	for (my $left = $n; $left > 0; $left -= length($block)) {
+		$sha->add($left >= length($block) ? $block : substr($block, 0, $left));
+	}
+	return $sha->hexdigest;
+}
+
+# curl of /$n in the namespace, at most $secs: "CODE LENGTH SHA256" (the
+# status and Content-Length from the headers, the digest of the body).
+sub fetch {
+	my ($n, $secs) = @_;
+	my $hdr = "/tmp/ti06-$$-$n.hdr";
+	my $sha = `timeout -k 5 $secs $ip netns exec $ns $curl -sS --max-time $secs -D $hdr http://$maddr/$n 2>/dev/null | sha256sum`;
+	my $h = -e $hdr ? do { local (@ARGV, $/) = ($hdr); <> } : '';
+	unlink($hdr);
+	my ($code) = $h =~ m{^HTTP/1\.1 (\d+)}m;
+	my ($len) = $h =~ /^Content-Length: (\d+)/mi;
+	($sha) = split(' ', $sha // '');
+	return join(' ', $code // 'none', $len // 'none', $sha // 'none');
+}
+
+run($ip, 'netns', 'add', $ns);
+$made = 1;
+run($ip, '-n', $ns, 'link', 'set', 'lo', 'up');
+$dpid = open2($dfrom, $dto, $ip, 'netns', 'exec', $ns, $drive, '-m', '64', '-b', '16', '-W',
+	      '80', $tap, "$maddr/24", '7');
+$dto->autoflush(1);
+chomp(my $ready = bounded(30, sub { scalar(<$dfrom>) }) // 'no answer');
+my $up = $ready =~ /^ready [0-9a-f:]{17}$/;
+if ($up) {
+	run($ip, '-n', $ns, 'addr', 'add', "$haddr/24", 'dev', $tap);
+	run($ip, '-n', $ns, 'link', 'set', $tap, 'up');
+}
+ok($up, "1 the machine is up on $tap ($ready)") or BAIL_OUT('no machine');
+
+my $want = pattern_sha($big);
+my $t0 = time;
+my $got = fetch($big, 240);
+ok($got eq "200 $big $want",
+   sprintf('2 curl fetched %d bytes in %.1f s: %s (want 200 %d %.12s...)', $big, time - $t0,
+	   $got, $big, $want));
+
+my $bad = `timeout 30 $ip netns exec $ns $curl -sS -o /dev/null -w '%{http_code}' http://$maddr/abc 2>&1`;
+is($bad, '400', '3 a malformed request gets a 400');
+
+SKIP: {
+	skip('no hping3: no SYN flood', 2) unless $hping;
+	my $base = stat_now();
+	my $n = 64 << 20;
+	my $sha = pattern_sha($n);
+	# The established one: started before the flood, read slowly enough to outlast its start.
+	my $early = "/tmp/ti06-$$-early";
+	my $pid = fork() // BAIL_OUT("fork: $!");
+	if (!$pid) {
+		open(STDOUT, '>', $early);
+		exec('sh', '-c',
+		     "$ip netns exec $ns $curl -sS --max-time 120 --limit-rate 16M " .
+			 "http://$maddr/$n | sha256sum");
+		exit 127;
+	}
+	push(@bg, $pid);
+	sleep(1);
+	my $flood = fork() // BAIL_OUT("fork: $!");
+	if (!$flood) {
+		open(STDOUT, '>', '/dev/null');
+		open(STDERR, '>', '/dev/null');
+		exec('timeout', '6', $ip, 'netns', 'exec', $ns, $hping, '-S', '-p', '80', '--flood',
+		     '--rand-source', $maddr);
+		exit 127;
+	}
+	push(@bg, $flood);
+	sleep(2);
+	my $during = fetch($n, 120);
+	waitpid($flood, 0);
+	bounded(130, sub { waitpid($pid, 0) });
+	@bg = ();
+	my ($early_sha) = split(' ', do { local (@ARGV, $/) = ($early); <> } // '');
+	unlink($early);
+	ok(($early_sha // '') eq $sha && $during eq "200 $n $sha",
+	   '4 under the flood, the established transfer (' . ($early_sha // 'none') =~ s/^(.{12}).*/$1.../r .
+	       ") and one started during it ($during) arrive intact");
+	my $after = stat_now();
+	my $fresh = fetch(1000, 30);
+	my $cookies = $after->{tcp_cookies_sent} - $base->{tcp_cookies_sent};
+	diag("the flood: $cookies SYN cookies, $after->{tcp_in_segs} segments in, budget " .
+	     "$after->{mem_used} of $after->{mem_max}");
+	ok($cookies > 0 && $after->{mem_used} <= $after->{mem_max} &&
+	       $fresh eq '200 1000 ' . pattern_sha(1000),
+	   "5 the flood met SYN cookies ($cookies), the budget held, and a new request is served");
+}
+
+close($dto);
+bounded(30, sub { local $/; scalar(<$dfrom>) });
+my $exited = bounded(15, sub { waitpid($dpid, 0) }) // 0;
+my $rc = $?;
+$dpid = undef if $exited > 0;
+ok($exited > 0 && $rc == 0, "6 the machine stops when told (exit $rc)");
