@@ -19,6 +19,8 @@
 #   make soak               64 NFS clients + wrk against httpd for SOAK_SECONDS (180)
 #   make mm-kill            allocator users SIGKILLed at random instants: MM_KILL_RUNS (20) runs
 #                           of 300 kills, each its own seed (one run is part of check-unit)
+#   make inet-kill          the network stack's users SIGKILLed at random instants: INET_KILL_RUNS
+#                           (10) runs of INET_KILLS (1000) kills (one run of 200 is in check-unit)
 #   make crash              httpd SIGKILLed mid-write CRASH_ITERATIONS (200) times over a state
 #                           image: every acknowledged write must be back (t/module/69_crash.t)
 #   make install            both of:
@@ -195,6 +197,20 @@ mm-kill: $(O)/t/mm-kill.t
 		MM_KILL_SEED=$$i $(O)/t/mm-kill.t >$(O)/t/mm-kill.$$i.log 2>&1 || \
 		{ fails=$$((fails + 1)); echo "run $$i failed: $(O)/t/mm-kill.$$i.log"; }; done; \
 	echo "mm-kill: $$fails of $(MM_KILL_RUNS) runs failed"; [ $$fails -eq 0 ]
+
+# Death at random instants in the network stack (t/unit/test_inet_death.c 16-17):
+# one run of 200 kills is part of check-unit; make inet-kill runs INET_KILL_RUNS
+# more of INET_KILLS kills, each with its own seed.
+INET_KILL_RUNS ?= 10
+INET_KILLS ?= 1000
+.PHONY: inet-kill
+inet-kill: $(O)/t/test_inet_death.t
+	fails=0; for i in $$(seq 1 $(INET_KILL_RUNS)); do \
+		UML_INET_KILLS=$(INET_KILLS) UML_INET_KILL_SEED=$$i $(O)/t/test_inet_death.t \
+			>$(O)/t/inet-kill.$$i.log 2>&1 || \
+		{ fails=$$((fails + 1)); echo "run $$i failed: $(O)/t/inet-kill.$$i.log"; }; \
+		grep '^# random kills' $(O)/t/inet-kill.$$i.log; done; \
+	echo "inet-kill: $$fails of $(INET_KILL_RUNS) runs failed"; [ $$fails -eq 0 ]
 
 # The crash and disk-full tests' NFS client (t/module/69_crash.t, 69_full.t):
 # stable writes only, each acknowledgement printed as it comes.

@@ -77,15 +77,25 @@ static void debug_on_free(const struct kmem_cache *c, void *obj)
 	memset(obj, MM_POISON, c->size - MM_RZ);
 	*rz_of(c, obj) = RZ_FREE;
 }
+
+/* A stray taken back: one whose free a death cut short is already marked freed. */
+static void debug_on_reclaim(const struct kmem_cache *c, void *obj)
+{
+	if (*rz_of(c, obj) == RZ_LIVE)
+		debug_on_free(c, obj);
+	else
+		debug_free_init(c, obj);
+}
 #else
-#define MM_RZ		       0
+#define MM_RZ			 0
 static inline void debug_free_init(const struct kmem_cache *c, void *obj)
 {
 	(void)c;
 	(void)obj;
 }
-#define debug_on_alloc(c, obj) debug_free_init(c, obj)
-#define debug_on_free(c, obj)  debug_free_init(c, obj)
+#define debug_on_alloc(c, obj)	 debug_free_init(c, obj)
+#define debug_on_free(c, obj)	 debug_free_init(c, obj)
+#define debug_on_reclaim(c, obj) debug_free_init(c, obj)
 #endif
 
 /* Smallest slab order that holds at least 8 objects, up to 8 pages. */
@@ -690,7 +700,7 @@ static bool ptr_in(const uintptr_t *set, size_t n, const void *p)
 }
 
 static unsigned reclaim(struct kmem_cache *c, const void *const *owned, size_t nowned,
-			bool (*stray)(const void *obj, void *arg), void *arg)
+			bool (*stray)(void *obj, void *arg), void *arg)
 {
 	struct mm_zone *z = mm_cur;
 	size_t nheld = 0, cap = (size_t)MM_MAX_TSLOTS * (MM_MAG_SIZE + 1);
@@ -732,7 +742,7 @@ static unsigned reclaim(struct kmem_cache *c, const void *const *owned, size_t n
 			if ((isfree[i / 64] >> (i % 64)) & 1 || ptr_in(keep, nowned + nheld, obj) ||
 			    (stray && !stray(obj, arg)))
 				continue;
-			debug_on_free(c, obj);
+			debug_on_reclaim(c, obj);
 			mm_poison(obj, c->size);
 			kmem_cache_free_locked(z, c, obj);
 			freed++;
@@ -748,8 +758,7 @@ unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size
 	return reclaim(c, owned, nowned, NULL, NULL);
 }
 
-unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(const void *obj, void *arg),
-			       void *arg)
+unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(void *obj, void *arg), void *arg)
 {
 	return reclaim(c, NULL, 0, stray, arg);
 }

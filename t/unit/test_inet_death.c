@@ -23,9 +23,20 @@
  * 10-11 a child dies holding inet.lock with a UDP socket made and not yet
  *       listed, and one holding an interface's lock: the next holders give
  *       the socket back and drop the neighbour cache, and both work on
- * 12-    (debug build) the sweep: a child doing all of 1's work is killed at
+ * 12-15 (debug build) the sweep: a child doing all of 1's work is killed at
  *       its first, second, ... N-th lock instant until it gets through;
  *       after each death the reaper runs and the same must hold as in 1-6
+ * 16-17 the same work in a loop, the child SIGKILLed at a random instant
+ *       0.2-3 ms in, 200 times (UML_INET_KILLS; `make inet-kill` runs more,
+ *       each seed its own, UML_INET_KILL_SEED): after each death no socket
+ *       is left, the budget never says less than the buffers and sockets
+ *       hold (nothing uncharged twice), the check is clean, and the stack
+ *       works. Reported, not asserted: the budget a death between a charge
+ *       and its record leaves charged to nothing, and objects the allocator
+ *       itself loses when a thread dies inside it (doc/design.md, "Death in
+ *       the stack"). These runs found the users' lists' back links, queues
+ *       freed before they were emptied, a tail a dead taker left behind, and
+ *       reaped objects keeping the marks that made them strays.
  */
 #include <errno.h>
 #include <signal.h>
@@ -196,9 +207,16 @@ static bool stack_works(uint16_t port)
 	struct tcp_sock *l, *c, *s;
 	bool good;
 
-	if (tcp_open(&l) || tcp_bind(l, 0, port) || tcp_listen(l, 4))
+	int err;
+
+	if ((err = tcp_open(&l)) || (err = tcp_bind(l, 0, port)) || (err = tcp_listen(l, 4))) {
+		diag("stack_works: listener on %u: %d", port, err);
 		return false;
-	good = pair(l, port, &c, &s) == 0 && exchange(c, s, 8192) && exchange(s, c, 8192);
+	}
+	err = pair(l, port, &c, &s);
+	if (err)
+		diag("stack_works: connection to %u: %d", port, err);
+	good = !err && exchange(c, s, 8192) && exchange(s, c, 8192);
 	if (good) {
 		tcp_close(c);
 		tcp_close(s);
@@ -262,21 +280,23 @@ static bool check_ok(void)
  */
 static void child_work(void)
 {
+	static uint16_t round; /* ports of its own each round: a loop's TIME-WAITs differ */
 	struct tcp_sock *l, *c, *s;
 	struct udp_sock *u;
 	uint8_t buf[20480];
 	struct pkb *hand;
 
 	memset(buf, 'x', sizeof(buf));
-	if (udp_open(&u) || udp_bind(u, 0, 7000))
+	round++;
+	if (udp_open(&u) || udp_bind(u, 0, (uint16_t)(7000 + round % 500)))
 		_exit(2);
 	for (int i = 0; i < 3; i++)
-		if (udp_sendto(u, buf, 100, PEER_IP, 7000) != 100)
+		if (udp_sendto(u, buf, 100, PEER_IP, (uint16_t)(7000 + round % 500)) != 100)
 			_exit(3);
 	run(1);
-	if (tcp_open(&l) || tcp_bind(l, 0, 8000) || tcp_listen(l, 4))
+	if (tcp_open(&l) || tcp_bind(l, 0, (uint16_t)(9000 + round % 500)) || tcp_listen(l, 4))
 		_exit(4);
-	if (pair(l, 8000, &c, &s))
+	if (pair(l, (uint16_t)(9000 + round % 500), &c, &s))
 		_exit(5);
 	if (tcp_send(c, buf, sizeof(buf), 0) <= 0 || tcp_send(s, buf, 5000, 0) != 5000)
 		_exit(6);
@@ -470,6 +490,106 @@ static void test_sweep(void)
 }
 #endif
 
+/* The child's work in a loop, each round's sockets closed again, until it is killed. */
+static _Noreturn void child_loop(void)
+{
+	for (;;)
+		child_work();
+}
+
+/* What the handed-out objects say the budget holds (only while nobody else runs). */
+struct audit {
+	uint64_t bytes, buffers, lost;
+};
+
+static bool audit_pkb(void *obj, void *arg)
+{
+	struct audit *a = arg;
+	const struct pkb *p = obj;
+
+	/* One the allocator lost when a thread died in it is a pkb_alloc'd buffer no longer. */
+	if (p->cap == INET_PKB_CAP && p->truesize == inet_stack->pkb_cache->size) {
+		a->bytes += p->truesize;
+		a->buffers++;
+	} else {
+		a->lost++;
+	}
+	return false;
+}
+
+static bool audit_tcp(void *obj, void *arg)
+{
+	struct audit *a = arg;
+
+	if (((const struct tcp_sock *)obj)->charged == TCP_CHARGED)
+		a->bytes += sizeof(struct tcp_sock);
+	return false;
+}
+
+static struct audit audit(void)
+{
+	struct audit a = {0};
+
+	kmem_cache_reclaim_if(inet_stack->pkb_cache, audit_pkb, &a);
+	kmem_cache_reclaim_if(inet_stack->tcp_cache, audit_tcp, &a);
+	return a;
+}
+
+static void test_random_kills(unsigned kills, unsigned seed)
+{
+	struct usage before, after;
+	uint64_t pages, excess = 0, lost = 0;
+	int bad_sockets = 0, below = 0, bad_check = 0, broken = 0, status;
+
+	srand(seed);
+	settle();
+	before = usage();
+	pages = pages_used();
+	for (unsigned k = 0; k < kills; k++) {
+		struct audit a;
+		pid_t pid = fork();
+
+		if (pid == 0)
+			child_loop();
+		usleep((useconds_t)(200 + rand() % 2800));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		settle();
+		after = usage();
+		a = audit();
+		if (after.tcp != before.tcp || after.udp != before.udp) {
+			diag("kill %u of seed %u: sockets %llu tcp, %llu udp left", k + 1, seed,
+			     (unsigned long long)(after.tcp - before.tcp),
+			     (unsigned long long)(after.udp - before.udp));
+			bad_sockets++;
+		}
+		if (after.mem < a.bytes) {
+			diag(
+			    "kill %u of seed %u: the budget says %zu, the buffers and sockets hold "
+			    "%llu: something was uncharged twice",
+			    k + 1, seed, after.mem, (unsigned long long)a.bytes);
+			below++;
+		}
+		excess = after.mem - a.bytes;
+		lost = a.lost;
+		if (!check_ok())
+			bad_check++;
+		if (k % 50 == 49 && !stack_works(8500)) {
+			diag("the stack broke by kill %u of seed %u", k + 1, seed);
+			broken++;
+		}
+	}
+	diag("random kills: %u, seed %u; at the end %llu bytes of budget charged to nothing and "
+	     "%llu buffers the allocator lost (deaths inside it), %lld pages more in use",
+	     kills, seed, (unsigned long long)excess, (unsigned long long)lost,
+	     (long long)(pages_used() - pages));
+	ok(bad_sockets == 0 && below == 0 && bad_check == 0,
+	   "16 after each of %u deaths at random instants no socket is left, nothing is uncharged "
+	   "twice, the check is clean",
+	   kills);
+	ok(broken == 0 && stack_works(8600), "17 and the stack works on");
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -497,5 +617,8 @@ int main(void)
 #else
 	skip(4, "the lock-instant sweep needs the debug build (make check-debug)");
 #endif
+	test_random_kills(
+	    getenv("UML_INET_KILLS") ? (unsigned)atoi(getenv("UML_INET_KILLS")) : 200,
+	    getenv("UML_INET_KILL_SEED") ? (unsigned)atoi(getenv("UML_INET_KILL_SEED")) : 1);
 	return done_testing();
 }

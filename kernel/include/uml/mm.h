@@ -167,8 +167,11 @@ unsigned kmem_cache_reclaim(struct kmem_cache *c, const void *const *owned, size
  * call). @stray must say no to every object a living user holds, and to an
  * object whose allocation has just returned, before its caller wrote to it
  * (a user marks what it frees, before the free, so that the mark stays).
+ * @stray may write to an object it says yes to -- clear the marks that made
+ * it say so -- since the allocator may lose a free object again when a
+ * thread dies in it, and a lost object must not look like a stray twice.
  */
-unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(const void *obj, void *arg),
+unsigned kmem_cache_reclaim_if(struct kmem_cache *c, bool (*stray)(void *obj, void *arg),
 			       void *arg);
 
 /* Variable-size allocations; NULL when out of memory or @size is 0. */

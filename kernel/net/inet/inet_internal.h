@@ -67,6 +67,12 @@ void pkb_free(struct pkb *p);
 /* This process holds @p now (a buffer taken off a list by hand). */
 void pkb_own(struct pkb *p);
 void pkb_free_list(struct pkb *p);
+/*
+ * Free the buffers a table's list or queue holds, emptying it first: they
+ * are this process's (pkb_own) before it lets go, so a death midway leaves
+ * them to inet_reap, never a table pointing at buffers already freed.
+ */
+void pkb_purge(struct pkb **head);
 /* A copy of @p's data with INET_HEADROOM before it (for duplicates and fragments). */
 struct pkb *pkb_clone(const struct pkb *p);
 static inline uint8_t *pkb_data(struct pkb *p)
@@ -82,6 +88,7 @@ struct pkb_queue {
 };
 void pkb_queue_put(struct pkb_queue *q, struct pkb *p);
 struct pkb *pkb_queue_take(struct pkb_queue *q);
+void pkb_queue_purge(struct pkb_queue *q);
 
 /* --- the stack and its interfaces --- */
 

@@ -76,11 +76,19 @@ fail:
 
 void pkb_free(struct pkb *p)
 {
+	uint32_t truesize;
+
 	if (!p)
 		return;
-	/* Before the free: the object may be handed out again before anyone writes it. */
+	truesize = p->truesize;
+
+	/*
+	 * Before the free, so that a free cut short by a death is neither the
+	 * reaper's (no owner) nor uncharged twice (no charge left on it).
+	 */
 	p->owner = 0;
-	atomic_fetch_sub(&inet_stack->mem_used, p->truesize);
+	p->truesize = 0;
+	atomic_fetch_sub(&inet_stack->mem_used, truesize);
 	if (p->cap == INET_PKB_CAP)
 		kmem_cache_free(inet_stack->pkb_cache, p);
 	else
@@ -95,6 +103,28 @@ void pkb_free_list(struct pkb *p)
 		pkb_free(p);
 		p = next;
 	}
+}
+
+void pkb_purge(struct pkb **head)
+{
+	struct pkb *list = *head;
+
+	for (struct pkb *p = list; p; p = p->next)
+		p->owner = host_pid();
+	*head = NULL;
+	pkb_free_list(list);
+}
+
+void pkb_queue_purge(struct pkb_queue *q)
+{
+	struct pkb *list = q->head;
+
+	for (struct pkb *p = list; p; p = p->next)
+		p->owner = host_pid();
+	q->head = NULL;
+	q->tail = NULL;
+	q->n = q->bytes = 0;
+	pkb_free_list(list);
 }
 
 struct pkb *pkb_clone(const struct pkb *p)
@@ -127,7 +157,8 @@ uint8_t *pkb_push(struct pkb *p, uint32_t n)
 void pkb_queue_put(struct pkb_queue *q, struct pkb *p)
 {
 	p->next = NULL;
-	if (q->tail)
+	/* By the head, not the tail: a taker that died may have left the tail behind. */
+	if (q->head)
 		q->tail->next = p;
 	else
 		q->head = p;
@@ -142,12 +173,13 @@ struct pkb *pkb_queue_take(struct pkb_queue *q)
 
 	if (!p)
 		return NULL;
+	/* Ours before it leaves the queue: a death in between leaves it to inet_reap. */
+	p->owner = host_pid();
 	q->head = p->next;
 	if (!q->head)
 		q->tail = NULL;
 	q->n--;
 	q->bytes -= p->truesize;
 	p->next = NULL;
-	p->owner = host_pid();
 	return p;
 }

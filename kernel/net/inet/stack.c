@@ -203,21 +203,37 @@ static void note_pid(void *arg, uint32_t pid)
 	pids_add(arg, pid);
 }
 
-/* kmem_cache_reclaim_if's walk, used to list the owners of buffers held now. */
-static bool note_owner(const void *obj, void *arg)
+/*
+ * A frame buffer as pkb_alloc made it. An object the allocator lost when a
+ * thread died in it (a free list cut by the repair) is handed out to nobody
+ * and holds whatever its memory last held: it must not name a pid, nor be
+ * uncharged, on the strength of that.
+ */
+static bool pkb_plausible(const struct pkb *p)
 {
-	pids_add(arg, ((const struct pkb *)obj)->owner);
+	return p->cap == INET_PKB_CAP && p->truesize == inet_stack->pkb_cache->size;
+}
+
+/* kmem_cache_reclaim_if's walk, used to list the owners of buffers held now. */
+static bool note_owner(void *obj, void *arg)
+{
+	if (pkb_plausible(obj))
+		pids_add(arg, ((const struct pkb *)obj)->owner);
 	return false;
 }
 
-static bool owned_by_dead(const void *obj, void *arg)
+static bool owned_by_dead(void *obj, void *arg)
 {
-	const struct pkb *p = obj;
+	struct pkb *p = obj;
 	struct pids *dead = arg;
 
 	if (!pids_has(dead, p->owner))
 		return false;
-	dead->bytes += p->truesize;
+	if (pkb_plausible(p))
+		dead->bytes += p->truesize;
+	/* Freed now: not the dead's, nor charged, should the allocator lose it again. */
+	p->owner = 0;
+	p->truesize = 0;
 	return true;
 }
 

@@ -13,6 +13,7 @@
  * refuses a four-tuple that any connection still has.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uml/host.h"
@@ -178,6 +179,7 @@ struct tcp_sock *tcp_new_locked(void)
 		kmem_cache_free(inet_stack->tcp_cache, s);
 		return NULL;
 	}
+	s->charged = TCP_CHARGED;
 	kwait_init(&s->wq);
 	s->sndbuf = INET_TCP_SNDBUF_DEFAULT;
 	s->rcvbuf = INET_TCP_RCVBUF_DEFAULT;
@@ -191,8 +193,10 @@ static void free_locked(struct tcp_sock *s)
 {
 	if (inet_stack->tcp_busy == s)
 		inet_stack->tcp_busy = NULL;
-	kmem_cache_free(inet_stack->tcp_cache, s);
+	/* Uncharged before the free: a free a death cut short is not uncharged twice. */
+	s->charged = 0;
 	inet_mem_uncharge(sizeof(*s));
+	kmem_cache_free(inet_stack->tcp_cache, s);
 }
 
 void tcp_wake(struct tcp_sock *s)
@@ -209,16 +213,13 @@ void tcp_set_state(struct tcp_sock *s, enum tcp_state st)
 /* What a closed connection holds; what was received in order stays for a user to read. */
 static void flush_buffers_locked(struct tcp_sock *s)
 {
-	pkb_free_list(s->sndq.head);
-	s->sndq = (struct pkb_queue){0};
+	pkb_queue_purge(&s->sndq);
 	s->sndq_bytes = 0;
 	if (!s->user) {
-		pkb_free_list(s->rcvq.head);
-		s->rcvq = (struct pkb_queue){0};
+		pkb_queue_purge(&s->rcvq);
 		s->rcvq_bytes = 0;
 	}
-	pkb_free_list(s->ooo);
-	s->ooo = NULL;
+	pkb_purge(&s->ooo);
 	s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 }
 
@@ -324,11 +325,62 @@ static void recount_listeners_locked(void)
 		}
 }
 
-/* Give back the sockets no table holds (made, or unlinked, by a holder that died). */
+/*
+ * The users' list again from its forward links: a socket joins it by one
+ * store of the head and leaves it by one store of its predecessor's link,
+ * so those are always whole; the back links a dead holder was fixing are
+ * not, and a later removal through a stale one writes into another socket.
+ */
+static void users_relink_locked(void)
+{
+	struct tcp_sock **pp = &inet_stack->tcp_users;
+
+	while (*pp) {
+		struct tcp_sock *s = *pp;
+
+		s->uprev = pp;
+		pp = &s->unext;
+	}
+}
+
+struct held {
+	const void **v;
+	size_t n;
+	uint32_t uncharge; /* what the strays freed were charged */
+};
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (const void *const *)a,
+		  y = (uintptr_t) * (const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* kmem_cache_reclaim_if's question: a socket no table holds? */
+static bool stray(void *obj, void *arg)
+{
+	struct tcp_sock *s = obj;
+	struct held *h = arg;
+
+	if (bsearch(&obj, h->v, h->n, sizeof(*h->v), ptr_cmp))
+		return false;
+	if (s->charged == TCP_CHARGED)
+		h->uncharge += (uint32_t)sizeof(struct tcp_sock);
+	s->charged = 0; /* freed now, should the allocator lose it again */
+	return true;
+}
+
+/*
+ * Give back the sockets no table holds: made, or unlinked, by a holder that
+ * died, or lost by the allocator itself when one died in it (those were
+ * never charged).
+ */
 static unsigned reclaim_strays_locked(void)
 {
 	uint64_t in_use = kmem_cache_in_use(inet_stack->tcp_cache);
 	const void **owned = kmalloc((3 * in_use + 1) * sizeof(*owned));
+	struct held h = {.v = owned};
 	size_t n = 0;
 	unsigned freed;
 
@@ -344,9 +396,13 @@ static unsigned reclaim_strays_locked(void)
 		for (struct tcp_sock *s = inet_stack->tcp_bound[b]; s && n < 3 * in_use;
 		     s = s->bnext)
 			owned[n++] = s;
-	freed = kmem_cache_reclaim(inet_stack->tcp_cache, owned, n);
+	qsort(owned, n, sizeof(*owned), ptr_cmp);
+	h.n = n;
+	/* Nobody allocates from or frees to the cache but under tcp_lock: no live hand holds one.
+	 */
+	freed = kmem_cache_reclaim_if(inet_stack->tcp_cache, stray, &h);
 	kfree(owned);
-	inet_mem_uncharge(freed * (uint32_t)sizeof(struct tcp_sock));
+	inet_mem_uncharge(h.uncharge);
 	return freed;
 }
 
@@ -367,6 +423,7 @@ void tcp_repair_locked(void)
 		tcp_done_locked(b, -ECONNRESET);
 		reset = 1;
 	}
+	users_relink_locked();
 	recount_listeners_locked();
 	strays = reclaim_strays_locked();
 	atomic_store(&inet_stack->tcp_next_ms, 0); /* the next tick finds the earliest again */

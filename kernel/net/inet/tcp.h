@@ -68,6 +68,8 @@ enum tcp_state {
 #define TCP_OOO_MAX	   64 /* segments held out of order per connection */
 #define TCP_SACK_BLOCKS	   4
 #define TCP_CHALLENGE_RATE 1000 /* challenge ACKs a second, the stack's (RFC 5961 7) */
+/* A value a lost object's memory is unlikely to hold (tcp.c's reclaim_strays_locked). */
+#define TCP_CHARGED 0x7c9a46e1u
 
 #define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
@@ -102,9 +104,10 @@ struct tcp_sock {
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
 	bool hashed, bound;
-	bool opened;			 /* connect or accept made it a connection once */
-	bool user;			 /* a handle is out: tcp_close/abort has not been called */
-	uint32_t owner;			 /* while user: the pid that opened or accepted it */
+	bool opened;	  /* connect or accept made it a connection once */
+	bool user;	  /* a handle is out: tcp_close/abort has not been called */
+	uint32_t owner;	  /* while user: the pid that opened or accepted it */
+	uint32_t charged; /* TCP_CHARGED: on the stack's budget (a stray may not be) */
 	struct tcp_sock *unext, **uprev; /* while user: on inet.tcp_users */
 	bool nodelay;			 /* Nagle off */
 	bool shut_wr;			 /* the user asked for a FIN */

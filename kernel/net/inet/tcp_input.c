@@ -495,6 +495,7 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 	while (*pp && SEQ_LEQ((*pp)->seq + (*pp)->len, p->seq + p->len)) {
 		struct pkb *gone = *pp; /* wholly covered by the newcomer */
 
+		pkb_own(gone); /* before it leaves the table: a death then leaves it to inet_reap */
 		*pp = gone->next;
 		s->ooo_n--;
 		s->ooo_bytes -= gone->len;
@@ -547,6 +548,7 @@ static void ooo_drain(struct tcp_sock *s)
 	while ((p = s->ooo) && SEQ_LEQ(p->seq, s->rcv_nxt)) {
 		uint32_t cut = s->rcv_nxt - p->seq;
 
+		pkb_own(p);
 		s->ooo = p->next;
 		s->ooo_n--;
 		s->ooo_bytes -= p->len;
@@ -597,8 +599,7 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 	if (s->rcvq.bytes + s->ooo_true + p->truesize > 2 * s->rcvbuf) {
 		if (seq == s->rcv_nxt && s->ooo) {
 			/* Out-of-order data must not starve what comes in order (RFC 2018 8). */
-			pkb_free_list(s->ooo);
-			s->ooo = NULL;
+			pkb_purge(&s->ooo);
 			s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 		}
 		if (s->rcvq.bytes + s->ooo_true + p->truesize > 2 * s->rcvbuf) {

@@ -285,8 +285,7 @@ static void close_locked(struct udp_sock *s)
 		s->uprev = NULL;
 	}
 	spin_lock(&s->wq.lock);
-	pkb_free_list(s->rq.head);
-	s->rq = (struct pkb_queue){0};
+	pkb_queue_purge(&s->rq);
 	spin_unlock(&s->wq.lock);
 	kmem_cache_free(inet_stack->udp_cache, s);
 }
@@ -340,11 +339,15 @@ unsigned udp_reap(const uint32_t *pids, unsigned n)
 
 unsigned udp_repair_locked(void)
 {
+	struct udp_sock **pp = &inet_stack->udp_users;
 	uint64_t in_use = kmem_cache_in_use(inet_stack->udp_cache);
 	const void **owned = kmalloc((2 * in_use + 1) * sizeof(*owned));
 	unsigned freed;
 	size_t n = 0;
 
+	/* The back links from the forward ones, as tcp.c's users_relink_locked. */
+	for (; *pp; pp = &(*pp)->unext)
+		(*pp)->uprev = pp;
 	if (!owned)
 		return 0;
 	for (struct udp_sock *s = inet_stack->udp_users; s && n < 2 * in_use; s = s->unext)
