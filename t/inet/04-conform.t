@@ -15,7 +15,9 @@
 #  1     the machine is up on the TAP; Linux's services are up
 #  then each case, against the machine (M) and then Linux (L):
 #  2-4   handshake with no options, MSS only, MSS+WS+TS+SACK-permitted:
-#        the SYN-ACK has an MSS and only the options offered; data echoes
+#        the SYN-ACK has an MSS and only the options offered; 3000 bytes
+#        echo in segments within our MSS (536 without the option), each
+#        with a timestamp once they are agreed
 #  5-8   a SYN with an unknown option, an option of length 0, one whose
 #        length runs past the header, a truncated MSS: ignored or dropped,
 #        never a malformed answer; a new connection echoes after it (and

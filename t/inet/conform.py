@@ -89,6 +89,7 @@ class Seg:
             struct.unpack("!HHIIBBH", raw[:16])
         hlen = (off >> 4) * 4
         self.opts = parse_options(raw[20:hlen])
+        self.optlen = hlen - 20
         self.data = raw[hlen:ip[IP].len - ip[IP].ihl * 4]
         tcp_len = ip[IP].len - ip[IP].ihl * 4
         self.csum_ok = csum16(pseudo(ip[IP].src, ip[IP].dst, raw[:tcp_len])) == 0
@@ -182,6 +183,7 @@ class Conn:
         self.ws = 0
         self.ts_recent = 0
         self.t0 = time.monotonic()
+        self.largest = 0  # the most a segment read carried, options and data
 
     def tsval(self):
         return int((time.monotonic() - self.t0) * 1000) + 5000
@@ -268,6 +270,10 @@ class Conn:
             for s in self.segs(min(0.5, max(0.01, end - time.monotonic()))):
                 if s.has(F_RST):
                     raise Bad("RST while reading: %r" % s)
+                if self.ts and s.opt(OPT_TS) is None:
+                    raise Bad("no timestamp on %r, timestamps agreed (RFC 7323 3.2)" % s)
+                if s.data:
+                    self.largest = max(self.largest, s.optlen + len(s.data))
                 if s.data or s.has(F_FIN):
                     data, f = self.take(s)
                     got += data
@@ -281,8 +287,9 @@ class Conn:
         return bytes(got)
 
     def echo(self, data, timeout=3):
-        """@data to the echo service and back, checked."""
-        self.send(F_ACK | F_PSH, data)
+        """@data to the echo service (1000 bytes a segment) and back, checked."""
+        for i in range(0, len(data), 1000):
+            self.send(F_ACK | F_PSH, data[i:i + 1000])
         back = self.read(len(data), timeout)
         if back != data:
             raise Bad("echo returned %r for %r" % (back[:32], data[:32]))
@@ -296,7 +303,10 @@ class Conn:
 def handshake(w, offer):
     """SYN-ACK options as the RFCs say for what we offered; then data flows."""
     c = Conn(w, ECHO)
-    opts = {"none": b"", "mss": mss_opt(),
+    # RFC 9293 3.7.1: without the option the peer sends at most 536 bytes
+    # a segment; with it, options and data within the MSS (RFC 6691).
+    ours = {"none": 536, "mss": 700, "all": 1460}[offer]
+    opts = {"none": b"", "mss": mss_opt(700),
             "all": mss_opt() + struct.pack("!BBBB", OPT_NOP, OPT_WS, 3, 3) +
             struct.pack("!BB", OPT_SACKOK, 2) + ts_opt(4242, 0)[2:]}[offer]
     sa = c.open(opts)
@@ -319,9 +329,12 @@ def handshake(w, offer):
             raise Bad("window scale %d > 14" % ws[0])
         c.ts, c.ws = True, 3
         c.ts_recent = struct.unpack("!I", ts[:4])[0]
-    c.echo(b"conformance %s\n" % offer.encode())
+    c.echo(os.urandom(3000))
     c.reset()
-    return "SYN-ACK options %s, MSS %d; echoed" % (kinds, struct.unpack("!H", mss)[0])
+    if c.largest > ours:
+        raise Bad("a segment of %d bytes (options and data), over our MSS %d" % (c.largest, ours))
+    return "SYN-ACK options %s, MSS %d; 3000 bytes echoed in segments of at most %d of %d" % (
+        kinds, struct.unpack("!H", mss)[0], c.largest, ours)
 
 
 BAD_OPTS = {
@@ -366,8 +379,8 @@ def rst(w, how):
     if how == "inwin":
         c.send(F_RST, seq=sadd(c.snd_nxt, 100), ack=0)
         a = c.expect(1.5, lambda s: True, "challenge ACK")
-        if a.flags != F_ACK or a.ack != c.snd_nxt or a.data:
-            raise Bad("not a challenge ACK for %d: %r" % (c.snd_nxt, a))
+        if a.flags != F_ACK or a.ack != c.snd_nxt or a.seq != c.rcv_nxt or a.data:
+            raise Bad("not a challenge ACK <SEQ=%d><ACK=%d>: %r" % (c.rcv_nxt, c.snd_nxt, a))
         c.echo(b"still here")
         c.reset()
         return "challenge ACK ack=RCV.NXT; the connection stays"
@@ -391,8 +404,8 @@ def syn_estab(w):
     c.open()
     c.send(F_SYN, seq=sadd(c.snd_nxt, 1000), ack=0, opts=mss_opt())
     a = c.expect(1.5, lambda s: True, "challenge ACK")
-    if a.flags != F_ACK or a.ack != c.snd_nxt or a.data:
-        raise Bad("not a challenge ACK for %d: %r" % (c.snd_nxt, a))
+    if a.flags != F_ACK or a.ack != c.snd_nxt or a.seq != c.rcv_nxt or a.data:
+        raise Bad("not a challenge ACK <SEQ=%d><ACK=%d>: %r" % (c.rcv_nxt, c.snd_nxt, a))
     c.echo(b"still here")
     c.reset()
     return "challenge ACK; the connection stays"
@@ -403,7 +416,7 @@ def oow_data(w):
     c.open()
     c.send(F_ACK | F_PSH, b"far away", seq=sadd(c.snd_nxt, 1 << 30))
     a = c.expect(1.5, lambda s: True, "ACK")
-    if a.flags & ~F_PSH != F_ACK or a.ack != c.snd_nxt or a.data:
+    if a.flags & ~F_PSH != F_ACK or a.ack != c.snd_nxt or a.seq != c.rcv_nxt or a.data:
         raise Bad("not an ACK of RCV.NXT %d: %r" % (c.snd_nxt, a))
     c.echo(b"near")
     c.reset()
@@ -483,8 +496,8 @@ def active_close(w):
         raise Bad("not the pattern")
     c.send(F_FIN | F_ACK)
     a = c.expect(1.5, lambda s: True, "ACK of our FIN")
-    if a.flags != F_ACK or a.ack != c.snd_nxt:
-        raise Bad("not an ACK of our FIN (%d): %r" % (c.snd_nxt, a))
+    if a.flags != F_ACK or a.ack != c.snd_nxt or a.seq != c.rcv_nxt:
+        raise Bad("not an ACK of our FIN <SEQ=%d><ACK=%d>: %r" % (c.rcv_nxt, c.snd_nxt, a))
     return c
 
 
@@ -498,8 +511,8 @@ def time_wait(w):
     time.sleep(0.3)
     c.send(F_FIN | F_ACK, seq=sadd(c.snd_nxt, -1))
     a = c.expect(1.5, lambda s: True, "ACK of the FIN again")
-    if a.flags != F_ACK or a.ack != c.snd_nxt:
-        raise Bad("not an ACK of our FIN (%d): %r" % (c.snd_nxt, a))
+    if a.flags != F_ACK or a.ack != c.snd_nxt or a.seq != c.rcv_nxt:
+        raise Bad("not an ACK of our FIN <SEQ=%d><ACK=%d>: %r" % (c.rcv_nxt, c.snd_nxt, a))
     return "a retransmitted FIN in TIME-WAIT is ACKed again"
 
 
