@@ -29,14 +29,16 @@
 #  13    SYN on an established connection: challenge ACK (RFC 5961 4)
 #  14    data out of the window: an ACK of RCV.NXT, the data not taken
 #  15    our window 0 while the source has data: probes backing off, the
-#        rest when the window opens
+#        rest as soon as the window opens
 #  16-18 passive close, active close, a FIN again in TIME-WAIT is ACKed
 #  19    delayed ACK for small segments, at once for two full-sized ones
 #  20    SACK block for a hole; the cumulative ACK after it is filled
-#  21    ARP: a reply for the target's address with its MAC, none for another
+#  21    ARP: a reply for the target's address with its MAC, to ours; none
+#        for another
 #  22    ICMP echo with 200 bytes of payload, checked
 #  23    ICMP port unreachable for UDP to a closed port, quoting our headers
-#  24    SYN to a closed port: RST|ACK, ack = seq+1
+#  24    to a closed port, a SYN gets RST|ACK, ack = seq+1; an ACK with data
+#        gets RST, seq = its ack
 #  and last:
 #  25    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
@@ -103,7 +105,7 @@ my @cases = (
 	[21, 'arp',              'ARP'],
 	[22, 'icmp-echo',        'ICMP echo'],
 	[23, 'port-unreach',     'ICMP port unreachable'],
-	[24, 'closed',           'SYN to a closed port'],
+	[24, 'closed',           'SYN and ACK to a closed port'],
 );
 # Cases the machine is known to fail, with the finding: case => reason.
 my %todo = ();

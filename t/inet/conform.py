@@ -451,12 +451,18 @@ def zero_window(w):
     if any(g2 < g1 * 0.8 for g1, g2 in zip(gaps, gaps[1:])) or gaps[-1] < 1.5 * gaps[0]:
         raise Bad("no backoff: %s" % desc)
     c.send(F_ACK, win=65535)
+    opened = time.monotonic()
     c.win = 65535
-    got = c.read(n, timeout=5, fin=True)
+    first = c.expect(1, lambda s: len(s.data) > 1, "data within 1 s of the window opening")
+    resume = first.t - opened
+    got = first.data if first.seq == una else b""
+    c.rcv_nxt = sadd(c.rcv_nxt, len(got))
+    c.send(F_ACK)
+    got += c.read(n - len(got), timeout=5, fin=True)
     if got != pattern(0, n):
         raise Bad("the data after the window opened is not the pattern")
-    return "%d probes of at most 1 byte, backing off (%s); %d bytes and FIN after" % (
-        len(probes), desc, n)
+    return ("%d probes of at most 1 byte, backing off (%s); data %.0f ms after the window "
+            "opened, %d bytes and FIN" % (len(probes), desc, resume * 1000, n))
 
 
 def fin_passive(w):
@@ -576,7 +582,9 @@ def arp(w, other):
     w.send_frame(req)
     for p, _ in w.frames(2):
         if ARP in p and p[ARP].op == 2 and p[ARP].psrc == w.them:
-            if p[ARP].hwsrc.lower() != w.them_mac.lower() or p[ARP].pdst != w.me:
+            if (p[ARP].hwsrc.lower() != w.them_mac.lower() or p[ARP].pdst != w.me or
+                    p[ARP].hwdst.lower() != w.my_mac.lower() or
+                    p[Ether].dst.lower() != w.my_mac.lower()):
                 raise Bad("reply %s is-at %s to %s" % (p[ARP].psrc, p[ARP].hwsrc, p[ARP].pdst))
             break
     else:
@@ -633,7 +641,13 @@ def closed(w):
     r = c.expect(1.5, lambda s: True, "answer to a SYN to a closed port")
     if r.flags != F_RST | F_ACK or r.ack != c.snd_nxt or r.seq != 0:
         raise Bad("not RST|ACK seq 0 ack %d: %r" % (c.snd_nxt, r))
-    return "RST|ACK seq=0 ack=SEG.SEQ+1"
+    # RFC 9293 3.10.7.1: a segment with ACK gets <SEQ=SEG.ACK><CTL=RST>.
+    c = Conn(w, CLOSED_TCP)
+    c.send(F_ACK | F_PSH, b"stray", ack=0x12345678)
+    r = c.expect(1.5, lambda s: True, "answer to an ACK to a closed port")
+    if r.flags != F_RST or r.seq != 0x12345678:
+        raise Bad("not RST seq=SEG.ACK %d: %r" % (0x12345678, r))
+    return "RST|ACK seq=0 ack=SEG.SEQ+1 for a SYN; RST seq=SEG.ACK for an ACK with data"
 
 
 def main():
