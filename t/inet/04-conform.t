@@ -39,8 +39,11 @@
 #  23    ICMP port unreachable for UDP to a closed port, quoting our headers
 #  24    to a closed port, a SYN gets RST|ACK, ack = seq+1; an ACK with data
 #        gets RST, seq = its ack
+#  25    a SYN again in SYN-RECEIVED: the same SYN-ACK again
+#  26    no ACK for the SYN-ACK: it comes again after about 1 s
+#  27    PAWS (RFC 7323 5.3): data with an old TSval dropped and ACKed
 #  and last:
-#  25    the machine stops when told (status 0)
+#  28    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
 # FILE keeps a tcpdump of the TAP.
 use strict;
@@ -106,6 +109,9 @@ my @cases = (
 	[22, 'icmp-echo',        'ICMP echo'],
 	[23, 'port-unreach',     'ICMP port unreachable'],
 	[24, 'closed',           'SYN and ACK to a closed port'],
+	[25, 'syn-again',        'SYN again in SYN-RECEIVED'],
+	[26, 'synack-rtx',       'SYN-ACK retransmitted'],
+	[27, 'paws',             'PAWS: an old timestamp'],
 );
 # Cases the machine is known to fail, with the finding: case => reason.
 my %todo = ();
@@ -279,7 +285,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "25 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "28 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);

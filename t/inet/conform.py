@@ -650,6 +650,57 @@ def closed(w):
     return "RST|ACK seq=0 ack=SEG.SEQ+1 for a SYN; RST seq=SEG.ACK for an ACK with data"
 
 
+def syn_again(w):
+    """A SYN again in SYN-RECEIVED gets the same SYN-ACK (RFC 9293 3.10.7.4)."""
+    c = Conn(w, ECHO)
+    sa = c.syn(mss_opt())
+    if sa is None:
+        raise Bad("no SYN-ACK")
+    c.send(F_SYN, seq=c.iss, ack=0, opts=mss_opt())
+    again = c.expect(1.5, lambda s: True, "answer to the SYN again")
+    if again.flags != F_SYN | F_ACK or again.seq != sa.seq or again.ack != c.snd_nxt:
+        raise Bad("not the SYN-ACK again (%r): %r" % (sa, again))
+    c.send(F_ACK)
+    c.echo(b"after two SYNs")
+    c.reset()
+    return "the same SYN-ACK again; the connection then works"
+
+
+def synack_rtx(w):
+    """Our ACK of the SYN-ACK lost: it comes again after about the initial RTO, 1 s."""
+    c = Conn(w, ECHO)
+    sa = c.syn(mss_opt())
+    if sa is None:
+        raise Bad("no SYN-ACK")
+    again = c.expect(4, lambda s: s.has(F_SYN | F_ACK), "SYN-ACK again")
+    gap = again.t - sa.t
+    if again.seq != sa.seq or again.ack != sa.ack or not 0.8 <= gap <= 3.5:
+        raise Bad("SYN-ACK again after %.2f s: %r, first %r" % (gap, again, sa))
+    c.send(F_ACK)
+    c.echo(b"late ACK")
+    c.reset()
+    return "SYN-ACK again after %.2f s (RFC 6298 2.1: 1 s); the connection then works" % gap
+
+
+def paws(w):
+    """RFC 7323 5.3: a segment with an old TSval is dropped and ACKed."""
+    c = Conn(w, ECHO)
+    sa = c.open(mss_opt() + ts_opt(100000, 0))
+    ts = sa.opt(OPT_TS)
+    if ts is None:
+        raise Bad("TS offered, not in the SYN-ACK")
+    c.ts, c.ts_recent = True, struct.unpack("!I", ts[:4])[0]
+    c.t0 -= 100  # our clock 100 s on: every TSval now is newer than the SYN's
+    c.echo(b"fresh")
+    c.send(F_ACK | F_PSH, b"stale", advance=False, opts=ts_opt(50000, c.ts_recent))
+    a = c.expect(1.5, lambda s: True, "ACK of a segment with an old timestamp")
+    if a.flags & ~F_PSH != F_ACK or a.ack != c.snd_nxt or a.data:
+        raise Bad("not an ACK of RCV.NXT %d: %r" % (c.snd_nxt, a))
+    c.echo(b"fresh again")
+    c.reset()
+    return "dropped (not echoed) and ACKed"
+
+
 def main():
     iface, me, them, them_mac, target = sys.argv[1:6]
     other = them.rsplit(".", 1)[0] + ".99"
@@ -674,6 +725,9 @@ def main():
         "icmp-echo": lambda: icmp_echo(w),
         "port-unreach": lambda: port_unreach(w),
         "closed": lambda: closed(w),
+        "syn-again": lambda: syn_again(w),
+        "synack-rtx": lambda: synack_rtx(w),
+        "paws": lambda: paws(w),
     }
     cases.update({"badopt-" + k: (lambda k=k: badopt(w, k)) for k in BAD_OPTS})
     print("ready", flush=True)
