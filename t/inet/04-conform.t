@@ -42,8 +42,10 @@
 #  25    a SYN again in SYN-RECEIVED: the same SYN-ACK again
 #  26    no ACK for the SYN-ACK: it comes again after about 1 s
 #  27    PAWS (RFC 7323 5.3): data with an old TSval dropped and ACKed
+#  28    data on a SYN: taken and echoed, or left unACKed and echoed when
+#        sent again (RFC 9293 allows both)
 #  and last:
-#  28    the machine stops when told (status 0)
+#  29    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
 # FILE keeps a tcpdump of the TAP.
 use strict;
@@ -112,6 +114,7 @@ my @cases = (
 	[25, 'syn-again',        'SYN again in SYN-RECEIVED'],
 	[26, 'synack-rtx',       'SYN-ACK retransmitted'],
 	[27, 'paws',             'PAWS: an old timestamp'],
+	[28, 'syn-data',         'data on a SYN'],
 );
 # Cases the machine is known to fail, with the finding: case => reason.
 my %todo = ();
@@ -285,7 +288,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "28 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "29 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);

@@ -701,6 +701,31 @@ def paws(w):
     return "dropped (not echoed) and ACKed"
 
 
+def syn_data(w):
+    """Data on a SYN (RFC 9293 3.10.7.3 allows it): taken and delivered, or not ACKed."""
+    c = Conn(w, ECHO)
+    w.drain()
+    c.send(F_SYN, b"on the SYN", opts=mss_opt())
+    sa = c.expect(2, lambda s: s.has(F_SYN | F_ACK), "SYN-ACK")
+    if sa.ack == sadd(c.iss, 1):
+        c.snd_nxt = sadd(c.iss, 1)
+        c.rcv_nxt = sadd(sa.seq, 1)
+        c.send(F_ACK)
+        c.echo(b"on the SYN")
+        how = "the SYN-ACK acks the SYN alone; the data sent again echoes"
+    elif sa.ack == c.snd_nxt:
+        c.rcv_nxt = sadd(sa.seq, 1)
+        c.send(F_ACK)
+        if c.read(10) != b"on the SYN":
+            raise Bad("the SYN's data did not echo")
+        how = "the SYN-ACK acks the data; it echoes"
+    else:
+        raise Bad("SYN-ACK acks %d: neither ISS+1 nor past the data" % sa.ack)
+    c.echo(b"and after")
+    c.reset()
+    return how
+
+
 def main():
     iface, me, them, them_mac, target = sys.argv[1:6]
     other = them.rsplit(".", 1)[0] + ".99"
@@ -728,6 +753,7 @@ def main():
         "syn-again": lambda: syn_again(w),
         "synack-rtx": lambda: synack_rtx(w),
         "paws": lambda: paws(w),
+        "syn-data": lambda: syn_data(w),
     }
     cases.update({"badopt-" + k: (lambda k=k: badopt(w, k)) for k in BAD_OPTS})
     print("ready", flush=True)
