@@ -51,6 +51,9 @@
  *        not 2000), and every byte is read back
  * 20     with the budget spent, a new socket ends the oldest TIME-WAIT
  *        rather than fail
+ * 22     ACKs that answer window probes with a window still 0 are not
+ *        duplicate ACKs: without SACK, the third of them once started a
+ *        fast retransmit of the probe byte (found by t/inet/04-conform)
  * 21     every buffer and connection is back in the end
  */
 #include <errno.h>
@@ -365,6 +368,8 @@ static void test_heavy_loss(struct tcp_sock *c, struct tcp_sock *s)
 	   (unsigned long long)t, max_rto);
 }
 
+static uint16_t seg_wnd = 65535; /* the window seg_in advertises */
+
 /* A segment from the peer to us, fed straight in. */
 static void seg_in(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		   const uint8_t *opt, unsigned olen, const void *data, size_t dlen)
@@ -388,7 +393,7 @@ static void seg_in(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, u
 	put32(t + 8, ack);
 	t[12] = (uint8_t)((20 + olen) / 4 << 4);
 	t[13] = flags;
-	put16_(t + 14, 65535);
+	put16_(t + 14, seg_wnd);
 	memcpy(t + 20, opt, olen);
 	memcpy(t + 20 + olen, data, dlen);
 	put16_(t + 16, inet_csum_fold(inet_csum_add(
@@ -1285,6 +1290,56 @@ static void test_tiny_segments(struct tcp_sock *l)
 	run(10);
 }
 
+/*
+ * RFC 5681 2 defines a duplicate ACK by its fields alone, and a receiver
+ * with its window shut answers every probe with one; but they say nothing
+ * of loss. A connection without SACK (made by hand: the machine's own pairs
+ * agree it) sends into a window that is 0 from the handshake on.
+ */
+static void test_probe_acks(struct tcp_sock *l)
+{
+	static const uint8_t mss[4] = {2, 4, 0x05, 0xb4};
+	struct tcp_sock *s = NULL;
+	uint64_t fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS), last = 0;
+	unsigned probes = 0, close = 0;
+	const uint8_t *t;
+	uint32_t iss;
+	uint8_t d[100] = {0};
+
+	mirror = false;
+	flush_wire();
+	seg_in(4100, 80, 5000, 0, TCP_SYN, mss, sizeof(mss), NULL, 0);
+	t = next_seg();
+	if (!t || t[13] != (TCP_SYN | TCP_ACK))
+		bail_out("no SYN-ACK for the probe test");
+	iss = get32(t + 4);
+	seg_wnd = 0;
+	seg_in(4100, 80, 5001, iss + 1, TCP_ACK, NULL, 0, NULL, 0);
+	if (tcp_accept(l, &s, NULL, NULL, 0) || tcp_send(s, d, sizeof(d), 0) != sizeof(d))
+		bail_out("no connection for the probe test");
+	for (int ms = 0; ms < 16000; ms++) {
+		run(1);
+		while ((t = next_seg())) {
+			if (get16(t) != 80 || get16(t + 2) != 4100 || !(t[13] & TCP_ACK))
+				continue;
+			probes++;
+			close += last && vclock - last < 500;
+			last = vclock;
+			seg_in(4100, 80, 5001, iss + 1, TCP_ACK, NULL, 0, NULL, 0);
+		}
+	}
+	ok(probes >= 3 && close == 0 && inet_mib(INET_MIB_TCP_FAST_RETRANS) == fr0 &&
+	       !s->in_recovery,
+	   "22 %u window probes answered with window 0 in 16 s, none within 500 ms of the last "
+	   "(%u were), no fast retransmit (%llu)",
+	   probes, close, (unsigned long long)(inet_mib(INET_MIB_TCP_FAST_RETRANS) - fr0));
+	seg_wnd = 65535;
+	tcp_abort(s);
+	flush_wire();
+	mirror = true;
+	run(10);
+}
+
 static void test_tw_evict(struct tcp_sock *l)
 {
 	struct tcp_sock *c[4], *s, *x = NULL;
@@ -1320,7 +1375,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(32);
+	plan(33);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1361,6 +1416,7 @@ int main(void)
 	test_scoreboard(l);
 	test_tiny_segments(l);
 	test_tw_evict(l);
+	test_probe_acks(l);
 
 	tcp_close(l);
 	run(61000);

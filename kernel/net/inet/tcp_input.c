@@ -412,13 +412,18 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			tcp_arm_rtx(s); /* RFC 6298 5.3 */
 		tcp_wake(s);
 	} else if (sg->ack == s->snd_una && sg->len == 0 && !(sg->flags & (TCP_SYN | TCP_FIN)) &&
-		   (s->sack_ok ? news : wnd == s->snd_wnd) && s->snd_una != s->snd_max) {
+		   (s->sack_ok ? news : wnd == s->snd_wnd && wnd) && s->snd_una != s->snd_max) {
 		/*
 		 * RFC 5681 2's duplicate ACK; with SACK, RFC 6675 2's alternative: an
 		 * ACK that SACKs new data, though the reader moved the window
 		 * meanwhile, and not one that says nothing new -- a D-SACK of a copy
 		 * the peer had (counting those made every old copy send another), or
-		 * an ACK the network duplicated.
+		 * an ACK the network duplicated. Nor one with the window still shut:
+		 * that is the answer to a window probe (the probe's byte is what is
+		 * outstanding), not news of a loss; the third once sent the probe's
+		 * byte again at once, a fast retransmit into a zero window (BSD
+		 * counts no duplicates while it persists, Linux's probes hold no
+		 * data).
 		 */
 		s->dupacks++;
 		s->dup_acks_seen++;

@@ -1,0 +1,294 @@
+#!/usr/bin/perl
+# Conformance of the machine's stack, segment by segment (issue 13; the
+# model is gVisor's packetimpact): t/inet/conform.py makes segments by hand
+# with scapy in the peer's namespace and checks what comes back against the
+# RFCs. Every case runs twice, against the machine and against Linux, so
+# the script is proven on a stack known to be right; where Linux does what
+# an RFC allows and the machine does what it should, conform.py says why.
+# Two namespaces this test makes and removes: the peer's (tcfp), with the
+# TAP owned by t/inet-drive -- a machine at 10.217.0.2/24 with TCP echo (7),
+# sink (5001) and source (5002) -- and a veth to Linux's namespace (tcfl),
+# where t/inet/tcppeer.py serves the same at 10.217.1.2. In the peer's
+# namespace nftables drops the RSTs its own Linux would send from the
+# ports conform.py uses (40000-59999), since no socket there owns them.
+# Needs root, /dev/net/tun, ip, nft, ethtool and Debian's python3-scapy.
+#  1     the machine is up on the TAP; Linux's services are up
+#  then each case, against the machine (M) and then Linux (L):
+#  2-4   handshake with no options, MSS only, MSS+WS+TS+SACK-permitted:
+#        the SYN-ACK has an MSS and only the options offered; 3000 bytes
+#        echo in segments within our MSS (536 without the option), each
+#        with a timestamp once they are agreed
+#  5-8   a SYN with an unknown option, an option of length 0, one whose
+#        length runs past the header, a truncated MSS: ignored or dropped,
+#        never a malformed answer; a new connection echoes after it (and
+#        the machine answers "stat")
+#  9     a bad TCP checksum: no answer, the data not taken, counted
+#        (tcp_in_errs; Linux's TcpInCsumErrors)
+#  10-12 RST in the window but not at RCV.NXT: challenge ACK, connection
+#        stays; at RCV.NXT: gone; out of the window: ignored (RFC 5961 3)
+#  13    SYN on an established connection: challenge ACK (RFC 5961 4)
+#  14    data out of the window: an ACK of RCV.NXT, the data not taken
+#  15    our window 0 while the source has data: probes backing off, the
+#        rest as soon as the window opens
+#  16-18 passive close, active close, a FIN again in TIME-WAIT is ACKed
+#  19    delayed ACK for small segments, at once for two full-sized ones
+#  20    SACK block for a hole; the cumulative ACK after it is filled
+#  21    ARP: a reply for the target's address with its MAC, to ours; none
+#        for another
+#  22    ICMP echo with 200 bytes of payload, checked
+#  23    ICMP port unreachable for UDP to a closed port, quoting our headers
+#  24    to a closed port, a SYN gets RST|ACK, ack = seq+1; an ACK with data
+#        gets RST, seq = its ack
+#  25    a SYN again in SYN-RECEIVED: the same SYN-ACK again
+#  26    no ACK for the SYN-ACK: it comes again after about 1 s
+#  27    PAWS (RFC 7323 5.3): data with an old TSval dropped and ACKed
+#  28    data on a SYN: taken and echoed, or left unACKed and echoed when
+#        sent again (RFC 9293 allows both)
+#  and last:
+#  29    the machine stops when told (status 0)
+# UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
+# FILE keeps a tcpdump of the TAP.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../nfs/lib";
+use Test::More;
+use IPC::Open2;
+use Time::HiRes qw(sleep time);
+use NfsTest;
+
+# A program on PATH, or ''.
+sub which {
+	my ($name) = @_;
+	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
+		return "$_/$name" if -x "$_/$name";
+	}
+	return '';
+}
+
+my ($nsp, $nsl) = ("tcfp$$", "tcfl$$");
+my ($tap, $va, $vb) = ('tcftap0', 'tcfv0a', 'tcfv0b');
+my %me = (M => '10.217.0.1', L => '10.217.1.1');
+my %peer = (M => '10.217.0.2', L => '10.217.1.2');
+my %dev = (M => $tap, L => $va);
+my %name = (M => 'machine', L => 'Linux');
+my $conform = "$FindBin::Bin/conform.py";
+my $peerpy = "$FindBin::Bin/tcppeer.py";
+my $drive = build_dir() . '/t/inet-drive';
+my $py = '/usr/bin/python3';    # Debian's, with its scapy (not a python3 of pyenv's)
+plan(skip_all => "$drive not built (make)") unless -x $drive;
+plan(skip_all => 'needs root (network namespaces, a TAP device)') unless $> == 0;
+plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+my ($ip, $nft, $ethtool, $nstat, $tcpdump) =
+    (which('ip'), which('nft'), which('ethtool'), which('nstat'), which('tcpdump'));
+plan(skip_all => 'needs ip, nft and ethtool') unless $ip && $nft && $ethtool;
+plan(skip_all => "needs $py with scapy (python3-scapy)")
+    unless system("$py -c 'import scapy.all' >/dev/null 2>&1") == 0;
+my @targets = grep { /^[ML]$/ } split(//, $ENV{UML_CONFORM_PEERS} // 'ML');
+my $machine = grep { $_ eq 'M' } @targets;
+
+my @cases = (
+	[2,  'opts-none',        'handshake, no options'],
+	[3,  'opts-mss',         'handshake, MSS only'],
+	[4,  'opts-all',         'handshake, MSS+WS+TS+SACK-permitted'],
+	[5,  'badopt-unknown',   'SYN with an unknown option'],
+	[6,  'badopt-len0',      'SYN with an option of length 0'],
+	[7,  'badopt-past',      'SYN with an option past the header'],
+	[8,  'badopt-truncmss',  'SYN with a truncated MSS'],
+	[9,  'csum',             'bad TCP checksum'],
+	[10, 'rst-inwin',        'RST in window, not exact'],
+	[11, 'rst-exact',        'RST at RCV.NXT'],
+	[12, 'rst-oow',          'RST out of window'],
+	[13, 'syn-estab',        'SYN on an established connection'],
+	[14, 'oow-data',         'data out of window'],
+	[15, 'zero-window',      'zero window: persist'],
+	[16, 'fin-passive',      'passive close'],
+	[17, 'fin-active',       'active close'],
+	[18, 'time-wait',        'FIN again in TIME-WAIT'],
+	[19, 'delayed-ack',      'delayed ACK'],
+	[20, 'sack',             'SACK after a hole'],
+	[21, 'arp',              'ARP'],
+	[22, 'icmp-echo',        'ICMP echo'],
+	[23, 'port-unreach',     'ICMP port unreachable'],
+	[24, 'closed',           'SYN and ACK to a closed port'],
+	[25, 'syn-again',        'SYN again in SYN-RECEIVED'],
+	[26, 'synack-rtx',       'SYN-ACK retransmitted'],
+	[27, 'paws',             'PAWS: an old timestamp'],
+	[28, 'syn-data',         'data on a SYN'],
+);
+# Cases the machine is known to fail, with the finding: case => reason.
+my %todo = ();
+plan(tests => 1 + @cases * @targets + ($machine ? 1 : 0));
+
+my $limit = 300;    # seconds for the whole test; every step has its own bound below
+my (%made, $dpid, $dfrom, $dto, $lpid, $lto, $cap, %cpid, %cfrom, %cto);
+$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
+alarm($limit);
+
+sub cleanup {
+	for my $p (grep { $_ } $dpid, $lpid, $cap, values %cpid) {
+		kill('KILL', $p);
+		waitpid($p, 0);
+	}
+	($dpid, $lpid, $cap, %cpid) = ();
+	system($ip, 'netns', 'del', $_) for grep { $made{$_} } keys %made;
+	%made = ();
+}
+END { my $rc = $?; cleanup(); $? = $rc }
+
+sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
+
+# @code's value, or undef when it took more than $secs (the whole test's
+# alarm goes on after).
+sub bounded {
+	my ($secs, $code) = @_;
+	my ($left, $t0) = (alarm(0), time);
+	my $v = eval {
+		local $SIG{ALRM} = sub { die "timeout\n" };
+		alarm($secs);
+		my $r = $code->();
+		alarm(0);
+		$r;
+	};
+	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1);
+	return $v;
+}
+
+for ($nsp, $nsl) {
+	run($ip, 'netns', 'add', $_);
+	$made{$_} = 1;
+	run($ip, '-n', $_, 'link', 'set', 'lo', 'up');
+}
+run($ip, '-n', $nsp, 'link', 'add', $va, 'type', 'veth', 'peer', 'name', $vb, 'netns', $nsl);
+run($ip, '-n', $nsp, 'addr', 'add', "$me{L}/24", 'dev', $va);
+run($ip, '-n', $nsl, 'addr', 'add', "$peer{L}/24", 'dev', $vb);
+# Segments as Linux makes them, one frame each and with their checksums
+# filled in (veth would pass on 64 KB super-packets and partial checksums).
+for ([$nsp, $va], [$nsl, $vb]) {
+	my ($ns, $d) = @$_;
+	run($ip, '-n', $ns, 'link', 'set', $d, 'gso_max_segs', '1');
+	run("$ip netns exec $ns $ethtool -K $d tx off tso off gso off gro off >/dev/null 2>&1");
+	run($ip, '-n', $ns, 'link', 'set', $d, 'up');
+}
+open(my $nfh, '|-', "$ip netns exec $nsp $nft -f -") or BAIL_OUT("nft: $!");
+print $nfh "table inet tcf {\n chain out {\n  type filter hook output priority 0;\n"
+    . "  tcp sport 40000-59999 tcp flags & rst == rst drop;\n }\n}\n";
+close($nfh) or BAIL_OUT('nft -f failed');
+
+# The machine's counters now ("stat": inet_status lines up to "end"), or
+# undef if it did not answer.
+sub machine_stat {
+	local $SIG{PIPE} = 'IGNORE';
+	$dto->autoflush(1);
+	print $dto "stat\n";
+	my (%c, $end);
+	bounded(5, sub {
+		while (defined(my $l = <$dfrom>)) {
+			($end = 1), last if $l eq "end\n";
+			my ($k, $v) = split(' ', $l);
+			$c{$k} = $v if defined $v;
+		}
+	});
+	return $end ? \%c : undef;
+}
+
+# Linux's TcpInCsumErrors in its namespace (nstat -s: no history file).
+sub linux_csum_errors {
+	return undef unless $nstat;
+	my $out = `$ip netns exec $nsl $nstat -asz TcpInCsumErrors 2>/dev/null`;
+	return $out =~ /TcpInCsumErrors\s+(\d+)/ ? $1 : undef;
+}
+
+my ($ready, $up, %mac) = ('not asked for', !$machine);
+if ($machine) {
+	$dpid = open2($dfrom, $dto, $ip, 'netns', 'exec', $nsp, $drive, '-E', '7', '-K', '5001',
+		      '-S', '5002', $tap, "$peer{M}/24", '7');
+	chomp($ready = bounded(30, sub { scalar(<$dfrom>) }) // 'no answer');
+	$up = $ready =~ /^ready ([0-9a-f:]{17})$/;
+	$mac{M} = $1;
+}
+if ($machine && $up) {
+	run($ip, '-n', $nsp, 'addr', 'add', "$me{M}/24", 'dev', $tap);
+	run($ip, '-n', $nsp, 'link', 'set', $tap, 'up');
+}
+($mac{L}) = `$ip -n $nsl link show $vb` =~ m{link/ether ([0-9a-f:]{17})};
+$lpid = open2(my $lfrom, $lto, $ip, 'netns', 'exec', $nsl, $py, $peerpy, 'serve', $peer{L});
+chomp(my $serving = bounded(30, sub { scalar(<$lfrom>) }) // 'no answer');
+if ((my $pcap = $ENV{UML_CONFORM_PCAP}) && $machine) {
+	$cap = fork() // BAIL_OUT("fork: $!");
+	if (!$cap) {
+		open(STDERR, '>', '/dev/null');
+		exec($ip, 'netns', 'exec', $nsp, $tcpdump, '-i', $tap, '-s', '256', '-w', $pcap);
+		exit 127;
+	}
+	sleep(1);
+}
+my %said;
+for my $t (@targets) {
+	$cpid{$t} = open2($cfrom{$t}, $cto{$t}, $ip, 'netns', 'exec', $nsp, $py, $conform, $dev{$t},
+			  $me{$t}, $peer{$t}, $mac{$t} // '00:00:00:00:00:00', $t);
+	$cto{$t}->autoflush(1);
+	chomp($said{$t} = bounded(30, sub { scalar(readline($cfrom{$t})) }) // 'no answer');
+}
+ok($up && $serving eq 'serving' && !grep({ $said{$_} ne 'ready' } @targets),
+   "1 the machine is up on $tap ($ready), Linux serves ($serving), conform.py is ready ("
+   . join(', ', map { "$_: $said{$_}" } @targets) . ')')
+    or BAIL_OUT('no machine, no Linux peer or no conform.py');
+
+# One case against one target: conform.py's line.
+sub conform {
+	my ($t, $case) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	print { $cto{$t} } "$case\n";
+	my $out = bounded(30, sub { scalar(readline($cfrom{$t})) }) // "bad: no answer within 30 s\n";
+	chomp($out);
+	return $out;
+}
+
+for my $c (@cases) {
+	my ($n, $case, $what) = @$c;
+	for my $t (@targets) {
+		my ($before, $lbefore) = ($t eq 'M' && $case eq 'csum' ? machine_stat() : undef,
+					  $t eq 'L' && $case eq 'csum' ? linux_csum_errors() : undef);
+		my $out = conform($t, $case);
+		my $good = $out =~ /^ok /;
+		if ($t eq 'M' && $case =~ /^badopt/) {
+			my $st = machine_stat();
+			$good &&= defined $st;
+			$out .= defined $st ? '; the machine answers stat' : '; the machine does not answer stat';
+		}
+		if ($case eq 'csum' && $t eq 'M') {
+			my $after = machine_stat();
+			my $d = ($after->{tcp_in_errs} // 0) - ($before->{tcp_in_errs} // 0);
+			$good &&= $d >= 1;
+			$out .= "; tcp_in_errs +$d";
+		}
+		if ($case eq 'csum' && $t eq 'L' && defined $lbefore) {
+			my $d = (linux_csum_errors() // 0) - $lbefore;
+			$good &&= $d >= 1;
+			$out .= "; TcpInCsumErrors +$d";
+		}
+	      TODO: {
+			local $TODO = $t eq 'M' ? $todo{$case} : undef;
+			ok($good, "$n$t $what against $name{$t} ($out)");
+		}
+	}
+}
+
+close($cto{$_}) for @targets;
+for my $t (@targets) {
+	delete $cpid{$t} if bounded(10, sub { waitpid($cpid{$t}, 0) });    # else cleanup kills it
+}
+exit(0) unless $machine;
+close($dto);
+my $status = bounded(20, sub { local $/; scalar(<$dfrom>) }) // '';
+kill('KILL', $dpid) unless $status;
+waitpid($dpid, 0);
+my $rc = $?;
+$dpid = undef;
+my %f = map { split / / } grep { / / } split /\n/, $status;
+ok($rc == 0 && $status =~ /^mem_used /m,
+   "29 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   . '(connections in TIME-WAIT among them)')
+    or diag($status);
+close($lto);
