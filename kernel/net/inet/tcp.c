@@ -165,8 +165,11 @@ struct tcp_sock *tcp_new_locked(void)
 	struct tcp_sock *s;
 	size_t used, max;
 
-	/* Room first (ending a TIME-WAIT frees); then allocate, then charge: a death in the
-	 * allocation leaves no charge behind, and there is no lock instant after it. */
+	/*
+	 * Room first (ending a TIME-WAIT frees); then allocate, then charge: a
+	 * death in the allocation leaves no charge behind, and there is no lock
+	 * instant after it.
+	 */
 	inet_mem(&used, &max);
 	if (used + sizeof(*s) > max)
 		evict_time_wait_locked();
