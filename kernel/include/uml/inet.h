@@ -145,6 +145,15 @@ uint64_t inet_mib(enum inet_mib m);
 void inet_mem(size_t *used, size_t *max);
 /* Render every counter and interface as "name value" lines; the length the text needs. */
 size_t inet_status(char *buf, size_t size);
+/*
+ * The TCP sockets (listeners, then connections) in the layout of Linux's
+ * /proc/net/tcp, and the counters in that of /proc/net/snmp (Ip, Icmp, Tcp,
+ * Udp: a line of names, a line of values), into @buf (cut to @size,
+ * always terminated when @size > 0); the length the whole text needs, as
+ * snprintf. status.c says which of Linux's fields are left out.
+ */
+size_t inet_tcp_table(char *buf, size_t size);
+size_t inet_snmp(char *buf, size_t size);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),
