@@ -108,6 +108,16 @@ size_t uml_net_status(char *buf, size_t size)
 	return inet_status(buf, size);
 }
 
+size_t uml_net_tcp_table(char *buf, size_t size)
+{
+	return inet_tcp_table(buf, size);
+}
+
+size_t uml_net_snmp(char *buf, size_t size)
+{
+	return inet_snmp(buf, size);
+}
+
 void uml_nfs_unlisten(struct uml_nfs_listener *l)
 {
 	struct svc_listener sl = {

@@ -454,6 +454,16 @@ int uml_net_if_start(const char *tap, uml_net_queue_t **q);
 void uml_net_if_stop(uml_net_queue_t *q);
 /* The stack's counters and interfaces as "name value" lines; the length the text needs. */
 size_t uml_net_status(char *buf, size_t size);
+/*
+ * The TCP sockets as Linux's /proc/net/tcp shows them (a header line, then
+ * listeners and connections; Linux's state numbers), and the counters as
+ * its /proc/net/snmp (Ip:, Icmp:, Tcp:, Udp:, each a line of names and a
+ * line of values). Cut to @size, terminated when @size > 0; the length the
+ * whole text needs, as snprintf. Without a network: the table's header
+ * alone, and an empty snmp.
+ */
+size_t uml_net_tcp_table(char *buf, size_t size);
+size_t uml_net_snmp(char *buf, size_t size);
 
 /* --- NFS --- */
 
