@@ -442,6 +442,14 @@ int uml_state_sync(void);
  */
 int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err,
 		   size_t errlen);
+/* The interfaces a machine may have. */
+#define UML_NET_IFS_MAX 4
+/*
+ * What uml_net_if_add would say of its arguments, without a machine (for
+ * a configuration's parser): 0, or -EINVAL with the bad word in @err.
+ */
+int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
+		     size_t errlen);
 typedef struct uml_net_queue uml_net_queue_t;
 /*
  * On a CPU: open this process's queue of @tap and start its receive thread

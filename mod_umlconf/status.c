@@ -48,6 +48,15 @@
  *   check               "ok\n" or "FAIL N\n", then a line per part audited and a
  *                       "FAIL ..." line per problem (uml_check); at most once a
  *                       second per child, the last result in between
+ *   net/stack           the machine's own network (UmlConfInterface): "name value\n"
+ *                       per counter of the stack and of each interface (uml_net_status)
+ *   net/tcp             its TCP sockets as Linux's /proc/net/tcp lays them out: a
+ *                       header, then listeners and connections (st in Linux's
+ *                       numbers: 01 ESTABLISHED, 06 TIME_WAIT, 0A LISTEN, ...)
+ *   net/snmp            its counters as Linux's /proc/net/snmp: "Ip:", "Icmp:", "Tcp:",
+ *                       "Udp:" lines of names, each followed by one of values
+ *                       The three are always there: without an interface, stack and
+ *                       snmp are empty and tcp is its header alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -331,9 +340,12 @@ static const struct status_file status_files[] = {
     {"/status/check", render_check},
     {"/status/sched/cpus", uml_sched_status},
     {"/status/sched/summary", render_sched_summary},
+    {"/status/net/stack", uml_net_status},
+    {"/status/net/tcp", uml_net_tcp_table},
+    {"/status/net/snmp", uml_net_snmp},
 };
 
-static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched"};
+static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched", "/status/net"};
 
 static size_t status_render(void *arg, char *buf, size_t size)
 {
@@ -364,6 +376,8 @@ int umlconf_status_tree(struct umlconf_shared *sh)
 
 	(void)sh;
 	rc = uml_mkdir_p("/status/mm", 0755);
+	if (rc == 0)
+		rc = uml_mkdir_p("/status/net", 0755);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(status_files) / sizeof(status_files[0]); i++) {
