@@ -22,6 +22,9 @@
 # 11     a graceful restart keeps the interface (no new umlconf(10054), no
 #        10053) and 12 ping and NFS over it still answer
 # 13     no crash or kernel complaint in the error_log
+# 14-17  httpd -t refuses, naming the bad word: an IPv6 address (not
+#        supported yet), a prefix past 30, a gateway off the subnet, a
+#        fifth interface
 #
 # On a private httpd (HTTP 8579) with the suite's MPM. Needs root (a
 # namespace, a TAP device, a bridge) and /dev/net/tun; /dev/net/tun is
@@ -32,6 +35,8 @@
 # ucv<pid>/ucp<pid> (veth); all removed at the end.
 use strict;
 use warnings FATAL => 'all';
+use feature 'state';
+use File::Path ();
 use File::Temp ();
 
 sub which {
@@ -70,7 +75,7 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 13;
+plan tests => 17;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -209,3 +214,23 @@ my $log = do { open my $l, '<', $h->{log}; local $/; <$l> // '' };
 ok $log =~ /umlconf\(10054\)/ && $log !~ /Segmentation fault|exit signal|umlconf\(10056\)|lock .*taken over/,
     '13 the error_log says the interface was made, and no child crashed or lost its queue'
     or diag(join "\n", grep { /umlconf\(|signal|fault/ } split /\n/, $log);
+
+# Configuration mistakes, as `apachectl configtest` shows them.
+my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
+my $five = join '', map { "UmlConfInterface uc$$-$_ 10.219.$_.2/24\n" } 1 .. 5;
+for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6.*not support/, 'an IPv6 address'],
+    ["UmlConfInterface $tap 10.219.0.2/33\n", qr/10\.219\.0\.2\/33: an IPv4 address and a prefix of 1 to 30/, 'prefix 33'],
+    ["UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n", qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/,
+        'a gateway off the subnet'],
+    [$five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface']) {
+    state $n = 14;
+    my ($extra, $want, $what) = @$case;
+    my $bad = private_httpd(name => '99_interface_bad', http_port => 8578, nfs_port => 12578, extra => $extra);
+    File::Path::make_path("$bad->{root}/logs", "$bad->{root}/htdocs");
+    open my $c, '>', $bad->{conf} or die "$bad->{conf}: $!";
+    print $c $bad->conf_text;
+    close $c;
+    my ($rc, $out, $err) = UmlConf::Test::Httpd::run_timed(20, undef, $httpd, '-t', '-f', $bad->{conf});
+    like "exit $rc: $out$err", qr/^exit [1-9].*$want/s, ($n++) . " httpd -t refuses $what, naming it"
+        or diag("exit $rc: $out$err");
+}
