@@ -3,8 +3,9 @@
  * one host thread, with every signal blocked so httpd's signal handling is
  * unchanged, that runs the child's kernel threads: the watcher, the NFS
  * service (an acceptor and a thread per connection), the receive thread of
- * its queue of each UmlConfInterface and a stopper (uml_cpu_stop_on_fd). The child's pool cleanup
- * makes the stopper end them all, joins the host thread and detaches.
+ * its queue of each UmlConfInterface and a stopper (uml_cpu_stop_on_fd).
+ * The child's pool cleanup makes the stopper end them all, joins the host
+ * thread and detaches.
  *
  * When httpd collects a dead child (child_status hook, at once) the parent
  * frees the CPUs of children that died without detaching (uml_reap) and

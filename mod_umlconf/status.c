@@ -314,7 +314,10 @@ static size_t render_fs(char *buf, size_t size)
 
 struct status_file {
 	const char *path;
-	/* Write the content into @buf (at most @size bytes); return its length. */
+	/*
+	 * Write the content into @buf (at most @size bytes, NUL included);
+	 * return its length, or what it would be when cut.
+	 */
 	size_t (*render)(char *buf, size_t size);
 };
 
@@ -350,10 +353,13 @@ static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sche
 static size_t status_render(void *arg, char *buf, size_t size)
 {
 	const struct status_file *f = arg;
+	size_t n;
 
 	if (!umlconf_sh || size == 0)
 		return 0;
-	return f->render(buf, size);
+	/* libuml's renderers say what the whole text needs, as snprintf: keep what fits. */
+	n = f->render(buf, size);
+	return n < size ? n : size - 1;
 }
 
 /* Read-only files normally never get here; if a write does, say who tried. */
