@@ -14,6 +14,8 @@
 #include "uml/nfs3.h"
 #include "uml/svc.h"
 
+_Static_assert(UML_NET_IFS_MAX == INET_MAX_IFS, "uml.h and the stack agree on the interfaces");
+
 /* "a.b.c.d" into host order; false when it is not one. */
 static bool parse_v4(const char *s, uint32_t *out)
 {
@@ -25,18 +27,24 @@ static bool parse_v4(const char *s, uint32_t *out)
 	return true;
 }
 
-int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err, size_t errlen)
+/*
+ * @tap, @cidr and @gateway into @cfg, with the rules netif_create applies,
+ * so that a mistake is named before there is a machine to ask: 0 or
+ * -EINVAL with the bad word in @err.
+ */
+static int if_parse(const char *tap, const char *cidr, const char *gateway,
+		    struct netif_config *cfg, char *err, size_t errlen)
 {
-	struct netif_config cfg = {0};
 	char addr[INET_ADDRSTRLEN];
 	const char *slash = cidr ? strchr(cidr, '/') : NULL;
 	char *end;
 	unsigned long prefix;
-	int rc;
+	uint32_t mask, host;
 
-	if (!tap || !*tap || strlen(tap) >= sizeof(cfg.name)) {
+	memset(cfg, 0, sizeof(*cfg));
+	if (!tap || !*tap || strlen(tap) >= sizeof(cfg->name)) {
 		snprintf(err, errlen, "interface name \"%s\": 1 to %zu characters", tap ? tap : "",
-			 sizeof(cfg.name) - 1);
+			 sizeof(cfg->name) - 1);
 		return -EINVAL;
 	}
 	if (!slash || (size_t)(slash - cidr) >= sizeof(addr)) {
@@ -48,16 +56,49 @@ int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char 
 	addr[slash - cidr] = '\0';
 	errno = 0;
 	prefix = strtoul(slash + 1, &end, 10);
-	if (!parse_v4(addr, &cfg.addr) || !slash[1] || *end || errno || prefix < 1 || prefix > 30) {
+	if (!parse_v4(addr, &cfg->addr) || !slash[1] || *end || errno || prefix < 1 ||
+	    prefix > 30) {
 		snprintf(err, errlen, "%s: an IPv4 address and a prefix of 1 to 30", cidr);
 		return -EINVAL;
 	}
-	if (gateway && !parse_v4(gateway, &cfg.gateway)) {
+	mask = ~0u << (32 - prefix);
+	host = cfg->addr & ~mask;
+	if (host == 0 || host == ~mask || cfg->addr >> 24 == 0 || cfg->addr >> 24 == 127 ||
+	    cfg->addr >> 28 >= 14) {
+		snprintf(err, errlen,
+			 "%s: not a host's address (the subnet's own, its broadcast, 0/8, "
+			 "127/8 or multicast)",
+			 cidr);
+		return -EINVAL;
+	}
+	if (gateway && !parse_v4(gateway, &cfg->gateway)) {
 		snprintf(err, errlen, "gateway %s: not an IPv4 address", gateway);
 		return -EINVAL;
 	}
-	snprintf(cfg.name, sizeof(cfg.name), "%s", tap);
-	cfg.prefix_len = (unsigned)prefix;
+	if (gateway && ((cfg->gateway & mask) != (cfg->addr & mask) || cfg->gateway == cfg->addr)) {
+		snprintf(err, errlen, "gateway %s: not another host of %s", gateway, cidr);
+		return -EINVAL;
+	}
+	snprintf(cfg->name, sizeof(cfg->name), "%s", tap);
+	cfg->prefix_len = (unsigned)prefix;
+	return 0;
+}
+
+int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
+		     size_t errlen)
+{
+	struct netif_config cfg;
+
+	return if_parse(tap, cidr, gateway, &cfg, err, errlen);
+}
+
+int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err, size_t errlen)
+{
+	struct netif_config cfg;
+	int rc = if_parse(tap, cidr, gateway, &cfg, err, errlen);
+
+	if (rc)
+		return rc;
 	rc = inet_init(0);
 	if (rc) {
 		snprintf(err, errlen, "the machine's network: %s", strerror(-rc));
@@ -69,6 +110,9 @@ int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char 
 			 "%s on %s: not a host of its subnet, or the gateway is off it", cidr, tap);
 	else if (rc == -EEXIST)
 		snprintf(err, errlen, "%s: the machine has that interface already", tap);
+	else if (rc == -ENOSPC)
+		snprintf(err, errlen, "%s: the machine has %d interfaces already", tap,
+			 UML_NET_IFS_MAX);
 	else if (rc)
 		snprintf(err, errlen, "%s: %s", tap, strerror(-rc));
 	return rc;
@@ -106,6 +150,16 @@ void uml_net_if_stop(uml_net_queue_t *q)
 size_t uml_net_status(char *buf, size_t size)
 {
 	return inet_status(buf, size);
+}
+
+size_t uml_net_tcp_table(char *buf, size_t size)
+{
+	return inet_tcp_table(buf, size);
+}
+
+size_t uml_net_snmp(char *buf, size_t size)
+{
+	return inet_snmp(buf, size);
 }
 
 void uml_nfs_unlisten(struct uml_nfs_listener *l)

@@ -442,6 +442,14 @@ int uml_state_sync(void);
  */
 int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err,
 		   size_t errlen);
+/* The interfaces a machine may have. */
+#define UML_NET_IFS_MAX 4
+/*
+ * What uml_net_if_add would say of its arguments, without a machine (for
+ * a configuration's parser): 0, or -EINVAL with the bad word in @err.
+ */
+int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
+		     size_t errlen);
 typedef struct uml_net_queue uml_net_queue_t;
 /*
  * On a CPU: open this process's queue of @tap and start its receive thread
@@ -454,6 +462,16 @@ int uml_net_if_start(const char *tap, uml_net_queue_t **q);
 void uml_net_if_stop(uml_net_queue_t *q);
 /* The stack's counters and interfaces as "name value" lines; the length the text needs. */
 size_t uml_net_status(char *buf, size_t size);
+/*
+ * The TCP sockets as Linux's /proc/net/tcp shows them (a header line, then
+ * listeners and connections; Linux's state numbers), and the counters as
+ * its /proc/net/snmp (Ip:, Icmp:, Tcp:, Udp:, each a line of names and a
+ * line of values). Cut to @size, terminated when @size > 0; the length the
+ * whole text needs, as snprintf. Without a network: the table's header
+ * alone, and an empty snmp.
+ */
+size_t uml_net_tcp_table(char *buf, size_t size);
+size_t uml_net_snmp(char *buf, size_t size);
 
 /* --- NFS --- */
 

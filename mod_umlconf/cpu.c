@@ -2,9 +2,10 @@
  * Each httpd child is a CPU of the machine: child_init attaches it and starts
  * one host thread, with every signal blocked so httpd's signal handling is
  * unchanged, that runs the child's kernel threads: the watcher, the NFS
- * service (an acceptor and a thread per connection) and a stopper
- * (uml_cpu_stop_on_fd). The child's pool cleanup makes the stopper end them
- * all, joins the host thread and detaches.
+ * service (an acceptor and a thread per connection), the receive thread of
+ * its queue of each UmlConfInterface and a stopper (uml_cpu_stop_on_fd).
+ * The child's pool cleanup makes the stopper end them all, joins the host
+ * thread and detaches.
  *
  * When httpd collects a dead child (child_status hook, at once) the parent
  * frees the CPUs of children that died without detaching (uml_reap) and
@@ -68,6 +69,7 @@ static void cpu_threads_stop(void *arg)
 	(void)arg;
 	if (cpu_threads.server)
 		uml_nfs_stop(cpu_threads.server);
+	umlconf_interfaces_stop();
 	if (cpu_threads.watcher)
 		uml_thread_interrupt(cpu_threads.watcher);
 	uml_import_stop();
@@ -110,6 +112,15 @@ static void *cpu_main(void *arg)
 				     (long)pid);
 		}
 		umlconf_import_start();
+		/*
+		 * NFS on the machine's address answers through the queue of the
+		 * process whose thread sends: a child without its queue would
+		 * take connections it cannot answer, so it leaves them to the
+		 * others.
+		 */
+		if (umlconf_interfaces_start() < 0 && cpu_threads.nfs &&
+		    (cpu_threads.nfs->net_tcp || cpu_threads.nfs->net_udp))
+			cpu_threads.nfs = NULL;
 		if (cpu_threads.nfs) {
 			rc = uml_nfs_start(cpu_threads.nfs, &cpu_threads.server);
 			if (rc < 0)
@@ -222,7 +233,7 @@ void umlconf_cpu_start(apr_pool_t *pchild, server_rec *s, const struct uml_nfs_l
 	apr_pool_cleanup_register(pchild, NULL, cpu_stop, apr_pool_cleanup_null);
 
 	cpu_threads.me = me;
-	cpu_threads.nfs = nfs && nfs->tcp_fd >= 0 ? nfs : NULL;
+	cpu_threads.nfs = nfs && (nfs->tcp_fd >= 0 || nfs->net_tcp || nfs->net_udp) ? nfs : NULL;
 	cpu_threads.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (cpu_threads.stop_fd < 0)
 		rc = -errno;

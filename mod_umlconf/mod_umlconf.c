@@ -13,6 +13,9 @@
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
  *   UmlConfImport     nfs://central/fleet interval=1s  # knobs from a central export
+ *   UmlConfInterface  uc0 10.20.0.2/24 [10.20.0.1]     # the machine's own network on a TAP
+ *                                         # device (up to 4); UmlConfNFS 10.20.0.2 then
+ *                                         # serves NFS on the machine's own TCP/IP stack
  *
  * Without UmlConfExport, "/" is exported read-only to 127.0.0.1 and ::1.
  *
@@ -69,6 +72,7 @@ struct nfs_kept {
 	unsigned protos;
 	pid_t owner;	 /* the parent: only it withdraws the rpcbind entries */
 	bool registered; /* entries of ours may be in rpcbind */
+	bool net;	 /* on the machine's own address (UmlConfInterface) */
 };
 
 static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
@@ -81,6 +85,7 @@ static void *umlconf_create_server(apr_pool_t *p, server_rec *s)
 	c->nfs_protos = UML_NFS_TCP;
 	c->key_file = UMLCONF_DEFAULT_KEY_FILE;
 	c->exports = apr_array_make(p, 2, sizeof(struct umlconf_export));
+	c->ifaces = apr_array_make(p, UML_NET_IFS_MAX, sizeof(struct umlconf_iface));
 	c->queue_size = UMLCONF_DEFAULT_QUEUE;
 	c->queue_timeout = UMLCONF_DEFAULT_QUEUE_WAIT;
 	c->retry_after = UMLCONF_DEFAULT_RETRY_AFTER;
@@ -328,6 +333,9 @@ static const command_rec umlconf_cmds[] = {
 		      "knobs from a central NFS export, copied at /import"),
     AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
 		  "Retry-After seconds of a 503 from admission (default 5)"),
+    AP_INIT_TAKE_ARGV("UmlConfInterface", umlconf_interface_directive, NULL, RSRC_CONF,
+		      "tap-name address/prefix [gateway]: an interface of the machine's own "
+		      "network on the host's TAP device (IPv4); may repeat, up to 4"),
     {NULL}};
 
 /* --- start-up --- */
@@ -606,6 +614,7 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 {
 	apr_pool_t *proc = s->process->pool;
 	struct nfs_kept *k = NULL;
+	bool net = umlconf_interface_addr(conf, conf->nfs_host);
 	int rc;
 
 	apr_pool_userdata_get((void **)&k, KEY_NFS, proc);
@@ -619,12 +628,19 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 						 "started",
 			    conf->nfs_host, conf->nfs_port, k->host, k->port);
 		umlconf_nfs = &k->l;
-		nfs_register(s, conf, k);
+		if (!k->net)
+			nfs_register(s, conf, k);
 		apr_pool_cleanup_register(pconf, k, nfs_withdraw, apr_pool_cleanup_null);
 		return 0;
 	}
 	k = apr_pcalloc(proc, sizeof(*k));
-	rc = uml_nfs_listen(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l);
+	/*
+	 * The machine's own address: its sockets live in the machine, so they
+	 * outlive this DSO and this process's restarts as the fds do. The host's
+	 * rpcbind does not speak for another network: no registration there.
+	 */
+	rc = net ? uml_nfs_listen_net(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l)
+		 : uml_nfs_listen(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,
 			     UMLCONF_LOGNO(10004) "cannot listen for NFS on %s:%d (%s); pick "
@@ -636,9 +652,11 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 	k->port = conf->nfs_port;
 	k->protos = conf->nfs_protos;
 	k->owner = getpid();
+	k->net = net;
 	apr_pool_userdata_set(k, KEY_NFS, apr_pool_cleanup_null, proc);
 	umlconf_nfs = &k->l;
-	nfs_register(s, conf, k);
+	if (!net)
+		nfs_register(s, conf, k);
 	apr_pool_cleanup_register(pconf, k, nfs_withdraw, apr_pool_cleanup_null);
 	return 0;
 }
@@ -778,15 +796,19 @@ static int umlconf_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 	/* ...and hand them back before this DSO is unloaded (its pconf cleanup runs first). */
 	apr_pool_cleanup_register(pconf, NULL, hooks_release, apr_pool_cleanup_null);
 	umlconf_sh = sh;
-	if (nfs_up(s, conf, pconf) < 0 || exports_up(s, conf) < 0)
+	/* The interfaces first: NFS may listen on one of their addresses. */
+	if (umlconf_interfaces_up(s, conf) < 0 || nfs_up(s, conf, pconf) < 0 ||
+	    exports_up(s, conf) < 0)
 		return HTTP_INTERNAL_SERVER_ERROR;
-	ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-		     UMLCONF_LOGNO(10015) "machine %s at %pp; NFS on %s:%d; MaxRequestWorkers %ld "
-					  "(1..%ld), generation %u",
-		     adopted ? "adopted" : "booted", uml_machine_base(), conf->nfs_host,
-		     conf->nfs_port, (long)umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS),
-		     (long)atomic_load(&sh->knob[UMLCONF_KNOB_MAX_REQUEST_WORKERS].max),
-		     uml_gen_read(&sh->config_gen));
+	ap_log_error(
+	    APLOG_MARK, APLOG_NOTICE, 0, s,
+	    UMLCONF_LOGNO(10015) "machine %s at %pp; NFS on %s:%d%s; MaxRequestWorkers "
+				 "%ld (1..%ld), generation %u",
+	    adopted ? "adopted" : "booted", uml_machine_base(), conf->nfs_host, conf->nfs_port,
+	    umlconf_interface_addr(conf, conf->nfs_host) ? " (the machine's own network)" : "",
+	    (long)umlconf_knob_value(sh, UMLCONF_KNOB_MAX_REQUEST_WORKERS),
+	    (long)atomic_load(&sh->knob[UMLCONF_KNOB_MAX_REQUEST_WORKERS].max),
+	    uml_gen_read(&sh->config_gen));
 	return OK;
 }
 

@@ -48,6 +48,15 @@
  *   check               "ok\n" or "FAIL N\n", then a line per part audited and a
  *                       "FAIL ..." line per problem (uml_check); at most once a
  *                       second per child, the last result in between
+ *   net/stack           the machine's own network (UmlConfInterface): "name value\n"
+ *                       per counter of the stack and of each interface (uml_net_status)
+ *   net/tcp             its TCP sockets as Linux's /proc/net/tcp lays them out: a
+ *                       header, then listeners and connections (st in Linux's
+ *                       numbers: 01 ESTABLISHED, 06 TIME_WAIT, 0A LISTEN, ...)
+ *   net/snmp            its counters as Linux's /proc/net/snmp: "Ip:", "Icmp:", "Tcp:",
+ *                       "Udp:" lines of names, each followed by one of values
+ *                       The three are always there: without an interface, stack and
+ *                       snmp are empty and tcp is its header alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -305,7 +314,10 @@ static size_t render_fs(char *buf, size_t size)
 
 struct status_file {
 	const char *path;
-	/* Write the content into @buf (at most @size bytes); return its length. */
+	/*
+	 * Write the content into @buf (at most @size bytes, NUL included);
+	 * return its length, or what it would be when cut.
+	 */
 	size_t (*render)(char *buf, size_t size);
 };
 
@@ -331,17 +343,23 @@ static const struct status_file status_files[] = {
     {"/status/check", render_check},
     {"/status/sched/cpus", uml_sched_status},
     {"/status/sched/summary", render_sched_summary},
+    {"/status/net/stack", uml_net_status},
+    {"/status/net/tcp", uml_net_tcp_table},
+    {"/status/net/snmp", uml_net_snmp},
 };
 
-static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched"};
+static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched", "/status/net"};
 
 static size_t status_render(void *arg, char *buf, size_t size)
 {
 	const struct status_file *f = arg;
+	size_t n;
 
 	if (!umlconf_sh || size == 0)
 		return 0;
-	return f->render(buf, size);
+	/* libuml's renderers say what the whole text needs, as snprintf: keep what fits. */
+	n = f->render(buf, size);
+	return n < size ? n : size - 1;
 }
 
 /* Read-only files normally never get here; if a write does, say who tried. */
@@ -364,6 +382,8 @@ int umlconf_status_tree(struct umlconf_shared *sh)
 
 	(void)sh;
 	rc = uml_mkdir_p("/status/mm", 0755);
+	if (rc == 0)
+		rc = uml_mkdir_p("/status/net", 0755);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(status_files) / sizeof(status_files[0]); i++) {

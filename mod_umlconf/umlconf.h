@@ -48,6 +48,10 @@
  * 10041 UmlConfImport refused          10042 import answers again
  * 10043 import stale                  10044 import expired (ttl): values dropped
  * 10045 importer thread start failed  10046 knob changed (info)
+ * 10047-10052 rpcbind (see doc/log-messages.md)
+ * 10053 UmlConfInterface refused       10054 interface made (notice)
+ * 10055 UmlConfInterface changed (needs stop/start)
+ * 10056 a child cannot read its queue of an interface
  */
 
 #define UMLCONF_ROOT  "umlconf"	  /* uml_root_set name of struct umlconf_shared */
@@ -220,6 +224,14 @@ struct umlconf_export {
 	apr_array_header_t *clients; /* const char * */
 };
 
+/* One UmlConfInterface line. */
+struct umlconf_iface {
+	const char *tap;     /* the host's TAP device */
+	const char *cidr;    /* "10.20.0.2/24" */
+	const char *gateway; /* NULL: none */
+	const char *addr;    /* cidr's address alone */
+};
+
 /* Server configuration (only the main server's is used). */
 struct umlconf_conf {
 	const char *nfs_host; /* UmlConfNFS */
@@ -238,6 +250,7 @@ struct umlconf_conf {
 	const char *import_url;	     /* UmlConfImport; NULL: none */
 	const char *import_opts;     /* its options for uml_mount_nfs ("interval=1000,...") */
 	int import_ttl;		     /* seconds a stale import's values stay; 0: for ever */
+	apr_array_header_t *ifaces;  /* struct umlconf_iface: UmlConfInterface, in order */
 };
 
 /* UmlConfNFS register=: whether and how the NFS programs go into the host's rpcbind. */
@@ -316,6 +329,21 @@ void umlconf_import_start(void);
 int umlconf_import_state(struct uml_import_stat *st);
 /* /status/import: the import's state, its last error and its figures. */
 size_t umlconf_import_render(char *buf, size_t size);
+
+/* --- interface.c: UmlConfInterface, the machine's own network --- */
+/* UmlConfInterface tap-name address/prefix [gateway] */
+const char *umlconf_interface_directive(cmd_parms *cmd, void *dummy, int argc, char *const argv[]);
+/* Whether @host is a configured interface's address (NFS is then served on the machine's stack). */
+bool umlconf_interface_addr(const struct umlconf_conf *conf, const char *host);
+/*
+ * Make every interface on the machine once (parent, post_config, every
+ * pass: a made one is kept). 0, or the error after logging it.
+ */
+int umlconf_interfaces_up(server_rec *s, struct umlconf_conf *conf);
+/* Open this child's queue of every interface, on its CPU: 0, or the last error (logged). */
+int umlconf_interfaces_start(void);
+/* Close them, from a thread of the same CPU. */
+void umlconf_interfaces_stop(void);
 
 /* --- errors.c: the ring of refused writes --- */
 

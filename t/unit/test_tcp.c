@@ -55,8 +55,15 @@
  *        duplicate ACKs: without SACK, the third of them once started a
  *        fast retransmit of the probe byte (found by t/inet/04-conform)
  * 21     every buffer and connection is back in the end
+ * 23-28  inet_tcp_table and inet_snmp (status.c), as Linux's /proc/net/tcp
+ *        and /proc/net/snmp: the listener's and a connection's rows (Linux
+ *        state numbers, addresses and ports in hex, the unread bytes in
+ *        rx_queue), TIME-WAIT's row with its timer, a cut buffer, and the
+ *        snmp pairs (as many names as values; Tcp: counters move with the
+ *        segments, CurrEstab agrees with the table)
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1368,6 +1375,200 @@ static void test_tw_evict(struct tcp_sock *l)
 	run(61000);
 }
 
+/* The row of the socket from @local to @rem ("%08X:%04X" each), or NULL. */
+static const char *tcp_row(const char *table, const char *local, const char *rem)
+{
+	char key[32];
+	const char *r;
+
+	snprintf(key, sizeof(key), "%s %s ", local, rem);
+	r = strstr(table, key);
+	return r && r - table >= 6 && r[-2] == ':' ? r - 6 : NULL;
+}
+
+/* The column after the two addresses of a row: st, tx_queue:rx_queue, tr:tm->when. */
+static bool row_fields(const char *row, unsigned *st, unsigned *txq, unsigned *rxq, unsigned *tr,
+		       unsigned long *when)
+{
+	return row && sscanf(row + 6 + 28, "%x %x:%x %x:%lx", st, txq, rxq, tr, when) == 5;
+}
+
+/* Whether every pair of lines of @snmp names as many fields as it gives values; how many pairs. */
+static int snmp_pairs(const char *snmp)
+{
+	int pairs = 0;
+
+	for (const char *p = snmp; *p;) {
+		const char *v = strchr(p, '\n'), *e;
+		int names = 0, values = 0;
+
+		if (!v || !(e = strchr(v + 1, '\n')))
+			return -1;
+		if (strncmp(p, v + 1, (size_t)(strchr(p, ':') - p + 1)))
+			return -1;
+		for (const char *c = p; c < v; c++)
+			names += *c == ' ';
+		for (const char *c = v + 1; c < e; c++)
+			values += *c == ' ';
+		if (names != values || names == 0)
+			return -1;
+		pairs++;
+		p = e + 1;
+	}
+	return pairs;
+}
+
+/* The value of @group's @field in @snmp, or LLONG_MIN when it is not there. */
+static long long snmp_get(const char *snmp, const char *group, const char *field)
+{
+	char head[16];
+	const char *n, *v;
+	size_t flen = strlen(field);
+	int idx = 0;
+	long long x = LLONG_MIN;
+
+	snprintf(head, sizeof(head), "%s:", group);
+	n = strstr(snmp, head);
+	if (!n || !(v = strchr(n, '\n')))
+		return LLONG_MIN;
+	for (const char *c = n + strlen(head); c < v; c++) {
+		if (*c != ' ')
+			continue;
+		if (!strncmp(c + 1, field, flen) && (c[1 + flen] == ' ' || c[1 + flen] == '\n'))
+			break;
+		idx++;
+	}
+	v += 1 + strlen(head);
+	for (int i = 0; i <= idx && v; i++, v = strchr(v + 1, ' '))
+		if (i == idx)
+			sscanf(v, " %lld", &x);
+	return x;
+}
+
+static unsigned count_estab(const char *table)
+{
+	unsigned n = 0;
+
+	for (const char *p = strchr(table, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+		unsigned st;
+
+		if (sscanf(p + 1 + 6 + 28, "%x", &st) == 1 && (st == 1 || st == 8))
+			n++;
+	}
+	return n;
+}
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define OUR_HEX	 "0200000A"
+#define PEER_HEX "0900000A"
+#else
+#define OUR_HEX	 "0A000002"
+#define PEER_HEX "0A000009"
+#endif
+
+static void test_status(struct tcp_sock *l)
+{
+	static char tab[1 << 16], snmp[4096], cut[64];
+	struct tcp_sock *c, *s;
+	char cl[16], sl_[16], lis[16], any[16];
+	unsigned st, txq, rxq, tr, lines = 0;
+	unsigned long when;
+	long long in0, out0, est;
+	size_t n, m;
+	bool widths = true;
+	const char *row;
+
+	inet_snmp(snmp, sizeof(snmp));
+	in0 = snmp_get(snmp, "Tcp", "InSegs");
+	out0 = snmp_get(snmp, "Tcp", "OutSegs");
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for the status tables");
+	if (tcp_send(c, "0123456789", 10, 0) != 10)
+		bail_out("no send for the status tables");
+	run(100);
+
+	n = inet_tcp_table(tab, sizeof(tab));
+	for (const char *p = tab; *p; p = strchr(p, '\n') + 1, lines++)
+		widths &= strchr(p, '\n') - p == 149;
+	ok(n == strlen(tab) && widths && !strncmp(tab, "  sl  local_address rem_address   st ", 37),
+	   "23 the TCP table: Linux's header, %u lines of 149 characters", lines);
+	snprintf(cl, sizeof(cl), "%s:%04X", OUR_HEX, c->lport);
+	snprintf(sl_, sizeof(sl_), "%s:0050", OUR_HEX);
+	snprintf(lis, sizeof(lis), "00000000:0050");
+	snprintf(any, sizeof(any), "00000000:0000");
+	row = tcp_row(tab, lis, any);
+	if (!row_fields(row, &st, &txq, &rxq, &tr, &when))
+		st = rxq = 99;
+	{
+		/* One connection established and not accepted: the listener's rx_queue, as Linux's.
+		 */
+		static char tab2[1 << 16];
+		struct tcp_sock *c2, *s2;
+		unsigned st2 = 0, rxq2 = 0;
+
+		if (tcp_open(&c2) || tcp_connect(c2, PEER_IP, 80, 0) != -EINPROGRESS)
+			bail_out("no second client for the status tables");
+		for (int i = 0; i < 5000 && state_of(c2) == TCP_SYN_SENT; i++)
+			run(1);
+		run(2);
+		inet_tcp_table(tab2, sizeof(tab2));
+		row = tcp_row(tab2, lis, any);
+		if (!row_fields(row, &st2, &txq, &rxq2, &tr, &when))
+			st2 = 0;
+		ok(st == 0x0A && rxq == 0 && st2 == 0x0A && rxq2 == 1,
+		   "24 the listener on *:80 is 00000000:0050 00000000:0000, st 0A; rx_queue 0, "
+		   "then "
+		   "%u with a connection not yet accepted",
+		   rxq2);
+		if (tcp_accept(l, &s2, NULL, NULL, 0))
+			bail_out("the status tables' second connection is not there");
+		tcp_abort(c2);
+		tcp_abort(s2);
+		run(10);
+	}
+	row = tcp_row(tab, cl, PEER_HEX ":0050");
+	ok(row_fields(row, &st, &txq, &rxq, &tr, &when) && st == 1 && txq == 0 && rxq == 0,
+	   "25 the client's row: " OUR_HEX ":%04X -> " PEER_HEX ":0050, st 01, queues 0:0",
+	   c->lport);
+	{
+		char rem[16];
+
+		snprintf(rem, sizeof(rem), "%s:%04X", PEER_HEX, c->lport);
+		row = tcp_row(tab, sl_, rem);
+	}
+	if (!row_fields(row, &st, &txq, &rxq, &tr, &when))
+		st = rxq = 0;
+	ok(st == 1 && txq == 0 && rxq == 10,
+	   "26 the server's row: st 01, the 10 unread bytes in rx_queue (%u)", rxq);
+
+	m = inet_tcp_table(cut, sizeof(cut));
+	inet_snmp(snmp, sizeof(snmp));
+	est = snmp_get(snmp, "Tcp", "CurrEstab");
+	ok(m == n && cut[sizeof(cut) - 1] == '\0' && !strncmp(cut, tab, sizeof(cut) - 1) &&
+	       snmp_pairs(snmp) == 4 && snmp_get(snmp, "Ip", "Forwarding") == 2 &&
+	       snmp_get(snmp, "Ip", "DefaultTTL") == 64 && snmp_get(snmp, "Tcp", "MaxConn") == -1 &&
+	       snmp_get(snmp, "Tcp", "InSegs") > in0 && snmp_get(snmp, "Tcp", "OutSegs") > out0 &&
+	       est >= 2 && est == (long long)count_estab(tab),
+	   "27 snmp: 4 pairs of as many names as values; Tcp InSegs %lld -> %lld, OutSegs %lld -> "
+	   "%lld; CurrEstab %lld as in the table; a cut table is the same text",
+	   in0, snmp_get(snmp, "Tcp", "InSegs"), out0, snmp_get(snmp, "Tcp", "OutSegs"), est);
+
+	if (tcp_recv(s, cut, sizeof(cut), 0) != 10) /* unread bytes would make the close a RST */
+		bail_out("the status pair's bytes are not there");
+	tcp_close(c); /* the client closes first: its side goes to TIME-WAIT */
+	run(20);
+	tcp_close(s);
+	run(20);
+	inet_tcp_table(tab, sizeof(tab));
+	row = tcp_row(tab, cl, PEER_HEX ":0050");
+	if (!row_fields(row, &st, &txq, &rxq, &tr, &when))
+		st = tr = 0;
+	ok(st == 6 && tr == 3 && when > 5000 && when <= 6000,
+	   "28 after the close the client's row is TIME-WAIT: st %02X, tr %02X, %lu ticks left", st,
+	   tr, when);
+	run(61000);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1375,7 +1576,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(33);
+	plan(39);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1417,6 +1618,7 @@ int main(void)
 	test_tiny_segments(l);
 	test_tw_evict(l);
 	test_probe_acks(l);
+	test_status(l);
 
 	tcp_close(l);
 	run(61000);

@@ -158,6 +158,15 @@ size_t inet_status(char *buf, size_t size);
  * any time (uml_reap does). Returns how many processes it found dead.
  */
 int inet_reap(void);
+/*
+ * The TCP sockets (listeners, then connections) in the layout of Linux's
+ * /proc/net/tcp, and the counters in that of /proc/net/snmp (Ip, Icmp, Tcp,
+ * Udp: a line of names, a line of values), into @buf (cut to @size,
+ * always terminated when @size > 0); the length the whole text needs, as
+ * snprintf. status.c says which of Linux's fields are left out.
+ */
+size_t inet_tcp_table(char *buf, size_t size);
+size_t inet_snmp(char *buf, size_t size);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),

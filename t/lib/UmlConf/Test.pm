@@ -376,8 +376,12 @@ use POSIX ();
 
 sub new {
     my ($class, %o) = @_;
+    # nfs_addr, export_more and tool_prefix: NFS on another address (99: the
+    # machine's own), more clients of "/", and a command the NFS tools run
+    # under (ip netns exec NS) to reach it.
     my $self = bless { mpm => UmlConf::Test::suite_mpm(), memory => '8M', mpm_conf => '',
-        extra => '', slow => 0, %o, owner => $$ }, $class;
+        extra => '', slow => 0, nfs_addr => '127.0.0.1', export_more => '', tool_prefix => [],
+        %o, owner => $$ }, $class;
     my $top = UmlConf::Test::top_dir();
     $self->{top} = $top;
     $self->{root} = "$top/build/t/private/$self->{name}";
@@ -432,8 +436,8 @@ DocumentRoot "$root/htdocs"
 DirectoryIndex index.html
 $self->{mpm_conf}
 LoadModule umlconf_module $module
-UmlConfNFS 127.0.0.1:$self->{nfs_port}
-UmlConfExport / rw 127.0.0.0/8
+UmlConfNFS $self->{nfs_addr}:$self->{nfs_port}
+UmlConfExport / rw 127.0.0.0/8$self->{export_more}
 UmlConfKeyFile none
 $memory$slow$self->{extra}
 CONF
@@ -559,11 +563,15 @@ sub run_timed {
     return ($rc, $text, $msg);
 }
 
+# (76 blesses a bare hash of its monitor's port: the defaults hold for it too.)
 sub url {
     my ($self, $path) = @_;
-    local $ENV{UMLCONF_NFS_PORT} = $self->{nfs_port};
-    return UmlConf::Test::nfs_url($path);
+    my ($a, $p) = ($self->{nfs_addr} // '127.0.0.1', $self->{nfs_port});
+    return "nfs://$a$path?nfsport=$p&mountport=$p";
 }
+
+# The command an NFS tool runs under to reach the server: none, or ip netns exec NS.
+sub tool_prefix { @{ $_[0]{tool_prefix} // [] } }
 
 # A file of its tree, or undef; in list context (content, error text).
 # Retried: the child serving the read may be killed under it.
@@ -572,7 +580,7 @@ sub cat {
     $tries //= 3;
     my ($rc, $text, $err);
     for my $try (1 .. $tries) {
-        ($rc, $text, $err) = run_timed(5, undef, 'nfs-cat', $self->url($path));
+        ($rc, $text, $err) = run_timed(5, undef, $self->tool_prefix, 'nfs-cat', $self->url($path));
         last if $rc == 0 || $err =~ /NOENT/;
         sleep 0.2 if $try < $tries;
     }
@@ -582,7 +590,7 @@ sub cat {
 
 sub ls {
     my ($self, $path) = @_;
-    my ($rc, $text, $err) = run_timed(5, undef, 'nfs-ls', $self->url($path));
+    my ($rc, $text, $err) = run_timed(5, undef, $self->tool_prefix, 'nfs-ls', $self->url($path));
     return wantarray ? ($rc == 0 ? $text : undef, $err) : ($rc == 0 ? $text : undef);
 }
 
@@ -593,7 +601,7 @@ sub put {
     print $tmp $content;
     close $tmp;
     my $put = $ENV{UMLCONF_NFS_PUT} or die 'UMLCONF_NFS_PUT is not set (t/TEST sets it)';
-    my ($rc, $out, $err) = run_timed(10, "$tmp", $put, $self->url($path));
+    my ($rc, $out, $err) = run_timed(10, "$tmp", $self->tool_prefix, $put, $self->url($path));
     return ($rc, $rc == 124 ? "timed out after 10 s\n" : $out . $err);
 }
 

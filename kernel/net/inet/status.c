@@ -1,0 +1,280 @@
+/*
+ * The stack as a reader of Linux's /proc/net expects it: the TCP table of
+ * /proc/net/tcp and the counter pairs of /proc/net/snmp, so that tools and
+ * habits made for Linux (awk on the st column, nstat-like pairing of the
+ * name and value lines) read the machine's own stack too.
+ *
+ * Linux's numbers are kept where a reader compares them: state numbers
+ * (include/net/tcp_states.h), addresses as Linux prints its __be32 (the
+ * network-order word printed as the host's integer: 10.0.0.2 is 0200000A
+ * on little-endian x86), times in clock ticks of 1/100 s (USER_HZ), lines
+ * padded to 149 characters. Fields this stack does not keep are left out
+ * of snmp's lines rather than printed as a 0 that would claim a count.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tcp.h"
+
+/* Linux's TCP state numbers, indexed by enum tcp_state. */
+static const unsigned linux_state[] = {
+    [TCP_CLOSED] = 7,	   [TCP_LISTEN] = 10,	 [TCP_SYN_SENT] = 2,   [TCP_SYN_RECEIVED] = 3,
+    [TCP_ESTABLISHED] = 1, [TCP_FIN_WAIT_1] = 4, [TCP_FIN_WAIT_2] = 5, [TCP_CLOSE_WAIT] = 8,
+    [TCP_CLOSING] = 11,	   [TCP_LAST_ACK] = 9,	 [TCP_TIME_WAIT] = 6,
+};
+
+/* Linux's /proc/net/tcp line width without its newline (TMPSZ - 1). */
+#define TCP_LINE 149
+
+struct out {
+	char *buf;
+	size_t size, n;
+};
+
+static void __attribute__((format(printf, 2, 3))) out(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(o->buf + MIN(o->n, o->size), o->size - MIN(o->n, o->size), fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		o->n += (size_t)r;
+}
+
+/* The host's integer of @addr's network-order bytes: what Linux prints of a __be32. */
+static uint32_t as_be32(uint32_t addr)
+{
+	uint8_t b[4] = {(uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8),
+			(uint8_t)addr};
+	uint32_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+/* Ticks of 1/100 s until @when (0 when due or past), as Linux's jiffies_delta_to_clock_t. */
+static unsigned long ticks_until(uint64_t when, uint64_t now)
+{
+	return when > now ? (unsigned long)((when - now) / 10u) : 0;
+}
+
+/*
+ * Which timer Linux would show (tr) and when it fires: 1 retransmission,
+ * 4 zero-window probe, 2 keepalive (Linux runs FIN-WAIT-2's timeout on the
+ * keepalive timer too), 0 none. The delayed ACK is not shown, as in Linux.
+ */
+static unsigned timer_of(const struct tcp_sock *s, uint64_t *when)
+{
+	if (s->t_rtx) {
+		*when = s->t_rtx;
+		return 1;
+	}
+	if (s->t_persist) {
+		*when = s->t_persist;
+		return 4;
+	}
+	if (s->t_keep || s->t_wait) {
+		*when = s->t_keep ? s->t_keep : s->t_wait;
+		return 2;
+	}
+	*when = 0;
+	return 0;
+}
+
+/* One socket's line, called with tcp_lock held. */
+static void tcp_row_locked(struct out *o, unsigned sl, const struct tcp_sock *s, uint64_t now)
+{
+	char line[TCP_LINE + 1];
+	unsigned st = linux_state[s->state];
+	uint32_t la = as_be32(s->laddr), ra = as_be32(s->raddr);
+	uint64_t when;
+	unsigned tr;
+
+	if (s->state == TCP_TIME_WAIT || s->state == TCP_SYN_RECEIVED) {
+		/* Linux's short lines of timewait and request sockets: no inode, no figures. */
+		tr = s->state == TCP_TIME_WAIT ? 3 : 1;
+		when = s->state == TCP_TIME_WAIT ? s->t_wait : s->t_rtx;
+		snprintf(line, sizeof(line),
+			 "%4u: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08lX %08X %5u %8d %u %d "
+			 "0000000000000000",
+			 sl, la, s->lport, ra, s->rport, st, 0u, 0u, tr, ticks_until(when, now),
+			 s->state == TCP_SYN_RECEIVED ? s->retries : 0u, 0u, 0, 0u,
+			 s->state == TCP_TIME_WAIT ? 3 : 0);
+	} else {
+		uint32_t mss = s->mss ? s->mss : TCP_MSS_DEFAULT;
+		uint32_t rxq = s->state == TCP_LISTEN ? s->nacc : s->rcvq_bytes;
+		/* -1: still in the first slow start, as Linux prints it; a listener has none. */
+		int ssthresh = s->state == TCP_LISTEN	   ? 0
+			       : s->ssthresh == UINT32_MAX ? -1
+							   : (int)(s->ssthresh / mss);
+
+		tr = timer_of(s, &when);
+		snprintf(line, sizeof(line),
+			 "%4u: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08lX %08X %5u %8u %u %d "
+			 "0000000000000000 %u %u %u %u %d",
+			 sl, la, s->lport, ra, s->rport, st, s->sndq_bytes, rxq, tr,
+			 ticks_until(when, now), s->retries, 0u, s->probes + s->kprobes, 0u, 1,
+			 s->rto_ms / 10u, TCP_DELACK_MS / 10u, 0u,
+			 s->state == TCP_LISTEN ? 0u : s->cwnd / mss, ssthresh);
+	}
+	out(o, "%-*s\n", TCP_LINE, line);
+}
+
+size_t inet_tcp_table(char *buf, size_t size)
+{
+	struct out o = {.buf = buf, .size = size};
+	uint64_t now = inet_now_ms();
+	unsigned sl = 0;
+
+	if (size)
+		buf[0] = '\0';
+	out(&o, "%-*s\n", TCP_LINE,
+	    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+	    "timeout inode");
+	if (!inet_stack)
+		return o.n;
+	spin_lock(&inet_stack->tcp_lock);
+	/* Listeners first, then connections, as Linux walks its two hashes. */
+	for (unsigned b = 0; b < INET_TCP_BIND_BUCKETS; b++)
+		for (const struct tcp_sock *s = inet_stack->tcp_bound[b]; s; s = s->bnext)
+			if (s->state == TCP_LISTEN)
+				tcp_row_locked(&o, sl++, s, now);
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (const struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			tcp_row_locked(&o, sl++, s, now);
+	spin_unlock(&inet_stack->tcp_lock);
+	return o.n;
+}
+
+/* Connections in ESTABLISHED or CLOSE-WAIT now (RFC 4022's tcpCurrEstab). */
+static uint64_t tcp_curr_estab(void)
+{
+	uint64_t n = 0;
+
+	spin_lock(&inet_stack->tcp_lock);
+	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+		for (const struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+			n += s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT;
+	spin_unlock(&inet_stack->tcp_lock);
+	return n;
+}
+
+/* A field of an snmp line: Linux's name and our value. */
+struct snmp_field {
+	const char *name;
+	long long value;
+};
+
+static void snmp_pair(struct out *o, const char *group, const struct snmp_field *f, size_t n)
+{
+	out(o, "%s:", group);
+	for (size_t i = 0; i < n; i++)
+		out(o, " %s", f[i].name);
+	out(o, "\n%s:", group);
+	for (size_t i = 0; i < n; i++)
+		out(o, " %lld", f[i].value);
+	out(o, "\n");
+}
+
+static long long mib(enum inet_mib m)
+{
+	return (long long)inet_mib(m);
+}
+
+size_t inet_snmp(char *buf, size_t size)
+{
+	struct out o = {.buf = buf, .size = size};
+	long long udp_err, udp_noport, udp_rcvbuf, udp_in;
+
+	if (size)
+		buf[0] = '\0';
+	if (!inet_stack)
+		return 0;
+	/*
+	 * Ip: not kept, so left out: InDiscards (input drops for want of a
+	 * buffer are counted as mem_fails, not per protocol), FragFails (in
+	 * OutDiscards with the other drops), OutTransmits. ForwDatagrams is
+	 * printed: a host that never forwards (Forwarding 2) forwards 0.
+	 */
+	const struct snmp_field ip[] = {
+	    {"Forwarding", 2},
+	    {"DefaultTTL", INET_TTL},
+	    {"InReceives", mib(INET_MIB_IP_IN)},
+	    {"InHdrErrors", mib(INET_MIB_IP_IN_HDR_ERRORS)},
+	    {"InAddrErrors", mib(INET_MIB_IP_IN_ADDR_ERRORS)},
+	    {"ForwDatagrams", 0},
+	    {"InUnknownProtos", mib(INET_MIB_IP_IN_UNKNOWN_PROTO)},
+	    {"InDelivers", mib(INET_MIB_IP_IN_DELIVERS)},
+	    {"OutRequests", mib(INET_MIB_IP_OUT_REQUESTS)},
+	    {"OutDiscards", mib(INET_MIB_IP_OUT_DISCARDS)},
+	    {"OutNoRoutes", mib(INET_MIB_IP_OUT_NO_ROUTES)},
+	    {"ReasmTimeout", mib(INET_MIB_IP_REASM_TIMEOUTS)},
+	    {"ReasmReqds", mib(INET_MIB_IP_REASM_REQDS)},
+	    {"ReasmOKs", mib(INET_MIB_IP_REASM_OKS)},
+	    {"ReasmFails", mib(INET_MIB_IP_REASM_FAILS)},
+	    {"FragOKs", mib(INET_MIB_IP_FRAG_OKS)},
+	    {"FragCreates", mib(INET_MIB_IP_FRAG_CREATES)},
+	};
+	/*
+	 * Icmp: messages by type are not counted apart (InDestUnreachs,
+	 * InEchoReps, OutEchoReps, ... and the IcmpMsg line), nor checksum
+	 * errors apart from the short ones (InCsumErrors: both are InErrors);
+	 * our one token bucket is the stack's, hence OutRateLimitGlobal.
+	 */
+	const struct snmp_field icmp[] = {
+	    {"InMsgs", mib(INET_MIB_ICMP_IN)},
+	    {"InErrors", mib(INET_MIB_ICMP_IN_ERRORS)},
+	    {"InEchos", mib(INET_MIB_ICMP_IN_ECHOS)},
+	    {"OutMsgs", mib(INET_MIB_ICMP_OUT)},
+	    {"OutRateLimitGlobal", mib(INET_MIB_ICMP_OUT_RATELIMITED)},
+	};
+	/*
+	 * Tcp: the RTO bounds are ours (tcp.h), not Linux's 120 s ceiling.
+	 * InCsumErrors is left out: a bad checksum is one of InErrs' causes
+	 * and not counted apart yet.
+	 */
+	const struct snmp_field tcp[] = {
+	    {"RtoAlgorithm", 1}, /* RFC 4022's other(1), as Linux says of its RFC 6298 timer */
+	    {"RtoMin", TCP_RTO_MIN_MS},
+	    {"RtoMax", TCP_RTO_MAX_MS},
+	    {"MaxConn", -1}, /* RFC 4022: dynamic */
+	    {"ActiveOpens", mib(INET_MIB_TCP_ACTIVE_OPENS)},
+	    {"PassiveOpens", mib(INET_MIB_TCP_PASSIVE_OPENS)},
+	    {"AttemptFails", mib(INET_MIB_TCP_ATTEMPT_FAILS)},
+	    {"EstabResets", mib(INET_MIB_TCP_ESTAB_RESETS)},
+	    {"CurrEstab", (long long)tcp_curr_estab()},
+	    {"InSegs", mib(INET_MIB_TCP_IN_SEGS)},
+	    {"OutSegs", mib(INET_MIB_TCP_OUT_SEGS)},
+	    {"RetransSegs", mib(INET_MIB_TCP_RETRANS_SEGS)},
+	    {"InErrs", mib(INET_MIB_TCP_IN_ERRS)},
+	    {"OutRsts", mib(INET_MIB_TCP_OUT_RSTS)},
+	};
+
+	/*
+	 * Udp: udp_in counts every datagram taken, Linux's InDatagrams those
+	 * delivered; the causes of loss are read first so the difference
+	 * cannot go below 0. InErrors is Linux's: malformed, bad checksum or no
+	 * room on the socket. Not kept: SndbufErrors, InCsumErrors (within
+	 * InErrors), IgnoredMulti (Ethernet drops multicast), MemErrors.
+	 */
+	udp_err = mib(INET_MIB_UDP_IN_ERRORS);
+	udp_noport = mib(INET_MIB_UDP_NO_PORTS);
+	udp_rcvbuf = mib(INET_MIB_UDP_RCVBUF_ERRORS);
+	udp_in = mib(INET_MIB_UDP_IN);
+	const struct snmp_field udp[] = {
+	    {"InDatagrams", MAX(udp_in - udp_err - udp_noport - udp_rcvbuf, 0)},
+	    {"NoPorts", udp_noport},
+	    {"InErrors", udp_err + udp_rcvbuf},
+	    {"OutDatagrams", mib(INET_MIB_UDP_OUT)},
+	    {"RcvbufErrors", udp_rcvbuf},
+	};
+
+	snmp_pair(&o, "Ip", ip, sizeof(ip) / sizeof(ip[0]));
+	snmp_pair(&o, "Icmp", icmp, sizeof(icmp) / sizeof(icmp[0]));
+	snmp_pair(&o, "Tcp", tcp, sizeof(tcp) / sizeof(tcp[0]));
+	snmp_pair(&o, "Udp", udp, sizeof(udp) / sizeof(udp[0]));
+	return o.n;
+}
