@@ -22,7 +22,12 @@
 # 11     a graceful restart keeps the interface (no new umlconf(10054), no
 #        10053) and 12 ping and NFS over it still answer
 # 13     no crash or kernel complaint in the error_log
-# 14-17  httpd -t refuses, naming the bad word: an IPv6 address (not
+# 14     every child SIGKILLed while a client in the namespace holds a TCP
+#        connection to 2049 open on the machine's stack: the reaper closes
+#        the dead child's socket (the client sees the connection end, the
+#        stack's reaped_sockets grows), and new children serve NFS over the
+#        interface again
+# 15-18  httpd -t refuses, naming the bad word: an IPv6 address (not
 #        supported yet), a prefix past 30, a gateway off the subnet, a
 #        fifth interface
 #
@@ -75,7 +80,7 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 17;
+plan tests => 18;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -215,6 +220,32 @@ ok $log =~ /umlconf\(10054\)/ && $log !~ /Segmentation fault|exit signal|umlconf
     '13 the error_log says the interface was made, and no child crashed or lost its queue'
     or diag(join "\n", grep { /umlconf\(|signal|fault/ } split /\n/, $log);
 
+# A child killed holding a connection on the machine's stack: the reaper takes its socket back.
+sub stack_counter {
+    my ($name) = @_;
+    my ($v) = ($h->cat('/status/net/stack') // '') =~ /^\Q$name\E (\d+)$/m;
+    return $v;
+}
+my $reaped0 = stack_counter('reaped_sockets');
+my $hold = "$ip netns exec $ns $^X -MIO::Socket::INET -e '"
+    . "my \$s = IO::Socket::INET->new(PeerAddr => \"$addr:2049\", Timeout => 5) or die qq(no: \$!\\n); "
+    . "\$| = 1; print qq(open\\n); my \$n = sysread(\$s, my \$b, 1); print qq(closed\\n)'";
+my $hpid = open(my $held_conn, '-|', "timeout -k 2 60 $hold 2>&1") or die "hold: $!";
+my $opened = wait_until(sub { my $l = <$held_conn>; defined $l && $l eq "open\n" }, 10);
+my @kids = $h->children;
+# Its connection is accepted by some child's acceptor thread: wait until the table shows it.
+wait_until(sub { (($h->cat('/status/net/tcp') // '') =~ / 0100DB0A:[0-9A-F]{4} 01 /) }, 10);
+kill 'KILL', @kids;
+my $ended = $opened && wait_until(sub { my $l = <$held_conn>; defined $l && $l eq "closed\n" }, 30);
+kill 'KILL', $hpid;
+close $held_conn;
+my $reaped1 = wait_until(sub { my $v = stack_counter('reaped_sockets'); $v && $v > ($reaped0 // 0) && $v }, 20);
+my $again = wait_until(sub { $h->cat('/config/MaxRequestWorkers') }, 20);
+ok $opened && $ended && $reaped1 && defined $again && $again eq $mrw,
+    '14 ' . scalar(@kids) . ' children SIGKILLed with a connection held open on the machine\'s stack: '
+    . 'it ends (' . ($ended ? 'yes' : 'no') . "), reaped_sockets " . ($reaped0 // '?') . ' -> '
+    . ($reaped1 || '?') . ', and NFS over the interface answers again';
+
 # Configuration mistakes, as `apachectl configtest` shows them.
 my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
 my $five = join '', map { "UmlConfInterface uc$$-$_ 10.219.$_.2/24\n" } 1 .. 5;
@@ -223,7 +254,7 @@ for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6.*n
     ["UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n", qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/,
         'a gateway off the subnet'],
     [$five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface']) {
-    state $n = 14;
+    state $n = 15;
     my ($extra, $want, $what) = @$case;
     my $bad = private_httpd(name => '99_interface_bad', http_port => 8578, nfs_port => 12578, extra => $extra);
     File::Path::make_path("$bad->{root}/logs", "$bad->{root}/htdocs");
