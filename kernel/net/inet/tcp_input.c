@@ -360,6 +360,9 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		challenge_ack(s, out);
 		return false;
 	}
+	/* Within what is in flight (a new connection's was never set). */
+	if (SEQ_LT(s->sack_high, s->snd_una) || SEQ_GT(s->sack_high, s->snd_max))
+		s->sack_high = s->snd_una;
 	if (s->sack_ok && sg->o.nsack)
 		news = take_sack(s, sg);
 	if (SEQ_GT(sg->ack, s->snd_una)) {
@@ -644,6 +647,19 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 		if (SEQ_LT(sg->o.tsval, s->ts_recent) &&
 		    inet_now_ms() - s->ts_recent_ms < PAWS_IDLE_MS) {
 			inet_count(INET_MIB_TCP_PAWS_DROPS);
+			/*
+			 * An old copy of data we have: a D-SACK says so (RFC 2883),
+			 * as for a duplicate that passed -- a reordered original
+			 * behind its retransmission lands here, and that D-SACK is
+			 * what lets its sender undo (RFC 3708).
+			 */
+			if (sg->len && SEQ_LT(sg->seq, s->rcv_nxt)) {
+				s->dsack[0] = sg->seq;
+				s->dsack[1] = SEQ_LT(sg->seq + sg->len, s->rcv_nxt)
+						  ? sg->seq + sg->len
+						  : s->rcv_nxt;
+				s->dsack_on = s->sack_ok;
+			}
 			s->ack_now = true;
 			tcp_output_locked(s, out);
 			return;
