@@ -241,9 +241,14 @@ static void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint32_t seq,
 	put16(h + 18, 0);
 }
 
-/* One segment of @s: @len bytes of @data at @seq. */
-static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data, uint32_t len,
-		 struct pkb_queue *out)
+/*
+ * One segment of @s: @len bytes of @data at @seq, or fewer: the bytes it
+ * holds. RFC 6691: the options come out of the MSS, so SACK blocks on a
+ * full segment shorten its data (and then the FIN, after its last byte,
+ * waits). Past the MTU, the datagram would go in IP fragments.
+ */
+static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data,
+		     uint32_t len, struct pkb_queue *out)
 {
 	struct pkb *p = seg_alloc(len);
 	uint8_t *h;
@@ -251,9 +256,13 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 	uint32_t wnd;
 
 	if (!p)
-		return;
+		return len; /* as if lost on the way */
 	h = pkb_data(p);
 	olen = put_options(s, flags, h + TCP_HLEN);
+	if (len && len + olen > s->mss) {
+		len = s->mss - olen;
+		flags &= (uint8_t) ~(TCP_FIN | TCP_PSH);
+	}
 	if (flags & TCP_SYN) {
 		wnd = MIN(tcp_rcv_window(s), 65535u);
 		s->rcv_adv = s->rcv_nxt + wnd;
@@ -285,6 +294,7 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 		inet_count(INET_MIB_TCP_OUT_RSTS);
 	finish(p, s->laddr, s->raddr);
 	pkb_queue_put(out, p);
+	return len;
 }
 
 void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
@@ -392,16 +402,20 @@ static bool sending_state(const struct tcp_sock *s)
 	}
 }
 
-/* Send @len bytes from @seq (a retransmission when below snd_max). */
-static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t len, bool fin,
-		      struct pkb_queue *out)
+/* Send @len bytes from @seq (a retransmission when below snd_max): the bytes that went. */
+static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t len, bool fin,
+			  struct pkb_queue *out)
 {
 	uint8_t flags = TCP_ACK;
+	uint32_t want = len;
 
 	if (seq + len == s->snd_end)
 		flags |= TCP_PSH;
 	if (fin)
 		flags |= TCP_FIN;
+	if (p)
+		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
+	len = emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
 	if (SEQ_LT(seq, s->snd_max)) {
 		inet_count(INET_MIB_TCP_RETRANS_SEGS);
 		s->retransmits++;
@@ -413,7 +427,7 @@ static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t 
 			s->rtt_timing = false; /* Karn: a retransmitted segment is not timed */
 	} else {
 		s->bytes_sent += len;
-		if (len < tcp_eff_mss(s))
+		if (want < tcp_eff_mss(s)) /* short by intent, not for SACK blocks */
 			s->snd_sml = seq + len;
 		if (!s->ts_ok && !s->rtt_timing) {
 			s->rtt_timing = true;
@@ -421,17 +435,15 @@ static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t 
 			s->rtt_start_ms = inet_now_ms();
 		}
 	}
-	if (p)
-		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
-	emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
 	if (!s->t_rtx)
 		tcp_arm_rtx(s);
+	return len;
 }
 
 /* @force: the persist timer's turn, when a sliver of a window is better than none. */
 static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 {
-	uint32_t emss = tcp_eff_mss(s);
+	uint32_t emss = tcp_eff_mss(s), n;
 	bool sent = false, blocked = false, fresh = false;
 
 	if (!sending_state(s)) {
@@ -481,8 +493,9 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 		    SEQ_GEQ(s->snd_nxt, s->snd_max) && SEQ_GT(s->snd_sml, s->snd_una))
 			break;
 		fin = last && s->shut_wr;
-		send_data(s, p, s->snd_nxt, len, fin, out);
-		s->snd_nxt += len + (fin ? 1 : 0);
+		n = send_data(s, p, s->snd_nxt, len, fin, out);
+		fin = fin && n == len;
+		s->snd_nxt += n + (fin ? 1 : 0);
 		if (fin) {
 			s->fin_sent = true;
 			s->fin_seq = s->snd_end;
@@ -544,8 +557,7 @@ void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)
 		if (!len)
 			break;
 		inet_count(INET_MIB_TCP_FAST_RETRANS);
-		send_data(s, p, start, len, false, out);
-		s->rtx_high = start + len;
+		s->rtx_high = start + send_data(s, p, start, len, false, out);
 		return;
 	}
 	/* Only the FIN is missing. */
@@ -667,11 +679,13 @@ static void loss_probe(struct tcp_sock *s, struct pkb_queue *out)
 	}
 	if (p) {
 		bool fin = s->snd_nxt + len == s->snd_end && s->shut_wr;
+		uint32_t n;
 
 		s->tlp_rtx = false;
 		s->tlp_seq = s->snd_nxt;
-		send_data(s, p, s->snd_nxt, len, fin, out);
-		s->snd_nxt += len + (fin ? 1 : 0);
+		n = send_data(s, p, s->snd_nxt, len, fin, out);
+		fin = fin && n == len;
+		s->snd_nxt += n + (fin ? 1 : 0);
 		if (fin) {
 			s->fin_sent = true;
 			s->fin_seq = s->snd_end;
