@@ -66,6 +66,10 @@
  * 24     a spurious fast retransmit (the first segment held back until its
  *        retransmission is ACKed): the peer's D-SACK of the late original
  *        undoes the reduction (RFC 3708), tcp_spurious_fast_retrans counts it
+ * 25     PMTU (RFC 1191): a hop of MTU 1000 drops the bigger segments and
+ *        says frag-needed; the MSS comes down to 960, what was lost goes
+ *        again, 200 KB arrive intact; frag-needed quoting a sequence not in
+ *        flight changes nothing; one saying 300 stops at the floor (536)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1615,6 +1619,112 @@ static void test_dsack_undo(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+#define ROUTER_IP 0x0a000001u
+
+/* ICMP frag-needed from a router on the link, quoting @quote (IPv4 header and 8 bytes). */
+static void frag_needed_in(const uint8_t *quote, uint16_t mtu)
+{
+	uint8_t f[14 + 20 + 8 + 28] = {0}, *ip = f + 14, *ic = f + 34;
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16_(f + 12, ETH_P_IPV4);
+	ip[0] = 0x45;
+	put16_(ip + 2, 20 + 8 + 28);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP_;
+	put32(ip + 12, ROUTER_IP);
+	put32(ip + 16, OUR_IP);
+	put16_(ip + 10, inet_csum(ip, 20));
+	ic[0] = ICMP_UNREACH;
+	ic[1] = ICMP_UNREACH_FRAG;
+	put16_(ic + 6, mtu);
+	memcpy(ic + 8, quote, 28);
+	put16_(ic + 2, inet_csum(ic, 8 + 28));
+	netif_input(q, f, sizeof(f));
+}
+
+/* A hop of MTU path_mtu: the client's bigger frames are dropped, each one's head kept to quote. */
+static uint32_t path_mtu;
+static uint8_t too_big[8][28];
+static unsigned ntoo_big, dropped_big;
+
+static enum wire_verdict small_path(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	if (!tcp_frame(f, &sp, &dp, &seq, &dlen) || sp != loss_port)
+		return WIRE_PASS;
+	if (get16(f + 16) <= path_mtu)
+		return WIRE_PASS;
+	if (ntoo_big < 8)
+		memcpy(too_big[ntoo_big++], f + 14, 28);
+	dropped_big++;
+	return WIRE_DROP;
+}
+
+static void test_pmtu(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint64_t pm0, t0;
+	uint32_t mss_big, mss_path, mss_floor;
+	bool said = false;
+	uint8_t forged[28];
+	bool forged_ignored;
+	static uint8_t d[3000];
+
+	warm_pair(l, 0, &c, &s);
+	mss_big = c->mss;
+	loss_port = c->lport;
+	path_mtu = 1000;
+	ntoo_big = dropped_big = 0;
+	pm0 = inet_mib(INET_MIB_TCP_PMTU_DROPS);
+	wire_filter = small_path;
+	a.from = c;
+	a.to = s;
+	a.total = 200000;
+	a.seed = 25;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	/* The router says so for the first frame it dropped, as the frames come. */
+	while (a.got < a.total && vclock - t0 < 20000) {
+		flow_step(&a);
+		run(1);
+		if (ntoo_big && !said) {
+			frag_needed_in(too_big[0], (uint16_t)path_mtu);
+			said = true;
+		}
+	}
+	mss_path = c->mss;
+	diag("pmtu: mss %u -> %u, %zu bytes in %llu ms, %u frames too big dropped", mss_big,
+	     mss_path, a.got, (unsigned long long)(vclock - t0), dropped_big);
+	ok(mss_big == 1460 && mss_path == 960 && a.got == a.total && !a.bad &&
+	       inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 1,
+	   "25a frag-needed (MTU 1000): MSS %u -> %u, 200 KB intact after the drops", mss_big,
+	   mss_path);
+	/* Data in flight, nothing delivered: a quote of another sequence, then a real one. */
+	mirror = false;
+	wire_filter = NULL;
+	tcp_send(c, d, sizeof(d), 0);
+	memcpy(forged, too_big[0], 28);
+	put32(forged + 24, c->snd_una - 100000);
+	frag_needed_in(forged, 700);
+	forged_ignored = c->mss == 960 && inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 1;
+	put32(forged + 24, c->snd_una);
+	frag_needed_in(forged, 300);
+	mss_floor = c->mss;
+	ok(forged_ignored && mss_floor == 536 && inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 2,
+	   "25b a forged frag-needed (sequence not in flight) is ignored (%d); MTU 300 stops at "
+	   "the floor: MSS %u",
+	   forged_ignored, mss_floor);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1622,7 +1732,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(35);
+	plan(37);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1666,6 +1776,7 @@ int main(void)
 	test_tail_loss_probe(l);
 	test_spurious_rto(l);
 	test_dsack_undo(l);
+	test_pmtu(l);
 
 	tcp_close(l);
 	run(61000);

@@ -255,6 +255,12 @@ void tcp_arm_rtx(struct tcp_sock *s);
 void tcp_arm_loss_timer(struct tcp_sock *s, bool restart);
 /* Retransmit the next hole: not SACKed, past rtx_high (fast retransmit, partial ACKs). */
 void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out);
+/*
+ * RFC 1191: a segment of @s at @seq did not fit a hop of @mtu. If @seq is in
+ * flight, the MSS comes down (not below TCP_PMTU_MIN's) and what is unacked
+ * goes again in segments that fit.
+ */
+void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out);
 /* The effective payload of a data segment (options taken off). */
 uint32_t tcp_eff_mss(const struct tcp_sock *s);
 uint32_t tcp_flight(const struct tcp_sock *s);

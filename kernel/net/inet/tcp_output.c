@@ -245,7 +245,7 @@ static void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint32_t seq,
  * One segment of @s: @len bytes of @data at @seq, or fewer: the bytes it
  * holds. RFC 6691: the options come out of the MSS, so SACK blocks on a
  * full segment shorten its data (and then the FIN, after its last byte,
- * waits). Past the MTU, the datagram would go in IP fragments.
+ * waits). Past the MTU, with DF, the datagram would be lost whole.
  */
 static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data,
 		     uint32_t len, struct pkb_queue *out)
@@ -375,8 +375,9 @@ void tcp_xmit(struct pkb_queue *out)
 {
 	struct pkb *p;
 
+	/* DF on every segment: a hop too small for it says so (RFC 1191), tcp_pmtu_locked. */
 	while ((p = pkb_queue_take(out)))
-		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, false);
+		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, true);
 }
 
 /* The buffer of the send queue holding @seq (NULL: none). */
@@ -533,6 +534,25 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 
 void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out)
 {
+	output(s, out, false);
+}
+
+/*
+ * A quoted sequence not in flight is anyone's word (RFC 5927 4.1): ignored,
+ * as is an MTU that would not lower the MSS. The segments that were too
+ * big were dropped by the path, not by congestion: cwnd stays, and what is
+ * unacked and unSACKed goes again now (as an RTO would resend it).
+ */
+void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out)
+{
+	uint32_t mss = MAX(mtu, (uint32_t)TCP_PMTU_MIN) - IPV4_HLEN - TCP_HLEN;
+
+	if (!sending_state(s) || SEQ_LT(seq, s->snd_una) || SEQ_GEQ(seq, s->snd_max) ||
+	    mss >= s->mss)
+		return;
+	s->mss = mss;
+	inet_count(INET_MIB_TCP_PMTU_DROPS);
+	s->snd_nxt = s->snd_una;
 	output(s, out, false);
 }
 
