@@ -70,6 +70,9 @@
  *        says frag-needed; the MSS comes down to 960, what was lost goes
  *        again, 200 KB arrive intact; frag-needed quoting a sequence not in
  *        flight changes nothing; one saying 300 stops at the floor (536)
+ * 26     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
+ *        ACKs every second segment, cwnd grows by about a segment per RTT
+ *        over 20 RTTs, not half of one (counted per ACK, it was)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1725,6 +1728,37 @@ static void test_pmtu(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+static void test_ca_bytes(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint32_t m, cwnd0, grown, rtts = 20;
+	uint64_t t0;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	/* Congestion avoidance from 10 segments, the window its only limit. */
+	c->cwnd = c->ssthresh = 10 * m;
+	cwnd0 = c->cwnd;
+	a.from = c;
+	a.to = s;
+	a.total = 64u << 20;
+	a.seed = 26;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	while (vclock - t0 < rtts * 2 * wire_delay_ms) {
+		flow_step(&a);
+		run(1);
+	}
+	grown = c->cwnd - cwnd0;
+	ok(c->ssthresh == 10 * m && grown >= rtts * m * 3 / 4 && grown <= rtts * m * 5 / 4,
+	   "26 congestion avoidance: cwnd grew %.1f segments in %u RTTs of a delayed-ACK peer",
+	   (double)grown / m, rtts);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1732,7 +1766,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(37);
+	plan(38);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1777,6 +1811,7 @@ int main(void)
 	test_spurious_rto(l);
 	test_dsack_undo(l);
 	test_pmtu(l);
+	test_ca_bytes(l);
 
 	tcp_close(l);
 	run(61000);

@@ -529,7 +529,12 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		} else if (s->cwnd < s->ssthresh) {
 			s->cwnd += MIN(acked, m); /* slow start, RFC 3465's L of one segment */
 		} else {
-			s->cwnd += MAX(m * m / s->cwnd, 1u);
+			/*
+			 * Congestion avoidance by bytes (RFC 3465 2.1): a segment a
+			 * window, however many ACKs that window earns -- counted per
+			 * ACK, a peer's delayed ACKs halved the growth.
+			 */
+			s->cwnd += MAX((uint32_t)((uint64_t)m * MIN(acked, s->cwnd) / s->cwnd), 1u);
 		}
 		s->cwnd = MIN(s->cwnd, 1u << 30);
 		s->dupacks = 0;
