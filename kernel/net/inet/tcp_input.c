@@ -408,7 +408,9 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 		if (SEQ_GT(p->seq, s->tlp_seq))
 			break;
 		if (SEQ_LT(s->tlp_seq, p->seq + p->len)) {
-			if (p->sacked && SEQ_LT(s->snd_una, p->seq)) {
+			/* (RFC 6582's one reduction a window: not in what an RTO resends.) */
+			if (p->sacked && SEQ_LT(s->snd_una, p->seq) &&
+			    SEQ_GEQ(s->snd_una, s->recover)) {
 				inet_count(INET_MIB_TCP_FAST_RETRANS);
 				enter_recovery(s, out);
 			}
@@ -469,9 +471,15 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		challenge_ack(s, out);
 		return false;
 	}
-	/* Within what is in flight (a new connection's was never set). */
+	/*
+	 * Within what is in flight: a new connection's sack_high was never set,
+	 * nor a SYN cookie's recover (0 from the slab: ahead of snd_una for half
+	 * the ISNs, which kept its fast retransmit off until the numbers wrapped).
+	 */
 	if (SEQ_LT(s->sack_high, s->snd_una) || SEQ_GT(s->sack_high, s->snd_max))
 		s->sack_high = s->snd_una;
+	if (SEQ_GT(s->recover, s->snd_max))
+		s->recover = s->snd_una;
 	if (s->sack_ok && sg->o.nsack) {
 		if (dsack_of(sg, &dl, &dr))
 			take_dsack(s, dl, dr);

@@ -71,7 +71,8 @@ static uint32_t pto_ms(const struct tcp_sock *s)
 	uint32_t pto;
 
 	if (!s->sack_ok || !s->srtt_us || s->in_recovery || s->tlp_out || s->retries ||
-	    s->snd_una == s->snd_max || !s->snd_wnd || !sending_state(s))
+	    SEQ_LT(s->snd_una, s->recover) || s->snd_una == s->snd_max || !s->snd_wnd ||
+	    !sending_state(s))
 		return 0;
 	pto = 2 * s->srtt_us / 1000;
 	if (tcp_flight(s) <= tcp_eff_mss(s))
