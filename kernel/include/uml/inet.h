@@ -98,8 +98,9 @@ enum inet_mib {
 	INET_MIB_FAULT_DELAYS,
 	/* death (inet_reap, and the repairs of a lock taken from a dead holder) */
 	INET_MIB_LOCK_TAKEOVERS,
-	INET_MIB_REAPED_SOCKETS,	    /* sockets of dead processes closed */
-	INET_MIB_REAPED_BUFFERS,	    /* buffers dead processes held, given back */
+	INET_MIB_REAPED_SOCKETS, /* sockets of dead processes closed */
+	INET_MIB_REAPED_BUFFERS, /* buffers dead processes held, given back */
+	/* the sender under loss (tcp_input.c, tcp_output.c) */
 	INET_MIB_TCP_LOSS_PROBES,	    /* tail loss probes sent (RFC 8985 7) */
 	INET_MIB_TCP_SPURIOUS_RTOS,	    /* timeouts found spurious (RFC 3522), undone */
 	INET_MIB_TCP_SPURIOUS_FAST_RETRANS, /* fast retransmits D-SACKed whole (RFC 3708), undone */
