@@ -13,7 +13,9 @@
  *  1     handshake: MSS, window scale, timestamps and SACK agreed both ways
  *  2     1 MiB each way at once, the bytes compared
  *  3     the same through the fault injector (drop, reorder, duplicate,
- *        corrupt): intact, no stall past 2 x the largest RTO seen; and
+ *        corrupt): intact, no stall past 2 x the largest RTO seen, no IP
+ *        fragment (SACK blocks on full segments once made 1528-byte
+ *        datagrams, which IP fragmented: 1176 fragments here); and
  *        256 KiB each way under 10 % drop: intact, the RTO far from its
  *        ceiling (bare ACKs below the peer's RCV.NXT, stale timestamp
  *        echoes: both once stalled this at 60 s backoffs)
@@ -54,13 +56,32 @@
  * 22     ACKs that answer window probes with a window still 0 are not
  *        duplicate ACKs: without SACK, the third of them once started a
  *        fast retransmit of the probe byte (found by t/inet/04-conform)
- * 21     every buffer and connection is back in the end
  * 23-28  inet_tcp_table and inet_snmp (status.c), as Linux's /proc/net/tcp
  *        and /proc/net/snmp: the listener's and a connection's rows (Linux
  *        state numbers, addresses and ports in hex, the unread bytes in
  *        rx_queue), TIME-WAIT's row with its timer, a cut buffer, and the
  *        snmp pairs (as many names as values; Tcp: counters move with the
  *        segments, CurrEstab agrees with the table)
+ * 21     every buffer and connection is back in the end (run last)
+ *
+ * The sender under loss, on a wire that can delay, drop or hold back frames
+ * as they are sent (wire_filter, wire_delay_ms):
+ * 29     tail loss probe (RFC 8985 7): the last 3 of 10 segments lost, 10 ms
+ *        each way: one probe 2 x SRTT after the last ACK, recovery from its
+ *        SACK, everything ACKed before the RTO would have fired, no RTO
+ * 30     a spurious RTO (the ACKs held past it, then delivered): Eifel
+ *        (RFC 3522) sees the original's timestamp echoed; cwnd and
+ *        ssthresh come back (RFC 4015), tcp_spurious_rtos counts it
+ * 31     a spurious fast retransmit (the first segment held back until its
+ *        retransmission is ACKed): the peer's D-SACK of the late original
+ *        undoes the reduction (RFC 3708), tcp_spurious_fast_retrans counts it
+ * 32     PMTU (RFC 1191): a hop of MTU 1000 drops the bigger segments and
+ *        says frag-needed; the MSS comes down to 960, what was lost goes
+ *        again, 200 KB arrive intact; frag-needed quoting a sequence not in
+ *        flight changes nothing; one saying 300 stops at the floor (536)
+ * 33     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
+ *        ACKs every second segment, cwnd grows by about a segment per RTT
+ *        over 20 RTTs, not half of one (counted per ACK, it was)
  */
 #include <errno.h>
 #include <limits.h>
@@ -92,8 +113,26 @@ static bool mirror = true;
 static struct {
 	uint8_t b[FRAME_SZ];
 	size_t len;
+	uint64_t at; /* the virtual time it was sent */
 } ring[RING];
 static unsigned r_head, r_tail, ring_drops;
+static unsigned frags_sent; /* IPv4 fragments the machine sent: TCP should never need any */
+
+/*
+ * The test's hand on the wire, for the cases about loss: each frame as it
+ * is sent goes to wire_filter, which may drop it or hold it back (held[],
+ * released by release_held); wire_delay_ms delays what the mirror brings,
+ * so the round trip is twice that.
+ */
+enum wire_verdict { WIRE_PASS, WIRE_DROP, WIRE_HOLD };
+static enum wire_verdict (*wire_filter)(const uint8_t *f, size_t len);
+static unsigned wire_delay_ms;
+#define HELD_MAX 64
+static struct {
+	uint8_t b[FRAME_SZ];
+	size_t len;
+} held[HELD_MAX];
+static unsigned nheld;
 
 static uint64_t vnow(void)
 {
@@ -107,8 +146,25 @@ static int capture(void *arg, const void *frame, size_t len)
 		ring_drops++;
 		return 0;
 	}
+	if (len >= 34 && get16((const uint8_t *)frame + 12) == ETH_P_IPV4)
+		frags_sent += (get16((const uint8_t *)frame + 20) & 0x3fff) != 0;
+	if (wire_filter && len >= 34 && get16((const uint8_t *)frame + 12) == ETH_P_IPV4) {
+		switch (wire_filter(frame, len)) {
+		case WIRE_DROP:
+			return 0;
+		case WIRE_HOLD:
+			if (nheld == HELD_MAX)
+				bail_out("too many frames held");
+			memcpy(held[nheld].b, frame, len);
+			held[nheld++].len = len;
+			return 0;
+		case WIRE_PASS:
+			break;
+		}
+	}
 	memcpy(ring[r_tail % RING].b, frame, len);
 	ring[r_tail % RING].len = len;
+	ring[r_tail % RING].at = vclock;
 	r_tail++;
 	return 0;
 }
@@ -138,31 +194,55 @@ static void arp_reply(const uint8_t *req)
 	netif_input(q, f, 42);
 }
 
-/* Deliver the oldest frame on the wire, mirrored: false when there is none. */
-static bool deliver_one(void)
+/* @f, a frame the machine sent, comes back in mirrored. */
+static void mirror_in(uint8_t *f, size_t len)
 {
-	uint8_t f[FRAME_SZ], a[4];
-	size_t len;
+	uint8_t a[4];
 
-	if (r_head == r_tail)
-		return false;
-	len = ring[r_head % RING].len;
-	memcpy(f, ring[r_head % RING].b, len);
-	r_head++;
 	if (get16(f + 12) == ETH_P_ARP) {
 		if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
 			arp_reply(f);
-		return true;
+		return;
 	}
 	if (get16(f + 12) != ETH_P_IPV4)
-		return true;
+		return;
 	memcpy(f, our_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
 	memcpy(a, f + 26, 4);
 	memcpy(f + 26, f + 30, 4);
 	memcpy(f + 30, a, 4);
 	netif_input(q, f, len);
+}
+
+/* Deliver the oldest frame on the wire (once its delay is over): false when none. */
+static bool deliver_one(void)
+{
+	uint8_t f[FRAME_SZ];
+	size_t len;
+
+	if (r_head == r_tail || ring[r_head % RING].at + wire_delay_ms > vclock)
+		return false;
+	len = ring[r_head % RING].len;
+	memcpy(f, ring[r_head % RING].b, len);
+	r_head++;
+	mirror_in(f, len);
 	return true;
+}
+
+/* What the filter held back goes in now, in the order it was sent. */
+static void release_held(void)
+{
+	static uint8_t f[HELD_MAX][FRAME_SZ];
+	size_t len[HELD_MAX];
+	unsigned n = nheld;
+
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(f[i], held[i].b, held[i].len);
+		len[i] = held[i].len;
+	}
+	nheld = 0; /* (what is delivered may be held again) */
+	for (unsigned i = 0; i < n; i++)
+		mirror_in(f[i], len[i]);
 }
 
 /* Deliver what was sent, mirrored, until the wire is quiet. */
@@ -345,17 +425,23 @@ static void test_faults(struct tcp_sock *c, struct tcp_sock *s)
 	tcp_info(c, &ci);
 	tcp_info(s, &si);
 	diag("faults: %llu ms, %llu drops, %llu bad segments, retransmits %llu + %llu, fast "
-	     "retransmits %llu, timeouts %llu, worst gaps %llu/%llu ms, max RTO %u ms",
+	     "retransmits %llu, timeouts %llu, probes %llu, undone %llu + %llu, worst gaps "
+	     "%llu/%llu ms, max RTO %u ms",
 	     (unsigned long long)t, (unsigned long long)(inet_mib(INET_MIB_FAULT_DROPS) - d0),
 	     (unsigned long long)(inet_mib(INET_MIB_TCP_IN_ERRS) - e0),
 	     (unsigned long long)ci.retransmits, (unsigned long long)si.retransmits,
 	     (unsigned long long)inet_mib(INET_MIB_TCP_FAST_RETRANS),
-	     (unsigned long long)inet_mib(INET_MIB_TCP_TIMEOUTS), (unsigned long long)a.worst_gap,
-	     (unsigned long long)b.worst_gap, max_rto);
+	     (unsigned long long)inet_mib(INET_MIB_TCP_TIMEOUTS),
+	     (unsigned long long)inet_mib(INET_MIB_TCP_LOSS_PROBES),
+	     (unsigned long long)inet_mib(INET_MIB_TCP_SPURIOUS_RTOS),
+	     (unsigned long long)inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS),
+	     (unsigned long long)a.worst_gap, (unsigned long long)b.worst_gap, max_rto);
 	ok(a.got == a.total && b.got == b.total && !a.bad && !b.bad &&
 	       a.worst_gap <= 2ull * max_rto && b.worst_gap <= 2ull * max_rto &&
-	       ci.state == TCP_ESTABLISHED,
-	   "3 faults: 1 MiB each way intact (%zu, %zu), no stall past 2 x RTO", a.got, b.got);
+	       ci.state == TCP_ESTABLISHED && frags_sent == 0,
+	   "3 faults: 1 MiB each way intact (%zu, %zu), no stall past 2 x RTO, no IP fragment "
+	   "(%u: SACK blocks come out of a segment's data, RFC 6691)",
+	   a.got, b.got, frags_sent);
 }
 
 static void test_heavy_loss(struct tcp_sock *c, struct tcp_sock *s)
@@ -1569,6 +1655,366 @@ static void test_status(struct tcp_sock *l)
 	run(61000);
 }
 
+/* A frame's TCP ports, sequence number and payload length (the stack's IPv4 headers are 20 bytes).
+ */
+static bool tcp_frame(const uint8_t *f, uint16_t *sport, uint16_t *dport, uint32_t *seq,
+		      uint32_t *dlen)
+{
+	const uint8_t *t = f + 34;
+
+	if (f[23] != IPPROTO_TCP_)
+		return false;
+	*sport = get16(t);
+	*dport = get16(t + 2);
+	*seq = get32(t + 4);
+	*dlen = get16(f + 16) - 20u - (t[12] >> 4) * 4u;
+	return true;
+}
+
+/* The client's data from tail_from on: its first 3 segments lost, the next one is the probe. */
+static uint16_t loss_port;
+static uint32_t tail_from;
+static unsigned tail_drops;
+static uint64_t probe_at, acks_at[64]; /* when the server's segments were sent */
+static unsigned nacks;
+
+static enum wire_verdict tail_filter(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	if (!tcp_frame(f, &sp, &dp, &seq, &dlen))
+		return WIRE_PASS;
+	if (sp == 80 && dp == loss_port && !probe_at && nacks < 64)
+		acks_at[nacks++] = vclock;
+	if (sp != loss_port || !dlen || SEQ_LT(seq, tail_from))
+		return WIRE_PASS;
+	if (tail_drops < 3) {
+		tail_drops++;
+		return WIRE_DROP;
+	}
+	if (!probe_at)
+		probe_at = vclock;
+	return WIRE_PASS;
+}
+
+/* A pair whose client has sent some data on a wire of @delay_ms each way, and is idle. */
+static void warm_pair(struct tcp_sock *l, unsigned delay_ms, struct tcp_sock **c,
+		      struct tcp_sock **s)
+{
+	struct flow a = {0}, none = {0};
+
+	if (pair(l, 80, c, s))
+		bail_out("no pair");
+	wire_delay_ms = delay_ms;
+	a.from = *c;
+	a.to = *s;
+	a.total = 200000;
+	a.seed = 11;
+	none.from = *s;
+	none.to = *c;
+	transfer(&a, &none, 20000, NULL);
+	run(300);
+	tcp_set_nodelay(*c, true);
+}
+
+static void end_pair(struct tcp_sock *c, struct tcp_sock *s)
+{
+	wire_filter = NULL;
+	release_held();
+	wire_delay_ms = 0;
+	mirror = true;
+	run(300);
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
+static void test_tail_loss_probe(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	static uint8_t d[10 * 1448], r[10 * 1448];
+	uint64_t to0, p0, t0, done_at = 0, arrived;
+	uint32_t una, m, srtt, rto = 0;
+	size_t got = 0;
+	ssize_t n;
+	long gap;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	una = c->snd_una;
+	srtt = c->srtt_us / 1000;
+	for (size_t i = 0; i < sizeof(d); i++)
+		d[i] = pat(i, 22);
+	loss_port = c->lport;
+	tail_from = una + 7 * m;
+	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	p0 = inet_mib(INET_MIB_TCP_LOSS_PROBES);
+	wire_filter = tail_filter;
+	t0 = vclock;
+	tcp_send(c, d, 10 * m, 0);
+	while (vclock - t0 < 3000 && !done_at) {
+		run(1);
+		if (c->snd_una == una + 10 * m)
+			done_at = vclock;
+		rto = c->rto_ms;
+	}
+	while ((n = tcp_recv(s, r + got, sizeof(r) - got, 0)) > 0)
+		got += (size_t)n;
+	/* The last ACK in before the probe (a tick's timers run before its frames come in). */
+	arrived = t0;
+	for (unsigned i = 0; i < nacks; i++)
+		if (acks_at[i] + wire_delay_ms < probe_at)
+			arrived = MAX(arrived, acks_at[i] + wire_delay_ms);
+	gap = (long)(probe_at - arrived);
+	diag("tail loss: SRTT %u ms, RTO %u ms; last ACK in at +%llu ms, probe at +%llu (%ld ms "
+	     "later), all ACKed at +%llu",
+	     srtt, rto, (unsigned long long)(arrived - t0), (unsigned long long)(probe_at - t0),
+	     gap, (unsigned long long)(done_at - t0));
+	ok(got == 10 * m && !memcmp(r, d, got) && probe_at &&
+	       inet_mib(INET_MIB_TCP_LOSS_PROBES) == p0 + 1 &&
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && gap >= (long)(2 * srtt) - 2 &&
+	       gap <= (long)(2 * srtt) + 2 && done_at && done_at - arrived < rto,
+	   "29 tail loss: one probe %ld ms after the last ACK (2 x SRTT = %u), recovered in %llu "
+	   "ms, no RTO",
+	   gap, 2 * srtt, (unsigned long long)(done_at - t0));
+	end_pair(c, s);
+}
+
+/* The server's segments to loss_port are held back (the ACKs are late). */
+static enum wire_verdict hold_acks(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	return tcp_frame(f, &sp, &dp, &seq, &dlen) && sp == 80 && dp == loss_port ? WIRE_HOLD
+										  : WIRE_PASS;
+}
+
+static void test_spurious_rto(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	static uint8_t d[4 * 1448];
+	uint32_t m, cwnd0, ssth0, cwnd_rto;
+	uint64_t to0, sp0, t0;
+
+	warm_pair(l, 0, &c, &s);
+	m = tcp_eff_mss(c);
+	cwnd0 = c->cwnd;
+	ssth0 = c->ssthresh;
+	loss_port = c->lport;
+	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_RTOS);
+	wire_filter = hold_acks;
+	t0 = vclock;
+	tcp_send(c, d, 4 * m, 0);
+	while (vclock - t0 < 3000 && inet_mib(INET_MIB_TCP_TIMEOUTS) == to0)
+		run(1);
+	run(5);
+	cwnd_rto = c->cwnd;
+	wire_filter = NULL;
+	release_held(); /* the ACKs of the originals, then the one of the retransmission */
+	run(5);
+	ok(inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 + 1 && cwnd_rto < cwnd0 && c->cwnd >= cwnd0 &&
+	       c->ssthresh == ssth0 && inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) == sp0 + 1 &&
+	       c->snd_una == c->snd_max,
+	   "30 spurious RTO (ACKs late by %llu ms): cwnd %u -> %u -> %u, ssthresh back (%d), "
+	   "counted (%llu)",
+	   (unsigned long long)(vclock - t0), cwnd0, cwnd_rto, c->cwnd, c->ssthresh == ssth0,
+	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) - sp0));
+	end_pair(c, s);
+}
+
+/* The first transmission of the client's segment at hold_seq is held back (reordered). */
+static uint32_t hold_seq;
+static bool held_once;
+
+static enum wire_verdict hold_first(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	if (!tcp_frame(f, &sp, &dp, &seq, &dlen) || sp != loss_port || seq != hold_seq || !dlen ||
+	    held_once)
+		return WIRE_PASS;
+	held_once = true;
+	return WIRE_HOLD;
+}
+
+static void test_dsack_undo(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	static uint8_t d[8 * 1448];
+	uint32_t m, cwnd0, ssth0, cwnd_fr;
+	uint64_t fr0, sp0;
+	bool recovered;
+
+	warm_pair(l, 0, &c, &s);
+	m = tcp_eff_mss(c);
+	cwnd0 = c->cwnd;
+	ssth0 = c->ssthresh;
+	loss_port = c->lport;
+	hold_seq = c->snd_una;
+	held_once = false;
+	fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS);
+	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS);
+	wire_filter = hold_first;
+	tcp_send(c, d, 8 * m, 0);
+	run(5);
+	cwnd_fr = c->cwnd;
+	recovered = inet_mib(INET_MIB_TCP_FAST_RETRANS) > fr0 && c->snd_una == c->snd_max &&
+		    !c->in_recovery;
+	release_held(); /* the original comes after all: the peer D-SACKs it */
+	run(5);
+	ok(recovered && cwnd_fr < cwnd0 && c->cwnd >= cwnd0 && c->ssthresh == ssth0 &&
+	       inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) == sp0 + 1,
+	   "31 a fast retransmit D-SACKed: cwnd %u -> %u -> %u, ssthresh back (%d), counted "
+	   "(%llu)",
+	   cwnd0, cwnd_fr, c->cwnd, c->ssthresh == ssth0,
+	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) - sp0));
+	end_pair(c, s);
+}
+
+#define ROUTER_IP 0x0a000001u
+
+/* ICMP frag-needed from a router on the link, quoting @quote (IPv4 header and 8 bytes). */
+static void frag_needed_in(const uint8_t *quote, uint16_t mtu)
+{
+	uint8_t f[14 + 20 + 8 + 28] = {0}, *ip = f + 14, *ic = f + 34;
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16_(f + 12, ETH_P_IPV4);
+	ip[0] = 0x45;
+	put16_(ip + 2, 20 + 8 + 28);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP_;
+	put32(ip + 12, ROUTER_IP);
+	put32(ip + 16, OUR_IP);
+	put16_(ip + 10, inet_csum(ip, 20));
+	ic[0] = ICMP_UNREACH;
+	ic[1] = ICMP_UNREACH_FRAG;
+	put16_(ic + 6, mtu);
+	memcpy(ic + 8, quote, 28);
+	put16_(ic + 2, inet_csum(ic, 8 + 28));
+	netif_input(q, f, sizeof(f));
+}
+
+/* A hop of MTU path_mtu: the client's bigger frames are dropped, each one's head kept to quote. */
+static uint32_t path_mtu;
+static uint8_t too_big[8][28];
+static unsigned ntoo_big, dropped_big;
+
+static enum wire_verdict small_path(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	if (!tcp_frame(f, &sp, &dp, &seq, &dlen) || sp != loss_port)
+		return WIRE_PASS;
+	if (get16(f + 16) <= path_mtu)
+		return WIRE_PASS;
+	if (ntoo_big < 8)
+		memcpy(too_big[ntoo_big++], f + 14, 28);
+	dropped_big++;
+	return WIRE_DROP;
+}
+
+static void test_pmtu(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint64_t pm0, t0;
+	uint32_t mss_big, mss_path, mss_floor;
+	bool said = false;
+	uint8_t forged[28];
+	bool forged_ignored;
+	static uint8_t d[3000];
+
+	warm_pair(l, 0, &c, &s);
+	mss_big = c->mss;
+	loss_port = c->lport;
+	path_mtu = 1000;
+	ntoo_big = dropped_big = 0;
+	pm0 = inet_mib(INET_MIB_TCP_PMTU_DROPS);
+	wire_filter = small_path;
+	a.from = c;
+	a.to = s;
+	a.total = 200000;
+	a.seed = 25;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	/* The router says so for the first frame it dropped, as the frames come. */
+	while (a.got < a.total && vclock - t0 < 20000) {
+		flow_step(&a);
+		run(1);
+		if (ntoo_big && !said) {
+			frag_needed_in(too_big[0], (uint16_t)path_mtu);
+			said = true;
+		}
+	}
+	mss_path = c->mss;
+	diag("pmtu: mss %u -> %u, %zu bytes in %llu ms, %u frames too big dropped", mss_big,
+	     mss_path, a.got, (unsigned long long)(vclock - t0), dropped_big);
+	ok(mss_big == 1460 && mss_path == 960 && a.got == a.total && !a.bad &&
+	       inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 1,
+	   "32a frag-needed (MTU 1000): MSS %u -> %u, 200 KB intact after the drops", mss_big,
+	   mss_path);
+	/* Data in flight, nothing delivered: a quote of another sequence, then a real one. */
+	mirror = false;
+	wire_filter = NULL;
+	tcp_send(c, d, sizeof(d), 0);
+	memcpy(forged, too_big[0], 28);
+	put32(forged + 24, c->snd_una - 100000);
+	frag_needed_in(forged, 700);
+	forged_ignored = c->mss == 960 && inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 1;
+	put32(forged + 24, c->snd_una);
+	frag_needed_in(forged, 300);
+	mss_floor = c->mss;
+	ok(forged_ignored && mss_floor == 536 && inet_mib(INET_MIB_TCP_PMTU_DROPS) == pm0 + 2,
+	   "32b a forged frag-needed (sequence not in flight) is ignored (%d); MTU 300 stops at "
+	   "the floor: MSS %u",
+	   forged_ignored, mss_floor);
+	end_pair(c, s);
+}
+
+static void test_ca_bytes(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint32_t m, cwnd0, grown, rtts = 20;
+	uint64_t t0;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	/* Congestion avoidance from 10 segments, the window its only limit. */
+	c->cwnd = c->ssthresh = 10 * m;
+	cwnd0 = c->cwnd;
+	a.from = c;
+	a.to = s;
+	a.total = 64u << 20;
+	a.seed = 26;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	while (vclock - t0 < rtts * 2 * wire_delay_ms) {
+		flow_step(&a);
+		run(1);
+	}
+	grown = c->cwnd - cwnd0;
+	ok(c->ssthresh == 10 * m && grown >= rtts * m * 3 / 4 && grown <= rtts * m * 5 / 4,
+	   "33 congestion avoidance: cwnd grew %.1f segments in %u RTTs of a delayed-ACK peer",
+	   (double)grown / m, rtts);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -1576,7 +2022,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(39);
+	plan(45);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1619,6 +2065,11 @@ int main(void)
 	test_tw_evict(l);
 	test_probe_acks(l);
 	test_status(l);
+	test_tail_loss_probe(l);
+	test_spurious_rto(l);
+	test_dsack_undo(l);
+	test_pmtu(l);
+	test_ca_bytes(l);
 
 	tcp_close(l);
 	run(61000);

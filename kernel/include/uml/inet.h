@@ -100,6 +100,11 @@ enum inet_mib {
 	INET_MIB_LOCK_TAKEOVERS,
 	INET_MIB_REAPED_SOCKETS, /* sockets of dead processes closed */
 	INET_MIB_REAPED_BUFFERS, /* buffers dead processes held, given back */
+	/* the sender under loss (tcp_input.c, tcp_output.c) */
+	INET_MIB_TCP_LOSS_PROBES,	    /* tail loss probes sent (RFC 8985 7) */
+	INET_MIB_TCP_SPURIOUS_RTOS,	    /* timeouts found spurious (RFC 3522), undone */
+	INET_MIB_TCP_SPURIOUS_FAST_RETRANS, /* fast retransmits D-SACKed whole (RFC 3708), undone */
+	INET_MIB_TCP_PMTU_DROPS, /* a connection's MSS lowered by frag-needed (RFC 1191) */
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];

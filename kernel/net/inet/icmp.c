@@ -84,6 +84,9 @@ static void frag_needed(const struct pkb *p)
 	/* RFC 1191: an old router says 0; nobody may make us go below 576 (RFC 791's floor). */
 	if (mtu >= INET_MTU_MIN)
 		ipv4_pmtu_note(get32(h + ICMP_HLEN + 16), mtu);
+	/* A TCP connection lowers its own MSS (RFC 1191), within its floor. */
+	if (h[ICMP_HLEN + 9] == IPPROTO_TCP_ && p->len >= ICMP_HLEN + ihl + 8)
+		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, mtu);
 }
 
 void icmp_input(struct netif *nif, struct pkb *p)
@@ -102,7 +105,7 @@ void icmp_input(struct netif *nif, struct pkb *p)
 		frag_needed(p);
 	else if (h[0] == ICMP_UNREACH && p->len >= ICMP_HLEN + IPV4_HLEN + 8 &&
 		 h[ICMP_HLEN + 9] == IPPROTO_TCP_)
-		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN);
+		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, 0);
 out:
 	pkb_free(p);
 }

@@ -331,8 +331,8 @@ void udp_input(struct netif *nif, struct pkb *p);
 void tcp_input(struct netif *nif, struct pkb *p);
 void tcp_tick(uint64_t now);
 uint64_t tcp_next_timer(void);
-/* ICMP about a segment we sent (the quoted IP header and 8 bytes at @q). */
-void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen);
+/* ICMP about a segment we sent (the quoted IP header and 8 bytes at @q); @mtu: frag-needed's. */
+void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu);
 
 /* fault.c: the frames to go on with now, in order (consumes @p). */
 void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out);

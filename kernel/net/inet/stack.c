@@ -85,6 +85,10 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_LOCK_TAKEOVERS] = "lock_takeovers",
     [INET_MIB_REAPED_SOCKETS] = "reaped_sockets",
     [INET_MIB_REAPED_BUFFERS] = "reaped_buffers",
+    [INET_MIB_TCP_LOSS_PROBES] = "tcp_loss_probes",
+    [INET_MIB_TCP_SPURIOUS_RTOS] = "tcp_spurious_rtos",
+    [INET_MIB_TCP_SPURIOUS_FAST_RETRANS] = "tcp_spurious_fast_retrans",
+    [INET_MIB_TCP_PMTU_DROPS] = "tcp_pmtu_drops",
 };
 
 static uint64_t (*clock_hook)(void);

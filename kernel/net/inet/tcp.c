@@ -744,24 +744,36 @@ drop:
 	pkb_free(p);
 }
 
-void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen)
+void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu)
 {
+	struct pkb_queue out = {0};
 	unsigned ihl;
 	struct tcp_sock *s;
+	uint32_t seq;
+	bool frag;
 
-	/* Only port/protocol unreachable ends a connection that never came up (RFC 1122 4.2.3.9).
+	/*
+	 * Only port/protocol unreachable ends a connection that never came up
+	 * (RFC 1122 4.2.3.9); frag-needed lowers the MSS of one that sent a
+	 * segment too big for the path (RFC 1191).
 	 */
 	if (qlen < IPV4_HLEN || (ihl = (q[0] & 15u) * 4) < IPV4_HLEN || qlen < ihl + 8)
 		return;
-	if (type != ICMP_UNREACH || (code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
+	frag = code == ICMP_UNREACH_FRAG;
+	if (type != ICMP_UNREACH ||
+	    (!frag && code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
 		return;
+	seq = get32(q + ihl + 4);
 	tcp_enter(NULL);
 	s = tcp_lookup_locked(get32(q + 12), get16(q + ihl), get32(q + 16), get16(q + ihl + 2));
 	inet_stack->tcp_busy = s;
 	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
-	if (s && s->state == TCP_SYN_SENT && get32(q + ihl + 4) == s->iss)
+	if (s && frag)
+		tcp_pmtu_locked(s, seq, mtu, &out);
+	else if (s && s->state == TCP_SYN_SENT && seq == s->iss)
 		tcp_done_locked(s, -ECONNREFUSED);
 	tcp_leave();
+	tcp_xmit(&out);
 }
 
 /* --- timers --- */

@@ -68,6 +68,17 @@ enum tcp_state {
 #define TCP_OOO_MAX	   64 /* segments held out of order per connection */
 #define TCP_SACK_BLOCKS	   4
 #define TCP_CHALLENGE_RATE 1000 /* challenge ACKs a second, the stack's (RFC 5961 7) */
+#define TCP_PTO_MIN_MS	   10	/* a probe timeout no shorter: timers, and a peer's ACK path */
+#define TCP_WCDELACK_MS	   200	/* RFC 8985 7.2's WCDelAckT: a peer's worst delayed ACK */
+#define TCP_PMTU_MIN	   576	/* RFC 1191's 68 is too low: 536 bytes of MSS at least */
+
+/* What a reduction of cwnd was (tcp_sock.undo), so that it can be taken back. */
+enum tcp_undo {
+	TCP_UNDO_NONE,
+	TCP_UNDO_RTO, /* a timeout: Eifel (RFC 3522) on the first ACK after it */
+	TCP_UNDO_FR,  /* fast retransmit or a probe's repair: D-SACKs (RFC 3708) */
+};
+
 /* A value a lost object's memory is unlikely to hold (tcp.c's reclaim_strays_locked). */
 #define TCP_CHARGED 0x7c9a46e1u
 
@@ -146,8 +157,21 @@ struct tcp_sock {
 	uint64_t rtt_start_ms;
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t retries; /* retransmissions of the same data (backoff) */
-	uint32_t probes;  /* persist probes since the window closed */
-	uint32_t kprobes; /* keepalive probes unanswered */
+	/* Tail loss probe (RFC 8985 7): once per flight, before the RTO. */
+	bool pto_armed;	   /* t_rtx is the probe timeout, not the RTO */
+	bool tlp_out;	   /* a probe is unanswered: none other until it is */
+	bool tlp_rtx;	   /* it was the last segment again, not new data */
+	uint32_t tlp_seq;  /* where the probe began */
+	uint32_t tlp_high; /* snd_max once it was sent */
+	/* Undoing a reduction found spurious (RFC 3522, 3708; RFC 4015's response). */
+	uint8_t undo;			   /* enum tcp_undo */
+	uint32_t undo_cwnd, undo_ssthresh; /* before the reduction */
+	uint32_t undo_tsval;		   /* RTO: our timestamp on its first retransmission */
+	uint32_t undo_low, undo_high;	   /* fast retransmit: what was in flight at its start */
+	uint32_t undo_rtx;		   /* retransmissions of that episode not yet D-SACKed */
+	bool undo_dsacked;		   /* a D-SACK counted toward undo_rtx */
+	uint32_t probes;		   /* persist probes since the window closed */
+	uint32_t kprobes;		   /* keepalive probes unanswered */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: the right edge we advertised */
@@ -227,8 +251,20 @@ void tcp_rtt_sample(struct tcp_sock *s, uint32_t rtt_ms);
 uint32_t tcp_rcv_window(const struct tcp_sock *s);
 uint32_t tcp_ts_now(const struct tcp_sock *s);
 void tcp_arm_rtx(struct tcp_sock *s);
+/*
+ * After new data went out (@restart false) or an ACK took some (true): the
+ * probe timer when a probe is due (RFC 8985 7.2), else the RTO -- started
+ * if off, restarted only when @restart.
+ */
+void tcp_arm_loss_timer(struct tcp_sock *s, bool restart);
 /* Retransmit the next hole: not SACKed, past rtx_high (fast retransmit, partial ACKs). */
 void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out);
+/*
+ * RFC 1191: a segment of @s at @seq did not fit a hop of @mtu. If @seq is in
+ * flight, the MSS comes down (not below TCP_PMTU_MIN's) and what is unacked
+ * goes again in segments that fit.
+ */
+void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out);
 /* The effective payload of a data segment (options taken off). */
 uint32_t tcp_eff_mss(const struct tcp_sock *s);
 uint32_t tcp_flight(const struct tcp_sock *s);

@@ -4,7 +4,10 @@
  * not exactly where we expect it earns a rate-limited challenge ACK; an
  * ACK of what was never sent is dropped), RFC 7323's PAWS, the receive
  * queues (in order: read by tcp_recv; out of order: bounded, reported by
- * SACK), and the ACK side of congestion control.
+ * SACK), and the ACK side of congestion control: what a tail loss probe's
+ * ACK shows (RFC 8985 7.4), and undoing a reduction that the ACKs prove
+ * needless -- a timeout by Eifel (RFC 3522, answered as RFC 4015 says), a
+ * fast retransmit by D-SACKs (RFC 3708).
  *
  * Everything here is a peer's word: option lengths are checked before any
  * option is read, and a segment with a malformed option is dropped whole.
@@ -295,10 +298,77 @@ static uint64_t sndq_trim(struct tcp_sock *s, uint32_t n)
 	return last;
 }
 
+/* Remember what a fast retransmit (or a probe's repair) is about to reduce. */
+static void undo_mark_fr(struct tcp_sock *s, uint32_t low, uint32_t high)
+{
+	s->undo = TCP_UNDO_FR;
+	s->undo_cwnd = s->cwnd;
+	s->undo_ssthresh = s->ssthresh;
+	s->undo_low = low;
+	s->undo_high = high;
+	s->undo_rtx = 0;
+	s->undo_dsacked = false;
+}
+
+/* The reduction was needless: cwnd and ssthresh as they were before it. */
+static void undo_reduction(struct tcp_sock *s)
+{
+	s->cwnd = MAX(s->cwnd, s->undo_cwnd);
+	s->ssthresh = MAX(s->ssthresh, s->undo_ssthresh);
+	s->undo = TCP_UNDO_NONE;
+	s->dupacks = 0;
+}
+
+/*
+ * RFC 3708: every retransmission of the episode D-SACKed, so the peer had
+ * every original: nothing was lost. Only once recovery is over, so that a
+ * hole still to be retransmitted is not taken for reordering.
+ */
+static void undo_fr_if_spurious(struct tcp_sock *s)
+{
+	if (s->undo != TCP_UNDO_FR || s->in_recovery || s->undo_rtx || !s->undo_dsacked)
+		return;
+	undo_reduction(s);
+	inet_count(INET_MIB_TCP_SPURIOUS_FAST_RETRANS);
+}
+
+/*
+ * RFC 2883's D-SACK: the first block, below the cumulative ACK or within
+ * the second block, names a duplicate the peer got. False when none.
+ */
+static bool dsack_of(const struct tcp_seg *sg, uint32_t *l, uint32_t *r)
+{
+	if (!sg->o.nsack)
+		return false;
+	*l = sg->o.sack[0][0];
+	*r = sg->o.sack[0][1];
+	if (!SEQ_LT(*l, *r))
+		return false;
+	if (SEQ_LEQ(*r, sg->ack))
+		return true;
+	return sg->o.nsack > 1 && SEQ_GEQ(*l, sg->o.sack[1][0]) && SEQ_LEQ(*r, sg->o.sack[1][1]);
+}
+
+/* A D-SACK: for a retransmission of the episode (RFC 3708), or the probe's. */
+static void take_dsack(struct tcp_sock *s, uint32_t l, uint32_t r)
+{
+	if (s->undo == TCP_UNDO_FR && s->undo_rtx && SEQ_GEQ(l, s->undo_low) &&
+	    SEQ_LEQ(r, s->undo_high)) {
+		s->undo_rtx--;
+		s->undo_dsacked = true;
+		undo_fr_if_spurious(s);
+	}
+	/* RFC 8985 7.4: the probe was a copy of what the peer had: no loss to answer. */
+	if (s->tlp_out && s->tlp_rtx && SEQ_LEQ(l, s->tlp_seq) && SEQ_GT(r, s->tlp_seq))
+		s->tlp_out = false;
+}
+
 static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t m = tcp_eff_mss(s);
 
+	undo_mark_fr(s, s->snd_una, s->snd_max);
+	s->tlp_out = false;
 	/* RFC 6582 3.2 (2): one reduction per window of data. */
 	s->recover = s->snd_max;
 	s->ssthresh = MAX(tcp_flight(s) / 2, 2 * m);
@@ -308,10 +378,51 @@ static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 	tcp_retransmit_hole(s, out);
 }
 
+/*
+ * RFC 8985 7.4: what this ACK says of the unanswered probe. Acknowledged,
+ * a probe that resent the last segment repaired a loss (no D-SACK said the
+ * original came): cwnd is reduced as a fast recovery would have (from cwnd:
+ * the flight it was sent in is acknowledged now), and a later D-SACK may
+ * still undo it. SACKed above a hole, what lies before it is lost:
+ * recovery starts now, not after three duplicates a tail cannot bring.
+ */
+static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
+{
+	uint32_t m = tcp_eff_mss(s);
+
+	if (s->in_recovery) {
+		s->tlp_out = false;
+		return;
+	}
+	if (SEQ_GEQ(s->snd_una, s->tlp_high)) {
+		s->tlp_out = false;
+		if (s->tlp_rtx) {
+			undo_mark_fr(s, s->tlp_seq, s->tlp_high);
+			s->undo_rtx = 1;
+			s->ssthresh = MAX(s->cwnd / 2, 2 * m);
+			s->cwnd = s->ssthresh;
+		}
+		return;
+	}
+	for (struct pkb *p = s->sndq.head; p; p = p->next) {
+		if (SEQ_GT(p->seq, s->tlp_seq))
+			break;
+		if (SEQ_LT(s->tlp_seq, p->seq + p->len)) {
+			/* (RFC 6582's one reduction a window: not in what an RTO resends.) */
+			if (p->sacked && SEQ_LT(s->snd_una, p->seq) &&
+			    SEQ_GEQ(s->snd_una, s->recover)) {
+				inet_count(INET_MIB_TCP_FAST_RETRANS);
+				enter_recovery(s, out);
+			}
+			break;
+		}
+	}
+}
+
 /* RFC 9293 3.10.7.4 "fifth": false when the segment goes no further. */
 static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *out)
 {
-	uint32_t m = tcp_eff_mss(s), wnd = sg->wnd << s->snd_wscale;
+	uint32_t m = tcp_eff_mss(s), wnd = sg->wnd << s->snd_wscale, dl, dr;
 	bool news = false;
 
 	if (s->state == TCP_SYN_RECEIVED) {
@@ -360,28 +471,57 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		challenge_ack(s, out);
 		return false;
 	}
-	if (s->sack_ok && sg->o.nsack)
+	/*
+	 * Within what is in flight: a new connection's sack_high was never set,
+	 * nor a SYN cookie's recover (0 from the slab: ahead of snd_una for half
+	 * the ISNs, which kept its fast retransmit off until the numbers wrapped).
+	 */
+	if (SEQ_LT(s->sack_high, s->snd_una) || SEQ_GT(s->sack_high, s->snd_max))
+		s->sack_high = s->snd_una;
+	if (SEQ_GT(s->recover, s->snd_max))
+		s->recover = s->snd_una;
+	if (s->sack_ok && sg->o.nsack) {
+		if (dsack_of(sg, &dl, &dr))
+			take_dsack(s, dl, dr);
 		news = take_sack(s, sg);
+	}
 	if (SEQ_GT(sg->ack, s->snd_una)) {
 		uint32_t acked = sg->ack - s->snd_una, data_end = s->snd_end;
 		uint64_t sent_ms;
 		uint32_t data = (SEQ_LT(sg->ack, data_end) ? sg->ack : data_end) - s->snd_una;
+		bool spurious = false;
 
+		/*
+		 * Eifel (RFC 3522): the first ACK after a timeout echoes a
+		 * timestamp older than the retransmission's, so the original
+		 * arrived. Its echo is then a true RTT, not one to bound.
+		 */
+		if (s->undo == TCP_UNDO_RTO) {
+			s->undo = TCP_UNDO_NONE;
+			spurious = sg->o.ts_ok && sg->o.tsecr && SEQ_LT(sg->o.tsecr, s->undo_tsval);
+		}
 		if (SEQ_GT(s->snd_una, data_end))
 			data = 0;
 		sent_ms = sndq_trim(s, data);
 		if (s->ts_ok && sg->o.ts_ok && sg->o.tsecr)
-			ts_sample(s, sg, sent_ms ? inet_now_ms() - sent_ms + 1 : 0);
+			ts_sample(s, sg, sent_ms && !spurious ? inet_now_ms() - sent_ms + 1 : 0);
 		else if (s->rtt_timing && SEQ_GT(sg->ack, s->rtt_seq)) {
 			s->rtt_timing = false;
 			tcp_rtt_sample(s, (uint32_t)(inet_now_ms() - s->rtt_start_ms));
 		}
 		s->retries = 0;
+		if (spurious) {
+			/* RFC 4015: the reduction taken back, and no go-back-N after it. */
+			undo_reduction(s);
+			s->snd_nxt = s->snd_max;
+			inet_count(INET_MIB_TCP_SPURIOUS_RTOS);
+		}
 		if (s->in_recovery) {
 			if (SEQ_GEQ(sg->ack, s->recover)) {
 				/* RFC 6582 3.2 (3): a full ACK ends recovery. */
 				s->in_recovery = false;
 				s->cwnd = MIN(s->ssthresh, s->snd_max - sg->ack + m);
+				undo_fr_if_spurious(s);
 			} else {
 				/* (5): a partial ACK: the next hole goes now; deflate by what was
 				 * acked. */
@@ -397,7 +537,12 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		} else if (s->cwnd < s->ssthresh) {
 			s->cwnd += MIN(acked, m); /* slow start, RFC 3465's L of one segment */
 		} else {
-			s->cwnd += MAX(m * m / s->cwnd, 1u);
+			/*
+			 * Congestion avoidance by bytes (RFC 3465 2.1): a segment a
+			 * window, however many ACKs that window earns -- counted per
+			 * ACK, a peer's delayed ACKs halved the growth.
+			 */
+			s->cwnd += MAX((uint32_t)((uint64_t)m * MIN(acked, s->cwnd) / s->cwnd), 1u);
 		}
 		s->cwnd = MIN(s->cwnd, 1u << 30);
 		s->dupacks = 0;
@@ -408,8 +553,10 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			s->sack_high = s->snd_una;
 		if (s->snd_una == s->snd_max)
 			s->t_rtx = 0;
+		else if (!s->in_recovery)
+			tcp_arm_loss_timer(s, true); /* RFC 6298 5.3, or RFC 8985 7.2's probe */
 		else
-			tcp_arm_rtx(s); /* RFC 6298 5.3 */
+			tcp_arm_rtx(s);
 		tcp_wake(s);
 	} else if (sg->ack == s->snd_una && sg->len == 0 && !(sg->flags & (TCP_SYN | TCP_FIN)) &&
 		   (s->sack_ok ? news : wnd == s->snd_wnd && wnd) && s->snd_una != s->snd_max) {
@@ -436,6 +583,8 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 			enter_recovery(s, out);
 		}
 	}
+	if (s->tlp_out)
+		tlp_ack(s, out);
 	/* RFC 9293 3.10.7.4: the window from the newest segment only. */
 	if (SEQ_LT(s->snd_wl1, sg->seq) ||
 	    (s->snd_wl1 == sg->seq && SEQ_LEQ(s->snd_wl2, sg->ack))) {
@@ -650,6 +799,19 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 		if (SEQ_LT(sg->o.tsval, s->ts_recent) &&
 		    inet_now_ms() - s->ts_recent_ms < PAWS_IDLE_MS) {
 			inet_count(INET_MIB_TCP_PAWS_DROPS);
+			/*
+			 * An old copy of data we have: a D-SACK says so (RFC 2883),
+			 * as for a duplicate that passed -- a reordered original
+			 * behind its retransmission lands here, and that D-SACK is
+			 * what lets its sender undo (RFC 3708).
+			 */
+			if (sg->len && SEQ_LT(sg->seq, s->rcv_nxt)) {
+				s->dsack[0] = sg->seq;
+				s->dsack[1] = SEQ_LT(sg->seq + sg->len, s->rcv_nxt)
+						  ? sg->seq + sg->len
+						  : s->rcv_nxt;
+				s->dsack_on = s->sack_ok;
+			}
 			s->ack_now = true;
 			tcp_output_locked(s, out);
 			return;

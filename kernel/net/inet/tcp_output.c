@@ -5,7 +5,9 @@
  * estimator and Karn's rule, persist, delayed ACK, keepalive, TIME-WAIT);
  * and the congestion window of RFC 5681 with RFC 6582's recovery, which
  * retransmits the holes that SACK (RFC 2018, the spirit of RFC 6675's
- * NextSeg) shows, one per ACK.
+ * NextSeg) shows, one per ACK; the tail loss probe (RFC 8985 7), which
+ * shares the retransmission timer (pto_armed says which it is), and what a
+ * timeout keeps so that tcp_input.c can undo it (RFC 3522, RFC 4015).
  */
 #include <errno.h>
 #include <string.h>
@@ -51,7 +53,46 @@ void tcp_arm_rtx(struct tcp_sock *s)
 {
 	uint64_t rto = (uint64_t)s->rto_ms;
 
+	s->pto_armed = false;
 	arm(&s->t_rtx, inet_now_ms() + rto);
+}
+
+static bool sending_state(const struct tcp_sock *s);
+
+/*
+ * RFC 8985 7.2's PTO, or 0 when no probe is due: with SACK only (without
+ * it the probe's ACK cannot show what else was lost), an RTT measured, not
+ * in recovery or after a timeout, and no probe unanswered. One segment in
+ * flight may wait for the peer's delayed ACK: that is added. A PTO that
+ * would not come before the RTO is none.
+ */
+static uint32_t pto_ms(const struct tcp_sock *s)
+{
+	uint32_t pto;
+
+	if (!s->sack_ok || !s->srtt_us || s->in_recovery || s->tlp_out || s->retries ||
+	    SEQ_LT(s->snd_una, s->recover) || s->snd_una == s->snd_max || !s->snd_wnd ||
+	    !sending_state(s))
+		return 0;
+	pto = 2 * s->srtt_us / 1000;
+	if (tcp_flight(s) <= tcp_eff_mss(s))
+		pto += TCP_WCDELACK_MS;
+	pto = MAX(pto, (uint32_t)TCP_PTO_MIN_MS);
+	return pto < s->rto_ms ? pto : 0;
+}
+
+void tcp_arm_loss_timer(struct tcp_sock *s, bool restart)
+{
+	uint32_t pto = pto_ms(s);
+	uint64_t now = inet_now_ms();
+
+	/* An RTO due before the probe would be stays (RFC 8985 7.2). */
+	if (pto && (restart || !s->t_rtx || s->pto_armed || s->t_rtx > now + pto)) {
+		arm(&s->t_rtx, now + pto);
+		s->pto_armed = true;
+	} else if (restart || !s->t_rtx || s->pto_armed) {
+		tcp_arm_rtx(s);
+	}
 }
 
 unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
@@ -201,9 +242,14 @@ static void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint32_t seq,
 	put16(h + 18, 0);
 }
 
-/* One segment of @s: @len bytes of @data at @seq. */
-static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data, uint32_t len,
-		 struct pkb_queue *out)
+/*
+ * One segment of @s: @len bytes of @data at @seq, or fewer: the bytes it
+ * holds. RFC 6691: the options come out of the MSS, so SACK blocks on a
+ * full segment shorten its data (and then the FIN, after its last byte,
+ * waits). Past the MTU, with DF, the datagram would be lost whole.
+ */
+static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data,
+		     uint32_t len, struct pkb_queue *out)
 {
 	struct pkb *p = seg_alloc(len);
 	uint8_t *h;
@@ -211,9 +257,13 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 	uint32_t wnd;
 
 	if (!p)
-		return;
+		return len; /* as if lost on the way */
 	h = pkb_data(p);
 	olen = put_options(s, flags, h + TCP_HLEN);
+	if (len && len + olen > s->mss) {
+		len = s->mss - olen;
+		flags &= (uint8_t) ~(TCP_FIN | TCP_PSH);
+	}
 	if (flags & TCP_SYN) {
 		wnd = MIN(tcp_rcv_window(s), 65535u);
 		s->rcv_adv = s->rcv_nxt + wnd;
@@ -245,6 +295,7 @@ static void emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t 
 		inet_count(INET_MIB_TCP_OUT_RSTS);
 	finish(p, s->laddr, s->raddr);
 	pkb_queue_put(out, p);
+	return len;
 }
 
 void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
@@ -325,8 +376,9 @@ void tcp_xmit(struct pkb_queue *out)
 {
 	struct pkb *p;
 
+	/* DF on every segment: a hop too small for it says so (RFC 1191), tcp_pmtu_locked. */
 	while ((p = pkb_queue_take(out)))
-		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, false);
+		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, true);
 }
 
 /* The buffer of the send queue holding @seq (NULL: none). */
@@ -352,24 +404,32 @@ static bool sending_state(const struct tcp_sock *s)
 	}
 }
 
-/* Send @len bytes from @seq (a retransmission when below snd_max). */
-static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t len, bool fin,
-		      struct pkb_queue *out)
+/* Send @len bytes from @seq (a retransmission when below snd_max): the bytes that went. */
+static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t len, bool fin,
+			  struct pkb_queue *out)
 {
 	uint8_t flags = TCP_ACK;
+	uint32_t want = len;
 
 	if (seq + len == s->snd_end)
 		flags |= TCP_PSH;
 	if (fin)
 		flags |= TCP_FIN;
+	if (p)
+		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
+	len = emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
 	if (SEQ_LT(seq, s->snd_max)) {
 		inet_count(INET_MIB_TCP_RETRANS_SEGS);
 		s->retransmits++;
+		/* RFC 3708: the episode is spurious once each of these is D-SACKed. */
+		if (s->undo == TCP_UNDO_FR && SEQ_GEQ(seq, s->undo_low) &&
+		    SEQ_LT(seq, s->undo_high))
+			s->undo_rtx++;
 		if (s->rtt_timing && SEQ_LEQ(seq, s->rtt_seq))
 			s->rtt_timing = false; /* Karn: a retransmitted segment is not timed */
 	} else {
 		s->bytes_sent += len;
-		if (len < tcp_eff_mss(s))
+		if (want < tcp_eff_mss(s)) /* short by intent, not for SACK blocks */
 			s->snd_sml = seq + len;
 		if (!s->ts_ok && !s->rtt_timing) {
 			s->rtt_timing = true;
@@ -377,18 +437,16 @@ static void send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint32_t 
 			s->rtt_start_ms = inet_now_ms();
 		}
 	}
-	if (p)
-		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
-	emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
 	if (!s->t_rtx)
 		tcp_arm_rtx(s);
+	return len;
 }
 
 /* @force: the persist timer's turn, when a sliver of a window is better than none. */
 static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 {
-	uint32_t emss = tcp_eff_mss(s);
-	bool sent = false, blocked = false;
+	uint32_t emss = tcp_eff_mss(s), n;
+	bool sent = false, blocked = false, fresh = false;
 
 	if (!sending_state(s)) {
 		if (s->ack_now && s->state != TCP_CLOSED && s->state != TCP_LISTEN &&
@@ -437,16 +495,22 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 		    SEQ_GEQ(s->snd_nxt, s->snd_max) && SEQ_GT(s->snd_sml, s->snd_una))
 			break;
 		fin = last && s->shut_wr;
-		send_data(s, p, s->snd_nxt, len, fin, out);
-		s->snd_nxt += len + (fin ? 1 : 0);
+		n = send_data(s, p, s->snd_nxt, len, fin, out);
+		fin = fin && n == len;
+		s->snd_nxt += n + (fin ? 1 : 0);
 		if (fin) {
 			s->fin_sent = true;
 			s->fin_seq = s->snd_end;
 		}
-		if (SEQ_GT(s->snd_nxt, s->snd_max))
+		if (SEQ_GT(s->snd_nxt, s->snd_max)) {
 			s->snd_max = s->snd_nxt;
+			fresh = true;
+		}
 		sent = true;
 	}
+	/* RFC 8985 7.2: new data (re)starts the probe timer. */
+	if (fresh)
+		tcp_arm_loss_timer(s, false);
 	if (s->shut_wr && s->snd_nxt == s->snd_end) {
 		/* The FIN alone (first or again): it needs no window. */
 		send_data(s, NULL, s->snd_nxt, 0, true, out);
@@ -474,6 +538,25 @@ void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out)
 	output(s, out, false);
 }
 
+/*
+ * A quoted sequence not in flight is anyone's word (RFC 5927 4.1): ignored,
+ * as is an MTU that would not lower the MSS. The segments that were too
+ * big were dropped by the path, not by congestion: cwnd stays, and what is
+ * unacked and unSACKed goes again now (as an RTO would resend it).
+ */
+void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out)
+{
+	uint32_t mss = MAX(mtu, (uint32_t)TCP_PMTU_MIN) - IPV4_HLEN - TCP_HLEN;
+
+	if (!sending_state(s) || SEQ_LT(seq, s->snd_una) || SEQ_GEQ(seq, s->snd_max) ||
+	    mss >= s->mss)
+		return;
+	s->mss = mss;
+	inet_count(INET_MIB_TCP_PMTU_DROPS);
+	s->snd_nxt = s->snd_una;
+	output(s, out, false);
+}
+
 void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t from = SEQ_GT(s->rtx_high, s->snd_una) ? s->rtx_high : s->snd_una;
@@ -495,8 +578,7 @@ void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)
 		if (!len)
 			break;
 		inet_count(INET_MIB_TCP_FAST_RETRANS);
-		send_data(s, p, start, len, false, out);
-		s->rtx_high = start + len;
+		s->rtx_high = start + send_data(s, p, start, len, false, out);
 		return;
 	}
 	/* Only the FIN is missing. */
@@ -554,6 +636,19 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
 	}
+	/*
+	 * Eifel (RFC 3522): with timestamps, the first ACK after the first
+	 * retransmission tells whether the original arrived after all (its echo
+	 * is older than the retransmission's timestamp), and then RFC 4015 takes
+	 * the reduction back. Later timeouts of the same data keep that record.
+	 */
+	if (s->retries == 1) {
+		s->undo = s->ts_ok ? TCP_UNDO_RTO : TCP_UNDO_NONE;
+		s->undo_cwnd = s->cwnd;
+		s->undo_ssthresh = s->ssthresh;
+		s->undo_tsval = tcp_ts_now(s);
+	}
+	s->tlp_out = false;
 	/* RFC 5681 3.1 (4): one segment, and half of what was in flight as the threshold. */
 	s->ssthresh = MAX(tcp_flight(s) / 2, 2 * emss);
 	s->cwnd = emss;
@@ -582,6 +677,54 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	if (!s->t_rtx)
 		tcp_arm_rtx(s);
 	return true;
+}
+
+/*
+ * RFC 8985 7.3: the probe timer fired. One segment: new data if the peer's
+ * window takes it (cwnd is not asked), else the last segment sent again;
+ * its ACK -- a SACK of it above holes, or a D-SACK -- tells tcp_input.c
+ * what was lost. Then the RTO, as if no probe had gone.
+ */
+static void loss_probe(struct tcp_sock *s, struct pkb_queue *out)
+{
+	uint32_t emss = tcp_eff_mss(s), dend, start, len = 0;
+	struct pkb *p;
+
+	if (s->snd_una == s->snd_max || !sending_state(s))
+		return;
+	p = s->snd_nxt == s->snd_max ? find_seq(s, s->snd_nxt) : NULL;
+	if (p) {
+		len = MIN(p->seq + p->len - s->snd_nxt, emss);
+		if (SEQ_LT(s->snd_una + s->snd_wnd, s->snd_nxt + len))
+			p = NULL;
+	}
+	if (p) {
+		bool fin = s->snd_nxt + len == s->snd_end && s->shut_wr;
+		uint32_t n;
+
+		s->tlp_rtx = false;
+		s->tlp_seq = s->snd_nxt;
+		n = send_data(s, p, s->snd_nxt, len, fin, out);
+		fin = fin && n == len;
+		s->snd_nxt += n + (fin ? 1 : 0);
+		if (fin) {
+			s->fin_sent = true;
+			s->fin_seq = s->snd_end;
+		}
+		s->snd_max = s->snd_nxt;
+	} else {
+		/* The highest segment sent; with the FIN if that went too. */
+		dend = s->fin_sent && SEQ_GT(s->snd_max, s->fin_seq) ? s->fin_seq : s->snd_max;
+		p = SEQ_GT(dend, s->snd_una) ? find_seq(s, dend - 1) : NULL;
+		start = p ? (dend - p->seq > emss ? dend - emss : p->seq) : dend;
+		s->tlp_rtx = true;
+		s->tlp_seq = start;
+		send_data(s, p, start, dend - start, s->fin_sent && dend == s->fin_seq, out);
+	}
+	s->tlp_out = true;
+	s->tlp_high = s->snd_max;
+	inet_count(INET_MIB_TCP_LOSS_PROBES);
+	tcp_arm_rtx(s);
 }
 
 static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
@@ -660,8 +803,12 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	}
 	if (s->t_rtx && s->t_rtx <= now) {
 		s->t_rtx = 0;
-		if (!rtx_timeout(s, out))
+		if (s->pto_armed) {
+			s->pto_armed = false;
+			loss_probe(s, out);
+		} else if (!rtx_timeout(s, out)) {
 			return false;
+		}
 	}
 	if (s->t_persist && s->t_persist <= now) {
 		s->t_persist = 0;
