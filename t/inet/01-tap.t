@@ -15,19 +15,11 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../nfs/lib";
+use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use IPC::Open2;
 use NfsTest;
-
-# A program on PATH, or ''.
-sub which {
-	my ($name) = @_;
-	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
-		return "$_/$name" if -x "$_/$name";
-	}
-	return '';
-}
+use InetTest;
 
 my $ns = "umlinet$$";
 my ($pid, $from, $to, $made);

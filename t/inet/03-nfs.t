@@ -17,19 +17,12 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../nfs/lib";
+use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
-
-sub which {
-	my ($name) = @_;
-	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
-		return "$_/$name" if -x "$_/$name";
-	}
-	return '';
-}
+use InetTest;
 
 my $ns = "umlnfs$$";
 my $dev = 'rn0';

@@ -51,20 +51,12 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../nfs/lib";
+use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 use NfsTest;
-
-# A program on PATH, or ''.
-sub which {
-	my ($name) = @_;
-	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
-		return "$_/$name" if -x "$_/$name";
-	}
-	return '';
-}
+use InetTest;
 
 my ($nsp, $nsl) = ("tcfp$$", "tcfl$$");
 my ($tap, $va, $vb) = ('tcftap0', 'tcfv0a', 'tcfv0b');
@@ -138,22 +130,6 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-# @code's value, or undef when it took more than $secs (the whole test's
-# alarm goes on after).
-sub bounded {
-	my ($secs, $code) = @_;
-	my ($left, $t0) = (alarm(0), time);
-	my $v = eval {
-		local $SIG{ALRM} = sub { die "timeout\n" };
-		alarm($secs);
-		my $r = $code->();
-		alarm(0);
-		$r;
-	};
-	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1);
-	return $v;
-}
-
 for ($nsp, $nsl) {
 	run($ip, 'netns', 'add', $_);
 	$made{$_} = 1;
@@ -177,20 +153,7 @@ close($nfh) or BAIL_OUT('nft -f failed');
 
 # The machine's counters now ("stat": inet_status lines up to "end"), or
 # undef if it did not answer.
-sub machine_stat {
-	local $SIG{PIPE} = 'IGNORE';
-	$dto->autoflush(1);
-	print $dto "stat\n";
-	my (%c, $end);
-	bounded(5, sub {
-		while (defined(my $l = <$dfrom>)) {
-			($end = 1), last if $l eq "end\n";
-			my ($k, $v) = split(' ', $l);
-			$c{$k} = $v if defined $v;
-		}
-	});
-	return $end ? \%c : undef;
-}
+sub machine_stat { return drive_stat($dto, $dfrom) }
 
 # Linux's TcpInCsumErrors in its namespace (nstat -s: no history file).
 sub linux_csum_errors {

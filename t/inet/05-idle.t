@@ -18,19 +18,12 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../nfs/lib";
+use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use IPC::Open2;
 use Time::HiRes qw(sleep time);
 use NfsTest;
-
-sub which {
-	my ($name) = @_;
-	for (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
-		return "$_/$name" if -x "$_/$name";
-	}
-	return '';
-}
+use InetTest;
 
 my $n = $ENV{UML_IDLE_CONNS} // 10000;
 my $ns = "ti05c$$";
@@ -62,35 +55,8 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-# @code's value, or undef after $secs (the test's own alarm goes on after).
-sub bounded {
-	my ($secs, $code) = @_;
-	my ($left, $t0) = (alarm(0), time);
-	my $v = eval {
-		local $SIG{ALRM} = sub { die "timeout\n" };
-		alarm($secs);
-		my $r = $code->();
-		alarm(0);
-		$r;
-	};
-	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1);
-	return $v;
-}
-
 # The machine's counters ("stat": lines up to "end").
-sub stat_now {
-	local $SIG{PIPE} = 'IGNORE';
-	print $dto "stat\n";
-	my %c;
-	bounded(10, sub {
-		while (defined(my $l = <$dfrom>)) {
-			last if $l eq "end\n";
-			my ($k, $v) = split(' ', $l);
-			$c{$k} = $v if defined $v;
-		}
-	});
-	return \%c;
-}
+sub stat_now { return drive_stat($dto, $dfrom, 10) // {} }
 
 # Poll the counters until @cond holds, at most $secs: the last counters.
 sub stat_until {
