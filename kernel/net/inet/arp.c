@@ -326,7 +326,7 @@ void arp_flush(struct netif *nif)
 	pkb_free_list(drop.head);
 }
 
-void arp_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
 {
 	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
 		for (struct inet_neigh *n = nif->neigh[b]; n; n = n->next)

@@ -118,7 +118,7 @@ void inet_fault_flush(struct netif *nif)
 	pkb_free_list(drop.head);
 }
 
-void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
 {
 	fn(nif->fault.delayed.head, arg);
 	if (nif->fault.held)

@@ -182,14 +182,30 @@ struct inet {
 void inet_lock(void);
 void netif_lock(struct netif *nif);
 unsigned udp_repair_locked(void);
-unsigned udp_reap(const uint32_t *pids, unsigned n);
+
+/* inet_reap's dead processes, which tcp_reap and udp_reap take too. */
+#define INET_REAP_PIDS 64
+struct inet_pids {
+	uint32_t pid[INET_REAP_PIDS];
+	unsigned n;
+};
+static inline bool inet_pids_has(const struct inet_pids *s, uint32_t pid)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return true;
+	return false;
+}
+/* The buffers of @list that the dead (a struct inet_pids) owned are the stack's now. */
+void pkb_adopt(struct pkb *list, const void *dead);
+unsigned udp_reap(const struct inet_pids *dead);
 /* @fn on the pid of each UDP socket's opener. */
 void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
 /* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
-typedef void (*pkb_list_fn)(struct pkb *head, void *arg);
-void arp_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
-void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
-void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg);
+typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
+void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);

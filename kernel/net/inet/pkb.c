@@ -105,6 +105,13 @@ void pkb_free_list(struct pkb *p)
 	}
 }
 
+void pkb_adopt(struct pkb *list, const void *dead)
+{
+	for (struct pkb *p = list; p; p = p->next)
+		if (inet_pids_has(dead, p->owner))
+			p->owner = 0;
+}
+
 void pkb_purge(struct pkb **head)
 {
 	struct pkb *list = *head;

@@ -231,7 +231,7 @@ void ipv4_reass_flush(struct netif *nif)
 	pkb_free_list(drop.head);
 }
 
-void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, void *arg)
+void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
 {
 	for (struct inet_reass *r = nif->reass; r; r = r->next)
 		fn(r->frags, arg);

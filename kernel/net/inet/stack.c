@@ -12,7 +12,6 @@
 #include "uml/mm.h"
 #include "tcp.h"
 
-#define REAP_PIDS 64	     /* dead processes taken back per pass */
 #define PID_LIMIT (1u << 22) /* Linux's PID_MAX_LIMIT: a larger owner is no pid */
 
 struct inet *inet_stack;
@@ -177,29 +176,19 @@ void inet_lock(void)
 
 /* --- inet_reap --- */
 
-struct pids {
-	uint32_t pid[REAP_PIDS];
-	unsigned n;
+/* inet_reap's work: who holds something, who of them died, what they were charged. */
+struct reap {
+	struct inet_pids cand, dead;
 	uint32_t self;
 	uint64_t bytes; /* what the buffers owned_by_dead said yes to were charged */
 };
 
-static void pids_add(struct pids *s, uint32_t pid)
+static void pids_add(struct reap *r, uint32_t pid)
 {
-	if (pid == 0 || pid == s->self || pid >= PID_LIMIT || s->n == REAP_PIDS)
+	if (pid == 0 || pid == r->self || pid >= PID_LIMIT || r->cand.n == INET_REAP_PIDS ||
+	    inet_pids_has(&r->cand, pid))
 		return;
-	for (unsigned i = 0; i < s->n; i++)
-		if (s->pid[i] == pid)
-			return;
-	s->pid[s->n++] = pid;
-}
-
-static bool pids_has(const struct pids *s, uint32_t pid)
-{
-	for (unsigned i = 0; i < s->n; i++)
-		if (s->pid[i] == pid)
-			return true;
-	return false;
+	r->cand.pid[r->cand.n++] = pid;
 }
 
 static void note_pid(void *arg, uint32_t pid)
@@ -229,54 +218,47 @@ static bool note_owner(void *obj, void *arg)
 static bool owned_by_dead(void *obj, void *arg)
 {
 	struct pkb *p = obj;
-	struct pids *dead = arg;
+	struct reap *r = arg;
 
-	if (!pids_has(dead, p->owner))
+	if (!inet_pids_has(&r->dead, p->owner))
 		return false;
 	if (pkb_plausible(p))
-		dead->bytes += p->truesize;
+		r->bytes += p->truesize;
 	/* Freed now: not the dead's, nor charged, should the allocator lose it again. */
 	p->owner = 0;
 	p->truesize = 0;
 	return true;
 }
 
-static void adopt_list(struct pkb *p, void *arg)
-{
-	for (; p; p = p->next)
-		if (pids_has(arg, p->owner))
-			p->owner = 0;
-}
-
 int inet_reap(void)
 {
-	struct pids cand = {.self = host_pid()}, dead = {.self = cand.self};
+	struct reap r = {.self = host_pid()};
 	unsigned closed, freed;
 
 	/* A process that never used the stack may still reap those that did. */
 	if (!inet_stack && (!machine || !(inet_stack = machine_root_get("inet"))))
 		return 0;
 	/* Who holds something: sockets' openers, and the owners of buffers handed out. */
-	udp_owners(note_pid, &cand);
+	udp_owners(note_pid, &r);
 	tcp_enter(NULL);
 	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
-		pids_add(&cand, s->owner);
+		pids_add(&r, s->owner);
 	tcp_leave();
-	kmem_cache_reclaim_if(inet_stack->pkb_cache, note_owner, &cand);
+	kmem_cache_reclaim_if(inet_stack->pkb_cache, note_owner, &r);
 	/* Which of them died: asked of the host, with no lock held. */
-	for (unsigned i = 0; i < cand.n; i++)
-		if (!host_task_alive(cand.pid[i]))
-			dead.pid[dead.n++] = cand.pid[i];
-	if (!dead.n)
+	for (unsigned i = 0; i < r.cand.n; i++)
+		if (!host_task_alive(r.cand.pid[i]))
+			r.dead.pid[r.dead.n++] = r.cand.pid[i];
+	if (!r.dead.n)
 		return 0;
-	closed = tcp_reap(dead.pid, dead.n) + udp_reap(dead.pid, dead.n);
+	closed = tcp_reap(&r.dead) + udp_reap(&r.dead);
 	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++) {
 		struct netif *nif = inet_stack->ifs[i];
 
 		netif_lock(nif);
-		arp_lists_locked(nif, adopt_list, &dead);
-		ipv4_reass_lists_locked(nif, adopt_list, &dead);
-		inet_fault_lists_locked(nif, adopt_list, &dead);
+		arp_lists_locked(nif, pkb_adopt, &r.dead);
+		ipv4_reass_lists_locked(nif, pkb_adopt, &r.dead);
+		inet_fault_lists_locked(nif, pkb_adopt, &r.dead);
 		spin_unlock(&nif->lock);
 	}
 	/*
@@ -284,14 +266,14 @@ int inet_reap(void)
 	 * changes owner only when taken off a queue, and nobody living holds one
 	 * without having taken it (pkb.c).
 	 */
-	freed = kmem_cache_reclaim_if(inet_stack->pkb_cache, owned_by_dead, &dead);
-	inet_mem_uncharge((uint32_t)dead.bytes);
+	freed = kmem_cache_reclaim_if(inet_stack->pkb_cache, owned_by_dead, &r);
+	inet_mem_uncharge((uint32_t)r.bytes);
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_SOCKETS], closed);
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_BUFFERS], freed);
 	if (closed || freed)
 		host_log("inet: %u dead processes: %u sockets closed, %u buffers given back",
-			 dead.n, closed, freed);
-	return (int)dead.n;
+			 r.dead.n, closed, freed);
+	return (int)r.dead.n;
 }
 
 uint64_t inet_mib(enum inet_mib m)

@@ -436,29 +436,14 @@ void tcp_repair_locked(void)
 		 reset, strays);
 }
 
-static bool pid_in(const uint32_t *pids, unsigned n, uint32_t pid)
+static void adopt_sock(struct tcp_sock *s, const struct inet_pids *dead)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (pids[i] == pid)
-			return true;
-	return false;
+	pkb_adopt(s->sndq.head, dead);
+	pkb_adopt(s->rcvq.head, dead);
+	pkb_adopt(s->ooo, dead);
 }
 
-static void adopt(struct pkb *p, const uint32_t *pids, unsigned n)
-{
-	for (; p; p = p->next)
-		if (pid_in(pids, n, p->owner))
-			p->owner = 0;
-}
-
-static void adopt_sock(struct tcp_sock *s, const uint32_t *pids, unsigned n)
-{
-	adopt(s->sndq.head, pids, n);
-	adopt(s->rcvq.head, pids, n);
-	adopt(s->ooo, pids, n);
-}
-
-unsigned tcp_reap(const uint32_t *pids, unsigned n)
+unsigned tcp_reap(const struct inet_pids *dead)
 {
 	struct pkb_queue out = {0};
 	struct tcp_sock *s, *next;
@@ -470,17 +455,17 @@ unsigned tcp_reap(const uint32_t *pids, unsigned n)
 	/* As the host closes a dead process's sockets: gracefully, unread data reset. */
 	for (s = inet_stack->tcp_users; s; s = next) {
 		next = s->unext;
-		if (pid_in(pids, n, s->owner)) {
+		if (inet_pids_has(dead, s->owner)) {
 			close_locked(s, &out);
 			closed++;
 		}
 	}
 	/* What the dead put in TCP's queues is the stack's now. */
 	for (s = inet_stack->tcp_users; s; s = s->unext)
-		adopt_sock(s, pids, n);
+		adopt_sock(s, dead);
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
 		for (s = inet_stack->tcp_conn[b]; s; s = s->hnext)
-			adopt_sock(s, pids, n);
+			adopt_sock(s, dead);
 	tcp_leave();
 	tcp_xmit(&out);
 	return closed;

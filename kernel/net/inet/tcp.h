@@ -201,7 +201,7 @@ void tcp_enter(struct tcp_sock *s);
 void tcp_leave(void);
 void tcp_repair_locked(void);
 /* inet_reap: close the sockets of the dead @pids, adopt their buffers in TCP's queues. */
-unsigned tcp_reap(const uint32_t *pids, unsigned n);
+unsigned tcp_reap(const struct inet_pids *dead);
 void tcp_input(struct netif *nif, struct pkb *p);
 void tcp_tick(uint64_t now);
 /* The earliest TCP timer (UINT64_MAX: none), for the receive thread's wait. */

@@ -297,14 +297,6 @@ void udp_close(struct udp_sock *s)
 	spin_unlock(&inet_stack->lock);
 }
 
-static bool pid_in(const uint32_t *pids, unsigned n, uint32_t pid)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (pids[i] == pid)
-			return true;
-	return false;
-}
-
 void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
 {
 	inet_lock();
@@ -313,7 +305,7 @@ void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
 	spin_unlock(&inet_stack->lock);
 }
 
-unsigned udp_reap(const uint32_t *pids, unsigned n)
+unsigned udp_reap(const struct inet_pids *dead)
 {
 	struct udp_sock *s, *next;
 	unsigned closed = 0;
@@ -321,16 +313,14 @@ unsigned udp_reap(const uint32_t *pids, unsigned n)
 	inet_lock();
 	for (s = inet_stack->udp_users; s; s = next) {
 		next = s->unext;
-		if (pid_in(pids, n, s->owner)) {
+		if (inet_pids_has(dead, s->owner)) {
 			close_locked(s);
 			closed++;
 			continue;
 		}
 		/* Datagrams a dead receive thread delivered are the stack's now. */
 		spin_lock(&s->wq.lock);
-		for (struct pkb *p = s->rq.head; p; p = p->next)
-			if (pid_in(pids, n, p->owner))
-				p->owner = 0;
+		pkb_adopt(s->rq.head, dead);
 		spin_unlock(&s->wq.lock);
 	}
 	spin_unlock(&inet_stack->lock);
