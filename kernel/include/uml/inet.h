@@ -26,6 +26,7 @@
 #define INET_MAX_IFS	 4
 #define INET_ETH_ALEN	 6
 #define INET_MTU_MIN	 576
+#define INET_MTU6_MIN	 1280 /* RFC 8200 5: every IPv6 link carries this much */
 #define INET_MTU_MAX	 1500 /* frames of one slab object; jumbo frames later */
 #define INET_MEM_DEFAULT (4u << 20)
 
@@ -105,6 +106,29 @@ enum inet_mib {
 	INET_MIB_TCP_SPURIOUS_RTOS,	    /* timeouts found spurious (RFC 3522), undone */
 	INET_MIB_TCP_SPURIOUS_FAST_RETRANS, /* fast retransmits D-SACKed whole (RFC 3708), undone */
 	INET_MIB_TCP_PMTU_DROPS, /* a connection's MSS lowered by frag-needed (RFC 1191) */
+	/* IPv6 (ipv6.c, icmp6.c, nd.c) */
+	INET_MIB_IP6_IN,
+	INET_MIB_IP6_IN_HDR_ERRORS,  /* version, length, source, extension headers */
+	INET_MIB_IP6_IN_ADDR_ERRORS, /* not addressed to us */
+	INET_MIB_IP6_IN_UNKNOWN_PROTO,
+	INET_MIB_IP6_IN_DELIVERS,
+	INET_MIB_IP6_FRAG_DROPS, /* fragments: not reassembled (RFC 8200 4.5 allows it) */
+	INET_MIB_IP6_OUT_REQUESTS,
+	INET_MIB_IP6_OUT_NO_ROUTES,
+	INET_MIB_IP6_OUT_DISCARDS, /* no memory, or past the MTU (we don't fragment) */
+	INET_MIB_ICMP6_IN,
+	INET_MIB_ICMP6_IN_ERRORS, /* short or bad checksum */
+	INET_MIB_ICMP6_IN_ECHOS,
+	INET_MIB_ICMP6_IN_PKT_TOO_BIG,
+	INET_MIB_ICMP6_OUT,
+	INET_MIB_ND_IN_ERRORS, /* NS/NA failing RFC 4861 7.1's checks */
+	INET_MIB_ND_IN_SOLICITS,
+	INET_MIB_ND_IN_ADVERTS,
+	INET_MIB_ND_OUT_SOLICITS,
+	INET_MIB_ND_OUT_ADVERTS,
+	INET_MIB_ND_CONFLICTS, /* someone else advertises our address */
+	INET_MIB_ND_FAILED,    /* resolutions given up: their packets dropped */
+	INET_MIB_ND_EVICTIONS, /* entries pushed out of a full cache */
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];
@@ -115,7 +139,44 @@ struct netif_stats {
 	_Atomic uint64_t tx_packets, tx_bytes, tx_drops, tx_errors;
 };
 
-/* How an interface is set up (netif_create). */
+/*
+ * An address of either family, 16 bytes in network order: IPv6, or IPv4
+ * as the v4-mapped ::ffff:a.b.c.d of RFC 4291 2.5.5.2, so that one
+ * four-tuple, one lookup and one table serve both.
+ */
+struct inet_addr {
+	uint8_t a[16];
+};
+
+static inline struct inet_addr inet_addr_from_v4(uint32_t v4)
+{
+	struct inet_addr x = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(v4 >> 24),
+			       (uint8_t)(v4 >> 16), (uint8_t)(v4 >> 8), (uint8_t)v4}};
+
+	return x;
+}
+
+static inline bool inet_addr_is_v4(const struct inet_addr *x)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	for (int i = 0; i < 12; i++)
+		if (x->a[i] != mapped[i])
+			return false;
+	return true;
+}
+
+/* The IPv4 address of a v4-mapped @x (host order). */
+static inline uint32_t inet_addr_v4(const struct inet_addr *x)
+{
+	return (uint32_t)x->a[12] << 24 | (uint32_t)x->a[13] << 16 | (uint32_t)x->a[14] << 8 |
+	       x->a[15];
+}
+
+/*
+ * How an interface is set up (netif_create). Every interface has an IPv6
+ * link-local address made from its MAC; a global one is optional.
+ */
 struct netif_config {
 	char name[16];		    /* the host's TAP device, or any name without one */
 	uint8_t mac[INET_ETH_ALEN]; /* all zero: a random locally administered one */
@@ -123,6 +184,9 @@ struct netif_config {
 	unsigned prefix_len;	    /* 1..30 */
 	uint32_t gateway;	    /* 0: none; on-link when set */
 	unsigned mtu;		    /* 0: INET_MTU_MAX */
+	struct inet_addr addr6;	    /* all zero: none; else a global unicast address */
+	unsigned prefix6_len;	    /* with addr6: 1..128 */
+	struct inet_addr gateway6;  /* all zero: none; link-local or within addr6's prefix */
 };
 
 /*
@@ -218,8 +282,10 @@ void netif_queue_close(struct netif_queue *q);
 void netif_input(struct netif_queue *q, const void *frame, size_t len);
 /* Run @nif's timers now: ARP retries and expiry, reassembly timeouts, delayed frames. */
 void netif_tick(struct netif *nif);
-/* Send a gratuitous ARP for @nif's address. */
+/* Send a gratuitous ARP for @nif's address, and an unsolicited NA for each IPv6 one. */
 int netif_announce(struct netif *nif);
+/* @nif's IPv6 link-local address (fe80::/64 with the MAC's modified EUI-64, RFC 4291 2.5.1). */
+void netif_addr6_ll(const struct netif *nif, struct inet_addr *out);
 
 /*
  * UDP sockets, for kernel threads (and host threads: they sleep on a

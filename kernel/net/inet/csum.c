@@ -30,6 +30,14 @@ uint64_t inet_csum_pseudo(uint32_t saddr, uint32_t daddr, uint8_t proto, uint32_
 	       proto + len;
 }
 
+uint64_t inet_csum_pseudo6(const struct inet_addr *saddr, const struct inet_addr *daddr,
+			   uint8_t proto, uint32_t len)
+{
+	uint64_t sum = inet_csum_add(0, saddr->a, 16);
+
+	return inet_csum_add(sum, daddr->a, 16) + (len >> 16) + (len & 0xffff) + proto;
+}
+
 uint16_t inet_csum(const void *p, size_t len)
 {
 	return inet_csum_fold(inet_csum_add(0, p, len));

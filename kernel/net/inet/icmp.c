@@ -17,7 +17,7 @@
 
 #define ICMP_ERR_DATA 64 /* bytes of the offending datagram after its header */
 
-static bool rate_ok(void)
+bool icmp_rate_ok(void)
 {
 	uint64_t now = inet_now_ms();
 	bool ok;
@@ -56,7 +56,7 @@ static void echo_reply(struct pkb *p)
 	struct pkb *r;
 
 	inet_count(INET_MIB_ICMP_IN_ECHOS);
-	if (p->bcast || !rate_ok())
+	if (p->bcast || !icmp_rate_ok())
 		return;
 	r = pkb_clone(p);
 	if (!r)
@@ -124,7 +124,7 @@ void icmp_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t co
 	    (pkb_data((struct pkb *)p)[0] != ICMP_ECHO &&
 	     pkb_data((struct pkb *)p)[0] != ICMP_ECHOREPLY))
 		return;
-	if (!rate_ok())
+	if (!icmp_rate_ok())
 		return;
 	m = pkb_alloc(INET_HEADROOM + ICMP_HLEN + p->ihl + n);
 	if (!m)

@@ -18,6 +18,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "uml/inet.h"
 #include "uml/mm.h"
@@ -52,10 +53,11 @@ struct pkb {
 	uint32_t saddr, daddr; /* IPv4 source and destination */
 	uint16_t sport;	       /* UDP source port */
 	uint16_t frag_off;     /* reassembly: payload offset in the datagram */
-	uint16_t ihl;	       /* IPv4 header bytes, the header at data[off - ihl] */
+	uint16_t ihl;	       /* IP header bytes (IPv6: with extensions), at data[off - ihl] */
 	uint8_t bcast;	       /* the link-layer destination was broadcast */
 	uint8_t sacked;	       /* TCP's send queue: the peer SACKed all of it */
 	uint32_t seq;	       /* TCP: the sequence number of data[off] */
+	uint8_t v6;	       /* IPv6: the header at data[off - ihl] has the addresses */
 	uint8_t data[];
 };
 
@@ -93,6 +95,7 @@ void pkb_queue_purge(struct pkb_queue *q);
 /* --- the stack and its interfaces --- */
 
 struct inet_neigh;
+struct nd_neigh;
 struct inet_reass;
 
 /* A per-process door to an interface (netif.c). */
@@ -125,10 +128,16 @@ struct netif {
 	uint16_t pad;
 	uint32_t addr, mask, gateway; /* host order; immutable after create */
 	uint32_t mtu;
+	/* IPv6, immutable after create: has6 false when the MTU is below 1280 */
+	bool has6, has_addr6;
+	uint8_t prefix6_len;
+	struct inet_addr ll6, addr6, gateway6; /* gateway6 all zero: none */
 	struct netif_stats stats;
 	spinlock_t lock; /* LOCK_RANK_INET: everything below */
 	struct inet_neigh *neigh[INET_NEIGH_BUCKETS];
 	uint32_t nneigh;
+	struct nd_neigh *neigh6[INET_NEIGH_BUCKETS]; /* nd.c */
+	uint32_t nneigh6;
 	struct inet_reass *reass; /* datagrams in reassembly, oldest first */
 	uint32_t nreass;
 	uint32_t reass_bytes;
@@ -204,9 +213,11 @@ void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
 /* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
 void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void nd_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void nd_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);
 
@@ -227,27 +238,33 @@ struct netif *netif_route(uint32_t daddr, uint32_t *nexthop);
 struct netif *netif_by_addr(uint32_t addr);
 /* Whether @addr is @nif's address, its subnet's broadcast or the limited broadcast. */
 bool netif_is_local(const struct netif *nif, uint32_t addr, bool *bcast);
+/* Whether @a is within @nif's IPv6 prefix (on-link). */
+bool netif_on_link6(const struct netif *nif, const struct inet_addr *a);
 /* Put a whole frame (Ethernet header at pkb_data) on the wire; consumes @p. */
 void netif_xmit(struct netif *nif, struct pkb *p);
 
 /* --- wire formats, in network byte order --- */
 
-#define ETH_HLEN      14
-#define ETH_P_IPV4    0x0800
-#define ETH_P_ARP     0x0806
-#define ETH_ZLEN      60 /* the shortest frame, padded */
-#define IPV4_HLEN     20
-#define IPV4_MAX_LEN  65535
-#define IPV4_DF	      0x4000
-#define IPV4_MF	      0x2000
-#define IPV4_OFFMASK  0x1fff
-#define IPPROTO_ICMP_ 1
-#define IPPROTO_TCP_  6
-#define IPPROTO_UDP_  17
-#define UDP_HLEN      8
-#define ICMP_HLEN     8
-#define INET_TTL      64
-#define INET_BCAST    0xffffffffu
+#define ETH_HLEN	14
+#define ETH_P_IPV4	0x0800
+#define ETH_P_ARP	0x0806
+#define ETH_P_IPV6	0x86dd
+#define ETH_ZLEN	60 /* the shortest frame, padded */
+#define IPV4_HLEN	20
+#define IPV4_MAX_LEN	65535
+#define IPV4_DF		0x4000
+#define IPV4_MF		0x2000
+#define IPV4_OFFMASK	0x1fff
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
+#define IPPROTO_UDP_	17
+#define UDP_HLEN	8
+#define ICMP_HLEN	8
+#define INET_TTL	64
+#define INET_BCAST	0xffffffffu
+#define IPV6_HLEN	40
+#define IPPROTO_ICMPV6_ 58
+#define INET_HOPS	64
 
 static inline uint16_t get16(const uint8_t *p)
 {
@@ -278,6 +295,9 @@ uint64_t inet_csum_add(uint64_t sum, const void *p, size_t len);
 uint16_t inet_csum_fold(uint64_t sum);
 /* The IPv4 pseudo-header's sum for a transport checksum. */
 uint64_t inet_csum_pseudo(uint32_t saddr, uint32_t daddr, uint8_t proto, uint32_t len);
+/* The IPv6 pseudo-header's (RFC 8200 8.1). */
+uint64_t inet_csum_pseudo6(const struct inet_addr *saddr, const struct inet_addr *daddr,
+			   uint8_t proto, uint32_t len);
 
 /* --- the protocols --- */
 
@@ -287,6 +307,8 @@ void ether_input(struct netif *nif, struct pkb *p);
 void ether_output(struct netif *nif, struct pkb *p, const uint8_t dst[INET_ETH_ALEN],
 		  uint16_t type);
 extern const uint8_t ether_bcast[INET_ETH_ALEN];
+/* The MAC of IPv6 multicast @group (RFC 2464 7). */
+void ether_multicast6(const struct inet_addr *group, uint8_t mac[INET_ETH_ALEN]);
 
 /* arp.c */
 void arp_input(struct netif *nif, struct pkb *p);
@@ -329,6 +351,8 @@ void ipv4_reass_flush(struct netif *nif);
 void icmp_input(struct netif *nif, struct pkb *p);
 /* Say @type/@code about datagram @p (its header at data[off - ihl]); @p stays the caller's. */
 void icmp_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t code);
+/* The token bucket every ICMP and ICMPv6 message out takes one from: false when empty. */
+bool icmp_rate_ok(void);
 #define ICMP_ECHOREPLY	    0
 #define ICMP_UNREACH	    3
 #define ICMP_ECHO	    8
@@ -339,6 +363,87 @@ void icmp_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t co
 #define ICMP_TIMXCEED_REASS 1
 #define INET_ICMP_RATE	    100 /* messages per second out */
 #define INET_ICMP_BURST	    50
+
+/* ipv6.c */
+void ipv6_input(struct netif *nif, struct pkb *p);
+/*
+ * Send @p (the transport header and payload at pkb_data, INET_HEADROOM in
+ * front) on @nif from @saddr to @daddr with hop limit @hops (0:
+ * INET_HOPS); consumes @p. The next hop is @daddr when on-link (link-local,
+ * multicast or in the prefix), else the gateway. Never fragments.
+ * 0, -ENETUNREACH, -EMSGSIZE, -ENOBUFS.
+ */
+int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
+		const struct inet_addr *daddr, uint8_t proto, uint8_t hops);
+/*
+ * The interface to @daddr: the one whose prefix holds it, else the first
+ * with a gateway; a link-local or multicast @daddr names no interface, and
+ * goes out of the first with IPv6 (the machine has no zones yet). NULL: none.
+ */
+struct netif *ipv6_route(const struct inet_addr *daddr);
+/* The source address @nif sends to @daddr from: the link-local one within the link. */
+void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct inet_addr *out);
+/* Whether @a is one of @nif's unicast addresses. */
+bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a);
+/* The IPv6 header of a datagram delivered to a transport (p->v6). */
+static inline const uint8_t *ipv6_hdr(const struct pkb *p)
+{
+	return p->data + p->off - p->ihl;
+}
+static inline bool ipv6_is_multicast(const struct inet_addr *a)
+{
+	return a->a[0] == 0xff;
+}
+static inline bool ipv6_is_linklocal(const struct inet_addr *a)
+{
+	return a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80;
+}
+static inline bool ipv6_is_unspecified(const struct inet_addr *a)
+{
+	static const struct inet_addr zero;
+
+	return !memcmp(a, &zero, sizeof(zero));
+}
+/* The solicited-node multicast address of @a (RFC 4291 2.7.1). */
+void ipv6_solicited(const struct inet_addr *a, struct inet_addr *out);
+#define IPV6_EXT_MAX 8 /* extension headers walked at most before the payload */
+
+/* icmp6.c */
+void icmp6_input(struct netif *nif, struct pkb *p);
+/*
+ * Say @type/@code (@param: the pointer of a parameter problem, or the MTU
+ * of packet too big) about datagram @p (its header at data[off - ihl]);
+ * @p stays the caller's.
+ */
+void icmp6_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t code,
+		 uint32_t param);
+/* The ICMPv6 checksum of @m put in, and @m sent: the ICMP_OUT count. */
+int icmp6_send(struct netif *nif, struct pkb *m, const struct inet_addr *saddr,
+	       const struct inet_addr *daddr, uint8_t hops);
+#define ICMP6_DST_UNREACH   1
+#define ICMP6_PKT_TOO_BIG   2
+#define ICMP6_TIME_EXCEEDED 3
+#define ICMP6_PARAM_PROB    4
+#define ICMP6_ECHO_REQUEST  128
+#define ICMP6_ECHO_REPLY    129
+#define ICMP6_NS	    135
+#define ICMP6_NA	    136
+#define ICMP6_UNREACH_PORT  4
+#define ICMP6_PARAM_HEADER  0 /* erroneous header field */
+#define ICMP6_PARAM_NEXTHDR 1 /* unrecognised next header */
+#define ICMP6_PARAM_OPTION  2 /* unrecognised option */
+
+/* nd.c: RFC 4861 neighbour discovery (NS and NA) and the v6 neighbour cache. */
+void nd_input(struct netif *nif, struct pkb *p);
+/* Send IPv6 packet @p to @nexthop on @nif, resolving it first if need be (consumes @p). */
+void nd_output(struct netif *nif, struct pkb *p, const struct inet_addr *nexthop);
+void nd_tick(struct netif *nif, uint64_t now);
+/* An unsolicited NA (to all nodes) for each of @nif's addresses. */
+int nd_announce(struct netif *nif);
+/* Tests: the cached MAC of @a (0) or -ENOENT / -EINPROGRESS (being resolved). */
+int nd_lookup(struct netif *nif, const struct inet_addr *a, uint8_t mac[INET_ETH_ALEN]);
+uint32_t nd_count(struct netif *nif);
+void nd_flush(struct netif *nif);
 
 /* udp.c */
 void udp_input(struct netif *nif, struct pkb *p);

@@ -1,8 +1,9 @@
 /*
  * Interfaces and their queues. An interface (struct netif) is the
  * machine's side of one Ethernet wire: a MAC, an IPv4 address in a
- * subnet, perhaps a gateway, and what the wire's protocols keep (ARP
- * neighbours, fragments), all in the arena. A queue (struct netif_queue)
+ * subnet, perhaps a gateway, an IPv6 link-local address made from the MAC
+ * and perhaps a global one and a gateway, and what the wire's protocols
+ * keep (ARP and ND neighbours, fragments), all in the arena. A queue (struct netif_queue)
  * is one process's door to it: a TAP queue read by a kernel thread of the
  * CPU that opened it, or, in tests, a hook that captures what is sent.
  *
@@ -11,7 +12,8 @@
  * each time), drains the queue until the host says EAGAIN, yields every
  * NETIF_BURST frames so other threads of its CPU get their turn, and runs
  * the interface's timers every NETIF_TICK_MS. It announces the address
- * (gratuitous ARP) as it starts and once more NETIF_ANNOUNCE_MS later.
+ * (gratuitous ARP, unsolicited NA) as it starts and once more
+ * NETIF_ANNOUNCE_MS later.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,6 +30,49 @@
 
 /* This process's queue for each interface: where its frames go out. */
 static struct netif_queue *out_queue[INET_MAX_IFS];
+
+/* Whether the first @bits bits of @a and @b agree. */
+static bool prefix_match(const struct inet_addr *a, const struct inet_addr *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(a->a, b->a, whole))
+		return false;
+	return !rest || ((a->a[whole] ^ b->a[whole]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+/*
+ * The IPv6 part of @cfg: a global unicast address (not unspecified,
+ * loopback, v4-mapped, link-local -- that one is made -- or multicast) in
+ * a prefix of 1..128 bits on a link of 1280 bytes at least, and a gateway
+ * that is link-local or in that prefix, only with an address to send from.
+ */
+static bool config6_ok(const struct netif_config *cfg, unsigned mtu)
+{
+	static const struct inet_addr loopback = {{[15] = 1}};
+	const struct inet_addr *a = &cfg->addr6, *gw = &cfg->gateway6;
+
+	if (ipv6_is_unspecified(a))
+		return cfg->prefix6_len == 0 && ipv6_is_unspecified(gw);
+	if (cfg->prefix6_len < 1 || cfg->prefix6_len > 128 || mtu < INET_MTU6_MIN ||
+	    !memcmp(a, &loopback, sizeof(*a)) || inet_addr_is_v4(a) || ipv6_is_linklocal(a) ||
+	    ipv6_is_multicast(a))
+		return false;
+	if (ipv6_is_unspecified(gw))
+		return true;
+	return !ipv6_is_multicast(gw) && memcmp(gw, a, sizeof(*a)) &&
+	       (ipv6_is_linklocal(gw) || prefix_match(gw, a, cfg->prefix6_len));
+}
+
+bool netif_on_link6(const struct netif *nif, const struct inet_addr *a)
+{
+	return nif->has_addr6 && prefix_match(a, &nif->addr6, nif->prefix6_len);
+}
+
+void netif_addr6_ll(const struct netif *nif, struct inet_addr *out)
+{
+	*out = nif->ll6;
+}
 
 int netif_create(const struct netif_config *cfg, struct netif **out)
 {
@@ -51,6 +96,8 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 		return -EINVAL;
 	if (cfg->mac[0] & 1)
 		return -EINVAL; /* a multicast MAC can't be a station's */
+	if (!config6_ok(cfg, mtu))
+		return -EINVAL;
 	nif = kzalloc(sizeof(*nif));
 	if (!nif)
 		return -ENOMEM;
@@ -64,6 +111,21 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 	nif->mask = mask;
 	nif->gateway = cfg->gateway;
 	nif->mtu = mtu;
+	/* RFC 8200 5: a link below 1280 bytes carries no IPv6. */
+	nif->has6 = mtu >= INET_MTU6_MIN;
+	/* fe80::/64 and the modified EUI-64 of the MAC: its U/L bit inverted (RFC 4291 2.5.1). */
+	nif->ll6.a[0] = 0xfe;
+	nif->ll6.a[1] = 0x80;
+	nif->ll6.a[8] = nif->mac[0] ^ 0x02;
+	nif->ll6.a[9] = nif->mac[1];
+	nif->ll6.a[10] = nif->mac[2];
+	nif->ll6.a[11] = 0xff;
+	nif->ll6.a[12] = 0xfe;
+	memcpy(nif->ll6.a + 13, nif->mac + 3, 3);
+	nif->has_addr6 = !ipv6_is_unspecified(&cfg->addr6);
+	nif->addr6 = cfg->addr6;
+	nif->prefix6_len = (uint8_t)cfg->prefix6_len;
+	nif->gateway6 = cfg->gateway6;
 	spin_lock_init_rank(&nif->lock, LOCK_RANK_INET);
 
 	inet_lock();
@@ -93,6 +155,7 @@ void netif_lock(struct netif *nif)
 	if (likely(!spin_lock(&nif->lock)))
 		return;
 	arp_flush_locked(nif, &drop);
+	nd_flush_locked(nif, &drop);
 	ipv4_reass_flush_locked(nif, &drop);
 	inet_fault_flush_locked(nif, &drop);
 	netif_count(&nif->stats.rx_drops, drop.n);
@@ -232,6 +295,7 @@ void netif_tick(struct netif *nif)
 	struct pkb *p;
 
 	arp_tick(nif, now);
+	nd_tick(nif, now);
 	ipv4_reass_tick(nif, now);
 	tcp_tick(now);
 	if (nif->fault.on || nif->fault.delayed.n) {
@@ -243,7 +307,10 @@ void netif_tick(struct netif *nif)
 
 int netif_announce(struct netif *nif)
 {
-	return arp_announce(nif);
+	int err = arp_announce(nif);
+
+	nd_announce(nif);
+	return err;
 }
 
 void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg)
@@ -345,7 +412,7 @@ static int rx_thread(void *arg)
 
 	if (err)
 		goto out;
-	arp_announce(q->nif);
+	netif_announce(q->nif);
 	while (!q->stop) {
 		uint64_t now;
 
@@ -368,7 +435,7 @@ static int rx_thread(void *arg)
 			tcp_tick(now);
 		}
 		if (announces && now >= next_announce) {
-			arp_announce(q->nif);
+			netif_announce(q->nif);
 			announces--;
 			next_announce = now + NETIF_ANNOUNCE_MS;
 		}

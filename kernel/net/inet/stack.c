@@ -88,6 +88,28 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_TCP_SPURIOUS_RTOS] = "tcp_spurious_rtos",
     [INET_MIB_TCP_SPURIOUS_FAST_RETRANS] = "tcp_spurious_fast_retrans",
     [INET_MIB_TCP_PMTU_DROPS] = "tcp_pmtu_drops",
+    [INET_MIB_IP6_IN] = "ip6_in",
+    [INET_MIB_IP6_IN_HDR_ERRORS] = "ip6_in_hdr_errors",
+    [INET_MIB_IP6_IN_ADDR_ERRORS] = "ip6_in_addr_errors",
+    [INET_MIB_IP6_IN_UNKNOWN_PROTO] = "ip6_in_unknown_proto",
+    [INET_MIB_IP6_IN_DELIVERS] = "ip6_in_delivers",
+    [INET_MIB_IP6_FRAG_DROPS] = "ip6_frag_drops",
+    [INET_MIB_IP6_OUT_REQUESTS] = "ip6_out_requests",
+    [INET_MIB_IP6_OUT_NO_ROUTES] = "ip6_out_no_routes",
+    [INET_MIB_IP6_OUT_DISCARDS] = "ip6_out_discards",
+    [INET_MIB_ICMP6_IN] = "icmp6_in",
+    [INET_MIB_ICMP6_IN_ERRORS] = "icmp6_in_errors",
+    [INET_MIB_ICMP6_IN_ECHOS] = "icmp6_in_echos",
+    [INET_MIB_ICMP6_IN_PKT_TOO_BIG] = "icmp6_in_pkt_too_big",
+    [INET_MIB_ICMP6_OUT] = "icmp6_out",
+    [INET_MIB_ND_IN_ERRORS] = "nd_in_errors",
+    [INET_MIB_ND_IN_SOLICITS] = "nd_in_solicits",
+    [INET_MIB_ND_IN_ADVERTS] = "nd_in_adverts",
+    [INET_MIB_ND_OUT_SOLICITS] = "nd_out_solicits",
+    [INET_MIB_ND_OUT_ADVERTS] = "nd_out_adverts",
+    [INET_MIB_ND_CONFLICTS] = "nd_conflicts",
+    [INET_MIB_ND_FAILED] = "nd_failed",
+    [INET_MIB_ND_EVICTIONS] = "nd_evictions",
 };
 
 static uint64_t (*clock_hook)(void);
@@ -257,6 +279,7 @@ int inet_reap(void)
 
 		netif_lock(nif);
 		arp_lists_locked(nif, pkb_adopt, &r.dead);
+		nd_lists_locked(nif, pkb_adopt, &r.dead);
 		ipv4_reass_lists_locked(nif, pkb_adopt, &r.dead);
 		inet_fault_lists_locked(nif, pkb_adopt, &r.dead);
 		spin_unlock(&nif->lock);

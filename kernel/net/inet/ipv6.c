@@ -1,0 +1,258 @@
+/*
+ * IPv6 (RFC 8200) for a host: header checks, the walk over extension
+ * headers, delivery to the transports, and output to the neighbour.
+ *
+ * Input trusts nothing: the version, a payload length within the frame
+ * (what lies past it is Ethernet padding and is cut; 0, a jumbogram's, is
+ * refused: no link of ours carries one), a source that can be a station's
+ * (not multicast, loopback, v4-mapped or our own; the unspecified one
+ * passes for neighbour discovery's DAD, which is the only user of it), a
+ * destination of ours: our link-local or global address, all-nodes, or
+ * the solicited-node group of either. The machine does not forward. A
+ * frame sent to a link-layer group must carry an IPv6 multicast
+ * destination (the v6 form of RFC 1122 3.3.6).
+ *
+ * Extension headers are walked, at most IPV6_EXT_MAX of them, each within
+ * the datagram: hop-by-hop options (first only) and destination options
+ * have their options read for the action an unknown one asks (RFC 8200
+ * 4.2: skip, drop, or drop and say parameter problem); a routing header
+ * with segments left is refused with parameter problem (we are nobody's
+ * router, and type 0 is deprecated by RFC 5095); a fragment is dropped and
+ * counted -- we don't reassemble -- unless it is an atomic fragment (offset
+ * 0, no more: RFC 6946), which is the datagram whole.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "inet_internal.h"
+
+#define NH_HOPOPTS  0
+#define NH_ROUTING  43
+#define NH_FRAGMENT 44
+#define NH_NONE	    59
+#define NH_DSTOPTS  60
+
+static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
+
+bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a)
+{
+	return !memcmp(a, &nif->ll6, sizeof(*a)) ||
+	       (nif->has_addr6 && !memcmp(a, &nif->addr6, sizeof(*a)));
+}
+
+void ipv6_solicited(const struct inet_addr *a, struct inet_addr *out)
+{
+	static const uint8_t head[13] = {0xff, 0x02, [11] = 1, [12] = 0xff};
+
+	memcpy(out->a, head, sizeof(head));
+	memcpy(out->a + 13, a->a + 13, 3);
+}
+
+static bool is_ours_or_group(const struct netif *nif, const struct inet_addr *d)
+{
+	struct inet_addr sn;
+
+	if (ipv6_is_ours(nif, d) || !memcmp(d, &all_nodes, sizeof(*d)))
+		return true;
+	ipv6_solicited(&nif->ll6, &sn);
+	if (!memcmp(d, &sn, sizeof(*d)))
+		return true;
+	ipv6_solicited(&nif->addr6, &sn);
+	return nif->has_addr6 && !memcmp(d, &sn, sizeof(*d));
+}
+
+static bool bad_source(const struct netif *nif, const struct inet_addr *s)
+{
+	static const struct inet_addr loopback = {{[15] = 1}};
+
+	return ipv6_is_multicast(s) || !memcmp(s, &loopback, sizeof(*s)) || inet_addr_is_v4(s) ||
+	       ipv6_is_ours(nif, s);
+}
+
+/*
+ * The options of a hop-by-hop or destination options header @h of @len
+ * bytes: 0 to go on, -1 to drop quietly, or the offset in @h of an option
+ * whose type asks for a parameter problem (RFC 8200 4.2). We know Pad1 and
+ * PadN only: every other option is unknown to us.
+ */
+static int walk_options(const uint8_t *h, unsigned len, bool mcast)
+{
+	for (unsigned i = 2; i < len;) {
+		uint8_t type = h[i];
+
+		if (type == 0) { /* Pad1 */
+			i++;
+			continue;
+		}
+		if (i + 2 > len || i + 2 + h[i + 1] > len)
+			return -1; /* an option past its header */
+		switch (type >> 6) {
+		case 1:
+			return -1;
+		case 2:
+			return (int)i;
+		case 3:
+			return mcast ? -1 : (int)i;
+		}
+		i += 2u + h[i + 1];
+	}
+	return 0;
+}
+
+void ipv6_input(struct netif *nif, struct pkb *p)
+{
+	const uint8_t *h = pkb_data(p);
+	struct inet_addr src, dst;
+	unsigned plen, off = IPV6_HLEN, nxt_at = 6;
+	uint8_t nxt;
+	int bad;
+
+	inet_count(INET_MIB_IP6_IN);
+	if (p->len < IPV6_HLEN || h[0] >> 4 != 6)
+		goto hdr_error;
+	plen = get16(h + 4);
+	if (plen == 0 || IPV6_HLEN + plen > p->len)
+		goto hdr_error;
+	p->len = IPV6_HLEN + plen; /* what follows is the link's padding */
+	memcpy(src.a, h + 8, 16);
+	memcpy(dst.a, h + 24, 16);
+	if (bad_source(nif, &src))
+		goto hdr_error;
+	if (!is_ours_or_group(nif, &dst)) {
+		inet_count(INET_MIB_IP6_IN_ADDR_ERRORS);
+		goto drop;
+	}
+	if (p->bcast && !ipv6_is_multicast(&dst))
+		goto hdr_error;
+	p->bcast = ipv6_is_multicast(&dst);
+	p->v6 = 1;
+	p->ihl = 0; /* until the walk ends, errors quote from the header at pkb_data */
+	nxt = h[6];
+	for (unsigned n = 0;; n++) {
+		unsigned len;
+
+		if (nxt != NH_HOPOPTS && nxt != NH_DSTOPTS && nxt != NH_ROUTING &&
+		    nxt != NH_FRAGMENT)
+			break;
+		if (n == IPV6_EXT_MAX || off + 8 > p->len)
+			goto hdr_error;
+		len = nxt == NH_FRAGMENT ? 8u : (h[off + 1] + 1u) * 8u;
+		if (off + len > p->len)
+			goto hdr_error;
+		switch (nxt) {
+		case NH_HOPOPTS:
+			/* Only right after the header (RFC 8200 4.1). */
+			if (n != 0) {
+				icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_NEXTHDR, nxt_at);
+				goto hdr_error;
+			}
+			/* fall through */
+		case NH_DSTOPTS:
+			bad = walk_options(h + off, len, p->bcast);
+			if (bad > 0)
+				icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_OPTION,
+					    off + (unsigned)bad);
+			if (bad)
+				goto hdr_error;
+			break;
+		case NH_ROUTING:
+			if (h[off + 3] != 0) {
+				icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_HEADER, off + 2);
+				goto hdr_error;
+			}
+			break;
+		case NH_FRAGMENT:
+			if (get16(h + off + 2) & 0xfff9) { /* an offset, or more to come */
+				inet_count(INET_MIB_IP6_FRAG_DROPS);
+				goto drop;
+			}
+			break;
+		}
+		nxt_at = off;
+		nxt = h[off];
+		off += len;
+	}
+	p->ihl = (uint16_t)off;
+	p->off += off;
+	p->len -= off;
+	switch (nxt) {
+	case IPPROTO_ICMPV6_:
+		inet_count(INET_MIB_IP6_IN_DELIVERS);
+		icmp6_input(nif, p);
+		return;
+	case NH_NONE:
+		goto drop;
+	}
+	inet_count(INET_MIB_IP6_IN_UNKNOWN_PROTO);
+	icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_NEXTHDR, nxt_at);
+	goto drop;
+
+hdr_error:
+	inet_count(INET_MIB_IP6_IN_HDR_ERRORS);
+	netif_count(&nif->stats.rx_errors, 1);
+drop:
+	pkb_free(p);
+}
+
+struct netif *ipv6_route(const struct inet_addr *daddr)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+	bool scoped = ipv6_is_linklocal(daddr) || ipv6_is_multicast(daddr);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct netif *nif = inet_stack->ifs[i];
+
+		if (nif->has6 && (scoped || netif_on_link6(nif, daddr)))
+			return nif;
+	}
+	for (uint32_t i = 0; i < n && !scoped; i++)
+		if (!ipv6_is_unspecified(&inet_stack->ifs[i]->gateway6))
+			return inet_stack->ifs[i];
+	return NULL;
+}
+
+void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct inet_addr *out)
+{
+	bool link =
+	    ipv6_is_linklocal(daddr) || (ipv6_is_multicast(daddr) && (daddr->a[1] & 15) <= 2);
+
+	*out = link || !nif->has_addr6 ? nif->ll6 : nif->addr6;
+}
+
+int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
+		const struct inet_addr *daddr, uint8_t proto, uint8_t hops)
+{
+	const struct inet_addr *nexthop = daddr;
+	uint32_t len = p->len;
+	uint8_t *h;
+
+	inet_count(INET_MIB_IP6_OUT_REQUESTS);
+	if (!nif->has6 || (!ipv6_is_linklocal(daddr) && !ipv6_is_multicast(daddr) &&
+			   !netif_on_link6(nif, daddr))) {
+		nexthop = &nif->gateway6;
+		if (!nif->has6 || ipv6_is_unspecified(nexthop)) {
+			inet_count(INET_MIB_IP6_OUT_NO_ROUTES);
+			pkb_free(p);
+			return -ENETUNREACH;
+		}
+	}
+	if (len + IPV6_HLEN > nif->mtu) {
+		inet_count(INET_MIB_IP6_OUT_DISCARDS);
+		pkb_free(p);
+		return -EMSGSIZE;
+	}
+	h = pkb_push(p, IPV6_HLEN);
+	if (!h) {
+		inet_count(INET_MIB_IP6_OUT_DISCARDS);
+		pkb_free(p);
+		return -ENOBUFS;
+	}
+	put32(h, 6u << 28);
+	put16(h + 4, (uint16_t)len);
+	h[6] = proto;
+	h[7] = hops ? hops : INET_HOPS;
+	memcpy(h + 8, saddr->a, 16);
+	memcpy(h + 24, daddr->a, 16);
+	nd_output(nif, p, nexthop);
+	return 0;
+}

@@ -1,0 +1,654 @@
+/*
+ * IPv6 on kernel/net/inet without a device, as test_inet.c does IPv4:
+ * frames go in through netif_input, what the stack sends is captured by a
+ * hook queue, time is a virtual clock. The machine is 02:00:00:00:00:02,
+ * fe80::ff:fe00:2 and 2001:db8::2/64; the peer 02:00:00:00:00:01,
+ * fe80::1 and 2001:db8::1.
+ *  1     the link-local address is the MAC's modified EUI-64; bad IPv6
+ *        configurations are refused
+ *  2     unsolicited NAs at start: to all-nodes, hop limit 255, one per
+ *        address, our MAC as the target link-layer option
+ *  3     an NS for our address is answered (solicited, override) and
+ *        caches the sender; 4 one for another target is not
+ *  5-11  hostile NS and NA dropped and counted, never answered: hop limit
+ *        64, bad checksum, code 1, truncated option, zero-length option,
+ *        multicast target, short, :: with a link-layer option, a
+ *        solicited NA to a group
+ * 12     echo request to the link-local address -> reply, same id, seq
+ *        and data; 13 to the global one, and to all-nodes (answered from
+ *        a unicast address)
+ * 14     a reply to an unknown neighbour waits for ND: NS to the
+ *        solicited-node group; the NA lets it go
+ * 15     an unanswered neighbour: 3 NS 1 s apart, then given up
+ * 16     REACHABLE -> STALE after 30 s; a packet makes it DELAY, then PROBE
+ *        (unicast NS) after 5 s; no answer: gone
+ * 17     the neighbour cache stays at 256 entries under 300 senders
+ * 18     extension headers: PadN hop-by-hop and an atomic fragment pass;
+ *        9 destination options headers, a header past the datagram, and a
+ *        hop-by-hop not first are dropped; 19 an unknown option of type
+ *        10xxxxxx, a routing header with segments left and an unknown next
+ *        header get parameter problems pointing at the right byte;
+ *        20 a real fragment is dropped and counted
+ * 21     bad IPv6 headers (version, length, jumbo 0, multicast source, not
+ *        our destination, unicast to a link group) are counted, not answered
+ * 22     Ethernet: multicast groups not joined are dropped
+ * 23     every buffer is back in the end
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "uml.h"
+#include "uml/inet.h"
+#include "../../kernel/net/inet/inet_internal.h"
+
+#define MAXF	 512
+#define FRAME_SZ 2048
+
+static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
+static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
+static const struct inet_addr peer_ll = {{0xfe, 0x80, [15] = 1}};
+static const struct inet_addr our_ll = {{0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 2}};
+static const struct inet_addr peer_gl = {{0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+static const struct inet_addr our_gl = {{0x20, 0x01, 0x0d, 0xb8, [15] = 2}};
+static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
+static struct netif *nif;
+static struct netif_queue *q;
+static uint64_t vclock = 1000000;
+
+static struct {
+	uint8_t b[FRAME_SZ];
+	size_t len;
+} out[MAXF];
+static int nout;
+
+static uint64_t vnow(void)
+{
+	return vclock;
+}
+
+static int capture(void *arg, const void *frame, size_t len)
+{
+	(void)arg;
+	if (nout < MAXF && len <= FRAME_SZ) {
+		memcpy(out[nout].b, frame, len);
+		out[nout++].len = len;
+	}
+	return 0;
+}
+
+static void step(uint64_t ms)
+{
+	vclock += ms;
+	nout = 0;
+}
+
+static bool same(const uint8_t *a, const struct inet_addr *b)
+{
+	return !memcmp(a, b->a, 16);
+}
+
+/*
+ * A frame to @dmac carrying an IPv6 datagram: @ext (extension headers,
+ * @extlen bytes, the first one's type @first) then @plen bytes of @proto.
+ */
+static size_t frame6(uint8_t *f, const uint8_t *dmac, uint8_t hops, const struct inet_addr *src,
+		     const struct inet_addr *dst, uint8_t first, const uint8_t *ext, size_t extlen,
+		     const void *payload, size_t plen)
+{
+	uint8_t *h = f + 14;
+
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16(f + 12, ETH_P_IPV6);
+	memset(h, 0, 40);
+	h[0] = 0x60;
+	put16(h + 4, (uint16_t)(extlen + plen));
+	h[6] = first;
+	h[7] = hops;
+	memcpy(h + 8, src->a, 16);
+	memcpy(h + 24, dst->a, 16);
+	memcpy(h + 40, ext, extlen);
+	memcpy(h + 40 + extlen, payload, plen);
+	return 14 + 40 + extlen + plen;
+}
+
+static void icmp6_sum(uint8_t *m, size_t len, const struct inet_addr *src,
+		      const struct inet_addr *dst)
+{
+	put16(m + 2, 0);
+	put16(m + 2, inet_csum_fold(
+			 inet_csum_add(inet_csum_pseudo6(src, dst, 58, (uint32_t)len), m, len)));
+}
+
+static bool icmp6_sum_ok(const uint8_t *f, size_t len)
+{
+	struct inet_addr s, d;
+	const uint8_t *h = f + 14;
+	uint32_t plen = get16(h + 4);
+
+	if (len < 54 + plen || h[6] != 58)
+		return false;
+	memcpy(s.a, h + 8, 16);
+	memcpy(d.a, h + 24, 16);
+	return inet_csum_fold(inet_csum_add(inet_csum_pseudo6(&s, &d, 58, plen), h + 40, plen)) ==
+	       0;
+}
+
+/* The MAC of a group, the solicited-node one of @a when @a is unicast. */
+static void group_mac(const struct inet_addr *a, uint8_t mac[6])
+{
+	struct inet_addr g;
+
+	if (ipv6_is_multicast(a))
+		g = *a;
+	else
+		ipv6_solicited(a, &g);
+	ether_multicast6(&g, mac);
+}
+
+/* An NS or NA (@type) for @target, with a link-layer option of @opt_type when non-zero. */
+static size_t nd_msg(uint8_t *m, uint8_t type, uint8_t flags, const struct inet_addr *target,
+		     uint8_t opt_type, const uint8_t *mac)
+{
+	memset(m, 0, 32);
+	m[0] = type;
+	m[4] = flags;
+	memcpy(m + 8, target->a, 16);
+	if (!opt_type)
+		return 24;
+	m[24] = opt_type;
+	m[25] = 1;
+	memcpy(m + 26, mac, 6);
+	return 32;
+}
+
+static void feed_icmp6(const uint8_t *dmac, uint8_t hops, const struct inet_addr *src,
+		       const struct inet_addr *dst, uint8_t *m, size_t mlen)
+{
+	static uint8_t f[FRAME_SZ];
+
+	icmp6_sum(m, mlen, src, dst);
+	netif_input(q, f, frame6(f, dmac, hops, src, dst, 58, NULL, 0, m, mlen));
+}
+
+/* An NS from @src (peer_mac) for @target, sent to the target's solicited-node group. */
+static void peer_ns(const struct inet_addr *src, const struct inet_addr *target)
+{
+	uint8_t m[32], mac[6], dmac[6];
+	struct inet_addr dst;
+
+	memcpy(mac, peer_mac, 6);
+	ipv6_solicited(target, &dst);
+	group_mac(&dst, dmac);
+	feed_icmp6(dmac, 255, src, &dst, m, nd_msg(m, ICMP6_NS, 0, target, 1, mac));
+}
+
+static void peer_na(const struct inet_addr *target, uint8_t flags)
+{
+	uint8_t m[32];
+
+	feed_icmp6(our_mac, 255, target, &our_ll, m,
+		   nd_msg(m, ICMP6_NA, flags, target, 2, peer_mac));
+}
+
+static size_t echo6(uint8_t *m, uint16_t seq, size_t dlen)
+{
+	memset(m, 0, 8);
+	m[0] = ICMP6_ECHO_REQUEST;
+	put16(m + 4, 0x77);
+	put16(m + 6, seq);
+	for (size_t i = 0; i < dlen; i++)
+		m[8 + i] = (uint8_t)(i * 3 + seq);
+	return 8 + dlen;
+}
+
+static void send_echo6(const uint8_t *dmac, const struct inet_addr *src,
+		       const struct inet_addr *dst, uint16_t seq)
+{
+	uint8_t m[128];
+
+	feed_icmp6(dmac, 64, src, dst, m, echo6(m, seq, 40));
+}
+
+/* Whether frame @i is an echo reply to @to from @from with seq @seq and its data. */
+static bool is_reply(int i, const struct inet_addr *from, const struct inet_addr *to, uint16_t seq)
+{
+	const uint8_t *h = out[i].b + 14, *m = h + 40;
+
+	return get16(out[i].b + 12) == ETH_P_IPV6 && !memcmp(out[i].b, peer_mac, 6) &&
+	       same(h + 8, from) && same(h + 24, to) && h[7] == 64 && m[0] == ICMP6_ECHO_REPLY &&
+	       get16(m + 4) == 0x77 && get16(m + 6) == seq &&
+	       m[8 + 39] == (uint8_t)(39 * 3 + seq) && icmp6_sum_ok(out[i].b, out[i].len);
+}
+
+static void test_config(void)
+{
+	struct netif_config bad = {.name = "b0", .addr = 0x0a010002u, .prefix_len = 24};
+	struct inet_addr ll;
+	int refused = 0;
+
+	netif_addr6_ll(nif, &ll);
+	bad.addr6 = all_nodes; /* multicast */
+	bad.prefix6_len = 64;
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	bad.addr6 = our_ll; /* link-local: made, not configured */
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	bad.addr6 = our_gl;
+	bad.prefix6_len = 0;
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	bad.prefix6_len = 64;
+	bad.gateway6 = (struct inet_addr){{0x20, 0x01, 0x0d, 0xb9, [15] = 1}}; /* off the prefix */
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	bad.gateway6 = peer_ll;
+	bad.mtu = 1000; /* IPv6 needs 1280 */
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	bad.addr6 = inet_addr_from_v4(0x0a010002u);
+	bad.mtu = 0;
+	refused += netif_create(&bad, NULL) == -EINVAL;
+	ok(same(ll.a, &our_ll) && refused == 6,
+	   "1 link-local fe80::ff:fe00:2 from the MAC; %d of 6 bad IPv6 configurations refused",
+	   refused);
+}
+
+static void test_announce(void)
+{
+	int good = 0;
+
+	step(1000);
+	netif_announce(nif);
+	for (int i = 0; i < nout; i++) {
+		const uint8_t *h = out[i].b + 14, *m = h + 40;
+		static const uint8_t an_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+
+		if (get16(out[i].b + 12) != ETH_P_IPV6)
+			continue;
+		good += !memcmp(out[i].b, an_mac, 6) && h[7] == 255 && same(h + 24, &all_nodes) &&
+			m[0] == ICMP6_NA && m[4] == 0x20 && m[24] == 2 && m[25] == 1 &&
+			!memcmp(m + 26, our_mac, 6) &&
+			same(h + 8, (const struct inet_addr *)(m + 8)) &&
+			icmp6_sum_ok(out[i].b, out[i].len) &&
+			(same(m + 8, &our_ll) || same(m + 8, &our_gl));
+	}
+	ok(good == 2, "2 unsolicited NA to all-nodes for each of our 2 addresses (%d good)", good);
+}
+
+static void test_ns(void)
+{
+	static const struct inet_addr other = {{0xfe, 0x80, [15] = 9}};
+	const uint8_t *h, *m;
+	uint8_t mac[6];
+
+	step(0);
+	peer_ns(&peer_ll, &our_ll);
+	h = out[0].b + 14;
+	m = h + 40;
+	ok(nout == 1 && !memcmp(out[0].b, peer_mac, 6) && same(h + 8, &our_ll) &&
+	       same(h + 24, &peer_ll) && h[7] == 255 && m[0] == ICMP6_NA && m[4] == 0x60 &&
+	       same(m + 8, &our_ll) && m[24] == 2 && !memcmp(m + 26, our_mac, 6) &&
+	       icmp6_sum_ok(out[0].b, out[0].len) && nd_lookup(nif, &peer_ll, mac) == 0 &&
+	       !memcmp(mac, peer_mac, 6),
+	   "3 NS for our address: NA (solicited, override) to the sender, who is cached");
+
+	step(0);
+	peer_ns(&other, &other);
+	ok(nout == 0 && nd_lookup(nif, &other, mac) == -ENOENT,
+	   "4 NS for another target: no NA, nothing cached");
+}
+
+/* Feed NS @m (@len bytes) from @src; whether it was dropped, counted in @mib, unanswered. */
+static bool ns_dropped(uint8_t *m, size_t len, uint8_t hops, const struct inet_addr *src,
+		       bool fix_sum, enum inet_mib mib)
+{
+	static uint8_t f[FRAME_SZ];
+	struct inet_addr dst;
+	uint8_t dmac[6];
+	uint64_t before = inet_mib(mib);
+
+	ipv6_solicited(&our_ll, &dst);
+	group_mac(&dst, dmac);
+	if (fix_sum)
+		icmp6_sum(m, len, src, &dst);
+	step(0);
+	netif_input(q, f, frame6(f, dmac, hops, src, &dst, 58, NULL, 0, m, len));
+	return nout == 0 && inet_mib(mib) == before + 1;
+}
+
+static void test_nd_hostile(void)
+{
+	static const struct inet_addr unspec;
+	uint8_t m[64];
+	size_t n;
+	bool a, b;
+
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	ok(ns_dropped(m, n, 64, &peer_ll, true, INET_MIB_ND_IN_ERRORS),
+	   "5 NS with hop limit 64 (it crossed a router): dropped, counted");
+
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	icmp6_sum(m, n, &peer_ll, &our_ll); /* the sum of another pseudo-header */
+	a = ns_dropped(m, n, 255, &peer_ll, false, INET_MIB_ICMP6_IN_ERRORS);
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	m[1] = 1;
+	b = ns_dropped(m, n, 255, &peer_ll, true, INET_MIB_ND_IN_ERRORS);
+	ok(a && b, "6 NS with a bad checksum, and with code 1: dropped, counted");
+
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	m[25] = 2; /* 16 bytes said, 8 there */
+	a = ns_dropped(m, n, 255, &peer_ll, true, INET_MIB_ND_IN_ERRORS);
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	m[25] = 0;
+	b = ns_dropped(m, n, 255, &peer_ll, true, INET_MIB_ND_IN_ERRORS);
+	ok(a && b, "7 NS with a truncated option, and with a zero-length one: dropped, counted");
+
+	n = nd_msg(m, ICMP6_NS, 0, &all_nodes, 1, peer_mac);
+	ok(ns_dropped(m, n, 255, &peer_ll, true, INET_MIB_ND_IN_ERRORS),
+	   "8 NS for a multicast target: dropped, counted");
+
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 0, NULL);
+	ok(ns_dropped(m, 20, 255, &peer_ll, true, INET_MIB_ND_IN_ERRORS),
+	   "9 NS of 20 bytes (under 24): dropped, counted");
+
+	n = nd_msg(m, ICMP6_NS, 0, &our_ll, 1, peer_mac);
+	ok(ns_dropped(m, n, 255, &unspec, true, INET_MIB_ND_IN_ERRORS),
+	   "10 NS from :: with a source link-layer option: dropped, counted");
+
+	{
+		static uint8_t f[FRAME_SZ];
+		uint64_t before = inet_mib(INET_MIB_ND_IN_ERRORS);
+		uint8_t dmac[6];
+
+		group_mac(&all_nodes, dmac);
+		n = nd_msg(m, ICMP6_NA, 0x60, &peer_ll, 2, peer_mac);
+		icmp6_sum(m, n, &peer_ll, &all_nodes);
+		step(0);
+		netif_input(q, f, frame6(f, dmac, 255, &peer_ll, &all_nodes, 58, NULL, 0, m, n));
+		ok(nout == 0 && inet_mib(INET_MIB_ND_IN_ERRORS) == before + 1,
+		   "11 a solicited NA to all-nodes: dropped, counted");
+	}
+}
+
+static void test_echo6(void)
+{
+	uint8_t dmac[6];
+
+	step(1000);
+	send_echo6(our_mac, &peer_ll, &our_ll, 1);
+	ok(nout == 1 && is_reply(0, &our_ll, &peer_ll, 1),
+	   "12 echo request to fe80::ff:fe00:2 -> reply: same id, seq, data; checksum right");
+
+	/* The global peer is resolved first: its NS makes it a neighbour. */
+	peer_ns(&peer_gl, &our_gl);
+	step(0);
+	send_echo6(our_mac, &peer_gl, &our_gl, 2);
+	{
+		bool gl = nout == 1 && is_reply(0, &our_gl, &peer_gl, 2);
+
+		step(0);
+		group_mac(&all_nodes, dmac);
+		send_echo6(dmac, &peer_ll, &all_nodes, 3);
+		ok(gl && nout == 1 && is_reply(0, &our_ll, &peer_ll, 3),
+		   "13 echo to the global address: from it; to all-nodes: from our link-local");
+	}
+}
+
+static void test_resolve(void)
+{
+	const uint8_t *h, *m;
+	uint8_t mac[6], dmac[6];
+	bool asked;
+
+	nd_flush(nif);
+	step(1000);
+	send_echo6(our_mac, &peer_ll, &our_ll, 4);
+	h = out[0].b + 14;
+	m = h + 40;
+	group_mac(&peer_ll, dmac);
+	asked = nout == 1 && !memcmp(out[0].b, dmac, 6) && m[0] == ICMP6_NS && h[7] == 255 &&
+		same(m + 8, &peer_ll) && m[24] == 1 && !memcmp(m + 26, our_mac, 6) &&
+		icmp6_sum_ok(out[0].b, out[0].len) && nd_lookup(nif, &peer_ll, mac) == -EINPROGRESS;
+	step(0);
+	peer_na(&peer_ll, 0x60);
+	ok(asked && nout == 1 && is_reply(0, &our_ll, &peer_ll, 4),
+	   "14 reply to an unknown neighbour: NS to its solicited-node group; the NA lets it go");
+
+	{
+		static const struct inet_addr lost = {{0xfe, 0x80, [15] = 0x42}};
+		uint64_t failed = inet_mib(INET_MIB_ND_FAILED);
+		int ns = 0;
+
+		step(0);
+		send_echo6(our_mac, &lost, &our_ll, 5);
+		ns += nout;
+		for (int i = 0; i < 4; i++) {
+			step(1000);
+			netif_tick(nif);
+			ns += nout;
+		}
+		ok(ns == 3 && inet_mib(INET_MIB_ND_FAILED) == failed + 1 &&
+		       nd_lookup(nif, &lost, mac) == -ENOENT,
+		   "15 unanswered: %d NS 1 s apart, then given up", ns);
+	}
+
+	{
+		bool reach, stale, probe, gone;
+
+		step(0);
+		peer_na(&peer_ll, 0x60); /* solicited: REACHABLE */
+		reach = nd_lookup(nif, &peer_ll, mac) == 0;
+		step(31000);
+		netif_tick(nif);
+		send_echo6(our_mac, &peer_ll, &our_ll, 6); /* STALE: sent, and DELAY */
+		stale = nout == 1 && is_reply(0, &our_ll, &peer_ll, 6);
+		step(5000);
+		netif_tick(nif);
+		h = out[0].b + 14;
+		probe = nout == 1 && !memcmp(out[0].b, peer_mac, 6) && h[40] == ICMP6_NS &&
+			same(h + 24, &peer_ll);
+		for (int i = 0; i < 4; i++) {
+			step(1000);
+			netif_tick(nif);
+		}
+		gone = nd_lookup(nif, &peer_ll, mac) == -ENOENT;
+		ok(reach && stale && probe && gone,
+		   "16 REACHABLE, STALE at 30 s (still used), PROBE 5 s later by unicast NS, then "
+		   "gone");
+	}
+}
+
+static void test_bound(void)
+{
+	for (int i = 0; i < 300; i++) {
+		struct inet_addr a = {
+		    {0xfe, 0x80, [13] = 1, [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i}};
+
+		peer_ns(&a, &our_ll);
+	}
+	ok(nd_count(nif) == INET_NEIGH_MAX && inet_mib(INET_MIB_ND_EVICTIONS) > 0,
+	   "17 neighbour cache bounded at %u entries under 300 senders", nd_count(nif));
+	nd_flush(nif);
+	peer_ns(&peer_ll, &our_ll);
+}
+
+/* Feed an echo request after extension headers @ext; the frames sent. */
+static int echo_through(uint8_t first, const uint8_t *ext, size_t extlen, uint16_t seq)
+{
+	static uint8_t f[FRAME_SZ];
+	uint8_t m[128];
+	size_t n = echo6(m, seq, 40);
+
+	icmp6_sum(m, n, &peer_ll, &our_ll);
+	step(1000);
+	netif_input(q, f, frame6(f, our_mac, 64, &peer_ll, &our_ll, first, ext, extlen, m, n));
+	return nout;
+}
+
+static void test_ext(void)
+{
+	uint8_t ext[128];
+	int pass, dropped = 0;
+	const uint8_t *h;
+
+	/* Hop-by-hop with a PadN of 4, then ICMPv6. */
+	memset(ext, 0, 8);
+	ext[0] = 58;
+	ext[2] = 1;
+	ext[3] = 4;
+	pass = echo_through(0, ext, 8, 10) == 1 && is_reply(0, &our_ll, &peer_ll, 10);
+	/* An atomic fragment. */
+	memset(ext, 0, 8);
+	ext[0] = 58;
+	pass += echo_through(44, ext, 8, 11) == 1 && is_reply(0, &our_ll, &peer_ll, 11);
+	/* Nine destination options headers: past IPV6_EXT_MAX. */
+	memset(ext, 0, 72);
+	for (int i = 0; i < 9; i++)
+		ext[8 * i] = i < 8 ? 60 : 58;
+	dropped += echo_through(60, ext, 72, 12) == 0;
+	/* A header whose length runs past the datagram. */
+	memset(ext, 0, 8);
+	ext[0] = 58;
+	ext[1] = 20;
+	dropped += echo_through(60, ext, 8, 13) == 0;
+	/* Hop-by-hop after a destination options header. */
+	memset(ext, 0, 16);
+	ext[0] = 0;
+	ext[8] = 58;
+	dropped += echo_through(60, ext, 16, 14) == 0 ||
+		   (nout == 1 && out[0].b[14 + 40] == ICMP6_PARAM_PROB);
+	ok(pass == 2 && dropped == 3,
+	   "18 PadN hop-by-hop and atomic fragment pass (%d of 2); 3 bad walks dropped (%d)", pass,
+	   dropped);
+
+	{
+		int good = 0;
+
+		/* Option type 0x80: unknown, "discard and say so" (RFC 8200 4.2). */
+		memset(ext, 0, 8);
+		ext[0] = 58;
+		ext[2] = 0x80;
+		ext[3] = 4;
+		echo_through(60, ext, 8, 15);
+		h = out[0].b + 14;
+		good += nout == 1 && h[40] == ICMP6_PARAM_PROB && h[41] == 2 &&
+			get32(h + 44) == 42 && icmp6_sum_ok(out[0].b, out[0].len);
+		/* A routing header with a segment left. */
+		memset(ext, 0, 8);
+		ext[0] = 58;
+		ext[3] = 1;
+		echo_through(43, ext, 8, 16);
+		h = out[0].b + 14;
+		good += nout == 1 && h[40] == ICMP6_PARAM_PROB && h[41] == 0 && get32(h + 44) == 42;
+		/* Next header 253 (experimental): nobody here speaks it. */
+		echo_through(253, NULL, 0, 17);
+		h = out[0].b + 14;
+		good += nout == 1 && h[40] == ICMP6_PARAM_PROB && h[41] == 1 &&
+			get32(h + 44) == 6 && same(h + 48 + 8, &peer_ll);
+		ok(good == 3,
+		   "19 parameter problems: option (ptr 42), routing (42), next header "
+		   "(6): %d of 3 right",
+		   good);
+	}
+
+	{
+		uint64_t before = inet_mib(INET_MIB_IP6_FRAG_DROPS);
+
+		memset(ext, 0, 8);
+		ext[0] = 58;
+		ext[3] = 1; /* more fragments */
+		ok(echo_through(44, ext, 8, 18) == 0 &&
+		       inet_mib(INET_MIB_IP6_FRAG_DROPS) == before + 1,
+		   "20 a fragment (not reassembled): dropped, counted");
+	}
+}
+
+static void test_hdr(void)
+{
+	static uint8_t f[FRAME_SZ];
+	static const struct inet_addr not_ours = {{0xfe, 0x80, [15] = 0x33}};
+	uint64_t hdr = inet_mib(INET_MIB_IP6_IN_HDR_ERRORS),
+		 addr = inet_mib(INET_MIB_IP6_IN_ADDR_ERRORS);
+	uint8_t m[128], dmac[6];
+	size_t n = echo6(m, 20, 40), len;
+	int sent = 0;
+
+	icmp6_sum(m, n, &peer_ll, &our_ll);
+	step(1000);
+	len = frame6(f, our_mac, 64, &peer_ll, &our_ll, 58, NULL, 0, m, n);
+	f[14] = 0x40;
+	netif_input(q, f, len);
+	sent += nout;
+	len = frame6(f, our_mac, 64, &peer_ll, &our_ll, 58, NULL, 0, m, n);
+	put16(f + 18, 200);
+	netif_input(q, f, len);
+	sent += nout;
+	put16(f + 18, 0);
+	netif_input(q, f, len);
+	sent += nout;
+	netif_input(q, f, frame6(f, our_mac, 64, &all_nodes, &our_ll, 58, NULL, 0, m, n));
+	sent += nout;
+	netif_input(q, f, frame6(f, our_mac, 64, &peer_ll, &not_ours, 58, NULL, 0, m, n));
+	sent += nout;
+	group_mac(&all_nodes, dmac);
+	netif_input(q, f, frame6(f, dmac, 64, &peer_ll, &our_ll, 58, NULL, 0, m, n));
+	sent += nout;
+	ok(sent == 0 && inet_mib(INET_MIB_IP6_IN_HDR_ERRORS) == hdr + 5 &&
+	       inet_mib(INET_MIB_IP6_IN_ADDR_ERRORS) == addr + 1,
+	   "21 bad IPv6 headers counted (%llu, %llu), none answered",
+	   (unsigned long long)(inet_mib(INET_MIB_IP6_IN_HDR_ERRORS) - hdr),
+	   (unsigned long long)(inet_mib(INET_MIB_IP6_IN_ADDR_ERRORS) - addr));
+}
+
+static void test_ether(void)
+{
+	static const uint8_t routers[6] = {0x33, 0x33, 0, 0, 0, 2};
+	static const uint8_t other_sn[6] = {0x33, 0x33, 0xff, 0, 0, 9};
+	uint64_t drops = inet_mib(INET_MIB_ETH_IN_DROPS);
+
+	step(1000);
+	send_echo6(routers, &peer_ll, &all_nodes, 21);
+	send_echo6(other_sn, &peer_ll, &our_ll, 22);
+	ok(nout == 0 && inet_mib(INET_MIB_ETH_IN_DROPS) == drops + 2,
+	   "22 Ethernet: all-routers and another solicited-node group are not ours: dropped");
+}
+
+int main(void)
+{
+	struct uml_boot_params bp = {.memory = 32 << 20};
+	struct netif_config cfg = {.name = "t0",
+				   .addr = 0x0a000002u,
+				   .prefix_len = 16,
+				   .addr6 = our_gl,
+				   .prefix6_len = 64,
+				   .gateway6 = peer_ll};
+	size_t used, max;
+
+	plan(23);
+	if (uml_boot(&bp))
+		bail_out("uml_boot failed");
+	inet_clock_set(vnow);
+	if (inet_init(2u << 20))
+		bail_out("inet_init failed");
+	memcpy(cfg.mac, our_mac, 6);
+	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q))
+		bail_out("no interface");
+
+	test_config();
+	test_announce();
+	test_ns();
+	test_nd_hostile();
+	test_echo6();
+	test_resolve();
+	test_bound();
+	test_ext();
+	test_hdr();
+	test_ether();
+
+	arp_flush(nif);
+	nd_flush(nif);
+	inet_mem(&used, &max);
+	is_int(used, 0, "23 every buffer is back (%zu of %zu bytes held)", used, max);
+	netif_queue_close(q);
+	return done_testing();
+}
