@@ -19,6 +19,7 @@
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
  *   -m MIB   the machine's memory (32)      -b MIB  the stack's buffers (4)
+ *   -6 ADDR/PREFIX  a global IPv6 address beside the link-local one
  *
  * Prints "ready MAC" once the queue is open, so the test can configure the
  * host's side. Standard input is its control: a line "stat" prints the
@@ -28,7 +29,7 @@
  * service, closes the queue, prints the counters and exits 0.
  *
  *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-H PORT]
- *              [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]
+ *              [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -668,7 +669,8 @@ static int control_main(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-			"[-W PORT] [-H PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
+			"[-W PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP ADDR/PREFIX "
+			"UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -696,9 +698,18 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:6:")) != -1) {
 		size_t i;
 
+		if (opt == '6') {
+			if (!(slash = strchr(optarg, '/')))
+				usage();
+			*slash = '\0';
+			if (inet_pton(AF_INET6, optarg, cfg.addr6.a) != 1)
+				usage();
+			cfg.prefix6_len = (unsigned)number(slash + 1, 1, 128);
+			continue;
+		}
 		if (opt == 'H') {
 			hold_port = (uint16_t)number(optarg, 1, 65535);
 			continue;

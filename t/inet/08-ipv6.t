@@ -1,0 +1,106 @@
+#!/usr/bin/perl
+# IPv6 on the machine's own stack against Linux's, on a TAP device in a
+# network namespace this test makes and removes (u6-PID, TAP u6t0):
+# t/inet-drive is a machine at 10.216.0.2/24 and fd00:6::2/64 (and its
+# link-local fe80::ff:fe00:2, from its MAC 02:00:00:00:00:02) with a UDP
+# echo service on port 7; the namespace's side is fd00:6::1/64. Needs root.
+#  1     the machine comes up on the TAP
+#  2     ping -6 of the link-local address (with %u6t0): 5 of 5 answered
+#  3     ping -6 of the global address: 5 of 5 answered
+#  4     Linux learned the machine's MAC by neighbour discovery, for both
+#  5     ping -6 -s 1400 (1448-byte datagrams): answered whole
+#  6     ping -6 -s 2000: Linux fragments, the machine doesn't reassemble:
+#        none answered, the fragments counted as dropped
+#  7     the machine stops when told; 8 its counters: echoes and
+#        solicitations seen, no ND error, no buffer held
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
+use Test::More;
+use IPC::Open2;
+use NfsTest;
+use InetTest;
+
+my $ns = "u6-$$";
+my $dev = 'u6t0';
+my ($pid, $from, $to, $made);
+my $drive = build_dir() . '/t/inet-drive';
+plan(skip_all => "$drive not built (make)") unless -x $drive;
+plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
+plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
+plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
+    unless $ip && $ping && $py;
+plan(tests => 8);
+
+my $limit = 120;    # seconds for the whole test
+$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
+alarm($limit);
+
+sub cleanup {
+	if ($pid) {
+		kill('KILL', $pid);
+		waitpid($pid, 0);
+		$pid = undef;
+	}
+	system($ip, 'netns', 'del', $ns) if $made;
+	$made = 0;
+}
+END { cleanup() }
+
+system($ip, 'netns', 'add', $ns) == 0 or BAIL_OUT("ip netns add $ns failed");
+$made = 1;
+$pid = open2($from, $to, $ip, 'netns', 'exec', $ns, $drive, '-6', 'fd00:6::2/64', $dev,
+	     '10.216.0.2/24', '7');
+chomp(my $ready = <$from> // "");
+my ($mac) = $ready =~ /^ready ([0-9a-f:]{17})$/;
+ok($mac, "1 the machine is up on the TAP ($ready)") or BAIL_OUT('no machine');
+system($ip, '-n', $ns, 'addr', 'add', '10.216.0.1/24', 'dev', $dev) == 0
+    && system($ip, '-n', $ns, 'addr', 'add', 'fd00:6::1/64', 'dev', $dev) == 0
+    && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
+    && system($ip, '-n', $ns, 'link', 'set', 'lo', 'up') == 0
+    or BAIL_OUT("could not configure $dev");
+# Linux's own addresses are tentative until its DAD is done (a second or so).
+bounded(15, sub {
+	select(undef, undef, undef, 0.2) while `$ip -n $ns -6 addr show dev $dev tentative` ne '';
+	1;
+}) or BAIL_OUT("the IPv6 addresses of $dev stayed tentative");
+
+my $ll = 'fe80::ff:fe00:2';
+my $out = `$ip netns exec $ns $ping -6 -n -c 5 -i 0.2 -W 2 $ll%$dev 2>&1`;
+like($out, qr/5 packets transmitted, 5 received/, "2 ping -6 $ll%$dev: 5 of 5 answered")
+    or diag($out);
+
+$out = `$ip netns exec $ns $ping -6 -n -c 5 -i 0.2 -W 2 fd00:6::2 2>&1`;
+like($out, qr/5 packets transmitted, 5 received/, '3 ping -6 fd00:6::2: 5 of 5 answered')
+    or diag($out);
+
+$out = `$ip -n $ns -6 neigh show dev $dev`;
+ok($out =~ /^\Q$ll\E lladdr \Q$mac\E/m && $out =~ /^fd00:6::2 lladdr \Q$mac\E/m,
+   "4 Linux learned $mac by ND for both addresses") or diag($out);
+
+$out = `$ip netns exec $ns $ping -6 -n -c 5 -i 0.2 -W 2 -s 1400 fd00:6::2 2>&1`;
+like($out, qr/5 packets transmitted, 5 received/, '5 ping -6 -s 1400: 5 of 5 answered')
+    or diag($out);
+
+my $before = drive_stat($to, $from) // {};
+$out = `$ip netns exec $ns $ping -6 -n -c 2 -i 0.2 -W 1 -s 2000 fd00:6::2 2>&1`;
+my $after = drive_stat($to, $from) // {};
+ok($out =~ /2 packets transmitted, 0 received/
+       && ($after->{ip6_frag_drops} // 0) - ($before->{ip6_frag_drops} // 0) >= 4,
+   '6 ping -6 -s 2000: fragments dropped (' . (($after->{ip6_frag_drops} // 0)
+	- ($before->{ip6_frag_drops} // 0)) . '), none answered') or diag($out);
+
+close($to);
+my $status = do { local $/; <$from> } // '';
+waitpid($pid, 0);
+my $rc = $?;
+$pid = undef;
+is($rc, 0, '7 the machine stopped when told');
+my %c = map { split / / } grep { / / } split /\n/, $status;
+ok(($c{icmp6_in_echos} // 0) >= 15 && ($c{nd_in_solicits} // 0) >= 1
+       && ($c{nd_in_errors} // 1) == 0 && ($c{mem_used} // 1) == 0,
+   "8 counters: $c{icmp6_in_echos} echoes, $c{nd_in_solicits} NS, $c{nd_in_errors} ND "
+   . "errors, $c{mem_used} bytes held")
+    or diag($status);
