@@ -11,7 +11,11 @@
 #  5     ping -6 -s 1400 (1448-byte datagrams): answered whole
 #  6     ping -6 -s 2000: Linux fragments, the machine doesn't reassemble:
 #        none answered, the fragments counted as dropped
-#  7     the machine stops when told; 8 its counters: echoes and
+#  7     UDP echo over IPv6 from a python3 client: 20 datagrams of up to
+#        1200 bytes back intact, from [fd00:6::2]:7; and from the
+#        link-local address with its scope
+#  8     UDP over IPv6 to a closed port: refused (ICMPv6 port unreachable)
+#  9     the machine stops when told; 10 its counters: echoes and
 #        solicitations seen, no ND error, no buffer held
 use strict;
 use warnings;
@@ -32,7 +36,7 @@ plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
 my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
 plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
     unless $ip && $ping && $py;
-plan(tests => 8);
+plan(tests => 10);
 
 my $limit = 120;    # seconds for the whole test
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -92,15 +96,55 @@ ok($out =~ /2 packets transmitted, 0 received/
    '6 ping -6 -s 2000: fragments dropped (' . (($after->{ip6_frag_drops} // 0)
 	- ($before->{ip6_frag_drops} // 0)) . '), none answered') or diag($out);
 
+my $client = <<'PY';
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+good = 0
+for i in range(20):
+    m = ("hello6-%d " % i).encode() * (1 if i % 2 else 120)
+    s.sendto(m, ("fd00:6::2", 7))
+    try:
+        d, a = s.recvfrom(65536)
+        good += d == m and a[:2] == ("fd00:6::2", 7)
+    except socket.timeout:
+        pass
+print("echoed %d" % good)
+idx = socket.if_nametoindex(sys.argv[1])
+s.sendto(b"scoped", ("fe80::ff:fe00:2", 7, 0, idx))
+try:
+    d, a = s.recvfrom(64)
+    print("link-local %s" % (d == b"scoped" and a[0].startswith("fe80::ff:fe00:2")))
+except socket.timeout:
+    print("link-local silence")
+c = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+c.settimeout(2)
+c.connect(("fd00:6::2", 9))
+c.send(b"x")
+try:
+    c.recv(16)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("silence")
+PY
+$out = bounded(30, sub { `$ip netns exec $ns $py -c '$client' $dev 2>&1` }) // 'timed out';
+ok($out =~ /^echoed 20$/m && $out =~ /^link-local True$/m,
+   '7 UDP echo over IPv6: 20 of 20 back intact from [fd00:6::2]:7, and via the link-local')
+    or diag($out);
+like($out, qr/^refused$/m, '8 UDP over IPv6 to a closed port: refused by ICMPv6')
+    or diag($out);
+
 close($to);
 my $status = do { local $/; <$from> } // '';
 waitpid($pid, 0);
 my $rc = $?;
 $pid = undef;
-is($rc, 0, '7 the machine stopped when told');
+is($rc, 0, '9 the machine stopped when told');
 my %c = map { split / / } grep { / / } split /\n/, $status;
 ok(($c{icmp6_in_echos} // 0) >= 15 && ($c{nd_in_solicits} // 0) >= 1
        && ($c{nd_in_errors} // 1) == 0 && ($c{mem_used} // 1) == 0,
-   "8 counters: $c{icmp6_in_echos} echoes, $c{nd_in_solicits} NS, $c{nd_in_errors} ND "
+   "10 counters: $c{icmp6_in_echos} echoes, $c{nd_in_solicits} NS, $c{nd_in_errors} ND "
    . "errors, $c{mem_used} bytes held")
     or diag($status);

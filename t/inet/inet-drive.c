@@ -560,21 +560,22 @@ static int echo_service(void *arg)
 	struct udp_sock *s;
 	int err = udp_open(&s);
 
+	/* ::, so both families reach it. */
 	if (!err)
-		err = udp_bind(s, 0, (uint16_t)(long)arg);
+		err = udp_bind_in(s, &(const struct inet_addr){{0}}, (uint16_t)(long)arg);
 	if (err) {
 		fprintf(stderr, "inet-drive: udp echo: %s\n", strerror(-err));
 		exit(1);
 	}
 	for (;;) {
-		uint32_t from;
+		struct inet_addr from;
 		uint16_t port;
-		ssize_t n = udp_recvfrom(s, buf, sizeof(buf), &from, &port, -1);
+		ssize_t n = udp_recvfrom_in(s, buf, sizeof(buf), &from, &port, -1);
 
 		if (n == -EINTR)
 			break;
 		if (n >= 0)
-			udp_sendto(s, buf, (size_t)n, from, port);
+			udp_sendto_in(s, buf, (size_t)n, &from, port);
 	}
 	udp_close(s);
 	return 0;

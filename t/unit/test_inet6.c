@@ -32,7 +32,16 @@
  * 21     bad IPv6 headers (version, length, jumbo 0, multicast source, not
  *        our destination, unicast to a link group) are counted, not answered
  * 22     Ethernet: multicast groups not joined are dropped
- * 23     every buffer is back in the end
+ * 23     UDP over IPv6 to a socket bound to ::, payload and sender whole
+ *        (udp_recvfrom_in); 24 the reply from our global address, its
+ *        checksum over the IPv6 pseudo-header
+ * 25     UDP over IPv6 with checksum 0 or a wrong one: dropped, counted
+ * 26     UDP to a closed port: ICMPv6 port unreachable quoting it
+ * 27     binding: udp_bind's 0 is IPv4 alone (an IPv6 datagram to it is
+ *        refused); :: clashes with it; an IPv6 address not ours is not
+ *        bindable; a datagram past the MTU is refused, not fragmented; a
+ *        socket bound to an IPv6 address can't send to IPv4
+ * 28     every buffer is back in the end
  */
 #include <errno.h>
 #include <stdio.h>
@@ -613,6 +622,100 @@ static void test_ether(void)
 	   "22 Ethernet: all-routers and another solicited-node group are not ours: dropped");
 }
 
+/* A UDP datagram from @src:@sport to @dst:@dport, checksummed unless @sum is given. */
+static void feed_udp6(const struct inet_addr *src, const struct inet_addr *dst, uint16_t sport,
+		      uint16_t dport, const char *msg, int sum)
+{
+	static uint8_t f[FRAME_SZ];
+	uint8_t u[256];
+	size_t n = 8 + strlen(msg);
+
+	put16(u, sport);
+	put16(u + 2, dport);
+	put16(u + 4, (uint16_t)n);
+	put16(u + 6, 0);
+	memcpy(u + 8, msg, n - 8);
+	put16(u + 6, sum >= 0 ? (uint16_t)sum
+			      : inet_csum_fold(inet_csum_add(
+				    inet_csum_pseudo6(src, dst, IPPROTO_UDP_, (uint32_t)n), u, n)));
+	netif_input(q, f, frame6(f, our_mac, 64, src, dst, IPPROTO_UDP_, NULL, 0, u, n));
+}
+
+static void test_udp6(void)
+{
+	static const struct inet_addr any;
+	static const struct inet_addr v4peer = {{[10] = 0xff, [11] = 0xff, 10, 0, 0, 1}};
+	struct udp_sock *s, *s4, *s6;
+	struct inet_addr from, bound;
+	uint16_t sport;
+	char buf[64];
+	ssize_t n;
+	const uint8_t *h;
+
+	if (udp_open(&s) || udp_bind_in(s, &any, 7))
+		bail_out("no UDP socket");
+	peer_ns(&peer_gl, &our_gl);
+	step(1000);
+	feed_udp6(&peer_gl, &our_gl, 4000, 7, "hello over six", -1);
+	n = udp_recvfrom_in(s, buf, sizeof(buf), &from, &sport, 0);
+	ok(n == 14 && !memcmp(buf, "hello over six", 14) && same(from.a, &peer_gl) && sport == 4000,
+	   "23 UDP over IPv6 to ::7: payload and sender [2001:db8::1]:4000 whole");
+
+	step(0);
+	n = udp_sendto_in(s, "back", 4, &from, sport);
+	h = out[0].b + 14;
+	ok(n == 4 && nout == 1 && same(h + 8, &our_gl) && same(h + 24, &peer_gl) && h[6] == 17 &&
+	       get16(h + 40) == 7 && get16(h + 42) == 4000 && get16(h + 44) == 12 &&
+	       !memcmp(h + 48, "back", 4) &&
+	       inet_csum_fold(
+		   inet_csum_add(inet_csum_pseudo6(&our_gl, &peer_gl, 17, 12), h + 40, 12)) == 0,
+	   "24 the reply: from 2001:db8::2:7, checksum right over the IPv6 pseudo-header");
+
+	{
+		uint64_t err = inet_mib(INET_MIB_UDP_IN_ERRORS);
+
+		step(0);
+		feed_udp6(&peer_gl, &our_gl, 4000, 7, "no sum", 0);
+		feed_udp6(&peer_gl, &our_gl, 4000, 7, "bad sum", 0x1234);
+		ok(udp_recvfrom_in(s, buf, sizeof(buf), &from, &sport, 0) == -EAGAIN &&
+		       inet_mib(INET_MIB_UDP_IN_ERRORS) == err + 2 && nout == 0,
+		   "25 UDP over IPv6 with checksum 0, and a wrong one: dropped, counted");
+	}
+
+	step(1000);
+	feed_udp6(&peer_gl, &our_gl, 4001, 9, "closed", -1);
+	h = out[0].b + 14;
+	ok(nout == 1 && h[40] == ICMP6_DST_UNREACH && h[41] == ICMP6_UNREACH_PORT &&
+	       same(h + 24, &peer_gl) && same(h + 48 + 24, &our_gl) && get16(h + 48 + 42) == 9 &&
+	       icmp6_sum_ok(out[0].b, out[0].len),
+	   "26 UDP to closed port 9: ICMPv6 port unreachable quoting the datagram");
+
+	{
+		int good = 0;
+		static uint8_t big[1500];
+		static const struct inet_addr stranger = {{0x20, 0x01, 0x0d, 0xb8, [15] = 0x77}};
+
+		if (udp_open(&s4) || udp_open(&s6))
+			bail_out("no UDP socket");
+		good += udp_bind(s4, 0, 2000) == 0;
+		step(1000);
+		feed_udp6(&peer_gl, &our_gl, 4002, 2000, "to v4 only", -1);
+		good += nout == 1 && out[0].b[14 + 40] == ICMP6_DST_UNREACH;
+		good += udp_bind_in(s6, &any, 2000) == -EADDRINUSE;
+		good += udp_bind_in(s6, &stranger, 2001) == -EADDRNOTAVAIL;
+		good += udp_bind_in(s6, &our_ll, 2002) == 0 &&
+			udp_local_in(s6, &bound, &sport) == 0 && same(bound.a, &our_ll) &&
+			sport == 2002;
+		good += udp_sendto_in(s, big, 1453, &peer_gl, 5) == -EMSGSIZE &&
+			udp_sendto_in(s, big, 1452, &peer_gl, 5) == 1452;
+		good += udp_sendto_in(s6, "x", 1, &v4peer, 5) == -EAFNOSUPPORT;
+		ok(good == 7, "27 binding rules and the MTU: %d of 7 right", good);
+		udp_close(s4);
+		udp_close(s6);
+	}
+	udp_close(s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
@@ -624,7 +727,7 @@ int main(void)
 				   .gateway6 = peer_ll};
 	size_t used, max;
 
-	plan(23);
+	plan(28);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -644,11 +747,12 @@ int main(void)
 	test_ext();
 	test_hdr();
 	test_ether();
+	test_udp6();
 
 	arp_flush(nif);
 	nd_flush(nif);
 	inet_mem(&used, &max);
-	is_int(used, 0, "23 every buffer is back (%zu of %zu bytes held)", used, max);
+	is_int(used, 0, "28 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);
 	return done_testing();
 }

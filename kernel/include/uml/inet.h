@@ -307,6 +307,21 @@ int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port);
 ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t daddr, uint16_t dport);
 ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr, uint16_t *sport,
 		     int timeout_ms);
+/*
+ * The same for either family. udp_bind's 0 is every IPv4 address of ours;
+ * udp_bind_in takes :: for every address of either family, a v4-mapped
+ * address for IPv4, or one of our IPv6 addresses (-EADDRNOTAVAIL). Over
+ * IPv6 a datagram is never fragmented: past the MTU, -EMSGSIZE. A socket
+ * bound to an address of one family can't send to the other:
+ * -EAFNOSUPPORT. udp_recvfrom gives 0 as the sender of an IPv6 datagram;
+ * udp_recvfrom_in gives it whole. udp_local gives 0 for an IPv6 address.
+ */
+int udp_bind_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port);
+int udp_local_in(const struct udp_sock *s, struct inet_addr *addr, uint16_t *port);
+ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
+		      const struct inet_addr *daddr, uint16_t dport);
+ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
+			uint16_t *sport, int timeout_ms);
 void udp_close(struct udp_sock *s);
 
 /*

@@ -1,14 +1,22 @@
 /*
- * UDP (RFC 768, RFC 1122 4.1) and its sockets for kernel threads.
+ * UDP (RFC 768, RFC 1122 4.1; over IPv6, RFC 8200 8.1) and its sockets for
+ * kernel threads.
  *
  * Sockets are in the arena, bound ones hashed by port in inet.udp, so a
  * datagram read by any process's queue reaches a socket of any other and
  * wakes its reader through the socket's wait queue. A socket holds at most
  * INET_UDP_RCVBUF bytes of buffers (truesize); what comes past that is
  * dropped and counted, as is a datagram with a bad length or checksum. A
- * checksum of zero means the sender computed none (allowed over IPv4); we
- * always compute ours. A datagram to a port nobody has gets ICMP port
- * unreachable, unless it was broadcast.
+ * checksum of zero means the sender computed none (allowed over IPv4, not
+ * over IPv6: dropped there); we always compute ours. A datagram to a port
+ * nobody has gets ICMP (or ICMPv6) port unreachable, unless it was
+ * broadcast (or multicast).
+ *
+ * A socket's address is a struct inet_addr: v4-mapped for IPv4, where
+ * ::ffff:0.0.0.0 is every IPv4 address of ours (udp_bind's 0, so the IPv4
+ * callers get what they always got), and :: every address of either
+ * family (udp_bind_in's). IPv6 datagrams are never fragmented: one larger
+ * than the MTU is refused (-EMSGSIZE).
  *
  * Death: every socket is on inet.udp_users from udp_open to udp_close and
  * names the process that opened it; it is made and freed under inet.lock,
@@ -28,7 +36,7 @@
 
 struct udp_sock {
 	struct udp_sock *next; /* in its bucket; guarded by inet.lock */
-	uint32_t addr;	       /* 0: every address of ours */
+	struct inet_addr addr; /* ::ffff:0.0.0.0 every IPv4 address of ours, :: every one */
 	uint16_t port;	       /* 0: not bound */
 	uint16_t pad;
 	uint32_t owner;			 /* the pid that opened it */
@@ -43,48 +51,88 @@ static unsigned bucket(uint16_t port)
 	return port % INET_UDP_BUCKETS;
 }
 
+static const struct inet_addr any6, any4 = {{[10] = 0xff, [11] = 0xff}};
+
+static bool is_any4(const struct inet_addr *a)
+{
+	return inet_addr_is_v4(a) && inet_addr_v4(a) == 0;
+}
+
+/* Whether a socket bound to @bound takes what is sent to (concrete) @a: 2 exactly, 1 by wildcard.
+ */
+static int covers(const struct inet_addr *bound, const struct inet_addr *a)
+{
+	if (!memcmp(bound, a, sizeof(*a)))
+		return 2;
+	return ipv6_is_unspecified(bound) || (is_any4(bound) && inet_addr_is_v4(a));
+}
+
 /* The socket for @addr:@port, one bound to the address before a wildcard one. */
-static struct udp_sock *lookup_locked(uint32_t addr, uint16_t port)
+static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t port)
 {
 	struct udp_sock *wild = NULL;
 
 	for (struct udp_sock *s = inet_stack->udp[bucket(port)]; s; s = s->next) {
-		if (s->port != port)
+		int c;
+
+		if (s->port != port || !(c = covers(&s->addr, addr)))
 			continue;
-		if (s->addr == addr)
+		if (c == 2)
 			return s;
-		if (s->addr == 0)
-			wild = s;
+		wild = s;
 	}
 	return wild;
 }
 
-static bool in_use_locked(uint32_t addr, uint16_t port)
+/* Two bindings of a port clash when either takes what is sent to the other. */
+static bool in_use_locked(const struct inet_addr *addr, uint16_t port)
 {
 	for (struct udp_sock *s = inet_stack->udp[bucket(port)]; s; s = s->next)
-		if (s->port == port && (s->addr == addr || !s->addr || !addr))
+		if (s->port == port && (covers(&s->addr, addr) || covers(addr, &s->addr)))
 			return true;
 	return false;
+}
+
+/* The sender of datagram @p, its header at data[off - ihl] (or, queued, UDP_HLEN before). */
+static void source_of(const struct pkb *p, uint32_t queued, struct inet_addr *a)
+{
+	if (p->v6)
+		memcpy(a->a, ipv6_hdr(p) - queued + 8, 16);
+	else
+		*a = inet_addr_from_v4(p->saddr);
 }
 
 void udp_input(struct netif *nif, struct pkb *p)
 {
 	const uint8_t *h = pkb_data(p);
+	struct inet_addr dst;
 	struct udp_sock *s;
 	uint16_t ulen, dport;
+	uint64_t sum;
 
 	inet_count(INET_MIB_UDP_IN);
 	if (p->len < UDP_HLEN || (ulen = get16(h + 4)) < UDP_HLEN || ulen > p->len)
 		goto error;
 	p->len = ulen;
-	if (get16(h + 6) != 0 &&
-	    inet_csum_fold(inet_csum_add(inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_UDP_, ulen),
-					 h, ulen)) != 0)
+	if (p->v6) {
+		struct inet_addr src;
+
+		source_of(p, 0, &src);
+		memcpy(dst.a, ipv6_hdr(p) + 24, 16);
+		/* RFC 8200 8.1: mandatory over IPv6; the unspecified source names nobody. */
+		if (get16(h + 6) == 0 || ipv6_is_unspecified(&src))
+			goto error;
+		sum = inet_csum_pseudo6(&src, &dst, IPPROTO_UDP_, ulen);
+	} else {
+		dst = inet_addr_from_v4(p->daddr);
+		sum = inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_UDP_, ulen);
+	}
+	if (get16(h + 6) != 0 && inet_csum_fold(inet_csum_add(sum, h, ulen)) != 0)
 		goto error;
 	p->sport = get16(h);
 	dport = get16(h + 2);
 	inet_lock();
-	s = lookup_locked(p->daddr, dport);
+	s = lookup_locked(&dst, dport);
 	if (s) {
 		bool full;
 
@@ -107,7 +155,10 @@ void udp_input(struct netif *nif, struct pkb *p)
 	}
 	spin_unlock(&inet_stack->lock);
 	inet_count(INET_MIB_UDP_NO_PORTS);
-	icmp_error(nif, p, ICMP_UNREACH, ICMP_UNREACH_PORT);
+	if (p->v6)
+		icmp6_error(nif, p, ICMP6_DST_UNREACH, ICMP6_UNREACH_PORT, 0);
+	else
+		icmp_error(nif, p, ICMP_UNREACH, ICMP_UNREACH_PORT);
 	pkb_free(p);
 	return;
 
@@ -141,11 +192,33 @@ int udp_open(struct udp_sock **out)
 	return 0;
 }
 
+/* Whether @a is one of our addresses, or a wildcard. */
+static bool bindable(const struct inet_addr *a)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	if (ipv6_is_unspecified(a) || is_any4(a))
+		return true;
+	if (inet_addr_is_v4(a))
+		return netif_by_addr(inet_addr_v4(a)) != NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->has6 && ipv6_is_ours(inet_stack->ifs[i], a))
+			return true;
+	return false;
+}
+
 int udp_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
+{
+	struct inet_addr a = inet_addr_from_v4(addr);
+
+	return udp_bind_in(s, &a, port);
+}
+
+int udp_bind_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port)
 {
 	int err = 0;
 
-	if (addr && !netif_by_addr(addr))
+	if (!bindable(addr))
 		return -EADDRNOTAVAIL;
 	inet_lock();
 	if (s->port) {
@@ -169,7 +242,7 @@ int udp_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
 		err = -EADDRINUSE;
 	}
 	if (!err) {
-		s->addr = addr;
+		s->addr = *addr;
 		s->port = port;
 		s->next = inet_stack->udp[bucket(port)];
 		inet_stack->udp[bucket(port)] = s;
@@ -180,6 +253,13 @@ int udp_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
 
 int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port)
 {
+	*addr = inet_addr_is_v4(&s->addr) ? inet_addr_v4(&s->addr) : 0;
+	*port = s->port;
+	return s->port ? 0 : -ENOTCONN;
+}
+
+int udp_local_in(const struct udp_sock *s, struct inet_addr *addr, uint16_t *port)
+{
 	*addr = s->addr;
 	*port = s->port;
 	return s->port ? 0 : -ENOTCONN;
@@ -187,25 +267,48 @@ int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port)
 
 ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t daddr, uint16_t dport)
 {
-	uint32_t saddr, nexthop;
+	struct inet_addr d = inet_addr_from_v4(daddr);
+
+	return udp_sendto_in(s, buf, len, &d, dport);
+}
+
+ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
+		      const struct inet_addr *daddr, uint16_t dport)
+{
+	bool v4 = inet_addr_is_v4(daddr);
+	struct inet_addr src;
+	uint32_t nexthop;
 	struct netif *nif;
 	struct pkb *p;
 	uint8_t *h;
 	uint16_t sum;
+	uint64_t pseudo;
 	int err;
 
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	if (dport == 0)
 		return -EDESTADDRREQ;
-	if (!s->port && (err = udp_bind(s, 0, 0)))
+	if (!s->port && (err = udp_bind_in(s, v4 ? &any4 : &any6, 0)))
 		return err;
-	nif = netif_route(daddr, &nexthop);
+	/* A socket bound to an address of one family can't send to the other. */
+	if (!ipv6_is_unspecified(&s->addr) && inet_addr_is_v4(&s->addr) != v4)
+		return -EAFNOSUPPORT;
+	nif = v4 ? netif_route(inet_addr_v4(daddr), &nexthop) : ipv6_route(daddr);
 	if (!nif) {
-		inet_count(INET_MIB_IP_OUT_NO_ROUTES);
+		inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
 		return -ENETUNREACH;
 	}
-	saddr = s->addr ? s->addr : nif->addr;
+	if (v4)
+		src = is_any4(&s->addr) || ipv6_is_unspecified(&s->addr)
+			  ? inet_addr_from_v4(nif->addr)
+			  : s->addr;
+	else if (ipv6_is_unspecified(&s->addr))
+		ipv6_source(nif, daddr, &src);
+	else
+		src = s->addr;
+	if (!v4 && len + UDP_HLEN + IPV6_HLEN > nif->mtu)
+		return -EMSGSIZE;
 	p = pkb_alloc(INET_HEADROOM + UDP_HLEN + len);
 	if (!p)
 		return -ENOBUFS;
@@ -217,16 +320,32 @@ ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t dad
 	put16(h + 4, (uint16_t)p->len);
 	put16(h + 6, 0);
 	memcpy(h + UDP_HLEN, buf, len);
-	sum = inet_csum_fold(
-	    inet_csum_add(inet_csum_pseudo(saddr, daddr, IPPROTO_UDP_, p->len), h, p->len));
+	pseudo =
+	    v4 ? inet_csum_pseudo(inet_addr_v4(&src), inet_addr_v4(daddr), IPPROTO_UDP_, p->len)
+	       : inet_csum_pseudo6(&src, daddr, IPPROTO_UDP_, p->len);
+	sum = inet_csum_fold(inet_csum_add(pseudo, h, p->len));
 	put16(h + 6, sum ? sum : 0xffff); /* 0 would say "no checksum" */
 	inet_count(INET_MIB_UDP_OUT);
-	err = ipv4_output(p, saddr, daddr, IPPROTO_UDP_, false);
+	if (v4)
+		err = ipv4_output(p, inet_addr_v4(&src), inet_addr_v4(daddr), IPPROTO_UDP_, false);
+	else
+		err = ipv6_output(nif, p, &src, daddr, IPPROTO_UDP_, 0);
 	return err ? err : (ssize_t)len;
 }
 
 ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr, uint16_t *sport,
 		     int timeout_ms)
+{
+	struct inet_addr a;
+	ssize_t n = udp_recvfrom_in(s, buf, len, &a, sport, timeout_ms);
+
+	if (n >= 0 && saddr)
+		*saddr = inet_addr_is_v4(&a) ? inet_addr_v4(&a) : 0;
+	return n;
+}
+
+ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
+			uint16_t *sport, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms > 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
 	struct pkb *p;
@@ -259,7 +378,7 @@ ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr,
 	n = MIN(len, (size_t)p->len);
 	memcpy(buf, pkb_data(p), n);
 	if (saddr)
-		*saddr = p->saddr;
+		source_of(p, UDP_HLEN, saddr);
 	if (sport)
 		*sport = p->sport;
 	pkb_free(p);
