@@ -3,7 +3,8 @@
 # network namespace this test makes and removes (u6-PID, TAP u6t0):
 # t/inet-drive is a machine at 10.216.0.2/24 and fd00:6::2/64 (and its
 # link-local fe80::ff:fe00:2, from its MAC 02:00:00:00:00:02) with a UDP
-# echo service on port 7; the namespace's side is fd00:6::1/64. Needs root.
+# echo service on port 7 and TCP echo (7007), sink (7008) and source (7009)
+# services; the namespace's side is fd00:6::1/64. Needs root.
 #  1     the machine comes up on the TAP
 #  2     ping -6 of the link-local address (with %u6t0): 5 of 5 answered
 #  3     ping -6 of the global address: 5 of 5 answered
@@ -15,7 +16,14 @@
 #        1200 bytes back intact, from [fd00:6::2]:7; and from the
 #        link-local address with its scope
 #  8     UDP over IPv6 to a closed port: refused (ICMPv6 port unreachable)
-#  9     the machine stops when told; 10 its counters: echoes and
+#  9     TCP over IPv6 from python3: 1 MiB to the sink, whose SHA-256
+#        matches; 1 MiB from the source, every byte the pattern; 256 KiB
+#        echoed back intact; and an echo over the link-local address
+# 10     TCP over IPv6 to a closed port: refused (RST)
+# 11     once every connection is gone, the stack holds what it held at
+#        the start (its listeners): polled for at most 75 s, since the
+#        source's connection stays in TIME-WAIT for 60 s, charged
+# 12     the machine stops when told; 13 its counters: echoes and
 #        solicitations seen, no ND error, no buffer held
 use strict;
 use warnings;
@@ -23,6 +31,7 @@ use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use IPC::Open2;
+use Time::HiRes qw(sleep time);
 use NfsTest;
 use InetTest;
 
@@ -36,9 +45,9 @@ plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
 my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
 plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
     unless $ip && $ping && $py;
-plan(tests => 10);
+plan(tests => 13);
 
-my $limit = 120;    # seconds for the whole test
+my $limit = 200;    # seconds for the whole test
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
 alarm($limit);
 
@@ -55,11 +64,12 @@ END { cleanup() }
 
 system($ip, 'netns', 'add', $ns) == 0 or BAIL_OUT("ip netns add $ns failed");
 $made = 1;
-$pid = open2($from, $to, $ip, 'netns', 'exec', $ns, $drive, '-6', 'fd00:6::2/64', $dev,
-	     '10.216.0.2/24', '7');
+$pid = open2($from, $to, $ip, 'netns', 'exec', $ns, $drive, '-E', '7007', '-K', '7008', '-S',
+	     '7009', '-6', 'fd00:6::2/64', $dev, '10.216.0.2/24', '7');
 chomp(my $ready = <$from> // "");
 my ($mac) = $ready =~ /^ready ([0-9a-f:]{17})$/;
 ok($mac, "1 the machine is up on the TAP ($ready)") or BAIL_OUT('no machine');
+my $base = drive_stat($to, $from) // {};
 system($ip, '-n', $ns, 'addr', 'add', '10.216.0.1/24', 'dev', $dev) == 0
     && system($ip, '-n', $ns, 'addr', 'add', 'fd00:6::1/64', 'dev', $dev) == 0
     && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
@@ -136,15 +146,75 @@ ok($out =~ /^echoed 20$/m && $out =~ /^link-local True$/m,
 like($out, qr/^refused$/m, '8 UDP over IPv6 to a closed port: refused by ICMPv6')
     or diag($out);
 
+my $tcp = <<'PY';
+import hashlib, os, socket, sys
+def conn(addr, port):
+    s = socket.create_connection((addr, port), timeout=10)
+    return s
+def read_all(s):
+    parts = []
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return b"".join(parts)
+        parts.append(d)
+data = os.urandom(1 << 20)
+s = conn("fd00:6::2", 7008)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+line = read_all(s).decode()
+print("sink %s" % (line.strip() == "bytes %d sha256 %s" % (len(data), hashlib.sha256(data).hexdigest())))
+s = conn("fd00:6::2", 7009)
+s.sendall(b"%d\n" % (1 << 20))
+got = read_all(s)
+print("source %s" % (len(got) == 1 << 20 and got == bytes(i % 251 for i in range(1 << 20))))
+s = conn("fd00:6::2", 7007)
+s.sendall(data[:1 << 18])
+s.shutdown(socket.SHUT_WR)
+print("echo %s" % (read_all(s) == data[:1 << 18]))
+idx = socket.if_nametoindex(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(("fe80::ff:fe00:2", 7007, 0, idx))
+s.sendall(b"scoped")
+s.shutdown(socket.SHUT_WR)
+print("link-local %s" % (read_all(s) == b"scoped"))
+try:
+    conn("fd00:6::2", 7010)
+    print("accepted")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("silence")
+PY
+$out = bounded(60, sub { `$ip netns exec $ns $py -c '$tcp' $dev 2>&1` }) // 'timed out';
+ok($out =~ /^sink True$/m && $out =~ /^source True$/m && $out =~ /^echo True$/m
+       && $out =~ /^link-local True$/m,
+   '9 TCP over IPv6: 1 MiB each way intact (sink hash, source pattern), 256 KiB echoed, '
+   . 'and over the link-local') or diag($out);
+like($out, qr/^refused$/m, '10 TCP over IPv6 to a closed port: refused') or diag($out);
+
+my ($now, $t0) = (undef, time);
+my $settled = sub {
+	defined($now->{mem_used}) && defined($base->{mem_used}) && $now->{mem_used} == $base->{mem_used}
+	    && ($now->{drive_conns} // 1) == 0;
+};
+do {
+	sleep(0.5);
+	$now = drive_stat($to, $from) // {};
+} while (!$settled->() && time - $t0 < 75);
+ok($settled->(), sprintf('11 every connection gone: %s bytes held (%s at the start), after %.1f s',
+			 $now->{mem_used} // '?', $base->{mem_used} // '?', time - $t0));
+
 close($to);
 my $status = do { local $/; <$from> } // '';
 waitpid($pid, 0);
 my $rc = $?;
 $pid = undef;
-is($rc, 0, '9 the machine stopped when told');
+is($rc, 0, '12 the machine stopped when told');
 my %c = map { split / / } grep { / / } split /\n/, $status;
 ok(($c{icmp6_in_echos} // 0) >= 15 && ($c{nd_in_solicits} // 0) >= 1
        && ($c{nd_in_errors} // 1) == 0 && ($c{mem_used} // 1) == 0,
-   "10 counters: $c{icmp6_in_echos} echoes, $c{nd_in_solicits} NS, $c{nd_in_errors} ND "
+   "13 counters: $c{icmp6_in_echos} echoes, $c{nd_in_solicits} NS, $c{nd_in_errors} ND "
    . "errors, $c{mem_used} bytes held")
     or diag($status);

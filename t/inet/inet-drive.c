@@ -3,7 +3,8 @@
  * interface @tap with @addr/@prefix (MAC 02:00:00:00:00:02 unless given),
  * opens one TAP queue read by a kernel thread of its CPU, and runs a UDP
  * echo service on @udp_port on another kernel thread. Options add TCP
- * services on the machine's address, each a listener thread that gives
+ * services on the machine's addresses (every service is on ::, so IPv4 and
+ * IPv6 reach it), each a listener thread that gives
  * every connection a thread of its own:
  *
  *   -E PORT  echo: every byte back, until the peer's FIN; then FIN
@@ -184,6 +185,8 @@ struct conn {
  */
 static struct netif_queue *q;
 static struct kthread *echo_thread, *hold_thread;
+/* ::, where every service listens: both families reach it. */
+static const struct inet_addr any_addr;
 static uint16_t hold_port;
 static unsigned nheld;
 static struct conn *conns;
@@ -444,9 +447,7 @@ static int listen_main(void *arg)
 
 	for (;;) {
 		struct tcp_sock *s;
-		uint32_t raddr;
-		uint16_t rport;
-		int err = tcp_accept(svc->listener, &s, &raddr, &rport, -1);
+		int err = tcp_accept(svc->listener, &s, NULL, NULL, -1);
 
 		if (err == -EINTR || stopping)
 			break;
@@ -467,7 +468,7 @@ static int service_start(struct service *svc)
 
 	if (err)
 		return err;
-	if ((err = tcp_bind(svc->listener, 0, svc->port)) ||
+	if ((err = tcp_bind_in(svc->listener, &any_addr, svc->port)) ||
 	    (err = tcp_listen(svc->listener, DRIVE_BACKLOG)) ||
 	    (err = kthread_create(&svc->thread, svc->name, SCHED_PRIO_DEFAULT, listen_main, svc))) {
 		tcp_close(svc->listener);
@@ -513,7 +514,7 @@ static int hold_service(void *arg)
 	int err = tcp_open(&l);
 
 	(void)arg;
-	if (!err && !(err = tcp_bind(l, 0, hold_port)))
+	if (!err && !(err = tcp_bind_in(l, &any_addr, hold_port)))
 		err = tcp_listen(l, DRIVE_BACKLOG);
 	if (err) {
 		fprintf(stderr, "inet-drive: hold on port %u: %s\n", hold_port, strerror(-err));
@@ -560,9 +561,8 @@ static int echo_service(void *arg)
 	struct udp_sock *s;
 	int err = udp_open(&s);
 
-	/* ::, so both families reach it. */
 	if (!err)
-		err = udp_bind_in(s, &(const struct inet_addr){{0}}, (uint16_t)(long)arg);
+		err = udp_bind_in(s, &any_addr, (uint16_t)(long)arg);
 	if (err) {
 		fprintf(stderr, "inet-drive: udp echo: %s\n", strerror(-err));
 		exit(1);

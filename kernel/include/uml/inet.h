@@ -235,6 +235,8 @@ int inet_reap(void);
  * snprintf. status.c says which of Linux's fields are left out.
  */
 size_t inet_tcp_table(char *buf, size_t size);
+/* The IPv6 sockets (and those on ::) as Linux's /proc/net/tcp6 lays them out. */
+size_t inet_tcp6_table(char *buf, size_t size);
 size_t inet_snmp(char *buf, size_t size);
 
 /*
@@ -359,8 +361,8 @@ struct tcp_sock;
 
 /* A connection's figures (tcp_info). */
 struct tcp_conn_info {
-	unsigned state; /* enum tcp_state in tcp.h order: the RFC 9293 states */
-	uint32_t laddr, raddr;
+	unsigned state;	       /* enum tcp_state in tcp.h order: the RFC 9293 states */
+	uint32_t laddr, raddr; /* IPv4's; 0 for IPv6 (laddr_in, raddr_in) */
 	uint16_t lport, rport;
 	uint32_t mss;			/* sending MSS */
 	uint8_t snd_wscale, rcv_wscale; /* 0xff: no window scaling */
@@ -370,6 +372,7 @@ struct tcp_conn_info {
 	uint32_t snd_wnd, rcv_wnd;
 	uint32_t unacked, sndbuf_used, rcvbuf_used; /* bytes */
 	uint64_t bytes_sent, bytes_received, retransmits, dup_acks;
+	struct inet_addr laddr_in, raddr_in; /* either family's */
 };
 
 int tcp_open(struct tcp_sock **out);
@@ -384,6 +387,21 @@ int tcp_shutdown(struct tcp_sock *s);
 void tcp_close(struct tcp_sock *s);
 void tcp_abort(struct tcp_sock *s);
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
+/*
+ * The same for either family (struct inet_addr: IPv4 v4-mapped). tcp_bind's
+ * 0 is every IPv4 address of ours; tcp_bind_in takes :: for every address
+ * of either family, or one of ours (-EADDRNOTAVAIL). A socket bound to an
+ * address of one family can't connect to the other: -EAFNOSUPPORT. Over
+ * IPv6 the MSS is the MTU less 60. The uint32_t calls give 0 for an IPv6
+ * address. tcp_peer_in: the remote end once connected (-ENOTCONN before).
+ */
+int tcp_bind_in(struct tcp_sock *s, const struct inet_addr *addr, uint16_t port);
+int tcp_accept_in(struct tcp_sock *s, struct tcp_sock **out, struct inet_addr *raddr,
+		  uint16_t *rport, int timeout_ms);
+int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t dport,
+		   int timeout_ms);
+int tcp_local_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port);
+int tcp_peer_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port);
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *out);
 /* Options: Nagle off (@on true), keepalive (idle s, 0: off), buffer sizes (before connect/listen).
  */

@@ -72,6 +72,9 @@ void icmp6_input(struct netif *nif, struct pkb *p)
 		break;
 	case ICMP6_PKT_TOO_BIG:
 		inet_count(INET_MIB_ICMP6_IN_PKT_TOO_BIG);
+		/* RFC 8201: a TCP connection lowers its own MSS, never below 1280's. */
+		if (p->len >= ICMP_HLEN)
+			tcp_icmp6_too_big(h + ICMP_HLEN, p->len - ICMP_HLEN, get32(h + 4));
 		break;
 	case ICMP6_NS:
 	case ICMP6_NA:

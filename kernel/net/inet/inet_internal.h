@@ -232,6 +232,21 @@ static inline void netif_count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/*
+ * Whether a socket bound to @bound takes what is sent to our address @a: 2
+ * when it is @a, 1 as a wildcard (:: every address, ::ffff:0.0.0.0 every
+ * IPv4 one), 0 not at all.
+ */
+static inline int inet_addr_covers(const struct inet_addr *bound, const struct inet_addr *a)
+{
+	static const struct inet_addr any6;
+
+	if (!memcmp(bound, a, sizeof(*a)))
+		return 2;
+	return !memcmp(bound, &any6, sizeof(*a)) ||
+	       (inet_addr_is_v4(bound) && inet_addr_v4(bound) == 0 && inet_addr_is_v4(a));
+}
+
 /* The interface whose subnet holds @addr, else the first with a gateway; NULL: none. */
 struct netif *netif_route(uint32_t daddr, uint32_t *nexthop);
 /* The interface that owns @addr as its address (NULL: none of ours). */
@@ -454,6 +469,8 @@ void tcp_tick(uint64_t now);
 uint64_t tcp_next_timer(void);
 /* ICMP about a segment we sent (the quoted IP header and 8 bytes at @q); @mtu: frag-needed's. */
 void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu);
+/* ICMPv6 packet too big about a segment we sent (the quoted IPv6 header and 8 bytes at @q). */
+void tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu);
 
 /* fault.c: the frames to go on with now, in order (consumes @p). */
 void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out);

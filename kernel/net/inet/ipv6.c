@@ -184,6 +184,10 @@ void ipv6_input(struct netif *nif, struct pkb *p)
 		inet_count(INET_MIB_IP6_IN_DELIVERS);
 		udp_input(nif, p);
 		return;
+	case IPPROTO_TCP_:
+		inet_count(INET_MIB_IP6_IN_DELIVERS);
+		tcp_input(nif, p);
+		return;
 	case NH_NONE:
 		goto drop;
 	}

@@ -1,15 +1,17 @@
 /*
- * The stack as a reader of Linux's /proc/net expects it: the TCP table of
- * /proc/net/tcp and the counter pairs of /proc/net/snmp, so that tools and
+ * The stack as a reader of Linux's /proc/net expects it: the TCP tables of
+ * /proc/net/tcp and /proc/net/tcp6 and the counter pairs of /proc/net/snmp, so that tools and
  * habits made for Linux (awk on the st column, nstat-like pairing of the
  * name and value lines) read the machine's own stack too.
  *
  * Linux's numbers are kept where a reader compares them: state numbers
  * (include/net/tcp_states.h), addresses as Linux prints its __be32 (the
  * network-order word printed as the host's integer: 10.0.0.2 is 0200000A
- * on little-endian x86), times in clock ticks of 1/100 s (USER_HZ), lines
- * padded to 149 characters. Fields this stack does not keep are left out
- * of snmp's lines rather than printed as a 0 that would claim a count.
+ * on little-endian x86; tcp6 prints four of them), times in clock ticks of
+ * 1/100 s (USER_HZ), tcp's lines padded to 149 characters (tcp6's are not).
+ * A socket of an IPv4 address (v4-mapped, or every IPv4 address) is a row
+ * of tcp, every other one (IPv6, or :: -- both families) of tcp6. Fields this stack does not keep
+ * are left out of snmp's lines rather than printed as a 0 that would claim a count.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,15 +46,23 @@ static void __attribute__((format(printf, 2, 3))) out(struct out *o, const char 
 		o->n += (size_t)r;
 }
 
-/* The host's integer of @addr's network-order bytes: what Linux prints of a __be32. */
-static uint32_t as_be32(uint32_t addr)
+/* The host's integer of 4 network-order bytes at @b: what Linux prints of a __be32. */
+static uint32_t as_be32(const uint8_t *b)
 {
-	uint8_t b[4] = {(uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8),
-			(uint8_t)addr};
 	uint32_t v;
 
 	memcpy(&v, b, sizeof(v));
 	return v;
+}
+
+/* @a and @port as a row of tcp (v6 false) or tcp6 prints them, into @buf (42 bytes). */
+static void addr_field(char *buf, size_t size, const struct inet_addr *a, uint16_t port, bool v6)
+{
+	if (!v6)
+		snprintf(buf, size, "%08X:%04X", as_be32(a->a + 12), port);
+	else
+		snprintf(buf, size, "%08X%08X%08X%08X:%04X", as_be32(a->a), as_be32(a->a + 4),
+			 as_be32(a->a + 8), as_be32(a->a + 12), port);
 }
 
 /* Ticks of 1/100 s until @when (0 when due or past), as Linux's jiffies_delta_to_clock_t. */
@@ -85,22 +95,24 @@ static unsigned timer_of(const struct tcp_sock *s, uint64_t *when)
 }
 
 /* One socket's line, called with tcp_lock held. */
-static void tcp_row_locked(struct out *o, unsigned sl, const struct tcp_sock *s, uint64_t now)
+static void tcp_row_locked(struct out *o, unsigned sl, const struct tcp_sock *s, uint64_t now,
+			   bool v6)
 {
-	char line[TCP_LINE + 1];
+	char line[TCP_LINE + 64], la[48], ra[48];
 	unsigned st = linux_state[s->state];
-	uint32_t la = as_be32(s->laddr), ra = as_be32(s->raddr);
 	uint64_t when;
 	unsigned tr;
 
+	addr_field(la, sizeof(la), &s->laddr, s->lport, v6);
+	addr_field(ra, sizeof(ra), &s->raddr, s->rport, v6);
 	if (s->state == TCP_TIME_WAIT || s->state == TCP_SYN_RECEIVED) {
 		/* Linux's short lines of timewait and request sockets: no inode, no figures. */
 		tr = s->state == TCP_TIME_WAIT ? 3 : 1;
 		when = s->state == TCP_TIME_WAIT ? s->t_wait : s->t_rtx;
 		snprintf(line, sizeof(line),
-			 "%4u: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08lX %08X %5u %8d %u %d "
+			 "%4u: %s %s %02X %08X:%08X %02X:%08lX %08X %5u %8d %u %d "
 			 "0000000000000000",
-			 sl, la, s->lport, ra, s->rport, st, 0u, 0u, tr, ticks_until(when, now),
+			 sl, la, ra, st, 0u, 0u, tr, ticks_until(when, now),
 			 s->state == TCP_SYN_RECEIVED ? s->retries : 0u, 0u, 0, 0u,
 			 s->state == TCP_TIME_WAIT ? 3 : 0);
 	} else {
@@ -113,17 +125,19 @@ static void tcp_row_locked(struct out *o, unsigned sl, const struct tcp_sock *s,
 
 		tr = timer_of(s, &when);
 		snprintf(line, sizeof(line),
-			 "%4u: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08lX %08X %5u %8u %u %d "
+			 "%4u: %s %s %02X %08X:%08X %02X:%08lX %08X %5u %8u %u %d "
 			 "0000000000000000 %u %u %u %u %d",
-			 sl, la, s->lport, ra, s->rport, st, s->sndq_bytes, rxq, tr,
-			 ticks_until(when, now), s->retries, 0u, s->probes + s->kprobes, 0u, 1,
-			 s->rto_ms / 10u, TCP_DELACK_MS / 10u, 0u,
-			 s->state == TCP_LISTEN ? 0u : s->cwnd / mss, ssthresh);
+			 sl, la, ra, st, s->sndq_bytes, rxq, tr, ticks_until(when, now), s->retries,
+			 0u, s->probes + s->kprobes, 0u, 1, s->rto_ms / 10u, TCP_DELACK_MS / 10u,
+			 0u, s->state == TCP_LISTEN ? 0u : s->cwnd / mss, ssthresh);
 	}
-	out(o, "%-*s\n", TCP_LINE, line);
+	if (v6)
+		out(o, "%s\n", line);
+	else
+		out(o, "%-*s\n", TCP_LINE, line);
 }
 
-size_t inet_tcp_table(char *buf, size_t size)
+static size_t table(char *buf, size_t size, bool v6)
 {
 	struct out o = {.buf = buf, .size = size};
 	uint64_t now = inet_now_ms();
@@ -131,22 +145,38 @@ size_t inet_tcp_table(char *buf, size_t size)
 
 	if (size)
 		buf[0] = '\0';
-	out(&o, "%-*s\n", TCP_LINE,
-	    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
-	    "timeout inode");
+	if (v6)
+		out(&o,
+		    "  sl  local_address                         remote_address                   "
+		    "     st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+	else
+		out(&o, "%-*s\n", TCP_LINE,
+		    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   "
+		    "uid  timeout inode");
 	if (!inet_stack)
 		return o.n;
 	spin_lock(&inet_stack->tcp_lock);
 	/* Listeners first, then connections, as Linux walks its two hashes. */
 	for (unsigned b = 0; b < INET_TCP_BIND_BUCKETS; b++)
 		for (const struct tcp_sock *s = inet_stack->tcp_bound[b]; s; s = s->bnext)
-			if (s->state == TCP_LISTEN)
-				tcp_row_locked(&o, sl++, s, now);
+			if (s->state == TCP_LISTEN && inet_addr_is_v4(&s->laddr) != v6)
+				tcp_row_locked(&o, sl++, s, now, v6);
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
 		for (const struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
-			tcp_row_locked(&o, sl++, s, now);
+			if (inet_addr_is_v4(&s->laddr) != v6)
+				tcp_row_locked(&o, sl++, s, now, v6);
 	spin_unlock(&inet_stack->tcp_lock);
 	return o.n;
+}
+
+size_t inet_tcp_table(char *buf, size_t size)
+{
+	return table(buf, size, false);
+}
+
+size_t inet_tcp6_table(char *buf, size_t size)
+{
+	return table(buf, size, true);
 }
 
 /* Connections in ESTABLISHED or CLOSE-WAIT now (RFC 4022's tcpCurrEstab). */

@@ -25,9 +25,12 @@
 
 #define TCP_LOCK (&inet_stack->tcp_lock)
 
-static unsigned conn_bucket(uint32_t raddr, uint16_t lport, uint16_t rport)
+static const struct inet_addr any6, any4 = {{[10] = 0xff, [11] = 0xff}};
+
+static unsigned conn_bucket(const struct inet_addr *raddr, uint16_t lport, uint16_t rport)
 {
-	uint32_t h = raddr ^ ((uint32_t)lport << 16 | rport);
+	uint32_t h = get32(raddr->a) ^ get32(raddr->a + 4) ^ get32(raddr->a + 8) ^
+		     get32(raddr->a + 12) ^ ((uint32_t)lport << 16 | rport);
 
 	h ^= h >> 16;
 	h *= 0x45d9f3bu;
@@ -42,7 +45,7 @@ static unsigned bind_bucket(uint16_t port)
 
 void tcp_hash_locked(struct tcp_sock *s)
 {
-	unsigned b = conn_bucket(s->raddr, s->lport, s->rport);
+	unsigned b = conn_bucket(&s->raddr, s->lport, s->rport);
 
 	s->hnext = inet_stack->tcp_conn[b];
 	inet_stack->tcp_conn[b] = s;
@@ -55,7 +58,7 @@ void tcp_unhash_locked(struct tcp_sock *s)
 
 	if (!s->hashed)
 		return;
-	pp = &inet_stack->tcp_conn[conn_bucket(s->raddr, s->lport, s->rport)];
+	pp = &inet_stack->tcp_conn[conn_bucket(&s->raddr, s->lport, s->rport)];
 	/* Not found: a holder died between unlinking it and saying so. */
 	while (*pp && *pp != s)
 		pp = &(*pp)->hnext;
@@ -105,35 +108,41 @@ static void user_del_locked(struct tcp_sock *s)
 	s->owner = 0;
 }
 
-struct tcp_sock *tcp_lookup_locked(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+struct tcp_sock *tcp_lookup_locked(const struct inet_addr *laddr, uint16_t lport,
+				   const struct inet_addr *raddr, uint16_t rport)
 {
 	for (struct tcp_sock *s = inet_stack->tcp_conn[conn_bucket(raddr, lport, rport)]; s;
 	     s = s->hnext)
-		if (s->lport == lport && s->rport == rport && s->raddr == raddr &&
-		    s->laddr == laddr)
+		if (s->lport == lport && s->rport == rport &&
+		    !memcmp(&s->raddr, raddr, sizeof(*raddr)) &&
+		    !memcmp(&s->laddr, laddr, sizeof(*laddr)))
 			return s;
 	return NULL;
 }
 
-struct tcp_sock *tcp_listener_locked(uint32_t laddr, uint16_t lport)
+struct tcp_sock *tcp_listener_locked(const struct inet_addr *laddr, uint16_t lport)
 {
 	struct tcp_sock *wild = NULL;
 
 	for (struct tcp_sock *s = inet_stack->tcp_bound[bind_bucket(lport)]; s; s = s->bnext) {
-		if (s->lport != lport || s->state != TCP_LISTEN)
+		int c;
+
+		if (s->lport != lport || s->state != TCP_LISTEN ||
+		    !(c = inet_addr_covers(&s->laddr, laddr)))
 			continue;
-		if (s->laddr == laddr)
+		if (c == 2)
 			return s;
-		if (!s->laddr)
-			wild = s;
+		wild = s;
 	}
 	return wild;
 }
 
-static bool port_in_use_locked(uint32_t addr, uint16_t port)
+/* Two bindings of a port clash when either takes what is sent to the other. */
+static bool port_in_use_locked(const struct inet_addr *addr, uint16_t port)
 {
 	for (struct tcp_sock *s = inet_stack->tcp_bound[bind_bucket(port)]; s; s = s->bnext)
-		if (s->lport == port && (s->laddr == addr || !s->laddr || !addr))
+		if (s->lport == port &&
+		    (inet_addr_covers(&s->laddr, addr) || inet_addr_covers(addr, &s->laddr)))
 			return true;
 	return false;
 }
@@ -471,27 +480,66 @@ unsigned tcp_reap(const struct inet_pids *dead)
 	return closed;
 }
 
-uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+/* A connection's key for the hashes below: its four addresses and @tag. */
+static void conn_key(uint32_t k[10], const struct inet_addr *laddr, uint16_t lport,
+		     const struct inet_addr *raddr, uint16_t rport, uint32_t tag)
 {
-	uint32_t k[3] = {laddr, raddr, (uint32_t)lport << 16 | rport};
+	memcpy(k, laddr->a, 16);
+	memcpy(k + 4, raddr->a, 16);
+	k[8] = (uint32_t)lport << 16 | rport;
+	k[9] = tag;
+}
+
+uint32_t tcp_new_iss(const struct inet_addr *laddr, uint16_t lport, const struct inet_addr *raddr,
+		     uint16_t rport)
+{
+	uint32_t k[10];
+
+	conn_key(k, laddr, lport, raddr, rport, 0);
 
 	/* RFC 6528: a clock that ticks every 4 us plus a keyed hash of the connection. */
 	return (uint32_t)(inet_now_ms() * 250u) +
 	       (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
 }
 
-uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+uint32_t tcp_new_ts_off(const struct inet_addr *laddr, uint16_t lport,
+			const struct inet_addr *raddr, uint16_t rport)
 {
-	uint32_t k[4] = {laddr, raddr, (uint32_t)lport << 16 | rport, 0x54530000u};
+	uint32_t k[10];
 
+	conn_key(k, laddr, lport, raddr, rport, 0x54530000u);
 	return (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k));
 }
 
-uint32_t tcp_local_mss(uint32_t laddr)
+/* The interface that owns @laddr (NULL: none). */
+static struct netif *netif_of(const struct inet_addr *laddr)
 {
-	struct netif *nif = netif_by_addr(laddr);
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
 
-	return (nif ? nif->mtu : INET_MTU_MAX) - IPV4_HLEN - TCP_HLEN;
+	if (inet_addr_is_v4(laddr))
+		return netif_by_addr(inet_addr_v4(laddr));
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->has6 && ipv6_is_ours(inet_stack->ifs[i], laddr))
+			return inet_stack->ifs[i];
+	return NULL;
+}
+
+uint32_t tcp_local_mss(const struct inet_addr *laddr)
+{
+	struct netif *nif = netif_of(laddr);
+
+	return (nif ? nif->mtu : INET_MTU_MAX) - tcp_ip_hlen(laddr) - TCP_HLEN;
+}
+
+void tcp_seg_addrs(const struct pkb *p, struct inet_addr *saddr, struct inet_addr *daddr)
+{
+	if (p->v6) {
+		memcpy(saddr->a, ipv6_hdr(p) + 8, 16);
+		memcpy(daddr->a, ipv6_hdr(p) + 24, 16);
+	} else {
+		*saddr = inet_addr_from_v4(p->saddr);
+		*daddr = inet_addr_from_v4(p->daddr);
+	}
 }
 
 /* --- segment arrival: checks, then the connection's or the listener's rules --- */
@@ -508,7 +556,8 @@ static bool syn_room(const struct tcp_sock *l)
 	return l->nsyn < l->backlog;
 }
 
-static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg *sg, uint16_t sport,
+static void listen_syn_locked(struct tcp_sock *l, const struct inet_addr *la,
+			      const struct inet_addr *ra, struct tcp_seg *sg, uint16_t sport,
 			      uint16_t dport, struct pkb_queue *out)
 {
 	struct tcp_sock *c;
@@ -518,9 +567,9 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 		return;
 	}
 	if (!syn_room(l)) {
-		uint32_t ours = tcp_local_mss(p->daddr);
+		uint32_t ours = tcp_local_mss(la);
 		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
-		uint32_t cookie = tcp_cookie_make(p->daddr, dport, p->saddr, sport, sg->seq, &mss);
+		uint32_t cookie = tcp_cookie_make(la, dport, ra, sport, sg->seq, &mss);
 
 		struct tcp_cookie_opts co = {.ts = sg->o.ts_ok,
 					     .sack = sg->o.sack_ok,
@@ -529,13 +578,12 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 					     .tsecr = sg->o.tsval};
 
 		if (co.ts)
-			co.tsval =
-			    tcp_cookie_tsval((uint32_t)inet_now_ms() +
-						 tcp_new_ts_off(p->daddr, dport, p->saddr, sport),
-					     co.ws, sg->o.ws, co.sack);
+			co.tsval = tcp_cookie_tsval((uint32_t)inet_now_ms() +
+							tcp_new_ts_off(la, dport, ra, sport),
+						    co.ws, sg->o.ws, co.sack);
 		inet_count(INET_MIB_TCP_COOKIES_SENT);
-		tcp_send_synack_raw(p->daddr, dport, p->saddr, sport, cookie, sg->seq + 1,
-				    (uint16_t)ours, &co, out);
+		tcp_send_synack_raw(la, dport, ra, sport, cookie, sg->seq + 1, (uint16_t)ours, &co,
+				    out);
 		return;
 	}
 	c = tcp_new_locked();
@@ -543,9 +591,9 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 		inet_count(INET_MIB_TCP_MEM_FAILS);
 		return;
 	}
-	c->laddr = p->daddr;
+	c->laddr = *la;
 	c->lport = dport;
-	c->raddr = p->saddr;
+	c->raddr = *ra;
 	c->rport = sport;
 	c->parent = l;
 	c->nodelay = l->nodelay;
@@ -554,12 +602,12 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 	c->rcvbuf = l->rcvbuf;
 	c->irs = sg->seq;
 	c->rcv_nxt = sg->seq + 1;
-	c->iss = tcp_new_iss(c->laddr, c->lport, c->raddr, c->rport);
+	c->iss = tcp_new_iss(&c->laddr, c->lport, &c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
 	c->snd_end = c->iss + 1;
 	c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
 	c->snd_wl1 = sg->seq;
-	c->rcv_mss = tcp_local_mss(c->laddr);
+	c->rcv_mss = tcp_local_mss(&c->laddr);
 	c->mss = MIN(c->rcv_mss, sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
 	c->ws_ok = sg->o.ws_ok;
 	c->snd_wscale = c->ws_ok ? MIN(sg->o.ws, TCP_WSCALE_MAX) : 0;
@@ -567,7 +615,7 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
 	if (c->ts_ok) {
 		c->ts_recent = sg->o.tsval;
 		c->ts_recent_ms = inet_now_ms();
-		c->ts_off = tcp_new_ts_off(c->laddr, c->lport, c->raddr, c->rport);
+		c->ts_off = tcp_new_ts_off(&c->laddr, c->lport, &c->raddr, c->rport);
 	}
 	c->sack_ok = sg->o.sack_ok;
 	c->state = TCP_SYN_RECEIVED;
@@ -582,10 +630,11 @@ static void listen_syn_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg 
  * An ACK to a listener with no child: a SYN cookie's (1, or 2 when the
  * new connection kept @p's data), or nobody's (0).
  */
-static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_seg *sg,
-				uint16_t sport, uint16_t dport, struct pkb_queue *out)
+static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, const struct inet_addr *la,
+				const struct inet_addr *ra, struct tcp_seg *sg, uint16_t sport,
+				uint16_t dport, struct pkb_queue *out)
 {
-	uint16_t mss = tcp_cookie_check(p->daddr, dport, p->saddr, sport, sg->seq - 1, sg->ack - 1);
+	uint16_t mss = tcp_cookie_check(la, dport, ra, sport, sg->seq - 1, sg->ack - 1);
 	struct tcp_sock *c;
 
 	if (!mss) {
@@ -603,9 +652,9 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 	}
 	inet_count(INET_MIB_TCP_COOKIES_OK);
 	inet_count(INET_MIB_TCP_PASSIVE_OPENS);
-	c->laddr = p->daddr;
+	c->laddr = *la;
 	c->lport = dport;
-	c->raddr = p->saddr;
+	c->raddr = *ra;
 	c->rport = sport;
 	c->nodelay = l->nodelay;
 	c->keep_idle_s = l->keep_idle_s;
@@ -616,7 +665,7 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 		c->ts_ok = true;
 		c->ts_recent = sg->o.tsval;
 		c->ts_recent_ms = inet_now_ms();
-		c->ts_off = tcp_new_ts_off(p->daddr, dport, p->saddr, sport);
+		c->ts_off = tcp_new_ts_off(la, dport, ra, sport);
 		tcp_cookie_ts_decode(sg->o.tsecr, &c->ws_ok, &c->snd_wscale, &c->sack_ok);
 		c->rcv_wscale = c->ws_ok ? tcp_wscale_for(c->rcvbuf) : 0;
 	}
@@ -628,7 +677,7 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, struct tcp_se
 	c->snd_wl1 = sg->seq;
 	c->snd_wl2 = sg->ack;
 	c->mss = mss;
-	c->rcv_mss = tcp_local_mss(c->laddr);
+	c->rcv_mss = tcp_local_mss(&c->laddr);
 	/* What the SYN-ACK offered, unscaled: the edge to keep. */
 	c->rcv_adv = c->rcv_nxt + MIN(INET_TCP_RCVBUF_DEFAULT, 65535u);
 	c->cwnd = MIN(4 * c->mss, MAX(2 * c->mss, 4380u));
@@ -659,19 +708,23 @@ void tcp_input(struct netif *nif, struct pkb *p)
 	const uint8_t *h = pkb_data(p);
 	struct tcp_sock *s;
 	struct tcp_seg sg;
+	struct inet_addr src, dst;
 	unsigned doff;
 	uint16_t sport, dport;
 	struct pkb *consumed = NULL;
+	uint64_t pseudo;
 
 	inet_count(INET_MIB_TCP_IN_SEGS);
+	tcp_seg_addrs(p, &src, &dst);
+	pseudo = p->v6 ? inet_csum_pseudo6(&src, &dst, IPPROTO_TCP_, p->len)
+		       : inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len);
 	if (p->len < TCP_HLEN || (doff = (h[12] >> 4) * 4u) < TCP_HLEN || doff > p->len ||
-	    inet_csum_fold(inet_csum_add(inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len),
-					 h, p->len)) != 0) {
+	    inet_csum_fold(inet_csum_add(pseudo, h, p->len)) != 0) {
 		seg_count_err(nif);
 		goto drop;
 	}
-	/* TCP is unicast (RFC 1122 4.2.3.10): nothing to a broadcast, nor from no host. */
-	if (p->bcast || p->saddr == 0) {
+	/* TCP is unicast (RFC 1122 4.2.3.10): nothing to a broadcast or group, nor from no host. */
+	if (p->bcast || (p->v6 ? ipv6_is_unspecified(&src) : p->saddr == 0)) {
 		netif_count(&nif->stats.rx_drops, 1);
 		goto drop;
 	}
@@ -695,31 +748,31 @@ void tcp_input(struct netif *nif, struct pkb *p)
 	}
 
 	tcp_enter(NULL);
-	s = tcp_lookup_locked(p->daddr, dport, p->saddr, sport);
+	s = tcp_lookup_locked(&dst, dport, &src, sport);
 	if (s) {
 		inet_stack->tcp_busy = s;
 		tcp_segment_locked(s, p, &sg, &out, &consumed);
-	} else if ((s = tcp_listener_locked(p->daddr, dport))) {
+	} else if ((s = tcp_listener_locked(&dst, dport))) {
 		inet_stack->tcp_busy = s;
 		/* RFC 9293 3.10.7.2: LISTEN. */
 		if (sg.flags & TCP_RST) {
 			/* ignored */
 		} else if (sg.flags & TCP_ACK) {
 			/* A SYN-ACK or an ACK: only a SYN cookie's ACK is welcome. */
-			int r = sg.flags & TCP_SYN
-				    ? 0
-				    : listen_cookie_locked(s, p, &sg, sport, dport, &out);
+			int r = sg.flags & TCP_SYN ? 0
+						   : listen_cookie_locked(s, p, &dst, &src, &sg,
+									  sport, dport, &out);
 
 			if (r == 2)
 				consumed = p;
 			else if (!r)
-				tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
+				tcp_reply_rst(&dst, &src, &sg, &out);
 		} else if (sg.flags & TCP_SYN) {
-			listen_syn_locked(s, p, &sg, sport, dport, &out);
+			listen_syn_locked(s, &dst, &src, &sg, sport, dport, &out);
 		}
 	} else if (!(sg.flags & TCP_RST)) {
 		/* CLOSED (RFC 9293 3.10.7.1): a reset, never one about a reset. */
-		tcp_reply_rst(p->daddr, p->saddr, &sg, &out);
+		tcp_reply_rst(&dst, &src, &sg, &out);
 	}
 	tcp_leave();
 	tcp_xmit(&out);
@@ -732,6 +785,7 @@ drop:
 void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu)
 {
 	struct pkb_queue out = {0};
+	struct inet_addr la, ra;
 	unsigned ihl;
 	struct tcp_sock *s;
 	uint32_t seq;
@@ -749,14 +803,36 @@ void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen,
 	    (!frag && code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
 		return;
 	seq = get32(q + ihl + 4);
+	la = inet_addr_from_v4(get32(q + 12));
+	ra = inet_addr_from_v4(get32(q + 16));
 	tcp_enter(NULL);
-	s = tcp_lookup_locked(get32(q + 12), get16(q + ihl), get32(q + 16), get16(q + ihl + 2));
+	s = tcp_lookup_locked(&la, get16(q + ihl), &ra, get16(q + ihl + 2));
 	inet_stack->tcp_busy = s;
 	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
 	if (s && frag)
 		tcp_pmtu_locked(s, seq, mtu, &out);
 	else if (s && s->state == TCP_SYN_SENT && seq == s->iss)
 		tcp_done_locked(s, -ECONNREFUSED);
+	tcp_leave();
+	tcp_xmit(&out);
+}
+
+void tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu)
+{
+	struct pkb_queue out = {0};
+	struct inet_addr la, ra;
+	struct tcp_sock *s;
+
+	/* The quoted header and the first 8 bytes of the segment, with no extension header. */
+	if (qlen < IPV6_HLEN + 8 || q[6] != IPPROTO_TCP_)
+		return;
+	memcpy(la.a, q + 8, 16);
+	memcpy(ra.a, q + 24, 16);
+	tcp_enter(NULL);
+	s = tcp_lookup_locked(&la, get16(q + IPV6_HLEN), &ra, get16(q + IPV6_HLEN + 2));
+	inet_stack->tcp_busy = s;
+	if (s)
+		tcp_pmtu_locked(s, get32(q + IPV6_HLEN + 4), mtu, &out);
 	tcp_leave();
 	tcp_xmit(&out);
 }
@@ -860,7 +936,7 @@ int tcp_open(struct tcp_sock **out)
 	return 0;
 }
 
-static int bind_locked(struct tcp_sock *s, uint32_t addr, uint16_t port)
+static int bind_locked(struct tcp_sock *s, const struct inet_addr *addr, uint16_t port)
 {
 	if (s->bound || s->state != TCP_CLOSED || s->lport)
 		return -EINVAL;
@@ -882,7 +958,7 @@ static int bind_locked(struct tcp_sock *s, uint32_t addr, uint16_t port)
 	} else if (port_in_use_locked(addr, port)) {
 		return -EADDRINUSE;
 	}
-	s->laddr = addr;
+	s->laddr = *addr;
 	s->lport = port;
 	s->bnext = inet_stack->tcp_bound[bind_bucket(port)];
 	inet_stack->tcp_bound[bind_bucket(port)] = s;
@@ -892,9 +968,17 @@ static int bind_locked(struct tcp_sock *s, uint32_t addr, uint16_t port)
 
 int tcp_bind(struct tcp_sock *s, uint32_t addr, uint16_t port)
 {
+	struct inet_addr a = inet_addr_from_v4(addr);
+
+	return tcp_bind_in(s, &a, port);
+}
+
+int tcp_bind_in(struct tcp_sock *s, const struct inet_addr *addr, uint16_t port)
+{
 	int err;
 
-	if (addr && !netif_by_addr(addr))
+	if (memcmp(addr, &any6, sizeof(*addr)) && memcmp(addr, &any4, sizeof(*addr)) &&
+	    !netif_of(addr))
 		return -EADDRNOTAVAIL;
 	tcp_enter(s);
 	err = bind_locked(s, addr, port);
@@ -925,6 +1009,17 @@ int tcp_listen(struct tcp_sock *s, int backlog)
 
 int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint16_t *rport,
 	       int timeout_ms)
+{
+	struct inet_addr a;
+	int err = tcp_accept_in(s, out, &a, rport, timeout_ms);
+
+	if (!err && raddr)
+		*raddr = inet_addr_is_v4(&a) ? inet_addr_v4(&a) : 0;
+	return err;
+}
+
+int tcp_accept_in(struct tcp_sock *s, struct tcp_sock **out, struct inet_addr *raddr,
+		  uint16_t *rport, int timeout_ms)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct tcp_sock *c;
@@ -959,13 +1054,42 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out, uint32_t *raddr, uint1
 
 int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_ms)
 {
-	uint64_t deadline = deadline_of(timeout_ms);
-	struct pkb_queue out = {0};
+	struct inet_addr d = inet_addr_from_v4(daddr);
+
+	if (daddr == 0 || daddr == INET_BCAST)
+		return -EINVAL;
+	return tcp_connect_in(s, &d, dport, timeout_ms);
+}
+
+/* The interface to @daddr and the address of ours to speak from: NULL when none. */
+static struct netif *route_from(const struct inet_addr *daddr, struct inet_addr *src)
+{
 	struct netif *nif;
 	uint32_t nexthop;
+
+	if (!inet_addr_is_v4(daddr)) {
+		nif = ipv6_route(daddr);
+		if (nif)
+			ipv6_source(nif, daddr, src);
+		return nif;
+	}
+	nif = netif_route(inet_addr_v4(daddr), &nexthop);
+	if (nif)
+		*src = inet_addr_from_v4(nif->addr);
+	return nif;
+}
+
+int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t dport,
+		   int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct pkb_queue out = {0};
+	struct inet_addr src;
+	struct netif *nif;
+	bool v4 = inet_addr_is_v4(daddr);
 	int err = 0;
 
-	if (dport == 0 || daddr == 0 || daddr == INET_BCAST)
+	if (dport == 0 || ipv6_is_unspecified(daddr) || ipv6_is_multicast(daddr))
 		return -EINVAL;
 	tcp_enter(s);
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
@@ -982,41 +1106,46 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 		}
 		goto out;
 	}
-	nif = netif_route(daddr, &nexthop);
+	nif = route_from(daddr, &src);
 	if (!nif) {
-		inet_count(INET_MIB_IP_OUT_NO_ROUTES);
+		inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
 		err = -ENETUNREACH;
 		goto out;
 	}
 	if (s->bound) {
-		if (!s->laddr)
-			s->laddr = nif->addr;
-		if (tcp_lookup_locked(s->laddr, s->lport, daddr, dport)) {
+		/* Bound to an address of the other family: it can't speak this one. */
+		if (memcmp(&s->laddr, &any6, sizeof(src)) && inet_addr_is_v4(&s->laddr) != v4) {
+			err = -EAFNOSUPPORT;
+			goto out;
+		}
+		if (inet_addr_covers(&s->laddr, &src) == 1)
+			s->laddr = src;
+		if (tcp_lookup_locked(&s->laddr, s->lport, daddr, dport)) {
 			err = -EADDRINUSE;
 			goto out;
 		}
 	} else {
 		/* An ephemeral port whose four-tuple no connection (TIME-WAIT) still has. */
 		for (unsigned i = 0;; i++) {
-			if (i == 64 || (err = bind_locked(s, 0, 0))) {
+			if (i == 64 || (err = bind_locked(s, v4 ? &any4 : &any6, 0))) {
 				err = -EADDRNOTAVAIL;
 				goto out;
 			}
-			s->laddr = nif->addr;
-			if (!tcp_lookup_locked(s->laddr, s->lport, daddr, dport))
+			s->laddr = src;
+			if (!tcp_lookup_locked(&s->laddr, s->lport, daddr, dport))
 				break;
 			unbind_locked(s);
-			s->laddr = 0;
+			s->laddr = any6;
 			s->lport = 0;
 		}
 	}
-	s->raddr = daddr;
+	s->raddr = *daddr;
 	s->rport = dport;
-	s->iss = tcp_new_iss(s->laddr, s->lport, s->raddr, s->rport);
+	s->iss = tcp_new_iss(&s->laddr, s->lport, &s->raddr, s->rport);
 	s->snd_una = s->snd_nxt = s->snd_max = s->snd_sml = s->iss;
 	s->snd_end = s->iss + 1;
-	s->mss = s->rcv_mss = nif->mtu - IPV4_HLEN - TCP_HLEN;
-	s->ts_off = tcp_new_ts_off(s->laddr, s->lport, s->raddr, s->rport);
+	s->mss = s->rcv_mss = nif->mtu - tcp_ip_hlen(&s->laddr) - TCP_HLEN;
+	s->ts_off = tcp_new_ts_off(&s->laddr, s->lport, &s->raddr, s->rport);
 	s->state = TCP_SYN_SENT;
 	s->opened = true;
 	tcp_hash_locked(s);
@@ -1320,9 +1449,30 @@ void tcp_abort(struct tcp_sock *s)
 
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port)
 {
+	*addr = inet_addr_is_v4(&s->laddr) ? inet_addr_v4(&s->laddr) : 0;
+	*port = s->lport;
+	return s->lport ? 0 : -ENOTCONN;
+}
+
+int tcp_local_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port)
+{
 	*addr = s->laddr;
 	*port = s->lport;
 	return s->lport ? 0 : -ENOTCONN;
+}
+
+int tcp_peer_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port)
+{
+	int err = -ENOTCONN;
+
+	tcp_enter(NULL);
+	if (s->opened && s->rport) {
+		*addr = s->raddr;
+		*port = s->rport;
+		err = 0;
+	}
+	tcp_leave();
+	return err;
 }
 
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
@@ -1330,8 +1480,10 @@ int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *o)
 	tcp_enter(NULL);
 	memset(o, 0, sizeof(*o));
 	o->state = s->state;
-	o->laddr = s->laddr;
-	o->raddr = s->raddr;
+	o->laddr = inet_addr_is_v4(&s->laddr) ? inet_addr_v4(&s->laddr) : 0;
+	o->raddr = inet_addr_is_v4(&s->raddr) ? inet_addr_v4(&s->raddr) : 0;
+	o->laddr_in = s->laddr;
+	o->raddr_in = s->raddr;
 	o->lport = s->lport;
 	o->rport = s->rport;
 	o->mss = s->mss;

@@ -112,7 +112,8 @@ struct tcp_sock {
 	struct tcp_sock *qnext;	 /* a listener's accept queue */
 	struct tcp_sock *parent; /* the listener of a child not yet accepted */
 	enum tcp_state state;
-	uint32_t laddr, raddr;
+	/* IPv4 v4-mapped; a bound laddr of ::ffff:0.0.0.0 is every IPv4 address, :: every one */
+	struct inet_addr laddr, raddr;
 	uint16_t lport, rport;
 	bool hashed, bound;
 	bool opened;	  /* connect or accept made it a connection once */
@@ -208,18 +209,28 @@ void tcp_tick(uint64_t now);
 uint64_t tcp_next_timer(void);
 void tcp_hash_locked(struct tcp_sock *s);
 void tcp_unhash_locked(struct tcp_sock *s);
-struct tcp_sock *tcp_lookup_locked(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
-struct tcp_sock *tcp_listener_locked(uint32_t laddr, uint16_t lport);
+struct tcp_sock *tcp_lookup_locked(const struct inet_addr *laddr, uint16_t lport,
+				   const struct inet_addr *raddr, uint16_t rport);
+struct tcp_sock *tcp_listener_locked(const struct inet_addr *laddr, uint16_t lport);
 struct tcp_sock *tcp_new_locked(void);
 /* Enter CLOSED: off the tables, buffers freed, waiters woken; freed when nobody holds it. */
 void tcp_done_locked(struct tcp_sock *s, int err);
 void tcp_set_state(struct tcp_sock *s, enum tcp_state st);
 void tcp_wake(struct tcp_sock *s);
-uint32_t tcp_new_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+uint32_t tcp_new_iss(const struct inet_addr *laddr, uint16_t lport, const struct inet_addr *raddr,
+		     uint16_t rport);
 /* RFC 7323 5.4: a timestamp offset per connection, from a keyed hash (no host call). */
-uint32_t tcp_new_ts_off(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
-/* The MSS our interface for @laddr can take. */
-uint32_t tcp_local_mss(uint32_t laddr);
+uint32_t tcp_new_ts_off(const struct inet_addr *laddr, uint16_t lport,
+			const struct inet_addr *raddr, uint16_t rport);
+/* The MSS our interface for @laddr can take: its MTU less 40 bytes of headers (IPv6: 60). */
+uint32_t tcp_local_mss(const struct inet_addr *laddr);
+/* The IP header's length for a connection from @laddr. */
+static inline uint32_t tcp_ip_hlen(const struct inet_addr *laddr)
+{
+	return inet_addr_is_v4(laddr) ? IPV4_HLEN : IPV6_HLEN;
+}
+/* The four addresses of a segment as it arrived (before the TCP header is taken off). */
+void tcp_seg_addrs(const struct pkb *p, struct inet_addr *saddr, struct inet_addr *daddr);
 
 /* tcp_output.c */
 /* Send what may be sent now (data, FIN, an owed ACK) into @out. */
@@ -228,7 +239,8 @@ void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out);
 void tcp_send_ack_locked(struct tcp_sock *s, struct pkb_queue *out);
 void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out);
 /* A reset for a segment nobody owns (RFC 9293 3.10.7.1). */
-void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out);
+void tcp_reply_rst(const struct inet_addr *laddr, const struct inet_addr *raddr,
+		   const struct tcp_seg *sg, struct pkb_queue *out);
 /* What a SYN cookie's SYN-ACK agrees to besides the MSS (tcp_cookie.c). */
 struct tcp_cookie_opts {
 	bool ts, sack, ws;
@@ -236,9 +248,9 @@ struct tcp_cookie_opts {
 	uint32_t tsval, tsecr;
 };
 /* A SYN-ACK for a SYN-cookie answer: no state kept. */
-void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
-			 struct pkb_queue *out);
+void tcp_send_synack_raw(const struct inet_addr *laddr, uint16_t lport,
+			 const struct inet_addr *raddr, uint16_t rport, uint32_t iss, uint32_t ack,
+			 uint16_t mss, const struct tcp_cookie_opts *co, struct pkb_queue *out);
 /* A SYN's or SYN-ACK's options into @o: their length, a multiple of 4. */
 unsigned tcp_syn_options(uint8_t *o, uint32_t mss, bool sack, bool ts, uint32_t tsval,
 			 uint32_t tsecr, bool ws, uint8_t wscale);
@@ -275,8 +287,9 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 			struct pkb_queue *out, struct pkb **consumed);
 
 /* tcp_cookie.c */
-uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t seq, uint16_t *mss);
+uint32_t tcp_cookie_make(const struct inet_addr *laddr, uint16_t lport,
+			 const struct inet_addr *raddr, uint16_t rport, uint32_t seq,
+			 uint16_t *mss);
 /*
  * A cookie's timestamp: below every later one of the connection (PAWS), its
  * low 6 bits the peer's window scale (15: none) and SACK, which the ACK's
@@ -285,7 +298,8 @@ uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_
 uint32_t tcp_cookie_tsval(uint32_t ts_now, bool ws, uint8_t wscale, bool sack);
 void tcp_cookie_ts_decode(uint32_t tsecr, bool *ws, uint8_t *wscale, bool *sack);
 /* The MSS the cookie in @ack - 1 encodes, or 0 when it is not ours or too old. */
-uint16_t tcp_cookie_check(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			  uint32_t seq, uint32_t cookie);
+uint16_t tcp_cookie_check(const struct inet_addr *laddr, uint16_t lport,
+			  const struct inet_addr *raddr, uint16_t rport, uint32_t seq,
+			  uint32_t cookie);
 
 #endif

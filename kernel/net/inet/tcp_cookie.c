@@ -24,16 +24,19 @@
 
 static const uint16_t mss_table[8] = {216, 536, 1024, 1220, 1360, 1400, 1440, 1460};
 
-static uint32_t cookie_hash(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			    uint32_t seq, uint32_t period, uint32_t idx)
+static uint32_t cookie_hash(const struct inet_addr *laddr, uint16_t lport,
+			    const struct inet_addr *raddr, uint16_t rport, uint32_t seq,
+			    uint32_t period, uint32_t idx)
 {
-	uint32_t k[6] = {laddr, raddr, (uint32_t)lport << 16 | rport, seq, period, idx};
+	uint32_t k[12] = {[8] = (uint32_t)lport << 16 | rport, seq, period, idx};
 
+	memcpy(k, laddr->a, 16);
+	memcpy(k + 4, raddr->a, 16);
 	return (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k)) & 0xffffffu;
 }
 
-uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t seq, uint16_t *mss)
+uint32_t tcp_cookie_make(const struct inet_addr *laddr, uint16_t lport,
+			 const struct inet_addr *raddr, uint16_t rport, uint32_t seq, uint16_t *mss)
 {
 	uint32_t period = (uint32_t)(inet_now_ms() / COOKIE_PERIOD_MS) & 31u, idx = 0;
 
@@ -44,8 +47,9 @@ uint32_t tcp_cookie_make(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_
 	return period << 27 | idx << 24 | cookie_hash(laddr, lport, raddr, rport, seq, period, idx);
 }
 
-uint16_t tcp_cookie_check(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			  uint32_t seq, uint32_t cookie)
+uint16_t tcp_cookie_check(const struct inet_addr *laddr, uint16_t lport,
+			  const struct inet_addr *raddr, uint16_t rport, uint32_t seq,
+			  uint32_t cookie)
 {
 	uint32_t now = (uint32_t)(inet_now_ms() / COOKIE_PERIOD_MS) & 31u;
 	uint32_t period = cookie >> 27, idx = (cookie >> 24) & 7u;

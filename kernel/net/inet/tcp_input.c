@@ -182,7 +182,7 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	if (sg->flags & TCP_ACK) {
 		if (SEQ_LEQ(sg->ack, s->iss) || SEQ_GT(sg->ack, s->snd_max)) {
 			if (!(sg->flags & TCP_RST)) {
-				tcp_reply_rst(s->laddr, s->raddr, sg, out);
+				tcp_reply_rst(&s->laddr, &s->raddr, sg, out);
 			}
 			return;
 		}
@@ -429,7 +429,7 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		struct tcp_sock *l = s->parent;
 
 		if (SEQ_LEQ(sg->ack, s->snd_una) || SEQ_GT(sg->ack, s->snd_max)) {
-			tcp_reply_rst(s->laddr, s->raddr, sg, out);
+			tcp_reply_rst(&s->laddr, &s->raddr, sg, out);
 			return false;
 		}
 		if (l && l->nacc >= l->backlog) {

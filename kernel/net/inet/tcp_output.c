@@ -204,15 +204,28 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 	return n;
 }
 
-static void finish(struct pkb *p, uint32_t saddr, uint32_t daddr)
+/*
+ * The checksum, and where the segment goes: an IPv4 one's addresses in
+ * p->saddr and p->daddr; an IPv6 one's in front of it, in the addresses'
+ * places of the IPv6 header that ipv6_output will write there (tcp_xmit).
+ */
+static void finish(struct pkb *p, const struct inet_addr *saddr, const struct inet_addr *daddr)
 {
-	uint8_t *h = pkb_data(p);
-	uint16_t sum = inet_csum_fold(
-	    inet_csum_add(inet_csum_pseudo(saddr, daddr, IPPROTO_TCP_, p->len), h, p->len));
+	uint8_t *h = pkb_data(p), *ip;
+	uint64_t pseudo;
 
-	put16(h + 16, sum);
-	p->saddr = saddr;
-	p->daddr = daddr;
+	if (inet_addr_is_v4(daddr)) {
+		p->saddr = inet_addr_v4(saddr);
+		p->daddr = inet_addr_v4(daddr);
+		pseudo = inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len);
+	} else {
+		ip = h - IPV6_HLEN; /* within seg_alloc's INET_HEADROOM */
+		memcpy(ip + 8, saddr->a, 16);
+		memcpy(ip + 24, daddr->a, 16);
+		p->v6 = 1;
+		pseudo = inet_csum_pseudo6(saddr, daddr, IPPROTO_TCP_, p->len);
+	}
+	put16(h + 16, inet_csum_fold(inet_csum_add(pseudo, h, p->len)));
 	inet_count(INET_MIB_TCP_OUT_SEGS);
 }
 
@@ -293,7 +306,7 @@ static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint
 	}
 	if (flags & TCP_RST)
 		inet_count(INET_MIB_TCP_OUT_RSTS);
-	finish(p, s->laddr, s->raddr);
+	finish(p, &s->laddr, &s->raddr);
 	pkb_queue_put(out, p);
 	return len;
 }
@@ -327,7 +340,8 @@ void tcp_send_rst_locked(struct tcp_sock *s, struct pkb_queue *out)
 	emit(s, s->snd_max, TCP_RST | TCP_ACK, NULL, 0, out);
 }
 
-void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, struct pkb_queue *out)
+void tcp_reply_rst(const struct inet_addr *laddr, const struct inet_addr *raddr,
+		   const struct tcp_seg *sg, struct pkb_queue *out)
 {
 	struct pkb *p;
 	uint32_t seq = 0, ack = 0;
@@ -352,9 +366,9 @@ void tcp_reply_rst(uint32_t laddr, uint32_t raddr, const struct tcp_seg *sg, str
 	pkb_queue_put(out, p);
 }
 
-void tcp_send_synack_raw(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-			 uint32_t iss, uint32_t ack, uint16_t mss, const struct tcp_cookie_opts *co,
-			 struct pkb_queue *out)
+void tcp_send_synack_raw(const struct inet_addr *laddr, uint16_t lport,
+			 const struct inet_addr *raddr, uint16_t rport, uint32_t iss, uint32_t ack,
+			 uint16_t mss, const struct tcp_cookie_opts *co, struct pkb_queue *out)
 {
 	struct pkb *p = seg_alloc(0);
 	uint8_t *h;
@@ -377,8 +391,24 @@ void tcp_xmit(struct pkb_queue *out)
 	struct pkb *p;
 
 	/* DF on every segment: a hop too small for it says so (RFC 1191), tcp_pmtu_locked. */
-	while ((p = pkb_queue_take(out)))
-		ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, true);
+	while ((p = pkb_queue_take(out))) {
+		struct inet_addr src, dst;
+		struct netif *nif;
+
+		if (!p->v6) {
+			ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, true);
+			continue;
+		}
+		memcpy(src.a, pkb_data(p) - IPV6_HLEN + 8, 16);
+		memcpy(dst.a, pkb_data(p) - IPV6_HLEN + 24, 16);
+		nif = ipv6_route(&dst);
+		if (nif) {
+			ipv6_output(nif, p, &src, &dst, IPPROTO_TCP_, 0);
+		} else {
+			inet_count(INET_MIB_IP6_OUT_NO_ROUTES);
+			pkb_free(p);
+		}
+	}
 }
 
 /* The buffer of the send queue holding @seq (NULL: none). */
@@ -546,7 +576,8 @@ void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out)
  */
 void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out)
 {
-	uint32_t mss = MAX(mtu, (uint32_t)TCP_PMTU_MIN) - IPV4_HLEN - TCP_HLEN;
+	uint32_t floor = inet_addr_is_v4(&s->laddr) ? TCP_PMTU_MIN : INET_MTU6_MIN;
+	uint32_t mss = MAX(mtu, floor) - tcp_ip_hlen(&s->laddr) - TCP_HLEN;
 
 	if (!sending_state(s) || SEQ_LT(seq, s->snd_una) || SEQ_GEQ(seq, s->snd_max) ||
 	    mss >= s->mss)

@@ -58,15 +58,6 @@ static bool is_any4(const struct inet_addr *a)
 	return inet_addr_is_v4(a) && inet_addr_v4(a) == 0;
 }
 
-/* Whether a socket bound to @bound takes what is sent to (concrete) @a: 2 exactly, 1 by wildcard.
- */
-static int covers(const struct inet_addr *bound, const struct inet_addr *a)
-{
-	if (!memcmp(bound, a, sizeof(*a)))
-		return 2;
-	return ipv6_is_unspecified(bound) || (is_any4(bound) && inet_addr_is_v4(a));
-}
-
 /* The socket for @addr:@port, one bound to the address before a wildcard one. */
 static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t port)
 {
@@ -75,7 +66,7 @@ static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t por
 	for (struct udp_sock *s = inet_stack->udp[bucket(port)]; s; s = s->next) {
 		int c;
 
-		if (s->port != port || !(c = covers(&s->addr, addr)))
+		if (s->port != port || !(c = inet_addr_covers(&s->addr, addr)))
 			continue;
 		if (c == 2)
 			return s;
@@ -88,7 +79,8 @@ static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t por
 static bool in_use_locked(const struct inet_addr *addr, uint16_t port)
 {
 	for (struct udp_sock *s = inet_stack->udp[bucket(port)]; s; s = s->next)
-		if (s->port == port && (covers(&s->addr, addr) || covers(addr, &s->addr)))
+		if (s->port == port &&
+		    (inet_addr_covers(&s->addr, addr) || inet_addr_covers(addr, &s->addr)))
 			return true;
 	return false;
 }
