@@ -44,8 +44,13 @@
 #  27    PAWS (RFC 7323 5.3): data with an old TSval dropped and ACKed
 #  28    data on a SYN: taken and echoed, or left unACKed and echoed when
 #        sent again (RFC 9293 allows both)
+#  29    IPv6 ND: an NS for the target's link-local address gets a
+#        solicited NA, hop limit 255, to us
+#  30-32 an NS with hop limit 64, with a zero-length option, for a
+#        multicast target: no NA (RFC 4861 7.1.1)
+#  33    ICMPv6 echo with 200 bytes of payload, checked (RFC 4443 4.2)
 #  and last:
-#  29    the machine stops when told (status 0)
+#  34    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
 # FILE keeps a tcpdump of the TAP.
 use strict;
@@ -107,6 +112,11 @@ my @cases = (
 	[26, 'synack-rtx',       'SYN-ACK retransmitted'],
 	[27, 'paws',             'PAWS: an old timestamp'],
 	[28, 'syn-data',         'data on a SYN'],
+	[29, 'nd-ns',            'IPv6 NS for the link-local address'],
+	[30, 'nd-hops',          'IPv6 NS with hop limit 64'],
+	[31, 'nd-opt0',          'IPv6 NS with a zero-length option'],
+	[32, 'nd-mcast',         'IPv6 NS for a multicast target'],
+	[33, 'echo6',            'ICMPv6 echo'],
 );
 # Cases the machine is known to fail, with the finding: case => reason.
 my %todo = ();
@@ -198,6 +208,14 @@ ok($up && $serving eq 'serving' && !grep({ $said{$_} ne 'ready' } @targets),
    . join(', ', map { "$_: $said{$_}" } @targets) . ')')
     or BAIL_OUT('no machine, no Linux peer or no conform.py');
 
+# Linux's IPv6 addresses (the link-locals its neighbour discovery answers
+# from) are tentative until its DAD is done: wait for both namespaces.
+bounded(15, sub {
+	select(undef, undef, undef, 0.2)
+	    while grep { `$ip -n $_ -6 addr show tentative` ne '' } $nsp, $nsl;
+	1;
+}) or diag('IPv6 addresses still tentative: the IPv6 cases may fail');
+
 # One case against one target: conform.py's line.
 sub conform {
 	my ($t, $case) = @_;
@@ -251,7 +269,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "29 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "34 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);

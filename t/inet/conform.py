@@ -15,6 +15,8 @@ on 7, sink on 5001 (reads until FIN, answers one line) and source on 5002
 (a line "N" asks for N bytes, byte i being i % 251, then FIN); nothing
 listens on TCP 5999 or UDP 9999. Our source ports are in 40000-59999:
 the test drops the RSTs this namespace's own Linux would send from them.
+The IPv6 cases speak from our link-local address to the target's, both
+made from the MACs (modified EUI-64), as neighbour discovery and echo.
 Every wait is bounded; none is longer than a few seconds.
 """
 import logging
@@ -26,7 +28,11 @@ import sys
 import time
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, conf, get_if_hwaddr  # noqa: E402
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply,  # noqa: E402
+                       ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
+                       ICMPv6NDOptSrcLLAddr, IPv6, Raw, conf, get_if_hwaddr, in6_getnsma,
+                       in6_getnsmac, in6_mactoifaceid, inet_ntop, inet_pton)
+import socket  # noqa: E402
 
 ECHO, SINK, SOURCE, CLOSED_TCP, CLOSED_UDP = 7, 5001, 5002, 5999, 9999
 PERIOD = bytes(range(251))
@@ -614,6 +620,95 @@ def icmp_echo(w):
     raise Bad("no echo reply")
 
 
+# ------------------------------------------------------------- IPv6 ----
+
+def link_local(mac):
+    """The link-local address of @mac, as scapy prints addresses (compressed, lower case)."""
+    raw = inet_pton(socket.AF_INET6, "fe80::" + in6_mactoifaceid(mac))
+    return inet_ntop(socket.AF_INET6, raw)
+
+
+def icmp6_sum_ok(p):
+    """Whether @p's ICMPv6 checksum is right: scapy's own, recomputed, equals it."""
+    raw = bytes(p[IPv6].payload)[:p[IPv6].plen]
+    ph = (inet_pton(socket.AF_INET6, p[IPv6].src) + inet_pton(socket.AF_INET6, p[IPv6].dst) +
+          struct.pack("!IxxxB", len(raw), 58))
+    return csum16(ph + raw) == 0
+
+
+def solicited(addr):
+    """The solicited-node group of @addr, and its MAC."""
+    g = in6_getnsma(inet_pton(socket.AF_INET6, addr))
+    return inet_ntop(socket.AF_INET6, g), in6_getnsmac(g)
+
+
+def ns_frame(w, target, hlim=255, opt=None, to=None):
+    """An NS from our link-local for @target (to its solicited-node group unless @to)."""
+    me, them = link_local(w.my_mac), link_local(w.them_mac)
+    grp, gmac = solicited(them)
+    opt = ICMPv6NDOptSrcLLAddr(lladdr=w.my_mac) if opt is None else opt
+    return Ether(src=w.my_mac, dst=gmac) / IPv6(src=me, dst=to or grp, hlim=hlim) / \
+        ICMPv6ND_NS(tgt=target) / opt
+
+
+def na_for(w, timeout):
+    """The first NA from the target within @timeout seconds, or None."""
+    for p, _ in w.frames(timeout):
+        if ICMPv6ND_NA in p:
+            return p
+    return None
+
+
+def nd(w, how):
+    """RFC 4861 7.1.1/7.2.4: an NS for the target's address gets an NA; a bad one none."""
+    them = link_local(w.them_mac)
+    w.drain()
+    if how == "ok":
+        w.send_frame(ns_frame(w, them))
+        p = na_for(w, 2)
+        if p is None:
+            raise Bad("no NA for %s" % them)
+        na = p[ICMPv6ND_NA]
+        tlla = p[ICMPv6NDOptDstLLAddr].lladdr if ICMPv6NDOptDstLLAddr in p else None
+        if (p[IPv6].hlim != 255 or na.tgt != them or not na.S or na.R or
+                p[IPv6].dst != link_local(w.my_mac) or not icmp6_sum_ok(p) or
+                (tlla is not None and tlla.lower() != w.them_mac.lower())):
+            raise Bad("NA hlim %d target %s S=%d R=%d to %s tlla %s: not as RFC 4861 7.2.4 "
+                      "says" % (p[IPv6].hlim, na.tgt, na.S, na.R, p[IPv6].dst, tlla))
+        return "NA (solicited%s) from %s, hop limit 255%s" % (
+            ", override" if na.O else "", them, ", its MAC " + tlla + " in the option" if tlla else "")
+    frame = {"hops": lambda: ns_frame(w, them, hlim=64),
+             "opt0": lambda: ns_frame(w, them, opt=Raw(b"\x01\x00" + bytes.fromhex(
+                 w.my_mac.replace(":", "")))),
+             "mcast": lambda: ns_frame(w, "ff02::1", to=solicited(them)[0])}[how]()
+    w.send_frame(frame)
+    p = na_for(w, 1.5)
+    if p is not None:
+        raise Bad("an NA for a bad NS (%s): %s" % (how, p.summary()))
+    return "no NA for an NS with %s" % {"hops": "hop limit 64", "opt0": "a zero-length option",
+                                        "mcast": "a multicast target"}[how]
+
+
+def echo6(w):
+    """RFC 4443 4.2: an echo reply with the request's identifier, sequence and data."""
+    me, them = link_local(w.my_mac), link_local(w.them_mac)
+    payload = os.urandom(200)
+    ident, seq = random.randint(1, 65535), 9
+    w.drain()
+    w.send_frame(Ether(src=w.my_mac, dst=w.them_mac) / IPv6(src=me, dst=them) /
+                 ICMPv6EchoRequest(id=ident, seq=seq, data=payload))
+    for p, _ in w.frames(3):
+        if ICMPv6EchoReply in p and p[IPv6].src == them:
+            r = p[ICMPv6EchoReply]
+            if not icmp6_sum_ok(p):
+                raise Bad("bad ICMPv6 checksum")
+            if r.id != ident or r.seq != seq or bytes(r.data) != payload or p[IPv6].dst != me:
+                raise Bad("reply id %d seq %d, %d bytes to %s: not ours" % (
+                    r.id, r.seq, len(r.data), p[IPv6].dst))
+            return "echo reply from %s with our id, seq and 200 bytes" % them
+    raise Bad("no ICMPv6 echo reply from %s" % them)
+
+
 def port_unreach(w):
     sent = IP(src=w.me, dst=w.them, id=random.randint(1, 65535)) / UDP(
         sport=random.randint(40000, 59999), dport=CLOSED_UDP) / Raw(b"q" * 20)
@@ -748,6 +843,11 @@ def main():
         "sack": lambda: sack(w),
         "arp": lambda: arp(w, other),
         "icmp-echo": lambda: icmp_echo(w),
+        "nd-ns": lambda: nd(w, "ok"),
+        "nd-hops": lambda: nd(w, "hops"),
+        "nd-opt0": lambda: nd(w, "opt0"),
+        "nd-mcast": lambda: nd(w, "mcast"),
+        "echo6": lambda: echo6(w),
         "port-unreach": lambda: port_unreach(w),
         "closed": lambda: closed(w),
         "syn-again": lambda: syn_again(w),
