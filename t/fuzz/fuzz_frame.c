@@ -1,6 +1,7 @@
 /*
  * Harness: the frame input path of kernel/net/inet (Ethernet, ARP, IPv4
- * and its reassembly, ICMP, UDP), the first code to see what any station
+ * and its reassembly, ICMP, IPv6 and its extension headers, ICMPv6,
+ * neighbour discovery, UDP, TCP), the first code to see what any station
  * on the wire sends.
  *
  * Input: one control byte, then records of a 2-byte big-endian length and
@@ -10,13 +11,16 @@
  *   ctl >> 1    milliseconds the stack's clock moves between frames (x 64),
  *               with a tick after each, so timers (ARP, reassembly, delay)
  *               run in between
- * The machine is 10.0.0.2/16 (02:00:00:00:00:02); a UDP socket is bound to
- * port 7 and drained after each frame.
+ * The machine is 10.0.0.2/16 and 2001:db8::2/64 with fe80::ff:fe00:2
+ * (02:00:00:00:00:02); a UDP socket is bound to port 7 on :: (both
+ * families) and drained after each frame.
  *
  * Invariants: every frame the stack sends is at least 60 bytes and at most
  * 14 + MTU, from our MAC; an IPv4 one has a good header checksum and a
- * total length that fits the frame; after the input the stack is flushed
- * (neighbours, fragments, held frames) and then holds no buffer at all.
+ * total length that fits the frame; an IPv6 one is version 6, from one of
+ * our addresses, with a hop limit and a payload length that fits the
+ * frame; after the input the stack is flushed (neighbours of both
+ * families, fragments, held frames) and then holds no buffer at all.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -59,13 +63,28 @@ static int check_out(void *arg, const void *frame, size_t len)
 		fuzz_check(get16(f + 16) <= len - 14, "sent an IPv4 length past the frame");
 		fuzz_check(f[22] != 0, "sent TTL 0");
 	}
+	if (get16(f + 12) == ETH_P_IPV6) {
+		struct inet_addr src;
+
+		fuzz_check(len >= 54 && f[14] >> 4 == 6, "sent a bad IPv6 header");
+		fuzz_check(54u + get16(f + 18) <= len, "sent an IPv6 length past the frame");
+		fuzz_check(f[21] != 0, "sent hop limit 0");
+		memcpy(src.a, f + 22, 16);
+		fuzz_check(ipv6_is_ours(nif, &src), "sent IPv6 from an address not ours");
+	}
 	return 0;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
-	struct netif_config cfg = {.name = "fz0", .addr = OUR_IP, .prefix_len = 16};
+	struct netif_config cfg = {.name = "fz0",
+				   .addr = OUR_IP,
+				   .prefix_len = 16,
+				   .addr6 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 2}},
+				   .prefix6_len = 64,
+				   .gateway6 = {{0xfe, 0x80, [15] = 1}}};
+	static const struct inet_addr any;
 
 	(void)argc, (void)argv;
 	if (uml_boot(&bp) || inet_init(4u << 20))
@@ -73,7 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	inet_clock_set(vnow);
 	memcpy(cfg.mac, our_mac, 6);
 	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, check_out, NULL, &q) ||
-	    udp_open(&sock) || udp_bind(sock, 0, 7))
+	    udp_open(&sock) || udp_bind_in(sock, &any, 7))
 		fuzz_fail("no interface");
 	return 0;
 }
@@ -84,6 +103,7 @@ static void flush(void)
 
 	netif_fault_set(nif, NULL);
 	arp_flush(nif);
+	nd_flush(nif);
 	ipv4_reass_flush(nif);
 	while (udp_recvfrom(sock, buf, sizeof(buf), NULL, NULL, 0) >= 0)
 		;
@@ -203,6 +223,40 @@ static size_t udp(uint8_t *u, uint16_t dport, const char *msg)
 	return n;
 }
 
+/* A frame from the peer's link-local (or global when @global) address to ours, @nh first. */
+static size_t ip6_frame(uint8_t *f, const uint8_t *dmac, uint8_t hops, bool global, uint8_t nh,
+			const uint8_t *p, size_t plen, uint8_t csum_at)
+{
+	static const uint8_t peer_ll[16] = {0xfe, 0x80, [15] = 1};
+	static const uint8_t our_ll[16] = {0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 2};
+	static const uint8_t peer_gl[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t our_gl[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+	struct inet_addr s, d;
+
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16(f + 12, ETH_P_IPV6);
+	memset(f + 14, 0, 40);
+	f[14] = 0x60;
+	put16(f + 18, (uint16_t)plen);
+	f[20] = nh;
+	f[21] = hops;
+	memcpy(f + 22, global ? peer_gl : peer_ll, 16);
+	memcpy(f + 38, global ? our_gl : our_ll, 16);
+	memcpy(f + 54, p, plen);
+	/* The transport's checksum, where it is (0: none to fill in). */
+	if (csum_at) {
+		memcpy(s.a, f + 22, 16);
+		memcpy(d.a, f + 38, 16);
+		put16(f + 54 + csum_at, 0);
+		put16(f + 54 + csum_at,
+		      inet_csum_fold(inet_csum_add(
+			  inet_csum_pseudo6(&s, &d, nh == 0 ? 58 : nh, (uint32_t)plen), f + 54,
+			  plen)));
+	}
+	return 54 + plen;
+}
+
 int fuzz_make_seeds(const char *dir)
 {
 	static uint8_t s[16384], f[2048], m[4096];
@@ -240,5 +294,38 @@ int fuzz_make_seeds(const char *dir)
 	len = udp(m, 9, "closed");
 	n += put_frame(s + n, f, ip_frame(f, 17, 12, 0, m, len));
 	err |= fuzz_write_seed(dir, "udp-open-and-closed", s, n);
+
+	/* IPv6: an NS for our link-local address (to its group), an echo, UDP to 7. */
+	{
+		static const uint8_t sn_mac[6] = {0x33, 0x33, 0xff, 0, 0, 2};
+		uint8_t ns[32] = {135, [8] = 0xfe, 0x80, [19] = 0xff, 0xfe, [23] = 2, [24] = 1, 1};
+
+		memcpy(ns + 26, peer_mac, 6);
+		s[0] = 6;
+		n = 1 + put_frame(s + 1, f, ip6_frame(f, sn_mac, 255, false, 58, ns, 32, 2));
+		len = echo(m, 56);
+		m[0] = 128;
+		n += put_frame(s + n, f, ip6_frame(f, our_mac, 64, false, 58, m, len, 2));
+		len = udp(m, 7, "hello six");
+		n += put_frame(s + n, f, ip6_frame(f, our_mac, 64, true, 17, m, len, 6));
+		err |= fuzz_write_seed(dir, "ipv6-ns-echo-udp", s, n);
+	}
+
+	/* IPv6 extension headers: hop-by-hop PadN, then destination options, then an echo. */
+	{
+		uint8_t x[96] = {60, 0, 1, 4, [8] = 58, 0, 1, 4};
+		struct inet_addr sa = {{0xfe, 0x80, [15] = 1}},
+				 da = {{0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 2}};
+
+		len = echo(m, 40);
+		m[0] = 128;
+		put16(m + 2, 0);
+		put16(m + 2, inet_csum_fold(inet_csum_add(
+				 inet_csum_pseudo6(&sa, &da, 58, (uint32_t)len), m, len)));
+		memcpy(x + 16, m, len);
+		s[0] = 8;
+		n = 1 + put_frame(s + 1, f, ip6_frame(f, our_mac, 64, false, 0, x, 16 + len, 0));
+		err |= fuzz_write_seed(dir, "ipv6-extension-headers", s, n);
+	}
 	return err;
 }

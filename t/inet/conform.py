@@ -675,8 +675,9 @@ def nd(w, how):
                 (tlla is not None and tlla.lower() != w.them_mac.lower())):
             raise Bad("NA hlim %d target %s S=%d R=%d to %s tlla %s: not as RFC 4861 7.2.4 "
                       "says" % (p[IPv6].hlim, na.tgt, na.S, na.R, p[IPv6].dst, tlla))
+        mac = ", its MAC %s in the option" % tlla if tlla else ""
         return "NA (solicited%s) from %s, hop limit 255%s" % (
-            ", override" if na.O else "", them, ", its MAC " + tlla + " in the option" if tlla else "")
+            ", override" if na.O else "", them, mac)
     frame = {"hops": lambda: ns_frame(w, them, hlim=64),
              "opt0": lambda: ns_frame(w, them, opt=Raw(b"\x01\x00" + bytes.fromhex(
                  w.my_mac.replace(":", "")))),
