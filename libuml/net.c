@@ -27,13 +27,70 @@ static bool parse_v4(const char *s, uint32_t *out)
 	return true;
 }
 
+/* Whether the first @bits bits of @a and @b agree. */
+static bool prefix6_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+
+	return !memcmp(a, b, whole) &&
+	       (!rest || ((a[whole] ^ b[whole]) & (0xff00u >> rest) & 0xff) == 0);
+}
+
+/* @cidr6 ("fd00::2/64") and @gateway6 (NULL: none) into @cfg, with netif_create's rules. */
+static int if_parse6(const char *cidr6, const char *gateway6, struct netif_config *cfg, char *err,
+		     size_t errlen)
+{
+	static const uint8_t zero[16], loopback[16] = {[15] = 1};
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(cidr6, '/');
+	const uint8_t *a = cfg->addr6.a, *g = cfg->gateway6.a;
+	char *end;
+	unsigned long prefix;
+
+	if (!slash || (size_t)(slash - cidr6) >= sizeof(addr)) {
+		snprintf(err, errlen, "%s: an IPv6 address with its prefix, as fd00::2/64", cidr6);
+		return -EINVAL;
+	}
+	memcpy(addr, cidr6, (size_t)(slash - cidr6));
+	addr[slash - cidr6] = '\0';
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (inet_pton(AF_INET6, addr, cfg->addr6.a) != 1 || !slash[1] || *end || errno ||
+	    prefix < 1 || prefix > 128) {
+		snprintf(err, errlen, "%s: an IPv6 address and a prefix of 1 to 128", cidr6);
+		return -EINVAL;
+	}
+	if (!memcmp(a, zero, 16) || !memcmp(a, loopback, 16) || inet_addr_is_v4(&cfg->addr6) ||
+	    a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)) {
+		snprintf(err, errlen,
+			 "%s: not a global unicast address (unspecified, loopback, v4-mapped, "
+			 "link-local -- the machine makes its own -- or multicast)",
+			 cidr6);
+		return -EINVAL;
+	}
+	cfg->prefix6_len = (unsigned)prefix;
+	if (!gateway6)
+		return 0;
+	if (inet_pton(AF_INET6, gateway6, cfg->gateway6.a) != 1) {
+		snprintf(err, errlen, "gateway %s: not an IPv6 address", gateway6);
+		return -EINVAL;
+	}
+	if (g[0] == 0xff || !memcmp(g, a, 16) ||
+	    !((g[0] == 0xfe && (g[1] & 0xc0) == 0x80) || prefix6_match(g, a, cfg->prefix6_len))) {
+		snprintf(err, errlen, "gateway %s: neither link-local nor another host of %s",
+			 gateway6, cidr6);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
- * @tap, @cidr and @gateway into @cfg, with the rules netif_create applies,
- * so that a mistake is named before there is a machine to ask: 0 or
- * -EINVAL with the bad word in @err.
+ * @tap, @cidr and @gateway (and @cidr6 and @gateway6 when not NULL) into
+ * @cfg, with the rules netif_create applies, so that a mistake is named
+ * before there is a machine to ask: 0 or -EINVAL with the bad word in @err.
  */
-static int if_parse(const char *tap, const char *cidr, const char *gateway,
-		    struct netif_config *cfg, char *err, size_t errlen)
+static int if_parse(const char *tap, const char *cidr, const char *gateway, const char *cidr6,
+		    const char *gateway6, struct netif_config *cfg, char *err, size_t errlen)
 {
 	char addr[INET_ADDRSTRLEN];
 	const char *slash = cidr ? strchr(cidr, '/') : NULL;
@@ -81,21 +138,38 @@ static int if_parse(const char *tap, const char *cidr, const char *gateway,
 	}
 	snprintf(cfg->name, sizeof(cfg->name), "%s", tap);
 	cfg->prefix_len = (unsigned)prefix;
-	return 0;
+	if (gateway6 && !cidr6) {
+		snprintf(err, errlen, "gateway %s: an IPv6 gateway needs an IPv6 address",
+			 gateway6);
+		return -EINVAL;
+	}
+	return cidr6 ? if_parse6(cidr6, gateway6, cfg, err, errlen) : 0;
 }
 
 int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
 		     size_t errlen)
 {
+	return uml_net_if_check6(tap, cidr, gateway, NULL, NULL, err, errlen);
+}
+
+int uml_net_if_check6(const char *tap, const char *cidr, const char *gateway, const char *cidr6,
+		      const char *gateway6, char *err, size_t errlen)
+{
 	struct netif_config cfg;
 
-	return if_parse(tap, cidr, gateway, &cfg, err, errlen);
+	return if_parse(tap, cidr, gateway, cidr6, gateway6, &cfg, err, errlen);
 }
 
 int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char *err, size_t errlen)
 {
+	return uml_net_if_add6(tap, cidr, gateway, NULL, NULL, err, errlen);
+}
+
+int uml_net_if_add6(const char *tap, const char *cidr, const char *gateway, const char *cidr6,
+		    const char *gateway6, char *err, size_t errlen)
+{
 	struct netif_config cfg;
-	int rc = if_parse(tap, cidr, gateway, &cfg, err, errlen);
+	int rc = if_parse(tap, cidr, gateway, cidr6, gateway6, &cfg, err, errlen);
 
 	if (rc)
 		return rc;

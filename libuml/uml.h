@@ -450,6 +450,16 @@ int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char 
  */
 int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
 		     size_t errlen);
+/*
+ * The same with IPv6 besides: a global address @cidr6 ("fd00::2/64"; NULL:
+ * the link-local address alone, which every interface has, made from its
+ * MAC) and an optional @gateway6, link-local or within @cidr6's prefix.
+ * The interface's IPv4 address stays required.
+ */
+int uml_net_if_add6(const char *tap, const char *cidr, const char *gateway, const char *cidr6,
+		    const char *gateway6, char *err, size_t errlen);
+int uml_net_if_check6(const char *tap, const char *cidr, const char *gateway, const char *cidr6,
+		      const char *gateway6, char *err, size_t errlen);
 typedef struct uml_net_queue uml_net_queue_t;
 /*
  * On a CPU: open this process's queue of @tap and start its receive thread

@@ -1,7 +1,11 @@
 /*
  * UmlConfInterface: the machine's own network interfaces in httpd.
  *
- *   UmlConfInterface uc0 10.20.0.2/24 [10.20.0.1]   # TAP device, address/prefix, gateway
+ *   UmlConfInterface uc0 10.20.0.2/24 [10.20.0.1] [fd00::2/64 [fd00::1]]
+ *
+ * The TAP device, the IPv4 address/prefix and gateway, then optionally an
+ * IPv6 global address/prefix and gateway (every interface has an IPv6
+ * link-local address made from its MAC anyway).
  *
  * The parent makes each interface once per machine, in post_config
  * (uml_net_if_add): it lives in the arena with the machine, so a graceful
@@ -32,7 +36,7 @@
 
 /* What the parent made on the machine, in the process pool. */
 struct iface_made {
-	char tap[16], cidr[64], gateway[64];
+	char tap[16], cidr[64], gateway[64], cidr6[64], gateway6[64];
 };
 struct ifaces_made {
 	int n;
@@ -46,28 +50,43 @@ static int nifaces;
 /* This child's queues, one per interface; opened and closed by threads of its CPU. */
 static uml_net_queue_t *queues[UML_NET_IFS_MAX];
 
-/* UmlConfInterface tap-name address/prefix [gateway] */
+/* UmlConfInterface tap-name address/prefix [gateway] [address6/prefix [gateway6]] */
 const char *umlconf_interface_directive(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
 	struct umlconf_conf *c = umlconf_conf_of(cmd->server);
 	const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+	const char *gw = NULL, *cidr6 = NULL, *gw6 = NULL;
 	struct umlconf_iface *f;
 	char why[256];
 
 	(void)dummy;
 	if (err)
 		return err;
-	if (argc < 2 || argc > 3)
-		return "UmlConfInterface takes tap-name address/prefix [gateway], as "
-		       "UmlConfInterface uc0 10.20.0.2/24 10.20.0.1";
-	for (int i = 1; i < argc; i++)
-		if (strchr(argv[i], ':'))
+	if (argc < 2 || argc > 5)
+		return "UmlConfInterface takes tap-name address/prefix [gateway] "
+		       "[address6/prefix [gateway6]], as UmlConfInterface uc0 10.20.0.2/24 "
+		       "10.20.0.1 "
+		       "fd00:20::2/64";
+	if (strchr(argv[1], ':'))
+		return apr_psprintf(cmd->pool,
+				    "UmlConfInterface: '%s' is IPv6; the IPv4 address/prefix comes "
+				    "first (every interface speaks IPv4), then the IPv6 one",
+				    argv[1]);
+	/* After the IPv4 address: its gateway, then IPv6's address/prefix and gateway, in order. */
+	for (int i = 2; i < argc; i++) {
+		const char **slot = !strchr(argv[i], ':')  ? &gw
+				    : strchr(argv[i], '/') ? &cidr6
+							   : &gw6;
+
+		if (*slot || (slot == &gw && cidr6) || (slot == &cidr6 && gw6))
 			return apr_psprintf(cmd->pool,
-					    "UmlConfInterface: '%s' is IPv6, which the machine's "
-					    "network does not support yet; give an IPv4 "
-					    "address/prefix and gateway",
+					    "UmlConfInterface: '%s' out of place; the order is "
+					    "tap-name address/prefix [gateway] [address6/prefix "
+					    "[gateway6]]",
 					    argv[i]);
-	if (uml_net_if_check(argv[0], argv[1], argc == 3 ? argv[2] : NULL, why, sizeof(why)))
+		*slot = argv[i];
+	}
+	if (uml_net_if_check6(argv[0], argv[1], gw, cidr6, gw6, why, sizeof(why)))
 		return apr_psprintf(cmd->pool, "UmlConfInterface: %s", why);
 	for (int i = 0; i < c->ifaces->nelts; i++) {
 		const struct umlconf_iface *o = &((struct umlconf_iface *)c->ifaces->elts)[i];
@@ -87,8 +106,10 @@ const char *umlconf_interface_directive(cmd_parms *cmd, void *dummy, int argc, c
 	f = apr_array_push(c->ifaces);
 	f->tap = argv[0];
 	f->cidr = argv[1];
-	f->gateway = argc == 3 ? argv[2] : NULL;
+	f->gateway = gw;
 	f->addr = apr_pstrndup(cmd->pool, argv[1], strcspn(argv[1], "/"));
+	f->cidr6 = cidr6;
+	f->gateway6 = gw6;
 	return NULL;
 }
 
@@ -130,18 +151,22 @@ int umlconf_interfaces_up(server_rec *s, struct umlconf_conf *conf)
 	for (int i = 0; i < conf->ifaces->nelts; i++) {
 		const struct umlconf_iface *f = &((struct umlconf_iface *)conf->ifaces->elts)[i];
 		const char *gw = f->gateway ? f->gateway : "";
+		const char *cidr6 = f->cidr6 ? f->cidr6 : "", *gw6 = f->gateway6 ? f->gateway6 : "";
 		struct iface_made *was = made_find(m, f->tap);
-		int rc = uml_net_if_add(f->tap, f->cidr, f->gateway, err, sizeof(err));
+		int rc = uml_net_if_add6(f->tap, f->cidr, f->gateway, f->cidr6, f->gateway6, err,
+					 sizeof(err));
 
 		if (rc == -EEXIST) {
 			/* Made by an earlier generation: the machine keeps it as it was made. */
-			if (was && (strcmp(was->cidr, f->cidr) || strcmp(was->gateway, gw)))
+			if (was && (strcmp(was->cidr, f->cidr) || strcmp(was->gateway, gw) ||
+				    strcmp(was->cidr6, cidr6) || strcmp(was->gateway6, gw6)))
 				ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
 					     UMLCONF_LOGNO(10055) "UmlConfInterface %s changed to "
-								  "%s %s but the machine keeps "
-								  "%s %s until httpd is stopped "
-								  "and started",
-					     f->tap, f->cidr, gw, was->cidr, was->gateway);
+								  "%s %s %s %s but the machine "
+								  "keeps %s %s %s %s until httpd "
+								  "is stopped and started",
+					     f->tap, f->cidr, gw, cidr6, gw6, was->cidr,
+					     was->gateway, was->cidr6, was->gateway6);
 			continue;
 		}
 		if (rc < 0) {
@@ -157,11 +182,14 @@ int umlconf_interfaces_up(server_rec *s, struct umlconf_conf *conf)
 			snprintf(was->tap, sizeof(was->tap), "%s", f->tap);
 			snprintf(was->cidr, sizeof(was->cidr), "%s", f->cidr);
 			snprintf(was->gateway, sizeof(was->gateway), "%s", gw);
+			snprintf(was->cidr6, sizeof(was->cidr6), "%s", cidr6);
+			snprintf(was->gateway6, sizeof(was->gateway6), "%s", gw6);
 		}
 		ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-			     UMLCONF_LOGNO(10054) "the machine's interface %s is %s%s%s; each "
-						  "child reads a queue of the TAP device",
-			     f->tap, f->cidr, f->gateway ? " via " : "", gw);
+			     UMLCONF_LOGNO(10054) "the machine's interface %s is %s%s%s%s%s%s%s; "
+						  "each child reads a queue of the TAP device",
+			     f->tap, f->cidr, f->gateway ? " via " : "", gw,
+			     f->cidr6 ? " and " : "", cidr6, f->gateway6 ? " via " : "", gw6);
 	}
 	ifaces = (const struct umlconf_iface *)conf->ifaces->elts;
 	nifaces = conf->ifaces->nelts;

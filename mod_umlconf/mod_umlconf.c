@@ -13,7 +13,7 @@
  *   UmlConfRetryAfter 5                       # Retry-After of the 503 sent after that
  *   UmlConfState      /var/lib/umlconf/web1.img [16M]  # keep knobs and files on disk
  *   UmlConfImport     nfs://central/fleet interval=1s  # knobs from a central export
- *   UmlConfInterface  uc0 10.20.0.2/24 [10.20.0.1]     # the machine's own network on a TAP
+ *   UmlConfInterface  uc0 10.20.0.2/24 [10.20.0.1] [fd00::2/64 [fd00::1]]  # own network, a TAP
  *                                         # device (up to 4); UmlConfNFS 10.20.0.2 then
  *                                         # serves NFS on the machine's own TCP/IP stack
  *
@@ -334,8 +334,9 @@ static const command_rec umlconf_cmds[] = {
     AP_INIT_TAKE1("UmlConfRetryAfter", set_retry_after, NULL, RSRC_CONF,
 		  "Retry-After seconds of a 503 from admission (default 5)"),
     AP_INIT_TAKE_ARGV("UmlConfInterface", umlconf_interface_directive, NULL, RSRC_CONF,
-		      "tap-name address/prefix [gateway]: an interface of the machine's own "
-		      "network on the host's TAP device (IPv4); may repeat, up to 4"),
+		      "tap-name address/prefix [gateway] [address6/prefix [gateway6]]: an "
+		      "interface of the machine's own network on the host's TAP device (IPv4, "
+		      "and IPv6 beside it); may repeat, up to 4"),
     {NULL}};
 
 /* --- start-up --- */

@@ -226,10 +226,12 @@ struct umlconf_export {
 
 /* One UmlConfInterface line. */
 struct umlconf_iface {
-	const char *tap;     /* the host's TAP device */
-	const char *cidr;    /* "10.20.0.2/24" */
-	const char *gateway; /* NULL: none */
-	const char *addr;    /* cidr's address alone */
+	const char *tap;      /* the host's TAP device */
+	const char *cidr;     /* "10.20.0.2/24" */
+	const char *gateway;  /* NULL: none */
+	const char *addr;     /* cidr's address alone */
+	const char *cidr6;    /* "fd00::2/64"; NULL: the link-local address alone */
+	const char *gateway6; /* NULL: none */
 };
 
 /* Server configuration (only the main server's is used). */

@@ -27,9 +27,13 @@
 #        the dead child's socket (the client sees the connection end, the
 #        stack's reaped_sockets grows), and new children serve NFS over the
 #        interface again
-# 15-18  httpd -t refuses, naming the bad word: an IPv6 address (not
-#        supported yet), a prefix past 30, a gateway off the subnet, a
-#        fifth interface
+# 15-18  httpd -t refuses, naming the bad word: an IPv6 address where the
+#        IPv4 one goes, a prefix past 30, a gateway off the subnet, a fifth
+#        interface; 19 a link-local address given as the IPv6 one
+# 20     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
+#        and its link-local address fe80::...%veth answer ping -6 from the
+#        namespace (fd00:219::1/64), through the machine's neighbour
+#        discovery
 #
 # On a private httpd (HTTP 8579) with the suite's MPM. Needs root (a
 # namespace, a TAP device, a bridge) and /dev/net/tun; /dev/net/tun is
@@ -80,7 +84,7 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 18;
+plan tests => 20;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -88,6 +92,7 @@ alarm($limit);
 
 my ($ns, $tap, $br, $veth, $peer) = ("umlcif$$", "uc$$", "ucb$$", "ucv$$", "ucp$$");
 my ($addr, $client) = ('10.219.0.2', '10.219.0.1');
+my ($addr6, $client6) = ('fd00:219::2', 'fd00:219::1');
 my ($h, $made);
 
 sub sh { system(@_) == 0 }
@@ -122,6 +127,7 @@ sh($ip, 'netns', 'add', $ns)
     && sh($ip, 'link', 'set', $veth, 'master', $br, 'up')
     && sh($ip, 'link', 'set', $br, 'up')
     && sh($ip, '-n', $ns, 'addr', 'add', "$client/24", 'dev', $peer)
+    && sh($ip, '-n', $ns, 'addr', 'add', "$client6/64", 'dev', $peer, 'nodad')
     && sh($ip, '-n', $ns, 'link', 'set', $peer, 'up')
     && sh($ip, '-n', $ns, 'link', 'set', 'lo', 'up')
     or BAIL_OUT("could not make $tap, $br and $ns");
@@ -131,7 +137,7 @@ my $mpm_conf = $mpm eq 'prefork' ? "StartServers 2\nMinSpareServers 2\nServerLim
     : "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
 $h = private_httpd(name => '99_interface', http_port => 8579, nfs_port => 2049, nfs_addr => $addr,
     export_more => " $client", tool_prefix => [$ip, 'netns', 'exec', $ns], mpm_conf => $mpm_conf,
-    extra => "UmlConfInterface $tap $addr/24\n");
+    extra => "UmlConfInterface $tap $addr/24 $addr6/64\n");
 my $up = $h->start;
 ok $up, "1 private httpd ($mpm) up with $tap $addr/24; NFS answers on the machine's address"
     or diag($h->{start_err}, `tail -20 $h->{log}`);
@@ -249,11 +255,14 @@ ok $opened && $ended && $reaped1 && defined $again && $again eq $mrw,
 # Configuration mistakes, as `apachectl configtest` shows them.
 my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
 my $five = join '', map { "UmlConfInterface uc$$-$_ 10.219.$_.2/24\n" } 1 .. 5;
-for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6.*not support/, 'an IPv6 address'],
+for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6; the IPv4 address\/prefix comes first/,
+        'an IPv6 address where the IPv4 one goes'],
     ["UmlConfInterface $tap 10.219.0.2/33\n", qr/10\.219\.0\.2\/33: an IPv4 address and a prefix of 1 to 30/, 'prefix 33'],
     ["UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n", qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/,
         'a gateway off the subnet'],
-    [$five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface']) {
+    [$five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface'],
+    ["UmlConfInterface $tap 10.219.0.2/24 fe80::2/64\n", qr/fe80::2\/64: not a global unicast address/,
+        'a link-local IPv6 address']) {
     state $n = 15;
     my ($extra, $want, $what) = @$case;
     my $bad = private_httpd(name => '99_interface_bad', http_port => 8578, nfs_port => 12578, extra => $extra);
@@ -265,3 +274,16 @@ for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6.*n
     like "exit $rc: $out$err", qr/^exit [1-9].*$want/s, ($n++) . " httpd -t refuses $what, naming it"
         or diag("exit $rc: $out$err");
 }
+
+# The machine's link-local address is its MAC's modified EUI-64 (RFC 4291 2.5.1).
+my $ping6 = wait_until(sub { in_ns('ping', '-6', '-c', '1', '-W', '1', $addr6) =~ / 0% packet loss/ }, 10);
+my $neigh = in_ns($ip, '-6', 'neigh', 'show', $addr6);
+my ($lladdr) = $neigh =~ /lladdr ([0-9a-f:]{17})/;
+my $ll = $lladdr ? do {
+    my @b = map { hex } split /:/, $lladdr;
+    $b[0] ^= 2;
+    sprintf('fe80::%x:%x:%x:%x', $b[0] << 8 | $b[1], $b[2] << 8 | 0xff, 0xfe00 | $b[3], $b[4] << 8 | $b[5]);
+} : '';
+my $pingll = $ll && in_ns('ping', '-6', '-c', '1', '-W', '2', "$ll%$peer") =~ / 0% packet loss/;
+ok $ping6 && $pingll, "20 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC "
+    . ($lladdr // '?') . ' learned by neighbour discovery)' or diag($neigh);
