@@ -40,7 +40,7 @@
  * 27     binding: udp_bind's 0 is IPv4 alone (an IPv6 datagram to it is
  *        refused); :: clashes with it; an IPv6 address not ours is not
  *        bindable; a datagram past the MTU is refused, not fragmented; a
- *        socket bound to an IPv6 address can't send to IPv4
+ *        socket bound to an IPv6 address can't send to IPv4; nor anyone to ::
  * 28     TCP over IPv6, passive: a SYN to a listener on :: gets a SYN-ACK from
  *        our global address with MSS 1440 (1500 - 60) and a checksum over
  *        the IPv6 pseudo-header; the ACK makes a connection tcp_accept_in
@@ -719,7 +719,8 @@ static void test_udp6(void)
 		good += udp_sendto_in(s, big, 1453, &peer_gl, 5) == -EMSGSIZE &&
 			udp_sendto_in(s, big, 1452, &peer_gl, 5) == 1452;
 		good += udp_sendto_in(s6, "x", 1, &v4peer, 5) == -EAFNOSUPPORT;
-		ok(good == 7, "27 binding rules and the MTU: %d of 7 right", good);
+		good += udp_sendto_in(s, "x", 1, &any, 5) == -EINVAL;
+		ok(good == 8, "27 binding rules and the MTU: %d of 8 right", good);
 		udp_close(s4);
 		udp_close(s6);
 	}

@@ -315,8 +315,8 @@ ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr,
  * address for IPv4, or one of our IPv6 addresses (-EADDRNOTAVAIL). Over
  * IPv6 a datagram is never fragmented: past the MTU, -EMSGSIZE. A socket
  * bound to an address of one family can't send to the other:
- * -EAFNOSUPPORT. udp_recvfrom gives 0 as the sender of an IPv6 datagram;
- * udp_recvfrom_in gives it whole. udp_local gives 0 for an IPv6 address.
+ * -EAFNOSUPPORT; :: is no destination: -EINVAL. udp_recvfrom gives 0 as the sender of an IPv6
+ * datagram; udp_recvfrom_in gives it whole. udp_local gives 0 for an IPv6 address.
  */
 int udp_bind_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port);
 int udp_local_in(const struct udp_sock *s, struct inet_addr *addr, uint16_t *port);

@@ -281,6 +281,9 @@ ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 		return -EMSGSIZE;
 	if (dport == 0)
 		return -EDESTADDRREQ;
+	/* :: names nobody to send to (IPv4's 0 goes out as it always did). */
+	if (ipv6_is_unspecified(daddr))
+		return -EINVAL;
 	if (!s->port && (err = udp_bind_in(s, v4 ? &any4 : &any6, 0)))
 		return err;
 	/* A socket bound to an address of one family can't send to the other. */
