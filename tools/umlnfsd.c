@@ -5,7 +5,7 @@
  *           [-k keyfile] [-S image[:size]] [-L lease]
  *           [-e path:ro|rw[,secure]:client,client...]... [-p /path=content]...
  *           [-I /dir=nfs://host[:port]/export[?...][ options]]... [-P pidfile] [-f]
- *           [-r | -R] [-i tap:address/prefix[,gateway]]
+ *           [-r | -R] [-i tap:address/prefix[,gateway][+address6/prefix[,gateway6]]]
  *
  * Boots a machine, creates the files given with -p, exports the tree (by
  * default / read-only to 127.0.0.1 and ::1) and serves it over TCP (-T to
@@ -33,7 +33,9 @@
  * (made multi-queue beforehand: `ip tuntap add NAME mode tap multi_queue`)
  * with that address, and serves NFS there too, on -l's port (2049 when -l
  * says 0), over the machine's own TCP/IP stack: each worker reads its own
- * queue of the device.
+ * queue of the device. After a "+", an IPv6 address/prefix (and gateway)
+ * beside the IPv4 one: the machine answers neighbour discovery and ping -6
+ * there and on its link-local address (NFS is served over IPv4 only).
  * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
@@ -121,13 +123,14 @@ static int serve_on_cpu(int stop_fd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs]\n"
-			"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
-			"               [-S image[:size[K|M|G]]] [-L lease-seconds]\n"
-			"               [-e path:ro|rw[,secure]:client,client...]...\n"
-			"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
-			"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n"
-			"               [-i tap:address/prefix[,gateway]]\n");
+	fprintf(stderr,
+		"usage: umlnfsd [-l host:port] [-T tcp|udp|tcp+udp] [-w nprocs]\n"
+		"               [-m memory[K|M|G]] [-s scratch[K|M|G]] [-k keyfile]\n"
+		"               [-S image[:size[K|M|G]]] [-L lease-seconds]\n"
+		"               [-e path:ro|rw[,secure]:client,client...]...\n"
+		"               [-I /dir=nfs://host[:port]/export[?...][ options]]...\n"
+		"               [-p /path=content]... [-P pidfile] [-f] [-r | -R]\n"
+		"               [-i tap:address/prefix[,gateway][+address6/prefix[,gateway6]]]\n");
 	exit(2);
 }
 
@@ -232,19 +235,27 @@ static void add_import(char *arg)
 	}
 }
 
-/* "tap:10.0.0.2/24[,10.0.0.1]": the machine's interface; exits on a bad one. */
+/* "tap:10.0.0.2/24[,10.0.0.1][+fd00::2/64[,fd00::1]]": the machine's interface; exits on a bad one.
+ */
 static void add_interface(char *arg)
 {
-	char *colon = strchr(arg, ':'), *comma, err[256];
+	char *colon = strchr(arg, ':'), *comma, *plus, *comma6 = NULL, err[256];
 	int rc;
 
 	if (!colon)
 		usage();
 	*colon = '\0';
+	plus = strchr(colon + 1, '+');
+	if (plus) {
+		*plus++ = '\0';
+		comma6 = strchr(plus, ',');
+		if (comma6)
+			*comma6++ = '\0';
+	}
 	comma = strchr(colon + 1, ',');
 	if (comma)
 		*comma++ = '\0';
-	rc = uml_net_if_add(arg, colon + 1, comma, err, sizeof(err));
+	rc = uml_net_if_add6(arg, colon + 1, comma, plus, comma6, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "umlnfsd: -i: %s\n", err);
 		exit(1);

@@ -12,7 +12,9 @@
 #  5     nfs-cp writes 1 MiB of random bytes, and 6 reads them back intact
 #  7     20 clients in a row, each a connection of its own, all served
 #  8     a client the export does not list is refused (10.214.0.3)
-#  9     umlnfsd stops cleanly; its counters show the calls came over the
+#  9     ping -6 of the IPv6 address -i gave beside (fd00:214::2/64, the
+#        namespace's side fd00:214::1) answers
+# 10     umlnfsd stops cleanly; its counters show the calls came over the
 #        machine's stack and no packet buffer is left held
 use strict;
 use warnings;
@@ -35,7 +37,7 @@ my ($ip, $ping) = (which('ip'), which('ping'));
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && $ping;
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
     unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 9);
+plan(tests => 10);
 
 my $limit = 180;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -60,6 +62,7 @@ system($ip, 'netns', 'add', $ns) == 0 or BAIL_OUT("ip netns add $ns failed");
 $made = 1;
 system($ip, '-n', $ns, 'tuntap', 'add', 'dev', $dev, 'mode', 'tap', 'multi_queue') == 0
     && system($ip, '-n', $ns, 'addr', 'add', '10.214.0.1/24', 'dev', $dev) == 0
+    && system($ip, '-n', $ns, 'addr', 'add', 'fd00:214::1/64', 'dev', $dev, 'nodad') == 0
     && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
     && system($ip, '-n', $ns, 'link', 'set', 'lo', 'up') == 0
     or BAIL_OUT("could not make $dev");
@@ -70,7 +73,7 @@ if ($pid == 0) {
 	open(STDERR, '>', $log) or die;
 	open(STDOUT, '>', '/dev/null') or die;
 	exec($ip, 'netns', 'exec', $ns, $nfsd, '-f', '-l', '127.0.0.1:0', '-w', '2', '-i',
-	    "$dev:10.214.0.2/24", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch')
+	    "$dev:10.214.0.2/24+fd00:214::2/64", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch')
 	    or die "exec: $!";
 }
 my $text = '';
@@ -120,6 +123,10 @@ $out = in_ns('nfs-cat', "'" . url('/config/MaxRequestWorkers') . "'");
 isnt($out, "150\n", '8 an unlisted client (10.214.0.3) is refused') or diag($out);
 system($ip, '-n', $ns, 'route', 'del', '10.214.0.2', 'dev', $dev);
 
+$out = in_ns("$ping -6 -n -c 3 -i 0.2 -W 2 fd00:214::2");
+like($out, qr/3 packets transmitted, 3 received/, '9 ping -6 fd00:214::2: 3 of 3 answered')
+    or diag($out);
+
 kill('TERM', $pid);
 for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
 my $rc = $?;
@@ -128,6 +135,6 @@ $text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
 my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
 my ($calls) = $text =~ /stopped: (\d+) calls/;
 ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/,
-    "9 stopped cleanly after $calls calls, " . ($c{mem_used} // '?') . ' bytes of buffers held')
+    "10 stopped cleanly after $calls calls, " . ($c{mem_used} // '?') . ' bytes of buffers held')
     or diag($text);
 unlink($data, $back, $log);
