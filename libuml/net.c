@@ -231,6 +231,11 @@ size_t uml_net_tcp_table(char *buf, size_t size)
 	return inet_tcp_table(buf, size);
 }
 
+size_t uml_net_tcp6_table(char *buf, size_t size)
+{
+	return inet_tcp6_table(buf, size);
+}
+
 size_t uml_net_snmp(char *buf, size_t size)
 {
 	return inet_snmp(buf, size);

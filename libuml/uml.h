@@ -481,6 +481,8 @@ size_t uml_net_status(char *buf, size_t size);
  * alone, and an empty snmp.
  */
 size_t uml_net_tcp_table(char *buf, size_t size);
+/* The IPv6 sockets (and those on ::, of both families) as Linux's /proc/net/tcp6. */
+size_t uml_net_tcp6_table(char *buf, size_t size);
 size_t uml_net_snmp(char *buf, size_t size);
 
 /* --- NFS --- */

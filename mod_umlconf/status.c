@@ -53,10 +53,12 @@
  *   net/tcp             its TCP sockets as Linux's /proc/net/tcp lays them out: a
  *                       header, then listeners and connections (st in Linux's
  *                       numbers: 01 ESTABLISHED, 06 TIME_WAIT, 0A LISTEN, ...)
+ *   net/tcp6            its IPv6 TCP sockets (and those on ::, both families) as
+ *                       Linux's /proc/net/tcp6 lays them out
  *   net/snmp            its counters as Linux's /proc/net/snmp: "Ip:", "Icmp:", "Tcp:",
  *                       "Udp:" lines of names, each followed by one of values
- *                       The three are always there: without an interface, stack and
- *                       snmp are empty and tcp is its header alone.
+ *                       The four are always there: without an interface, stack and
+ *                       snmp are empty and tcp and tcp6 are their headers alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -345,6 +347,7 @@ static const struct status_file status_files[] = {
     {"/status/sched/summary", render_sched_summary},
     {"/status/net/stack", uml_net_status},
     {"/status/net/tcp", uml_net_tcp_table},
+    {"/status/net/tcp6", uml_net_tcp6_table},
     {"/status/net/snmp", uml_net_snmp},
 };
 

@@ -33,7 +33,7 @@
 # 20     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
 #        and its link-local address fe80::...%veth answer ping -6 from the
 #        namespace (fd00:219::1/64), through the machine's neighbour
-#        discovery
+#        discovery; /status/net/tcp6 has Linux's tcp6 header
 #
 # On a private httpd (HTTP 8579) with the suite's MPM. Needs root (a
 # namespace, a TAP device, a bridge) and /dev/net/tun; /dev/net/tun is
@@ -285,5 +285,7 @@ my $ll = $lladdr ? do {
     sprintf('fe80::%x:%x:%x:%x', $b[0] << 8 | $b[1], $b[2] << 8 | 0xff, 0xfe00 | $b[3], $b[4] << 8 | $b[5]);
 } : '';
 my $pingll = $ll && in_ns('ping', '-6', '-c', '1', '-W', '2', "$ll%$peer") =~ / 0% packet loss/;
-ok $ping6 && $pingll, "20 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC "
-    . ($lladdr // '?') . ' learned by neighbour discovery)' or diag($neigh);
+my $tcp6 = $h->cat('/status/net/tcp6') // '';
+ok $ping6 && $pingll && $tcp6 =~ /^\s+sl\s+local_address\s+remote_address\s+st /,
+    "20 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC " . ($lladdr // '?')
+    . ' learned by neighbour discovery); /status/net/tcp6 has its header' or diag($neigh, $tcp6);
