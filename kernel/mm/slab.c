@@ -195,6 +195,33 @@ long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, 
 }
 
 /*
+ * After the page lists are rebuilt: the block a dead holder was making into
+ * a slab, or giving back from one, is freed if it is still an allocated
+ * block and no slab (one whose head says PG_SLAB is whole, and the slab
+ * repair counts it; one whose free had begun is free or lost, and the page
+ * repair freed it). Returns 1 if it freed one.
+ */
+static unsigned slab_block_repair_locked(struct mm_zone *z)
+{
+	uint32_t idx = z->slab_block - 1;
+	struct page *pg;
+
+	z->slab_block = 0;
+	if (idx >= z->npages)
+		return 0;
+	pg = &z->pages[idx];
+	if (!(pg->flags & PG_HEAD) || (pg->flags & PG_SLAB) || pg->order >= MM_MAX_ORDER ||
+	    idx + (1u << pg->order) > z->npages)
+		return 0;
+	for (uint32_t i = 0; i < (1u << pg->order); i++) {
+		z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
+		z->pages[idx + i].cache = NULL;
+	}
+	page_free_locked(z, slab_mem(z, idx), pg->order);
+	return 1;
+}
+
+/*
  * A cache's lists and counts again from its slabs' descriptors (zone lock
  * taken over from a dead holder). A free list that leaves its slab or
  * comes back on itself is cut where it goes wrong: the objects past the
@@ -203,7 +230,7 @@ long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, 
  */
 unsigned slab_repair_locked(struct mm_zone *z)
 {
-	unsigned fixed = 0;
+	unsigned fixed = z->slab_block ? slab_block_repair_locked(z) : 0;
 
 	for (struct kmem_cache *c = z->caches; c; c = c->next) {
 		uint32_t partial = c->partial, nslabs = c->nslabs, empty = c->empty;
@@ -238,7 +265,14 @@ unsigned slab_repair_locked(struct mm_zone *z)
 	return fixed;
 }
 
-/* A new slab with every object on its free list, put on the partial list. */
+/*
+ * A new slab with every object on its free list, put on the partial list.
+ * A repair after a death here must never see a slab that is not whole: the
+ * block is named in z->slab_block from its allocation until its head says
+ * PG_SLAB, and the head says so only once its free list and counts are
+ * written (flagged with a stale or half-built list, its objects counted in
+ * use for ever -- a whole slab lost, as test_death 6 once saw).
+ */
 static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 {
 	char *mem = page_alloc_locked(z, c->order);
@@ -248,12 +282,8 @@ static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 	if (!mem)
 		return -ENOMEM;
 	idx = (uint32_t)((mem - z->start) >> PAGE_SHIFT);
-	for (uint32_t i = 0; i < (1u << c->order); i++) {
-		z->pages[idx + i].flags |= PG_SLAB;
-		z->pages[idx + i].cache = c;
-	}
-	pg = &z->pages[idx];
-	pg->inuse = 0;
+	z->slab_block = idx + 1;
+	host_fault_point();
 	mm_unpoison(mem, PAGE_SIZE << c->order);
 	/* Free objects hold the offset+1 of the next free object; 0 ends the list. */
 	end = c->per_slab * c->size;
@@ -262,23 +292,42 @@ static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 		*(uint32_t *)(mem + off) = off + c->size < end ? off + c->size + 1 : 0;
 	}
 	mm_poison(mem, PAGE_SIZE << c->order);
+	pg = &z->pages[idx];
 	pg->freelist = 1;
+	pg->inuse = 0;
+	pg->slab_next = pg->slab_prev = 0;
+	for (uint32_t i = 0; i < (1u << c->order); i++)
+		z->pages[idx + i].cache = c;
+	for (uint32_t i = 1; i < (1u << c->order); i++)
+		z->pages[idx + i].flags |= PG_SLAB;
+	host_fault_point();
+	atomic_signal_fence(memory_order_seq_cst);
+	pg->flags |= PG_SLAB;
+	atomic_signal_fence(memory_order_seq_cst);
+	z->slab_block = 0;
 	partial_add(z, c, idx);
 	c->nslabs++;
 	c->empty++;
 	return 0;
 }
 
+/* The converse, in the converse order: the head stops being a slab first. */
 static void slab_release(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 {
 	partial_del(z, c, idx);
+	c->nslabs--;
+	c->empty--;
+	z->slab_block = idx + 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	z->pages[idx].flags &= (uint8_t)~PG_SLAB;
+	host_fault_point();
 	for (uint32_t i = 0; i < (1u << c->order); i++) {
 		z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
 		z->pages[idx + i].cache = NULL;
 	}
-	c->nslabs--;
-	c->empty--;
 	page_free_locked(z, slab_mem(z, idx), c->order);
+	atomic_signal_fence(memory_order_seq_cst);
+	z->slab_block = 0;
 }
 
 /* One object off the slabs (it stays poisoned for ASan until handed out). */

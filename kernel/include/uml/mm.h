@@ -108,6 +108,13 @@ struct mm_zone {
 	struct kmem_cache *tslot_cache;			/* struct mm_tslot */
 	struct kmem_cache *by_index[MM_MAX_CACHES];
 	struct mm_tslot *tslot[MM_MAX_TSLOTS];
+	/*
+	 * Page index + 1 of the block being made into a slab or given back
+	 * from one (slab_grow, slab_release), 0 = none: a holder that dies in
+	 * between leaves a block that neither the free lists nor a cache
+	 * would ever find again, and the repair frees it from here.
+	 */
+	uint32_t slab_block;
 	uint64_t reaped_objects; /* objects recovered from dead threads */
 	uint64_t repairs; /* times the lock was taken from a dead holder and the lists rebuilt */
 };
