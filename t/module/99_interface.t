@@ -30,6 +30,14 @@
 # 15-18  httpd -t refuses, naming the bad word: an IPv6 address (not
 #        supported yet), a prefix past 30, a gateway off the subnet, a
 #        fifth interface
+# 19-21  the Linux kernel's NFS client (the QEMU guest of t/kclient, its NIC
+#        a TAP on the same bridge, 10.219.0.3) mounts 10.219.0.2:/ through
+#        the machine's stack and edits MaxRequestWorkers with echo: 19 it
+#        reads the new value back, 20 every child applies it and nfs-cat
+#        from the namespace serves it, 21 an invalid value written on a sync
+#        mount fails at write(2) and the value stays, and /status/net/tcp
+#        showed the guest's connection from a privileged port (skipped
+#        without t/kclient's assets)
 #
 # On a private httpd (HTTP 8579) with the suite's MPM. Needs root (a
 # namespace, a TAP device, a bridge) and /dev/net/tun; /dev/net/tun is
@@ -37,12 +45,15 @@
 # mount namespace of its own where a node of the device, open to all as
 # distributions make it, is bound over /dev/net/tun (the host's stays as it
 # is). Namespace umlcif<pid>; links uc<pid> (TAP), ucb<pid> (bridge),
-# ucv<pid>/ucp<pid> (veth); all removed at the end.
+# ucv<pid>/ucp<pid> (veth), uq<pid> (the guest's TAP); all removed at the end.
 use strict;
 use warnings FATAL => 'all';
 use feature 'state';
 use File::Path ();
 use File::Temp ();
+use FindBin;
+use lib "$FindBin::Bin/../kclient";
+use KClient;
 
 sub which {
     my ($name) = @_;
@@ -80,14 +91,14 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 18;
+plan tests => 21;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
 alarm($limit);
 
-my ($ns, $tap, $br, $veth, $peer) = ("umlcif$$", "uc$$", "ucb$$", "ucv$$", "ucp$$");
-my ($addr, $client) = ('10.219.0.2', '10.219.0.1');
+my ($ns, $tap, $br, $veth, $peer, $gtap) = ("umlcif$$", "uc$$", "ucb$$", "ucv$$", "ucp$$", "uq$$");
+my ($addr, $client, $guest) = ('10.219.0.2', '10.219.0.1', '10.219.0.3');
 my ($h, $made);
 
 sub sh { system(@_) == 0 }
@@ -99,6 +110,7 @@ sub cleanup {
     system($ip, 'link', 'del', $br);
     system($ip, 'link', 'del', $veth);
     system($ip, 'tuntap', 'del', 'dev', $tap, 'mode', 'tap', 'multi_queue');
+    system($ip, 'tuntap', 'del', 'dev', $gtap, 'mode', 'tap');
     system($ip, 'netns', 'del', $ns);
     $made = 0;
 }
@@ -130,7 +142,7 @@ my $mpm = suite_mpm();
 my $mpm_conf = $mpm eq 'prefork' ? "StartServers 2\nMinSpareServers 2\nServerLimit 4\nMaxRequestWorkers 4\n"
     : "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
 $h = private_httpd(name => '99_interface', http_port => 8579, nfs_port => 2049, nfs_addr => $addr,
-    export_more => " $client", tool_prefix => [$ip, 'netns', 'exec', $ns], mpm_conf => $mpm_conf,
+    export_more => " $client $guest", tool_prefix => [$ip, 'netns', 'exec', $ns], mpm_conf => $mpm_conf,
     extra => "UmlConfInterface $tap $addr/24\n");
 my $up = $h->start;
 ok $up, "1 private httpd ($mpm) up with $tap $addr/24; NFS answers on the machine's address"
@@ -264,4 +276,53 @@ for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6.*n
     my ($rc, $out, $err) = UmlConf::Test::Httpd::run_timed(20, undef, $httpd, '-t', '-f', $bad->{conf});
     like "exit $rc: $out$err", qr/^exit [1-9].*$want/s, ($n++) . " httpd -t refuses $what, naming it"
         or diag("exit $rc: $out$err");
+}
+
+# The Linux kernel's NFS client over the machine's stack: a QEMU guest whose
+# NIC is a TAP on the bridge, as a monitor host on the management network.
+SKIP: {
+    my $missing = KClient::missing();
+    skip($missing, 3) if $missing;
+    chomp(my $old = $h->cat('/config/MaxRequestWorkers') // '');
+    my ($v) = grep { $_ ne $old } 2, 3;
+    my $script = KClient::STEP_LIB . <<"EOF";
+K=/mnt/config/MaxRequestWorkers
+step read0 cat \$K
+step echo sh -c 'echo $v > /mnt/config/MaxRequestWorkers'
+step read1 cat \$K
+mkdir -p /sync
+step mount_sync mount -t nfs -o "\$KCLIENT_MOUNT_OPTIONS,sync" "\$KCLIENT_SOURCE" /sync
+step bad_sync sh -c 'echo abc > /sync/config/MaxRequestWorkers'
+step read2 settle \$K $v
+step tcp cat /mnt/status/net/tcp
+umount /sync
+EOF
+    my $r;
+    if (sh($ip, 'tuntap', 'add', 'dev', $gtap, 'mode', 'tap')
+        && sh($ip, 'link', 'set', $gtap, 'master', $br, 'up')) {
+        $r = KClient::run(port => 2049, script => $script, tap => $gtap, guest_addr => "$guest/24",
+            server => $addr, timeout => 90);
+    }
+    my $step = sub { my $s = $r && $r->{step}{$_[0]}; $s ? ($s->{rc}, $s->{out}) : (-1, '') };
+    my ($rc0, $read0) = $step->('read0');
+    my ($rc1, $read1) = $step->('read1');
+    ok $r && $rc0 == 0 && $read0 eq "$old\n" && $read1 eq "$v\n",
+        "19 the kernel client on $guest mounts $addr:/ over the machine's stack and reads back $v "
+        . "(was $old)" or diag($r ? $r->{log} : "could not make $gtap on $br");
+    my $gen = $h->cat('/status/generation') // '';
+    chomp $gen;
+    my ($reached, $seen) = $gen =~ /^\d+$/ ? $h->children_reach($gen) : (0, 'no generation');
+    my $served = $h->cat('/config/MaxRequestWorkers') // '';
+    ok $reached && $served eq "$v\n",
+        "20 every child applies the guest's write (generation $gen); nfs-cat serves $v"
+        or diag($seen);
+    my ($rcb) = $step->('bad_sync');
+    my ($rc2, $read2) = $step->('read2');
+    my (undef, $tcp) = $step->('tcp');
+    # 10.219.0.3 as Linux prints it on a little-endian host; a port below 1024.
+    my ($gport) = $tcp =~ /^\s*\d+: 0200DB0A:0801 0300DB0A:([0-9A-F]{4}) 01 /m;
+    ok $rcb != 0 && $rc2 == 0 && $read2 eq "$v\n" && defined $gport && hex($gport) < 1024,
+        "21 an invalid write on a sync mount fails (rc $rcb), $v stays; the table shows the "
+        . 'guest at port ' . (defined $gport ? hex($gport) : 'none') or diag($r ? $r->{out} : '');
+    $h->knob_applies('MaxRequestWorkers', $old) if $old =~ /^\d+$/;
 }
