@@ -758,6 +758,25 @@ static void test_knob_sweep(void)
 }
 
 /*
+ * After a death at point @n, reaped: the check, and the pages in use against
+ * @before, which a leak moves to the new count so that it is counted once.
+ */
+static void audit_death(uint64_t n, uint64_t *before, int *bad_check, int *bad_pages)
+{
+	uint64_t used;
+
+	if (!check_ok())
+		(*bad_check)++;
+	used = pages_used();
+	if (used != *before) {
+		(*bad_pages)++;
+		diag("killed at point %llu: %llu pages in use, %llu before", (unsigned long long)n,
+		     (unsigned long long)used, (unsigned long long)*before);
+		*before = used;
+	}
+}
+
+/*
  * A child fills three slabs of a cache of its own and empties them, and is
  * killed at each instant on the way, the allocator's own among them (the
  * block a slab is made of, taken and not yet a slab, or no longer one and
@@ -788,14 +807,7 @@ static void test_slab_sweep(void)
 		waitpid(pid, &status, 0);
 		uml_reap();
 		reclaimed += kmem_cache_reclaim(c, NULL, 0);
-		if (!check_ok())
-			bad_check++;
-		if (pages_used() != before) {
-			bad_pages++;
-			diag("killed at point %llu: %llu pages in use, %llu before",
-			     (unsigned long long)n, (unsigned long long)pages_used(),
-			     (unsigned long long)before);
-		}
+		audit_death(n, &before, &bad_check, &bad_pages);
 		if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
 			break;
 		deaths++;
@@ -865,15 +877,7 @@ static void test_conn_sweep(void)
 			usleep(1000);
 		}
 		uml_reap();
-		if (!check_ok())
-			bad_check++;
-		if (pages_used() != before) {
-			bad_pages++;
-			diag("killed at point %llu: %llu pages in use, %llu before",
-			     (unsigned long long)n, (unsigned long long)pages_used(),
-			     (unsigned long long)before);
-			before = pages_used();
-		}
+		audit_death(n, &before, &bad_check, &bad_pages);
 		if (answered && !WIFSIGNALED(status))
 			break;
 		deaths++;
