@@ -208,6 +208,7 @@ unsigned mm_repair_locked(struct mm_zone *z)
 				n++;
 			}
 	}
+	n += slab_transit_repair_locked(z);
 	z->repairs++;
 	return n;
 }

@@ -221,6 +221,67 @@ static unsigned slab_block_repair_locked(struct mm_zone *z)
 	return 1;
 }
 
+/* Whether a thread's slot, one of its magazines or what they hold is @obj. */
+static bool held_by_slot(const struct mm_zone *z, const void *obj)
+{
+	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {
+		const struct mm_tslot *t = z->tslot[s];
+
+		if (!t)
+			continue;
+		if (t == obj || t->inflight == obj)
+			return true;
+		for (unsigned i = 0; i <= MM_MAX_CACHES; i++) {
+			const struct mm_mag *m = t->mag[i];
+
+			if (!m)
+				continue;
+			if (m == obj)
+				return true;
+			for (uint32_t k = 0; k < m->n && k < MM_MAG_SIZE; k++)
+				if (m->obj[k] == obj)
+					return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * After the lists and slabs are rebuilt: what a dead holder of the lock was
+ * moving (z->transit) goes back to its slab or the free lists, unless it is
+ * there already or a magazine or slot holds it. Returns 1 if it freed it.
+ */
+unsigned slab_transit_repair_locked(struct mm_zone *z)
+{
+	void *obj = z->transit;
+	struct page *pg = obj ? mm_page_of(obj) : NULL;
+
+	z->transit = NULL;
+	if (!pg || held_by_slot(z, obj))
+		return 0;
+	if (pg->flags & PG_SLAB) {
+		uint32_t idx = pg->head, off;
+		struct kmem_cache *c = z->pages[idx].cache;
+		uint64_t seen[SLAB_MAP_WORDS] = {0};
+
+		if (idx >= z->npages || !(z->pages[idx].flags & PG_SLAB) || c != pg->cache)
+			return 0;
+		off = (uint32_t)((char *)obj - slab_mem(z, idx));
+		if (off % c->size || off >= c->per_slab * c->size ||
+		    slab_free_map(z, c, idx, seen, false) < 0 ||
+		    (seen[off / c->size / 64] >> (off / c->size % 64)) & 1)
+			return 0;
+		kmem_cache_free_locked(z, c, obj);
+		return 1;
+	}
+	/* A block of pages: given back if it is still one, allocated and no slab. */
+	if (((uintptr_t)obj & (PAGE_SIZE - 1)) || !(pg->flags & PG_HEAD) ||
+	    pg->order >= MM_MAX_ORDER)
+		return 0;
+	page_free_locked(z, obj, pg->order);
+	return 1;
+}
+
 /*
  * A cache's lists and counts again from its slabs' descriptors (zone lock
  * taken over from a dead holder). A free list that leaves its slab or
@@ -330,8 +391,12 @@ static void slab_release(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 	z->slab_block = 0;
 }
 
-/* One object off the slabs (it stays poisoned for ASan until handed out). */
-void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+/*
+ * One object off the slabs (it stays poisoned for ASan until handed out);
+ * with @transit named in z->transit before it leaves its free list, for a
+ * caller that then puts it in a magazine or slot and calls transit_clear.
+ */
+static void *slab_take_locked(struct mm_zone *z, struct kmem_cache *c, bool transit)
 {
 	struct page *pg;
 	uint32_t idx;
@@ -342,6 +407,8 @@ void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 	idx = c->partial - 1;
 	pg = &z->pages[idx];
 	obj = slab_mem(z, idx) + pg->freelist - 1;
+	if (transit)
+		transit_set(z, obj);
 	mm_unpoison(obj, sizeof(uint32_t));
 	pg->freelist = *(uint32_t *)obj;
 	mm_poison(obj, sizeof(uint32_t));
@@ -351,6 +418,11 @@ void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 		partial_del(z, c, idx);
 	c->active++;
 	return obj;
+}
+
+void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+{
+	return slab_take_locked(z, c, false);
 }
 
 void kmem_cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
@@ -499,12 +571,12 @@ static inline void mag_push(struct mm_mag *m, void *obj)
 }
 
 /* Slow paths: the thread's magazine is empty, full or missing. */
-static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
+struct mm_mag *slab_mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
 {
 	struct mm_mag *m = t->mag[index];
 
 	if (!m) {
-		m = kmem_cache_alloc_locked(z, z->mag_cache);
+		m = slab_take_locked(z, z->mag_cache, true);
 		if (m) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
@@ -515,9 +587,18 @@ static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsi
 			 */
 			atomic_signal_fence(memory_order_seq_cst);
 			t->mag[index] = m;
+			transit_clear(z);
 		}
 	}
 	return m;
+}
+
+/* The top object of @m back to its slab. */
+static void mag_flush_one_locked(struct mm_zone *z, struct kmem_cache *c, struct mm_mag *m)
+{
+	transit_set(z, m->obj[m->n - 1]);
+	kmem_cache_free_locked(z, c, mag_pop(m));
+	transit_clear(z);
 }
 
 static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
@@ -528,12 +609,13 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 
 	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
-		m = mag_get_locked(z, t, c->index);
+		m = slab_mag_get_locked(z, t, c->index);
 	if (!m) {
 		/* Named in the slot until the lock is dropped, as in page_alloc_slow. */
-		obj = kmem_cache_alloc_locked(z, c);
+		obj = slab_take_locked(z, c, true);
 		if (t != &mm_no_slot)
 			t->inflight = obj;
+		transit_clear(z);
 		spin_unlock(&z->lock);
 		if (t != &mm_no_slot) {
 			atomic_signal_fence(memory_order_seq_cst);
@@ -548,11 +630,12 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	 * where the reaper finds it.
 	 */
 	while (m->n <= MM_MAG_BATCH) {
-		void *o = kmem_cache_alloc_locked(z, c);
+		void *o = slab_take_locked(z, c, true);
 
 		if (!o)
 			break;
 		mag_push(m, o);
+		transit_clear(z);
 	}
 	spin_unlock(&z->lock);
 	return m->n ? mag_pop(m) : NULL;
@@ -566,25 +649,28 @@ static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, stru
 
 	/*
 	 * Said before the lock is taken, so that a thread killed on its way
-	 * leaves the object where the reaper finds it; forgotten before the
-	 * object goes anywhere, so that a death in between loses one object
-	 * rather than freeing one twice.
+	 * leaves the object where the reaper finds it; under the lock it is
+	 * named in z->transit before the slot forgets it (the repair leaves to
+	 * the reaper what a slot still names), so that a death anywhere loses
+	 * nothing and frees nothing twice.
 	 */
 	if (t != &mm_no_slot)
 		t->inflight = obj;
 	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
-		m = mag_get_locked(z, t, c->index);
+		m = slab_mag_get_locked(z, t, c->index);
+	while (m && m->n > MM_MAG_SIZE - MM_MAG_BATCH)
+		mag_flush_one_locked(z, c, m);
+	/* From the slot to z->transit, and from there to the magazine or slab. */
+	transit_set(z, obj);
 	if (t != &mm_no_slot)
 		t->inflight = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
-	if (m) {
-		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
-			kmem_cache_free_locked(z, c, mag_pop(m));
+	if (m)
 		mag_push(m, obj);
-	} else {
+	else
 		kmem_cache_free_locked(z, c, obj);
-	}
+	transit_clear(z);
 	spin_unlock(&z->lock);
 }
 
@@ -758,7 +844,8 @@ static unsigned reclaim(struct kmem_cache *c, const void *const *owned, size_t n
 
 	if (!keep)
 		return 0;
-	memcpy(keep, owned, nowned * sizeof(*keep));
+	if (nowned) /* kmem_cache_reclaim_if passes none, and memcpy's NULL is undefined */
+		memcpy(keep, owned, nowned * sizeof(*keep));
 	zone_lock(z);
 	/* Free too: whatever a thread's magazine or slot holds of this cache. */
 	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {

@@ -115,6 +115,13 @@ struct mm_zone {
 	 * would ever find again, and the repair frees it from here.
 	 */
 	uint32_t slab_block;
+	/*
+	 * The object or block the lock's holder is moving between the slabs
+	 * or free lists and a magazine or slot, NULL = none: a holder killed
+	 * in the middle leaves it in neither, and the repair gives it back
+	 * unless it is free or some magazine or slot holds it (mm_transit).
+	 */
+	void *transit;
 	uint64_t reaped_objects; /* objects recovered from dead threads */
 	uint64_t repairs; /* times the lock was taken from a dead holder and the lists rebuilt */
 };
