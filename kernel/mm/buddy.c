@@ -209,6 +209,8 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 	void *p;
 
 	zone_lock(z);
+	if (order == 0 && t != &mm_no_slot)
+		m = slab_mag_get_locked(z, t, MM_PAGE_MAG);
 	p = page_alloc_locked(z, order);
 	if (!p) {
 		/* Pages held by dead threads and kept empty slabs can serve. */
@@ -216,46 +218,43 @@ static __attribute__((noinline)) void *page_alloc_slow(struct mm_zone *z, unsign
 		slab_shrink_locked(z);
 		p = page_alloc_locked(z, order);
 	}
-	if (p && order == 0 && t != &mm_no_slot) {
-		m = t->mag[MM_PAGE_MAG];
-		if (!m && (m = kmem_cache_alloc_locked(z, z->mag_cache))) {
-			mm_unpoison(m, sizeof(*m));
-			m->n = 0;
-			/* Empty before it is the thread's, as in slab.c's mag_get_locked. */
-			atomic_signal_fence(memory_order_seq_cst);
-			t->mag[MM_PAGE_MAG] = m;
-		}
-	}
 	/*
 	 * Until the lock is dropped, the block handed out must be where the
 	 * reaper finds it if this thread is killed: an order-0 page goes
 	 * through the magazine (taken from it after the unlock), a larger
-	 * block is named in the slot until then.
+	 * block is named in the slot until then; and on its way there in
+	 * z->transit, where the zone's repair finds it.
 	 */
-	if (m) {
+	if (p)
+		transit_set(z, p);
+	if (p && m) {
 		m->obj[m->n] = p;
 		atomic_signal_fence(memory_order_seq_cst);
 		m->n++;
+		transit_clear(z);
 		while (m->n <= MM_MAG_BATCH / 2) {
 			void *q = page_alloc_locked(z, 0);
 
 			if (!q)
 				break;
+			transit_set(z, q);
 			m->obj[m->n] = q;
 			atomic_signal_fence(memory_order_seq_cst);
 			m->n++;
+			transit_clear(z);
 		}
-	} else if (t != &mm_no_slot) {
+	} else if (p && t != &mm_no_slot) {
 		t->inflight = p;
 	}
+	transit_clear(z);
 	spin_unlock(&z->lock);
-	if (m) {
+	if (p && m) {
 		uint32_t n = m->n - 1;
 
 		p = m->obj[n];
 		atomic_signal_fence(memory_order_seq_cst);
 		m->n = n;
-	} else if (t != &mm_no_slot) {
+	} else if (p && t != &mm_no_slot) {
 		atomic_signal_fence(memory_order_seq_cst);
 		t->inflight = NULL;
 	}
@@ -292,10 +291,12 @@ static __attribute__((noinline)) void page_free_slow(struct mm_zone *z, void *ad
 	if (t != &mm_no_slot)
 		t->inflight = addr;
 	zone_lock(z);
+	transit_set(z, addr);
 	if (t != &mm_no_slot)
 		t->inflight = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	page_free_locked(z, addr, order);
+	transit_clear(z);
 	spin_unlock(&z->lock);
 }
 

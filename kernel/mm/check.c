@@ -194,7 +194,10 @@ void mm_check(struct kcheck *r)
 
 unsigned mm_repair_locked(struct mm_zone *z)
 {
-	unsigned n = page_repair_locked(z) + slab_repair_locked(z);
+	/* The page lists first: the slab repair may free a block. */
+	unsigned n = page_repair_locked(z);
+
+	n += slab_repair_locked(z);
 
 	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {
 		struct mm_tslot *t = z->tslot[s];
@@ -205,6 +208,7 @@ unsigned mm_repair_locked(struct mm_zone *z)
 				n++;
 			}
 	}
+	n += slab_transit_repair_locked(z);
 	z->repairs++;
 	return n;
 }

@@ -2,6 +2,8 @@
 #ifndef UML_MM_INTERNAL_H
 #define UML_MM_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "uml/mm.h"
 
 extern struct mm_zone *mm_cur;
@@ -26,6 +28,26 @@ unsigned slab_repair_locked(struct mm_zone *z);
 long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, uint64_t *map,
 		   bool cut);
 
+/*
+ * Name @obj as the one being moved (zone lock held), before the first store
+ * that takes it from where it was; forget it after the last store that puts
+ * it where it goes. slab_transit_repair_locked frees it after a death in between
+ * if it is neither free nor held by a magazine or slot.
+ */
+static inline void transit_set(struct mm_zone *z, void *obj)
+{
+	z->transit = obj;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void transit_clear(struct mm_zone *z)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	z->transit = NULL;
+}
+
+unsigned slab_transit_repair_locked(struct mm_zone *z);
+
 /* Take zone.lock; from a dead holder, repair what it may have left half done. */
 void mm_takeover_locked(struct mm_zone *z);
 static inline void zone_lock(struct mm_zone *z)
@@ -40,6 +62,8 @@ void page_free_locked(struct mm_zone *z, void *addr, unsigned order);
 void slab_init(struct mm_zone *z);
 void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c);
 void kmem_cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj);
+/* @t's magazine @index, made (empty) if it has none; NULL when out of memory. */
+struct mm_mag *slab_mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index);
 /* Release kept empty slabs; returns pages freed. */
 size_t slab_shrink_locked(struct mm_zone *z);
 /* Give back the cached objects of dead threads; returns threads reaped. */

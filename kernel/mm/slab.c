@@ -195,6 +195,94 @@ long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, 
 }
 
 /*
+ * After the page lists are rebuilt: the block a dead holder was making into
+ * a slab, or giving back from one, is freed if it is still an allocated
+ * block and no slab (one whose head says PG_SLAB is whole, and the slab
+ * repair counts it; one whose free had begun is free or lost, and the page
+ * repair freed it). Returns 1 if it freed one.
+ */
+static unsigned slab_block_repair_locked(struct mm_zone *z)
+{
+	uint32_t idx = z->slab_block - 1;
+	struct page *pg;
+
+	z->slab_block = 0;
+	if (idx >= z->npages)
+		return 0;
+	pg = &z->pages[idx];
+	if (!(pg->flags & PG_HEAD) || (pg->flags & PG_SLAB) || pg->order >= MM_MAX_ORDER ||
+	    idx + (1u << pg->order) > z->npages)
+		return 0;
+	for (uint32_t i = 0; i < (1u << pg->order); i++) {
+		z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
+		z->pages[idx + i].cache = NULL;
+	}
+	page_free_locked(z, slab_mem(z, idx), pg->order);
+	return 1;
+}
+
+/* Whether a thread's slot, one of its magazines or what they hold is @obj. */
+static bool held_by_slot(const struct mm_zone *z, const void *obj)
+{
+	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {
+		const struct mm_tslot *t = z->tslot[s];
+
+		if (!t)
+			continue;
+		if (t == obj || t->inflight == obj)
+			return true;
+		for (unsigned i = 0; i <= MM_MAX_CACHES; i++) {
+			const struct mm_mag *m = t->mag[i];
+
+			if (!m)
+				continue;
+			if (m == obj)
+				return true;
+			for (uint32_t k = 0; k < m->n && k < MM_MAG_SIZE; k++)
+				if (m->obj[k] == obj)
+					return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * After the lists and slabs are rebuilt: what a dead holder of the lock was
+ * moving (z->transit) goes back to its slab or the free lists, unless it is
+ * there already or a magazine or slot holds it. Returns 1 if it freed it.
+ */
+unsigned slab_transit_repair_locked(struct mm_zone *z)
+{
+	void *obj = z->transit;
+	struct page *pg = obj ? mm_page_of(obj) : NULL;
+
+	z->transit = NULL;
+	if (!pg || held_by_slot(z, obj))
+		return 0;
+	if (pg->flags & PG_SLAB) {
+		uint32_t idx = pg->head, off;
+		struct kmem_cache *c = z->pages[idx].cache;
+		uint64_t seen[SLAB_MAP_WORDS] = {0};
+
+		if (idx >= z->npages || !(z->pages[idx].flags & PG_SLAB) || c != pg->cache)
+			return 0;
+		off = (uint32_t)((char *)obj - slab_mem(z, idx));
+		if (off % c->size || off >= c->per_slab * c->size ||
+		    slab_free_map(z, c, idx, seen, false) < 0 ||
+		    (seen[off / c->size / 64] >> (off / c->size % 64)) & 1)
+			return 0;
+		kmem_cache_free_locked(z, c, obj);
+		return 1;
+	}
+	/* A block of pages: given back if it is still one, allocated and no slab. */
+	if (((uintptr_t)obj & (PAGE_SIZE - 1)) || !(pg->flags & PG_HEAD) ||
+	    pg->order >= MM_MAX_ORDER)
+		return 0;
+	page_free_locked(z, obj, pg->order);
+	return 1;
+}
+
+/*
  * A cache's lists and counts again from its slabs' descriptors (zone lock
  * taken over from a dead holder). A free list that leaves its slab or
  * comes back on itself is cut where it goes wrong: the objects past the
@@ -203,7 +291,7 @@ long slab_free_map(struct mm_zone *z, const struct kmem_cache *c, uint32_t idx, 
  */
 unsigned slab_repair_locked(struct mm_zone *z)
 {
-	unsigned fixed = 0;
+	unsigned fixed = z->slab_block ? slab_block_repair_locked(z) : 0;
 
 	for (struct kmem_cache *c = z->caches; c; c = c->next) {
 		uint32_t partial = c->partial, nslabs = c->nslabs, empty = c->empty;
@@ -238,7 +326,14 @@ unsigned slab_repair_locked(struct mm_zone *z)
 	return fixed;
 }
 
-/* A new slab with every object on its free list, put on the partial list. */
+/*
+ * A new slab with every object on its free list, put on the partial list.
+ * A repair after a death here must never see a slab that is not whole: the
+ * block is named in z->slab_block from its allocation until its head says
+ * PG_SLAB, and the head says so only once its free list and counts are
+ * written (flagged with a stale or half-built list, its objects counted in
+ * use for ever -- a whole slab lost, as test_death 6 once saw).
+ */
 static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 {
 	char *mem = page_alloc_locked(z, c->order);
@@ -248,12 +343,8 @@ static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 	if (!mem)
 		return -ENOMEM;
 	idx = (uint32_t)((mem - z->start) >> PAGE_SHIFT);
-	for (uint32_t i = 0; i < (1u << c->order); i++) {
-		z->pages[idx + i].flags |= PG_SLAB;
-		z->pages[idx + i].cache = c;
-	}
-	pg = &z->pages[idx];
-	pg->inuse = 0;
+	z->slab_block = idx + 1;
+	host_fault_point();
 	mm_unpoison(mem, PAGE_SIZE << c->order);
 	/* Free objects hold the offset+1 of the next free object; 0 ends the list. */
 	end = c->per_slab * c->size;
@@ -262,27 +353,50 @@ static int slab_grow(struct mm_zone *z, struct kmem_cache *c)
 		*(uint32_t *)(mem + off) = off + c->size < end ? off + c->size + 1 : 0;
 	}
 	mm_poison(mem, PAGE_SIZE << c->order);
+	pg = &z->pages[idx];
 	pg->freelist = 1;
+	pg->inuse = 0;
+	pg->slab_next = pg->slab_prev = 0;
+	for (uint32_t i = 0; i < (1u << c->order); i++)
+		z->pages[idx + i].cache = c;
+	for (uint32_t i = 1; i < (1u << c->order); i++)
+		z->pages[idx + i].flags |= PG_SLAB;
+	host_fault_point();
+	atomic_signal_fence(memory_order_seq_cst);
+	pg->flags |= PG_SLAB;
+	atomic_signal_fence(memory_order_seq_cst);
+	z->slab_block = 0;
 	partial_add(z, c, idx);
 	c->nslabs++;
 	c->empty++;
 	return 0;
 }
 
+/* The converse, in the converse order: the head stops being a slab first. */
 static void slab_release(struct mm_zone *z, struct kmem_cache *c, uint32_t idx)
 {
 	partial_del(z, c, idx);
+	c->nslabs--;
+	c->empty--;
+	z->slab_block = idx + 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	z->pages[idx].flags &= (uint8_t)~PG_SLAB;
+	host_fault_point();
 	for (uint32_t i = 0; i < (1u << c->order); i++) {
 		z->pages[idx + i].flags &= (uint8_t)~PG_SLAB;
 		z->pages[idx + i].cache = NULL;
 	}
-	c->nslabs--;
-	c->empty--;
 	page_free_locked(z, slab_mem(z, idx), c->order);
+	atomic_signal_fence(memory_order_seq_cst);
+	z->slab_block = 0;
 }
 
-/* One object off the slabs (it stays poisoned for ASan until handed out). */
-void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+/*
+ * One object off the slabs (it stays poisoned for ASan until handed out);
+ * with @transit named in z->transit before it leaves its free list, for a
+ * caller that then puts it in a magazine or slot and calls transit_clear.
+ */
+static void *slab_take_locked(struct mm_zone *z, struct kmem_cache *c, bool transit)
 {
 	struct page *pg;
 	uint32_t idx;
@@ -293,6 +407,8 @@ void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 	idx = c->partial - 1;
 	pg = &z->pages[idx];
 	obj = slab_mem(z, idx) + pg->freelist - 1;
+	if (transit)
+		transit_set(z, obj);
 	mm_unpoison(obj, sizeof(uint32_t));
 	pg->freelist = *(uint32_t *)obj;
 	mm_poison(obj, sizeof(uint32_t));
@@ -302,6 +418,11 @@ void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
 		partial_del(z, c, idx);
 	c->active++;
 	return obj;
+}
+
+void *kmem_cache_alloc_locked(struct mm_zone *z, struct kmem_cache *c)
+{
+	return slab_take_locked(z, c, false);
 }
 
 void kmem_cache_free_locked(struct mm_zone *z, struct kmem_cache *c, void *obj)
@@ -450,12 +571,12 @@ static inline void mag_push(struct mm_mag *m, void *obj)
 }
 
 /* Slow paths: the thread's magazine is empty, full or missing. */
-static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
+struct mm_mag *slab_mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsigned index)
 {
 	struct mm_mag *m = t->mag[index];
 
 	if (!m) {
-		m = kmem_cache_alloc_locked(z, z->mag_cache);
+		m = slab_take_locked(z, z->mag_cache, true);
 		if (m) {
 			mm_unpoison(m, sizeof(*m));
 			m->n = 0;
@@ -466,9 +587,18 @@ static struct mm_mag *mag_get_locked(struct mm_zone *z, struct mm_tslot *t, unsi
 			 */
 			atomic_signal_fence(memory_order_seq_cst);
 			t->mag[index] = m;
+			transit_clear(z);
 		}
 	}
 	return m;
+}
+
+/* The top object of @m back to its slab. */
+static void mag_flush_one_locked(struct mm_zone *z, struct kmem_cache *c, struct mm_mag *m)
+{
+	transit_set(z, m->obj[m->n - 1]);
+	kmem_cache_free_locked(z, c, mag_pop(m));
+	transit_clear(z);
 }
 
 static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, struct mm_tslot *t)
@@ -479,12 +609,13 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 
 	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
-		m = mag_get_locked(z, t, c->index);
+		m = slab_mag_get_locked(z, t, c->index);
 	if (!m) {
 		/* Named in the slot until the lock is dropped, as in page_alloc_slow. */
-		obj = kmem_cache_alloc_locked(z, c);
+		obj = slab_take_locked(z, c, true);
 		if (t != &mm_no_slot)
 			t->inflight = obj;
+		transit_clear(z);
 		spin_unlock(&z->lock);
 		if (t != &mm_no_slot) {
 			atomic_signal_fence(memory_order_seq_cst);
@@ -499,11 +630,12 @@ static __attribute__((noinline)) void *cache_alloc_slow(struct kmem_cache *c, st
 	 * where the reaper finds it.
 	 */
 	while (m->n <= MM_MAG_BATCH) {
-		void *o = kmem_cache_alloc_locked(z, c);
+		void *o = slab_take_locked(z, c, true);
 
 		if (!o)
 			break;
 		mag_push(m, o);
+		transit_clear(z);
 	}
 	spin_unlock(&z->lock);
 	return m->n ? mag_pop(m) : NULL;
@@ -517,25 +649,28 @@ static __attribute__((noinline)) void cache_free_slow(struct kmem_cache *c, stru
 
 	/*
 	 * Said before the lock is taken, so that a thread killed on its way
-	 * leaves the object where the reaper finds it; forgotten before the
-	 * object goes anywhere, so that a death in between loses one object
-	 * rather than freeing one twice.
+	 * leaves the object where the reaper finds it; under the lock it is
+	 * named in z->transit before the slot forgets it (the repair leaves to
+	 * the reaper what a slot still names), so that a death anywhere loses
+	 * nothing and frees nothing twice.
 	 */
 	if (t != &mm_no_slot)
 		t->inflight = obj;
 	zone_lock(z);
 	if (t != &mm_no_slot && c->index < MM_MAX_CACHES)
-		m = mag_get_locked(z, t, c->index);
+		m = slab_mag_get_locked(z, t, c->index);
+	while (m && m->n > MM_MAG_SIZE - MM_MAG_BATCH)
+		mag_flush_one_locked(z, c, m);
+	/* From the slot to z->transit, and from there to the magazine or slab. */
+	transit_set(z, obj);
 	if (t != &mm_no_slot)
 		t->inflight = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
-	if (m) {
-		while (m->n > MM_MAG_SIZE - MM_MAG_BATCH)
-			kmem_cache_free_locked(z, c, mag_pop(m));
+	if (m)
 		mag_push(m, obj);
-	} else {
+	else
 		kmem_cache_free_locked(z, c, obj);
-	}
+	transit_clear(z);
 	spin_unlock(&z->lock);
 }
 
@@ -709,7 +844,8 @@ static unsigned reclaim(struct kmem_cache *c, const void *const *owned, size_t n
 
 	if (!keep)
 		return 0;
-	memcpy(keep, owned, nowned * sizeof(*keep));
+	if (nowned) /* kmem_cache_reclaim_if passes none, and memcpy's NULL is undefined */
+		memcpy(keep, owned, nowned * sizeof(*keep));
 	zone_lock(z);
 	/* Free too: whatever a thread's magazine or slot holds of this cache. */
 	for (unsigned s = 0; s < MM_MAX_TSLOTS; s++) {

@@ -33,17 +33,23 @@ static uint64_t tslot_flush_locked(struct mm_zone *z, struct mm_tslot *t, bool f
 		if (m->n > MM_MAG_SIZE)
 			m->n = 0;
 		while (m->n) {
-			void *obj = m->obj[--m->n];
+			void *obj = m->obj[m->n - 1];
 
+			transit_set(z, obj);
+			m->n--;
 			if (i == MM_PAGE_MAG)
 				page_free_locked(z, obj, 0);
 			else if (z->by_index[i])
 				kmem_cache_free_locked(z, z->by_index[i], obj);
+			transit_clear(z);
 			n++;
 		}
 		if (free_mags) {
-			kmem_cache_free_locked(z, z->mag_cache, m);
+			/* Out of the slot, then freed: never freed and still listed. */
+			transit_set(z, m);
 			t->mag[i] = NULL;
+			kmem_cache_free_locked(z, z->mag_cache, m);
+			transit_clear(z);
 		}
 	}
 	return n;
@@ -87,19 +93,28 @@ static void tslot_reap_locked(struct mm_zone *z, unsigned i)
 
 	z->reaped_objects += tslot_flush_locked(z, t, true);
 	if (t->inflight) {
-		struct page *pg = mm_page_of(t->inflight);
+		void *obj = t->inflight;
+		struct page *pg = mm_page_of(obj);
 
+		/*
+		 * Forgotten by the slot before it is freed (a reaper killed
+		 * here must not leave the next one a second free of it).
+		 */
+		transit_set(z, obj);
+		t->inflight = NULL;
 		/* A slab object, or the head of a block of pages (freed whole). */
 		if (pg && (pg->flags & PG_SLAB))
-			kmem_cache_free_locked(z, pg->cache, t->inflight);
-		else if (pg && (pg->flags & PG_HEAD) &&
-			 ((uintptr_t)t->inflight & (PAGE_SIZE - 1)) == 0)
-			page_free_locked(z, t->inflight, pg->order);
+			kmem_cache_free_locked(z, pg->cache, obj);
+		else if (pg && (pg->flags & PG_HEAD) && ((uintptr_t)obj & (PAGE_SIZE - 1)) == 0)
+			page_free_locked(z, obj, pg->order);
+		transit_clear(z);
 		z->reaped_objects++;
 	}
 	/* The slot too: a storm of deaths must not leave the table full of them. */
+	transit_set(z, t);
 	z->tslot[i] = NULL;
 	kmem_cache_free_locked(z, z->tslot_cache, t);
+	transit_clear(z);
 }
 
 int tcache_reap_locked(struct mm_zone *z)

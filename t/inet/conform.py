@@ -437,9 +437,9 @@ def zero_window(w):
     una = c.rcv_nxt
     c.send(F_ACK | F_PSH, b"%d\n" % n, win=0)
     probes, start = [], time.monotonic()
-    # Until it has timed a round trip, an RTO is 1 s (RFC 6298 2.1); the
-    # machine times its SYN-ACK only with timestamps (Linux always), so its
-    # probes come at 1, 3, 7 s; Linux's from 0.2 s.
+    # Both stacks time the handshake's round trip (with timestamps or
+    # without), so the first probe comes after the RTO's floor, 0.2 s, not
+    # RFC 6298 2.1's initial 1 s; each gap then doubles.
     for s in c.segs(8):
         if s.has(F_RST) or s.has(F_FIN):
             raise Bad("%r while our window is 0" % s)

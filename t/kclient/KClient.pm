@@ -63,7 +63,9 @@ EOF
 # run(no_options => 1, script => TEXT, [mount_verbose => 1], [export => '/'],
 #     [timeout => S], [mount_timeout => S])
 # Either may add wrap => [CMD...], a command the guest runs under (such as
-# t/kclient/nfs-ns ... --), and keep => DIR (the guest's --keep).
+# t/kclient/nfs-ns ... --), keep => DIR (the guest's --keep), and
+# tap => IFNAME, guest_addr => 'A/P', server => ADDR: the guest's NIC on an
+# existing TAP device instead of QEMU's user networking (the guest's --tap).
 # Returns { rc => exit status (the guest's, or the wrapper's), log => all
 # output, out => script output, step => { NAME => { rc, out } } } and, with
 # no_options, mount => { ms, type, vers, proto, port, mountproto, mountport,
@@ -86,6 +88,8 @@ sub run {
     }
     push @cmd, '--mount-timeout', $a{mount_timeout} if $a{mount_timeout};
     push @cmd, '--keep', $a{keep} if $a{keep};
+    push @cmd, '--tap', $a{tap}, '--guest-addr', $a{guest_addr}, '--server', $a{server}
+        if $a{tap};
     my $log = '';
     if (open(my $p, '-|') // die "fork: $!") {
         local $/;

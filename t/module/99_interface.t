@@ -29,8 +29,17 @@
 #        interface again
 # 15-18  httpd -t refuses, naming the bad word: an IPv6 address where the
 #        IPv4 one goes, a prefix past 30, a gateway off the subnet, a fifth
-#        interface; 19 a link-local address given as the IPv6 one
-# 20     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
+#        interface
+# 19-21  the Linux kernel's NFS client (the QEMU guest of t/kclient, its NIC
+#        a TAP on the same bridge, 10.219.0.3) mounts 10.219.0.2:/ through
+#        the machine's stack and edits MaxRequestWorkers with echo: 19 it
+#        reads the new value back, 20 every child applies it and nfs-cat
+#        from the namespace serves it, 21 an invalid value written on a sync
+#        mount fails at write(2) and the value stays, and /status/net/tcp
+#        showed the guest's connection from a privileged port (skipped
+#        without t/kclient's assets)
+# 22     httpd -t refuses a link-local address given as the IPv6 one
+# 23     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
 #        and its link-local address fe80::...%veth answer ping -6 from the
 #        namespace (fd00:219::1/64), through the machine's neighbour
 #        discovery; /status/net/tcp6 has Linux's tcp6 header
@@ -41,12 +50,15 @@
 # mount namespace of its own where a node of the device, open to all as
 # distributions make it, is bound over /dev/net/tun (the host's stays as it
 # is). Namespace umlcif<pid>; links uc<pid> (TAP), ucb<pid> (bridge),
-# ucv<pid>/ucp<pid> (veth); all removed at the end.
+# ucv<pid>/ucp<pid> (veth), uq<pid> (the guest's TAP); all removed at the end.
 use strict;
 use warnings FATAL => 'all';
 use feature 'state';
 use File::Path ();
 use File::Temp ();
+use FindBin;
+use lib "$FindBin::Bin/../kclient";
+use KClient;
 
 sub which {
     my ($name) = @_;
@@ -84,14 +96,14 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 20;
+plan tests => 23;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
 alarm($limit);
 
-my ($ns, $tap, $br, $veth, $peer) = ("umlcif$$", "uc$$", "ucb$$", "ucv$$", "ucp$$");
-my ($addr, $client) = ('10.219.0.2', '10.219.0.1');
+my ($ns, $tap, $br, $veth, $peer, $gtap) = ("umlcif$$", "uc$$", "ucb$$", "ucv$$", "ucp$$", "uq$$");
+my ($addr, $client, $guest) = ('10.219.0.2', '10.219.0.1', '10.219.0.3');
 my ($addr6, $client6) = ('fd00:219::2', 'fd00:219::1');
 my ($h, $made);
 
@@ -104,6 +116,7 @@ sub cleanup {
     system($ip, 'link', 'del', $br);
     system($ip, 'link', 'del', $veth);
     system($ip, 'tuntap', 'del', 'dev', $tap, 'mode', 'tap', 'multi_queue');
+    system($ip, 'tuntap', 'del', 'dev', $gtap, 'mode', 'tap');
     system($ip, 'netns', 'del', $ns);
     $made = 0;
 }
@@ -136,7 +149,7 @@ my $mpm = suite_mpm();
 my $mpm_conf = $mpm eq 'prefork' ? "StartServers 2\nMinSpareServers 2\nServerLimit 4\nMaxRequestWorkers 4\n"
     : "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
 $h = private_httpd(name => '99_interface', http_port => 8579, nfs_port => 2049, nfs_addr => $addr,
-    export_more => " $client", tool_prefix => [$ip, 'netns', 'exec', $ns], mpm_conf => $mpm_conf,
+    export_more => " $client $guest", tool_prefix => [$ip, 'netns', 'exec', $ns], mpm_conf => $mpm_conf,
     extra => "UmlConfInterface $tap $addr/24 $addr6/64\n");
 my $up = $h->start;
 ok $up, "1 private httpd ($mpm) up with $tap $addr/24; NFS answers on the machine's address"
@@ -255,25 +268,77 @@ ok $opened && $ended && $reaped1 && defined $again && $again eq $mrw,
 # Configuration mistakes, as `apachectl configtest` shows them.
 my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
 my $five = join '', map { "UmlConfInterface uc$$-$_ 10.219.$_.2/24\n" } 1 .. 5;
-for my $case (["UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6; the IPv4 address\/prefix comes first/,
-        'an IPv6 address where the IPv4 one goes'],
-    ["UmlConfInterface $tap 10.219.0.2/33\n", qr/10\.219\.0\.2\/33: an IPv4 address and a prefix of 1 to 30/, 'prefix 33'],
-    ["UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n", qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/,
-        'a gateway off the subnet'],
-    [$five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface'],
-    ["UmlConfInterface $tap 10.219.0.2/24 fe80::2/64\n", qr/fe80::2\/64: not a global unicast address/,
-        'a link-local IPv6 address']) {
-    state $n = 15;
-    my ($extra, $want, $what) = @$case;
+# `httpd -t` with @extra refuses, its output matching @want: test @n.
+sub refuses {
+    my ($n, $extra, $want, $what) = @_;
     my $bad = private_httpd(name => '99_interface_bad', http_port => 8578, nfs_port => 12578, extra => $extra);
     File::Path::make_path("$bad->{root}/logs", "$bad->{root}/htdocs");
     open my $c, '>', $bad->{conf} or die "$bad->{conf}: $!";
     print $c $bad->conf_text;
     close $c;
     my ($rc, $out, $err) = UmlConf::Test::Httpd::run_timed(20, undef, $httpd, '-t', '-f', $bad->{conf});
-    like "exit $rc: $out$err", qr/^exit [1-9].*$want/s, ($n++) . " httpd -t refuses $what, naming it"
+    like "exit $rc: $out$err", qr/^exit [1-9].*$want/s, "$n httpd -t refuses $what, naming it"
         or diag("exit $rc: $out$err");
 }
+refuses(15, "UmlConfInterface $tap fd00::2/64\n", qr/'fd00::2\/64' is IPv6; the IPv4 address\/prefix comes first/,
+    'an IPv6 address where the IPv4 one goes');
+refuses(16, "UmlConfInterface $tap 10.219.0.2/33\n", qr/10\.219\.0\.2\/33: an IPv4 address and a prefix of 1 to 30/,
+    'prefix 33');
+refuses(17, "UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n",
+    qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/, 'a gateway off the subnet');
+refuses(18, $five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface');
+
+# The Linux kernel's NFS client over the machine's stack: a QEMU guest whose
+# NIC is a TAP on the bridge, as a monitor host on the management network.
+SKIP: {
+    my $missing = KClient::missing();
+    skip($missing, 3) if $missing;
+    chomp(my $old = $h->cat('/config/MaxRequestWorkers') // '');
+    my ($v) = grep { $_ ne $old } 2, 3;
+    my $script = KClient::STEP_LIB . <<"EOF";
+K=/mnt/config/MaxRequestWorkers
+step read0 cat \$K
+step echo sh -c 'echo $v > /mnt/config/MaxRequestWorkers'
+step read1 cat \$K
+mkdir -p /sync
+step mount_sync mount -t nfs -o "\$KCLIENT_MOUNT_OPTIONS,sync" "\$KCLIENT_SOURCE" /sync
+step bad_sync sh -c 'echo abc > /sync/config/MaxRequestWorkers'
+step read2 settle \$K $v
+step tcp cat /mnt/status/net/tcp
+umount /sync
+EOF
+    my $r;
+    if (sh($ip, 'tuntap', 'add', 'dev', $gtap, 'mode', 'tap')
+        && sh($ip, 'link', 'set', $gtap, 'master', $br, 'up')) {
+        $r = KClient::run(port => 2049, script => $script, tap => $gtap, guest_addr => "$guest/24",
+            server => $addr, timeout => 90);
+    }
+    my $step = sub { my $s = $r && $r->{step}{$_[0]}; $s ? ($s->{rc}, $s->{out}) : (-1, '') };
+    my ($rc0, $read0) = $step->('read0');
+    my ($rc1, $read1) = $step->('read1');
+    ok $r && $rc0 == 0 && $read0 eq "$old\n" && $read1 eq "$v\n",
+        "19 the kernel client on $guest mounts $addr:/ over the machine's stack and reads back $v "
+        . "(was $old)" or diag($r ? $r->{log} : "could not make $gtap on $br");
+    my $gen = $h->cat('/status/generation') // '';
+    chomp $gen;
+    my ($reached, $seen) = $gen =~ /^\d+$/ ? $h->children_reach($gen) : (0, 'no generation');
+    my $served = $h->cat('/config/MaxRequestWorkers') // '';
+    ok $reached && $served eq "$v\n",
+        "20 every child applies the guest's write (generation $gen); nfs-cat serves $v"
+        or diag($seen);
+    my ($rcb) = $step->('bad_sync');
+    my ($rc2, $read2) = $step->('read2');
+    my (undef, $tcp) = $step->('tcp');
+    # 10.219.0.3 as Linux prints it on a little-endian host; a port below 1024.
+    my ($gport) = $tcp =~ /^\s*\d+: 0200DB0A:0801 0300DB0A:([0-9A-F]{4}) 01 /m;
+    ok $rcb != 0 && $rc2 == 0 && $read2 eq "$v\n" && defined $gport && hex($gport) < 1024,
+        "21 an invalid write on a sync mount fails (rc $rcb), $v stays; the table shows the "
+        . 'guest at port ' . (defined $gport ? hex($gport) : 'none') or diag($r ? $r->{out} : '');
+    $h->knob_applies('MaxRequestWorkers', $old) if $old =~ /^\d+$/;
+}
+
+refuses(22, "UmlConfInterface $tap 10.219.0.2/24 fe80::2/64\n", qr/fe80::2\/64: not a global unicast address/,
+    'a link-local IPv6 address');
 
 # The machine's link-local address is its MAC's modified EUI-64 (RFC 4291 2.5.1).
 my $ping6 = wait_until(sub { in_ns('ping', '-6', '-c', '1', '-W', '1', $addr6) =~ / 0% packet loss/ }, 10);
@@ -287,5 +352,5 @@ my $ll = $lladdr ? do {
 my $pingll = $ll && in_ns('ping', '-6', '-c', '1', '-W', '2', "$ll%$peer") =~ / 0% packet loss/;
 my $tcp6 = $h->cat('/status/net/tcp6') // '';
 ok $ping6 && $pingll && $tcp6 =~ /^\s+sl\s+local_address\s+remote_address\s+st /,
-    "20 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC " . ($lladdr // '?')
+    "23 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC " . ($lladdr // '?')
     . ' learned by neighbour discovery); /status/net/tcp6 has its header' or diag($neigh, $tcp6);

@@ -55,7 +55,10 @@
  *        rather than fail
  * 22     ACKs that answer window probes with a window still 0 are not
  *        duplicate ACKs: without SACK, the third of them once started a
- *        fast retransmit of the probe byte (found by t/inet/04-conform)
+ *        fast retransmit of the probe byte (found by t/inet/04-conform);
+ *        the probes back off, each gap at least the last and none under
+ *        the RTO's floor; and the handshake, without timestamps, timed
+ *        the round trip (the RTO was 1 s until data was ACKed)
  * 23-28  inet_tcp_table and inet_snmp (status.c), as Linux's /proc/net/tcp
  *        and /proc/net/snmp: the listener's and a connection's rows (Linux
  *        state numbers, addresses and ports in hex, the unread bytes in
@@ -1393,8 +1396,9 @@ static void test_probe_acks(struct tcp_sock *l)
 {
 	static const uint8_t mss[4] = {2, 4, 0x05, 0xb4};
 	struct tcp_sock *s = NULL;
-	uint64_t fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS), last = 0;
+	uint64_t fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS), last = 0, gap = 0;
 	unsigned probes = 0, close = 0;
+	struct tcp_conn_info info;
 	const uint8_t *t;
 	uint32_t iss;
 	uint8_t d[100] = {0};
@@ -1408,7 +1412,8 @@ static void test_probe_acks(struct tcp_sock *l)
 	iss = get32(t + 4);
 	seg_wnd = 0;
 	seg_in(4100, 80, 5001, iss + 1, TCP_ACK, NULL, 0, NULL, 0);
-	if (tcp_accept(l, &s, NULL, NULL, 0) || tcp_send(s, d, sizeof(d), 0) != sizeof(d))
+	if (tcp_accept(l, &s, NULL, NULL, 0) || tcp_info(s, &info) ||
+	    tcp_send(s, d, sizeof(d), 0) != sizeof(d))
 		bail_out("no connection for the probe test");
 	for (int ms = 0; ms < 16000; ms++) {
 		run(1);
@@ -1416,16 +1421,21 @@ static void test_probe_acks(struct tcp_sock *l)
 			if (get16(t) != 80 || get16(t + 2) != 4100 || !(t[13] & TCP_ACK))
 				continue;
 			probes++;
-			close += last && vclock - last < 500;
+			if (last) {
+				close += vclock - last < TCP_RTO_MIN_MS || vclock - last < gap;
+				gap = vclock - last;
+			}
 			last = vclock;
 			seg_in(4100, 80, 5001, iss + 1, TCP_ACK, NULL, 0, NULL, 0);
 		}
 	}
 	ok(probes >= 3 && close == 0 && inet_mib(INET_MIB_TCP_FAST_RETRANS) == fr0 &&
-	       !s->in_recovery,
-	   "22 %u window probes answered with window 0 in 16 s, none within 500 ms of the last "
-	   "(%u were), no fast retransmit (%llu)",
-	   probes, close, (unsigned long long)(inet_mib(INET_MIB_TCP_FAST_RETRANS) - fr0));
+	       !s->in_recovery && info.srtt_us && info.rto_ms < TCP_RTO_INIT_MS,
+	   "22 %u window probes answered with window 0 in 16 s, backing off (%u gaps shorter "
+	   "than the last or the floor), no fast retransmit (%llu); the handshake set the RTO "
+	   "to %u ms",
+	   probes, close, (unsigned long long)(inet_mib(INET_MIB_TCP_FAST_RETRANS) - fr0),
+	   info.rto_ms);
 	seg_wnd = 65535;
 	tcp_abort(s);
 	flush_wire();

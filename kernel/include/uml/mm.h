@@ -108,6 +108,20 @@ struct mm_zone {
 	struct kmem_cache *tslot_cache;			/* struct mm_tslot */
 	struct kmem_cache *by_index[MM_MAX_CACHES];
 	struct mm_tslot *tslot[MM_MAX_TSLOTS];
+	/*
+	 * Page index + 1 of the block being made into a slab or given back
+	 * from one (slab_grow, slab_release), 0 = none: a holder that dies in
+	 * between leaves a block that neither the free lists nor a cache
+	 * would ever find again, and the repair frees it from here.
+	 */
+	uint32_t slab_block;
+	/*
+	 * The object or block the lock's holder is moving between the slabs
+	 * or free lists and a magazine or slot, NULL = none: a holder killed
+	 * in the middle leaves it in neither, and the repair gives it back
+	 * unless it is free or some magazine or slot holds it (mm_transit).
+	 */
+	void *transit;
 	uint64_t reaped_objects; /* objects recovered from dead threads */
 	uint64_t repairs; /* times the lock was taken from a dead holder and the lists rebuilt */
 };

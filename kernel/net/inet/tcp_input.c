@@ -147,8 +147,21 @@ static void ts_sample(struct tcp_sock *s, const struct tcp_seg *sg, uint64_t bou
  * initial window is one segment; RFC 6298 5.7: and without an RTT sample
  * the RTO starts again from 3 s, not the backed-off or the initial 1 s.
  */
-static void handshake_done(struct tcp_sock *s)
+static void handshake_done(struct tcp_sock *s, const struct tcp_seg *sg)
 {
+	/*
+	 * RFC 6298 2.2's first measurement, from the SYN or SYN-ACK sent once
+	 * to its ACK: with timestamps the echo times it (ts_sample), without
+	 * them the time it went (tcp_send_syn_locked). Without it the RTO
+	 * stayed 1 s until data was ACKed: a peer without timestamps (Windows
+	 * by default) saw its first lost segment resent after a second.
+	 */
+	if (!s->retries) {
+		if (s->ts_ok)
+			ts_sample(s, sg, 0);
+		else if (s->rtt_start_ms)
+			tcp_rtt_sample(s, (uint32_t)(inet_now_ms() - s->rtt_start_ms));
+	}
 	init_cwnd(s);
 	if (s->retries) {
 		s->cwnd = tcp_eff_mss(s);
@@ -205,10 +218,8 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	s->last_rcv_ms = inet_now_ms();
 	if (ack_ok) {
 		s->snd_una = sg->ack;
-		if (s->ts_ok && s->retries == 0)
-			ts_sample(s, sg, 0);
 		s->t_rtx = 0;
-		handshake_done(s);
+		handshake_done(s, sg);
 		tcp_set_state(s, TCP_ESTABLISHED);
 		if (s->keep_idle_s)
 			arm_at(&s->t_keep, inet_now_ms() + s->keep_idle_s * 1000ull);
@@ -452,10 +463,8 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->snd_wnd = s->max_snd_wnd = wnd;
 		s->snd_wl1 = sg->seq;
 		s->snd_wl2 = sg->ack;
-		if (s->ts_ok && s->retries == 0)
-			ts_sample(s, sg, 0);
 		s->snd_una = sg->ack;
-		handshake_done(s);
+		handshake_done(s, sg);
 		s->t_rtx = 0;
 		tcp_set_state(s, s->shut_wr ? TCP_FIN_WAIT_1 : TCP_ESTABLISHED);
 		if (s->keep_idle_s)

@@ -317,6 +317,9 @@ void tcp_send_syn_locked(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->state == TCP_SYN_SENT || s->ws_ok)
 		s->rcv_wscale = tcp_wscale_for(s->rcvbuf);
 	emit(s, s->iss, s->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK, NULL, 0, out);
+	/* Timed by the handshake's ACK when there are no timestamps; Karn: the first only. */
+	if (!s->retries)
+		s->rtt_start_ms = inet_now_ms();
 	s->snd_nxt = s->iss + 1;
 	if (SEQ_GT(s->snd_nxt, s->snd_max))
 		s->snd_max = s->snd_nxt;

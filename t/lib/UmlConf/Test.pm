@@ -637,6 +637,14 @@ sub knob_applies {
     return (0, undef, "the write failed (exit $rc): $err") if $rc;
     my $gen = $self->cat('/status/generation') // return (0, undef, 'no /status/generation');
     chomp $gen;
+    my ($ok, $seen) = $self->children_reach($gen, $timeout);
+    return ($ok, $gen, $seen);
+}
+
+# Wait up to @timeout seconds (10) until every child is listed in
+# /status/children at generation @gen or later. Returns (ok, what was seen).
+sub children_reach {
+    my ($self, $gen, $timeout) = @_;
     my $seen = '';
     my $ok = UmlConf::Test::wait_until(sub {
         my $rows = $self->children_status or return 0;
@@ -649,7 +657,7 @@ sub knob_applies {
             join(' ', @missing) || 'none', join(' ', @behind) || 'none';
         return @kids && !@missing && !@behind;
     }, $timeout // 10);
-    return ($ok, $gen, $seen);
+    return ($ok, $seen);
 }
 
 sub log_size { -s $_[0]{log} // 0 }
