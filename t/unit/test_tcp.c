@@ -490,8 +490,10 @@ static void seg_in(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, u
 	t[12] = (uint8_t)((20 + olen) / 4 << 4);
 	t[13] = flags;
 	put16_(t + 14, seg_wnd);
-	memcpy(t + 20, opt, olen);
-	memcpy(t + 20 + olen, data, dlen);
+	if (olen) /* memcpy from NULL is undefined, even of nothing */
+		memcpy(t + 20, opt, olen);
+	if (dlen)
+		memcpy(t + 20 + olen, data, dlen);
 	put16_(t + 16, inet_csum_fold(inet_csum_add(
 			   inet_csum_pseudo(PEER_IP, OUR_IP, IPPROTO_TCP_, tl), t, tl)));
 	netif_input(q, f, 34 + tl);

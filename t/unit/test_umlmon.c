@@ -505,6 +505,7 @@ static void test_conf(void)
 	ok(!f.inst[0]->limit_on && f.inst[0]->drain_on && !f.inst[1]->drain_on &&
 	       !strcmp(f.cfg.nfs_clients, "10.0.0.0/8"),
 	   "38 per-instance switches and the export's clients");
+	mon_instances_free(&f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char want[32];
 
@@ -523,6 +524,7 @@ static void test_conf(void)
 			   why);
 		else
 			ok(rc == -EINVAL, "43 an instance named ../x refused (%s)", why);
+		mon_instances_free(&f);
 	}
 	unlink(path);
 }

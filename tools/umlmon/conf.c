@@ -182,6 +182,15 @@ int mon_instance_add(struct mon_fleet *f, const char *name, const char *url, cha
 	return 0;
 }
 
+void mon_instances_free(struct mon_fleet *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		free(f->inst[i]);
+		f->inst[i] = NULL;
+	}
+	f->n = 0;
+}
+
 /* key=value of a policy line. */
 static int drain_opt(struct mon_drain_conf *d, const char *k, const char *v)
 {

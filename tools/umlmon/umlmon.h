@@ -172,6 +172,8 @@ int mon_parse_onoff(const char *s, bool *on);
 int mon_parse_listen(const char *listen, char *host, size_t hostlen, int *port);
 /* Read @path into @f (instances and settings). 0, or -EINVAL with "file:line: why" in @why. */
 int mon_conf_load(struct mon_fleet *f, const char *path, char *why, size_t whylen);
+/* Free @f's instances (mon_instance_add's) and forget them. */
+void mon_instances_free(struct mon_fleet *f);
 
 /* --- json.c: the fleet as JSON for the dashboard --- */
 struct mon_buf {
