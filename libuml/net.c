@@ -3,14 +3,17 @@
  * kernel/net/inet and the sunrpc transports on it.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uml.h"
 #include "uml/inet.h"
+#include "uml/inet_sock.h"
 #include "uml/nfs3.h"
 #include "uml/svc.h"
 
@@ -199,4 +202,201 @@ int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_n
 	l->net_tcp = sl.inet_tcp;
 	l->net_udp = sl.inet_udp;
 	return 0;
+}
+
+/* --- sockets --- */
+
+_Static_assert(UML_POLLIN == INET_POLLIN && UML_POLLOUT == INET_POLLOUT &&
+		   UML_POLLERR == INET_POLLERR && UML_POLLHUP == INET_POLLHUP &&
+		   UML_POLLNVAL == INET_POLLNVAL,
+	       "uml.h and the stack agree on poll's bits");
+_Static_assert(UML_SO_NONBLOCK == (int)INET_SO_NONBLOCK && UML_SO_ERROR == (int)INET_SO_ERROR,
+	       "uml.h and the stack agree on the options");
+_Static_assert(sizeof(struct uml_pollfd) == sizeof(struct inet_pollfd) &&
+		   offsetof(struct uml_pollfd, revents) == offsetof(struct inet_pollfd, revents),
+	       "a uml_pollfd is passed as an inet_pollfd");
+_Static_assert(UML_MSG_DONTWAIT == INET_MSG_DONTWAIT, "send and receive flags pass as they are");
+
+/*
+ * The only place that reads or writes a socket address: when IPv6 comes,
+ * these two learn AF_INET6 and the calls above them do not change.
+ */
+static int addr_in(const struct sockaddr *sa, unsigned len, uint32_t *addr, uint16_t *port)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+	if (!sa || len < sizeof(sa_family_t))
+		return -EFAULT;
+	if (sa->sa_family != AF_INET)
+		return -EAFNOSUPPORT; /* AF_INET6 too, until the stack speaks it */
+	if (len < sizeof(*in))
+		return -EINVAL;
+	*addr = ntohl(in->sin_addr.s_addr);
+	*port = ntohs(in->sin_port);
+	return 0;
+}
+
+/* @addr:@port into @sa (NULL: nowhere), cut to *@len; *@len becomes the whole length. */
+static int addr_out(uint32_t addr, uint16_t port, struct sockaddr *sa, unsigned *len)
+{
+	struct sockaddr_in in = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
+
+	if (!sa)
+		return 0;
+	if (!len)
+		return -EFAULT;
+	memcpy(sa, &in, *len < sizeof(in) ? *len : sizeof(in));
+	*len = sizeof(in);
+	return 0;
+}
+
+int uml_socket(int domain, int type, unsigned flags)
+{
+	if (domain != AF_INET)
+		return -EAFNOSUPPORT;
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return -EINVAL;
+	if (flags & ~UML_SOCK_NONBLOCK)
+		return -EINVAL;
+	return inet_socket(type == SOCK_STREAM ? INET_SOCK_STREAM : INET_SOCK_DGRAM,
+			   flags & UML_SOCK_NONBLOCK ? INET_SOCK_NONBLOCK : 0);
+}
+
+int uml_bind(int fd, const struct sockaddr *sa, unsigned len)
+{
+	uint32_t addr;
+	uint16_t port;
+	int err = addr_in(sa, len, &addr, &port);
+
+	return err ? err : inet_sock_bind(fd, addr, port);
+}
+
+int uml_listen(int fd, int backlog)
+{
+	return inet_sock_listen(fd, backlog);
+}
+
+int uml_accept(int fd, struct sockaddr *sa, unsigned *len, unsigned flags)
+{
+	uint32_t addr;
+	uint16_t port;
+	int nfd;
+
+	if (flags & ~UML_SOCK_NONBLOCK)
+		return -EINVAL;
+	if (sa && !len)
+		return -EFAULT;
+	nfd =
+	    inet_sock_accept(fd, &addr, &port, flags & UML_SOCK_NONBLOCK ? INET_SOCK_NONBLOCK : 0);
+	if (nfd >= 0)
+		addr_out(addr, port, sa, len);
+	return nfd;
+}
+
+int uml_connect(int fd, const struct sockaddr *sa, unsigned len, int timeout_ms)
+{
+	uint32_t addr;
+	uint16_t port;
+	int err = addr_in(sa, len, &addr, &port);
+
+	return err ? err : inet_sock_connect(fd, addr, port, timeout_ms);
+}
+
+ssize_t uml_send(int fd, const void *buf, size_t len, unsigned flags)
+{
+	return inet_sock_send(fd, buf, len, flags);
+}
+
+ssize_t uml_sendto(int fd, const void *buf, size_t len, unsigned flags, const struct sockaddr *to,
+		   unsigned tolen)
+{
+	uint32_t addr = 0;
+	uint16_t port = 0;
+	int err = to ? addr_in(to, tolen, &addr, &port) : 0;
+
+	if (err)
+		return err;
+	if (to && (!addr || !port))
+		return -EDESTADDRREQ;
+	return inet_sock_sendto(fd, buf, len, flags, addr, port);
+}
+
+ssize_t uml_recv(int fd, void *buf, size_t len, unsigned flags)
+{
+	return inet_sock_recv(fd, buf, len, flags);
+}
+
+ssize_t uml_recvfrom(int fd, void *buf, size_t len, unsigned flags, struct sockaddr *from,
+		     unsigned *fromlen)
+{
+	uint32_t addr = 0;
+	uint16_t port = 0;
+	ssize_t n;
+
+	if (from && !fromlen)
+		return -EFAULT;
+	n = inet_sock_recvfrom(fd, buf, len, flags, &addr, &port);
+	if (n >= 0)
+		addr_out(addr, port, from, fromlen);
+	return n;
+}
+
+int uml_shutdown(int fd, int how)
+{
+	static const unsigned bits[] = {[SHUT_RD] = INET_SHUT_RD,
+					[SHUT_WR] = INET_SHUT_WR,
+					[SHUT_RDWR] = INET_SHUT_RD | INET_SHUT_WR};
+
+	if (how < 0 || (size_t)how >= sizeof(bits) / sizeof(bits[0]))
+		return -EINVAL;
+	return inet_sock_shutdown(fd, bits[how]);
+}
+
+int uml_close(int fd)
+{
+	return inet_sock_close(fd);
+}
+
+int uml_getsockname(int fd, struct sockaddr *sa, unsigned *len)
+{
+	uint32_t addr;
+	uint16_t port;
+	int err;
+
+	if (!sa || !len)
+		return -EFAULT;
+	err = inet_sock_name(fd, &addr, &port);
+	return err ? err : addr_out(addr, port, sa, len);
+}
+
+int uml_getpeername(int fd, struct sockaddr *sa, unsigned *len)
+{
+	uint32_t addr;
+	uint16_t port;
+	int err;
+
+	if (!sa || !len)
+		return -EFAULT;
+	err = inet_sock_peer(fd, &addr, &port);
+	return err ? err : addr_out(addr, port, sa, len);
+}
+
+int uml_setsockopt(int fd, enum uml_sockopt opt, int value)
+{
+	return inet_sock_setopt(fd, (enum inet_sockopt)opt, value);
+}
+
+int uml_getsockopt(int fd, enum uml_sockopt opt, int *value)
+{
+	if (!value)
+		return -EFAULT;
+	return inet_sock_getopt(fd, (enum inet_sockopt)opt, value);
+}
+
+int uml_poll(struct uml_pollfd *fds, unsigned nfds, int timeout_ms)
+{
+	if (!fds && nfds)
+		return -EFAULT;
+	return inet_sock_poll((struct inet_pollfd *)fds, nfds, timeout_ms);
 }
