@@ -87,6 +87,11 @@ static int if_parse(const char *tap, const char *cidr, const char *gateway,
 	return 0;
 }
 
+int uml_net_init(size_t buffers)
+{
+	return inet_init(buffers);
+}
+
 int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
 		     size_t errlen)
 {

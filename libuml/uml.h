@@ -446,6 +446,13 @@ int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char 
 /* The interfaces a machine may have. */
 #define UML_NET_IFS_MAX 4
 /*
+ * Make the machine's stack with at most @buffers bytes of packet buffers
+ * (0: 4 MiB), before the first uml_net_if_add, which makes it with the
+ * default otherwise; once made, later calls change nothing. 0, -ENODEV
+ * (no machine), -ENOMEM.
+ */
+int uml_net_init(size_t buffers);
+/*
  * What uml_net_if_add would say of its arguments, without a machine (for
  * a configuration's parser): 0, or -EINVAL with the bad word in @err.
  */

@@ -685,8 +685,17 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 		int64_t left = -1;
 
 		ready = poll_scan(fds, nfds, fl, NULL);
-		if (ready || timeout_ms == 0)
+		if (ready || timeout_ms == 0) {
+			/*
+			 * An event loop on a kernel thread that always finds work
+			 * would never block, and starve its CPU's other threads --
+			 * the receive thread among them, whose ACKs free the room it
+			 * waits for. A yield with nothing else runnable is a few loads.
+			 */
+			if (kthread_self())
+				kthread_yield();
 			break;
+		}
 		if (timeout_ms > 0) {
 			uint64_t now = host_mono_ns();
 
