@@ -67,7 +67,8 @@ FUZZ_REPLAY := $(patsubst %,$(O)/t/fuzz-%.t,$(FUZZ_NAMES))
 UMLMON_SRC := $(sort $(wildcard tools/umlmon/*.c))
 UMLMON_OBJ := $(patsubst %.c,$(O)/%.o,$(UMLMON_SRC))
 TOOLS	   := $(O)/umlnfsd $(O)/umlfsck $(O)/umlmon $(O)/examples/nfscp \
-	      $(O)/examples/uiview $(O)/examples/uimail $(O)/examples/uimon
+	      $(O)/examples/uiview $(O)/examples/uimail $(O)/examples/uimon \
+	      $(O)/examples/echod
 # Drivers of the t/nfs tests that link the kernel.
 NFS_DRIVERS := $(O)/t/nfsclnt-drive $(O)/t/inet-drive
 MOD_SRC	   := $(sort $(wildcard mod_umlconf/*.c))

@@ -3,14 +3,17 @@
  * kernel/net/inet and the sunrpc transports on it.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uml.h"
 #include "uml/inet.h"
+#include "uml/inet_sock.h"
 #include "uml/nfs3.h"
 #include "uml/svc.h"
 
@@ -146,6 +149,11 @@ static int if_parse(const char *tap, const char *cidr, const char *gateway, cons
 	return cidr6 ? if_parse6(cidr6, gateway6, cfg, err, errlen) : 0;
 }
 
+int uml_net_init(size_t buffers)
+{
+	return inet_init(buffers);
+}
+
 int uml_net_if_check(const char *tap, const char *cidr, const char *gateway, char *err,
 		     size_t errlen)
 {
@@ -278,4 +286,222 @@ int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_n
 	l->net_tcp = sl.inet_tcp;
 	l->net_udp = sl.inet_udp;
 	return 0;
+}
+
+/* --- sockets --- */
+
+_Static_assert(UML_POLLIN == INET_POLLIN && UML_POLLOUT == INET_POLLOUT &&
+		   UML_POLLERR == INET_POLLERR && UML_POLLHUP == INET_POLLHUP &&
+		   UML_POLLNVAL == INET_POLLNVAL,
+	       "uml.h and the stack agree on poll's bits");
+_Static_assert(UML_SO_NONBLOCK == (int)INET_SO_NONBLOCK && UML_SO_ERROR == (int)INET_SO_ERROR,
+	       "uml.h and the stack agree on the options");
+_Static_assert(sizeof(struct uml_pollfd) == sizeof(struct inet_pollfd) &&
+		   offsetof(struct uml_pollfd, revents) == offsetof(struct inet_pollfd, revents),
+	       "a uml_pollfd is passed as an inet_pollfd");
+_Static_assert(UML_MSG_DONTWAIT == INET_MSG_DONTWAIT, "send and receive flags pass as they are");
+
+/*
+ * The only place that reads or writes a socket address: sockaddr_in and
+ * sockaddr_in6 to the stack's endpoints (IPv4 v4-mapped) and back.
+ */
+static int addr_in(const struct sockaddr *sa, unsigned len, struct inet_endpoint *ep)
+{
+	if (!sa || len < sizeof(sa_family_t))
+		return -EFAULT;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		if (len < sizeof(*in))
+			return -EINVAL;
+		ep->addr = inet_addr_from_v4(ntohl(in->sin_addr.s_addr));
+		ep->port = ntohs(in->sin_port);
+		ep->family = INET_AF_INET;
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		if (len < sizeof(*in6))
+			return -EINVAL;
+		memcpy(ep->addr.a, &in6->sin6_addr, 16);
+		ep->port = ntohs(in6->sin6_port);
+		ep->family = INET_AF_INET6;
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+/* @ep into @sa (NULL: nowhere), cut to *@len; *@len becomes the whole length. */
+static int addr_out(const struct inet_endpoint *ep, struct sockaddr *sa, unsigned *len)
+{
+	struct sockaddr_in in = {.sin_family = AF_INET,
+				 .sin_port = htons(ep->port),
+				 .sin_addr.s_addr = htonl(inet_addr_v4(&ep->addr))};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(ep->port)};
+	const void *from = &in;
+	unsigned n = sizeof(in);
+
+	if (!sa)
+		return 0;
+	if (!len)
+		return -EFAULT;
+	if (ep->family == INET_AF_INET6) {
+		memcpy(&in6.sin6_addr, ep->addr.a, 16);
+		from = &in6;
+		n = sizeof(in6);
+	}
+	memcpy(sa, from, *len < n ? *len : n);
+	*len = n;
+	return 0;
+}
+
+int uml_socket(int domain, int type, unsigned flags)
+{
+	unsigned f = 0;
+
+	if (domain != AF_INET && domain != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return -EINVAL;
+	if (flags & ~UML_SOCK_NONBLOCK)
+		return -EINVAL;
+	if (flags & UML_SOCK_NONBLOCK)
+		f |= INET_SOCK_NONBLOCK;
+	if (domain == AF_INET6)
+		f |= INET_SOCK_INET6;
+	return inet_socket(type == SOCK_STREAM ? INET_SOCK_STREAM : INET_SOCK_DGRAM, f);
+}
+
+int uml_bind(int fd, const struct sockaddr *sa, unsigned len)
+{
+	struct inet_endpoint ep;
+	int err = addr_in(sa, len, &ep);
+
+	return err ? err : inet_sock_bind(fd, &ep);
+}
+
+int uml_listen(int fd, int backlog)
+{
+	return inet_sock_listen(fd, backlog);
+}
+
+int uml_accept(int fd, struct sockaddr *sa, unsigned *len, unsigned flags)
+{
+	struct inet_endpoint ep;
+	int nfd;
+
+	if (flags & ~UML_SOCK_NONBLOCK)
+		return -EINVAL;
+	if (sa && !len)
+		return -EFAULT;
+	nfd = inet_sock_accept(fd, &ep, flags & UML_SOCK_NONBLOCK ? INET_SOCK_NONBLOCK : 0);
+	if (nfd >= 0)
+		addr_out(&ep, sa, len);
+	return nfd;
+}
+
+int uml_connect(int fd, const struct sockaddr *sa, unsigned len, int timeout_ms)
+{
+	struct inet_endpoint ep;
+	int err = addr_in(sa, len, &ep);
+
+	return err ? err : inet_sock_connect(fd, &ep, timeout_ms);
+}
+
+ssize_t uml_send(int fd, const void *buf, size_t len, unsigned flags)
+{
+	return inet_sock_send(fd, buf, len, flags);
+}
+
+ssize_t uml_sendto(int fd, const void *buf, size_t len, unsigned flags, const struct sockaddr *to,
+		   unsigned tolen)
+{
+	struct inet_endpoint ep;
+	int err;
+
+	if (!to)
+		return inet_sock_sendto(fd, buf, len, flags, NULL);
+	err = addr_in(to, tolen, &ep);
+	if (err)
+		return err;
+	if (!ep.port)
+		return -EDESTADDRREQ;
+	return inet_sock_sendto(fd, buf, len, flags, &ep);
+}
+
+ssize_t uml_recv(int fd, void *buf, size_t len, unsigned flags)
+{
+	return inet_sock_recv(fd, buf, len, flags);
+}
+
+ssize_t uml_recvfrom(int fd, void *buf, size_t len, unsigned flags, struct sockaddr *from,
+		     unsigned *fromlen)
+{
+	struct inet_endpoint ep;
+	ssize_t n;
+
+	if (from && !fromlen)
+		return -EFAULT;
+	n = inet_sock_recvfrom(fd, buf, len, flags, &ep);
+	if (n >= 0)
+		addr_out(&ep, from, fromlen);
+	return n;
+}
+
+int uml_shutdown(int fd, int how)
+{
+	static const unsigned bits[] = {[SHUT_RD] = INET_SHUT_RD,
+					[SHUT_WR] = INET_SHUT_WR,
+					[SHUT_RDWR] = INET_SHUT_RD | INET_SHUT_WR};
+
+	if (how < 0 || (size_t)how >= sizeof(bits) / sizeof(bits[0]))
+		return -EINVAL;
+	return inet_sock_shutdown(fd, bits[how]);
+}
+
+int uml_close(int fd)
+{
+	return inet_sock_close(fd);
+}
+
+int uml_getsockname(int fd, struct sockaddr *sa, unsigned *len)
+{
+	struct inet_endpoint ep;
+	int err;
+
+	if (!sa || !len)
+		return -EFAULT;
+	err = inet_sock_name(fd, &ep);
+	return err ? err : addr_out(&ep, sa, len);
+}
+
+int uml_getpeername(int fd, struct sockaddr *sa, unsigned *len)
+{
+	struct inet_endpoint ep;
+	int err;
+
+	if (!sa || !len)
+		return -EFAULT;
+	err = inet_sock_peer(fd, &ep);
+	return err ? err : addr_out(&ep, sa, len);
+}
+
+int uml_setsockopt(int fd, enum uml_sockopt opt, int value)
+{
+	return inet_sock_setopt(fd, (enum inet_sockopt)opt, value);
+}
+
+int uml_getsockopt(int fd, enum uml_sockopt opt, int *value)
+{
+	if (!value)
+		return -EFAULT;
+	return inet_sock_getopt(fd, (enum inet_sockopt)opt, value);
+}
+
+int uml_poll(struct uml_pollfd *fds, unsigned nfds, int timeout_ms)
+{
+	if (!fds && nfds)
+		return -EFAULT;
+	return inet_sock_poll((struct inet_pollfd *)fds, nfds, timeout_ms);
 }

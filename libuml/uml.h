@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -445,6 +446,13 @@ int uml_net_if_add(const char *tap, const char *cidr, const char *gateway, char 
 /* The interfaces a machine may have. */
 #define UML_NET_IFS_MAX 4
 /*
+ * Make the machine's stack with at most @buffers bytes of packet buffers
+ * (0: 4 MiB), before the first uml_net_if_add, which makes it with the
+ * default otherwise; once made, later calls change nothing. 0, -ENODEV
+ * (no machine), -ENOMEM.
+ */
+int uml_net_init(size_t buffers);
+/*
  * What uml_net_if_add would say of its arguments, without a machine (for
  * a configuration's parser): 0, or -EINVAL with the bad word in @err.
  */
@@ -484,6 +492,109 @@ size_t uml_net_tcp_table(char *buf, size_t size);
 /* The IPv6 sockets (and those on ::, of both families) as Linux's /proc/net/tcp6. */
 size_t uml_net_tcp6_table(char *buf, size_t size);
 size_t uml_net_snmp(char *buf, size_t size);
+
+/* --- sockets on the machine's own network --- */
+
+/*
+ * BSD sockets on the machine's stack (uml_net_if_add, uml_net_if_start),
+ * for kernel threads and plain host threads alike. A descriptor is a small
+ * int of this process (not a host fd: pass it to these calls only); the
+ * socket lives in the machine and is closed by uml_reap if the process
+ * dies. An AF_INET socket takes and gives struct sockaddr_in, an AF_INET6
+ * socket struct sockaddr_in6 -- both families, as Linux's by default: its
+ * IPv4 peers are v4-mapped, ::ffff:a.b.c.d, and :: binds every address of
+ * either; an address of the other family says -EAFNOSUPPORT (an IPv6 one
+ * needs uml_net_if_add6). Errors are negative errnos, never errno: -EBADF
+ * (not a descriptor), -EFAULT (a NULL or short address), -EAFNOSUPPORT,
+ * -EOPNOTSUPP (a call the type has not: listen on UDP), and each call's own.
+ * Blocking calls wait without spinning, and a kernel thread that waits
+ * lets the others of its CPU run.
+ */
+struct sockaddr;
+#define UML_SOCK_NONBLOCK 0x1 /* uml_socket, uml_accept: calls never wait (-EAGAIN) */
+#define UML_MSG_DONTWAIT  0x1 /* uml_send/recv: this call does not wait */
+/*
+ * A socket: @domain AF_INET or AF_INET6, @type SOCK_STREAM (TCP) or
+ * SOCK_DGRAM (UDP).
+ * Its descriptor (>= 0), -EINVAL, -EMFILE (65536 open), -ENOMEM, -ENODEV
+ * (no network: uml_net_if_add first).
+ */
+int uml_socket(int domain, int type, unsigned flags);
+/* Port 0: an ephemeral one; 0.0.0.0 or ::, every address. -EADDRINUSE, -EADDRNOTAVAIL. */
+int uml_bind(int fd, const struct sockaddr *addr, unsigned addrlen);
+/* TCP: at most @backlog (1..1024) connections waiting; binds an ephemeral port if unbound. */
+int uml_listen(int fd, int backlog);
+/*
+ * TCP: the next connection's descriptor (@flags: UML_SOCK_NONBLOCK for
+ * it), its peer in @addr (may be NULL; *@addrlen in and out). -EAGAIN
+ * (none, non-blocking or UML_SO_RCVTIMEO passed), -EINVAL (not listening).
+ */
+int uml_accept(int fd, struct sockaddr *addr, unsigned *addrlen, unsigned flags);
+/*
+ * TCP: the handshake, waiting at most @timeout_ms (< 0: no limit); 0,
+ * -ECONNREFUSED, -ETIMEDOUT (given up), -ENETUNREACH, -EISCONN, -EINTR. A
+ * non-blocking socket says -EINPROGRESS; uml_poll's UML_POLLOUT tells when
+ * it is over, and uml_getsockopt(UML_SO_ERROR) how (0 or the -errno).
+ * UDP: the default destination of uml_send.
+ */
+int uml_connect(int fd, const struct sockaddr *addr, unsigned addrlen, int timeout_ms);
+/*
+ * Bytes sent (TCP: queued; a blocking send waits until all are), or
+ * -EAGAIN, -EPIPE (shut down, or reset: -ECONNRESET once first), -ENOTCONN,
+ * -ENOBUFS (the stack's buffers are spent), -EMSGSIZE (UDP, over 65507),
+ * -EDESTADDRREQ (UDP without a destination), -EINTR.
+ */
+ssize_t uml_send(int fd, const void *buf, size_t len, unsigned flags);
+ssize_t uml_sendto(int fd, const void *buf, size_t len, unsigned flags, const struct sockaddr *to,
+		   unsigned tolen);
+/*
+ * Bytes received (UDP: one datagram, cut to @len), 0 at the peer's FIN or
+ * after uml_shutdown(SHUT_RD), -EAGAIN, -ECONNRESET, -ENOTCONN, -EINTR.
+ * @from (may be NULL) gets the sender.
+ */
+ssize_t uml_recv(int fd, void *buf, size_t len, unsigned flags);
+ssize_t uml_recvfrom(int fd, void *buf, size_t len, unsigned flags, struct sockaddr *from,
+		     unsigned *fromlen);
+/* TCP: @how SHUT_RD, SHUT_WR (a FIN after what is queued) or SHUT_RDWR. -ENOTCONN. */
+int uml_shutdown(int fd, int how);
+/* The descriptor is free at once; the connection ends gracefully once no call holds it. */
+int uml_close(int fd);
+/* The local address, and the peer's (-ENOTCONN without one). */
+int uml_getsockname(int fd, struct sockaddr *addr, unsigned *addrlen);
+int uml_getpeername(int fd, struct sockaddr *addr, unsigned *addrlen);
+enum uml_sockopt {
+	UML_SO_NODELAY,	  /* TCP: 1 turns Nagle off */
+	UML_SO_KEEPALIVE, /* TCP: probes after this many idle seconds, 0: off */
+	UML_SO_SNDBUF,	  /* TCP: bytes, 4096..16 MiB, before connect or listen */
+	UML_SO_RCVBUF,
+	UML_SO_RCVTIMEO, /* ms a blocking receive or accept waits at most (< 0: no limit) */
+	UML_SO_SNDTIMEO, /* ms a blocking send waits at most */
+	UML_SO_ERROR,	 /* get only: what ended the connection (a -errno, once), else 0 */
+	UML_SO_NONBLOCK, /* the descriptor's UML_SOCK_NONBLOCK */
+};
+/* -ENOPROTOOPT (an option the type has not), -EINVAL (a bad value). */
+int uml_setsockopt(int fd, enum uml_sockopt opt, int value);
+int uml_getsockopt(int fd, enum uml_sockopt opt, int *value);
+
+/* poll(2)'s bits, with its values. */
+#define UML_POLLIN   0x01 /* data, the peer's FIN, a connection to accept, or an end */
+#define UML_POLLOUT  0x04 /* room to send; a non-blocking connect is over */
+#define UML_POLLERR  0x08 /* an error the next call (or UML_SO_ERROR) reports */
+#define UML_POLLHUP  0x10 /* the connection is over */
+#define UML_POLLNVAL 0x20 /* not a descriptor */
+struct uml_pollfd {
+	int fd; /* < 0: skipped */
+	short events, revents;
+};
+/*
+ * Wait until one of @fds is ready for its events (UML_POLLERR and
+ * UML_POLLHUP always count), or @timeout_ms passes (0: not at all, < 0: no
+ * limit), as poll(2), level-triggered. The number of entries with
+ * revents, 0 at the timeout, -EINTR (a kernel thread interrupted),
+ * -EINVAL (more than 65536), -ENOMEM. A wait costs one hook per socket
+ * for the call, and a socket's event wakes only its own pollers.
+ */
+int uml_poll(struct uml_pollfd *fds, unsigned nfds, int timeout_ms);
 
 /* --- NFS --- */
 

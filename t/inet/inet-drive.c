@@ -16,6 +16,8 @@
  *            sink without its hash, for bench/tcp)
  *   -W PORT  http: "GET /N HTTP/1.1" answered with N bytes of the pattern
  *            (byte i is i % 251) and Connection: close, for curl
+ *   -P PORT  poll: every byte back, as echo, for every connection on one
+ *            kernel thread's uml_poll loop (libuml's sockets; bench/inetconns)
  *   -H PORT  hold: connections held idle by one thread, however many, with
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
@@ -29,15 +31,17 @@
  * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
  * service, closes the queue, prints the counters and exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-H PORT]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-P PORT] [-H PORT]
  *              [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uml.h"
@@ -553,6 +557,144 @@ static int hold_service(void *arg)
 	return 0;
 }
 
+/* ------------------------------------------------------------ poll --- */
+
+static uint16_t poll_port;
+static struct kthread *poll_thread;
+static unsigned npolled;
+
+/*
+ * Echo on one uml_poll loop: the descriptors' table, entry 0 the listener.
+ * What a send could not take waits in the connection's buffer, and the
+ * connection waits for POLLOUT, reading nothing meanwhile.
+ */
+struct pconn {
+	uint8_t *buf; /* what a send did not take, while there is some; else NULL */
+	size_t off, len;
+};
+
+/*
+ * Send @buf[off..len) on @fd: 0 when all went, 1 when the rest was kept in
+ * @c to wait for room, or -errno. An idle connection holds no buffer.
+ */
+static int pconn_send(int fd, struct pconn *c, const uint8_t *buf, size_t off, size_t len)
+{
+	while (off < len) {
+		ssize_t n = uml_send(fd, buf + off, len - off, 0);
+
+		if (n == -EAGAIN) {
+			uint8_t *rest = c->buf == buf ? c->buf : malloc(len - off);
+
+			if (!rest)
+				return -ENOMEM;
+			if (rest != buf)
+				memcpy(rest, buf + off, len - off);
+			c->buf = rest;
+			c->off = rest == buf ? off : 0;
+			c->len = rest == buf ? len : len - off;
+			return 1;
+		}
+		if (n < 0)
+			return (int)n;
+		off += (size_t)n;
+	}
+	if (c->buf == buf) {
+		free(c->buf);
+		c->buf = NULL;
+	}
+	return 0;
+}
+
+/* Connection @fd is ready: false when it is over. */
+static bool pconn_serve(struct uml_pollfd *p, struct pconn *c)
+{
+	static uint8_t in[DRIVE_RR_SIZE * 64];
+	int r = c->buf ? pconn_send(p->fd, c, c->buf, c->off, c->len) : 0;
+
+	while (r == 0) {
+		ssize_t n = uml_recv(p->fd, in, sizeof(in), 0);
+
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n == 0)
+				uml_shutdown(p->fd, SHUT_WR);
+			return false;
+		}
+		r = pconn_send(p->fd, c, in, 0, (size_t)n);
+	}
+	if (r < 0)
+		return false;
+	p->events = r ? UML_POLLOUT : UML_POLLIN;
+	return true;
+}
+
+static int poll_service(void *arg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(poll_port)};
+	struct uml_pollfd *pfd = NULL;
+	struct pconn *pc = NULL;
+	unsigned cap = 0;
+	int l = uml_socket(AF_INET, SOCK_STREAM, UML_SOCK_NONBLOCK), err = l < 0 ? l : 0;
+
+	(void)arg;
+	if (!err && !(err = uml_bind(l, (struct sockaddr *)&a, sizeof(a))))
+		err = uml_listen(l, DRIVE_BACKLOG);
+	if (err) {
+		fprintf(stderr, "inet-drive: poll on port %u: %s\n", poll_port, strerror(-err));
+		exit(1);
+	}
+	npolled = 1;
+	for (;;) {
+		int ready;
+
+		if (npolled >= cap) {
+			unsigned c = cap ? 2 * cap : 1024;
+			struct uml_pollfd *np = realloc(pfd, c * sizeof(*np));
+			struct pconn *nc = np ? realloc(pc, c * sizeof(*nc)) : NULL;
+
+			if (np)
+				pfd = np;
+			if (!nc)
+				break;
+			pc = nc;
+			cap = c;
+			pfd[0] = (struct uml_pollfd){.fd = l, .events = UML_POLLIN};
+		}
+		ready = uml_poll(pfd, npolled, -1);
+		if (ready < 0)
+			break;
+		for (unsigned i = npolled; i-- > 1;) {
+			if (!pfd[i].revents || pconn_serve(&pfd[i], &pc[i]))
+				continue;
+			uml_close(pfd[i].fd);
+			free(pc[i].buf);
+			npolled--;
+			pfd[i] = pfd[npolled];
+			pc[i] = pc[npolled];
+		}
+		while (pfd[0].revents && npolled < cap) {
+			int fd = uml_accept(l, NULL, NULL, UML_SOCK_NONBLOCK);
+
+			if (fd < 0)
+				break;
+			pc[npolled] = (struct pconn){0};
+			uml_setsockopt(fd, UML_SO_NODELAY, 1);
+			pfd[npolled++] = (struct uml_pollfd){.fd = fd, .events = UML_POLLIN};
+		}
+	}
+	while (npolled > 1) {
+		npolled--;
+		uml_close(pfd[npolled].fd);
+		free(pc[npolled].buf);
+	}
+	uml_close(l);
+	npolled = 0;
+	free(pfd);
+	free(pc);
+	return 0;
+}
+
 /* ------------------------------------------------------------- UDP --- */
 
 static int echo_service(void *arg)
@@ -597,6 +739,7 @@ static void print_status(void)
 	}
 	printf("drive_conns %u\n", nconns);
 	printf("drive_held %u\n", nheld);
+	printf("drive_polled %u\n", npolled ? npolled - 1 : 0);
 	{
 		struct mm_stats st;
 
@@ -619,12 +762,15 @@ static void stop(void)
 	kthread_interrupt(echo_thread);
 	if (hold_thread)
 		kthread_interrupt(hold_thread);
+	if (poll_thread)
+		kthread_interrupt(poll_thread);
 	for (size_t i = 0; i < NSERVICES; i++)
 		if (services[i].listener)
 			kthread_interrupt(services[i].thread);
 	for (struct conn *c = conns; c; c = c->next)
 		kthread_interrupt(c->thread);
-	for (int ms = 0; (nconns || nlisteners || nheld) && ms < DRIVE_STOP_WAIT; ms += 10)
+	for (int ms = 0; (nconns || nlisteners || nheld || npolled) && ms < DRIVE_STOP_WAIT;
+	     ms += 10)
 		kthread_sleep_ns(10 * 1000 * 1000);
 	if (nconns || nlisteners)
 		fprintf(stderr, "inet-drive: %u connections, %u listeners did not finish\n", nconns,
@@ -670,8 +816,8 @@ static int control_main(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-			"[-W PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP ADDR/PREFIX "
-			"UDP_PORT [MAC]\n");
+			"[-W PORT] [-P PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP "
+			"ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -699,7 +845,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:6:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:P:m:b:6:")) != -1) {
 		size_t i;
 
 		if (opt == '6') {
@@ -713,6 +859,10 @@ int main(int argc, char **argv)
 		}
 		if (opt == 'H') {
 			hold_port = (uint16_t)number(optarg, 1, 65535);
+			continue;
+		}
+		if (opt == 'P') {
+			poll_port = (uint16_t)number(optarg, 1, 65535);
 			continue;
 		}
 		if (opt == 'm') {
@@ -759,6 +909,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		kthread_detach(hold_thread);
+	}
+	if (poll_port) {
+		if ((err = kthread_create(&poll_thread, "poll", SCHED_PRIO_DEFAULT, poll_service,
+					  NULL))) {
+			fprintf(stderr, "inet-drive: poll: %s\n", strerror(-err));
+			return 1;
+		}
+		kthread_detach(poll_thread);
 	}
 	for (size_t i = 0; i < NSERVICES; i++) {
 		if (services[i].port && (err = service_start(&services[i]))) {

@@ -18,6 +18,7 @@
 
 #include "uml/host.h"
 #include "uml/siphash.h"
+#include "sock_poll.h"
 #include "tcp.h"
 
 #define EPHEMERAL_LO 49152u
@@ -106,6 +107,8 @@ static void user_del_locked(struct tcp_sock *s)
 	s->uprev = NULL;
 	s->user = false;
 	s->owner = 0;
+	/* Only a dead process's poll can still be hooked here (socket.c holds what it polls). */
+	s->pollers = NULL;
 }
 
 struct tcp_sock *tcp_lookup_locked(const struct inet_addr *laddr, uint16_t lport,
@@ -214,6 +217,8 @@ static void free_locked(struct tcp_sock *s)
 void tcp_wake(struct tcp_sock *s)
 {
 	kwait_wake(&s->wq, INT32_MAX);
+	if (s->pollers)
+		inet_poll_wake(s->pollers, tcp_poll_locked(s));
 }
 
 void tcp_set_state(struct tcp_sock *s, enum tcp_state st)

@@ -133,6 +133,7 @@ struct tcp_sock {
 	int err;	 /* what ended it (-ECONNRESET, -ECONNREFUSED, -ETIMEDOUT), reported once */
 	bool err_pipe;	 /* after the reset was reported, sends say -EPIPE */
 	struct kwait wq; /* every waiter of this socket: readers, writers, accept, connect */
+	struct inet_pollent *pollers; /* the poll calls waiting on it (sock_poll.h) */
 
 	/* listener */
 	uint32_t backlog;

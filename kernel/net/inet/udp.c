@@ -29,6 +29,7 @@
 
 #include "uml/host.h"
 #include "inet_internal.h"
+#include "sock_poll.h"
 
 #define UDP_MAX_PAYLOAD (IPV4_MAX_LEN - IPV4_HLEN - UDP_HLEN)
 #define EPHEMERAL_LO	49152u
@@ -43,6 +44,7 @@ struct udp_sock {
 	struct udp_sock *unext, **uprev; /* on inet.udp_users */
 	struct kwait wq;		 /* wq.lock guards rq */
 	struct pkb_queue rq;		 /* datagrams, payload at pkb_data, sender in saddr/sport */
+	struct inet_pollent *pollers;	 /* poll calls waiting on it; guarded by inet.lock */
 };
 _Static_assert(sizeof(struct udp_sock) <= 128, "udp_sock grew past its cache's objects");
 
@@ -135,8 +137,10 @@ void udp_input(struct netif *nif, struct pkb *p)
 		if (!full)
 			pkb_queue_put(&s->rq, p);
 		spin_unlock(&s->wq.lock);
-		if (!full)
+		if (!full) {
 			kwait_wake(&s->wq, 1);
+			inet_poll_wake(s->pollers, INET_POLLIN);
+		}
 		spin_unlock(&inet_stack->lock);
 		if (full) {
 			inet_count(INET_MIB_UDP_RCVBUF_ERRORS);
@@ -378,6 +382,19 @@ ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_a
 		*sport = p->sport;
 	pkb_free(p);
 	return (ssize_t)n;
+}
+
+unsigned udp_poll_locked(struct udp_sock *s, struct inet_pollent *e)
+{
+	bool in;
+
+	if (e)
+		inet_poll_hook(&s->pollers, e);
+	spin_lock(&s->wq.lock);
+	in = s->rq.head != NULL;
+	spin_unlock(&s->wq.lock);
+	/* A datagram goes out whenever it fits the stack's budget: there is no send queue. */
+	return INET_POLLOUT | (in ? INET_POLLIN : 0);
 }
 
 /* Off the tables (nothing is delivered to it after), its datagrams and itself freed. */

@@ -1,0 +1,294 @@
+/*
+ * echod: an echo server on the machine's own network, one kernel thread
+ * and one uml_poll loop for every connection -- how an application uses
+ * libuml's sockets.
+ *
+ *   echod [-p PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX
+ *
+ * Boots a machine of -m MiB (128) whose stack may hold -b MiB of packet
+ * buffers (64: every connection's send and receive buffers fill when
+ * clients send more than they read), gives it interface TAP (the host's TAP
+ * device, made by this process if it does not exist) with ADDR/PREFIX,
+ * and echoes every byte each TCP client sends on PORT (7) until its FIN,
+ * and every UDP datagram to PORT back to its sender. Prints "ready" once
+ * it serves; SIGINT or SIGTERM stops it, closing every connection, and it
+ * prints "connections N bytes N" as it exits.
+ *
+ * A connection whose echo does not fit the send buffer keeps the rest and
+ * waits for UML_POLLOUT, not reading more meanwhile: a client that sends
+ * and never reads holds at most one buffer of the server's memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "uml.h"
+
+#define ECHOD_BUF     (16u << 10)
+#define ECHOD_BACKLOG 1024
+
+/* A connection; pending: bytes read and not yet echoed, at out[off..len). */
+struct conn {
+	int fd;
+	char *out; /* ECHOD_BUF bytes while something is pending, else NULL */
+	size_t off, len;
+};
+
+static struct {
+	uint16_t port;
+	uml_thread_t *thread; /* the loop */
+	volatile bool done;   /* the loop closed everything (both on this CPU) */
+	uml_net_queue_t *queue;
+	unsigned long long conns, bytes;
+} echod = {.port = 7};
+
+/* The loop's table: pollfd i and conn i go together; 0 is the listener, 1 the UDP socket. */
+static struct uml_pollfd *pfd;
+static struct conn *conn;
+static unsigned n, cap;
+
+static int add(int fd, short events)
+{
+	if (n == cap) {
+		unsigned c = cap ? 2 * cap : 64;
+		struct uml_pollfd *p = realloc(pfd, c * sizeof(*p));
+		struct conn *k = p ? realloc(conn, c * sizeof(*k)) : NULL;
+
+		if (p)
+			pfd = p;
+		if (!k)
+			return -ENOMEM;
+		conn = k;
+		cap = c;
+	}
+	pfd[n] = (struct uml_pollfd){.fd = fd, .events = events};
+	conn[n] = (struct conn){.fd = fd};
+	n++;
+	return 0;
+}
+
+/* Close connection @i; the last one takes its place. */
+static void drop(unsigned i)
+{
+	uml_close(conn[i].fd);
+	free(conn[i].out);
+	n--;
+	pfd[i] = pfd[n];
+	conn[i] = conn[n];
+}
+
+/* Echo what is pending on @c: 0 when all went, 1 when some waits for room, or -errno. */
+static int flush(struct conn *c)
+{
+	while (c->off < c->len) {
+		ssize_t w = uml_send(c->fd, c->out + c->off, c->len - c->off, 0);
+
+		if (w == -EAGAIN)
+			return 1;
+		if (w < 0)
+			return (int)w;
+		c->off += (size_t)w;
+		echod.bytes += (unsigned long long)w;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->off = c->len = 0;
+	return 0;
+}
+
+/* Connection @i is ready: false when it is over. */
+static bool serve(unsigned i)
+{
+	struct conn *c = &conn[i];
+	int r;
+
+	if (c->out) {
+		r = flush(c);
+		if (r)
+			return r > 0;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (!c->out && !(c->out = malloc(ECHOD_BUF)))
+			return false;
+		got = uml_recv(c->fd, c->out, ECHOD_BUF, 0);
+		if (got == -EAGAIN)
+			break;
+		if (got <= 0) {
+			/* The peer's FIN: ours after it (what is queued goes first); or an error.
+			 */
+			if (got == 0)
+				uml_shutdown(c->fd, SHUT_WR);
+			return false;
+		}
+		c->len = (size_t)got;
+		r = flush(c);
+		if (r < 0)
+			return false;
+		if (r > 0)
+			break;
+	}
+	/* Input while nothing is pending; room to send while something is. */
+	pfd[i].events = c->out && c->off < c->len ? UML_POLLOUT : UML_POLLIN;
+	if (!(c->off < c->len)) {
+		free(c->out);
+		c->out = NULL;
+	}
+	return true;
+}
+
+static void accept_all(int l)
+{
+	for (;;) {
+		int fd = uml_accept(l, NULL, NULL, UML_SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return;
+		uml_setsockopt(fd, UML_SO_NODELAY, 1);
+		if (add(fd, UML_POLLIN)) {
+			uml_close(fd);
+			return;
+		}
+		echod.conns++;
+	}
+}
+
+static void udp_echo(int u)
+{
+	static char dgram[65536];
+	struct sockaddr_in from;
+	unsigned flen = sizeof(from);
+	ssize_t got;
+
+	while ((got = uml_recvfrom(u, dgram, sizeof(dgram), 0, (struct sockaddr *)&from, &flen)) >=
+	       0) {
+		uml_sendto(u, dgram, (size_t)got, 0, (struct sockaddr *)&from, flen);
+		flen = sizeof(from);
+	}
+}
+
+static int loop(void *arg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(echod.port)};
+	int l = uml_socket(AF_INET, SOCK_STREAM, UML_SOCK_NONBLOCK);
+	int u = uml_socket(AF_INET, SOCK_DGRAM, UML_SOCK_NONBLOCK);
+	int err = l < 0 ? l : u;
+
+	(void)arg;
+	echod.thread = uml_thread_self();
+	if (err < 0 || (err = uml_bind(l, (struct sockaddr *)&a, sizeof(a))) ||
+	    (err = uml_listen(l, ECHOD_BACKLOG)) ||
+	    (err = uml_bind(u, (struct sockaddr *)&a, sizeof(a))) || (err = add(l, UML_POLLIN)) ||
+	    (err = add(u, UML_POLLIN))) {
+		fprintf(stderr, "echod: port %u: %s\n", echod.port, strerror(-err));
+		exit(1);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		int ready = uml_poll(pfd, n, -1);
+
+		if (ready == -EINTR)
+			break;
+		if (ready < 0) {
+			fprintf(stderr, "echod: poll: %s\n", strerror(-ready));
+			break;
+		}
+		/* From the end: drop() moves the last entry into a slot already seen. */
+		for (unsigned i = n; i-- > 2;)
+			if (pfd[i].revents && !serve(i))
+				drop(i);
+		if (pfd[1].revents)
+			udp_echo(u);
+		if (pfd[0].revents)
+			accept_all(l);
+	}
+	while (n)
+		drop(n - 1);
+	echod.done = true;
+	return 0;
+}
+
+/*
+ * The stop, on a kernel thread of the CPU: the loop ends (its poll says
+ * -EINTR) and closes every socket; the queue closes after, so that their
+ * FINs still go out.
+ */
+static void stop(void *arg)
+{
+	(void)arg;
+	uml_thread_interrupt(echod.thread);
+	while (!echod.done)
+		uml_thread_sleep_ms(1);
+	uml_net_if_stop(echod.queue);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: echod [-p PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct uml_boot_params bp = {.memory = 128u << 20};
+	size_t buffers = 64u << 20;
+	char err[256];
+	sigset_t sigs;
+	int opt, sfd, rc;
+
+	while ((opt = getopt(argc, argv, "p:m:b:")) != -1) {
+		char *end;
+		unsigned long v = strtoul(optarg, &end, 10);
+
+		if (*end || !*optarg)
+			usage();
+		if (opt == 'p' && v >= 1 && v <= 65535)
+			echod.port = (uint16_t)v;
+		else if (opt == 'm' && v >= 8 && v <= 4096)
+			bp.memory = v << 20;
+		else if (opt == 'b' && v >= 1 && v <= 1024)
+			buffers = v << 20;
+		else
+			usage();
+	}
+	if (argc - optind != 2)
+		usage();
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+		perror("echod: signalfd");
+		return 1;
+	}
+	if ((rc = uml_boot(&bp))) {
+		fprintf(stderr, "echod: boot: %s\n", strerror(-rc));
+		return 1;
+	}
+	if ((rc = uml_net_init(buffers))) {
+		fprintf(stderr, "echod: the machine's network: %s\n", strerror(-rc));
+		return 1;
+	}
+	if ((rc = uml_net_if_add(argv[optind], argv[optind + 1], NULL, err, sizeof(err)))) {
+		fprintf(stderr, "echod: %s\n", err);
+		return 1;
+	}
+	if ((rc = uml_cpu_init()) || (rc = uml_net_if_start(argv[optind], &echod.queue)) ||
+	    (rc = uml_thread_create(NULL, "echod", loop, NULL)) ||
+	    (rc = uml_cpu_stop_on_fd(sfd, stop, NULL))) {
+		fprintf(stderr, "echod: %s: %s\n", argv[optind], strerror(-rc));
+		return 1;
+	}
+	uml_cpu_run(true);
+	uml_cpu_exit();
+	printf("connections %llu bytes %llu\n", echod.conns, echod.bytes);
+	return 0;
+}
