@@ -19,6 +19,8 @@
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
  *   -m MIB   the machine's memory (32)      -b MIB  the stack's buffers (4)
+ *   -P       plain frames: the interface without offloads (else it asks the
+ *            host for virtio-net headers, checksum offload and TSO)
  *
  * Prints "ready MAC" once the queue is open, so the test can configure the
  * host's side. Standard input is its control: a line "stat" prints the
@@ -28,7 +30,7 @@
  * service, closes the queue, prints the counters and exits 0.
  *
  *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-H PORT]
- *              [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]
+ *              [-m MIB] [-b MIB] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -667,8 +669,9 @@ static int control_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-			"[-W PORT] [-H PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(stderr,
+		"usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
+		"[-W PORT] [-H PORT] [-m MIB] [-b MIB] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -696,9 +699,13 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:m:b:P")) != -1) {
 		size_t i;
 
+		if (opt == 'P') {
+			cfg.offload = NETIF_OFFLOAD_OFF;
+			continue;
+		}
 		if (opt == 'H') {
 			hold_port = (uint16_t)number(optarg, 1, 65535);
 			continue;

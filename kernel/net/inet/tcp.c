@@ -665,8 +665,9 @@ void tcp_input(struct netif *nif, struct pkb *p)
 
 	inet_count(INET_MIB_TCP_IN_SEGS);
 	if (p->len < TCP_HLEN || (doff = (h[12] >> 4) * 4u) < TCP_HLEN || doff > p->len ||
-	    inet_csum_fold(inet_csum_add(inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len),
-					 h, p->len)) != 0) {
+	    (!p->csum_ok &&
+	     inet_csum_fold(inet_csum_add(
+		 inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len), h, p->len)) != 0)) {
 		seg_count_err(nif);
 		goto drop;
 	}
