@@ -229,6 +229,15 @@ int netif_queue_open_tap(struct netif *nif, struct netif_queue **out);
 int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
 			  void *arg, struct netif_queue **out);
 /*
+ * A hook as a TAP queue with offloads sees the wire (tests): every frame
+ * to @xmit has its virtio-net header (HOST_TAP_VNET_HLEN bytes) in front,
+ * and TCP leaves checksums and cutting to the hook. An interface's hooks
+ * and TAP queues must agree (-EBUSY).
+ */
+int netif_queue_open_hook_vnet(struct netif *nif,
+			       int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+			       struct netif_queue **out);
+/*
  * Start the queue's receive thread on the calling CPU: it reads frames as
  * its watch reports them, runs the interface's timers every 100 ms, and
  * sends a gratuitous ARP as it starts. -EINVAL for a hook queue.

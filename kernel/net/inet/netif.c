@@ -212,6 +212,17 @@ void netif_xmit(struct netif *nif, struct pkb *p)
 	assert(!q || q->vnet || (!p->csum_start && !p->gso_size));
 	if (!q) {
 		err = -ENETDOWN;
+	} else if (q->xmit && q->vnet) {
+		struct vnet_hdr h;
+		uint8_t *hb;
+
+		netif_vnet_tx(p, &h);
+		hb = pkb_push(p, VNET_HLEN);
+		if (hb)
+			netif_vnet_put(hb, &h);
+		err = hb ? q->xmit(q->arg, hb, p->len) : -ENOBUFS;
+		if (!err && p->gso_size)
+			netif_count(&nif->stats.tx_gso, 1);
 	} else if (q->xmit) {
 		err = q->xmit(q->arg, pkb_data(p), p->len);
 	} else if (q->vnet) {
@@ -415,21 +426,37 @@ int netif_queue_open_tap(struct netif *nif, struct netif_queue **out)
 	return err;
 }
 
-int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
-			  void *arg, struct netif_queue **out)
+static int open_hook(struct netif *nif, bool vnet,
+		     int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+		     struct netif_queue **out)
 {
 	int err;
 
-	/* A hook takes plain frames: none that leaves its checksum or its cutting to a host. */
-	if (!offload_settle(nif, NETIF_VNET_OFF))
+	/* A plain hook takes no frame that leaves its checksum or its cutting to a host. */
+	if (!offload_settle(nif, vnet ? NETIF_VNET_ON : NETIF_VNET_OFF))
 		return -EBUSY;
 	err = queue_new(nif, -1, false, out);
+	if (!err)
+		(*out)->vnet = vnet;
 
 	if (!err) {
 		(*out)->xmit = xmit;
 		(*out)->arg = arg;
 	}
 	return err;
+}
+
+int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
+			  void *arg, struct netif_queue **out)
+{
+	return open_hook(nif, false, xmit, arg, out);
+}
+
+int netif_queue_open_hook_vnet(struct netif *nif,
+			       int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+			       struct netif_queue **out)
+{
+	return open_hook(nif, true, xmit, arg, out);
 }
 
 /*
