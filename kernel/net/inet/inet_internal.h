@@ -42,8 +42,10 @@
 #define INET_HEADROOM 64 /* Ethernet + IPv4 + UDP headers, rounded up */
 #define INET_PKB_CAP  (INET_HEADROOM + 14 + INET_MTU_MAX + 32)
 /*
- * The largest buffer: a frame of an IPv4 datagram of 64 KiB. A TSO segment
- * is cut to fit one 64 KiB kmalloc block with its headroom (tcp_output.c).
+ * The largest buffer (pkb_alloc refuses more): a frame of an IPv4 datagram
+ * of 64 KiB. A TSO segment is cut to fit one 64 KiB kmalloc block with its
+ * headroom (tcp_output.c); a segment the host coalesced takes the block
+ * its length needs (netif.c), 128 KiB past 64 KiB less the headers.
  */
 #define INET_PKB_BIG (INET_HEADROOM + 14 + 65535)
 struct pkb {

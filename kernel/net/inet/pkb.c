@@ -46,7 +46,7 @@ struct pkb *pkb_alloc(size_t cap)
 		for (truesize = PAGE_SIZE; truesize < want; truesize <<= 1)
 			;
 
-	if (cap > IPV4_MAX_LEN + INET_HEADROOM + ETH_HLEN)
+	if (cap > INET_PKB_BIG)
 		goto fail;
 	/*
 	 * Allocate, own, then charge: a death in the allocation (its lock
