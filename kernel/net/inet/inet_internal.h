@@ -117,6 +117,7 @@ struct netif_queue {
 	void *arg;
 	struct kthread *rx; /* joined by netif_queue_close */
 	struct pkb *spare;  /* a buffer to read the next frame into */
+	struct pkb *bigp;   /* vnet: one to read a segment of many MSS into in place */
 	volatile int stop;
 };
 

@@ -39,6 +39,8 @@
 /* A queue's room past the slab buffer: a whole datagram of 64 KiB, and a byte to see more. */
 #define NETIF_SMALL (INET_PKB_CAP - INET_HEADROOM)
 #define NETIF_BIG   (ETH_HLEN + IPV4_MAX_LEN + 1 - NETIF_SMALL)
+/* The spare for coalesced segments: one 64 KiB kmalloc block whole (pkb.c). */
+#define NETIF_BIGP (65536 - sizeof(struct pkb))
 
 /* This process's queue for each interface: where its frames go out. */
 static struct netif_queue *out_queue[INET_MAX_IFS];
@@ -460,17 +462,25 @@ int netif_queue_open_hook_vnet(struct netif *nif,
 }
 
 /*
- * One frame of a queue with headers into @p (its slab buffer) and q->big:
- * the frame's length, with @p's data or a buffer of its size in *@in (and
- * @p left to be the spare), or a host_tap_readv error.
+ * One frame of a queue with headers into @p (its slab buffer), then the
+ * spare 64 KiB buffer past the slab buffer's share (q->bigp: no headroom,
+ * which no coalesced TCP segment needs), then q->big: the frame's length,
+ * with @p, the big spare (its head copied in from @p) or, past both or
+ * without the spare, a buffer of its size in *@in (its offset set, and @p
+ * left to be the spare), or a host_tap_readv error. The big spare is had
+ * once the queue meets a segment of many MSS, and kept from then on: a
+ * queue that never does (an idle httpd child's) holds none of the budget.
  */
 static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNET_HLEN],
 			    struct pkb **in)
 {
-	struct iovec iov[3] = {
-	    {hb, VNET_HLEN}, {p->data + INET_HEADROOM, NETIF_SMALL}, {q->big, NETIF_BIG}};
-	ssize_t n = host_tap_readv(q->fd, iov, 3);
-	struct pkb *b;
+	struct pkb *big = q->bigp, *b;
+	size_t room = big ? big->cap - NETIF_SMALL : 0;
+	struct iovec iov[4] = {{hb, VNET_HLEN},
+			       {p->data + INET_HEADROOM, NETIF_SMALL},
+			       {big ? big->data + NETIF_SMALL : NULL, room},
+			       {q->big, NETIF_BIG}};
+	ssize_t n = host_tap_readv(q->fd, iov, 4);
 
 	*in = NULL;
 	if (n < 0)
@@ -479,15 +489,30 @@ static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNE
 		return -EMSGSIZE;
 	n -= VNET_HLEN;
 	if (n <= NETIF_SMALL) {
+		p->off = INET_HEADROOM;
 		*in = p;
+		return n;
+	}
+	if ((size_t)n <= NETIF_SMALL + room) {
+		memcpy(big->data, p->data + INET_HEADROOM, NETIF_SMALL);
+		big->off = 0;
+		*in = big;
+		q->bigp = pkb_alloc(NETIF_BIGP);
 		return n;
 	}
 	b = pkb_alloc(INET_HEADROOM + (size_t)n);
 	if (!b)
 		return -ENOBUFS;
 	memcpy(b->data + INET_HEADROOM, p->data + INET_HEADROOM, NETIF_SMALL);
-	memcpy(b->data + INET_HEADROOM + NETIF_SMALL, q->big, (size_t)n - NETIF_SMALL);
+	if (room)
+		memcpy(b->data + INET_HEADROOM + NETIF_SMALL, big->data + NETIF_SMALL, room);
+	memcpy(b->data + INET_HEADROOM + NETIF_SMALL + room, q->big,
+	       (size_t)n - NETIF_SMALL - room);
+	b->off = INET_HEADROOM;
 	*in = b;
+	/* Segments of many MSS come in runs: the next is read in place. */
+	if (!big)
+		q->bigp = pkb_alloc(NETIF_BIGP);
 	return n;
 }
 
@@ -514,7 +539,6 @@ static int rx_drain(struct netif_queue *q)
 		if (q->vnet) {
 			n = rx_read_vnet(q, p, hb, &in);
 			if (n >= 0) {
-				in->off = INET_HEADROOM;
 				in->len = (uint32_t)n;
 				if (in != p)
 					q->spare = p;
@@ -611,6 +635,7 @@ void netif_queue_close(struct netif_queue *q)
 	if (out_queue[q->nif->index] == q)
 		out_queue[q->nif->index] = NULL;
 	pkb_free(q->spare);
+	pkb_free(q->bigp);
 	if (q->big)
 		host_unmap(q->big, NETIF_BIG);
 	if (q->fd >= 0)
