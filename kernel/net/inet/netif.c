@@ -18,10 +18,10 @@
  * was made with them off) and falls back to plain frames when refused; the
  * answer is the interface's (netif.offload), and every later queue of any
  * process opens the same way, for the host keeps one set of flags per
- * device. A queue with headers reads each frame in three pieces: the
- * header, a slab buffer, and the queue's own 64 KiB for the rest of a
- * segment of many MSS, which is then copied into a buffer of its size --
- * a frame of the MTU costs what it did without offloads.
+ * device. A queue with headers reads each frame in pieces (rx_read_vnet):
+ * the header, a slab buffer -- a frame of the MTU costs what it did without
+ * offloads -- and for the rest of a segment of many MSS a spare 64 KiB
+ * buffer it is read into in place, then the queue's own 64 KiB.
  */
 #include <assert.h>
 #include <errno.h>
@@ -209,8 +209,7 @@ void netif_xmit(struct netif *nif, struct pkb *p)
 	struct netif_queue *q = out_queue[nif->index];
 	int err;
 
-	/* Only an interface with offloads builds frames that need them, and its queues have them.
-	 */
+	/* Only an interface with offloads makes frames that need them; its queues have them. */
 	assert(!q || q->vnet || (!p->csum_start && !p->gso_size));
 	if (!q) {
 		err = -ENETDOWN;
