@@ -118,6 +118,7 @@ struct netif_queue {
 	struct kthread *rx; /* joined by netif_queue_close */
 	struct pkb *spare;  /* a buffer to read the next frame into */
 	struct pkb *bigp;   /* vnet: one to read a segment of many MSS into in place */
+	bool big_seen;	    /* such a segment came since the last tick */
 	volatile int stop;
 };
 

@@ -467,8 +467,9 @@ int netif_queue_open_hook_vnet(struct netif *nif,
  * with @p, the big spare (its head copied in from @p) or, past both or
  * without the spare, a buffer of its size in *@in (its offset set, and @p
  * left to be the spare), or a host_tap_readv error. The big spare is had
- * once the queue meets a segment of many MSS, and kept from then on: a
- * queue that never does (an idle httpd child's) holds none of the budget.
+ * once the queue meets a segment of many MSS, and kept while they come: a
+ * tick without one gives it back (rx_thread), so a queue between bulk
+ * transfers (an idle httpd child's) holds none of the budget.
  */
 static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNET_HLEN],
 			    struct pkb **in)
@@ -497,6 +498,7 @@ static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNE
 		big->off = 0;
 		*in = big;
 		q->bigp = pkb_alloc(NETIF_BIGP);
+		q->big_seen = true;
 		return n;
 	}
 	b = pkb_alloc(INET_HEADROOM + (size_t)n);
@@ -512,6 +514,7 @@ static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNE
 	/* Segments of many MSS come in runs: the next is read in place. */
 	if (!big)
 		q->bigp = pkb_alloc(NETIF_BIGP);
+	q->big_seen = true;
 	return n;
 }
 
@@ -602,6 +605,11 @@ static int rx_thread(void *arg)
 		if (now >= next_tick) {
 			netif_tick(q->nif);
 			next_tick = now + NETIF_TICK_MS;
+			if (!q->big_seen) {
+				pkb_free(q->bigp);
+				q->bigp = NULL;
+			}
+			q->big_seen = false;
 		} else if (now >= tcp_next_timer()) {
 			tcp_tick(now);
 		}
