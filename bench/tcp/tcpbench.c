@@ -9,6 +9,12 @@
  *   tcpbench send HOST SECS        one stream to discard for SECS seconds
  *   tcpbench recv HOST SECS        one stream from source for SECS seconds
  *   tcpbench rr HOST COUNT         COUNT 64-byte round trips (after 200 unmeasured)
+ *   tcpbench tapfwd [-v] TAPA TAPB the trivial TAP -> TAP frame forwarder: makes
+ *                                  both devices, prints "forwarding", then copies
+ *                                  every frame read from one into the other,
+ *                                  until killed; -v with virtio-net headers and
+ *                                  TUNSETOFFLOAD CSUM|TSO4|TSO6, the headers
+ *                                  passed on as read (GSO frames stay whole)
  *
  * The services (as inet-drive's -D, -S, -R): discard reads until FIN and
  * answers "bytes N"; source reads a line "N" and sends N bytes of the
@@ -16,13 +22,24 @@
  * one key=value line: bytes, secs, mbit_s (goodput, megabits of payload per
  * second) and cc (the client's congestion control; every socket asks for
  * cubic), or count, p50_us, p99_us and mean_us.
+ *
+ * The forwarder is the floor under any stack in user space on a TAP: one
+ * thread, one read and one write per frame (as the machine's queue), and
+ * nothing else, so Linux <-> forwarder <-> Linux is what the TAP path
+ * itself costs, with and without offloads.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,9 +384,66 @@ static int run_rr(const char *host, long count)
 	return 0;
 }
 
+/* ------------------------------------------------------ the forwarder --- */
+
+#define FWD_FRAME (10 + 14 + 65535 + 4) /* a vnet header, a GSO frame, a VLAN tag */
+#define FWD_BURST 64
+
+static int tap_make(const char *name, bool vnet)
+{
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0)};
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC), hlen = 10;
+
+	if (fd < 0 || strlen(name) >= IFNAMSIZ)
+		die("open /dev/net/tun");
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		die("TUNSETIFF");
+	if (vnet &&
+	    (ioctl(fd, TUNSETVNETHDRSZ, &hlen) < 0 ||
+	     ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) < 0))
+		die("TUNSETOFFLOAD");
+	return fd;
+}
+
+/* Up to FWD_BURST frames from @from into @to; a frame the other side refuses is dropped. */
+static void fwd_drain(int from, int to, uint8_t *buf)
+{
+	for (int i = 0; i < FWD_BURST; i++) {
+		ssize_t n = read(from, buf, FWD_FRAME);
+
+		if (n <= 0)
+			return;
+		if (write(to, buf, (size_t)n) < 0 && errno != EAGAIN && errno != EIO)
+			die("write");
+	}
+}
+
+static _Noreturn void tapfwd(bool vnet, const char *a, const char *b)
+{
+	static uint8_t buf[FWD_FRAME];
+	struct pollfd p[2] = {{.fd = tap_make(a, vnet), .events = POLLIN},
+			      {.fd = tap_make(b, vnet), .events = POLLIN}};
+
+	printf("forwarding\n");
+	fflush(stdout);
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			die("poll");
+		if (p[0].revents & POLLIN)
+			fwd_drain(p[0].fd, p[1].fd, buf);
+		if (p[1].revents & POLLIN)
+			fwd_drain(p[1].fd, p[0].fd, buf);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && !strcmp(argv[1], "tapfwd"))
+		tapfwd(false, argv[2], argv[3]);
+	if (argc == 5 && !strcmp(argv[1], "tapfwd") && !strcmp(argv[2], "-v"))
+		tapfwd(true, argv[3], argv[4]);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		serve(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "send"))
@@ -379,6 +453,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "rr") && atol(argv[3]) > 0)
 		return run_rr(argv[2], atol(argv[3]));
 	fprintf(stderr,
-		"usage: tcpbench serve ADDR | send HOST SECS | recv HOST SECS | rr HOST COUNT\n");
+		"usage: tcpbench serve ADDR | send HOST SECS | recv HOST SECS | rr HOST COUNT |\n"
+		"       tapfwd [-v] TAPA TAPB\n");
 	return 2;
 }

@@ -2,10 +2,15 @@
  * Harness: the frame input path of kernel/net/inet (Ethernet, ARP, IPv4
  * and its reassembly, ICMP, IPv6 and its extension headers, ICMPv6,
  * neighbour discovery, UDP, TCP), the first code to see what any station
- * on the wire sends.
+ * on the wire sends, and the virtio-net header in front of it on a TAP
+ * queue with offloads (vnet.c).
  *
  * Input: one control byte, then records of a 2-byte big-endian length and
  * that many bytes of frame (a record cut short is fed as far as it goes).
+ * A length with its top bit set (FUZZ_VNET) is one of length & 0x7fff
+ * whose record is a 10-byte virtio-net header and then the frame, fed as
+ * a queue with offloads reads it (netif_input_vnet): partial checksums,
+ * GSO segments up to 32 KiB.
  *   ctl & 1     the fault injector is on (seeded from ctl), so duplicates,
  *               reordering, corruption and delays mix the frames
  *   ctl >> 1    milliseconds the stack's clock moves between frames (x 64),
@@ -32,8 +37,9 @@
 
 const char fuzz_name[] = "frame";
 
-#define OUR_IP	0x0a000002u
-#define PEER_IP 0x0a000001u
+#define OUR_IP	  0x0a000002u
+#define PEER_IP	  0x0a000001u
+#define FUZZ_VNET 0x8000u
 
 static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
@@ -134,11 +140,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = 1; i + 2 <= size;) {
 		size_t len = (size_t)get16(data + i);
+		bool vnet = len & FUZZ_VNET;
 
+		len &= ~(size_t)FUZZ_VNET;
 		i += 2;
 		if (len > size - i)
 			len = size - i;
-		netif_input(q, data + i, len);
+		if (vnet)
+			netif_input_vnet(q, data + i, len);
+		else
+			netif_input(q, data + i, len);
 		i += len;
 		vclock += (uint64_t)(data[0] >> 1) * 64;
 		netif_tick(nif);
@@ -257,9 +268,35 @@ static size_t ip6_frame(uint8_t *f, const uint8_t *dmac, uint8_t hops, bool glob
 	return 54 + plen;
 }
 
+/* A record of virtio-net header @h and frame @f. */
+static size_t put_vnet(uint8_t *s, const struct vnet_hdr *h, const uint8_t *f, size_t len)
+{
+	put16(s, (uint16_t)(FUZZ_VNET | (VNET_HLEN + len)));
+	netif_vnet_put(s + 2, h);
+	memcpy(s + 2 + VNET_HLEN, f, len);
+	return 2 + VNET_HLEN + len;
+}
+
+/* A TCP segment from the peer's port 5000 to @dport: @plen bytes, its checksum partial. */
+static size_t tcp_partial(uint8_t *t, uint16_t dport, size_t plen)
+{
+	memset(t, 0, 20);
+	put16(t, 5000);
+	put16(t + 2, dport);
+	put32(t + 4, 1);
+	t[12] = 5 << 4;
+	t[13] = 0x18;
+	put16(t + 14, 65535);
+	for (size_t i = 0; i < plen; i++)
+		t[20 + i] = (uint8_t)i;
+	put16(t + 16, (uint16_t)~inet_csum_fold(
+			  inet_csum_pseudo(PEER_IP, OUR_IP, 6, (uint32_t)(20 + plen))));
+	return 20 + plen;
+}
+
 int fuzz_make_seeds(const char *dir)
 {
-	static uint8_t s[16384], f[2048], m[4096];
+	static uint8_t s[16384], f[8192], m[8192];
 	size_t n, len, e;
 	int err = 0;
 
@@ -327,5 +364,19 @@ int fuzz_make_seeds(const char *dir)
 		n = 1 + put_frame(s + 1, f, ip6_frame(f, our_mac, 64, false, 0, x, 16 + len, 0));
 		err |= fuzz_write_seed(dir, "ipv6-extension-headers", s, n);
 	}
+
+	/* Behind virtio-net headers: UDP with a partial checksum, a GSO TCP segment. */
+	s[0] = 4;
+	n = 1 + put_frame(s + 1, f, arp_request(f));
+	len = udp(m, 7, "partial");
+	put16(m + 6,
+	      (uint16_t)~inet_csum_fold(inet_csum_pseudo(PEER_IP, OUR_IP, 17, (uint32_t)len)));
+	n += put_vnet(s + n, &(struct vnet_hdr){VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, 34, 6}, f,
+		      ip_frame(f, 17, 13, 0, m, len));
+	len = tcp_partial(m, 80, 4000);
+	n +=
+	    put_vnet(s + n, &(struct vnet_hdr){VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 54, 1448, 34, 16},
+		     f, ip_frame(f, 6, 14, IPV4_DF, m, len));
+	err |= fuzz_write_seed(dir, "vnet-partial-and-gso", s, n);
 	return err;
 }

@@ -16,13 +16,15 @@
  *            sink without its hash, for bench/tcp)
  *   -W PORT  http: "GET /N HTTP/1.1" answered with N bytes of the pattern
  *            (byte i is i % 251) and Connection: close, for curl
- *   -P PORT  poll: every byte back, as echo, for every connection on one
+ *   -L PORT  loop: every byte back, as echo, for every connection on one
  *            kernel thread's uml_poll loop (libuml's sockets; bench/inetconns)
  *   -H PORT  hold: connections held idle by one thread, however many, with
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
  *   -m MIB   the machine's memory (32)      -b MIB  the stack's buffers (4)
  *   -6 ADDR/PREFIX  a global IPv6 address beside the link-local one
+ *   -P       plain frames: the interface without offloads (else it asks the
+ *            host for virtio-net headers, checksum offload and TSO)
  *
  * Prints "ready MAC" once the queue is open, so the test can configure the
  * host's side. Standard input is its control: a line "stat" prints the
@@ -31,8 +33,8 @@
  * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
  * service, closes the queue, prints the counters and exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-P PORT] [-H PORT]
- *              [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP ADDR/PREFIX UDP_PORT [MAC]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-L PORT] [-H PORT]
+ *              [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -815,9 +817,10 @@ static int control_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-			"[-W PORT] [-P PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] TAP "
-			"ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(stderr,
+		"usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
+		"[-W PORT] [-L PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP "
+		"ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -845,9 +848,13 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:P:m:b:6:")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:L:m:b:6:P")) != -1) {
 		size_t i;
 
+		if (opt == 'P') {
+			cfg.offload = NETIF_OFFLOAD_OFF;
+			continue;
+		}
 		if (opt == '6') {
 			if (!(slash = strchr(optarg, '/')))
 				usage();
@@ -861,7 +868,7 @@ int main(int argc, char **argv)
 			hold_port = (uint16_t)number(optarg, 1, 65535);
 			continue;
 		}
-		if (opt == 'P') {
+		if (opt == 'L') {
 			poll_port = (uint16_t)number(optarg, 1, 65535);
 			continue;
 		}

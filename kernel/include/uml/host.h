@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /*
  * Map @size bytes of memory shared with every process forked afterwards. The
@@ -235,15 +236,23 @@ uint64_t host_io_writes(void);
  * TAP queues (tap.c): the machine's Ethernet wire (kernel/net/inet).
  * host_tap_open attaches one more queue to the TAP device @name, making the
  * device when it does not exist (it then lasts while a queue is open):
- * IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE, no virtio-net header, the fd
- * non-blocking and close-on-exec. *@ifname (may be NULL) gets the name the
- * host gave. Returns the fd, or -EINVAL (a name of HOST_IFNAMSIZ bytes or
- * more), -ENOENT (no /dev/net/tun), -EPERM (neither CAP_NET_ADMIN nor the
+ * IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE, the fd non-blocking and
+ * close-on-exec. @flags HOST_TAP_VNET: every frame read and written has a
+ * virtio-net header of HOST_TAP_VNET_HLEN bytes in front (the legacy
+ * struct virtio_net_hdr, fields in the host's byte order), and the host
+ * may pass partial checksums and TCP segments of up to 64 KiB both ways
+ * (TUNSETOFFLOAD CSUM, TSO4, TSO6). The flags are the device's: the last
+ * queue attached sets them for all, so all must ask alike. *@ifname (may
+ * be NULL) gets the name the host gave. Returns the fd, or -EINVAL (a name
+ * of HOST_IFNAMSIZ bytes or more, or a kernel that refuses the offloads),
+ * -ENOENT (no /dev/net/tun), -EPERM (neither CAP_NET_ADMIN nor the
  * device's owner), -EBUSY (@name is a device of another kind or without
  * multi-queue), or another negative errno.
  */
-#define HOST_IFNAMSIZ 16
-int host_tap_open(const char *name, char ifname[HOST_IFNAMSIZ]);
+#define HOST_IFNAMSIZ	   16
+#define HOST_TAP_VNET	   1u
+#define HOST_TAP_VNET_HLEN 10
+int host_tap_open(const char *name, unsigned flags, char ifname[HOST_IFNAMSIZ]);
 /*
  * One whole frame (Ethernet header first, no FCS) into @buf: its length,
  * 0 never, -EAGAIN when none waits, -EIO when the device is down on the
@@ -259,6 +268,9 @@ ssize_t host_tap_read(int fd, void *buf, size_t len);
  * allows), another negative errno.
  */
 ssize_t host_tap_write(int fd, const void *buf, size_t len);
+/* As host_tap_read and host_tap_write, a frame in @n pieces (a vnet header, then the frame). */
+ssize_t host_tap_readv(int fd, const struct iovec *iov, int n);
+ssize_t host_tap_writev(int fd, const struct iovec *iov, int n);
 
 /* @size bytes of this process's memory, backed only as touched; NULL on failure. */
 void *host_map_private(size_t size);

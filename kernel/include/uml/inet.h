@@ -137,6 +137,20 @@ extern const char *const inet_mib_names[INET_MIB_COUNT];
 struct netif_stats {
 	_Atomic uint64_t rx_packets, rx_bytes, rx_drops, rx_errors;
 	_Atomic uint64_t tx_packets, tx_bytes, tx_drops, tx_errors;
+	/* with offloads: TCP segments of many MSS the host gave us, and we gave it */
+	_Atomic uint64_t rx_gso, tx_gso;
+	_Atomic uint64_t rx_csum_partial; /* frames whose checksum the host vouched for */
+};
+
+/*
+ * Offloads (netif_config.offload): with AUTO the TAP queues ask the host
+ * for virtio-net headers with checksum offload and TSO (kernel/host/tap.c)
+ * and fall back to plain frames where it refuses; OFF keeps plain frames.
+ * What an interface got is netif_offload's.
+ */
+enum netif_offload {
+	NETIF_OFFLOAD_AUTO,
+	NETIF_OFFLOAD_OFF,
 };
 
 /*
@@ -187,6 +201,7 @@ struct netif_config {
 	struct inet_addr addr6;	    /* all zero: none; else a global unicast address */
 	unsigned prefix6_len;	    /* with addr6: 1..128 */
 	struct inet_addr gateway6;  /* all zero: none; link-local or within addr6's prefix */
+	unsigned offload;	    /* enum netif_offload */
 };
 
 /*
@@ -257,6 +272,13 @@ int netif_create(const struct netif_config *cfg, struct netif **out);
 struct netif *netif_find(const char *name);
 void netif_stats(const struct netif *nif, struct netif_stats *st);
 void netif_mac(const struct netif *nif, uint8_t mac[INET_ETH_ALEN]);
+/*
+ * Whether @nif's queues carry virtio-net headers with checksum offload and
+ * TSO (true) or plain frames; with plain frames *@why (may be NULL) says
+ * why: 0 when not asked for (OFF, or no TAP queue opened yet), else the
+ * host's refusal (a negative errno).
+ */
+bool netif_offload(const struct netif *nif, int *why);
 /* Set (or with NULL, switch off) the fault injector of @nif's input. */
 void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg);
 
@@ -273,6 +295,15 @@ int netif_queue_open_tap(struct netif *nif, struct netif_queue **out);
 int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
 			  void *arg, struct netif_queue **out);
 /*
+ * A hook as a TAP queue with offloads sees the wire (tests): every frame
+ * to @xmit has its virtio-net header (HOST_TAP_VNET_HLEN bytes) in front,
+ * and TCP leaves checksums and cutting to the hook. An interface's hooks
+ * and TAP queues must agree (-EBUSY).
+ */
+int netif_queue_open_hook_vnet(struct netif *nif,
+			       int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+			       struct netif_queue **out);
+/*
  * Start the queue's receive thread on the calling CPU: it reads frames as
  * its watch reports them, runs the interface's timers every 100 ms, and
  * sends a gratuitous ARP as it starts. -EINVAL for a hook queue.
@@ -282,6 +313,13 @@ int netif_queue_start(struct netif_queue *q);
 void netif_queue_close(struct netif_queue *q);
 /* Feed one frame in as if read from the wire (the fault injector first). */
 void netif_input(struct netif_queue *q, const void *frame, size_t len);
+/*
+ * The same for a frame behind a virtio-net header of HOST_TAP_VNET_HLEN
+ * (10) bytes, as a TAP queue with offloads reads it (tests, fuzzing): the
+ * header is checked against the frame, which may be a TCP segment of up to
+ * 64 KiB.
+ */
+void netif_input_vnet(struct netif_queue *q, const void *buf, size_t len);
 /* Run @nif's timers now: ARP retries and expiry, reassembly timeouts, delayed frames. */
 void netif_tick(struct netif *nif);
 /* Send a gratuitous ARP for @nif's address, and an unsolicited NA for each IPv6 one. */

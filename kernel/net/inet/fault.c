@@ -57,6 +57,7 @@ void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out)
 		uint64_t r = next_rand(f);
 
 		pkb_data(p)[r % p->len] ^= (uint8_t)(1u << ((r >> 32) % 8));
+		p->csum_ok = 0; /* the host's word was about the frame before the wire hurt it */
 		inet_count(INET_MIB_FAULT_CORRUPTS);
 	}
 	if (chance(f, f->cfg.delay) && f->delayed.n < FAULT_DELAYED) {

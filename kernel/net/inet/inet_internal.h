@@ -42,6 +42,13 @@
  */
 #define INET_HEADROOM 64 /* Ethernet + IPv4 + UDP headers, rounded up */
 #define INET_PKB_CAP  (INET_HEADROOM + 14 + INET_MTU_MAX + 32)
+/*
+ * The largest buffer (pkb_alloc refuses more): a frame of an IPv4 datagram
+ * of 64 KiB. A TSO segment is cut to fit one 64 KiB kmalloc block with its
+ * headroom (tcp_output.c); a segment the host coalesced takes the block
+ * its length needs (netif.c), 128 KiB past 64 KiB less the headers.
+ */
+#define INET_PKB_BIG (INET_HEADROOM + 14 + 65535)
 struct pkb {
 	struct pkb *next; /* on one queue at a time */
 	uint32_t cap;
@@ -58,6 +65,11 @@ struct pkb {
 	uint8_t sacked;	       /* TCP's send queue: the peer SACKed all of it */
 	uint32_t seq;	       /* TCP: the sequence number of data[off] */
 	uint8_t v6;	       /* IPv6: the header at data[off - ihl] has the addresses */
+	/* Offloads (vnet.c). In: the host vouches for the transport checksum. */
+	uint8_t csum_ok;
+	uint8_t csum_offset; /* out: where the checksum lies in the transport header */
+	uint16_t csum_start; /* out: data[] index the host sums from (0: summed here) */
+	uint16_t gso_size;   /* out: the host cuts the segment into this much payload each */
 	uint8_t data[];
 };
 
@@ -101,11 +113,15 @@ struct inet_reass;
 /* A per-process door to an interface (netif.c). */
 struct netif_queue {
 	struct netif *nif;
-	int fd; /* the TAP queue, -1 for a hook */
+	int fd;	      /* the TAP queue, -1 for a hook */
+	bool vnet;    /* frames behind a virtio-net header (netif.offload NETIF_VNET_ON) */
+	uint8_t *big; /* vnet: where the part of a frame past a slab buffer is read */
 	int (*xmit)(void *arg, const void *frame, size_t len);
 	void *arg;
 	struct kthread *rx; /* joined by netif_queue_close */
 	struct pkb *spare;  /* a buffer to read the next frame into */
+	struct pkb *bigp;   /* vnet: one to read a segment of many MSS into in place */
+	bool big_seen;	    /* such a segment came since the last tick */
 	volatile int stop;
 };
 
@@ -132,6 +148,13 @@ struct netif {
 	bool has6, has_addr6;
 	uint8_t prefix6_len;
 	struct inet_addr ll6, addr6, gateway6; /* gateway6 all zero: none */
+	/*
+	 * enum netif_vnet: decided by the first TAP queue opened (atomically),
+	 * then every queue of the device opens alike (tap.c: the flags are
+	 * the device's). offload_err: the host's refusal, if that was why.
+	 */
+	_Atomic uint32_t offload;
+	int32_t offload_err;
 	struct netif_stats stats;
 	spinlock_t lock; /* LOCK_RANK_INET: everything below */
 	struct inet_neigh *neigh[INET_NEIGH_BUCKETS];
@@ -257,6 +280,14 @@ bool netif_is_local(const struct netif *nif, uint32_t addr, bool *bcast);
 bool netif_on_link6(const struct netif *nif, const struct inet_addr *a);
 /* Put a whole frame (Ethernet header at pkb_data) on the wire; consumes @p. */
 void netif_xmit(struct netif *nif, struct pkb *p);
+/* What an interface's queues carry (netif.offload). */
+enum netif_vnet {
+	NETIF_VNET_UNDECIDED, /* no TAP queue yet */
+	NETIF_VNET_ON,	      /* virtio-net headers, checksum offload and TSO */
+	NETIF_VNET_OFF,	      /* plain frames */
+};
+/* Whether a datagram to @daddr leaves by an interface with offloads (TSO, checksums). */
+bool netif_offloads_to(uint32_t daddr);
 
 /* --- wire formats, in network byte order --- */
 
@@ -301,6 +332,42 @@ static inline void put32(uint8_t *p, uint32_t v)
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
 }
+
+/*
+ * The virtio-net header (virtio 1.x 5.1.6, the legacy 10 bytes without
+ * num_buffers) in front of each frame of a TAP queue with offloads; its
+ * 16-bit fields in the host's byte order, as a legacy device's are.
+ */
+#define VNET_HLEN	  10
+#define VNET_F_NEEDS_CSUM 1 /* sum from csum_start to the end, store at csum_start + offset */
+#define VNET_F_DATA_VALID 2 /* the host checked the checksum */
+#define VNET_GSO_NONE	  0
+#define VNET_GSO_TCPV4	  1
+#define VNET_GSO_UDP	  3
+#define VNET_GSO_TCPV6	  4
+#define VNET_GSO_UDP_L4	  5
+#define VNET_GSO_ECN	  0x80
+#define TCP_CSUM_OFFSET	  16
+struct vnet_hdr {
+	uint8_t flags, gso_type;
+	uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+
+/* --- virtio-net headers (vnet.c) --- */
+
+/*
+ * Check header @h against the frame at pkb_data(@p) (every field is the
+ * sender's word): 0, and p->csum_ok set when the host left the TCP
+ * checksum for us to finish (a sender on the host: CHECKSUM_PARTIAL) --
+ * other partial checksums are finished here; -EPROTO for a header that
+ * lies about its frame; -EPROTONOSUPPORT for what we do not take (a GSO
+ * kind other than TCP over IPv4). *@gso: a segment of many MSS.
+ */
+int netif_vnet_rx(struct pkb *p, const struct vnet_hdr *h, bool *gso);
+/* The header for frame @p (Ethernet at pkb_data) as we send it. */
+void netif_vnet_tx(const struct pkb *p, struct vnet_hdr *h);
+void netif_vnet_get(struct vnet_hdr *h, const uint8_t b[VNET_HLEN]);
+void netif_vnet_put(uint8_t b[VNET_HLEN], const struct vnet_hdr *h);
 
 /* --- checksums (csum.c) --- */
 

@@ -137,7 +137,8 @@ int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bo
 	if (!saddr)
 		saddr = nif->addr;
 	mtu = nif->mtu;
-	if (len + IPV4_HLEN <= mtu) {
+	/* A TSO segment is the host's to cut to the MTU (tcp_output.c, vnet.c). */
+	if (len + IPV4_HLEN <= mtu || (p->gso_size && len + IPV4_HLEN <= IPV4_MAX_LEN)) {
 		h = pkb_push(p, IPV4_HLEN);
 		if (!h)
 			goto discard;

@@ -14,7 +14,18 @@
  * the interface's timers every NETIF_TICK_MS. It announces the address
  * (gratuitous ARP, unsolicited NA) as it starts and once more
  * NETIF_ANNOUNCE_MS later.
+ *
+ * Offloads: the first TAP queue opened for an interface asks the host for
+ * virtio-net headers with checksum offload and TSO (unless the interface
+ * was made with them off) and falls back to plain frames when refused; the
+ * answer is the interface's (netif.offload), and every later queue of any
+ * process opens the same way, for the host keeps one set of flags per
+ * device. A queue with headers reads each frame in pieces (rx_read_vnet):
+ * the header, a slab buffer -- a frame of the MTU costs what it did without
+ * offloads -- and for the rest of a segment of many MSS a spare 64 KiB
+ * buffer it is read into in place, then the queue's own 64 KiB.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -27,6 +38,11 @@
 /* RFC 5227's ANNOUNCE_NUM and ANNOUNCE_INTERVAL: the host's side may come up after us. */
 #define NETIF_ANNOUNCES	  2
 #define NETIF_ANNOUNCE_MS 2000
+/* A queue's room past the slab buffer: a whole datagram of 64 KiB, and a byte to see more. */
+#define NETIF_SMALL (INET_PKB_CAP - INET_HEADROOM)
+#define NETIF_BIG   (ETH_HLEN + IPV4_MAX_LEN + 1 - NETIF_SMALL)
+/* The spare for coalesced segments: one 64 KiB kmalloc block whole (pkb.c). */
+#define NETIF_BIGP (65536 - sizeof(struct pkb))
 
 /* This process's queue for each interface: where its frames go out. */
 static struct netif_queue *out_queue[INET_MAX_IFS];
@@ -84,7 +100,8 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 	if (!inet_stack)
 		return -ENODEV;
 	if (cfg->prefix_len < 1 || cfg->prefix_len > 30 || mtu < INET_MTU_MIN ||
-	    mtu > INET_MTU_MAX || !cfg->name[0] || memchr(cfg->name, 0, sizeof(cfg->name)) == NULL)
+	    mtu > INET_MTU_MAX || !cfg->name[0] ||
+	    memchr(cfg->name, 0, sizeof(cfg->name)) == NULL || cfg->offload > NETIF_OFFLOAD_OFF)
 		return -EINVAL;
 	mask = ~0u << (32 - cfg->prefix_len);
 	/* Not the subnet's own number nor its broadcast, not 0/8, 127/8, multicast or above. */
@@ -126,6 +143,7 @@ int netif_create(const struct netif_config *cfg, struct netif **out)
 	nif->addr6 = cfg->addr6;
 	nif->prefix6_len = (uint8_t)cfg->prefix6_len;
 	nif->gateway6 = cfg->gateway6;
+	nif->offload = cfg->offload == NETIF_OFFLOAD_OFF ? NETIF_VNET_OFF : NETIF_VNET_UNDECIDED;
 	spin_lock_init_rank(&nif->lock, LOCK_RANK_INET);
 
 	inet_lock();
@@ -222,6 +240,26 @@ void netif_stats(const struct netif *nif, struct netif_stats *st)
 	st->tx_bytes = atomic_load(&nif->stats.tx_bytes);
 	st->tx_drops = atomic_load(&nif->stats.tx_drops);
 	st->tx_errors = atomic_load(&nif->stats.tx_errors);
+	st->rx_gso = atomic_load(&nif->stats.rx_gso);
+	st->tx_gso = atomic_load(&nif->stats.tx_gso);
+	st->rx_csum_partial = atomic_load(&nif->stats.rx_csum_partial);
+}
+
+bool netif_offload(const struct netif *nif, int *why)
+{
+	bool on = atomic_load(&nif->offload) == NETIF_VNET_ON;
+
+	if (why)
+		*why = on ? 0 : nif->offload_err;
+	return on;
+}
+
+bool netif_offloads_to(uint32_t daddr)
+{
+	uint32_t nexthop;
+	struct netif *nif = netif_route(daddr, &nexthop);
+
+	return nif && atomic_load(&nif->offload) == NETIF_VNET_ON;
 }
 
 void netif_mac(const struct netif *nif, uint8_t mac[INET_ETH_ALEN])
@@ -234,10 +272,35 @@ void netif_xmit(struct netif *nif, struct pkb *p)
 	struct netif_queue *q = out_queue[nif->index];
 	int err;
 
+	/* Only an interface with offloads makes frames that need them; its queues have them. */
+	assert(!q || q->vnet || (!p->csum_start && !p->gso_size));
 	if (!q) {
 		err = -ENETDOWN;
+	} else if (q->xmit && q->vnet) {
+		struct vnet_hdr h;
+		uint8_t *hb;
+
+		netif_vnet_tx(p, &h);
+		hb = pkb_push(p, VNET_HLEN);
+		if (hb)
+			netif_vnet_put(hb, &h);
+		err = hb ? q->xmit(q->arg, hb, p->len) : -ENOBUFS;
+		if (!err && p->gso_size)
+			netif_count(&nif->stats.tx_gso, 1);
 	} else if (q->xmit) {
 		err = q->xmit(q->arg, pkb_data(p), p->len);
+	} else if (q->vnet) {
+		uint8_t hb[VNET_HLEN];
+		struct vnet_hdr h;
+		struct iovec iov[2] = {{hb, VNET_HLEN}, {pkb_data(p), p->len}};
+		ssize_t n;
+
+		netif_vnet_tx(p, &h);
+		netif_vnet_put(hb, &h);
+		n = host_tap_writev(q->fd, iov, 2);
+		err = n < 0 ? (int)n : 0;
+		if (!err && p->gso_size)
+			netif_count(&nif->stats.tx_gso, 1);
 	} else {
 		ssize_t n = host_tap_write(q->fd, pkb_data(p), p->len);
 
@@ -288,6 +351,49 @@ void netif_input(struct netif_queue *q, const void *frame, size_t len)
 	input_one(q->nif, p);
 }
 
+/* A frame behind virtio-net header @hb: checked, counted, and up (consumes @p). */
+static void input_vnet(struct netif *nif, struct pkb *p, const uint8_t hb[VNET_HLEN])
+{
+	struct vnet_hdr h;
+	bool gso;
+	int err;
+
+	netif_vnet_get(&h, hb);
+	err = netif_vnet_rx(p, &h, &gso);
+	if (!err && !gso && p->len >= NETIF_SMALL)
+		err = -EPROTO; /* past the MTU, and not a segment the host coalesced */
+	if (err) {
+		netif_count(err == -EPROTONOSUPPORT ? &nif->stats.rx_drops : &nif->stats.rx_errors,
+			    1);
+		pkb_free(p);
+		return;
+	}
+	if (gso)
+		netif_count(&nif->stats.rx_gso, 1);
+	if (p->csum_ok)
+		netif_count(&nif->stats.rx_csum_partial, 1);
+	input_one(nif, p);
+}
+
+void netif_input_vnet(struct netif_queue *q, const void *buf, size_t len)
+{
+	struct pkb *p;
+
+	if (len < VNET_HLEN || len - VNET_HLEN > ETH_HLEN + IPV4_MAX_LEN) {
+		netif_count(&q->nif->stats.rx_errors, 1);
+		return;
+	}
+	p = pkb_alloc(INET_HEADROOM + len - VNET_HLEN);
+	if (!p) {
+		netif_count(&q->nif->stats.rx_drops, 1);
+		return;
+	}
+	p->off = INET_HEADROOM;
+	p->len = (uint32_t)(len - VNET_HLEN);
+	memcpy(pkb_data(p), (const uint8_t *)buf + VNET_HLEN, p->len);
+	input_vnet(q->nif, p, buf);
+}
+
 void netif_tick(struct netif *nif)
 {
 	uint64_t now = inet_now_ms();
@@ -326,36 +432,80 @@ void netif_fault_set(struct netif *nif, const struct inet_fault_config *cfg)
 	spin_unlock(&nif->lock);
 }
 
-static int queue_new(struct netif *nif, int fd, struct netif_queue **out)
+static int queue_new(struct netif *nif, int fd, bool vnet, struct netif_queue **out)
 {
 	struct netif_queue *q = host_map_private(sizeof(*q));
 
 	if (!q)
 		return -ENOMEM;
 	memset(q, 0, sizeof(*q));
+	if (vnet && !(q->big = host_map_private(NETIF_BIG))) {
+		host_unmap(q, sizeof(*q));
+		return -ENOMEM;
+	}
 	q->nif = nif;
 	q->fd = fd;
+	q->vnet = vnet;
 	out_queue[nif->index] = q;
 	*out = q;
 	return 0;
 }
 
+/* Settle @nif's offloads at @mode unless settled: whether they are @mode now. */
+static bool offload_settle(struct netif *nif, uint32_t mode)
+{
+	uint32_t was = NETIF_VNET_UNDECIDED;
+
+	return atomic_compare_exchange_strong(&nif->offload, &was, mode) || was == mode;
+}
+
 int netif_queue_open_tap(struct netif *nif, struct netif_queue **out)
 {
-	int fd = host_tap_open(nif->name, NULL), err;
+	uint32_t mode = atomic_load(&nif->offload);
+	int fd = -1, err;
+	bool vnet = false;
 
-	if (fd < 0)
-		return fd;
-	err = queue_new(nif, fd, out);
+	if (mode != NETIF_VNET_OFF) {
+		fd = host_tap_open(nif->name, HOST_TAP_VNET, NULL);
+		if (fd >= 0) {
+			vnet = offload_settle(nif, NETIF_VNET_ON);
+			if (!vnet) {
+				host_close(fd); /* another process settled on plain meanwhile */
+				fd = -1;
+			}
+		} else if (mode == NETIF_VNET_ON) {
+			return fd; /* the device's other queues have offloads: this one must */
+		} else {
+			nif->offload_err = fd;
+		}
+	}
+	if (!vnet) {
+		fd = host_tap_open(nif->name, 0, NULL);
+		if (fd < 0)
+			return fd;
+		if (!offload_settle(nif, NETIF_VNET_OFF)) {
+			host_close(fd);
+			return -EBUSY;
+		}
+	}
+	err = queue_new(nif, fd, vnet, out);
 	if (err)
 		host_close(fd);
 	return err;
 }
 
-int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
-			  void *arg, struct netif_queue **out)
+static int open_hook(struct netif *nif, bool vnet,
+		     int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+		     struct netif_queue **out)
 {
-	int err = queue_new(nif, -1, out);
+	int err;
+
+	/* A plain hook takes no frame that leaves its checksum or its cutting to a host. */
+	if (!offload_settle(nif, vnet ? NETIF_VNET_ON : NETIF_VNET_OFF))
+		return -EBUSY;
+	err = queue_new(nif, -1, false, out);
+	if (!err)
+		(*out)->vnet = vnet;
 
 	if (!err) {
 		(*out)->xmit = xmit;
@@ -364,11 +514,84 @@ int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *
 	return err;
 }
 
+int netif_queue_open_hook(struct netif *nif, int (*xmit)(void *arg, const void *frame, size_t len),
+			  void *arg, struct netif_queue **out)
+{
+	return open_hook(nif, false, xmit, arg, out);
+}
+
+int netif_queue_open_hook_vnet(struct netif *nif,
+			       int (*xmit)(void *arg, const void *frame, size_t len), void *arg,
+			       struct netif_queue **out)
+{
+	return open_hook(nif, true, xmit, arg, out);
+}
+
+/*
+ * One frame of a queue with headers into @p (its slab buffer), then the
+ * spare 64 KiB buffer past the slab buffer's share (q->bigp: no headroom,
+ * which no coalesced TCP segment needs), then q->big: the frame's length,
+ * with @p, the big spare (its head copied in from @p) or, past both or
+ * without the spare, a buffer of its size in *@in (its offset set, and @p
+ * left to be the spare), or a host_tap_readv error. The big spare is had
+ * once the queue meets a segment of many MSS, and kept while they come: a
+ * tick without one gives it back (rx_thread), so a queue between bulk
+ * transfers (an idle httpd child's) holds none of the budget.
+ */
+static ssize_t rx_read_vnet(struct netif_queue *q, struct pkb *p, uint8_t hb[VNET_HLEN],
+			    struct pkb **in)
+{
+	struct pkb *big = q->bigp, *b;
+	size_t room = big ? big->cap - NETIF_SMALL : 0;
+	struct iovec iov[4] = {{hb, VNET_HLEN},
+			       {p->data + INET_HEADROOM, NETIF_SMALL},
+			       {big ? big->data + NETIF_SMALL : NULL, room},
+			       {q->big, NETIF_BIG}};
+	ssize_t n = host_tap_readv(q->fd, iov, 4);
+
+	*in = NULL;
+	if (n < 0)
+		return n;
+	if (n < VNET_HLEN || n - VNET_HLEN > ETH_HLEN + IPV4_MAX_LEN)
+		return -EMSGSIZE;
+	n -= VNET_HLEN;
+	if (n <= NETIF_SMALL) {
+		p->off = INET_HEADROOM;
+		*in = p;
+		return n;
+	}
+	if ((size_t)n <= NETIF_SMALL + room) {
+		memcpy(big->data, p->data + INET_HEADROOM, NETIF_SMALL);
+		big->off = 0;
+		*in = big;
+		q->bigp = pkb_alloc(NETIF_BIGP);
+		q->big_seen = true;
+		return n;
+	}
+	b = pkb_alloc(INET_HEADROOM + (size_t)n);
+	if (!b)
+		return -ENOBUFS;
+	memcpy(b->data + INET_HEADROOM, p->data + INET_HEADROOM, NETIF_SMALL);
+	if (room)
+		memcpy(b->data + INET_HEADROOM + NETIF_SMALL, big->data + NETIF_SMALL, room);
+	memcpy(b->data + INET_HEADROOM + NETIF_SMALL + room, q->big,
+	       (size_t)n - NETIF_SMALL - room);
+	b->off = INET_HEADROOM;
+	*in = b;
+	/* Segments of many MSS come in runs: the next is read in place. */
+	if (!big)
+		q->bigp = pkb_alloc(NETIF_BIGP);
+	q->big_seen = true;
+	return n;
+}
+
 /* Read frames until the host has none (or the burst is spent): 1 if more may wait. */
 static int rx_drain(struct netif_queue *q)
 {
 	for (int i = 0; i < NETIF_BURST; i++) {
 		struct pkb *p = q->spare ? q->spare : pkb_alloc(INET_PKB_CAP);
+		uint8_t hb[VNET_HLEN];
+		struct pkb *in;
 		ssize_t n;
 
 		q->spare = NULL;
@@ -382,7 +605,25 @@ static int rx_drain(struct netif_queue *q)
 			netif_count(&q->nif->stats.rx_drops, 1);
 			continue;
 		}
-		n = host_tap_read(q->fd, p->data + INET_HEADROOM, p->cap - INET_HEADROOM);
+		if (q->vnet) {
+			n = rx_read_vnet(q, p, hb, &in);
+			if (n >= 0) {
+				in->len = (uint32_t)n;
+				if (in != p)
+					q->spare = p;
+				input_vnet(q->nif, in, hb);
+				continue;
+			}
+			if (n == -ENOBUFS || n == -EMSGSIZE) {
+				netif_count(n == -ENOBUFS ? &q->nif->stats.rx_drops
+							  : &q->nif->stats.rx_errors,
+					    1);
+				q->spare = p;
+				continue;
+			}
+		} else {
+			n = host_tap_read(q->fd, p->data + INET_HEADROOM, p->cap - INET_HEADROOM);
+		}
 		if (n == -EAGAIN) {
 			q->spare = p;
 			return 0;
@@ -431,6 +672,11 @@ static int rx_thread(void *arg)
 		if (now >= next_tick) {
 			netif_tick(q->nif);
 			next_tick = now + NETIF_TICK_MS;
+			if (!q->big_seen) {
+				pkb_free(q->bigp);
+				q->bigp = NULL;
+			}
+			q->big_seen = false;
 		} else if (now >= tcp_next_timer()) {
 			tcp_tick(now);
 		}
@@ -463,6 +709,9 @@ void netif_queue_close(struct netif_queue *q)
 	if (out_queue[q->nif->index] == q)
 		out_queue[q->nif->index] = NULL;
 	pkb_free(q->spare);
+	pkb_free(q->bigp);
+	if (q->big)
+		host_unmap(q->big, NETIF_BIG);
 	if (q->fd >= 0)
 		host_close(q->fd);
 	host_unmap(q, sizeof(*q));

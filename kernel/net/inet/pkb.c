@@ -3,7 +3,8 @@
  * struct pkb from the machine's memory, charged to the stack's budget
  * (inet.mem_max) until freed, so that no peer can make the stack hold more
  * than that however it sends. Frames are objects of one slab cache;
- * reassembled datagrams, larger, are kmalloc'd (whole pages).
+ * reassembled datagrams and TCP segments of many MSS (offloads), larger,
+ * are kmalloc'd (whole pages).
  */
 #include <string.h>
 
@@ -45,7 +46,7 @@ struct pkb *pkb_alloc(size_t cap)
 		for (truesize = PAGE_SIZE; truesize < want; truesize <<= 1)
 			;
 
-	if (cap > IPV4_MAX_LEN + INET_HEADROOM + ETH_HLEN)
+	if (cap > INET_PKB_BIG)
 		goto fail;
 	/*
 	 * Allocate, own, then charge: a death in the allocation (its lock
@@ -144,6 +145,7 @@ struct pkb *pkb_clone(const struct pkb *p)
 	c->off = INET_HEADROOM;
 	c->len = p->len;
 	c->at_ms = p->at_ms;
+	c->csum_ok = p->csum_ok;
 	return c;
 }
 

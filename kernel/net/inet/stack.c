@@ -325,6 +325,7 @@ size_t inet_status(char *buf, size_t size)
 	for (uint32_t i = 0; i < inet_stack->nifs && i < INET_MAX_IFS; i++) {
 		struct netif_stats st;
 		const char *name = inet_stack->ifs[i]->name;
+		int why;
 
 		netif_stats(inet_stack->ifs[i], &st);
 		OUT("%s.rx_packets %llu\n%s.rx_bytes %llu\n%s.rx_drops %llu\n%s.rx_errors %llu\n",
@@ -333,6 +334,15 @@ size_t inet_status(char *buf, size_t size)
 		OUT("%s.tx_packets %llu\n%s.tx_bytes %llu\n%s.tx_drops %llu\n%s.tx_errors %llu\n",
 		    name, (unsigned long long)st.tx_packets, name, (unsigned long long)st.tx_bytes,
 		    name, (unsigned long long)st.tx_drops, name, (unsigned long long)st.tx_errors);
+		OUT("%s.rx_gso %llu\n%s.tx_gso %llu\n%s.rx_csum_partial %llu\n", name,
+		    (unsigned long long)st.rx_gso, name, (unsigned long long)st.tx_gso, name,
+		    (unsigned long long)st.rx_csum_partial);
+		/* "vnet_hdr+tso", or "plain" and why: 0 not asked (or not yet), else the host's
+		 * errno. */
+		if (netif_offload(inet_stack->ifs[i], &why))
+			OUT("%s.offload vnet_hdr+tso\n", name);
+		else
+			OUT("%s.offload plain\n%s.offload_refused %d\n", name, name, -why);
 	}
 #undef OUT
 	return n;

@@ -780,8 +780,8 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 	}
 	rcvq_put(s, p);
 	ooo_drain(s);
-	if (len >= m)
-		s->segs_unacked++;
+	/* A segment the host coalesced (offloads, vnet.c) counts as the MSS it holds. */
+	s->segs_unacked += len / m;
 	/* An ACK at least every second full segment, at once when a hole was being filled. */
 	if (had_ooo || s->segs_unacked >= 2)
 		s->ack_now = true;

@@ -8,11 +8,24 @@
  * NextSeg) shows, one per ACK; the tail loss probe (RFC 8985 7), which
  * shares the retransmission timer (pto_armed says which it is), and what a
  * timeout keeps so that tcp_input.c can undo it (RFC 3522, RFC 4015).
+ *
+ * Over an interface with offloads (vnet.c) a segment's checksum is the
+ * host's to finish, and new data goes in segments of up to TCP_TSO_MAX
+ * that the host cuts into MSS-sized ones (TSO): whole MSS each but the
+ * stream's last, within the windows as one segment would be. What goes
+ * again -- retransmissions, probes -- goes an MSS at a time, as before:
+ * the send queue's SACK marks are per MSS-sized buffer.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "tcp.h"
+
+/*
+ * A TSO segment's payload at most: with its headers and headroom it is one
+ * 64 KiB kmalloc block (pkb.c), and its datagram stays under 64 KiB.
+ */
+#define TCP_TSO_MAX (65536u - sizeof(struct pkb) - INET_HEADROOM - TCP_HLEN - TCP_OPT_MAX)
 
 static void arm(uint64_t *t, uint64_t when)
 {
@@ -213,11 +226,13 @@ static void finish(struct pkb *p, const struct inet_addr *saddr, const struct in
 {
 	uint8_t *h = pkb_data(p), *ip;
 	uint64_t pseudo;
+	bool offload = false;
 
 	if (inet_addr_is_v4(daddr)) {
 		p->saddr = inet_addr_v4(saddr);
 		p->daddr = inet_addr_v4(daddr);
 		pseudo = inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len);
+		offload = netif_offloads_to(p->daddr);
 	} else {
 		ip = h - IPV6_HLEN; /* within seg_alloc's INET_HEADROOM */
 		memcpy(ip + 8, saddr->a, 16);
@@ -225,7 +240,14 @@ static void finish(struct pkb *p, const struct inet_addr *saddr, const struct in
 		p->v6 = 1;
 		pseudo = inet_csum_pseudo6(saddr, daddr, IPPROTO_TCP_, p->len);
 	}
-	put16(h + 16, inet_csum_fold(inet_csum_add(pseudo, h, p->len)));
+	if (offload) {
+		/* The host sums from here on, over what the pseudo-header's sum starts. */
+		put16(h + 16, (uint16_t)~inet_csum_fold(pseudo));
+		p->csum_start = (uint16_t)p->off;
+		p->csum_offset = TCP_CSUM_OFFSET;
+	} else {
+		put16(h + 16, inet_csum_fold(inet_csum_add(pseudo, h, p->len)));
+	}
 	inet_count(INET_MIB_TCP_OUT_SEGS);
 }
 
@@ -255,13 +277,29 @@ static void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint32_t seq,
 	put16(h + 18, 0);
 }
 
+/* @len bytes from @seq into @dst, from send queue buffer @p on (it holds @seq). */
+static void copy_data(const struct pkb *p, uint32_t seq, uint8_t *dst, uint32_t len)
+{
+	for (; len; p = p->next) {
+		uint32_t at = seq - p->seq, n = MIN(p->len - at, len);
+
+		memcpy(dst, p->data + p->off + at, n);
+		dst += n;
+		seq += n;
+		len -= n;
+	}
+}
+
 /*
- * One segment of @s: @len bytes of @data at @seq, or fewer: the bytes it
- * holds. RFC 6691: the options come out of the MSS, so SACK blocks on a
- * full segment shorten its data (and then the FIN, after its last byte,
- * waits). Past the MTU, with DF, the datagram would be lost whole.
+ * One segment of @s: @len bytes at @seq from send queue buffer @data on,
+ * or fewer: the bytes it holds. RFC 6691: the options come out of the MSS,
+ * so SACK blocks on a full segment shorten its data (and then the FIN,
+ * after its last byte, waits). Past the MTU, with DF, the datagram would be
+ * lost whole -- unless it is a TSO segment (@len past the effective MSS,
+ * which only output() asks for, with offloads): the host cuts it into
+ * pieces of the MSS less these options, each with this header.
  */
-static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint8_t *data,
+static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const struct pkb *data,
 		     uint32_t len, struct pkb_queue *out)
 {
 	struct pkb *p = seg_alloc(len);
@@ -273,7 +311,9 @@ static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint
 		return len; /* as if lost on the way */
 	h = pkb_data(p);
 	olen = put_options(s, flags, h + TCP_HLEN);
-	if (len && len + olen > s->mss) {
+	if (len > tcp_eff_mss(s)) {
+		p->gso_size = (uint16_t)(s->mss - olen);
+	} else if (len && len + olen > s->mss) {
 		len = s->mss - olen;
 		flags &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 	}
@@ -296,7 +336,7 @@ static uint32_t emit(struct tcp_sock *s, uint32_t seq, uint8_t flags, const uint
 	put_header(h, s->lport, s->rport, seq, flags & TCP_ACK ? s->rcv_nxt : 0, TCP_HLEN + olen,
 		   flags, (uint16_t)wnd);
 	if (len)
-		memcpy(h + TCP_HLEN + olen, data, len);
+		copy_data(data, seq, h + TCP_HLEN + olen, len);
 	p->len = TCP_HLEN + olen + len;
 	if (flags & TCP_ACK) {
 		s->last_ack_sent = s->rcv_nxt;
@@ -448,9 +488,10 @@ static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint3
 		flags |= TCP_PSH;
 	if (fin)
 		flags |= TCP_FIN;
-	if (p)
-		p->at_ms = inet_now_ms(); /* its latest transmission: bounds RTT samples */
-	len = emit(s, seq, flags, p ? pkb_data(p) + (seq - p->seq) : NULL, len, out);
+	/* Their latest transmission: bounds RTT samples. */
+	for (struct pkb *q = p; q && SEQ_LT(q->seq, seq + len); q = q->next)
+		q->at_ms = inet_now_ms();
+	len = emit(s, seq, flags, p, len, out);
 	if (SEQ_LT(seq, s->snd_max)) {
 		inet_count(INET_MIB_TCP_RETRANS_SEGS);
 		s->retransmits++;
@@ -479,6 +520,10 @@ static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint3
 static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 {
 	uint32_t emss = tcp_eff_mss(s), n;
+	/* TSO over IPv4 only: the host's IPv6 GSO is refused until it is tested. */
+	uint32_t tso = inet_addr_is_v4(&s->raddr) && netif_offloads_to(inet_addr_v4(&s->raddr))
+			   ? TCP_TSO_MAX / emss * emss
+			   : 0;
 	bool sent = false, blocked = false, fresh = false;
 
 	if (!sending_state(s)) {
@@ -508,6 +553,8 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 			continue;
 		}
 		len = MIN(p->seq + p->len - s->snd_nxt, emss);
+		if (tso > emss && SEQ_GEQ(s->snd_nxt, s->snd_max))
+			len = MIN(s->snd_end - s->snd_nxt, tso);
 		avail = SEQ_GT(edge, s->snd_nxt) ? edge - s->snd_nxt : 0;
 		if (len > avail) {
 			/* Sender's silly window avoidance: no sliver of a window unless half. */
@@ -518,6 +565,9 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 			len = avail;
 			force = false;
 		}
+		/* Whole MSS in a TSO segment: its tail goes with what follows, not alone. */
+		if (len > emss && s->snd_nxt + len != s->snd_end)
+			len -= len % emss;
 		last = s->snd_nxt + len == s->snd_end;
 		/*
 		 * Nagle (RFC 896) with Minshall's refinement: a short segment waits
@@ -785,7 +835,7 @@ static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	p = find_seq(s, seq);
 	if (!p)
 		return true;
-	emit(s, seq, TCP_ACK, pkb_data(p) + (seq - p->seq), 1, out);
+	emit(s, seq, TCP_ACK, p, 1, out);
 	if (seq == s->snd_nxt) {
 		s->snd_nxt++;
 		s->bytes_sent++;
