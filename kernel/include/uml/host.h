@@ -241,7 +241,7 @@ uint64_t host_io_writes(void);
  * virtio-net header of HOST_TAP_VNET_HLEN bytes in front (the legacy
  * struct virtio_net_hdr, fields in the host's byte order), and the host
  * may pass partial checksums and TCP segments of up to 64 KiB both ways
- * (TUNSETOFFLOAD CSUM, TSO4, TSO6). The flags are the device's: the last
+ * (TUNSETOFFLOAD CSUM, TSO4; IPv6 segments come cut). The flags are the device's: the last
  * queue attached sets them for all, so all must ask alike. *@ifname (may
  * be NULL) gets the name the host gave. Returns the fd, or -EINVAL (a name
  * of HOST_IFNAMSIZ bytes or more, or a kernel that refuses the offloads),
