@@ -85,6 +85,9 @@
  * 33     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
  *        ACKs every second segment, cwnd grows by about a segment per RTT
  *        over 20 RTTs, not half of one (counted per ACK, it was)
+ * 46     an active open to a peer whose ISN is 2^31 takes its data and FIN:
+ *        the window's edge was left where the SYN put it, from a RCV.NXT of
+ *        0, and such a peer found the window shut for ever
  */
 #include <errno.h>
 #include <limits.h>
@@ -1185,6 +1188,48 @@ static void test_hostile(struct tcp_sock *l)
 	run(10);
 }
 
+/*
+ * An active open whose peer's ISN puts RCV.NXT half the sequence space from
+ * 0: the edge of the window stayed where the SYN put it (0 + 65535), the
+ * window looked shut, and the peer's data and FIN were refused for ever
+ * (test_socket's 1,000 closing pairs lost a FIN about one run in ten).
+ */
+static void test_active_edge(void)
+{
+	static const uint8_t mss[4] = {2, 4, 0x05, 0xb4};
+	uint32_t irs = 0x80000000u, iss, addr;
+	struct tcp_sock *c;
+	const uint8_t *t;
+	uint16_t lport;
+	char buf[16];
+	ssize_t n = -1, end = -1;
+	int err;
+
+	mirror = false;
+	flush_wire();
+	if (tcp_open(&c))
+		bail_out("no socket for the edge test");
+	err = tcp_connect(c, PEER_IP, 84, 0);
+	t = next_seg();
+	if (!t || t[13] != TCP_SYN || tcp_local(c, &addr, &lport))
+		bail_out("no SYN for the edge test (%d)", err);
+	iss = get32(t + 4);
+	seg_in(84, lport, irs, iss + 1, TCP_SYN | TCP_ACK, mss, sizeof(mss), NULL, 0);
+	seg_in(84, lport, irs + 1, iss + 1, TCP_ACK | TCP_PSH, NULL, 0, "edge", 4);
+	seg_in(84, lport, irs + 5, iss + 1, TCP_ACK | TCP_FIN, NULL, 0, NULL, 0);
+	if (state_of(c) != TCP_SYN_SENT) {
+		n = tcp_recv(c, buf, sizeof(buf), 0);
+		end = tcp_recv(c, buf + 4, sizeof(buf) - 4, 0);
+	}
+	ok(n == 4 && !memcmp(buf, "edge", 4) && end == 0 && state_of(c) == TCP_CLOSE_WAIT,
+	   "46 an active open to a peer whose ISN is 2^31: its data (%zd) and FIN (%zd) are "
+	   "taken, CLOSE-WAIT (%u)",
+	   n, end, state_of(c));
+	tcp_abort(c);
+	flush_wire();
+	mirror = true;
+}
+
 static void test_simultaneous(void)
 {
 	struct tcp_sock *a, *b;
@@ -2034,7 +2079,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(45);
+	plan(46);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2071,6 +2116,7 @@ int main(void)
 	test_blocking(l);
 	test_hostile(l);
 	test_simultaneous();
+	test_active_edge();
 	test_sack_blocks(l);
 	test_scoreboard(l);
 	test_tiny_segments(l);

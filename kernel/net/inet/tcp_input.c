@@ -211,6 +211,15 @@ static void syn_sent(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		return;
 	s->irs = sg->seq;
 	s->rcv_nxt = sg->seq + 1;
+	/*
+	 * The right edge our SYN offered, from the first byte the peer will
+	 * send: the SYN's emit set it from a RCV.NXT of 0. Left there, one peer
+	 * ISN in about 16,000 put RCV.NXT half the sequence space past it, the
+	 * window looked shut, and every segment after the handshake, the
+	 * peer's FIN among them, was refused; the others opened the window to
+	 * up to 2 GB (acceptable()).
+	 */
+	s->rcv_adv = s->rcv_nxt + MIN(tcp_rcv_window(s), 65535u);
 	take_syn_options(s, sg);
 	s->snd_wl1 = sg->seq;
 	s->snd_wl2 = sg->ack;
