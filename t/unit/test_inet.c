@@ -31,6 +31,11 @@
  * 23     the fault injector: the same seed gives the same faults; a delayed
  *        frame goes on at the tick after its delay; reorder, dup, corrupt
  * 24     every buffer is back in the end
+ * 25     /status/net/snmp's checksum errors and ICMP types (inet_snmp, as
+ *        Linux's /proc/net/snmp): an echo with a bad checksum counts Icmp
+ *        InErrors and InCsumErrors and is not answered, a good one InEchos,
+ *        OutEchoReps and IcmpMsg InType8/OutType0; UDP and TCP with bad
+ *        checksums count their InCsumErrors (and InErrors, InErrs)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -636,13 +641,87 @@ static void test_fault(void)
 	}
 }
 
+/*
+ * Field @name of group @group ("Icmp") in @text, inet_snmp's lines behind a
+ * newline of ours (so that every group starts with "\nGroup:"), or -1.
+ */
+static long long snmp_get(const char *text, const char *group, const char *name)
+{
+	char head[64];
+	size_t glen = (size_t)snprintf(head, sizeof(head), "\n%s:", group);
+	const char *names = strstr(text, head), *vals;
+
+	if (!names || !(vals = strstr(names + glen, head)))
+		return -1;
+	names += glen;
+	vals += glen;
+	for (;;) {
+		size_t w, v;
+
+		names += strspn(names, " ");
+		vals += strspn(vals, " ");
+		w = strcspn(names, " \n");
+		v = strcspn(vals, " \n");
+		if (!w || !v)
+			return -1;
+		if (w == strlen(name) && !strncmp(names, name, w))
+			return strtoll(vals, NULL, 10);
+		names += w;
+		vals += v;
+	}
+}
+
+static void test_snmp_counts(void)
+{
+	static char t0[8192], t1[8192];
+	uint8_t f[256], m[64], d[32] = {0};
+	int bad_answered;
+	size_t n;
+
+	step(1000);
+	t0[0] = '\n';
+	inet_snmp(t0 + 1, sizeof(t0) - 1);
+	nout = 0;
+	n = echo(m, 1, 40, 16);
+	m[20] ^= 0x55; /* the data no longer matches its checksum */
+	feed(f, ip_frame(f, IPPROTO_ICMP_, 40, 0, m, n, PEER_IP, OUR_IP));
+	bad_answered = nout;
+	send_echo(41, 16);
+	put16(d, 5000);
+	put16(d + 2, 7);
+	put16(d + 4, 13);
+	put16(d + 6, 0x1234);
+	feed(f, ip_frame(f, 17, 42, 0, d, 13, PEER_IP, OUR_IP));
+	put16(d + 2, 80);
+	d[12] = 5 << 4;
+	d[13] = 0x02;
+	put16(d + 16, 0x4321);
+	feed(f, ip_frame(f, IPPROTO_TCP_, 43, 0, d, 20, PEER_IP, OUR_IP));
+	t1[0] = '\n';
+	inet_snmp(t1 + 1, sizeof(t1) - 1);
+#define GROWS(g, name) (snmp_get(t1, g, name) - snmp_get(t0, g, name))
+	ok(bad_answered == 0 && GROWS("Icmp", "InErrors") == 1 &&
+	       GROWS("Icmp", "InCsumErrors") == 1 && GROWS("Icmp", "InEchos") == 1 &&
+	       GROWS("Icmp", "OutEchoReps") == 1 && snmp_get(t1, "IcmpMsg", "InType8") > 0 &&
+	       snmp_get(t1, "IcmpMsg", "OutType0") > 0 && GROWS("Udp", "InCsumErrors") == 1 &&
+	       GROWS("Udp", "InErrors") == 1 && GROWS("Tcp", "InCsumErrors") == 1 &&
+	       GROWS("Tcp", "InErrs") == 1,
+	   "25 snmp: a bad ICMP checksum is InErrors and InCsumErrors (%lld, %lld), unanswered; "
+	   "an echo is InEchos, OutEchoReps, IcmpMsg InType8 %lld and OutType0 %lld; UDP and TCP "
+	   "InCsumErrors %lld, %lld",
+	   GROWS("Icmp", "InErrors"), GROWS("Icmp", "InCsumErrors"),
+	   snmp_get(t1, "IcmpMsg", "InType8"), snmp_get(t1, "IcmpMsg", "OutType0"),
+	   GROWS("Udp", "InCsumErrors"), GROWS("Tcp", "InCsumErrors"));
+#undef GROWS
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
 	struct netif_config cfg = {.name = "t0", .addr = OUR_IP, .prefix_len = 16};
 	size_t used, max;
 
-	plan(25);
+	plan(26);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -661,6 +740,7 @@ int main(void)
 	test_ip_hdr();
 	test_ratelimit();
 	test_fault();
+	test_snmp_counts();
 
 	arp_flush(nif);
 	ipv4_reass_flush(nif);

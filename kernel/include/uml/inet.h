@@ -129,6 +129,11 @@ enum inet_mib {
 	INET_MIB_ND_CONFLICTS, /* someone else advertises our address */
 	INET_MIB_ND_FAILED,    /* resolutions given up: their packets dropped */
 	INET_MIB_ND_EVICTIONS, /* entries pushed out of a full cache */
+	/* Checksum failures apart (each is also in its protocol's errors, as Linux counts) */
+	INET_MIB_ICMP_IN_CSUM_ERRORS,
+	INET_MIB_UDP_IN_CSUM_ERRORS,
+	INET_MIB_TCP_IN_CSUM_ERRORS,
+	INET_MIB_ICMP6_IN_CSUM_ERRORS,
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];

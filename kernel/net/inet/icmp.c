@@ -48,6 +48,7 @@ static void send_icmp(struct pkb *m, uint32_t saddr, uint32_t daddr)
 	put16(h + 2, 0);
 	put16(h + 2, inet_csum(h, m->len));
 	inet_count(INET_MIB_ICMP_OUT);
+	atomic_fetch_add_explicit(&inet_stack->icmp_out_type[h[0]], 1, memory_order_relaxed);
 	ipv4_output(m, saddr, daddr, IPPROTO_ICMP_, false);
 }
 
@@ -95,10 +96,16 @@ void icmp_input(struct netif *nif, struct pkb *p)
 
 	(void)nif;
 	inet_count(INET_MIB_ICMP_IN);
-	if (p->len < ICMP_HLEN || inet_csum(h, p->len) != 0) {
+	if (p->len < ICMP_HLEN) {
 		inet_count(INET_MIB_ICMP_IN_ERRORS);
 		goto out;
 	}
+	if (inet_csum(h, p->len) != 0) {
+		inet_count(INET_MIB_ICMP_IN_ERRORS);
+		inet_count(INET_MIB_ICMP_IN_CSUM_ERRORS);
+		goto out;
+	}
+	atomic_fetch_add_explicit(&inet_stack->icmp_in_type[h[0]], 1, memory_order_relaxed);
 	if (h[0] == ICMP_ECHO && h[1] == 0)
 		echo_reply(p);
 	else if (h[0] == ICMP_UNREACH && h[1] == ICMP_UNREACH_FRAG)

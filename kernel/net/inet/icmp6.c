@@ -60,9 +60,14 @@ void icmp6_input(struct netif *nif, struct pkb *p)
 	memcpy(src.a, ip + 8, 16);
 	memcpy(dst.a, ip + 24, 16);
 	inet_count(INET_MIB_ICMP6_IN);
-	if (p->len < 4 || inet_csum_fold(inet_csum_add(
-			      inet_csum_pseudo6(&src, &dst, IPPROTO_ICMPV6_, p->len), h, p->len))) {
+	if (p->len < 4) {
 		inet_count(INET_MIB_ICMP6_IN_ERRORS);
+		goto out;
+	}
+	if (inet_csum_fold(
+		inet_csum_add(inet_csum_pseudo6(&src, &dst, IPPROTO_ICMPV6_, p->len), h, p->len))) {
+		inet_count(INET_MIB_ICMP6_IN_ERRORS);
+		inet_count(INET_MIB_ICMP6_IN_CSUM_ERRORS);
 		goto out;
 	}
 	switch (h[0]) {

@@ -191,6 +191,7 @@ struct inet {
 	uint64_t mem_max;
 	struct kmem_cache *pkb_cache, *neigh_cache, *reass_cache, *udp_cache, *tcp_cache;
 	_Atomic uint64_t mib[INET_MIB_COUNT];
+	_Atomic uint64_t icmp_in_type[256], icmp_out_type[256]; /* ICMP (v4) messages by type */
 	/* TCP (tcp.h): never nests with inet.lock */
 	spinlock_t tcp_lock; /* LOCK_RANK_INET: every TCP socket and these */
 	struct tcp_sock *tcp_conn[INET_TCP_CONN_BUCKETS];  /* connections by their four addresses */

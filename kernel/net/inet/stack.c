@@ -110,6 +110,10 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_ND_CONFLICTS] = "nd_conflicts",
     [INET_MIB_ND_FAILED] = "nd_failed",
     [INET_MIB_ND_EVICTIONS] = "nd_evictions",
+    [INET_MIB_ICMP_IN_CSUM_ERRORS] = "icmp_in_csum_errors",
+    [INET_MIB_UDP_IN_CSUM_ERRORS] = "udp_in_csum_errors",
+    [INET_MIB_TCP_IN_CSUM_ERRORS] = "tcp_in_csum_errors",
+    [INET_MIB_ICMP6_IN_CSUM_ERRORS] = "icmp6_in_csum_errors",
 };
 
 static uint64_t (*clock_hook)(void);

@@ -214,6 +214,50 @@ static long long mib(enum inet_mib m)
 	return (long long)inet_mib(m);
 }
 
+static long long icmp_in(unsigned type)
+{
+	return (long long)atomic_load(&inet_stack->icmp_in_type[type]);
+}
+
+static long long icmp_out(unsigned type)
+{
+	return (long long)atomic_load(&inet_stack->icmp_out_type[type]);
+}
+
+/*
+ * Linux's IcmpMsg pair: InTypeN and OutTypeN of every type seen, in and
+ * then out, each by type; none at all until a message is. Each counter is
+ * read once, so the names and the values agree.
+ */
+static void icmp_msg(struct out *o)
+{
+	long long in[256], outv[256];
+	bool any = false;
+
+	for (unsigned t = 0; t < 256; t++) {
+		in[t] = icmp_in(t);
+		outv[t] = icmp_out(t);
+		any |= in[t] || outv[t];
+	}
+	if (!any)
+		return;
+	out(o, "IcmpMsg:");
+	for (unsigned t = 0; t < 256; t++)
+		if (in[t])
+			out(o, " InType%u", t);
+	for (unsigned t = 0; t < 256; t++)
+		if (outv[t])
+			out(o, " OutType%u", t);
+	out(o, "\nIcmpMsg:");
+	for (unsigned t = 0; t < 256; t++)
+		if (in[t])
+			out(o, " %lld", in[t]);
+	for (unsigned t = 0; t < 256; t++)
+		if (outv[t])
+			out(o, " %lld", outv[t]);
+	out(o, "\n");
+}
+
 size_t inet_snmp(char *buf, size_t size)
 {
 	struct out o = {.buf = buf, .size = size};
@@ -249,22 +293,45 @@ size_t inet_snmp(char *buf, size_t size)
 	    {"FragCreates", mib(INET_MIB_IP_FRAG_CREATES)},
 	};
 	/*
-	 * Icmp: messages by type are not counted apart (InDestUnreachs,
-	 * InEchoReps, OutEchoReps, ... and the IcmpMsg line), nor checksum
-	 * errors apart from the short ones (InCsumErrors: both are InErrors);
-	 * our one token bucket is the stack's, hence OutRateLimitGlobal.
+	 * Icmp: Linux's fields, by type from icmp_in_type/icmp_out_type (what
+	 * passed the checksum, and what we sent); OutErrors and
+	 * OutRateLimitHost are not kept (0): our one token bucket is the
+	 * stack's, hence OutRateLimitGlobal. InCsumErrors are in InErrors too.
 	 */
 	const struct snmp_field icmp[] = {
 	    {"InMsgs", mib(INET_MIB_ICMP_IN)},
 	    {"InErrors", mib(INET_MIB_ICMP_IN_ERRORS)},
-	    {"InEchos", mib(INET_MIB_ICMP_IN_ECHOS)},
+	    {"InCsumErrors", mib(INET_MIB_ICMP_IN_CSUM_ERRORS)},
+	    {"InDestUnreachs", icmp_in(3)},
+	    {"InTimeExcds", icmp_in(11)},
+	    {"InParmProbs", icmp_in(12)},
+	    {"InSrcQuenchs", icmp_in(4)},
+	    {"InRedirects", icmp_in(5)},
+	    {"InEchos", icmp_in(8)},
+	    {"InEchoReps", icmp_in(0)},
+	    {"InTimestamps", icmp_in(13)},
+	    {"InTimestampReps", icmp_in(14)},
+	    {"InAddrMasks", icmp_in(17)},
+	    {"InAddrMaskReps", icmp_in(18)},
 	    {"OutMsgs", mib(INET_MIB_ICMP_OUT)},
+	    {"OutErrors", 0},
 	    {"OutRateLimitGlobal", mib(INET_MIB_ICMP_OUT_RATELIMITED)},
+	    {"OutRateLimitHost", 0},
+	    {"OutDestUnreachs", icmp_out(3)},
+	    {"OutTimeExcds", icmp_out(11)},
+	    {"OutParmProbs", icmp_out(12)},
+	    {"OutSrcQuenchs", icmp_out(4)},
+	    {"OutRedirects", icmp_out(5)},
+	    {"OutEchos", icmp_out(8)},
+	    {"OutEchoReps", icmp_out(0)},
+	    {"OutTimestamps", icmp_out(13)},
+	    {"OutTimestampReps", icmp_out(14)},
+	    {"OutAddrMasks", icmp_out(17)},
+	    {"OutAddrMaskReps", icmp_out(18)},
 	};
 	/*
 	 * Tcp: the RTO bounds are ours (tcp.h), not Linux's 120 s ceiling.
-	 * InCsumErrors is left out: a bad checksum is one of InErrs' causes
-	 * and not counted apart yet.
+	 * InCsumErrors are in InErrs too, as Linux counts them.
 	 */
 	const struct snmp_field tcp[] = {
 	    {"RtoAlgorithm", 1}, /* RFC 4022's other(1), as Linux says of its RFC 6298 timer */
@@ -281,14 +348,16 @@ size_t inet_snmp(char *buf, size_t size)
 	    {"RetransSegs", mib(INET_MIB_TCP_RETRANS_SEGS)},
 	    {"InErrs", mib(INET_MIB_TCP_IN_ERRS)},
 	    {"OutRsts", mib(INET_MIB_TCP_OUT_RSTS)},
+	    {"InCsumErrors", mib(INET_MIB_TCP_IN_CSUM_ERRORS)},
 	};
 
 	/*
 	 * Udp: udp_in counts every datagram taken, Linux's InDatagrams those
 	 * delivered; the causes of loss are read first so the difference
 	 * cannot go below 0. InErrors is Linux's: malformed, bad checksum or no
-	 * room on the socket. Not kept: SndbufErrors, InCsumErrors (within
-	 * InErrors), IgnoredMulti (Ethernet drops multicast), MemErrors.
+	 * room on the socket (InCsumErrors, the bad checksums, are in it too).
+	 * Not kept: SndbufErrors, IgnoredMulti (Ethernet takes only the IPv6
+	 * groups it must), MemErrors.
 	 */
 	udp_err = mib(INET_MIB_UDP_IN_ERRORS);
 	udp_noport = mib(INET_MIB_UDP_NO_PORTS);
@@ -300,10 +369,12 @@ size_t inet_snmp(char *buf, size_t size)
 	    {"InErrors", udp_err + udp_rcvbuf},
 	    {"OutDatagrams", mib(INET_MIB_UDP_OUT)},
 	    {"RcvbufErrors", udp_rcvbuf},
+	    {"InCsumErrors", mib(INET_MIB_UDP_IN_CSUM_ERRORS)},
 	};
 
 	snmp_pair(&o, "Ip", ip, sizeof(ip) / sizeof(ip[0]));
 	snmp_pair(&o, "Icmp", icmp, sizeof(icmp) / sizeof(icmp[0]));
+	icmp_msg(&o);
 	snmp_pair(&o, "Tcp", tcp, sizeof(tcp) / sizeof(tcp[0]));
 	snmp_pair(&o, "Udp", udp, sizeof(udp) / sizeof(udp[0]));
 	return o.n;

@@ -723,8 +723,12 @@ void tcp_input(struct netif *nif, struct pkb *p)
 	tcp_seg_addrs(p, &src, &dst);
 	pseudo = p->v6 ? inet_csum_pseudo6(&src, &dst, IPPROTO_TCP_, p->len)
 		       : inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len);
-	if (p->len < TCP_HLEN || (doff = (h[12] >> 4) * 4u) < TCP_HLEN || doff > p->len ||
-	    (!p->csum_ok && inet_csum_fold(inet_csum_add(pseudo, h, p->len)) != 0)) {
+	if (p->len < TCP_HLEN || (doff = (h[12] >> 4) * 4u) < TCP_HLEN || doff > p->len) {
+		seg_count_err(nif);
+		goto drop;
+	}
+	if (!p->csum_ok && inet_csum_fold(inet_csum_add(pseudo, h, p->len)) != 0) {
+		inet_count(INET_MIB_TCP_IN_CSUM_ERRORS);
 		seg_count_err(nif);
 		goto drop;
 	}

@@ -121,8 +121,10 @@ void udp_input(struct netif *nif, struct pkb *p)
 		dst = inet_addr_from_v4(p->daddr);
 		sum = inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_UDP_, ulen);
 	}
-	if (get16(h + 6) != 0 && inet_csum_fold(inet_csum_add(sum, h, ulen)) != 0)
+	if (get16(h + 6) != 0 && inet_csum_fold(inet_csum_add(sum, h, ulen)) != 0) {
+		inet_count(INET_MIB_UDP_IN_CSUM_ERRORS);
 		goto error;
+	}
 	p->sport = get16(h);
 	dport = get16(h + 2);
 	inet_lock();
