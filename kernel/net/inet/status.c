@@ -295,8 +295,9 @@ size_t inet_snmp(char *buf, size_t size)
 	/*
 	 * Icmp: Linux's fields, by type from icmp_in_type/icmp_out_type (what
 	 * passed the checksum, and what we sent); OutErrors and
-	 * OutRateLimitHost are not kept (0): our one token bucket is the
-	 * stack's, hence OutRateLimitGlobal. InCsumErrors are in InErrors too.
+	 * OutRateLimitHost are not kept, so left out: our one token bucket is
+	 * the stack's, hence OutRateLimitGlobal. InCsumErrors are in InErrors
+	 * too.
 	 */
 	const struct snmp_field icmp[] = {
 	    {"InMsgs", mib(INET_MIB_ICMP_IN)},
@@ -314,9 +315,7 @@ size_t inet_snmp(char *buf, size_t size)
 	    {"InAddrMasks", icmp_in(17)},
 	    {"InAddrMaskReps", icmp_in(18)},
 	    {"OutMsgs", mib(INET_MIB_ICMP_OUT)},
-	    {"OutErrors", 0},
 	    {"OutRateLimitGlobal", mib(INET_MIB_ICMP_OUT_RATELIMITED)},
-	    {"OutRateLimitHost", 0},
 	    {"OutDestUnreachs", icmp_out(3)},
 	    {"OutTimeExcds", icmp_out(11)},
 	    {"OutParmProbs", icmp_out(12)},
