@@ -129,8 +129,10 @@ static size_t frame6(uint8_t *f, const uint8_t *dmac, uint8_t hops, const struct
 	h[7] = hops;
 	memcpy(h + 8, src->a, 16);
 	memcpy(h + 24, dst->a, 16);
-	memcpy(h + 40, ext, extlen);
-	memcpy(h + 40 + extlen, payload, plen);
+	if (extlen) /* memcpy from NULL is undefined, even of nothing */
+		memcpy(h + 40, ext, extlen);
+	if (plen)
+		memcpy(h + 40 + extlen, payload, plen);
 	return 14 + 40 + extlen + plen;
 }
 
@@ -749,7 +751,8 @@ static void feed_tcp6(const struct inet_addr *src, const struct inet_addr *dst, 
 		t[21] = 4;
 		put16(t + 22, mss);
 	}
-	memcpy(t + hlen, data, dlen);
+	if (dlen)
+		memcpy(t + hlen, data, dlen);
 	put16(t + 16, inet_csum_fold(inet_csum_add(
 			  inet_csum_pseudo6(src, dst, IPPROTO_TCP_, (uint32_t)n), t, n)));
 	netif_input(q, f, frame6(f, our_mac, 64, src, dst, IPPROTO_TCP_, NULL, 0, t, n));
