@@ -14,8 +14,13 @@
 #  8     a client the export does not list is refused (10.214.0.3)
 #  9     ping -6 of the IPv6 address -i gave beside (fd00:214::2/64, the
 #        namespace's side fd00:214::1) answers
-# 10     umlnfsd stops cleanly; its counters show the calls came over the
-#        machine's stack and no packet buffer is left held
+# 10     under a SYN flood of port 2049 from random sources (hping3
+#        --flood --rand-source, 5 s), an NFS connection established before
+#        it answers a NULL call every 100 ms throughout, and new clients
+#        are served meanwhile (skipped without hping3)
+# 11     umlnfsd stops cleanly; its counters show the calls came over the
+#        machine's stack, no packet buffer is left held, and (with hping3)
+#        the flood was answered with SYN cookies
 use strict;
 use warnings;
 use FindBin;
@@ -37,7 +42,7 @@ my ($ip, $ping) = (which('ip'), which('ping'));
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && $ping;
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
     unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 10);
+plan(tests => 11);
 
 my $limit = 180;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -127,6 +132,67 @@ $out = in_ns("$ping -6 -n -c 3 -i 0.2 -W 2 fd00:214::2");
 like($out, qr/3 packets transmitted, 3 received/, '9 ping -6 fd00:214::2: 3 of 3 answered')
     or diag($out);
 
+SKIP: {
+	my $hping = which('hping3');
+	skip('no hping3: no SYN flood', 1) unless $hping;
+	# One connection, NULL calls on it every 100 ms for 9 s (the flood runs from 2 s to 7 s).
+	my $py = <<'EOF';
+import socket, struct, sys, time
+s = socket.create_connection(('10.214.0.2', 2049), timeout=5)
+def call(xid):
+    body = struct.pack('>10I', xid, 0, 2, 100003, 3, 0, 0, 0, 0, 0)
+    s.sendall(struct.pack('>I', 0x80000000 | len(body)) + body)
+    def take(n):
+        b = b''
+        while len(b) < n:
+            got = s.recv(n - len(b))
+            if not got:
+                raise EOFError('the connection ended')
+            b += got
+        return b
+    n = struct.unpack('>I', take(4))[0] & 0x7fffffff
+    x, mtype, stat = struct.unpack('>3I', take(n)[:12])
+    return x == xid and mtype == 1 and stat == 0
+good = call(1)
+print('open', flush=True)
+n, end = 1, time.time() + 9
+try:
+    while time.time() < end:
+        time.sleep(0.1)
+        n += 1
+        good += call(n)
+except Exception as e:
+    print('error', e, flush=True)
+print('calls', n, 'answered', good, flush=True)
+EOF
+	my $held = open(my $hfh, '-|', 'timeout', '30', $ip, 'netns', 'exec', $ns, '/usr/bin/python3',
+			'-c', $py) or BAIL_OUT("python3: $!");
+	my $opened = <$hfh> // '';
+	sleep(1);
+	my $flood = fork() // BAIL_OUT("fork: $!");
+	if (!$flood) {
+		open(STDOUT, '>', '/dev/null');
+		open(STDERR, '>', '/dev/null');
+		exec('timeout', '5', $ip, 'netns', 'exec', $ns, $hping, '-S', '-p', '2049', '--flood',
+		     '--rand-source', '10.214.0.2');
+		exit 127;
+	}
+	sleep(1);
+	my $fresh = 0;
+	for (1 .. 3) {
+		$out = in_ns('timeout', '20', 'nfs-cat', "'" . url('/config/MaxRequestWorkers') . "'");
+		$fresh++ if $out eq "150\n";
+	}
+	waitpid($flood, 0);
+	my $report = do { local $/; <$hfh> } // '';
+	close($hfh);
+	my ($calls, $answered) = $report =~ /calls (\d+) answered (\d+)/;
+	ok($opened eq "open\n" && $calls && $calls >= 50 && $answered == $calls && $fresh == 3,
+	   '10 under a SYN flood of 2049 the established connection answered ' .
+	       ($answered // 0) . ' of ' . ($calls // 0) . " NULL calls, $fresh of 3 new clients served")
+	    or diag("$opened$report");
+}
+
 kill('TERM', $pid);
 for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
 my $rc = $?;
@@ -134,7 +200,9 @@ $pid = undef;
 $text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
 my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
 my ($calls) = $text =~ /stopped: (\d+) calls/;
-ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/,
-    "10 stopped cleanly after $calls calls, " . ($c{mem_used} // '?') . ' bytes of buffers held')
+ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/ &&
+       (!which('hping3') || ($c{tcp_cookies_sent} // 0) > 0),
+    "11 stopped cleanly after $calls calls, " . ($c{mem_used} // '?') . ' bytes of buffers held; ' .
+	($c{tcp_cookies_sent} // 0) . ' SYN cookies answered the flood')
     or diag($text);
 unlink($data, $back, $log);
