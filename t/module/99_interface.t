@@ -30,19 +30,20 @@
 # 15-18  httpd -t refuses, naming the bad word: an IPv6 address where the
 #        IPv4 one goes, a prefix past 30, a gateway off the subnet, a fifth
 #        interface
-# 19-21  the Linux kernel's NFS client (the QEMU guest of t/kclient, its NIC
-#        a TAP on the same bridge, 10.219.0.3) mounts 10.219.0.2:/ through
-#        the machine's stack and edits MaxRequestWorkers with echo: 19 it
-#        reads the new value back, 20 every child applies it and nfs-cat
-#        from the namespace serves it, 21 an invalid value written on a sync
-#        mount fails at write(2) and the value stays, and /status/net/tcp
-#        showed the guest's connection from a privileged port (skipped
-#        without t/kclient's assets)
-# 22     httpd -t refuses a link-local address given as the IPv6 one
-# 23     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
+# 19     httpd -t refuses a link-local address given as the IPv6 one
+# 20     the interface's IPv6 address (fd00:219::2/64 beside the IPv4 one)
 #        and its link-local address fe80::...%veth answer ping -6 from the
 #        namespace (fd00:219::1/64), through the machine's neighbour
 #        discovery; /status/net/tcp6 has Linux's tcp6 header
+# 21-54  the Linux kernel's NFS client (the QEMU guest of t/kclient, its NIC
+#        a TAP on the same bridge, 10.219.0.3, no NAT) runs t/kclient's
+#        cases (KClient::Cases, as 90_kclient.t over the host's sockets):
+#        it mounts 10.219.0.2:/ through the machine's stack, edits knobs
+#        with echo, sed -i, cp and rm, invalid values are refused and the
+#        old ones stay, scratch files come and go, nfs-cat from the
+#        namespace serves what it wrote, a second boot restores
+# 55     every child applies what the guest wrote last (skipped with 21-54
+#        without t/kclient's assets)
 #
 # On a private httpd (HTTP 8579) with the suite's MPM. Needs root (a
 # namespace, a TAP device, a bridge) and /dev/net/tun; /dev/net/tun is
@@ -59,6 +60,7 @@ use File::Temp ();
 use FindBin;
 use lib "$FindBin::Bin/../kclient";
 use KClient;
+use KClient::Cases;
 
 sub which {
     my ($name) = @_;
@@ -96,7 +98,7 @@ my $ip = which('ip');
 plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && which('ping');
 plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat) not installed')
     unless which('nfs-ls') && which('nfs-cat');
-plan tests => 23;
+plan tests => 20 + KClient::Cases::TESTS + 1;
 
 my $limit = 300;
 $SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
@@ -288,56 +290,7 @@ refuses(17, "UmlConfInterface $tap 10.219.0.2/24 10.220.0.1\n",
     qr/gateway 10\.220\.0\.1: not another host of 10\.219\.0\.2\/24/, 'a gateway off the subnet');
 refuses(18, $five, qr/at most 4 interfaces; uc\Q$$\E-5 is one too many/, 'a fifth interface');
 
-# The Linux kernel's NFS client over the machine's stack: a QEMU guest whose
-# NIC is a TAP on the bridge, as a monitor host on the management network.
-SKIP: {
-    my $missing = KClient::missing();
-    skip($missing, 3) if $missing;
-    chomp(my $old = $h->cat('/config/MaxRequestWorkers') // '');
-    my ($v) = grep { $_ ne $old } 2, 3;
-    my $script = KClient::STEP_LIB . <<"EOF";
-K=/mnt/config/MaxRequestWorkers
-step read0 cat \$K
-step echo sh -c 'echo $v > /mnt/config/MaxRequestWorkers'
-step read1 cat \$K
-mkdir -p /sync
-step mount_sync mount -t nfs -o "\$KCLIENT_MOUNT_OPTIONS,sync" "\$KCLIENT_SOURCE" /sync
-step bad_sync sh -c 'echo abc > /sync/config/MaxRequestWorkers'
-step read2 settle \$K $v
-step tcp cat /mnt/status/net/tcp
-umount /sync
-EOF
-    my $r;
-    if (sh($ip, 'tuntap', 'add', 'dev', $gtap, 'mode', 'tap')
-        && sh($ip, 'link', 'set', $gtap, 'master', $br, 'up')) {
-        $r = KClient::run(port => 2049, script => $script, tap => $gtap, guest_addr => "$guest/24",
-            server => $addr, timeout => 90);
-    }
-    my $step = sub { my $s = $r && $r->{step}{$_[0]}; $s ? ($s->{rc}, $s->{out}) : (-1, '') };
-    my ($rc0, $read0) = $step->('read0');
-    my ($rc1, $read1) = $step->('read1');
-    ok $r && $rc0 == 0 && $read0 eq "$old\n" && $read1 eq "$v\n",
-        "19 the kernel client on $guest mounts $addr:/ over the machine's stack and reads back $v "
-        . "(was $old)" or diag($r ? $r->{log} : "could not make $gtap on $br");
-    my $gen = $h->cat('/status/generation') // '';
-    chomp $gen;
-    my ($reached, $seen) = $gen =~ /^\d+$/ ? $h->children_reach($gen) : (0, 'no generation');
-    my $served = $h->cat('/config/MaxRequestWorkers') // '';
-    ok $reached && $served eq "$v\n",
-        "20 every child applies the guest's write (generation $gen); nfs-cat serves $v"
-        or diag($seen);
-    my ($rcb) = $step->('bad_sync');
-    my ($rc2, $read2) = $step->('read2');
-    my (undef, $tcp) = $step->('tcp');
-    # 10.219.0.3 as Linux prints it on a little-endian host; a port below 1024.
-    my ($gport) = $tcp =~ /^\s*\d+: 0200DB0A:0801 0300DB0A:([0-9A-F]{4}) 01 /m;
-    ok $rcb != 0 && $rc2 == 0 && $read2 eq "$v\n" && defined $gport && hex($gport) < 1024,
-        "21 an invalid write on a sync mount fails (rc $rcb), $v stays; the table shows the "
-        . 'guest at port ' . (defined $gport ? hex($gport) : 'none') or diag($r ? $r->{out} : '');
-    $h->knob_applies('MaxRequestWorkers', $old) if $old =~ /^\d+$/;
-}
-
-refuses(22, "UmlConfInterface $tap 10.219.0.2/24 fe80::2/64\n", qr/fe80::2\/64: not a global unicast address/,
+refuses(19, "UmlConfInterface $tap 10.219.0.2/24 fe80::2/64\n", qr/fe80::2\/64: not a global unicast address/,
     'a link-local IPv6 address');
 
 # The machine's link-local address is its MAC's modified EUI-64 (RFC 4291 2.5.1).
@@ -352,5 +305,24 @@ my $ll = $lladdr ? do {
 my $pingll = $ll && in_ns('ping', '-6', '-c', '1', '-W', '2', "$ll%$peer") =~ / 0% packet loss/;
 my $tcp6 = $h->cat('/status/net/tcp6') // '';
 ok $ping6 && $pingll && $tcp6 =~ /^\s+sl\s+local_address\s+remote_address\s+st /,
-    "23 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC " . ($lladdr // '?')
+    "20 ping -6 $addr6 and $ll%$peer from $ns answer (the machine's MAC " . ($lladdr // '?')
     . ' learned by neighbour discovery); /status/net/tcp6 has its header' or diag($neigh, $tcp6);
+
+# The Linux kernel's NFS client over the machine's stack: a QEMU guest whose
+# NIC is a TAP on the bridge, as a monitor host on the management network,
+# runs t/kclient's cases (90_kclient.t runs them over the host's sockets).
+SKIP: {
+    my $missing = KClient::missing();
+    skip($missing, KClient::Cases::TESTS + 1) if $missing;
+    sh($ip, 'tuntap', 'add', 'dev', $gtap, 'mode', 'tap')
+        && sh($ip, 'link', 'set', $gtap, 'master', $br, 'up')
+        or BAIL_OUT("could not make $gtap on $br");
+    KClient::Cases::run(
+        guest => { port => 2049, export => '/', tap => $gtap, guest_addr => "$guest/24", server => $addr },
+        nfs_cat => sub { $h->cat("/$_[0]") }, where => "$addr:/ through the machine's stack",
+        values => [2, 3]);
+    my $gen = $h->cat('/status/generation') // '';
+    chomp $gen;
+    my ($reached, $seen) = $gen =~ /^\d+$/ ? $h->children_reach($gen) : (0, 'no generation');
+    ok $reached, "55 every child applies what the guest wrote last (generation $gen)" or diag($seen);
+}
