@@ -42,49 +42,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
 #include "../../kernel/net/inet/inet_internal.h"
 
-#define PEER_IP	 0x0a000001u
-#define OUR_IP	 0x0a000002u
-#define MAXF	 256
-#define FRAME_SZ 2048
+#define PEER_IP 0x0a000001u
+#define OUR_IP	0x0a000002u
 
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
 static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct netif *nif;
 static struct netif_queue *q;
-static uint64_t vclock = 1000000;
-
-static struct {
-	uint8_t b[FRAME_SZ];
-	size_t len;
-} out[MAXF];
-static int nout;
-
-static uint64_t vnow(void)
-{
-	return vclock;
-}
-
-static int capture(void *arg, const void *frame, size_t len)
-{
-	(void)arg;
-	if (nout < MAXF && len <= FRAME_SZ) {
-		memcpy(out[nout].b, frame, len);
-		out[nout++].len = len;
-	}
-	return 0;
-}
-
-/* Advance the clock by @ms (refilling the ICMP bucket) and forget what was sent. */
-static void step(uint64_t ms)
-{
-	vclock += ms;
-	nout = 0;
-}
 
 static void feed(const void *f, size_t len)
 {

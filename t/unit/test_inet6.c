@@ -58,13 +58,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
 #include "../../kernel/net/inet/tcp.h"
-
-#define MAXF	 512
-#define FRAME_SZ 2048
 
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
 static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
@@ -75,34 +73,6 @@ static const struct inet_addr our_gl = {{0x20, 0x01, 0x0d, 0xb8, [15] = 2}};
 static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
 static struct netif *nif;
 static struct netif_queue *q;
-static uint64_t vclock = 1000000;
-
-static struct {
-	uint8_t b[FRAME_SZ];
-	size_t len;
-} out[MAXF];
-static int nout;
-
-static uint64_t vnow(void)
-{
-	return vclock;
-}
-
-static int capture(void *arg, const void *frame, size_t len)
-{
-	(void)arg;
-	if (nout < MAXF && len <= FRAME_SZ) {
-		memcpy(out[nout].b, frame, len);
-		out[nout++].len = len;
-	}
-	return 0;
-}
-
-static void step(uint64_t ms)
-{
-	vclock += ms;
-	nout = 0;
-}
 
 static bool same(const uint8_t *a, const struct inet_addr *b)
 {
@@ -189,7 +159,7 @@ static size_t nd_msg(uint8_t *m, uint8_t type, uint8_t flags, const struct inet_
 static void feed_icmp6(const uint8_t *dmac, uint8_t hops, const struct inet_addr *src,
 		       const struct inet_addr *dst, uint8_t *m, size_t mlen)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 
 	icmp6_sum(m, mlen, src, dst);
 	netif_input(q, f, frame6(f, dmac, hops, src, dst, 58, NULL, 0, m, mlen));
@@ -323,7 +293,7 @@ static void test_ns(void)
 static bool ns_dropped(uint8_t *m, size_t len, uint8_t hops, const struct inet_addr *src,
 		       bool fix_sum, enum inet_mib mib)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 	struct inet_addr dst;
 	uint8_t dmac[6];
 	uint64_t before = inet_mib(mib);
@@ -377,7 +347,7 @@ static void test_nd_hostile(void)
 	   "10 NS from :: with a source link-layer option: dropped, counted");
 
 	{
-		static uint8_t f[FRAME_SZ];
+		static uint8_t f[CAP_FRAME];
 		uint64_t before = inet_mib(INET_MIB_ND_IN_ERRORS);
 		uint8_t dmac[6];
 
@@ -496,7 +466,7 @@ static void test_bound(void)
 /* Feed an echo request after extension headers @ext; the frames sent. */
 static int echo_through(uint8_t first, const uint8_t *ext, size_t extlen, uint16_t seq)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 	uint8_t m[128];
 	size_t n = echo6(m, seq, 40);
 
@@ -586,7 +556,7 @@ static void test_ext(void)
 
 static void test_hdr(void)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 	static const struct inet_addr not_ours = {{0xfe, 0x80, [15] = 0x33}};
 	uint64_t hdr = inet_mib(INET_MIB_IP6_IN_HDR_ERRORS),
 		 addr = inet_mib(INET_MIB_IP6_IN_ADDR_ERRORS);
@@ -638,7 +608,7 @@ static void test_ether(void)
 static void feed_udp6(const struct inet_addr *src, const struct inet_addr *dst, uint16_t sport,
 		      uint16_t dport, const char *msg, int sum)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 	uint8_t u[256];
 	size_t n = 8 + strlen(msg);
 
@@ -734,7 +704,7 @@ static void feed_tcp6(const struct inet_addr *src, const struct inet_addr *dst, 
 		      uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t mss,
 		      const char *data)
 {
-	static uint8_t f[FRAME_SZ];
+	static uint8_t f[CAP_FRAME];
 	uint8_t t[256];
 	size_t dlen = data ? strlen(data) : 0, hlen = mss ? 24 : 20, n = hlen + dlen;
 

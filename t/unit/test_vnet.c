@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
@@ -44,8 +45,6 @@
 #define OUR_IP	 0x0a000002u
 #define PEER2_IP 0x0a010001u
 #define OUR2_IP	 0x0a010002u
-#define MAXF	 64
-#define FRAME_SZ 2048
 #define BIG	 60000
 
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
@@ -53,28 +52,6 @@ static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct netif *nif, *nif2;
 static struct netif_queue *q, *q2;
 static uint32_t peer_ip = PEER_IP, our_ip = OUR_IP;
-static uint64_t vclock = 1000000;
-
-static struct {
-	uint8_t b[FRAME_SZ];
-	size_t len;
-} out[MAXF];
-static int nout;
-
-static uint64_t vnow(void)
-{
-	return vclock;
-}
-
-static int capture(void *arg, const void *frame, size_t len)
-{
-	(void)arg;
-	if (nout < MAXF && len <= FRAME_SZ) {
-		memcpy(out[nout].b, frame, len);
-		out[nout++].len = len;
-	}
-	return 0;
-}
 
 /* The header's 10 bytes, fields in the host's order, in front of the frame at @b + 10. */
 static void vhdr(uint8_t *b, uint8_t flags, uint8_t gso_type, uint16_t hdr_len, uint16_t gso_size,
@@ -160,7 +137,7 @@ static struct {
 	bool tcp, sum_ok;
 	uint32_t seq, plen;
 	uint8_t flags;
-} vout[MAXF];
+} vout[CAP_MAX];
 static int nvout;
 
 static int capture_vnet(void *arg, const void *frame, size_t len)
@@ -171,7 +148,7 @@ static int capture_vnet(void *arg, const void *frame, size_t len)
 	uint8_t *t;
 
 	(void)arg;
-	if (nvout == MAXF || len < 10 + 14 + 20 || len - 10 > sizeof(f))
+	if (nvout == CAP_MAX || len < 10 + 14 + 20 || len - 10 > sizeof(f))
 		return 0;
 	netif_vnet_get(&vout[nvout].h, b);
 	memcpy(f, b + 10, len - 10);
