@@ -47,6 +47,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mirror.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/host.h"
@@ -54,13 +55,9 @@
 #include "uml/mm.h"
 #include "../../kernel/net/inet/tcp.h"
 
-#define PEER_IP	 0x0a000009u
-#define OUR_IP	 0x0a000002u
 #define RING	 1024
 #define FRAME_SZ 1536
 
-static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 9};
-static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct netif *nif;
 static struct netif_queue *q;
 static char report[16384];
@@ -93,29 +90,10 @@ static int capture(void *arg, const void *frame, size_t len)
 	return 0;
 }
 
-static void arp_reply(const uint8_t *req)
-{
-	uint8_t f[60] = {0};
-
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_ARP);
-	put16(f + 14, 1);
-	put16(f + 16, ETH_P_IPV4);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 2);
-	memcpy(f + 22, peer_mac, 6);
-	put32(f + 28, PEER_IP);
-	memcpy(f + 32, req + 22, 6);
-	memcpy(f + 38, req + 28, 4);
-	netif_input(q, f, 42);
-}
-
 /* Deliver the oldest frame, mirrored: false when the wire is empty. */
 static bool deliver_one(void)
 {
-	uint8_t f[FRAME_SZ], a[4];
+	uint8_t f[FRAME_SZ];
 	size_t len;
 
 	if (sh->head == sh->tail)
@@ -123,19 +101,7 @@ static bool deliver_one(void)
 	len = sh->ring[sh->head % RING].len;
 	memcpy(f, sh->ring[sh->head % RING].b, len);
 	sh->head++;
-	if (get16(f + 12) == ETH_P_ARP) {
-		if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
-			arp_reply(f);
-		return true;
-	}
-	if (get16(f + 12) != ETH_P_IPV4)
-		return true;
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	memcpy(a, f + 26, 4);
-	memcpy(f + 26, f + 30, 4);
-	memcpy(f + 30, a, 4);
-	netif_input(q, f, len);
+	mirror_in(q, f, len);
 	return true;
 }
 

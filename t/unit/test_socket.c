@@ -59,6 +59,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mirror.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/host.h"
@@ -66,14 +67,10 @@
 #include "uml/sched.h"
 #include "../../kernel/net/inet/tcp.h"
 
-#define PEER_IP	 0x0a000009u
-#define OUR_IP	 0x0a000002u
 #define RING	 8192
 #define FRAME_SZ 1536
 #define NMANY	 1000
 
-static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 9};
-static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct netif *nif;
 static struct netif_queue *q;
 static _Atomic uint64_t vclock = 1000000;
@@ -104,44 +101,6 @@ static int capture(void *arg, const void *frame, size_t len)
 	return 0;
 }
 
-static void arp_reply(const uint8_t *req)
-{
-	uint8_t f[60] = {0};
-
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_ARP);
-	put16(f + 14, 1);
-	put16(f + 16, ETH_P_IPV4);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 2);
-	memcpy(f + 22, peer_mac, 6);
-	put32(f + 28, PEER_IP);
-	memcpy(f + 32, req + 22, 6);
-	memcpy(f + 38, req + 28, 4);
-	netif_input(q, f, 42);
-}
-
-static void mirror_in(uint8_t *f, size_t len)
-{
-	uint8_t a[4];
-
-	if (get16(f + 12) == ETH_P_ARP) {
-		if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
-			arp_reply(f);
-		return;
-	}
-	if (get16(f + 12) != ETH_P_IPV4)
-		return;
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	memcpy(a, f + 26, 4);
-	memcpy(f + 26, f + 30, 4);
-	memcpy(f + 30, a, 4);
-	netif_input(q, f, len);
-}
-
 static bool deliver_one(void)
 {
 	uint8_t f[FRAME_SZ];
@@ -156,7 +115,7 @@ static bool deliver_one(void)
 	memcpy(f, ring[r_head % RING].b, len);
 	r_head++;
 	pthread_mutex_unlock(&ring_lock);
-	mirror_in(f, len);
+	mirror_in(q, f, len);
 	return true;
 }
 

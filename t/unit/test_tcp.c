@@ -98,19 +98,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mirror.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/host.h"
 #include "uml/inet.h"
 #include "../../kernel/net/inet/tcp.h"
 
-#define PEER_IP	 0x0a000009u
-#define OUR_IP	 0x0a000002u
 #define RING	 4096
 #define FRAME_SZ 1536
 
-static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 9};
-static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct netif *nif;
 static struct netif_queue *q;
 static uint64_t vclock = 1000000;
@@ -181,45 +178,6 @@ static void put16_(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static void arp_reply(const uint8_t *req)
-{
-	uint8_t f[60] = {0};
-
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16_(f + 12, ETH_P_ARP);
-	put16_(f + 14, 1);
-	put16_(f + 16, ETH_P_IPV4);
-	f[18] = 6;
-	f[19] = 4;
-	put16_(f + 20, 2);
-	memcpy(f + 22, peer_mac, 6);
-	put32(f + 28, PEER_IP);
-	memcpy(f + 32, req + 22, 6);
-	memcpy(f + 38, req + 28, 4);
-	netif_input(q, f, 42);
-}
-
-/* @f, a frame the machine sent, comes back in mirrored. */
-static void mirror_in(uint8_t *f, size_t len)
-{
-	uint8_t a[4];
-
-	if (get16(f + 12) == ETH_P_ARP) {
-		if (get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
-			arp_reply(f);
-		return;
-	}
-	if (get16(f + 12) != ETH_P_IPV4)
-		return;
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	memcpy(a, f + 26, 4);
-	memcpy(f + 26, f + 30, 4);
-	memcpy(f + 30, a, 4);
-	netif_input(q, f, len);
-}
-
 /* Deliver the oldest frame on the wire (once its delay is over): false when none. */
 static bool deliver_one(void)
 {
@@ -231,7 +189,7 @@ static bool deliver_one(void)
 	len = ring[r_head % RING].len;
 	memcpy(f, ring[r_head % RING].b, len);
 	r_head++;
-	mirror_in(f, len);
+	mirror_in(q, f, len);
 	return true;
 }
 
@@ -248,7 +206,7 @@ static void release_held(void)
 	}
 	nheld = 0; /* (what is delivered may be held again) */
 	for (unsigned i = 0; i < n; i++)
-		mirror_in(f[i], len[i]);
+		mirror_in(q, f[i], len[i]);
 }
 
 /* Deliver what was sent, mirrored, until the wire is quiet. */
@@ -511,7 +469,7 @@ static const uint8_t *next_seg(void)
 		memcpy(f, ring[r_head % RING].b, ring[r_head % RING].len);
 		r_head++;
 		if (get16(f + 12) == ETH_P_ARP && get16(f + 20) == 1 && get32(f + 38) == PEER_IP)
-			arp_reply(f);
+			mirror_arp_reply(q, f);
 		if (get16(f + 12) == ETH_P_IPV4 && f[23] == IPPROTO_TCP_)
 			return f + 34;
 	}
