@@ -59,7 +59,7 @@ LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
-UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/capture.c t/unit/mirror.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
+UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/capture.c t/unit/mirror.c t/unit/audit.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
 	      $(O)/t/umlmon-http.t
 FUZZ_NAMES := rpc record knob frame
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
@@ -111,6 +111,8 @@ $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 
 # The stack's tests on a hook queue share its capture and clock (t/unit/capture.h).
 $(O)/t/test_inet.t $(O)/t/test_inet6.t $(O)/t/test_vnet.t: $(O)/t/unit/capture.o
+# The death tests share their audit (t/unit/audit.h).
+$(O)/t/test_death.t $(O)/t/test_inet_death.t: $(O)/t/unit/audit.o
 # The TCP tests share the mirrored wire (t/unit/mirror.h).
 $(O)/t/test_tcp.t $(O)/t/test_socket.t $(O)/t/test_inet_death.t: $(O)/t/unit/mirror.o
 
@@ -194,7 +196,7 @@ $(O)/t/storm-client: t/lib/storm-client.c
 # Death at random instants in the allocator (t/stress/mm_kill.c): one run of 300 kills
 # is part of check-unit; make mm-kill runs MM_KILL_RUNS of them, each with its own seed.
 MM_KILL_RUNS ?= 20
-$(O)/t/mm-kill.t: $(O)/t/stress/mm_kill.o $(O)/t/unit/tap.o $(O)/libuml.a
+$(O)/t/mm-kill.t: $(O)/t/stress/mm_kill.o $(O)/t/unit/audit.o $(O)/t/unit/tap.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 .PHONY: mm-kill

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../unit/audit.h"
 #include "../unit/tap.h"
 #include "uml.h"
 #include "uml/mm.h"
@@ -90,18 +91,6 @@ static void free_holdings(struct holdings *h)
 	if (h->pages)
 		page_free(h->pages, h->order);
 	h->pages = NULL;
-}
-
-/* Pages neither free nor in a thread's cache, after giving back what can be. */
-static uint64_t pages_used(void)
-{
-	struct mm_stats st;
-
-	uml_reap();
-	mm_drain();
-	mm_shrink();
-	mm_stats(&st);
-	return st.total_pages - st.free_pages - st.cached_pages;
 }
 
 /* The log's lines that are not the expected takeover of the zone's lock. */

@@ -67,6 +67,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/gen.h"
@@ -82,27 +83,6 @@ static struct kgen *gen;
 static struct ksem *sem;
 static struct uml_nfs_listener nfs;
 static char report[16384];
-
-/* Pages neither free nor in a thread's cache, after giving back what can be. */
-static uint64_t pages_used(void)
-{
-	struct mm_stats st;
-
-	uml_reap();
-	mm_drain();
-	mm_shrink();
-	mm_stats(&st);
-	return st.total_pages - st.free_pages - st.cached_pages;
-}
-
-static bool check_ok(void)
-{
-	uml_check(report, sizeof(report));
-	if (strncmp(report, "ok\n", 3) == 0)
-		return true;
-	diag("%s", report);
-	return false;
-}
 
 static bool queue_empty(struct kwait *wq)
 {

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "mirror.h"
+#include "audit.h"
 #include "tap.h"
 #include "uml.h"
 #include "uml/host.h"
@@ -60,7 +61,6 @@
 
 static struct netif *nif;
 static struct netif_queue *q;
-static char report[16384];
 
 /* The wire and the clock, shared with every child. */
 static struct shared {
@@ -217,25 +217,6 @@ static bool usage_same(const struct usage *a, const struct usage *b, const char 
 	     (unsigned long long)a->tcp, (unsigned long long)b->tcp, (unsigned long long)a->udp,
 	     (unsigned long long)b->udp, (unsigned long long)a->pkb, (unsigned long long)b->pkb,
 	     a->mem, b->mem);
-	return false;
-}
-
-static uint64_t pages_used(void)
-{
-	struct mm_stats st;
-
-	mm_drain();
-	mm_shrink();
-	mm_stats(&st);
-	return st.total_pages - st.free_pages - st.cached_pages;
-}
-
-static bool check_ok(void)
-{
-	uml_check(report, sizeof(report));
-	if (strncmp(report, "ok\n", 3) == 0)
-		return true;
-	diag("%s", report);
 	return false;
 }
 
