@@ -24,7 +24,6 @@ use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
 use IPC::Open2;
-use Digest::SHA;
 use Time::HiRes qw(sleep time);
 use NfsTest;
 use InetTest;
@@ -61,30 +60,8 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-# The sha256 of $n bytes of the pattern.
-sub pattern_sha {
-	my ($n) = @_;
-	my $period = join('', map { chr } 0 .. 250);
-	my $block = $period x 4096;
-	my $sha = Digest::SHA->new(256);
-	for (my $left = $n; $left > 0; $left -= length($block)) {
-		$sha->add($left >= length($block) ? $block : substr($block, 0, $left));
-	}
-	return $sha->hexdigest;
-}
-
-# curl of /$n in the namespace, at most $secs: "CODE LENGTH SHA256".
-sub fetch {
-	my ($n, $secs) = @_;
-	my $hdr = "/tmp/uv09-$$-$n.hdr";
-	my $sha = `timeout -k 5 $secs $ip netns exec $ns $curl -sS --max-time $secs -D $hdr http://$maddr/$n 2>/dev/null | sha256sum`;
-	my $h = -e $hdr ? do { local (@ARGV, $/) = ($hdr); <> } : '';
-	unlink($hdr);
-	my ($code) = $h =~ m{^HTTP/1\.1 (\d+)}m;
-	my ($len) = $h =~ /^Content-Length: (\d+)/mi;
-	($sha) = split(' ', $sha // '');
-	return join(' ', $code // 'none', $len // 'none', $sha // 'none');
-}
+# curl of /$n from the namespace (InetTest's http_fetch).
+sub fetch { http_fetch($ip, $curl, $ns, $maddr, @_) }
 
 my $want = pattern_sha($big);
 

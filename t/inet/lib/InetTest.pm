@@ -1,13 +1,14 @@
 # Helpers the t/inet tests share: finding a program, a step bounded in
-# time, and the counters of a t/inet-drive machine asked for on its
-# standard input.
+# time, the counters of a t/inet-drive machine asked for on its standard
+# input, and the http service's pattern fetched with curl.
 package InetTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use Digest::SHA;
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(which bounded drive_stat);
+our @EXPORT = qw(which bounded drive_stat pattern_sha http_fetch);
 
 # A program on PATH (or in /usr/sbin, /sbin), or ''.
 sub which {
@@ -51,6 +52,33 @@ sub drive_stat {
 		}
 	});
 	return $end ? \%c : undef;
+}
+
+# The sha256 of $n bytes of inet-drive's http pattern (byte i is i % 251).
+sub pattern_sha {
+	my ($n) = @_;
+	my $period = join('', map { chr } 0 .. 250);
+	my $block = $period x 4096;
+	my $sha = Digest::SHA->new(256);
+	for (my $left = $n; $left > 0; $left -= length($block)) {
+		$sha->add($left >= length($block) ? $block : substr($block, 0, $left));
+	}
+	return $sha->hexdigest;
+}
+
+# curl of http://$addr/$n from namespace $ns, at most $secs: "CODE LENGTH
+# SHA256" (the status and Content-Length from the headers, the digest of
+# the body). $ip and $curl are the programs' paths.
+sub http_fetch {
+	my ($ip, $curl, $ns, $addr, $n, $secs) = @_;
+	my $hdr = "/tmp/inet-fetch-$$-$n.hdr";
+	my $sha = `timeout -k 5 $secs $ip netns exec $ns $curl -sS --max-time $secs -D $hdr http://$addr/$n 2>/dev/null | sha256sum`;
+	my $h = -e $hdr ? do { local (@ARGV, $/) = ($hdr); <> } : '';
+	unlink($hdr);
+	my ($code) = $h =~ m{^HTTP/1\.1 (\d+)}m;
+	my ($len) = $h =~ /^Content-Length: (\d+)/mi;
+	($sha) = split(' ', $sha // '');
+	return join(' ', $code // 'none', $len // 'none', $sha // 'none');
 }
 
 1;
