@@ -505,3 +505,25 @@ int uml_poll(struct uml_pollfd *fds, unsigned nfds, int timeout_ms)
 		return -EFAULT;
 	return inet_sock_poll((struct inet_pollfd *)fds, nfds, timeout_ms);
 }
+
+_Static_assert(sizeof(struct uml_pollevent) == sizeof(struct inet_pollevent) &&
+		   UML_POLLET == INET_POLLET && UML_POLLSET_DEL == INET_POLLSET_DEL &&
+		   UML_POLLSET_WATCHES == INET_POLLSET_WATCHES,
+	       "uml_pollevent and inet_pollevent differ");
+
+int uml_pollset_create(void)
+{
+	return inet_pollset();
+}
+
+int uml_pollset_ctl(int set, int op, int fd, uint32_t events, uint64_t data)
+{
+	return inet_pollset_ctl(set, op, fd, events, data);
+}
+
+int uml_pollset_wait(int set, struct uml_pollevent *ev, unsigned max, int timeout_ms)
+{
+	if (!ev && max)
+		return -EFAULT;
+	return inet_pollset_wait(set, (struct inet_pollevent *)ev, max, timeout_ms);
+}

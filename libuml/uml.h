@@ -596,6 +596,43 @@ struct uml_pollfd {
  */
 int uml_poll(struct uml_pollfd *fds, unsigned nfds, int timeout_ms);
 
+/*
+ * Poll sets, as epoll(7): a set remembers the sockets it watches, and a
+ * socket's event puts it on the set's ready list, so a wait costs what is
+ * ready, not what is watched (uml_poll's is O(N) per call). A set is a
+ * descriptor of the sockets' table, freed by uml_close; closing a socket
+ * takes it out of every set; a dead process's sets are freed by uml_reap.
+ * Level-triggered, or with UML_POLLET edge-triggered: reported once per
+ * event that finds the socket not ready before.
+ */
+#define UML_POLLET	    0x8000u /* in uml_pollset_ctl's events */
+#define UML_POLLSET_ADD	    1
+#define UML_POLLSET_MOD	    2
+#define UML_POLLSET_DEL	    3
+#define UML_POLLSET_WATCHES 262144 /* sockets watched by a process's sets at most */
+struct uml_pollevent {
+	uint32_t events; /* the UML_POLL* bits that are ready */
+	uint64_t data;	 /* what uml_pollset_ctl gave */
+};
+/* A new set's descriptor; -EMFILE, -ENOMEM, -ENODEV (no stack). */
+int uml_pollset_create(void);
+/*
+ * Watch socket @fd for @events (UML_POLLIN, UML_POLLOUT, UML_POLLET;
+ * UML_POLLERR and UML_POLLHUP always count), reporting @data with them
+ * (UML_POLLSET_ADD), change that (MOD), or stop (DEL). 0, -EBADF, -EINVAL
+ * (@set is no set, @fd is @set, unknown bits or op), -ENOTSOCK (@fd is a
+ * set), -EEXIST (ADD twice), -ENOENT (MOD or DEL of what is not watched),
+ * -ENOSPC (UML_POLLSET_WATCHES reached), -ENOMEM.
+ */
+int uml_pollset_ctl(int set, int op, int fd, uint32_t events, uint64_t data);
+/*
+ * Up to @max ready sockets into @ev, waiting at most @timeout_ms (0: not
+ * at all, < 0: no limit); those left over for @max come first next time.
+ * The number reported, 0 at the timeout, -EBADF, -EINVAL (no set, @max
+ * 0), -EFAULT, -EINTR (a kernel thread interrupted).
+ */
+int uml_pollset_wait(int set, struct uml_pollevent *ev, unsigned max, int timeout_ms);
+
 /* --- NFS --- */
 
 struct uml_nfs_listener {

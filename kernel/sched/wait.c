@@ -56,6 +56,11 @@ static int wake_locked(struct kwait *wq, int n)
 	return woken;
 }
 
+int kwait_wake_locked(struct kwait *wq, int n)
+{
+	return wake_locked(wq, n);
+}
+
 int kwait_wake(struct kwait *wq, int n)
 {
 	int woken;

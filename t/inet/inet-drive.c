@@ -18,6 +18,7 @@
  *            (byte i is i % 251) and Connection: close, for curl
  *   -L PORT  loop: every byte back, as echo, for every connection on one
  *            kernel thread's uml_poll loop (libuml's sockets; bench/inetconns)
+ *   -Q PORT  the same loop on a poll set (uml_pollset_wait) instead
  *   -H PORT  hold: connections held idle by one thread, however many, with
  *            no thread or buffer of their own; each is polled every 100 ms,
  *            what it sends echoed back, and closed at its FIN (t/inet/05)
@@ -29,12 +30,13 @@
  * Prints "ready MAC" once the queue is open, so the test can configure the
  * host's side. Standard input is its control: a line "stat" prints the
  * stack's counters (inet_status), "drive_conns N" (TCP connections its
- * services hold), "drive_held N" (the hold service's), "drive_pages N"
+ * services hold), "drive_held N" (the hold service's), "drive_polled N"
+ * and "drive_set N" (the -L and -Q loops'), "drive_pages N"
  * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
  * service, closes the queue, prints the counters and exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-L PORT] [-H PORT]
- *              [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-L PORT] [-Q PORT]
+ *              [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -697,6 +699,78 @@ static int poll_service(void *arg)
 	return 0;
 }
 
+/* ---------------------------------------------------------- poll set --- */
+
+static uint16_t set_port;
+static struct kthread *set_thread;
+static unsigned nset; /* its connections and its listener, while it runs */
+
+/*
+ * The loop of -L on a poll set: an item per connection, its data the
+ * descriptor (the listener's UINT64_MAX); the connection's state at the
+ * descriptor's index.
+ */
+static int set_service(void *arg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(set_port)};
+	struct uml_pollevent ev[256];
+	struct pconn *pc = calloc(UML_POLLSET_WATCHES / 4, sizeof(*pc));
+	int set = uml_pollset_create(), l = uml_socket(AF_INET, SOCK_STREAM, UML_SOCK_NONBLOCK);
+	int err = !pc ? -ENOMEM : set < 0 ? set : l < 0 ? l : 0;
+
+	(void)arg;
+	if (!err && !(err = uml_bind(l, (struct sockaddr *)&a, sizeof(a))) &&
+	    !(err = uml_listen(l, DRIVE_BACKLOG)))
+		err = uml_pollset_ctl(set, UML_POLLSET_ADD, l, UML_POLLIN, UINT64_MAX);
+	if (err) {
+		fprintf(stderr, "inet-drive: poll set on port %u: %s\n", set_port, strerror(-err));
+		exit(1);
+	}
+	nset = 1;
+	for (;;) {
+		int n = uml_pollset_wait(set, ev, 256, -1);
+
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct uml_pollfd p;
+			bool out;
+			int fd;
+
+			if (ev[i].data == UINT64_MAX) {
+				while ((fd = uml_accept(l, NULL, NULL, UML_SOCK_NONBLOCK)) >= 0) {
+					if (fd >= UML_POLLSET_WATCHES / 4 ||
+					    uml_pollset_ctl(set, UML_POLLSET_ADD, fd, UML_POLLIN,
+							    (uint64_t)fd)) {
+						uml_close(fd);
+						continue;
+					}
+					pc[fd] = (struct pconn){0};
+					uml_setsockopt(fd, UML_SO_NODELAY, 1);
+					nset++;
+				}
+				continue;
+			}
+			fd = (int)ev[i].data;
+			out = pc[fd].buf != NULL; /* what the item watches: the rest to send */
+			p = (struct uml_pollfd){.fd = fd, .events = out ? UML_POLLOUT : UML_POLLIN};
+			if (!pconn_serve(&p, &pc[fd])) {
+				uml_close(fd); /* out of the set with it */
+				free(pc[fd].buf);
+				pc[fd].buf = NULL;
+				nset--;
+			} else if ((p.events == UML_POLLOUT) != out) {
+				uml_pollset_ctl(set, UML_POLLSET_MOD, fd, p.events, (uint64_t)fd);
+			}
+		}
+	}
+	uml_close(set);
+	uml_close(l);
+	free(pc);
+	nset = 0;
+	return 0;
+}
+
 /* ------------------------------------------------------------- UDP --- */
 
 static int echo_service(void *arg)
@@ -742,6 +816,7 @@ static void print_status(void)
 	printf("drive_conns %u\n", nconns);
 	printf("drive_held %u\n", nheld);
 	printf("drive_polled %u\n", npolled ? npolled - 1 : 0);
+	printf("drive_set %u\n", nset ? nset - 1 : 0);
 	{
 		struct mm_stats st;
 
@@ -766,12 +841,14 @@ static void stop(void)
 		kthread_interrupt(hold_thread);
 	if (poll_thread)
 		kthread_interrupt(poll_thread);
+	if (set_thread)
+		kthread_interrupt(set_thread);
 	for (size_t i = 0; i < NSERVICES; i++)
 		if (services[i].listener)
 			kthread_interrupt(services[i].thread);
 	for (struct conn *c = conns; c; c = c->next)
 		kthread_interrupt(c->thread);
-	for (int ms = 0; (nconns || nlisteners || nheld || npolled) && ms < DRIVE_STOP_WAIT;
+	for (int ms = 0; (nconns || nlisteners || nheld || npolled || nset) && ms < DRIVE_STOP_WAIT;
 	     ms += 10)
 		kthread_sleep_ns(10 * 1000 * 1000);
 	if (nconns || nlisteners)
@@ -817,10 +894,11 @@ static int control_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-		"[-W PORT] [-L PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP "
-		"ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(
+	    stderr,
+	    "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
+	    "[-W PORT] [-L PORT] [-Q PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP "
+	    "ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -848,7 +926,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:L:m:b:6:P")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:L:Q:m:b:6:P")) != -1) {
 		size_t i;
 
 		if (opt == 'P') {
@@ -870,6 +948,10 @@ int main(int argc, char **argv)
 		}
 		if (opt == 'L') {
 			poll_port = (uint16_t)number(optarg, 1, 65535);
+			continue;
+		}
+		if (opt == 'Q') {
+			set_port = (uint16_t)number(optarg, 1, 65535);
 			continue;
 		}
 		if (opt == 'm') {
@@ -924,6 +1006,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		kthread_detach(poll_thread);
+	}
+	if (set_port) {
+		if ((err = kthread_create(&set_thread, "pollset", SCHED_PRIO_DEFAULT, set_service,
+					  NULL))) {
+			fprintf(stderr, "inet-drive: poll set: %s\n", strerror(-err));
+			return 1;
+		}
+		kthread_detach(set_thread);
 	}
 	for (size_t i = 0; i < NSERVICES; i++) {
 		if (services[i].port && (err = service_start(&services[i]))) {

@@ -45,6 +45,16 @@
  *        accept, getpeername and getsockname speak sockaddr_in6 (the IPv4
  *        peer v4-mapped, the listener ::); data each way; an AF_INET6
  *        socket given a sockaddr_in says -EAFNOSUPPORT
+ * 18     poll sets: a set's and its calls' errors (-EBADF, -EINVAL,
+ *        -ENOTSOCK, -EEXIST, -ENOENT; a socket call on a set -ENOTSOCK,
+ *        uml_poll POLLNVAL); 1,000 watched connections, one send: the
+ *        wait reports that one with its data, again while unread
+ *        (level), not once read; edge-triggered once per event; @max
+ *        smaller than what is ready: all of it before any again; MOD and
+ *        DEL; a closed socket leaves every set, unhooked; a host thread
+ *        asleep in a wait is woken by another's send
+ * 19     a child killed in uml_pollset_wait: uml_reap frees its set and
+ *        items after closing its sockets; no set is left in the end
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -792,6 +802,182 @@ static void test_close_during_poll(int l)
 	run(10);
 }
 
+/* --- poll sets (18, 19) --- */
+
+/* One wait of @set, 0 ms: how many reported, their data into @data. */
+static int set_wait(int set, uint64_t *data, unsigned max)
+{
+	struct uml_pollevent ev[16];
+	int n = uml_pollset_wait(set, ev, max < 16 ? max : 16, 0);
+
+	for (int i = 0; i < n; i++)
+		data[i] = ev[i].data;
+	return n;
+}
+
+static void test_pollset_errors(int l)
+{
+	struct uml_pollfd p;
+	struct uml_pollevent ev;
+	int set = uml_pollset_create(), other = uml_pollset_create(), c, s, bad = 0;
+
+	pair(l, 80, &c, &s);
+	bad += set < 0 || other < 0;
+	bad += uml_pollset_ctl(999, UML_POLLSET_ADD, s, UML_POLLIN, 0) != -EBADF;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, 999, UML_POLLIN, 0) != -EBADF;
+	bad += uml_pollset_ctl(s, UML_POLLSET_ADD, c, UML_POLLIN, 0) != -EINVAL;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, set, UML_POLLIN, 0) != -EINVAL;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, other, UML_POLLIN, 0) != -ENOTSOCK;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, s, 0x4000, 0) != -EINVAL;
+	bad += uml_pollset_ctl(set, 9, s, UML_POLLIN, 0) != -EINVAL;
+	bad += uml_pollset_ctl(set, UML_POLLSET_MOD, s, UML_POLLIN, 0) != -ENOENT;
+	bad += uml_pollset_ctl(set, UML_POLLSET_DEL, s, 0, 0) != -ENOENT;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, s, UML_POLLIN, 0) != 0;
+	bad += uml_pollset_ctl(set, UML_POLLSET_ADD, s, UML_POLLIN, 0) != -EEXIST;
+	bad += uml_pollset_wait(set, &ev, 0, 0) != -EINVAL;
+	bad += uml_pollset_wait(set, NULL, 1, 0) != -EFAULT;
+	bad += uml_pollset_wait(s, &ev, 1, 0) != -EINVAL;
+	bad += uml_pollset_wait(999, &ev, 1, 0) != -EBADF;
+	bad += uml_send(set, "x", 1, 0) != -ENOTSOCK;
+	bad += uml_listen(set, 1) != -ENOTSOCK;
+	p = (struct uml_pollfd){.fd = set, .events = UML_POLLIN};
+	bad += uml_poll(&p, 1, 0) != 1 || p.revents != UML_POLLNVAL;
+	bad += uml_close(other) != 0 || uml_close(set) != 0 || uml_close(set) != -EBADF;
+	ok(!bad,
+	   "18a poll sets' errors: -EBADF, -EINVAL, -ENOTSOCK, -EEXIST, -ENOENT, -EFAULT; a socket "
+	   "call on a set -ENOTSOCK, uml_poll POLLNVAL (%d wrong)",
+	   bad);
+	uml_close(c);
+	uml_close(s);
+	run(10);
+}
+
+struct set_waiter {
+	int set, ret;
+	struct uml_pollevent ev;
+	_Atomic int done;
+};
+
+static void *set_wait_main(void *arg)
+{
+	struct set_waiter *w = arg;
+
+	w->ret = uml_pollset_wait(w->set, &w->ev, 1, 10000);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static void test_pollset(int l)
+{
+	static int c[NMANY], s[NMANY];
+	struct set_waiter w = {0};
+	uint64_t d[16];
+	int set = uml_pollset_create(), n0, n1, n2, n3, e1, e2, e3, e4, k[3], bad = 0, hook;
+	unsigned seen = 0;
+	char b[8];
+	pthread_t th;
+
+	for (unsigned i = 0; i < NMANY; i++) {
+		pair(l, 80, &c[i], &s[i]);
+		if (uml_pollset_ctl(set, UML_POLLSET_ADD, s[i], UML_POLLIN, 1000 + i))
+			bail_out("no item for %u", i);
+	}
+	n0 = set_wait(set, d, 16);
+	uml_send(c[421], "one", 3, 0);
+	run(3);
+	n1 = set_wait(set, d, 16);
+	bad += n1 != 1 || d[0] != 1421;
+	n2 = set_wait(set, d, 16);
+	bad += n2 != 1 || d[0] != 1421;
+	bad += uml_recv(s[421], b, sizeof(b), 0) != 3;
+	n3 = set_wait(set, d, 16);
+	ok(n0 == 0 && !bad && n3 == 0,
+	   "18b 1,000 watched connections, none ready: 0 (%d); a send on one: that one (%d), "
+	   "again while unread (%d), not once read (%d)",
+	   n0, n1, n2, n3);
+
+	/* Edge-triggered: once per event. */
+	bad = uml_pollset_ctl(set, UML_POLLSET_MOD, s[7], UML_POLLIN | UML_POLLET, 7) != 0;
+	uml_send(c[7], "a", 1, 0);
+	run(3);
+	e1 = set_wait(set, d, 16);
+	bad += e1 != 1 || d[0] != 7;
+	e2 = set_wait(set, d, 16);
+	uml_send(c[7], "b", 1, 0);
+	run(100); /* Nagle holds "b" until "a"'s delayed ACK */
+	e3 = set_wait(set, d, 16);
+	bad += e3 != 1 || d[0] != 7;
+	e4 = set_wait(set, d, 16);
+	while (uml_recv(s[7], b, sizeof(b), UML_MSG_DONTWAIT) > 0)
+		;
+	ok(!bad && e2 == 0 && e4 == 0,
+	   "18c edge-triggered: reported once per send (%d, %d), not again between (%d, %d)", e1,
+	   e3, e2, e4);
+
+	/* Ten ready, four at a time: every one before any again. */
+	for (unsigned i = 100; i < 110; i++)
+		uml_send(c[i], "x", 1, 0);
+	run(3);
+	for (int r = 0, got = 0; r < 3; r++) {
+		k[r] = set_wait(set, d, 4);
+		/* The first ten reports: each of the ten once; then the kept ones again. */
+		for (int j = 0; j < k[r] && got < 10; j++, got++)
+			seen |= d[j] >= 1100 && d[j] < 1110 ? 1u << (d[j] - 1100) : 1u << 31;
+	}
+	ok(k[0] == 4 && k[1] == 4 && k[2] == 4 && seen == 0x3ff,
+	   "18d ten ready, four at a time (%d, %d, %d): each of the ten once in the first ten "
+	   "reports (%#x), level-triggered ones again after",
+	   k[0], k[1], k[2], seen);
+	for (unsigned i = 100; i < 110; i++)
+		uml_recv(s[i], b, sizeof(b), 0);
+
+	/* MOD to POLLOUT: ready at once; DEL: silent. */
+	bad = uml_pollset_ctl(set, UML_POLLSET_MOD, s[3], UML_POLLOUT, 3) != 0;
+	n0 = set_wait(set, d, 16);
+	bad += n0 != 1 || d[0] != 3;
+	bad += uml_pollset_ctl(set, UML_POLLSET_DEL, s[3], 0, 0) != 0;
+	n1 = set_wait(set, d, 16);
+	/* Closed: out of the set, its socket unhooked. */
+	uml_send(c[5], "z", 1, 0);
+	run(3);
+	uml_close(s[5]);
+	n2 = set_wait(set, d, 16);
+	bad += uml_pollset_ctl(set, UML_POLLSET_DEL, s[5], 0, 0) != -EBADF;
+	ok(!bad && n1 == 0 && n2 == 0,
+	   "18e MOD to POLLOUT is ready at once, DEL silences it (%d); a closed socket with data "
+	   "leaves the set (%d)",
+	   n1, n2);
+
+	/* A host thread asleep in the wait, woken by another's send. */
+	w.set = set;
+	if (pthread_create(&th, NULL, set_wait_main, &w))
+		bail_out("no thread");
+	host_sleep_ns(20 * 1000000);
+	n0 = atomic_load(&w.done);
+	uml_send(c[999], "w", 1, 0);
+	run(3);
+	for (int i = 0; i < 5000 && !atomic_load(&w.done); i++)
+		host_sleep_ns(1000000);
+	pthread_join(th, NULL);
+	ok(n0 == 0 && w.ret == 1 && w.ev.data == 1999 && w.ev.events == UML_POLLIN,
+	   "18f a host thread asleep in uml_pollset_wait is woken by a send (%d, %llu, %#x)", w.ret,
+	   (unsigned long long)w.ev.data, w.ev.events);
+	hook = (int)hooked(s, 5);
+	uml_close(set);
+	n0 = (int)(hooked(s, 5) + hooked(s + 6, NMANY - 6));
+	ok(hook == 4 && n0 == 0,
+	   "18g a set's sockets are hooked while watched (%d of the first 5, one taken out), none "
+	   "once the set is closed (%d)",
+	   hook, n0);
+	s[5] = -1;
+	for (unsigned i = 0; i < NMANY; i++) {
+		uml_close(c[i]);
+		if (s[i] >= 0)
+			uml_close(s[i]);
+	}
+	run(100);
+}
+
 /* An IPv4 address as AF_INET6 says it: ::ffff:a.b.c.d. */
 static struct sockaddr_in6 sin6_mapped(uint32_t addr, uint16_t port)
 {
@@ -894,6 +1080,47 @@ static void test_child_death(void)
 	uml_close(fds_parent);
 }
 
+static void test_pollset_death(void)
+{
+	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
+	int p[2], status;
+	bool had;
+	pid_t pid;
+	char ch;
+
+	if (pipe(p))
+		bail_out("pipe");
+	pid = fork();
+	if (pid == 0) {
+		int set = uml_pollset_create(), u = uml_socket(AF_INET, SOCK_DGRAM, 0),
+		    v = uml_socket(AF_INET, SOCK_DGRAM, 0);
+		struct uml_pollevent ev;
+
+		if (set < 0 || uml_pollset_ctl(set, UML_POLLSET_ADD, u, UML_POLLIN, 1) ||
+		    uml_pollset_ctl(set, UML_POLLSET_ADD, v, UML_POLLIN, 2))
+			_exit(3);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		uml_pollset_wait(set, &ev, 1, -1);
+		_exit(2);
+	}
+	close(p[1]);
+	if (read(p[0], &ch, 1) != 1)
+		bail_out("the child did not get to its wait");
+	close(p[0]);
+	host_sleep_ns(20 * 1000000);
+	had = inet_stack->pollsets != NULL;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	uml_reap();
+	ok(WIFSIGNALED(status) && had && !inet_stack->pollsets &&
+	       inet_mib(INET_MIB_REAPED_SOCKETS) - reaped == 2,
+	   "19 a child killed in uml_pollset_wait: uml_reap closed its 2 sockets (%llu) and freed "
+	   "its set (%s)",
+	   (unsigned long long)(inet_mib(INET_MIB_REAPED_SOCKETS) - reaped),
+	   inet_stack->pollsets ? "still listed" : "none listed");
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -901,7 +1128,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(24);
+	plan(32);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -929,6 +1156,9 @@ int main(void)
 	test_close_during_poll(l);
 	test_child_death();
 	test_inet6();
+	test_pollset_errors(l);
+	test_pollset(l);
+	test_pollset_death();
 
 	uml_close(l);
 	/*
@@ -940,9 +1170,10 @@ int main(void)
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0 &&
-	       kmem_cache_in_use(inet_stack->udp_cache) == 0,
-	   "16 every buffer and socket is back (%zu bytes held, %llu TCP, %llu UDP sockets)", used,
-	   (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache),
+	       kmem_cache_in_use(inet_stack->udp_cache) == 0 && !inet_stack->pollsets,
+	   "16 every buffer, socket and poll set is back (%zu bytes held, %llu TCP, %llu UDP "
+	   "sockets)",
+	   used, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache),
 	   (unsigned long long)kmem_cache_in_use(inet_stack->udp_cache));
 	if (used) {
 		static char table[8192];

@@ -15,8 +15,8 @@
  *
  * Addresses and ports are in host byte order. Calls return 0 (or a count)
  * or a negative errno; -EBADF for a descriptor that is not open, -ENOTSOCK
- * never (every descriptor is a socket), -EOPNOTSUPP for a call the
- * socket's type has not (listen on UDP).
+ * for a poll set's, -EOPNOTSUPP for a call the socket's type has not
+ * (listen on UDP).
  */
 #ifndef UML_INET_SOCK_H
 #define UML_INET_SOCK_H
@@ -122,9 +122,45 @@ int inet_sock_getopt(int fd, enum inet_sockopt opt, int *value);
  * INET_POLLIN (data, the peer's FIN, a connection to accept, or an end),
  * INET_POLLOUT (room to send; a connect ended), INET_POLLERR (an error
  * INET_SO_ERROR or the next call reports), INET_POLLHUP (the connection is
- * over), INET_POLLNVAL (not a descriptor). The number of ready entries, 0
+ * over), INET_POLLNVAL (not a socket's descriptor). The number of ready entries, 0
  * at the timeout, -EINTR, -EINVAL (more than INET_SOCK_MAX), -ENOMEM.
  */
 int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms);
+
+/*
+ * Poll sets, as epoll: a set remembers the sockets it watches, and a
+ * socket's event puts its item on the set's ready list, so a wait costs
+ * what is ready, not what is watched. A set is a descriptor of the same
+ * table (inet_sock_close frees it); closing a socket takes it out of
+ * every set. Level-triggered, or INET_POLLET: an item is reported once
+ * per event that finds it not ready before.
+ */
+#define INET_POLLET	     0x8000u /* in a set's events: edge-triggered */
+#define INET_POLLSET_ADD     1
+#define INET_POLLSET_MOD     2
+#define INET_POLLSET_DEL     3
+#define INET_POLLSET_WATCHES 262144 /* items of a process's sets at most */
+struct inet_pollevent {
+	uint32_t events; /* INET_POLL* that are ready */
+	uint64_t data;	 /* what inet_pollset_ctl gave */
+};
+/* A new, empty set's descriptor; -EMFILE, -ENOMEM, -ENODEV (no stack). */
+int inet_pollset(void);
+/*
+ * Watch socket @fd for @events (INET_POLLIN, INET_POLLOUT, INET_POLLET;
+ * errors and hang-ups always count) and report @data with them (ADD), or
+ * change that (MOD), or stop (DEL). -EBADF, -EINVAL (@set is not a set,
+ * or @fd is @set), -ENOTSOCK (@fd is another set), -EEXIST (ADD twice),
+ * -ENOENT (MOD or DEL of what is not watched), -ENOSPC (the process
+ * watches INET_POLLSET_WATCHES already), -ENOMEM.
+ */
+int inet_pollset_ctl(int set, int op, int fd, uint32_t events, uint64_t data);
+/*
+ * Up to @max ready items into @ev, waiting at most @timeout_ms (0: not at
+ * all, < 0: no limit); items not reported for @max come first next time.
+ * The number reported, 0 at the timeout, -EBADF, -EINVAL (not a set, @max
+ * 0), -EINTR (a kernel thread interrupted).
+ */
+int inet_pollset_wait(int set, struct inet_pollevent *ev, unsigned max, int timeout_ms);
 
 #endif

@@ -228,6 +228,8 @@ void kwait_init(struct kwait *wq);
 int kwait_sleep_locked(struct kwait *wq, unsigned flags, int64_t timeout_ns);
 /* Wake up to @n waiters (INT32_MAX: all). Takes wq->lock. */
 int kwait_wake(struct kwait *wq, int n);
+/* The same, wq->lock held (by a waker that changed what its sleepers look at under it). */
+int kwait_wake_locked(struct kwait *wq, int n);
 
 void ksem_init(struct ksem *s, int64_t count);
 void ksem_down(struct ksem *s);

@@ -199,10 +199,11 @@ struct inet {
 	uint16_t tcp_next_port;				   /* the next ephemeral port to try */
 	uint32_t tcp_challenge_tokens; /* RFC 5961 7: challenge ACKs left this second */
 	uint64_t tcp_challenge_ms;
-	_Atomic uint64_t tcp_next_ms; /* the earliest timer of any connection */
-	struct tcp_sock *tcp_users;   /* every socket a user holds (tcp_open, tcp_accept) */
-	struct tcp_sock *tcp_busy;    /* the socket tcp_lock's holder is changing */
-	uint8_t tcp_secret[16];	      /* ISNs (RFC 6528) and SYN cookies */
+	_Atomic uint64_t tcp_next_ms;  /* the earliest timer of any connection */
+	struct tcp_sock *tcp_users;    /* every socket a user holds (tcp_open, tcp_accept) */
+	struct tcp_sock *tcp_busy;     /* the socket tcp_lock's holder is changing */
+	uint8_t tcp_secret[16];	       /* ISNs (RFC 6528) and SYN cookies */
+	struct inet_pollset *pollsets; /* every poll set (pollset.c), under inet.lock */
 };
 
 /*
@@ -234,6 +235,9 @@ void pkb_adopt(struct pkb *list, const void *dead);
 unsigned udp_reap(const struct inet_pids *dead);
 /* @fn on the pid of each UDP socket's opener. */
 void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
+/* pollset.c: the same for poll sets' makers; and the dead's sets freed, after their sockets. */
+void inet_pollset_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
+unsigned inet_pollset_reap(const struct inet_pids *dead);
 /* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
 void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);

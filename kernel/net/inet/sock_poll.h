@@ -21,10 +21,13 @@
 
 struct inet_poller;
 
-/* One socket of one poll call: on the socket's list while the call waits. */
+/*
+ * One socket of one poll call: on the socket's list while the call waits;
+ * or of one poll set (pollset.c), on the list while the set watches it.
+ */
 struct inet_pollent {
 	struct inet_pollent *next, **pprev; /* guarded by the socket's lock (above) */
-	struct inet_poller *poller;
+	struct inet_poller *poller;	    /* NULL: a set's item */
 	uint16_t events; /* what the caller waits for; errors and hang-ups always wake */
 };
 
@@ -37,6 +40,8 @@ struct inet_poller {
 
 /* Wake the pollers on @head that wait for one of @events; with the list's lock held. */
 void inet_poll_wake(struct inet_pollent *head, unsigned events);
+/* A set's item @e has an event: on its set's ready list (pollset.c); with the list's lock. */
+void inet_pollset_fire(struct inet_pollent *e);
 
 static inline void inet_poll_hook(struct inet_pollent **head, struct inet_pollent *e)
 {

@@ -26,22 +26,9 @@
 #include "uml/host.h"
 #include "uml/mm.h"
 #include "inet_internal.h"
+#include "sock_file.h"
 #include "sock_poll.h"
 #include "tcp.h"
-
-struct inet_file {
-	uint32_t refs; /* the table's one, and one per call in progress (files.lock) */
-	uint8_t type;  /* INET_SOCK_STREAM or INET_SOCK_DGRAM */
-	bool nonblock; /* INET_SOCK_NONBLOCK */
-	bool shut_rd;  /* inet_sock_shutdown(INET_SHUT_RD): receives say 0 */
-	int rcvtimeo;  /* ms, < 0: none */
-	int sndtimeo;  /* ms, < 0: none */
-	bool inet6;    /* INET_SOCK_INET6: its endpoints are IPv6 ones */
-	bool has_peer; /* UDP: connected, to peer */
-	struct inet_endpoint peer;
-	struct tcp_sock *tcp;
-	struct udp_sock *udp;
-};
 
 static struct {
 	pthread_mutex_t lock;
@@ -64,8 +51,7 @@ static void table_own_locked(void)
 	}
 }
 
-/* @f's lowest free descriptor, or -EMFILE, -ENOMEM. */
-static int fd_install(struct inet_file *f)
+int inet_file_install(struct inet_file *f)
 {
 	unsigned i;
 	int fd = -EMFILE;
@@ -107,8 +93,7 @@ static struct inet_file *get_locked(int fd)
 	return f;
 }
 
-/* The file of @fd, held until fd_put; NULL when @fd is not open. */
-static struct inet_file *fd_get(int fd)
+struct inet_file *inet_file_get(int fd)
 {
 	struct inet_file *f;
 
@@ -120,6 +105,10 @@ static struct inet_file *fd_get(int fd)
 
 static void file_free(struct inet_file *f)
 {
+	if (f->items)
+		inet_pollset_forget(f);
+	if (f->set)
+		inet_pollset_free(f->set);
 	if (f->tcp)
 		tcp_close(f->tcp);
 	if (f->udp)
@@ -127,8 +116,7 @@ static void file_free(struct inet_file *f)
 	free(f);
 }
 
-/* Give @f back; the last one closes its socket. */
-static void fd_put(struct inet_file *f)
+void inet_file_put(struct inet_file *f)
 {
 	bool last;
 
@@ -199,6 +187,20 @@ static ssize_t timed(ssize_t r)
 	return r == -ETIMEDOUT ? -EAGAIN : r;
 }
 
+/* The socket @fd names, held until inet_file_put; NULL with *@err -EBADF or -ENOTSOCK. */
+static struct inet_file *sock_get(int fd, int *err)
+{
+	struct inet_file *f = inet_file_get(fd);
+
+	*err = -EBADF;
+	if (f && f->type == INET_FILE_POLLSET) {
+		inet_file_put(f);
+		f = NULL;
+		*err = -ENOTSOCK;
+	}
+	return f;
+}
+
 /* --- the calls --- */
 
 int inet_socket(int type, unsigned flags)
@@ -223,7 +225,7 @@ int inet_socket(int type, unsigned flags)
 		free(f);
 		return err;
 	}
-	fd = fd_install(f);
+	fd = inet_file_install(f);
 	if (fd < 0)
 		file_free(f);
 	return fd;
@@ -231,45 +233,48 @@ int inet_socket(int type, unsigned flags)
 
 int inet_sock_bind(int fd, const struct inet_endpoint *ep)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	err = endpoint_ok(f, ep);
 	if (!err)
 		err = f->tcp ? tcp_bind_in(f->tcp, &ep->addr, ep->port)
 			     : udp_bind_in(f->udp, &ep->addr, ep->port);
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 int inet_sock_listen(int fd, int backlog)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	struct inet_addr addr;
 	uint16_t port;
 	int err;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	addr = wildcard_of(f);
 	if (!f->tcp)
 		err = -EOPNOTSUPP;
 	else if (tcp_local_in(f->tcp, &addr, &port) == 0 || !(err = tcp_bind_in(f->tcp, &addr, 0)))
 		err = tcp_listen(f->tcp, backlog);
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags)
 {
-	struct inet_file *f = fd_get(fd), *nf;
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad), *nf;
 	struct tcp_sock *c;
 	int err;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	if (flags & ~INET_SOCK_NONBLOCK) {
 		err = -EINVAL;
 		goto out;
@@ -295,24 +300,25 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags)
 	nf->inet6 = f->inet6;
 	nf->rcvtimeo = nf->sndtimeo = -1;
 	nf->tcp = c;
-	err = fd_install(nf);
+	err = inet_file_install(nf);
 	if (err < 0)
 		file_free(nf);
 out:
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	err = endpoint_ok(f, ep);
 	if (err) {
-		fd_put(f);
+		inet_file_put(f);
 		return err;
 	}
 	if (f->udp) {
@@ -331,18 +337,19 @@ int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 		if (err == -ETIMEDOUT && timeout_ms > 0)
 			tcp_shutdown(f->tcp);
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 ssize_t inet_sock_sendto(int fd, const void *buf, size_t len, unsigned flags,
 			 const struct inet_endpoint *to)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	ssize_t r;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	if (flags & ~INET_MSG_DONTWAIT)
 		r = -EINVAL;
 	else if (f->tcp)
@@ -354,7 +361,7 @@ ssize_t inet_sock_sendto(int fd, const void *buf, size_t len, unsigned flags,
 		r = udp_sendto_in(f->udp, buf, len, &f->peer.addr, f->peer.port);
 	else if ((r = endpoint_ok(f, to)) == 0)
 		r = udp_sendto_in(f->udp, buf, len, &to->addr, to->port);
-	fd_put(f);
+	inet_file_put(f);
 	return r;
 }
 
@@ -366,12 +373,13 @@ ssize_t inet_sock_send(int fd, const void *buf, size_t len, unsigned flags)
 ssize_t inet_sock_recvfrom(int fd, void *buf, size_t len, unsigned flags,
 			   struct inet_endpoint *from)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int wait;
 	ssize_t r;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	wait = wait_of(f, flags, f->rcvtimeo);
 	if (flags & ~INET_MSG_DONTWAIT) {
 		r = -EINVAL;
@@ -390,7 +398,7 @@ ssize_t inet_sock_recvfrom(int fd, void *buf, size_t len, unsigned flags,
 	}
 	if (from)
 		from->family = family_of(f);
-	fd_put(f);
+	inet_file_put(f);
 	return r;
 }
 
@@ -401,11 +409,12 @@ ssize_t inet_sock_recv(int fd, void *buf, size_t len, unsigned flags)
 
 int inet_sock_shutdown(int fd, unsigned how)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	if (!how || (how & ~(INET_SHUT_RD | INET_SHUT_WR)))
 		err = -EINVAL;
 	else if (!f->tcp)
@@ -421,7 +430,7 @@ int inet_sock_shutdown(int fd, unsigned how)
 		inet_poll_wake(f->tcp->pollers, INET_POLLIN);
 		tcp_leave();
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
@@ -437,17 +446,18 @@ int inet_sock_close(int fd)
 	}
 	files.tab[fd] = NULL;
 	pthread_mutex_unlock(&files.lock);
-	fd_put(f);
+	inet_file_put(f);
 	return 0;
 }
 
 int inet_sock_name(int fd, struct inet_endpoint *ep)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	ep->family = family_of(f);
 	err = f->tcp ? tcp_local_in(f->tcp, &ep->addr, &ep->port)
 		     : udp_local_in(f->udp, &ep->addr, &ep->port);
@@ -457,17 +467,18 @@ int inet_sock_name(int fd, struct inet_endpoint *ep)
 		ep->port = 0;
 		err = 0;
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 int inet_sock_peer(int fd, struct inet_endpoint *ep)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	ep->family = family_of(f);
 	if (f->tcp) {
 		err = tcp_peer(f->tcp, &ep->addr, &ep->port);
@@ -476,7 +487,7 @@ int inet_sock_peer(int fd, struct inet_endpoint *ep)
 		ep->addr = f->peer.addr;
 		ep->port = f->peer.port;
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
@@ -496,11 +507,12 @@ static int set_buffer(struct tcp_sock *s, bool snd, int value)
 
 int inet_sock_setopt(int fd, enum inet_sockopt opt, int value)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	switch (opt) {
 	case INET_SO_NODELAY:
 		err = !f->tcp ? -ENOPROTOOPT : tcp_set_nodelay(f->tcp, value != 0);
@@ -527,18 +539,19 @@ int inet_sock_setopt(int fd, enum inet_sockopt opt, int value)
 		err = -ENOPROTOOPT;
 		break;
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
 int inet_sock_getopt(int fd, enum inet_sockopt opt, int *value)
 {
-	struct inet_file *f = fd_get(fd);
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
 	struct tcp_sock *s;
 	int err = 0;
 
 	if (!f)
-		return -EBADF;
+		return bad;
 	s = f->tcp;
 	switch (opt) {
 	case INET_SO_NODELAY:
@@ -583,7 +596,7 @@ int inet_sock_getopt(int fd, enum inet_sockopt opt, int *value)
 		err = -ENOPROTOOPT;
 		break;
 	}
-	fd_put(f);
+	inet_file_put(f);
 	return err;
 }
 
@@ -629,7 +642,9 @@ void inet_poll_wake(struct inet_pollent *head, unsigned events)
 
 		if (!(events & (e->events | INET_POLLERR | INET_POLLHUP)))
 			continue;
-		if (!atomic_exchange(&pl->fired, 1))
+		if (!pl)
+			inet_pollset_fire(e);
+		else if (!atomic_exchange(&pl->fired, 1))
 			kwait_wake(&pl->wq, 1);
 	}
 }
@@ -720,6 +735,12 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 	for (unsigned i = 0; i < nfds; i++) {
 		fds[i].revents = 0;
 		fl[i] = fds[i].fd < 0 ? NULL : get_locked(fds[i].fd);
+		if (fl[i] && fl[i]->type == INET_FILE_POLLSET) {
+			/* Not a socket: the table's reference stays, so this one is not the last.
+			 */
+			fl[i]->refs--;
+			fl[i] = NULL;
+		}
 		if (fds[i].fd >= 0 && !fl[i]) {
 			fds[i].revents = INET_POLLNVAL;
 			ready++;

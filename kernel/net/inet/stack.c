@@ -259,13 +259,14 @@ static bool owned_by_dead(void *obj, void *arg)
 int inet_reap(void)
 {
 	struct reap r = {.self = host_pid()};
-	unsigned closed, freed;
+	unsigned closed, freed, sets;
 
 	/* A process that never used the stack may still reap those that did. */
 	if (!inet_stack && (!machine || !(inet_stack = machine_root_get("inet"))))
 		return 0;
 	/* Who holds something: sockets' openers, and the owners of buffers handed out. */
 	udp_owners(note_pid, &r);
+	inet_pollset_owners(note_pid, &r);
 	tcp_enter(NULL);
 	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
 		pids_add(&r, s->owner);
@@ -278,6 +279,7 @@ int inet_reap(void)
 	if (!r.dead.n)
 		return 0;
 	closed = tcp_reap(&r.dead) + udp_reap(&r.dead);
+	sets = inet_pollset_reap(&r.dead);
 	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++) {
 		struct netif *nif = inet_stack->ifs[i];
 
@@ -297,9 +299,10 @@ int inet_reap(void)
 	inet_mem_uncharge((uint32_t)r.bytes);
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_SOCKETS], closed);
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_BUFFERS], freed);
-	if (closed || freed)
-		host_log("inet: %u dead processes: %u sockets closed, %u buffers given back",
-			 r.dead.n, closed, freed);
+	if (closed || freed || sets)
+		host_log("inet: %u dead processes: %u sockets closed, %u buffers and %u poll sets "
+			 "given back",
+			 r.dead.n, closed, freed, sets);
 	return (int)r.dead.n;
 }
 

@@ -1,0 +1,541 @@
+/*
+ * Poll sets (uml/inet_sock.h): epoll's shape on the stack's sockets.
+ *
+ * A set lives in the arena, since the wakers that fill it are receive
+ * threads of any process. Each watched socket has an item, hooked on the
+ * socket's pollers for as long as it is watched (sock_poll.h: an entry
+ * whose poller is NULL), so a socket's event costs a look at its own
+ * items, and a wait costs what is ready, not what is watched.
+ *
+ * Locks, outermost first:
+ *   sets.lock     a host mutex of the process (nobody sleeps under it):
+ *                 every set's items list and every file's items list;
+ *                 held by ctl, a wait's harvest, and the close of a set
+ *                 or of a watched socket, so an item is never freed
+ *                 under a harvest.
+ *   tcp_lock / inet.lock   the socket's: item->ready, and its hook.
+ *   set->wq.lock  the ready list (ready, rtail); nests inside either,
+ *                 as every poller's does.
+ * item->ready says the item is on the ready list or in a harvest's hands;
+ * a waker adds an item only when it is not, and a harvest clears it, under
+ * the socket's lock, only when it finds the socket not ready -- so an event
+ * between the harvest's look and its clear cannot be lost.
+ *
+ * Death: a set is on inet.pollsets, naming its owner, from its making to
+ * its free. The owner's sockets, closed by inet_reap, drop their hooks
+ * (tcp.c's user_del_locked forgets a socket's pollers; a UDP socket is
+ * freed), after which nobody can reach the dead's items, and
+ * inet_pollset_reap frees its sets and their items. An item is on its
+ * set's list before it is hooked and off it after it is unhooked; one a
+ * death cuts off between its allocation and that list, or between that
+ * list and its free, is lost (an item at most per death).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "uml/compiler.h"
+#include "uml/host.h"
+#include "uml/mm.h"
+#include "inet_internal.h"
+#include "sock_file.h"
+#include "sock_poll.h"
+#include "tcp.h"
+
+struct inet_pollset {
+	struct kwait wq;		      /* wq.lock guards ready and rtail */
+	struct inet_pollitem *ready, **rtail; /* items to look at, oldest first */
+	struct inet_pollitem *items;	      /* every item (sets.lock) */
+	struct inet_pollset *next, **pprev;   /* on inet.pollsets (inet.lock) */
+	uint32_t owner;			      /* the pid that made it */
+};
+
+struct inet_pollitem {
+	struct inet_pollent ent; /* first: on the socket's pollers, poller NULL */
+	struct inet_pollset *set;
+	struct inet_pollitem *rnext;	       /* on set->ready (set->wq.lock) */
+	struct inet_pollitem *snext, **spprev; /* on set->items (sets.lock) */
+	struct inet_pollitem *fnext, **fpprev; /* on file->items (sets.lock) */
+	struct inet_file *file;		       /* the owner's memory: only it looks */
+	uint64_t data;
+	int fd;
+	bool ready; /* on set->ready or in a harvest (the socket's lock) */
+	bool et;    /* INET_POLLET */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	uint32_t pid;	  /* whose count it is: a forked child starts with no sets */
+	uint32_t watches; /* items of this process's sets */
+} sets = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* sets.lock taken, by a process whose count is its own. */
+static void sets_lock(void)
+{
+	uint32_t me = host_pid();
+
+	pthread_mutex_lock(&sets.lock);
+	if (sets.pid != me) {
+		sets.pid = me;
+		sets.watches = 0;
+	}
+}
+
+/* --- the ready list --- */
+
+/* @it on its set's ready list, one waiter woken; with the socket's lock, it->ready clear. */
+static void ready_add(struct inet_pollitem *it)
+{
+	struct inet_pollset *set = it->set;
+
+	it->ready = true;
+	it->rnext = NULL;
+	spin_lock(&set->wq.lock);
+	*set->rtail = it;
+	set->rtail = &it->rnext;
+	kwait_wake_locked(&set->wq, 1);
+	spin_unlock(&set->wq.lock);
+}
+
+void inet_pollset_fire(struct inet_pollent *e)
+{
+	struct inet_pollitem *it = container_of(e, struct inet_pollitem, ent);
+
+	if (!it->ready)
+		ready_add(it);
+}
+
+/* @it off its set's ready list, if it is there; with sets.lock (no harvest holds it). */
+static void ready_del(struct inet_pollitem *it)
+{
+	struct inet_pollset *set = it->set;
+	struct inet_pollitem **pp;
+
+	spin_lock(&set->wq.lock);
+	for (pp = &set->ready; *pp && *pp != it; pp = &(*pp)->rnext)
+		;
+	if (*pp) {
+		*pp = it->rnext;
+		if (set->rtail == &it->rnext)
+			set->rtail = pp;
+	}
+	spin_unlock(&set->wq.lock);
+}
+
+/* --- items --- */
+
+/* What @it's socket is ready for, of what it watches; with the socket's lock. */
+static unsigned item_poll(struct inet_pollitem *it)
+{
+	struct inet_file *f = it->file;
+	unsigned ev = f->tcp ? tcp_poll_locked(f->tcp) | (f->shut_rd ? INET_POLLIN : 0)
+			     : udp_poll_locked(f->udp, NULL);
+
+	return ev & (it->ent.events | INET_POLLERR | INET_POLLHUP);
+}
+
+/* Hook @it on its socket, or change what it watches, and put it on the list if ready. */
+static void item_arm(struct inet_pollitem *it, bool hook)
+{
+	struct inet_file *f = it->file;
+
+	if (f->tcp) {
+		tcp_enter(NULL);
+		if (hook)
+			inet_poll_hook(&f->tcp->pollers, &it->ent);
+		if (item_poll(it) && !it->ready)
+			ready_add(it);
+		tcp_leave();
+	} else {
+		inet_lock();
+		if (hook)
+			udp_poll_locked(f->udp, &it->ent);
+		if (item_poll(it) && !it->ready)
+			ready_add(it);
+		spin_unlock(&inet_stack->lock);
+	}
+}
+
+/* @it unwatched and freed; with sets.lock. */
+static void item_del(struct inet_pollitem *it)
+{
+	struct inet_file *f = it->file;
+	bool listed;
+
+	if (f->tcp)
+		tcp_enter(NULL);
+	else
+		inet_lock();
+	inet_poll_unhook(&it->ent);
+	listed = it->ready;
+	it->ready = false;
+	if (f->tcp)
+		tcp_leave();
+	else
+		spin_unlock(&inet_stack->lock);
+	/* Unhooked: no waker reaches it now. */
+	if (listed)
+		ready_del(it);
+	*it->spprev = it->snext;
+	if (it->snext)
+		it->snext->spprev = it->spprev;
+	*it->fpprev = it->fnext;
+	if (it->fnext)
+		it->fnext->fpprev = it->fpprev;
+	sets.watches--;
+	kfree(it);
+}
+
+static struct inet_pollitem *item_find(struct inet_file *f, struct inet_pollset *set)
+{
+	struct inet_pollitem *it;
+
+	for (it = f->items; it && it->set != set; it = it->fnext)
+		;
+	return it;
+}
+
+/* --- the calls --- */
+
+int inet_pollset(void)
+{
+	struct inet_pollset *set;
+	struct inet_file *f;
+	int fd;
+
+	if (!inet_stack)
+		return -ENODEV;
+	f = calloc(1, sizeof(*f));
+	set = kzalloc(sizeof(*set));
+	if (!f || !set) {
+		free(f);
+		kfree(set);
+		return -ENOMEM;
+	}
+	kwait_init(&set->wq);
+	set->rtail = &set->ready;
+	set->owner = host_pid();
+	inet_lock();
+	set->next = inet_stack->pollsets;
+	if (set->next)
+		set->next->pprev = &set->next;
+	set->pprev = &inet_stack->pollsets;
+	inet_stack->pollsets = set;
+	spin_unlock(&inet_stack->lock);
+	f->type = INET_FILE_POLLSET;
+	f->set = set;
+	fd = inet_file_install(f);
+	if (fd < 0) {
+		inet_pollset_free(set);
+		free(f);
+	}
+	return fd;
+}
+
+int inet_pollset_ctl(int sfd, int op, int fd, uint32_t events, uint64_t data)
+{
+	struct inet_file *sf = inet_file_get(sfd), *f = inet_file_get(fd);
+	struct inet_pollitem *it;
+	int err = 0;
+
+	if (!sf || !f) {
+		err = -EBADF;
+		goto out;
+	}
+	if (sf->type != INET_FILE_POLLSET || sf == f) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (f->type == INET_FILE_POLLSET) {
+		err = -ENOTSOCK;
+		goto out;
+	}
+	if (events &
+	    ~(uint32_t)(INET_POLLIN | INET_POLLOUT | INET_POLLERR | INET_POLLHUP | INET_POLLET)) {
+		err = -EINVAL;
+		goto out;
+	}
+	sets_lock();
+	it = item_find(f, sf->set);
+	switch (op) {
+	case INET_POLLSET_ADD:
+		if (it) {
+			err = -EEXIST;
+			break;
+		}
+		if (sets.watches >= INET_POLLSET_WATCHES) {
+			err = -ENOSPC;
+			break;
+		}
+		it = kzalloc(sizeof(*it));
+		if (!it) {
+			err = -ENOMEM;
+			break;
+		}
+		it->set = sf->set;
+		it->file = f;
+		it->fd = fd;
+		it->data = data;
+		it->et = events & INET_POLLET;
+		it->ent.events = (uint16_t)(events & (INET_POLLIN | INET_POLLOUT));
+		/* On the set's list before the hook: whoever reaps the set finds it. */
+		it->snext = sf->set->items;
+		if (it->snext)
+			it->snext->spprev = &it->snext;
+		it->spprev = &sf->set->items;
+		sf->set->items = it;
+		it->fnext = f->items;
+		if (it->fnext)
+			it->fnext->fpprev = &it->fnext;
+		it->fpprev = &f->items;
+		f->items = it;
+		sets.watches++;
+		item_arm(it, true);
+		break;
+	case INET_POLLSET_MOD:
+		if (!it) {
+			err = -ENOENT;
+			break;
+		}
+		/* Under the socket's lock, with the look that follows: no wake sees half of it. */
+		if (f->tcp)
+			tcp_enter(NULL);
+		else
+			inet_lock();
+		it->data = data;
+		it->et = events & INET_POLLET;
+		it->ent.events = (uint16_t)(events & (INET_POLLIN | INET_POLLOUT));
+		if (f->tcp)
+			tcp_leave();
+		else
+			spin_unlock(&inet_stack->lock);
+		item_arm(it, false);
+		break;
+	case INET_POLLSET_DEL:
+		if (!it)
+			err = -ENOENT;
+		else
+			item_del(it);
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+	pthread_mutex_unlock(&sets.lock);
+out:
+	/* After sets.lock: a last reference frees its file, which takes it. */
+	if (sf)
+		inet_file_put(sf);
+	if (f)
+		inet_file_put(f);
+	return err;
+}
+
+/*
+ * Look at each of @list's items under @tcp's lock (tcp_lock, else inet.lock)
+ * once, while @ev has room: a ready one is reported, and kept on @keep unless
+ * edge-triggered; one not ready is let go. What is not looked at goes on
+ * @rest. Returns how many were reported.
+ */
+static unsigned harvest(struct inet_pollitem *list, bool tcp, struct inet_pollevent *ev,
+			unsigned max, struct inet_pollitem ***keep, struct inet_pollitem ***rest)
+{
+	unsigned n = 0;
+
+	if (tcp)
+		tcp_enter(NULL);
+	else
+		inet_lock();
+	for (struct inet_pollitem *it = list, *next; it; it = next) {
+		unsigned r;
+
+		next = it->rnext;
+		it->rnext = NULL;
+		if (n == max) {
+			**rest = it;
+			*rest = &it->rnext;
+			continue;
+		}
+		r = item_poll(it);
+		if (!r || it->et) {
+			it->ready = false;
+		} else {
+			**keep = it;
+			*keep = &it->rnext;
+		}
+		if (r)
+			ev[n++] = (struct inet_pollevent){.events = r, .data = it->data};
+	}
+	if (tcp)
+		tcp_leave();
+	else
+		spin_unlock(&inet_stack->lock);
+	return n;
+}
+
+/* One look at @set's ready items, up to @max into @ev; with sets.lock. */
+static unsigned set_harvest(struct inet_pollset *set, struct inet_pollevent *ev, unsigned max)
+{
+	struct inet_pollitem *list, *tcp = NULL, *udp = NULL, **tt = &tcp, **ut = &udp;
+	struct inet_pollitem *keep = NULL, *rest = NULL, **kt = &keep, **rt = &rest;
+	unsigned n;
+
+	spin_lock(&set->wq.lock);
+	list = set->ready;
+	set->ready = NULL;
+	set->rtail = &set->ready;
+	spin_unlock(&set->wq.lock);
+	if (!list)
+		return 0;
+	/* Each kind under its lock once, in the order they came. */
+	for (struct inet_pollitem *it = list, *next; it; it = next) {
+		next = it->rnext;
+		it->rnext = NULL;
+		if (it->file->tcp) {
+			*tt = it;
+			tt = &it->rnext;
+		} else {
+			*ut = it;
+			ut = &it->rnext;
+		}
+	}
+	n = tcp ? harvest(tcp, true, ev, max, &kt, &rt) : 0;
+	if (udp)
+		n += harvest(udp, false, ev + n, max - n, &kt, &rt);
+	/* What was not looked at first, then what came meanwhile, then what was reported. */
+	spin_lock(&set->wq.lock);
+	*set->rtail = keep;
+	if (keep)
+		set->rtail = kt;
+	if (rest) {
+		*rt = set->ready;
+		set->ready = rest;
+		if (set->rtail == &set->ready)
+			set->rtail = rt;
+	}
+	/* Level-triggered items are still there: another waiter may take them. */
+	if (set->ready)
+		kwait_wake_locked(&set->wq, 1);
+	spin_unlock(&set->wq.lock);
+	return n;
+}
+
+int inet_pollset_wait(int sfd, struct inet_pollevent *ev, unsigned max, int timeout_ms)
+{
+	uint64_t deadline = timeout_ms > 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	struct inet_file *sf = inet_file_get(sfd);
+	struct inet_pollset *set;
+	int err = 0, n = 0;
+
+	if (!sf)
+		return -EBADF;
+	if (sf->type != INET_FILE_POLLSET || !max) {
+		inet_file_put(sf);
+		return -EINVAL;
+	}
+	set = sf->set;
+	for (;;) {
+		int64_t left = -1;
+
+		sets_lock();
+		n = (int)set_harvest(set, ev, max);
+		pthread_mutex_unlock(&sets.lock);
+		if (n || timeout_ms == 0) {
+			/* As inet_sock_poll: a loop that always finds work lets its CPU's others
+			 * run. */
+			if (n && kthread_self())
+				kthread_yield();
+			break;
+		}
+		if (timeout_ms > 0) {
+			uint64_t now = host_mono_ns();
+
+			if (now >= deadline)
+				break;
+			left = (int64_t)(deadline - now);
+		}
+		spin_lock(&set->wq.lock);
+		if (set->ready) {
+			spin_unlock(&set->wq.lock);
+			continue;
+		}
+		err = kwait_sleep_locked(&set->wq, KWAIT_EXCL | KWAIT_INTR, left);
+		if (err == -ETIMEDOUT || err == -EAGAIN)
+			err = 0; /* one more look, then the deadline decides */
+		else if (err)
+			break;
+	}
+	inet_file_put(sf);
+	return err ? err : n;
+}
+
+/* --- the ends --- */
+
+void inet_pollset_forget(struct inet_file *f)
+{
+	sets_lock();
+	while (f->items)
+		item_del(f->items);
+	pthread_mutex_unlock(&sets.lock);
+}
+
+static void set_unlist(struct inet_pollset *set)
+{
+	inet_lock();
+	if (set->pprev) {
+		*set->pprev = set->next;
+		if (set->next)
+			set->next->pprev = set->pprev;
+		set->pprev = NULL;
+	}
+	spin_unlock(&inet_stack->lock);
+}
+
+void inet_pollset_free(struct inet_pollset *set)
+{
+	sets_lock();
+	while (set->items)
+		item_del(set->items);
+	pthread_mutex_unlock(&sets.lock);
+	set_unlist(set);
+	kfree(set);
+}
+
+void inet_pollset_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
+{
+	inet_lock();
+	for (struct inet_pollset *set = inet_stack->pollsets; set; set = set->next)
+		fn(arg, set->owner);
+	spin_unlock(&inet_stack->lock);
+}
+
+unsigned inet_pollset_reap(const struct inet_pids *dead)
+{
+	struct inet_pollset *gone = NULL, *set, *next;
+	unsigned freed = 0;
+
+	/* Only forward links: a dead owner may have left a back link half made. */
+	inet_lock();
+	for (struct inet_pollset **pp = &inet_stack->pollsets; (set = *pp);) {
+		if (inet_pids_has(dead, set->owner)) {
+			*pp = set->next;
+			set->next = gone;
+			gone = set;
+		} else {
+			set->pprev = pp;
+			pp = &set->next;
+		}
+	}
+	spin_unlock(&inet_stack->lock);
+	/* Their sockets are closed (inet_reap's first step): no waker reaches these items. */
+	for (set = gone; set; set = next) {
+		next = set->next;
+		for (struct inet_pollitem *it = set->items, *in; it; it = in) {
+			in = it->snext;
+			kfree(it);
+		}
+		kfree(set);
+		freed++;
+	}
+	return freed;
+}
