@@ -32,7 +32,9 @@
  *        runs another kernel thread meanwhile (no spinning)
  * 12     UDP: POLLOUT always, POLLIN when a datagram waits (a poller
  *        woken by its arrival), sendto/recvfrom with the sender's address,
- *        a connected UDP socket's send
+ *        a connected UDP socket's send; a connected socket hears only its
+ *        peer: another sender's datagram is answered as by a closed port
+ *        (NoPorts), and a wildcard socket's connect says -EINVAL
  * 13     1,000 connections polled by one host thread: a send on one wakes
  *        it with exactly that one ready; no entry is left hooked
  * 14     close from another thread while a poll holds the socket: the poll
@@ -713,6 +715,46 @@ static void test_udp(void)
 	uml_close(v);
 }
 
+/* Connected, the socket on 6000 hears 10.0.0.9:6001 only; 6002's datagram finds no port. */
+static void test_udp_connected(void)
+{
+	struct sockaddr_in a = sin_of(0, 6000), peer = sin_of(PEER_IP, 6001), any = sin_of(0, 9);
+	struct sockaddr_in to = sin_of(PEER_IP, 6000), from;
+	int u = uml_socket(AF_INET, SOCK_DGRAM, 0), b = uml_socket(AF_INET, SOCK_DGRAM, 0),
+	    c = uml_socket(AF_INET, SOCK_DGRAM, 0), bad = 0, ev;
+	uint64_t noports = inet_mib(INET_MIB_UDP_NO_PORTS);
+	unsigned flen = sizeof(from);
+	char buf[16];
+	ssize_t m0, m1, m2;
+
+	bad += uml_bind(u, SA(a), sizeof(a)) != 0;
+	bad += uml_connect(u, SA(any), sizeof(any), 0) != -EINVAL;
+	bad += uml_connect(u, SA(peer), sizeof(peer), 0) != 0;
+	a = sin_of(0, 6001);
+	bad += uml_bind(b, SA(a), sizeof(a)) != 0;
+	a = sin_of(0, 6002);
+	bad += uml_bind(c, SA(a), sizeof(a)) != 0;
+	/* Mirrored: c's datagram comes in from 10.0.0.9:6002, b's from 10.0.0.9:6001. */
+	uml_sendto(c, "stranger", 8, 0, SA(to), sizeof(to));
+	run(3);
+	m0 = uml_recv(u, buf, sizeof(buf), UML_MSG_DONTWAIT);
+	ev = poll1(u, UML_POLLIN);
+	uml_sendto(b, "peer", 4, 0, SA(to), sizeof(to));
+	run(3);
+	m1 = uml_recvfrom(u, buf, sizeof(buf), UML_MSG_DONTWAIT, SA(from), &flen);
+	m2 = uml_recv(u, buf, sizeof(buf), UML_MSG_DONTWAIT);
+	ok(!bad && m0 == -EAGAIN && ev == 0 && inet_mib(INET_MIB_UDP_NO_PORTS) - noports == 1 &&
+	       m1 == 4 && ntohs(from.sin_port) == 6001 && m2 == -EAGAIN,
+	   "12b a connected UDP socket hears only its peer: another's datagram is not delivered "
+	   "(%zd) but counted as for a closed port (%llu); the peer's is (%zd from port %u)",
+	   m0, (unsigned long long)(inet_mib(INET_MIB_UDP_NO_PORTS) - noports), m1,
+	   ntohs(from.sin_port));
+	uml_close(u);
+	uml_close(b);
+	uml_close(c);
+	run(3);
+}
+
 static unsigned hooked(int *fds, unsigned n);
 
 static void test_many(int l)
@@ -1128,7 +1170,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(32);
+	plan(33);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1152,6 +1194,7 @@ int main(void)
 	test_host_wake(l);
 	test_kthread_wake(l);
 	test_udp();
+	test_udp_connected();
 	test_many(l);
 	test_close_during_poll(l);
 	test_child_death();

@@ -367,6 +367,14 @@ ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 		      const struct inet_addr *daddr, uint16_t dport);
 ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
 			uint16_t *sport, int timeout_ms);
+/*
+ * Hear only @addr:@port from now on, as a connected BSD socket: datagrams
+ * from anyone else are answered as by a closed port. Bound to an ephemeral
+ * port of its family's wildcard first if it was not bound. 0, -EINVAL (no
+ * port, or a wildcard address), -EAFNOSUPPORT (bound to the other
+ * family), or udp_bind_in's errors.
+ */
+int udp_connect_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port);
 void udp_close(struct udp_sock *s);
 
 /*

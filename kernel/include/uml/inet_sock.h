@@ -89,7 +89,7 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags);
  * -ECONNREFUSED, -ETIMEDOUT (the attempt is then abandoned), -ENETUNREACH,
  * -EISCONN, -EINTR. Non-blocking: -EINPROGRESS, then INET_POLLOUT once it
  * is over and INET_SO_ERROR says how. UDP: the default destination of
- * inet_sock_send (datagrams from others are still received).
+ * inet_sock_send, and the only sender heard (udp_connect_in).
  */
 int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms);
 #define INET_MSG_DONTWAIT 0x1 /* this call does not wait, whatever the descriptor */

@@ -322,11 +322,8 @@ int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 		return err;
 	}
 	if (f->udp) {
-		/* A destination names a host: neither family's wildcard. */
-		bool any = ipv6_is_unspecified(&ep->addr) ||
-			   (inet_addr_is_v4(&ep->addr) && !inet_addr_v4(&ep->addr));
-
-		err = ep->port && !any ? 0 : -EINVAL;
+		/* The peer is the only sender heard, and send's destination. */
+		err = udp_connect_in(f->udp, &ep->addr, ep->port);
 		if (!err) {
 			f->peer = *ep;
 			f->has_peer = true;

@@ -39,12 +39,13 @@ struct udp_sock {
 	struct udp_sock *next; /* in its bucket; guarded by inet.lock */
 	struct inet_addr addr; /* ::ffff:0.0.0.0 every IPv4 address of ours, :: every one */
 	uint16_t port;	       /* 0: not bound */
-	uint16_t pad;
-	uint32_t owner;			 /* the pid that opened it */
+	uint16_t rport;	       /* connected (udp_connect_in): the only sender heard, at raddr */
+	uint32_t owner;	       /* the pid that opened it */
 	struct udp_sock *unext, **uprev; /* on inet.udp_users */
 	struct kwait wq;		 /* wq.lock guards rq */
 	struct pkb_queue rq;		 /* datagrams, payload at pkb_data, sender in saddr/sport */
 	struct inet_pollent *pollers;	 /* poll calls waiting on it; guarded by inet.lock */
+	struct inet_addr raddr;		 /* with rport, inet.lock */
 };
 _Static_assert(sizeof(struct udp_sock) <= 128, "udp_sock grew past its cache's objects");
 
@@ -60,15 +61,26 @@ static bool is_any4(const struct inet_addr *a)
 	return inet_addr_is_v4(a) && inet_addr_v4(a) == 0;
 }
 
-/* The socket for @addr:@port, one bound to the address before a wildcard one. */
-static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t port)
+/* Whether @s hears @src:@sport: any sender, unless it is connected to another. */
+static bool hears(const struct udp_sock *s, const struct inet_addr *src, uint16_t sport)
+{
+	return !s->rport || (s->rport == sport && !memcmp(&s->raddr, src, sizeof(*src)));
+}
+
+/*
+ * The socket for datagram @src:@sport -> @addr:@port: one bound to the
+ * address before a wildcard one, of those that hear the sender.
+ */
+static struct udp_sock *lookup_locked(const struct inet_addr *addr, uint16_t port,
+				      const struct inet_addr *src, uint16_t sport)
 {
 	struct udp_sock *wild = NULL;
 
 	for (struct udp_sock *s = inet_stack->udp[bucket(port)]; s; s = s->next) {
 		int c;
 
-		if (s->port != port || !(c = inet_addr_covers(&s->addr, addr)))
+		if (s->port != port || !(c = inet_addr_covers(&s->addr, addr)) ||
+		    !hears(s, src, sport))
 			continue;
 		if (c == 2)
 			return s;
@@ -99,7 +111,7 @@ static void source_of(const struct pkb *p, uint32_t queued, struct inet_addr *a)
 void udp_input(struct netif *nif, struct pkb *p)
 {
 	const uint8_t *h = pkb_data(p);
-	struct inet_addr dst;
+	struct inet_addr dst, src;
 	struct udp_sock *s;
 	uint16_t ulen, dport;
 	uint64_t sum;
@@ -108,10 +120,8 @@ void udp_input(struct netif *nif, struct pkb *p)
 	if (p->len < UDP_HLEN || (ulen = get16(h + 4)) < UDP_HLEN || ulen > p->len)
 		goto error;
 	p->len = ulen;
+	source_of(p, 0, &src);
 	if (p->v6) {
-		struct inet_addr src;
-
-		source_of(p, 0, &src);
 		memcpy(dst.a, ipv6_hdr(p) + 24, 16);
 		/* RFC 8200 8.1: mandatory over IPv6; the unspecified source names nobody. */
 		if (get16(h + 6) == 0 || ipv6_is_unspecified(&src))
@@ -128,7 +138,8 @@ void udp_input(struct netif *nif, struct pkb *p)
 	p->sport = get16(h);
 	dport = get16(h + 2);
 	inet_lock();
-	s = lookup_locked(&dst, dport);
+	/* A socket connected to another does not hear it: to it the port is closed (Linux's). */
+	s = lookup_locked(&dst, dport, &src, p->sport);
 	if (s) {
 		bool full;
 
@@ -247,6 +258,24 @@ int udp_bind_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port)
 	}
 	spin_unlock(&inet_stack->lock);
 	return err;
+}
+
+int udp_connect_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port)
+{
+	bool v4 = inet_addr_is_v4(addr);
+	int err;
+
+	if (!port || ipv6_is_unspecified(addr) || is_any4(addr))
+		return -EINVAL;
+	if (!s->port && (err = udp_bind_in(s, v4 ? &any4 : &any6, 0)))
+		return err;
+	if (!ipv6_is_unspecified(&s->addr) && inet_addr_is_v4(&s->addr) != v4)
+		return -EAFNOSUPPORT;
+	inet_lock();
+	s->raddr = *addr;
+	s->rport = port;
+	spin_unlock(&inet_stack->lock);
+	return 0;
 }
 
 int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port)
