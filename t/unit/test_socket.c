@@ -40,7 +40,7 @@
  * 14     close from another thread while a poll holds the socket: the poll
  *        ends at its timeout, the descriptor is gone, nothing is freed twice
  * 15     a child process with sockets, killed in uml_poll: uml_reap
- *        closes them; the child's table is its own
+ *        closes them and frees its poll block; the child's table is its own
  * 16     every socket and buffer is back in the end
  * 17     AF_INET6, both families (run before 16): a listener on [::]:81
  *        takes an AF_INET6 client's connection to ::ffff:10.0.0.9, and
@@ -1077,6 +1077,7 @@ static void test_child_death(void)
 {
 	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
 	int p[2], status, fds_parent;
+	bool had;
 	pid_t pid;
 	char ch;
 
@@ -1104,6 +1105,7 @@ static void test_child_death(void)
 		bail_out("the child did not get to its poll");
 	close(p[0]);
 	host_sleep_ns(20 * 1000000);
+	had = inet_stack->pollers != NULL;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	uml_reap();
@@ -1112,10 +1114,10 @@ static void test_child_death(void)
 		int t = uml_socket(AF_INET, SOCK_STREAM, 0);
 		int b = uml_bind(t, SA(a), sizeof(a));
 
-		ok(WIFSIGNALED(status) && inet_mib(INET_MIB_REAPED_SOCKETS) - reaped == 2 && b == 0,
-		   "15 a child killed in uml_poll: uml_reap closed its 2 sockets (%llu), its port "
-		   "is "
-		   "free again (%d)",
+		ok(WIFSIGNALED(status) && inet_mib(INET_MIB_REAPED_SOCKETS) - reaped == 2 &&
+		       b == 0 && had && !inet_stack->pollers,
+		   "15 a child killed in uml_poll: uml_reap closed its 2 sockets (%llu) and freed "
+		   "its poll block, its port is free again (%d)",
 		   (unsigned long long)(inet_mib(INET_MIB_REAPED_SOCKETS) - reaped), b);
 		uml_close(t);
 	}

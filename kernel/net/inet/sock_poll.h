@@ -31,11 +31,17 @@ struct inet_pollent {
 	uint16_t events; /* what the caller waits for; errors and hang-ups always wake */
 };
 
-/* A poll call's wait. */
+/*
+ * A poll call's wait: on inet.pollers, naming its caller, from before its
+ * first hook to after its last unhook, so that inet_reap frees the block
+ * of a process killed in the call (inet_poller_reap).
+ */
 struct inet_poller {
 	struct kwait wq;
 	_Atomic uint32_t fired; /* set by the first wake that concerns it: later ones cost a load */
-	struct inet_pollent ent[]; /* one per pollfd of the call */
+	uint32_t owner;
+	struct inet_poller *next, **pprev; /* on inet.pollers (inet.lock) */
+	struct inet_pollent ent[];	   /* one per pollfd of the call */
 };
 
 /* Wake the pollers on @head that wait for one of @events; with the list's lock held. */

@@ -279,7 +279,7 @@ int inet_reap(void)
 	if (!r.dead.n)
 		return 0;
 	closed = tcp_reap(&r.dead) + udp_reap(&r.dead);
-	sets = inet_pollset_reap(&r.dead);
+	sets = inet_pollset_reap(&r.dead) + inet_poller_reap(&r.dead);
 	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++) {
 		struct netif *nif = inet_stack->ifs[i];
 
@@ -300,8 +300,8 @@ int inet_reap(void)
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_SOCKETS], closed);
 	atomic_fetch_add(&inet_stack->mib[INET_MIB_REAPED_BUFFERS], freed);
 	if (closed || freed || sets)
-		host_log("inet: %u dead processes: %u sockets closed, %u buffers and %u poll sets "
-			 "given back",
+		host_log("inet: %u dead processes: %u sockets closed, %u buffers and %u poll "
+			 "sets and blocks given back",
 			 r.dead.n, closed, freed, sets);
 	return (int)r.dead.n;
 }
