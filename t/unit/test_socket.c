@@ -57,6 +57,10 @@
  *        asleep in a wait is woken by another's send
  * 19     a child killed in uml_pollset_wait: uml_reap frees its set and
  *        items after closing its sockets; no set is left in the end
+ * 20     POLLOUT knows the stack's budget: spent, a connection with room in
+ *        its send buffer is not POLLOUT and its send says -ENOBUFS; a host
+ *        thread in uml_poll and a poll set waiting for POLLOUT are woken
+ *        by the tick once the budget has room again
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1124,6 +1128,51 @@ static void test_child_death(void)
 	uml_close(fds_parent);
 }
 
+static void test_budget_pollout(int l)
+{
+	struct uml_pollfd p;
+	struct waiter w = {.fds = &p, .n = 1, .timeout_ms = 5000};
+	struct uml_pollevent ev = {0};
+	uint64_t max = inet_stack->mem_max;
+	int c, s, set = uml_pollset_create(), ev0, n, ns, early;
+	ssize_t r;
+	pthread_t th;
+
+	pair(l, 80, &c, &s);
+	uml_pollset_ctl(set, UML_POLLSET_ADD, c, UML_POLLOUT, 42);
+	n = uml_pollset_wait(set, &ev, 1, 0);
+	uml_pollset_ctl(set, UML_POLLSET_MOD, c, UML_POLLOUT | UML_POLLET, 42);
+	/* The budget spent: nothing more is charged. */
+	inet_stack->mem_max = atomic_load(&inet_stack->mem_used);
+	ev0 = poll1(c, UML_POLLOUT);
+	r = uml_send(c, "x", 1, UML_MSG_DONTWAIT);
+	ns = uml_pollset_wait(set, &ev, 1, 0);
+	p = (struct uml_pollfd){.fd = c, .events = UML_POLLOUT};
+	if (pthread_create(&th, NULL, poll_main, &w))
+		bail_out("no thread");
+	host_sleep_ns(20 * 1000000);
+	run(30);
+	early = atomic_load(&w.done);
+	inet_stack->mem_max = max;
+	run(30);
+	wait_done(&w, false);
+	pthread_join(th, NULL);
+	ok(n == 1 && ev0 == 0 && r == -ENOBUFS && ns == 0 && !early && w.ret == 1 &&
+	       p.revents == UML_POLLOUT,
+	   "20a the budget spent: no POLLOUT (%#x), send -ENOBUFS (%zd), a set silent (%d); a "
+	   "poller sleeps (%d) until the budget has room, then POLLOUT (%d, %#x)",
+	   ev0, r, ns, early, w.ret, p.revents);
+	ns = uml_pollset_wait(set, &ev, 1, 0);
+	ok(ns == 1 && ev.data == 42 && ev.events == UML_POLLOUT,
+	   "20b the edge-triggered set item reports POLLOUT again once the budget has room (%d, "
+	   "%#x)",
+	   ns, ev.events);
+	uml_close(set);
+	uml_close(c);
+	uml_close(s);
+	run(10);
+}
+
 static void test_pollset_death(void)
 {
 	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
@@ -1172,7 +1221,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(33);
+	plan(35);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1204,6 +1253,7 @@ int main(void)
 	test_pollset_errors(l);
 	test_pollset(l);
 	test_pollset_death();
+	test_budget_pollout(l);
 
 	uml_close(l);
 	/*

@@ -77,6 +77,8 @@ struct pkb *pkb_alloc(size_t cap);
 /* Charge @n bytes that are not a buffer (a TCP connection) to the budget: false when over. */
 bool inet_mem_charge(uint32_t n);
 void inet_mem_uncharge(uint32_t n);
+/* Whether @n more bytes would be charged now (a look: nothing is taken). */
+bool inet_mem_room(uint32_t n);
 void pkb_free(struct pkb *p);
 /* This process holds @p now (a buffer taken off a list by hand). */
 void pkb_own(struct pkb *p);
@@ -199,12 +201,13 @@ struct inet {
 	uint16_t tcp_next_port;				   /* the next ephemeral port to try */
 	uint32_t tcp_challenge_tokens; /* RFC 5961 7: challenge ACKs left this second */
 	uint64_t tcp_challenge_ms;
-	_Atomic uint64_t tcp_next_ms;  /* the earliest timer of any connection */
-	struct tcp_sock *tcp_users;    /* every socket a user holds (tcp_open, tcp_accept) */
-	struct tcp_sock *tcp_busy;     /* the socket tcp_lock's holder is changing */
-	uint8_t tcp_secret[16];	       /* ISNs (RFC 6528) and SYN cookies */
-	struct inet_pollset *pollsets; /* every poll set (pollset.c), under inet.lock */
-	struct inet_poller *pollers;   /* every sleeping poll call's block (socket.c), the same */
+	_Atomic uint64_t tcp_next_ms;	    /* the earliest timer of any connection */
+	_Atomic uint32_t tcp_budget_wanted; /* a poll was refused POLLOUT for the budget alone */
+	struct tcp_sock *tcp_users;	    /* every socket a user holds (tcp_open, tcp_accept) */
+	struct tcp_sock *tcp_busy;	    /* the socket tcp_lock's holder is changing */
+	uint8_t tcp_secret[16];		    /* ISNs (RFC 6528) and SYN cookies */
+	struct inet_pollset *pollsets;	    /* every poll set (pollset.c), under inet.lock */
+	struct inet_poller *pollers; /* every sleeping poll call's block (socket.c), the same */
 };
 
 /*

@@ -29,6 +29,11 @@ bool inet_mem_charge(uint32_t n)
 	return false;
 }
 
+bool inet_mem_room(uint32_t n)
+{
+	return atomic_load(&inet_stack->mem_used) + n <= inet_stack->mem_max;
+}
+
 void inet_mem_uncharge(uint32_t n)
 {
 	atomic_fetch_sub(&inet_stack->mem_used, n);

@@ -621,12 +621,15 @@ unsigned tcp_poll_locked(const struct tcp_sock *s)
 	/*
 	 * Room worth a write: at least half of what is queued is free, as
 	 * Linux's rule, so a writer that filled the buffer is not woken by
-	 * every ACK. A send that fails at once (-EPIPE) is ready too.
+	 * every ACK, and the stack's budget has a buffer's worth (else a send
+	 * would fail and the caller poll again at once: tcp_tick wakes it when
+	 * the budget has room). A send that fails at once (-EPIPE) is ready too.
 	 */
-	if (s->shut_wr || s->err_pipe ||
-	    ((s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT) &&
-	     s->sndbuf - s->sndq_bytes >= s->sndq_bytes / 2 && s->sndq_bytes < s->sndbuf))
+	if (s->shut_wr || s->err_pipe)
 		ev |= INET_POLLOUT;
+	else if ((s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT) &&
+		 s->sndbuf - s->sndq_bytes >= s->sndq_bytes / 2 && s->sndq_bytes < s->sndbuf)
+		ev |= tcp_budget_room() ? INET_POLLOUT : 0;
 	if (s->fin_rcvd && s->shut_wr)
 		ev |= INET_POLLHUP;
 	return ev;

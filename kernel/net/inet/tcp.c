@@ -865,6 +865,40 @@ static uint64_t sock_next(const struct tcp_sock *s)
 	return t;
 }
 
+/* The tick that looks again, while a poller waits for the budget: every 10 ms. */
+#define TCP_BUDGET_TICK_MS 10
+
+bool tcp_budget_room(void)
+{
+	uint64_t again = inet_now_ms() + TCP_BUDGET_TICK_MS;
+
+	if (inet_mem_room(inet_stack->pkb_cache->size))
+		return true;
+	atomic_store(&inet_stack->tcp_budget_wanted, 1);
+	if (again < atomic_load(&inet_stack->tcp_next_ms))
+		atomic_store(&inet_stack->tcp_next_ms, again);
+	return false;
+}
+
+/*
+ * The budget has room again for pollers refused POLLOUT for it: every
+ * socket with pollers is woken with its events (its pollers look again).
+ * Rare, and O(sockets) when it is.
+ */
+static void budget_wake_locked(uint64_t *next, uint64_t now)
+{
+	if (!atomic_load(&inet_stack->tcp_budget_wanted))
+		return;
+	if (!inet_mem_room(inet_stack->pkb_cache->size)) {
+		*next = MIN(*next, now + TCP_BUDGET_TICK_MS);
+		return;
+	}
+	atomic_store(&inet_stack->tcp_budget_wanted, 0);
+	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
+		if (s->pollers)
+			inet_poll_wake(s->pollers, tcp_poll_locked(s));
+}
+
 void tcp_tick(uint64_t now)
 {
 	struct pkb_queue out = {0};
@@ -889,6 +923,7 @@ void tcp_tick(uint64_t now)
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
 		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
 			next = MIN(next, sock_next(s));
+	budget_wake_locked(&next, now);
 	atomic_store(&inet_stack->tcp_next_ms, next);
 	tcp_leave();
 	tcp_xmit(&out);
