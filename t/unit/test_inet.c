@@ -24,6 +24,10 @@
  * 17     UDP to a closed port: ICMP port unreachable quoting the datagram
  * 18     UDP with a bad checksum is dropped, counted
  * 19     a socket's receive queue stays within INET_UDP_RCVBUF
+ * 19b    a connected socket's peer answers port unreachable: the next
+ *        receive says -ECONNREFUSED once, and so does the next send after
+ *        another; an ICMP quoting another peer's port, or reaching a socket
+ *        not connected, changes nothing
  * 20     bad IPv4 headers (version, IHL, length, checksum, source, address,
  *        link broadcast with a unicast IP) are counted, never answered
  * 21     Ethernet: other stations' frames and runts are dropped
@@ -425,6 +429,56 @@ static void test_reassembly(void)
 	}
 }
 
+/* Port unreachable from the peer, quoting our datagram 10.0.0.2:@lport -> 10.0.0.1:@rport. */
+static void feed_unreach(uint16_t lport, uint16_t rport)
+{
+	static uint8_t m[64], f[256];
+	uint8_t *quoted = m + 8;
+
+	memset(m, 0, sizeof(m));
+	m[0] = ICMP_UNREACH;
+	m[1] = ICMP_UNREACH_PORT;
+	ip_hdr(quoted, 28, 77, 0, 17, OUR_IP, PEER_IP);
+	put16(quoted + 20, lport);
+	put16(quoted + 22, rport);
+	put16(quoted + 24, 8);
+	put16(m + 2, inet_csum(m, 36));
+	feed(f, ip_frame(f, IPPROTO_ICMP_, 78, 0, m, 36, PEER_IP, OUR_IP));
+}
+
+static void test_udp_unreach(void)
+{
+	struct inet_addr peer = inet_addr_from_v4(PEER_IP);
+	struct udp_sock *c, *u;
+	uint8_t buf[8];
+	ssize_t r0, r1, r2, w0, w1, ru;
+	int bad = 0;
+
+	udp_open(&c);
+	udp_open(&u);
+	bad += udp_bind(c, 0, 7001) || udp_bind(u, 0, 7002);
+	bad += udp_connect_in(c, &peer, 5001) != 0;
+	step(1000);
+	feed_unreach(7001, 5002); /* another peer port: not this connection's */
+	feed_unreach(7002, 5001); /* a socket not connected: never told */
+	r0 = udp_recvfrom(c, buf, sizeof(buf), NULL, NULL, 0);
+	ru = udp_recvfrom(u, buf, sizeof(buf), NULL, NULL, 0);
+	feed_unreach(7001, 5001);
+	r1 = udp_recvfrom(c, buf, sizeof(buf), NULL, NULL, 0);
+	r2 = udp_recvfrom(c, buf, sizeof(buf), NULL, NULL, 0);
+	feed_unreach(7001, 5001);
+	w0 = udp_sendto_in(c, "x", 1, &peer, 5001);
+	w1 = udp_sendto_in(c, "x", 1, &peer, 5001);
+	ok(!bad && r0 == -EAGAIN && ru == -EAGAIN && r1 == -ECONNREFUSED && r2 == -EAGAIN &&
+	       w0 == -ECONNREFUSED && w1 == 1,
+	   "19b port unreachable from a connected socket's peer: receive -ECONNREFUSED once (%zd, "
+	   "%zd), a send after another (%zd, %zd); another port's (%zd) or an unconnected "
+	   "socket's (%zd) change nothing",
+	   r1, r2, w0, w1, r0, ru);
+	udp_close(c);
+	udp_close(u);
+}
+
 static void test_udp(void)
 {
 	static uint8_t f[2048];
@@ -491,6 +545,7 @@ static void test_udp(void)
 		   "19 receive queue bounded: %d of 200 kept", got);
 	}
 	udp_close(s);
+	test_udp_unreach();
 }
 
 static void test_ip_hdr(void)
@@ -691,7 +746,7 @@ int main(void)
 	struct netif_config cfg = {.name = "t0", .addr = OUR_IP, .prefix_len = 16};
 	size_t used, max;
 
-	plan(26);
+	plan(27);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

@@ -90,6 +90,19 @@ static void frag_needed(const struct pkb *p)
 		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, mtu);
 }
 
+/* Port unreachable quoting a UDP datagram of ours (@q: its IPv4 header on). */
+static void udp_unreach(const uint8_t *q, uint32_t qlen)
+{
+	unsigned ihl = (q[0] & 15u) * 4;
+	struct inet_addr la, ra;
+
+	if (ihl < IPV4_HLEN || qlen < ihl + 8)
+		return;
+	la = inet_addr_from_v4(get32(q + 12));
+	ra = inet_addr_from_v4(get32(q + 16));
+	udp_icmp_unreach(&la, get16(q + ihl), &ra, get16(q + ihl + 2));
+}
+
 void icmp_input(struct netif *nif, struct pkb *p)
 {
 	const uint8_t *h = pkb_data(p);
@@ -113,6 +126,9 @@ void icmp_input(struct netif *nif, struct pkb *p)
 	else if (h[0] == ICMP_UNREACH && p->len >= ICMP_HLEN + IPV4_HLEN + 8 &&
 		 h[ICMP_HLEN + 9] == IPPROTO_TCP_)
 		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, 0);
+	else if (h[0] == ICMP_UNREACH && h[1] == ICMP_UNREACH_PORT &&
+		 p->len >= ICMP_HLEN + IPV4_HLEN + 8 && h[ICMP_HLEN + 9] == IPPROTO_UDP_)
+		udp_unreach(h + ICMP_HLEN, p->len - ICMP_HLEN);
 out:
 	pkb_free(p);
 }

@@ -81,6 +81,18 @@ void icmp6_input(struct netif *nif, struct pkb *p)
 		if (p->len >= ICMP_HLEN)
 			tcp_icmp6_too_big(h + ICMP_HLEN, p->len - ICMP_HLEN, get32(h + 4));
 		break;
+	case ICMP6_DST_UNREACH:
+		/* Port unreachable quoting a UDP datagram of ours, with no extension header. */
+		if (h[1] == ICMP6_UNREACH_PORT && p->len >= ICMP_HLEN + IPV6_HLEN + 8 &&
+		    h[ICMP_HLEN + 6] == IPPROTO_UDP_) {
+			const uint8_t *q = h + ICMP_HLEN;
+			struct inet_addr la, ra;
+
+			memcpy(la.a, q + 8, 16);
+			memcpy(ra.a, q + 24, 16);
+			udp_icmp_unreach(&la, get16(q + IPV6_HLEN), &ra, get16(q + IPV6_HLEN + 2));
+		}
+		break;
 	case ICMP6_NS:
 	case ICMP6_NA:
 		nd_input(nif, p);

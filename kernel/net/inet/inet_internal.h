@@ -549,6 +549,14 @@ uint64_t tcp_next_timer(void);
 void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu);
 /* ICMPv6 packet too big about a segment we sent (the quoted IPv6 header and 8 bytes at @q). */
 void tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu);
+/*
+ * Port unreachable for a datagram @laddr:@lport sent to @raddr:@rport: the
+ * socket connected to that peer has -ECONNREFUSED for its next receive or
+ * send, as a BSD connected socket (udp.c). Unconnected sockets never hear
+ * of it (an off-path sender would have to guess the connection's ports).
+ */
+void udp_icmp_unreach(const struct inet_addr *laddr, uint16_t lport, const struct inet_addr *raddr,
+		      uint16_t rport);
 
 /* fault.c: the frames to go on with now, in order (consumes @p). */
 void inet_fault_input(struct netif *nif, struct pkb *p, struct pkb_queue *out);

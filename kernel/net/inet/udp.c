@@ -46,6 +46,7 @@ struct udp_sock {
 	struct pkb_queue rq;		 /* datagrams, payload at pkb_data, sender in saddr/sport */
 	struct inet_pollent *pollers;	 /* poll calls waiting on it; guarded by inet.lock */
 	struct inet_addr raddr;		 /* with rport, inet.lock */
+	int32_t err; /* connected: a peer's ICMP error for the next call (wq.lock) */
 };
 _Static_assert(sizeof(struct udp_sock) <= 128, "udp_sock grew past its cache's objects");
 
@@ -292,6 +293,38 @@ int udp_local_in(const struct udp_sock *s, struct inet_addr *addr, uint16_t *por
 	return s->port ? 0 : -ENOTCONN;
 }
 
+/* @s's pending error, once. */
+static int take_err(struct udp_sock *s)
+{
+	int err;
+
+	spin_lock(&s->wq.lock);
+	err = s->err;
+	s->err = 0;
+	spin_unlock(&s->wq.lock);
+	return err;
+}
+
+void udp_icmp_unreach(const struct inet_addr *laddr, uint16_t lport, const struct inet_addr *raddr,
+		      uint16_t rport)
+{
+	struct udp_sock *s;
+
+	inet_lock();
+	for (s = inet_stack->udp[bucket(lport)]; s; s = s->next)
+		if (s->port == lport && s->rport == rport && inet_addr_covers(&s->addr, laddr) &&
+		    !memcmp(&s->raddr, raddr, sizeof(*raddr)))
+			break;
+	if (s) {
+		spin_lock(&s->wq.lock);
+		s->err = -ECONNREFUSED;
+		spin_unlock(&s->wq.lock);
+		kwait_wake(&s->wq, INT32_MAX);
+		inet_poll_wake(s->pollers, INET_POLLERR);
+	}
+	spin_unlock(&inet_stack->lock);
+}
+
 ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t daddr, uint16_t dport)
 {
 	struct inet_addr d = inet_addr_from_v4(daddr);
@@ -320,6 +353,8 @@ ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 	if (ipv6_is_unspecified(daddr))
 		return -EINVAL;
 	if (!s->port && (err = udp_bind_in(s, v4 ? &any4 : &any6, 0)))
+		return err;
+	if (s->err && (err = take_err(s)))
 		return err;
 	/* A socket bound to an address of one family can't send to the other. */
 	if (!ipv6_is_unspecified(&s->addr) && inet_addr_is_v4(&s->addr) != v4)
@@ -384,8 +419,14 @@ ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_a
 	spin_lock(&s->wq.lock);
 	while (!(p = pkb_queue_take(&s->rq))) {
 		int64_t left = -1;
-		int err;
+		int err = s->err;
 
+		if (err) {
+			/* What was received first, then the error, once (BSD's). */
+			s->err = 0;
+			spin_unlock(&s->wq.lock);
+			return err;
+		}
 		if (timeout_ms == 0) {
 			spin_unlock(&s->wq.lock);
 			return -EAGAIN;
@@ -417,15 +458,16 @@ ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_a
 
 unsigned udp_poll_locked(struct udp_sock *s, struct inet_pollent *e)
 {
-	bool in;
+	bool in, err;
 
 	if (e)
 		inet_poll_hook(&s->pollers, e);
 	spin_lock(&s->wq.lock);
 	in = s->rq.head != NULL;
+	err = s->err != 0;
 	spin_unlock(&s->wq.lock);
 	/* A datagram goes out whenever it fits the stack's budget: there is no send queue. */
-	return INET_POLLOUT | (in ? INET_POLLIN : 0);
+	return INET_POLLOUT | (in ? INET_POLLIN : 0) | (err ? INET_POLLERR : 0);
 }
 
 /* Off the tables (nothing is delivered to it after), its datagrams and itself freed. */
