@@ -1,7 +1,7 @@
 /*
  * echod: an echo server on the machine's own network, one kernel thread
- * and one uml_poll loop for every connection -- how an application uses
- * libuml's sockets.
+ * and one poll set (uml_pollset_wait) for every connection -- how an
+ * application uses libuml's sockets.
  *
  *   echod [-p PORT] [-m MIB] [-b MIB] TAP ADDR/PREFIX
  *
@@ -36,8 +36,9 @@
 
 /* A connection; pending: bytes read and not yet echoed, at out[off..len). */
 struct conn {
-	int fd;
-	char *out; /* ECHOD_BUF bytes while something is pending, else NULL */
+	bool open;
+	bool want_out; /* what its item watches: room to send (else input) */
+	char *out;     /* ECHOD_BUF bytes while something is pending, else NULL */
 	size_t off, len;
 };
 
@@ -49,46 +50,45 @@ static struct {
 	unsigned long long conns, bytes;
 } echod = {.port = 7};
 
-/* The loop's table: pollfd i and conn i go together; 0 is the listener, 1 the UDP socket. */
-static struct uml_pollfd *pfd;
+/*
+ * The loop's table, by descriptor: a set item's data is its descriptor, so
+ * an event finds its connection in one step.
+ */
+static int set;
 static struct conn *conn;
-static unsigned n, cap;
+static unsigned cap;
 
-static int add(int fd, short events)
+static int add(int fd, uint32_t events)
 {
-	if (n == cap) {
-		unsigned c = cap ? 2 * cap : 64;
-		struct uml_pollfd *p = realloc(pfd, c * sizeof(*p));
-		struct conn *k = p ? realloc(conn, c * sizeof(*k)) : NULL;
+	if ((unsigned)fd >= cap) {
+		unsigned c = cap ? cap : 64;
+		struct conn *k;
 
-		if (p)
-			pfd = p;
-		if (!k)
+		while (c <= (unsigned)fd)
+			c *= 2;
+		if (!(k = realloc(conn, c * sizeof(*k))))
 			return -ENOMEM;
+		memset(k + cap, 0, (c - cap) * sizeof(*k));
 		conn = k;
 		cap = c;
 	}
-	pfd[n] = (struct uml_pollfd){.fd = fd, .events = events};
-	conn[n] = (struct conn){.fd = fd};
-	n++;
-	return 0;
+	conn[fd] = (struct conn){.open = true};
+	return uml_pollset_ctl(set, UML_POLLSET_ADD, fd, events, (uint64_t)fd);
 }
 
-/* Close connection @i; the last one takes its place. */
-static void drop(unsigned i)
+/* Close connection @fd: out of the set with it. */
+static void drop(int fd)
 {
-	uml_close(conn[i].fd);
-	free(conn[i].out);
-	n--;
-	pfd[i] = pfd[n];
-	conn[i] = conn[n];
+	uml_close(fd);
+	free(conn[fd].out);
+	conn[fd] = (struct conn){0};
 }
 
-/* Echo what is pending on @c: 0 when all went, 1 when some waits for room, or -errno. */
-static int flush(struct conn *c)
+/* Echo what is pending on @fd: 0 when all went, 1 when some waits for room, or -errno. */
+static int flush(int fd, struct conn *c)
 {
 	while (c->off < c->len) {
-		ssize_t w = uml_send(c->fd, c->out + c->off, c->len - c->off, 0);
+		ssize_t w = uml_send(fd, c->out + c->off, c->len - c->off, 0);
 
 		if (w == -EAGAIN)
 			return 1;
@@ -103,14 +103,15 @@ static int flush(struct conn *c)
 	return 0;
 }
 
-/* Connection @i is ready: false when it is over. */
-static bool serve(unsigned i)
+/* Connection @fd is ready: false when it is over. */
+static bool serve(int fd)
 {
-	struct conn *c = &conn[i];
+	struct conn *c = &conn[fd];
+	bool want_out;
 	int r;
 
 	if (c->out) {
-		r = flush(c);
+		r = flush(fd, c);
 		if (r)
 			return r > 0;
 	}
@@ -119,28 +120,33 @@ static bool serve(unsigned i)
 
 		if (!c->out && !(c->out = malloc(ECHOD_BUF)))
 			return false;
-		got = uml_recv(c->fd, c->out, ECHOD_BUF, 0);
+		got = uml_recv(fd, c->out, ECHOD_BUF, 0);
 		if (got == -EAGAIN)
 			break;
 		if (got <= 0) {
 			/* The peer's FIN: ours after it (what is queued goes first); or an error.
 			 */
 			if (got == 0)
-				uml_shutdown(c->fd, SHUT_WR);
+				uml_shutdown(fd, SHUT_WR);
 			return false;
 		}
 		c->len = (size_t)got;
-		r = flush(c);
+		r = flush(fd, c);
 		if (r < 0)
 			return false;
 		if (r > 0)
 			break;
 	}
 	/* Input while nothing is pending; room to send while something is. */
-	pfd[i].events = c->out && c->off < c->len ? UML_POLLOUT : UML_POLLIN;
-	if (!(c->off < c->len)) {
+	want_out = c->out && c->off < c->len;
+	if (!want_out) {
 		free(c->out);
 		c->out = NULL;
+	}
+	if (want_out != c->want_out) {
+		c->want_out = want_out;
+		uml_pollset_ctl(set, UML_POLLSET_MOD, fd, want_out ? UML_POLLOUT : UML_POLLIN,
+				(uint64_t)fd);
 	}
 	return true;
 }
@@ -154,7 +160,7 @@ static void accept_all(int l)
 			return;
 		uml_setsockopt(fd, UML_SO_NODELAY, 1);
 		if (add(fd, UML_POLLIN)) {
-			uml_close(fd);
+			drop(fd);
 			return;
 		}
 		echod.conns++;
@@ -178,12 +184,16 @@ static void udp_echo(int u)
 static int loop(void *arg)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(echod.port)};
+	struct uml_pollevent ev[64];
 	int l = uml_socket(AF_INET, SOCK_STREAM, UML_SOCK_NONBLOCK);
 	int u = uml_socket(AF_INET, SOCK_DGRAM, UML_SOCK_NONBLOCK);
 	int err = l < 0 ? l : u;
 
 	(void)arg;
 	echod.thread = uml_thread_self();
+	set = uml_pollset_create();
+	if (err >= 0 && set < 0)
+		err = set;
 	if (err < 0 || (err = uml_bind(l, (struct sockaddr *)&a, sizeof(a))) ||
 	    (err = uml_listen(l, ECHOD_BACKLOG)) ||
 	    (err = uml_bind(u, (struct sockaddr *)&a, sizeof(a))) || (err = add(l, UML_POLLIN)) ||
@@ -194,25 +204,29 @@ static int loop(void *arg)
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
-		int ready = uml_poll(pfd, n, -1);
+		int ready = uml_pollset_wait(set, ev, 64, -1);
 
 		if (ready == -EINTR)
 			break;
 		if (ready < 0) {
-			fprintf(stderr, "echod: poll: %s\n", strerror(-ready));
+			fprintf(stderr, "echod: wait: %s\n", strerror(-ready));
 			break;
 		}
-		/* From the end: drop() moves the last entry into a slot already seen. */
-		for (unsigned i = n; i-- > 2;)
-			if (pfd[i].revents && !serve(i))
-				drop(i);
-		if (pfd[1].revents)
-			udp_echo(u);
-		if (pfd[0].revents)
-			accept_all(l);
+		for (int i = 0; i < ready; i++) {
+			int fd = (int)ev[i].data;
+
+			if (fd == l)
+				accept_all(l);
+			else if (fd == u)
+				udp_echo(u);
+			else if (!serve(fd))
+				drop(fd);
+		}
 	}
-	while (n)
-		drop(n - 1);
+	for (unsigned fd = 0; fd < cap; fd++)
+		if (conn[fd].open)
+			drop((int)fd);
+	uml_close(set);
 	echod.done = true;
 	return 0;
 }

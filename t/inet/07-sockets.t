@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # An application on libuml's sockets against Linux: examples/echod (one
-# kernel thread, one uml_poll loop for every connection) on a TAP in a
+# kernel thread, one poll set for every connection) on a TAP in a
 # network namespace this test makes and removes (the machine 10.221.0.2/24,
 # the namespace's side 10.221.0.1), and Linux's clients in that namespace
 # (t/inet/echopeer.py). Needs root, /dev/net/tun, ip and python3.
