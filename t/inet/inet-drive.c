@@ -892,6 +892,20 @@ static int control_main(void *arg)
 	return 0;
 }
 
+/* A service's one thread, detached: it ends when stop() interrupts it. Nonzero: it did not start.
+ */
+static int start_loop(struct kthread **t, const char *name, int (*fn)(void *))
+{
+	int err = kthread_create(t, name, SCHED_PRIO_DEFAULT, fn, NULL);
+
+	if (err) {
+		fprintf(stderr, "inet-drive: %s: %s\n", name, strerror(-err));
+		return err;
+	}
+	kthread_detach(*t);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(
@@ -991,30 +1005,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kthread_detach(echo_thread); /* it ends only when stop() interrupts it */
-	if (hold_port) {
-		if ((err = kthread_create(&hold_thread, "hold", SCHED_PRIO_DEFAULT, hold_service,
-					  NULL))) {
-			fprintf(stderr, "inet-drive: hold: %s\n", strerror(-err));
-			return 1;
-		}
-		kthread_detach(hold_thread);
-	}
-	if (poll_port) {
-		if ((err = kthread_create(&poll_thread, "poll", SCHED_PRIO_DEFAULT, poll_service,
-					  NULL))) {
-			fprintf(stderr, "inet-drive: poll: %s\n", strerror(-err));
-			return 1;
-		}
-		kthread_detach(poll_thread);
-	}
-	if (set_port) {
-		if ((err = kthread_create(&set_thread, "pollset", SCHED_PRIO_DEFAULT, set_service,
-					  NULL))) {
-			fprintf(stderr, "inet-drive: poll set: %s\n", strerror(-err));
-			return 1;
-		}
-		kthread_detach(set_thread);
-	}
+	if ((hold_port && start_loop(&hold_thread, "hold", hold_service)) ||
+	    (poll_port && start_loop(&poll_thread, "poll", poll_service)) ||
+	    (set_port && start_loop(&set_thread, "pollset", set_service)))
+		return 1;
 	for (size_t i = 0; i < NSERVICES; i++) {
 		if (services[i].port && (err = service_start(&services[i]))) {
 			fprintf(stderr, "inet-drive: tcp %s on port %u: %s\n", services[i].name,

@@ -1077,49 +1077,76 @@ static void test_inet6(void)
 	run(10);
 }
 
-static void test_child_death(void)
+/*
+ * A child that runs @setup (a nonzero return: it exits with it), says so,
+ * and sleeps in @wait, killed there; then uml_reap. Whether a wait block
+ * was listed while it slept; its wait status into *@status.
+ */
+static bool child_killed_in_wait(int (*setup)(void), void (*wait)(void), int *status)
 {
-	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
-	int p[2], status, fds_parent;
+	int p[2];
 	bool had;
 	pid_t pid;
 	char ch;
 
-	fds_parent = uml_socket(AF_INET, SOCK_DGRAM, 0);
 	if (pipe(p))
 		bail_out("pipe");
 	pid = fork();
 	if (pid == 0) {
-		struct sockaddr_in a = sin_of(0, 7100);
-		struct uml_pollfd pf[2];
-		/* A child's table is its own: the parent's descriptor means nothing here. */
-		int u = uml_socket(AF_INET, SOCK_DGRAM, 0), t = uml_socket(AF_INET, SOCK_STREAM, 0);
+		int err = setup();
 
-		if (u != 0 || uml_bind(t, SA(a), sizeof(a)) || uml_listen(t, 4))
-			_exit(3);
-		pf[0] = (struct uml_pollfd){.fd = u, .events = UML_POLLIN};
-		pf[1] = (struct uml_pollfd){.fd = t, .events = UML_POLLIN};
+		if (err)
+			_exit(err);
 		if (write(p[1], "r", 1) != 1)
 			_exit(1);
-		uml_poll(pf, 2, -1);
+		wait();
 		_exit(2);
 	}
 	close(p[1]);
 	if (read(p[0], &ch, 1) != 1)
-		bail_out("the child did not get to its poll");
+		bail_out("the child did not get to its wait");
 	close(p[0]);
 	host_sleep_ns(20 * 1000000);
-	had = inet_stack->pollers != NULL;
+	had = inet_stack->waits != NULL;
 	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	waitpid(pid, status, 0);
 	uml_reap();
+	return had;
+}
+
+static struct uml_pollfd child_pf[2];
+
+static int child_poll_setup(void)
+{
+	struct sockaddr_in a = sin_of(0, 7100);
+	/* A child's table is its own: the parent's descriptor means nothing here. */
+	int u = uml_socket(AF_INET, SOCK_DGRAM, 0), t = uml_socket(AF_INET, SOCK_STREAM, 0);
+
+	if (u != 0 || uml_bind(t, SA(a), sizeof(a)) || uml_listen(t, 4))
+		return 3;
+	child_pf[0] = (struct uml_pollfd){.fd = u, .events = UML_POLLIN};
+	child_pf[1] = (struct uml_pollfd){.fd = t, .events = UML_POLLIN};
+	return 0;
+}
+
+static void child_poll(void)
+{
+	uml_poll(child_pf, 2, -1);
+}
+
+static void test_child_death(void)
+{
+	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
+	int status, fds_parent = uml_socket(AF_INET, SOCK_DGRAM, 0);
+	bool had = child_killed_in_wait(child_poll_setup, child_poll, &status);
+
 	{
 		struct sockaddr_in a = sin_of(0, 7100);
 		int t = uml_socket(AF_INET, SOCK_STREAM, 0);
 		int b = uml_bind(t, SA(a), sizeof(a));
 
 		ok(WIFSIGNALED(status) && inet_mib(INET_MIB_REAPED_SOCKETS) - reaped == 2 &&
-		       b == 0 && had && !inet_stack->pollers,
+		       b == 0 && had && !inet_stack->waits,
 		   "15 a child killed in uml_poll: uml_reap closed its 2 sockets (%llu) and freed "
 		   "its poll block, its port is free again (%d)",
 		   (unsigned long long)(inet_mib(INET_MIB_REAPED_SOCKETS) - reaped), b);
@@ -1173,45 +1200,38 @@ static void test_budget_pollout(int l)
 	run(10);
 }
 
+static int child_set;
+
+static int child_set_setup(void)
+{
+	int u = uml_socket(AF_INET, SOCK_DGRAM, 0), v = uml_socket(AF_INET, SOCK_DGRAM, 0);
+
+	child_set = uml_pollset_create();
+	if (child_set < 0 || uml_pollset_ctl(child_set, UML_POLLSET_ADD, u, UML_POLLIN, 1) ||
+	    uml_pollset_ctl(child_set, UML_POLLSET_ADD, v, UML_POLLIN, 2))
+		return 3;
+	return 0;
+}
+
+static void child_set_wait(void)
+{
+	struct uml_pollevent ev;
+
+	uml_pollset_wait(child_set, &ev, 1, -1);
+}
+
 static void test_pollset_death(void)
 {
 	uint64_t reaped = inet_mib(INET_MIB_REAPED_SOCKETS);
-	int p[2], status;
-	bool had;
-	pid_t pid;
-	char ch;
+	int status;
+	bool had = child_killed_in_wait(child_set_setup, child_set_wait, &status);
 
-	if (pipe(p))
-		bail_out("pipe");
-	pid = fork();
-	if (pid == 0) {
-		int set = uml_pollset_create(), u = uml_socket(AF_INET, SOCK_DGRAM, 0),
-		    v = uml_socket(AF_INET, SOCK_DGRAM, 0);
-		struct uml_pollevent ev;
-
-		if (set < 0 || uml_pollset_ctl(set, UML_POLLSET_ADD, u, UML_POLLIN, 1) ||
-		    uml_pollset_ctl(set, UML_POLLSET_ADD, v, UML_POLLIN, 2))
-			_exit(3);
-		if (write(p[1], "r", 1) != 1)
-			_exit(1);
-		uml_pollset_wait(set, &ev, 1, -1);
-		_exit(2);
-	}
-	close(p[1]);
-	if (read(p[0], &ch, 1) != 1)
-		bail_out("the child did not get to its wait");
-	close(p[0]);
-	host_sleep_ns(20 * 1000000);
-	had = inet_stack->pollsets != NULL;
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	uml_reap();
-	ok(WIFSIGNALED(status) && had && !inet_stack->pollsets &&
+	ok(WIFSIGNALED(status) && had && !inet_stack->waits &&
 	       inet_mib(INET_MIB_REAPED_SOCKETS) - reaped == 2,
 	   "19 a child killed in uml_pollset_wait: uml_reap closed its 2 sockets (%llu) and freed "
 	   "its set (%s)",
 	   (unsigned long long)(inet_mib(INET_MIB_REAPED_SOCKETS) - reaped),
-	   inet_stack->pollsets ? "still listed" : "none listed");
+	   inet_stack->waits ? "still listed" : "none listed");
 }
 
 int main(void)
@@ -1265,7 +1285,7 @@ int main(void)
 	arp_flush(nif);
 	inet_mem(&used, &max);
 	ok(used == 0 && kmem_cache_in_use(inet_stack->tcp_cache) == 0 &&
-	       kmem_cache_in_use(inet_stack->udp_cache) == 0 && !inet_stack->pollsets,
+	       kmem_cache_in_use(inet_stack->udp_cache) == 0 && !inet_stack->waits,
 	   "16 every buffer, socket and poll set is back (%zu bytes held, %llu TCP, %llu UDP "
 	   "sockets)",
 	   used, (unsigned long long)kmem_cache_in_use(inet_stack->tcp_cache),

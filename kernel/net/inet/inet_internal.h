@@ -206,8 +206,8 @@ struct inet {
 	struct tcp_sock *tcp_users;	    /* every socket a user holds (tcp_open, tcp_accept) */
 	struct tcp_sock *tcp_busy;	    /* the socket tcp_lock's holder is changing */
 	uint8_t tcp_secret[16];		    /* ISNs (RFC 6528) and SYN cookies */
-	struct inet_pollset *pollsets;	    /* every poll set (pollset.c), under inet.lock */
-	struct inet_poller *pollers; /* every sleeping poll call's block (socket.c), the same */
+	struct inet_waits
+	    *waits; /* every poll set and sleeping poll call (sock_poll.h), inet.lock */
 };
 
 /*
@@ -239,11 +239,10 @@ void pkb_adopt(struct pkb *list, const void *dead);
 unsigned udp_reap(const struct inet_pids *dead);
 /* @fn on the pid of each UDP socket's opener. */
 void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
-/* pollset.c: the same for poll sets' makers; and the dead's sets freed, after their sockets. */
-void inet_pollset_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
-unsigned inet_pollset_reap(const struct inet_pids *dead);
-/* socket.c: the blocks of poll calls the dead were sleeping in, freed after their sockets. */
-unsigned inet_poller_reap(const struct inet_pids *dead);
+/* pollset.c: the same for poll sets and sleeping poll calls; the dead's freed, after their sockets.
+ */
+void inet_waits_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
+unsigned inet_waits_reap(const struct inet_pids *dead);
 /* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
 void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);

@@ -21,11 +21,11 @@
  * the socket's lock, only when it finds the socket not ready -- so an event
  * between the harvest's look and its clear cannot be lost.
  *
- * Death: a set is on inet.pollsets, naming its owner, from its making to
- * its free. The owner's sockets, closed by inet_reap, drop their hooks
- * (tcp.c's user_del_locked forgets a socket's pollers; a UDP socket is
- * freed), after which nobody can reach the dead's items, and
- * inet_pollset_reap frees its sets and their items. An item is on its
+ * Death: a set is on inet.waits (sock_poll.h), naming its owner, from its
+ * making to its free, as a poll call's block is. The owner's sockets,
+ * closed by inet_reap, drop their hooks (tcp.c's user_del_locked forgets a
+ * socket's pollers; a UDP socket is freed), after which nobody can reach
+ * the dead's items, and inet_waits_reap frees its sets and their items. An item is on its
  * set's list before it is hooked and off it after it is unhooked; one a
  * death cuts off between its allocation and that list, or between that
  * list and its free, is lost (an item at most per death).
@@ -46,8 +46,7 @@ struct inet_pollset {
 	struct kwait wq;		      /* wq.lock guards ready and rtail */
 	struct inet_pollitem *ready, **rtail; /* items to look at, oldest first */
 	struct inet_pollitem *items;	      /* every item (sets.lock) */
-	struct inet_pollset *next, **pprev;   /* on inet.pollsets (inet.lock) */
-	uint32_t owner;			      /* the pid that made it */
+	struct inet_waits waits;	      /* on inet.waits, with its maker */
 };
 
 struct inet_pollitem {
@@ -214,14 +213,7 @@ int inet_pollset(void)
 	}
 	kwait_init(&set->wq);
 	set->rtail = &set->ready;
-	set->owner = host_pid();
-	inet_lock();
-	set->next = inet_stack->pollsets;
-	if (set->next)
-		set->next->pprev = &set->next;
-	set->pprev = &inet_stack->pollsets;
-	inet_stack->pollsets = set;
-	spin_unlock(&inet_stack->lock);
+	inet_waits_add(&set->waits, INET_WAITS_SET);
 	f->type = INET_FILE_POLLSET;
 	f->set = set;
 	fd = inet_file_install(f);
@@ -435,7 +427,7 @@ int inet_pollset_wait(int sfd, struct inet_pollevent *ev, unsigned max, int time
 	}
 	set = sf->set;
 	for (;;) {
-		int64_t left = -1;
+		int64_t left;
 
 		sets_lock();
 		n = (int)set_harvest(set, ev, max);
@@ -447,13 +439,8 @@ int inet_pollset_wait(int sfd, struct inet_pollevent *ev, unsigned max, int time
 				kthread_yield();
 			break;
 		}
-		if (timeout_ms > 0) {
-			uint64_t now = host_mono_ns();
-
-			if (now >= deadline)
-				break;
-			left = (int64_t)(deadline - now);
-		}
+		if (!(left = inet_wait_left(deadline)))
+			break;
 		spin_lock(&set->wq.lock);
 		if (set->ready) {
 			spin_unlock(&set->wq.lock);
@@ -479,63 +466,80 @@ void inet_pollset_forget(struct inet_file *f)
 	pthread_mutex_unlock(&sets.lock);
 }
 
-static void set_unlist(struct inet_pollset *set)
-{
-	inet_lock();
-	if (set->pprev) {
-		*set->pprev = set->next;
-		if (set->next)
-			set->next->pprev = set->pprev;
-		set->pprev = NULL;
-	}
-	spin_unlock(&inet_stack->lock);
-}
-
 void inet_pollset_free(struct inet_pollset *set)
 {
 	sets_lock();
 	while (set->items)
 		item_del(set->items);
 	pthread_mutex_unlock(&sets.lock);
-	set_unlist(set);
+	inet_waits_del(&set->waits);
 	kfree(set);
 }
 
-void inet_pollset_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
+/* --- the waits' blocks (sock_poll.h) --- */
+
+void inet_waits_add(struct inet_waits *w, uint8_t kind)
 {
+	w->kind = kind;
+	w->owner = host_pid();
 	inet_lock();
-	for (struct inet_pollset *set = inet_stack->pollsets; set; set = set->next)
-		fn(arg, set->owner);
+	w->next = inet_stack->waits;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &inet_stack->waits;
+	inet_stack->waits = w;
 	spin_unlock(&inet_stack->lock);
 }
 
-unsigned inet_pollset_reap(const struct inet_pids *dead)
+void inet_waits_del(struct inet_waits *w)
 {
-	struct inet_pollset *gone = NULL, *set, *next;
+	inet_lock();
+	*w->pprev = w->next;
+	if (w->next)
+		w->next->pprev = w->pprev;
+	spin_unlock(&inet_stack->lock);
+}
+
+void inet_waits_owners(void (*fn)(void *arg, uint32_t pid), void *arg)
+{
+	inet_lock();
+	for (struct inet_waits *w = inet_stack->waits; w; w = w->next)
+		fn(arg, w->owner);
+	spin_unlock(&inet_stack->lock);
+}
+
+unsigned inet_waits_reap(const struct inet_pids *dead)
+{
+	struct inet_waits *gone = NULL, *w, *next;
 	unsigned freed = 0;
 
 	/* Only forward links: a dead owner may have left a back link half made. */
 	inet_lock();
-	for (struct inet_pollset **pp = &inet_stack->pollsets; (set = *pp);) {
-		if (inet_pids_has(dead, set->owner)) {
-			*pp = set->next;
-			set->next = gone;
-			gone = set;
+	for (struct inet_waits **pp = &inet_stack->waits; (w = *pp);) {
+		if (inet_pids_has(dead, w->owner)) {
+			*pp = w->next;
+			w->next = gone;
+			gone = w;
 		} else {
-			set->pprev = pp;
-			pp = &set->next;
+			w->pprev = pp;
+			pp = &w->next;
 		}
 	}
 	spin_unlock(&inet_stack->lock);
-	/* Their sockets are closed (inet_reap's first step): no waker reaches these items. */
-	for (set = gone; set; set = next) {
-		next = set->next;
-		for (struct inet_pollitem *it = set->items, *in; it; it = in) {
-			in = it->snext;
-			kfree(it);
+	/* Their sockets are closed (inet_reap's first step): no waker reaches these. */
+	for (w = gone; w; w = next, freed++) {
+		next = w->next;
+		if (w->kind == INET_WAITS_SET) {
+			struct inet_pollset *set = container_of(w, struct inet_pollset, waits);
+
+			for (struct inet_pollitem *it = set->items, *in; it; it = in) {
+				in = it->snext;
+				kfree(it);
+			}
+			kfree(set);
+		} else {
+			kfree(container_of(w, struct inet_poller, waits));
 		}
-		kfree(set);
-		freed++;
 	}
 	return freed;
 }

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "uml/host.h"
 #include "uml/inet_sock.h"
 #include "uml/sched.h"
 
@@ -32,17 +33,41 @@ struct inet_pollent {
 };
 
 /*
- * A poll call's wait: on inet.pollers, naming its caller, from before its
- * first hook to after its last unhook, so that inet_reap frees the block
- * of a process killed in the call (inet_poller_reap).
+ * A block a process made in the arena for its waits -- a poll call's
+ * (below) or a poll set (pollset.c) -- on inet.waits with its maker from
+ * before anything can reach it to after nothing can, so that inet_reap
+ * frees the blocks of the dead once their sockets dropped their hooks
+ * (inet_waits_reap).
  */
+#define INET_WAITS_POLL 1
+#define INET_WAITS_SET	2
+struct inet_waits {
+	struct inet_waits *next, **pprev; /* on inet.waits (inet.lock) */
+	uint32_t owner;
+	uint8_t kind; /* INET_WAITS_POLL or INET_WAITS_SET */
+};
+/* @w on inet.waits, made by the calling process; and off it. */
+void inet_waits_add(struct inet_waits *w, uint8_t kind);
+void inet_waits_del(struct inet_waits *w);
+
+/* A poll call's wait. */
 struct inet_poller {
 	struct kwait wq;
 	_Atomic uint32_t fired; /* set by the first wake that concerns it: later ones cost a load */
-	uint32_t owner;
-	struct inet_poller *next, **pprev; /* on inet.pollers (inet.lock) */
-	struct inet_pollent ent[];	   /* one per pollfd of the call */
+	struct inet_waits waits;
+	struct inet_pollent ent[]; /* one per pollfd of the call */
 };
+
+/* A wait's time left until @deadline (host_mono_ns; 0: none): ns, 0 once past, -1 for none. */
+static inline int64_t inet_wait_left(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (!deadline)
+		return -1;
+	now = host_mono_ns();
+	return now >= deadline ? 0 : (int64_t)(deadline - now);
+}
 
 /* Wake the pollers on @head that wait for one of @events; with the list's lock held. */
 void inet_poll_wake(struct inet_pollent *head, unsigned events);

@@ -718,51 +718,6 @@ static void poll_unhook(struct inet_poller *pl, struct inet_file **fl, unsigned 
 	spin_unlock(&inet_stack->lock);
 }
 
-/* @pl on inet.pollers, or off it. */
-static void poller_list(struct inet_poller *pl, bool on)
-{
-	inet_lock();
-	if (on) {
-		pl->owner = host_pid();
-		pl->next = inet_stack->pollers;
-		if (pl->next)
-			pl->next->pprev = &pl->next;
-		pl->pprev = &inet_stack->pollers;
-		inet_stack->pollers = pl;
-	} else if (pl->pprev) {
-		*pl->pprev = pl->next;
-		if (pl->next)
-			pl->next->pprev = pl->pprev;
-		pl->pprev = NULL;
-	}
-	spin_unlock(&inet_stack->lock);
-}
-
-unsigned inet_poller_reap(const struct inet_pids *dead)
-{
-	struct inet_poller *gone = NULL, *pl;
-	unsigned freed = 0;
-
-	/* Forward links only, as inet_pollset_reap; the dead's sockets dropped their hooks. */
-	inet_lock();
-	for (struct inet_poller **pp = &inet_stack->pollers; (pl = *pp);) {
-		if (inet_pids_has(dead, pl->owner)) {
-			*pp = pl->next;
-			pl->next = gone;
-			gone = pl;
-		} else {
-			pl->pprev = pp;
-			pp = &pl->next;
-		}
-	}
-	spin_unlock(&inet_stack->lock);
-	for (; gone; gone = pl, freed++) {
-		pl = gone->next;
-		kfree(gone);
-	}
-	return freed;
-}
-
 int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms > 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
@@ -797,7 +752,7 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 		goto out;
 	}
 	for (;;) {
-		int64_t left = -1;
+		int64_t left;
 
 		ready = poll_scan(fds, nfds, fl, NULL);
 		if (ready || timeout_ms == 0) {
@@ -811,13 +766,8 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 				kthread_yield();
 			break;
 		}
-		if (timeout_ms > 0) {
-			uint64_t now = host_mono_ns();
-
-			if (now >= deadline)
-				break;
-			left = (int64_t)(deadline - now);
-		}
+		if (!(left = inet_wait_left(deadline)))
+			break;
 		if (!pl) {
 			pl = kmalloc(sizeof(*pl) + (size_t)nfds * sizeof(pl->ent[0]));
 			if (!pl) {
@@ -825,8 +775,7 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 				break;
 			}
 			kwait_init(&pl->wq);
-			pl->pprev = NULL;
-			poller_list(pl, true);
+			inet_waits_add(&pl->waits, INET_WAITS_POLL);
 		}
 		atomic_store(&pl->fired, 0);
 		for (unsigned i = 0; i < nfds; i++) {
@@ -853,7 +802,7 @@ int inet_sock_poll(struct inet_pollfd *fds, unsigned nfds, int timeout_ms)
 	}
 out:
 	if (pl) {
-		poller_list(pl, false);
+		inet_waits_del(&pl->waits);
 		kfree(pl);
 	}
 	fd_put_many(fl, nfds);

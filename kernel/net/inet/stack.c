@@ -266,7 +266,7 @@ int inet_reap(void)
 		return 0;
 	/* Who holds something: sockets' openers, and the owners of buffers handed out. */
 	udp_owners(note_pid, &r);
-	inet_pollset_owners(note_pid, &r);
+	inet_waits_owners(note_pid, &r);
 	tcp_enter(NULL);
 	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
 		pids_add(&r, s->owner);
@@ -279,7 +279,7 @@ int inet_reap(void)
 	if (!r.dead.n)
 		return 0;
 	closed = tcp_reap(&r.dead) + udp_reap(&r.dead);
-	sets = inet_pollset_reap(&r.dead) + inet_poller_reap(&r.dead);
+	sets = inet_waits_reap(&r.dead);
 	for (uint32_t i = 0; i < atomic_load((_Atomic uint32_t *)&inet_stack->nifs); i++) {
 		struct netif *nif = inet_stack->ifs[i];
 
