@@ -19,7 +19,9 @@
 #        8 MiB of zeros (inet-drive's "send"); it says it sent them all, and
 #        iperf's report of that connection counts what it counted of
 #        Linux's 8 MiB in 2
-#  7     the machine stops when told; what it holds after are its two
+#  7     four streams at once for 1 s (`iperf -c 10.220.0.2 -P 4 -t 1`):
+#        every stream's count adds up to what the discard service read
+#  8     the machine stops when told; what it holds after are its two
 #        connections out in TIME-WAIT (it closed first; 60 s), a socket's
 #        charge each (at most 1 KiB, t/inet/05-idle.t), no more
 use strict;
@@ -44,7 +46,7 @@ plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
 my ($ip, $py, $iperf, $ss) = (which('ip'), which('python3'), which('iperf'), which('ss'));
 plan(skip_all => 'needs ip and ss (iproute2), python3 and iperf (iperf 2)')
     unless $ip && $py && $iperf && $ss;
-plan(tests => 7);
+plan(tests => 8);
 
 my $limit = 90;    # seconds for the whole test; every step has its own bound below
 my ($pid, $from, $to, $spid, $made);
@@ -170,6 +172,27 @@ for my $fam (4, 6) {
 		   - ($before->{drive_send_errors} // 0) . ' errors'));
 }
 
+my $before = stat_now();
+$out = bounded(20, sub {
+	`$ip netns exec $ns timeout -k 2 15 $iperf -c $addr{4} -p $discard -P 4 -t 1 -y C 2>&1`
+}) // 'timed out';
+my $rc4 = $? >> 8;
+my @streams = map { (split /,/)[7] } grep { /^\d+,/ && (split /,/)[5] > 0 } split /\n/, $out;
+my $sum = 0;
+$sum += $_ for @streams;
+my $got = 0;
+bounded(5, sub {
+	for (;;) {
+		my $s = stat_now();
+		$got = ($s->{drive_discarded} // 0) - ($before->{drive_discarded} // 0);
+		last if $got >= $sum && ($s->{drive_conns} // 1) == 0;
+		sleep(0.1);
+	}
+});
+ok($rc4 == 0 && @streams == 4 && $sum > 0 && $got == $sum,
+   "7 iperf -P 4 -t 1: exit $rc4, " . scalar(@streams) . " streams sent $sum bytes in all, "
+   . "the machine's discard read $got") or diag($out);
+
 close($to);
 my $status = bounded(20, sub { local $/; scalar(<$from>) }) // '';
 kill('KILL', $pid) unless $status;
@@ -178,6 +201,6 @@ my $rc = $?;
 $pid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && defined $f{mem_used} && $f{mem_used} <= 2 * 1024,
-   "7 the machine stopped when told (status $rc), " . ($f{mem_used} // '?')
+   "8 the machine stopped when told (status $rc), " . ($f{mem_used} // '?')
    . ' bytes held after (two connections in TIME-WAIT)')
     or diag($status);
