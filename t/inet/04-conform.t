@@ -64,7 +64,8 @@
 #        out of order: reassembled, ACKed and echoed
 #  40    an ICMP echo in two fragments overlapping by 8 bytes: no reply
 #        (RFC 5722's rule, which both stacks apply to IPv4); the same echo
-#        in fragments without overlap, the last first: answered
+#        in three fragments without overlap, the last first and the middle
+#        one twice (an exact duplicate, dropped alone): answered
 #  and last:
 #  41    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_CASES=

@@ -976,13 +976,15 @@ def frag_overlap(w):
         raise Bad("an echo reply to overlapping fragments: %s" % p.summary())
     ident = ident % 65535 + 1
     raw = bytes(ICMP(type=8, id=ident, seq=2) / Raw(payload))
-    for f in reversed(fragments(raw, 208, 1, w, ident)):
+    frags = fragments(raw, 136, 1, w, ident)
+    for f in (frags[2], frags[1], frags[1], frags[0]):
         w.send_frame(f)
     p = echo_reply(w, ident, 2, 2)
     if p is None or bytes(p[ICMP])[8:p[IP].len - p[IP].ihl * 4] != payload:
-        raise Bad("no echo reply (or not ours) to the same echo in fragments, last first")
-    return "no reply to fragments overlapping by 8 bytes; the same echo without overlap, " \
-        "last fragment first, answered"
+        raise Bad("no echo reply (or not ours) to the same echo in fragments, last first, the "
+                  "middle one twice")
+    return "no reply to fragments overlapping by 8 bytes; the same echo in three fragments " \
+        "without overlap, the last first and the middle one twice (an exact duplicate), answered"
 
 
 def main():
