@@ -7,7 +7,7 @@
 # an RFC allows and the machine does what it should, conform.py says why.
 # Two namespaces this test makes and removes: the peer's (tcfp), with the
 # TAP owned by t/inet-drive -- a machine at 10.217.0.2/24 with TCP echo (7),
-# sink (5001) and source (5002) -- and a veth to Linux's namespace (tcfl),
+# sink (5001), source (5002) and keep (5004, echo with keepalive) -- and a veth to Linux's namespace (tcfl),
 # where t/inet/tcppeer.py serves the same at 10.217.1.2. In the peer's
 # namespace nftables drops the RSTs its own Linux would send from the
 # ports conform.py uses (40000-59999), since no socket there owns them.
@@ -49,10 +49,28 @@
 #  30-32 an NS with hop limit 64, with a zero-length option, for a
 #        multicast target: no NA (RFC 4861 7.1.1)
 #  33    ICMPv6 echo with 200 bytes of payload, checked (RFC 4443 4.2)
+#  34    URG with an urgent pointer: the data ACKed in order, the data after
+#        it too; the sink read all 200 bytes (Linux: 199, its urgent byte out
+#        of band without SO_OOBINLINE; nothing else about URG is asserted)
+#  35    window scale 7 offered and agreed: 384 KiB to the sink, sent as far
+#        as each ACK's scaled window allows; more than 64 KiB in flight at
+#        once, and the cumulative ACK reaches the end
+#  36    keepalive probes of ours (SEG.SEQ = SND.NXT - 1, 0 and 1 byte): ACKed
+#        at RCV.NXT, SND.NXT; the byte not taken (RFC 1122 4.2.3.6)
+#  37    keep (5004; keepalive after 1 s idle on both stacks): a probe
+#        <SEQ=RCV.NXT-1><ACK=SND.NXT> of at most a byte after about 1 s
+#        idle; answered, the connection stays
+#  38-39 a TCP segment of 1200 bytes in five IPv4 fragments, in order and
+#        out of order: reassembled, ACKed and echoed
+#  40    an ICMP echo in two fragments overlapping by 8 bytes: no reply
+#        (RFC 5722's rule, which both stacks apply to IPv4); the same echo
+#        in three fragments without overlap, the last first and the middle
+#        one twice (an exact duplicate, dropped alone): answered
 #  and last:
-#  34    the machine stops when told (status 0)
-# UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_PCAP=
-# FILE keeps a tcpdump of the TAP.
+#  41    the machine stops when told (status 0)
+# UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_CASES=
+# urgent,wscale runs those cases alone (by name); UML_CONFORM_PCAP=FILE keeps
+# a tcpdump of the TAP.
 use strict;
 use warnings;
 use FindBin;
@@ -117,7 +135,18 @@ my @cases = (
 	[31, 'nd-opt0',          'IPv6 NS with a zero-length option'],
 	[32, 'nd-mcast',         'IPv6 NS for a multicast target'],
 	[33, 'echo6',            'ICMPv6 echo'],
+	[34, 'urgent',           'URG data'],
+	[35, 'wscale',           'over 64 KiB in flight, window scaled'],
+	[36, 'keep-answer',      'keepalive probes answered'],
+	[37, 'keep-probe',       'keepalive probes sent'],
+	[38, 'frag-inorder',     'a segment in IPv4 fragments'],
+	[39, 'frag-reorder',     'a segment in IPv4 fragments out of order'],
+	[40, 'frag-overlap',     'overlapping IPv4 fragments'],
 );
+if (my $only = $ENV{UML_CONFORM_CASES}) {
+	my %want = map { $_ => 1 } split(/,/, $only);
+	@cases = grep { $want{ $_->[1] } } @cases;
+}
 # Cases the machine is known to fail, with the finding: case => reason.
 my %todo = ();
 plan(tests => 1 + @cases * @targets + ($machine ? 1 : 0));
@@ -178,7 +207,7 @@ if ($machine) {
 	# leave its checksums to the host and hand it segments of many MSS,
 	# which scapy reads off the TAP as they are (t/inet/09-vnet.t tests those).
 	$dpid = open2($dfrom, $dto, $ip, 'netns', 'exec', $nsp, $drive, '-P', '-E', '7', '-K',
-		      '5001', '-S', '5002', $tap, "$peer{M}/24", '7');
+		      '5001', '-S', '5002', '-A', '5004', $tap, "$peer{M}/24", '7');
 	chomp($ready = bounded(30, sub { scalar(<$dfrom>) }) // 'no answer');
 	$up = $ready =~ /^ready ([0-9a-f:]{17})$/;
 	$mac{M} = $1;
@@ -272,7 +301,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "34 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "41 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);

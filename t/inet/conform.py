@@ -11,9 +11,10 @@ reads one case name a line on standard input and answers each with one
 line that starts with "ok " or "bad ". M or L says whose stack is under
 test, for the few places where Linux does what an RFC allows and the
 machine does what it should (each says why). The target serves TCP echo
-on 7, sink on 5001 (reads until FIN, answers one line) and source on 5002
-(a line "N" asks for N bytes, byte i being i % 251, then FIN); nothing
-listens on TCP 5999 or UDP 9999. Our source ports are in 40000-59999:
+on 7, sink on 5001 (reads until FIN, answers one line), source on 5002
+(a line "N" asks for N bytes, byte i being i % 251, then FIN) and keep on
+5004 (echo, with keepalive probes after 1 s idle); nothing listens on TCP
+5999 or UDP 9999. Our source ports are in 40000-59999:
 the test drops the RSTs this namespace's own Linux would send from them.
 The IPv6 cases speak from our link-local address to the target's, both
 made from the MACs (modified EUI-64), as neighbour discovery and echo.
@@ -34,10 +35,10 @@ from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply,  # noqa:
                        in6_getnsmac, in6_mactoifaceid, inet_ntop, inet_pton)
 import socket  # noqa: E402
 
-ECHO, SINK, SOURCE, CLOSED_TCP, CLOSED_UDP = 7, 5001, 5002, 5999, 9999
+ECHO, SINK, SOURCE, KEEP, CLOSED_TCP, CLOSED_UDP = 7, 5001, 5002, 5004, 5999, 9999
 PERIOD = bytes(range(251))
 OPT_EOL, OPT_NOP, OPT_MSS, OPT_WS, OPT_SACKOK, OPT_SACK, OPT_TS = 0, 1, 2, 3, 4, 5, 8
-F_FIN, F_SYN, F_RST, F_PSH, F_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+F_FIN, F_SYN, F_RST, F_PSH, F_ACK, F_URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 
 class Bad(Exception):
@@ -153,12 +154,13 @@ class Wire:
         for _ in self.frames(0.01):
             pass
 
-    def tcp_raw(self, sport, dport, seq, ack, flags, win, opts=b"", data=b"", bad_csum=False):
+    def tcp_raw(self, sport, dport, seq, ack, flags, win, opts=b"", data=b"", bad_csum=False,
+                urp=0):
         opts = bytes(opts)
         pad = (-len(opts)) % 4
         opts += b"\0" * pad
         hdr = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (20 + len(opts)) // 4 << 4,
-                          flags, win, 0, 0) + opts
+                          flags, win, 0, urp) + opts
         c = csum16(pseudo(self.me, self.them, hdr + data))
         if bad_csum:
             c ^= 0x5A5A
@@ -194,7 +196,7 @@ class Conn:
     def tsval(self):
         return int((time.monotonic() - self.t0) * 1000) + 5000
 
-    def raw(self, flags, data=b"", seq=None, ack=None, win=None, opts=b"", bad_csum=False):
+    def raw(self, flags, data=b"", seq=None, ack=None, win=None, opts=b"", bad_csum=False, urp=0):
         if self.ts and not opts:
             opts = ts_opt(self.tsval(), self.ts_recent)
         if win is None:
@@ -202,7 +204,7 @@ class Conn:
         if ack is None:
             ack = self.rcv_nxt or 0
         return self.w.tcp_raw(self.sport, self.dport, self.snd_nxt if seq is None else seq, ack,
-                              flags, win, opts, data, bad_csum)
+                              flags, win, opts, data, bad_csum, urp)
 
     def send(self, flags=F_ACK, data=b"", advance=True, **kw):
         self.w.send_tcp(self.raw(flags, data, **kw))
@@ -822,6 +824,169 @@ def syn_data(w):
     return how
 
 
+def urgent(w):
+    """URG with an urgent pointer: the data is taken in order and ACKed (RFC 9293 3.8.5)."""
+    c = Conn(w, SINK)
+    c.open()
+    # RFC 6093: the pointer names the byte after the urgent data, the last here.
+    c.send(F_ACK | F_PSH | F_URG, b"u" * 100, urp=100)
+    c.expect(1.5, lambda s: s.has(F_ACK) and s.ack == c.snd_nxt, "ACK of the urgent data")
+    c.send(F_ACK | F_PSH, b"n" * 100)
+    c.expect(1.5, lambda s: s.has(F_ACK) and s.ack == c.snd_nxt, "ACK of the data after it")
+    c.send(F_FIN | F_ACK)
+    line = c.read(1, timeout=3, fin=True)
+    m = line.split()
+    # Without SO_OOBINLINE Linux's reader does not get the urgent byte in
+    # the stream; the machine has no out-of-band data: all 200 are inline.
+    if len(m) < 2 or m[0] != b"bytes" or int(m[1]) not in (199, 200):
+        raise Bad("the sink read %r, not 200 bytes (or 199: the urgent one out of band)" % line)
+    return "URG data ACKed in order, the data after it too; the sink read %s bytes" % m[1].decode()
+
+
+def wscale(w):
+    """More than 64 KiB in flight within a scaled window, all of it ACKed (RFC 7323 2)."""
+    total, mss = 384 << 10, 1460
+    c = Conn(w, SINK)
+    sa = c.open(mss_opt(mss) + struct.pack("!BBBB", OPT_NOP, OPT_WS, 3, 7))
+    ws = sa.opt(OPT_WS)
+    if ws is None:
+        raise Bad("window scale offered, not in the SYN-ACK: %s" % sa.opts)
+    shift, c.ws = ws[0], 7
+    s0 = acked = nxt = c.snd_nxt
+    end = sadd(s0, total)
+    right = sadd(s0, sa.win)  # a SYN-ACK's window is never scaled
+    most = best_win = resent = 0
+    data = os.urandom(total)
+    t_end = progress = time.monotonic()
+    t_end += 8
+    while acked != end and time.monotonic() < t_end:
+        while sdiff(nxt, end) < 0 and sdiff(nxt, right) < 0:
+            n = min(mss, sdiff(end, nxt), sdiff(right, nxt))
+            off = sdiff(nxt, s0)
+            c.send(F_ACK, data[off:off + n], seq=nxt)
+            nxt = sadd(nxt, n)
+            most = max(most, sdiff(nxt, acked))
+        for a in c.segs(0.02):
+            if a.has(F_RST):
+                raise Bad("RST: %r" % a)
+            if a.has(F_ACK) and sdiff(a.ack, acked) > 0 and sdiff(a.ack, end) <= 0:
+                acked, progress = a.ack, time.monotonic()
+            if a.has(F_ACK) and a.ack == acked:
+                right = sadd(acked, a.win << shift)
+                best_win = max(best_win, a.win << shift)
+        if time.monotonic() - progress > 0.5 and acked != end:
+            resent += sdiff(nxt, acked)
+            nxt, progress = acked, time.monotonic()  # lost: from the cumulative ACK again
+    c.snd_nxt = end
+    c.reset()
+    desc = ("%d KiB sent, %d bytes in flight at most, windows up to %d (shift %d), %d resent" %
+            (total >> 10, most, best_win, shift, resent))
+    if acked != end:
+        raise Bad("ACKed %d of %d bytes: %s" % (sdiff(acked, s0), total, desc))
+    if most <= 65535:
+        raise Bad("never more than 64 KiB in flight: " + desc)
+    return "all ACKed; " + desc
+
+
+def keep_answer(w):
+    """A keepalive probe (SEG.SEQ = SND.NXT - 1, 0 or 1 byte) gets an ACK of RCV.NXT."""
+    c = Conn(w, ECHO)
+    c.open()
+    c.echo(b"before")
+    for garbage in (b"", b"\0"):
+        c.send(F_ACK, garbage, seq=sadd(c.snd_nxt, -1), advance=False)
+        a = c.expect(1.5, lambda s: True, "answer to a keepalive probe of %d bytes" %
+                     len(garbage))
+        if a.flags & ~F_PSH != F_ACK or a.seq != c.rcv_nxt or a.ack != c.snd_nxt or a.data:
+            raise Bad("not an ACK <SEQ=%d><ACK=%d> for a probe of %d bytes: %r" % (
+                c.rcv_nxt, c.snd_nxt, len(garbage), a))
+    c.echo(b"after")
+    c.reset()
+    return "probes of 0 and 1 byte ACKed at RCV.NXT, SND.NXT; the byte not taken"
+
+
+def keep_probe(w):
+    """The keep service's stack probes after 1 s idle (RFC 1122 4.2.3.6) and goes on."""
+    c = Conn(w, KEEP)
+    c.open()
+    c.echo(b"idle now")
+    idle = time.monotonic()
+    p = c.expect(3, lambda s: True, "keepalive probe")
+    gap = p.t - idle
+    if (p.flags & ~F_PSH != F_ACK or p.seq != sadd(c.rcv_nxt, -1) or p.ack != c.snd_nxt or
+            len(p.data) > 1):
+        raise Bad("not a probe <SEQ=%d><ACK=%d> of at most a byte: %r" % (
+            sadd(c.rcv_nxt, -1), c.snd_nxt, p))
+    if not 0.8 <= gap <= 2.5:
+        raise Bad("a probe after %.2f s idle, not about 1 s" % gap)
+    c.send(F_ACK)
+    c.echo(b"still here")
+    c.reset()
+    return "a probe <SEQ=RCV.NXT-1><ACK=SND.NXT> of %d bytes after %.2f s idle; answered, " \
+        "the connection stays" % (len(p.data), gap)
+
+
+def fragments(raw, size, proto, w, ident):
+    """@raw (a transport header and its data) as IPv4 fragments of @size bytes (8 | size)."""
+    out = []
+    for off in range(0, len(raw), size):
+        more = off + size < len(raw)
+        out.append(IP(src=w.me, dst=w.them, proto=proto, id=ident, flags="MF" if more else 0,
+                      frag=off // 8) / Raw(raw[off:off + size]))
+    return out
+
+
+def frag_tcp(w, order):
+    """A TCP segment in IP fragments, in order or not, is reassembled: its data echoes."""
+    c = Conn(w, ECHO)
+    c.open()
+    data = os.urandom(1200)
+    frags = fragments(c.raw(F_ACK | F_PSH, data), 296, 6, w, random.randint(1, 65535))
+    c.snd_nxt = sadd(c.snd_nxt, len(data))
+    if order == "reorder":
+        frags = [frags[i] for i in (4, 1, 3, 0, 2)]
+    for f in frags:
+        w.send_frame(f)
+    if c.read(len(data)) != data:
+        raise Bad("the reassembled segment did not echo")
+    c.reset()
+    return "1220 bytes in 5 fragments %s: ACKed and echoed" % (
+        "in order" if order == "inorder" else "out of order (4,1,3,0,2)")
+
+
+def echo_reply(w, ident, seq, timeout):
+    for p, _ in w.frames(timeout):
+        if (ICMP in p and p[IP].src == w.them and p[ICMP].type == 0 and p[ICMP].id == ident and
+                p[ICMP].seq == seq):
+            return p
+    return None
+
+
+def frag_overlap(w):
+    """Overlapping fragments give the datagram up (RFC 5722's rule; Linux's for IPv4 too)."""
+    payload = os.urandom(400)
+    ident = random.randint(1, 65535)
+    raw = bytes(ICMP(type=8, id=ident, seq=1) / Raw(payload))
+    w.drain()
+    w.send_frame(IP(src=w.me, dst=w.them, proto=1, id=ident, flags="MF", frag=0) /
+                 Raw(raw[:208]))
+    w.send_frame(IP(src=w.me, dst=w.them, proto=1, id=ident, frag=25) / Raw(raw[200:]))
+    p = echo_reply(w, ident, 1, 0.6)
+    if p is not None:
+        raise Bad("an echo reply to overlapping fragments: %s" % p.summary())
+    ident = ident % 65535 + 1
+    raw = bytes(ICMP(type=8, id=ident, seq=2) / Raw(payload))
+    frags = fragments(raw, 136, 1, w, ident)
+    for f in (frags[2], frags[1], frags[1], frags[0]):
+        w.send_frame(f)
+    p = echo_reply(w, ident, 2, 2)
+    if p is None or bytes(p[ICMP])[8:p[IP].len - p[IP].ihl * 4] != payload:
+        raise Bad("no echo reply (or not ours) to the same echo in fragments, last first, the "
+                  "middle one twice")
+    return "no reply to fragments overlapping by 8 bytes; the same echo in three fragments " \
+        "without overlap, the last first and the middle one twice (an exact duplicate), answered"
+
+
 def main():
     iface, me, them, them_mac, target = sys.argv[1:6]
     other = them.rsplit(".", 1)[0] + ".99"
@@ -855,6 +1020,13 @@ def main():
         "synack-rtx": lambda: synack_rtx(w),
         "paws": lambda: paws(w),
         "syn-data": lambda: syn_data(w),
+        "urgent": lambda: urgent(w),
+        "wscale": lambda: wscale(w),
+        "keep-answer": lambda: keep_answer(w),
+        "keep-probe": lambda: keep_probe(w),
+        "frag-inorder": lambda: frag_tcp(w, "inorder"),
+        "frag-reorder": lambda: frag_tcp(w, "reorder"),
+        "frag-overlap": lambda: frag_overlap(w),
     }
     cases.update({"badopt-" + k: (lambda k=k: badopt(w, k)) for k in BAD_OPTS})
     print("ready", flush=True)

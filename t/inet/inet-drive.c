@@ -13,7 +13,9 @@
  *            of the stream is i % 251), FIN
  *   -R PORT  rr: read 64-byte messages and send each back (no Nagle)
  *   -D PORT  discard: read until FIN, then one line "bytes N", FIN (the
- *            sink without its hash, for bench/tcp)
+ *            sink without its hash, for bench/tcp); "stat" counts what
+ *            every discard connection read (drive_discarded)
+ *   -A PORT  keep: echo, with keepalive probes after 1 s idle (t/inet/04)
  *   -W PORT  http: "GET /N HTTP/1.1" answered with N bytes of the pattern
  *            (byte i is i % 251) and Connection: close, for curl
  *   -L PORT  loop: every byte back, as echo, for every connection on one
@@ -31,12 +33,18 @@
  * host's side. Standard input is its control: a line "stat" prints the
  * stack's counters (inet_status), "drive_conns N" (TCP connections its
  * services hold), "drive_held N" (the hold service's), "drive_polled N"
- * and "drive_set N" (the -L and -Q loops'), "drive_pages N"
- * (the machine's pages in use, its caches given back first) and "end"; end of file stops every
- * service, closes the queue, prints the counters and exits 0.
+ * and "drive_set N" (the -L and -Q loops'), "drive_pages N" (the
+ * machine's pages in use, its caches given back first) and "end". A line
+ * "send ADDR PORT N" connects out to ADDR (IPv4 or IPv6) and sends N zero
+ * bytes (iperf 2's server reads the first four as its header's flags: 0,
+ * no test of its own), then FIN, and reads until the peer's; "stat" says
+ * drive_sends (done), drive_send_errors and drive_sent (their bytes). End
+ * of file stops every service, closes the queue, prints the counters and
+ * exits 0.
  *
- *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-W PORT] [-L PORT] [-Q PORT]
- *              [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP ADDR/PREFIX UDP_PORT [MAC]
+ *   inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-A PORT] [-W PORT] [-L PORT]
+ *              [-Q PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP ADDR/PREFIX
+ *              UDP_PORT [MAC]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,14 +62,17 @@
 #include "uml/mm.h"
 #include "uml/sched.h"
 
-#define DRIVE_BACKLOG	512
-#define DRIVE_IO_MS	60000 /* a connection silent this long is dropped */
-#define DRIVE_BUF	(64u << 10)
-#define DRIVE_RR_SIZE	64
-#define DRIVE_PERIOD	251
-#define DRIVE_STOP_WAIT 5000 /* ms for threads to finish at the stop */
-#define DRIVE_LINE_MAX	32
-#define DRIVE_HTTP_MAX	1024 /* a request's head at most */
+#define DRIVE_BACKLOG	 512
+#define DRIVE_IO_MS	 60000 /* a connection silent this long is dropped */
+#define DRIVE_BUF	 (64u << 10)
+#define DRIVE_RR_SIZE	 64
+#define DRIVE_PERIOD	 251
+#define DRIVE_STOP_WAIT	 5000 /* ms for threads to finish at the stop */
+#define DRIVE_LINE_MAX	 32
+#define DRIVE_CTL_MAX	 128 /* a control line at most */
+#define DRIVE_KEEP_S	 1   /* the keep service's idle time before a probe */
+#define DRIVE_CONNECT_MS 5000
+#define DRIVE_HTTP_MAX	 1024 /* a request's head at most */
 
 /* ------------------------------------------------------------ sha256 --- */
 
@@ -166,12 +177,20 @@ static void sha256_hex(struct sha256 *c, char hex[65])
 
 struct conn;
 
+/* Where a connection out goes, and how many bytes it sends. */
+struct target {
+	struct inet_addr addr;
+	uint16_t port;
+	uint64_t bytes;
+};
+
 /* A TCP service: its listener and what each connection does. */
 struct service {
 	const char *name;
 	int opt;		      /* its command-line letter */
 	int (*serve)(struct conn *c); /* one connection, on its own thread: 0 or -errno */
 	bool nodelay;		      /* answers go out at once, not after Nagle's wait */
+	unsigned keepalive_s;	      /* idle seconds before a keepalive probe; 0: none */
 	uint16_t port;		      /* 0: not asked for */
 	struct tcp_sock *listener;    /* while its thread runs */
 	struct kthread *thread;	      /* the accept loop */
@@ -183,7 +202,8 @@ struct conn {
 	struct kthread *thread;
 	struct service *svc;
 	struct conn *prev, *next;
-	uint8_t *buf; /* DRIVE_BUF bytes */
+	uint8_t *buf;	  /* DRIVE_BUF bytes */
+	struct target to; /* a connection out (the send command's): where, how much */
 };
 
 /*
@@ -200,6 +220,8 @@ static unsigned nheld;
 static struct conn *conns;
 static unsigned nconns, nlisteners;
 static bool stopping;
+/* What the discard connections read, and what the send command's sent, in all. */
+static uint64_t discarded, sent, nsends, nsend_errors;
 
 /* Read exactly @len bytes: @len, 0 at a FIN before any, or -errno (-EPROTO: a FIN midway). */
 static ssize_t recv_exact(struct tcp_sock *s, uint8_t *buf, size_t len)
@@ -272,8 +294,10 @@ static int serve_discard(struct conn *c)
 	ssize_t n;
 	int len;
 
-	while ((n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS)) > 0)
+	while ((n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS)) > 0) {
 		total += (uint64_t)n;
+		discarded += (uint64_t)n;
+	}
 	if (n < 0)
 		return (int)n;
 	len = snprintf(line, sizeof(line), "bytes %llu\n", (unsigned long long)total);
@@ -382,12 +406,45 @@ reject:
 	return tcp_shutdown(c->s);
 }
 
+/*
+ * The send command's connection: to->bytes zero bytes to to->addr, FIN,
+ * and what the peer sends read until its FIN (iperf's server sends none).
+ */
+static int serve_send(struct conn *c)
+{
+	int err = tcp_connect_in(c->s, &c->to.addr, c->to.port, DRIVE_CONNECT_MS);
+	uint64_t off = 0;
+	ssize_t n;
+
+	memset(c->buf, 0, DRIVE_BUF);
+	while (!err && off < c->to.bytes) {
+		size_t k = c->to.bytes - off < DRIVE_BUF ? (size_t)(c->to.bytes - off) : DRIVE_BUF;
+
+		err = send_all(c->s, c->buf, k);
+		off += k;
+	}
+	if (!err)
+		err = tcp_shutdown(c->s);
+	while (!err && (n = tcp_recv(c->s, c->buf, DRIVE_BUF, DRIVE_IO_MS)) != 0)
+		err = n < 0 ? (int)n : 0;
+	if (err) {
+		nsend_errors++;
+		return err;
+	}
+	nsends++;
+	sent += c->to.bytes;
+	return 0;
+}
+
+static struct service sender = {.name = "send", .serve = serve_send};
+
 static struct service services[] = {
     {.name = "echo", .opt = 'E', .serve = serve_echo, .nodelay = true},
     {.name = "sink", .opt = 'K', .serve = serve_sink},
     {.name = "source", .opt = 'S', .serve = serve_source},
     {.name = "rr", .opt = 'R', .serve = serve_rr, .nodelay = true},
     {.name = "discard", .opt = 'D', .serve = serve_discard},
+    {.name = "keep", .opt = 'A', .serve = serve_echo, .nodelay = true, .keepalive_s = DRIVE_KEEP_S},
     {.name = "http", .opt = 'W', .serve = serve_http},
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
@@ -419,8 +476,8 @@ static int conn_main(void *arg)
 	return 0;
 }
 
-/* Give @s a thread of its own; on failure it is reset. */
-static void conn_start(struct service *svc, struct tcp_sock *s)
+/* Give @s a thread of its own (@to: where it connects, if out); on failure it is reset. */
+static void conn_start(struct service *svc, struct tcp_sock *s, const struct target *to)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int err = -ENOMEM;
@@ -428,8 +485,12 @@ static void conn_start(struct service *svc, struct tcp_sock *s)
 	if (c && (c->buf = malloc(DRIVE_BUF))) {
 		c->s = s;
 		c->svc = svc;
+		if (to)
+			c->to = *to;
 		if (svc->nodelay)
 			tcp_set_nodelay(s, true);
+		if (svc->keepalive_s)
+			tcp_set_keepalive(s, svc->keepalive_s);
 		err = kthread_create(&c->thread, svc->name, SCHED_PRIO_DEFAULT, conn_main, c);
 	}
 	if (err) {
@@ -462,7 +523,7 @@ static int listen_main(void *arg)
 		if (err)
 			fprintf(stderr, "inet-drive: %s: accept: %s\n", svc->name, strerror(-err));
 		else
-			conn_start(svc, s);
+			conn_start(svc, s, NULL);
 	}
 	tcp_close(svc->listener);
 	svc->listener = NULL;
@@ -814,6 +875,10 @@ static void print_status(void)
 		puts("status_error no memory");
 	}
 	printf("drive_conns %u\n", nconns);
+	printf("drive_discarded %llu\n", (unsigned long long)discarded);
+	printf("drive_sends %llu\n", (unsigned long long)nsends);
+	printf("drive_send_errors %llu\n", (unsigned long long)nsend_errors);
+	printf("drive_sent %llu\n", (unsigned long long)sent);
 	printf("drive_held %u\n", nheld);
 	printf("drive_polled %u\n", npolled ? npolled - 1 : 0);
 	printf("drive_set %u\n", nset ? nset - 1 : 0);
@@ -857,9 +922,41 @@ static void stop(void)
 	netif_queue_close(q);
 }
 
+/* "send ADDR PORT N": a connection out on a thread of its own; a bad line is said on stderr. */
+static void send_command(const char *line)
+{
+	char addr[64];
+	struct target to = {0};
+	struct in_addr v4;
+	struct tcp_sock *s;
+	unsigned long long bytes;
+	unsigned port;
+	int err;
+
+	if (sscanf(line, "send %63s %u %llu", addr, &port, &bytes) != 3 || port == 0 ||
+	    port > 65535) {
+		fprintf(stderr, "inet-drive: bad command '%s'\n", line);
+		return;
+	}
+	if (inet_pton(AF_INET, addr, &v4) == 1) {
+		to.addr = inet_addr_from_v4(ntohl(v4.s_addr));
+	} else if (inet_pton(AF_INET6, addr, to.addr.a) != 1) {
+		fprintf(stderr, "inet-drive: bad address '%s'\n", addr);
+		return;
+	}
+	to.port = (uint16_t)port;
+	to.bytes = bytes;
+	if ((err = tcp_open(&s))) {
+		fprintf(stderr, "inet-drive: send: %s\n", strerror(-err));
+		nsend_errors++;
+		return;
+	}
+	conn_start(&sender, s, &to);
+}
+
 static int control_main(void *arg)
 {
-	char line[DRIVE_LINE_MAX];
+	char line[DRIVE_CTL_MAX];
 	size_t used = 0;
 
 	(void)arg;
@@ -880,6 +977,8 @@ static int control_main(void *arg)
 				print_status();
 				puts("end");
 				fflush(stdout);
+			} else if (!strncmp(line, "send ", 5)) {
+				send_command(line);
 			}
 			used -= (size_t)(nl + 1 - line);
 			memmove(line, nl + 1, used);
@@ -908,11 +1007,10 @@ static int start_loop(struct kthread **t, const char *name, int (*fn)(void *))
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] "
-	    "[-W PORT] [-L PORT] [-Q PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] TAP "
-	    "ADDR/PREFIX UDP_PORT [MAC]\n");
+	fprintf(stderr,
+		"usage: inet-drive [-E PORT] [-K PORT] [-S PORT] [-R PORT] [-D PORT] [-A PORT] "
+		"[-W PORT] [-L PORT] [-Q PORT] [-H PORT] [-m MIB] [-b MIB] [-6 ADDR6/PREFIX] [-P] "
+		"TAP ADDR/PREFIX UDP_PORT [MAC]\n");
 	exit(2);
 }
 
@@ -940,7 +1038,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	int err, opt;
 
-	while ((opt = getopt(argc, argv, "E:K:S:R:D:W:H:L:Q:m:b:6:P")) != -1) {
+	while ((opt = getopt(argc, argv, "E:K:S:R:D:A:W:H:L:Q:m:b:6:P")) != -1) {
 		size_t i;
 
 		if (opt == 'P') {

@@ -9,6 +9,7 @@ The services, on one address (what t/inet-drive serves too):
   source  5002  read a line "N", send N bytes of the pattern (byte i is
                 i % 251), FIN
   rr      5003  read 64-byte messages and send each back, until FIN
+  keep    5004  echo, with keepalive probes after 1 s idle (t/inet/04-conform)
 
   tcppeer.py serve ADDR
   tcppeer.py echo HOST BYTES          one connection, BYTES echoed back
@@ -29,7 +30,7 @@ import sys
 import threading
 import time
 
-PORTS = {"echo": 7, "sink": 5001, "source": 5002, "rr": 5003}
+PORTS = {"echo": 7, "sink": 5001, "source": 5002, "rr": 5003, "keep": 5004}
 TIMEOUT = 30
 CHUNK = 1 << 16
 RR_SIZE = 64
@@ -92,6 +93,10 @@ class Handler(socketserver.BaseRequestHandler):
         s = self.request
         s.settimeout(TIMEOUT)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.server.service == "keep":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
         try:
             getattr(self, "serve_" + self.server.service)(s)
         except OSError:
@@ -103,6 +108,8 @@ class Handler(socketserver.BaseRequestHandler):
             if not d:
                 return
             s.sendall(d)
+
+    serve_keep = serve_echo
 
     def serve_sink(self, s):
         n, hexd = recv_all(s)
