@@ -27,14 +27,13 @@
 _Static_assert(sizeof(struct virtio_net_hdr) == HOST_TAP_VNET_HLEN, "the legacy header");
 
 /*
- * Not TUN_F_TSO6: the stack takes no IPv6 segment of many MSS yet
- * (kernel/net/inet/vnet.c refuses one), and a host told it could send
- * them did, and dropped every TCP transfer over IPv6 (t/inet/08-ipv6.t);
- * without it the host cuts IPv6 segments itself and leaves us their
- * checksums, which TUN_F_CSUM covers for both families. No UFO/USO, no
- * TSO_ECN: the host cuts those in software before they reach us.
+ * Checksums and TCP segmentation of both families. No UFO/USO, no
+ * TSO_ECN: the host cuts those in software before they reach us. (TSO6
+ * waited until kernel/net/inet/vnet.c took IPv6 segments of many MSS: a
+ * host told it could send them did, and every TCP transfer over IPv6
+ * stalled while they were refused.)
  */
-#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
+#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 
 int host_tap_open(const char *name, unsigned flags, char ifname[HOST_IFNAMSIZ])
 {

@@ -14,7 +14,10 @@
  *        partial checksum, of size 0, with hdr_len past the frame, on
  *        UDP, too short for its headers, and a plain frame past the MTU:
  *        each an rx_error, nothing sent, nothing held
- *  5     GSO of IPv6 and UDP, which we do not take: dropped, counted
+ *  5     GSO of UDP, which we do not take: dropped, counted; a GSO type of
+ *        the other family than the frame's: an error; an IPv6 segment of
+ *        many MSS (TCPV6) with its checksum partial at 54/16: taken whole,
+ *        its sum believed; one whose checksum lies elsewhere: an error
  *  6     headers shorter than 10 bytes, and frames longer than 64 KiB: errors
  *  7     a UDP datagram with a partial checksum is finished and delivered
  *  8     a connection: one GSO segment of 60000 bytes in order is taken
@@ -62,30 +65,46 @@ static void vhdr(uint8_t *b, uint8_t flags, uint8_t gso_type, uint16_t hdr_len, 
 	netif_vnet_put(b, &h);
 }
 
+/* The peer and the machine over IPv6 (link-local), when frames are IPv6 ones (test 5b). */
+static bool frames_v6;
+static struct inet_addr peer6 = {{0xfe, 0x80, [15] = 1}}, our6;
+
 /*
- * At @f: Ethernet, IPv4 and a TCP header (no options) from the peer's
- * @sport to our @dport, @plen bytes of payload (i % 251); its checksum
- * partial (the pseudo-header's sum) or whole. The frame's length.
+ * At @f: Ethernet, IPv4 (or IPv6: frames_v6) and a TCP header (no options)
+ * from the peer's @sport to our @dport, @plen bytes of payload (i % 251);
+ * its checksum partial (the pseudo-header's sum) or whole. The frame's
+ * length.
  */
 static size_t tcp_frame_mss(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 			    uint8_t flags, size_t plen, bool partial, uint16_t mss)
 {
-	uint8_t *ip = f + 14, *t = ip + 20;
-	unsigned hl = mss ? 24 : 20;
+	unsigned iphl = frames_v6 ? 40 : 20, hl = mss ? 24 : 20;
+	uint8_t *ip = f + 14, *t = ip + iphl;
 	uint32_t tl = (uint32_t)(hl + plen);
-	uint64_t pseudo = inet_csum_pseudo(peer_ip, our_ip, IPPROTO_TCP_, tl);
+	uint64_t pseudo = frames_v6 ? inet_csum_pseudo6(&peer6, &our6, IPPROTO_TCP_, tl)
+				    : inet_csum_pseudo(peer_ip, our_ip, IPPROTO_TCP_, tl);
 
 	memcpy(f, our_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_IPV4);
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + tl));
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP_;
-	put32(ip + 12, peer_ip);
-	put32(ip + 16, our_ip);
-	put16(ip + 10, inet_csum(ip, 20));
+	memset(ip, 0, iphl);
+	if (frames_v6) {
+		put16(f + 12, ETH_P_IPV6);
+		put32(ip, 6u << 28);
+		put16(ip + 4, (uint16_t)tl);
+		ip[6] = IPPROTO_TCP_;
+		ip[7] = 64;
+		memcpy(ip + 8, peer6.a, 16);
+		memcpy(ip + 24, our6.a, 16);
+	} else {
+		put16(f + 12, ETH_P_IPV4);
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(20 + tl));
+		ip[8] = 64;
+		ip[9] = IPPROTO_TCP_;
+		put32(ip + 12, peer_ip);
+		put32(ip + 16, our_ip);
+		put16(ip + 10, inet_csum(ip, 20));
+	}
 	memset(t, 0, hl);
 	put16(t, sport);
 	put16(t + 2, dport);
@@ -103,7 +122,7 @@ static size_t tcp_frame_mss(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t
 		t[hl + i] = (uint8_t)(i % 251);
 	put16(t + 16, partial ? (uint16_t)~inet_csum_fold(pseudo)
 			      : inet_csum_fold(inet_csum_add(pseudo, t, tl)));
-	return 14 + 20 + tl;
+	return 14 + iphl + tl;
 }
 
 static size_t tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
@@ -255,17 +274,42 @@ static void test_hostile(void)
 
 static void test_refused(void)
 {
-	uint64_t d0 = st(1), e0 = st(0);
+	uint64_t d0 = st(1), e0 = st(0), g0, c0, t0 = inet_mib(INET_MIB_TCP_IN_CSUM_ERRORS);
 	size_t n = tcp_frame(buf + 10, 2000, 80, 1, 0, 0x10, 3000, true);
 
-	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1428, 54, 16);
-	netif_input_vnet(q, buf, 10 + n);
 	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_UDP, 42, 1472, 34, 6);
 	netif_input_vnet(q, buf, 10 + n);
 	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_UDP_L4, 42, 1472, 34, 6);
 	netif_input_vnet(q, buf, 10 + n);
-	ok(st(1) == d0 + 3 && st(0) == e0, "5 GSO of IPv6 and UDP: dropped as not ours, counted");
+	/* A GSO type that is not the frame's family. */
+	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1428, 54, 16);
+	netif_input_vnet(q, buf, 10 + n);
+	frames_v6 = true;
+	/* A reset, so that nothing answers it (an answer would wait for the peer's ND). */
+	n = tcp_frame(buf + 10, 2000, 80, 1, 0, 0x14, 3000, true);
+	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 54, 1448, 54, 16);
+	netif_input_vnet(q, buf, 10 + n);
+	ok(st(1) == d0 + 2 && st(0) == e0 + 2,
+	   "5a GSO of UDP: dropped as not ours (%llu); TCPV6 on IPv4 and TCPV4 on IPv6: errors "
+	   "(%llu)",
+	   (unsigned long long)(st(1) - d0), (unsigned long long)(st(0) - e0));
 
+	/* An IPv6 segment of many MSS with its checksum partial: taken whole, the sum believed. */
+	g0 = st(2);
+	c0 = st(3);
+	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1428, 54, 16);
+	netif_input_vnet(q, buf, 10 + n);
+	/* The same with its partial checksum said to lie in the IPv6 header: refused. */
+	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1428, 14, 6);
+	netif_input_vnet(q, buf, 10 + n);
+	frames_v6 = false;
+	ok(st(2) == g0 + 1 && st(3) == c0 + 1 && st(0) == e0 + 3 &&
+	       inet_mib(INET_MIB_TCP_IN_CSUM_ERRORS) == t0,
+	   "5b a TCPV6 GSO segment with a partial checksum at 54/16 is taken (rx_gso %llu, "
+	   "partial %llu), its sum believed; one placed in the IPv6 header is an error",
+	   (unsigned long long)(st(2) - g0), (unsigned long long)(st(3) - c0));
+
+	e0 = st(0);
 	netif_input_vnet(q, buf, 9);
 	netif_input_vnet(q, buf, 10 + 14 + 65535 + 1);
 	ok(st(0) == e0 + 2, "6 a header cut short and a frame past 64 KiB are errors");
@@ -450,7 +494,7 @@ int main(void)
 	struct tcp_sock *l;
 	size_t used, max;
 
-	plan(13);
+	plan(14);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -461,6 +505,7 @@ int main(void)
 	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q) ||
 	    netif_create(&cfg2, &nif2) || netif_queue_open_hook_vnet(nif2, capture_vnet, NULL, &q2))
 		bail_out("no interface");
+	netif_addr6_ll(nif, &our6);
 	if (tcp_open(&l) || tcp_bind(l, 0, 80) || tcp_listen(l, 8))
 		bail_out("no listener");
 	/* The peer's MAC is known, so replies go at once. */

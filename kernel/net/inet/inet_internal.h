@@ -297,30 +297,31 @@ enum netif_vnet {
 	NETIF_VNET_OFF,	      /* plain frames */
 };
 /* Whether a datagram to @daddr leaves by an interface with offloads (TSO, checksums). */
-bool netif_offloads_to(uint32_t daddr);
+bool netif_offloads_to(const struct inet_addr *daddr);
 
 /* --- wire formats, in network byte order --- */
 
-#define ETH_HLEN	14
-#define ETH_P_IPV4	0x0800
-#define ETH_P_ARP	0x0806
-#define ETH_P_IPV6	0x86dd
-#define ETH_ZLEN	60 /* the shortest frame, padded */
-#define IPV4_HLEN	20
-#define IPV4_MAX_LEN	65535
-#define IPV4_DF		0x4000
-#define IPV4_MF		0x2000
-#define IPV4_OFFMASK	0x1fff
-#define IPPROTO_ICMP_	1
-#define IPPROTO_TCP_	6
-#define IPPROTO_UDP_	17
-#define UDP_HLEN	8
-#define ICMP_HLEN	8
-#define INET_TTL	64
-#define INET_BCAST	0xffffffffu
-#define IPV6_HLEN	40
-#define IPPROTO_ICMPV6_ 58
-#define INET_HOPS	64
+#define ETH_HLEN	 14
+#define ETH_P_IPV4	 0x0800
+#define ETH_P_ARP	 0x0806
+#define ETH_P_IPV6	 0x86dd
+#define ETH_ZLEN	 60 /* the shortest frame, padded */
+#define IPV4_HLEN	 20
+#define IPV4_MAX_LEN	 65535
+#define IPV4_DF		 0x4000
+#define IPV4_MF		 0x2000
+#define IPV4_OFFMASK	 0x1fff
+#define IPPROTO_ICMP_	 1
+#define IPPROTO_TCP_	 6
+#define IPPROTO_UDP_	 17
+#define UDP_HLEN	 8
+#define ICMP_HLEN	 8
+#define INET_TTL	 64
+#define INET_BCAST	 0xffffffffu
+#define IPV6_HLEN	 40
+#define IPV6_MAX_PAYLOAD 65535 /* no jumbograms (RFC 2675) */
+#define IPPROTO_ICMPV6_	 58
+#define INET_HOPS	 64
 
 static inline uint16_t get16(const uint8_t *p)
 {

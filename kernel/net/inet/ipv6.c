@@ -244,7 +244,8 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 			return -ENETUNREACH;
 		}
 	}
-	if (len + IPV6_HLEN > nif->mtu) {
+	/* Past the MTU only a TSO segment, which the host cuts to it (tcp_output.c). */
+	if (len + IPV6_HLEN > nif->mtu && !(p->gso_size && len <= IPV6_MAX_PAYLOAD)) {
 		inet_count(INET_MIB_IP6_OUT_DISCARDS);
 		pkb_free(p);
 		return -EMSGSIZE;

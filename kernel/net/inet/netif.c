@@ -254,10 +254,11 @@ bool netif_offload(const struct netif *nif, int *why)
 	return on;
 }
 
-bool netif_offloads_to(uint32_t daddr)
+bool netif_offloads_to(const struct inet_addr *daddr)
 {
 	uint32_t nexthop;
-	struct netif *nif = netif_route(daddr, &nexthop);
+	struct netif *nif =
+	    inet_addr_is_v4(daddr) ? netif_route(inet_addr_v4(daddr), &nexthop) : ipv6_route(daddr);
 
 	return nif && atomic_load(&nif->offload) == NETIF_VNET_ON;
 }

@@ -228,11 +228,11 @@ static void finish(struct pkb *p, const struct inet_addr *saddr, const struct in
 	uint64_t pseudo;
 	bool offload = false;
 
+	offload = netif_offloads_to(daddr);
 	if (inet_addr_is_v4(daddr)) {
 		p->saddr = inet_addr_v4(saddr);
 		p->daddr = inet_addr_v4(daddr);
 		pseudo = inet_csum_pseudo(p->saddr, p->daddr, IPPROTO_TCP_, p->len);
-		offload = netif_offloads_to(p->daddr);
 	} else {
 		ip = h - IPV6_HLEN; /* within seg_alloc's INET_HEADROOM */
 		memcpy(ip + 8, saddr->a, 16);
@@ -520,10 +520,7 @@ static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint3
 static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 {
 	uint32_t emss = tcp_eff_mss(s), n;
-	/* TSO over IPv4 only: the host's IPv6 GSO is refused until it is tested. */
-	uint32_t tso = inet_addr_is_v4(&s->raddr) && netif_offloads_to(inet_addr_v4(&s->raddr))
-			   ? TCP_TSO_MAX / emss * emss
-			   : 0;
+	uint32_t tso = netif_offloads_to(&s->raddr) ? TCP_TSO_MAX / emss * emss : 0;
 	bool sent = false, blocked = false, fresh = false;
 
 	if (!sending_state(s)) {
