@@ -85,6 +85,15 @@
  * 33     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
  *        ACKs every second segment, cwnd grows by about a segment per RTT
  *        over 20 RTTs, not half of one (counted per ACK, it was)
+ * 34     RACK (RFC 8985): a retransmission lost again is sent again once a
+ *        segment sent after it is SACKed (well within the RTO), no RTO
+ *        fires; before RACK it waited for the RTO
+ * 35     RACK's reordering window: once the path was seen to reorder, 7
+ *        segments SACKed 1 ms ahead of the first (reo_wnd = min_rtt / 4 =
+ *        5 ms) cause no retransmission; DupThresh made it a spurious one
+ * 36     PRR (RFC 6937): one loss in a large window; in recovery the
+ *        sender sends ssthresh / RecoverFS of what is delivered (within 2
+ *        segments), and cwnd is ssthresh when recovery ends
  * 46     an active open to a peer whose ISN is 2^31 takes its data and FIN:
  *        the window's edge was left where the SYN put it, from a RCV.NXT of
  *        0, and such a peer found the window shut for ever
@@ -2030,6 +2039,166 @@ static void test_ca_bytes(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+/* The client's segment at drop_seq: dropped its first drop_n times; when each copy went. */
+static uint32_t drop_seq;
+static unsigned drop_n, drop_seen;
+static uint64_t drop_at[4];
+static struct tcp_sock *prr_c; /* test 36: the client's frames sent while it is in recovery */
+static unsigned prr_frames;
+
+static enum wire_verdict drop_copies(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	(void)len;
+	if (!tcp_frame(f, &sp, &dp, &seq, &dlen) || sp != loss_port || !dlen)
+		return WIRE_PASS;
+	if (prr_c && prr_c->in_recovery)
+		prr_frames++;
+	if (seq != drop_seq)
+		return WIRE_PASS;
+	if (drop_seen < 4)
+		drop_at[drop_seen] = vclock;
+	return drop_seen++ < drop_n ? WIRE_DROP : WIRE_PASS;
+}
+
+static void test_rack_lost_rtx(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint64_t to0, t0, acked_at = 0;
+	uint32_t m, rto;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	rto = c->rto_ms;
+	/* A window of 20 segments: new data follows the retransmission, and its SACKs tell. */
+	c->cwnd = c->ssthresh = 20 * m;
+	loss_port = c->lport;
+	drop_seq = c->snd_una + 5 * m;
+	drop_n = 2;
+	drop_seen = 0;
+	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	wire_filter = drop_copies;
+	a.from = c;
+	a.to = s;
+	a.total = 300000;
+	a.seed = 34;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	while (a.got < a.total && vclock - t0 < 5000) {
+		flow_step(&a);
+		run(1);
+		if (!acked_at && SEQ_GT(c->snd_una, drop_seq))
+			acked_at = vclock;
+	}
+	diag("lost retransmission: sent at +%llu, again at +%llu (lost), again at +%llu; ACKed at "
+	     "+%llu; RTO %u ms; 300000 bytes in %llu ms, %llu retransmissions, %llu timeouts",
+	     (unsigned long long)(drop_at[0] - t0), (unsigned long long)(drop_at[1] - t0),
+	     (unsigned long long)(drop_at[2] - t0), (unsigned long long)(acked_at - t0), rto,
+	     (unsigned long long)(vclock - t0), (unsigned long long)c->retransmits,
+	     (unsigned long long)(inet_mib(INET_MIB_TCP_TIMEOUTS) - to0));
+	ok(a.got == a.total && !a.bad && drop_seen == 3 && acked_at &&
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && drop_at[2] - drop_at[1] < rto / 2,
+	   "34 RACK: a lost retransmission sent again %llu ms after it (RTO %u), no RTO",
+	   (unsigned long long)(drop_at[2] - drop_at[1]), rto);
+	end_pair(c, s);
+}
+
+static void test_rack_reordering(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	static uint8_t d[8 * 1448];
+	uint32_t m, reo;
+	uint64_t r0, fr0;
+	bool seen;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	loss_port = c->lport;
+	r0 = c->retransmits;
+	fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS);
+	/* Two segments, the first 1 ms behind the second: the path reorders. */
+	hold_seq = c->snd_una;
+	held_once = false;
+	wire_filter = hold_first;
+	tcp_send(c, d, 2 * m, 0);
+	run(11);
+	release_held();
+	run(40);
+	seen = c->rack_reordering;
+	/* Eight, the first 1 ms behind the other seven: within reo_wnd (min_rtt / 4). */
+	hold_seq = c->snd_una;
+	held_once = false;
+	reo = c->rack_min_rtt_ms / 4;
+	tcp_send(c, d, 8 * m, 0);
+	run(11);
+	release_held();
+	run(40);
+	ok(seen && c->retransmits == r0 && inet_mib(INET_MIB_TCP_FAST_RETRANS) == fr0 &&
+	       c->snd_una == c->snd_max && reo >= 2,
+	   "35 RACK: reordering seen (%d), then 7 segments SACKed 1 ms ahead of the first "
+	   "(reo_wnd %u ms): no retransmission (%llu)",
+	   seen, reo, (unsigned long long)(c->retransmits - r0));
+	end_pair(c, s);
+}
+
+static void test_prr(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	struct flow a = {0}, none = {0};
+	uint32_t m, ssth = 0, fs = 0, pd = 0, po = 0, cwnd_end = 0;
+	uint64_t t0, want;
+	bool was = false, ended = false;
+
+	warm_pair(l, 10, &c, &s);
+	m = tcp_eff_mss(c);
+	loss_port = c->lport;
+	drop_seq = c->snd_una + 40 * m;
+	drop_n = 1;
+	drop_seen = 0;
+	prr_c = c;
+	prr_frames = 0;
+	wire_filter = drop_copies;
+	a.from = c;
+	a.to = s;
+	a.total = 1u << 20;
+	a.seed = 36;
+	none.from = s;
+	none.to = c;
+	a.last_progress = none.last_progress = vclock;
+	t0 = vclock;
+	while (a.got < a.total && vclock - t0 < 5000 && !ended) {
+		flow_step(&a);
+		run(1);
+		if (c->in_recovery && tcp_pipe(c) > c->ssthresh) {
+			/* PRR proper; below ssthresh, the reduction bound lets pipe catch up. */
+			was = true;
+			ssth = c->ssthresh;
+			fs = c->recover_fs;
+			pd = c->prr_delivered;
+			po = c->prr_out;
+		} else if (was && !c->in_recovery) {
+			ended = true;
+			cwnd_end = c->cwnd;
+		}
+	}
+	prr_c = NULL;
+	want = fs ? ((uint64_t)pd * ssth + fs - 1) / fs : 0;
+	diag("prr: RecoverFS %u, ssthresh %u; while pipe > ssthresh %u delivered, %u sent "
+	     "(ssthresh/RecoverFS of it is %llu); %u frames sent in recovery; cwnd at its end %u",
+	     fs, ssth, pd, po, (unsigned long long)want, prr_frames, cwnd_end);
+	ok(ended && drop_seen >= 2 && po + 2 * m >= want && po <= want + 2 * m &&
+	       cwnd_end >= ssth && cwnd_end <= ssth + m,
+	   "36 PRR: %u bytes sent for %u delivered in recovery (ssthresh/RecoverFS = %.2f), "
+	   "cwnd %u at its end (ssthresh %u)",
+	   po, pd, fs ? (double)ssth / fs : 0.0, cwnd_end, ssth);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -2037,7 +2206,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(46);
+	plan(49);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2086,6 +2255,9 @@ int main(void)
 	test_dsack_undo(l);
 	test_pmtu(l);
 	test_ca_bytes(l);
+	test_rack_lost_rtx(l);
+	test_rack_reordering(l);
+	test_prr(l);
 
 	tcp_close(l);
 	run(61000);

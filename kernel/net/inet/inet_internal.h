@@ -63,6 +63,9 @@ struct pkb {
 	uint16_t ihl;	       /* IP header bytes (IPv6: with extensions), at data[off - ihl] */
 	uint8_t bcast;	       /* the link-layer destination was broadcast */
 	uint8_t sacked;	       /* TCP's send queue: the peer SACKed all of it */
+	uint8_t lost;	       /* TCP's send queue: lost (RACK), not sent again yet */
+	uint8_t rtx;	       /* TCP's send queue: sent more than once */
+	uint32_t tx_no;	       /* TCP's send queue: its latest transmission's number */
 	uint32_t seq;	       /* TCP: the sequence number of data[off] */
 	uint8_t v6;	       /* IPv6: the header at data[off - ihl] has the addresses */
 	/* Offloads (vnet.c). In: the host vouches for the transport checksum. */

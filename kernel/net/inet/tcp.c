@@ -276,7 +276,7 @@ void tcp_done_locked(struct tcp_sock *s, int err)
 	tcp_unhash_locked(s);
 	unbind_locked(s);
 	flush_buffers_locked(s);
-	s->t_rtx = s->t_persist = s->t_delack = s->t_keep = s->t_wait = 0;
+	s->t_rtx = s->t_persist = s->t_delack = s->t_keep = s->t_wait = s->t_reo = 0;
 	tcp_set_state(s, TCP_CLOSED);
 	if (!s->user)
 		free_locked(s);
@@ -862,6 +862,8 @@ static uint64_t sock_next(const struct tcp_sock *s)
 		t = MIN(t, s->t_keep);
 	if (s->t_wait)
 		t = MIN(t, s->t_wait);
+	if (s->t_reo)
+		t = MIN(t, s->t_reo);
 	return t;
 }
 

@@ -1,7 +1,8 @@
 /*
  * What the TCP files share (tcp.c: sockets and tables; tcp_input.c: the
  * segment arrival rules of RFC 9293 3.10.7; tcp_output.c: building and
- * sending segments, timers, congestion control).
+ * sending segments, timers, congestion control; tcp_recovery.c: RACK's loss
+ * detection and PRR).
  *
  * Locking: every field of every struct tcp_sock, and the TCP tables of
  * struct inet, are guarded by inet.tcp_lock (LOCK_RANK_INET; it never
@@ -174,6 +175,26 @@ struct tcp_sock {
 	bool undo_dsacked;		   /* a D-SACK counted toward undo_rtx */
 	uint32_t probes;		   /* persist probes since the window closed */
 	uint32_t kprobes;		   /* keepalive probes unanswered */
+	/*
+	 * RACK (RFC 8985 6), with SACK: the segment most recently sent of those
+	 * delivered (SACKed or cumulatively ACKed) says which sent before it
+	 * are lost. Times are inet_now_ms(), as pkb.at_ms.
+	 */
+	uint32_t tx_no;		   /* transmissions of data so far: pkb.tx_no orders them */
+	bool rack_on;		   /* rack_xmit_ms is a sample */
+	bool rack_reordering;	   /* a segment never resent was delivered below rack_fack */
+	bool rack_dsack_on;	   /* rack_dsack_round is open */
+	uint8_t rack_reo_mult;	   /* reo_wnd in quarters of min_rtt (0: 1), grown by D-SACKs */
+	uint8_t rack_reo_persist;  /* recoveries left before rack_reo_mult goes back to 1 */
+	uint64_t rack_xmit_ms;	   /* that segment's latest transmission */
+	uint32_t rack_tx_no;	   /* and its number (tx_no) */
+	uint32_t rack_end_seq;	   /* after its last byte */
+	uint32_t rack_rtt_ms;	   /* the round trip it measured */
+	uint32_t rack_min_rtt_ms;  /* the least of those round trips */
+	uint32_t rack_fack;	   /* after the highest byte delivered */
+	uint32_t rack_dsack_round; /* a D-SACK grows reo_wnd once until snd_una passes this */
+	/* PRR (RFC 6937), in fast recovery with SACK: delivered and sent since it began. */
+	uint32_t prr_delivered, prr_out, recover_fs;
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: the right edge we advertised */
@@ -192,6 +213,7 @@ struct tcp_sock {
 
 	/* timers: the inet_now_ms() at which each fires, 0 when off */
 	uint64_t t_rtx, t_persist, t_delack, t_keep, t_wait;
+	uint64_t t_reo; /* RACK's reordering timer (RFC 8985 6.3) */
 	unsigned keep_idle_s;
 
 	uint64_t bytes_sent, bytes_received, retransmits, dup_acks_seen;
@@ -279,6 +301,13 @@ void tcp_arm_loss_timer(struct tcp_sock *s, bool restart);
 /* Retransmit the next hole: not SACKed, past rtx_high (fast retransmit, partial ACKs). */
 void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out);
 /*
+ * With SACK: resend what is marked lost, oldest first, while pipe stays
+ * below cwnd; @force sends the first one whatever cwnd says (the fast
+ * retransmit itself). Only below snd_nxt: after an RTO, output() resends
+ * the rest in order.
+ */
+void tcp_retransmit_lost(struct tcp_sock *s, struct pkb_queue *out, bool force);
+/*
  * RFC 1191: a segment of @s at @seq did not fit a hop of @mtu. If @seq is in
  * flight, the MSS comes down (not below TCP_PMTU_MIN's) and what is unacked
  * goes again in segments that fit.
@@ -288,7 +317,33 @@ void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_
 uint32_t tcp_eff_mss(const struct tcp_sock *s);
 uint32_t tcp_flight(const struct tcp_sock *s);
 
+/* tcp_recovery.c: RACK-TLP's loss detection (RFC 8985 6) and PRR (RFC 6937), with SACK. */
+/* RFC 6675's pipe: bytes in flight neither SACKed nor marked lost. */
+uint32_t tcp_pipe(const struct tcp_sock *s);
+/* @p, sent and not yet delivered, is now (SACKed, or ACKed): RFC 8985 6.2 steps 2-3. */
+void tcp_rack_delivered(struct tcp_sock *s, const struct pkb *p, const struct tcp_seg *sg);
+/* A D-SACK came: reo_wnd grows a quarter of min_rtt, once a round (RFC 8985 6.2 step 4). */
+void tcp_rack_dsack(struct tcp_sock *s);
+/*
+ * After an ACK was taken: mark what RACK finds lost (arming the reordering
+ * timer for the rest), start recovery if so, and in recovery let PRR set
+ * cwnd for the @delivered bytes and resend what is lost.
+ */
+void tcp_rack_ack(struct tcp_sock *s, uint32_t delivered, struct pkb_queue *out);
+/*
+ * Fast recovery begins (RFC 6937 3.1): prr_delivered and prr_out from 0,
+ * RecoverFS the flight, cwnd pipe; the first hole is lost (RFC 6675) if
+ * RACK has not said so of anything yet.
+ */
+void tcp_prr_start(struct tcp_sock *s);
+/* Fast recovery is over (a full ACK): cwnd = ssthresh (RFC 6937), reo_wnd's persistence. */
+void tcp_recovery_done(struct tcp_sock *s);
+/* The reordering timer fired (RFC 8985 6.3). */
+void tcp_rack_timeout(struct tcp_sock *s, struct pkb_queue *out);
+
 /* tcp_input.c */
+/* Fast recovery from now (RFC 6582 one reduction a window; with SACK, PRR's start). */
+void tcp_enter_recovery(struct tcp_sock *s, struct pkb_queue *out);
 int tcp_parse_options(const uint8_t *o, unsigned len, struct tcp_opts *out);
 void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 			struct pkb_queue *out, struct pkb **consumed);

@@ -273,7 +273,9 @@ static bool take_sack(struct tcp_sock *s, const struct tcp_seg *sg)
 			if (SEQ_GEQ(p->seq, r))
 				break;
 			if (!p->sacked && SEQ_GEQ(p->seq, l) && SEQ_LEQ(p->seq + p->len, r)) {
+				tcp_rack_delivered(s, p, sg);
 				p->sacked = 1;
+				p->lost = 0;
 				news = true;
 			}
 		}
@@ -288,6 +290,8 @@ static uint32_t sacked_bytes(const struct tcp_sock *s)
 {
 	uint32_t n = 0;
 
+	if (!SEQ_GT(s->sack_high, s->snd_una))
+		return 0; /* nothing SACKed: no walk on every ACK of a clean transfer */
 	for (const struct pkb *p = s->sndq.head; p; p = p->next)
 		if (p->sacked)
 			n += p->len;
@@ -295,10 +299,11 @@ static uint32_t sacked_bytes(const struct tcp_sock *s)
 }
 
 /*
- * Drop acknowledged data from the send queue: @n bytes from its head. The
- * latest time any of it was sent (0: none), for the RTT sample's bound.
+ * Drop acknowledged data from the send queue: @n bytes from its head, as
+ * @sg acknowledged them. The latest time any of it was sent (0: none), for
+ * the RTT sample's bound.
  */
-static uint64_t sndq_trim(struct tcp_sock *s, uint32_t n)
+static uint64_t sndq_trim(struct tcp_sock *s, uint32_t n, const struct tcp_seg *sg)
 {
 	uint64_t last = 0;
 	struct pkb *p;
@@ -307,6 +312,8 @@ static uint64_t sndq_trim(struct tcp_sock *s, uint32_t n)
 		uint32_t k = MIN(n, p->len);
 
 		last = MAX(last, p->at_ms);
+		if (s->sack_ok && k == p->len && !p->sacked)
+			tcp_rack_delivered(s, p, sg);
 		p->off += k;
 		p->len -= k;
 		p->seq += k;
@@ -372,6 +379,7 @@ static bool dsack_of(const struct tcp_seg *sg, uint32_t *l, uint32_t *r)
 /* A D-SACK: for a retransmission of the episode (RFC 3708), or the probe's. */
 static void take_dsack(struct tcp_sock *s, uint32_t l, uint32_t r)
 {
+	tcp_rack_dsack(s);
 	if (s->undo == TCP_UNDO_FR && s->undo_rtx && SEQ_GEQ(l, s->undo_low) &&
 	    SEQ_LEQ(r, s->undo_high)) {
 		s->undo_rtx--;
@@ -383,7 +391,7 @@ static void take_dsack(struct tcp_sock *s, uint32_t l, uint32_t r)
 		s->tlp_out = false;
 }
 
-static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
+void tcp_enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t m = tcp_eff_mss(s);
 
@@ -392,10 +400,16 @@ static void enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 	/* RFC 6582 3.2 (2): one reduction per window of data. */
 	s->recover = s->snd_max;
 	s->ssthresh = MAX(tcp_flight(s) / 2, 2 * m);
-	s->cwnd = s->ssthresh + 3 * m;
 	s->in_recovery = true;
 	s->rtx_high = s->snd_una;
-	tcp_retransmit_hole(s, out);
+	if (!s->sack_ok) {
+		s->cwnd = s->ssthresh + 3 * m;
+		tcp_retransmit_hole(s, out);
+		return;
+	}
+	/* The first lost segment goes now, whatever PRR's cwnd says. */
+	tcp_prr_start(s);
+	tcp_retransmit_lost(s, out, true);
 }
 
 /*
@@ -432,7 +446,7 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 			if (p->sacked && SEQ_LT(s->snd_una, p->seq) &&
 			    SEQ_GEQ(s->snd_una, s->recover)) {
 				inet_count(INET_MIB_TCP_FAST_RETRANS);
-				enter_recovery(s, out);
+				tcp_enter_recovery(s, out);
 			}
 			break;
 		}
@@ -442,7 +456,7 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 /* RFC 9293 3.10.7.4 "fifth": false when the segment goes no further. */
 static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *out)
 {
-	uint32_t m = tcp_eff_mss(s), wnd = sg->wnd << s->snd_wscale, dl, dr;
+	uint32_t m = tcp_eff_mss(s), wnd = sg->wnd << s->snd_wscale, dl, dr, una0, sacked0 = 0;
 	bool news = false;
 
 	if (s->state == TCP_SYN_RECEIVED) {
@@ -498,6 +512,10 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		s->sack_high = s->snd_una;
 	if (SEQ_GT(s->recover, s->snd_max))
 		s->recover = s->snd_una;
+	/* RFC 6937's DeliveredData: what snd_una and the SACKed bytes moved. */
+	una0 = s->snd_una;
+	if (s->sack_ok)
+		sacked0 = sacked_bytes(s);
 	if (s->sack_ok && sg->o.nsack) {
 		if (dsack_of(sg, &dl, &dr))
 			take_dsack(s, dl, dr);
@@ -520,7 +538,7 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		}
 		if (SEQ_GT(s->snd_una, data_end))
 			data = 0;
-		sent_ms = sndq_trim(s, data);
+		sent_ms = sndq_trim(s, data, sg);
 		if (s->ts_ok && sg->o.ts_ok && sg->o.tsecr)
 			ts_sample(s, sg, sent_ms && !spurious ? inet_now_ms() - sent_ms + 1 : 0);
 		else if (s->rtt_timing && SEQ_GT(sg->ack, s->rtt_seq)) {
@@ -539,8 +557,10 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 				/* RFC 6582 3.2 (3): a full ACK ends recovery. */
 				s->in_recovery = false;
 				s->cwnd = MIN(s->ssthresh, s->snd_max - sg->ack + m);
+				if (s->sack_ok)
+					tcp_recovery_done(s);
 				undo_fr_if_spurious(s);
-			} else {
+			} else if (!s->sack_ok) {
 				/* (5): a partial ACK: the next hole goes now; deflate by what was
 				 * acked. */
 				s->snd_una = sg->ack;
@@ -592,14 +612,23 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		 */
 		s->dupacks++;
 		s->dup_acks_seen++;
-		if (s->in_recovery) {
+		/* With SACK, PRR sets cwnd and RACK says what is lost (tcp_rack_ack). */
+		if (s->in_recovery && !s->sack_ok) {
 			s->cwnd += m;
 			tcp_retransmit_hole(s, out);
-		} else if (SEQ_GEQ(s->snd_una, s->recover) &&
+		} else if (!s->in_recovery && !(s->sack_ok && s->rack_on) &&
+			   SEQ_GEQ(s->snd_una, s->recover) &&
 			   (s->dupacks >= 3 || (s->sack_ok && sacked_bytes(s) >= 3 * m))) {
 			inet_count(INET_MIB_TCP_FAST_RETRANS);
-			enter_recovery(s, out);
+			tcp_enter_recovery(s, out);
 		}
+	}
+	/* RACK and PRR where there is something to find: SACKs, a recovery, a timer running. */
+	if (s->sack_ok && SEQ_GEQ(s->snd_una, una0) &&
+	    (news || sacked0 || s->in_recovery || s->t_reo)) {
+		int64_t delivered = (int64_t)(s->snd_una - una0) + sacked_bytes(s) - sacked0;
+
+		tcp_rack_ack(s, (uint32_t)MAX(delivered, 0), out);
 	}
 	if (s->tlp_out)
 		tlp_ack(s, out);

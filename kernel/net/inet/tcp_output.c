@@ -3,9 +3,10 @@
  * sends once the lock is dropped; what may be sent (windows, Nagle, the
  * sender's silly window rule); the timers (retransmission with RFC 6298's
  * estimator and Karn's rule, persist, delayed ACK, keepalive, TIME-WAIT);
- * and the congestion window of RFC 5681 with RFC 6582's recovery, which
- * retransmits the holes that SACK (RFC 2018, the spirit of RFC 6675's
- * NextSeg) shows, one per ACK; the tail loss probe (RFC 8985 7), which
+ * and the congestion window of RFC 5681 with RFC 6582's recovery: without
+ * SACK it retransmits the holes one per ACK, with SACK what RACK marked lost
+ * goes while PRR's cwnd leaves room above pipe (tcp_recovery.c decides
+ * both); the tail loss probe (RFC 8985 7), which
  * shares the retransmission timer (pto_armed says which it is), and what a
  * timeout keeps so that tcp_input.c can undo it (RFC 3522, RFC 4015).
  *
@@ -488,10 +489,20 @@ static uint32_t send_data(struct tcp_sock *s, struct pkb *p, uint32_t seq, uint3
 		flags |= TCP_PSH;
 	if (fin)
 		flags |= TCP_FIN;
-	/* Their latest transmission: bounds RTT samples. */
-	for (struct pkb *q = p; q && SEQ_LT(q->seq, seq + len); q = q->next)
-		q->at_ms = inet_now_ms();
 	len = emit(s, seq, flags, p, len, out);
+	/* Their latest transmission: bounds RTT samples, and RACK orders by it. */
+	s->tx_no++;
+	for (struct pkb *q = p; q && SEQ_LT(q->seq, seq + len); q = q->next) {
+		q->at_ms = inet_now_ms();
+		q->tx_no = s->tx_no;
+		if (SEQ_LT(seq, s->snd_max)) {
+			q->rtx = 1;
+			if (SEQ_LEQ(q->seq + q->len, seq + len))
+				q->lost = 0;
+		}
+	}
+	if (s->in_recovery && s->sack_ok)
+		s->prr_out += len; /* RFC 6937: prr_out, new data or not */
 	if (SEQ_LT(seq, s->snd_max)) {
 		inet_count(INET_MIB_TCP_RETRANS_SEGS);
 		s->retransmits++;
@@ -522,6 +533,15 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 	uint32_t emss = tcp_eff_mss(s), n;
 	uint32_t tso = netif_offloads_to(&s->raddr) ? TCP_TSO_MAX / emss * emss : 0;
 	bool sent = false, blocked = false, fresh = false;
+	/* In recovery with SACK, PRR's cwnd bounds pipe, not the flight: the room it leaves. */
+	bool prr = s->in_recovery && s->sack_ok;
+	uint32_t room = 0;
+
+	if (prr) {
+		uint32_t pipe = tcp_pipe(s);
+
+		room = s->cwnd > pipe ? s->cwnd - pipe : 0;
+	}
 
 	if (!sending_state(s)) {
 		if (s->ack_now && s->state != TCP_CLOSED && s->state != TCP_LISTEN &&
@@ -553,6 +573,12 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 		if (tso > emss && SEQ_GEQ(s->snd_nxt, s->snd_max))
 			len = MIN(s->snd_end - s->snd_nxt, tso);
 		avail = SEQ_GT(edge, s->snd_nxt) ? edge - s->snd_nxt : 0;
+		if (prr) {
+			avail = SEQ_GT(s->snd_una + s->snd_wnd, s->snd_nxt)
+				    ? s->snd_una + s->snd_wnd - s->snd_nxt
+				    : 0;
+			avail = MIN(avail, room);
+		}
 		if (len > avail) {
 			/* Sender's silly window avoidance: no sliver of a window unless half. */
 			if (avail == 0 || (avail < emss && avail < s->max_snd_wnd / 2 && !force)) {
@@ -578,6 +604,7 @@ static void output(struct tcp_sock *s, struct pkb_queue *out, bool force)
 		n = send_data(s, p, s->snd_nxt, len, fin, out);
 		fin = fin && n == len;
 		s->snd_nxt += n + (fin ? 1 : 0);
+		room -= MIN(room, n);
 		if (fin) {
 			s->fin_sent = true;
 			s->fin_seq = s->snd_end;
@@ -634,6 +661,21 @@ void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_
 		return;
 	s->mss = mss;
 	inet_count(INET_MIB_TCP_PMTU_DROPS);
+	/*
+	 * A recovery the drops began (RACK finds them lost as soon as a smaller
+	 * segment behind them is SACKed) was the path's doing: its reduction
+	 * is taken back, and the resending below is not PRR's to pace.
+	 */
+	if (s->in_recovery) {
+		s->in_recovery = false;
+		if (s->undo == TCP_UNDO_FR) {
+			s->cwnd = MAX(s->cwnd, s->undo_cwnd);
+			s->ssthresh = MAX(s->ssthresh, s->undo_ssthresh);
+			s->undo = TCP_UNDO_NONE;
+		}
+	}
+	for (struct pkb *p = s->sndq.head; p; p = p->next)
+		p->lost = 0;
 	s->snd_nxt = s->snd_una;
 	output(s, out, false);
 }
@@ -666,6 +708,26 @@ void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->fin_sent && s->snd_una == s->fin_seq && SEQ_LT(s->rtx_high, s->fin_seq + 1)) {
 		send_data(s, NULL, s->fin_seq, 0, true, out);
 		s->rtx_high = s->fin_seq + 1;
+	}
+}
+
+void tcp_retransmit_lost(struct tcp_sock *s, struct pkb_queue *out, bool force)
+{
+	uint32_t emss = tcp_eff_mss(s), pipe = tcp_pipe(s);
+
+	for (struct pkb *p = s->sndq.head; p && SEQ_LT(p->seq, s->snd_nxt); p = p->next) {
+		uint32_t end = SEQ_LT(p->seq + p->len, s->snd_nxt) ? p->seq + p->len : s->snd_nxt;
+
+		if (!p->lost || p->sacked)
+			continue;
+		if (!force && pipe + MIN(end - p->seq, emss) > s->cwnd)
+			break;
+		force = false;
+		inet_count(INET_MIB_TCP_FAST_RETRANS);
+		/* A buffer past the MSS (a lowered PMTU) goes in pieces, all now. */
+		for (uint32_t at = p->seq, n; SEQ_LT(at, end); at += MAX(n, 1u))
+			n = send_data(s, p, at, MIN(end - at, emss), false, out);
+		pipe += end - p->seq;
 	}
 }
 
@@ -890,6 +952,11 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 		} else if (!rtx_timeout(s, out)) {
 			return false;
 		}
+	}
+	if (s->t_reo && s->t_reo <= now) {
+		s->t_reo = 0;
+		if (sending_state(s))
+			tcp_rack_timeout(s, out);
 	}
 	if (s->t_persist && s->t_persist <= now) {
 		s->t_persist = 0;
