@@ -492,6 +492,9 @@ size_t uml_net_tcp_table(char *buf, size_t size);
 /* The IPv6 sockets (and those on ::, of both families) as Linux's /proc/net/tcp6. */
 size_t uml_net_tcp6_table(char *buf, size_t size);
 size_t uml_net_snmp(char *buf, size_t size);
+/* The IPv6 counters kept, as Linux's /proc/net/snmp6 ("Ip6ReasmOKs  3" a line); empty without one.
+ */
+size_t uml_net_snmp6(char *buf, size_t size);
 
 /* --- sockets on the machine's own network --- */
 

@@ -110,7 +110,7 @@ static void flush(void)
 	netif_fault_set(nif, NULL);
 	arp_flush(nif);
 	nd_flush(nif);
-	ipv4_reass_flush(nif);
+	inet_reass_flush(nif);
 	while (udp_recvfrom(sock, buf, sizeof(buf), NULL, NULL, 0) >= 0)
 		;
 }

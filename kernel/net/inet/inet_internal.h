@@ -238,11 +238,11 @@ void udp_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
 void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void nd_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
-void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void inet_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void nd_flush_locked(struct netif *nif, struct pkb_queue *drop);
-void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void inet_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);
 
 /* This machine's stack (NULL before inet_init); this process's view. */
@@ -416,19 +416,27 @@ void ipv4_deliver(struct netif *nif, struct pkb *p);
 int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bool df);
 void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu);
 
-/* reass.c: take fragment @p (its header parsed into p->saddr...); consumes @p. */
-struct ipv4_frag_key {
-	uint32_t saddr, daddr;
-	uint16_t id;
-	uint8_t proto;
-	bool more; /* MF set */
+/*
+ * reass.c (both families): take fragment @p -- its payload at pkb_data,
+ * p->frag_off its offset, its IP header (IPv6: up to and with the fragment
+ * header) at data[off - ihl] -- of the datagram @k names; consumes @p. The
+ * whole datagram goes to ipv4_deliver or ipv6_reassembled.
+ */
+struct inet_frag_key {
+	struct inet_addr saddr, daddr; /* IPv4 v4-mapped */
+	uint32_t id;
+	uint8_t proto; /* IPv6: the fragment header's next header */
+	bool more;     /* more fragments follow (IPv4 MF, IPv6 M) */
+	bool v6;
 };
-void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_key *k);
-void ipv4_reass_tick(struct netif *nif, uint64_t now);
-void ipv4_reass_flush(struct netif *nif);
-#define INET_REASS_TIMEOUT_MS 30000
-#define INET_REASS_FRAGS      64	 /* fragments of one datagram at most */
-#define INET_REASS_BYTES      (1u << 20) /* buffers held per interface at most */
+void inet_reass_input(struct netif *nif, struct pkb *p, const struct inet_frag_key *k);
+void inet_reass_tick(struct netif *nif, uint64_t now);
+void inet_reass_flush(struct netif *nif);
+#define INET_REASS_TIMEOUT_MS  30000
+#define INET_REASS6_TIMEOUT_MS 60000	  /* RFC 8200 4.5 */
+#define INET_REASS_FRAGS       64	  /* fragments of one datagram at most */
+#define INET_REASS_BYTES       (1u << 20) /* buffers held per interface at most */
+#define INET_REASS_OBJ	       128	  /* the reassembly cache's object size */
 
 /* icmp.c */
 void icmp_input(struct netif *nif, struct pkb *p);
@@ -449,6 +457,12 @@ bool icmp_rate_ok(void);
 
 /* ipv6.c */
 void ipv6_input(struct netif *nif, struct pkb *p);
+/*
+ * A datagram reassembled (reass.c; consumes @p): the IPv6 header at
+ * pkb_data, the walk over its headers goes on at @unfrag (past the
+ * unfragmentable part) with the next header named by the byte at @nxt_at.
+ */
+void ipv6_reassembled(struct netif *nif, struct pkb *p, unsigned unfrag, unsigned nxt_at);
 /*
  * Send @p (the transport header and payload at pkb_data, INET_HEADROOM in
  * front) on @nif from @saddr to @daddr with hop limit @hops (0:
@@ -503,18 +517,19 @@ void icmp6_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t c
 /* The ICMPv6 checksum of @m put in, and @m sent: the ICMP_OUT count. */
 int icmp6_send(struct netif *nif, struct pkb *m, const struct inet_addr *saddr,
 	       const struct inet_addr *daddr, uint8_t hops);
-#define ICMP6_DST_UNREACH   1
-#define ICMP6_PKT_TOO_BIG   2
-#define ICMP6_TIME_EXCEEDED 3
-#define ICMP6_PARAM_PROB    4
-#define ICMP6_ECHO_REQUEST  128
-#define ICMP6_ECHO_REPLY    129
-#define ICMP6_NS	    135
-#define ICMP6_NA	    136
-#define ICMP6_UNREACH_PORT  4
-#define ICMP6_PARAM_HEADER  0 /* erroneous header field */
-#define ICMP6_PARAM_NEXTHDR 1 /* unrecognised next header */
-#define ICMP6_PARAM_OPTION  2 /* unrecognised option */
+#define ICMP6_DST_UNREACH    1
+#define ICMP6_PKT_TOO_BIG    2
+#define ICMP6_TIME_EXCEEDED  3
+#define ICMP6_PARAM_PROB     4
+#define ICMP6_ECHO_REQUEST   128
+#define ICMP6_ECHO_REPLY     129
+#define ICMP6_NS	     135
+#define ICMP6_NA	     136
+#define ICMP6_UNREACH_PORT   4
+#define ICMP6_PARAM_HEADER   0 /* erroneous header field */
+#define ICMP6_PARAM_NEXTHDR  1 /* unrecognised next header */
+#define ICMP6_PARAM_OPTION   2 /* unrecognised option */
+#define ICMP6_TIMXCEED_REASS 1 /* fragment reassembly time exceeded */
 
 /* nd.c: RFC 4861 neighbour discovery (NS and NA) and the v6 neighbour cache. */
 void nd_input(struct netif *nif, struct pkb *p);

@@ -93,7 +93,12 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_IP6_IN_ADDR_ERRORS] = "ip6_in_addr_errors",
     [INET_MIB_IP6_IN_UNKNOWN_PROTO] = "ip6_in_unknown_proto",
     [INET_MIB_IP6_IN_DELIVERS] = "ip6_in_delivers",
-    [INET_MIB_IP6_FRAG_DROPS] = "ip6_frag_drops",
+    [INET_MIB_IP6_REASM_REQDS] = "ip6_reasm_reqds",
+    [INET_MIB_IP6_REASM_OKS] = "ip6_reasm_oks",
+    [INET_MIB_IP6_REASM_FAILS] = "ip6_reasm_fails",
+    [INET_MIB_IP6_REASM_OVERLAPS] = "ip6_reasm_overlaps",
+    [INET_MIB_IP6_REASM_DUPLICATES] = "ip6_reasm_duplicates",
+    [INET_MIB_IP6_REASM_TIMEOUTS] = "ip6_reasm_timeouts",
     [INET_MIB_IP6_OUT_REQUESTS] = "ip6_out_requests",
     [INET_MIB_IP6_OUT_NO_ROUTES] = "ip6_out_no_routes",
     [INET_MIB_IP6_OUT_DISCARDS] = "ip6_out_discards",
@@ -148,7 +153,7 @@ int inet_init(size_t mem_max)
 	s->icmp_tokens = INET_ICMP_BURST;
 	s->pkb_cache = kmem_cache_create("inet_pkb", sizeof(struct pkb) + INET_PKB_CAP, 64);
 	s->neigh_cache = kmem_cache_create("inet_neigh", 128, 0);
-	s->reass_cache = kmem_cache_create("inet_reass", 64, 0);
+	s->reass_cache = kmem_cache_create("inet_reass", INET_REASS_OBJ, 0);
 	s->udp_cache = kmem_cache_create("inet_udp", 128, 0);
 	s->tcp_cache = kmem_cache_create("inet_tcp", sizeof(struct tcp_sock), 0);
 	spin_lock_init_rank(&s->tcp_lock, LOCK_RANK_INET);
@@ -284,7 +289,7 @@ int inet_reap(void)
 		netif_lock(nif);
 		arp_lists_locked(nif, pkb_adopt, &r.dead);
 		nd_lists_locked(nif, pkb_adopt, &r.dead);
-		ipv4_reass_lists_locked(nif, pkb_adopt, &r.dead);
+		inet_reass_lists_locked(nif, pkb_adopt, &r.dead);
 		inet_fault_lists_locked(nif, pkb_adopt, &r.dead);
 		spin_unlock(&nif->lock);
 	}
