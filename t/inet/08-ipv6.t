@@ -5,7 +5,8 @@
 # link-local fe80::ff:fe00:2, from its MAC 02:00:00:00:00:02) with a UDP
 # echo service on port 7 and TCP echo (7007), sink (7008) and source (7009)
 # services; the namespace's side is fd00:6::1/64. Needs root.
-#  1     the machine comes up on the TAP
+#  1     the machine comes up on the TAP (then the test waits for Linux's
+#        DAD and for the machine's: both its addresses "preferred")
 #  2     ping -6 of the link-local address (with %u6t0): 5 of 5 answered
 #  3     ping -6 of the global address: 5 of 5 answered
 #  4     Linux learned the machine's MAC by neighbour discovery, for both
@@ -81,6 +82,16 @@ bounded(15, sub {
 	select(undef, undef, undef, 0.2) while `$ip -n $ns -6 addr show dev $dev tentative` ne '';
 	1;
 }) or BAIL_OUT("the IPv6 addresses of $dev stayed tentative");
+# And the machine's until its DAD is done (1 s from its start): polled, at most 10 s.
+my ($dad, $t6) = ('', time);
+while (time - $t6 < 10) {
+	my $s = drive_stat($to, $from) // {};
+	$dad = join(', ', map { "$_ $s->{$_}" } sort grep { /\.inet6_\w+_state$/ } keys %$s);
+	last if $dad =~ /global_state preferred, \S+link_state preferred$/;
+	sleep(0.2);
+}
+$dad =~ /global_state preferred, \S+link_state preferred$/
+    or BAIL_OUT("the machine's IPv6 addresses are not in use: $dad");
 
 my $ll = 'fe80::ff:fe00:2';
 my $out = `$ip netns exec $ns $ping -6 -n -c 5 -i 0.2 -W 2 $ll%$dev 2>&1`;

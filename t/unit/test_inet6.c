@@ -6,8 +6,11 @@
  * fe80::1 and 2001:db8::1.
  *  1     the link-local address is the MAC's modified EUI-64; bad IPv6
  *        configurations are refused
- *  2     unsolicited NAs at start: to all-nodes, hop limit 255, one per
- *        address, our MAC as the target link-layer option
+ *  2     DAD at start (RFC 4862 5.4): an NS from :: to each address's
+ *        solicited-node group, "tentative" in inet_status; a tentative
+ *        address answers neither echo nor NS; a second later both are in
+ *        use and announced by unsolicited NA: to all-nodes, hop limit 255,
+ *        our MAC as the target link-layer option
  *  3     an NS for our address is answered (solicited, override) and
  *        caches the sender; 4 one for another target is not
  *  5-11  hostile NS and NA dropped and counted, never answered: hop limit
@@ -62,7 +65,12 @@
  *        whose first fragment came; 38 the bounds (64 datagrams, 1 MiB,
  *        64 fragments) under 1200 fragments; 39 an atomic fragment with
  *        the id of one in reassembly is processed alone (RFC 6946)
- * 40     every buffer is back in the end
+ * 40     DAD failing on a second interface: an NA for its link-local
+ *        address and an NS from :: for its global one within the second
+ *        after its NS: both "dadfailed" in inet_status, counted,
+ *        never announced; 41 never used: echoes unanswered, no source
+ *        address, a socket bound to one can't send
+ * 42     every buffer is back in the end
  */
 #include <errno.h>
 #include <stdio.h>
@@ -255,12 +263,41 @@ static void test_config(void)
 	   refused);
 }
 
+/* Whether frame @i is DAD's NS for @a: from ::, to its solicited-node group, no option. */
+static bool is_dad_ns(int i, const struct inet_addr *a)
+{
+	static const struct inet_addr unspec;
+	const uint8_t *h = out[i].b + 14, *m = h + 40;
+	struct inet_addr sn;
+	uint8_t mac[6];
+
+	ipv6_solicited(a, &sn);
+	group_mac(a, mac);
+	return get16(out[i].b + 12) == ETH_P_IPV6 && !memcmp(out[i].b, mac, 6) && h[7] == 255 &&
+	       same(h + 8, &unspec) && same(h + 24, &sn) && get16(h + 4) == 24 &&
+	       m[0] == ICMP6_NS && same(m + 8, a) && icmp6_sum_ok(out[i].b, out[i].len);
+}
+
 static void test_announce(void)
 {
-	int good = 0;
+	int good = 0, dad = 0, early;
+	char st[8192];
 
 	step(1000);
 	netif_announce(nif);
+	for (int i = 0; i < nout; i++)
+		dad += is_dad_ns(i, &our_ll) || is_dad_ns(i, &our_gl);
+	inet_status(st, sizeof(st));
+	dad +=
+	    strstr(st, "t0.inet6_link fe80::ff:fe00:2/64\nt0.inet6_link_state tentative\n") != NULL;
+	/* Tentative: neither an echo nor an NS for it is answered. */
+	step(500);
+	send_echo6(our_mac, &peer_ll, &our_ll, 90);
+	peer_ns(&peer_ll, &our_ll);
+	netif_tick(nif);
+	early = nout;
+	step(500);
+	netif_tick(nif);
 	for (int i = 0; i < nout; i++) {
 		const uint8_t *h = out[i].b + 14, *m = h + 40;
 		static const uint8_t an_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
@@ -274,7 +311,14 @@ static void test_announce(void)
 			icmp6_sum_ok(out[i].b, out[i].len) &&
 			(same(m + 8, &our_ll) || same(m + 8, &our_gl));
 	}
-	ok(good == 2, "2 unsolicited NA to all-nodes for each of our 2 addresses (%d good)", good);
+	inet_status(st, sizeof(st));
+	ok(dad == 3 && early == 0 && good == 2 &&
+	       strstr(st, "t0.inet6_link fe80::ff:fe00:2/64\nt0.inet6_link_state preferred\n") &&
+	       strstr(st, "t0.inet6_global 2001:db8::2/64\nt0.inet6_global_state preferred\n"),
+	   "2 DAD: an NS from :: to each address's solicited-node group (%d of 3 with the "
+	   "status's \"tentative\"); tentative, an echo and an NS go unanswered (%d sent); 1 s "
+	   "later both in use, announced by unsolicited NA to all-nodes (%d good)",
+	   dad, early, good);
 }
 
 static void test_ns(void)
@@ -1114,6 +1158,89 @@ static void test_reass6(void)
 	}
 }
 
+/*
+ * DAD failing, on a second interface t1 (02:00:00:00:00:03, fe80::ff:fe00:3
+ * and 2001:db8:1::3/64): another node's NA for the link-local address,
+ * another's NS from :: for the global one.
+ */
+static void test_dad_fail(void)
+{
+	static const uint8_t mac3[6] = {2, 0, 0, 0, 0, 3};
+	static const struct inet_addr ll3 = {{0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 3}};
+	static const struct inet_addr gl3 = {{0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 3}};
+	static const struct inet_addr unspec;
+	struct netif_config cfg = {
+	    .name = "t1", .addr = 0x0a630003u, .prefix_len = 24, .addr6 = gl3, .prefix6_len = 64};
+	static uint8_t f[CAP_FRAME];
+	struct netif *n3;
+	struct netif_queue *q3;
+	struct inet_addr sn, src;
+	struct udp_sock *s;
+	uint8_t m[32], dmac[6];
+	uint64_t fails = inet_mib(INET_MIB_ND_DAD_FAILS);
+	int asked = 0, sent;
+	size_t n;
+	char st[8192];
+
+	memcpy(cfg.mac, mac3, 6);
+	if (netif_create(&cfg, &n3) || netif_queue_open_hook(n3, capture, NULL, &q3))
+		bail_out("no second interface");
+	step(0);
+	netif_announce(n3);
+	for (int i = 0; i < nout; i++)
+		asked += is_dad_ns(i, &ll3) || is_dad_ns(i, &gl3);
+
+	/* The owner of fe80::ff:fe00:3 answers our DAD: an NA from it to all-nodes. */
+	step(300);
+	n = nd_msg(m, ICMP6_NA, 0x20, &ll3, 2, peer_mac);
+	icmp6_sum(m, n, &ll3, &all_nodes);
+	group_mac(&all_nodes, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &ll3, &all_nodes, 58, NULL, 0, m, n));
+	/* Someone else is doing DAD for 2001:db8:1::3 at the same time. */
+	n = nd_msg(m, ICMP6_NS, 0, &gl3, 0, NULL);
+	ipv6_solicited(&gl3, &sn);
+	icmp6_sum(m, n, &unspec, &sn);
+	group_mac(&gl3, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &unspec, &sn, 58, NULL, 0, m, n));
+	sent = nout;
+	step(1000);
+	netif_tick(n3);
+	sent += nout;
+	inet_status(st, sizeof(st));
+	ok(asked == 2 && sent == 0 && inet_mib(INET_MIB_ND_DAD_FAILS) == fails + 2 &&
+	       strstr(st, "t1.inet6_link_state dadfailed\n") &&
+	       strstr(st, "t1.inet6_global_state dadfailed\n"),
+	   "40 DAD fails: an NA for the link-local address, an NS from :: for the global one, in "
+	   "the 1 s after the 2 NS (%d): both dadfailed in the status, counted, never announced "
+	   "(%d sent)",
+	   asked, sent);
+
+	step(0);
+	n = echo6(m, 91, 16);
+	icmp6_sum(m, n, &peer_ll, &ll3);
+	netif_input(q3, f, frame6(f, mac3, 64, &peer_ll, &ll3, 58, NULL, 0, m, n));
+	n = nd_msg(m, ICMP6_NS, 0, &ll3, 1, peer_mac);
+	ipv6_solicited(&ll3, &sn);
+	icmp6_sum(m, n, &peer_ll, &sn);
+	group_mac(&ll3, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &peer_ll, &sn, 58, NULL, 0, m, n));
+	sent = nout;
+	n = echo6(m, 91, 16);
+	icmp6_sum(m, n, &peer_ll, &gl3);
+	netif_input(q3, f, frame6(f, mac3, 64, &peer_ll, &gl3, 58, NULL, 0, m, n));
+	ipv6_source(n3, &peer_gl, &src);
+	ok(sent == 0 && nout == 0 && ipv6_is_unspecified(&src) && udp_open(&s) == 0 &&
+	       udp_bind_in(s, &gl3, 99) == 0 &&
+	       udp_sendto_in(s, "x", 1,
+			     &(struct inet_addr){{0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1}},
+			     9) == -EADDRNOTAVAIL &&
+	       nout == 0,
+	   "41 a dadfailed address is never used: echoes to either and an NS unanswered, no source "
+	   "for t1 (::), a socket bound to it can't send (-EADDRNOTAVAIL)");
+	udp_close(s);
+	netif_queue_close(q3);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
@@ -1125,7 +1252,7 @@ int main(void)
 				   .gateway6 = peer_ll};
 	size_t used, max;
 
-	plan(40);
+	plan(42);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1148,6 +1275,7 @@ int main(void)
 	test_udp6();
 	test_tcp6();
 	test_reass6();
+	test_dad_fail();
 
 	arp_flush(nif);
 	nd_flush(nif);
@@ -1156,7 +1284,7 @@ int main(void)
 	step(200000);
 	netif_tick(nif);
 	inet_mem(&used, &max);
-	is_int(used, 0, "40 every buffer is back (%zu of %zu bytes held)", used, max);
+	is_int(used, 0, "42 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);
 	return done_testing();
 }

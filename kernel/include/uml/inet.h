@@ -132,6 +132,7 @@ enum inet_mib {
 	INET_MIB_ND_OUT_SOLICITS,
 	INET_MIB_ND_OUT_ADVERTS,
 	INET_MIB_ND_CONFLICTS, /* someone else advertises our address */
+	INET_MIB_ND_DAD_FAILS, /* addresses found duplicate by DAD: never used */
 	INET_MIB_ND_FAILED,    /* resolutions given up: their packets dropped */
 	INET_MIB_ND_EVICTIONS, /* entries pushed out of a full cache */
 	/* Checksum failures apart (each is also in its protocol's errors, as Linux counts) */

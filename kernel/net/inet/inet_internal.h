@@ -149,6 +149,11 @@ struct netif {
 	uint8_t prefix6_len;
 	struct inet_addr ll6, addr6, gateway6; /* gateway6 all zero: none */
 	/*
+	 * Duplicate address detection (nd.c, RFC 4862 5.4): enum netif_dad of
+	 * ll6 [0] and addr6 [1]; read by anyone, written under lock.
+	 */
+	_Atomic uint8_t dad[2];
+	/*
 	 * enum netif_vnet: decided by the first TAP queue opened (atomically),
 	 * then every queue of the device opens alike (tap.c: the flags are
 	 * the device's). offload_err: the host's refusal, if that was why.
@@ -161,6 +166,7 @@ struct netif {
 	uint32_t nneigh;
 	struct nd_neigh *neigh6[INET_NEIGH_BUCKETS]; /* nd.c */
 	uint32_t nneigh6;
+	uint64_t dad_ms[2];	  /* when a tentative address's DAD ends; 0: its NS not sent */
 	struct inet_reass *reass; /* datagrams in reassembly, oldest first */
 	uint32_t nreass;
 	uint32_t reass_bytes;
@@ -478,10 +484,24 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
  * goes out of the first with IPv6 (the machine has no zones yet). NULL: none.
  */
 struct netif *ipv6_route(const struct inet_addr *daddr);
-/* The source address @nif sends to @daddr from: the link-local one within the link. */
+/*
+ * The source address @nif sends to @daddr from: the link-local one within
+ * the link; only an address DAD passed; :: when there is none (and
+ * ipv6_output refuses to send from it but a DAD NS).
+ */
 void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct inet_addr *out);
-/* Whether @a is one of @nif's unicast addresses. */
+/* An address's DAD state (netif.dad). */
+enum netif_dad {
+	NETIF_DAD_TENTATIVE, /* DAD not done: it neither answers nor sources traffic */
+	NETIF_DAD_PREFERRED, /* DAD passed: in use */
+	NETIF_DAD_FAILED,    /* another node has it: never used */
+};
+/* Which of @nif's addresses @a is: 0 the link-local, 1 the global one, -1 neither. */
+int ipv6_addr_slot(const struct netif *nif, const struct inet_addr *a);
+/* Whether @a is one of @nif's unicast addresses, in whatever DAD state (binding). */
 bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a);
+/* Whether @a is one of @nif's addresses and DAD passed: it may receive and send. */
+bool ipv6_is_usable(const struct netif *nif, const struct inet_addr *a);
 /* The IPv6 header of a datagram delivered to a transport (p->v6). */
 static inline const uint8_t *ipv6_hdr(const struct pkb *p)
 {
@@ -536,7 +556,10 @@ void nd_input(struct netif *nif, struct pkb *p);
 /* Send IPv6 packet @p to @nexthop on @nif, resolving it first if need be (consumes @p). */
 void nd_output(struct netif *nif, struct pkb *p, const struct inet_addr *nexthop);
 void nd_tick(struct netif *nif, uint64_t now);
-/* An unsolicited NA (to all nodes) for each of @nif's addresses. */
+/*
+ * DAD's NS for each tentative address of @nif whose DAD has not begun, and
+ * an unsolicited NA (to all nodes) for each one DAD passed.
+ */
 int nd_announce(struct netif *nif);
 /* Tests: the cached MAC of @a (0) or -ENOENT / -EINPROGRESS (being resolved). */
 int nd_lookup(struct netif *nif, const struct inet_addr *a, uint8_t mac[INET_ETH_ALEN]);

@@ -39,10 +39,23 @@
 
 static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
 
+int ipv6_addr_slot(const struct netif *nif, const struct inet_addr *a)
+{
+	if (!memcmp(a, &nif->ll6, sizeof(*a)))
+		return 0;
+	return nif->has_addr6 && !memcmp(a, &nif->addr6, sizeof(*a)) ? 1 : -1;
+}
+
 bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a)
 {
-	return !memcmp(a, &nif->ll6, sizeof(*a)) ||
-	       (nif->has_addr6 && !memcmp(a, &nif->addr6, sizeof(*a)));
+	return ipv6_addr_slot(nif, a) >= 0;
+}
+
+bool ipv6_is_usable(const struct netif *nif, const struct inet_addr *a)
+{
+	int s = ipv6_addr_slot(nif, a);
+
+	return s >= 0 && atomic_load(&nif->dad[s]) == NETIF_DAD_PREFERRED;
 }
 
 void ipv6_solicited(const struct inet_addr *a, struct inet_addr *out)
@@ -57,7 +70,8 @@ static bool is_ours_or_group(const struct netif *nif, const struct inet_addr *d)
 {
 	struct inet_addr sn;
 
-	if (ipv6_is_ours(nif, d) || !memcmp(d, &all_nodes, sizeof(*d)))
+	/* A tentative address takes no unicast (RFC 4862 5.4); its group hears other DADs. */
+	if (ipv6_is_usable(nif, d) || !memcmp(d, &all_nodes, sizeof(*d)))
 		return true;
 	ipv6_solicited(&nif->ll6, &sn);
 	if (!memcmp(d, &sn, sizeof(*d)))
@@ -70,8 +84,9 @@ static bool bad_source(const struct netif *nif, const struct inet_addr *s)
 {
 	static const struct inet_addr loopback = {{[15] = 1}};
 
+	/* Not a tentative one of ours: its owner's NA (DAD) comes from it. */
 	return ipv6_is_multicast(s) || !memcmp(s, &loopback, sizeof(*s)) || inet_addr_is_v4(s) ||
-	       ipv6_is_ours(nif, s);
+	       ipv6_is_usable(nif, s);
 }
 
 /*
@@ -289,7 +304,33 @@ void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct 
 	bool link =
 	    ipv6_is_linklocal(daddr) || (ipv6_is_multicast(daddr) && (daddr->a[1] & 15) <= 2);
 
-	*out = link || !nif->has_addr6 ? nif->ll6 : nif->addr6;
+	static const struct inet_addr none;
+	bool ll = atomic_load(&nif->dad[0]) == NETIF_DAD_PREFERRED;
+	bool gl = nif->has_addr6 && atomic_load(&nif->dad[1]) == NETIF_DAD_PREFERRED;
+
+	if (!link && gl)
+		*out = nif->addr6;
+	else
+		*out = ll ? nif->ll6 : none;
+}
+
+/*
+ * Whether @p may leave from @saddr: not from an address of ours DAD has not
+ * passed (RFC 4862 5.4), nor from :: but for DAD's own NS.
+ */
+static bool source_ok(const struct pkb *p, const struct inet_addr *saddr, uint8_t proto)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	if (ipv6_is_unspecified(saddr))
+		return proto == IPPROTO_ICMPV6_ && p->len && p->data[p->off] == ICMP6_NS;
+	for (uint32_t i = 0; i < n; i++) {
+		int s = ipv6_addr_slot(inet_stack->ifs[i], saddr);
+
+		if (s >= 0)
+			return atomic_load(&inet_stack->ifs[i]->dad[s]) == NETIF_DAD_PREFERRED;
+	}
+	return true;
 }
 
 int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
@@ -313,6 +354,11 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 		inet_count(INET_MIB_IP6_OUT_DISCARDS);
 		pkb_free(p);
 		return -EMSGSIZE;
+	}
+	if (!source_ok(p, saddr, proto)) {
+		inet_count(INET_MIB_IP6_OUT_DISCARDS);
+		pkb_free(p);
+		return -EADDRNOTAVAIL;
 	}
 	h = pkb_push(p, IPV6_HLEN);
 	if (!h) {

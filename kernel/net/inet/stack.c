@@ -3,6 +3,7 @@
  * "inet", so every process of the machine finds it), its caches, budget
  * and counters, and the clock its timers read.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +113,7 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_ND_IN_ADVERTS] = "nd_in_adverts",
     [INET_MIB_ND_OUT_SOLICITS] = "nd_out_solicits",
     [INET_MIB_ND_OUT_ADVERTS] = "nd_out_adverts",
+    [INET_MIB_ND_DAD_FAILS] = "nd_dad_fails",
     [INET_MIB_ND_CONFLICTS] = "nd_conflicts",
     [INET_MIB_ND_FAILED] = "nd_failed",
     [INET_MIB_ND_EVICTIONS] = "nd_evictions",
@@ -352,6 +354,26 @@ size_t inet_status(char *buf, size_t size)
 			OUT("%s.offload vnet_hdr+tso\n", name);
 		else
 			OUT("%s.offload plain\n%s.offload_refused %d\n", name, name, -why);
+		/*
+		 * Its IPv6 addresses, and each one's DAD state in the words of Linux's `ip
+		 * addr` ("preferred" for none): a value is one word, as every other's.
+		 */
+		for (int s = 0; inet_stack->ifs[i]->has6 && s < 1 + inet_stack->ifs[i]->has_addr6;
+		     s++) {
+			static const char *const state[] = {
+			    [NETIF_DAD_TENTATIVE] = "tentative",
+			    [NETIF_DAD_PREFERRED] = "preferred",
+			    [NETIF_DAD_FAILED] = "dadfailed",
+			};
+			const struct netif *nif = inet_stack->ifs[i];
+			const char *which = s ? "global" : "link";
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(AF_INET6, (s ? &nif->addr6 : &nif->ll6)->a, a, sizeof(a));
+			OUT("%s.inet6_%s %s/%u\n%s.inet6_%s_state %s\n", name, which, a,
+			    s ? nif->prefix6_len : 64u, name, which,
+			    state[atomic_load(&nif->dad[s]) % 3]);
+		}
 	}
 #undef OUT
 	return n;
