@@ -249,6 +249,11 @@ size_t uml_net_snmp(char *buf, size_t size)
 	return inet_snmp(buf, size);
 }
 
+size_t uml_net_snmp6(char *buf, size_t size)
+{
+	return inet_snmp6(buf, size);
+}
+
 void uml_nfs_unlisten(struct uml_nfs_listener *l)
 {
 	struct svc_listener sl = {
@@ -266,11 +271,15 @@ void uml_nfs_unlisten(struct uml_nfs_listener *l)
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l)
 {
 	struct svc_listener sl;
-	uint32_t a;
+	struct inet_addr a;
+	uint32_t v4;
 	int err;
 
-	if (!l || !parse_v4(addr, &a) || port < 0 || port > 65535 || !protos ||
-	    (protos & ~(UML_NFS_TCP | UML_NFS_UDP)))
+	if (addr && parse_v4(addr, &v4))
+		a = inet_addr_from_v4(v4);
+	else if (!addr || inet_pton(AF_INET6, addr, a.a) != 1)
+		return -EINVAL;
+	if (!l || port < 0 || port > 65535 || !protos || (protos & ~(UML_NFS_TCP | UML_NFS_UDP)))
 		return -EINVAL;
 	err = nfs_init();
 	if (!err)
@@ -278,7 +287,7 @@ int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_n
 	if (err)
 		return err;
 	err = svc_listen_inet(
-	    a, (uint16_t)port,
+	    &a, (uint16_t)port,
 	    (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0), &sl);
 	if (err)
 		return err;

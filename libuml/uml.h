@@ -492,6 +492,9 @@ size_t uml_net_tcp_table(char *buf, size_t size);
 /* The IPv6 sockets (and those on ::, of both families) as Linux's /proc/net/tcp6. */
 size_t uml_net_tcp6_table(char *buf, size_t size);
 size_t uml_net_snmp(char *buf, size_t size);
+/* The IPv6 counters kept, as Linux's /proc/net/snmp6 ("Ip6ReasmOKs  3" a line); empty without one.
+ */
+size_t uml_net_snmp6(char *buf, size_t size);
 
 /* --- sockets on the machine's own network --- */
 
@@ -652,10 +655,13 @@ struct uml_nfs_listener {
 int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_listener *l);
 /*
  * The same on the machine's own network (uml_net_if_add): @addr is one of
- * its addresses, or "0.0.0.0" for all of them; the fds are set to -1. A
+ * its addresses, IPv4 or IPv6 (uml_net_if_add6), or "0.0.0.0" for all its
+ * IPv4 ones, or "::" for all of both families; the fds are set to -1. A
  * server started with this listener serves clients of the machine's own
- * interfaces, whatever the host's network. 0, -EINVAL, -EADDRINUSE,
- * -ENOMEM, -ENODEV (no machine).
+ * interfaces, whatever the host's network; the export lists see an IPv6
+ * client as AF_INET6 and an IPv4 one as AF_INET. 0, -EINVAL,
+ * -EADDRINUSE, -EADDRNOTAVAIL (not an address of the machine), -ENOMEM,
+ * -ENODEV (no machine).
  */
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l);
 /*

@@ -57,8 +57,11 @@
  *                       Linux's /proc/net/tcp6 lays them out
  *   net/snmp            its counters as Linux's /proc/net/snmp: "Ip:", "Icmp:", "Tcp:",
  *                       "Udp:" lines of names, each followed by one of values
- *                       The four are always there: without an interface, stack and
- *                       snmp are empty and tcp and tcp6 are their headers alone.
+ *   net/snmp6           its IPv6 counters as Linux's /proc/net/snmp6: a name and a
+ *                       value a line (Ip6ReasmReqds, Ip6ReasmOKs, ...)
+ *                       The five are always there: without an interface, stack,
+ *                       snmp and snmp6 are empty and tcp and tcp6 are their headers
+ *                       alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -349,6 +352,7 @@ static const struct status_file status_files[] = {
     {"/status/net/tcp", uml_net_tcp_table},
     {"/status/net/tcp6", uml_net_tcp6_table},
     {"/status/net/snmp", uml_net_snmp},
+    {"/status/net/snmp6", uml_net_snmp6},
 };
 
 static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched", "/status/net"};

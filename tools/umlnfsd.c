@@ -35,7 +35,9 @@
  * says 0), over the machine's own TCP/IP stack: each worker reads its own
  * queue of the device. After a "+", an IPv6 address/prefix (and gateway)
  * beside the IPv4 one: the machine answers neighbour discovery and ping -6
- * there and on its link-local address (NFS is served over IPv4 only).
+ * there and on its link-local address, and NFS and MOUNT listen on "::",
+ * every address of both families (the export lists take IPv6 clients and
+ * prefixes: "fd00::/64").
  * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
@@ -535,11 +537,15 @@ int main(int argc, char **argv)
 		struct uml_nfs_listener net;
 		char *cidr;
 
+		/* With an IPv6 address too, every address of the machine's (they are this one's).
+		 */
+		bool six = strchr(iface, '+') != NULL;
+
 		add_interface(iface);
 		cidr = iface + strlen(iface) + 1;
 		net_addr = cidr;
 		*strchr(cidr, '/') = '\0';
-		rc = uml_nfs_listen_net(net_addr, port ? port : 2049, protos, &net);
+		rc = uml_nfs_listen_net(six ? "::" : net_addr, port ? port : 2049, protos, &net);
 		if (rc)
 			die("-i: listen on the machine's address", rc);
 		listener.net_tcp = net.net_tcp;

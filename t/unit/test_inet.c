@@ -391,7 +391,7 @@ static void test_reassembly(void)
 			diag("dup_ok %d nout %d overlaps %llu nreass %u", dup_ok, nout,
 			     (unsigned long long)(inet_mib(INET_MIB_IP_REASM_OVERLAPS) - ovl0),
 			     nif->nreass);
-		ipv4_reass_flush(nif);
+		inet_reass_flush(nif);
 	}
 
 	{
@@ -405,7 +405,7 @@ static void test_reassembly(void)
 		ok(nout == 0 && inet_mib(INET_MIB_IP_REASM_FAILS) > fails0,
 		   "14 70 fragments of 8 bytes: given up at %d, nothing delivered",
 		   INET_REASS_FRAGS);
-		ipv4_reass_flush(nif);
+		inet_reass_flush(nif);
 	}
 
 	{
@@ -768,7 +768,7 @@ int main(void)
 	test_snmp_counts();
 
 	arp_flush(nif);
-	ipv4_reass_flush(nif);
+	inet_reass_flush(nif);
 	inet_mem(&used, &max);
 	is_int(used, 0, "24 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);

@@ -6,8 +6,11 @@
  * fe80::1 and 2001:db8::1.
  *  1     the link-local address is the MAC's modified EUI-64; bad IPv6
  *        configurations are refused
- *  2     unsolicited NAs at start: to all-nodes, hop limit 255, one per
- *        address, our MAC as the target link-layer option
+ *  2     DAD at start (RFC 4862 5.4): an NS from :: to each address's
+ *        solicited-node group, "tentative" in inet_status; a tentative
+ *        address answers neither echo nor NS; a second later both are in
+ *        use and announced by unsolicited NA: to all-nodes, hop limit 255,
+ *        our MAC as the target link-layer option
  *  3     an NS for our address is answered (solicited, override) and
  *        caches the sender; 4 one for another target is not
  *  5-11  hostile NS and NA dropped and counted, never answered: hop limit
@@ -28,7 +31,7 @@
  *        hop-by-hop not first are dropped; 19 an unknown option of type
  *        10xxxxxx, a routing header with segments left and an unknown next
  *        header get parameter problems pointing at the right byte;
- *        20 a real fragment is dropped and counted
+ *        20 a lone first fragment is held for reassembly, counted
  * 21     bad IPv6 headers (version, length, jumbo 0, multicast source, not
  *        our destination, unicast to a link group) are counted, not answered
  * 22     Ethernet: multicast groups not joined are dropped
@@ -51,7 +54,23 @@
  *        connection, and none in tcp's table
  * 31     TCP over IPv6, active: tcp_connect_in from the link-local address
  *        to fe80::1: SYN, SYN-ACK, established; tcp_peer_in names it
- * 32     every buffer is back in the end
+ * 32-39  IPv6 reassembly (RFC 8200 4.5, on reass.c's core): 32 three
+ *        fragments in order make one echo of 1200 bytes answered byte for
+ *        byte; 33 out of order with a duplicate; 34 a 4000-byte UDP
+ *        datagram (past the MTU) after a hop-by-hop header, a destination
+ *        options header in its fragmentable part; 35 an overlap (RFC 5722)
+ *        gives the datagram up; 36 a fragment past 65535 bytes and a
+ *        non-final one not of 8s: parameter problems with their pointers;
+ *        37 the 60 s timeout: time exceeded code 1 only for the datagram
+ *        whose first fragment came; 38 the bounds (64 datagrams, 1 MiB,
+ *        64 fragments) under 1200 fragments; 39 an atomic fragment with
+ *        the id of one in reassembly is processed alone (RFC 6946)
+ * 40     DAD failing on a second interface: an NA for its link-local
+ *        address and an NS from :: for its global one within the second
+ *        after its NS: both "dadfailed" in inet_status, counted,
+ *        never announced; 41 never used: echoes unanswered, no source
+ *        address, a socket bound to one can't send
+ * 42     every buffer is back in the end
  */
 #include <errno.h>
 #include <stdio.h>
@@ -244,12 +263,41 @@ static void test_config(void)
 	   refused);
 }
 
+/* Whether frame @i is DAD's NS for @a: from ::, to its solicited-node group, no option. */
+static bool is_dad_ns(int i, const struct inet_addr *a)
+{
+	static const struct inet_addr unspec;
+	const uint8_t *h = out[i].b + 14, *m = h + 40;
+	struct inet_addr sn;
+	uint8_t mac[6];
+
+	ipv6_solicited(a, &sn);
+	group_mac(a, mac);
+	return get16(out[i].b + 12) == ETH_P_IPV6 && !memcmp(out[i].b, mac, 6) && h[7] == 255 &&
+	       same(h + 8, &unspec) && same(h + 24, &sn) && get16(h + 4) == 24 &&
+	       m[0] == ICMP6_NS && same(m + 8, a) && icmp6_sum_ok(out[i].b, out[i].len);
+}
+
 static void test_announce(void)
 {
-	int good = 0;
+	int good = 0, dad = 0, early;
+	char st[8192];
 
 	step(1000);
 	netif_announce(nif);
+	for (int i = 0; i < nout; i++)
+		dad += is_dad_ns(i, &our_ll) || is_dad_ns(i, &our_gl);
+	inet_status(st, sizeof(st));
+	dad +=
+	    strstr(st, "t0.inet6_link fe80::ff:fe00:2/64\nt0.inet6_link_state tentative\n") != NULL;
+	/* Tentative: neither an echo nor an NS for it is answered. */
+	step(500);
+	send_echo6(our_mac, &peer_ll, &our_ll, 90);
+	peer_ns(&peer_ll, &our_ll);
+	netif_tick(nif);
+	early = nout;
+	step(500);
+	netif_tick(nif);
 	for (int i = 0; i < nout; i++) {
 		const uint8_t *h = out[i].b + 14, *m = h + 40;
 		static const uint8_t an_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
@@ -263,7 +311,14 @@ static void test_announce(void)
 			icmp6_sum_ok(out[i].b, out[i].len) &&
 			(same(m + 8, &our_ll) || same(m + 8, &our_gl));
 	}
-	ok(good == 2, "2 unsolicited NA to all-nodes for each of our 2 addresses (%d good)", good);
+	inet_status(st, sizeof(st));
+	ok(dad == 3 && early == 0 && good == 2 &&
+	       strstr(st, "t0.inet6_link fe80::ff:fe00:2/64\nt0.inet6_link_state preferred\n") &&
+	       strstr(st, "t0.inet6_global 2001:db8::2/64\nt0.inet6_global_state preferred\n"),
+	   "2 DAD: an NS from :: to each address's solicited-node group (%d of 3 with the "
+	   "status's \"tentative\"); tentative, an echo and an NS go unanswered (%d sent); 1 s "
+	   "later both in use, announced by unsolicited NA to all-nodes (%d good)",
+	   dad, early, good);
 }
 
 static void test_ns(void)
@@ -543,14 +598,15 @@ static void test_ext(void)
 	}
 
 	{
-		uint64_t before = inet_mib(INET_MIB_IP6_FRAG_DROPS);
+		uint64_t before = inet_mib(INET_MIB_IP6_REASM_REQDS);
 
 		memset(ext, 0, 8);
 		ext[0] = 58;
 		ext[3] = 1; /* more fragments */
 		ok(echo_through(44, ext, 8, 18) == 0 &&
-		       inet_mib(INET_MIB_IP6_FRAG_DROPS) == before + 1,
-		   "20 a fragment (not reassembled): dropped, counted");
+		       inet_mib(INET_MIB_IP6_REASM_REQDS) == before + 1 && nif->nreass == 1,
+		   "20 a lone first fragment: held for reassembly, counted, not answered");
+		inet_reass_flush(nif);
 	}
 }
 
@@ -847,6 +903,344 @@ static void test_tcp6(void)
 	tcp_close(l);
 }
 
+/*
+ * Fragment @off..@off+@len of a datagram (next header @nh, id @id) from
+ * @src to our link-local address, after the unfragmentable extension
+ * headers @pre (@prelen bytes, the first a hop-by-hop; its next header is
+ * set to the fragment header's); the frames sent.
+ */
+static int frag_in(const struct inet_addr *src, uint32_t id, uint8_t nh, uint32_t off, bool more,
+		   const uint8_t *data, size_t len, const uint8_t *pre, size_t prelen)
+{
+	static uint8_t f[CAP_FRAME];
+	uint8_t ext[64];
+
+	if (prelen) { /* memcpy from NULL is undefined, even of nothing */
+		memcpy(ext, pre, prelen);
+		ext[0] = 44;
+	}
+	ext[prelen] = nh;
+	ext[prelen + 1] = 0;
+	put16(ext + prelen + 2, (uint16_t)(off | more));
+	put32(ext + prelen + 4, id);
+	netif_input(q, f,
+		    frame6(f, our_mac, 64, src, &our_ll, prelen ? 0 : 44, ext, prelen + 8,
+			   data + off, len));
+	return nout;
+}
+
+/* An echo request of @n bytes (seq @seq) from the peer's link-local address, checksummed. */
+static size_t big_echo(uint8_t *m, uint16_t seq, size_t n)
+{
+	size_t len = echo6(m, seq, n - 8);
+
+	icmp6_sum(m, len, &peer_ll, &our_ll);
+	return len;
+}
+
+/* Whether frame @i is the reply to big_echo(@seq, @n): every byte of data, the checksum. */
+static bool is_big_reply(int i, uint16_t seq, size_t n)
+{
+	const uint8_t *h = out[i].b + 14, *m = h + 40;
+	uint8_t want[2048];
+
+	if (i >= nout || out[i].len != 14 + 40 + n || !is_reply(i, &our_ll, &peer_ll, seq))
+		return false;
+	echo6(want, seq, n - 8);
+	return !memcmp(m + 8, want + 8, n - 8);
+}
+
+/* The first ICMPv6 message of type @type sent since the last step, or -1. */
+static int sent_icmp6(uint8_t type)
+{
+	for (int i = 0; i < nout; i++)
+		if (get16(out[i].b + 12) == ETH_P_IPV6 && out[i].b[14 + 6] == 58 &&
+		    out[i].b[14 + 40] == type)
+			return i;
+	return -1;
+}
+
+static int count_icmp6(uint8_t type)
+{
+	int n = 0;
+
+	for (int i = 0; i < nout; i++)
+		n += get16(out[i].b + 12) == ETH_P_IPV6 && out[i].b[14 + 6] == 58 &&
+		     out[i].b[14 + 40] == type;
+	return n;
+}
+
+static void test_reass6(void)
+{
+	static uint8_t m[16384]; /* the bounds test reads 14400 */
+	uint64_t reqds = inet_mib(INET_MIB_IP6_REASM_REQDS), oks = inet_mib(INET_MIB_IP6_REASM_OKS);
+	size_t n;
+	int r;
+
+	nd_flush(nif);
+	peer_ns(&peer_ll, &our_ll);
+	step(1000);
+	n = big_echo(m, 40, 1200);
+	frag_in(&peer_ll, 1, 58, 0, true, m, 400, NULL, 0);
+	frag_in(&peer_ll, 1, 58, 400, true, m, 400, NULL, 0);
+	r = nout;
+	frag_in(&peer_ll, 1, 58, 800, false, m, 400, NULL, 0);
+	{
+		char txt[2048], want[64];
+
+		inet_snmp6(txt, sizeof(txt));
+		snprintf(want, sizeof(want), "%-32s\t%llu\n", "Ip6ReasmOKs",
+			 (unsigned long long)oks + 1);
+		ok(r == 0 && sent_icmp6(ICMP6_ECHO_REPLY) == 0 && is_big_reply(0, 40, n) &&
+		       inet_mib(INET_MIB_IP6_REASM_REQDS) == reqds + 3 &&
+		       inet_mib(INET_MIB_IP6_REASM_OKS) == oks + 1 && nif->nreass == 0 &&
+		       strstr(txt, want),
+		   "32 a 1200-byte echo in 3 fragments: one reply with every byte; 3 reqds, 1 ok "
+		   "(and snmp6's Ip6ReasmOKs line)");
+	}
+
+	{
+		uint64_t dups = inet_mib(INET_MIB_IP6_REASM_DUPLICATES);
+
+		step(0);
+		n = big_echo(m, 41, 1200);
+		frag_in(&peer_ll, 2, 58, 800, false, m, 400, NULL, 0);
+		frag_in(&peer_ll, 2, 58, 0, true, m, 400, NULL, 0);
+		frag_in(&peer_ll, 2, 58, 0, true, m, 400, NULL, 0);
+		r = nout;
+		frag_in(&peer_ll, 2, 58, 400, true, m, 400, NULL, 0);
+		ok(r == 0 && nout == 1 && is_big_reply(0, 41, n) &&
+		       inet_mib(INET_MIB_IP6_REASM_DUPLICATES) == dups + 1,
+		   "33 out of order (last, first, first again, middle): one reply, the "
+		   "duplicate counted");
+	}
+
+	{
+		static const struct inet_addr any;
+		struct udp_sock *s;
+		struct inet_addr from;
+		uint16_t sport;
+		static char buf[8192];
+		uint8_t pre[8] = {0, 0, 1, 4}; /* hop-by-hop, PadN of 4 */
+		uint8_t *u = m + 8, *d = m;    /* destination options, then UDP */
+		size_t ulen = 4000;
+		ssize_t got;
+
+		if (udp_open(&s) || udp_bind_in(s, &any, 9))
+			bail_out("no UDP socket");
+		memset(d, 0, 8);
+		d[0] = IPPROTO_UDP_;
+		d[2] = 1;
+		d[3] = 4;
+		put16(u, 4001);
+		put16(u + 2, 9);
+		put16(u + 4, (uint16_t)ulen);
+		put16(u + 6, 0);
+		for (size_t i = 8; i < ulen; i++)
+			u[i] = (uint8_t)(i * 7);
+		put16(u + 6, inet_csum_fold(inet_csum_add(
+				 inet_csum_pseudo6(&peer_ll, &our_ll, IPPROTO_UDP_, (uint32_t)ulen),
+				 u, ulen)));
+		step(0);
+		/* 8 + 4000 bytes: 1448, 1448 and 1112 */
+		frag_in(&peer_ll, 3, 60, 1448, true, m, 1448, pre, 8);
+		frag_in(&peer_ll, 3, 60, 2896, false, m, 1112, pre, 8);
+		frag_in(&peer_ll, 3, 60, 0, true, m, 1448, pre, 8);
+		got = udp_recvfrom_in(s, buf, sizeof(buf), &from, &sport, 0);
+		ok(got == (ssize_t)ulen - 8 && !memcmp(buf, u + 8, ulen - 8) &&
+		       same(from.a, &peer_ll) && sport == 4001,
+		   "34 UDP of 4000 bytes (past the MTU) in 3 fragments after a hop-by-hop, a "
+		   "destination options header inside: whole to the socket (%zd)",
+		   got);
+		udp_close(s);
+	}
+
+	{
+		uint64_t ov = inet_mib(INET_MIB_IP6_REASM_OVERLAPS);
+		uint64_t fails = inet_mib(INET_MIB_IP6_REASM_FAILS);
+
+		step(0);
+		n = big_echo(m, 42, 1200);
+		frag_in(&peer_ll, 4, 58, 0, true, m, 400, NULL, 0);
+		frag_in(&peer_ll, 4, 58, 200, true, m, 400, NULL, 0); /* 200..600 overlaps 0..400 */
+		r = nif->nreass;
+		frag_in(&peer_ll, 4, 58, 600, false, m, 600, NULL, 0);
+		ok(r == 0 && nout == 0 && inet_mib(INET_MIB_IP6_REASM_OVERLAPS) == ov + 1 &&
+		       inet_mib(INET_MIB_IP6_REASM_FAILS) == fails + 1,
+		   "35 overlapping fragments (RFC 5722): the whole datagram given up, nothing "
+		   "answered");
+		inet_reass_flush(nif);
+	}
+
+	{
+		const uint8_t *h;
+		int i;
+
+		step(0);
+		memset(m, 0, 64);
+		frag_in(&peer_ll, 5, 58, 65528, false, m, 16, NULL, 0);
+		i = sent_icmp6(ICMP6_PARAM_PROB);
+		h = i >= 0 ? out[i].b + 14 : NULL;
+		r = h && h[41] == 0 && get32(h + 44) == 42 && nif->nreass == 0;
+		step(0);
+		frag_in(&peer_ll, 6, 58, 0, true, m, 12, NULL, 0);
+		i = sent_icmp6(ICMP6_PARAM_PROB);
+		h = i >= 0 ? out[i].b + 14 : NULL;
+		ok(r && h && h[41] == 0 && get32(h + 44) == 4 && nif->nreass == 0,
+		   "36 a fragment ending past 65535 bytes: parameter problem pointing at its "
+		   "offset (42); a non-final one of 12 bytes: pointing at the payload length (4)");
+	}
+
+	{
+		uint64_t tmo = inet_mib(INET_MIB_IP6_REASM_TIMEOUTS);
+		const uint8_t *h;
+		int early, i;
+
+		step(0);
+		n = big_echo(m, 43, 1200);
+		frag_in(&peer_ll, 7, 58, 0, true, m, 400, NULL, 0);
+		frag_in(&peer_ll, 8, 58, 400, true, m, 400, NULL, 0); /* never its first */
+		step(59000);
+		netif_tick(nif);
+		early = count_icmp6(ICMP6_TIME_EXCEEDED) + (int)nif->nreass * 10;
+		step(1000);
+		netif_tick(nif);
+		i = sent_icmp6(ICMP6_TIME_EXCEEDED);
+		h = i >= 0 ? out[i].b + 14 : NULL;
+		ok(early == 20 && h && h[41] == 1 && same(h + 24, &peer_ll) &&
+		       same(h + 48 + 24, &our_ll) && get32(h + 48 + 40 + 4) == 7 &&
+		       icmp6_sum_ok(out[i].b, out[i].len) &&
+		       count_icmp6(ICMP6_TIME_EXCEEDED) == 1 && nif->nreass == 0 &&
+		       inet_mib(INET_MIB_IP6_REASM_TIMEOUTS) == tmo + 2,
+		   "37 reassembly times out at 60 s, not 59: time exceeded code 1 quoting the one "
+		   "whose first fragment came, none for the other; 2 timeouts");
+	}
+
+	{
+		uint32_t most_n = 0, most_b = 0;
+		size_t used, max;
+
+		step(0);
+		memset(m, 0x5a, sizeof(m));
+		/* 100 datagrams of 12 fragments of 1200 bytes: 1200 fragments, 2.4 MB of buffers */
+		for (uint32_t id = 100; id < 200; id++) {
+			for (uint32_t k = 0; k < 12; k++) {
+				frag_in(&peer_ll, id, 17, k * 1200, true, m, 1200, NULL, 0);
+				most_n = nif->nreass > most_n ? nif->nreass : most_n;
+				most_b = nif->reass_bytes > most_b ? nif->reass_bytes : most_b;
+			}
+		}
+		/* 70 fragments of one datagram: past INET_REASS_FRAGS */
+		inet_reass_flush(nif);
+		for (uint32_t k = 0; k < 70; k++)
+			frag_in(&peer_ll, 300, 17, k * 8, true, m, 8, NULL, 0);
+		r = nif->nreass;
+		inet_reass_flush(nif);
+		inet_mem(&used, &max);
+		ok(most_n <= INET_REASS_MAX && most_b <= INET_REASS_BYTES && most_b > 0 && r <= 1 &&
+		       nout == 0,
+		   "38 bounds: 100 datagrams x 12 fragments held at most %u datagrams and %u "
+		   "bytes (1 MiB); 70 fragments of one datagram given up (%d left)",
+		   most_n, most_b, r);
+	}
+
+	{
+		step(0);
+		n = big_echo(m, 44, 1200);
+		frag_in(&peer_ll, 9, 58, 400, true, m, 400, NULL, 0);
+		r = nif->nreass;
+		n = big_echo(m, 45, 200);
+		frag_in(&peer_ll, 9, 58, 0, false, m, n, NULL, 0); /* atomic, same id */
+		ok(r == 1 && nout == 1 && is_big_reply(0, 45, n) && nif->nreass == 1,
+		   "39 an atomic fragment of an id in reassembly is processed alone (RFC 6946): "
+		   "answered, the other left as it was");
+		inet_reass_flush(nif);
+	}
+}
+
+/*
+ * DAD failing, on a second interface t1 (02:00:00:00:00:03, fe80::ff:fe00:3
+ * and 2001:db8:1::3/64): another node's NA for the link-local address,
+ * another's NS from :: for the global one.
+ */
+static void test_dad_fail(void)
+{
+	static const uint8_t mac3[6] = {2, 0, 0, 0, 0, 3};
+	static const struct inet_addr ll3 = {{0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 3}};
+	static const struct inet_addr gl3 = {{0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 3}};
+	static const struct inet_addr unspec;
+	struct netif_config cfg = {
+	    .name = "t1", .addr = 0x0a630003u, .prefix_len = 24, .addr6 = gl3, .prefix6_len = 64};
+	static uint8_t f[CAP_FRAME];
+	struct netif *n3;
+	struct netif_queue *q3;
+	struct inet_addr sn, src;
+	struct udp_sock *s;
+	uint8_t m[32], dmac[6];
+	uint64_t fails = inet_mib(INET_MIB_ND_DAD_FAILS);
+	int asked = 0, sent;
+	size_t n;
+	char st[8192];
+
+	memcpy(cfg.mac, mac3, 6);
+	if (netif_create(&cfg, &n3) || netif_queue_open_hook(n3, capture, NULL, &q3))
+		bail_out("no second interface");
+	step(0);
+	netif_announce(n3);
+	for (int i = 0; i < nout; i++)
+		asked += is_dad_ns(i, &ll3) || is_dad_ns(i, &gl3);
+
+	/* The owner of fe80::ff:fe00:3 answers our DAD: an NA from it to all-nodes. */
+	step(300);
+	n = nd_msg(m, ICMP6_NA, 0x20, &ll3, 2, peer_mac);
+	icmp6_sum(m, n, &ll3, &all_nodes);
+	group_mac(&all_nodes, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &ll3, &all_nodes, 58, NULL, 0, m, n));
+	/* Someone else is doing DAD for 2001:db8:1::3 at the same time. */
+	n = nd_msg(m, ICMP6_NS, 0, &gl3, 0, NULL);
+	ipv6_solicited(&gl3, &sn);
+	icmp6_sum(m, n, &unspec, &sn);
+	group_mac(&gl3, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &unspec, &sn, 58, NULL, 0, m, n));
+	sent = nout;
+	step(1000);
+	netif_tick(n3);
+	sent += nout;
+	inet_status(st, sizeof(st));
+	ok(asked == 2 && sent == 0 && inet_mib(INET_MIB_ND_DAD_FAILS) == fails + 2 &&
+	       strstr(st, "t1.inet6_link_state dadfailed\n") &&
+	       strstr(st, "t1.inet6_global_state dadfailed\n"),
+	   "40 DAD fails: an NA for the link-local address, an NS from :: for the global one, in "
+	   "the 1 s after the 2 NS (%d): both dadfailed in the status, counted, never announced "
+	   "(%d sent)",
+	   asked, sent);
+
+	step(0);
+	n = echo6(m, 91, 16);
+	icmp6_sum(m, n, &peer_ll, &ll3);
+	netif_input(q3, f, frame6(f, mac3, 64, &peer_ll, &ll3, 58, NULL, 0, m, n));
+	n = nd_msg(m, ICMP6_NS, 0, &ll3, 1, peer_mac);
+	ipv6_solicited(&ll3, &sn);
+	icmp6_sum(m, n, &peer_ll, &sn);
+	group_mac(&ll3, dmac);
+	netif_input(q3, f, frame6(f, dmac, 255, &peer_ll, &sn, 58, NULL, 0, m, n));
+	sent = nout;
+	n = echo6(m, 91, 16);
+	icmp6_sum(m, n, &peer_ll, &gl3);
+	netif_input(q3, f, frame6(f, mac3, 64, &peer_ll, &gl3, 58, NULL, 0, m, n));
+	ipv6_source(n3, &peer_gl, &src);
+	ok(sent == 0 && nout == 0 && ipv6_is_unspecified(&src) && udp_open(&s) == 0 &&
+	       udp_bind_in(s, &gl3, 99) == 0 &&
+	       udp_sendto_in(s, "x", 1,
+			     &(struct inet_addr){{0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1}},
+			     9) == -EADDRNOTAVAIL &&
+	       nout == 0,
+	   "41 a dadfailed address is never used: echoes to either and an NS unanswered, no source "
+	   "for t1 (::), a socket bound to it can't send (-EADDRNOTAVAIL)");
+	udp_close(s);
+	netif_queue_close(q3);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 32 << 20};
@@ -858,7 +1252,7 @@ int main(void)
 				   .gateway6 = peer_ll};
 	size_t used, max;
 
-	plan(32);
+	plan(42);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -880,6 +1274,8 @@ int main(void)
 	test_ether();
 	test_udp6();
 	test_tcp6();
+	test_reass6();
+	test_dad_fail();
 
 	arp_flush(nif);
 	nd_flush(nif);
@@ -888,7 +1284,7 @@ int main(void)
 	step(200000);
 	netif_tick(nif);
 	inet_mem(&used, &max);
-	is_int(used, 0, "32 every buffer is back (%zu of %zu bytes held)", used, max);
+	is_int(used, 0, "42 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);
 	return done_testing();
 }

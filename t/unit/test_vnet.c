@@ -274,7 +274,7 @@ static void test_hostile(void)
 
 static void test_refused(void)
 {
-	uint64_t d0 = st(1), e0 = st(0), g0, c0, t0 = inet_mib(INET_MIB_TCP_IN_CSUM_ERRORS);
+	uint64_t d0 = st(1), e0 = st(0), g0, c0, s0, t0 = inet_mib(INET_MIB_TCP_IN_CSUM_ERRORS);
 	size_t n = tcp_frame(buf + 10, 2000, 80, 1, 0, 0x10, 3000, true);
 
 	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_UDP, 42, 1472, 34, 6);
@@ -294,9 +294,16 @@ static void test_refused(void)
 	   "(%llu)",
 	   (unsigned long long)(st(1) - d0), (unsigned long long)(st(0) - e0));
 
-	/* An IPv6 segment of many MSS with its checksum partial: taken whole, the sum believed. */
+	/*
+	 * An IPv6 segment of many MSS with its checksum partial: taken whole, the
+	 * sum believed (TCP takes it: its address is past DAD's second).
+	 */
+	netif_tick(nif); /* DAD's NS */
+	step(1100);
+	netif_tick(nif); /* no answer in RetransTimer: preferred */
 	g0 = st(2);
 	c0 = st(3);
+	s0 = inet_mib(INET_MIB_TCP_IN_SEGS);
 	vhdr(buf, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1428, 54, 16);
 	netif_input_vnet(q, buf, 10 + n);
 	/* The same with its partial checksum said to lie in the IPv6 header: refused. */
@@ -304,6 +311,7 @@ static void test_refused(void)
 	netif_input_vnet(q, buf, 10 + n);
 	frames_v6 = false;
 	ok(st(2) == g0 + 1 && st(3) == c0 + 1 && st(0) == e0 + 3 &&
+	       inet_mib(INET_MIB_TCP_IN_SEGS) == s0 + 1 &&
 	       inet_mib(INET_MIB_TCP_IN_CSUM_ERRORS) == t0,
 	   "5b a TCPV6 GSO segment with a partial checksum at 54/16 is taken (rx_gso %llu, "
 	   "partial %llu), its sum believed; one placed in the IPv6 header is an error",

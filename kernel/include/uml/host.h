@@ -58,6 +58,11 @@ void host_yield(void);
 void host_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* The same message on stderr, in one write, and carry on. */
 void host_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The number a kernel log line starts with, as mod_umlconf's UMLCONF_LOGNO:
+ * one call site each, listed in doc/log-messages.md (make check-lognos).
+ */
+#define UML_LOGNO(n) "uml(" #n "): "
 
 /*
  * Fault injection (debug build, -DMM_DEBUG): the kernel calls host_fault_point

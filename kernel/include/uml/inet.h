@@ -112,7 +112,12 @@ enum inet_mib {
 	INET_MIB_IP6_IN_ADDR_ERRORS, /* not addressed to us */
 	INET_MIB_IP6_IN_UNKNOWN_PROTO,
 	INET_MIB_IP6_IN_DELIVERS,
-	INET_MIB_IP6_FRAG_DROPS, /* fragments: not reassembled (RFC 8200 4.5 allows it) */
+	INET_MIB_IP6_REASM_REQDS, /* fragments received (reass.c, as IPv4's) */
+	INET_MIB_IP6_REASM_OKS,
+	INET_MIB_IP6_REASM_FAILS, /* datagrams given up (overlap, limits, timeout) */
+	INET_MIB_IP6_REASM_OVERLAPS,
+	INET_MIB_IP6_REASM_DUPLICATES,
+	INET_MIB_IP6_REASM_TIMEOUTS,
 	INET_MIB_IP6_OUT_REQUESTS,
 	INET_MIB_IP6_OUT_NO_ROUTES,
 	INET_MIB_IP6_OUT_DISCARDS, /* no memory, or past the MTU (we don't fragment) */
@@ -127,6 +132,7 @@ enum inet_mib {
 	INET_MIB_ND_OUT_SOLICITS,
 	INET_MIB_ND_OUT_ADVERTS,
 	INET_MIB_ND_CONFLICTS, /* someone else advertises our address */
+	INET_MIB_ND_DAD_FAILS, /* addresses found duplicate by DAD: never used */
 	INET_MIB_ND_FAILED,    /* resolutions given up: their packets dropped */
 	INET_MIB_ND_EVICTIONS, /* entries pushed out of a full cache */
 	/* Checksum failures apart (each is also in its protocol's errors, as Linux counts) */
@@ -258,6 +264,8 @@ size_t inet_tcp_table(char *buf, size_t size);
 /* The IPv6 sockets (and those on ::) as Linux's /proc/net/tcp6 lays them out. */
 size_t inet_tcp6_table(char *buf, size_t size);
 size_t inet_snmp(char *buf, size_t size);
+/* The IPv6 counters kept, in the layout of Linux's /proc/net/snmp6 (a name and a value a line). */
+size_t inet_snmp6(char *buf, size_t size);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),

@@ -11,6 +11,7 @@
 
 #include "uml/rpc.h"
 
+struct inet_addr;
 struct tcp_sock;
 struct udp_sock;
 
@@ -38,12 +39,14 @@ struct svc_listener {
  */
 int svc_listen(const char *host, int port, unsigned protos, struct svc_listener *l);
 /*
- * The same on the machine's own stack: @protos on @addr:@port (host order;
- * addr 0: every address of the machine; port 0: a free one, the same for
- * both). Sets inet_tcp and inet_udp, the fds -1. 0, or the stack's errno
- * (-ENODEV without inet_init, -EADDRINUSE, -ENOMEM). (svc_inet.c)
+ * The same on the machine's own stack: @protos on @addr:@port (either
+ * family, IPv4 v4-mapped: ::ffff:0.0.0.0 every IPv4 address of the machine,
+ * :: every address of both; port 0: a free one, the same for both). Sets
+ * inet_tcp and inet_udp, the fds -1. 0, or the stack's errno (-ENODEV
+ * without inet_init, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM). (svc_inet.c)
  */
-int svc_listen_inet(uint32_t addr, uint16_t port, unsigned protos, struct svc_listener *l);
+int svc_listen_inet(const struct inet_addr *addr, uint16_t port, unsigned protos,
+		    struct svc_listener *l);
 /* Close what svc_listen_inet opened (no service may still use it). */
 void svc_unlisten_inet(struct svc_listener *l);
 

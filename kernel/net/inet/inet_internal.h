@@ -154,6 +154,11 @@ struct netif {
 	uint8_t prefix6_len;
 	struct inet_addr ll6, addr6, gateway6; /* gateway6 all zero: none */
 	/*
+	 * Duplicate address detection (nd.c, RFC 4862 5.4): enum netif_dad of
+	 * ll6 [0] and addr6 [1]; read by anyone, written under lock.
+	 */
+	_Atomic uint8_t dad[2];
+	/*
 	 * enum netif_vnet: decided by the first TAP queue opened (atomically),
 	 * then every queue of the device opens alike (tap.c: the flags are
 	 * the device's). offload_err: the host's refusal, if that was why.
@@ -166,6 +171,7 @@ struct netif {
 	uint32_t nneigh;
 	struct nd_neigh *neigh6[INET_NEIGH_BUCKETS]; /* nd.c */
 	uint32_t nneigh6;
+	uint64_t dad_ms[2];	  /* when a tentative address's DAD ends; 0: its NS not sent */
 	struct inet_reass *reass; /* datagrams in reassembly, oldest first */
 	uint32_t nreass;
 	uint32_t reass_bytes;
@@ -250,11 +256,11 @@ unsigned inet_waits_reap(const struct inet_pids *dead);
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
 void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void nd_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
-void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void inet_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void nd_flush_locked(struct netif *nif, struct pkb_queue *drop);
-void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void inet_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);
 
 /* This machine's stack (NULL before inet_init); this process's view. */
@@ -429,19 +435,27 @@ void ipv4_deliver(struct netif *nif, struct pkb *p);
 int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bool df);
 void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu);
 
-/* reass.c: take fragment @p (its header parsed into p->saddr...); consumes @p. */
-struct ipv4_frag_key {
-	uint32_t saddr, daddr;
-	uint16_t id;
-	uint8_t proto;
-	bool more; /* MF set */
+/*
+ * reass.c (both families): take fragment @p -- its payload at pkb_data,
+ * p->frag_off its offset, its IP header (IPv6: up to and with the fragment
+ * header) at data[off - ihl] -- of the datagram @k names; consumes @p. The
+ * whole datagram goes to ipv4_deliver or ipv6_reassembled.
+ */
+struct inet_frag_key {
+	struct inet_addr saddr, daddr; /* IPv4 v4-mapped */
+	uint32_t id;
+	uint8_t proto; /* IPv6: the fragment header's next header */
+	bool more;     /* more fragments follow (IPv4 MF, IPv6 M) */
+	bool v6;
 };
-void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_key *k);
-void ipv4_reass_tick(struct netif *nif, uint64_t now);
-void ipv4_reass_flush(struct netif *nif);
-#define INET_REASS_TIMEOUT_MS 30000
-#define INET_REASS_FRAGS      64	 /* fragments of one datagram at most */
-#define INET_REASS_BYTES      (1u << 20) /* buffers held per interface at most */
+void inet_reass_input(struct netif *nif, struct pkb *p, const struct inet_frag_key *k);
+void inet_reass_tick(struct netif *nif, uint64_t now);
+void inet_reass_flush(struct netif *nif);
+#define INET_REASS_TIMEOUT_MS  30000
+#define INET_REASS6_TIMEOUT_MS 60000	  /* RFC 8200 4.5 */
+#define INET_REASS_FRAGS       64	  /* fragments of one datagram at most */
+#define INET_REASS_BYTES       (1u << 20) /* buffers held per interface at most */
+#define INET_REASS_OBJ	       128	  /* the reassembly cache's object size */
 
 /* icmp.c */
 void icmp_input(struct netif *nif, struct pkb *p);
@@ -463,6 +477,12 @@ bool icmp_rate_ok(void);
 /* ipv6.c */
 void ipv6_input(struct netif *nif, struct pkb *p);
 /*
+ * A datagram reassembled (reass.c; consumes @p): the IPv6 header at
+ * pkb_data, the walk over its headers goes on at @unfrag (past the
+ * unfragmentable part) with the next header named by the byte at @nxt_at.
+ */
+void ipv6_reassembled(struct netif *nif, struct pkb *p, unsigned unfrag, unsigned nxt_at);
+/*
  * Send @p (the transport header and payload at pkb_data, INET_HEADROOM in
  * front) on @nif from @saddr to @daddr with hop limit @hops (0:
  * INET_HOPS); consumes @p. The next hop is @daddr when on-link (link-local,
@@ -477,10 +497,24 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
  * goes out of the first with IPv6 (the machine has no zones yet). NULL: none.
  */
 struct netif *ipv6_route(const struct inet_addr *daddr);
-/* The source address @nif sends to @daddr from: the link-local one within the link. */
+/*
+ * The source address @nif sends to @daddr from: the link-local one within
+ * the link; only an address DAD passed; :: when there is none (and
+ * ipv6_output refuses to send from it but a DAD NS).
+ */
 void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct inet_addr *out);
-/* Whether @a is one of @nif's unicast addresses. */
+/* An address's DAD state (netif.dad). */
+enum netif_dad {
+	NETIF_DAD_TENTATIVE, /* DAD not done: it neither answers nor sources traffic */
+	NETIF_DAD_PREFERRED, /* DAD passed: in use */
+	NETIF_DAD_FAILED,    /* another node has it: never used */
+};
+/* Which of @nif's addresses @a is: 0 the link-local, 1 the global one, -1 neither. */
+int ipv6_addr_slot(const struct netif *nif, const struct inet_addr *a);
+/* Whether @a is one of @nif's unicast addresses, in whatever DAD state (binding). */
 bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a);
+/* Whether @a is one of @nif's addresses and DAD passed: it may receive and send. */
+bool ipv6_is_usable(const struct netif *nif, const struct inet_addr *a);
 /* The IPv6 header of a datagram delivered to a transport (p->v6). */
 static inline const uint8_t *ipv6_hdr(const struct pkb *p)
 {
@@ -516,25 +550,29 @@ void icmp6_error(struct netif *nif, const struct pkb *p, uint8_t type, uint8_t c
 /* The ICMPv6 checksum of @m put in, and @m sent: the ICMP_OUT count. */
 int icmp6_send(struct netif *nif, struct pkb *m, const struct inet_addr *saddr,
 	       const struct inet_addr *daddr, uint8_t hops);
-#define ICMP6_DST_UNREACH   1
-#define ICMP6_PKT_TOO_BIG   2
-#define ICMP6_TIME_EXCEEDED 3
-#define ICMP6_PARAM_PROB    4
-#define ICMP6_ECHO_REQUEST  128
-#define ICMP6_ECHO_REPLY    129
-#define ICMP6_NS	    135
-#define ICMP6_NA	    136
-#define ICMP6_UNREACH_PORT  4
-#define ICMP6_PARAM_HEADER  0 /* erroneous header field */
-#define ICMP6_PARAM_NEXTHDR 1 /* unrecognised next header */
-#define ICMP6_PARAM_OPTION  2 /* unrecognised option */
+#define ICMP6_DST_UNREACH    1
+#define ICMP6_PKT_TOO_BIG    2
+#define ICMP6_TIME_EXCEEDED  3
+#define ICMP6_PARAM_PROB     4
+#define ICMP6_ECHO_REQUEST   128
+#define ICMP6_ECHO_REPLY     129
+#define ICMP6_NS	     135
+#define ICMP6_NA	     136
+#define ICMP6_UNREACH_PORT   4
+#define ICMP6_PARAM_HEADER   0 /* erroneous header field */
+#define ICMP6_PARAM_NEXTHDR  1 /* unrecognised next header */
+#define ICMP6_PARAM_OPTION   2 /* unrecognised option */
+#define ICMP6_TIMXCEED_REASS 1 /* fragment reassembly time exceeded */
 
 /* nd.c: RFC 4861 neighbour discovery (NS and NA) and the v6 neighbour cache. */
 void nd_input(struct netif *nif, struct pkb *p);
 /* Send IPv6 packet @p to @nexthop on @nif, resolving it first if need be (consumes @p). */
 void nd_output(struct netif *nif, struct pkb *p, const struct inet_addr *nexthop);
 void nd_tick(struct netif *nif, uint64_t now);
-/* An unsolicited NA (to all nodes) for each of @nif's addresses. */
+/*
+ * DAD's NS for each tentative address of @nif whose DAD has not begun, and
+ * an unsolicited NA (to all nodes) for each one DAD passed.
+ */
 int nd_announce(struct netif *nif);
 /* Tests: the cached MAC of @a (0) or -ENOENT / -EINPROGRESS (being resolved). */
 int nd_lookup(struct netif *nif, const struct inet_addr *a, uint8_t mac[INET_ETH_ALEN]);

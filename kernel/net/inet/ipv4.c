@@ -56,8 +56,8 @@ void ipv4_input(struct netif *nif, struct pkb *p)
 	p->len -= ihl;
 	frag = get16(h + 6);
 	if (frag & (IPV4_MF | IPV4_OFFMASK)) {
-		struct ipv4_frag_key k = {.saddr = p->saddr,
-					  .daddr = p->daddr,
+		struct inet_frag_key k = {.saddr = inet_addr_from_v4(p->saddr),
+					  .daddr = inet_addr_from_v4(p->daddr),
 					  .id = get16(h + 4),
 					  .proto = h[9],
 					  .more = (frag & IPV4_MF) != 0};
@@ -68,7 +68,7 @@ void ipv4_input(struct netif *nif, struct pkb *p)
 			goto hdr_error;
 		p->frag_off = (uint16_t)off;
 		inet_count(INET_MIB_IP_REASM_REQDS);
-		ipv4_reass_input(nif, p, &k);
+		inet_reass_input(nif, p, &k);
 		return;
 	}
 	ipv4_deliver(nif, p);

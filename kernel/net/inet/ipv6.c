@@ -17,9 +17,14 @@
  * have their options read for the action an unknown one asks (RFC 8200
  * 4.2: skip, drop, or drop and say parameter problem); a routing header
  * with segments left is refused with parameter problem (we are nobody's
- * router, and type 0 is deprecated by RFC 5095); a fragment is dropped and
- * counted -- we don't reassemble -- unless it is an atomic fragment (offset
- * 0, no more: RFC 6946), which is the datagram whole.
+ * router, and type 0 is deprecated by RFC 5095); a fragment goes to
+ * reass.c (RFC 8200 4.5), which hands the whole datagram back to go on
+ * with the walk after its unfragmentable part, unless it is an atomic
+ * fragment (offset 0, no more: RFC 6946), which is the datagram whole and
+ * processed at once. A fragment that is not the last must carry a
+ * multiple of 8 bytes, and none may make a datagram of more than 65535
+ * bytes of payload: parameter problem, pointing at the payload length and
+ * at the fragment offset (RFC 8200 4.5).
  */
 #include <errno.h>
 #include <string.h>
@@ -34,10 +39,23 @@
 
 static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
 
+int ipv6_addr_slot(const struct netif *nif, const struct inet_addr *a)
+{
+	if (!memcmp(a, &nif->ll6, sizeof(*a)))
+		return 0;
+	return nif->has_addr6 && !memcmp(a, &nif->addr6, sizeof(*a)) ? 1 : -1;
+}
+
 bool ipv6_is_ours(const struct netif *nif, const struct inet_addr *a)
 {
-	return !memcmp(a, &nif->ll6, sizeof(*a)) ||
-	       (nif->has_addr6 && !memcmp(a, &nif->addr6, sizeof(*a)));
+	return ipv6_addr_slot(nif, a) >= 0;
+}
+
+bool ipv6_is_usable(const struct netif *nif, const struct inet_addr *a)
+{
+	int s = ipv6_addr_slot(nif, a);
+
+	return s >= 0 && atomic_load(&nif->dad[s]) == NETIF_DAD_PREFERRED;
 }
 
 void ipv6_solicited(const struct inet_addr *a, struct inet_addr *out)
@@ -52,7 +70,8 @@ static bool is_ours_or_group(const struct netif *nif, const struct inet_addr *d)
 {
 	struct inet_addr sn;
 
-	if (ipv6_is_ours(nif, d) || !memcmp(d, &all_nodes, sizeof(*d)))
+	/* A tentative address takes no unicast (RFC 4862 5.4); its group hears other DADs. */
+	if (ipv6_is_usable(nif, d) || !memcmp(d, &all_nodes, sizeof(*d)))
 		return true;
 	ipv6_solicited(&nif->ll6, &sn);
 	if (!memcmp(d, &sn, sizeof(*d)))
@@ -65,8 +84,9 @@ static bool bad_source(const struct netif *nif, const struct inet_addr *s)
 {
 	static const struct inet_addr loopback = {{[15] = 1}};
 
+	/* Not a tentative one of ours: its owner's NA (DAD) comes from it. */
 	return ipv6_is_multicast(s) || !memcmp(s, &loopback, sizeof(*s)) || inet_addr_is_v4(s) ||
-	       ipv6_is_ours(nif, s);
+	       ipv6_is_usable(nif, s);
 }
 
 /*
@@ -99,36 +119,51 @@ static int walk_options(const uint8_t *h, unsigned len, bool mcast)
 	return 0;
 }
 
-void ipv6_input(struct netif *nif, struct pkb *p)
+/*
+ * A fragment (its fragment header at @off of the datagram at pkb_data)
+ * to reass.c; consumes @p. 0, or -1 for a header error (@p still the
+ * caller's).
+ */
+static int fragment(struct netif *nif, struct pkb *p, unsigned off)
 {
 	const uint8_t *h = pkb_data(p);
-	struct inet_addr src, dst;
-	unsigned plen, off = IPV6_HLEN, nxt_at = 6;
-	uint8_t nxt;
+	uint16_t fo = get16(h + off + 2);
+	uint32_t offset = fo & 0xfff8u, len = p->len - off - 8;
+	struct inet_frag_key k = {
+	    .id = get32(h + off + 4), .proto = h[off], .more = fo & 1, .v6 = true};
+
+	inet_count(INET_MIB_IP6_REASM_REQDS);
+	if (k.more && (len == 0 || len % 8)) {
+		icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_HEADER, 4);
+		return -1;
+	}
+	/* The payload it would make: the unfragmentable headers, then the fragments. */
+	if (off - IPV6_HLEN + offset + len > 65535) {
+		icmp6_error(nif, p, ICMP6_PARAM_PROB, ICMP6_PARAM_HEADER, off + 2);
+		return -1;
+	}
+	memcpy(k.saddr.a, h + 8, 16);
+	memcpy(k.daddr.a, h + 24, 16);
+	p->ihl = (uint16_t)(off + 8);
+	p->off += off + 8;
+	p->len = len;
+	p->frag_off = (uint16_t)offset;
+	inet_reass_input(nif, p, &k);
+	return 0;
+}
+
+/*
+ * The extension headers of the datagram at pkb_data from @off on (@nxt the
+ * next header, named at @nxt_at; @n headers walked so far), then the
+ * transport; consumes @p.
+ */
+static void walk(struct netif *nif, struct pkb *p, unsigned off, uint8_t nxt, unsigned nxt_at,
+		 unsigned n)
+{
+	const uint8_t *h = pkb_data(p);
 	int bad;
 
-	inet_count(INET_MIB_IP6_IN);
-	if (p->len < IPV6_HLEN || h[0] >> 4 != 6)
-		goto hdr_error;
-	plen = get16(h + 4);
-	if (plen == 0 || IPV6_HLEN + plen > p->len)
-		goto hdr_error;
-	p->len = IPV6_HLEN + plen; /* what follows is the link's padding */
-	memcpy(src.a, h + 8, 16);
-	memcpy(dst.a, h + 24, 16);
-	if (bad_source(nif, &src))
-		goto hdr_error;
-	if (!is_ours_or_group(nif, &dst)) {
-		inet_count(INET_MIB_IP6_IN_ADDR_ERRORS);
-		goto drop;
-	}
-	if (p->bcast && !ipv6_is_multicast(&dst))
-		goto hdr_error;
-	p->bcast = ipv6_is_multicast(&dst);
-	p->v6 = 1;
-	p->ihl = 0; /* until the walk ends, errors quote from the header at pkb_data */
-	nxt = h[6];
-	for (unsigned n = 0;; n++) {
+	for (;; n++) {
 		unsigned len;
 
 		if (nxt != NH_HOPOPTS && nxt != NH_DSTOPTS && nxt != NH_ROUTING &&
@@ -163,8 +198,9 @@ void ipv6_input(struct netif *nif, struct pkb *p)
 			break;
 		case NH_FRAGMENT:
 			if (get16(h + off + 2) & 0xfff9) { /* an offset, or more to come */
-				inet_count(INET_MIB_IP6_FRAG_DROPS);
-				goto drop;
+				if (fragment(nif, p, off))
+					goto hdr_error;
+				return;
 			}
 			break;
 		}
@@ -202,6 +238,50 @@ drop:
 	pkb_free(p);
 }
 
+void ipv6_input(struct netif *nif, struct pkb *p)
+{
+	const uint8_t *h = pkb_data(p);
+	struct inet_addr src, dst;
+	unsigned plen;
+
+	inet_count(INET_MIB_IP6_IN);
+	if (p->len < IPV6_HLEN || h[0] >> 4 != 6)
+		goto hdr_error;
+	plen = get16(h + 4);
+	if (plen == 0 || IPV6_HLEN + plen > p->len)
+		goto hdr_error;
+	p->len = IPV6_HLEN + plen; /* what follows is the link's padding */
+	memcpy(src.a, h + 8, 16);
+	memcpy(dst.a, h + 24, 16);
+	if (bad_source(nif, &src))
+		goto hdr_error;
+	if (!is_ours_or_group(nif, &dst)) {
+		inet_count(INET_MIB_IP6_IN_ADDR_ERRORS);
+		goto drop;
+	}
+	if (p->bcast && !ipv6_is_multicast(&dst))
+		goto hdr_error;
+	p->bcast = ipv6_is_multicast(&dst);
+	p->v6 = 1;
+	p->ihl = 0; /* until the walk ends, errors quote from the header at pkb_data */
+	walk(nif, p, IPV6_HLEN, h[6], 6, 0);
+	return;
+
+hdr_error:
+	inet_count(INET_MIB_IP6_IN_HDR_ERRORS);
+	netif_count(&nif->stats.rx_errors, 1);
+drop:
+	pkb_free(p);
+}
+
+void ipv6_reassembled(struct netif *nif, struct pkb *p, unsigned unfrag, unsigned nxt_at)
+{
+	p->v6 = 1;
+	p->ihl = 0;
+	/* The headers before the fragment header were walked with its first fragment. */
+	walk(nif, p, unfrag, pkb_data(p)[nxt_at], nxt_at, nxt_at == 6 ? 0 : 1);
+}
+
 struct netif *ipv6_route(const struct inet_addr *daddr)
 {
 	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
@@ -224,7 +304,33 @@ void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct 
 	bool link =
 	    ipv6_is_linklocal(daddr) || (ipv6_is_multicast(daddr) && (daddr->a[1] & 15) <= 2);
 
-	*out = link || !nif->has_addr6 ? nif->ll6 : nif->addr6;
+	static const struct inet_addr none;
+	bool ll = atomic_load(&nif->dad[0]) == NETIF_DAD_PREFERRED;
+	bool gl = nif->has_addr6 && atomic_load(&nif->dad[1]) == NETIF_DAD_PREFERRED;
+
+	if (!link && gl)
+		*out = nif->addr6;
+	else
+		*out = ll ? nif->ll6 : none;
+}
+
+/*
+ * Whether @p may leave from @saddr: not from an address of ours DAD has not
+ * passed (RFC 4862 5.4), nor from :: but for DAD's own NS.
+ */
+static bool source_ok(const struct pkb *p, const struct inet_addr *saddr, uint8_t proto)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	if (ipv6_is_unspecified(saddr))
+		return proto == IPPROTO_ICMPV6_ && p->len && p->data[p->off] == ICMP6_NS;
+	for (uint32_t i = 0; i < n; i++) {
+		int s = ipv6_addr_slot(inet_stack->ifs[i], saddr);
+
+		if (s >= 0)
+			return atomic_load(&inet_stack->ifs[i]->dad[s]) == NETIF_DAD_PREFERRED;
+	}
+	return true;
 }
 
 int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
@@ -249,6 +355,11 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 		inet_count(INET_MIB_IP6_OUT_DISCARDS);
 		pkb_free(p);
 		return -EMSGSIZE;
+	}
+	if (!source_ok(p, saddr, proto)) {
+		inet_count(INET_MIB_IP6_OUT_DISCARDS);
+		pkb_free(p);
+		return -EADDRNOTAVAIL;
 	}
 	h = pkb_push(p, IPV6_HLEN);
 	if (!h) {

@@ -2,9 +2,18 @@
  * Neighbour discovery (RFC 4861) for a host without routers to discover:
  * neighbour solicitations and advertisements, and the IPv6 neighbour
  * cache they fill. Router and redirect messages are ignored (the gateway
- * is configured); DAD is not done, but an unsolicited NA announces each
- * address at start, and one heard for an address of ours is counted as a
- * conflict.
+ * is configured).
+ *
+ * Duplicate address detection (RFC 4862 5.4) for both addresses: each is
+ * tentative from netif_create -- it takes no unicast, answers no NS and
+ * sources nothing (ipv6.c) -- until DAD passes: one NS
+ * (DupAddrDetectTransmits 1) from :: to its solicited-node group, sent by
+ * the first netif_announce or tick, and ND_RETRANS_MS (RetransTimer) with
+ * neither an NA for it nor an NS from :: for it (someone else's DAD) makes
+ * it preferred, announced by an unsolicited NA. Either of those in the
+ * window marks it failed: never used, logged (10070), counted, and shown
+ * "dadfailed" by inet_status. An NA heard later for an address in use is
+ * counted as a conflict, and an NS from :: for it answered (defended).
  *
  * Validity (RFC 4861 7.1): a hop limit of 255 (so the message cannot have
  * crossed a router), code 0, at least 24 bytes, a target that is not
@@ -26,8 +35,11 @@
  * ARP, only an NS for an address of ours makes a new entry from its
  * source; an NA only updates an entry that exists (7.2.5).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+
+#include "uml/host.h"
 
 #include "inet_internal.h"
 
@@ -149,6 +161,8 @@ static void solicit(struct netif *nif, const struct inet_addr *target, bool unic
 	struct inet_addr src, dst;
 
 	ipv6_source(nif, target, &src);
+	if (ipv6_is_unspecified(&src))
+		return; /* no address of ours DAD passed to ask from */
 	if (unicast)
 		dst = *target;
 	else
@@ -156,15 +170,75 @@ static void solicit(struct netif *nif, const struct inet_addr *target, bool unic
 	send_nd(nif, ICMP6_NS, 0, target, &src, &dst);
 }
 
+static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
+
+static const struct inet_addr *slot_addr(const struct netif *nif, int s)
+{
+	return s ? &nif->addr6 : &nif->ll6;
+}
+
+/*
+ * DAD's timers: the NS of each tentative address not yet asked about (its
+ * window opens), and the end of each window passed (preferred, announced).
+ * @announce: an unsolicited NA for every address in use, too.
+ */
+static void dad_step(struct netif *nif, uint64_t now, bool announce)
+{
+	static const struct inet_addr unspec;
+	bool ask[2] = {false, false}, tell[2] = {false, false};
+
+	netif_lock(nif);
+	for (int s = 0; s < 1 + nif->has_addr6; s++) {
+		uint8_t st = atomic_load(&nif->dad[s]);
+
+		if (st == NETIF_DAD_TENTATIVE && !nif->dad_ms[s]) {
+			nif->dad_ms[s] = now + ND_RETRANS_MS;
+			ask[s] = true;
+		} else if (st == NETIF_DAD_TENTATIVE && nif->dad_ms[s] <= now) {
+			atomic_store(&nif->dad[s], NETIF_DAD_PREFERRED);
+			tell[s] = true;
+		} else if (st == NETIF_DAD_PREFERRED) {
+			tell[s] = announce;
+		}
+	}
+	spin_unlock(&nif->lock);
+	for (int s = 0; s < 2; s++) {
+		struct inet_addr sn;
+
+		ipv6_solicited(slot_addr(nif, s), &sn);
+		if (ask[s])
+			send_nd(nif, ICMP6_NS, 0, slot_addr(nif, s), &unspec, &sn);
+		if (tell[s])
+			send_nd(nif, ICMP6_NA, NA_OVERRIDE, slot_addr(nif, s), slot_addr(nif, s),
+				&all_nodes);
+	}
+}
+
+/* Tentative address @s of @nif is another node's (an @what for it came): never use it. */
+static void dad_failed(struct netif *nif, int s, const char *what)
+{
+	char a[INET6_ADDRSTRLEN];
+	bool was;
+
+	netif_lock(nif);
+	was = atomic_load(&nif->dad[s]) == NETIF_DAD_TENTATIVE;
+	if (was)
+		atomic_store(&nif->dad[s], NETIF_DAD_FAILED);
+	spin_unlock(&nif->lock);
+	if (!was)
+		return;
+	inet_count(INET_MIB_ND_DAD_FAILS);
+	inet_ntop(AF_INET6, slot_addr(nif, s)->a, a, sizeof(a));
+	host_log(UML_LOGNO(10070) "inet: %s: IPv6 address %s is in use by another node on the "
+				  "link (an %s for it came during DAD, RFC 4862 5.4): it is not "
+				  "used; give the interface another address",
+		 nif->name, a, what);
+}
+
 int nd_announce(struct netif *nif)
 {
-	static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
-
-	if (!nif->has6)
-		return 0;
-	send_nd(nif, ICMP6_NA, NA_OVERRIDE, &nif->ll6, &nif->ll6, &all_nodes);
-	if (nif->has_addr6)
-		send_nd(nif, ICMP6_NA, NA_OVERRIDE, &nif->addr6, &nif->addr6, &all_nodes);
+	if (nif->has6)
+		dad_step(nif, inet_now_ms(), true);
 	return 0;
 }
 
@@ -222,11 +296,11 @@ static void send_list(struct netif *nif, struct pkb_queue *go, const uint8_t *ma
 static void ns_input(struct netif *nif, const struct inet_addr *src, const struct inet_addr *dst,
 		     const struct inet_addr *target, int have_ll, const uint8_t *mac)
 {
-	static const struct inet_addr all_nodes = {{0xff, 0x02, [15] = 1}};
 	struct inet_addr sn;
 	struct pkb_queue go = {0}, drop = {0};
 	uint64_t now = inet_now_ms();
 	struct nd_neigh *n;
+	int s;
 
 	inet_count(INET_MIB_ND_IN_SOLICITS);
 	ipv6_solicited(target, &sn);
@@ -234,8 +308,18 @@ static void ns_input(struct netif *nif, const struct inet_addr *src, const struc
 		inet_count(INET_MIB_ND_IN_ERRORS);
 		return;
 	}
-	if (!ipv6_is_ours(nif, target))
+	s = ipv6_addr_slot(nif, target);
+	if (s < 0)
 		return;
+	switch (atomic_load(&nif->dad[s])) {
+	case NETIF_DAD_TENTATIVE:
+		/* RFC 4862 5.4.3: another's DAD for it makes it a duplicate; else not answered. */
+		if (ipv6_is_unspecified(src))
+			dad_failed(nif, s, "NS from ::");
+		return;
+	case NETIF_DAD_FAILED:
+		return;
+	}
 	if (ipv6_is_unspecified(src)) {
 		/* Someone's DAD for our address: defend it (RFC 4861 7.2.4). */
 		send_nd(nif, ICMP6_NA, NA_OVERRIDE, target, target, &all_nodes);
@@ -263,9 +347,14 @@ static void na_input(struct netif *nif, const struct inet_addr *target, uint8_t 
 	struct nd_neigh *n;
 	bool solicited = flags & NA_SOLICITED, override = flags & NA_OVERRIDE;
 
+	int s = ipv6_addr_slot(nif, target);
+
 	inet_count(INET_MIB_ND_IN_ADVERTS);
-	if (ipv6_is_ours(nif, target)) {
-		inet_count(INET_MIB_ND_CONFLICTS);
+	if (s >= 0) {
+		if (atomic_load(&nif->dad[s]) == NETIF_DAD_TENTATIVE)
+			dad_failed(nif, s, "NA"); /* RFC 4862 5.4.4 */
+		else
+			inet_count(INET_MIB_ND_CONFLICTS);
 		return;
 	}
 	netif_lock(nif);
@@ -391,6 +480,7 @@ void nd_tick(struct netif *nif, uint64_t now)
 
 	if (!nif->has6)
 		return;
+	dad_step(nif, now, false);
 	netif_lock(nif);
 	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++) {
 		struct nd_neigh *n = nif->neigh6[b], *next;

@@ -174,7 +174,7 @@ void netif_lock(struct netif *nif)
 		return;
 	arp_flush_locked(nif, &drop);
 	nd_flush_locked(nif, &drop);
-	ipv4_reass_flush_locked(nif, &drop);
+	inet_reass_flush_locked(nif, &drop);
 	inet_fault_flush_locked(nif, &drop);
 	netif_count(&nif->stats.rx_drops, drop.n);
 	pkb_free_list(drop.head);
@@ -403,7 +403,7 @@ void netif_tick(struct netif *nif)
 
 	arp_tick(nif, now);
 	nd_tick(nif, now);
-	ipv4_reass_tick(nif, now);
+	inet_reass_tick(nif, now);
 	tcp_tick(now);
 	if (nif->fault.on || nif->fault.delayed.n) {
 		inet_fault_tick(nif, now, &due);

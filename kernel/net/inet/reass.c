@@ -1,10 +1,14 @@
 /*
- * IPv4 reassembly (RFC 791's procedure, RFC 815's idea of holes), bounded:
- * per interface at most INET_REASS_MAX datagrams and INET_REASS_BYTES of
- * buffers in reassembly (the oldest datagram is given up to make room),
- * at most INET_REASS_FRAGS fragments a datagram, INET_REASS_TIMEOUT_MS from
- * its first fragment to its last (then ICMP time exceeded, if we hold its
- * first fragment).
+ * Reassembly of IPv4 (RFC 791's procedure, RFC 815's idea of holes) and
+ * IPv6 (RFC 8200 4.5) datagrams, one core for both: a datagram is keyed by
+ * its addresses (struct inet_addr, IPv4 v4-mapped), its identification and
+ * its protocol (IPv6: the fragment header's next header), and both families
+ * share the bounds: per interface at most INET_REASS_MAX datagrams and
+ * INET_REASS_BYTES of buffers in reassembly (the oldest datagram is given
+ * up to make room), at most INET_REASS_FRAGS fragments a datagram, and a
+ * time from its first fragment to its last -- INET_REASS_TIMEOUT_MS for
+ * IPv4, INET_REASS6_TIMEOUT_MS (RFC 8200's 60 s) for IPv6 -- then ICMP or
+ * ICMPv6 time exceeded, if we hold its first fragment.
  *
  * Overlaps are not resolved but refused, as RFC 5722 does for IPv6: a
  * fragment that overlaps another of its datagram gives the whole datagram
@@ -21,17 +25,29 @@
 /* One datagram in reassembly; guarded by its interface's lock. */
 struct inet_reass {
 	struct inet_reass *next; /* on netif.reass, oldest first */
-	uint32_t saddr, daddr;
-	uint16_t id;
+	struct inet_addr saddr, daddr;
+	uint32_t id;
 	uint8_t proto;
 	uint8_t nfrags;
+	bool v6;
 	uint32_t total; /* payload bytes, once the last fragment came; 0 before */
 	uint32_t have;	/* payload bytes held */
 	uint32_t bytes; /* buffers held (truesize) */
-	uint64_t first_ms;
+	uint64_t expires_ms;
 	struct pkb *frags; /* by offset; each one's header at data[off - ihl] */
 };
-_Static_assert(sizeof(struct inet_reass) <= 64, "inet_reass grew past its cache's objects");
+_Static_assert(sizeof(struct inet_reass) <= INET_REASS_OBJ,
+	       "inet_reass grew past its cache's objects");
+
+/* Each family's counters. */
+static const struct reass_mibs {
+	enum inet_mib oks, fails, overlaps, duplicates, timeouts;
+} mibs[2] = {
+    {INET_MIB_IP_REASM_OKS, INET_MIB_IP_REASM_FAILS, INET_MIB_IP_REASM_OVERLAPS,
+     INET_MIB_IP_REASM_DUPLICATES, INET_MIB_IP_REASM_TIMEOUTS},
+    {INET_MIB_IP6_REASM_OKS, INET_MIB_IP6_REASM_FAILS, INET_MIB_IP6_REASM_OVERLAPS,
+     INET_MIB_IP6_REASM_DUPLICATES, INET_MIB_IP6_REASM_TIMEOUTS},
+};
 
 static void unlink_locked(struct netif *nif, struct inet_reass *r)
 {
@@ -54,12 +70,12 @@ static void fail_locked(struct netif *nif, struct inet_reass *r, struct pkb_queu
 		pkb_own(f);
 		pkb_queue_put(drop, f);
 	}
+	inet_count(mibs[r->v6].fails);
 	kmem_cache_free(inet_stack->reass_cache, r);
-	inet_count(INET_MIB_IP_REASM_FAILS);
 }
 
-/* One datagram from its fragments (consumed), or NULL. */
-static struct pkb *assemble(struct inet_reass *r)
+/* One IPv4 datagram from its fragments (not consumed), or NULL. */
+static struct pkb *assemble4(struct inet_reass *r)
 {
 	struct pkb *first = r->frags, *d;
 	uint32_t ihl = first->ihl;
@@ -79,24 +95,64 @@ static struct pkb *assemble(struct inet_reass *r)
 	d->off += ihl;
 	d->len = r->total;
 	d->ihl = (uint16_t)ihl;
-	d->saddr = r->saddr;
-	d->daddr = r->daddr;
+	d->saddr = inet_addr_v4(&r->saddr);
+	d->daddr = inet_addr_v4(&r->daddr);
 	d->bcast = first->bcast;
 	return d;
 }
 
-void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_key *k)
+/*
+ * One IPv6 datagram from its fragments (not consumed), or NULL: the first
+ * fragment's unfragmentable part (RFC 8200 4.5: the header and the
+ * extension headers before the fragment header), whose last next header
+ * names the fragment header's, then the payloads; pkb_data is the IPv6
+ * header and *@nxt_at where that next header lies. ipv6_input checked the
+ * length (at most 65535 bytes of payload) and the header chain.
+ */
+static struct pkb *assemble6(struct inet_reass *r, unsigned *nxt_at)
 {
+	struct pkb *first = r->frags, *d;
+	uint32_t unfrag = first->ihl - 8u, size = unfrag + r->total;
+	const uint8_t *fh = first->data + first->off - first->ihl;
+	uint32_t room = INET_PKB_BIG - size; /* past 64 KiB less the headroom: what is left */
+	uint8_t *h;
+
+	*nxt_at = 6;
+	for (unsigned o = IPV6_HLEN, nxt = fh[6]; o < unfrag;) {
+		*nxt_at = o;
+		o += nxt == 44 ? 8u : (fh[o + 1] + 1u) * 8u; /* an atomic fragment header's is 8 */
+		nxt = fh[*nxt_at];
+	}
+	if (size - IPV6_HLEN > 65535 || !(d = pkb_alloc(MIN(room, INET_HEADROOM) + size)))
+		return NULL;
+	d->off = MIN(room, INET_HEADROOM);
+	h = pkb_data(d);
+	memcpy(h, fh, unfrag);
+	put16(h + 4, (uint16_t)(size - IPV6_HLEN));
+	h[*nxt_at] = r->proto;
+	for (struct pkb *f = r->frags; f; f = f->next)
+		memcpy(h + unfrag + f->frag_off, pkb_data(f), f->len);
+	d->len = size;
+	d->bcast = first->bcast;
+	return d;
+}
+
+void inet_reass_input(struct netif *nif, struct pkb *p, const struct inet_frag_key *k)
+{
+	const struct reass_mibs *m = &mibs[k->v6];
 	struct inet_reass *r, **pp;
 	struct pkb_queue drop = {0};
 	struct pkb *whole = NULL, **fp;
 	uint32_t off = p->frag_off, end = off + p->len;
 	uint64_t now = inet_now_ms();
+	uint32_t total;
+	unsigned nxt_at = 0;
 
 	netif_lock(nif);
 	for (r = nif->reass; r; r = r->next)
-		if (r->saddr == k->saddr && r->daddr == k->daddr && r->id == k->id &&
-		    r->proto == k->proto)
+		if (r->v6 == k->v6 && r->id == k->id && r->proto == k->proto &&
+		    !memcmp(&r->saddr, &k->saddr, sizeof(r->saddr)) &&
+		    !memcmp(&r->daddr, &k->daddr, sizeof(r->daddr)))
 			break;
 	/* Room: give up the oldest others until this one fits. */
 	while (nif->reass && (nif->reass_bytes + p->truesize > INET_REASS_BYTES ||
@@ -107,7 +163,7 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 	}
 	if (nif->reass_bytes + p->truesize > INET_REASS_BYTES) {
 		pkb_queue_put(&drop, p);
-		inet_count(INET_MIB_IP_REASM_FAILS);
+		inet_count(m->fails);
 		goto out;
 	}
 	if (!r) {
@@ -121,7 +177,8 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 		r->daddr = k->daddr;
 		r->id = k->id;
 		r->proto = k->proto;
-		r->first_ms = now;
+		r->v6 = k->v6;
+		r->expires_ms = now + (k->v6 ? INET_REASS6_TIMEOUT_MS : INET_REASS_TIMEOUT_MS);
 		for (pp = &nif->reass; *pp; pp = &(*pp)->next)
 			;
 		*pp = r;
@@ -129,19 +186,19 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 	}
 	/* The last fragment tells the length; nothing may lie past it, nor two tell two. */
 	if (r->total && (end > r->total || (!k->more && end != r->total))) {
-		inet_count(INET_MIB_IP_REASM_OVERLAPS);
+		inet_count(m->overlaps);
 		goto fail;
 	}
 	for (struct pkb *f = r->frags; f; f = f->next) {
 		uint32_t fs = f->frag_off, fe = fs + f->len;
 
 		if (fs == off && fe == end) {
-			inet_count(INET_MIB_IP_REASM_DUPLICATES);
+			inet_count(m->duplicates);
 			pkb_queue_put(&drop, p);
 			goto out;
 		}
 		if ((off < fe && fs < end) || (!k->more && fe > end)) {
-			inet_count(INET_MIB_IP_REASM_OVERLAPS);
+			inet_count(m->overlaps);
 			goto fail;
 		}
 	}
@@ -162,15 +219,19 @@ void ipv4_reass_input(struct netif *nif, struct pkb *p, const struct ipv4_frag_k
 		for (struct pkb *f = r->frags; f; f = f->next)
 			pkb_own(f);
 		spin_unlock(&nif->lock);
-		whole = assemble(r);
+		total = r->total;
+		whole = r->v6 ? assemble6(r, &nxt_at) : assemble4(r);
 		pkb_free_list(r->frags);
 		kmem_cache_free(inet_stack->reass_cache, r);
 		if (!whole) {
-			inet_count(INET_MIB_IP_REASM_FAILS);
+			inet_count(m->fails);
 			return;
 		}
-		inet_count(INET_MIB_IP_REASM_OKS);
-		ipv4_deliver(nif, whole);
+		inet_count(m->oks);
+		if (k->v6)
+			ipv6_reassembled(nif, whole, whole->len - total, nxt_at);
+		else
+			ipv4_deliver(nif, whole);
 		return;
 	}
 	goto out;
@@ -185,19 +246,23 @@ out:
 	pkb_free_list(drop.head);
 }
 
-void ipv4_reass_tick(struct netif *nif, uint64_t now)
+void inet_reass_tick(struct netif *nif, uint64_t now)
 {
 	struct pkb_queue drop = {0};
 	struct pkb *first = NULL;
+	bool first_v6 = false;
 
 	netif_lock(nif);
-	while (nif->reass && nif->reass->first_ms + INET_REASS_TIMEOUT_MS <= now) {
-		struct inet_reass *r = nif->reass;
-
-		inet_count(INET_MIB_IP_REASM_TIMEOUTS);
-		/* Say so about one of them per tick, from its first fragment (RFC 792). */
+	for (struct inet_reass *r = nif->reass, *next; r; r = next) {
+		next = r->next;
+		if (r->expires_ms > now)
+			continue; /* the families' times differ: the list is not by expiry */
+		inet_count(mibs[r->v6].timeouts);
+		/* Say so about one of them per tick, from its first fragment (RFC 792, 8200 4.5).
+		 */
 		if (!first && r->frags && r->frags->frag_off == 0) {
 			first = r->frags;
+			first_v6 = r->v6;
 			r->frags = first->next;
 			pkb_own(first);
 			nif->reass_bytes -= first->truesize;
@@ -208,12 +273,15 @@ void ipv4_reass_tick(struct netif *nif, uint64_t now)
 	spin_unlock(&nif->lock);
 	pkb_free_list(drop.head);
 	if (first) {
-		icmp_error(nif, first, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS);
+		if (first_v6)
+			icmp6_error(nif, first, ICMP6_TIME_EXCEEDED, ICMP6_TIMXCEED_REASS, 0);
+		else
+			icmp_error(nif, first, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS);
 		pkb_free(first);
 	}
 }
 
-void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop)
+void inet_reass_flush_locked(struct netif *nif, struct pkb_queue *drop)
 {
 	while (nif->reass)
 		fail_locked(nif, nif->reass, drop);
@@ -221,17 +289,17 @@ void ipv4_reass_flush_locked(struct netif *nif, struct pkb_queue *drop)
 	nif->reass_bytes = 0;
 }
 
-void ipv4_reass_flush(struct netif *nif)
+void inet_reass_flush(struct netif *nif)
 {
 	struct pkb_queue drop = {0};
 
 	netif_lock(nif);
-	ipv4_reass_flush_locked(nif, &drop);
+	inet_reass_flush_locked(nif, &drop);
 	spin_unlock(&nif->lock);
 	pkb_free_list(drop.head);
 }
 
-void ipv4_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
+void inet_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
 {
 	for (struct inet_reass *r = nif->reass; r; r = r->next)
 		fn(r->frags, arg);

@@ -3,6 +3,7 @@
  * "inet", so every process of the machine finds it), its caches, budget
  * and counters, and the clock its timers read.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +94,12 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_IP6_IN_ADDR_ERRORS] = "ip6_in_addr_errors",
     [INET_MIB_IP6_IN_UNKNOWN_PROTO] = "ip6_in_unknown_proto",
     [INET_MIB_IP6_IN_DELIVERS] = "ip6_in_delivers",
-    [INET_MIB_IP6_FRAG_DROPS] = "ip6_frag_drops",
+    [INET_MIB_IP6_REASM_REQDS] = "ip6_reasm_reqds",
+    [INET_MIB_IP6_REASM_OKS] = "ip6_reasm_oks",
+    [INET_MIB_IP6_REASM_FAILS] = "ip6_reasm_fails",
+    [INET_MIB_IP6_REASM_OVERLAPS] = "ip6_reasm_overlaps",
+    [INET_MIB_IP6_REASM_DUPLICATES] = "ip6_reasm_duplicates",
+    [INET_MIB_IP6_REASM_TIMEOUTS] = "ip6_reasm_timeouts",
     [INET_MIB_IP6_OUT_REQUESTS] = "ip6_out_requests",
     [INET_MIB_IP6_OUT_NO_ROUTES] = "ip6_out_no_routes",
     [INET_MIB_IP6_OUT_DISCARDS] = "ip6_out_discards",
@@ -107,6 +113,7 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_ND_IN_ADVERTS] = "nd_in_adverts",
     [INET_MIB_ND_OUT_SOLICITS] = "nd_out_solicits",
     [INET_MIB_ND_OUT_ADVERTS] = "nd_out_adverts",
+    [INET_MIB_ND_DAD_FAILS] = "nd_dad_fails",
     [INET_MIB_ND_CONFLICTS] = "nd_conflicts",
     [INET_MIB_ND_FAILED] = "nd_failed",
     [INET_MIB_ND_EVICTIONS] = "nd_evictions",
@@ -148,7 +155,7 @@ int inet_init(size_t mem_max)
 	s->icmp_tokens = INET_ICMP_BURST;
 	s->pkb_cache = kmem_cache_create("inet_pkb", sizeof(struct pkb) + INET_PKB_CAP, 64);
 	s->neigh_cache = kmem_cache_create("inet_neigh", 128, 0);
-	s->reass_cache = kmem_cache_create("inet_reass", 64, 0);
+	s->reass_cache = kmem_cache_create("inet_reass", INET_REASS_OBJ, 0);
 	s->udp_cache = kmem_cache_create("inet_udp", 128, 0);
 	s->tcp_cache = kmem_cache_create("inet_tcp", sizeof(struct tcp_sock), 0);
 	spin_lock_init_rank(&s->tcp_lock, LOCK_RANK_INET);
@@ -286,7 +293,7 @@ int inet_reap(void)
 		netif_lock(nif);
 		arp_lists_locked(nif, pkb_adopt, &r.dead);
 		nd_lists_locked(nif, pkb_adopt, &r.dead);
-		ipv4_reass_lists_locked(nif, pkb_adopt, &r.dead);
+		inet_reass_lists_locked(nif, pkb_adopt, &r.dead);
 		inet_fault_lists_locked(nif, pkb_adopt, &r.dead);
 		spin_unlock(&nif->lock);
 	}
@@ -350,6 +357,26 @@ size_t inet_status(char *buf, size_t size)
 			OUT("%s.offload vnet_hdr+tso\n", name);
 		else
 			OUT("%s.offload plain\n%s.offload_refused %d\n", name, name, -why);
+		/*
+		 * Its IPv6 addresses, and each one's DAD state in the words of Linux's `ip
+		 * addr` ("preferred" for none): a value is one word, as every other's.
+		 */
+		for (int s = 0; inet_stack->ifs[i]->has6 && s < 1 + inet_stack->ifs[i]->has_addr6;
+		     s++) {
+			static const char *const state[] = {
+			    [NETIF_DAD_TENTATIVE] = "tentative",
+			    [NETIF_DAD_PREFERRED] = "preferred",
+			    [NETIF_DAD_FAILED] = "dadfailed",
+			};
+			const struct netif *nif = inet_stack->ifs[i];
+			const char *which = s ? "global" : "link";
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(AF_INET6, (s ? &nif->addr6 : &nif->ll6)->a, a, sizeof(a));
+			OUT("%s.inet6_%s %s/%u\n%s.inet6_%s_state %s\n", name, which, a,
+			    s ? nif->prefix6_len : 64u, name, which,
+			    state[atomic_load(&nif->dad[s]) % 3]);
+		}
 	}
 #undef OUT
 	return n;

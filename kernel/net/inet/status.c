@@ -1,6 +1,7 @@
 /*
  * The stack as a reader of Linux's /proc/net expects it: the TCP tables of
- * /proc/net/tcp and /proc/net/tcp6 and the counter pairs of /proc/net/snmp, so that tools and
+ * /proc/net/tcp and /proc/net/tcp6, the counter pairs of /proc/net/snmp and the counter
+ * lines of /proc/net/snmp6, so that tools and
  * habits made for Linux (awk on the st column, nstat-like pairing of the
  * name and value lines) read the machine's own stack too.
  *
@@ -376,5 +377,41 @@ size_t inet_snmp(char *buf, size_t size)
 	icmp_msg(&o);
 	snmp_pair(&o, "Tcp", tcp, sizeof(tcp) / sizeof(tcp[0]));
 	snmp_pair(&o, "Udp", udp, sizeof(udp) / sizeof(udp[0]));
+	return o.n;
+}
+
+/*
+ * Linux's /proc/net/snmp6 lines ("%-32s\t%lu") for the IPv6 counters this
+ * stack keeps; the rest (multicast, octets, the ICMPv6 types) are left out.
+ */
+size_t inet_snmp6(char *buf, size_t size)
+{
+	struct out o = {.buf = buf, .size = size};
+
+	if (size)
+		buf[0] = '\0';
+	if (!inet_stack)
+		return 0;
+	const struct snmp_field f[] = {
+	    {"Ip6InReceives", mib(INET_MIB_IP6_IN)},
+	    {"Ip6InHdrErrors", mib(INET_MIB_IP6_IN_HDR_ERRORS)},
+	    {"Ip6InAddrErrors", mib(INET_MIB_IP6_IN_ADDR_ERRORS)},
+	    {"Ip6InUnknownProtos", mib(INET_MIB_IP6_IN_UNKNOWN_PROTO)},
+	    {"Ip6InDelivers", mib(INET_MIB_IP6_IN_DELIVERS)},
+	    {"Ip6OutRequests", mib(INET_MIB_IP6_OUT_REQUESTS)},
+	    {"Ip6OutDiscards", mib(INET_MIB_IP6_OUT_DISCARDS)},
+	    {"Ip6OutNoRoutes", mib(INET_MIB_IP6_OUT_NO_ROUTES)},
+	    {"Ip6ReasmTimeout", mib(INET_MIB_IP6_REASM_TIMEOUTS)},
+	    {"Ip6ReasmReqds", mib(INET_MIB_IP6_REASM_REQDS)},
+	    {"Ip6ReasmOKs", mib(INET_MIB_IP6_REASM_OKS)},
+	    {"Ip6ReasmFails", mib(INET_MIB_IP6_REASM_FAILS)},
+	    {"Icmp6InMsgs", mib(INET_MIB_ICMP6_IN)},
+	    {"Icmp6InErrors", mib(INET_MIB_ICMP6_IN_ERRORS)},
+	    {"Icmp6OutMsgs", mib(INET_MIB_ICMP6_OUT)},
+	    {"Icmp6InCsumErrors", mib(INET_MIB_ICMP6_IN_CSUM_ERRORS)},
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		out(&o, "%-32s\t%lld\n", f[i].name, f[i].value);
 	return o.n;
 }

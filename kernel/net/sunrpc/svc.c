@@ -146,16 +146,29 @@ static int udp_main(void *arg)
 	return err;
 }
 
-/* An address of the machine's stack as the transports' peer. */
-static socklen_t inet_peer(uint32_t addr, uint16_t port, struct sockaddr_storage *peer)
+/*
+ * An address of the machine's stack as the transports' peer: IPv4 (a
+ * v4-mapped inet_addr) as AF_INET, what the host's sockets give for it,
+ * IPv6 as AF_INET6, so the allowlist (rpc_cidr_match) sees each family as
+ * it is.
+ */
+static socklen_t inet_peer(const struct inet_addr *addr, uint16_t port,
+			   struct sockaddr_storage *peer)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)peer;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)peer;
 
 	memset(peer, 0, sizeof(*peer));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(addr);
-	sin->sin_port = htons(port);
-	return sizeof(*sin);
+	if (inet_addr_is_v4(addr)) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(inet_addr_v4(addr));
+		sin->sin_port = htons(port);
+		return sizeof(*sin);
+	}
+	sin6->sin6_family = AF_INET6;
+	memcpy(sin6->sin6_addr.s6_addr, addr->a, 16);
+	sin6->sin6_port = htons(port);
+	return sizeof(*sin6);
 }
 
 /*
@@ -169,10 +182,10 @@ static int inet_acceptor_main(void *arg)
 	for (unsigned n = 1; !s->stopping; n++) {
 		struct sockaddr_storage peer;
 		struct tcp_sock *c;
-		uint32_t raddr;
+		struct inet_addr raddr;
 		uint16_t rport;
 		socklen_t plen;
-		int rc = tcp_accept(s->l.inet_tcp, &c, &raddr, &rport, -1);
+		int rc = tcp_accept_in(s->l.inet_tcp, &c, &raddr, &rport, -1);
 
 		if (rc == -EINTR || rc == -EINVAL)
 			break;
@@ -182,7 +195,7 @@ static int inet_acceptor_main(void *arg)
 				break;
 			continue;
 		}
-		plen = inet_peer(raddr, rport, &peer);
+		plen = inet_peer(&raddr, rport, &peer);
 		if (svc_peer_admitted(s, &peer))
 			svc_conn_start_inet(s, c, &peer, plen);
 		else
@@ -203,18 +216,18 @@ static int inet_udp_main(void *arg)
 	for (unsigned n = 1; !s->stopping; n++) {
 		struct sockaddr_storage peer;
 		struct svc_req rq;
-		uint32_t saddr;
+		struct inet_addr saddr;
 		uint16_t sport;
 		socklen_t plen;
 		size_t r;
 		ssize_t len =
-		    udp_recvfrom(s->l.inet_udp, s->iudp_in, SVC_UDP_IN, &saddr, &sport, -1);
+		    udp_recvfrom_in(s->l.inet_udp, s->iudp_in, SVC_UDP_IN, &saddr, &sport, -1);
 
 		if (len == -EINTR)
 			break;
 		if (len < 0)
 			continue;
-		plen = inet_peer(saddr, sport, &peer);
+		plen = inet_peer(&saddr, sport, &peer);
 		if (!svc_peer_admitted(s, &peer))
 			continue;
 		svc_req_init(&rq, &peer, plen, true, s->iudp_scratch, s->stats);
@@ -223,7 +236,7 @@ static int inet_udp_main(void *arg)
 		kgen_defer_begin();
 		r = rpc_dispatch(s->svc, &rq, s->iudp_in, (size_t)len, s->iudp_out);
 		if (r)
-			udp_sendto(s->l.inet_udp, s->iudp_out, r, saddr, sport);
+			udp_sendto_in(s->l.inet_udp, s->iudp_out, r, &saddr, sport);
 		kgen_defer_end();
 		if (n % SVC_BURST == 0)
 			kthread_yield();

@@ -11,9 +11,10 @@
 
 #define SVC_INET_BACKLOG 128
 
-int svc_listen_inet(uint32_t addr, uint16_t port, unsigned protos, struct svc_listener *l)
+int svc_listen_inet(const struct inet_addr *addr, uint16_t port, unsigned protos,
+		    struct svc_listener *l)
 {
-	uint32_t bound;
+	struct inet_addr bound;
 	int err = 0;
 
 	if (!protos || (protos & ~(SVC_TCP | SVC_UDP)))
@@ -24,17 +25,17 @@ int svc_listen_inet(uint32_t addr, uint16_t port, unsigned protos, struct svc_li
 	if (protos & SVC_TCP) {
 		err = tcp_open(&l->inet_tcp);
 		if (!err)
-			err = tcp_bind(l->inet_tcp, addr, port);
+			err = tcp_bind_in(l->inet_tcp, addr, port);
 		if (!err)
 			err = tcp_listen(l->inet_tcp, SVC_INET_BACKLOG);
 		/* Port 0: UDP takes the one TCP was given, as svc_listen does. */
 		if (!err && !port)
-			err = tcp_local(l->inet_tcp, &bound, &port);
+			err = tcp_local_in(l->inet_tcp, &bound, &port);
 	}
 	if (!err && (protos & SVC_UDP)) {
 		err = udp_open(&l->inet_udp);
 		if (!err)
-			err = udp_bind(l->inet_udp, addr, port);
+			err = udp_bind_in(l->inet_udp, addr, port);
 	}
 	if (err)
 		svc_unlisten_inet(l);
