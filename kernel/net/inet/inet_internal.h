@@ -112,7 +112,6 @@ void pkb_queue_purge(struct pkb_queue *q);
 /* --- the stack and its interfaces --- */
 
 struct inet_neigh;
-struct nd_neigh;
 struct inet_reass;
 
 /* A per-process door to an interface (netif.c). */
@@ -133,6 +132,12 @@ struct netif_queue {
 #define INET_NEIGH_BUCKETS 64
 #define INET_NEIGH_MAX	   256 /* entries per interface */
 #define INET_REASS_MAX	   64  /* datagrams in reassembly per interface */
+
+/* A neighbour cache (neigh.c): ARP's or ND's of one interface, under its lock. */
+struct neigh_table {
+	struct inet_neigh *b[INET_NEIGH_BUCKETS];
+	uint32_t n;
+};
 
 struct inet_fault_state {
 	struct inet_fault_config cfg;
@@ -166,11 +171,9 @@ struct netif {
 	_Atomic uint32_t offload;
 	int32_t offload_err;
 	struct netif_stats stats;
-	spinlock_t lock; /* LOCK_RANK_INET: everything below */
-	struct inet_neigh *neigh[INET_NEIGH_BUCKETS];
-	uint32_t nneigh;
-	struct nd_neigh *neigh6[INET_NEIGH_BUCKETS]; /* nd.c */
-	uint32_t nneigh6;
+	spinlock_t lock;	  /* LOCK_RANK_INET: everything below */
+	struct neigh_table arp;	  /* IPv4 neighbours (arp.c) */
+	struct neigh_table nd;	  /* IPv6 neighbours (nd.c) */
 	uint64_t dad_ms[2];	  /* when a tentative address's DAD ends; 0: its NS not sent */
 	struct inet_reass *reass; /* datagrams in reassembly, oldest first */
 	uint32_t nreass;
@@ -254,12 +257,10 @@ void inet_waits_owners(void (*fn)(void *arg, uint32_t pid), void *arg);
 unsigned inet_waits_reap(const struct inet_pids *dead);
 /* inet_reap's walks: @fn on each list of buffers @nif's tables hold (lock held). */
 typedef void (*pkb_list_fn)(struct pkb *head, const void *arg);
-void arp_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
-void nd_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
+void neigh_lists_locked(struct neigh_table *t, pkb_list_fn fn, const void *arg);
 void inet_reass_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
 void inet_fault_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg);
-void arp_flush_locked(struct netif *nif, struct pkb_queue *drop);
-void nd_flush_locked(struct netif *nif, struct pkb_queue *drop);
+void neigh_flush_locked(struct neigh_table *t, struct pkb_queue *drop);
 void inet_reass_flush_locked(struct netif *nif, struct pkb_queue *drop);
 void inet_fault_flush_locked(struct netif *nif, struct pkb_queue *drop);
 
@@ -411,6 +412,51 @@ void ether_output(struct netif *nif, struct pkb *p, const uint8_t dst[INET_ETH_A
 extern const uint8_t ether_bcast[INET_ETH_ALEN];
 /* The MAC of IPv6 multicast @group (RFC 2464 7). */
 void ether_multicast6(const struct inet_addr *group, uint8_t mac[INET_ETH_ALEN]);
+
+/*
+ * neigh.c: the neighbour cache of both families, the protocols' choices in
+ * a struct neigh_ops (arp.c's, nd.c's). States (RFC 4861 7.3.2; ARP's use
+ * only the first two).
+ */
+enum neigh_state { NEIGH_INCOMPLETE, NEIGH_REACHABLE, NEIGH_STALE, NEIGH_DELAY, NEIGH_PROBE };
+struct neigh_ops {
+	uint16_t ethertype;    /* of the packets it holds and sends */
+	uint32_t retrans_ms;   /* between solicitations */
+	uint8_t tries;	       /* solicitations before an entry is given up */
+	uint32_t reach_ms;     /* REACHABLE after an answer */
+	uint32_t stale_ms;     /* then STALE this long; 0: forgotten at once (ARP) */
+	uint32_t delay_ms;     /* DELAY before PROBE */
+	enum inet_mib evicted; /* an entry pushed out of a full table */
+	enum inet_mib failed;  /* an entry given up unanswered */
+	/* Ask for @ip: its group or broadcast, or (@unicast, PROBE) the neighbour itself. */
+	void (*solicit)(struct netif *nif, const struct inet_addr *ip, bool unicast);
+};
+/* With the interface's lock: the entry for @a, or NULL. */
+struct inet_neigh *neigh_find_locked(struct neigh_table *t, const struct inet_addr *a);
+/* With the lock: a new entry, pushing out the least recently used of a full table into @drop. */
+struct inet_neigh *neigh_add_locked(struct neigh_table *t, const struct neigh_ops *ops,
+				    const struct inet_addr *a, uint64_t now,
+				    struct pkb_queue *drop);
+/* With the lock: @n learns @mac (NULL: keeps its own) in @state; its waiting packets go to @go. */
+void neigh_learn_locked(struct inet_neigh *n, const struct neigh_ops *ops, const uint8_t *mac,
+			enum neigh_state state, uint64_t now, struct pkb_queue *go);
+/* With the lock: a REACHABLE @n is STALE (RFC 4861 7.2.5: another address, not overriding). */
+void neigh_doubt_locked(struct inet_neigh *n, const struct neigh_ops *ops, uint64_t now);
+bool neigh_incomplete(const struct inet_neigh *n);
+bool neigh_mac_differs(const struct inet_neigh *n, const uint8_t *mac);
+/* The packets of @go out to @mac. */
+void neigh_send(struct netif *nif, const struct neigh_ops *ops, struct pkb_queue *go,
+		const uint8_t *mac);
+/* Send @p to @nexthop, asking for it first if need be (consumes @p). */
+void neigh_output(struct netif *nif, struct neigh_table *t, const struct neigh_ops *ops,
+		  struct pkb *p, const struct inet_addr *nexthop);
+/* The table's timers: solicitations again, entries aged, given up. */
+void neigh_tick(struct netif *nif, struct neigh_table *t, const struct neigh_ops *ops,
+		uint64_t now);
+int neigh_lookup(struct netif *nif, struct neigh_table *t, const struct inet_addr *a,
+		 uint8_t mac[INET_ETH_ALEN]);
+uint32_t neigh_count(struct netif *nif, const struct neigh_table *t);
+void neigh_flush(struct netif *nif, struct neigh_table *t);
 
 /* arp.c */
 void arp_input(struct netif *nif, struct pkb *p);

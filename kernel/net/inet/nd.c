@@ -23,17 +23,13 @@
  * source link-layer address; an NA to a group is not solicited. The
  * checksum is icmp6.c's. What fails is dropped and counted.
  *
- * The cache lives beside ARP's, per interface, under netif.lock, from the
- * same slab (objects of 128 bytes) and within the same bounds: at most
- * INET_NEIGH_MAX entries (the least recently used pushed out), at most
- * ND_PENDING packets held while one resolves. States (RFC 4861 7.3.2):
- * INCOMPLETE asks the solicited-node group every ND_RETRANS_MS, ND_TRIES
- * times, then goes with its packets; REACHABLE for ND_REACHABLE_MS after a
- * solicited NA; then STALE, still used; a packet sent to a STALE one makes
- * it DELAY for ND_DELAY_MS and then PROBE (unicast NS, ND_TRIES times; no
- * answer: gone). A STALE entry unused for ND_STALE_MS is forgotten. As for
- * ARP, only an NS for an address of ours makes a new entry from its
- * source; an NA only updates an entry that exists (7.2.5).
+ * The cache is the interface's IPv6 neighbour table (neigh.c), with RFC
+ * 4861's timers (below) and states: INCOMPLETE asks the solicited-node
+ * group every ND_RETRANS_MS, ND_TRIES times; REACHABLE for ND_REACHABLE_MS
+ * after a solicited NA; then STALE, still used, and DELAY and PROBE when a
+ * packet goes to a STALE one; a STALE entry unused for ND_STALE_MS is
+ * forgotten. As for ARP, only an NS for an address of ours makes a new
+ * entry from its source; an NA only updates an entry that exists (7.2.5).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +44,6 @@
 #define ND_DELAY_MS	5000  /* DELAY_FIRST_PROBE_TIME */
 #define ND_STALE_MS	60000 /* our garbage collection of unused STALE entries */
 #define ND_TRIES	3     /* MAX_MULTICAST_SOLICIT, MAX_UNICAST_SOLICIT */
-#define ND_PENDING	3
 #define ND_HOPS		255
 #define ND_MSG_LEN	24 /* type, code, checksum, flags/reserved, target */
 #define ND_OPT_SLLA	1
@@ -57,75 +52,19 @@
 #define NA_SOLICITED	0x40
 #define NA_OVERRIDE	0x20
 
-enum { ND_INCOMPLETE, ND_REACHABLE, ND_STALE, ND_DELAY, ND_PROBE };
+static void solicit(struct netif *nif, const struct inet_addr *target, bool unicast);
 
-/* One IPv6 neighbour; guarded by its interface's lock. */
-struct nd_neigh {
-	struct nd_neigh *next; /* in its bucket */
-	struct inet_addr ip;
-	uint8_t mac[INET_ETH_ALEN];
-	uint8_t state;	     /* ND_* */
-	uint8_t tries;	     /* solicitations sent while INCOMPLETE or PROBE */
-	uint64_t expires_ms; /* when the state's timer runs out (above) */
-	uint64_t used_ms;
-	struct pkb_queue pending; /* INCOMPLETE: packets waiting, oldest first */
+static const struct neigh_ops nd_ops = {
+    .ethertype = ETH_P_IPV6,
+    .retrans_ms = ND_RETRANS_MS,
+    .tries = ND_TRIES,
+    .reach_ms = ND_REACHABLE_MS,
+    .stale_ms = ND_STALE_MS,
+    .delay_ms = ND_DELAY_MS,
+    .evicted = INET_MIB_ND_EVICTIONS,
+    .failed = INET_MIB_ND_FAILED,
+    .solicit = solicit,
 };
-_Static_assert(sizeof(struct nd_neigh) <= 128, "nd_neigh grew past its cache's objects");
-
-static unsigned bucket(const struct inet_addr *a)
-{
-	return (get32(a->a + 12) * 2654435761u) >> 26; /* 64 buckets */
-}
-_Static_assert(INET_NEIGH_BUCKETS == 64, "bucket() gives 6 bits");
-
-static struct nd_neigh *find_locked(struct netif *nif, const struct inet_addr *a)
-{
-	for (struct nd_neigh *n = nif->neigh6[bucket(a)]; n; n = n->next)
-		if (!memcmp(&n->ip, a, sizeof(*a)))
-			return n;
-	return NULL;
-}
-
-static void remove_locked(struct netif *nif, struct nd_neigh *victim, struct pkb_queue *drop)
-{
-	struct nd_neigh **pp = &nif->neigh6[bucket(&victim->ip)];
-	struct pkb *p;
-
-	while (*pp && *pp != victim)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = victim->next;
-	while ((p = pkb_queue_take(&victim->pending)))
-		pkb_queue_put(drop, p);
-	nif->nneigh6--;
-	kmem_cache_free(inet_stack->neigh_cache, victim);
-}
-
-static struct nd_neigh *add_locked(struct netif *nif, const struct inet_addr *a, uint64_t now,
-				   struct pkb_queue *drop)
-{
-	struct nd_neigh *n;
-
-	if (nif->nneigh6 >= INET_NEIGH_MAX) {
-		struct nd_neigh *lru = NULL;
-
-		for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
-			for (n = nif->neigh6[b]; n; n = n->next)
-				if (!lru || n->used_ms < lru->used_ms)
-					lru = n;
-		remove_locked(nif, lru, drop);
-		inet_count(INET_MIB_ND_EVICTIONS);
-	}
-	n = kmem_cache_zalloc(inet_stack->neigh_cache);
-	if (!n)
-		return NULL;
-	n->ip = *a;
-	n->used_ms = now;
-	n->next = nif->neigh6[bucket(a)];
-	nif->neigh6[bucket(a)] = n;
-	nif->nneigh6++;
-	return n;
-}
 
 /* An NS or NA of @type about @target with our MAC as its option (none from ::), to @dst. */
 static void send_nd(struct netif *nif, uint8_t type, uint8_t flags, const struct inet_addr *target,
@@ -271,35 +210,13 @@ static int ll_option(const uint8_t *o, uint32_t len, uint8_t type, uint8_t mac[I
 	return found;
 }
 
-/* @n learns @mac (NULL: keeps its own) in @state; its waiting packets go to @go. */
-static void learn_locked(struct nd_neigh *n, const uint8_t *mac, uint8_t state, uint64_t now,
-			 struct pkb_queue *go)
-{
-	struct pkb *q;
-
-	if (mac)
-		memcpy(n->mac, mac, INET_ETH_ALEN);
-	n->state = state;
-	n->expires_ms = now + (state == ND_REACHABLE ? ND_REACHABLE_MS : ND_STALE_MS);
-	while ((q = pkb_queue_take(&n->pending)))
-		pkb_queue_put(go, q);
-}
-
-static void send_list(struct netif *nif, struct pkb_queue *go, const uint8_t *mac)
-{
-	struct pkb *q;
-
-	while ((q = pkb_queue_take(go)))
-		ether_output(nif, q, mac, ETH_P_IPV6);
-}
-
 static void ns_input(struct netif *nif, const struct inet_addr *src, const struct inet_addr *dst,
 		     const struct inet_addr *target, int have_ll, const uint8_t *mac)
 {
 	struct inet_addr sn;
 	struct pkb_queue go = {0}, drop = {0};
 	uint64_t now = inet_now_ms();
-	struct nd_neigh *n;
+	struct inet_neigh *n;
 	int s;
 
 	inet_count(INET_MIB_ND_IN_SOLICITS);
@@ -327,13 +244,13 @@ static void ns_input(struct netif *nif, const struct inet_addr *src, const struc
 	}
 	if (have_ll) {
 		netif_lock(nif);
-		n = find_locked(nif, src);
+		n = neigh_find_locked(&nif->nd, src);
 		if (!n)
-			n = add_locked(nif, src, now, &drop);
-		if (n && (n->state == ND_INCOMPLETE || memcmp(n->mac, mac, INET_ETH_ALEN)))
-			learn_locked(n, mac, ND_STALE, now, &go);
+			n = neigh_add_locked(&nif->nd, &nd_ops, src, now, &drop);
+		if (n && (neigh_incomplete(n) || neigh_mac_differs(n, mac)))
+			neigh_learn_locked(n, &nd_ops, mac, NEIGH_STALE, now, &go);
 		spin_unlock(&nif->lock);
-		send_list(nif, &go, mac);
+		neigh_send(nif, &nd_ops, &go, mac);
 		pkb_free_list(drop.head);
 	}
 	send_nd(nif, ICMP6_NA, NA_SOLICITED | NA_OVERRIDE, target, target, src);
@@ -344,7 +261,7 @@ static void na_input(struct netif *nif, const struct inet_addr *target, uint8_t 
 {
 	struct pkb_queue go = {0};
 	uint64_t now = inet_now_ms();
-	struct nd_neigh *n;
+	struct inet_neigh *n;
 	bool solicited = flags & NA_SOLICITED, override = flags & NA_OVERRIDE;
 
 	int s = ipv6_addr_slot(nif, target);
@@ -358,27 +275,25 @@ static void na_input(struct netif *nif, const struct inet_addr *target, uint8_t 
 		return;
 	}
 	netif_lock(nif);
-	n = find_locked(nif, target);
-	if (n && n->state == ND_INCOMPLETE) {
+	n = neigh_find_locked(&nif->nd, target);
+	if (n && neigh_incomplete(n)) {
 		if (have_ll)
-			learn_locked(n, mac, solicited ? ND_REACHABLE : ND_STALE, now, &go);
+			neigh_learn_locked(n, &nd_ops, mac,
+					   solicited ? NEIGH_REACHABLE : NEIGH_STALE, now, &go);
 	} else if (n) {
-		bool differs = have_ll && memcmp(n->mac, mac, INET_ETH_ALEN);
+		bool differs = have_ll && neigh_mac_differs(n, mac);
 
 		/* RFC 4861 7.2.5: a new address without override only makes us doubt the old. */
-		if (differs && !override) {
-			if (n->state == ND_REACHABLE) {
-				n->state = ND_STALE;
-				n->expires_ms = now + ND_STALE_MS;
-			}
-		} else if (solicited) {
-			learn_locked(n, differs ? mac : NULL, ND_REACHABLE, now, &go);
-		} else if (differs) {
-			learn_locked(n, mac, ND_STALE, now, &go);
-		}
+		if (differs && !override)
+			neigh_doubt_locked(n, &nd_ops, now);
+		else if (solicited)
+			neigh_learn_locked(n, &nd_ops, differs ? mac : NULL, NEIGH_REACHABLE, now,
+					   &go);
+		else if (differs)
+			neigh_learn_locked(n, &nd_ops, mac, NEIGH_STALE, now, &go);
 	}
 	spin_unlock(&nif->lock);
-	send_list(nif, &go, mac);
+	neigh_send(nif, &nd_ops, &go, mac);
 }
 
 void nd_input(struct netif *nif, struct pkb *p)
@@ -415,162 +330,35 @@ bad:
 
 void nd_output(struct netif *nif, struct pkb *p, const struct inet_addr *nexthop)
 {
-	struct nd_neigh *n;
-	struct pkb_queue drop = {0};
 	uint8_t mac[INET_ETH_ALEN];
-	uint64_t now = inet_now_ms();
-	bool ask = false, have = false;
 
 	if (ipv6_is_multicast(nexthop)) {
 		ether_multicast6(nexthop, mac);
 		ether_output(nif, p, mac, ETH_P_IPV6);
 		return;
 	}
-	netif_lock(nif);
-	n = find_locked(nif, nexthop);
-	if (!n) {
-		n = add_locked(nif, nexthop, now, &drop);
-		if (n) {
-			n->state = ND_INCOMPLETE;
-			n->tries = 1;
-			n->expires_ms = now + ND_RETRANS_MS;
-			ask = true;
-		}
-	}
-	if (n) {
-		n->used_ms = now;
-		if (n->state != ND_INCOMPLETE) {
-			memcpy(mac, n->mac, INET_ETH_ALEN);
-			have = true;
-			if (n->state == ND_STALE) {
-				n->state = ND_DELAY;
-				n->expires_ms = now + ND_DELAY_MS;
-			}
-		} else {
-			if (n->pending.n >= ND_PENDING) {
-				pkb_queue_put(&drop, pkb_queue_take(&n->pending));
-				inet_count(INET_MIB_ARP_PENDING_DROPS); /* ARP's and ours */
-			}
-			pkb_queue_put(&n->pending, p);
-			p = NULL;
-		}
-	}
-	spin_unlock(&nif->lock);
-	if (have) {
-		ether_output(nif, p, mac, ETH_P_IPV6);
-	} else if (p) {
-		netif_count(&nif->stats.tx_drops, 1);
-		pkb_free(p);
-	}
-	if (drop.n)
-		netif_count(&nif->stats.tx_drops, drop.n);
-	pkb_free_list(drop.head);
-	if (ask)
-		solicit(nif, nexthop, false);
+	neigh_output(nif, &nif->nd, &nd_ops, p, nexthop);
 }
 
 void nd_tick(struct netif *nif, uint64_t now)
 {
-	struct pkb_queue drop = {0};
-	struct {
-		struct inet_addr ip;
-		bool unicast;
-	} ask[16];
-	unsigned nask = 0;
-
 	if (!nif->has6)
 		return;
 	dad_step(nif, now, false);
-	netif_lock(nif);
-	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++) {
-		struct nd_neigh *n = nif->neigh6[b], *next;
-
-		for (; n; n = next) {
-			next = n->next;
-			if (n->expires_ms > now)
-				continue;
-			switch (n->state) {
-			case ND_REACHABLE:
-				n->state = ND_STALE;
-				n->expires_ms = now + ND_STALE_MS;
-				continue;
-			case ND_DELAY:
-				n->state = ND_PROBE;
-				n->tries = 0;
-				/* fall through */
-			case ND_INCOMPLETE:
-			case ND_PROBE:
-				if (n->tries >= ND_TRIES)
-					break;
-				if (nask == sizeof(ask) / sizeof(ask[0]))
-					continue; /* the next tick asks */
-				n->tries++;
-				n->expires_ms = now + ND_RETRANS_MS;
-				ask[nask].ip = n->ip;
-				ask[nask++].unicast = n->state == ND_PROBE;
-				continue;
-			}
-			if (n->state == ND_INCOMPLETE || n->state == ND_PROBE)
-				inet_count(INET_MIB_ND_FAILED);
-			remove_locked(nif, n, &drop);
-		}
-	}
-	spin_unlock(&nif->lock);
-	if (drop.n)
-		netif_count(&nif->stats.tx_drops, drop.n);
-	pkb_free_list(drop.head);
-	for (unsigned i = 0; i < nask; i++)
-		solicit(nif, &ask[i].ip, ask[i].unicast);
+	neigh_tick(nif, &nif->nd, &nd_ops, now);
 }
 
 int nd_lookup(struct netif *nif, const struct inet_addr *a, uint8_t mac[INET_ETH_ALEN])
 {
-	struct nd_neigh *n;
-	int err = -ENOENT;
-
-	netif_lock(nif);
-	n = find_locked(nif, a);
-	if (n && n->state != ND_INCOMPLETE) {
-		memcpy(mac, n->mac, INET_ETH_ALEN);
-		err = 0;
-	} else if (n) {
-		err = -EINPROGRESS;
-	}
-	spin_unlock(&nif->lock);
-	return err;
+	return neigh_lookup(nif, &nif->nd, a, mac);
 }
 
 uint32_t nd_count(struct netif *nif)
 {
-	uint32_t n;
-
-	netif_lock(nif);
-	n = nif->nneigh6;
-	spin_unlock(&nif->lock);
-	return n;
-}
-
-void nd_flush_locked(struct netif *nif, struct pkb_queue *drop)
-{
-	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
-		while (nif->neigh6[b])
-			remove_locked(nif, nif->neigh6[b], drop);
-	nif->nneigh6 = 0;
+	return neigh_count(nif, &nif->nd);
 }
 
 void nd_flush(struct netif *nif)
 {
-	struct pkb_queue drop = {0};
-
-	netif_lock(nif);
-	nd_flush_locked(nif, &drop);
-	spin_unlock(&nif->lock);
-	pkb_free_list(drop.head);
-}
-
-void nd_lists_locked(struct netif *nif, pkb_list_fn fn, const void *arg)
-{
-	for (unsigned b = 0; b < INET_NEIGH_BUCKETS; b++)
-		for (struct nd_neigh *n = nif->neigh6[b]; n; n = n->next)
-			fn(n->pending.head, arg);
+	neigh_flush(nif, &nif->nd);
 }

@@ -172,8 +172,8 @@ void netif_lock(struct netif *nif)
 
 	if (likely(!spin_lock(&nif->lock)))
 		return;
-	arp_flush_locked(nif, &drop);
-	nd_flush_locked(nif, &drop);
+	neigh_flush_locked(&nif->arp, &drop);
+	neigh_flush_locked(&nif->nd, &drop);
 	inet_reass_flush_locked(nif, &drop);
 	inet_fault_flush_locked(nif, &drop);
 	netif_count(&nif->stats.rx_drops, drop.n);

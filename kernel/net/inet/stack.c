@@ -291,8 +291,8 @@ int inet_reap(void)
 		struct netif *nif = inet_stack->ifs[i];
 
 		netif_lock(nif);
-		arp_lists_locked(nif, pkb_adopt, &r.dead);
-		nd_lists_locked(nif, pkb_adopt, &r.dead);
+		neigh_lists_locked(&nif->arp, pkb_adopt, &r.dead);
+		neigh_lists_locked(&nif->nd, pkb_adopt, &r.dead);
 		inet_reass_lists_locked(nif, pkb_adopt, &r.dead);
 		inet_fault_lists_locked(nif, pkb_adopt, &r.dead);
 		spin_unlock(&nif->lock);
