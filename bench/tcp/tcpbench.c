@@ -211,15 +211,39 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* @host:@port as a socket address of its family (IPv6 when it has a colon); its length. */
+static socklen_t sockaddr_of(const char *host, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			die("address");
+		return sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			die("address");
+		return sizeof(*a);
+	}
+}
+
 static void *listen_main(void *arg)
 {
 	int lfd = (int)(long)arg;
-	struct sockaddr_in a;
+	struct sockaddr_storage a;
 	socklen_t alen = sizeof(a);
 	int port;
 
 	getsockname(lfd, (struct sockaddr *)&a, &alen);
-	port = ntohs(a.sin_port);
+	port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+					     : ((struct sockaddr_in *)&a)->sin_port);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		struct conn *c;
@@ -250,16 +274,19 @@ static _Noreturn void serve(const char *addr)
 	static const int ports[] = {PORT_DISCARD, PORT_SOURCE, PORT_RR};
 
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)ports[i])};
-		int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+		struct sockaddr_storage a;
+		socklen_t alen = sockaddr_of(addr, ports[i], &a);
+		int fd = socket(a.ss_family, SOCK_STREAM, 0), one = 1, zero = 0;
 		pthread_t t;
 
-		if (fd < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-			die("socket or address");
+		if (fd < 0)
+			die("socket");
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* :: takes IPv4 clients too. */
+		if (a.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 		set_cubic(fd);
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128))
+		if (bind(fd, (struct sockaddr *)&a, alen) || listen(fd, 128))
 			die("bind/listen");
 		if (pthread_create(&t, NULL, listen_main, (void *)(long)fd))
 			die("pthread_create");
@@ -276,14 +303,15 @@ static const char *cc = "?"; /* the client's congestion control */
 
 static int dial(const char *host, int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage a;
+	socklen_t alen = sockaddr_of(host, port, &a);
+	int fd = socket(a.ss_family, SOCK_STREAM, 0);
 
-	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
-		die("socket or address");
+	if (fd < 0)
+		die("socket");
 	set_timeouts(fd);
 	cc = set_cubic(fd);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+	if (connect(fd, (struct sockaddr *)&a, alen))
 		die("connect");
 	return fd;
 }
