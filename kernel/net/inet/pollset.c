@@ -52,7 +52,7 @@ struct inet_pollset {
 struct inet_pollitem {
 	struct inet_pollent ent; /* first: on the socket's pollers, poller NULL */
 	struct inet_pollset *set;
-	struct inet_pollitem *rnext;	       /* on set->ready (set->wq.lock) */
+	struct inet_pollitem *rnext, **rpprev; /* on set->ready (set->wq.lock) */
 	struct inet_pollitem *snext, **spprev; /* on set->items (sets.lock) */
 	struct inet_pollitem *fnext, **fpprev; /* on file->items (sets.lock) */
 	struct inet_file *file;		       /* the owner's memory: only it looks */
@@ -90,6 +90,7 @@ static void ready_add(struct inet_pollitem *it)
 	it->ready = true;
 	it->rnext = NULL;
 	spin_lock(&set->wq.lock);
+	it->rpprev = set->rtail;
 	*set->rtail = it;
 	set->rtail = &it->rnext;
 	kwait_wake_locked(&set->wq, 1);
@@ -104,20 +105,17 @@ void inet_pollset_fire(struct inet_pollent *e)
 		ready_add(it);
 }
 
-/* @it off its set's ready list, if it is there; with sets.lock (no harvest holds it). */
+/* @it, listed, off its set's ready list; with sets.lock (no harvest holds it). */
 static void ready_del(struct inet_pollitem *it)
 {
 	struct inet_pollset *set = it->set;
-	struct inet_pollitem **pp;
 
 	spin_lock(&set->wq.lock);
-	for (pp = &set->ready; *pp && *pp != it; pp = &(*pp)->rnext)
-		;
-	if (*pp) {
-		*pp = it->rnext;
-		if (set->rtail == &it->rnext)
-			set->rtail = pp;
-	}
+	*it->rpprev = it->rnext;
+	if (it->rnext)
+		it->rnext->rpprev = it->rpprev;
+	else
+		set->rtail = it->rpprev;
 	spin_unlock(&set->wq.lock);
 }
 
@@ -323,87 +321,84 @@ out:
 	return err;
 }
 
-/*
- * Look at each of @list's items under @tcp's lock (tcp_lock, else inet.lock)
- * once, while @ev has room: a ready one is reported, and kept on @keep unless
- * edge-triggered; one not ready is let go. What is not looked at goes on
- * @rest. Returns how many were reported.
- */
-static unsigned harvest(struct inet_pollitem *list, bool tcp, struct inet_pollevent *ev,
-			unsigned max, struct inet_pollitem ***keep, struct inet_pollitem ***rest)
-{
-	unsigned n = 0;
+enum { HELD_NONE, HELD_TCP, HELD_INET };
 
-	if (tcp)
+static void unlock_held(int held)
+{
+	if (held == HELD_TCP)
+		tcp_leave();
+	else if (held == HELD_INET)
+		spin_unlock(&inet_stack->lock);
+}
+
+/* The lock of @it's kind of socket (tcp_lock, or inet.lock for UDP), switched to from @held. */
+static int lock_for(const struct inet_pollitem *it, int held)
+{
+	int want = it->file->tcp ? HELD_TCP : HELD_INET;
+
+	if (want == held)
+		return held;
+	unlock_held(held);
+	if (want == HELD_TCP)
 		tcp_enter(NULL);
 	else
 		inet_lock();
-	for (struct inet_pollitem *it = list, *next; it; it = next) {
+	return want;
+}
+
+/*
+ * One look at @set's ready items, up to @max of them into @ev, each under
+ * its socket's lock (held across items of one kind: TCP and UDP never
+ * nest): a ready one is reported, and kept unless edge-triggered; one not
+ * ready is let go. What was not looked at goes back first, with its links
+ * as they were, then what came meanwhile, then what was kept. O(@max);
+ * with sets.lock.
+ */
+static unsigned set_harvest(struct inet_pollset *set, struct inet_pollevent *ev, unsigned max)
+{
+	struct inet_pollitem *it, *next, *keep = NULL, **kt = &keep, **tail;
+	unsigned n = 0;
+	int held = HELD_NONE;
+
+	spin_lock(&set->wq.lock);
+	it = set->ready;
+	tail = set->rtail;
+	set->ready = NULL;
+	set->rtail = &set->ready;
+	spin_unlock(&set->wq.lock);
+	for (; it && n < max; it = next) {
 		unsigned r;
 
 		next = it->rnext;
-		it->rnext = NULL;
-		if (n == max) {
-			**rest = it;
-			*rest = &it->rnext;
-			continue;
-		}
+		held = lock_for(it, held);
 		r = item_poll(it);
 		if (!r || it->et) {
 			it->ready = false;
 		} else {
-			**keep = it;
-			*keep = &it->rnext;
+			it->rnext = NULL;
+			it->rpprev = kt;
+			*kt = it;
+			kt = &it->rnext;
 		}
 		if (r)
 			ev[n++] = (struct inet_pollevent){.events = r, .data = it->data};
 	}
-	if (tcp)
-		tcp_leave();
-	else
-		spin_unlock(&inet_stack->lock);
-	return n;
-}
-
-/* One look at @set's ready items, up to @max into @ev; with sets.lock. */
-static unsigned set_harvest(struct inet_pollset *set, struct inet_pollevent *ev, unsigned max)
-{
-	struct inet_pollitem *list, *tcp = NULL, *udp = NULL, **tt = &tcp, **ut = &udp;
-	struct inet_pollitem *keep = NULL, *rest = NULL, **kt = &keep, **rt = &rest;
-	unsigned n;
-
+	unlock_held(held);
 	spin_lock(&set->wq.lock);
-	list = set->ready;
-	set->ready = NULL;
-	set->rtail = &set->ready;
-	spin_unlock(&set->wq.lock);
-	if (!list)
-		return 0;
-	/* Each kind under its lock once, in the order they came. */
-	for (struct inet_pollitem *it = list, *next; it; it = next) {
-		next = it->rnext;
-		it->rnext = NULL;
-		if (it->file->tcp) {
-			*tt = it;
-			tt = &it->rnext;
-		} else {
-			*ut = it;
-			ut = &it->rnext;
-		}
+	if (it) {
+		/* @it on, to @tail: the rest, unlooked at, before what came meanwhile. */
+		*tail = set->ready;
+		if (set->ready)
+			set->ready->rpprev = tail;
+		else
+			set->rtail = tail;
+		set->ready = it;
+		it->rpprev = &set->ready;
 	}
-	n = tcp ? harvest(tcp, true, ev, max, &kt, &rt) : 0;
-	if (udp)
-		n += harvest(udp, false, ev + n, max - n, &kt, &rt);
-	/* What was not looked at first, then what came meanwhile, then what was reported. */
-	spin_lock(&set->wq.lock);
 	*set->rtail = keep;
-	if (keep)
+	if (keep) {
+		keep->rpprev = set->rtail;
 		set->rtail = kt;
-	if (rest) {
-		*rt = set->ready;
-		set->ready = rest;
-		if (set->rtail == &set->ready)
-			set->rtail = rt;
 	}
 	/* Level-triggered items are still there: another waiter may take them. */
 	if (set->ready)
