@@ -60,7 +60,7 @@
  * 20     POLLOUT knows the stack's budget: spent, a connection with room in
  *        its send buffer is not POLLOUT and its send says -ENOBUFS; a host
  *        thread in uml_poll and a poll set waiting for POLLOUT are woken
- *        by the tick once the budget has room again
+ *        by the tick once the budget has room again; a UDP socket alike
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1194,6 +1194,30 @@ static void test_budget_pollout(int l)
 	   "20b the edge-triggered set item reports POLLOUT again once the budget has room (%d, "
 	   "%#x)",
 	   ns, ev.events);
+	{
+		int u = uml_socket(AF_INET, SOCK_DGRAM, 0), e0, e1;
+		struct uml_pollfd pu = {.fd = u, .events = UML_POLLOUT};
+		struct waiter wu = {.fds = &pu, .n = 1, .timeout_ms = 5000};
+
+		inet_stack->mem_max = atomic_load(&inet_stack->mem_used);
+		e0 = poll1(u, UML_POLLOUT);
+		if (pthread_create(&th, NULL, poll_main, &wu))
+			bail_out("no thread");
+		host_sleep_ns(20 * 1000000);
+		run(30);
+		early = atomic_load(&wu.done);
+		inet_stack->mem_max = max;
+		run(30);
+		wait_done(&wu, false);
+		pthread_join(th, NULL);
+		e1 = poll1(u, UML_POLLOUT);
+		ok(e0 == 0 && !early && wu.ret == 1 && pu.revents == UML_POLLOUT &&
+		       e1 == UML_POLLOUT,
+		   "20c UDP too: no POLLOUT while the budget is spent (%#x); a poller sleeps (%d) "
+		   "until it has room, then POLLOUT (%d, %#x)",
+		   e0, early, wu.ret, pu.revents);
+		uml_close(u);
+	}
 	uml_close(set);
 	uml_close(c);
 	uml_close(s);
@@ -1241,7 +1265,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(35);
+	plan(36);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

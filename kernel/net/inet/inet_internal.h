@@ -82,6 +82,13 @@ bool inet_mem_charge(uint32_t n);
 void inet_mem_uncharge(uint32_t n);
 /* Whether @n more bytes would be charged now (a look: nothing is taken). */
 bool inet_mem_room(uint32_t n);
+/*
+ * A poll's POLLOUT: whether the budget has a send buffer's worth. When
+ * not, TCP's tick looks again every 10 ms and, once it has, wakes every
+ * socket's pollers, TCP's and UDP's (tcp.c; udp_budget_wake).
+ */
+bool inet_budget_room(void);
+void udp_budget_wake(void);
 void pkb_free(struct pkb *p);
 /* This process holds @p now (a buffer taken off a list by hand). */
 void pkb_own(struct pkb *p);

@@ -629,7 +629,7 @@ unsigned tcp_poll_locked(const struct tcp_sock *s)
 		ev |= INET_POLLOUT;
 	else if ((s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT) &&
 		 s->sndbuf - s->sndq_bytes >= s->sndq_bytes / 2 && s->sndq_bytes < s->sndbuf)
-		ev |= tcp_budget_room() ? INET_POLLOUT : 0;
+		ev |= inet_budget_room() ? INET_POLLOUT : 0;
 	if (s->fin_rcvd && s->shut_wr)
 		ev |= INET_POLLHUP;
 	return ev;

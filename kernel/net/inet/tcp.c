@@ -870,7 +870,7 @@ static uint64_t sock_next(const struct tcp_sock *s)
 /* The tick that looks again, while a poller waits for the budget: every 10 ms. */
 #define TCP_BUDGET_TICK_MS 10
 
-bool tcp_budget_room(void)
+bool inet_budget_room(void)
 {
 	uint64_t again = inet_now_ms() + TCP_BUDGET_TICK_MS;
 
@@ -884,27 +884,30 @@ bool tcp_budget_room(void)
 
 /*
  * The budget has room again for pollers refused POLLOUT for it: every
- * socket with pollers is woken with its events (its pollers look again).
- * Rare, and O(sockets) when it is.
+ * socket with pollers is woken with its events (its pollers look again),
+ * TCP's here and UDP's after tcp_lock (udp_budget_wake). Rare, and
+ * O(sockets) when it is.
  */
-static void budget_wake_locked(uint64_t *next, uint64_t now)
+static bool budget_wake_locked(uint64_t *next, uint64_t now)
 {
 	if (!atomic_load(&inet_stack->tcp_budget_wanted))
-		return;
+		return false;
 	if (!inet_mem_room(inet_stack->pkb_cache->size)) {
 		*next = MIN(*next, now + TCP_BUDGET_TICK_MS);
-		return;
+		return false;
 	}
 	atomic_store(&inet_stack->tcp_budget_wanted, 0);
 	for (struct tcp_sock *s = inet_stack->tcp_users; s; s = s->unext)
 		if (s->pollers)
 			inet_poll_wake(s->pollers, tcp_poll_locked(s));
+	return true;
 }
 
 void tcp_tick(uint64_t now)
 {
 	struct pkb_queue out = {0};
 	uint64_t next = UINT64_MAX;
+	bool woke;
 
 	if (!inet_stack)
 		return;
@@ -925,9 +928,11 @@ void tcp_tick(uint64_t now)
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
 		for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
 			next = MIN(next, sock_next(s));
-	budget_wake_locked(&next, now);
+	woke = budget_wake_locked(&next, now);
 	atomic_store(&inet_stack->tcp_next_ms, next);
 	tcp_leave();
+	if (woke)
+		udp_budget_wake();
 	tcp_xmit(&out);
 }
 

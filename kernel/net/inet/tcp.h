@@ -230,12 +230,7 @@ void tcp_input(struct netif *nif, struct pkb *p);
 void tcp_tick(uint64_t now);
 /* The earliest TCP timer (UINT64_MAX: none), for the receive thread's wait. */
 uint64_t tcp_next_timer(void);
-/*
- * Whether the budget has a send buffer's worth for a poll's POLLOUT; when
- * not, the tick after TCP_BUDGET_TICK_MS looks again and wakes the
- * pollers once it has (tcp_tick). Under tcp_lock.
- */
-bool tcp_budget_room(void);
+
 void tcp_hash_locked(struct tcp_sock *s);
 void tcp_unhash_locked(struct tcp_sock *s);
 struct tcp_sock *tcp_lookup_locked(const struct inet_addr *laddr, uint16_t lport,

@@ -467,7 +467,8 @@ unsigned udp_poll_locked(struct udp_sock *s, struct inet_pollent *e)
 	err = s->err != 0;
 	spin_unlock(&s->wq.lock);
 	/* A datagram goes out whenever it fits the stack's budget: there is no send queue. */
-	return INET_POLLOUT | (in ? INET_POLLIN : 0) | (err ? INET_POLLERR : 0);
+	return (inet_budget_room() ? INET_POLLOUT : 0) | (in ? INET_POLLIN : 0) |
+	       (err ? INET_POLLERR : 0);
 }
 
 /* Off the tables (nothing is delivered to it after), its datagrams and itself freed. */
@@ -492,6 +493,15 @@ static void close_locked(struct udp_sock *s)
 	pkb_queue_purge(&s->rq);
 	spin_unlock(&s->wq.lock);
 	kmem_cache_free(inet_stack->udp_cache, s);
+}
+
+void udp_budget_wake(void)
+{
+	inet_lock();
+	for (struct udp_sock *s = inet_stack->udp_users; s; s = s->unext)
+		if (s->pollers)
+			inet_poll_wake(s->pollers, udp_poll_locked(s, NULL));
+	spin_unlock(&inet_stack->lock);
 }
 
 void udp_close(struct udp_sock *s)
