@@ -413,8 +413,12 @@ int uml_accept(int fd, struct sockaddr *sa, unsigned *len, unsigned flags)
 int uml_connect(int fd, const struct sockaddr *sa, unsigned len, int timeout_ms)
 {
 	struct inet_endpoint ep;
-	int err = addr_in(sa, len, &ep);
+	int err;
 
+	/* BSD's way to dissolve a UDP socket's association. */
+	if (sa && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC)
+		return inet_sock_disconnect(fd);
+	err = addr_in(sa, len, &ep);
 	return err ? err : inet_sock_connect(fd, &ep, timeout_ms);
 }
 

@@ -538,7 +538,8 @@ int uml_accept(int fd, struct sockaddr *addr, unsigned *addrlen, unsigned flags)
  * -ECONNREFUSED, -ETIMEDOUT (given up), -ENETUNREACH, -EISCONN, -EINTR. A
  * non-blocking socket says -EINPROGRESS; uml_poll's UML_POLLOUT tells when
  * it is over, and uml_getsockopt(UML_SO_ERROR) how (0 or the -errno).
- * UDP: the default destination of uml_send.
+ * UDP: the default destination of uml_send and the only sender heard;
+ * an address of family AF_UNSPEC dissolves that (TCP: -EOPNOTSUPP).
  */
 int uml_connect(int fd, const struct sockaddr *addr, unsigned addrlen, int timeout_ms);
 /*

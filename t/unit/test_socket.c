@@ -34,7 +34,8 @@
  *        woken by its arrival), sendto/recvfrom with the sender's address,
  *        a connected UDP socket's send; a connected socket hears only its
  *        peer: another sender's datagram is answered as by a closed port
- *        (NoPorts), and a wildcard socket's connect says -EINVAL
+ *        (NoPorts), and a wildcard socket's connect says -EINVAL;
+ *        connect(AF_UNSPEC) dissolves it (TCP: -EOPNOTSUPP)
  * 13     1,000 connections polled by one host thread: a send on one wakes
  *        it with exactly that one ready; no entry is left hooked
  * 14     close from another thread while a poll holds the socket: the poll
@@ -753,6 +754,23 @@ static void test_udp_connected(void)
 	   "(%zd) but counted as for a closed port (%llu); the peer's is (%zd from port %u)",
 	   m0, (unsigned long long)(inet_mib(INET_MIB_UDP_NO_PORTS) - noports), m1,
 	   ntohs(from.sin_port));
+	{
+		struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+		int d = uml_connect(u, &unspec, sizeof(unspec), 0),
+		    t = uml_socket(AF_INET, SOCK_STREAM, 0);
+		ssize_t m3, w3;
+
+		uml_sendto(c, "again", 5, 0, SA(to), sizeof(to));
+		run(3);
+		m3 = uml_recv(u, buf, sizeof(buf), UML_MSG_DONTWAIT);
+		w3 = uml_send(u, "x", 1, 0);
+		ok(d == 0 && m3 == 5 && w3 == -EDESTADDRREQ &&
+		       uml_connect(t, &unspec, sizeof(unspec), 0) == -EOPNOTSUPP,
+		   "12c connect(AF_UNSPEC) dissolves it: the stranger is heard (%zd), send has no "
+		   "destination (%zd); on TCP -EOPNOTSUPP",
+		   m3, w3);
+		uml_close(t);
+	}
 	uml_close(u);
 	uml_close(b);
 	uml_close(c);
@@ -1265,7 +1283,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(36);
+	plan(37);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

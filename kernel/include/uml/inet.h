@@ -383,6 +383,8 @@ ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_a
  * family), or udp_bind_in's errors.
  */
 int udp_connect_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t port);
+/* The same undone: every sender heard again, the socket still bound. */
+void udp_disconnect(struct udp_sock *s);
 void udp_close(struct udp_sock *s);
 
 /*

@@ -92,6 +92,8 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags);
  * inet_sock_send, and the only sender heard (udp_connect_in).
  */
 int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms);
+/* UDP: no peer any more, every sender heard again (connect(AF_UNSPEC)); TCP: -EOPNOTSUPP. */
+int inet_sock_disconnect(int fd);
 #define INET_MSG_DONTWAIT 0x1 /* this call does not wait, whatever the descriptor */
 /*
  * Send and receive as tcp_send/tcp_recv and udp_sendto/udp_recvfrom, with

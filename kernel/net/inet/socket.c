@@ -338,6 +338,24 @@ int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 	return err;
 }
 
+int inet_sock_disconnect(int fd)
+{
+	int bad;
+	struct inet_file *f = sock_get(fd, &bad);
+	int err = 0;
+
+	if (!f)
+		return bad;
+	if (f->tcp) {
+		err = -EOPNOTSUPP;
+	} else {
+		udp_disconnect(f->udp);
+		f->has_peer = false;
+	}
+	inet_file_put(f);
+	return err;
+}
+
 ssize_t inet_sock_sendto(int fd, const void *buf, size_t len, unsigned flags,
 			 const struct inet_endpoint *to)
 {

@@ -279,6 +279,17 @@ int udp_connect_in(struct udp_sock *s, const struct inet_addr *addr, uint16_t po
 	return 0;
 }
 
+void udp_disconnect(struct udp_sock *s)
+{
+	inet_lock();
+	s->rport = 0;
+	memset(&s->raddr, 0, sizeof(s->raddr));
+	spin_unlock(&inet_stack->lock);
+	spin_lock(&s->wq.lock);
+	s->err = 0; /* the old peer's error is nobody's now */
+	spin_unlock(&s->wq.lock);
+}
+
 int udp_local(const struct udp_sock *s, uint32_t *addr, uint16_t *port)
 {
 	*addr = inet_addr_is_v4(&s->addr) ? inet_addr_v4(&s->addr) : 0;
