@@ -25,4 +25,13 @@ int capture(void *arg, const void *frame, size_t len);
 /* Advance the clock by @ms and forget what was sent. */
 void step(uint64_t ms);
 
+struct netif;
+struct netif_config;
+struct netif_queue;
+/* A machine of 32 MiB on the virtual clock, its stack with @buffers bytes of budget; or bail out.
+ */
+void capture_boot(size_t buffers);
+/* Interface @cfg with MAC @mac, its hook queue capturing into out[] (*@q); or bail out. */
+struct netif *capture_netif(struct netif_config *cfg, const uint8_t mac[6], struct netif_queue **q);
+
 #endif

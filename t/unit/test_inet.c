@@ -742,19 +742,12 @@ static void test_snmp_counts(void)
 
 int main(void)
 {
-	struct uml_boot_params bp = {.memory = 32 << 20};
 	struct netif_config cfg = {.name = "t0", .addr = OUR_IP, .prefix_len = 16};
 	size_t used, max;
 
 	plan(27);
-	if (uml_boot(&bp))
-		bail_out("uml_boot failed");
-	inet_clock_set(vnow);
-	if (inet_init(2u << 20))
-		bail_out("inet_init failed");
-	memcpy(cfg.mac, our_mac, 6);
-	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q))
-		bail_out("no interface");
+	capture_boot(2u << 20);
+	nif = capture_netif(&cfg, our_mac, &q);
 
 	test_csum();
 	test_arp();

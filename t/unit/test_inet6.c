@@ -1243,7 +1243,6 @@ static void test_dad_fail(void)
 
 int main(void)
 {
-	struct uml_boot_params bp = {.memory = 32 << 20};
 	struct netif_config cfg = {.name = "t0",
 				   .addr = 0x0a000002u,
 				   .prefix_len = 16,
@@ -1253,14 +1252,8 @@ int main(void)
 	size_t used, max;
 
 	plan(42);
-	if (uml_boot(&bp))
-		bail_out("uml_boot failed");
-	inet_clock_set(vnow);
-	if (inet_init(2u << 20))
-		bail_out("inet_init failed");
-	memcpy(cfg.mac, our_mac, 6);
-	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q))
-		bail_out("no interface");
+	capture_boot(2u << 20);
+	nif = capture_netif(&cfg, our_mac, &q);
 
 	test_config();
 	test_announce();

@@ -495,7 +495,6 @@ static void test_tso(struct tcp_sock *l)
 
 int main(void)
 {
-	struct uml_boot_params bp = {.memory = 32 << 20};
 	struct netif_config cfg = {.name = "v0", .addr = OUR_IP, .prefix_len = 16};
 	struct netif_config cfg2 = {.name = "v1", .addr = OUR2_IP, .prefix_len = 16};
 	struct netif_queue *plain;
@@ -503,15 +502,10 @@ int main(void)
 	size_t used, max;
 
 	plan(14);
-	if (uml_boot(&bp))
-		bail_out("uml_boot failed");
-	inet_clock_set(vnow);
-	if (inet_init(2u << 20))
-		bail_out("inet_init failed");
-	memcpy(cfg.mac, our_mac, 6);
+	capture_boot(2u << 20);
+	nif = capture_netif(&cfg, our_mac, &q);
 	memcpy(cfg2.mac, our_mac, 6);
-	if (netif_create(&cfg, &nif) || netif_queue_open_hook(nif, capture, NULL, &q) ||
-	    netif_create(&cfg2, &nif2) || netif_queue_open_hook_vnet(nif2, capture_vnet, NULL, &q2))
+	if (netif_create(&cfg2, &nif2) || netif_queue_open_hook_vnet(nif2, capture_vnet, NULL, &q2))
 		bail_out("no interface");
 	netif_addr6_ll(nif, &our6);
 	if (tcp_open(&l) || tcp_bind(l, 0, 80) || tcp_listen(l, 8))
