@@ -33,19 +33,9 @@ plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
 plan(tests => 8);
 
 my $limit = 120;    # seconds for the whole test
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
-sub cleanup {
-	if ($pid) {
-		kill('KILL', $pid);
-		waitpid($pid, 0);
-		$pid = undef;
-	}
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
-}
-END { cleanup() }
+sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
+test_limit($limit, \&cleanup);
+END { my $rc = $?; cleanup(); $? = $rc }
 
 sub in_ns { system($ip, 'netns', 'exec', $ns, @_) }
 

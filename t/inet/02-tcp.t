@@ -58,18 +58,12 @@ plan(tests => 1 + 8 * @targets + ($machine ? 3 : 0));
 
 my $limit = 900;    # seconds for the whole test; every step has its own bound below
 my (%made, $dpid, $dfrom, $dto, $lpid, $lto, $cap);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
 sub cleanup {
-	for my $p (grep { $_ } $dpid, $lpid, $cap) {
-		kill('KILL', $p);
-		waitpid($p, 0);
-	}
-	($dpid, $lpid, $cap) = ();
-	system($ip, 'netns', 'del', $_) for grep { $made{$_} } keys %made;
+	reap_all(\$dpid, \$lpid, \$cap);
+	netns_gone($ip, $_, \$made{$_}) for keys %made;
 	%made = ();
 }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -45,19 +45,9 @@ plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
 plan(tests => 11);
 
 my $limit = 180;
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
-sub cleanup {
-	if ($pid) {
-		kill('KILL', $pid);
-		waitpid($pid, 0);
-		$pid = undef;
-	}
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
-}
-END { cleanup() }
+sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
+test_limit($limit, \&cleanup);
+END { my $rc = $?; cleanup(); $? = $rc }
 
 sub in_ns { my $cmd = join ' ', @_; return `$ip netns exec $ns $cmd 2>&1` }
 my $url = 'nfs://10.214.0.2%s?nfsport=2049&mountport=2049';

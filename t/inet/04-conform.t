@@ -153,18 +153,13 @@ plan(tests => 1 + @cases * @targets + ($machine ? 1 : 0));
 
 my $limit = 300;    # seconds for the whole test; every step has its own bound below
 my (%made, $dpid, $dfrom, $dto, $lpid, $lto, $cap, %cpid, %cfrom, %cto);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
 sub cleanup {
-	for my $p (grep { $_ } $dpid, $lpid, $cap, values %cpid) {
-		kill('KILL', $p);
-		waitpid($p, 0);
-	}
-	($dpid, $lpid, $cap, %cpid) = ();
-	system($ip, 'netns', 'del', $_) for grep { $made{$_} } keys %made;
+	reap_all(\$dpid, \$lpid, \$cap, map { \$cpid{$_} } keys %cpid);
+	%cpid = ();
+	netns_gone($ip, $_, \$made{$_}) for keys %made;
 	%made = ();
 }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -39,18 +39,8 @@ plan(tests => 6);
 
 my $limit = 300;
 my ($made, $dpid, $dfrom, $dto, $cpid, $cfrom, $cto);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
-sub cleanup {
-	for my $p (grep { $_ } $cpid, $dpid) {
-		kill('KILL', $p);
-		waitpid($p, 0);
-	}
-	($cpid, $dpid) = ();
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
-}
+sub cleanup { reap_all(\$cpid, \$dpid); netns_gone($ip, $ns, \$made) }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -39,18 +39,12 @@ plan(tests => 6);
 
 my $limit = 400;
 my ($made, $dpid, $dfrom, $dto, @bg);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
 sub cleanup {
-	for my $p (grep { $_ } @bg, $dpid) {
-		kill('KILL', $p);
-		waitpid($p, 0);
-	}
-	(@bg, $dpid) = ();
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
+	reap_all((map { \$_ } @bg), \$dpid);
+	@bg = ();
+	netns_gone($ip, $ns, \$made);
 }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

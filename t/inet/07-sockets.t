@@ -35,18 +35,8 @@ plan(tests => 5);
 
 my $limit = 300;
 my ($made, $pid, $from, $to);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
-sub cleanup {
-	if ($pid) {
-		kill('KILL', $pid);
-		waitpid($pid, 0);
-		$pid = undef;
-	}
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
-}
+sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -48,18 +48,8 @@ plan(tests => 11);
 
 my $limit = 600;
 my ($made, $dpid, $dfrom, $dto);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
-sub cleanup {
-	if ($dpid) {
-		kill('KILL', $dpid);
-		waitpid($dpid, 0);
-	}
-	$dpid = undef;
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
-}
+sub cleanup { reap_all(\$dpid); netns_gone($ip, $ns, \$made) }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -50,19 +50,12 @@ plan(tests => 8);
 
 my $limit = 90;    # seconds for the whole test; every step has its own bound below
 my ($pid, $from, $to, $spid, $made);
-$SIG{ALRM} = sub { diag("timed out after $limit s"); cleanup(); exit 1 };
-alarm($limit);
-
 sub cleanup {
-	for my $p (grep { $_ } $pid, $spid) {
-		kill('KILL', $p);
-		waitpid($p, 0);
-	}
-	($pid, $spid) = ();
-	system($ip, 'netns', 'del', $ns) if $made;
-	$made = 0;
+	reap_all(\$pid, \$spid);
+	netns_gone($ip, $ns, \$made);
 	unlink($csv);
 }
+test_limit($limit, \&cleanup);
 END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }

@@ -1,6 +1,7 @@
 # Helpers the t/inet tests share: finding a program, a step bounded in
-# time, the counters of a t/inet-drive machine asked for on its standard
-# input, and the http service's pattern fetched with curl.
+# time, the whole test's limit and its teardown (processes killed,
+# namespaces removed), the counters of a t/inet-drive machine asked for on
+# its standard input, and the http service's pattern fetched with curl.
 package InetTest;
 use strict;
 use warnings;
@@ -8,7 +9,7 @@ use Exporter 'import';
 use Digest::SHA;
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(which bounded drive_stat pattern_sha http_fetch);
+our @EXPORT = qw(which bounded test_limit reap_all netns_gone drive_stat pattern_sha http_fetch);
 
 # A program on PATH (or in /usr/sbin, /sbin), or ''.
 sub which {
@@ -33,6 +34,31 @@ sub bounded {
 	};
 	alarm(int($left - (time - $t0)) > 0 ? int($left - (time - $t0)) : 1) if $left;
 	return $v;
+}
+
+# The whole test's time: past $secs, a diagnostic, $cleanup and exit 1.
+sub test_limit {
+	my ($secs, $cleanup) = @_;
+	$SIG{ALRM} = sub { Test::More::diag("timed out after $secs s"); $cleanup->(); exit 1 };
+	alarm($secs);
+}
+
+# The processes whose pids the scalars @_ refer to (undef or 0: none)
+# killed and reaped, and forgotten.
+sub reap_all {
+	for my $r (@_) {
+		next unless $$r;
+		kill('KILL', $$r);
+		waitpid($$r, 0);
+		$$r = undef;
+	}
+}
+
+# Namespace $ns deleted if $$made says the test made it; $$made cleared.
+sub netns_gone {
+	my ($ip, $ns, $made) = @_;
+	system($ip, 'netns', 'del', $ns) if $$made;
+	$$made = 0;
 }
 
 # inet-drive's counters now: "stat" written to $to, "name value" lines read
