@@ -55,31 +55,11 @@ sub url { sprintf($url, $_[0]) }
 
 system($ip, 'netns', 'add', $ns) == 0 or BAIL_OUT("ip netns add $ns failed");
 $made = 1;
-system($ip, '-n', $ns, 'tuntap', 'add', 'dev', $dev, 'mode', 'tap', 'multi_queue') == 0
-    && system($ip, '-n', $ns, 'addr', 'add', '10.214.0.1/24', 'dev', $dev) == 0
-    && system($ip, '-n', $ns, 'addr', 'add', 'fd00:214::1/64', 'dev', $dev, 'nodad') == 0
-    && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
-    && system($ip, '-n', $ns, 'link', 'set', 'lo', 'up') == 0
-    or BAIL_OUT("could not make $dev");
-
 $log = tmp_path("umlnfsd-net.$$.log");
-$pid = fork() // die "fork: $!";
-if ($pid == 0) {
-	open(STDERR, '>', $log) or die;
-	open(STDOUT, '>', '/dev/null') or die;
-	exec($ip, 'netns', 'exec', $ns, $nfsd, '-f', '-l', '127.0.0.1:0', '-w', '2', '-i',
-	    "$dev:10.214.0.2/24+fd00:214::2/64", '-e', '/:rw:10.214.0.1', '-p', "/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch')
-	    or die "exec: $!";
-}
-my $text = '';
-for (my $end = time + 10; time < $end; sleep 0.05) {
-	# The log appears once the child has opened it.
-	if (open(my $fh, '<', $log)) {
-		local $/;
-		$text = <$fh> // '';
-	}
-	last if $text =~ /ready on/ || waitpid($pid, WNOHANG) == $pid;
-}
+my $text;
+($pid, $text) = nfsd_on_tap($ip, $ns, $dev, '10.214.0.1/24', 'fd00:214::1/64', $nfsd, $log, '-i',
+	"$dev:10.214.0.2/24+fd00:214::2/64", '-e', '/:rw:10.214.0.1', '-p',
+	"/config/MaxRequestWorkers=150\n", '-p', '/data/README=scratch');
 like($text, qr/ready on \S+ and 10\.214\.0\.2:2049 \(\Q$dev\E\)/, '1 umlnfsd serves on the machine\'s address')
     or BAIL_OUT("umlnfsd: $text");
 

@@ -7,9 +7,11 @@ use strict;
 use warnings;
 use Exporter 'import';
 use Digest::SHA;
-use Time::HiRes qw(time);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
 
-our @EXPORT = qw(which bounded test_limit reap_all netns_gone drive_stat pattern_sha http_fetch);
+our @EXPORT =
+    qw(which bounded test_limit reap_all netns_gone nfsd_on_tap drive_stat pattern_sha http_fetch);
 
 # A program on PATH (or in /usr/sbin, /sbin), or ''.
 sub which {
@@ -59,6 +61,38 @@ sub netns_gone {
 	my ($ip, $ns, $made) = @_;
 	system($ip, 'netns', 'del', $ns) if $$made;
 	$$made = 0;
+}
+
+# umlnfsd (@args after -f -l 127.0.0.1:0 -w 2) in namespace $ns, made
+# here with TAP $dev given $host4 and $host6 (each "addr/prefix"), its
+# standard error in $log. Returns its pid (a child of this test) and the
+# log's text once it said "ready on" or exited, within 10 s.
+sub nfsd_on_tap {
+	my ($ip, $ns, $dev, $host4, $host6, $nfsd, $log, @args) = @_;
+
+	system($ip, '-n', $ns, 'tuntap', 'add', 'dev', $dev, 'mode', 'tap', 'multi_queue') == 0
+	    && system($ip, '-n', $ns, 'addr', 'add', $host4, 'dev', $dev) == 0
+	    && system($ip, '-n', $ns, 'addr', 'add', $host6, 'dev', $dev, 'nodad') == 0
+	    && system($ip, '-n', $ns, 'link', 'set', $dev, 'up') == 0
+	    && system($ip, '-n', $ns, 'link', 'set', 'lo', 'up') == 0
+	    or return (undef, "could not make $dev");
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0) {
+		open(STDERR, '>', $log) or die;
+		open(STDOUT, '>', '/dev/null') or die;
+		exec($ip, 'netns', 'exec', $ns, $nfsd, '-f', '-l', '127.0.0.1:0', '-w', '2', @args)
+		    or die "exec: $!";
+	}
+	my $text = '';
+	for (my $end = time + 10; time < $end; sleep 0.05) {
+		# The log appears once the child has opened it.
+		if (open(my $fh, '<', $log)) {
+			local $/;
+			$text = <$fh> // '';
+		}
+		last if $text =~ /ready on/ || waitpid($pid, WNOHANG) == $pid;
+	}
+	return ($pid, $text);
 }
 
 # inet-drive's counters now: "stat" written to $to, "name value" lines read
