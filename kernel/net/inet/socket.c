@@ -187,13 +187,17 @@ static ssize_t timed(ssize_t r)
 	return r == -ETIMEDOUT ? -EAGAIN : r;
 }
 
-/* The socket @fd names, held until inet_file_put; NULL with *@err -EBADF or -ENOTSOCK. */
+/*
+ * The socket @fd names, held until inet_file_put; NULL with *@err -EBADF
+ * or -ENOTSOCK (*@err untouched otherwise).
+ */
 static struct inet_file *sock_get(int fd, int *err)
 {
 	struct inet_file *f = inet_file_get(fd);
 
-	*err = -EBADF;
-	if (f && f->type == INET_FILE_POLLSET) {
+	if (!f) {
+		*err = -EBADF;
+	} else if (f->type == INET_FILE_POLLSET) {
 		inet_file_put(f);
 		f = NULL;
 		*err = -ENOTSOCK;
@@ -233,12 +237,11 @@ int inet_socket(int type, unsigned flags)
 
 int inet_sock_bind(int fd, const struct inet_endpoint *ep)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	err = endpoint_ok(f, ep);
 	if (!err)
 		err = f->tcp ? tcp_bind_in(f->tcp, &ep->addr, ep->port)
@@ -249,14 +252,13 @@ int inet_sock_bind(int fd, const struct inet_endpoint *ep)
 
 int inet_sock_listen(int fd, int backlog)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	struct inet_addr addr;
 	uint16_t port;
 	int err;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	addr = wildcard_of(f);
 	if (!f->tcp)
 		err = -EOPNOTSUPP;
@@ -268,13 +270,12 @@ int inet_sock_listen(int fd, int backlog)
 
 int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad), *nf;
 	struct tcp_sock *c;
 	int err;
+	struct inet_file *f = sock_get(fd, &err), *nf;
 
 	if (!f)
-		return bad;
+		return err;
 	if (flags & ~INET_SOCK_NONBLOCK) {
 		err = -EINVAL;
 		goto out;
@@ -310,12 +311,11 @@ out:
 
 int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	err = endpoint_ok(f, ep);
 	if (err) {
 		inet_file_put(f);
@@ -340,12 +340,11 @@ int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 
 int inet_sock_disconnect(int fd)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	if (f->tcp) {
 		err = -EOPNOTSUPP;
 	} else {
@@ -424,12 +423,11 @@ ssize_t inet_sock_recv(int fd, void *buf, size_t len, unsigned flags)
 
 int inet_sock_shutdown(int fd, unsigned how)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	if (!how || (how & ~(INET_SHUT_RD | INET_SHUT_WR)))
 		err = -EINVAL;
 	else if (!f->tcp)
@@ -467,12 +465,11 @@ int inet_sock_close(int fd)
 
 int inet_sock_name(int fd, struct inet_endpoint *ep)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	ep->family = family_of(f);
 	err = f->tcp ? tcp_local_in(f->tcp, &ep->addr, &ep->port)
 		     : udp_local_in(f->udp, &ep->addr, &ep->port);
@@ -488,12 +485,11 @@ int inet_sock_name(int fd, struct inet_endpoint *ep)
 
 int inet_sock_peer(int fd, struct inet_endpoint *ep)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	ep->family = family_of(f);
 	if (f->tcp) {
 		err = tcp_peer(f->tcp, &ep->addr, &ep->port);
@@ -522,12 +518,11 @@ static int set_buffer(struct tcp_sock *s, bool snd, int value)
 
 int inet_sock_setopt(int fd, enum inet_sockopt opt, int value)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	int err = 0;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	switch (opt) {
 	case INET_SO_NODELAY:
 		err = !f->tcp ? -ENOPROTOOPT : tcp_set_nodelay(f->tcp, value != 0);
@@ -560,13 +555,12 @@ int inet_sock_setopt(int fd, enum inet_sockopt opt, int value)
 
 int inet_sock_getopt(int fd, enum inet_sockopt opt, int *value)
 {
-	int bad;
-	struct inet_file *f = sock_get(fd, &bad);
 	struct tcp_sock *s;
 	int err = 0;
+	struct inet_file *f = sock_get(fd, &err);
 
 	if (!f)
-		return bad;
+		return err;
 	s = f->tcp;
 	switch (opt) {
 	case INET_SO_NODELAY:
