@@ -24,9 +24,10 @@
 #  and then:
 #  11    once every client has closed, the machine's stack holds what it
 #        held when it came up (its listeners' sockets), no more: no packet
-#        buffer and no socket left behind. Polled for at most 75 s, since
-#        the connections the machine closed first (source) stay in
-#        TIME-WAIT for 2 MSL, 60 s, and their sockets are charged.
+#        buffer and no socket left behind. Polled for at most 75 s: a
+#        connection the machine closed first would stay in TIME-WAIT for 2
+#        MSL, 60 s, charged; every client here sends its FIN first (the
+#        source client half-closes after its request), so none does.
 #  12    the machine stops when told; nothing held after the stop
 # UML_TCP_PEERS=L runs the cases against Linux alone (to check the clients
 # without a machine); UML_TCP_PCAP=FILE keeps a tcpdump of the TAP.
