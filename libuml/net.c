@@ -256,8 +256,12 @@ size_t uml_net_snmp6(char *buf, size_t size)
 
 void uml_nfs_unlisten(struct uml_nfs_listener *l)
 {
-	struct svc_listener sl = {
-	    .tcp_fd = -1, .udp_fd = -1, .inet_tcp = l->net_tcp, .inet_udp = l->net_udp};
+	struct svc_listener sl = {.tcp_fd = -1,
+				  .udp_fd = -1,
+				  .inet_tcp = l->net_tcp,
+				  .inet_udp = l->net_udp,
+				  .rpcb_tcp = l->net_rpcb_tcp,
+				  .rpcb_udp = l->net_rpcb_udp};
 
 	svc_unlisten_inet(&sl);
 	if (l->tcp_fd >= 0)
@@ -266,6 +270,7 @@ void uml_nfs_unlisten(struct uml_nfs_listener *l)
 		close(l->udp_fd);
 	l->tcp_fd = l->udp_fd = -1;
 	l->net_tcp = l->net_udp = NULL;
+	l->net_rpcb_tcp = l->net_rpcb_udp = NULL;
 }
 
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l)
@@ -279,21 +284,26 @@ int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_n
 		a = inet_addr_from_v4(v4);
 	else if (!addr || inet_pton(AF_INET6, addr, a.a) != 1)
 		return -EINVAL;
-	if (!l || port < 0 || port > 65535 || !protos || (protos & ~(UML_NFS_TCP | UML_NFS_UDP)))
+	if (!l || port < 0 || port > 65535 || !(protos & (UML_NFS_TCP | UML_NFS_UDP)) ||
+	    (protos & ~(UML_NFS_TCP | UML_NFS_UDP | UML_NFS_RPCBIND)))
 		return -EINVAL;
 	err = nfs_init();
 	if (!err)
 		err = inet_init(0);
 	if (err)
 		return err;
-	err = svc_listen_inet(
-	    &a, (uint16_t)port,
-	    (protos & UML_NFS_TCP ? SVC_TCP : 0) | (protos & UML_NFS_UDP ? SVC_UDP : 0), &sl);
+	err = svc_listen_inet(&a, (uint16_t)port,
+			      (protos & UML_NFS_TCP ? SVC_TCP : 0) |
+				  (protos & UML_NFS_UDP ? SVC_UDP : 0) |
+				  (protos & UML_NFS_RPCBIND ? SVC_RPCBIND : 0),
+			      &sl);
 	if (err)
 		return err;
 	l->tcp_fd = l->udp_fd = -1;
 	l->net_tcp = sl.inet_tcp;
 	l->net_udp = sl.inet_udp;
+	l->net_rpcb_tcp = sl.rpcb_tcp;
+	l->net_rpcb_udp = sl.rpcb_udp;
 	return 0;
 }
 

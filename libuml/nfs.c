@@ -28,6 +28,7 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
 	l->tcp_fd = sl.tcp_fd;
 	l->udp_fd = sl.udp_fd;
 	l->net_tcp = l->net_udp = NULL;
+	l->net_rpcb_tcp = l->net_rpcb_udp = NULL;
 	return 0;
 }
 
@@ -80,7 +81,9 @@ int uml_nfs_serve(const struct uml_nfs_listener *l, int stop_fd)
 	struct svc_listener sl = {.tcp_fd = l->tcp_fd,
 				  .udp_fd = l->udp_fd,
 				  .inet_tcp = l->net_tcp,
-				  .inet_udp = l->net_udp};
+				  .inet_udp = l->net_udp,
+				  .rpcb_tcp = l->net_rpcb_tcp,
+				  .rpcb_udp = l->net_rpcb_udp};
 
 	return nfs_svc_serve(&sl, stop_fd);
 }
@@ -90,7 +93,9 @@ int uml_nfs_start(const struct uml_nfs_listener *l, uml_nfs_server_t **srv)
 	struct svc_listener sl = {.tcp_fd = l->tcp_fd,
 				  .udp_fd = l->udp_fd,
 				  .inet_tcp = l->net_tcp,
-				  .inet_udp = l->net_udp};
+				  .inet_udp = l->net_udp,
+				  .rpcb_tcp = l->net_rpcb_tcp,
+				  .rpcb_udp = l->net_rpcb_udp};
 
 	return nfs_svc_start(&sl, (struct svc_serv **)srv);
 }

@@ -643,9 +643,12 @@ struct uml_nfs_listener {
 	int tcp_fd, udp_fd; /* -1 for a transport not listened on */
 	/* On the machine's own network (uml_nfs_listen_net); NULL: none. */
 	void *net_tcp, *net_udp;
+	/* Its rpcbind there (UML_NFS_RPCBIND); NULL: none. */
+	void *net_rpcb_tcp, *net_rpcb_udp;
 };
-#define UML_NFS_TCP 0x1
-#define UML_NFS_UDP 0x2
+#define UML_NFS_TCP	0x1
+#define UML_NFS_UDP	0x2
+#define UML_NFS_RPCBIND 0x4 /* uml_nfs_listen_net only: see there */
 /*
  * Bind the NFS/MOUNT port for @protos (UML_NFS_TCP, UML_NFS_UDP or both).
  * @host is numeric. UDP is for old clients only: a datagram's source
@@ -660,9 +663,14 @@ int uml_nfs_listen(const char *host, int port, unsigned protos, struct uml_nfs_l
  * IPv4 ones, or "::" for all of both families; the fds are set to -1. A
  * server started with this listener serves clients of the machine's own
  * interfaces, whatever the host's network; the export lists see an IPv6
- * client as AF_INET6 and an IPv4 one as AF_INET. 0, -EINVAL,
- * -EADDRINUSE, -EADDRNOTAVAIL (not an address of the machine), -ENOMEM,
- * -ENODEV (no machine).
+ * client as AF_INET6 and an IPv4 one as AF_INET. With UML_NFS_RPCBIND
+ * in @protos the machine also answers rpcbind (RFC 1833 versions 2 to 4)
+ * on port 111 of @addr, TCP and UDP, for this listener's programs: the
+ * machine is a host of its own there, so that clients which know only its
+ * address (mount with no options, rpcinfo) find MOUNT and NFS. It answers
+ * the clients the export lists admit, and takes no registrations. 0,
+ * -EINVAL, -EADDRINUSE, -EADDRNOTAVAIL (not an address of the machine),
+ * -ENOMEM, -ENODEV (no machine).
  */
 int uml_nfs_listen_net(const char *addr, int port, unsigned protos, struct uml_nfs_listener *l);
 /*

@@ -638,9 +638,14 @@ static int nfs_up(server_rec *s, struct umlconf_conf *conf, apr_pool_t *pconf)
 	/*
 	 * The machine's own address: its sockets live in the machine, so they
 	 * outlive this DSO and this process's restarts as the fds do. The host's
-	 * rpcbind does not speak for another network: no registration there.
+	 * rpcbind does not speak for another network: the machine answers
+	 * rpcbind there itself (port 111 of its address), unless register=off.
 	 */
-	rc = net ? uml_nfs_listen_net(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l)
+	rc = net ? uml_nfs_listen_net(
+		       conf->nfs_host, conf->nfs_port,
+		       conf->nfs_protos |
+			   (conf->nfs_register == UMLCONF_REGISTER_OFF ? 0 : UML_NFS_RPCBIND),
+		       &k->l)
 		 : uml_nfs_listen(conf->nfs_host, conf->nfs_port, conf->nfs_protos, &k->l);
 	if (rc < 0) {
 		ap_log_error(APLOG_MARK, APLOG_EMERG, -rc, s,

@@ -37,7 +37,9 @@
  * beside the IPv4 one: the machine answers neighbour discovery and ping -6
  * there and on its link-local address, and NFS and MOUNT listen on "::",
  * every address of both families (the export lists take IPv6 clients and
- * prefixes: "fd00::/64").
+ * prefixes: "fd00::/64"). The machine answers rpcbind on port 111 of its
+ * addresses itself (-r and -R are for the host's), so its clients need no
+ * ports either.
  * Port 0 picks a free port;
  * the line "umlnfsd: ready on HOST:PORT" on stderr says which.
  *
@@ -545,11 +547,15 @@ int main(int argc, char **argv)
 		cidr = iface + strlen(iface) + 1;
 		net_addr = cidr;
 		*strchr(cidr, '/') = '\0';
-		rc = uml_nfs_listen_net(six ? "::" : net_addr, port ? port : 2049, protos, &net);
+		/* The machine is a host of its own there: it answers rpcbind itself. */
+		rc = uml_nfs_listen_net(six ? "::" : net_addr, port ? port : 2049,
+					protos | UML_NFS_RPCBIND, &net);
 		if (rc)
 			die("-i: listen on the machine's address", rc);
 		listener.net_tcp = net.net_tcp;
 		listener.net_udp = net.net_udp;
+		listener.net_rpcb_tcp = net.net_rpcb_tcp;
+		listener.net_rpcb_udp = net.net_rpcb_udp;
 	}
 
 	if (!foreground && daemon(0, 1) < 0)

@@ -318,8 +318,10 @@ SKIP: {
         && sh($ip, 'link', 'set', $gtap, 'master', $br, 'up')
         or BAIL_OUT("could not make $gtap on $br");
     KClient::Cases::run(
-        guest => { port => 2049, export => '/', tap => $gtap, guest_addr => "$guest/24", server => $addr },
-        nfs_cat => sub { $h->cat("/$_[0]") }, where => "$addr:/ through the machine's stack",
+        guest => { no_options => 1, export => '/', tap => $gtap, guest_addr => "$guest/24",
+                   server => $addr },
+        nfs_cat => sub { $h->cat("/$_[0]") },
+        where => "$addr:/ with no options (the machine's rpcbind) through the machine's stack",
         values => [2, 3]);
     my $gen = $h->cat('/status/generation') // '';
     chomp $gen;

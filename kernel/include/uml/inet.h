@@ -339,6 +339,13 @@ void netif_tick(struct netif *nif);
 int netif_announce(struct netif *nif);
 /* @nif's IPv6 link-local address (fe80::/64 with the MAC's modified EUI-64, RFC 4291 2.5.1). */
 void netif_addr6_ll(const struct netif *nif, struct inet_addr *out);
+/*
+ * The machine's address that what it sends to @peer leaves from: the IPv4
+ * address of the interface the route takes, or ipv6_source's choice (the
+ * link-local address for a link-local peer, the global one otherwise).
+ * 0, or -ENETUNREACH (no route, or no address of that family yet usable).
+ */
+int inet_source_in(const struct inet_addr *peer, struct inet_addr *out);
 
 /*
  * UDP sockets, for kernel threads (and host threads: they sleep on a

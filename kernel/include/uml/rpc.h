@@ -65,6 +65,8 @@ struct rpc_stats {
 	_Atomic uint64_t unlisted;    /* connections and datagrams of hosts no export lists */
 };
 
+struct svc_serv;
+
 /* One call being served. Lives on the serving thread's stack. */
 struct svc_req {
 	uint32_t xid, prog, vers, proc;
@@ -78,6 +80,7 @@ struct svc_req {
 	uint8_t *scratch; /* RPC_SCRATCH_MAX bytes owned by the serving thread */
 	size_t reply_max; /* bytes the reply record may take */
 	struct rpc_stats *stats;
+	const struct svc_serv *serv; /* the service on this CPU that took the call */
 };
 
 /*

@@ -16,9 +16,28 @@
 #define UML_RPCB_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include "uml/rpc.h"
 
 #define RPCB_PROGRAM 100000
+
+/* Procedures of RPCB versions 3 and 4 (RFC 1833 2.2); PMAP version 2's 0-5 are the same. */
+enum {
+	RPCBPROC_NULL,
+	RPCBPROC_SET,
+	RPCBPROC_UNSET,
+	RPCBPROC_GETADDR, /* PMAP: GETPORT */
+	RPCBPROC_DUMP,
+	RPCBPROC_CALLIT, /* version 4: BCAST */
+	RPCBPROC_GETTIME,
+	RPCBPROC_UADDR2TADDR,
+	RPCBPROC_TADDR2UADDR,
+	RPCBPROC_GETVERSADDR, /* version 4 from here */
+	RPCBPROC_INDIRECT,
+	RPCBPROC_GETADDRLIST,
+	RPCBPROC_GETSTAT,
+	RPCBPROC_COUNT,
+};
 
 /* One registration per program version and transport: a service's worth. */
 #define RPCB_MAX_ENTRIES 40
@@ -78,5 +97,7 @@ int rpc_unregister(const struct rpc_service *svc, int tcp_fd, int udp_fd, struct
  * held by another server: ...". Returns @buf.
  */
 const char *rpc_register_format(const struct rpcb_report *r, char *buf, size_t size);
+/* @ss as a universal address (RFC 5665 5.2.3): "10.0.0.2.8.1", "fd00::2.8.1". */
+void rpc_uaddr(const struct sockaddr_storage *ss, char *buf, size_t size);
 
 #endif

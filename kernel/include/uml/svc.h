@@ -24,11 +24,20 @@ struct svc_listener {
 	int udp_fd;
 	struct tcp_sock *inet_tcp; /* listening; NULL: none */
 	struct udp_sock *inet_udp;
+	/* The machine's rpcbind for this service (SVC_RPCBIND); NULL: none. */
+	struct tcp_sock *rpcb_tcp;
+	struct udp_sock *rpcb_udp;
 };
 
 /* Transports of svc_listen. */
 #define SVC_TCP 0x1
 #define SVC_UDP 0x2
+/*
+ * svc_listen_inet only: rpcbind's port (111) on the same address too, TCP
+ * and UDP, where the service answers rpcbind for itself (rpcb_svc.c).
+ */
+#define SVC_RPCBIND	 0x4
+#define SVC_RPCBIND_PORT 111
 
 /*
  * Bind @protos (SVC_TCP, SVC_UDP or both) on @host:@port (a numeric address,
@@ -42,13 +51,21 @@ int svc_listen(const char *host, int port, unsigned protos, struct svc_listener 
  * The same on the machine's own stack: @protos on @addr:@port (either
  * family, IPv4 v4-mapped: ::ffff:0.0.0.0 every IPv4 address of the machine,
  * :: every address of both; port 0: a free one, the same for both). Sets
- * inet_tcp and inet_udp, the fds -1. 0, or the stack's errno (-ENODEV
+ * inet_tcp and inet_udp, the fds -1; with SVC_RPCBIND also rpcb_tcp and
+ * rpcb_udp, on port 111 of @addr. 0, or the stack's errno (-ENODEV
  * without inet_init, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM). (svc_inet.c)
  */
 int svc_listen_inet(const struct inet_addr *addr, uint16_t port, unsigned protos,
 		    struct svc_listener *l);
 /* Close what svc_listen_inet opened (no service may still use it). */
 void svc_unlisten_inet(struct svc_listener *l);
+
+/*
+ * The rpcbind a service on the machine's stack answers for itself (RFC
+ * 1833: PMAP version 2, RPCB versions 3 and 4), served on a listener's
+ * rpcb_tcp and rpcb_udp by rpc_svc_start. (rpcb_svc.c)
+ */
+extern const struct rpc_service svc_rpcbind;
 
 /*
  * rpc_svc_start starts kernel threads on the calling CPU that serve @svc on

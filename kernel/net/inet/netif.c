@@ -90,6 +90,27 @@ void netif_addr6_ll(const struct netif *nif, struct inet_addr *out)
 	*out = nif->ll6;
 }
 
+int inet_source_in(const struct inet_addr *peer, struct inet_addr *out)
+{
+	struct netif *nif;
+	uint32_t nexthop;
+
+	if (!inet_stack)
+		return -ENETUNREACH;
+	if (inet_addr_is_v4(peer)) {
+		nif = netif_route(inet_addr_v4(peer), &nexthop);
+		if (!nif)
+			return -ENETUNREACH;
+		*out = inet_addr_from_v4(nif->addr);
+		return 0;
+	}
+	nif = ipv6_route(peer);
+	if (!nif)
+		return -ENETUNREACH;
+	ipv6_source(nif, peer, out);
+	return ipv6_is_unspecified(out) ? -ENETUNREACH : 0;
+}
+
 int netif_create(const struct netif_config *cfg, struct netif **out)
 {
 	struct netif *nif;

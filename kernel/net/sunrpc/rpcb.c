@@ -19,8 +19,6 @@
 #include "uml/rpcb.h"
 #include "uml/rpcclnt.h"
 
-enum { RPCBPROC_NULL, RPCBPROC_SET, RPCBPROC_UNSET, RPCBPROC_GETADDR, RPCBPROC_DUMP };
-
 #define RPCB_PORT     111
 #define RPCB_CALL_MS  1000 /* rpcbind is local: a second is plenty, and one retry */
 #define RPCB_PROBE_MS 500  /* is anyone still serving an entry we'd take? */
@@ -46,7 +44,7 @@ struct rpcb_conn {
 
 /* --- universal addresses (RFC 5665 section 5.2.3) --- */
 
-static void rpcb_uaddr(const struct sockaddr_storage *ss, char *buf, size_t size)
+void rpc_uaddr(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN] = "";
 	unsigned port;
@@ -309,7 +307,7 @@ static void rpcb_wanted_fd(const struct rpc_service *svc, int fd, bool stream,
 		const char *netid;
 
 		if (f == 0) {
-			rpcb_uaddr(&ss, uaddr, sizeof(uaddr));
+			rpc_uaddr(&ss, uaddr, sizeof(uaddr));
 			netid = ss.ss_family == AF_INET ? (stream ? "tcp" : "udp")
 							: (stream ? "tcp6" : "udp6");
 		} else {

@@ -115,7 +115,7 @@ static int udp_one(struct svc_serv *s)
 		return 0; /* an ICMP error for an earlier reply */
 	if (!svc_peer_admitted(s, &peer))
 		return 0;
-	svc_req_init(&rq, &peer, plen, true, s->udp_scratch, s->stats);
+	svc_req_init(&rq, s, &peer, plen, true, s->udp_scratch);
 	rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
 	rq.reply_max = SVC_UDP_MAX;
 	kgen_defer_begin(); /* as conn_main does */
@@ -152,13 +152,13 @@ static int udp_main(void *arg)
  * IPv6 as AF_INET6, so the allowlist (rpc_cidr_match) sees each family as
  * it is.
  */
-static socklen_t inet_peer(const struct inet_addr *addr, uint16_t port,
-			   struct sockaddr_storage *peer)
+socklen_t svc_inet_sockaddr(const struct inet_addr *addr, uint16_t port,
+			    struct sockaddr_storage *ss)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)peer;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)peer;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	memset(peer, 0, sizeof(*peer));
+	memset(ss, 0, sizeof(*ss));
 	if (inet_addr_is_v4(addr)) {
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(inet_addr_v4(addr));
@@ -172,12 +172,14 @@ static socklen_t inet_peer(const struct inet_addr *addr, uint16_t port,
 }
 
 /*
- * Connections off the machine's own listener. tcp_accept sleeps until one
- * is established and returns -EINTR once rpc_svc_stop interrupts us.
+ * Connections off one of the machine's own listeners. tcp_accept sleeps
+ * until one is established and returns -EINTR once rpc_svc_stop interrupts
+ * us.
  */
 static int inet_acceptor_main(void *arg)
 {
-	struct svc_serv *s = arg;
+	struct svc_inet_port *port = arg;
+	struct svc_serv *s = port->serv;
 
 	for (unsigned n = 1; !s->stopping; n++) {
 		struct sockaddr_storage peer;
@@ -185,7 +187,7 @@ static int inet_acceptor_main(void *arg)
 		struct inet_addr raddr;
 		uint16_t rport;
 		socklen_t plen;
-		int rc = tcp_accept_in(s->l.inet_tcp, &c, &raddr, &rport, -1);
+		int rc = tcp_accept_in(port->tcp, &c, &raddr, &rport, -1);
 
 		if (rc == -EINTR || rc == -EINVAL)
 			break;
@@ -195,23 +197,24 @@ static int inet_acceptor_main(void *arg)
 				break;
 			continue;
 		}
-		plen = inet_peer(&raddr, rport, &peer);
+		plen = svc_inet_sockaddr(&raddr, rport, &peer);
 		if (svc_peer_admitted(s, &peer))
-			svc_conn_start_inet(s, c, &peer, plen);
+			svc_conn_start_inet(port, c, &peer, plen);
 		else
 			tcp_abort(c);
 		if (n % SVC_BURST == 0)
 			kthread_yield();
 	}
-	s->inet_acceptor = NULL;
+	port->acceptor = NULL;
 	svc_serv_put(s);
 	return 0;
 }
 
-/* Datagrams off the machine's own UDP socket, each answered at once. */
+/* Datagrams off one of the machine's own UDP sockets, each answered at once. */
 static int inet_udp_main(void *arg)
 {
-	struct svc_serv *s = arg;
+	struct svc_inet_port *port = arg;
+	struct svc_serv *s = port->serv;
 
 	for (unsigned n = 1; !s->stopping; n++) {
 		struct sockaddr_storage peer;
@@ -221,36 +224,37 @@ static int inet_udp_main(void *arg)
 		socklen_t plen;
 		size_t r;
 		ssize_t len =
-		    udp_recvfrom_in(s->l.inet_udp, s->iudp_in, SVC_UDP_IN, &saddr, &sport, -1);
+		    udp_recvfrom_in(port->udp, port->udp_in, SVC_UDP_IN, &saddr, &sport, -1);
 
 		if (len == -EINTR)
 			break;
 		if (len < 0)
 			continue;
-		plen = inet_peer(&saddr, sport, &peer);
+		plen = svc_inet_sockaddr(&saddr, sport, &peer);
 		if (!svc_peer_admitted(s, &peer))
 			continue;
-		svc_req_init(&rq, &peer, plen, true, s->iudp_scratch, s->stats);
+		svc_req_init(&rq, s, &peer, plen, true, port->udp_scratch);
 		rpc_format_peer((struct sockaddr *)&peer, plen, rq.client, sizeof(rq.client));
 		rq.reply_max = SVC_UDP_MAX;
 		kgen_defer_begin();
-		r = rpc_dispatch(s->svc, &rq, s->iudp_in, (size_t)len, s->iudp_out);
+		r = rpc_dispatch(port->svc, &rq, port->udp_in, (size_t)len, port->udp_out);
 		if (r)
-			udp_sendto_in(s->l.inet_udp, s->iudp_out, r, &saddr, sport);
+			udp_sendto_in(port->udp, port->udp_out, r, &saddr, sport);
 		kgen_defer_end();
 		if (n % SVC_BURST == 0)
 			kthread_yield();
 	}
-	s->inet_udp = NULL;
+	port->udp_thread = NULL;
 	svc_serv_put(s);
 	return 0;
 }
 
-/* Start a listener thread for @s; it holds a reference until it ends. */
+/* Start a listener thread for @s with @arg; it holds a reference until it ends. */
 static int listener_start(struct svc_serv *s, struct kthread **t, const char *name,
-			  int (*fn)(void *))
+			  int (*fn)(void *), void *arg)
 {
-	int err = kthread_create_stack(t, name, SCHED_PRIO_DEFAULT, SVC_THREAD_STACK_ORDER, fn, s);
+	int err =
+	    kthread_create_stack(t, name, SCHED_PRIO_DEFAULT, SVC_THREAD_STACK_ORDER, fn, arg);
 
 	if (!err) {
 		kthread_detach(*t);
@@ -271,8 +275,9 @@ int rpc_svc_start(const struct rpc_service *svc, const struct svc_listener *l,
 	int err = 0;
 
 	size_t head = ALIGN_UP(sizeof(*s), 64);
-	/* Twice the UDP buffers: the machine's own socket has a thread of its own. */
-	size_t memsize = head + 2 * (scratch + udp_in + udp_out) + SVC_MAX_CONNS * per;
+	/* UDP buffers for the host's socket and each of the machine's: a thread each. */
+	size_t memsize =
+	    head + (1 + SVC_INET_PORTS) * (scratch + udp_in + udp_out) + SVC_MAX_CONNS * per;
 
 	if (!sched_this_cpu())
 		return -EPERM;
@@ -294,10 +299,21 @@ int rpc_svc_start(const struct rpc_service *svc, const struct svc_listener *l,
 	s->udp_in = m + scratch;
 	s->udp_out = s->udp_in + udp_in;
 	m = s->udp_out + udp_out;
-	s->iudp_scratch = m;
-	s->iudp_in = m + scratch;
-	s->iudp_out = s->iudp_in + udp_in;
-	m = s->iudp_out + udp_out;
+	for (unsigned i = 0; i < SVC_INET_PORTS; i++) {
+		struct svc_inet_port *port = &s->inet[i];
+
+		port->serv = s;
+		port->udp_scratch = m;
+		port->udp_in = m + scratch;
+		port->udp_out = port->udp_in + udp_in;
+		m = port->udp_out + udp_out;
+	}
+	s->inet[0].svc = svc;
+	s->inet[0].tcp = l->inet_tcp;
+	s->inet[0].udp = l->inet_udp;
+	s->inet[1].svc = &svc_rpcbind;
+	s->inet[1].tcp = l->rpcb_tcp;
+	s->inet[1].udp = l->rpcb_udp;
 	for (unsigned i = 0; i < SVC_MAX_CONNS; i++, m += per) {
 		s->conn[i].fd = -1;
 		s->conn[i].tsk = NULL;
@@ -307,13 +323,19 @@ int rpc_svc_start(const struct rpc_service *svc, const struct svc_listener *l,
 		s->conn[i].out = m + scratch + in;
 	}
 	if (l->tcp_fd >= 0)
-		err = listener_start(s, &s->acceptor, "rpc-accept", acceptor_main);
+		err = listener_start(s, &s->acceptor, "rpc-accept", acceptor_main, s);
 	if (!err && l->udp_fd >= 0)
-		err = listener_start(s, &s->udp, "rpc-udp", udp_main);
-	if (!err && l->inet_tcp)
-		err = listener_start(s, &s->inet_acceptor, "rpc-iaccept", inet_acceptor_main);
-	if (!err && l->inet_udp)
-		err = listener_start(s, &s->inet_udp, "rpc-iudp", inet_udp_main);
+		err = listener_start(s, &s->udp, "rpc-udp", udp_main, s);
+	for (unsigned i = 0; i < SVC_INET_PORTS && !err; i++) {
+		struct svc_inet_port *port = &s->inet[i];
+
+		if (port->tcp)
+			err = listener_start(s, &port->acceptor, i ? "rpcb-iaccept" : "rpc-iaccept",
+					     inet_acceptor_main, port);
+		if (!err && port->udp)
+			err = listener_start(s, &port->udp_thread, i ? "rpcb-iudp" : "rpc-iudp",
+					     inet_udp_main, port);
+	}
 	*out = s;
 	if (err) {
 		rpc_svc_stop(s);
@@ -329,10 +351,12 @@ void rpc_svc_stop(struct svc_serv *s)
 		kthread_interrupt(s->acceptor);
 	if (s->udp)
 		kthread_interrupt(s->udp);
-	if (s->inet_acceptor)
-		kthread_interrupt(s->inet_acceptor);
-	if (s->inet_udp)
-		kthread_interrupt(s->inet_udp);
+	for (unsigned i = 0; i < SVC_INET_PORTS; i++) {
+		if (s->inet[i].acceptor)
+			kthread_interrupt(s->inet[i].acceptor);
+		if (s->inet[i].udp_thread)
+			kthread_interrupt(s->inet[i].udp_thread);
+	}
 	list_for_each(n, &s->lru) kthread_interrupt(svc_conn_of(n)->thread);
 	svc_serv_put(s);
 }

@@ -17,11 +17,11 @@ int svc_listen_inet(const struct inet_addr *addr, uint16_t port, unsigned protos
 	struct inet_addr bound;
 	int err = 0;
 
-	if (!protos || (protos & ~(SVC_TCP | SVC_UDP)))
+	if (!(protos & (SVC_TCP | SVC_UDP)) || (protos & ~(SVC_TCP | SVC_UDP | SVC_RPCBIND)))
 		return -EINVAL;
 	l->tcp_fd = l->udp_fd = -1;
-	l->inet_tcp = NULL;
-	l->inet_udp = NULL;
+	l->inet_tcp = l->rpcb_tcp = NULL;
+	l->inet_udp = l->rpcb_udp = NULL;
 	if (protos & SVC_TCP) {
 		err = tcp_open(&l->inet_tcp);
 		if (!err)
@@ -37,6 +37,18 @@ int svc_listen_inet(const struct inet_addr *addr, uint16_t port, unsigned protos
 		if (!err)
 			err = udp_bind_in(l->inet_udp, addr, port);
 	}
+	/* rpcbind answers over both, whichever the service takes (clients ask over either). */
+	if (!err && (protos & SVC_RPCBIND)) {
+		err = tcp_open(&l->rpcb_tcp);
+		if (!err)
+			err = tcp_bind_in(l->rpcb_tcp, addr, SVC_RPCBIND_PORT);
+		if (!err)
+			err = tcp_listen(l->rpcb_tcp, SVC_INET_BACKLOG);
+		if (!err)
+			err = udp_open(&l->rpcb_udp);
+		if (!err)
+			err = udp_bind_in(l->rpcb_udp, addr, SVC_RPCBIND_PORT);
+	}
 	if (err)
 		svc_unlisten_inet(l);
 	return err;
@@ -48,6 +60,10 @@ void svc_unlisten_inet(struct svc_listener *l)
 		tcp_close(l->inet_tcp);
 	if (l->inet_udp)
 		udp_close(l->inet_udp);
-	l->inet_tcp = NULL;
-	l->inet_udp = NULL;
+	if (l->rpcb_tcp)
+		tcp_close(l->rpcb_tcp);
+	if (l->rpcb_udp)
+		udp_close(l->rpcb_udp);
+	l->inet_tcp = l->rpcb_tcp = NULL;
+	l->inet_udp = l->rpcb_udp = NULL;
 }

@@ -41,6 +41,7 @@ struct svc_serv;
  */
 struct svc_conn {
 	struct svc_serv *serv;
+	const struct rpc_service *svc; /* what it is served: serv's, or svc_rpcbind */
 	struct kthread *thread;
 	int fd;		      /* the host's socket, or -1 */
 	struct tcp_sock *tsk; /* the machine's, or NULL */
@@ -58,6 +59,21 @@ struct svc_conn {
 };
 
 /*
+ * One listening port of the machine's own stack, its service (the
+ * service's own, or svc_rpcbind beside it) and its threads: an acceptor
+ * asleep in tcp_accept and a UDP thread with its own buffers.
+ */
+struct svc_inet_port {
+	struct svc_serv *serv;
+	const struct rpc_service *svc;
+	struct tcp_sock *tcp;
+	struct udp_sock *udp;
+	struct kthread *acceptor, *udp_thread;
+	uint8_t *udp_in, *udp_out, *udp_scratch;
+};
+#define SVC_INET_PORTS 2 /* the service's, and its rpcbind's */
+
+/*
  * A service on one CPU, in this process's memory. Only threads of that CPU
  * touch it, and they switch only where they wait, so it needs no lock. It
  * is freed by whoever drops the last reference (svc_serv_put): the owner's
@@ -69,14 +85,13 @@ struct svc_serv {
 	struct svc_listener l;
 	int refs;
 	bool stopping;
-	struct kthread *acceptor, *udp;		  /* on the host's sockets */
-	struct kthread *inet_acceptor, *inet_udp; /* on the machine's own */
-	struct list lru;			  /* the taken slots, least recently active first */
-	unsigned nconns;			  /* taken slots */
-	uint8_t *mem;	/* the buffers below, in the mapping that holds this service */
-	size_t memsize; /* of that whole mapping */
+	struct kthread *acceptor, *udp;		   /* on the host's sockets */
+	struct svc_inet_port inet[SVC_INET_PORTS]; /* on the machine's own */
+	struct list lru; /* the taken slots, least recently active first */
+	unsigned nconns; /* taken slots */
+	uint8_t *mem;	 /* the buffers below, in the mapping that holds this service */
+	size_t memsize;	 /* of that whole mapping */
 	uint8_t *udp_in, *udp_out, *udp_scratch;
-	uint8_t *iudp_in, *iudp_out, *iudp_scratch; /* the inet UDP thread's own */
 	struct svc_conn conn[SVC_MAX_CONNS];
 };
 
@@ -88,16 +103,17 @@ static inline bool svc_conn_taken(const struct svc_conn *c)
 #define svc_conn_of(node) list_entry(node, struct svc_conn, lru)
 
 /* A request's transport fields; rpc_dispatch fills in the rest. */
-static inline void svc_req_init(struct svc_req *rq, const struct sockaddr_storage *peer,
-				socklen_t peerlen, bool datagram, uint8_t *scratch,
-				struct rpc_stats *stats)
+static inline void svc_req_init(struct svc_req *rq, const struct svc_serv *s,
+				const struct sockaddr_storage *peer, socklen_t peerlen,
+				bool datagram, uint8_t *scratch)
 {
 	memset(rq, 0, sizeof(*rq));
 	memcpy(&rq->peer, peer, sizeof(*peer));
 	rq->peerlen = peerlen;
 	rq->datagram = datagram;
 	rq->scratch = scratch;
-	rq->stats = stats;
+	rq->stats = s->stats;
+	rq->serv = s;
 }
 
 /* Drop a reference; the last one frees the service (svc.c). */
@@ -110,9 +126,15 @@ void svc_serv_put(struct svc_serv *s);
  */
 void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer,
 		    socklen_t plen);
-/* The same for a connection of the machine's own stack. */
-void svc_conn_start_inet(struct svc_serv *s, struct tcp_sock *tsk,
+/* The same for a connection of the machine's own stack, on port @port. */
+void svc_conn_start_inet(struct svc_inet_port *port, struct tcp_sock *tsk,
 			 const struct sockaddr_storage *peer, socklen_t plen);
+/*
+ * An address of the machine's stack as the transports give a peer: IPv4
+ * (v4-mapped) as AF_INET, IPv6 as AF_INET6. Returns the length. (svc.c)
+ */
+socklen_t svc_inet_sockaddr(const struct inet_addr *addr, uint16_t port,
+			    struct sockaddr_storage *ss);
 /* May @peer use the service? Counted when not. (svc.c) */
 bool svc_peer_admitted(struct svc_serv *s, const struct sockaddr_storage *peer);
 

@@ -139,12 +139,12 @@ static int conn_main(void *arg)
 
 		if (conn_read_record(c, &rec, &len, &used))
 			break;
-		svc_req_init(&rq, &c->peer, c->peerlen, false, c->scratch, s->stats);
+		svc_req_init(&rq, s, &c->peer, c->peerlen, false, c->scratch);
 		memcpy(rq.client, c->client, sizeof(rq.client));
 		rq.reply_max = SVC_OUT_CAP - 4;
 		/* Whoever the call wakes (a knob's watchers) runs after the reply is out. */
 		kgen_defer_begin();
-		n = rpc_dispatch(s->svc, &rq, rec, len, c->out + 4);
+		n = rpc_dispatch(c->svc, &rq, rec, len, c->out + 4);
 		if (n) {
 			c->out[0] = (uint8_t)((SVC_LAST_FRAG | n) >> 24);
 			c->out[1] = (uint8_t)(n >> 16);
@@ -180,8 +180,8 @@ static int conn_main(void *arg)
 }
 
 /* Serve @fd or @tsk (the other -1 or NULL); closes it when refused. */
-static void conn_start(struct svc_serv *s, int fd, struct tcp_sock *tsk,
-		       const struct sockaddr_storage *peer, socklen_t plen)
+static void conn_start(struct svc_serv *s, const struct rpc_service *svc, int fd,
+		       struct tcp_sock *tsk, const struct sockaddr_storage *peer, socklen_t plen)
 {
 	struct in6_addr key;
 	struct svc_conn *c;
@@ -191,6 +191,7 @@ static void conn_start(struct svc_serv *s, int fd, struct tcp_sock *tsk,
 	if (!c)
 		goto refuse;
 	c->serv = s;
+	c->svc = svc;
 	c->fd = fd;
 	c->tsk = tsk;
 	c->evicted = false;
@@ -223,13 +224,13 @@ refuse:
 
 void svc_conn_start(struct svc_serv *s, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
-	conn_start(s, fd, NULL, peer, plen);
+	conn_start(s, s->svc, fd, NULL, peer, plen);
 }
 
-void svc_conn_start_inet(struct svc_serv *s, struct tcp_sock *tsk,
+void svc_conn_start_inet(struct svc_inet_port *port, struct tcp_sock *tsk,
 			 const struct sockaddr_storage *peer, socklen_t plen)
 {
 	/* A reply is sent whole at once: its last segment must not wait for an ACK (Nagle). */
 	tcp_set_nodelay(tsk, true);
-	conn_start(s, -1, tsk, peer, plen);
+	conn_start(port->serv, port->svc, -1, tsk, peer, plen);
 }

@@ -64,7 +64,7 @@ step read_acc1 cat /mnt/config/Accepting
 step bad_echo sh -c 'echo abc > /mnt/config/$mrw'
 step read_bad_echo settle \$K $v2
 mkdir -p /sync
-step mount_sync mount -t nfs -o "\$KCLIENT_MOUNT_OPTIONS,sync" "\$KCLIENT_SOURCE" /sync
+step mount_sync mount -t nfs -o "\${KCLIENT_MOUNT_OPTIONS:+\$KCLIENT_MOUNT_OPTIONS,}sync" "\$KCLIENT_SOURCE" /sync
 step bad_echo_sync sh -c 'echo abc > /sync/config/$mrw'
 step read_bad_echo_sync settle \$K $v2
 printf 'abc\\n' >/tmp/bad
