@@ -21,8 +21,11 @@
 #        served (PROC_UNAVAIL), so the machine relays nothing; a GETADDR
 #        with a netid past 255 bytes is GARBAGE_ARGS; GETPORT of a program
 #        nobody serves is port 0
-# 13     a client the export does not list (10.216.0.3) gets no answer
-# 14     umlnfsd stops cleanly and no packet buffer is left held
+# 13     a flood of 400 DUMPs over UDP (a reflection's shape) gets at most
+#        50 tables a second per CPU, the rest a SYSTEM_ERR smaller than the
+#        question; a DUMP over TCP right after is answered in full
+# 14     a client the export does not list (10.216.0.3) gets no answer
+# 15     umlnfsd stops cleanly and no packet buffer is left held
 use strict;
 use warnings;
 use FindBin;
@@ -44,7 +47,7 @@ my ($ip, $ping, $rpcinfo) = (which('ip'), which('ping'), which('rpcinfo'));
 plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and rpcinfo (rpcbind)')
     unless $ip && $ping && $rpcinfo;
 plan(skip_all => 'libnfs-utils (nfs-ls) not installed') unless which('nfs-ls');
-plan(tests => 14);
+plan(tests => 15);
 
 my $limit = 120;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -150,11 +153,62 @@ is($r{garbage} // '', '4 ', '11 a netid past 255 bytes is GARBAGE_ARGS') or diag
 ok(($r{getport} // '') eq '0 0' && ($r{nfsport} // '') eq '0 2049',
    '12 GETPORT: 0 for a program nobody serves, 2049 for nfs 3') or diag($out);
 
+# 400 RPCB v3 DUMPs over UDP as fast as one socket sends them, 8 in flight.
+my $flood = <<'EOF';
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.0)
+call = lambda xid: struct.pack('>10I', xid, 0, 2, 100000, 3, 4, 0, 0, 0, 0)
+t0, sent, tables, errs, big = time.time(), 0, 0, 0, 0
+def take():
+    global tables, errs, big
+    b, _ = s.recvfrom(65536)
+    stat = struct.unpack('>I', b[20:24])[0] if len(b) >= 24 else -1
+    if stat == 0:
+        tables += 1
+    elif stat == 5 and len(b) <= 40:
+        errs += 1
+    else:
+        big += 1
+try:
+    for i in range(400):
+        s.sendto(call(i + 1), (sys.argv[1], 111))
+        sent += 1
+        if sent > 8:
+            take()
+    while True:
+        take()
+except socket.timeout:
+    pass
+print('secs %.3f tables %d errs %d other %d' % (time.time() - t0 - 1.0, tables, errs, big))
+EOF
+$script = tmp_path("rpcb-flood.$$.py");
+open($pf, '>', $script) or die "$script: $!";
+print $pf $flood;
+close($pf);
+$out = in_ns('/usr/bin/python3', $script, '10.216.0.2');
+unlink($script);
+my ($secs, $tables, $errs, $other) = $out =~ /secs ([\d.]+) tables (\d+) errs (\d+) other (\d+)/;
+# Two workers, so two CPUs' budgets, for each second the flood touched.
+my $cap = 2 * 50 * (int($secs // 0) + 2);
+$after = in_ns($rpcinfo, '-p', '10.216.0.2');
+ok(defined $tables && $tables > 0 && $tables <= $cap && $tables + $errs == 400 && !$other
+       && same_table(table($after), \%want),
+   "13 400 UDP DUMPs in " . ($secs // '?') . " s: " . ($tables // '?') . " tables (at most $cap), "
+       . ($errs // '?') . ' SYSTEM_ERR; a DUMP over TCP after it whole')
+    or diag($out, $after);
+
+sub same_table {
+	my ($x, $y) = @_;
+	my $flat = sub { my $t = shift; join(',', map { "$_=$t->{$_}" } sort keys %$t) };
+	return $flat->($x) eq $flat->($y);
+}
+
 # Another address of the namespace, which the export does not list.
 system($ip, '-n', $ns, 'addr', 'add', '10.216.0.3/24', 'dev', $dev);
 system($ip, '-n', $ns, 'route', 'replace', '10.216.0.2', 'dev', $dev, 'src', '10.216.0.3');
 $out = in_ns($rpcinfo, '-p', '10.216.0.2');
-unlike($out, qr/portmapper|100000/, '13 an unlisted client (10.216.0.3) gets no answer') or diag($out);
+unlike($out, qr/portmapper|100000/, '14 an unlisted client (10.216.0.3) gets no answer') or diag($out);
 system($ip, '-n', $ns, 'route', 'del', '10.216.0.2', 'dev', $dev);
 
 kill('TERM', $pid);
@@ -164,6 +218,6 @@ $pid = undef;
 $text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
 my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
 ok($rc == 0 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/,
-   '14 umlnfsd stops cleanly, ' . ($c{mem_used} // '?') . ' bytes of buffers held')
+   '15 umlnfsd stops cleanly, ' . ($c{mem_used} // '?') . ' bytes of buffers held')
     or diag($text);
 unlink($log);

@@ -19,6 +19,12 @@
  * amplifier of the machine. Neither are the address conversions nor
  * GETSTAT, which no client needs. Callers are admitted as the service's
  * own are (its export lists), before anything is decoded.
+ *
+ * A table over UDP is some twenty times its question, and a datagram's
+ * source is whatever its sender wrote: a forger of a listed address could
+ * aim the answers at it. So a CPU sends at most RPCB_UDP_LISTS tables a
+ * second over UDP; past them a list is SYSTEM_ERR, smaller than its
+ * question. Over TCP the handshake proved the source, and tables flow.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +38,7 @@
 #define RPCB_ARG_MAX   255 /* longest netid, address or owner we take */
 #define RPCB_TABLE_MAX 64  /* entries a table may have */
 #define RPCB_OWNER     "uml"
+#define RPCB_UDP_LISTS 50 /* tables a CPU sends over UDP in a second */
 
 enum { NC_TPI_CLTS = 1, NC_TPI_COTS_ORD = 3 }; /* a transport's semantics (RFC 1833 2.1) */
 
@@ -210,11 +217,33 @@ static int pmap_getport(struct svc_req *rq, const void *a, void *r)
 	return 0;
 }
 
+/*
+ * Whether a table may go to @rq's caller: always over TCP, over UDP within
+ * this CPU's budget of the current second. A CPU is a host thread, whose
+ * kernel threads switch only where they wait: per thread, no lock.
+ */
+static bool rpcb_list_allowed(const struct svc_req *rq)
+{
+	static __thread uint64_t second;
+	static __thread unsigned sent;
+	uint64_t now = host_mono_ns() / 1000000000u;
+
+	if (!rq->datagram)
+		return true;
+	if (now != second) {
+		second = now;
+		sent = 0;
+	}
+	return sent++ < RPCB_UDP_LISTS;
+}
+
 static int rpcb_dump(struct svc_req *rq, const void *a, void *r)
 {
 	struct rpcb_res *res = r;
 
 	(void)a;
+	if (!rpcb_list_allowed(rq))
+		return -EBUSY;
 	res->n = rpcb_table(rq, &res->ents);
 	return 0;
 }
@@ -289,9 +318,13 @@ static int rpcb_getaddrlist(struct svc_req *rq, const void *a, void *r)
 	const struct rpcb_args *args = a;
 	struct rpcb_res *res = r;
 	const struct rpcb_ent *t;
-	unsigned n = rpcb_table(rq, &t), kept = 0;
-	struct rpcb_ent *w = (struct rpcb_ent *)t;
+	unsigned n, kept = 0;
+	struct rpcb_ent *w;
 
+	if (!rpcb_list_allowed(rq))
+		return -EBUSY;
+	n = rpcb_table(rq, &t);
+	w = (struct rpcb_ent *)t;
 	for (unsigned i = 0; i < n; i++)
 		if (t[i].prog == args->prog && t[i].vers == args->vers)
 			w[kept++] = t[i];
