@@ -184,19 +184,8 @@ static size_t put_frame(uint8_t *s, const uint8_t *f, size_t len)
 static size_t ip_frame(uint8_t *f, uint8_t proto, uint16_t id, uint16_t frag, const uint8_t *p,
 		       size_t plen)
 {
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_IPV4);
-	memset(f + 14, 0, 20);
-	f[14] = 0x45;
-	put16(f + 16, (uint16_t)(20 + plen));
-	put16(f + 18, id);
-	put16(f + 20, frag);
-	f[22] = 64;
-	f[23] = proto;
-	put32(f + 26, PEER_IP);
-	put32(f + 30, OUR_IP);
-	put16(f + 24, inet_csum(f + 14, 20));
+	wire_eth(f, our_mac, peer_mac, ETH_P_IPV4);
+	wire_ip4_frag(f + 14, PEER_IP, OUR_IP, proto, plen, id, frag);
 	memcpy(f + 34, p, plen);
 	return 34 + plen;
 }

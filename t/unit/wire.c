@@ -35,9 +35,17 @@ size_t wire_arp(uint8_t *f, const uint8_t dst[6], uint16_t op, const uint8_t sha
 
 size_t wire_ip4(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, size_t len)
 {
+	return wire_ip4_frag(ip, src, dst, proto, len, 0, 0);
+}
+
+size_t wire_ip4_frag(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, size_t len,
+		     uint16_t id, uint16_t frag)
+{
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
 	put16(ip + 2, (uint16_t)(20 + len));
+	put16(ip + 4, id);
+	put16(ip + 6, frag);
 	ip[8] = 64;
 	ip[9] = proto;
 	put32(ip + 12, src);

@@ -1,10 +1,10 @@
 /*
  * Frames as a peer puts them on the wire, for the tests that make them by
- * hand (test_tcp, test_inet6, test_vnet, mirror.c, fuzz_frame): Ethernet,
- * an ARP message, IPv4 and IPv6 headers, and a TCP segment with its
- * checksum. Each builder writes at the pointer it is given and returns the
- * bytes it wrote; fields a builder does not take are 0 (TTL and hop limit
- * aside), so a test sets an odd one after.
+ * hand (test_inet, test_tcp, test_inet6, test_vnet, mirror.c, fuzz_frame):
+ * Ethernet, an ARP message, IPv4 and IPv6 headers, and a TCP segment with
+ * its checksum. Each builder writes at the pointer it is given and returns
+ * the bytes it wrote; fields a builder does not take are 0 (TTL and hop
+ * limit aside), so a test sets an odd one after.
  */
 #ifndef T_UNIT_WIRE_H
 #define T_UNIT_WIRE_H
@@ -36,6 +36,9 @@ size_t wire_arp(uint8_t *f, const uint8_t dst[6], uint16_t op, const uint8_t sha
 		const uint8_t *tha, uint32_t tpa);
 /* An IPv4 header (no options, TTL 64, its checksum) for @len bytes of @proto: 20 bytes. */
 size_t wire_ip4(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, size_t len);
+/* The same with identification @id and @frag (flags and offset), as a fragment's. */
+size_t wire_ip4_frag(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, size_t len,
+		     uint16_t id, uint16_t frag);
 /* An IPv6 header (hop limit @hops) for @plen bytes, next header @nh: 40 bytes. */
 size_t wire_ip6(uint8_t *ip, const struct inet_addr *src, const struct inet_addr *dst, uint8_t nh,
 		uint8_t hops, size_t plen);
