@@ -35,14 +35,7 @@ my $ns = "umlnfs$$";
 my $dev = 'rn0';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping) = (which('ip'), which('ping'));
-plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && $ping;
-plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
-    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 11);
+my ($ip, $ping) = nfs_tap_plan($nfsd, 11);
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }

@@ -44,15 +44,7 @@ my $ns = "umlnfs6-$$";
 my $dev = 'rn6';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
-plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
-    unless $ip && $ping && $py;
-plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
-    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 9);
+my ($ip, $ping, $py) = nfs_tap_plan($nfsd, 9, 'python3');
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }

@@ -1,6 +1,6 @@
 # Helpers the t/inet tests share: finding a program, a step bounded in
 # time, the whole test's limit and its teardown (processes killed,
-# namespaces removed), the counters of a t/inet-drive machine asked for on
+# namespaces removed), the plan and the umlnfsd of a test of NFS on a TAP, the counters of a t/inet-drive machine asked for on
 # its standard input, and the http service's pattern fetched with curl.
 package InetTest;
 use strict;
@@ -11,7 +11,8 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
 our @EXPORT =
-    qw(which bounded test_limit reap_all netns_gone nfsd_on_tap drive_stat pattern_sha http_fetch);
+    qw(which bounded test_limit reap_all netns_gone nfs_tap_plan nfsd_on_tap drive_stat pattern_sha
+    http_fetch);
 
 # A program on PATH (or in /usr/sbin, /sbin), or ''.
 sub which {
@@ -61,6 +62,27 @@ sub netns_gone {
 	my ($ip, $ns, $made) = @_;
 	system($ip, 'netns', 'del', $ns) if $$made;
 	$$made = 0;
+}
+
+# The plan of a test of umlnfsd on a TAP (03-nfs, 11-nfs6): skipped without
+# $nfsd built, root, /dev/net/tun, ip, ping, the programs @more or
+# libnfs-utils; else $tests tests. The paths of ip, ping and @more.
+sub nfs_tap_plan {
+	my ($nfsd, $tests, @more) = @_;
+	my @need = ('ip', 'ping', @more);
+	my @path = map { which($_) } @need;
+	my @missing = map { $need[$_] } grep { !$path[$_] } 0 .. $#need;
+
+	Test::More::plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
+	Test::More::plan(skip_all => 'needs root (a network namespace and a TAP device)')
+	    unless $> == 0;
+	Test::More::plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+	Test::More::plan(skip_all => "needs @missing (ip: iproute2, ping: iputils-ping)")
+	    if @missing;
+	Test::More::plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
+	    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
+	Test::More::plan(tests => $tests);
+	return @path;
 }
 
 # umlnfsd (@args after -f -l 127.0.0.1:0 -w 2) in namespace $ns, made
