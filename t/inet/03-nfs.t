@@ -26,7 +26,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 use InetTest;
@@ -35,7 +34,7 @@ my $ns = "umlnfs$$";
 my $dev = 'rn0';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-my ($ip, $ping) = nfs_tap_plan($nfsd, 11);
+my ($ip, $ping) = tap_plan($nfsd, 11, qw(ip ping nfs-ls nfs-cat nfs-cp));
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -156,12 +155,8 @@ EOF
 	    or diag("$opened$report");
 }
 
-kill('TERM', $pid);
-for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
-my $rc = $?;
-$pid = undef;
-$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
-my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($rc, %c);
+($rc, $text, %c) = nfsd_stop(\$pid, $log);
 my ($calls) = $text =~ /stopped: (\d+) calls/;
 ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/ &&
        (!which('hping3') || ($c{tcp_cookies_sent} // 0) > 0),

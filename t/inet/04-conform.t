@@ -103,12 +103,8 @@ my $conform = "$FindBin::Bin/conform.py";
 my $peerpy = "$FindBin::Bin/tcppeer.py";
 my $drive = build_dir() . '/t/inet-drive';
 my $py = '/usr/bin/python3';    # Debian's, with its scapy (not a python3 of pyenv's)
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (network namespaces, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $nft, $ethtool, $nstat, $tcpdump) =
-    (which('ip'), which('nft'), which('ethtool'), which('nstat'), which('tcpdump'));
-plan(skip_all => 'needs ip, nft and ethtool') unless $ip && $nft && $ethtool;
+my ($ip, $nft, $ethtool) = tap_plan($drive, undef, qw(ip nft ethtool));
+my ($nstat, $tcpdump) = (which('nstat'), which('tcpdump'));
 plan(skip_all => "needs $py with scapy (python3-scapy)")
     unless system("$py -c 'import scapy.all' >/dev/null 2>&1") == 0;
 my @targets = grep { /^[ML]$/ } split(//, $ENV{UML_CONFORM_PEERS} // 'ML');
@@ -185,16 +181,8 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-for ($nsp, $nsl) {
-	run($ip, 'netns', 'add', $_);
-	$made{$_} = 1;
-	run($ip, '-n', $_, 'link', 'set', 'lo', 'up');
-}
-run($ip, '-n', $nsp, 'link', 'add', $va, 'type', 'veth', 'peer', 'name', $vb, 'netns', $nsl);
-run($ip, '-n', $nsp, 'addr', 'add', "$me{L}/24", 'dev', $va);
-run($ip, '-n', $nsl, 'addr', 'add', "$peer{L}/24", 'dev', $vb);
-run($ip, '-n', $nsp, 'addr', 'add', "$me6{L}/64", 'dev', $va, 'nodad');
-run($ip, '-n', $nsl, 'addr', 'add', "$peer6{L}/64", 'dev', $vb, 'nodad');
+veth_pair($ip, \%made, [$nsp, $va, "$me{L}/24", "$me6{L}/64"],
+	  [$nsl, $vb, "$peer{L}/24", "$peer6{L}/64"]);
 # Segments as Linux makes them, one frame each and with their checksums
 # filled in (veth would pass on 64 KB super-packets and partial checksums).
 for ([$nsp, $va], [$nsl, $vb]) {

@@ -35,7 +35,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 use InetTest;
@@ -44,7 +43,7 @@ my $ns = "umlnfs6-$$";
 my $dev = 'rn6';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-my ($ip, $ping, $py) = nfs_tap_plan($nfsd, 9, 'python3');
+my ($ip, $ping, $py) = tap_plan($nfsd, 9, qw(ip ping python3 nfs-ls nfs-cat nfs-cp));
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -163,12 +162,8 @@ ok($out =~ /^sent 3 synack 0$/m && $after[0] - $before[0] == 3 && $after[1] == $
        . ($after[1] - $before[1]) . '), no SYN-ACK')
     or diag("$out @before -> @after");
 
-kill('TERM', $pid);
-for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
-my $rc = $?;
-$pid = undef;
-$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
-my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($rc, %c);
+($rc, $text, %c) = nfsd_stop(\$pid, $log);
 my ($calls) = $text =~ /stopped: (\d+) calls/;
 ok($rc == 0 && ($calls // 0) >= 5 && ($c{mem_used} // 1) == 0 && ($c{ip6_in_delivers} // 0) > 0
        && ($c{ip6_in_hdr_errors} // 0) == 3,
