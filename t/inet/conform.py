@@ -141,8 +141,9 @@ class Wire:
         self.my_mac = get_if_hwaddr(iface)
         self.sock = sock or conf.L2socket(iface=iface)
         self.v6 = ":" in me
-        # The most data a segment carries in a 1500-byte frame, and without
-        # an MSS option (RFC 9293 3.7.1: 536 over IPv4, 1220 over IPv6).
+        # The most a segment carries (options and data) in a 1500-byte
+        # frame, and without an MSS option (RFC 9293 3.7.1: 536 over IPv4,
+        # 1220 over IPv6).
         self.mss = 1440 if self.v6 else 1460
         self.mss_default = 1220 if self.v6 else 536
         self.pseudo = pseudo6 if self.v6 else pseudo
@@ -348,7 +349,8 @@ def handshake(w, offer):
     """SYN-ACK options as the RFCs say for what we offered; then data flows."""
     c = Conn(w, ECHO)
     # RFC 9293 3.7.1: without the option the peer sends at most 536 bytes
-    # a segment; with it, options and data within the MSS (RFC 6691).
+    # a segment (1220 over IPv6); with it, options and data within the MSS
+    # (RFC 6691), and within the peer's own MTU whatever we offer.
     ours = {"none": w.mss_default, "mss": 700, "all": w.mss}[offer]
     opts = {"none": b"", "mss": mss_opt(700),
             "all": mss_opt() + struct.pack("!BBBB", OPT_NOP, OPT_WS, 3, 3) +
