@@ -59,7 +59,7 @@ LIBUML_SRC := $(sort $(wildcard libuml/*.c))
 LIB_OBJ	   := $(patsubst %.c,$(O)/%.o,$(KERNEL_SRC) $(LIBUML_SRC)) \
 	      $(patsubst %.S,$(O)/%.o,$(KERNEL_ASM))
 UNIT_SRC   := $(sort $(wildcard t/unit/*.c))
-UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/capture.c t/unit/mirror.c t/unit/audit.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
+UNIT_BIN   := $(patsubst t/unit/%.c,$(O)/t/%.t,$(filter-out t/unit/tap.c t/unit/capture.c t/unit/mirror.c t/unit/wire.c t/unit/audit.c t/unit/test_umlmon_http.c,$(UNIT_SRC))) \
 	      $(O)/t/umlmon-http.t
 FUZZ_NAMES := rpc record knob frame
 FUZZ_SRC   := $(sort $(wildcard t/fuzz/*.c))
@@ -115,6 +115,9 @@ $(O)/t/test_inet.t $(O)/t/test_inet6.t $(O)/t/test_vnet.t: $(O)/t/unit/capture.o
 $(O)/t/test_death.t $(O)/t/test_inet_death.t: $(O)/t/unit/audit.o
 # The TCP tests share the mirrored wire (t/unit/mirror.h).
 $(O)/t/test_tcp.t $(O)/t/test_socket.t $(O)/t/test_inet_death.t: $(O)/t/unit/mirror.o
+# Frames made by hand, in the stack's tests and the frame harness (t/unit/wire.h).
+$(O)/t/test_inet.t $(O)/t/test_tcp.t $(O)/t/test_socket.t $(O)/t/test_inet_death.t \
+	$(O)/t/test_inet6.t $(O)/t/test_vnet.t $(O)/t/fuzz-frame.t $(O)/fuzz-frame: $(O)/t/unit/wire.o
 
 # umlmon's arithmetic (metrics, policies, config) on a virtual clock.
 $(O)/t/test_umlmon.t: $(addprefix $(O)/tools/umlmon/,metrics.o policy.o conf.o)

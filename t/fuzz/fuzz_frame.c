@@ -34,6 +34,7 @@
 #include "uml/inet.h"
 #include "../../kernel/net/inet/inet_internal.h"
 #include "fuzz.h"
+#include "../unit/wire.h"
 
 const char fuzz_name[] = "frame";
 
@@ -183,38 +184,10 @@ static size_t put_frame(uint8_t *s, const uint8_t *f, size_t len)
 static size_t ip_frame(uint8_t *f, uint8_t proto, uint16_t id, uint16_t frag, const uint8_t *p,
 		       size_t plen)
 {
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_IPV4);
-	memset(f + 14, 0, 20);
-	f[14] = 0x45;
-	put16(f + 16, (uint16_t)(20 + plen));
-	put16(f + 18, id);
-	put16(f + 20, frag);
-	f[22] = 64;
-	f[23] = proto;
-	put32(f + 26, PEER_IP);
-	put32(f + 30, OUR_IP);
-	put16(f + 24, inet_csum(f + 14, 20));
+	wire_eth(f, our_mac, peer_mac, ETH_P_IPV4);
+	wire_ip4_frag(f + 14, PEER_IP, OUR_IP, proto, plen, id, frag);
 	memcpy(f + 34, p, plen);
 	return 34 + plen;
-}
-
-static size_t arp_request(uint8_t *f)
-{
-	memset(f, 0xff, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_ARP);
-	put16(f + 14, 1);
-	put16(f + 16, ETH_P_IPV4);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 1);
-	memcpy(f + 22, peer_mac, 6);
-	put32(f + 28, PEER_IP);
-	memset(f + 32, 0, 6);
-	put32(f + 38, OUR_IP);
-	return 42;
 }
 
 static size_t echo(uint8_t *m, size_t dlen)
@@ -311,14 +284,14 @@ int fuzz_make_seeds(const char *dir)
 
 	/* ARP, then an echo. */
 	s[0] = 2;
-	n = 1 + put_frame(s + 1, f, arp_request(f));
+	n = 1 + put_frame(s + 1, f, wire_arp(f, ether_bcast, 1, peer_mac, PEER_IP, NULL, OUR_IP));
 	len = echo(m, 56);
 	n += put_frame(s + n, f, ip_frame(f, 1, 1, 0, m, len));
 	err |= fuzz_write_seed(dir, "arp-then-echo", s, n);
 
 	/* A 3000-byte echo in three fragments, out of order, faults on. */
 	s[0] = 3;
-	n = 1 + put_frame(s + 1, f, arp_request(f));
+	n = 1 + put_frame(s + 1, f, wire_arp(f, ether_bcast, 1, peer_mac, PEER_IP, NULL, OUR_IP));
 	e = echo(m, 2992);
 	n += put_frame(s + n, f, ip_frame(f, 1, 9, 370, m + 2960, e - 2960));
 	n += put_frame(s + n, f, ip_frame(f, 1, 9, 0x2000, m, 1480));
@@ -334,7 +307,7 @@ int fuzz_make_seeds(const char *dir)
 
 	/* UDP to the bound port and to a closed one. */
 	s[0] = 4;
-	n = 1 + put_frame(s + 1, f, arp_request(f));
+	n = 1 + put_frame(s + 1, f, wire_arp(f, ether_bcast, 1, peer_mac, PEER_IP, NULL, OUR_IP));
 	len = udp(m, 7, "hello");
 	n += put_frame(s + n, f, ip_frame(f, 17, 11, 0, m, len));
 	len = udp(m, 9, "closed");
@@ -376,7 +349,7 @@ int fuzz_make_seeds(const char *dir)
 
 	/* Behind virtio-net headers: UDP with a partial checksum, a GSO TCP segment. */
 	s[0] = 4;
-	n = 1 + put_frame(s + 1, f, arp_request(f));
+	n = 1 + put_frame(s + 1, f, wire_arp(f, ether_bcast, 1, peer_mac, PEER_IP, NULL, OUR_IP));
 	len = udp(m, 7, "partial");
 	put16(m + 6,
 	      (uint16_t)~inet_csum_fold(inet_csum_pseudo(PEER_IP, OUR_IP, 17, (uint32_t)len)));

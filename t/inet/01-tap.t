@@ -24,13 +24,7 @@ use InetTest;
 my $ns = "umlinet$$";
 my ($pid, $from, $to, $made);
 my $drive = build_dir() . '/t/inet-drive';
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
-plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
-    unless $ip && $ping && $py;
-plan(tests => 8);
+my ($ip, $ping, $py) = tap_plan($drive, 8, qw(ip ping python3));
 
 my $limit = 120;    # seconds for the whole test
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }

@@ -47,12 +47,8 @@ my %peer = (M => '10.216.0.2', L => '10.216.1.2');
 my %name = (M => 'machine', L => 'Linux');
 my $peerpy = "$FindBin::Bin/tcppeer.py";
 my $drive = build_dir() . '/t/inet-drive';
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (network namespaces, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $py, $nft, $tcpdump, $ethtool) =
-    (which('ip'), which('python3'), which('nft'), which('tcpdump'), which('ethtool'));
-plan(skip_all => 'needs ip (iproute2) and python3') unless $ip && $py;
+my ($ip, $py) = tap_plan($drive, undef, qw(ip python3));
+my ($nft, $tcpdump, $ethtool) = (which('nft'), which('tcpdump'), which('ethtool'));
 my @targets = grep { /^[ML]$/ } split(//, $ENV{UML_TCP_PEERS} // 'ML');
 my $machine = grep { $_ eq 'M' } @targets;
 plan(tests => 1 + 8 * @targets + ($machine ? 3 : 0));
@@ -69,14 +65,7 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-for ($nsc, $nsl) {
-	run($ip, 'netns', 'add', $_);
-	$made{$_} = 1;
-	run($ip, '-n', $_, 'link', 'set', 'lo', 'up');
-}
-run($ip, '-n', $nsc, 'link', 'add', $va, 'type', 'veth', 'peer', 'name', $vb, 'netns', $nsl);
-run($ip, '-n', $nsc, 'addr', 'add', '10.216.1.1/24', 'dev', $va);
-run($ip, '-n', $nsl, 'addr', 'add', '10.216.1.2/24', 'dev', $vb);
+veth_pair($ip, \%made, [$nsc, $va, '10.216.1.1/24'], [$nsl, $vb, '10.216.1.2/24']);
 run($ip, '-n', $nsc, 'link', 'set', $va, 'up');
 run($ip, '-n', $nsl, 'link', 'set', $vb, 'up');
 # Frames of the MTU on every device, so that the loss cases drop segments,

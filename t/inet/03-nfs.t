@@ -26,7 +26,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 use InetTest;
@@ -35,14 +34,7 @@ my $ns = "umlnfs$$";
 my $dev = 'rn0';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping) = (which('ip'), which('ping'));
-plan(skip_all => 'needs ip (iproute2) and ping (iputils-ping)') unless $ip && $ping;
-plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
-    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 11);
+my ($ip, $ping) = tap_plan($nfsd, 11, qw(ip ping nfs-ls nfs-cat nfs-cp));
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -163,12 +155,8 @@ EOF
 	    or diag("$opened$report");
 }
 
-kill('TERM', $pid);
-for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
-my $rc = $?;
-$pid = undef;
-$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
-my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($rc, %c);
+($rc, $text, %c) = nfsd_stop(\$pid, $log);
 my ($calls) = $text =~ /stopped: (\d+) calls/;
 ok($rc == 0 && ($calls // 0) >= 25 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/ &&
        (!which('hping3') || ($c{tcp_cookies_sent} // 0) > 0),

@@ -6,11 +6,12 @@
 # the script is proven on a stack known to be right; where Linux does what
 # an RFC allows and the machine does what it should, conform.py says why.
 # Two namespaces this test makes and removes: the peer's (tcfp), with the
-# TAP owned by t/inet-drive -- a machine at 10.217.0.2/24 with TCP echo (7),
-# sink (5001), source (5002) and keep (5004, echo with keepalive) -- and a veth to Linux's namespace (tcfl),
-# where t/inet/tcppeer.py serves the same at 10.217.1.2. In the peer's
-# namespace nftables drops the RSTs its own Linux would send from the
-# ports conform.py uses (40000-59999), since no socket there owns them.
+# TAP owned by t/inet-drive -- a machine at 10.217.0.2/24 and fd00:217::2/64
+# with TCP echo (7), sink (5001), source (5002) and keep (5004, echo with
+# keepalive) -- and a veth to Linux's namespace (tcfl), where
+# t/inet/tcppeer.py serves the same at 10.217.1.2 and fd00:217:1::2. In the
+# peer's namespace nftables drops the RSTs its own Linux would send from
+# the ports conform.py uses (40000-59999), since no socket there owns them.
 # Needs root, /dev/net/tun, ip, nft, ethtool and Debian's python3-scapy.
 #  1     the machine is up on the TAP; Linux's services are up
 #  then each case, against the machine (M) and then Linux (L):
@@ -66,8 +67,17 @@
 #        (RFC 5722's rule, which both stacks apply to IPv4); the same echo
 #        in three fragments without overlap, the last first and the middle
 #        one twice (an exact duplicate, dropped alone): answered
+#  41-65 the TCP cases 2-5, 9-20, 24-28 and 34-37 again over IPv6, between
+#        global addresses (conform.py's "v6:" cases): the same segments in
+#        IPv6 datagrams; the SYN-ACK's MSS and every segment of data within
+#        a 1500-byte frame (1440 bytes of options and data; 1460 over IPv4,
+#        checked in 2-40 too) though we offer 1460, and at most 1220 bytes
+#        without our MSS option (RFC 9293 3.7.1). Not 6-8: the options
+#        parser is the same for both families, and they cost 4 s. The
+#        machine's address is used once its DAD is done (polled, at most
+#        10 s; Linux's addresses are made without DAD)
 #  and last:
-#  41    the machine stops when told (status 0)
+#  66    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_CASES=
 # urgent,wscale runs those cases alone (by name); UML_CONFORM_PCAP=FILE keeps
 # a tcpdump of the TAP.
@@ -85,18 +95,16 @@ my ($nsp, $nsl) = ("tcfp$$", "tcfl$$");
 my ($tap, $va, $vb) = ('tcftap0', 'tcfv0a', 'tcfv0b');
 my %me = (M => '10.217.0.1', L => '10.217.1.1');
 my %peer = (M => '10.217.0.2', L => '10.217.1.2');
+my %me6 = (M => 'fd00:217::1', L => 'fd00:217:1::1');
+my %peer6 = (M => 'fd00:217::2', L => 'fd00:217:1::2');
 my %dev = (M => $tap, L => $va);
 my %name = (M => 'machine', L => 'Linux');
 my $conform = "$FindBin::Bin/conform.py";
 my $peerpy = "$FindBin::Bin/tcppeer.py";
 my $drive = build_dir() . '/t/inet-drive';
 my $py = '/usr/bin/python3';    # Debian's, with its scapy (not a python3 of pyenv's)
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (network namespaces, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $nft, $ethtool, $nstat, $tcpdump) =
-    (which('ip'), which('nft'), which('ethtool'), which('nstat'), which('tcpdump'));
-plan(skip_all => 'needs ip, nft and ethtool') unless $ip && $nft && $ethtool;
+my ($ip, $nft, $ethtool) = tap_plan($drive, undef, qw(ip nft ethtool));
+my ($nstat, $tcpdump) = (which('nstat'), which('tcpdump'));
 plan(skip_all => "needs $py with scapy (python3-scapy)")
     unless system("$py -c 'import scapy.all' >/dev/null 2>&1") == 0;
 my @targets = grep { /^[ML]$/ } split(//, $ENV{UML_CONFORM_PEERS} // 'ML');
@@ -143,6 +151,15 @@ my @cases = (
 	[39, 'frag-reorder',     'a segment in IPv4 fragments out of order'],
 	[40, 'frag-overlap',     'overlapping IPv4 fragments'],
 );
+# The TCP cases again over IPv6 (not ARP, ICMP, ND, UDP, IPv4's fragments, nor badopt's
+# other three: see above).
+my %what = map { $_->[1] => $_->[2] } @cases;
+my $n6 = 41;
+push @cases, map { [$n6++, "v6:$_", "$what{$_}, over IPv6"] }
+    qw(opts-none opts-mss opts-all badopt-unknown csum rst-inwin rst-exact rst-oow syn-estab
+       oow-data zero-window fin-passive fin-active time-wait delayed-ack sack closed syn-again
+       synack-rtx paws syn-data urgent wscale keep-answer keep-probe);
+my $last = $n6;
 if (my $only = $ENV{UML_CONFORM_CASES}) {
 	my %want = map { $_ => 1 } split(/,/, $only);
 	@cases = grep { $want{ $_->[1] } } @cases;
@@ -164,14 +181,8 @@ END { my $rc = $?; cleanup(); $? = $rc }
 
 sub run { system(@_) == 0 or BAIL_OUT("failed: @_") }
 
-for ($nsp, $nsl) {
-	run($ip, 'netns', 'add', $_);
-	$made{$_} = 1;
-	run($ip, '-n', $_, 'link', 'set', 'lo', 'up');
-}
-run($ip, '-n', $nsp, 'link', 'add', $va, 'type', 'veth', 'peer', 'name', $vb, 'netns', $nsl);
-run($ip, '-n', $nsp, 'addr', 'add', "$me{L}/24", 'dev', $va);
-run($ip, '-n', $nsl, 'addr', 'add', "$peer{L}/24", 'dev', $vb);
+veth_pair($ip, \%made, [$nsp, $va, "$me{L}/24", "$me6{L}/64"],
+	  [$nsl, $vb, "$peer{L}/24", "$peer6{L}/64"]);
 # Segments as Linux makes them, one frame each and with their checksums
 # filled in (veth would pass on 64 KB super-packets and partial checksums).
 for ([$nsp, $va], [$nsl, $vb]) {
@@ -202,17 +213,20 @@ if ($machine) {
 	# leave its checksums to the host and hand it segments of many MSS,
 	# which scapy reads off the TAP as they are (t/inet/09-vnet.t tests those).
 	$dpid = open2($dfrom, $dto, $ip, 'netns', 'exec', $nsp, $drive, '-P', '-E', '7', '-K',
-		      '5001', '-S', '5002', '-A', '5004', $tap, "$peer{M}/24", '7');
+		      '5001', '-S', '5002', '-A', '5004', '-6', "$peer6{M}/64", $tap, "$peer{M}/24",
+		      '7');
 	chomp($ready = bounded(30, sub { scalar(<$dfrom>) }) // 'no answer');
 	$up = $ready =~ /^ready ([0-9a-f:]{17})$/;
 	$mac{M} = $1;
 }
 if ($machine && $up) {
 	run($ip, '-n', $nsp, 'addr', 'add', "$me{M}/24", 'dev', $tap);
+	run($ip, '-n', $nsp, 'addr', 'add', "$me6{M}/64", 'dev', $tap, 'nodad');
 	run($ip, '-n', $nsp, 'link', 'set', $tap, 'up');
 }
 ($mac{L}) = `$ip -n $nsl link show $vb` =~ m{link/ether ([0-9a-f:]{17})};
-$lpid = open2(my $lfrom, $lto, $ip, 'netns', 'exec', $nsl, $py, $peerpy, 'serve', $peer{L});
+$lpid = open2(my $lfrom, $lto, $ip, 'netns', 'exec', $nsl, $py, $peerpy, 'serve', $peer{L},
+		$peer6{L});
 chomp(my $serving = bounded(30, sub { scalar(<$lfrom>) }) // 'no answer');
 if ((my $pcap = $ENV{UML_CONFORM_PCAP}) && $machine) {
 	$cap = fork() // BAIL_OUT("fork: $!");
@@ -226,7 +240,8 @@ if ((my $pcap = $ENV{UML_CONFORM_PCAP}) && $machine) {
 my %said;
 for my $t (@targets) {
 	$cpid{$t} = open2($cfrom{$t}, $cto{$t}, $ip, 'netns', 'exec', $nsp, $py, $conform, $dev{$t},
-			  $me{$t}, $peer{$t}, $mac{$t} // '00:00:00:00:00:00', $t);
+			  $me{$t}, $peer{$t}, $mac{$t} // '00:00:00:00:00:00', $t, $me6{$t},
+			  $peer6{$t});
 	$cto{$t}->autoflush(1);
 	chomp($said{$t} = bounded(30, sub { scalar(readline($cfrom{$t})) }) // 'no answer');
 }
@@ -242,6 +257,18 @@ bounded(15, sub {
 	    while grep { `$ip -n $_ -6 addr show tentative` ne '' } $nsp, $nsl;
 	1;
 }) or diag('IPv6 addresses still tentative: the IPv6 cases may fail');
+# And the machine's global address until its DAD is done (1 s from its start).
+if ($machine) {
+	my ($dad, $t6) = ('', time);
+	while (time - $t6 < 10) {
+		my $st = machine_stat() // {};
+		($dad) = map { $st->{$_} } grep { /\.inet6_global_state$/ } keys %$st;
+		$dad //= 'not said';
+		last if $dad eq 'preferred';
+		sleep(0.2);
+	}
+	diag("the machine's IPv6 address is $dad: the IPv6 cases may fail") if $dad ne 'preferred';
+}
 
 # One case against one target: conform.py's line.
 sub conform {
@@ -256,22 +283,23 @@ sub conform {
 for my $c (@cases) {
 	my ($n, $case, $what) = @$c;
 	for my $t (@targets) {
-		my ($before, $lbefore) = ($t eq 'M' && $case eq 'csum' ? machine_stat() : undef,
-					  $t eq 'L' && $case eq 'csum' ? linux_csum_errors() : undef);
+		my $csum = $case =~ /^(v6:)?csum$/;
+		my ($before, $lbefore) = ($t eq 'M' && $csum ? machine_stat() : undef,
+					  $t eq 'L' && $csum ? linux_csum_errors() : undef);
 		my $out = conform($t, $case);
 		my $good = $out =~ /^ok /;
-		if ($t eq 'M' && $case =~ /^badopt/) {
+		if ($t eq 'M' && $case =~ /^(v6:)?badopt/) {
 			my $st = machine_stat();
 			$good &&= defined $st;
 			$out .= defined $st ? '; the machine answers stat' : '; the machine does not answer stat';
 		}
-		if ($case eq 'csum' && $t eq 'M') {
+		if ($csum && $t eq 'M') {
 			my $after = machine_stat();
 			my $d = ($after->{tcp_in_errs} // 0) - ($before->{tcp_in_errs} // 0);
 			$good &&= $d >= 1;
 			$out .= "; tcp_in_errs +$d";
 		}
-		if ($case eq 'csum' && $t eq 'L' && defined $lbefore) {
+		if ($csum && $t eq 'L' && defined $lbefore) {
 			my $d = (linux_csum_errors() // 0) - $lbefore;
 			$good &&= $d >= 1;
 			$out .= "; TcpInCsumErrors +$d";
@@ -296,7 +324,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "41 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "$last the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);

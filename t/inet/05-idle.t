@@ -30,12 +30,7 @@ my $ns = "ti05c$$";
 my $tap = 'titap0';
 my ($maddr, $haddr) = ('10.217.0.2', '10.217.0.1');
 my $drive = build_dir() . '/t/inet-drive';
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (a network namespace, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $py) = (which('ip'), which('python3'));
-plan(skip_all => 'needs ip (iproute2) and python3') unless $ip && $py;
-plan(tests => 6);
+my ($ip, $py) = tap_plan($drive, 6, qw(ip python3));
 
 my $limit = 300;
 my ($made, $dpid, $dfrom, $dto, $cpid, $cfrom, $cto);

@@ -30,12 +30,8 @@ my $tap = 'tiwtap0';
 my ($maddr, $haddr) = ('10.219.0.2', '10.219.0.1');
 my $big = $ENV{UML_HTTP_BYTES} // (1 << 30);
 my $drive = build_dir() . '/t/inet-drive';
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (a network namespace, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $curl, $hping) = (which('ip'), which('curl'), which('hping3'));
-plan(skip_all => 'needs ip (iproute2) and curl') unless $ip && $curl;
-plan(tests => 6);
+my ($ip, $curl) = tap_plan($drive, 6, qw(ip curl));
+my $hping = which('hping3');
 
 my $limit = 400;
 my ($made, $dpid, $dfrom, $dto, @bg);

@@ -26,11 +26,8 @@ my $tap = 'ukt7';
 my ($maddr, $haddr) = ('10.221.0.2', '10.221.0.1');
 my $echod = build_dir() . '/examples/echod';
 my $peer = "$FindBin::Bin/echopeer.py";
-plan(skip_all => "$echod not built (make)") unless -x $echod;
-plan(skip_all => 'needs root (a network namespace, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my $ip = which('ip');
-plan(skip_all => 'needs ip (iproute2) and /usr/bin/python3') unless $ip && -x '/usr/bin/python3';
+my ($ip) = tap_plan($echod, undef, 'ip');
+plan(skip_all => 'needs /usr/bin/python3') unless -x '/usr/bin/python3';
 plan(tests => 5);
 
 my $limit = 300;

@@ -39,12 +39,7 @@ my $big = $ENV{UML_VNET_BYTES} // (256 << 20);
 my $up = 64 << 20;
 my $drive = build_dir() . '/t/inet-drive';
 my $peerpy = "$FindBin::Bin/tcppeer.py";
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (a network namespace, a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $curl, $py) = (which('ip'), which('curl'), which('python3'));
-plan(skip_all => 'needs ip (iproute2), curl and python3') unless $ip && $curl && $py;
-plan(tests => 11);
+my ($ip, $curl, $py) = tap_plan($drive, 11, qw(ip curl python3));
 
 my $limit = 600;
 my ($made, $dpid, $dfrom, $dto);

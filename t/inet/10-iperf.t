@@ -40,13 +40,7 @@ my %mine = (4 => '10.220.0.1', 6 => 'fd00:220::1');
 my ($discard, $iport, $sendn) = (7009, 5001, 8 << 20);
 my $csv = "/tmp/i10-$$.csv";
 my $drive = build_dir() . '/t/inet-drive';
-plan(skip_all => "$drive not built (make)") unless -x $drive;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $py, $iperf, $ss) = (which('ip'), which('python3'), which('iperf'), which('ss'));
-plan(skip_all => 'needs ip and ss (iproute2), python3 and iperf (iperf 2)')
-    unless $ip && $py && $iperf && $ss;
-plan(tests => 8);
+my ($ip, $py, $iperf, $ss) = tap_plan($drive, 8, qw(ip python3 iperf ss));
 
 my $limit = 90;    # seconds for the whole test; every step has its own bound below
 my ($pid, $from, $to, $spid, $made);

@@ -35,7 +35,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 use InetTest;
@@ -44,15 +43,7 @@ my $ns = "umlnfs6-$$";
 my $dev = 'rn6';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping, $py) = (which('ip'), which('ping'), which('python3'));
-plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and python3')
-    unless $ip && $ping && $py;
-plan(skip_all => 'libnfs-utils (nfs-ls, nfs-cat, nfs-cp) not installed')
-    unless which('nfs-ls') && which('nfs-cat') && which('nfs-cp');
-plan(tests => 9);
+my ($ip, $ping, $py) = tap_plan($nfsd, 9, qw(ip ping python3 nfs-ls nfs-cat nfs-cp));
 
 my $limit = 180;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -171,12 +162,8 @@ ok($out =~ /^sent 3 synack 0$/m && $after[0] - $before[0] == 3 && $after[1] == $
        . ($after[1] - $before[1]) . '), no SYN-ACK')
     or diag("$out @before -> @after");
 
-kill('TERM', $pid);
-for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
-my $rc = $?;
-$pid = undef;
-$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
-my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($rc, %c);
+($rc, $text, %c) = nfsd_stop(\$pid, $log);
 my ($calls) = $text =~ /stopped: (\d+) calls/;
 ok($rc == 0 && ($calls // 0) >= 5 && ($c{mem_used} // 1) == 0 && ($c{ip6_in_delivers} // 0) > 0
        && ($c{ip6_in_hdr_errors} // 0) == 3,

@@ -5,7 +5,7 @@ on a TAP device, or Linux's over a veth), and what comes back checked
 against the RFCs. The same cases run against both, so that every
 expectation is first proven on Linux.
 
-  conform.py IFACE MY_ADDR TARGET_ADDR TARGET_MAC M|L
+  conform.py IFACE MY_ADDR TARGET_ADDR TARGET_MAC M|L [MY_ADDR6 TARGET_ADDR6]
 
 reads one case name a line on standard input and answers each with one
 line that starts with "ok " or "bad ". M or L says whose stack is under
@@ -18,6 +18,12 @@ on 7, sink on 5001 (reads until FIN, answers one line), source on 5002
 the test drops the RSTs this namespace's own Linux would send from them.
 The IPv6 cases speak from our link-local address to the target's, both
 made from the MACs (modified EUI-64), as neighbour discovery and echo.
+Given global IPv6 addresses, the TCP cases run over IPv6 too, each as
+"v6:NAME": the same segments in IPv6 datagrams (no extension headers).
+Both links carry 1500-byte frames: a segment of ours holds at most 1460
+bytes (IPv4) or 1440 (IPv6), and so must the target's whatever MSS we
+offer (we offer 1460 on both: the target's own MTU bounds it, RFC 9293
+3.7.1); without our MSS option it may send 536 (IPv4) or 1220 (IPv6).
 Every wait is bounded; none is longer than a few seconds.
 """
 import logging
@@ -29,7 +35,7 @@ import sys
 import time
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply,  # noqa: E402
+from scapy.all import (ARP, ICMP, IP, UDP, Ether, ICMPv6EchoReply,  # noqa: E402
                        ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                        ICMPv6NDOptSrcLLAddr, IPv6, Raw, conf, get_if_hwaddr, in6_getnsma,
                        in6_getnsmac, in6_mactoifaceid, inet_ntop, inet_pton)
@@ -89,17 +95,16 @@ def parse_options(raw):
 class Seg:
     """A TCP segment that arrived, its fields as plain numbers."""
 
-    def __init__(self, ip, t):
-        raw = bytes(ip[TCP])
+    def __init__(self, w, src, dst, raw, t):
+        """@raw: the segment's bytes, as far as its IP header says, from @src to @dst."""
         self.t = t
         self.sport, self.dport, self.seq, self.ack, off, self.flags, self.win = \
             struct.unpack("!HHIIBBH", raw[:16])
         hlen = (off >> 4) * 4
         self.opts = parse_options(raw[20:hlen])
         self.optlen = hlen - 20
-        self.data = raw[hlen:ip[IP].len - ip[IP].ihl * 4]
-        tcp_len = ip[IP].len - ip[IP].ihl * 4
-        self.csum_ok = csum16(pseudo(ip[IP].src, ip[IP].dst, raw[:tcp_len])) == 0
+        self.data = raw[hlen:]
+        self.csum_ok = csum16(w.pseudo(src, dst, raw)) == 0
 
     def opt(self, kind):
         for k, d in self.opts or []:
@@ -123,13 +128,39 @@ def pseudo(src, dst, tcp):
     return a + b + struct.pack("!BBH", 0, 6, len(tcp)) + tcp
 
 
-class Wire:
-    """Frames to and from the target on IFACE, by a packet socket."""
+def pseudo6(src, dst, tcp):
+    return (inet_pton(socket.AF_INET6, src) + inet_pton(socket.AF_INET6, dst) +
+            struct.pack("!I3xB", len(tcp), 6) + tcp)
 
-    def __init__(self, iface, me, them, them_mac):
+
+class Wire:
+    """Frames to and from the target on IFACE, by a packet socket; IPv6 if @me is."""
+
+    def __init__(self, iface, me, them, them_mac, sock=None):
         self.iface, self.me, self.them, self.them_mac = iface, me, them, them_mac
         self.my_mac = get_if_hwaddr(iface)
-        self.sock = conf.L2socket(iface=iface)
+        self.sock = sock or conf.L2socket(iface=iface)
+        self.v6 = ":" in me
+        # The most a segment carries (options and data) in a 1500-byte
+        # frame, and without an MSS option (RFC 9293 3.7.1: 536 over IPv4,
+        # 1220 over IPv6).
+        self.mss = 1440 if self.v6 else 1460
+        self.mss_default = 1220 if self.v6 else 536
+        self.pseudo = pseudo6 if self.v6 else pseudo
+
+    def tcp_of(self, p):
+        """(source, destination, segment bytes) of frame @p if it is TCP from the target."""
+        if self.v6:
+            if IPv6 not in p or p[IPv6].src != self.them or p[IPv6].nh != 6:
+                return None
+            ip = p[IPv6]
+            raw = bytes(ip.payload)[:ip.plen]
+        else:
+            if IP not in p or p[IP].src != self.them or p[IP].proto != 6:
+                return None
+            ip = p[IP]
+            raw = bytes(ip.payload)[:ip.len - ip.ihl * 4]
+        return (ip.src, ip.dst, raw) if len(raw) >= 20 else None
 
     def send_frame(self, pkt):
         if Ether not in pkt:
@@ -161,13 +192,15 @@ class Wire:
         opts += b"\0" * pad
         hdr = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (20 + len(opts)) // 4 << 4,
                           flags, win, 0, urp) + opts
-        c = csum16(pseudo(self.me, self.them, hdr + data))
+        c = csum16(self.pseudo(self.me, self.them, hdr + data))
         if bad_csum:
             c ^= 0x5A5A
         return hdr[:16] + struct.pack("!H", c) + hdr[18:] + data
 
     def send_tcp(self, raw):
-        self.send_frame(IP(src=self.me, dst=self.them, proto=6) / Raw(raw))
+        net = (IPv6(src=self.me, dst=self.them, nh=6) if self.v6 else
+               IP(src=self.me, dst=self.them, proto=6))
+        self.send_frame(net / Raw(raw))
 
 
 def mss_opt(mss=1460):
@@ -214,8 +247,9 @@ class Conn:
     def segs(self, timeout):
         """Segments of this connection for up to @timeout seconds."""
         for p, t in self.w.frames(timeout):
-            if IP in p and p[IP].src == self.w.them and p[IP].proto == 6 and TCP in p:
-                s = Seg(p, t)
+            got = self.w.tcp_of(p)
+            if got:
+                s = Seg(self.w, *got, t)
                 if s.sport == self.dport and s.dport == self.sport:
                     if self.ts and s.opt(OPT_TS):
                         self.ts_recent = struct.unpack("!I", s.opt(OPT_TS)[:4])[0]
@@ -282,6 +316,9 @@ class Conn:
                     raise Bad("no timestamp on %r, timestamps agreed (RFC 7323 3.2)" % s)
                 if s.data:
                     self.largest = max(self.largest, s.optlen + len(s.data))
+                    if s.optlen + len(s.data) > self.w.mss:
+                        raise Bad("a segment of %d bytes (options and data), past a "
+                                  "1500-byte frame's %d" % (s.optlen + len(s.data), self.w.mss))
                 if s.data or s.has(F_FIN):
                     data, f = self.take(s)
                     got += data
@@ -312,8 +349,9 @@ def handshake(w, offer):
     """SYN-ACK options as the RFCs say for what we offered; then data flows."""
     c = Conn(w, ECHO)
     # RFC 9293 3.7.1: without the option the peer sends at most 536 bytes
-    # a segment; with it, options and data within the MSS (RFC 6691).
-    ours = {"none": 536, "mss": 700, "all": 1460}[offer]
+    # a segment (1220 over IPv6); with it, options and data within the MSS
+    # (RFC 6691), and within the peer's own MTU whatever we offer.
+    ours = {"none": w.mss_default, "mss": 700, "all": w.mss}[offer]
     opts = {"none": b"", "mss": mss_opt(700),
             "all": mss_opt() + struct.pack("!BBBB", OPT_NOP, OPT_WS, 3, 3) +
             struct.pack("!BB", OPT_SACKOK, 2) + ts_opt(4242, 0)[2:]}[offer]
@@ -322,6 +360,9 @@ def handshake(w, offer):
     mss = sa.opt(OPT_MSS)
     if mss is None or len(mss) != 2:
         raise Bad("no MSS option in the SYN-ACK (%s)" % kinds)
+    if struct.unpack("!H", mss)[0] > w.mss:
+        raise Bad("MSS %d in the SYN-ACK, past a 1500-byte frame's %d" % (
+            struct.unpack("!H", mss)[0], w.mss))
     if offer != "all":
         for k in (OPT_WS, OPT_SACKOK, OPT_TS):
             if sa.opt(k) is not None:
@@ -542,8 +583,8 @@ def delayed_ack(w, target):
     c = Conn(w, SINK)
     c.open()
     small = [ack_delay(c, b"x" * 10) * 1000 for _ in range(3)]
-    c.send(F_ACK, b"y" * 1460)
-    full = ack_delay(c, b"z" * 1460) * 1000
+    c.send(F_ACK, b"y" * w.mss)
+    full = ack_delay(c, b"z" * w.mss) * 1000
     desc = "small segments ACKed after %s ms, two full-sized after %.1f ms" % (
         ",".join("%.0f" % d for d in small), full)
     c.reset()
@@ -845,7 +886,7 @@ def urgent(w):
 
 def wscale(w):
     """More than 64 KiB in flight within a scaled window, all of it ACKed (RFC 7323 2)."""
-    total, mss = 384 << 10, 1460
+    total, mss = 384 << 10, w.mss
     c = Conn(w, SINK)
     sa = c.open(mss_opt(mss) + struct.pack("!BBBB", OPT_NOP, OPT_WS, 3, 7))
     ws = sa.opt(OPT_WS)
@@ -991,22 +1032,39 @@ def main():
     iface, me, them, them_mac, target = sys.argv[1:6]
     other = them.rsplit(".", 1)[0] + ".99"
     w = Wire(iface, me, them, them_mac)
-    cases = {
-        "opts-none": lambda: handshake(w, "none"),
-        "opts-mss": lambda: handshake(w, "mss"),
-        "opts-all": lambda: handshake(w, "all"),
-        "csum": lambda: csum(w),
-        "rst-inwin": lambda: rst(w, "inwin"),
-        "rst-exact": lambda: rst(w, "exact"),
-        "rst-oow": lambda: rst(w, "oow"),
-        "syn-estab": lambda: syn_estab(w),
-        "oow-data": lambda: oow_data(w),
-        "zero-window": lambda: zero_window(w),
-        "fin-passive": lambda: fin_passive(w),
-        "fin-active": lambda: fin_active(w),
-        "time-wait": lambda: time_wait(w),
-        "delayed-ack": lambda: delayed_ack(w, target),
-        "sack": lambda: sack(w),
+    # The TCP cases, each a function of the wire: IPv4's, and IPv6's as "v6:NAME".
+    tcp = {
+        "opts-none": lambda w: handshake(w, "none"),
+        "opts-mss": lambda w: handshake(w, "mss"),
+        "opts-all": lambda w: handshake(w, "all"),
+        "csum": csum,
+        "rst-inwin": lambda w: rst(w, "inwin"),
+        "rst-exact": lambda w: rst(w, "exact"),
+        "rst-oow": lambda w: rst(w, "oow"),
+        "syn-estab": syn_estab,
+        "oow-data": oow_data,
+        "zero-window": zero_window,
+        "fin-passive": fin_passive,
+        "fin-active": fin_active,
+        "time-wait": time_wait,
+        "delayed-ack": lambda w: delayed_ack(w, target),
+        "sack": sack,
+        "closed": closed,
+        "syn-again": syn_again,
+        "synack-rtx": synack_rtx,
+        "paws": paws,
+        "syn-data": syn_data,
+        "urgent": urgent,
+        "wscale": wscale,
+        "keep-answer": keep_answer,
+        "keep-probe": keep_probe,
+    }
+    tcp.update({"badopt-" + k: (lambda w, k=k: badopt(w, k)) for k in BAD_OPTS})
+    cases = {name: (lambda f=f: f(w)) for name, f in tcp.items()}
+    if len(sys.argv) > 7:
+        w6 = Wire(iface, sys.argv[6], sys.argv[7], them_mac, w.sock)
+        cases.update({"v6:" + name: (lambda f=f: f(w6)) for name, f in tcp.items()})
+    cases.update({
         "arp": lambda: arp(w, other),
         "icmp-echo": lambda: icmp_echo(w),
         "nd-ns": lambda: nd(w, "ok"),
@@ -1015,20 +1073,10 @@ def main():
         "nd-mcast": lambda: nd(w, "mcast"),
         "echo6": lambda: echo6(w),
         "port-unreach": lambda: port_unreach(w),
-        "closed": lambda: closed(w),
-        "syn-again": lambda: syn_again(w),
-        "synack-rtx": lambda: synack_rtx(w),
-        "paws": lambda: paws(w),
-        "syn-data": lambda: syn_data(w),
-        "urgent": lambda: urgent(w),
-        "wscale": lambda: wscale(w),
-        "keep-answer": lambda: keep_answer(w),
-        "keep-probe": lambda: keep_probe(w),
         "frag-inorder": lambda: frag_tcp(w, "inorder"),
         "frag-reorder": lambda: frag_tcp(w, "reorder"),
         "frag-overlap": lambda: frag_overlap(w),
-    }
-    cases.update({"badopt-" + k: (lambda k=k: badopt(w, k)) for k in BAD_OPTS})
+    })
     print("ready", flush=True)
     for line in sys.stdin:
         name = line.strip()

@@ -3,7 +3,7 @@
 a server, and a server of the same services (the Linux peer), so that each
 case is proven against Linux as well as run against the machine.
 
-The services, on one address (what t/inet-drive serves too):
+The services, on each address given (what t/inet-drive serves too):
   echo    7     every byte back, until the client's FIN; then FIN
   sink    5001  read until FIN, then one line "bytes N sha256 HEX", FIN
   source  5002  read a line "N", send N bytes of the pattern (byte i is
@@ -11,7 +11,7 @@ The services, on one address (what t/inet-drive serves too):
   rr      5003  read 64-byte messages and send each back, until FIN
   keep    5004  echo, with keepalive probes after 1 s idle (t/inet/04-conform)
 
-  tcppeer.py serve ADDR
+  tcppeer.py serve ADDR [ADDR...]     IPv4 or IPv6 addresses
   tcppeer.py echo HOST BYTES          one connection, BYTES echoed back
   tcppeer.py sink HOST BYTES          BYTES of seeded random data; sha256 both sides
   tcppeer.py source HOST BYTES        BYTES of the pattern fetched and checked
@@ -140,13 +140,18 @@ class Server(socketserver.ThreadingTCPServer):
     request_queue_size = 512
 
 
-def serve(addr):
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+def serve(*addrs):
     servers = []
-    for name, port in PORTS.items():
-        srv = Server((addr, port), Handler)
-        srv.service = name
-        servers.append(srv)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    for addr in addrs:
+        for name, port in PORTS.items():
+            srv = (Server6 if ":" in addr else Server)((addr, port), Handler)
+            srv.service = name
+            servers.append(srv)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
     print("serving", flush=True)
     sys.stdin.read()  # until the test closes our standard input
     for srv in servers:
@@ -319,7 +324,7 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     if argv[1] == "serve":
-        return serve(argv[2])
+        return serve(*argv[2:])
     fn = globals().get("cmd_" + argv[1])
     if not fn:
         print(__doc__, file=sys.stderr)

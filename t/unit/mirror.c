@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mirror.h"
+#include "wire.h"
 #include "uml/inet.h"
 #include "../../kernel/net/inet/inet_internal.h"
 
@@ -12,19 +13,7 @@ void mirror_arp_reply(struct netif_queue *q, const uint8_t *req)
 {
 	uint8_t f[60] = {0};
 
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_ARP);
-	put16(f + 14, 1);
-	put16(f + 16, ETH_P_IPV4);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 2);
-	memcpy(f + 22, peer_mac, 6);
-	put32(f + 28, PEER_IP);
-	memcpy(f + 32, req + 22, 6);
-	memcpy(f + 38, req + 28, 4);
-	netif_input(q, f, 42);
+	netif_input(q, f, wire_arp(f, our_mac, 2, peer_mac, PEER_IP, req + 22, get32(req + 28)));
 }
 
 void mirror_in(struct netif_queue *q, uint8_t *f, size_t len)

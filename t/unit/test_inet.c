@@ -50,6 +50,7 @@
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
+#include "wire.h"
 #include "../../kernel/net/inet/inet_internal.h"
 
 #define PEER_IP 0x0a000001u
@@ -65,36 +66,13 @@ static void feed(const void *f, size_t len)
 	netif_input(q, f, len);
 }
 
-static size_t eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	put16(f + 12, type);
-	return 14;
-}
-
-static void ip_hdr(uint8_t *h, unsigned len, uint16_t id, uint16_t frag, uint8_t proto,
-		   uint32_t src, uint32_t dst)
-{
-	memset(h, 0, 20);
-	h[0] = 0x45;
-	put16(h + 2, (uint16_t)len);
-	put16(h + 4, id);
-	put16(h + 6, frag);
-	h[8] = 64;
-	h[9] = proto;
-	put32(h + 12, src);
-	put32(h + 16, dst);
-	put16(h + 10, inet_csum(h, 20));
-}
-
 /* A frame from the peer carrying @plen bytes of @proto payload (a fragment if @frag). */
 static size_t ip_frame(uint8_t *f, uint8_t proto, uint16_t id, uint16_t frag, const void *payload,
 		       size_t plen, uint32_t src, uint32_t dst)
 {
-	size_t n = eth(f, our_mac, peer_mac, ETH_P_IPV4);
+	size_t n = wire_eth(f, our_mac, peer_mac, ETH_P_IPV4);
 
-	ip_hdr(f + n, (unsigned)(20 + plen), id, frag, proto, src, dst);
+	wire_ip4_frag(f + n, src, dst, proto, plen, id, frag);
 	memcpy(f + n + 20, payload, plen);
 	return n + 20 + plen;
 }
@@ -121,33 +99,13 @@ static void send_echo(uint16_t seq, size_t dlen)
 	feed(f, ip_frame(f, IPPROTO_ICMP_, seq, 0, m, n, PEER_IP, OUR_IP));
 }
 
-static void arp_frame(uint8_t *f, size_t *len, const uint8_t *dst, uint16_t op, const uint8_t *sha,
-		      uint32_t spa, const uint8_t *tha, uint32_t tpa)
-{
-	size_t n = eth(f, dst, sha, ETH_P_ARP);
-	uint8_t *a = f + n;
-
-	put16(a, 1);
-	put16(a + 2, ETH_P_IPV4);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, op);
-	memcpy(a + 8, sha, 6);
-	put32(a + 14, spa);
-	memcpy(a + 18, tha, 6);
-	put32(a + 24, tpa);
-	*len = n + 28;
-}
-
 static void peer_arp(uint16_t op, uint32_t spa, const uint8_t *sha, uint32_t tpa)
 {
 	static const uint8_t zero[6];
 	uint8_t f[64];
-	size_t len;
 
-	arp_frame(f, &len, op == 1 ? ether_bcast : our_mac, op, sha, spa, op == 1 ? zero : our_mac,
-		  tpa);
-	feed(f, len);
+	feed(f, wire_arp(f, op == 1 ? ether_bcast : our_mac, op, sha, spa, op == 1 ? zero : our_mac,
+			 tpa));
 }
 
 /* The captured frames of @proto (0: ARP), counted. */
@@ -200,7 +158,7 @@ static void test_csum(void)
 	static const uint8_t rfc[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
 	uint8_t h[20];
 
-	ip_hdr(h, 84, 1, 0, 1, PEER_IP, OUR_IP);
+	wire_ip4_frag(h, PEER_IP, OUR_IP, 1, 64, 1, 0);
 	ok(inet_csum(rfc, sizeof(rfc)) == 0x220d && inet_csum(h, 20) == 0,
 	   "1 checksum: RFC 1071's example gives 0x220d (%#x), a header sums to 0",
 	   inet_csum(rfc, sizeof(rfc)));
@@ -239,7 +197,7 @@ static void test_arp(void)
 		size_t len;
 
 		step(0);
-		arp_frame(f, &len, ether_bcast, 1, other, 0x0a000009u, our_mac, OUR_IP);
+		len = wire_arp(f, ether_bcast, 1, other, 0x0a000009u, our_mac, OUR_IP);
 		f[14 + 4] = 7;
 		feed(f, len);
 		ok(nout == 0 && inet_mib(INET_MIB_ARP_IN_ERRORS) == err0 + 1,
@@ -438,7 +396,7 @@ static void feed_unreach(uint16_t lport, uint16_t rport)
 	memset(m, 0, sizeof(m));
 	m[0] = ICMP_UNREACH;
 	m[1] = ICMP_UNREACH_PORT;
-	ip_hdr(quoted, 28, 77, 0, 17, OUR_IP, PEER_IP);
+	wire_ip4_frag(quoted, OUR_IP, PEER_IP, 17, 8, 77, 0);
 	put16(quoted + 20, lport);
 	put16(quoted + 22, rport);
 	put16(quoted + 24, 8);

@@ -81,6 +81,7 @@
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
+#include "wire.h"
 #include "../../kernel/net/inet/tcp.h"
 
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 1};
@@ -106,18 +107,9 @@ static size_t frame6(uint8_t *f, const uint8_t *dmac, uint8_t hops, const struct
 		     const struct inet_addr *dst, uint8_t first, const uint8_t *ext, size_t extlen,
 		     const void *payload, size_t plen)
 {
-	uint8_t *h = f + 14;
+	uint8_t *h = f + wire_eth(f, dmac, peer_mac, ETH_P_IPV6);
 
-	memcpy(f, dmac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, ETH_P_IPV6);
-	memset(h, 0, 40);
-	h[0] = 0x60;
-	put16(h + 4, (uint16_t)(extlen + plen));
-	h[6] = first;
-	h[7] = hops;
-	memcpy(h + 8, src->a, 16);
-	memcpy(h + 24, dst->a, 16);
+	wire_ip6(h, src, dst, first, hops, extlen + plen);
 	if (extlen) /* memcpy from NULL is undefined, even of nothing */
 		memcpy(h + 40, ext, extlen);
 	if (plen)
@@ -761,27 +753,11 @@ static void feed_tcp6(const struct inet_addr *src, const struct inet_addr *dst, 
 		      const char *data)
 {
 	static uint8_t f[CAP_FRAME];
-	uint8_t t[256];
-	size_t dlen = data ? strlen(data) : 0, hlen = mss ? 24 : 20, n = hlen + dlen;
+	uint8_t opt[4] = {OPT_MSS, 4, (uint8_t)(mss >> 8), (uint8_t)mss};
+	struct wire_tcp seg = {sport, dport, seq,	  ack,	flags,
+			       65535, opt,   mss ? 4 : 0, data, data ? strlen(data) : 0};
 
-	memset(t, 0, hlen);
-	put16(t, sport);
-	put16(t + 2, dport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
-	t[12] = (uint8_t)(hlen / 4 << 4);
-	t[13] = flags;
-	put16(t + 14, 65535);
-	if (mss) {
-		t[20] = 2;
-		t[21] = 4;
-		put16(t + 22, mss);
-	}
-	if (dlen)
-		memcpy(t + hlen, data, dlen);
-	put16(t + 16, inet_csum_fold(inet_csum_add(
-			  inet_csum_pseudo6(src, dst, IPPROTO_TCP_, (uint32_t)n), t, n)));
-	netif_input(q, f, frame6(f, our_mac, 64, src, dst, IPPROTO_TCP_, NULL, 0, t, n));
+	netif_input(q, f, wire_tcp6_frame(f, our_mac, peer_mac, src, dst, &seg));
 }
 
 /* Whether frame @i is a TCP segment from @from to @to whose checksum is right. */

@@ -112,6 +112,7 @@
 #include "uml.h"
 #include "uml/host.h"
 #include "uml/inet.h"
+#include "wire.h"
 #include "../../kernel/net/inet/tcp.h"
 
 #define RING	 4096
@@ -179,12 +180,6 @@ static int capture(void *arg, const void *frame, size_t len)
 	ring[r_tail % RING].at = vclock;
 	r_tail++;
 	return 0;
-}
-
-static void put16_(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 /* Deliver the oldest frame on the wire (once its delay is over): false when none. */
@@ -440,33 +435,10 @@ static uint16_t seg_wnd = 65535; /* the window seg_in advertises */
 static void seg_in(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		   const uint8_t *opt, unsigned olen, const void *data, size_t dlen)
 {
-	uint8_t f[FRAME_SZ] = {0}, *ip = f + 14, *t = f + 34;
-	unsigned tl = 20 + olen + (unsigned)dlen;
+	uint8_t f[FRAME_SZ] = {0};
+	struct wire_tcp seg = {sport, dport, seq, ack, flags, seg_wnd, opt, olen, data, dlen};
 
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16_(f + 12, ETH_P_IPV4);
-	ip[0] = 0x45;
-	put16_(ip + 2, (uint16_t)(20 + tl));
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP_;
-	put32(ip + 12, PEER_IP);
-	put32(ip + 16, OUR_IP);
-	put16_(ip + 10, inet_csum(ip, 20));
-	put16_(t, sport);
-	put16_(t + 2, dport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
-	t[12] = (uint8_t)((20 + olen) / 4 << 4);
-	t[13] = flags;
-	put16_(t + 14, seg_wnd);
-	if (olen) /* memcpy from NULL is undefined, even of nothing */
-		memcpy(t + 20, opt, olen);
-	if (dlen)
-		memcpy(t + 20 + olen, data, dlen);
-	put16_(t + 16, inet_csum_fold(inet_csum_add(
-			   inet_csum_pseudo(PEER_IP, OUR_IP, IPPROTO_TCP_, tl), t, tl)));
-	netif_input(q, f, 34 + tl);
+	netif_input(q, f, wire_tcp4_frame(f, our_mac, peer_mac, PEER_IP, OUR_IP, &seg));
 }
 
 /* The next TCP segment on the wire (taken off it), or NULL. */
@@ -780,16 +752,8 @@ static void test_malformed(struct tcp_sock *l)
 	{
 		uint8_t f[60] = {0};
 
-		memcpy(f, our_mac, 6);
-		memcpy(f + 6, peer_mac, 6);
-		put16_(f + 12, ETH_P_IPV4);
-		f[14] = 0x45;
-		put16_(f + 16, 30);
-		f[22] = 64;
-		f[23] = IPPROTO_TCP_;
-		put32(f + 26, PEER_IP);
-		put32(f + 30, OUR_IP);
-		put16_(f + 24, inet_csum(f + 14, 20));
+		wire_eth(f, our_mac, peer_mac, ETH_P_IPV4);
+		wire_ip4(f + 14, PEER_IP, OUR_IP, IPPROTO_TCP_, 10);
 		netif_input(q, f, 60); /* a 10-byte TCP header */
 	}
 	ok(inet_mib(INET_MIB_TCP_IN_ERRS) == e0 + 4 && next_seg() == NULL,
@@ -1907,23 +1871,15 @@ static void test_dsack_undo(struct tcp_sock *l)
 /* ICMP frag-needed from a router on the link, quoting @quote (IPv4 header and 8 bytes). */
 static void frag_needed_in(const uint8_t *quote, uint16_t mtu)
 {
-	uint8_t f[14 + 20 + 8 + 28] = {0}, *ip = f + 14, *ic = f + 34;
+	uint8_t f[14 + 20 + 8 + 28] = {0}, *ic = f + 34;
 
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16_(f + 12, ETH_P_IPV4);
-	ip[0] = 0x45;
-	put16_(ip + 2, 20 + 8 + 28);
-	ip[8] = 64;
-	ip[9] = IPPROTO_ICMP_;
-	put32(ip + 12, ROUTER_IP);
-	put32(ip + 16, OUR_IP);
-	put16_(ip + 10, inet_csum(ip, 20));
+	wire_eth(f, our_mac, peer_mac, ETH_P_IPV4);
+	wire_ip4(f + 14, ROUTER_IP, OUR_IP, IPPROTO_ICMP_, 8 + 28);
 	ic[0] = ICMP_UNREACH;
 	ic[1] = ICMP_UNREACH_FRAG;
-	put16_(ic + 6, mtu);
+	put16(ic + 6, mtu);
 	memcpy(ic + 8, quote, 28);
-	put16_(ic + 2, inet_csum(ic, 8 + 28));
+	put16(ic + 2, inet_csum(ic, 8 + 28));
 	netif_input(q, f, sizeof(f));
 }
 

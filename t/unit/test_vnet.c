@@ -42,6 +42,7 @@
 #include "tap.h"
 #include "uml.h"
 #include "uml/inet.h"
+#include "wire.h"
 #include "../../kernel/net/inet/tcp.h"
 
 #define PEER_IP	 0x0a000001u
@@ -78,51 +79,24 @@ static struct inet_addr peer6 = {{0xfe, 0x80, [15] = 1}}, our6;
 static size_t tcp_frame_mss(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 			    uint8_t flags, size_t plen, bool partial, uint16_t mss)
 {
-	unsigned iphl = frames_v6 ? 40 : 20, hl = mss ? 24 : 20;
-	uint8_t *ip = f + 14, *t = ip + iphl;
-	uint32_t tl = (uint32_t)(hl + plen);
-	uint64_t pseudo = frames_v6 ? inet_csum_pseudo6(&peer6, &our6, IPPROTO_TCP_, tl)
-				    : inet_csum_pseudo(peer_ip, our_ip, IPPROTO_TCP_, tl);
+	static uint8_t pattern[BIG];
+	uint8_t opt[4] = {OPT_MSS, 4, (uint8_t)(mss >> 8), (uint8_t)mss};
+	struct wire_tcp seg = {sport, dport, seq,	  ack,	   flags,
+			       65535, opt,   mss ? 4 : 0, pattern, plen};
+	size_t iphl = frames_v6 ? 40 : 20, n;
+	uint32_t tl;
 
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	memset(ip, 0, iphl);
-	if (frames_v6) {
-		put16(f + 12, ETH_P_IPV6);
-		put32(ip, 6u << 28);
-		put16(ip + 4, (uint16_t)tl);
-		ip[6] = IPPROTO_TCP_;
-		ip[7] = 64;
-		memcpy(ip + 8, peer6.a, 16);
-		memcpy(ip + 24, our6.a, 16);
-	} else {
-		put16(f + 12, ETH_P_IPV4);
-		ip[0] = 0x45;
-		put16(ip + 2, (uint16_t)(20 + tl));
-		ip[8] = 64;
-		ip[9] = IPPROTO_TCP_;
-		put32(ip + 12, peer_ip);
-		put32(ip + 16, our_ip);
-		put16(ip + 10, inet_csum(ip, 20));
-	}
-	memset(t, 0, hl);
-	put16(t, sport);
-	put16(t + 2, dport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
-	t[12] = (uint8_t)(hl / 4 << 4);
-	t[13] = flags;
-	put16(t + 14, 65535);
-	if (mss) {
-		t[20] = OPT_MSS;
-		t[21] = 4;
-		put16(t + 22, mss);
-	}
 	for (size_t i = 0; i < plen; i++)
-		t[hl + i] = (uint8_t)(i % 251);
-	put16(t + 16, partial ? (uint16_t)~inet_csum_fold(pseudo)
-			      : inet_csum_fold(inet_csum_add(pseudo, t, tl)));
-	return 14 + iphl + tl;
+		pattern[i] = (uint8_t)(i % 251);
+	n = frames_v6 ? wire_tcp6_frame(f, our_mac, peer_mac, &peer6, &our6, &seg)
+		      : wire_tcp4_frame(f, our_mac, peer_mac, peer_ip, our_ip, &seg);
+	tl = (uint32_t)(n - 14 - iphl);
+	if (partial)
+		put16(f + 14 + iphl + 16,
+		      (uint16_t)~inet_csum_fold(
+			  frames_v6 ? inet_csum_pseudo6(&peer6, &our6, IPPROTO_TCP_, tl)
+				    : inet_csum_pseudo(peer_ip, our_ip, IPPROTO_TCP_, tl)));
+	return n;
 }
 
 static size_t tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
@@ -513,22 +487,10 @@ int main(void)
 	/* The peer's MAC is known, so replies go at once. */
 	{
 		static uint8_t f[60];
-		uint8_t *a = f + 14;
 
-		memcpy(f, ether_bcast, 6);
-		memcpy(f + 6, peer_mac, 6);
-		put16(f + 12, ETH_P_ARP);
-		put16(a, 1);
-		put16(a + 2, ETH_P_IPV4);
-		a[4] = 6;
-		a[5] = 4;
-		put16(a + 6, 1);
-		memcpy(a + 8, peer_mac, 6);
-		put32(a + 14, PEER_IP);
-		put32(a + 24, OUR_IP);
+		wire_arp(f, ether_bcast, 1, peer_mac, PEER_IP, NULL, OUR_IP);
 		netif_input(q, f, sizeof(f));
-		put32(a + 14, PEER2_IP);
-		put32(a + 24, OUR2_IP);
+		wire_arp(f, ether_bcast, 1, peer_mac, PEER2_IP, NULL, OUR2_IP);
 		netif_input(q2, f, sizeof(f));
 	}
 

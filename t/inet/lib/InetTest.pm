@@ -1,7 +1,9 @@
 # Helpers the t/inet tests share: finding a program, a step bounded in
 # time, the whole test's limit and its teardown (processes killed,
-# namespaces removed), the counters of a t/inet-drive machine asked for on
-# its standard input, and the http service's pattern fetched with curl.
+# namespaces removed), two namespaces and a veth between them, the plan of
+# a test on a TAP, umlnfsd started on one and stopped, the counters of a
+# t/inet-drive machine asked for on its standard input, and the http
+# service's pattern fetched with curl.
 package InetTest;
 use strict;
 use warnings;
@@ -10,8 +12,8 @@ use Digest::SHA;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
-our @EXPORT =
-    qw(which bounded test_limit reap_all netns_gone nfsd_on_tap drive_stat pattern_sha http_fetch);
+our @EXPORT = qw(which bounded test_limit reap_all netns_gone veth_pair tap_plan nfsd_on_tap
+    nfsd_stop drive_stat pattern_sha http_fetch);
 
 # A program on PATH (or in /usr/sbin, /sbin), or ''.
 sub which {
@@ -63,6 +65,45 @@ sub netns_gone {
 	$$made = 0;
 }
 
+# Namespaces $one->[0] and $two->[0] made (loopback up; each marked in
+# %$made for netns_gone) with a veth between them, $one->[1] in the first
+# and $two->[1] in the second, each given the addresses after its name
+# (IPv6 ones without DAD) and left down for the test to set up. BAIL_OUT
+# if a step fails.
+sub veth_pair {
+	my ($ip, $made, $one, $two) = @_;
+	my $run = sub { system(@_) == 0 or Test::More::BAIL_OUT("failed: @_") };
+
+	for my $ns ($one->[0], $two->[0]) {
+		$run->($ip, 'netns', 'add', $ns);
+		$made->{$ns} = 1;
+		$run->($ip, '-n', $ns, 'link', 'set', 'lo', 'up');
+	}
+	$run->($ip, '-n', $one->[0], 'link', 'add', $one->[1], 'type', 'veth', 'peer', 'name',
+	       $two->[1], 'netns', $two->[0]);
+	for my $end ($one, $two) {
+		my ($ns, $dev, @addrs) = @$end;
+		$run->($ip, '-n', $ns, 'addr', 'add', $_, 'dev', $dev, /:/ ? 'nodad' : ()) for @addrs;
+	}
+}
+
+# The plan of a test of $prog (inet-drive, umlnfsd, echod) on a TAP in a
+# namespace: skipped without $prog built, root, /dev/net/tun or one of the
+# programs @need (which() finds them); else $tests tests, or none yet if
+# undef (the test plans once it knows how many). The programs' paths.
+sub tap_plan {
+	my ($prog, $tests, @need) = @_;
+	my @path = map { which($_) } @need;
+	my @missing = map { $need[$_] } grep { !$path[$_] } 0 .. $#need;
+
+	Test::More::plan(skip_all => "$prog not built (make)") unless -x $prog;
+	Test::More::plan(skip_all => 'needs root (network namespaces, a TAP device)') unless $> == 0;
+	Test::More::plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
+	Test::More::plan(skip_all => "needs @missing (not on PATH)") if @missing;
+	Test::More::plan(tests => $tests) if defined $tests;
+	return @path;
+}
+
 # umlnfsd (@args after -f -l 127.0.0.1:0 -w 2) in namespace $ns, made
 # here with TAP $dev given $host4 and $host6 (each "addr/prefix"), its
 # standard error in $log. Returns its pid (a child of this test) and the
@@ -93,6 +134,20 @@ sub nfsd_on_tap {
 		last if $text =~ /ready on/ || waitpid($pid, WNOHANG) == $pid;
 	}
 	return ($pid, $text);
+}
+
+# umlnfsd (the child $$pid of nfsd_on_tap) told to stop and waited for, at
+# most 10 s; $$pid cleared. Its exit status, the text of its log $log, and
+# the counters it logged there ("name value" lines) as a list of pairs.
+sub nfsd_stop {
+	my ($pid, $log) = @_;
+
+	kill('TERM', $$pid);
+	for (my $end = time + 10; time < $end && waitpid($$pid, WNOHANG) != $$pid; sleep 0.05) { }
+	my $rc = $?;
+	$$pid = undef;
+	my $text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
+	return ($rc, $text, map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text);
 }
 
 # inet-drive's counters now: "stat" written to $to, "name value" lines read
