@@ -31,7 +31,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../nfs/lib", "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use NfsTest;
 use InetTest;
@@ -40,14 +39,7 @@ my $ns = "umlrpcb$$";
 my $dev = 'rb0';
 my ($pid, $made, $log);
 my $nfsd = build_dir() . '/umlnfsd';
-plan(skip_all => "$nfsd not built (make)") unless -x $nfsd;
-plan(skip_all => 'needs root (a network namespace and a TAP device)') unless $> == 0;
-plan(skip_all => 'no /dev/net/tun') unless -c '/dev/net/tun';
-my ($ip, $ping, $rpcinfo) = (which('ip'), which('ping'), which('rpcinfo'));
-plan(skip_all => 'needs ip (iproute2), ping (iputils-ping) and rpcinfo (rpcbind)')
-    unless $ip && $ping && $rpcinfo;
-plan(skip_all => 'libnfs-utils (nfs-ls) not installed') unless which('nfs-ls');
-plan(tests => 15);
+my ($ip, $ping, $rpcinfo) = tap_plan($nfsd, 15, qw(ip ping rpcinfo nfs-ls));
 
 my $limit = 120;
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -211,12 +203,8 @@ $out = in_ns($rpcinfo, '-p', '10.216.0.2');
 unlike($out, qr/portmapper|100000/, '14 an unlisted client (10.216.0.3) gets no answer') or diag($out);
 system($ip, '-n', $ns, 'route', 'del', '10.216.0.2', 'dev', $dev);
 
-kill('TERM', $pid);
-for (my $end = time + 10; time < $end && waitpid($pid, WNOHANG) != $pid; sleep 0.05) { }
-my $rc = $?;
-$pid = undef;
-$text = do { open(my $lf, '<', $log); local $/; <$lf> } // '';
-my %c = map { /^(\S+) (\d+)$/ ? ($1, $2) : () } split /\n/, $text;
+my ($rc, %c);
+($rc, $text, %c) = nfsd_stop(\$pid, $log);
 ok($rc == 0 && ($c{mem_used} // 1) == 0 && $text !~ /worker \d+ exited/,
    '15 umlnfsd stops cleanly, ' . ($c{mem_used} // '?') . ' bytes of buffers held')
     or diag($text);
