@@ -110,14 +110,15 @@ $(O)/t/%.t: $(O)/t/unit/%.o $(O)/t/unit/tap.o $(O)/libuml.a
 	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(O)/libuml.a $(LDLIBS)
 
 # The stack's tests on a hook queue share its capture and clock (t/unit/capture.h).
-$(O)/t/test_inet.t $(O)/t/test_inet6.t $(O)/t/test_vnet.t: $(O)/t/unit/capture.o
+$(O)/t/test_inet.t $(O)/t/test_inet6.t $(O)/t/test_vnet.t $(O)/t/test_zone.t: $(O)/t/unit/capture.o
 # The death tests share their audit (t/unit/audit.h).
 $(O)/t/test_death.t $(O)/t/test_inet_death.t: $(O)/t/unit/audit.o
 # The TCP tests share the mirrored wire (t/unit/mirror.h).
 $(O)/t/test_tcp.t $(O)/t/test_socket.t $(O)/t/test_inet_death.t: $(O)/t/unit/mirror.o
 # Frames made by hand, in the stack's tests and the frame harness (t/unit/wire.h).
 $(O)/t/test_inet.t $(O)/t/test_tcp.t $(O)/t/test_socket.t $(O)/t/test_inet_death.t \
-	$(O)/t/test_inet6.t $(O)/t/test_vnet.t $(O)/t/fuzz-frame.t $(O)/fuzz-frame: $(O)/t/unit/wire.o
+	$(O)/t/test_inet6.t $(O)/t/test_vnet.t $(O)/t/test_zone.t $(O)/t/fuzz-frame.t \
+	$(O)/fuzz-frame: $(O)/t/unit/wire.o
 
 # umlmon's arithmetic (metrics, policies, config) on a virtual clock.
 $(O)/t/test_umlmon.t: $(addprefix $(O)/tools/umlmon/,metrics.o policy.o conf.o)

@@ -200,6 +200,16 @@ int uml_net_if_add6(const char *tap, const char *cidr, const char *gateway, cons
 	return rc;
 }
 
+int uml_net_if_index(const char *tap)
+{
+	struct netif *nif;
+
+	if (inet_init(0))
+		return -ENOENT;
+	nif = tap ? netif_find(tap) : NULL;
+	return nif ? (int)netif_index(nif) : -ENOENT;
+}
+
 int uml_net_if_start(const char *tap, uml_net_queue_t **q)
 {
 	struct netif_queue *nq;
@@ -336,6 +346,7 @@ static int addr_in(const struct sockaddr *sa, unsigned len, struct inet_endpoint
 		ep->addr = inet_addr_from_v4(ntohl(in->sin_addr.s_addr));
 		ep->port = ntohs(in->sin_port);
 		ep->family = INET_AF_INET;
+		ep->scope = 0;
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
@@ -346,6 +357,7 @@ static int addr_in(const struct sockaddr *sa, unsigned len, struct inet_endpoint
 		memcpy(ep->addr.a, &in6->sin6_addr, 16);
 		ep->port = ntohs(in6->sin6_port);
 		ep->family = INET_AF_INET6;
+		ep->scope = in6->sin6_scope_id;
 		return 0;
 	}
 	return -EAFNOSUPPORT;
@@ -367,6 +379,7 @@ static int addr_out(const struct inet_endpoint *ep, struct sockaddr *sa, unsigne
 		return -EFAULT;
 	if (ep->family == INET_AF_INET6) {
 		memcpy(&in6.sin6_addr, ep->addr.a, 16);
+		in6.sin6_scope_id = ep->scope;
 		from = &in6;
 		n = sizeof(in6);
 	}

@@ -478,6 +478,12 @@ typedef struct uml_net_queue uml_net_queue_t;
 int uml_net_if_start(const char *tap, uml_net_queue_t **q);
 /* From a thread of the same CPU: stop the receive thread and close the queue. */
 void uml_net_if_stop(uml_net_queue_t *q);
+/*
+ * The index of interface @tap (1 up, in the order they were added): the
+ * zone of its IPv6 link-local addresses, for sockaddr_in6's sin6_scope_id
+ * (see the sockets below). -ENOENT: no such interface.
+ */
+int uml_net_if_index(const char *tap);
 /* The stack's counters and interfaces as "name value" lines; the length the text needs. */
 size_t uml_net_status(char *buf, size_t size);
 /*
@@ -507,7 +513,13 @@ size_t uml_net_snmp6(char *buf, size_t size);
  * socket struct sockaddr_in6 -- both families, as Linux's by default: its
  * IPv4 peers are v4-mapped, ::ffff:a.b.c.d, and :: binds every address of
  * either; an address of the other family says -EAFNOSUPPORT (an IPv6 one
- * needs uml_net_if_add6). Errors are negative errnos, never errno: -EBADF
+ * needs uml_net_if_add6). A link-local peer (fe80::/10) is in a zone:
+ * sin6_scope_id names its interface (uml_net_if_index); 0 is allowed while
+ * the machine has one IPv6 interface, else -EINVAL (which link?), and an
+ * index with no IPv6 interface is -ENODEV. The calls give it back for
+ * every link-local address (accept, recvfrom, getpeername, getsockname),
+ * and a connection stays on the interface it was made on. Errors are
+ * negative errnos, never errno: -EBADF
  * (not a descriptor), -EFAULT (a NULL or short address), -EAFNOSUPPORT,
  * -EOPNOTSUPP (a call the type has not: listen on UDP), and each call's own.
  * Blocking calls wait without spinning, and a kernel thread that waits

@@ -283,6 +283,11 @@ uint64_t inet_now_ms(void);
  */
 int netif_create(const struct netif_config *cfg, struct netif **out);
 struct netif *netif_find(const char *name);
+/*
+ * An interface's index, 1 to INET_MAX_IFS in the order they were made: the
+ * zone of its IPv6 link-local addresses (sockaddr_in6's sin6_scope_id).
+ */
+unsigned netif_index(const struct netif *nif);
 void netif_stats(const struct netif *nif, struct netif_stats *st);
 void netif_mac(const struct netif *nif, uint8_t mac[INET_ETH_ALEN]);
 /*
@@ -383,6 +388,16 @@ ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
 			uint16_t *sport, int timeout_ms);
 /*
+ * With zones: udp_sendto_scope sends to a link-local @daddr in zone @scope
+ * (as tcp_connect_scope picks it; also -ENODEV and -EINVAL), and
+ * udp_recvfrom_scope gives a link-local sender's zone, the interface its
+ * datagram came by (0 for other senders).
+ */
+ssize_t udp_sendto_scope(struct udp_sock *s, const void *buf, size_t len,
+			 const struct inet_addr *daddr, uint32_t scope, uint16_t dport);
+ssize_t udp_recvfrom_scope(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
+			   uint32_t *scope, uint16_t *sport, int timeout_ms);
+/*
  * Hear only @addr:@port from now on, as a connected BSD socket: datagrams
  * from anyone else are answered as by a closed port. Bound to an ephemeral
  * port of its family's wildcard first if it was not bound. 0, -EINVAL (no
@@ -468,6 +483,15 @@ int tcp_accept_in(struct tcp_sock *s, struct tcp_sock **out, struct inet_addr *r
 		  uint16_t *rport, int timeout_ms);
 int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t dport,
 		   int timeout_ms);
+/*
+ * tcp_connect_in to a link-local @daddr in zone @scope (netif_index; 0:
+ * the machine's only IPv6 interface, or the zone of the address bound):
+ * also -ENODEV (no such interface) and -EINVAL (several, and no zone).
+ * A connection's segments leave by the interface of its link-local
+ * address, both ways (tcp_xmit), so one accepted from a zone stays in it.
+ */
+int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_t scope,
+		      uint16_t dport, int timeout_ms);
 int tcp_local_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port);
 int tcp_peer_in(const struct tcp_sock *s, struct inet_addr *addr, uint16_t *port);
 int tcp_info(const struct tcp_sock *s, struct tcp_conn_info *out);

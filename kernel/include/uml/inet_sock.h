@@ -71,6 +71,14 @@ struct inet_endpoint {
 	struct inet_addr addr;
 	uint16_t port;
 	uint8_t family; /* INET_AF_INET or INET_AF_INET6 */
+	/*
+	 * A link-local address's zone: the interface it is on (netif_index),
+	 * 0 for none. Given, it picks the interface; without it a link-local
+	 * peer needs the machine to have one IPv6 interface only (-EINVAL
+	 * else). Given back for every link-local address. Other addresses
+	 * ignore it, as Linux's sockets do.
+	 */
+	uint32_t scope;
 };
 
 /*

@@ -71,6 +71,7 @@ struct pkb {
 	/* Offloads (vnet.c). In: the host vouches for the transport checksum. */
 	uint8_t csum_ok;
 	uint8_t csum_offset; /* out: where the checksum lies in the transport header */
+	uint8_t ifindex;     /* in: the interface it came by (netif_index) */
 	uint16_t csum_start; /* out: data[] index the host sums from (0: summed here) */
 	uint16_t gso_size;   /* out: the host cuts the segment into this much payload each */
 	uint8_t data[];
@@ -547,9 +548,23 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 /*
  * The interface to @daddr: the one whose prefix holds it, else the first
  * with a gateway; a link-local or multicast @daddr names no interface, and
- * goes out of the first with IPv6 (the machine has no zones yet). NULL: none.
+ * goes out of the first with IPv6 (ipv6_route_scope picks its zone). NULL:
+ * none.
  */
 struct netif *ipv6_route(const struct inet_addr *daddr);
+/*
+ * The interface to @daddr in zone @scope (netif_index; 0: none given), for
+ * a sender at @saddr (NULL: any). A global @daddr goes as ipv6_route says;
+ * a link-local or multicast one by interface @scope, else by the interface
+ * whose link-local address @saddr is, else by the machine's only IPv6
+ * interface. NULL with *@err: -ENODEV (no interface @scope with IPv6),
+ * -EINVAL (@scope and @saddr disagree, or several interfaces and no zone),
+ * -ENETUNREACH (no route).
+ */
+struct netif *ipv6_route_scope(const struct inet_addr *daddr, uint32_t scope,
+			       const struct inet_addr *saddr, int *err);
+/* The zone of our address @a: the interface whose link-local address it is; 0: not one. */
+uint32_t ipv6_scope_of(const struct inet_addr *a);
 /*
  * The source address @nif sends to @daddr from: the link-local one within
  * the link; only an address DAD passed; :: when there is none (and

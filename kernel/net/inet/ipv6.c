@@ -299,6 +299,61 @@ struct netif *ipv6_route(const struct inet_addr *daddr)
 	return NULL;
 }
 
+uint32_t ipv6_scope_of(const struct inet_addr *a)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	if (!ipv6_is_linklocal(a))
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->has6 && !memcmp(&inet_stack->ifs[i]->ll6, a, sizeof(*a)))
+			return i + 1;
+	return 0;
+}
+
+struct netif *ipv6_route_scope(const struct inet_addr *daddr, uint32_t scope,
+			       const struct inet_addr *saddr, int *err)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+	uint32_t from = saddr ? ipv6_scope_of(saddr) : 0, only = 0, nsix = 0;
+	struct netif *nif;
+
+	*err = 0;
+	if (!ipv6_is_linklocal(daddr) && !ipv6_is_multicast(daddr)) {
+		nif = ipv6_route(daddr);
+		if (!nif)
+			*err = -ENETUNREACH;
+		return nif;
+	}
+	if (scope) {
+		if (scope > n || !inet_stack->ifs[scope - 1]->has6) {
+			*err = -ENODEV;
+			return NULL;
+		}
+		if (from && from != scope) {
+			*err = -EINVAL;
+			return NULL;
+		}
+		return inet_stack->ifs[scope - 1];
+	}
+	if (from)
+		return inet_stack->ifs[from - 1];
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i]->has6) {
+			only = i + 1;
+			nsix++;
+		}
+	if (nsix > 1) {
+		*err = -EINVAL; /* which link? */
+		return NULL;
+	}
+	if (!nsix) {
+		*err = -ENETUNREACH;
+		return NULL;
+	}
+	return inet_stack->ifs[only - 1];
+}
+
 void ipv6_source(const struct netif *nif, const struct inet_addr *daddr, struct inet_addr *out)
 {
 	bool link =

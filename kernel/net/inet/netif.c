@@ -215,6 +215,16 @@ struct netif *netif_find(const char *name)
 	return NULL;
 }
 
+unsigned netif_index(const struct netif *nif)
+{
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (inet_stack->ifs[i] == nif)
+			return i + 1;
+	return 0;
+}
+
 struct netif *netif_route(uint32_t daddr, uint32_t *nexthop)
 {
 	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
@@ -345,6 +355,7 @@ static void input_one(struct netif *nif, struct pkb *p)
 
 	netif_count(&nif->stats.rx_packets, 1);
 	netif_count(&nif->stats.rx_bytes, p->len);
+	p->ifindex = (uint8_t)netif_index(nif);
 	if (nif->fault.on) {
 		inet_fault_input(nif, p, &now);
 		while ((p = pkb_queue_take(&now)))

@@ -98,6 +98,7 @@ static struct pkb *assemble4(struct inet_reass *r)
 	d->saddr = inet_addr_v4(&r->saddr);
 	d->daddr = inet_addr_v4(&r->daddr);
 	d->bcast = first->bcast;
+	d->ifindex = first->ifindex;
 	return d;
 }
 
@@ -134,6 +135,7 @@ static struct pkb *assemble6(struct inet_reass *r, unsigned *nxt_at)
 		memcpy(h + unfrag + f->frag_off, pkb_data(f), f->len);
 	d->len = size;
 	d->bcast = first->bcast;
+	d->ifindex = first->ifindex;
 	return d;
 }
 

@@ -141,8 +141,12 @@ static void fd_put_many(struct inet_file **fl, unsigned n)
 		file_free(fl[i]);
 }
 
-/* The peer of a TCP connection: -ENOTCONN before it is made or after it ended. */
-static int tcp_peer(struct tcp_sock *s, struct inet_addr *addr, uint16_t *port)
+/*
+ * The peer of a TCP connection, and a link-local peer's zone (that of our
+ * link-local address, which the connection keeps): -ENOTCONN before it is
+ * made or after it ended.
+ */
+static int tcp_peer(struct tcp_sock *s, struct inet_addr *addr, uint16_t *port, uint32_t *scope)
 {
 	int err = 0;
 
@@ -152,6 +156,7 @@ static int tcp_peer(struct tcp_sock *s, struct inet_addr *addr, uint16_t *port)
 		err = -ENOTCONN;
 	*addr = s->raddr;
 	*port = s->rport;
+	*scope = ipv6_is_linklocal(&s->raddr) ? ipv6_scope_of(&s->laddr) : 0;
 	tcp_leave();
 	return err;
 }
@@ -243,6 +248,10 @@ int inet_sock_bind(int fd, const struct inet_endpoint *ep)
 	if (!f)
 		return err;
 	err = endpoint_ok(f, ep);
+	/* A link-local address is one interface's: a zone given must be that one. */
+	if (!err && ep->scope && ipv6_is_linklocal(&ep->addr) &&
+	    ipv6_scope_of(&ep->addr) != ep->scope)
+		err = -EINVAL;
 	if (!err)
 		err = f->tcp ? tcp_bind_in(f->tcp, &ep->addr, ep->port)
 			     : udp_bind_in(f->udp, &ep->addr, ep->port);
@@ -296,6 +305,14 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags)
 		free(nf);
 		goto out;
 	}
+	peer->scope = 0;
+	if (ipv6_is_linklocal(&peer->addr)) {
+		struct inet_addr local;
+		uint16_t port;
+
+		if (tcp_local_in(c, &local, &port) == 0)
+			peer->scope = ipv6_scope_of(&local);
+	}
 	nf->type = INET_SOCK_STREAM;
 	nf->nonblock = flags & INET_SOCK_NONBLOCK;
 	nf->inet6 = f->inet6;
@@ -322,14 +339,31 @@ int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms)
 		return err;
 	}
 	if (f->udp) {
+		struct inet_endpoint peer = *ep;
+		struct inet_addr bound;
+		uint16_t port;
+
+		/* A link-local peer's zone, checked now and kept for send and getpeername. */
+		peer.scope = 0;
+		if (ipv6_is_linklocal(&ep->addr)) {
+			struct netif *nif;
+
+			if (udp_local_in(f->udp, &bound, &port))
+				bound = wildcard_of(f);
+			nif = ipv6_route_scope(&ep->addr, ep->scope, &bound, &err);
+			if (nif)
+				peer.scope = netif_index(nif);
+		}
 		/* The peer is the only sender heard, and send's destination. */
-		err = udp_connect_in(f->udp, &ep->addr, ep->port);
+		if (!err)
+			err = udp_connect_in(f->udp, &ep->addr, ep->port);
 		if (!err) {
-			f->peer = *ep;
+			f->peer = peer;
 			f->has_peer = true;
 		}
 	} else {
-		err = tcp_connect_in(f->tcp, &ep->addr, ep->port, wait_of(f, 0, timeout_ms));
+		err = tcp_connect_scope(f->tcp, &ep->addr, ep->scope, ep->port,
+					wait_of(f, 0, timeout_ms));
 		/* Our limit, not the SYN's retries: the attempt is given up, not left running. */
 		if (err == -ETIMEDOUT && timeout_ms > 0)
 			tcp_shutdown(f->tcp);
@@ -372,9 +406,9 @@ ssize_t inet_sock_sendto(int fd, const void *buf, size_t len, unsigned flags,
 	else if (!to && !f->has_peer)
 		r = -EDESTADDRREQ;
 	else if (!to)
-		r = udp_sendto_in(f->udp, buf, len, &f->peer.addr, f->peer.port);
+		r = udp_sendto_scope(f->udp, buf, len, &f->peer.addr, f->peer.scope, f->peer.port);
 	else if ((r = endpoint_ok(f, to)) == 0)
-		r = udp_sendto_in(f->udp, buf, len, &to->addr, to->port);
+		r = udp_sendto_scope(f->udp, buf, len, &to->addr, to->scope, to->port);
 	inet_file_put(f);
 	return r;
 }
@@ -402,11 +436,12 @@ ssize_t inet_sock_recvfrom(int fd, void *buf, size_t len, unsigned flags,
 	} else if (f->tcp) {
 		r = timed(tcp_recv(f->tcp, buf, len, wait));
 		if (r >= 0 && from)
-			tcp_peer(f->tcp, &from->addr, &from->port);
+			tcp_peer(f->tcp, &from->addr, &from->port, &from->scope);
 	} else {
 		struct inet_endpoint ep;
 
-		r = timed(udp_recvfrom_in(f->udp, buf, len, &ep.addr, &ep.port, wait));
+		r = timed(
+		    udp_recvfrom_scope(f->udp, buf, len, &ep.addr, &ep.scope, &ep.port, wait));
 		if (r >= 0 && from)
 			*from = ep;
 	}
@@ -435,7 +470,7 @@ int inet_sock_shutdown(int fd, unsigned how)
 	else if (how & INET_SHUT_WR)
 		err = tcp_shutdown(f->tcp);
 	else
-		err = tcp_peer(f->tcp, &(struct inet_addr){{0}}, &(uint16_t){0});
+		err = tcp_peer(f->tcp, &(struct inet_addr){{0}}, &(uint16_t){0}, &(uint32_t){0});
 	if (!err && (how & INET_SHUT_RD)) {
 		f->shut_rd = true;
 		/* Another thread's poll waiting for input has it now. */
@@ -473,6 +508,7 @@ int inet_sock_name(int fd, struct inet_endpoint *ep)
 	ep->family = family_of(f);
 	err = f->tcp ? tcp_local_in(f->tcp, &ep->addr, &ep->port)
 		     : udp_local_in(f->udp, &ep->addr, &ep->port);
+	ep->scope = err ? 0 : ipv6_scope_of(&ep->addr);
 	if (err == -ENOTCONN) {
 		/* Not bound yet: the wildcard and port 0, as BSD says. */
 		ep->addr = wildcard_of(f);
@@ -492,11 +528,12 @@ int inet_sock_peer(int fd, struct inet_endpoint *ep)
 		return err;
 	ep->family = family_of(f);
 	if (f->tcp) {
-		err = tcp_peer(f->tcp, &ep->addr, &ep->port);
+		err = tcp_peer(f->tcp, &ep->addr, &ep->port, &ep->scope);
 	} else {
 		err = f->has_peer ? 0 : -ENOTCONN;
 		ep->addr = f->peer.addr;
 		ep->port = f->peer.port;
+		ep->scope = f->peer.scope;
 	}
 	inet_file_put(f);
 	return err;

@@ -1112,14 +1112,19 @@ int tcp_connect(struct tcp_sock *s, uint32_t daddr, uint16_t dport, int timeout_
 	return tcp_connect_in(s, &d, dport, timeout_ms);
 }
 
-/* The interface to @daddr and the address of ours to speak from: NULL when none. */
-static struct netif *route_from(const struct inet_addr *daddr, struct inet_addr *src)
+/*
+ * The interface to @daddr (a link-local one in zone @scope, or the zone of
+ * @bound, ours) and the address of ours to speak from: NULL with *@err
+ * when none.
+ */
+static struct netif *route_from(const struct inet_addr *daddr, uint32_t scope,
+				const struct inet_addr *bound, struct inet_addr *src, int *err)
 {
 	struct netif *nif;
 	uint32_t nexthop;
 
 	if (!inet_addr_is_v4(daddr)) {
-		nif = ipv6_route(daddr);
+		nif = ipv6_route_scope(daddr, scope, bound, err);
 		if (nif)
 			ipv6_source(nif, daddr, src);
 		return nif;
@@ -1127,11 +1132,18 @@ static struct netif *route_from(const struct inet_addr *daddr, struct inet_addr 
 	nif = netif_route(inet_addr_v4(daddr), &nexthop);
 	if (nif)
 		*src = inet_addr_from_v4(nif->addr);
+	*err = -ENETUNREACH;
 	return nif;
 }
 
 int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t dport,
 		   int timeout_ms)
+{
+	return tcp_connect_scope(s, daddr, 0, dport, timeout_ms);
+}
+
+int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_t scope,
+		      uint16_t dport, int timeout_ms)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct pkb_queue out = {0};
@@ -1157,10 +1169,10 @@ int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t d
 		}
 		goto out;
 	}
-	nif = route_from(daddr, &src);
+	nif = route_from(daddr, scope, s->bound ? &s->laddr : NULL, &src, &err);
 	if (!nif) {
-		inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
-		err = -ENETUNREACH;
+		if (err == -ENETUNREACH)
+			inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
 		goto out;
 	}
 	if (s->bound) {

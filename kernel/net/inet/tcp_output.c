@@ -438,6 +438,7 @@ void tcp_xmit(struct pkb_queue *out)
 	while ((p = pkb_queue_take(out))) {
 		struct inet_addr src, dst;
 		struct netif *nif;
+		int err;
 
 		if (!p->v6) {
 			ipv4_output(p, p->saddr, p->daddr, IPPROTO_TCP_, true);
@@ -445,7 +446,8 @@ void tcp_xmit(struct pkb_queue *out)
 		}
 		memcpy(src.a, pkb_data(p) - IPV6_HLEN + 8, 16);
 		memcpy(dst.a, pkb_data(p) - IPV6_HLEN + 24, 16);
-		nif = ipv6_route(&dst);
+		/* A link-local peer: by the interface our link-local address is on. */
+		nif = ipv6_route_scope(&dst, 0, &src, &err);
 		if (nif) {
 			ipv6_output(nif, p, &src, &dst, IPPROTO_TCP_, 0);
 		} else {

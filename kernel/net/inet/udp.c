@@ -346,6 +346,12 @@ ssize_t udp_sendto(struct udp_sock *s, const void *buf, size_t len, uint32_t dad
 ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 		      const struct inet_addr *daddr, uint16_t dport)
 {
+	return udp_sendto_scope(s, buf, len, daddr, 0, dport);
+}
+
+ssize_t udp_sendto_scope(struct udp_sock *s, const void *buf, size_t len,
+			 const struct inet_addr *daddr, uint32_t scope, uint16_t dport)
+{
 	bool v4 = inet_addr_is_v4(daddr);
 	struct inet_addr src;
 	uint32_t nexthop;
@@ -370,10 +376,14 @@ ssize_t udp_sendto_in(struct udp_sock *s, const void *buf, size_t len,
 	/* A socket bound to an address of one family can't send to the other. */
 	if (!ipv6_is_unspecified(&s->addr) && inet_addr_is_v4(&s->addr) != v4)
 		return -EAFNOSUPPORT;
-	nif = v4 ? netif_route(inet_addr_v4(daddr), &nexthop) : ipv6_route(daddr);
+	err = -ENETUNREACH;
+	nif = v4 ? netif_route(inet_addr_v4(daddr), &nexthop)
+		 : ipv6_route_scope(daddr, scope, &s->addr, &err);
 	if (!nif) {
-		inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
-		return -ENETUNREACH;
+		err = err ? err : -ENETUNREACH;
+		if (err == -ENETUNREACH)
+			inet_count(v4 ? INET_MIB_IP_OUT_NO_ROUTES : INET_MIB_IP6_OUT_NO_ROUTES);
+		return err;
 	}
 	if (v4)
 		src = is_any4(&s->addr) || ipv6_is_unspecified(&s->addr)
@@ -423,6 +433,13 @@ ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr,
 ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
 			uint16_t *sport, int timeout_ms)
 {
+	return udp_recvfrom_scope(s, buf, len, saddr, NULL, sport, timeout_ms);
+}
+
+ssize_t udp_recvfrom_scope(struct udp_sock *s, void *buf, size_t len, struct inet_addr *saddr,
+			   uint32_t *scope, uint16_t *sport, int timeout_ms)
+{
+	struct inet_addr from;
 	uint64_t deadline = timeout_ms > 0 ? host_mono_ns() + (uint64_t)timeout_ms * 1000000u : 0;
 	struct pkb *p;
 	size_t n;
@@ -459,8 +476,11 @@ ssize_t udp_recvfrom_in(struct udp_sock *s, void *buf, size_t len, struct inet_a
 	spin_unlock(&s->wq.lock);
 	n = MIN(len, (size_t)p->len);
 	memcpy(buf, pkb_data(p), n);
+	source_of(p, UDP_HLEN, &from);
 	if (saddr)
-		source_of(p, UDP_HLEN, saddr);
+		*saddr = from;
+	if (scope)
+		*scope = ipv6_is_linklocal(&from) ? p->ifindex : 0;
 	if (sport)
 		*sport = p->sport;
 	pkb_free(p);
