@@ -81,7 +81,10 @@
  * 32     PMTU (RFC 1191): a hop of MTU 1000 drops the bigger segments and
  *        says frag-needed; the MSS comes down to 960, what was lost goes
  *        again, 200 KB arrive intact; frag-needed quoting a sequence not in
- *        flight changes nothing; one saying 300 stops at the floor (536)
+ *        flight changes nothing; one saying 300 stops at the floor (536);
+ *        32c a new connection to the peer starts from the note (MSS 536 both
+ *        ways, from the SYN's option on), and 10 minutes on the note is
+ *        forgotten: the established one goes back to 1460 from the tick
  * 33     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
  *        ACKs every second segment, cwnd grows by about a segment per RTT
  *        over 20 RTTs, not half of one (counted per ACK, it was)
@@ -2005,6 +2008,31 @@ static void test_pmtu(struct tcp_sock *l)
 	   "32b a forged frag-needed (sequence not in flight) is ignored (%d); MTU 300 stops at "
 	   "the floor: MSS %u",
 	   forged_ignored, mss_floor);
+	{
+		struct tcp_sock *c2, *s2;
+		struct tcp_conn_info ci;
+		uint32_t first, back, gone;
+
+		release_held();
+		mirror = true;
+		run(300);
+		if (pair(l, 80, &c2, &s2))
+			bail_out("no pair");
+		first = c2->rcv_mss == 536 && c2->mss == 536 && s2->mss == 536;
+		vclock += INET_PMTU_AGE_MS - 1000;
+		run(1);
+		tcp_info(c, &ci);
+		back = ci.mss;
+		vclock += 1000;
+		run(1);
+		tcp_info(c, &ci);
+		gone = inet_pmtu_count();
+		ok(first && back == 536 && ci.mss == 1460 && c2->mss == 536 && gone == 0,
+		   "32c a new connection to the noted peer starts at MSS 536 (%u); 10 minutes "
+		   "on, the note is gone and the established MSS is back: %u -> %u",
+		   first, back, ci.mss);
+		end_pair(c2, s2);
+	}
 	end_pair(c, s);
 }
 
@@ -2206,7 +2234,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(49);
+	plan(50);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
