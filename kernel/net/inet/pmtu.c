@@ -123,6 +123,7 @@ uint32_t inet_pmtu(const struct netif *nif, const struct inet_addr *daddr)
 void inet_pmtu_tick(uint64_t now)
 {
 	bool changed = false;
+	uint32_t used = 0;
 
 	if (!atomic_load_explicit(&inet_stack->pmtu_live, memory_order_relaxed))
 		return;
@@ -132,10 +133,12 @@ void inet_pmtu_tick(uint64_t now)
 
 		if (n->mtu && !live(n, now)) {
 			n->mtu = 0;
-			atomic_fetch_sub(&inet_stack->pmtu_live, 1);
 			changed = true;
 		}
+		used += n->mtu != 0;
 	}
+	/* Counted again, not decremented: a holder that died between slot and count is mended. */
+	atomic_store(&inet_stack->pmtu_live, used);
 	if (changed)
 		atomic_fetch_add(&inet_stack->pmtu_gen, 1);
 	spin_unlock(&inet_stack->lock);
