@@ -210,8 +210,9 @@ struct inet {
 	uint32_t icmp_tokens;			/* rate limit: a token per reply */
 	uint64_t icmp_last_ms;
 	struct inet_pmtu_note pmtu[INET_PMTU_NOTES];
-	_Atomic uint32_t pmtu_live; /* slots in use: 0 lets a lookup skip the lock */
+	_Atomic uint32_t pmtu_live; /* slots in use: 0 lets the tick skip the lock */
 	_Atomic uint32_t pmtu_gen;  /* bumped at every change of a note */
+	_Atomic uint64_t pmtu_hint; /* a bit per hash of a noted destination (pmtu.c) */
 	_Atomic uint32_t ip_id;
 	_Atomic uint32_t ip6_id;   /* IPv6 fragments' ids: this plus a keyed hash of the pair */
 	_Atomic uint64_t mem_used; /* bytes of buffers held (truesize) */

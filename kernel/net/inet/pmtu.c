@@ -19,8 +19,10 @@
  * memory. Every change (a note made, lowered, aged out) bumps pmtu_gen,
  * which TCP's tick compares to know when to look again.
  *
- * Lookup is on every datagram out: with no note held (pmtu_live 0) it
- * takes no lock.
+ * Lookup is on every datagram out, so it takes inet.lock only for a
+ * destination that may have a note: pmtu_hint has a bit per hash of each
+ * noted destination (set when one is made, rebuilt by the tick), and one
+ * whose bit is clear has none.
  */
 #include <string.h>
 
@@ -34,6 +36,15 @@ static uint32_t floor_of(const struct inet_addr *a)
 static bool live(const struct inet_pmtu_note *n, uint64_t now)
 {
 	return n->mtu && now - n->at_ms < INET_PMTU_AGE_MS;
+}
+
+/* The destination's bit in pmtu_hint. */
+static uint64_t hint_bit(const struct inet_addr *a)
+{
+	uint32_t w[4];
+
+	memcpy(w, a->a, sizeof(w));
+	return 1ull << (((w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1u) >> 26);
 }
 
 static struct inet_pmtu_note *find(struct inet_pmtu_note *t, const struct inet_addr *a)
@@ -90,6 +101,7 @@ void inet_pmtu_learn(const struct inet_addr *daddr, uint32_t mtu)
 			atomic_fetch_add(&inet_stack->pmtu_live, 1);
 		n = slot;
 		n->daddr = *daddr;
+		atomic_fetch_or(&inet_stack->pmtu_hint, hint_bit(daddr));
 	}
 	if (changed)
 		atomic_fetch_add(&inet_stack->pmtu_gen, 1);
@@ -103,7 +115,8 @@ uint32_t inet_pmtu_noted(const struct inet_addr *daddr)
 	struct inet_pmtu_note *n;
 	uint32_t mtu = 0;
 
-	if (!inet_stack || !atomic_load_explicit(&inet_stack->pmtu_live, memory_order_relaxed))
+	if (!inet_stack ||
+	    !(atomic_load_explicit(&inet_stack->pmtu_hint, memory_order_relaxed) & hint_bit(daddr)))
 		return 0;
 	inet_lock();
 	n = find(inet_stack->pmtu, daddr);
@@ -124,6 +137,7 @@ void inet_pmtu_tick(uint64_t now)
 {
 	bool changed = false;
 	uint32_t used = 0;
+	uint64_t hint = 0;
 
 	if (!atomic_load_explicit(&inet_stack->pmtu_live, memory_order_relaxed))
 		return;
@@ -135,10 +149,14 @@ void inet_pmtu_tick(uint64_t now)
 			n->mtu = 0;
 			changed = true;
 		}
-		used += n->mtu != 0;
+		if (n->mtu) {
+			used++;
+			hint |= hint_bit(&n->daddr);
+		}
 	}
-	/* Counted again, not decremented: a holder that died between slot and count is mended. */
+	/* Made again, not taken from: a holder that died between a slot and these is mended. */
 	atomic_store(&inet_stack->pmtu_live, used);
+	atomic_store(&inet_stack->pmtu_hint, hint);
 	if (changed)
 		atomic_fetch_add(&inet_stack->pmtu_gen, 1);
 	spin_unlock(&inet_stack->lock);
