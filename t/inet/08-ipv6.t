@@ -11,12 +11,14 @@
 #  3     ping -6 of the global address: 5 of 5 answered
 #  4     Linux learned the machine's MAC by neighbour discovery, for both
 #  5     ping -6 -s 1400 (1448-byte datagrams): answered whole
-#  6     ping -6 -s 2000: Linux fragments, the machine reassembles both
-#        requests (ip6_reasm_oks), but its 2048-byte replies are past the
-#        MTU and it does not fragment: none answered
+#  6     ping -6 -s 3000: Linux fragments, the machine reassembles the
+#        requests (ip6_reasm_oks) and fragments its 3048-byte replies
+#        (ip6_frag_oks), which Linux reassembles: 5 of 5 answered
 #  7     UDP echo over IPv6 from a python3 client: 20 datagrams of up to
 #        1200 bytes back intact, from [fd00:6::2]:7; and from the
-#        link-local address with its scope
+#        link-local address with its scope; 7b datagrams of 8000 bytes,
+#        over IPv6 and over IPv4: 3 of 3 each back intact (fragments
+#        both ways)
 #  8     UDP over IPv6 to a closed port: refused (ICMPv6 port unreachable)
 #  9     TCP over IPv6 from python3: 1 MiB to the sink, whose SHA-256
 #        matches; 1 MiB from the source, every byte the pattern; 256 KiB
@@ -41,7 +43,7 @@ my $ns = "u6-$$";
 my $dev = 'u6t0';
 my ($pid, $from, $to, $made);
 my $drive = build_dir() . '/t/inet-drive';
-my ($ip, $ping, $py) = tap_plan($drive, 13, qw(ip ping python3));
+my ($ip, $ping, $py) = tap_plan($drive, 14, qw(ip ping python3));
 
 my $limit = 200;    # seconds for the whole test
 sub cleanup { reap_all(\$pid); netns_gone($ip, $ns, \$made) }
@@ -95,12 +97,12 @@ like($out, qr/5 packets transmitted, 5 received/, '5 ping -6 -s 1400: 5 of 5 ans
     or diag($out);
 
 my $before = drive_stat($to, $from) // {};
-$out = `$ip netns exec $ns $ping -6 -n -c 2 -i 0.2 -W 1 -s 2000 fd00:6::2 2>&1`;
+$out = `$ip netns exec $ns $ping -6 -n -c 5 -i 0.2 -W 2 -s 3000 fd00:6::2 2>&1`;
 my $after = drive_stat($to, $from) // {};
-my $oks = ($after->{ip6_reasm_oks} // 0) - ($before->{ip6_reasm_oks} // 0);
-ok($out =~ /2 packets transmitted, 0 received/ && $oks == 2,
-   "6 ping -6 -s 2000: both requests reassembled ($oks), no reply (2048 bytes; we don't fragment)")
-    or diag($out);
+my %d = map { $_ => ($after->{$_} // 0) - ($before->{$_} // 0) } qw(ip6_reasm_oks ip6_frag_oks);
+ok($out =~ /5 packets transmitted, 5 received/ && $d{ip6_reasm_oks} == 5 && $d{ip6_frag_oks} == 5,
+   "6 ping -6 -s 3000: 5 of 5 answered; $d{ip6_reasm_oks} requests reassembled, "
+   . "$d{ip6_frag_oks} replies sent in fragments") or diag($out);
 
 my $client = <<'PY';
 import socket, sys
@@ -134,11 +136,26 @@ except ConnectionRefusedError:
     print("refused")
 except socket.timeout:
     print("silence")
+big = bytes((i * 7 + 3) % 251 for i in range(8000))
+for fam, addr in ((socket.AF_INET6, "fd00:6::2"), (socket.AF_INET, "10.216.0.2")):
+    b = socket.socket(fam, socket.SOCK_DGRAM)
+    b.settimeout(2)
+    good = 0
+    for i in range(3):
+        b.sendto(big, (addr, 7))
+        try:
+            d, a = b.recvfrom(65536)
+            good += d == big
+        except socket.timeout:
+            pass
+    print("big%d %d" % (6 if fam == socket.AF_INET6 else 4, good))
 PY
 $out = bounded(30, sub { `$ip netns exec $ns $py -c '$client' $dev 2>&1` }) // 'timed out';
 ok($out =~ /^echoed 20$/m && $out =~ /^link-local True$/m,
    '7 UDP echo over IPv6: 20 of 20 back intact from [fd00:6::2]:7, and via the link-local')
     or diag($out);
+ok($out =~ /^big6 3$/m && $out =~ /^big4 3$/m,
+   '7b UDP echo of 8000 bytes over IPv6 and IPv4: 3 of 3 each back intact') or diag($out);
 like($out, qr/^refused$/m, '8 UDP over IPv6 to a closed port: refused by ICMPv6')
     or diag($out);
 

@@ -42,7 +42,7 @@
  * 26     UDP to a closed port: ICMPv6 port unreachable quoting it
  * 27     binding: udp_bind's 0 is IPv4 alone (an IPv6 datagram to it is
  *        refused); :: clashes with it; an IPv6 address not ours is not
- *        bindable; a datagram past the MTU is refused, not fragmented; a
+ *        bindable; a datagram past the MTU is sent (in fragments: 43); a
  *        socket bound to an IPv6 address can't send to IPv4; nor anyone to ::
  * 28     TCP over IPv6, passive: a SYN to a listener on :: gets a SYN-ACK from
  *        our global address with MSS 1440 (1500 - 60) and a checksum over
@@ -70,7 +70,24 @@
  *        after its NS: both "dadfailed" in inet_status, counted,
  *        never announced; 41 never used: echoes unanswered, no source
  *        address, a socket bound to one can't send
- * 42     every buffer is back in the end
+ * 42-49  fragmentation on output and path MTU (RFC 8200 4.5, RFC 8201):
+ *        42 an echo request of 3000 bytes (in fragments) gets its reply in
+ *        3 fragments that put together are the request's data, checksum
+ *        right; 43 a UDP datagram of 4000 bytes leaves as 3 fragments
+ *        (offsets 0, 1448, 2896; M set but on the last; one id), the next
+ *        datagram's id differs, snmp6 counts them, and our own reassembly
+ *        puts them back (sent back in, addresses swapped) byte for byte;
+ *        44 a packet too big of 1280 quoting a fragment makes the next
+ *        datagram to that peer 1280-byte fragments, another peer's still
+ *        the link's; 45 forged ones change nothing (a source not ours, a
+ *        datagram that fit, an MTU at or past the link's, a TCP segment no
+ *        connection has in flight, not IPv6, truncated), and one below
+ *        1280 is 1280; 46 the note ages out after 10 minutes, not before;
+ *        47 a new TCP connection to a noted peer offers MSS 1220 (SYN-ACK,
+ *        and tcp_connect_in's SYN) and sends segments that fit; 48 its MSS
+ *        is back to 1440 once the note aged out; 49 1000 packet too big
+ *        for as many destinations: the table stays at INET_PMTU_NOTES
+ * 50     every buffer is back in the end
  */
 #include <errno.h>
 #include <stdio.h>
@@ -736,7 +753,7 @@ static void test_udp6(void)
 		good += udp_bind_in(s6, &our_ll, 2002) == 0 &&
 			udp_local_in(s6, &bound, &sport) == 0 && same(bound.a, &our_ll) &&
 			sport == 2002;
-		good += udp_sendto_in(s, big, 1453, &peer_gl, 5) == -EMSGSIZE &&
+		good += udp_sendto_in(s, big, 1453, &peer_gl, 5) == 1453 &&
 			udp_sendto_in(s, big, 1452, &peer_gl, 5) == 1452;
 		good += udp_sendto_in(s6, "x", 1, &v4peer, 5) == -EAFNOSUPPORT;
 		good += udp_sendto_in(s, "x", 1, &any, 5) == -EINVAL;
@@ -1217,6 +1234,322 @@ static void test_dad_fail(void)
 	netif_queue_close(q3);
 }
 
+static const struct inet_addr peer2 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 3}};
+static const struct inet_addr peer3 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 4}};
+/* A peer no earlier test sent to (test_tcp6's 29 left a note for peer_gl). */
+static const struct inet_addr peer4 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 5}};
+
+/*
+ * The datagram the IPv6 fragments among out[@from..nout) carry, put
+ * together into @buf: its length, or 0 when a piece is missing, out of
+ * order, of another id or next header, or not of 8s but the last. *@n the
+ * fragments, *@id their id, *@big the largest frame.
+ */
+static size_t frags_out(int from, uint8_t *buf, int *n, uint32_t *id, size_t *big)
+{
+	size_t at = 0;
+
+	*n = 0;
+	*big = 0;
+	for (int i = from; i < nout; i++) {
+		const uint8_t *h = out[i].b + 14, *fh = h + 40;
+		uint32_t plen = get16(h + 4), off, len;
+
+		if (get16(out[i].b + 12) != ETH_P_IPV6 || h[6] != 44)
+			continue;
+		off = get16(fh + 2) & 0xfff8u;
+		len = plen - 8;
+		if (*n == 0)
+			*id = get32(fh + 4);
+		if (off != at || get32(fh + 4) != *id || out[i].len != 14 + 40 + plen ||
+		    ((get16(fh + 2) & 1) && len % 8))
+			return 0;
+		memcpy(buf + at, fh + 8, len);
+		at += len;
+		*big = MAX(*big, out[i].len);
+		(*n)++;
+		if (!(get16(fh + 2) & 1))
+			return at;
+	}
+	return 0;
+}
+
+/* The fragments of out[] back in, as the peer's: addresses (and the first one's ports) swapped. */
+static void frags_back(void)
+{
+	static uint8_t f[CAP_FRAME];
+
+	for (int i = 0; i < nout; i++) {
+		uint8_t *h = f + 14, t[16];
+
+		if (get16(out[i].b + 12) != ETH_P_IPV6 || out[i].b[14 + 6] != 44)
+			continue;
+		memcpy(f, out[i].b, out[i].len);
+		memcpy(f, our_mac, 6);
+		memcpy(f + 6, peer_mac, 6);
+		memcpy(t, h + 8, 16);
+		memcpy(h + 8, h + 24, 16);
+		memcpy(h + 24, t, 16);
+		if ((get16(h + 42) & 0xfff8u) == 0) {
+			memcpy(t, h + 48, 2);
+			memcpy(h + 48, h + 50, 2);
+			memcpy(h + 50, t, 2);
+		}
+		netif_input(q, f, out[i].len);
+	}
+}
+
+/*
+ * A packet too big of @mtu to our global address, quoting @qlen bytes of
+ * the IPv6 datagram at @quote (its header first).
+ */
+static void too_big_in(uint32_t mtu, const uint8_t *quote, size_t qlen)
+{
+	static uint8_t m[1300];
+
+	memset(m, 0, 8);
+	m[0] = ICMP6_PKT_TOO_BIG;
+	put32(m + 4, mtu);
+	memcpy(m + 8, quote, qlen);
+	feed_icmp6(our_mac, 64, &peer_ll, &our_gl, m, 8 + qlen);
+}
+
+/* A datagram's IPv6 header from @src to @dst of @plen bytes of @nh (a quote to forge). */
+static void quote_hdr(uint8_t *h, const struct inet_addr *src, const struct inet_addr *dst,
+		      uint16_t plen, uint8_t nh)
+{
+	memset(h, 0, 48);
+	h[0] = 0x60;
+	put16(h + 4, plen);
+	h[6] = nh;
+	h[7] = 64;
+	memcpy(h + 8, src->a, 16);
+	memcpy(h + 24, dst->a, 16);
+}
+
+static void test_frag6(void)
+{
+	static uint8_t m[4096], buf[8192], data[4000];
+	static const struct inet_addr any;
+	char txt[4096], w1[64], w2[64];
+	uint64_t oks = inet_mib(INET_MIB_IP6_FRAG_OKS),
+		 creates = inet_mib(INET_MIB_IP6_FRAG_CREATES);
+	struct udp_sock *u;
+	struct inet_addr from;
+	uint16_t sport;
+	uint32_t id, id2;
+	size_t n, big, big2;
+	int nf, nf2;
+
+	peer_ns(&peer_ll, &our_ll);
+	peer_ns(&peer4, &our_gl);
+	peer_ns(&peer2, &our_gl);
+	step(1000);
+	n = big_echo(m, 50, 3000);
+	frag_in(&peer_ll, 77, 58, 0, true, m, 1448, NULL, 0);
+	frag_in(&peer_ll, 77, 58, 1448, true, m, 1448, NULL, 0);
+	frag_in(&peer_ll, 77, 58, 2896, false, m, n - 2896, NULL, 0);
+	{
+		size_t got = frags_out(0, buf, &nf, &id, &big);
+		struct inet_addr s6 = our_ll, d6 = peer_ll;
+
+		ok(got == 3000 && nf == 3 && big == 14 + 1496 && buf[0] == ICMP6_ECHO_REPLY &&
+		       get16(buf + 6) == 50 && !memcmp(buf + 8, m + 8, 2992) &&
+		       inet_csum_fold(
+			   inet_csum_add(inet_csum_pseudo6(&s6, &d6, 58, 3000), buf, 3000)) == 0,
+		   "42 a 3000-byte echo in fragments: the reply in %d fragments (largest frame "
+		   "%zu), "
+		   "%zu bytes, every one the request's, checksum right",
+		   nf, big, got);
+	}
+
+	if (udp_open(&u) || udp_bind_in(u, &any, 4242))
+		bail_out("no UDP socket");
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	step(0);
+	{
+		bool offs, back;
+		ssize_t r;
+
+		udp_sendto_in(u, data, sizeof(data), &peer4, 9000);
+		n = frags_out(0, buf, &nf, &id, &big);
+		offs = nout == 3 && (get16(out[0].b + 14 + 42) == (0 | 1)) &&
+		       get16(out[1].b + 14 + 42) == (1448 | 1) &&
+		       get16(out[2].b + 14 + 42) == 2896 && out[0].b[14 + 40] == IPPROTO_UDP_ &&
+		       get16(buf + 4) == 4008 && !memcmp(buf + 8, data, sizeof(data));
+		frags_back();
+		r = udp_recvfrom_in(u, m, sizeof(m), &from, &sport, 0);
+		back = r == (ssize_t)sizeof(data) && !memcmp(m, data, sizeof(data)) &&
+		       same(from.a, &peer4) && sport == 9000;
+		step(0);
+		udp_sendto_in(u, data, sizeof(data), &peer4, 9000);
+		frags_out(0, buf, &nf2, &id2, &big2);
+		inet_snmp6(txt, sizeof(txt));
+		snprintf(w1, sizeof(w1), "%-32s\t%llu\n", "Ip6FragOKs",
+			 (unsigned long long)oks + 3);
+		snprintf(w2, sizeof(w2), "%-32s\t%llu\n", "Ip6FragCreates",
+			 (unsigned long long)creates + 9);
+		ok(n == 4008 && nf == 3 && offs && nf2 == 3 && id2 != id && back &&
+		       strstr(txt, w1) && strstr(txt, w2),
+		   "43 UDP of 4000 bytes: 3 fragments at 0, 1448, 2896 (M but the last), ids %08x "
+		   "then %08x; snmp6 counts them; our reassembly gives back every byte (%d)",
+		   id, id2, back);
+	}
+
+	{
+		uint8_t qt[200];
+		bool small, other;
+
+		memcpy(qt, out[0].b + 14, sizeof(qt));
+		step(0);
+		too_big_in(1280, qt, sizeof(qt));
+		step(0);
+		udp_sendto_in(u, data, sizeof(data), &peer4, 9000);
+		small = frags_out(0, buf, &nf, &id, &big) == 4008 && nf == 4 && big == 14 + 1280 &&
+			!memcmp(buf + 8, data, sizeof(data));
+		step(0);
+		udp_sendto_in(u, data, sizeof(data), &peer2, 9000);
+		other =
+		    frags_out(0, buf, &nf2, &id, &big2) == 4008 && nf2 == 3 && big2 == 14 + 1496;
+		ok(small && other && inet_pmtu_noted(&peer4) == 1280,
+		   "44 packet too big 1280: the next datagram to 2001:db8::5 in %d fragments of "
+		   "frames up to %zu bytes; 2001:db8::3 still %d of up to %zu",
+		   nf, big, nf2, big2);
+	}
+
+	{
+		static const struct inet_addr stranger = {{0x20, 0x01, 0x0d, 0xb8, [15] = 0x77}};
+		unsigned count = inet_pmtu_count();
+		uint8_t qt[48];
+		int good = 0;
+
+		step(0);
+		quote_hdr(qt, &stranger, &peer3, 1460, IPPROTO_UDP_);
+		too_big_in(1280, qt, 48);
+		quote_hdr(qt, &our_gl, &peer3, 1200, IPPROTO_UDP_);
+		too_big_in(1280, qt, 48);
+		quote_hdr(qt, &our_gl, &peer3, 1460, IPPROTO_UDP_);
+		too_big_in(1500, qt, 48);
+		too_big_in(9000, qt, 48);
+		quote_hdr(qt, &our_gl, &peer3, 1460, IPPROTO_TCP_);
+		put16(qt + 40, 33333);
+		put16(qt + 42, 80);
+		too_big_in(1280, qt, 48);
+		quote_hdr(qt, &our_gl, &peer3, 1460, IPPROTO_UDP_);
+		qt[0] = 0x45;
+		too_big_in(1280, qt, 48);
+		qt[0] = 0x60;
+		too_big_in(1280, qt, 20);
+		good += inet_pmtu_noted(&peer3) == 0 && inet_pmtu_count() == count && nout == 0;
+		too_big_in(600, qt, 48);
+		good += inet_pmtu_noted(&peer3) == 1280;
+		ok(good == 2,
+		   "45 forged packet too big (source not ours, a datagram that fit, MTU 1500 and "
+		   "9000, a TCP segment of no connection, IPv4, truncated) change nothing; 600 is "
+		   "taken as 1280 (%u)",
+		   inet_pmtu_noted(&peer3));
+	}
+
+	{
+		bool before, after;
+
+		step(INET_PMTU_AGE_MS - 1000);
+		netif_tick(nif);
+		before = inet_pmtu_noted(&peer4) == 1280;
+		step(1000);
+		netif_tick(nif);
+		peer_ns(&peer4, &our_gl);
+		step(0);
+		udp_sendto_in(u, data, sizeof(data), &peer4, 9000);
+		after = inet_pmtu_noted(&peer4) == 0 && inet_pmtu_noted(&peer3) == 0 &&
+			frags_out(0, buf, &nf, &id, &big) == 4008 && nf == 3 && big == 14 + 1496;
+		ok(before && after,
+		   "46 the note ages: there 1 s before 10 minutes (%d), gone at 10; the next "
+		   "datagram in %d fragments of up to %zu bytes again",
+		   before, nf, big);
+	}
+
+	{
+		struct tcp_sock *l, *s = NULL, *c;
+		struct tcp_conn_info ci;
+		static char bulk[3000];
+		uint8_t qt[200];
+		const uint8_t *t;
+		uint32_t iss, seq = 7000;
+		bool synack, fits = true, syn;
+
+		memcpy(qt, out[0].b + 14, sizeof(qt));
+		too_big_in(1280, qt, sizeof(qt));
+		if (tcp_open(&l) || tcp_bind_in(l, &any, 8080) || tcp_listen(l, 4))
+			bail_out("no TCP listener");
+		step(0);
+		feed_tcp6(&peer4, &our_gl, 6000, 8080, seq, 0, TCP_SYN, 1440, NULL);
+		t = out[0].b + 54;
+		synack = nout == 1 && tcp6_ok(0, &our_gl, &peer4) && t[13] == (TCP_SYN | TCP_ACK) &&
+			 t[20] == 2 && get16(t + 22) == 1220;
+		iss = get32(t + 4);
+		feed_tcp6(&peer4, &our_gl, 6000, 8080, seq + 1, iss + 1, TCP_ACK, 0, NULL);
+		if (tcp_accept(l, &s, NULL, NULL, 0))
+			bail_out("no connection");
+		memset(bulk, 'p', sizeof(bulk));
+		step(0);
+		tcp_send(s, bulk, sizeof(bulk), 0);
+		for (int i = 0; i < nout; i++)
+			fits = fits && out[i].b[14 + 6] == IPPROTO_TCP_ &&
+			       get16(out[i].b + 14 + 4) <= 1280 - 40;
+		fits = fits && nout >= 3;
+		tcp_info(s, &ci);
+		tcp_open(&c);
+		step(0);
+		tcp_connect_in(c, &peer4, 22, 0);
+		t = out[0].b + 54;
+		syn = nout == 1 && t[13] == TCP_SYN && get16(t + 22) == 1220;
+		tcp_abort(c);
+		ok(synack && fits && syn && ci.mss == 1220,
+		   "47 a new connection to a noted peer: SYN-ACK offers MSS 1220, segments fit "
+		   "1280 "
+		   "(MSS %u), and tcp_connect_in's SYN offers 1220 too",
+		   ci.mss);
+
+		feed_tcp6(&peer4, &our_gl, 6000, 8080, seq + 1, iss + 1 + sizeof(bulk), TCP_ACK, 0,
+			  NULL);
+		step(INET_PMTU_AGE_MS);
+		netif_tick(nif);
+		tcp_info(s, &ci);
+		ok(ci.mss == 1440 && ci.state == TCP_ESTABLISHED,
+		   "48 10 minutes on, the note aged out: the connection's MSS is back to 1440 (%u)",
+		   ci.mss);
+		tcp_abort(s);
+		tcp_close(l);
+	}
+
+	{
+		size_t used0, used1, max;
+		uint8_t qt[48];
+		struct inet_addr d = peer4, first = peer4;
+
+		inet_mem(&used0, &max);
+		step(0);
+		for (unsigned i = 1; i <= 1000; i++) {
+			d.a[12] = 1;
+			put16(d.a + 14, (uint16_t)i);
+			if (i == 1)
+				first = d;
+			quote_hdr(qt, &our_gl, &d, 1460, IPPROTO_UDP_);
+			too_big_in(1300, qt, 48);
+		}
+		inet_mem(&used1, &max);
+		ok(inet_pmtu_count() == INET_PMTU_NOTES && inet_pmtu_noted(&d) == 1300 &&
+		       inet_pmtu_noted(&first) == 0 && used1 == used0 && nout == 0,
+		   "49 1000 packet too big for as many destinations: %u notes (the newest kept, "
+		   "the "
+		   "oldest gone), no buffer held",
+		   inet_pmtu_count());
+	}
+	udp_close(u);
+}
+
 int main(void)
 {
 	struct netif_config cfg = {.name = "t0",
@@ -1227,7 +1560,7 @@ int main(void)
 				   .gateway6 = peer_ll};
 	size_t used, max;
 
-	plan(42);
+	plan(50);
 	capture_boot(2u << 20);
 	nif = capture_netif(&cfg, our_mac, &q);
 
@@ -1244,6 +1577,7 @@ int main(void)
 	test_udp6();
 	test_tcp6();
 	test_reass6();
+	test_frag6();
 	test_dad_fail();
 
 	arp_flush(nif);
@@ -1253,7 +1587,7 @@ int main(void)
 	step(200000);
 	netif_tick(nif);
 	inet_mem(&used, &max);
-	is_int(used, 0, "42 every buffer is back (%zu of %zu bytes held)", used, max);
+	is_int(used, 0, "50 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);
 	return done_testing();
 }

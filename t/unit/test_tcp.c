@@ -81,7 +81,12 @@
  * 32     PMTU (RFC 1191): a hop of MTU 1000 drops the bigger segments and
  *        says frag-needed; the MSS comes down to 960, what was lost goes
  *        again, 200 KB arrive intact; frag-needed quoting a sequence not in
- *        flight changes nothing; one saying 300 stops at the floor (536)
+ *        flight changes nothing; one saying 300 stops at the floor (536);
+ *        32c a new connection to the peer starts from the note (MSS 536 both
+ *        ways, from the SYN's option on), and 10 minutes on the note is
+ *        forgotten: the established one goes back to 1460 from the tick;
+ *        32d a UDP datagram (no DF) to the noted peer leaves in fragments
+ *        of the note's 576 bytes, and whole once it is gone
  * 33     congestion avoidance counts bytes (RFC 3465 2.1): with a peer that
  *        ACKs every second segment, cwnd grows by about a segment per RTT
  *        over 20 RTTs, not half of one (counted per ACK, it was)
@@ -1904,6 +1909,35 @@ static enum wire_verdict small_path(const uint8_t *f, size_t len)
 	return WIRE_DROP;
 }
 
+/* IPv4 UDP frames on the wire: how many, and the largest. */
+static unsigned udp_frames;
+static size_t udp_biggest;
+static enum wire_verdict count_udp(const uint8_t *f, size_t len)
+{
+	if (f[14 + 9] == IPPROTO_UDP_) {
+		udp_frames++;
+		udp_biggest = MAX(udp_biggest, len);
+	}
+	return WIRE_PASS;
+}
+
+/* A UDP datagram of @n bytes to the peer: the frames it left in (udp_frames, udp_biggest). */
+static void udp_out(size_t n)
+{
+	static uint8_t d[2000];
+	struct udp_sock *u;
+
+	if (udp_open(&u))
+		bail_out("no UDP socket");
+	udp_frames = 0;
+	udp_biggest = 0;
+	wire_filter = count_udp;
+	udp_sendto(u, d, n, PEER_IP, 9);
+	run(2);
+	wire_filter = NULL;
+	udp_close(u);
+}
+
 static void test_pmtu(struct tcp_sock *l)
 {
 	struct tcp_sock *c, *s;
@@ -1961,6 +1995,39 @@ static void test_pmtu(struct tcp_sock *l)
 	   "32b a forged frag-needed (sequence not in flight) is ignored (%d); MTU 300 stops at "
 	   "the floor: MSS %u",
 	   forged_ignored, mss_floor);
+	{
+		struct tcp_sock *c2, *s2;
+		struct tcp_conn_info ci;
+		uint32_t first, back, gone;
+		bool frags;
+
+		release_held();
+		mirror = true;
+		run(300);
+		if (pair(l, 80, &c2, &s2))
+			bail_out("no pair");
+		first = c2->rcv_mss == 536 && c2->mss == 536 && s2->mss == 536;
+		udp_out(1400);
+		frags = udp_frames == 3 && udp_biggest == 14 + 572;
+		vclock += INET_PMTU_AGE_MS - 1000;
+		run(1);
+		tcp_info(c, &ci);
+		back = ci.mss;
+		vclock += 1000;
+		run(1);
+		tcp_info(c, &ci);
+		gone = inet_pmtu_count();
+		ok(first && back == 536 && ci.mss == 1460 && c2->mss == 536 && gone == 0,
+		   "32c a new connection to the noted peer starts at MSS 536 (%u); 10 minutes "
+		   "on, the note is gone and the established MSS is back: %u -> %u",
+		   first, back, ci.mss);
+		udp_out(1400);
+		ok(frags && udp_frames == 1 && udp_biggest == 14 + 1428,
+		   "32d UDP of 1400 bytes (no DF) to the noted peer: 3 fragments of up to 576 "
+		   "bytes (%d); once the note is gone, one frame of %zu",
+		   frags, udp_biggest);
+		end_pair(c2, s2);
+	}
 	end_pair(c, s);
 }
 
@@ -2162,7 +2229,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(49);
+	plan(51);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

@@ -120,7 +120,10 @@ enum inet_mib {
 	INET_MIB_IP6_REASM_TIMEOUTS,
 	INET_MIB_IP6_OUT_REQUESTS,
 	INET_MIB_IP6_OUT_NO_ROUTES,
-	INET_MIB_IP6_OUT_DISCARDS, /* no memory, or past the MTU (we don't fragment) */
+	INET_MIB_IP6_OUT_DISCARDS, /* no memory, past 64 KiB, a source DAD has not passed */
+	INET_MIB_IP6_FRAG_OKS,	   /* datagrams sent in fragments */
+	INET_MIB_IP6_FRAG_CREATES, /* the fragments */
+	INET_MIB_IP6_FRAG_FAILS,   /* datagrams that needed fragments and were not sent */
 	INET_MIB_ICMP6_IN,
 	INET_MIB_ICMP6_IN_ERRORS, /* short or bad checksum */
 	INET_MIB_ICMP6_IN_ECHOS,
@@ -376,7 +379,7 @@ ssize_t udp_recvfrom(struct udp_sock *s, void *buf, size_t len, uint32_t *saddr,
  * The same for either family. udp_bind's 0 is every IPv4 address of ours;
  * udp_bind_in takes :: for every address of either family, a v4-mapped
  * address for IPv4, or one of our IPv6 addresses (-EADDRNOTAVAIL). Over
- * IPv6 a datagram is never fragmented: past the MTU, -EMSGSIZE. A socket
+ * IPv6 too a datagram past the MTU leaves in fragments. A socket
  * bound to an address of one family can't send to the other:
  * -EAFNOSUPPORT; :: is no destination: -EINVAL. udp_recvfrom gives 0 as the sender of an IPv6
  * datagram; udp_recvfrom_in gives it whole. udp_local gives 0 for an IPv6 address.

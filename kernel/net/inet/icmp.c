@@ -1,7 +1,7 @@
 /*
  * ICMP (RFC 792, RFC 1122 3.2.2): echo replies, the errors a host sends
  * (protocol and port unreachable, reassembly time exceeded), and the
- * reading of "fragmentation needed" for path MTU discovery later.
+ * reading of "fragmentation needed" for path MTU discovery (pmtu.c, TCP).
  *
  * Everything sent is rate-limited together: a token bucket of
  * INET_ICMP_BURST filled at INET_ICMP_RATE a second, so a flood of pings
@@ -73,21 +73,30 @@ static void frag_needed(const struct pkb *p)
 	const uint8_t *h = pkb_data((struct pkb *)p);
 	unsigned ihl;
 	uint32_t mtu = get16(h + 6);
+	struct inet_addr daddr;
 
 	inet_count(INET_MIB_ICMP_IN_FRAG_NEEDED);
 	if (p->len < ICMP_HLEN + IPV4_HLEN || h[ICMP_HLEN] >> 4 != 4)
 		return;
 	ihl = (h[ICMP_HLEN] & 15u) * 4;
-	/* Our own datagram, from our address: else it's not about us. */
+	/* Ours: from our address, and with DF (frag-needed is about no other datagram). */
 	if (ihl < IPV4_HLEN || p->len < ICMP_HLEN + ihl ||
-	    !netif_by_addr(get32(h + ICMP_HLEN + 12)))
+	    !netif_by_addr(get32(h + ICMP_HLEN + 12)) || !(get16(h + ICMP_HLEN + 6) & IPV4_DF))
 		return;
-	/* RFC 1191: an old router says 0; nobody may make us go below 576 (RFC 791's floor). */
-	if (mtu >= INET_MTU_MIN)
-		ipv4_pmtu_note(get32(h + ICMP_HLEN + 16), mtu);
-	/* A TCP connection lowers its own MSS (RFC 1191), within its floor. */
-	if (h[ICMP_HLEN + 9] == IPPROTO_TCP_ && p->len >= ICMP_HLEN + ihl + 8)
-		tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, mtu);
+	/*
+	 * RFC 1191: an old router says 0; nobody may make us go below 576 (RFC
+	 * 791's floor), pmtu.c's and TCP's. A quoted TCP segment must be one
+	 * a connection has in flight (it lowers its MSS); then it is noted.
+	 */
+	daddr = inet_addr_from_v4(get32(h + ICMP_HLEN + 16));
+	mtu = inet_pmtu_check(&daddr, mtu, get16(h + ICMP_HLEN + 2));
+	if (!mtu)
+		return;
+	if (h[ICMP_HLEN + 9] == IPPROTO_TCP_ &&
+	    (p->len < ICMP_HLEN + ihl + 8 ||
+	     !tcp_icmp_error(h[0], h[1], h + ICMP_HLEN, p->len - ICMP_HLEN, mtu)))
+		return;
+	inet_pmtu_learn(&daddr, mtu);
 }
 
 /* Port unreachable quoting a UDP datagram of ours (@q: its IPv4 header on). */

@@ -52,6 +52,33 @@ static void echo_reply(struct netif *nif, struct pkb *p, const struct inet_addr 
 	icmp6_send(nif, r, &from, src, 0);
 }
 
+/*
+ * Packet too big (RFC 8201), the message at @h of @len bytes: believed
+ * when it quotes an IPv6 datagram from an address of ours (pmtu.c weighs
+ * its MTU against the quoted length and the link's, raising one below
+ * 1280 to it), and, when the quote is of a TCP segment, one a connection
+ * has in flight (it lowers its MSS); then it is noted.
+ */
+static void too_big(const uint8_t *h, uint32_t len)
+{
+	const uint8_t *q = h + ICMP_HLEN;
+	uint32_t n = atomic_load((_Atomic uint32_t *)&inet_stack->nifs);
+	struct inet_addr qsrc, qdst;
+	bool ours = false;
+	uint32_t mtu;
+
+	if (len < ICMP_HLEN + IPV6_HLEN || q[0] >> 4 != 6)
+		return;
+	memcpy(qsrc.a, q + 8, 16);
+	memcpy(qdst.a, q + 24, 16);
+	for (uint32_t i = 0; i < n && !ours; i++)
+		ours = inet_stack->ifs[i]->has6 && ipv6_is_ours(inet_stack->ifs[i], &qsrc);
+	mtu = ours ? inet_pmtu_check(&qdst, get32(h + 4), IPV6_HLEN + get16(q + 4)) : 0;
+	if (!mtu || (q[6] == IPPROTO_TCP_ && !tcp_icmp6_too_big(q, len - ICMP_HLEN, mtu)))
+		return;
+	inet_pmtu_learn(&qdst, mtu);
+}
+
 void icmp6_input(struct netif *nif, struct pkb *p)
 {
 	const uint8_t *ip = ipv6_hdr(p), *h = pkb_data(p);
@@ -77,9 +104,7 @@ void icmp6_input(struct netif *nif, struct pkb *p)
 		break;
 	case ICMP6_PKT_TOO_BIG:
 		inet_count(INET_MIB_ICMP6_IN_PKT_TOO_BIG);
-		/* RFC 8201: a TCP connection lowers its own MSS, never below 1280's. */
-		if (p->len >= ICMP_HLEN)
-			tcp_icmp6_too_big(h + ICMP_HLEN, p->len - ICMP_HLEN, get32(h + 4));
+		too_big(h, p->len);
 		break;
 	case ICMP6_DST_UNREACH:
 		/* Port unreachable quoting a UDP datagram of ours, with no extension header. */

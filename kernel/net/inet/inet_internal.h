@@ -4,9 +4,9 @@
  *
  * Locks (all LOCK_RANK_INET; none nests in another):
  *   inet.lock   the interface table, the UDP table and ephemeral ports, the
- *               ICMP rate limit and the PMTU notes; a socket's receive queue
- *               is guarded by its wait queue's lock, taken under inet.lock
- *               to deliver (rank KWAIT is above)
+ *               ICMP rate limit and the PMTU notes (pmtu.c); a socket's
+ *               receive queue is guarded by its wait queue's lock, taken
+ *               under inet.lock to deliver (rank KWAIT is above)
  *   tcp_lock    every TCP socket and the TCP tables (tcp.h)
  *   netif.lock  that interface's neighbours, fragments in reassembly and
  *               fault injector state
@@ -192,10 +192,13 @@ struct netif {
 #define INET_UDP_BUCKETS      64
 #define INET_TCP_CONN_BUCKETS 256
 #define INET_TCP_BIND_BUCKETS 64
-#define INET_PMTU_NOTES	      8
+#define INET_PMTU_NOTES	      64
+#define INET_PMTU_AGE_MS      (10 * 60 * 1000) /* RFC 1191 6.3, RFC 8201 4 */
+/* What a path said of its MTU (pmtu.c), under inet.lock. */
 struct inet_pmtu_note {
-	uint32_t daddr, mtu;
-	uint64_t at_ms;
+	struct inet_addr daddr; /* IPv4 v4-mapped */
+	uint32_t mtu;		/* 0: a free slot */
+	uint64_t at_ms;		/* when it was made, lowered or said again */
 };
 
 struct inet {
@@ -208,7 +211,11 @@ struct inet {
 	uint32_t icmp_tokens;			/* rate limit: a token per reply */
 	uint64_t icmp_last_ms;
 	struct inet_pmtu_note pmtu[INET_PMTU_NOTES];
+	_Atomic uint32_t pmtu_live; /* slots in use: 0 lets the tick skip the lock */
+	_Atomic uint32_t pmtu_gen;  /* bumped at every change of a note */
+	_Atomic uint64_t pmtu_hint; /* a bit per hash of a noted destination (pmtu.c) */
 	_Atomic uint32_t ip_id;
+	_Atomic uint32_t ip6_id;   /* IPv6 fragments' ids: this plus a keyed hash of the pair */
 	_Atomic uint64_t mem_used; /* bytes of buffers held (truesize) */
 	uint64_t mem_max;
 	struct kmem_cache *pkb_cache, *neigh_cache, *reass_cache, *udp_cache, *tcp_cache;
@@ -221,7 +228,8 @@ struct inet {
 	uint16_t tcp_next_port;				   /* the next ephemeral port to try */
 	uint32_t tcp_challenge_tokens; /* RFC 5961 7: challenge ACKs left this second */
 	uint64_t tcp_challenge_ms;
-	_Atomic uint64_t tcp_next_ms;	    /* the earliest timer of any connection */
+	_Atomic uint32_t tcp_pmtu_gen; /* the pmtu_gen TCP's tick last followed (under tcp_lock) */
+	_Atomic uint64_t tcp_next_ms;  /* the earliest timer of any connection */
 	_Atomic uint32_t tcp_budget_wanted; /* a poll was refused POLLOUT for the budget alone */
 	struct tcp_sock *tcp_users;	    /* every socket a user holds (tcp_open, tcp_accept) */
 	struct tcp_sock *tcp_busy;	    /* the socket tcp_lock's holder is changing */
@@ -338,6 +346,7 @@ bool netif_offloads_to(const struct inet_addr *daddr);
 #define INET_BCAST	 0xffffffffu
 #define IPV6_HLEN	 40
 #define IPV6_MAX_PAYLOAD 65535 /* no jumbograms (RFC 2675) */
+#define IPV6_FRAG_HLEN	 8
 #define IPPROTO_ICMPV6_	 58
 #define INET_HOPS	 64
 
@@ -487,7 +496,27 @@ void ipv4_deliver(struct netif *nif, struct pkb *p);
  * 0, -ENETUNREACH, -EMSGSIZE, -ENOBUFS.
  */
 int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bool df);
-void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu);
+
+/*
+ * pmtu.c: the path MTU notes of both families. inet_pmtu_check: a hop said
+ * @mtu about a datagram of @sent_len bytes (its IP header on) we sent to
+ * @daddr: the MTU to believe (raised to the family's floor), or 0 for
+ * none; inet_pmtu_learn notes it (a lower note stands).
+ * inet_pmtu_noted: the live note's MTU, 0 for none; inet_pmtu: what a
+ * datagram to @daddr on @nif may be. inet_pmtu_tick forgets notes past
+ * INET_PMTU_AGE_MS. TCP, which may not take inet.lock under its own, reads
+ * a copy: inet_pmtu_snapshot (its pmtu_gen) and inet_pmtu_find.
+ */
+uint32_t inet_pmtu_check(const struct inet_addr *daddr, uint32_t mtu, uint32_t sent_len);
+void inet_pmtu_learn(const struct inet_addr *daddr, uint32_t mtu);
+uint32_t inet_pmtu_noted(const struct inet_addr *daddr);
+uint32_t inet_pmtu(const struct netif *nif, const struct inet_addr *daddr);
+void inet_pmtu_tick(uint64_t now);
+uint32_t inet_pmtu_snapshot(struct inet_pmtu_note t[INET_PMTU_NOTES]);
+uint32_t inet_pmtu_find(struct inet_pmtu_note t[INET_PMTU_NOTES], const struct inet_addr *daddr,
+			uint64_t now);
+/* Tests: the slots in use. */
+unsigned inet_pmtu_count(void);
 
 /*
  * reass.c (both families): take fragment @p -- its payload at pkb_data,
@@ -540,8 +569,10 @@ void ipv6_reassembled(struct netif *nif, struct pkb *p, unsigned unfrag, unsigne
  * Send @p (the transport header and payload at pkb_data, INET_HEADROOM in
  * front) on @nif from @saddr to @daddr with hop limit @hops (0:
  * INET_HOPS); consumes @p. The next hop is @daddr when on-link (link-local,
- * multicast or in the prefix), else the gateway. Never fragments.
- * 0, -ENETUNREACH, -EMSGSIZE, -ENOBUFS.
+ * multicast or in the prefix), else the gateway. A datagram past the
+ * path's MTU (inet_pmtu) that is not a TSO segment leaves in fragments
+ * (RFC 8200 4.5); one of more than 65535 bytes of payload is refused.
+ * 0, -ENETUNREACH, -EMSGSIZE, -ENOBUFS, -EADDRNOTAVAIL.
  */
 int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 		const struct inet_addr *daddr, uint8_t proto, uint8_t hops);
@@ -654,10 +685,17 @@ void udp_input(struct netif *nif, struct pkb *p);
 void tcp_input(struct netif *nif, struct pkb *p);
 void tcp_tick(uint64_t now);
 uint64_t tcp_next_timer(void);
-/* ICMP about a segment we sent (the quoted IP header and 8 bytes at @q); @mtu: frag-needed's. */
-void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu);
-/* ICMPv6 packet too big about a segment we sent (the quoted IPv6 header and 8 bytes at @q). */
-void tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu);
+/*
+ * ICMP about a segment we sent (the quoted IP header and 8 bytes at @q);
+ * @mtu: frag-needed's. For frag-needed, whether the quote is of a segment
+ * a connection has in flight (only then is the path's word noted).
+ */
+bool tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu);
+/*
+ * ICMPv6 packet too big about a segment we sent (the quoted IPv6 header
+ * and 8 bytes at @q): the same.
+ */
+bool tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu);
 /*
  * Port unreachable for a datagram @laddr:@lport sent to @raddr:@rport: the
  * socket connected to that peer has -ECONNREFUSED for its next receive or

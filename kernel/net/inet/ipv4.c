@@ -1,6 +1,7 @@
 /*
  * IPv4 (RFC 791, with RFC 1122's host rules): header checks, delivery to
- * the transports, routing to the wire and fragmentation on the way out.
+ * the transports, routing to the wire and fragmentation on the way out,
+ * to the path's MTU when a note (pmtu.c) says it is smaller than the link's.
  *
  * Input trusts nothing: the version, a header length of at least 20 bytes
  * within the packet, a total length within the frame (what lies past it
@@ -136,7 +137,18 @@ int ipv4_output(struct pkb *p, uint32_t saddr, uint32_t daddr, uint8_t proto, bo
 	}
 	if (!saddr)
 		saddr = nif->addr;
-	mtu = nif->mtu;
+	/*
+	 * A DF datagram (TCP's) goes as the link takes it: its sender follows
+	 * the notes itself, and one that is too big still is the path's to
+	 * say (RFC 1191). Others are cut to the path's MTU.
+	 */
+	if (df) {
+		mtu = nif->mtu;
+	} else {
+		struct inet_addr d = inet_addr_from_v4(daddr);
+
+		mtu = inet_pmtu(nif, &d);
+	}
 	/* A TSO segment is the host's to cut to the MTU (tcp_output.c, vnet.c). */
 	if (len + IPV4_HLEN <= mtu || (p->gso_size && len + IPV4_HLEN <= IPV4_MAX_LEN)) {
 		h = pkb_push(p, IPV4_HLEN);
@@ -177,25 +189,4 @@ discard:
 	inet_count(INET_MIB_IP_OUT_DISCARDS);
 	pkb_free(p);
 	return -ENOBUFS;
-}
-
-void ipv4_pmtu_note(uint32_t daddr, uint32_t mtu)
-{
-	struct inet_pmtu_note *slot = &inet_stack->pmtu[0];
-
-	inet_lock();
-	for (int i = 0; i < INET_PMTU_NOTES; i++) {
-		struct inet_pmtu_note *n = &inet_stack->pmtu[i];
-
-		if (n->daddr == daddr) {
-			slot = n;
-			break;
-		}
-		if (n->at_ms < slot->at_ms)
-			slot = n;
-	}
-	slot->daddr = daddr;
-	slot->mtu = mtu;
-	slot->at_ms = inet_now_ms();
-	spin_unlock(&inet_stack->lock);
 }

@@ -25,10 +25,17 @@
  * multiple of 8 bytes, and none may make a datagram of more than 65535
  * bytes of payload: parameter problem, pointing at the payload length and
  * at the fragment offset (RFC 8200 4.5).
+ *
+ * Output fragments what is longer than the path's MTU, the link's or a
+ * note's (pmtu.c, from packet too big): RFC 8200 4.5's fragments, each
+ * one's payload a multiple of 8 bytes but the last's, their id a keyed
+ * hash (RFC 7739). A TSO segment is not cut here: the host cuts it into
+ * segments of the connection's MSS, which follows the notes (tcp.c).
  */
 #include <errno.h>
 #include <string.h>
 
+#include "uml/siphash.h"
 #include "inet_internal.h"
 
 #define NH_HOPOPTS  0
@@ -388,11 +395,99 @@ static bool source_ok(const struct pkb *p, const struct inet_addr *saddr, uint8_
 	return true;
 }
 
+static void put_header(uint8_t *h, uint32_t plen, uint8_t nxt, uint8_t hops,
+		       const struct inet_addr *saddr, const struct inet_addr *daddr)
+{
+	put32(h, 6u << 28);
+	put16(h + 4, (uint16_t)plen);
+	h[6] = nxt;
+	h[7] = hops ? hops : INET_HOPS;
+	memcpy(h + 8, saddr->a, 16);
+	memcpy(h + 24, daddr->a, 16);
+}
+
+/*
+ * A fragment id nobody off the path can foretell (RFC 7739 5.3): a keyed
+ * hash of the two addresses, plus a counter so that one pair's datagrams
+ * differ.
+ */
+static uint32_t frag_id(const struct inet_addr *saddr, const struct inet_addr *daddr)
+{
+	uint8_t k[32];
+
+	memcpy(k, saddr->a, 16);
+	memcpy(k + 16, daddr->a, 16);
+	return (uint32_t)siphash24(inet_stack->tcp_secret, k, sizeof(k)) +
+	       atomic_fetch_add(&inet_stack->ip6_id, 1);
+}
+
+/*
+ * @p (its transport header at pkb_data, a checksum the host was to finish
+ * finished here) in fragments of at most @mtu bytes, each with a fragment
+ * header right after the IPv6 one (we put no extension header of our own,
+ * so all of @p is the fragmentable part); consumes @p.
+ */
+static int fragment_out(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
+			const struct inet_addr *daddr, const struct inet_addr *nexthop,
+			uint8_t proto, uint8_t hops, uint32_t mtu)
+{
+	uint32_t len = p->len, chunk = (mtu - IPV6_HLEN - IPV6_FRAG_HLEN) & ~7u, id;
+	struct pkb_queue frags = {0};
+	struct pkb *f;
+
+	if (len > IPV6_MAX_PAYLOAD) {
+		inet_count(INET_MIB_IP6_FRAG_FAILS);
+		inet_count(INET_MIB_IP6_OUT_DISCARDS);
+		pkb_free(p);
+		return -EMSGSIZE;
+	}
+	if (p->csum_start) {
+		uint8_t *at = p->data + p->csum_start + p->csum_offset;
+		uint32_t n = p->off + p->len - p->csum_start;
+
+		put16(at, inet_csum_fold(inet_csum_add(0, p->data + p->csum_start, n)));
+		p->csum_start = 0;
+	}
+	id = frag_id(saddr, daddr);
+	/* Every fragment made before any leaves: a datagram goes whole or not at all. */
+	for (uint32_t off = 0; off < len; off += chunk) {
+		uint32_t n = MIN(chunk, len - off);
+		uint8_t *h;
+
+		f = pkb_alloc(INET_PKB_CAP);
+		if (!f) {
+			pkb_queue_purge(&frags);
+			inet_count(INET_MIB_IP6_FRAG_FAILS);
+			inet_count(INET_MIB_IP6_OUT_DISCARDS);
+			pkb_free(p);
+			return -ENOBUFS;
+		}
+		f->off = INET_HEADROOM;
+		f->len = IPV6_FRAG_HLEN + n;
+		h = pkb_data(f);
+		h[0] = proto;
+		h[1] = 0;
+		put16(h + 2, (uint16_t)(off | (off + n < len)));
+		put32(h + 4, id);
+		memcpy(h + IPV6_FRAG_HLEN, pkb_data(p) + off, n);
+		h = pkb_push(f, IPV6_HLEN);
+		put_header(h, IPV6_FRAG_HLEN + n, NH_FRAGMENT, hops, saddr, daddr);
+		pkb_queue_put(&frags, f);
+	}
+	pkb_free(p);
+	inet_count(INET_MIB_IP6_FRAG_OKS);
+	while ((f = pkb_queue_take(&frags))) {
+		inet_count(INET_MIB_IP6_FRAG_CREATES);
+		nd_output(nif, f, nexthop);
+	}
+	return 0;
+}
+
 int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 		const struct inet_addr *daddr, uint8_t proto, uint8_t hops)
 {
 	const struct inet_addr *nexthop = daddr;
-	uint32_t len = p->len;
+	uint32_t len = p->len, mtu;
 	uint8_t *h;
 
 	inet_count(INET_MIB_IP6_OUT_REQUESTS);
@@ -405,29 +500,22 @@ int ipv6_output(struct netif *nif, struct pkb *p, const struct inet_addr *saddr,
 			return -ENETUNREACH;
 		}
 	}
-	/* Past the MTU only a TSO segment, which the host cuts to it (tcp_output.c). */
-	if (len + IPV6_HLEN > nif->mtu && !(p->gso_size && len <= IPV6_MAX_PAYLOAD)) {
-		inet_count(INET_MIB_IP6_OUT_DISCARDS);
-		pkb_free(p);
-		return -EMSGSIZE;
-	}
 	if (!source_ok(p, saddr, proto)) {
 		inet_count(INET_MIB_IP6_OUT_DISCARDS);
 		pkb_free(p);
 		return -EADDRNOTAVAIL;
 	}
+	/* Past the path's MTU: fragments, but a TSO segment, which the host cuts (tcp_output.c). */
+	mtu = inet_pmtu(nif, daddr);
+	if (p->gso_size ? len > IPV6_MAX_PAYLOAD : len + IPV6_HLEN > mtu)
+		return fragment_out(nif, p, saddr, daddr, nexthop, proto, hops, mtu);
 	h = pkb_push(p, IPV6_HLEN);
 	if (!h) {
 		inet_count(INET_MIB_IP6_OUT_DISCARDS);
 		pkb_free(p);
 		return -ENOBUFS;
 	}
-	put32(h, 6u << 28);
-	put16(h + 4, (uint16_t)len);
-	h[6] = proto;
-	h[7] = hops ? hops : INET_HOPS;
-	memcpy(h + 8, saddr->a, 16);
-	memcpy(h + 24, daddr->a, 16);
+	put_header(h, len, proto, hops, saddr, daddr);
 	nd_output(nif, p, nexthop);
 	return 0;
 }

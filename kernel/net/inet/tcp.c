@@ -572,7 +572,7 @@ static void listen_syn_locked(struct tcp_sock *l, const struct inet_addr *la,
 		return;
 	}
 	if (!syn_room(l)) {
-		uint32_t ours = tcp_local_mss(la);
+		uint32_t ours = tcp_path_mss(la, tcp_local_mss(la), sg->pmtu);
 		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
 		uint32_t cookie = tcp_cookie_make(la, dport, ra, sport, sg->seq, &mss);
 
@@ -612,8 +612,11 @@ static void listen_syn_locked(struct tcp_sock *l, const struct inet_addr *la,
 	c->snd_end = c->iss + 1;
 	c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
 	c->snd_wl1 = sg->seq;
-	c->rcv_mss = tcp_local_mss(&c->laddr);
-	c->mss = MIN(c->rcv_mss, sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
+	/* The path's note, if there is one, from the first segment (as Linux's route MTU). */
+	c->mss_max = MIN(tcp_local_mss(&c->laddr),
+			 sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
+	c->rcv_mss = tcp_path_mss(&c->laddr, tcp_local_mss(&c->laddr), sg->pmtu);
+	c->mss = tcp_path_mss(&c->laddr, c->mss_max, sg->pmtu);
 	c->ws_ok = sg->o.ws_ok;
 	c->snd_wscale = c->ws_ok ? MIN(sg->o.ws, TCP_WSCALE_MAX) : 0;
 	c->ts_ok = sg->o.ts_ok;
@@ -681,7 +684,7 @@ static int listen_cookie_locked(struct tcp_sock *l, struct pkb *p, const struct 
 	c->snd_wnd = c->max_snd_wnd = sg->wnd << c->snd_wscale;
 	c->snd_wl1 = sg->seq;
 	c->snd_wl2 = sg->ack;
-	c->mss = mss;
+	c->mss = c->mss_max = mss; /* what the cookie kept: the path's note counted then */
 	c->rcv_mss = tcp_local_mss(&c->laddr);
 	/* What the SYN-ACK offered, unscaled: the edge to keep. */
 	c->rcv_adv = c->rcv_nxt + MIN(INET_TCP_RCVBUF_DEFAULT, 65535u);
@@ -755,6 +758,9 @@ void tcp_input(struct netif *nif, struct pkb *p)
 		seg_count_err(nif);
 		goto drop;
 	}
+	/* A SYN's note for its peer, looked up before tcp_lock (inet.lock never nests in it). */
+	if ((sg.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		sg.pmtu = inet_pmtu_noted(&src);
 
 	tcp_enter(NULL);
 	s = tcp_lookup_locked(&dst, dport, &src, sport);
@@ -791,14 +797,14 @@ drop:
 	pkb_free(p);
 }
 
-void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu)
+bool tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen, uint32_t mtu)
 {
 	struct pkb_queue out = {0};
 	struct inet_addr la, ra;
 	unsigned ihl;
 	struct tcp_sock *s;
 	uint32_t seq;
-	bool frag;
+	bool frag, ours = false;
 
 	/*
 	 * Only port/protocol unreachable ends a connection that never came up
@@ -806,11 +812,11 @@ void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen,
 	 * segment too big for the path (RFC 1191).
 	 */
 	if (qlen < IPV4_HLEN || (ihl = (q[0] & 15u) * 4) < IPV4_HLEN || qlen < ihl + 8)
-		return;
+		return false;
 	frag = code == ICMP_UNREACH_FRAG;
 	if (type != ICMP_UNREACH ||
 	    (!frag && code != ICMP_UNREACH_PORT && code != ICMP_UNREACH_PROTO))
-		return;
+		return false;
 	seq = get32(q + ihl + 4);
 	la = inet_addr_from_v4(get32(q + 12));
 	ra = inet_addr_from_v4(get32(q + 16));
@@ -819,31 +825,34 @@ void tcp_icmp_error(uint8_t type, uint8_t code, const uint8_t *q, uint32_t qlen,
 	inet_stack->tcp_busy = s;
 	/* The quoted sequence must be one we have outstanding, or anyone could end it. */
 	if (s && frag)
-		tcp_pmtu_locked(s, seq, mtu, &out);
+		ours = tcp_pmtu_locked(s, seq, mtu, &out);
 	else if (s && s->state == TCP_SYN_SENT && seq == s->iss)
 		tcp_done_locked(s, -ECONNREFUSED);
 	tcp_leave();
 	tcp_xmit(&out);
+	return ours;
 }
 
-void tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu)
+bool tcp_icmp6_too_big(const uint8_t *q, uint32_t qlen, uint32_t mtu)
 {
 	struct pkb_queue out = {0};
 	struct inet_addr la, ra;
 	struct tcp_sock *s;
+	bool ours = false;
 
 	/* The quoted header and the first 8 bytes of the segment, with no extension header. */
 	if (qlen < IPV6_HLEN + 8 || q[6] != IPPROTO_TCP_)
-		return;
+		return false;
 	memcpy(la.a, q + 8, 16);
 	memcpy(ra.a, q + 24, 16);
 	tcp_enter(NULL);
 	s = tcp_lookup_locked(&la, get16(q + IPV6_HLEN), &ra, get16(q + IPV6_HLEN + 2));
 	inet_stack->tcp_busy = s;
 	if (s)
-		tcp_pmtu_locked(s, get32(q + IPV6_HLEN + 4), mtu, &out);
+		ours = tcp_pmtu_locked(s, get32(q + IPV6_HLEN + 4), mtu, &out);
 	tcp_leave();
 	tcp_xmit(&out);
+	return ours;
 }
 
 /* --- timers --- */
@@ -903,6 +912,30 @@ static bool budget_wake_locked(uint64_t *next, uint64_t now)
 	return true;
 }
 
+/*
+ * Each connection's MSS as the notes say now: lowered by a note made for
+ * its peer, raised back to what both ends allow when the note aged out
+ * (RFC 1191 6.3: the larger size is tried again; a segment then too big
+ * is the path's to say again). From the tick, when the notes changed; on
+ * a copy of them, since inet.lock may not be taken under tcp_lock.
+ */
+static __attribute__((noinline)) void follow_pmtu(uint64_t now)
+{
+	struct inet_pmtu_note t[INET_PMTU_NOTES];
+	uint32_t gen = inet_pmtu_snapshot(t);
+
+	tcp_enter(NULL);
+	if (gen != atomic_load(&inet_stack->tcp_pmtu_gen)) {
+		atomic_store(&inet_stack->tcp_pmtu_gen, gen);
+		for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++)
+			for (struct tcp_sock *s = inet_stack->tcp_conn[b]; s; s = s->hnext)
+				if (s->mss_max && s->state != TCP_SYN_SENT)
+					s->mss = tcp_path_mss(&s->laddr, s->mss_max,
+							      inet_pmtu_find(t, &s->raddr, now));
+	}
+	tcp_leave();
+}
+
 void tcp_tick(uint64_t now)
 {
 	struct pkb_queue out = {0};
@@ -911,6 +944,9 @@ void tcp_tick(uint64_t now)
 
 	if (!inet_stack)
 		return;
+	inet_pmtu_tick(now);
+	if (atomic_load(&inet_stack->pmtu_gen) != atomic_load(&inet_stack->tcp_pmtu_gen))
+		follow_pmtu(now);
 	tcp_enter(NULL);
 	for (unsigned b = 0; b < INET_TCP_CONN_BUCKETS; b++) {
 		struct tcp_sock *s = inet_stack->tcp_conn[b], *n;
@@ -1150,10 +1186,12 @@ int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_
 	struct inet_addr src;
 	struct netif *nif;
 	bool v4 = inet_addr_is_v4(daddr);
+	uint32_t pmtu;
 	int err = 0;
 
 	if (dport == 0 || ipv6_is_unspecified(daddr) || ipv6_is_multicast(daddr))
 		return -EINVAL;
+	pmtu = inet_pmtu_noted(daddr); /* inet.lock: not under ours */
 	tcp_enter(s);
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
 		err = -EALREADY;
@@ -1207,7 +1245,9 @@ int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_
 	s->iss = tcp_new_iss(&s->laddr, s->lport, &s->raddr, s->rport);
 	s->snd_una = s->snd_nxt = s->snd_max = s->snd_sml = s->iss;
 	s->snd_end = s->iss + 1;
-	s->mss = s->rcv_mss = nif->mtu - tcp_ip_hlen(&s->laddr) - TCP_HLEN;
+	/* The path's note, if there is one, from the SYN on (as Linux's route MTU). */
+	s->mss_max = nif->mtu - tcp_ip_hlen(&s->laddr) - TCP_HLEN;
+	s->mss = s->rcv_mss = tcp_path_mss(&s->laddr, s->mss_max, pmtu);
 	s->ts_off = tcp_new_ts_off(&s->laddr, s->lport, &s->raddr, s->rport);
 	s->state = TCP_SYN_SENT;
 	s->opened = true;

@@ -105,6 +105,7 @@ struct tcp_seg {
 	uint32_t wnd;		/* unscaled */
 	uint8_t flags;
 	struct tcp_opts o;
+	uint32_t pmtu; /* a SYN's: the path MTU noted for its sender, 0 for none */
 };
 
 struct tcp_sock {
@@ -147,10 +148,11 @@ struct tcp_sock {
 	uint32_t max_snd_wnd; /* the largest window the peer offered (RFC 5961 5.2) */
 	uint32_t snd_end;     /* after the last byte queued */
 	uint32_t fin_seq;
-	uint32_t mss;		 /* the most payload of a segment we send, options not counted */
-	uint32_t rcv_mss;	 /* what our MSS option says: our MTU less the headers */
-	struct pkb_queue sndq;	 /* data from snd_una on; p->seq its first byte */
-	uint32_t sndq_bytes;	 /* payload in sndq */
+	uint32_t mss;	       /* the most payload of a segment we send, options not counted */
+	uint32_t rcv_mss;      /* what our MSS option says: the path's MTU less the headers */
+	uint32_t mss_max;      /* the MSS both ends allow, before the path's notes (tcp_path_mss) */
+	struct pkb_queue sndq; /* data from snd_una on; p->seq its first byte */
+	uint32_t sndq_bytes;   /* payload in sndq */
 	uint32_t sndbuf, rcvbuf; /* bytes of payload at most */
 	uint32_t cwnd, ssthresh, recover, dupacks;
 	uint32_t sack_high; /* the highest sequence the peer SACKed */
@@ -253,6 +255,13 @@ static inline uint32_t tcp_ip_hlen(const struct inet_addr *laddr)
 {
 	return inet_addr_is_v4(laddr) ? IPV4_HLEN : IPV6_HLEN;
 }
+/* @mss, or less when @pmtu (a path MTU noted for the peer; 0: none) is smaller. */
+static inline uint32_t tcp_path_mss(const struct inet_addr *laddr, uint32_t mss, uint32_t pmtu)
+{
+	uint32_t hlen = tcp_ip_hlen(laddr) + TCP_HLEN;
+
+	return pmtu && pmtu - hlen < mss ? pmtu - hlen : mss;
+}
 /* The four addresses of a segment as it arrived (before the TCP header is taken off). */
 void tcp_seg_addrs(const struct pkb *p, struct inet_addr *saddr, struct inet_addr *daddr);
 
@@ -305,9 +314,9 @@ void tcp_retransmit_lost(struct tcp_sock *s, struct pkb_queue *out, bool force);
 /*
  * RFC 1191: a segment of @s at @seq did not fit a hop of @mtu. If @seq is in
  * flight, the MSS comes down (not below TCP_PMTU_MIN's) and what is unacked
- * goes again in segments that fit.
+ * goes again in segments that fit. Whether @seq was in flight.
  */
-void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out);
+bool tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out);
 /* The effective payload of a data segment (options taken off). */
 uint32_t tcp_eff_mss(const struct tcp_sock *s);
 uint32_t tcp_flight(const struct tcp_sock *s);

@@ -173,9 +173,10 @@ static void handshake_done(struct tcp_sock *s, const struct tcp_seg *sg)
 
 static void take_syn_options(struct tcp_sock *s, const struct tcp_seg *sg)
 {
-	uint32_t ours = s->mss;
+	uint32_t theirs = sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT;
 
-	s->mss = MIN(ours, sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
+	s->mss = MIN(s->mss, theirs);
+	s->mss_max = MIN(s->mss_max, theirs);
 	s->ws_ok = sg->o.ws_ok;
 	s->snd_wscale = s->ws_ok ? MIN(sg->o.ws, TCP_WSCALE_MAX) : 0;
 	if (!s->ws_ok)

@@ -653,14 +653,15 @@ void tcp_output_locked(struct tcp_sock *s, struct pkb_queue *out)
  * big were dropped by the path, not by congestion: cwnd stays, and what is
  * unacked and unSACKed goes again now (as an RTO would resend it).
  */
-void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out)
+bool tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_queue *out)
 {
 	uint32_t floor = inet_addr_is_v4(&s->laddr) ? TCP_PMTU_MIN : INET_MTU6_MIN;
 	uint32_t mss = MAX(mtu, floor) - tcp_ip_hlen(&s->laddr) - TCP_HLEN;
 
-	if (!sending_state(s) || SEQ_LT(seq, s->snd_una) || SEQ_GEQ(seq, s->snd_max) ||
-	    mss >= s->mss)
-		return;
+	if (!sending_state(s) || SEQ_LT(seq, s->snd_una) || SEQ_GEQ(seq, s->snd_max))
+		return false;
+	if (mss >= s->mss)
+		return true;
 	s->mss = mss;
 	inet_count(INET_MIB_TCP_PMTU_DROPS);
 	/*
@@ -680,6 +681,7 @@ void tcp_pmtu_locked(struct tcp_sock *s, uint32_t seq, uint32_t mtu, struct pkb_
 		p->lost = 0;
 	s->snd_nxt = s->snd_una;
 	output(s, out, false);
+	return true;
 }
 
 void tcp_retransmit_hole(struct tcp_sock *s, struct pkb_queue *out)

@@ -15,8 +15,8 @@
  * A socket's address is a struct inet_addr: v4-mapped for IPv4, where
  * ::ffff:0.0.0.0 is every IPv4 address of ours (udp_bind's 0, so the IPv4
  * callers get what they always got), and :: every address of either
- * family (udp_bind_in's). IPv6 datagrams are never fragmented: one larger
- * than the MTU is refused (-EMSGSIZE).
+ * family (udp_bind_in's). A datagram past the path's MTU leaves in
+ * fragments in either family (ipv4.c, ipv6.c).
  *
  * Death: every socket is on inet.udp_users from udp_open to udp_close and
  * names the process that opened it; it is made and freed under inet.lock,
@@ -393,8 +393,6 @@ ssize_t udp_sendto_scope(struct udp_sock *s, const void *buf, size_t len,
 		ipv6_source(nif, daddr, &src);
 	else
 		src = s->addr;
-	if (!v4 && len + UDP_HLEN + IPV6_HLEN > nif->mtu)
-		return -EMSGSIZE;
 	p = pkb_alloc(INET_HEADROOM + UDP_HLEN + len);
 	if (!p)
 		return -ENOBUFS;
