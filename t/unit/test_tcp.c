@@ -94,6 +94,9 @@
  * 36     PRR (RFC 6937): one loss in a large window; in recovery the
  *        sender sends ssthresh / RecoverFS of what is delivered (within 2
  *        segments), and cwnd is ssthresh when recovery ends
+ * 37     RACK's min_rtt is a windowed minimum (RFC 8985 6.2): the path's RTT
+ *        steps from 10 to 50 ms; min_rtt stays 10 within the window and
+ *        is 50 once the window (5 min) has passed
  * 46     an active open to a peer whose ISN is 2^31 takes its data and FIN:
  *        the window's edge was left where the SYN put it, from a RCV.NXT of
  *        0, and such a peer found the window shut for ever
@@ -2199,6 +2202,46 @@ static void test_prr(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+/*
+ * Two full segments every second (the peer ACKs them at once) on a wire of
+ * @delay_ms each way, for @secs seconds; what the server reads is drained.
+ */
+static void ping_for(struct tcp_sock *c, struct tcp_sock *s, unsigned delay_ms, unsigned secs)
+{
+	static uint8_t d[2 * 1448], r[65536];
+	uint32_t m = tcp_eff_mss(c);
+
+	wire_delay_ms = delay_ms;
+	for (unsigned i = 0; i < secs; i++) {
+		tcp_send(c, d, 2 * m, 0);
+		run(1000);
+		while (tcp_recv(s, r, sizeof(r), 0) > 0)
+			;
+	}
+}
+
+static void test_min_rtt_window(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	uint32_t before, within, after, reo_after;
+
+	warm_pair(l, 5, &c, &s);
+	ping_for(c, s, 5, 5);
+	before = c->rack_min_rtt_ms;
+	/* The route changes to a path of 50 ms. */
+	ping_for(c, s, 25, 100);
+	within = c->rack_min_rtt_ms;
+	ping_for(c, s, 25, TCP_MIN_RTT_WIN_MS / 1000 - 100 + 10);
+	after = c->rack_min_rtt_ms;
+	reo_after = c->rack_min_rtt_ms / 4;
+	ok(before >= 10 && before <= 11 && within == before && after >= 50 && after <= 51 &&
+	       reo_after >= 12,
+	   "37 RACK's min_rtt is windowed (RFC 8985): 10 ms, still %u ms 100 s after the path "
+	   "became 50 ms, %u ms once the %u s window passed (reo_wnd's basis %u ms)",
+	   within, after, TCP_MIN_RTT_WIN_MS / 1000, reo_after);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -2206,7 +2249,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(49);
+	plan(50);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2258,6 +2301,7 @@ int main(void)
 	test_rack_lost_rtx(l);
 	test_rack_reordering(l);
 	test_prr(l);
+	test_min_rtt_window(l);
 
 	tcp_close(l);
 	run(61000);

@@ -20,7 +20,7 @@
 #define MACHINE_MAGIC 0x554d4c6d61636831ULL /* "UMLmach1" */
 /* Bumped with every change of a structure in the arena: a graceful restart
  * into a module with another layout must boot afresh, not adopt. */
-#define MACHINE_VERSION	  22
+#define MACHINE_VERSION	  23
 #define MACHINE_MAX_CPUS  256
 #define MACHINE_MAX_ROOTS 32
 
