@@ -495,6 +495,12 @@ size_t uml_net_snmp(char *buf, size_t size);
 /* The IPv6 counters kept, as Linux's /proc/net/snmp6 ("Ip6ReasmOKs  3" a line); empty without one.
  */
 size_t uml_net_snmp6(char *buf, size_t size);
+/*
+ * TCP's event counters kept, as Linux's /proc/net/netstat's TcpExt pair (a
+ * line of names, a line of values: SyncookiesSent, TCPTimeouts, ...); empty
+ * without one.
+ */
+size_t uml_net_netstat(char *buf, size_t size);
 
 /* --- sockets on the machine's own network --- */
 

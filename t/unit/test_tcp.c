@@ -65,6 +65,12 @@
  *        rx_queue), TIME-WAIT's row with its timer, a cut buffer, and the
  *        snmp pairs (as many names as values; Tcp: counters move with the
  *        segments, CurrEstab agrees with the table)
+ * 38     inet_netstat as Linux's /proc/net/netstat: one TcpExt pair, as many
+ *        names as values, each the stack's counter; TW moves when a
+ *        TIME-WAIT ends. Cases 5a, 8, 17, 29-31 and 34 assert that
+ *        TcpExt's counters move on their events (a challenge ACK, SYN
+ *        cookies, out-of-order arrivals, a tail loss probe, an RTO, a
+ *        D-SACK, a lost retransmission)
  * 21     every buffer and connection is back in the end (run last)
  *
  * The sender under loss, on a wire that can delay, drop or hold back frames
@@ -437,6 +443,17 @@ static void test_heavy_loss(struct tcp_sock *c, struct tcp_sock *s)
 	   (unsigned long long)t, max_rto);
 }
 
+static long long snmp_get(const char *snmp, const char *group, const char *field);
+
+/* TcpExt's @name in /status/net/netstat now (inet_netstat), LLONG_MIN when it is not there. */
+static long long ext(const char *name)
+{
+	static char ns[4096];
+
+	inet_netstat(ns, sizeof(ns));
+	return snmp_get(ns, "TcpExt", name);
+}
+
 static uint16_t seg_wnd = 65535; /* the window seg_in advertises */
 
 /* A segment from the peer to us, fed straight in. */
@@ -530,6 +547,7 @@ static void test_rfc5961(struct tcp_sock *l)
 	const uint8_t *t;
 	uint8_t o[12];
 	uint64_t ch0;
+	long long x0;
 	uint32_t nxt;
 	bool chal_rst, quiet, chal_syn;
 	ssize_t r;
@@ -542,6 +560,7 @@ static void test_rfc5961(struct tcp_sock *l)
 	flush_wire();
 	nxt = s->rcv_nxt;
 	ch0 = inet_mib(INET_MIB_TCP_CHALLENGE_ACKS);
+	x0 = ext("TCPChallengeACK");
 	/* From the client's port to the server's connection, as the mirror would bring it. */
 	seg_in(c->lport, 80, nxt + 1000, 0, TCP_RST, NULL, 0, NULL, 0);
 	t = next_seg();
@@ -553,10 +572,10 @@ static void test_rfc5961(struct tcp_sock *l)
 	t = next_seg();
 	chal_syn = t && (t[13] & TCP_ACK) && !(t[13] & TCP_RST) && get32(t + 8) == nxt &&
 		   state_of(s) == TCP_ESTABLISHED;
-	ok(chal_rst && quiet && chal_syn,
+	ok(chal_rst && quiet && chal_syn && ext("TCPChallengeACK") == x0 + 2,
 	   "5a RFC 5961: in-window RST -> challenge ACK (%d), out of window ignored (%d), SYN -> "
-	   "challenge ACK (%d)",
-	   chal_rst, quiet, chal_syn);
+	   "challenge ACK (%d); netstat's TCPChallengeACK +%lld",
+	   chal_rst, quiet, chal_syn, ext("TCPChallengeACK") - x0);
 	seg_in(c->lport, 80, nxt, 0, TCP_RST, NULL, 0, NULL, 0);
 	r = tcp_recv(s, b, sizeof(b), 0);
 	ok(state_of(s) == TCP_CLOSED && r == -ECONNRESET && next_seg() == NULL,
@@ -693,6 +712,8 @@ static void test_backlog(void)
 	struct tcp_sock *l, *s;
 	size_t used0, used1, max;
 	uint64_t ck0 = inet_mib(INET_MIB_TCP_COOKIES_SENT), ok0 = inet_mib(INET_MIB_TCP_COOKIES_OK);
+	long long xs0 = ext("SyncookiesSent"), xr0 = ext("SyncookiesRecv"),
+		  xf0 = ext("SyncookiesFailed");
 	const uint8_t *t;
 	uint32_t cookie = 0, cport = 0;
 	unsigned synacks = 0;
@@ -718,6 +739,7 @@ static void test_backlog(void)
 	diag("backlog 4: 200 SYNs -> %u SYN-ACKs, %llu cookies, memory %zu -> %zu", synacks,
 	     (unsigned long long)(inet_mib(INET_MIB_TCP_COOKIES_SENT) - ck0), used0, used1);
 	ok(synacks == 200 && l->nsyn == 4 && inet_mib(INET_MIB_TCP_COOKIES_SENT) - ck0 == 196 &&
+	       ext("SyncookiesSent") == xs0 + 196 &&
 	       used1 - used0 <= 4 * (sizeof(struct tcp_sock) + 2048),
 	   "8a a full listener: 4 half-open kept, 196 SYN cookies, memory bounded");
 	/* The last SYN's cookie comes back in an ACK with data. */
@@ -732,8 +754,11 @@ static void test_backlog(void)
 	}
 	seg_in(30000, 100, 1, cookie + 2, TCP_ACK, NULL, 0, NULL, 0);
 	ok(accepted && inet_mib(INET_MIB_TCP_COOKIES_OK) == ok0 + 1 &&
-	       inet_mib(INET_MIB_TCP_COOKIES_BAD) > 0,
-	   "8b a cookie's ACK makes a connection with its data; a forged one does not");
+	       inet_mib(INET_MIB_TCP_COOKIES_BAD) > 0 && ext("SyncookiesRecv") == xr0 + 1 &&
+	       ext("SyncookiesFailed") == xf0 + 1,
+	   "8b a cookie's ACK makes a connection with its data; a forged one does not "
+	   "(netstat's SyncookiesRecv +%lld, SyncookiesFailed +%lld)",
+	   ext("SyncookiesRecv") - xr0, ext("SyncookiesFailed") - xf0);
 	{
 		/* A SYN with every option: its cookie connection keeps WS, SACK and TS. */
 		uint8_t o[40];
@@ -1272,6 +1297,7 @@ static void test_sack_blocks(struct tcp_sock *l)
 	unsigned n1, n2, n3;
 	bool one, two, filled;
 	uint32_t tsv;
+	long long x0 = ext("TCPOFOQueue");
 
 	if (pair(l, 80, &c, &s))
 		bail_out("no pair for SACK");
@@ -1293,10 +1319,10 @@ static void test_sack_blocks(struct tcp_sock *l)
 	t = next_seg();
 	n3 = t ? sack_of(t, b) : 0;
 	filled = t && get32(t + 8) == nxt + 1100 && n3 == 1 && b[0][0] == nxt + 2000;
-	ok(one && two && filled,
+	ok(one && two && filled && ext("TCPOFOQueue") == x0 + 2,
 	   "17 SACK blocks: one (%u), two with the newest first (%u), a filled hole ACKed at once "
-	   "leaving one (%u)",
-	   n1, n2, n3);
+	   "leaving one (%u); netstat's TCPOFOQueue +%lld",
+	   n1, n2, n3, ext("TCPOFOQueue") - x0);
 	flush_wire();
 	mirror = true;
 	tcp_abort(c);
@@ -1586,7 +1612,7 @@ static void test_status(struct tcp_sock *l)
 	char cl[16], sl_[16], lis[16], any[16];
 	unsigned st, txq, rxq, tr, lines = 0;
 	unsigned long when;
-	long long in0, out0, est;
+	long long in0, out0, est, tw0;
 	size_t n, m;
 	bool widths = true;
 	const char *row;
@@ -1679,7 +1705,28 @@ static void test_status(struct tcp_sock *l)
 	ok(st == 6 && tr == 3 && when > 5000 && when <= 6000,
 	   "28 after the close the client's row is TIME-WAIT: st %02X, tr %02X, %lu ticks left", st,
 	   tr, when);
+	tw0 = ext("TW");
 	run(61000);
+	{
+		static char ns[4096];
+		unsigned names = 0, values = 0;
+		const char *v;
+
+		inet_netstat(ns, sizeof(ns));
+		v = strchr(ns, '\n');
+		for (const char *x = ns; v && x < v; x++)
+			names += *x == ' ';
+		for (const char *x = v ? v + 1 : ns; v && *x && *x != '\n'; x++)
+			values += *x == ' ';
+		ok(snmp_pairs(ns) == 1 && !strncmp(ns, "TcpExt: SyncookiesSent ", 23) && v &&
+		       !strncmp(v + 1, "TcpExt: ", 8) && names == values && names >= 20 &&
+		       ext("TW") == tw0 + 1 &&
+		       ext("TCPTimeouts") == (long long)inet_mib(INET_MIB_TCP_TIMEOUTS) &&
+		       ext("TCPFastRetrans") == (long long)inet_mib(INET_MIB_TCP_FAST_RETRANS),
+		   "38 netstat as Linux's /proc/net/netstat: a TcpExt pair of %u names and %u "
+		   "values; TW +%lld when the TIME-WAIT ended",
+		   names, values, ext("TW") - tw0);
+	}
 }
 
 /* A frame's TCP ports, sequence number and payload length (the stack's IPv4 headers are 20 bytes).
@@ -1763,6 +1810,7 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	struct tcp_sock *c, *s;
 	static uint8_t d[10 * 1448], r[10 * 1448];
 	uint64_t to0, p0, t0, done_at = 0, arrived;
+	long long xp0, xr0, xt0;
 	uint32_t una, m, srtt, rto = 0;
 	size_t got = 0;
 	ssize_t n;
@@ -1778,6 +1826,9 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	tail_from = una + 7 * m;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
 	p0 = inet_mib(INET_MIB_TCP_LOSS_PROBES);
+	xp0 = ext("TCPLossProbes");
+	xr0 = ext("TCPSackRecovery");
+	xt0 = ext("TCPTimeouts");
 	wire_filter = tail_filter;
 	t0 = vclock;
 	tcp_send(c, d, 10 * m, 0);
@@ -1802,10 +1853,13 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	ok(got == 10 * m && !memcmp(r, d, got) && probe_at &&
 	       inet_mib(INET_MIB_TCP_LOSS_PROBES) == p0 + 1 &&
 	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && gap >= (long)(2 * srtt) - 2 &&
-	       gap <= (long)(2 * srtt) + 2 && done_at && done_at - arrived < rto,
+	       gap <= (long)(2 * srtt) + 2 && done_at && done_at - arrived < rto &&
+	       ext("TCPLossProbes") == xp0 + 1 && ext("TCPSackRecovery") == xr0 + 1 &&
+	       ext("TCPTimeouts") == xt0,
 	   "29 tail loss: one probe %ld ms after the last ACK (2 x SRTT = %u), recovered in %llu "
-	   "ms, no RTO",
-	   gap, 2 * srtt, (unsigned long long)(done_at - t0));
+	   "ms, no RTO; netstat's TCPLossProbes +%lld, TCPSackRecovery +%lld",
+	   gap, 2 * srtt, (unsigned long long)(done_at - t0), ext("TCPLossProbes") - xp0,
+	   ext("TCPSackRecovery") - xr0);
 	end_pair(c, s);
 }
 
@@ -1826,6 +1880,7 @@ static void test_spurious_rto(struct tcp_sock *l)
 	static uint8_t d[4 * 1448];
 	uint32_t m, cwnd0, ssth0, cwnd_rto;
 	uint64_t to0, sp0, t0;
+	long long xt0, xs0;
 
 	warm_pair(l, 0, &c, &s);
 	m = tcp_eff_mss(c);
@@ -1834,6 +1889,8 @@ static void test_spurious_rto(struct tcp_sock *l)
 	loss_port = c->lport;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
 	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_RTOS);
+	xt0 = ext("TCPTimeouts");
+	xs0 = ext("TCPSpuriousRTOs");
 	wire_filter = hold_acks;
 	t0 = vclock;
 	tcp_send(c, d, 4 * m, 0);
@@ -1846,9 +1903,10 @@ static void test_spurious_rto(struct tcp_sock *l)
 	run(5);
 	ok(inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 + 1 && cwnd_rto < cwnd0 && c->cwnd >= cwnd0 &&
 	       c->ssthresh == ssth0 && inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) == sp0 + 1 &&
-	       c->snd_una == c->snd_max,
+	       c->snd_una == c->snd_max && ext("TCPTimeouts") == xt0 + 1 &&
+	       ext("TCPSpuriousRTOs") == xs0 + 1,
 	   "30 spurious RTO (ACKs late by %llu ms): cwnd %u -> %u -> %u, ssthresh back (%d), "
-	   "counted (%llu)",
+	   "counted (%llu; netstat's TCPTimeouts and TCPSpuriousRTOs too)",
 	   (unsigned long long)(vclock - t0), cwnd0, cwnd_rto, c->cwnd, c->ssthresh == ssth0,
 	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) - sp0));
 	end_pair(c, s);
@@ -1877,6 +1935,7 @@ static void test_dsack_undo(struct tcp_sock *l)
 	static uint8_t d[8 * 1448];
 	uint32_t m, cwnd0, ssth0, cwnd_fr;
 	uint64_t fr0, sp0;
+	long long xd0, xu0, xr0, xf0;
 	bool recovered;
 
 	warm_pair(l, 0, &c, &s);
@@ -1888,6 +1947,10 @@ static void test_dsack_undo(struct tcp_sock *l)
 	held_once = false;
 	fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS);
 	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS);
+	xd0 = ext("TCPDSACKRecv");
+	xu0 = ext("TCPDSACKUndo");
+	xr0 = ext("TCPSackRecovery");
+	xf0 = ext("TCPFastRetrans");
 	wire_filter = hold_first;
 	tcp_send(c, d, 8 * m, 0);
 	run(5);
@@ -1897,11 +1960,16 @@ static void test_dsack_undo(struct tcp_sock *l)
 	release_held(); /* the original comes after all: the peer D-SACKs it */
 	run(5);
 	ok(recovered && cwnd_fr < cwnd0 && c->cwnd >= cwnd0 && c->ssthresh == ssth0 &&
-	       inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) == sp0 + 1,
+	       inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) == sp0 + 1 &&
+	       ext("TCPDSACKRecv") >= xd0 + 1 && ext("TCPDSACKUndo") == xu0 + 1 &&
+	       ext("TCPSackRecovery") == xr0 + 1 && ext("TCPFastRetrans") > xf0,
 	   "31 a fast retransmit D-SACKed: cwnd %u -> %u -> %u, ssthresh back (%d), counted "
-	   "(%llu)",
+	   "(%llu); netstat's TCPSackRecovery +%lld, TCPFastRetrans +%lld, TCPDSACKRecv +%lld, "
+	   "TCPDSACKUndo +%lld",
 	   cwnd0, cwnd_fr, c->cwnd, c->ssthresh == ssth0,
-	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) - sp0));
+	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) - sp0),
+	   ext("TCPSackRecovery") - xr0, ext("TCPFastRetrans") - xf0, ext("TCPDSACKRecv") - xd0,
+	   ext("TCPDSACKUndo") - xu0);
 	end_pair(c, s);
 }
 
@@ -2072,6 +2140,7 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	struct flow a = {0}, none = {0};
 	uint64_t to0, t0, acked_at = 0;
 	uint32_t m, rto;
+	long long xl0;
 
 	warm_pair(l, 10, &c, &s);
 	m = tcp_eff_mss(c);
@@ -2083,6 +2152,7 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	drop_n = 2;
 	drop_seen = 0;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	xl0 = ext("TCPLostRetransmit");
 	wire_filter = drop_copies;
 	a.from = c;
 	a.to = s;
@@ -2105,9 +2175,11 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	     (unsigned long long)(vclock - t0), (unsigned long long)c->retransmits,
 	     (unsigned long long)(inet_mib(INET_MIB_TCP_TIMEOUTS) - to0));
 	ok(a.got == a.total && !a.bad && drop_seen == 3 && acked_at &&
-	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && drop_at[2] - drop_at[1] < rto / 2,
-	   "34 RACK: a lost retransmission sent again %llu ms after it (RTO %u), no RTO",
-	   (unsigned long long)(drop_at[2] - drop_at[1]), rto);
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && drop_at[2] - drop_at[1] < rto / 2 &&
+	       ext("TCPLostRetransmit") == xl0 + 1,
+	   "34 RACK: a lost retransmission sent again %llu ms after it (RTO %u), no RTO; "
+	   "netstat's TCPLostRetransmit +%lld",
+	   (unsigned long long)(drop_at[2] - drop_at[1]), rto, ext("TCPLostRetransmit") - xl0);
 	end_pair(c, s);
 }
 
@@ -2249,7 +2321,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(50);
+	plan(51);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);

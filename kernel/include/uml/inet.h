@@ -140,6 +140,20 @@ enum inet_mib {
 	INET_MIB_UDP_IN_CSUM_ERRORS,
 	INET_MIB_TCP_IN_CSUM_ERRORS,
 	INET_MIB_ICMP6_IN_CSUM_ERRORS,
+	/* TCP's events as Linux's TcpExt counts them (status.c's inet_netstat has their names) */
+	INET_MIB_TCP_TW_ENDED,		  /* TIME-WAITs over by their timer (TW) */
+	INET_MIB_TCP_DELAYED_ACKS,	  /* ACKs sent by the delayed-ACK timer */
+	INET_MIB_TCP_SACK_RECOVERY,	  /* fast recoveries begun with SACK */
+	INET_MIB_TCP_RENO_RECOVERY,	  /* and without */
+	INET_MIB_TCP_SACK_REORDER,	  /* a never resent segment delivered below one after it */
+	INET_MIB_TCP_LOST_RETRANSMIT,	  /* retransmissions RACK found lost again */
+	INET_MIB_TCP_LOSS_PROBE_RECOVERY, /* a loss repaired by a tail loss probe's copy */
+	INET_MIB_TCP_DSACK_RECV,	  /* D-SACKs received (RFC 2883) */
+	INET_MIB_TCP_OFO_QUEUE,		  /* segments put in the out-of-order queue */
+	INET_MIB_TCP_ABORT_ON_DATA,	  /* reset: data after close */
+	INET_MIB_TCP_ABORT_ON_CLOSE,	  /* reset: closed with data unread */
+	INET_MIB_TCP_ABORT_ON_TIMEOUT,	  /* ended by a timer's retries (RTO, keepalive, persist) */
+	INET_MIB_TCP_RCV_COALESCE,	  /* segments copied into the receive queue's last buffer */
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];
@@ -266,6 +280,12 @@ size_t inet_tcp6_table(char *buf, size_t size);
 size_t inet_snmp(char *buf, size_t size);
 /* The IPv6 counters kept, in the layout of Linux's /proc/net/snmp6 (a name and a value a line). */
 size_t inet_snmp6(char *buf, size_t size);
+/*
+ * TCP's event counters kept, in the layout of Linux's /proc/net/netstat:
+ * "TcpExt:" and the names, then "TcpExt:" and the values (Linux's names,
+ * in its order; what this stack does not count is left out).
+ */
+size_t inet_netstat(char *buf, size_t size);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),

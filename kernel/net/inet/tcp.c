@@ -1454,8 +1454,10 @@ static void close_locked(struct tcp_sock *s, struct pkb_queue *out)
 	default:
 		if (s->rcvq_bytes || s->ooo) {
 			/* RFC 1122 4.2.2.13: data left unread is lost; say so with a reset. */
-			if (s->state != TCP_TIME_WAIT)
+			if (s->state != TCP_TIME_WAIT) {
+				inet_count(INET_MIB_TCP_ABORT_ON_CLOSE);
 				tcp_send_rst_locked(s, out);
+			}
 			tcp_done_locked(s, 0);
 			break;
 		}

@@ -379,6 +379,7 @@ static bool dsack_of(const struct tcp_seg *sg, uint32_t *l, uint32_t *r)
 /* A D-SACK: for a retransmission of the episode (RFC 3708), or the probe's. */
 static void take_dsack(struct tcp_sock *s, uint32_t l, uint32_t r)
 {
+	inet_count(INET_MIB_TCP_DSACK_RECV);
 	tcp_rack_dsack(s);
 	if (s->undo == TCP_UNDO_FR && s->undo_rtx && SEQ_GEQ(l, s->undo_low) &&
 	    SEQ_LEQ(r, s->undo_high)) {
@@ -395,6 +396,7 @@ void tcp_enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t m = tcp_eff_mss(s);
 
+	inet_count(s->sack_ok ? INET_MIB_TCP_SACK_RECOVERY : INET_MIB_TCP_RENO_RECOVERY);
 	undo_mark_fr(s, s->snd_una, s->snd_max);
 	s->tlp_out = false;
 	/* RFC 6582 3.2 (2): one reduction per window of data. */
@@ -431,6 +433,7 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 	if (SEQ_GEQ(s->snd_una, s->tlp_high)) {
 		s->tlp_out = false;
 		if (s->tlp_rtx) {
+			inet_count(INET_MIB_TCP_LOSS_PROBE_RECOVERY);
 			undo_mark_fr(s, s->tlp_seq, s->tlp_high);
 			s->undo_rtx = 1;
 			s->ssthresh = MAX(s->cwnd / 2, 2 * m);
@@ -445,7 +448,6 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 			/* (RFC 6582's one reduction a window: not in what an RTO resends.) */
 			if (p->sacked && SEQ_LT(s->snd_una, p->seq) &&
 			    SEQ_GEQ(s->snd_una, s->recover)) {
-				inet_count(INET_MIB_TCP_FAST_RETRANS);
 				tcp_enter_recovery(s, out);
 			}
 			break;
@@ -619,7 +621,6 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		} else if (!s->in_recovery && !(s->sack_ok && s->rack_on) &&
 			   SEQ_GEQ(s->snd_una, s->recover) &&
 			   (s->dupacks >= 3 || (s->sack_ok && sacked_bytes(s) >= 3 * m))) {
-			inet_count(INET_MIB_TCP_FAST_RETRANS);
 			tcp_enter_recovery(s, out);
 		}
 	}
@@ -709,6 +710,7 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 		inet_count(INET_MIB_TCP_OOO_DROPS);
 		return false;
 	}
+	inet_count(INET_MIB_TCP_OFO_QUEUE);
 	p->next = *pp;
 	*pp = p;
 	s->ooo_n++;
@@ -732,6 +734,7 @@ static void rcvq_put(struct tcp_sock *s, struct pkb *p)
 	if (t && n <= t->cap - t->off - t->len) {
 		memcpy(pkb_data(t) + t->len, pkb_data(p), n);
 		t->len += n;
+		inet_count(INET_MIB_TCP_RCV_COALESCE);
 		pkb_free(p);
 	} else {
 		pkb_queue_put(&s->rcvq, p);
@@ -924,6 +927,7 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 	case TCP_FIN_WAIT_2:
 		if (sg->len && !s->user && !s->parent) {
 			/* RFC 1122 4.2.2.13: data after close has no reader; say it was lost. */
+			inet_count(INET_MIB_TCP_ABORT_ON_DATA);
 			tcp_send_rst_locked(s, out);
 			tcp_done_locked(s, 0);
 			return;

@@ -763,6 +763,7 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
 		if (++s->retries >
 		    (s->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES)) {
+			inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 			tcp_done_locked(s, -ETIMEDOUT);
 			return false;
 		}
@@ -775,6 +776,7 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->snd_una == s->snd_max)
 		return true;
 	if (++s->retries > TCP_DATA_RETRIES) {
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -880,6 +882,7 @@ static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
 		return true;
 	if (!s->user && s->probes >= TCP_DATA_RETRIES) {
 		/* An orphan whose peer never opens its window would live for ever. */
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -919,6 +922,7 @@ static bool keep_timeout(struct tcp_sock *s, uint64_t now, struct pkb_queue *out
 		return true;
 	}
 	if (s->kprobes >= TCP_KEEP_PROBES) {
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -935,6 +939,8 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	if (s->t_wait && s->t_wait <= now) {
 		s->t_wait = 0;
 		if (s->state == TCP_TIME_WAIT || s->state == TCP_FIN_WAIT_2) {
+			if (s->state == TCP_TIME_WAIT)
+				inet_count(INET_MIB_TCP_TW_ENDED);
 			tcp_done_locked(s, 0);
 			return false;
 		}
@@ -942,6 +948,7 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	if (s->t_delack && s->t_delack <= now) {
 		s->t_delack = 0;
 		s->ack_now = true;
+		inet_count(INET_MIB_TCP_DELAYED_ACKS);
 		tcp_output_locked(s, out);
 	}
 	if (s->t_rtx && s->t_rtx <= now) {

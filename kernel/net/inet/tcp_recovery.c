@@ -107,8 +107,10 @@ void tcp_rack_delivered(struct tcp_sock *s, const struct pkb *p, const struct tc
 			return;
 	}
 	/* Step 3: delivered below what was delivered before, and never resent: reordering. */
-	if (s->rack_on && !p->rtx && SEQ_LT(end, s->rack_fack))
+	if (s->rack_on && !p->rtx && SEQ_LT(end, s->rack_fack)) {
 		s->rack_reordering = true;
+		inet_count(INET_MIB_TCP_SACK_REORDER);
+	}
 	if (!s->rack_on || SEQ_GT(end, s->rack_fack))
 		s->rack_fack = end;
 	/*
@@ -186,6 +188,8 @@ static bool detect_loss(struct tcp_sock *s)
 			continue;
 		due = p->at_ms + s->rack_rtt_ms + reo;
 		if (due <= now) {
+			if (p->rtx)
+				inet_count(INET_MIB_TCP_LOST_RETRANSMIT);
 			p->lost = 1;
 			any = true;
 		} else {
@@ -235,7 +239,6 @@ void tcp_rack_ack(struct tcp_sock *s, uint32_t delivered, struct pkb_queue *out)
 	if (!s->in_recovery) {
 		/* RFC 8985 in place of DupThresh: a loss starts recovery, once a window. */
 		if (lost && SEQ_GEQ(s->snd_una, s->recover)) {
-			inet_count(INET_MIB_TCP_FAST_RETRANS);
 			tcp_enter_recovery(s, out);
 		} else if (lost) {
 			/* After an RTO: what it resent and was lost again goes now, within cwnd. */
