@@ -51,6 +51,11 @@
  *        duplicate ACK retransmits the second hole, skipping SACKed data
  * 19     2000 one-byte segments in order: they share buffers (a handful,
  *        not 2000), and every byte is read back
+ * 39     a 256 KiB window after a hole: 250 segments of 1,000 bytes SACKed
+ *        as one block, the hole filled ACKs all 251,000 (the queue's cap
+ *        of 64 segments stopped it at 65,000)
+ * 40     4,000 one-byte segments after gaps: the out-of-order queue holds
+ *        no more than twice the receive buffer in buffers' true size
  * 20     with the budget spent, a new socket ends the oldest TIME-WAIT
  *        rather than fail
  * 22     ACKs that answer window probes with a window still 0 are not
@@ -1532,6 +1537,123 @@ static bool row_fields(const char *row, unsigned *st, unsigned *txq, unsigned *r
 	return row && sscanf(row + 6 + 28, "%x %x:%x %x:%lx", st, txq, rxq, tr, when) == 5;
 }
 
+/*
+ * A 256 KiB window after a hole: 250 segments of 1,000 bytes all held and
+ * SACKed (64 segments were the queue's cap: the rest were dropped and the
+ * ACK after the hole was filled stopped at 65,000), then the hole filled
+ * ACKs all 251,000 and every byte reads back.
+ */
+static void test_ooo_window(struct tcp_sock *l)
+{
+	static uint8_t d[1000], r[65536];
+	struct tcp_sock *c, *s;
+	uint32_t b[4][2], nxt, tsv, last_l = 0, last_r = 0, ack = 0;
+	unsigned nb = 0, wnd;
+	const uint8_t *t;
+	uint64_t drops0 = inet_mib(INET_MIB_TCP_OOO_DROPS);
+	size_t got = 0;
+	bool same = true;
+	ssize_t n;
+	uint8_t o[12];
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for the out-of-order window");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	wnd = tcp_rcv_window(s); /* what the next ACK offers: the edge follows it */
+	for (unsigned i = 1; i <= 250; i++) {
+		memset(d, (int)i, sizeof(d));
+		seg_in(c->lport, 80, nxt + i * 1000, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d,
+		       sizeof(d));
+		while ((t = next_seg())) {
+			nb = sack_of(t, b);
+			ack = get32(t + 8);
+			last_l = nb ? b[0][0] : 0;
+			last_r = nb ? b[0][1] : 0;
+		}
+	}
+	memset(d, 0, sizeof(d));
+	seg_in(c->lport, 80, nxt, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, sizeof(d));
+	while ((t = next_seg()))
+		ack = get32(t + 8);
+	while ((n = tcp_recv(s, r, sizeof(r), 0)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			same &= r[i] == (uint8_t)((got + (size_t)i) / 1000);
+		got += (size_t)n;
+	}
+	ok(wnd >= 251000 && last_l == nxt + 1000 && last_r == nxt + 251000 && ack == nxt + 251000 &&
+	       got == 251000 && same && inet_mib(INET_MIB_TCP_OOO_DROPS) == drops0,
+	   "39 a %u-byte window after a hole: 250 segments of 1,000 bytes SACKed as one block "
+	   "(%u bytes), the hole filled ACKs %u bytes, %zu read back in order",
+	   wnd, last_r - last_l, ack - nxt, got);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
+/*
+ * A hostile peer: 4,000 one-byte segments, each after a gap (nothing to
+ * coalesce), fill the out-of-order queue only to the bound -- the buffers'
+ * true size within twice the receive buffer -- the rest are dropped and
+ * counted; the data in order still comes in and reads back.
+ */
+static void test_ooo_tiny(struct tcp_sock *l)
+{
+	static uint8_t r[4096];
+	struct tcp_sock *c, *s;
+	uint32_t nxt, tsv, most = 0, ack = 0, nheld_ooo;
+	uint64_t drops0 = inet_mib(INET_MIB_TCP_OOO_DROPS);
+	size_t used0, used1, max, peak = 0;
+	const uint8_t *t;
+	uint8_t o[12], d[1000] = {0};
+	ssize_t n;
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for tiny segments");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	inet_mem(&used0, &max);
+	for (unsigned i = 0; i < 4000; i++) {
+		seg_in(c->lport, 80, nxt + 2 + 2 * i, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0),
+		       "x", 1);
+		flush_wire();
+		most = MAX(most, s->ooo_true + s->rcvq.bytes);
+		inet_mem(&used1, &max);
+		peak = MAX(peak, used1 - used0);
+	}
+	nheld_ooo = s->ooo_n;
+	seg_in(c->lport, 80, nxt, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, sizeof(d));
+	while ((t = next_seg()))
+		ack = get32(t + 8);
+	n = tcp_recv(s, r, sizeof(r), 0);
+	diag("4000 one-byte segments out of order: %u held (%u bytes true size, bound %u), %llu "
+	     "dropped; the stack's buffers grew %zu bytes at most",
+	     nheld_ooo, most, 2 * s->rcvbuf,
+	     (unsigned long long)(inet_mib(INET_MIB_TCP_OOO_DROPS) +
+				  inet_mib(INET_MIB_TCP_RCVQ_DROPS) - drops0),
+	     peak);
+	ok(most <= 2 * s->rcvbuf && peak <= 2 * s->rcvbuf + 4096 && nheld_ooo > 0 &&
+	       nheld_ooo < 4000 &&
+	       inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS) > drops0 &&
+	       SEQ_GEQ(ack, nxt + 1000) && n >= 1000,
+	   "40 4,000 one-byte segments after gaps hold at most %u bytes of buffers (bound %u); "
+	   "the in-order segment after them is ACKed (%u) and read (%zd)",
+	   most, 2 * s->rcvbuf, ack - nxt, n);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 /* Whether every pair of lines of @snmp names as many fields as it gives values; how many pairs. */
 static int snmp_pairs(const char *snmp)
 {
@@ -2321,7 +2443,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(51);
+	plan(53);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2362,6 +2484,8 @@ int main(void)
 	test_sack_blocks(l);
 	test_scoreboard(l);
 	test_tiny_segments(l);
+	test_ooo_window(l);
+	test_ooo_tiny(l);
 	test_tw_evict(l);
 	test_probe_acks(l);
 	test_status(l);

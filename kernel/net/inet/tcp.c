@@ -237,6 +237,7 @@ static void flush_buffers_locked(struct tcp_sock *s)
 		s->rcvq_bytes = 0;
 	}
 	pkb_purge(&s->ooo);
+	s->ooo_tail = NULL;
 	s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 }
 

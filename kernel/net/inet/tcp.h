@@ -66,7 +66,6 @@ enum tcp_state {
 #define TCP_TIME_WAIT_MS   60000 /* 2 MSL with MSL 30 s */
 #define TCP_FIN_WAIT_2_MS  60000 /* an orphan waiting for the peer's FIN */
 #define TCP_KEEP_PROBES	   9
-#define TCP_OOO_MAX	   64 /* segments held out of order per connection */
 #define TCP_SACK_BLOCKS	   4
 #define TCP_CHALLENGE_RATE 1000 /* challenge ACKs a second, the stack's (RFC 5961 7) */
 #define TCP_PTO_MIN_MS	   10	/* a probe timeout no shorter: timers, and a peer's ACK path */
@@ -222,6 +221,7 @@ struct tcp_sock {
 	struct pkb_queue rcvq; /* in order, unread: pkb_data is the payload */
 	uint32_t rcvq_bytes;   /* payload unread */
 	struct pkb *ooo;       /* out of order, by seq, not overlapping */
+	struct pkb *ooo_tail;  /* its last buffer: a segment after it is put there in O(1) */
 	uint32_t ooo_n, ooo_bytes, ooo_true;
 	uint32_t ooo_last; /* where the latest out-of-order segment began */
 	uint32_t dsack[2]; /* RFC 2883: a duplicate to report in the next ACK */

@@ -676,11 +676,34 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	return true;
 }
 
-/* Put @p (payload at pkb_data, p->seq set) in the out-of-order queue: false if not kept. */
+/*
+ * Put @p (payload at pkb_data, p->seq set) in the out-of-order queue: false
+ * if not kept. Its bounds are take_data's, in bytes: what lies past the
+ * window we advertised was cut off, and the buffers' true size stays
+ * within twice the receive buffer with the in-order queue's. A segment
+ * after the last one held -- the common case, a window arriving behind a
+ * hole -- is put at the tail without a walk, and one that follows the
+ * tail's data and fits in its room is copied there, as rcvq_put does (a
+ * peer's small segments then cost a buffer per buffer's worth of bytes).
+ * Only a segment into a hole walks the queue, from its head.
+ */
 static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 {
-	struct pkb **pp = &s->ooo, *prev = NULL;
+	struct pkb **pp = &s->ooo, *prev = NULL, *t = s->ooo_tail;
 
+	if (t && SEQ_GEQ(p->seq, t->seq)) {
+		if (p->seq == t->seq + t->len && p->len <= t->cap - t->off - t->len) {
+			memcpy(pkb_data(t) + t->len, pkb_data(p), p->len);
+			t->len += p->len;
+			s->ooo_bytes += p->len;
+			s->ooo_last = p->seq;
+			inet_count(INET_MIB_TCP_OFO_QUEUE);
+			pkb_free(p);
+			return true;
+		}
+		prev = t;
+		pp = &t->next;
+	}
 	while (*pp && SEQ_LEQ((*pp)->seq, p->seq)) {
 		prev = *pp;
 		pp = &(*pp)->next;
@@ -706,13 +729,11 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 	}
 	if (*pp && SEQ_GT(p->seq + p->len, (*pp)->seq))
 		p->len = (*pp)->seq - p->seq;
-	if (s->ooo_n >= TCP_OOO_MAX) {
-		inet_count(INET_MIB_TCP_OOO_DROPS);
-		return false;
-	}
 	inet_count(INET_MIB_TCP_OFO_QUEUE);
 	p->next = *pp;
 	*pp = p;
+	if (!p->next)
+		s->ooo_tail = p;
 	s->ooo_n++;
 	s->ooo_bytes += p->len;
 	s->ooo_true += p->truesize;
@@ -754,6 +775,8 @@ static void ooo_drain(struct tcp_sock *s)
 
 		pkb_own(p);
 		s->ooo = p->next;
+		if (!s->ooo)
+			s->ooo_tail = NULL;
 		s->ooo_n--;
 		s->ooo_bytes -= p->len;
 		s->ooo_true -= p->truesize;
@@ -804,6 +827,7 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 		if (seq == s->rcv_nxt && s->ooo) {
 			/* Out-of-order data must not starve what comes in order (RFC 2018 8). */
 			pkb_purge(&s->ooo);
+			s->ooo_tail = NULL;
 			s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 		}
 		if (s->rcvq.bytes + s->ooo_true + p->truesize > 2 * s->rcvbuf) {
@@ -817,6 +841,14 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 		/* A hole before it: say so at once, with SACK blocks (RFC 5681 4.2). */
 		s->ack_now = true;
 		sg->flags &= (uint8_t)~TCP_FIN; /* not kept with it; the peer sends it again */
+		/*
+		 * The stack's last quarter of its budget is not for data that may
+		 * never be read: in-order data, ACKs and other connections need it.
+		 */
+		if (!inet_mem_room((uint32_t)(inet_stack->mem_max / 4))) {
+			inet_count(INET_MIB_TCP_OOO_DROPS);
+			return false;
+		}
 		return ooo_insert(s, p);
 	}
 	rcvq_put(s, p);
