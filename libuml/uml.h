@@ -545,7 +545,10 @@ int uml_accept(int fd, struct sockaddr *addr, unsigned *addrlen, unsigned flags)
  * non-blocking socket says -EINPROGRESS; uml_poll's UML_POLLOUT tells when
  * it is over, and uml_getsockopt(UML_SO_ERROR) how (0 or the -errno).
  * UDP: the default destination of uml_send and the only sender heard;
- * an address of family AF_UNSPEC dissolves that (TCP: -EOPNOTSUPP).
+ * an address of family AF_UNSPEC dissolves that. TCP: AF_UNSPEC aborts as
+ * Linux's tcp_disconnect (a RST to a synchronized peer, the queues
+ * dropped, UML_SO_ERROR -ECONNRESET; a listener stops listening) and
+ * leaves the socket closed, to connect or bind and listen again; 0.
  */
 int uml_connect(int fd, const struct sockaddr *addr, unsigned addrlen, int timeout_ms);
 /*

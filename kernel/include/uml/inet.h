@@ -467,6 +467,15 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms);
 int tcp_shutdown(struct tcp_sock *s);
 void tcp_close(struct tcp_sock *s);
 void tcp_abort(struct tcp_sock *s);
+/*
+ * connect(AF_UNSPEC) on TCP, as Linux's tcp_disconnect: an abort that keeps
+ * the handle. A synchronized connection sends a RST and its error becomes
+ * -ECONNRESET (a connecting one's too, without the RST); a listener stops
+ * listening, its pending connections reset. The queues are dropped, the
+ * port given back, and the socket is CLOSED: connect, or bind and listen,
+ * again. Returns 0.
+ */
+int tcp_disconnect(struct tcp_sock *s);
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
 /*
  * The same for either family (struct inet_addr: IPv4 v4-mapped). tcp_bind's
