@@ -56,6 +56,9 @@
  *        of 64 segments stopped it at 65,000)
  * 40     4,000 one-byte segments after gaps: the out-of-order queue holds
  *        no more than twice the receive buffer in buffers' true size
+ * 41     3,000 random out-of-order segments, overlapping: every SACK block
+ *        lies on held bytes, none overlap or touch, the first holds the
+ *        newest (the tail's run, found without a walk, kept right)
  * 20     with the budget spent, a new socket ends the oldest TIME-WAIT
  *        rather than fail
  * 22     ACKs that answer window probes with a window still 0 are not
@@ -1654,6 +1657,87 @@ static void test_ooo_tiny(struct tcp_sock *l)
 	run(10);
 }
 
+/*
+ * 3,000 segments of random place (within 60,000 bytes past a hole) and
+ * length (1-600 bytes), overlapping as they fall: after each, every SACK
+ * block of the ACK lies on bytes we sent and the queue holds, the blocks
+ * neither overlap nor touch, and the first holds the segment just taken
+ * (RFC 2018 4). The tail's run, the block found without a walk, is what
+ * this checks: a wrong one would SACK a hole, and the sender never resend it.
+ */
+static void test_ooo_random(struct tcp_sock *l)
+{
+	enum { SPAN = 60000 };
+	static uint8_t have[SPAN], d[1400];
+	struct tcp_sock *c, *s;
+	uint32_t b[4][2], nxt, tsv;
+	unsigned bad = 0, checked = 0, blocks = 0, fresh = 0, firsts = 0;
+	const uint8_t *t;
+	uint8_t o[12];
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for random SACK blocks");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	memset(held, 0, sizeof(held));
+	for (unsigned i = 0; i < 3000; i++) {
+		uint32_t off = 1 + rnd() % (SPAN - 601), len = 1 + rnd() % 600;
+		uint64_t drops =
+		    inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS);
+		unsigned nb;
+		bool news = false, kept;
+
+		seg_in(c->lport, 80, nxt + off, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, len);
+		kept =
+		    inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS) == drops;
+		for (uint32_t x = off; kept && x < off + len; x++) {
+			news |= !have[x];
+			have[x] = 1;
+		}
+		t = next_seg();
+		while (next_seg())
+			;
+		if (!t || get32(t + 8) != nxt) {
+			bad++;
+			continue;
+		}
+		nb = sack_of(t, b);
+		checked++;
+		blocks += nb;
+		for (unsigned k = 0; k < nb; k++) {
+			uint32_t bl = b[k][0] - nxt, br = b[k][1] - nxt;
+
+			if (bl >= br || br > SPAN) {
+				bad++;
+				continue;
+			}
+			for (uint32_t x = bl; x < br; x++)
+				bad += !have[x];
+			for (unsigned j = 0; j < k; j++)
+				bad += !(b[j][1] - nxt < bl || br < b[j][0] - nxt);
+		}
+		/* A segment that brought new bytes: the first block holds some of them. */
+		if (news) {
+			fresh++;
+			firsts +=
+			    nb && SEQ_LT(b[0][0], nxt + off + len) && SEQ_GT(b[0][1], nxt + off);
+		}
+	}
+	ok(bad == 0 && checked == 3000 && fresh > 100 && firsts == fresh,
+	   "41 3,000 random out-of-order segments: every SACK block (%u) on bytes held, none "
+	   "overlapping or touching; the first holds the newest data for each of %u segments that "
+	   "brought some (%u; %u wrong)",
+	   blocks, fresh, firsts, bad);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 /* Whether every pair of lines of @snmp names as many fields as it gives values; how many pairs. */
 static int snmp_pairs(const char *snmp)
 {
@@ -2443,7 +2527,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(53);
+	plan(54);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2486,6 +2570,7 @@ int main(void)
 	test_tiny_segments(l);
 	test_ooo_window(l);
 	test_ooo_tiny(l);
+	test_ooo_random(l);
 	test_tw_evict(l);
 	test_probe_acks(l);
 	test_status(l);

@@ -222,6 +222,7 @@ struct tcp_sock {
 	uint32_t rcvq_bytes;   /* payload unread */
 	struct pkb *ooo;       /* out of order, by seq, not overlapping */
 	struct pkb *ooo_tail;  /* its last buffer: a segment after it is put there in O(1) */
+	uint32_t ooo_run;      /* a buffer's seq: from it to ooo_tail's end, all is held */
 	uint32_t ooo_n, ooo_bytes, ooo_true;
 	uint32_t ooo_last; /* where the latest out-of-order segment began */
 	uint32_t dsack[2]; /* RFC 2883: a duplicate to report in the next ACK */

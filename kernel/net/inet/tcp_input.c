@@ -698,6 +698,8 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 			s->ooo_bytes += p->len;
 			s->ooo_last = p->seq;
 			inet_count(INET_MIB_TCP_OFO_QUEUE);
+			inet_count(
+			    INET_MIB_TCP_RCV_COALESCE); /* Linux's tcp_try_coalesce counts these */
 			pkb_free(p);
 			return true;
 		}
@@ -732,8 +734,18 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 	inet_count(INET_MIB_TCP_OFO_QUEUE);
 	p->next = *pp;
 	*pp = p;
-	if (!p->next)
+	/*
+	 * The tail's run (the SACK block output finds without a walk): a new
+	 * tail begins one unless it follows a buffer of the run; a segment
+	 * reaching the run from below begins it.
+	 */
+	if (!p->next) {
+		if (!prev || prev->seq + prev->len != p->seq || s->ooo_tail != prev)
+			s->ooo_run = p->seq;
 		s->ooo_tail = p;
+	} else if (SEQ_LT(p->seq, s->ooo_run) && SEQ_GEQ(p->seq + p->len, s->ooo_run)) {
+		s->ooo_run = p->seq;
+	}
 	s->ooo_n++;
 	s->ooo_bytes += p->len;
 	s->ooo_true += p->truesize;
@@ -789,6 +801,9 @@ static void ooo_drain(struct tcp_sock *s)
 		p->seq += cut;
 		rcvq_put(s, p);
 	}
+	/* What is left of the tail's run begins at the head, if that was in it. */
+	if (s->ooo && SEQ_LT(s->ooo_run, s->ooo->seq))
+		s->ooo_run = s->ooo->seq;
 }
 
 /* RFC 9293 3.10.7.4 "seventh": data; true when @p was kept. */
