@@ -838,11 +838,24 @@ static void test_tcp_disconnect(int l)
 	run(5);
 	rc = rc == -EINPROGRESS ? uml_connect(c3, SA(a3), sizeof(a3), -1) : rc;
 	relisten = uml_bind(l3, SA(b3), sizeof(b3)) == 0 && uml_listen(l3, 4) == 0;
+	{
+		/* Bound, never connected: the port is given back too. */
+		struct sockaddr_in b4 = sin_of(0, 84), b5 = sin_of(0, 85);
+		int u = uml_socket(AF_INET, SOCK_STREAM, 0),
+		    v = uml_socket(AF_INET, SOCK_STREAM, 0);
+
+		relisten &= uml_bind(u, SA(b4), sizeof(b4)) == 0 &&
+			    uml_connect(u, &unspec, sizeof(unspec), 0) == 0 &&
+			    uml_bind(v, SA(b4), sizeof(b4)) == 0 && uml_listen(v, 4) == 0 &&
+			    uml_bind(u, SA(b5), sizeof(b5)) == 0;
+		uml_close(u);
+		uml_close(v);
+	}
 	ok(s2 >= 0 && n == 5 && r == 5 && !memcmp(b, "again", 5) && d == 0 &&
 	       (ev_lis & UML_POLLIN) == 0 && rc == -ECONNREFUSED && relisten,
 	   "12e then it connects to another listener and carries data (%zd); a listener "
-	   "disconnected stops listening (connect %d, events %#x) and listens again after a bind "
-	   "(%d)",
+	   "disconnected stops listening (connect %d, events %#x) and listens again after a bind, "
+	   "a bound socket's port is free again (%d)",
 	   r, rc, ev_lis, relisten);
 	uml_close(c3);
 	uml_close(c);

@@ -1149,8 +1149,7 @@ int tcp_connect_in(struct tcp_sock *s, const struct inet_addr *daddr, uint16_t d
 		goto wait;
 	}
 	if (s->state != TCP_CLOSED || s->opened) {
-		/* A socket is one connection: once made, it is not made again (but disconnected).
-		 */
+		/* One connection a socket: once made, not made again until tcp_disconnect. */
 		err = s->state == TCP_LISTEN ? -EINVAL : -EISCONN;
 		if (s->err && s->state == TCP_CLOSED) {
 			err = s->err;
@@ -1547,6 +1546,7 @@ int tcp_disconnect(struct tcp_sock *s)
 	 * here a listen after it binds again). The error stays for a poll and
 	 * UML_SO_ERROR until a new connect clears it.
 	 */
+	unbind_locked(s); /* (a socket bound, never connected, is CLOSED and bound) */
 	pkb_queue_purge(&s->rcvq);
 	memset(&s->iss, 0, sizeof(*s) - offsetof(struct tcp_sock, iss));
 	memset(&s->laddr, 0, sizeof(s->laddr));
@@ -1556,7 +1556,8 @@ int tcp_disconnect(struct tcp_sock *s)
 	s->in_recovery = s->rtt_timing = s->ws_ok = s->ts_ok = s->sack_ok = false;
 	s->snd_wscale = s->rcv_wscale = 0;
 	s->err_pipe = false;
-	s->err = err;
+	if (err)
+		s->err = err; /* else an error not yet reported stays, as Linux's sk_err */
 	s->backlog = s->nsyn = s->nacc = 0;
 	s->acc_head = s->acc_tail = NULL;
 	s->sndbuf = sndbuf;
