@@ -66,8 +66,12 @@
 #        (RFC 5722's rule, which both stacks apply to IPv4); the same echo
 #        in three fragments without overlap, the last first and the middle
 #        one twice (an exact duplicate, dropped alone): answered
+#  41    SACK-permitted, a hole and then 120 segments of 500 bytes behind it
+#        (within the SYN-ACK's window): SACKed as one block, and all ACKed
+#        once the hole is filled (the machine's out-of-order queue held 64
+#        segments, and stopped at 32,500)
 #  and last:
-#  41    the machine stops when told (status 0)
+#  42    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_CASES=
 # urgent,wscale runs those cases alone (by name); UML_CONFORM_PCAP=FILE keeps
 # a tcpdump of the TAP.
@@ -142,6 +146,7 @@ my @cases = (
 	[38, 'frag-inorder',     'a segment in IPv4 fragments'],
 	[39, 'frag-reorder',     'a segment in IPv4 fragments out of order'],
 	[40, 'frag-overlap',     'overlapping IPv4 fragments'],
+	[41, 'sack-many',        'a hole and 120 segments behind it'],
 );
 if (my $only = $ENV{UML_CONFORM_CASES}) {
 	my %want = map { $_ => 1 } split(/,/, $only);
@@ -296,7 +301,7 @@ my $rc = $?;
 $dpid = undef;
 my %f = map { split / / } grep { / / } split /\n/, $status;
 ok($rc == 0 && $status =~ /^mem_used /m,
-   "41 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
+   "42 the machine stopped when told (status $rc), $f{mem_used} bytes held after "
    . '(connections in TIME-WAIT among them)')
     or diag($status);
 close($lto);
