@@ -264,7 +264,7 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 			s->dsack_on = false;
 			nb = 1;
 		}
-		if (s->ooo)
+		if (s->ooo && nb < most)
 			nb += sack_blocks(s, blk + nb, most - nb);
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_NOP;
