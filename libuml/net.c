@@ -264,6 +264,11 @@ size_t uml_net_snmp6(char *buf, size_t size)
 	return inet_snmp6(buf, size);
 }
 
+size_t uml_net_netstat(char *buf, size_t size)
+{
+	return inet_netstat(buf, size);
+}
+
 void uml_nfs_unlisten(struct uml_nfs_listener *l)
 {
 	struct svc_listener sl = {.tcp_fd = -1,

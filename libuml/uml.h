@@ -501,6 +501,12 @@ size_t uml_net_snmp(char *buf, size_t size);
 /* The IPv6 counters kept, as Linux's /proc/net/snmp6 ("Ip6ReasmOKs  3" a line); empty without one.
  */
 size_t uml_net_snmp6(char *buf, size_t size);
+/*
+ * TCP's event counters kept, as Linux's /proc/net/netstat's TcpExt pair (a
+ * line of names, a line of values: SyncookiesSent, TCPTimeouts, ...); empty
+ * without one.
+ */
+size_t uml_net_netstat(char *buf, size_t size);
 
 /* --- sockets on the machine's own network --- */
 
@@ -551,7 +557,10 @@ int uml_accept(int fd, struct sockaddr *addr, unsigned *addrlen, unsigned flags)
  * non-blocking socket says -EINPROGRESS; uml_poll's UML_POLLOUT tells when
  * it is over, and uml_getsockopt(UML_SO_ERROR) how (0 or the -errno).
  * UDP: the default destination of uml_send and the only sender heard;
- * an address of family AF_UNSPEC dissolves that (TCP: -EOPNOTSUPP).
+ * an address of family AF_UNSPEC dissolves that. TCP: AF_UNSPEC aborts as
+ * Linux's tcp_disconnect (a RST to a synchronized peer, the queues
+ * dropped, UML_SO_ERROR -ECONNRESET; a listener stops listening) and
+ * leaves the socket closed, to connect or bind and listen again; 0.
  */
 int uml_connect(int fd, const struct sockaddr *addr, unsigned addrlen, int timeout_ms);
 /*

@@ -59,9 +59,12 @@
  *                       "Udp:" lines of names, each followed by one of values
  *   net/snmp6           its IPv6 counters as Linux's /proc/net/snmp6: a name and a
  *                       value a line (Ip6ReasmReqds, Ip6ReasmOKs, ...)
- *                       The five are always there: without an interface, stack,
- *                       snmp and snmp6 are empty and tcp and tcp6 are their headers
- *                       alone.
+ *   net/netstat         its TCP event counters as Linux's /proc/net/netstat: a
+ *                       "TcpExt:" line of names (Linux's: SyncookiesSent,
+ *                       TCPTimeouts, ...), then one of values
+ *                       The six are always there: without an interface, stack,
+ *                       snmp, snmp6 and netstat are empty and tcp and tcp6 are their
+ *                       headers alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -353,6 +356,7 @@ static const struct status_file status_files[] = {
     {"/status/net/tcp6", uml_net_tcp6_table},
     {"/status/net/snmp", uml_net_snmp},
     {"/status/net/snmp6", uml_net_snmp6},
+    {"/status/net/netstat", uml_net_netstat},
 };
 
 static const char *const status_dirs[] = {"/status", "/status/mm", "/status/sched", "/status/net"};

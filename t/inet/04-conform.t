@@ -67,7 +67,11 @@
 #        (RFC 5722's rule, which both stacks apply to IPv4); the same echo
 #        in three fragments without overlap, the last first and the middle
 #        one twice (an exact duplicate, dropped alone): answered
-#  41-65 the TCP cases 2-5, 9-20, 24-28 and 34-37 again over IPv6, between
+#  41    SACK-permitted, a hole and then 120 segments of 500 bytes behind it
+#        (within the SYN-ACK's window): SACKed as one block, and all ACKed
+#        once the hole is filled (the machine's out-of-order queue held 64
+#        segments, and stopped at 32,500)
+#  42-66 the TCP cases 2-5, 9-20, 24-28 and 34-37 again over IPv6, between
 #        global addresses (conform.py's "v6:" cases): the same segments in
 #        IPv6 datagrams; the SYN-ACK's MSS and every segment of data within
 #        a 1500-byte frame (1440 bytes of options and data; 1460 over IPv4,
@@ -77,7 +81,7 @@
 #        machine's address is used once its DAD is done (polled, at most
 #        10 s; Linux's addresses are made without DAD)
 #  and last:
-#  66    the machine stops when told (status 0)
+#  67    the machine stops when told (status 0)
 # UML_CONFORM_PEERS=L runs the cases against Linux alone; UML_CONFORM_CASES=
 # urgent,wscale runs those cases alone (by name); UML_CONFORM_PCAP=FILE keeps
 # a tcpdump of the TAP.
@@ -150,11 +154,12 @@ my @cases = (
 	[38, 'frag-inorder',     'a segment in IPv4 fragments'],
 	[39, 'frag-reorder',     'a segment in IPv4 fragments out of order'],
 	[40, 'frag-overlap',     'overlapping IPv4 fragments'],
+	[41, 'sack-many',        'a hole and 120 segments behind it'],
 );
 # The TCP cases again over IPv6 (not ARP, ICMP, ND, UDP, IPv4's fragments, nor badopt's
 # other three: see above).
 my %what = map { $_->[1] => $_->[2] } @cases;
-my $n6 = 41;
+my $n6 = 42;
 push @cases, map { [$n6++, "v6:$_", "$what{$_}, over IPv6"] }
     qw(opts-none opts-mss opts-all badopt-unknown csum rst-inwin rst-exact rst-oow syn-estab
        oow-data zero-window fin-passive fin-active time-wait delayed-ack sack closed syn-again

@@ -624,6 +624,38 @@ def sack(w):
     return "ACK 100 with SACK 200-300; after the hole, ACK 300, no block"
 
 
+def sack_many(w):
+    """A hole, then a window's worth of 500-byte segments behind it: all SACKed, all ACKed."""
+    size = 500
+    c = Conn(w, SINK)
+    sa = c.open(mss_opt() + struct.pack("!BBBB", OPT_NOP, OPT_NOP, OPT_SACKOK, 2))
+    if sa.opt(OPT_SACKOK) != b"":
+        raise Bad("SACK-permitted offered, not in the SYN-ACK: %s" % sa.opts)
+    n = min(120, sa.win // size - 1)  # within the SYN-ACK's window (never scaled)
+    s0 = c.snd_nxt
+    end = sadd(s0, size * (n + 1))
+    for i in range(1, n + 1):
+        c.send(F_ACK, bytes([48 + i % 10]) * size, seq=sadd(s0, size * i))
+    right = None
+    for a in c.segs(1.5):
+        blk = a.opt(OPT_SACK)
+        if a.ack == s0 and blk is not None and len(blk) >= 8:
+            l, r = struct.unpack("!II", blk[:8])
+            if l == sadd(s0, size):
+                right = r
+                if r == end:
+                    break
+    if right != end:
+        raise Bad("%d segments of %d after a hole: SACKed to %s, not %d" % (
+            n, size, "nothing" if right is None else sdiff(right, s0), sdiff(end, s0)))
+    c.send(F_ACK, b"0" * size, seq=s0)
+    c.snd_nxt = end
+    c.expect(1.5, lambda s: s.ack == end, "the cumulative ACK of %d" % sdiff(end, s0))
+    c.reset()
+    return "%d segments of %d bytes after a hole SACKed as one block, all %d ACKed once it " \
+        "was filled" % (n, size, sdiff(end, s0))
+
+
 def arp(w, other):
     req = Ether(src=w.my_mac, dst="ff:ff:ff:ff:ff:ff") / ARP(
         op=1, hwsrc=w.my_mac, psrc=w.me, pdst=w.them)
@@ -1076,6 +1108,7 @@ def main():
         "frag-inorder": lambda: frag_tcp(w, "inorder"),
         "frag-reorder": lambda: frag_tcp(w, "reorder"),
         "frag-overlap": lambda: frag_overlap(w),
+        "sack-many": lambda: sack_many(w),
     })
     print("ready", flush=True)
     for line in sys.stdin:

@@ -17,7 +17,8 @@
 #        and the row of the reading connection from 10.219.0.1 (st 01, or 06
 #        for an earlier one in TIME_WAIT)
 #  9     /status/net/snmp: each pair has as many names as values; Tcp:
-#        InSegs and PassiveOpens grew between two reads
+#        InSegs and PassiveOpens grew between two reads; /status/net/netstat
+#        is one TcpExt pair of as many names as values
 # 10     /status/net/stack: the TAP's interface received packets
 # 11     a graceful restart keeps the interface (no new umlconf(10054), no
 #        10053) and 12 ping and NFS over it still answer
@@ -192,9 +193,9 @@ ok $tcp =~ /^  sl  local_address rem_address   st tx_queue rx_queue tr tm->when 
     or diag($tcp);
 note("/status/net/tcp:\n$tcp");
 
-# The values of a group of /status/net/snmp, and whether each pair matches.
+# The values of a group of /status/net/snmp (or @_'s file of pairs), and whether each pair matches.
 sub snmp {
-    my $t = $h->cat('/status/net/snmp') // return;
+    my $t = $h->cat(shift // '/status/net/snmp') // return;
     my @l = split /\n/, $t;
     my (%v, $pairs_ok);
     $pairs_ok = @l && @l % 2 == 0;
@@ -210,10 +211,13 @@ sub snmp {
 }
 my $s1 = snmp();
 my $s2 = snmp();
+my $netstat = snmp('/status/net/netstat');
 note("/status/net/snmp:\n" . ($h->cat('/status/net/snmp') // ''));
+note("/status/net/netstat:\n" . ($h->cat('/status/net/netstat') // ''));
 ok $s1 && $s2 && $s1->{ok} && $s2->{ok} && $s2->{'Tcp:'}{InSegs} > $s1->{'Tcp:'}{InSegs}
     && $s2->{'Tcp:'}{PassiveOpens} > $s1->{'Tcp:'}{PassiveOpens}
-    && $s1->{'Ip:'}{DefaultTTL} == 64,
+    && $s1->{'Ip:'}{DefaultTTL} == 64
+    && $netstat && $netstat->{ok} && keys(%$netstat) == 2 && defined $netstat->{'TcpExt:'}{SyncookiesSent},
     sprintf('9 /status/net/snmp: names and values pair up; Tcp InSegs %s -> %s, PassiveOpens %s -> %s',
         map { $_ // '?' } $s1 && $s1->{'Tcp:'}{InSegs}, $s2 && $s2->{'Tcp:'}{InSegs},
         $s1 && $s1->{'Tcp:'}{PassiveOpens}, $s2 && $s2->{'Tcp:'}{PassiveOpens});

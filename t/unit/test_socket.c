@@ -35,7 +35,11 @@
  *        a connected UDP socket's send; a connected socket hears only its
  *        peer: another sender's datagram is answered as by a closed port
  *        (NoPorts), and a wildcard socket's connect says -EINVAL;
- *        connect(AF_UNSPEC) dissolves it (TCP: -EOPNOTSUPP)
+ *        connect(AF_UNSPEC) dissolves it; 12d-e TCP's connect(AF_UNSPEC) as
+ *        Linux's tcp_disconnect: the peer sees a RST, a poller wakes
+ *        with POLLOUT|POLLHUP|POLLERR, UML_SO_ERROR -ECONNRESET once;
+ *        the socket connects again to another listener; a listener
+ *        stops listening and can bind and listen again
  * 13     1,000 connections polled by one host thread: a send on one wakes
  *        it with exactly that one ready; no entry is left hooked
  * 14     close from another thread while a poll holds the socket: the poll
@@ -765,9 +769,9 @@ static void test_udp_connected(void)
 		m3 = uml_recv(u, buf, sizeof(buf), UML_MSG_DONTWAIT);
 		w3 = uml_send(u, "x", 1, 0);
 		ok(d == 0 && m3 == 5 && w3 == -EDESTADDRREQ &&
-		       uml_connect(t, &unspec, sizeof(unspec), 0) == -EOPNOTSUPP,
+		       uml_connect(t, &unspec, sizeof(unspec), 0) == 0,
 		   "12c connect(AF_UNSPEC) dissolves it: the stranger is heard (%zd), send has no "
-		   "destination (%zd); on TCP -EOPNOTSUPP",
+		   "destination (%zd); on a TCP socket never connected, 0 (test 12d)",
 		   m3, w3);
 		uml_close(t);
 	}
@@ -775,6 +779,92 @@ static void test_udp_connected(void)
 	uml_close(b);
 	uml_close(c);
 	run(3);
+}
+
+/*
+ * connect(AF_UNSPEC) on TCP, as Linux's tcp_disconnect: the peer gets a
+ * RST; a host thread in uml_poll on the socket is woken with
+ * POLLOUT|POLLHUP|POLLERR (Linux's tcp_poll of a CLOSE socket with sk_err
+ * set); UML_SO_ERROR says -ECONNRESET once; the socket connects again, to
+ * another listener, and carries data. A listener disconnected stops
+ * listening: a connection to its port is refused, and it can bind and
+ * listen again.
+ */
+static void test_tcp_disconnect(int l)
+{
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	struct sockaddr_in a2 = sin_of(PEER_IP, 82), a3 = sin_of(PEER_IP, 83), b3 = sin_of(0, 83);
+	struct uml_pollfd p;
+	struct waiter w = {.fds = &p, .n = 1, .timeout_ms = 5000};
+	int c, s, s2, l2 = listener(82), l3 = listener(83), d, e1 = 1, e2 = 1, rc, ev, ev_lis, c3;
+	int relisten;
+	ssize_t r, n;
+	char b[8];
+	pthread_t th;
+
+	pair(l, 80, &c, &s);
+	p = (struct uml_pollfd){.fd = c, .events = UML_POLLIN};
+	pthread_create(&th, NULL, poll_main, &w);
+	usleep(20000);
+	d = uml_connect(c, &unspec, sizeof(unspec), 0);
+	wait_done(&w, false);
+	pthread_join(th, NULL);
+	run(5);
+	r = uml_recv(s, b, sizeof(b), 0);
+	ev = poll1(c, UML_POLLIN | UML_POLLOUT);
+	uml_getsockopt(c, UML_SO_ERROR, &e1);
+	uml_getsockopt(c, UML_SO_ERROR, &e2);
+	ok(d == 0 && w.ret == 1 && p.revents == (UML_POLLHUP | UML_POLLERR) &&
+	       ev == (UML_POLLOUT | UML_POLLHUP | UML_POLLERR) && r == -ECONNRESET &&
+	       e1 == -ECONNRESET && e2 == 0,
+	   "12d TCP connect(AF_UNSPEC): 0 (%d); a poller for POLLIN woken with POLLHUP|POLLERR "
+	   "(%#x), then POLLOUT|POLLHUP|POLLERR (%#x); the peer reset (recv %zd); UML_SO_ERROR "
+	   "%d once, then %d",
+	   d, p.revents, ev, r, e1, e2);
+	rc = uml_connect(c, SA(a2), sizeof(a2), -1);
+	for (int i = 0; i < 5000 && !(poll1(c, UML_POLLOUT) & UML_POLLOUT); i++)
+		run(1);
+	run(1);
+	s2 = uml_accept(l2, NULL, NULL, 0);
+	n = uml_send(c, "again", 5, 0);
+	run(5);
+	r = s2 >= 0 ? uml_recv(s2, b, sizeof(b), UML_MSG_DONTWAIT) : -1;
+	/* The listener on 83 disconnected: no more listening there; then bound and listening again.
+	 */
+	d = uml_connect(l3, &unspec, sizeof(unspec), 0);
+	ev_lis = poll1(l3, UML_POLLIN | UML_POLLOUT);
+	c3 = uml_socket(AF_INET, SOCK_STREAM, UML_SOCK_NONBLOCK);
+	rc = uml_connect(c3, SA(a3), sizeof(a3), -1);
+	run(5);
+	rc = rc == -EINPROGRESS ? uml_connect(c3, SA(a3), sizeof(a3), -1) : rc;
+	relisten = uml_bind(l3, SA(b3), sizeof(b3)) == 0 && uml_listen(l3, 4) == 0;
+	{
+		/* Bound, never connected: the port is given back too. */
+		struct sockaddr_in b4 = sin_of(0, 84), b5 = sin_of(0, 85);
+		int u = uml_socket(AF_INET, SOCK_STREAM, 0),
+		    v = uml_socket(AF_INET, SOCK_STREAM, 0);
+
+		relisten &= uml_bind(u, SA(b4), sizeof(b4)) == 0 &&
+			    uml_connect(u, &unspec, sizeof(unspec), 0) == 0 &&
+			    uml_bind(v, SA(b4), sizeof(b4)) == 0 && uml_listen(v, 4) == 0 &&
+			    uml_bind(u, SA(b5), sizeof(b5)) == 0;
+		uml_close(u);
+		uml_close(v);
+	}
+	ok(s2 >= 0 && n == 5 && r == 5 && !memcmp(b, "again", 5) && d == 0 &&
+	       (ev_lis & UML_POLLIN) == 0 && rc == -ECONNREFUSED && relisten,
+	   "12e then it connects to another listener and carries data (%zd); a listener "
+	   "disconnected stops listening (connect %d, events %#x) and listens again after a bind, "
+	   "a bound socket's port is free again (%d)",
+	   r, rc, ev_lis, relisten);
+	uml_close(c3);
+	uml_close(c);
+	uml_close(s);
+	if (s2 >= 0)
+		uml_close(s2);
+	uml_close(l2);
+	uml_close(l3);
+	run(10);
 }
 
 static unsigned hooked(int *fds, unsigned n);
@@ -1283,7 +1373,7 @@ int main(void)
 	size_t used, max;
 	int l;
 
-	plan(37);
+	plan(39);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -1308,6 +1398,7 @@ int main(void)
 	test_kthread_wake(l);
 	test_udp();
 	test_udp_connected();
+	test_tcp_disconnect(l);
 	test_many(l);
 	test_close_during_poll(l);
 	test_child_death();

@@ -51,6 +51,15 @@
  *        duplicate ACK retransmits the second hole, skipping SACKed data
  * 19     2000 one-byte segments in order: they share buffers (a handful,
  *        not 2000), and every byte is read back
+ * 39     a 256 KiB window after a hole: 250 segments of 1,000 bytes SACKed
+ *        as one block, the hole filled ACKs all 251,000 (the queue's cap
+ *        of 64 segments stopped it at 65,000)
+ * 40     4,000 one-byte segments after gaps: the out-of-order queue holds
+ *        no more than twice the receive buffer in buffers' true size; with
+ *        the stack's budget in its last quarter, none is held
+ * 41     3,000 random out-of-order segments, overlapping: every SACK block
+ *        lies on held bytes, none overlap or touch, the first holds the
+ *        newest (the tail's run, found without a walk, kept right)
  * 20     with the budget spent, a new socket ends the oldest TIME-WAIT
  *        rather than fail
  * 22     ACKs that answer window probes with a window still 0 are not
@@ -65,6 +74,12 @@
  *        rx_queue), TIME-WAIT's row with its timer, a cut buffer, and the
  *        snmp pairs (as many names as values; Tcp: counters move with the
  *        segments, CurrEstab agrees with the table)
+ * 38     inet_netstat as Linux's /proc/net/netstat: one TcpExt pair, as many
+ *        names as values, each the stack's counter; TW moves when a
+ *        TIME-WAIT ends. Cases 5a, 8, 17, 29-31 and 34 assert that
+ *        TcpExt's counters move on their events (a challenge ACK, SYN
+ *        cookies, out-of-order arrivals, a tail loss probe, an RTO, a
+ *        D-SACK, a lost retransmission)
  * 21     every buffer and connection is back in the end (run last)
  *
  * The sender under loss, on a wire that can delay, drop or hold back frames
@@ -99,6 +114,9 @@
  * 36     PRR (RFC 6937): one loss in a large window; in recovery the
  *        sender sends ssthresh / RecoverFS of what is delivered (within 2
  *        segments), and cwnd is ssthresh when recovery ends
+ * 37     RACK's min_rtt is a windowed minimum (RFC 8985 6.2): the path's RTT
+ *        steps from 10 to 50 ms; min_rtt stays 10 within the window and
+ *        is 50 once the window (5 min) has passed
  * 46     an active open to a peer whose ISN is 2^31 takes its data and FIN:
  *        the window's edge was left where the SYN put it, from a RCV.NXT of
  *        0, and such a peer found the window shut for ever
@@ -434,6 +452,17 @@ static void test_heavy_loss(struct tcp_sock *c, struct tcp_sock *s)
 	   (unsigned long long)t, max_rto);
 }
 
+static long long snmp_get(const char *snmp, const char *group, const char *field);
+
+/* TcpExt's @name in /status/net/netstat now (inet_netstat), LLONG_MIN when it is not there. */
+static long long ext(const char *name)
+{
+	static char ns[4096];
+
+	inet_netstat(ns, sizeof(ns));
+	return snmp_get(ns, "TcpExt", name);
+}
+
 static uint16_t seg_wnd = 65535; /* the window seg_in advertises */
 
 /* A segment from the peer to us, fed straight in. */
@@ -504,6 +533,7 @@ static void test_rfc5961(struct tcp_sock *l)
 	const uint8_t *t;
 	uint8_t o[12];
 	uint64_t ch0;
+	long long x0;
 	uint32_t nxt;
 	bool chal_rst, quiet, chal_syn;
 	ssize_t r;
@@ -516,6 +546,7 @@ static void test_rfc5961(struct tcp_sock *l)
 	flush_wire();
 	nxt = s->rcv_nxt;
 	ch0 = inet_mib(INET_MIB_TCP_CHALLENGE_ACKS);
+	x0 = ext("TCPChallengeACK");
 	/* From the client's port to the server's connection, as the mirror would bring it. */
 	seg_in(c->lport, 80, nxt + 1000, 0, TCP_RST, NULL, 0, NULL, 0);
 	t = next_seg();
@@ -527,10 +558,10 @@ static void test_rfc5961(struct tcp_sock *l)
 	t = next_seg();
 	chal_syn = t && (t[13] & TCP_ACK) && !(t[13] & TCP_RST) && get32(t + 8) == nxt &&
 		   state_of(s) == TCP_ESTABLISHED;
-	ok(chal_rst && quiet && chal_syn,
+	ok(chal_rst && quiet && chal_syn && ext("TCPChallengeACK") == x0 + 2,
 	   "5a RFC 5961: in-window RST -> challenge ACK (%d), out of window ignored (%d), SYN -> "
-	   "challenge ACK (%d)",
-	   chal_rst, quiet, chal_syn);
+	   "challenge ACK (%d); netstat's TCPChallengeACK +%lld",
+	   chal_rst, quiet, chal_syn, ext("TCPChallengeACK") - x0);
 	seg_in(c->lport, 80, nxt, 0, TCP_RST, NULL, 0, NULL, 0);
 	r = tcp_recv(s, b, sizeof(b), 0);
 	ok(state_of(s) == TCP_CLOSED && r == -ECONNRESET && next_seg() == NULL,
@@ -667,6 +698,8 @@ static void test_backlog(void)
 	struct tcp_sock *l, *s;
 	size_t used0, used1, max;
 	uint64_t ck0 = inet_mib(INET_MIB_TCP_COOKIES_SENT), ok0 = inet_mib(INET_MIB_TCP_COOKIES_OK);
+	long long xs0 = ext("SyncookiesSent"), xr0 = ext("SyncookiesRecv"),
+		  xf0 = ext("SyncookiesFailed");
 	const uint8_t *t;
 	uint32_t cookie = 0, cport = 0;
 	unsigned synacks = 0;
@@ -692,6 +725,7 @@ static void test_backlog(void)
 	diag("backlog 4: 200 SYNs -> %u SYN-ACKs, %llu cookies, memory %zu -> %zu", synacks,
 	     (unsigned long long)(inet_mib(INET_MIB_TCP_COOKIES_SENT) - ck0), used0, used1);
 	ok(synacks == 200 && l->nsyn == 4 && inet_mib(INET_MIB_TCP_COOKIES_SENT) - ck0 == 196 &&
+	       ext("SyncookiesSent") == xs0 + 196 &&
 	       used1 - used0 <= 4 * (sizeof(struct tcp_sock) + 2048),
 	   "8a a full listener: 4 half-open kept, 196 SYN cookies, memory bounded");
 	/* The last SYN's cookie comes back in an ACK with data. */
@@ -706,8 +740,11 @@ static void test_backlog(void)
 	}
 	seg_in(30000, 100, 1, cookie + 2, TCP_ACK, NULL, 0, NULL, 0);
 	ok(accepted && inet_mib(INET_MIB_TCP_COOKIES_OK) == ok0 + 1 &&
-	       inet_mib(INET_MIB_TCP_COOKIES_BAD) > 0,
-	   "8b a cookie's ACK makes a connection with its data; a forged one does not");
+	       inet_mib(INET_MIB_TCP_COOKIES_BAD) > 0 && ext("SyncookiesRecv") == xr0 + 1 &&
+	       ext("SyncookiesFailed") == xf0 + 1,
+	   "8b a cookie's ACK makes a connection with its data; a forged one does not "
+	   "(netstat's SyncookiesRecv +%lld, SyncookiesFailed +%lld)",
+	   ext("SyncookiesRecv") - xr0, ext("SyncookiesFailed") - xf0);
 	{
 		/* A SYN with every option: its cookie connection keeps WS, SACK and TS. */
 		uint8_t o[40];
@@ -1238,6 +1275,7 @@ static void test_sack_blocks(struct tcp_sock *l)
 	unsigned n1, n2, n3;
 	bool one, two, filled;
 	uint32_t tsv;
+	long long x0 = ext("TCPOFOQueue");
 
 	if (pair(l, 80, &c, &s))
 		bail_out("no pair for SACK");
@@ -1259,10 +1297,10 @@ static void test_sack_blocks(struct tcp_sock *l)
 	t = next_seg();
 	n3 = t ? sack_of(t, b) : 0;
 	filled = t && get32(t + 8) == nxt + 1100 && n3 == 1 && b[0][0] == nxt + 2000;
-	ok(one && two && filled,
+	ok(one && two && filled && ext("TCPOFOQueue") == x0 + 2,
 	   "17 SACK blocks: one (%u), two with the newest first (%u), a filled hole ACKed at once "
-	   "leaving one (%u)",
-	   n1, n2, n3);
+	   "leaving one (%u); netstat's TCPOFOQueue +%lld",
+	   n1, n2, n3, ext("TCPOFOQueue") - x0);
 	flush_wire();
 	mirror = true;
 	tcp_abort(c);
@@ -1472,6 +1510,227 @@ static bool row_fields(const char *row, unsigned *st, unsigned *txq, unsigned *r
 	return row && sscanf(row + 6 + 28, "%x %x:%x %x:%lx", st, txq, rxq, tr, when) == 5;
 }
 
+/*
+ * A 256 KiB window after a hole: 250 segments of 1,000 bytes all held and
+ * SACKed (64 segments were the queue's cap: the rest were dropped and the
+ * ACK after the hole was filled stopped at 65,000), then the hole filled
+ * ACKs all 251,000 and every byte reads back.
+ */
+static void test_ooo_window(struct tcp_sock *l)
+{
+	static uint8_t d[1000], r[65536];
+	struct tcp_sock *c, *s;
+	uint32_t b[4][2], nxt, tsv, last_l = 0, last_r = 0, ack = 0;
+	unsigned nb = 0, wnd;
+	const uint8_t *t;
+	uint64_t drops0 = inet_mib(INET_MIB_TCP_OOO_DROPS);
+	size_t got = 0;
+	bool same = true;
+	ssize_t n;
+	uint8_t o[12];
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for the out-of-order window");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	wnd = tcp_rcv_window(s); /* what the next ACK offers: the edge follows it */
+	for (unsigned i = 1; i <= 250; i++) {
+		memset(d, (int)i, sizeof(d));
+		seg_in(c->lport, 80, nxt + i * 1000, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d,
+		       sizeof(d));
+		while ((t = next_seg())) {
+			nb = sack_of(t, b);
+			ack = get32(t + 8);
+			last_l = nb ? b[0][0] : 0;
+			last_r = nb ? b[0][1] : 0;
+		}
+	}
+	memset(d, 0, sizeof(d));
+	seg_in(c->lport, 80, nxt, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, sizeof(d));
+	while ((t = next_seg()))
+		ack = get32(t + 8);
+	while ((n = tcp_recv(s, r, sizeof(r), 0)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			same &= r[i] == (uint8_t)((got + (size_t)i) / 1000);
+		got += (size_t)n;
+	}
+	ok(wnd >= 251000 && last_l == nxt + 1000 && last_r == nxt + 251000 && ack == nxt + 251000 &&
+	       got == 251000 && same && inet_mib(INET_MIB_TCP_OOO_DROPS) == drops0,
+	   "39 a %u-byte window after a hole: 250 segments of 1,000 bytes SACKed as one block "
+	   "(%u bytes), the hole filled ACKs %u bytes, %zu read back in order",
+	   wnd, last_r - last_l, ack - nxt, got);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
+/*
+ * A hostile peer: 4,000 one-byte segments, each after a gap (nothing to
+ * coalesce), fill the out-of-order queue only to the bound -- the buffers'
+ * true size within twice the receive buffer -- the rest are dropped and
+ * counted; the data in order still comes in and reads back.
+ */
+static void test_ooo_tiny(struct tcp_sock *l)
+{
+	static uint8_t r[4096];
+	struct tcp_sock *c, *s;
+	uint32_t nxt, tsv, most = 0, ack = 0, nheld_ooo;
+	bool budget_ooo;
+	uint64_t drops0 = inet_mib(INET_MIB_TCP_OOO_DROPS);
+	size_t used0, used1, max, peak = 0;
+	const uint8_t *t;
+	uint8_t o[12], d[1000] = {0};
+	ssize_t n;
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for tiny segments");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	inet_mem(&used0, &max);
+	for (unsigned i = 0; i < 4000; i++) {
+		seg_in(c->lport, 80, nxt + 2 + 2 * i, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0),
+		       "x", 1);
+		flush_wire();
+		most = MAX(most, s->ooo_true + s->rcvq.bytes);
+		inet_mem(&used1, &max);
+		peak = MAX(peak, used1 - used0);
+	}
+	nheld_ooo = s->ooo_n;
+	seg_in(c->lport, 80, nxt, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, sizeof(d));
+	while ((t = next_seg()))
+		ack = get32(t + 8);
+	n = tcp_recv(s, r, sizeof(r), 0);
+	diag("4000 one-byte segments out of order: %u held (%u bytes true size, bound %u), %llu "
+	     "dropped; the stack's buffers grew %zu bytes at most",
+	     nheld_ooo, most, 2 * s->rcvbuf,
+	     (unsigned long long)(inet_mib(INET_MIB_TCP_OOO_DROPS) +
+				  inet_mib(INET_MIB_TCP_RCVQ_DROPS) - drops0),
+	     peak);
+	{
+		/*
+		 * The stack's budget nearly spent (its last quarter): a segment
+		 * out of order is dropped and counted, one in order still taken.
+		 */
+		uint64_t od0 = inet_mib(INET_MIB_TCP_OOO_DROPS);
+		uint32_t nxt2 = s->rcv_nxt, spend;
+		size_t used2;
+
+		inet_mem(&used2, &max);
+		spend = (uint32_t)(max / 4 * 3 - used2 + 1);
+		if (!inet_mem_charge(spend))
+			bail_out("no budget to spend");
+		seg_in(c->lport, 80, nxt2 + 1000, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d,
+		       100);
+		budget_ooo = inet_mib(INET_MIB_TCP_OOO_DROPS) == od0 + 1 && !s->ooo;
+		seg_in(c->lport, 80, nxt2, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, 100);
+		budget_ooo &= s->rcv_nxt == nxt2 + 100;
+		inet_mem_uncharge(spend);
+		flush_wire();
+	}
+	ok(most <= 2 * s->rcvbuf && peak <= 2 * s->rcvbuf + 4096 && nheld_ooo > 0 && budget_ooo &&
+	       nheld_ooo < 4000 &&
+	       inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS) > drops0 &&
+	       SEQ_GEQ(ack, nxt + 1000) && n >= 1000,
+	   "40 4,000 one-byte segments after gaps hold at most %u bytes of buffers (bound %u); "
+	   "the in-order segment after them is ACKed (%u) and read (%zd); with the stack's "
+	   "budget in its last quarter out-of-order data is dropped, in-order taken (%d)",
+	   most, 2 * s->rcvbuf, ack - nxt, n, budget_ooo);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
+/*
+ * 3,000 segments of random place (within 60,000 bytes past a hole) and
+ * length (1-600 bytes), overlapping as they fall: after each, every SACK
+ * block of the ACK lies on bytes we sent and the queue holds, the blocks
+ * neither overlap nor touch, and the first holds the segment just taken
+ * (RFC 2018 4). The tail's run, the block found without a walk, is what
+ * this checks: a wrong one would SACK a hole, and the sender never resend it.
+ */
+static void test_ooo_random(struct tcp_sock *l)
+{
+	enum { SPAN = 60000 };
+	static uint8_t have[SPAN], d[1400];
+	struct tcp_sock *c, *s;
+	uint32_t b[4][2], nxt, tsv;
+	unsigned bad = 0, checked = 0, blocks = 0, fresh = 0, firsts = 0;
+	const uint8_t *t;
+	uint8_t o[12];
+
+	if (pair(l, 80, &c, &s))
+		bail_out("no pair for random SACK blocks");
+	run(100);
+	mirror = false;
+	flush_wire();
+	nxt = s->rcv_nxt;
+	tsv = s->ts_recent + 1;
+	memset(held, 0, sizeof(held));
+	for (unsigned i = 0; i < 3000; i++) {
+		uint32_t off = 1 + rnd() % (SPAN - 601), len = 1 + rnd() % 600;
+		uint64_t drops =
+		    inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS);
+		unsigned nb;
+		bool news = false, kept;
+
+		seg_in(c->lport, 80, nxt + off, s->snd_nxt, TCP_ACK, o, ts_opt(o, tsv, 0), d, len);
+		kept =
+		    inet_mib(INET_MIB_TCP_OOO_DROPS) + inet_mib(INET_MIB_TCP_RCVQ_DROPS) == drops;
+		for (uint32_t x = off; kept && x < off + len; x++) {
+			news |= !have[x];
+			have[x] = 1;
+		}
+		t = next_seg();
+		while (next_seg())
+			;
+		if (!t || get32(t + 8) != nxt) {
+			bad++;
+			continue;
+		}
+		nb = sack_of(t, b);
+		checked++;
+		blocks += nb;
+		for (unsigned k = 0; k < nb; k++) {
+			uint32_t bl = b[k][0] - nxt, br = b[k][1] - nxt;
+
+			if (bl >= br || br > SPAN) {
+				bad++;
+				continue;
+			}
+			for (uint32_t x = bl; x < br; x++)
+				bad += !have[x];
+			for (unsigned j = 0; j < k; j++)
+				bad += !(b[j][1] - nxt < bl || br < b[j][0] - nxt);
+		}
+		/* A segment that brought new bytes: the first block holds some of them. */
+		if (news) {
+			fresh++;
+			firsts +=
+			    nb && SEQ_LT(b[0][0], nxt + off + len) && SEQ_GT(b[0][1], nxt + off);
+		}
+	}
+	ok(bad == 0 && checked == 3000 && fresh > 100 && firsts == fresh,
+	   "41 3,000 random out-of-order segments: every SACK block (%u) on bytes held, none "
+	   "overlapping or touching; the first holds the newest data for each of %u segments that "
+	   "brought some (%u; %u wrong)",
+	   blocks, fresh, firsts, bad);
+	flush_wire();
+	mirror = true;
+	tcp_abort(c);
+	tcp_abort(s);
+	run(10);
+}
+
 /* Whether every pair of lines of @snmp names as many fields as it gives values; how many pairs. */
 static int snmp_pairs(const char *snmp)
 {
@@ -1552,7 +1811,7 @@ static void test_status(struct tcp_sock *l)
 	char cl[16], sl_[16], lis[16], any[16];
 	unsigned st, txq, rxq, tr, lines = 0;
 	unsigned long when;
-	long long in0, out0, est;
+	long long in0, out0, est, tw0;
 	size_t n, m;
 	bool widths = true;
 	const char *row;
@@ -1645,7 +1904,28 @@ static void test_status(struct tcp_sock *l)
 	ok(st == 6 && tr == 3 && when > 5000 && when <= 6000,
 	   "28 after the close the client's row is TIME-WAIT: st %02X, tr %02X, %lu ticks left", st,
 	   tr, when);
+	tw0 = ext("TW");
 	run(61000);
+	{
+		static char ns[4096];
+		unsigned names = 0, values = 0;
+		const char *v;
+
+		inet_netstat(ns, sizeof(ns));
+		v = strchr(ns, '\n');
+		for (const char *x = ns; v && x < v; x++)
+			names += *x == ' ';
+		for (const char *x = v ? v + 1 : ns; v && *x && *x != '\n'; x++)
+			values += *x == ' ';
+		ok(snmp_pairs(ns) == 1 && !strncmp(ns, "TcpExt: SyncookiesSent ", 23) && v &&
+		       !strncmp(v + 1, "TcpExt: ", 8) && names == values && names >= 20 &&
+		       ext("TW") == tw0 + 1 &&
+		       ext("TCPTimeouts") == (long long)inet_mib(INET_MIB_TCP_TIMEOUTS) &&
+		       ext("TCPFastRetrans") == (long long)inet_mib(INET_MIB_TCP_FAST_RETRANS),
+		   "38 netstat as Linux's /proc/net/netstat: a TcpExt pair of %u names and %u "
+		   "values; TW +%lld when the TIME-WAIT ended",
+		   names, values, ext("TW") - tw0);
+	}
 }
 
 /* A frame's TCP ports, sequence number and payload length (the stack's IPv4 headers are 20 bytes).
@@ -1729,6 +2009,7 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	struct tcp_sock *c, *s;
 	static uint8_t d[10 * 1448], r[10 * 1448];
 	uint64_t to0, p0, t0, done_at = 0, arrived;
+	long long xp0, xr0, xt0;
 	uint32_t una, m, srtt, rto = 0;
 	size_t got = 0;
 	ssize_t n;
@@ -1744,6 +2025,9 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	tail_from = una + 7 * m;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
 	p0 = inet_mib(INET_MIB_TCP_LOSS_PROBES);
+	xp0 = ext("TCPLossProbes");
+	xr0 = ext("TCPSackRecovery");
+	xt0 = ext("TCPTimeouts");
 	wire_filter = tail_filter;
 	t0 = vclock;
 	tcp_send(c, d, 10 * m, 0);
@@ -1768,10 +2052,13 @@ static void test_tail_loss_probe(struct tcp_sock *l)
 	ok(got == 10 * m && !memcmp(r, d, got) && probe_at &&
 	       inet_mib(INET_MIB_TCP_LOSS_PROBES) == p0 + 1 &&
 	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && gap >= (long)(2 * srtt) - 2 &&
-	       gap <= (long)(2 * srtt) + 2 && done_at && done_at - arrived < rto,
+	       gap <= (long)(2 * srtt) + 2 && done_at && done_at - arrived < rto &&
+	       ext("TCPLossProbes") == xp0 + 1 && ext("TCPSackRecovery") == xr0 + 1 &&
+	       ext("TCPTimeouts") == xt0,
 	   "29 tail loss: one probe %ld ms after the last ACK (2 x SRTT = %u), recovered in %llu "
-	   "ms, no RTO",
-	   gap, 2 * srtt, (unsigned long long)(done_at - t0));
+	   "ms, no RTO; netstat's TCPLossProbes +%lld, TCPSackRecovery +%lld",
+	   gap, 2 * srtt, (unsigned long long)(done_at - t0), ext("TCPLossProbes") - xp0,
+	   ext("TCPSackRecovery") - xr0);
 	end_pair(c, s);
 }
 
@@ -1792,6 +2079,7 @@ static void test_spurious_rto(struct tcp_sock *l)
 	static uint8_t d[4 * 1448];
 	uint32_t m, cwnd0, ssth0, cwnd_rto;
 	uint64_t to0, sp0, t0;
+	long long xt0, xs0;
 
 	warm_pair(l, 0, &c, &s);
 	m = tcp_eff_mss(c);
@@ -1800,6 +2088,8 @@ static void test_spurious_rto(struct tcp_sock *l)
 	loss_port = c->lport;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
 	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_RTOS);
+	xt0 = ext("TCPTimeouts");
+	xs0 = ext("TCPSpuriousRTOs");
 	wire_filter = hold_acks;
 	t0 = vclock;
 	tcp_send(c, d, 4 * m, 0);
@@ -1812,9 +2102,10 @@ static void test_spurious_rto(struct tcp_sock *l)
 	run(5);
 	ok(inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 + 1 && cwnd_rto < cwnd0 && c->cwnd >= cwnd0 &&
 	       c->ssthresh == ssth0 && inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) == sp0 + 1 &&
-	       c->snd_una == c->snd_max,
+	       c->snd_una == c->snd_max && ext("TCPTimeouts") == xt0 + 1 &&
+	       ext("TCPSpuriousRTOs") == xs0 + 1,
 	   "30 spurious RTO (ACKs late by %llu ms): cwnd %u -> %u -> %u, ssthresh back (%d), "
-	   "counted (%llu)",
+	   "counted (%llu; netstat's TCPTimeouts and TCPSpuriousRTOs too)",
 	   (unsigned long long)(vclock - t0), cwnd0, cwnd_rto, c->cwnd, c->ssthresh == ssth0,
 	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_RTOS) - sp0));
 	end_pair(c, s);
@@ -1843,6 +2134,7 @@ static void test_dsack_undo(struct tcp_sock *l)
 	static uint8_t d[8 * 1448];
 	uint32_t m, cwnd0, ssth0, cwnd_fr;
 	uint64_t fr0, sp0;
+	long long xd0, xu0, xr0, xf0;
 	bool recovered;
 
 	warm_pair(l, 0, &c, &s);
@@ -1854,6 +2146,10 @@ static void test_dsack_undo(struct tcp_sock *l)
 	held_once = false;
 	fr0 = inet_mib(INET_MIB_TCP_FAST_RETRANS);
 	sp0 = inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS);
+	xd0 = ext("TCPDSACKRecv");
+	xu0 = ext("TCPDSACKUndo");
+	xr0 = ext("TCPSackRecovery");
+	xf0 = ext("TCPFastRetrans");
 	wire_filter = hold_first;
 	tcp_send(c, d, 8 * m, 0);
 	run(5);
@@ -1863,11 +2159,16 @@ static void test_dsack_undo(struct tcp_sock *l)
 	release_held(); /* the original comes after all: the peer D-SACKs it */
 	run(5);
 	ok(recovered && cwnd_fr < cwnd0 && c->cwnd >= cwnd0 && c->ssthresh == ssth0 &&
-	       inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) == sp0 + 1,
+	       inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) == sp0 + 1 &&
+	       ext("TCPDSACKRecv") >= xd0 + 1 && ext("TCPDSACKUndo") == xu0 + 1 &&
+	       ext("TCPSackRecovery") == xr0 + 1 && ext("TCPFastRetrans") > xf0,
 	   "31 a fast retransmit D-SACKed: cwnd %u -> %u -> %u, ssthresh back (%d), counted "
-	   "(%llu)",
+	   "(%llu); netstat's TCPSackRecovery +%lld, TCPFastRetrans +%lld, TCPDSACKRecv +%lld, "
+	   "TCPDSACKUndo +%lld",
 	   cwnd0, cwnd_fr, c->cwnd, c->ssthresh == ssth0,
-	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) - sp0));
+	   (unsigned long long)(inet_mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS) - sp0),
+	   ext("TCPSackRecovery") - xr0, ext("TCPFastRetrans") - xf0, ext("TCPDSACKRecv") - xd0,
+	   ext("TCPDSACKUndo") - xu0);
 	end_pair(c, s);
 }
 
@@ -2092,6 +2393,7 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	struct flow a = {0}, none = {0};
 	uint64_t to0, t0, acked_at = 0;
 	uint32_t m, rto;
+	long long xl0;
 
 	warm_pair(l, 10, &c, &s);
 	m = tcp_eff_mss(c);
@@ -2103,6 +2405,7 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	drop_n = 2;
 	drop_seen = 0;
 	to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	xl0 = ext("TCPLostRetransmit");
 	wire_filter = drop_copies;
 	a.from = c;
 	a.to = s;
@@ -2125,9 +2428,11 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	     (unsigned long long)(vclock - t0), (unsigned long long)c->retransmits,
 	     (unsigned long long)(inet_mib(INET_MIB_TCP_TIMEOUTS) - to0));
 	ok(a.got == a.total && !a.bad && drop_seen == 3 && acked_at &&
-	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && drop_at[2] - drop_at[1] < rto / 2,
-	   "34 RACK: a lost retransmission sent again %llu ms after it (RTO %u), no RTO",
-	   (unsigned long long)(drop_at[2] - drop_at[1]), rto);
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == to0 && drop_at[2] - drop_at[1] < rto / 2 &&
+	       ext("TCPLostRetransmit") == xl0 + 1,
+	   "34 RACK: a lost retransmission sent again %llu ms after it (RTO %u), no RTO; "
+	   "netstat's TCPLostRetransmit +%lld",
+	   (unsigned long long)(drop_at[2] - drop_at[1]), rto, ext("TCPLostRetransmit") - xl0);
 	end_pair(c, s);
 }
 
@@ -2222,6 +2527,46 @@ static void test_prr(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+/*
+ * Two full segments every second (the peer ACKs them at once) on a wire of
+ * @delay_ms each way, for @secs seconds; what the server reads is drained.
+ */
+static void ping_for(struct tcp_sock *c, struct tcp_sock *s, unsigned delay_ms, unsigned secs)
+{
+	static uint8_t d[2 * 1448], r[65536];
+	uint32_t m = tcp_eff_mss(c);
+
+	wire_delay_ms = delay_ms;
+	for (unsigned i = 0; i < secs; i++) {
+		tcp_send(c, d, 2 * m, 0);
+		run(1000);
+		while (tcp_recv(s, r, sizeof(r), 0) > 0)
+			;
+	}
+}
+
+static void test_min_rtt_window(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	uint32_t before, within, after, reo_after;
+
+	warm_pair(l, 5, &c, &s);
+	ping_for(c, s, 5, 5);
+	before = c->rack_min_rtt_ms;
+	/* The route changes to a path of 50 ms. */
+	ping_for(c, s, 25, 100);
+	within = c->rack_min_rtt_ms;
+	ping_for(c, s, 25, TCP_MIN_RTT_WIN_MS / 1000 - 100 + 10);
+	after = c->rack_min_rtt_ms;
+	reo_after = c->rack_min_rtt_ms / 4;
+	ok(before >= 10 && before <= 11 && within == before && after >= 50 && after <= 51 &&
+	       reo_after >= 12,
+	   "37 RACK's min_rtt is windowed (RFC 8985): 10 ms, still %u ms 100 s after the path "
+	   "became 50 ms, %u ms once the %u s window passed (reo_wnd's basis %u ms)",
+	   within, after, TCP_MIN_RTT_WIN_MS / 1000, reo_after);
+	end_pair(c, s);
+}
+
 int main(void)
 {
 	struct uml_boot_params bp = {.memory = 64 << 20};
@@ -2229,7 +2574,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(51);
+	plan(56);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2270,6 +2615,9 @@ int main(void)
 	test_sack_blocks(l);
 	test_scoreboard(l);
 	test_tiny_segments(l);
+	test_ooo_window(l);
+	test_ooo_tiny(l);
+	test_ooo_random(l);
 	test_tw_evict(l);
 	test_probe_acks(l);
 	test_status(l);
@@ -2281,6 +2629,7 @@ int main(void)
 	test_rack_lost_rtx(l);
 	test_rack_reordering(l);
 	test_prr(l);
+	test_min_rtt_window(l);
 
 	tcp_close(l);
 	run(61000);

@@ -143,6 +143,20 @@ enum inet_mib {
 	INET_MIB_UDP_IN_CSUM_ERRORS,
 	INET_MIB_TCP_IN_CSUM_ERRORS,
 	INET_MIB_ICMP6_IN_CSUM_ERRORS,
+	/* TCP's events as Linux's TcpExt counts them (status.c's inet_netstat has their names) */
+	INET_MIB_TCP_TW_ENDED,		  /* TIME-WAITs over by their timer (TW) */
+	INET_MIB_TCP_DELAYED_ACKS,	  /* ACKs sent by the delayed-ACK timer */
+	INET_MIB_TCP_SACK_RECOVERY,	  /* fast recoveries begun with SACK */
+	INET_MIB_TCP_RENO_RECOVERY,	  /* and without */
+	INET_MIB_TCP_SACK_REORDER,	  /* a never resent segment delivered below one after it */
+	INET_MIB_TCP_LOST_RETRANSMIT,	  /* retransmissions RACK found lost again */
+	INET_MIB_TCP_LOSS_PROBE_RECOVERY, /* a loss repaired by a tail loss probe's copy */
+	INET_MIB_TCP_DSACK_RECV,	  /* D-SACKs received (RFC 2883) */
+	INET_MIB_TCP_OFO_QUEUE,		  /* segments put in the out-of-order queue */
+	INET_MIB_TCP_ABORT_ON_DATA,	  /* reset: data after close */
+	INET_MIB_TCP_ABORT_ON_CLOSE,	  /* reset: closed with data unread */
+	INET_MIB_TCP_ABORT_ON_TIMEOUT,	  /* ended by a timer's retries (RTO, keepalive, persist) */
+	INET_MIB_TCP_RCV_COALESCE,	  /* segments copied into the receive queue's last buffer */
 	INET_MIB_COUNT
 };
 extern const char *const inet_mib_names[INET_MIB_COUNT];
@@ -269,6 +283,12 @@ size_t inet_tcp6_table(char *buf, size_t size);
 size_t inet_snmp(char *buf, size_t size);
 /* The IPv6 counters kept, in the layout of Linux's /proc/net/snmp6 (a name and a value a line). */
 size_t inet_snmp6(char *buf, size_t size);
+/*
+ * TCP's event counters kept, in the layout of Linux's /proc/net/netstat:
+ * "TcpExt:" and the names, then "TcpExt:" and the values (Linux's names,
+ * in its order; what this stack does not count is left out).
+ */
+size_t inet_netstat(char *buf, size_t size);
 
 /*
  * The clock of the stack's timers (ARP, reassembly, rate limits, delays),
@@ -472,6 +492,15 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int timeout_ms);
 int tcp_shutdown(struct tcp_sock *s);
 void tcp_close(struct tcp_sock *s);
 void tcp_abort(struct tcp_sock *s);
+/*
+ * connect(AF_UNSPEC) on TCP, as Linux's tcp_disconnect: an abort that keeps
+ * the handle. A synchronized connection sends a RST and its error becomes
+ * -ECONNRESET (a connecting one's too, without the RST); a listener stops
+ * listening, its pending connections reset. The queues are dropped, the
+ * port given back, and the socket is CLOSED: connect, or bind and listen,
+ * again. Returns 0.
+ */
+int tcp_disconnect(struct tcp_sock *s);
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
 /*
  * The same for either family (struct inet_addr: IPv4 v4-mapped). tcp_bind's

@@ -100,7 +100,7 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags);
  * inet_sock_send, and the only sender heard (udp_connect_in).
  */
 int inet_sock_connect(int fd, const struct inet_endpoint *ep, int timeout_ms);
-/* UDP: no peer any more, every sender heard again (connect(AF_UNSPEC)); TCP: -EOPNOTSUPP. */
+/* UDP: no peer any more, every sender heard again (connect(AF_UNSPEC)); TCP: tcp_disconnect. */
 int inet_sock_disconnect(int fd);
 #define INET_MSG_DONTWAIT 0x1 /* this call does not wait, whatever the descriptor */
 /*

@@ -380,7 +380,8 @@ int inet_sock_disconnect(int fd)
 	if (!f)
 		return err;
 	if (f->tcp) {
-		err = -EOPNOTSUPP;
+		err = tcp_disconnect(f->tcp);
+		f->shut_rd = false;
 	} else {
 		udp_disconnect(f->udp);
 		f->has_peer = false;

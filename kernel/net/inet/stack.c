@@ -124,6 +124,19 @@ const char *const inet_mib_names[INET_MIB_COUNT] = {
     [INET_MIB_UDP_IN_CSUM_ERRORS] = "udp_in_csum_errors",
     [INET_MIB_TCP_IN_CSUM_ERRORS] = "tcp_in_csum_errors",
     [INET_MIB_ICMP6_IN_CSUM_ERRORS] = "icmp6_in_csum_errors",
+    [INET_MIB_TCP_TW_ENDED] = "tcp_tw_ended",
+    [INET_MIB_TCP_DELAYED_ACKS] = "tcp_delayed_acks",
+    [INET_MIB_TCP_SACK_RECOVERY] = "tcp_sack_recovery",
+    [INET_MIB_TCP_RENO_RECOVERY] = "tcp_reno_recovery",
+    [INET_MIB_TCP_SACK_REORDER] = "tcp_sack_reorder",
+    [INET_MIB_TCP_LOST_RETRANSMIT] = "tcp_lost_retransmit",
+    [INET_MIB_TCP_LOSS_PROBE_RECOVERY] = "tcp_loss_probe_recovery",
+    [INET_MIB_TCP_DSACK_RECV] = "tcp_dsack_recv",
+    [INET_MIB_TCP_OFO_QUEUE] = "tcp_ofo_queue",
+    [INET_MIB_TCP_ABORT_ON_DATA] = "tcp_abort_on_data",
+    [INET_MIB_TCP_ABORT_ON_CLOSE] = "tcp_abort_on_close",
+    [INET_MIB_TCP_ABORT_ON_TIMEOUT] = "tcp_abort_on_timeout",
+    [INET_MIB_TCP_RCV_COALESCE] = "tcp_rcv_coalesce",
 };
 
 static uint64_t (*clock_hook)(void);

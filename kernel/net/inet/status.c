@@ -1,7 +1,7 @@
 /*
  * The stack as a reader of Linux's /proc/net expects it: the TCP tables of
- * /proc/net/tcp and /proc/net/tcp6, the counter pairs of /proc/net/snmp and the counter
- * lines of /proc/net/snmp6, so that tools and
+ * /proc/net/tcp and /proc/net/tcp6, the counter pairs of /proc/net/snmp and
+ * /proc/net/netstat (TcpExt) and the counter lines of /proc/net/snmp6, so that tools and
  * habits made for Linux (awk on the st column, nstat-like pairing of the
  * name and value lines) read the machine's own stack too.
  *
@@ -377,6 +377,57 @@ size_t inet_snmp(char *buf, size_t size)
 	icmp_msg(&o);
 	snmp_pair(&o, "Tcp", tcp, sizeof(tcp) / sizeof(tcp[0]));
 	snmp_pair(&o, "Udp", udp, sizeof(udp) / sizeof(udp[0]));
+	return o.n;
+}
+
+size_t inet_netstat(char *buf, size_t size)
+{
+	struct out o = {.buf = buf, .size = size};
+
+	if (size)
+		buf[0] = '\0';
+	if (!inet_stack)
+		return 0;
+	/*
+	 * Linux's TcpExt names and meanings, in its order (snmp4_net_list).
+	 * ListenOverflows and ListenDrops are one count here: the only listen
+	 * drop is a full accept queue. TCPFastRetrans counts each segment
+	 * resent by fast recovery (and RACK's resends after an RTO, which
+	 * Linux calls TCPSlowStartRetrans). TCPOFODrop is a segment the
+	 * out-of-order queue's bound refused; TCPRcvQDrop one the receive
+	 * buffer's did.
+	 */
+	const struct snmp_field f[] = {
+	    {"SyncookiesSent", mib(INET_MIB_TCP_COOKIES_SENT)},
+	    {"SyncookiesRecv", mib(INET_MIB_TCP_COOKIES_OK)},
+	    {"SyncookiesFailed", mib(INET_MIB_TCP_COOKIES_BAD)},
+	    {"TW", mib(INET_MIB_TCP_TW_ENDED)},
+	    {"PAWSEstab", mib(INET_MIB_TCP_PAWS_DROPS)},
+	    {"DelayedACKs", mib(INET_MIB_TCP_DELAYED_ACKS)},
+	    {"ListenOverflows", mib(INET_MIB_TCP_LISTEN_DROPS)},
+	    {"ListenDrops", mib(INET_MIB_TCP_LISTEN_DROPS)},
+	    {"TCPRenoRecovery", mib(INET_MIB_TCP_RENO_RECOVERY)},
+	    {"TCPSackRecovery", mib(INET_MIB_TCP_SACK_RECOVERY)},
+	    {"TCPSACKReorder", mib(INET_MIB_TCP_SACK_REORDER)},
+	    {"TCPDSACKUndo", mib(INET_MIB_TCP_SPURIOUS_FAST_RETRANS)},
+	    {"TCPLostRetransmit", mib(INET_MIB_TCP_LOST_RETRANSMIT)},
+	    {"TCPFastRetrans", mib(INET_MIB_TCP_FAST_RETRANS)},
+	    {"TCPTimeouts", mib(INET_MIB_TCP_TIMEOUTS)},
+	    {"TCPLossProbes", mib(INET_MIB_TCP_LOSS_PROBES)},
+	    {"TCPLossProbeRecovery", mib(INET_MIB_TCP_LOSS_PROBE_RECOVERY)},
+	    {"TCPDSACKRecv", mib(INET_MIB_TCP_DSACK_RECV)},
+	    {"TCPAbortOnData", mib(INET_MIB_TCP_ABORT_ON_DATA)},
+	    {"TCPAbortOnClose", mib(INET_MIB_TCP_ABORT_ON_CLOSE)},
+	    {"TCPAbortOnTimeout", mib(INET_MIB_TCP_ABORT_ON_TIMEOUT)},
+	    {"TCPSpuriousRTOs", mib(INET_MIB_TCP_SPURIOUS_RTOS)},
+	    {"TCPRcvCoalesce", mib(INET_MIB_TCP_RCV_COALESCE)},
+	    {"TCPOFOQueue", mib(INET_MIB_TCP_OFO_QUEUE)},
+	    {"TCPOFODrop", mib(INET_MIB_TCP_OOO_DROPS)},
+	    {"TCPChallengeACK", mib(INET_MIB_TCP_CHALLENGE_ACKS)},
+	    {"TCPRcvQDrop", mib(INET_MIB_TCP_RCVQ_DROPS)},
+	};
+
+	snmp_pair(&o, "TcpExt", f, sizeof(f) / sizeof(f[0]));
 	return o.n;
 }
 

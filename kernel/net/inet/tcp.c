@@ -237,6 +237,7 @@ static void flush_buffers_locked(struct tcp_sock *s)
 		s->rcvq_bytes = 0;
 	}
 	pkb_purge(&s->ooo);
+	s->ooo_tail = NULL;
 	s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 }
 
@@ -1197,8 +1198,8 @@ int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_
 		err = -EALREADY;
 		goto wait;
 	}
-	if (s->state != TCP_CLOSED || s->err || s->opened) {
-		/* A socket is one connection: once made, it is not made again. */
+	if (s->state != TCP_CLOSED || s->opened) {
+		/* One connection a socket: once made, not made again until tcp_disconnect. */
 		err = s->state == TCP_LISTEN ? -EINVAL : -EISCONN;
 		if (s->err && s->state == TCP_CLOSED) {
 			err = s->err;
@@ -1240,6 +1241,9 @@ int tcp_connect_scope(struct tcp_sock *s, const struct inet_addr *daddr, uint32_
 			s->lport = 0;
 		}
 	}
+	/* A disconnect's error, reported or not: this is a new connection. */
+	s->err = 0;
+	s->err_pipe = false;
 	s->raddr = *daddr;
 	s->rport = dport;
 	s->iss = tcp_new_iss(&s->laddr, s->lport, &s->raddr, s->rport);
@@ -1506,8 +1510,10 @@ static void close_locked(struct tcp_sock *s, struct pkb_queue *out)
 	default:
 		if (s->rcvq_bytes || s->ooo) {
 			/* RFC 1122 4.2.2.13: data left unread is lost; say so with a reset. */
-			if (s->state != TCP_TIME_WAIT)
+			if (s->state != TCP_TIME_WAIT) {
+				inet_count(INET_MIB_TCP_ABORT_ON_CLOSE);
 				tcp_send_rst_locked(s, out);
+			}
 			tcp_done_locked(s, 0);
 			break;
 		}
@@ -1548,6 +1554,74 @@ void tcp_abort(struct tcp_sock *s)
 	tcp_done_locked(s, 0);
 	tcp_leave();
 	tcp_xmit(&out);
+}
+
+int tcp_disconnect(struct tcp_sock *s)
+{
+	struct pkb_queue out = {0};
+	uint32_t sndbuf, rcvbuf;
+	unsigned keep_idle_s;
+	bool nodelay;
+	int err = 0;
+
+	tcp_enter(s);
+	keep_idle_s = s->keep_idle_s;
+	nodelay = s->nodelay;
+	sndbuf = s->sndbuf;
+	rcvbuf = s->rcvbuf;
+	switch (s->state) {
+	case TCP_CLOSED:
+		break;
+	case TCP_LISTEN:
+		/* It stops listening: what waited for accept, and the half-open, are reset. */
+		reset_children_locked(s, &out);
+		tcp_done_locked(s, 0);
+		break;
+	case TCP_SYN_SENT:
+		err = -ECONNRESET;
+		tcp_done_locked(s, err);
+		break;
+	case TCP_TIME_WAIT:
+		tcp_done_locked(s, 0);
+		break;
+	default:
+		/* Synchronized: the peer is told, and our poller sees the error (as Linux). */
+		err = -ECONNRESET;
+		tcp_send_rst_locked(s, &out);
+		tcp_done_locked(s, err);
+		break;
+	}
+	/*
+	 * CLOSED, as if just opened, but the handle, its waiters and pollers
+	 * and the options the user set: the queues go (the data received in
+	 * order too), and so does the port (Linux keeps one the user bound;
+	 * here a listen after it binds again). The error stays for a poll and
+	 * UML_SO_ERROR until a new connect clears it.
+	 */
+	unbind_locked(s); /* (a socket bound, never connected, is CLOSED and bound) */
+	pkb_queue_purge(&s->rcvq);
+	memset(&s->iss, 0, sizeof(*s) - offsetof(struct tcp_sock, iss));
+	memset(&s->laddr, 0, sizeof(s->laddr));
+	memset(&s->raddr, 0, sizeof(s->raddr));
+	s->lport = s->rport = 0;
+	s->opened = s->shut_wr = s->fin_sent = s->fin_rcvd = s->ack_now = false;
+	s->in_recovery = s->rtt_timing = s->ws_ok = s->ts_ok = s->sack_ok = false;
+	s->snd_wscale = s->rcv_wscale = 0;
+	s->err_pipe = false;
+	if (err)
+		s->err = err; /* else an error not yet reported stays, as Linux's sk_err */
+	s->backlog = s->nsyn = s->nacc = 0;
+	s->acc_head = s->acc_tail = NULL;
+	s->sndbuf = sndbuf;
+	s->rcvbuf = rcvbuf;
+	s->keep_idle_s = keep_idle_s;
+	s->nodelay = nodelay;
+	s->rto_ms = TCP_RTO_INIT_MS;
+	s->mss = TCP_MSS_DEFAULT;
+	tcp_wake(s);
+	tcp_leave();
+	tcp_xmit(&out);
+	return 0;
 }
 
 int tcp_local(const struct tcp_sock *s, uint32_t *addr, uint16_t *port)

@@ -66,7 +66,6 @@ enum tcp_state {
 #define TCP_TIME_WAIT_MS   60000 /* 2 MSL with MSL 30 s */
 #define TCP_FIN_WAIT_2_MS  60000 /* an orphan waiting for the peer's FIN */
 #define TCP_KEEP_PROBES	   9
-#define TCP_OOO_MAX	   64 /* segments held out of order per connection */
 #define TCP_SACK_BLOCKS	   4
 #define TCP_CHALLENGE_RATE 1000 /* challenge ACKs a second, the stack's (RFC 5961 7) */
 #define TCP_PTO_MIN_MS	   10	/* a probe timeout no shorter: timers, and a peer's ACK path */
@@ -87,6 +86,24 @@ enum tcp_undo {
 #define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
 #define SEQ_GT(a, b)  SEQ_LT(b, a)
 #define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+
+/*
+ * A windowed minimum (Kathleen Nichols' filter): the least value of the
+ * last @win ms, kept as three samples -- the best, and the best of what
+ * came after each -- so that when the best grows older than the window,
+ * the next best is at hand without a history. When every sample is older
+ * than the window, a new one starts it again. Times are inet_now_ms()
+ * cut to 32 bits (compared by difference: 49 days of wrap).
+ */
+struct tcp_win_sample {
+	uint32_t at_ms, v;
+};
+struct tcp_win_min {
+	struct tcp_win_sample s[3]; /* s[0] the least; s[1], s[2] the least of what came after */
+};
+
+/* RACK's min_rtt forgets older round trips (Linux's tcp_min_rtt_wlen, 5 minutes). */
+#define TCP_MIN_RTT_WIN_MS 300000
 
 /* Options parsed from a segment (tcp_parse_options). */
 struct tcp_opts {
@@ -192,11 +209,13 @@ struct tcp_sock {
 	uint32_t rack_tx_no;	   /* and its number (tx_no) */
 	uint32_t rack_end_seq;	   /* after its last byte */
 	uint32_t rack_rtt_ms;	   /* the round trip it measured */
-	uint32_t rack_min_rtt_ms;  /* the least of those round trips */
+	uint32_t rack_min_rtt_ms;  /* the least of those in the window (min_rtt's s[0]) */
 	uint32_t rack_fack;	   /* after the highest byte delivered */
 	uint32_t rack_dsack_round; /* a D-SACK grows reo_wnd once until snd_una passes this */
 	/* PRR (RFC 6937), in fast recovery with SACK: delivered and sent since it began. */
 	uint32_t prr_delivered, prr_out, recover_fs;
+	/* RFC 8985's min_rtt: RACK's round trips of the last TCP_MIN_RTT_WIN_MS. */
+	struct tcp_win_min min_rtt;
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: the right edge we advertised */
@@ -204,6 +223,8 @@ struct tcp_sock {
 	struct pkb_queue rcvq; /* in order, unread: pkb_data is the payload */
 	uint32_t rcvq_bytes;   /* payload unread */
 	struct pkb *ooo;       /* out of order, by seq, not overlapping */
+	struct pkb *ooo_tail;  /* its last buffer: a segment after it is put there in O(1) */
+	uint32_t ooo_run;      /* a buffer's seq: from it to ooo_tail's end, all is held */
 	uint32_t ooo_n, ooo_bytes, ooo_true;
 	uint32_t ooo_last; /* where the latest out-of-order segment began */
 	uint32_t dsack[2]; /* RFC 2883: a duplicate to report in the next ACK */
@@ -324,6 +345,10 @@ uint32_t tcp_flight(const struct tcp_sock *s);
 /* tcp_recovery.c: RACK-TLP's loss detection (RFC 8985 6) and PRR (RFC 6937), with SACK. */
 /* RFC 6675's pipe: bytes in flight neither SACKed nor marked lost. */
 uint32_t tcp_pipe(const struct tcp_sock *s);
+/* @v at @now_ms is all @f has seen (a first sample). */
+void tcp_win_min_reset(struct tcp_win_min *f, uint32_t now_ms, uint32_t v);
+/* Take @v at @now_ms into @f, the least of the last @win_ms: that least, now. */
+uint32_t tcp_win_min_update(struct tcp_win_min *f, uint32_t win_ms, uint32_t now_ms, uint32_t v);
 /* @p, sent and not yet delivered, is now (SACKed, or ACKed): RFC 8985 6.2 steps 2-3. */
 void tcp_rack_delivered(struct tcp_sock *s, const struct pkb *p, const struct tcp_seg *sg);
 /* A D-SACK came: reo_wnd grows a quarter of min_rtt, once a round (RFC 8985 6.2 step 4). */

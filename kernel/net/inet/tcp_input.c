@@ -380,6 +380,7 @@ static bool dsack_of(const struct tcp_seg *sg, uint32_t *l, uint32_t *r)
 /* A D-SACK: for a retransmission of the episode (RFC 3708), or the probe's. */
 static void take_dsack(struct tcp_sock *s, uint32_t l, uint32_t r)
 {
+	inet_count(INET_MIB_TCP_DSACK_RECV);
 	tcp_rack_dsack(s);
 	if (s->undo == TCP_UNDO_FR && s->undo_rtx && SEQ_GEQ(l, s->undo_low) &&
 	    SEQ_LEQ(r, s->undo_high)) {
@@ -396,6 +397,7 @@ void tcp_enter_recovery(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t m = tcp_eff_mss(s);
 
+	inet_count(s->sack_ok ? INET_MIB_TCP_SACK_RECOVERY : INET_MIB_TCP_RENO_RECOVERY);
 	undo_mark_fr(s, s->snd_una, s->snd_max);
 	s->tlp_out = false;
 	/* RFC 6582 3.2 (2): one reduction per window of data. */
@@ -432,6 +434,7 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 	if (SEQ_GEQ(s->snd_una, s->tlp_high)) {
 		s->tlp_out = false;
 		if (s->tlp_rtx) {
+			inet_count(INET_MIB_TCP_LOSS_PROBE_RECOVERY);
 			undo_mark_fr(s, s->tlp_seq, s->tlp_high);
 			s->undo_rtx = 1;
 			s->ssthresh = MAX(s->cwnd / 2, 2 * m);
@@ -446,7 +449,6 @@ static void tlp_ack(struct tcp_sock *s, struct pkb_queue *out)
 			/* (RFC 6582's one reduction a window: not in what an RTO resends.) */
 			if (p->sacked && SEQ_LT(s->snd_una, p->seq) &&
 			    SEQ_GEQ(s->snd_una, s->recover)) {
-				inet_count(INET_MIB_TCP_FAST_RETRANS);
 				tcp_enter_recovery(s, out);
 			}
 			break;
@@ -620,7 +622,6 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 		} else if (!s->in_recovery && !(s->sack_ok && s->rack_on) &&
 			   SEQ_GEQ(s->snd_una, s->recover) &&
 			   (s->dupacks >= 3 || (s->sack_ok && sacked_bytes(s) >= 3 * m))) {
-			inet_count(INET_MIB_TCP_FAST_RETRANS);
 			tcp_enter_recovery(s, out);
 		}
 	}
@@ -676,11 +677,36 @@ static bool take_ack(struct tcp_sock *s, struct tcp_seg *sg, struct pkb_queue *o
 	return true;
 }
 
-/* Put @p (payload at pkb_data, p->seq set) in the out-of-order queue: false if not kept. */
+/*
+ * Put @p (payload at pkb_data, p->seq set) in the out-of-order queue: false
+ * if not kept. Its bounds are take_data's, in bytes: what lies past the
+ * window we advertised was cut off, and the buffers' true size stays
+ * within twice the receive buffer with the in-order queue's. A segment
+ * after the last one held -- the common case, a window arriving behind a
+ * hole -- is put at the tail without a walk, and one that follows the
+ * tail's data and fits in its room is copied there, as rcvq_put does (a
+ * peer's small segments then cost a buffer per buffer's worth of bytes).
+ * Only a segment into a hole walks the queue, from its head.
+ */
 static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 {
-	struct pkb **pp = &s->ooo, *prev = NULL;
+	struct pkb **pp = &s->ooo, *prev = NULL, *t = s->ooo_tail;
 
+	if (t && SEQ_GEQ(p->seq, t->seq)) {
+		if (p->seq == t->seq + t->len && p->len <= t->cap - t->off - t->len) {
+			memcpy(pkb_data(t) + t->len, pkb_data(p), p->len);
+			t->len += p->len;
+			s->ooo_bytes += p->len;
+			s->ooo_last = p->seq;
+			inet_count(INET_MIB_TCP_OFO_QUEUE);
+			inet_count(
+			    INET_MIB_TCP_RCV_COALESCE); /* Linux's tcp_try_coalesce counts these */
+			pkb_free(p);
+			return true;
+		}
+		prev = t;
+		pp = &t->next;
+	}
 	while (*pp && SEQ_LEQ((*pp)->seq, p->seq)) {
 		prev = *pp;
 		pp = &(*pp)->next;
@@ -706,12 +732,21 @@ static bool ooo_insert(struct tcp_sock *s, struct pkb *p)
 	}
 	if (*pp && SEQ_GT(p->seq + p->len, (*pp)->seq))
 		p->len = (*pp)->seq - p->seq;
-	if (s->ooo_n >= TCP_OOO_MAX) {
-		inet_count(INET_MIB_TCP_OOO_DROPS);
-		return false;
-	}
+	inet_count(INET_MIB_TCP_OFO_QUEUE);
 	p->next = *pp;
 	*pp = p;
+	/*
+	 * The tail's run (the SACK block output finds without a walk): a new
+	 * tail begins one unless it follows a buffer of the run; a segment
+	 * reaching the run from below begins it.
+	 */
+	if (!p->next) {
+		if (!prev || prev->seq + prev->len != p->seq || s->ooo_tail != prev)
+			s->ooo_run = p->seq;
+		s->ooo_tail = p;
+	} else if (SEQ_LT(p->seq, s->ooo_run) && SEQ_GEQ(p->seq + p->len, s->ooo_run)) {
+		s->ooo_run = p->seq;
+	}
 	s->ooo_n++;
 	s->ooo_bytes += p->len;
 	s->ooo_true += p->truesize;
@@ -733,6 +768,7 @@ static void rcvq_put(struct tcp_sock *s, struct pkb *p)
 	if (t && n <= t->cap - t->off - t->len) {
 		memcpy(pkb_data(t) + t->len, pkb_data(p), n);
 		t->len += n;
+		inet_count(INET_MIB_TCP_RCV_COALESCE);
 		pkb_free(p);
 	} else {
 		pkb_queue_put(&s->rcvq, p);
@@ -752,6 +788,8 @@ static void ooo_drain(struct tcp_sock *s)
 
 		pkb_own(p);
 		s->ooo = p->next;
+		if (!s->ooo)
+			s->ooo_tail = NULL;
 		s->ooo_n--;
 		s->ooo_bytes -= p->len;
 		s->ooo_true -= p->truesize;
@@ -764,6 +802,9 @@ static void ooo_drain(struct tcp_sock *s)
 		p->seq += cut;
 		rcvq_put(s, p);
 	}
+	/* What is left of the tail's run begins at the head, if that was in it. */
+	if (s->ooo && SEQ_LT(s->ooo_run, s->ooo->seq))
+		s->ooo_run = s->ooo->seq;
 }
 
 /* RFC 9293 3.10.7.4 "seventh": data; true when @p was kept. */
@@ -802,6 +843,7 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 		if (seq == s->rcv_nxt && s->ooo) {
 			/* Out-of-order data must not starve what comes in order (RFC 2018 8). */
 			pkb_purge(&s->ooo);
+			s->ooo_tail = NULL;
 			s->ooo_n = s->ooo_bytes = s->ooo_true = 0;
 		}
 		if (s->rcvq.bytes + s->ooo_true + p->truesize > 2 * s->rcvbuf) {
@@ -815,6 +857,14 @@ static bool take_data(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg)
 		/* A hole before it: say so at once, with SACK blocks (RFC 5681 4.2). */
 		s->ack_now = true;
 		sg->flags &= (uint8_t)~TCP_FIN; /* not kept with it; the peer sends it again */
+		/*
+		 * The stack's last quarter of its budget is not for data that may
+		 * never be read: in-order data, ACKs and other connections need it.
+		 */
+		if (!inet_mem_room((uint32_t)(inet_stack->mem_max / 4))) {
+			inet_count(INET_MIB_TCP_OOO_DROPS);
+			return false;
+		}
 		return ooo_insert(s, p);
 	}
 	rcvq_put(s, p);
@@ -925,6 +975,7 @@ void tcp_segment_locked(struct tcp_sock *s, struct pkb *p, struct tcp_seg *sg,
 	case TCP_FIN_WAIT_2:
 		if (sg->len && !s->user && !s->parent) {
 			/* RFC 1122 4.2.2.13: data after close has no reader; say it was lost. */
+			inet_count(INET_MIB_TCP_ABORT_ON_DATA);
 			tcp_send_rst_locked(s, out);
 			tcp_done_locked(s, 0);
 			return;

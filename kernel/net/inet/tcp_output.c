@@ -150,6 +150,84 @@ uint8_t tcp_wscale_for(uint32_t rcvbuf)
 	return sh;
 }
 
+/* sack_blocks when the latest segment went into a hole: the whole queue, its block first. */
+static unsigned sack_blocks_walk(const struct tcp_sock *s, uint32_t blk[][2], unsigned max)
+{
+	uint32_t l = s->ooo->seq, r = l, last = s->ooo_last;
+	unsigned nb = 1;
+	bool found = false;
+
+	for (const struct pkb *p = s->ooo;; p = p->next) {
+		if (p && p->seq == r) {
+			r = p->seq + p->len;
+			continue;
+		}
+		/* [l, r) is a block: the latest's goes first, the others while there is room. */
+		if (!found && SEQ_GEQ(last, l) && SEQ_LT(last, r)) {
+			blk[0][0] = l;
+			blk[0][1] = r;
+			found = true;
+		} else if (nb < max) {
+			blk[nb][0] = l;
+			blk[nb][1] = r;
+			nb++;
+		}
+		if (!p || (found && nb == max))
+			break;
+		l = p->seq;
+		r = p->seq + p->len;
+	}
+	if (!found) {
+		/* (Drained meanwhile: the lowest blocks, in order.) */
+		for (unsigned i = 0; i + 1 < nb; i++) {
+			blk[i][0] = blk[i + 1][0];
+			blk[i][1] = blk[i + 1][1];
+		}
+		nb--;
+	}
+	return nb;
+}
+
+/*
+ * The out-of-order queue's SACK blocks into @blk, at most @max: RFC 2018
+ * 4's order, the block holding the latest segment first, then the others
+ * from the lowest. The latest is nearly always in the tail's run, and
+ * that block is [ooo_run, the tail's end) without a walk; the walk from
+ * the head stops where the run begins, so a queue of one hole and a
+ * window behind it costs the same at every ACK however long it grows
+ * (the walk along the whole run was a window's worth of steps an ACK).
+ * A segment that went into a hole (the latest elsewhere) walks it all
+ * (sack_blocks_walk), so that its block is first wherever it lies.
+ */
+static unsigned sack_blocks(const struct tcp_sock *s, uint32_t blk[][2], unsigned max)
+{
+	const struct pkb *t = s->ooo_tail;
+	uint32_t run = s->ooo_run, end = t->seq + t->len;
+	unsigned nb = 1;
+
+	if (!SEQ_GEQ(s->ooo_last, run) || !SEQ_LT(s->ooo_last, end))
+		return sack_blocks_walk(s, blk, max);
+	blk[0][0] = run;
+	blk[0][1] = end;
+	for (const struct pkb *p = s->ooo; p && SEQ_LT(p->seq, run); p = p->next) {
+		if (nb > 1 && blk[nb - 1][1] == p->seq) {
+			blk[nb - 1][1] = p->seq + p->len;
+		} else if (nb < max) {
+			blk[nb][0] = p->seq;
+			blk[nb][1] = p->seq + p->len;
+			nb++;
+		} else {
+			break;
+		}
+	}
+	/* A block ending where the run begins is part of it. */
+	if (nb > 1 && blk[nb - 1][1] == run) {
+		blk[0][0] = blk[nb - 1][0];
+		nb--;
+	}
+	return nb;
+}
+
 /* The options of a segment we send into @o: their length, a multiple of 4. */
 static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 {
@@ -177,41 +255,25 @@ static unsigned put_options(struct tcp_sock *s, uint8_t flags, uint8_t *o)
 		 * A D-SACK block first (RFC 2883), once; then RFC 2018 4's: the
 		 * block holding the latest segment, then the others.
 		 */
-		uint32_t blk[TCP_SACK_BLOCKS + 1][2];
-		unsigned nb = 0, most = (TCP_OPT_MAX - n - 4) / 8, latest = 0, d = 0;
+		uint32_t blk[TCP_SACK_BLOCKS][2];
+		unsigned nb = 0, most = MIN((TCP_OPT_MAX - n - 4) / 8, (unsigned)TCP_SACK_BLOCKS);
 
 		if (s->dsack_on) {
 			blk[0][0] = s->dsack[0];
 			blk[0][1] = s->dsack[1];
 			s->dsack_on = false;
-			nb = d = 1;
+			nb = 1;
 		}
-		for (struct pkb *p = s->ooo; p && nb < TCP_SACK_BLOCKS; p = p->next) {
-			if (nb > d && blk[nb - 1][1] == p->seq) {
-				blk[nb - 1][1] = p->seq + p->len;
-			} else {
-				blk[nb][0] = p->seq;
-				blk[nb][1] = p->seq + p->len;
-				nb++;
-			}
-		}
-		latest = d;
-		for (unsigned i = d; i < nb; i++)
-			if (SEQ_GEQ(s->ooo_last, blk[i][0]) && SEQ_LT(s->ooo_last, blk[i][1]))
-				latest = i;
-		nb = MIN(nb, most);
-		if (latest >= nb)
-			latest = d;
+		if (s->ooo && nb < most)
+			nb += sack_blocks(s, blk + nb, most - nb);
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_SACK;
 		o[n++] = (uint8_t)(2 + 8 * nb);
+		/* The order: the D-SACK, the latest, then the rest as they lie. */
 		for (unsigned k = 0; k < nb; k++) {
-			/* The order: the D-SACK, the latest, then the rest as they lie. */
-			unsigned i = k < d ? k : k == d ? latest : (k <= latest ? k - 1 : k);
-
-			put32(o + n, blk[i][0]);
-			put32(o + n + 4, blk[i][1]);
+			put32(o + n, blk[k][0]);
+			put32(o + n + 4, blk[k][1]);
 			n += 8;
 		}
 	}
@@ -767,6 +829,7 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
 		if (++s->retries >
 		    (s->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES)) {
+			inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 			tcp_done_locked(s, -ETIMEDOUT);
 			return false;
 		}
@@ -779,6 +842,7 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 	if (s->snd_una == s->snd_max)
 		return true;
 	if (++s->retries > TCP_DATA_RETRIES) {
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -884,6 +948,7 @@ static bool persist_timeout(struct tcp_sock *s, struct pkb_queue *out)
 		return true;
 	if (!s->user && s->probes >= TCP_DATA_RETRIES) {
 		/* An orphan whose peer never opens its window would live for ever. */
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -923,6 +988,7 @@ static bool keep_timeout(struct tcp_sock *s, uint64_t now, struct pkb_queue *out
 		return true;
 	}
 	if (s->kprobes >= TCP_KEEP_PROBES) {
+		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
 		tcp_done_locked(s, -ETIMEDOUT);
 		return false;
@@ -939,6 +1005,8 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	if (s->t_wait && s->t_wait <= now) {
 		s->t_wait = 0;
 		if (s->state == TCP_TIME_WAIT || s->state == TCP_FIN_WAIT_2) {
+			if (s->state == TCP_TIME_WAIT)
+				inet_count(INET_MIB_TCP_TW_ENDED);
 			tcp_done_locked(s, 0);
 			return false;
 		}
@@ -946,6 +1014,7 @@ bool tcp_timers_locked(struct tcp_sock *s, uint64_t now, struct pkb_queue *out)
 	if (s->t_delack && s->t_delack <= now) {
 		s->t_delack = 0;
 		s->ack_now = true;
+		inet_count(INET_MIB_TCP_DELAYED_ACKS);
 		tcp_output_locked(s, out);
 	}
 	if (s->t_rtx && s->t_rtx <= now) {

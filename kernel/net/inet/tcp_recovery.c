@@ -30,6 +30,49 @@ static bool sent_after(uint32_t tx1, uint32_t end1, uint32_t tx2, uint32_t end2)
 	return SEQ_GT(tx1, tx2) || (tx1 == tx2 && SEQ_GT(end1, end2));
 }
 
+void tcp_win_min_reset(struct tcp_win_min *f, uint32_t now_ms, uint32_t v)
+{
+	for (unsigned i = 0; i < 3; i++)
+		f->s[i] = (struct tcp_win_sample){now_ms, v};
+}
+
+uint32_t tcp_win_min_update(struct tcp_win_min *f, uint32_t win_ms, uint32_t now_ms, uint32_t v)
+{
+	struct tcp_win_sample now = {now_ms, v};
+	uint32_t age;
+
+	/* A new least, or nothing of the window left: this sample is all there is. */
+	if (v <= f->s[0].v || now_ms - f->s[2].at_ms > win_ms) {
+		tcp_win_min_reset(f, now_ms, v);
+		return v;
+	}
+	if (v <= f->s[1].v)
+		f->s[1] = f->s[2] = now;
+	else if (v <= f->s[2].v)
+		f->s[2] = now;
+	age = now_ms - f->s[0].at_ms;
+	if (age > win_ms) {
+		/* The least expired: the next best moves up, and again if it expired too. */
+		f->s[0] = f->s[1];
+		f->s[1] = f->s[2];
+		f->s[2] = now;
+		if (now_ms - f->s[0].at_ms > win_ms) {
+			f->s[0] = f->s[1];
+			f->s[1] = f->s[2];
+		}
+	} else if (f->s[1].at_ms == f->s[0].at_ms && age > win_ms / 4) {
+		/*
+		 * A quarter of the window without a second choice: this sample is
+		 * one, so that the best's expiry does not leave the filter with
+		 * nothing younger than it.
+		 */
+		f->s[1] = f->s[2] = now;
+	} else if (f->s[2].at_ms == f->s[1].at_ms && age > win_ms / 2) {
+		f->s[2] = now;
+	}
+	return f->s[0].v;
+}
+
 uint32_t tcp_pipe(const struct tcp_sock *s)
 {
 	uint32_t n = 0;
@@ -64,12 +107,23 @@ void tcp_rack_delivered(struct tcp_sock *s, const struct pkb *p, const struct tc
 			return;
 	}
 	/* Step 3: delivered below what was delivered before, and never resent: reordering. */
-	if (s->rack_on && !p->rtx && SEQ_LT(end, s->rack_fack))
+	if (s->rack_on && !p->rtx && SEQ_LT(end, s->rack_fack)) {
 		s->rack_reordering = true;
+		inet_count(INET_MIB_TCP_SACK_REORDER);
+	}
 	if (!s->rack_on || SEQ_GT(end, s->rack_fack))
 		s->rack_fack = end;
-	if (!s->rack_on || rtt < s->rack_min_rtt_ms)
+	/*
+	 * RFC 8985 wants min_rtt over a window: a route change to a longer
+	 * path must raise reo_wnd's basis, which the least ever seen never did.
+	 */
+	if (!s->rack_on) {
+		tcp_win_min_reset(&s->min_rtt, (uint32_t)now, rtt);
 		s->rack_min_rtt_ms = rtt;
+	} else {
+		s->rack_min_rtt_ms =
+		    tcp_win_min_update(&s->min_rtt, TCP_MIN_RTT_WIN_MS, (uint32_t)now, rtt);
+	}
 	if (!s->rack_on || sent_after(p->tx_no, end, s->rack_tx_no, s->rack_end_seq)) {
 		s->rack_xmit_ms = p->at_ms;
 		s->rack_tx_no = p->tx_no;
@@ -134,6 +188,8 @@ static bool detect_loss(struct tcp_sock *s)
 			continue;
 		due = p->at_ms + s->rack_rtt_ms + reo;
 		if (due <= now) {
+			if (p->rtx)
+				inet_count(INET_MIB_TCP_LOST_RETRANSMIT);
 			p->lost = 1;
 			any = true;
 		} else {
@@ -183,7 +239,6 @@ void tcp_rack_ack(struct tcp_sock *s, uint32_t delivered, struct pkb_queue *out)
 	if (!s->in_recovery) {
 		/* RFC 8985 in place of DupThresh: a loss starts recovery, once a window. */
 		if (lost && SEQ_GEQ(s->snd_una, s->recover)) {
-			inet_count(INET_MIB_TCP_FAST_RETRANS);
 			tcp_enter_recovery(s, out);
 		} else if (lost) {
 			/* After an RTO: what it resent and was lost again goes now, within cwnd. */
