@@ -87,7 +87,9 @@
  *        and tcp_connect_in's SYN) and sends segments that fit; 48 its MSS
  *        is back to 1440 once the note aged out; 49 1000 packet too big
  *        for as many destinations: the table stays at INET_PMTU_NOTES
- * 50     every buffer is back in the end
+ * 50     a SYN without an MSS option over IPv6: the connection's MSS is
+ *        RFC 9293 3.7.1's 1220 (IPv4's 536 before), and its segments 1220
+ * 51     every buffer is back in the end
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1550,6 +1552,43 @@ static void test_frag6(void)
 	udp_close(u);
 }
 
+/* A SYN with no MSS option over IPv6: RFC 9293 3.7.1's 1220, not IPv4's 536. */
+static void test_mss_default6(void)
+{
+	static const struct inet_addr any;
+	static char data[3000];
+	struct tcp_conn_info ci = {0};
+	struct tcp_sock *l, *s = NULL;
+	struct inet_addr ra;
+	uint16_t rport;
+	uint32_t iss = 0;
+	unsigned largest = 0;
+
+	if (tcp_open(&l) || tcp_bind_in(l, &any, 82) || tcp_listen(l, 4))
+		bail_out("no TCP listener");
+	step(0);
+	feed_tcp6(&peer_gl, &our_gl, 5002, 82, 7000, 0, TCP_SYN, 0, NULL);
+	if (nout == 1)
+		iss = get32(out[0].b + 54 + 4);
+	feed_tcp6(&peer_gl, &our_gl, 5002, 82, 7001, iss + 1, TCP_ACK, 0, NULL);
+	if (tcp_accept_in(l, &s, &ra, &rport, 0) == 0) {
+		tcp_info(s, &ci);
+		step(0);
+		tcp_send(s, data, sizeof(data), 0);
+		for (int i = 0; i < nout; i++) {
+			unsigned len = get16(out[i].b + 14 + 4) - (out[i].b[54 + 12] >> 4) * 4u;
+
+			largest = len > largest ? len : largest;
+		}
+		tcp_abort(s);
+	}
+	ok(s && ci.mss == 1220 && largest == 1220,
+	   "50 a SYN without an MSS option over IPv6: MSS %u (RFC 9293 3.7.1's 1220, not "
+	   "IPv4's 536), segments of %u bytes",
+	   ci.mss, largest);
+	tcp_close(l);
+}
+
 int main(void)
 {
 	struct netif_config cfg = {.name = "t0",
@@ -1560,7 +1599,7 @@ int main(void)
 				   .gateway6 = peer_ll};
 	size_t used, max;
 
-	plan(50);
+	plan(51);
 	capture_boot(2u << 20);
 	nif = capture_netif(&cfg, our_mac, &q);
 
@@ -1576,6 +1615,7 @@ int main(void)
 	test_ether();
 	test_udp6();
 	test_tcp6();
+	test_mss_default6();
 	test_reass6();
 	test_frag6();
 	test_dad_fail();
@@ -1587,7 +1627,7 @@ int main(void)
 	step(200000);
 	netif_tick(nif);
 	inet_mem(&used, &max);
-	is_int(used, 0, "50 every buffer is back (%zu of %zu bytes held)", used, max);
+	is_int(used, 0, "51 every buffer is back (%zu of %zu bytes held)", used, max);
 	netif_queue_close(q);
 	return done_testing();
 }

@@ -574,7 +574,7 @@ static void listen_syn_locked(struct tcp_sock *l, const struct inet_addr *la,
 	}
 	if (!syn_room(l)) {
 		uint32_t ours = tcp_path_mss(la, tcp_local_mss(la), sg->pmtu);
-		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : TCP_MSS_DEFAULT);
+		uint16_t mss = (uint16_t)MIN(ours, sg->o.mss_ok ? sg->o.mss : tcp_mss_default(la));
 		uint32_t cookie = tcp_cookie_make(la, dport, ra, sport, sg->seq, &mss);
 
 		struct tcp_cookie_opts co = {.ts = sg->o.ts_ok,
@@ -615,7 +615,7 @@ static void listen_syn_locked(struct tcp_sock *l, const struct inet_addr *la,
 	c->snd_wl1 = sg->seq;
 	/* The path's note, if there is one, from the first segment (as Linux's route MTU). */
 	c->mss_max = MIN(tcp_local_mss(&c->laddr),
-			 sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT);
+			 sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : tcp_mss_default(&c->laddr));
 	c->rcv_mss = tcp_path_mss(&c->laddr, tcp_local_mss(&c->laddr), sg->pmtu);
 	c->mss = tcp_path_mss(&c->laddr, c->mss_max, sg->pmtu);
 	c->ws_ok = sg->o.ws_ok;

@@ -53,8 +53,9 @@ enum tcp_state {
 #define TCP_PSH		   0x08
 #define TCP_ACK		   0x10
 #define TCP_URG		   0x20
-#define TCP_MSS_DEFAULT	   536 /* RFC 9293 3.7.1: when the peer sends no MSS option */
-#define TCP_MSS_MIN	   88  /* a peer's MSS below this is raised to it: no 1-byte segments */
+#define TCP_MSS_DEFAULT	   536	/* RFC 9293 3.7.1: when the peer sends no MSS option */
+#define TCP_MSS_DEFAULT6   1220 /* the same over IPv6: its minimum MTU, 1280, less 60 */
+#define TCP_MSS_MIN	   88	/* a peer's MSS below this is raised to it: no 1-byte segments */
 #define TCP_WSCALE_MAX	   14
 #define TCP_RTO_INIT_MS	   1000 /* RFC 6298 2.1 */
 #define TCP_RTO_MIN_MS	   200	/* below RFC 6298's 1 s, as deployed stacks on LANs */
@@ -114,6 +115,12 @@ struct tcp_opts {
 	uint32_t tsval, tsecr;
 	uint32_t sack[TCP_SACK_BLOCKS][2];
 };
+
+/* The MSS a peer that sends no MSS option takes, by the family of our address @laddr. */
+static inline uint32_t tcp_mss_default(const struct inet_addr *laddr)
+{
+	return inet_addr_is_v4(laddr) ? TCP_MSS_DEFAULT : TCP_MSS_DEFAULT6;
+}
 
 /* A segment as it arrived: header fields in host order, payload at pkb_data(p). */
 struct tcp_seg {

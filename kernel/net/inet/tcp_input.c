@@ -173,7 +173,7 @@ static void handshake_done(struct tcp_sock *s, const struct tcp_seg *sg)
 
 static void take_syn_options(struct tcp_sock *s, const struct tcp_seg *sg)
 {
-	uint32_t theirs = sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : TCP_MSS_DEFAULT;
+	uint32_t theirs = sg->o.mss_ok ? MAX(sg->o.mss, TCP_MSS_MIN) : tcp_mss_default(&s->laddr);
 
 	s->mss = MIN(s->mss, theirs);
 	s->mss_max = MIN(s->mss_max, theirs);
