@@ -137,13 +137,15 @@ static unsigned rpcb_table(const struct svc_req *rq, const struct rpcb_ent **out
 
 	_Static_assert(RPCB_TABLE_MAX * sizeof(struct rpcb_ent) <= RPC_SCRATCH_MAX,
 		       "the table fits a call's scratch");
+	*out = t;
+	if (!s)
+		return 0; /* a call not taken by a transport (a harness's): nothing listens */
 	for (unsigned i = 0; i < SVC_INET_PORTS; i++) {
 		const struct svc_inet_port *p = &s->inet[i];
 
 		n = rpcb_add(rq, p->svc, IPPROTO_TCP, p->tcp, t, n);
 		n = rpcb_add(rq, p->svc, IPPROTO_UDP, p->udp, t, n);
 	}
-	*out = t;
 	return n;
 }
 
