@@ -1,7 +1,9 @@
 /*
  * Harness: the ONC RPC dispatcher with MOUNT v1/v3 and NFS v3 (rpc_dispatch
  * with nfs_service) in front of a live ramfs, called as the transports call
- * it, from peers that may do more or less (fuzz_tree.h).
+ * it, from peers that may do more or less (fuzz_tree.h); calls to program
+ * 100000 go to the machine's rpcbind (svc_rpcbind, with no listener behind
+ * it: its decoders and refusals, its tables empty).
  *
  * Input: a script of calls (fuzz_rpc.h). Each record is copied into a buffer
  * of its exact size, the reply buffer is exactly reply_max bytes (65507 for
@@ -50,6 +52,8 @@
 
 #include "uml/nfs3.h"
 #include "uml/rpc.h"
+#include "uml/rpcb.h"
+#include "uml/svc.h"
 #include "fuzz.h"
 #include "fuzz_rpc.h"
 #include "fuzz_tree.h"
@@ -375,7 +379,9 @@ static void step(uint8_t ctl, const uint8_t *rec, size_t len)
 	rq.stats = &nfs_state()->rpc;
 
 	fuzz_tree_serving(peer);
-	n = rpc_dispatch(&nfs_service, &rq, call, clen, reply);
+	/* Program 100000 is the machine's rpcbind, which its transports serve beside NFS. */
+	n = rpc_dispatch(clen >= 16 && be32(call + 12) == RPCB_PROGRAM ? &svc_rpcbind : &nfs_service,
+			 &rq, call, clen, reply);
 	fuzz_tree_serving(NULL);
 
 	if (trace)

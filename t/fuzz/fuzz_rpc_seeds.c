@@ -14,6 +14,7 @@
 
 #include "uml/nfs3.h"
 #include "uml/rpc.h"
+#include "uml/rpcb.h"
 #include "uml/xdr.h"
 #include "fuzz.h"
 #include "fuzz_rpc.h"
@@ -582,6 +583,33 @@ int fuzz_make_seeds(const char *dir)
 	call_as(s, P_LOCAL, NSM_PROGRAM, 1, SM_STAT, 0);
 	str(s, "beta");
 	SAVE("nlm-share-free-all-nsm-notify");
+
+	/* --- the machine's rpcbind (rpcb_svc.c) --- */
+	call_as(s, P_LOCAL, RPCB_PROGRAM, 2, RPCBPROC_GETADDR, ~0u); /* PMAP GETPORT */
+	u32(s, NFS_PROGRAM);
+	u32(s, 3);
+	u32(s, 6);
+	u32(s, 0);
+	call_as(s, P_LOCAL, RPCB_PROGRAM, 4, RPCBPROC_GETADDR, ~0u);
+	u32(s, MOUNT_PROGRAM);
+	u32(s, 3);
+	str(s, "tcp6");
+	str(s, "");
+	str(s, "superuser");
+	call_as(s, P_LOCAL, RPCB_PROGRAM, 3, RPCBPROC_DUMP, ~0u);
+	call_as(s, P_LOCAL, RPCB_PROGRAM, 4, RPCBPROC_GETADDRLIST, ~0u);
+	u32(s, NFS_PROGRAM);
+	u32(s, 3);
+	str(s, "");
+	str(s, "");
+	str(s, "");
+	call_as(s, P_FOREIGN, RPCB_PROGRAM, 2, RPCBPROC_SET, ~0u);
+	u32(s, NFS_PROGRAM);
+	u32(s, 3);
+	u32(s, 6);
+	u32(s, 4444);
+	call_as(s, P_LOCAL, RPCB_PROGRAM, 2, RPCBPROC_CALLIT, ~0u);
+	SAVE("rpcbind-getport-getaddr-dump-set-callit");
 
 	/* --- RPC-level refusals --- */
 	call_as(s, P_LOCAL, NFS_PROGRAM, 2, PROC3_NULL, 0);
