@@ -2436,6 +2436,103 @@ static void test_rack_lost_rtx(struct tcp_sock *l)
 	end_pair(c, s);
 }
 
+/* The client's data frames from burst_from on, counted as they leave. */
+static uint32_t burst_from;
+static unsigned burst_frames;
+static uint64_t lone_to0, lone_p0; /* timeouts and probes before the lone segment */
+static long long lone_xr0;	   /* and TCPLossProbeRecovery */
+
+static enum wire_verdict lone_filter(const uint8_t *f, size_t len)
+{
+	uint16_t sp, dp;
+	uint32_t seq, dlen;
+
+	if (tcp_frame(f, &sp, &dp, &seq, &dlen) && sp == loss_port && dlen && burst_from &&
+	    SEQ_GEQ(seq, burst_from))
+		burst_frames++;
+	return drop_copies(f, len);
+}
+
+/*
+ * A lone segment in flight (a request's answer) lost, @lost copies of it.
+ * Its PTO (2 x SRTT + the peer's delayed ACK) is past the RTO: the probe
+ * must go in the RTO's place (RFC 8985 7.2), not be dropped for it.
+ */
+static void lone_loss(struct tcp_sock *l, unsigned lost, struct tcp_sock **cp, struct tcp_sock **sp,
+		      uint32_t *rto)
+{
+	static const char msg[100] = "a request's answer";
+	struct tcp_sock *c, *s;
+	uint64_t t0;
+	char r[sizeof(msg)];
+	size_t got = 0;
+	ssize_t n;
+
+	warm_pair(l, 10, &c, &s);
+	lone_to0 = inet_mib(INET_MIB_TCP_TIMEOUTS);
+	lone_p0 = inet_mib(INET_MIB_TCP_LOSS_PROBES);
+	lone_xr0 = ext("TCPLossProbeRecovery");
+	*rto = c->rto_ms;
+	loss_port = c->lport;
+	drop_seq = c->snd_una;
+	drop_n = lost;
+	drop_seen = 0;
+	memset(drop_at, 0, sizeof(drop_at));
+	burst_from = 0;
+	burst_frames = 0;
+	wire_filter = lone_filter;
+	t0 = vclock;
+	tcp_send(c, msg, sizeof(msg), 0);
+	while (vclock - t0 < 5000 && c->snd_una != c->snd_max)
+		run(1);
+	while ((n = tcp_recv(s, r + got, sizeof(r) - got, 0)) > 0)
+		got += (size_t)n;
+	if (got != sizeof(msg) || memcmp(r, msg, got))
+		drop_seen = 0; /* the checks below fail */
+	*cp = c;
+	*sp = s;
+}
+
+static void test_lone_loss(struct tcp_sock *l)
+{
+	struct tcp_sock *c, *s;
+	static uint8_t d[10 * 1448];
+	uint32_t m, rto;
+
+	lone_loss(l, 1, &c, &s, &rto);
+	/* Then a write of 10 segments: what leaves before any ACK can be back (RTT 20 ms). */
+	m = tcp_eff_mss(c);
+	burst_from = c->snd_max;
+	tcp_send(c, d, 10 * m, 0);
+	run(5);
+	diag("a lone segment lost: sent again %llu ms later (RTO %u ms), %llu probes, %llu "
+	     "timeouts; then %u of 10 segments at once, cwnd %u",
+	     (unsigned long long)(drop_at[1] - drop_at[0]), rto,
+	     (unsigned long long)(inet_mib(INET_MIB_TCP_LOSS_PROBES) - lone_p0),
+	     (unsigned long long)(inet_mib(INET_MIB_TCP_TIMEOUTS) - lone_to0), burst_frames,
+	     c->cwnd);
+	ok(drop_seen == 2 && drop_at[1] - drop_at[0] <= rto + 1 &&
+	       inet_mib(INET_MIB_TCP_LOSS_PROBES) == lone_p0 + 1 &&
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == lone_to0 &&
+	       ext("TCPLossProbeRecovery") == lone_xr0 + 1 && burst_frames >= 2,
+	   "42a a lone segment lost: a probe resends it %llu ms later (RTO %u), no RTO, "
+	   "TCPLossProbeRecovery +%lld; the next write sends %u segments at once (an RTO left "
+	   "cwnd one)",
+	   (unsigned long long)(drop_at[1] - drop_at[0]), rto,
+	   ext("TCPLossProbeRecovery") - lone_xr0, burst_frames);
+	end_pair(c, s);
+
+	/* The probe lost too: the RTO still comes, an RTO after the probe, and repairs it. */
+	lone_loss(l, 2, &c, &s, &rto);
+	ok(drop_seen == 3 && drop_at[1] - drop_at[0] <= rto + 1 &&
+	       drop_at[2] - drop_at[1] <= rto + 1 && c->snd_una == c->snd_max &&
+	       inet_mib(INET_MIB_TCP_LOSS_PROBES) == lone_p0 + 1 &&
+	       inet_mib(INET_MIB_TCP_TIMEOUTS) == lone_to0 + 1,
+	   "42b the probe lost too: one probe, then the RTO %llu ms after it (RTO %u) delivers it",
+	   (unsigned long long)(drop_at[2] - drop_at[1]), rto);
+	end_pair(c, s);
+}
+
 static void test_rack_reordering(struct tcp_sock *l)
 {
 	struct tcp_sock *c, *s;
@@ -2574,7 +2671,7 @@ int main(void)
 	struct tcp_sock *l, *c, *s;
 	size_t used, max;
 
-	plan(56);
+	plan(58);
 	if (uml_boot(&bp))
 		bail_out("uml_boot failed");
 	inet_clock_set(vnow);
@@ -2627,6 +2724,7 @@ int main(void)
 	test_pmtu(l);
 	test_ca_bytes(l);
 	test_rack_lost_rtx(l);
+	test_lone_loss(l);
 	test_rack_reordering(l);
 	test_prr(l);
 	test_min_rtt_window(l);

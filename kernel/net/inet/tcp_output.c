@@ -77,8 +77,13 @@ static bool sending_state(const struct tcp_sock *s);
  * RFC 8985 7.2's PTO, or 0 when no probe is due: with SACK only (without
  * it the probe's ACK cannot show what else was lost), an RTT measured, not
  * in recovery or after a timeout, and no probe unanswered. One segment in
- * flight may wait for the peer's delayed ACK: that is added. A PTO that
- * would not come before the RTO is none.
+ * flight may wait for the peer's delayed ACK: that is added. A PTO past
+ * the RTO is the RTO's (TLP_calc_PTO: the probe goes in the RTO's place):
+ * a lone segment's PTO, 2 x SRTT + 200 ms, is past any RTO near its 200 ms
+ * floor, and when the PTO was none instead, every lone segment lost (a
+ * request's answer) cost an RTO -- cwnd one segment, ssthresh two, the
+ * RTO doubled -- where the probe resends it at the same instant and its
+ * ACK halves cwnd once.
  */
 static uint32_t pto_ms(const struct tcp_sock *s)
 {
@@ -92,7 +97,7 @@ static uint32_t pto_ms(const struct tcp_sock *s)
 	if (tcp_flight(s) <= tcp_eff_mss(s))
 		pto += TCP_WCDELACK_MS;
 	pto = MAX(pto, (uint32_t)TCP_PTO_MIN_MS);
-	return pto < s->rto_ms ? pto : 0;
+	return MIN(pto, s->rto_ms);
 }
 
 void tcp_arm_loss_timer(struct tcp_sock *s, bool restart)
@@ -100,9 +105,13 @@ void tcp_arm_loss_timer(struct tcp_sock *s, bool restart)
 	uint32_t pto = pto_ms(s);
 	uint64_t now = inet_now_ms();
 
-	/* An RTO due before the probe would be stays (RFC 8985 7.2). */
-	if (pto && (restart || !s->t_rtx || s->pto_armed || s->t_rtx > now + pto)) {
-		arm(&s->t_rtx, now + pto);
+	if (pto) {
+		uint64_t at = now + pto;
+
+		/* An RTO running and due first: the probe takes its time (RFC 8985 7.2). */
+		if (!restart && s->t_rtx && !s->pto_armed)
+			at = MIN(at, s->t_rtx);
+		arm(&s->t_rtx, at);
 		s->pto_armed = true;
 	} else if (restart || !s->t_rtx || s->pto_armed) {
 		tcp_arm_rtx(s);
