@@ -834,8 +834,8 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 {
 	uint32_t emss = tcp_eff_mss(s);
 
-	inet_count(INET_MIB_TCP_TIMEOUTS);
 	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECEIVED) {
+		inet_count(INET_MIB_TCP_TIMEOUTS);
 		if (++s->retries >
 		    (s->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES)) {
 			inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
@@ -849,7 +849,8 @@ static bool rtx_timeout(struct tcp_sock *s, struct pkb_queue *out)
 		return true;
 	}
 	if (s->snd_una == s->snd_max)
-		return true;
+		return true; /* all ACKed meanwhile: no timeout to count */
+	inet_count(INET_MIB_TCP_TIMEOUTS);
 	if (++s->retries > TCP_DATA_RETRIES) {
 		inet_count(INET_MIB_TCP_ABORT_ON_TIMEOUT);
 		tcp_send_rst_locked(s, out);
