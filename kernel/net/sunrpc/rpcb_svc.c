@@ -102,14 +102,10 @@ static unsigned rpcb_add(const struct svc_req *rq, const struct rpc_service *svc
 		return n; /* a listener of the other family only */
 	at = bound;
 	if (!memcmp(&bound, &any6, 16) || (inet_addr_is_v4(&bound) && !inet_addr_v4(&bound))) {
-		if (v6) {
-			memcpy(caller.a,
-			       ((const struct sockaddr_in6 *)&rq->peer)->sin6_addr.s6_addr, 16);
-		} else {
-			const struct sockaddr_in *sin = (const struct sockaddr_in *)&rq->peer;
+		struct in6_addr key; /* IPv4 v4-mapped, as struct inet_addr has it */
 
-			caller = inet_addr_from_v4(ntohl(sin->sin_addr.s_addr));
-		}
+		rpc_client_key((const struct sockaddr *)&rq->peer, &key);
+		memcpy(caller.a, key.s6_addr, sizeof(caller.a));
 		if (inet_source_in(&caller, &at))
 			return n;
 	}
