@@ -380,7 +380,8 @@ static void step(uint8_t ctl, const uint8_t *rec, size_t len)
 
 	fuzz_tree_serving(peer);
 	/* Program 100000 is the machine's rpcbind, which its transports serve beside NFS. */
-	n = rpc_dispatch(clen >= 16 && be32(call + 12) == RPCB_PROGRAM ? &svc_rpcbind : &nfs_service,
+	n = rpc_dispatch(clen >= 16 && be32(call + 12) == RPCB_PROGRAM ? &svc_rpcbind
+								       : &nfs_service,
 			 &rq, call, clen, reply);
 	fuzz_tree_serving(NULL);
 
