@@ -305,14 +305,8 @@ int inet_sock_accept(int fd, struct inet_endpoint *peer, unsigned flags)
 		free(nf);
 		goto out;
 	}
-	peer->scope = 0;
-	if (ipv6_is_linklocal(&peer->addr)) {
-		struct inet_addr local;
-		uint16_t port;
-
-		if (tcp_local_in(c, &local, &port) == 0)
-			peer->scope = ipv6_scope_of(&local);
-	}
+	/* The peer's zone as getpeername gives it (it fills in even once reset). */
+	tcp_peer(c, &peer->addr, &peer->port, &peer->scope);
 	nf->type = INET_SOCK_STREAM;
 	nf->nonblock = flags & INET_SOCK_NONBLOCK;
 	nf->inet6 = f->inet6;
