@@ -39,7 +39,9 @@
 # 21-54  the Linux kernel's NFS client (the QEMU guest of t/kclient, its NIC
 #        a TAP on the same bridge, 10.219.0.3, no NAT) runs t/kclient's
 #        cases (KClient::Cases, as 90_kclient.t over the host's sockets):
-#        it mounts 10.219.0.2:/ through the machine's stack, edits knobs
+#        it mounts 10.219.0.2:/ with no options at all (mount.nfs asks the
+#        machine's own rpcbind on 10.219.0.2:111, with locking: the
+#        guest's rpcbind and statd run) through the machine's stack, edits knobs
 #        with echo, sed -i, cp and rm, invalid values are refused and the
 #        old ones stay, scratch files come and go, nfs-cat from the
 #        namespace serves what it wrote, a second boot restores
