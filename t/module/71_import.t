@@ -129,12 +129,17 @@ ok $ok2 && layers($h[0])->{MaxRequestWorkers}[0] eq '5' && layers($h[2])->{MaxRe
     "5 a per-host value wins for web2 only: $seen2";
 
 my ($rc) = $h[0]->put('/config/Accepting', "1\n");
-($rc) = $h[0]->put('/config/ListenBacklog', "66\n");
+my ($rc2, $put_out) = $h[0]->put('/config/ListenBacklog', "66\n");
+my $before = layers($h[0])->{ListenBacklog} // ['?', '?'];
 center('write', '/config/ListenBacklog', "88\n");
-my ($ok3) = all_have('ListenBacklog', 88, 'import', @h[1, 2]);
-ok !$rc && $ok3 && layers($h[0])->{ListenBacklog}[0] eq '66' && layers($h[0])->{ListenBacklog}[1] eq 'local',
+my ($ok3, $seen3) = all_have('ListenBacklog', 88, 'import', @h[1, 2]);
+my $web1 = layers($h[0])->{ListenBacklog} // ['?', '?'];
+ok !$rc && !$rc2 && $ok3 && $web1->[0] eq '66' && $web1->[1] eq 'local',
     '6 a local write wins over the import, also after the next central change'
-    or diag explain layers($h[0]);
+    or diag "puts $rc/$rc2 (" . ($put_out // '') . "); web1 before the central write "
+        . "@$before, after @$web1; web2 and web3: $seen3\n",
+        $h[0]->cat('/status/changes') // '', $h[0]->log_since(0);
+$rc = $rc2;
 ($rc) = $h[0]->put('/config/ListenBacklog', "\n");
 my ($ok4, $seen4) = all_have('ListenBacklog', 88, 'import', $h[0]);
 ok !$rc && $ok4 && ($h[0]->cat('/config/ListenBacklog') // '') eq "88\n",
