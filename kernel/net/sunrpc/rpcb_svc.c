@@ -413,15 +413,7 @@ static const struct rpc_proc pmap2_procs[RPCBPROC_CALLIT + 1] = {
     RPCB_PROC(RPCBPROC_DUMP, "DUMP", NULL, rpcb_dump, pmap_enc_dump),
 };
 
-static const struct rpc_proc rpcb3_procs[RPCBPROC_TADDR2UADDR + 1] = {
-    [RPCBPROC_NULL] = {.name = "NULL"},
-    RPCB_PROC(RPCBPROC_SET, "SET", rpcb_dec_rpcb, rpcb_refuse, rpcb_enc_u32),
-    RPCB_PROC(RPCBPROC_UNSET, "UNSET", rpcb_dec_rpcb, rpcb_refuse, rpcb_enc_u32),
-    RPCB_PROC(RPCBPROC_GETADDR, "GETADDR", rpcb_dec_rpcb, rpcb_getaddr, rpcb_enc_str),
-    RPCB_PROC(RPCBPROC_DUMP, "DUMP", NULL, rpcb_dump, rpcb_enc_dump),
-    RPCB_PROC(RPCBPROC_GETTIME, "GETTIME", NULL, rpcb_gettime, rpcb_enc_u32),
-};
-
+/* Version 3's procedures are version 4's first nine (to TADDR2UADDR): one table serves both. */
 static const struct rpc_proc rpcb4_procs[RPCBPROC_COUNT] = {
     [RPCBPROC_NULL] = {.name = "NULL"},
     RPCB_PROC(RPCBPROC_SET, "SET", rpcb_dec_rpcb, rpcb_refuse, rpcb_enc_u32),
@@ -446,8 +438,8 @@ static const struct rpc_program rpcb3_program = {
     .prog = RPCB_PROGRAM,
     .vers = 3,
     .name = "portmapper",
-    .nprocs = ARRAY_SIZE(rpcb3_procs),
-    .procs = rpcb3_procs,
+    .nprocs = RPCBPROC_TADDR2UADDR + 1,
+    .procs = rpcb4_procs,
 };
 
 static const struct rpc_program rpcb4_program = {
